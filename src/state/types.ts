@@ -1,0 +1,30 @@
+// What the store records about a container. The live status is derived from these facts
+// (see src/container/status.ts), never trusted as written.
+import type { Spec } from "../spec/types.js";
+
+/** How far the lifecycle got, as recorded by polis itself. */
+export type Phase = "creating" | "created" | "running" | "stopped";
+
+export interface ContainerRecord {
+  id: string;
+  bundle: string; // absolute bundle directory
+  rootfs: string; // absolute rootfs path
+  phase: Phase;
+  pid: number | null; // init pid in the host pid namespace (null until the shim reported it)
+  pidStartTime: string | null; // field 22 of /proc/<pid>/stat, defeats pid reuse
+  bootId: string; // /proc/sys/kernel/random/boot_id at create, defeats reboots
+  creatorPid: number; // the `polis create` process, to recognise an interrupted create
+  creatorStartTime: string;
+  created: string; // RFC 3339 with nanoseconds, like runc
+  owner: string; // user name of the creator ("root")
+  annotations: Record<string, string>;
+  config: Spec; // the validated config.json, for hooks at start/delete
+  cgroupPaths: Record<string, string>; // controller name ("memory", "unified", …) -> absolute dir
+  stateDir: string; // <root>/<id>: exec fifo and other per-container files
+}
+
+export class ContainerExistsError extends Error {
+  constructor(id: string) {
+    super(`container with id ${id} already exists`);
+  }
+}
