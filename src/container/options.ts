@@ -1,0 +1,55 @@
+// The options the CLI hands to the lifecycle library. The CLI only parses and prints; every
+// decision lives behind these calls (src/container/<verb>.ts).
+
+export interface GlobalOptions {
+  root: string; // --root (default DEFAULT_ROOT from src/paths.ts)
+  log?: string; // --log FILE
+  logFormat: "text" | "json"; // --log-format
+  debug: boolean; // --debug
+  systemdCgroup: boolean; // --systemd-cgroup
+  rootless?: string; // --rootless true|false|auto
+}
+
+export interface CreateOptions {
+  id: string;
+  bundle: string; // absolute (CLI resolves --bundle, default cwd)
+  pidFile?: string; // absolute
+  consoleSocket?: string;
+  noPivot: boolean;
+  noNewKeyring: boolean;
+  preserveFds: number;
+}
+
+export interface RunOptions extends CreateOptions {
+  detach: boolean;
+  keep: boolean;
+}
+
+export interface KillOptions {
+  id: string;
+  signal: number; // already parsed by src/linux/signals.ts
+  all: boolean;
+}
+
+export interface DeleteOptions {
+  id: string;
+  force: boolean;
+}
+
+// Library entry points (each in its own module, imported lazily by the CLI):
+//   src/container/create.ts  createContainer(g: GlobalOptions, o: CreateOptions): Promise<void>
+//   src/container/start.ts   startContainer(g: GlobalOptions, id: string): Promise<void>
+//   src/container/run.ts     runContainer(g: GlobalOptions, o: RunOptions): Promise<number>  (exit code)
+//   src/container/state.ts   containerState(g: GlobalOptions, id: string): State   (src/spec/types.ts)
+//   src/container/kill.ts    killContainer(g: GlobalOptions, o: KillOptions): void
+//   src/container/delete.ts  deleteContainer(g: GlobalOptions, o: DeleteOptions): Promise<void>
+//   src/container/list.ts    listContainers(g: GlobalOptions): ListEntry[]
+export interface ListEntry {
+  id: string;
+  pid: number; // 0 when stopped, like runc
+  status: string;
+  bundle: string;
+  created: string; // RFC 3339
+  owner: string;
+  annotations?: Record<string, string>;
+}
