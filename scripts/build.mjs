@@ -1,1 +1,45 @@
-console.log("build stub");
+// Build polis: precompile the JSON schemas, then bundle the TypeScript into dist/ with esbuild.
+// One entry file plus lazily loaded chunks: each subcommand's code is loaded only when it runs.
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: "inherit" });
+
+if (existsSync(join(root, "scripts", "compile-schemas.mjs"))) {
+  run(process.execPath, [join(root, "scripts", "compile-schemas.mjs")]);
+}
+
+let commit = "unknown";
+try {
+  commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+} catch {
+  // not a git checkout (a packed tarball): the version still prints
+}
+
+const esbuild = await import("esbuild");
+rmSync(join(root, "dist"), { recursive: true, force: true });
+await esbuild.build({
+  absWorkingDir: root,
+  entryPoints: { polis: "src/main.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+  chunkNames: "chunks/[name]-[hash]",
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  // Native addons stay outside the bundle; pino is loaded only when a log line is written.
+  external: ["better-sqlite3", "koffi", "pino"],
+  define: { __POLIS_COMMIT__: JSON.stringify(commit) },
+  banner: {
+    js: "#!/usr/bin/env node\nimport { createRequire as __polisCreateRequire } from 'node:module'; const require = __polisCreateRequire(import.meta.url);",
+  },
+  sourcemap: false,
+  minify: false,
+  logLevel: "warning",
+});
+chmodSync(join(root, "dist", "polis.mjs"), 0o755);

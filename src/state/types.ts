@@ -1,5 +1,6 @@
 // What the store records about a container. The live status is derived from these facts
 // (see src/container/status.ts), never trusted as written.
+import { PolisError } from "../errors.js";
 import type { Spec } from "../spec/types.js";
 
 /** How far the lifecycle got, as recorded by polis itself. */
@@ -23,8 +24,17 @@ export interface ContainerRecord {
   stateDir: string; // <root>/<id>: exec fifo and other per-container files
 }
 
-export class ContainerExistsError extends Error {
+// Both are PolisErrors so the CLI prints them like any other user-facing failure.
+export class ContainerExistsError extends PolisError {
   constructor(id: string) {
     super(`container with id ${id} already exists`);
+    this.name = "ContainerExistsError";
+  }
+}
+
+export class ContainerNotFoundError extends PolisError {
+  constructor(id: string) {
+    super(`container with id ${id} does not exist`);
+    this.name = "ContainerNotFoundError";
   }
 }

@@ -1,0 +1,66 @@
+// `polis create`: validate the bundle, claim the id, make the cgroup, run the init plan through
+// the shim up to the exec fifo, and record everything. Any failure undoes every step.
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { PolisError } from "../errors.js";
+import { bootId, processStartTime } from "../linux/proc.js";
+import { loadSpec } from "../spec/load.js";
+import { validateId } from "../spec/id.js";
+import type { Spec } from "../spec/types.js";
+import type { ContainerRecord } from "../state/types.js";
+import { rfc3339Nano, openStore } from "./context.js";
+import { cleanupContainer } from "./cleanup.js";
+import { launchInit, type InitLaunch } from "./launch.js";
+import type { CreateOptions, GlobalOptions } from "./options.js";
+import { newCgroupManager } from "./cgroup.js";
+import { writePidFile } from "./pidfile.js";
+import { ownerName, statePathFor } from "./records.js";
+import { rootfsOf } from "./rootfs.js";
+
+/** Create a container and leave its init blocked on the exec fifo. Returns the live launch for `run`. */
+export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: "detach" | "wait" = "detach"): Promise<InitLaunch> {
+  validateId(o.id);
+  const bundle = resolve(o.bundle);
+  const spec: Spec = loadSpec(bundle);
+  const rootfs = rootfsOf(bundle, spec);
+  const cgroup = newCgroupManager(g, spec, o.id);
+
+  const store = openStore(g);
+  const boot = bootId();
+  const rec: ContainerRecord = {
+    id: o.id,
+    bundle,
+    rootfs,
+    phase: "creating",
+    pid: null,
+    pidStartTime: null,
+    bootId: boot,
+    creatorPid: process.pid,
+    creatorStartTime: processStartTime(process.pid) ?? "",
+    created: rfc3339Nano(),
+    owner: ownerName(),
+    annotations: spec.annotations ?? {},
+    config: spec,
+    cgroupPaths: cgroup.paths,
+    stateDir: statePathFor(g.root, o.id),
+  };
+  // The primary key makes the id claim atomic: of two concurrent creates, exactly one gets here.
+  store.insert(rec);
+
+  let launch: InitLaunch | undefined;
+  try {
+    mkdirSync(rec.stateDir, { mode: 0o700 });
+    cgroup.create();
+    if (spec.linux?.resources) cgroup.apply(spec.linux.resources);
+    launch = await launchInit({ g, o, spec, rec, store, cgroup, mode });
+    if (o.pidFile) writePidFile(o.pidFile, launch.pid);
+    store.update(o.id, { phase: "created" });
+    return launch;
+  } catch (err) {
+    launch?.abandon();
+    await cleanupContainer(store, store.get(o.id) ?? rec, { runPoststop: false });
+    throw err instanceof PolisError ? err : new PolisError(String((err as Error)?.message ?? err));
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,25 @@
+// `polis delete`: refuse a live container unless --force; tear everything down; poststop hooks.
+import { PolisError } from "../errors.js";
+import { recordedCgroup } from "./cgroup.js";
+import { cleanupContainer } from "./cleanup.js";
+import { liveStatus, openStore } from "./context.js";
+import type { DeleteOptions, GlobalOptions } from "./options.js";
+
+export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promise<void> {
+  const store = openStore(g);
+  try {
+    const rec = store.get(o.id);
+    if (!rec) {
+      // containerd calls `delete --force` twice: the second must succeed.
+      if (o.force) return;
+      throw new PolisError("container does not exist");
+    }
+    const status = liveStatus(rec, () => recordedCgroup(rec).isFrozen());
+    if (!o.force && (status === "running" || status === "paused" || status === "creating")) {
+      throw new PolisError(`cannot delete container ${o.id} that is not stopped: ${status}`);
+    }
+    await cleanupContainer(store, rec, { runPoststop: true });
+  } finally {
+    store.close();
+  }
+}

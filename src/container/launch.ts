@@ -1,0 +1,91 @@
+// Drive the shim through an init plan: record the pid the moment it is known, run the create-time
+// hooks at the pause before pivot_root, and return once the init waits on its exec fifo.
+import { existsSync } from "node:fs";
+import type { CgroupManager } from "../cgroups/types.js";
+import { runHooks } from "../hooks/run.js";
+import { mkfifo } from "../linux/fifo.js";
+import { processStartTime } from "../linux/proc.js";
+import { ShimSession } from "../linux/shim.js";
+import type { Spec } from "../spec/types.js";
+import type { Store } from "../state/store.js";
+import type { ContainerRecord } from "../state/types.js";
+import { fifoPath, stateOf } from "./context.js";
+import { hookSpawnerInContainer } from "./enter.js";
+import type { CreateOptions, GlobalOptions } from "./options.js";
+import { buildInitPlan } from "./plan-init.js";
+
+export interface InitLaunch {
+  pid: number;
+  session: ShimSession;
+  /** Kill the half-made init (on a failure after the pid is known). */
+  abandon(): void;
+}
+
+export interface LaunchInput {
+  g: GlobalOptions;
+  o: CreateOptions;
+  spec: Spec;
+  rec: ContainerRecord;
+  store: Store;
+  cgroup: CgroupManager;
+  mode: "detach" | "wait";
+}
+
+export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchInput): Promise<InitLaunch> {
+  const fifo = fifoPath(rec);
+  mkfifo(fifo);
+  const plan = buildInitPlan({
+    spec,
+    rootfs: rec.rootfs,
+    fifoPath: fifo,
+    consoleSocket: o.consoleSocket,
+    noPivot: o.noPivot,
+    cgroupProcs: cgroup.procsFiles(),
+    cgroupPaths: cgroup.paths,
+    mode,
+    hostHasKcore: existsSync("/proc/kcore"),
+  });
+  const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
+  let pid = 0;
+  const abandon = () => {
+    session.abort();
+    if (pid > 0) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  };
+  try {
+    for (;;) {
+      const msg = await session.next();
+      if (msg.type === "pid") {
+        pid = msg.value;
+        store.update(rec.id, { pid, pidStartTime: processStartTime(pid) });
+      } else if (msg.type === "pause") {
+        await runCreateHooks(spec, { ...rec, pid, pidStartTime: null });
+        session.resume();
+      } else if (msg.type === "ready") {
+        return { pid, session, abandon };
+      } else {
+        throw new Error(`unexpected message from the shim: ${msg.type}`);
+      }
+    }
+  } catch (err) {
+    abandon();
+    throw err;
+  }
+}
+
+/** prestart and createRuntime run in the runtime's namespaces; createContainer inside the container's. */
+async function runCreateHooks(spec: Spec, rec: ContainerRecord): Promise<void> {
+  const hooks = spec.hooks;
+  if (!hooks) return;
+  const state = stateOf(rec, "creating");
+  await runHooks("prestart", hooks.prestart, state);
+  await runHooks("createRuntime", hooks.createRuntime, state);
+  if (hooks.createContainer?.length) {
+    await runHooks("createContainer", hooks.createContainer, state, { spawn: hookSpawnerInContainer(rec.pid!, spec) });
+  }
+}

@@ -1,0 +1,255 @@
+// The container state store: one SQLite file, <root>/state.db, shared by every polis process.
+//
+// Every polis command is a fresh process that opens this file, so opening is kept cheap: the
+// native module is loaded on first open (not at import), the schema is only touched when
+// `user_version` is behind, and statements are prepared on first use. Concurrency is SQLite's:
+// WAL lets readers run beside a writer, busy_timeout makes writers queue instead of failing
+// with "database is locked", and uniqueness of ids is the PRIMARY KEY's job, not a
+// read-then-write check.
+//
+// Nothing outside src/state/ may contain SQL.
+import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import type BetterSqlite3 from "better-sqlite3";
+import { PolisError } from "../errors.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
+import { ContainerExistsError, ContainerNotFoundError, type ContainerRecord, type Phase } from "./types.js";
+
+type Db = BetterSqlite3.Database;
+type Statement = BetterSqlite3.Statement;
+
+/** How long a writer waits for another polis process before giving up (milliseconds). */
+const BUSY_TIMEOUT_MS = 5000;
+
+export const STATE_DB = "state.db";
+
+// How each record field is stored. "json" columns are serialised whole; "int" may be null.
+type Kind = "text" | "int" | "json";
+const COLUMNS: ReadonlyArray<readonly [keyof ContainerRecord, string, Kind]> = [
+  ["id", "id", "text"],
+  ["bundle", "bundle", "text"],
+  ["rootfs", "rootfs", "text"],
+  ["phase", "phase", "text"],
+  ["pid", "pid", "int"],
+  ["pidStartTime", "pid_start_time", "text"],
+  ["bootId", "boot_id", "text"],
+  ["creatorPid", "creator_pid", "int"],
+  ["creatorStartTime", "creator_start_time", "text"],
+  ["created", "created", "text"],
+  ["owner", "owner", "text"],
+  ["annotations", "annotations", "json"],
+  ["config", "config", "json"],
+  ["cgroupPaths", "cgroup_paths", "json"],
+  ["stateDir", "state_dir", "text"],
+];
+const COLUMN_OF = new Map(COLUMNS.map(([field, column, kind]) => [field, { column, kind }]));
+const SELECT_COLUMNS = COLUMNS.map(([field, column]) => `${column} AS "${field}"`).join(", ");
+
+let Database: typeof BetterSqlite3 | undefined;
+function loadDriver(): typeof BetterSqlite3 {
+  // A native module: required lazily (start-up cost) and kept external to bundles.
+  return (Database ??= createRequire(import.meta.url)("better-sqlite3") as typeof BetterSqlite3);
+}
+
+export class Store {
+  private readonly statements = new Map<string, Statement>();
+
+  private constructor(
+    private readonly db: Db,
+    /** Absolute path of the database file. */
+    readonly path: string,
+  ) {}
+
+  /** Opens (creating if needed) `<root>/state.db`, bringing its schema up to date. */
+  static open(root: string): Store {
+    const path = join(root, STATE_DB);
+    let db: Db;
+    try {
+      mkdirSync(root, { recursive: true, mode: 0o700 });
+      db = new (loadDriver())(path);
+    } catch (err) {
+      throw storeError(`open state database ${path}`, err);
+    }
+    try {
+      // Per-connection settings; the busy timeout must come first so the rest can wait.
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      if (userVersion(db) !== SCHEMA_VERSION) migrate(db, path);
+    } catch (err) {
+      db.close();
+      throw err instanceof PolisError ? err : storeError(`open state database ${path}`, err);
+    }
+    return new Store(db, path);
+  }
+
+  /** Records a new container. Throws ContainerExistsError if the id is taken. */
+  insert(rec: ContainerRecord): void {
+    const names = COLUMNS.map(([, column]) => column);
+    const sql = `INSERT INTO containers (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`;
+    try {
+      this.stmt(sql).run(COLUMNS.map(([field, , kind]) => encode(rec[field], kind)));
+    } catch (err) {
+      if (isConstraint(err, "SQLITE_CONSTRAINT_PRIMARYKEY")) throw new ContainerExistsError(rec.id);
+      throw storeError(`insert container ${rec.id}`, err);
+    }
+  }
+
+  get(id: string): ContainerRecord | undefined {
+    const row = this.run(`read container ${id}`, () =>
+      this.stmt(`SELECT ${SELECT_COLUMNS} FROM containers WHERE id = ?`).get(id),
+    );
+    return row === undefined ? undefined : decode(row as Row);
+  }
+
+  /** Changes some fields of a record. Throws ContainerNotFoundError if there is none. */
+  update(id: string, patch: Partial<ContainerRecord>): void {
+    if (!this.updateWhere(id, patch, null)) throw new ContainerNotFoundError(id);
+  }
+
+  /**
+   * Compare-and-set on the phase: applies `patch` only if the container is currently in one of
+   * `from`. Returns false (and changes nothing) otherwise, or if the container does not exist.
+   * Two racing `polis start`s use this so that only one of them moves created -> running.
+   */
+  transition(id: string, from: Phase | readonly Phase[], patch: Partial<ContainerRecord>): boolean {
+    return this.updateWhere(id, patch, typeof from === "string" ? [from] : from);
+  }
+
+  /** Deletes a record. Returns false if there was none. */
+  remove(id: string): boolean {
+    const info = this.run(`remove container ${id}`, () =>
+      this.stmt("DELETE FROM containers WHERE id = ?").run(id),
+    );
+    return info.changes > 0;
+  }
+
+  /** All records, oldest first (insertion order, not the `created` clock). */
+  list(): ContainerRecord[] {
+    const rows = this.run("list containers", () =>
+      this.stmt(`SELECT ${SELECT_COLUMNS} FROM containers ORDER BY rowid`).all(),
+    );
+    return (rows as Row[]).map(decode);
+  }
+
+  /**
+   * Runs `fn` as one write transaction (BEGIN IMMEDIATE, so the write lock is taken up front and
+   * a concurrent writer waits on busy_timeout instead of failing mid-way). Nests as a savepoint.
+   */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  close(): void {
+    this.statements.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  private updateWhere(id: string, patch: Partial<ContainerRecord>, phases: readonly Phase[] | null): boolean {
+    const fields = (Object.keys(patch) as (keyof ContainerRecord)[]).filter((f) => patch[f] !== undefined);
+    const sets: string[] = [];
+    const values: unknown[] = [];
+    for (const field of fields) {
+      const col = COLUMN_OF.get(field);
+      if (!col) throw new PolisError(`update container ${id}: unknown field ${String(field)}`);
+      if (field === "id") throw new PolisError(`update container ${id}: the id cannot change`);
+      sets.push(`${col.column} = ?`);
+      values.push(encode(patch[field], col.kind));
+    }
+    let where = "id = ?";
+    values.push(id);
+    if (phases) {
+      where += ` AND phase IN (${phases.map(() => "?").join(", ")})`;
+      values.push(...phases);
+    }
+    // An empty patch still has to tell whether the row exists (and is in the right phase).
+    const sql = sets.length
+      ? `UPDATE containers SET ${sets.join(", ")} WHERE ${where}`
+      : `SELECT 1 FROM containers WHERE ${where}`;
+    return this.run(`update container ${id}`, () => {
+      const s = this.stmt(sql);
+      return sets.length ? s.run(values).changes > 0 : s.get(values) !== undefined;
+    });
+  }
+
+  private stmt(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  private run<T>(step: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw storeError(step, err);
+    }
+  }
+}
+
+type Row = { [K in keyof ContainerRecord]: unknown };
+
+function encode(value: unknown, kind: Kind): unknown {
+  if (value === undefined || value === null) return null;
+  return kind === "json" ? JSON.stringify(value) : value;
+}
+
+function decode(row: Row): ContainerRecord {
+  const out: Record<string, unknown> = {};
+  for (const [field, , kind] of COLUMNS) {
+    const v = row[field];
+    out[field] = kind === "json" && typeof v === "string" ? JSON.parse(v) : v;
+  }
+  return out as unknown as ContainerRecord;
+}
+
+function userVersion(db: Db): number {
+  return db.pragma("user_version", { simple: true }) as number;
+}
+
+/**
+ * Brings the schema to SCHEMA_VERSION. Several polis processes may open a fresh root at once,
+ * so the version is re-read under the write lock (BEGIN IMMEDIATE) and only the steps still
+ * missing are applied; the losers of the race find nothing left to do.
+ */
+function migrate(db: Db, path: string): void {
+  // journal_mode is persistent and cannot change inside a transaction; setting it is a no-op
+  // once the file is in WAL mode, and only happens here, i.e. when the schema is behind.
+  db.pragma("journal_mode = WAL");
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const from = userVersion(db);
+    if (from > SCHEMA_VERSION) {
+      throw new PolisError(
+        `state database ${path} has schema version ${from}, newer than this polis (${SCHEMA_VERSION})`,
+      );
+    }
+    for (let v = from; v < SCHEMA_VERSION; v++) {
+      try {
+        db.exec(MIGRATIONS[v].sql);
+      } catch (err) {
+        throw storeError(`migrate state database ${path} to version ${v + 1} (${MIGRATIONS[v].name})`, err);
+      }
+    }
+    // PRAGMA takes no bound parameters; SCHEMA_VERSION is our own integer.
+    if (from !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.exec("COMMIT");
+  } catch (err) {
+    if (db.inTransaction) db.exec("ROLLBACK");
+    throw err;
+  }
+}
+
+function isConstraint(err: unknown, code: string): boolean {
+  return (err as { code?: unknown })?.code === code;
+}
+
+/** A driver error as a PolisError naming the step; SQLite's code plays the errno part. */
+function storeError(step: string, err: unknown): PolisError {
+  if (err instanceof PolisError) return err;
+  const e = err as { message?: string; code?: string };
+  const code = typeof e?.code === "string" ? e.code : undefined;
+  const msg = (e?.message ?? String(err)).replace(/\.$/, "");
+  return new PolisError(`${step}: ${msg}${code ? ` (${code})` : ""}`, { step, errno: code });
+}
