@@ -1,2 +1,105 @@
-#include <stdio.h>
-int main(void){return 0;}
+/* polis-shim <sync-fd>: read a plan from Node, run it op by op, report over the sync socket.
+   Ops before CLONE run here; op_clone() returns only in the child, which runs the rest. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+struct shim S = { .sync_fd = -1, .step = -1, .console_fd = -1, .fifo_fd = -1 };
+
+typedef void (*op_fn)(const struct op *);
+
+static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] = {
+  [OP_SETNS] = { op_setns, 2 },
+  [OP_CGROUP_JOIN] = { op_cgroup_join, 1 },
+  [OP_TIMENS] = { op_timens, 1 },
+  [OP_CONSOLE_SOCKET] = { op_console_socket, 1 },
+  [OP_CLONE] = { op_clone, 5 },
+  [OP_SETSID] = { op_setsid, 0 },
+  [OP_BECOME_ROOT] = { op_become_root, 0 },
+  [OP_MOUNT] = { op_mount, 6 },
+  [OP_MKDIRS] = { op_mkdirs, 3 },
+  [OP_MOUNT_SETATTR] = { op_mount_setattr, 6 },
+  [OP_MKNOD] = { op_mknod, 7 },
+  [OP_SYMLINK] = { op_symlink, 2 },
+  [OP_PAUSE] = { NULL, 1 }, /* handled inline: it is only a message */
+  [OP_PIVOT_ROOT] = { op_pivot_root, 1 },
+  [OP_MOVE_ROOT] = { op_move_root, 1 },
+  [OP_MASK] = { op_mask, 1 },
+  [OP_READONLY] = { op_readonly, 1 },
+  [OP_WRITE_FILE] = { op_write_file, 2 },
+  [OP_SETHOSTNAME] = { op_sethostname, 1 },
+  [OP_SETDOMAINNAME] = { op_setdomainname, 1 },
+  [OP_CONSOLE] = { op_console, 2 },
+  [OP_RLIMIT] = { op_rlimit, 3 },
+  [OP_IOPRIO] = { op_ioprio, 2 },
+  [OP_SCHED] = { op_sched, 7 },
+  [OP_PERSONALITY] = { op_personality, 1 },
+  [OP_NO_NEW_PRIVS] = { op_no_new_privs, 0 },
+  [OP_CAP_BOUNDING] = { op_cap_bounding, 1 },
+  [OP_USER] = { op_user, 4 },
+  [OP_CAPS] = { op_caps, 3 },
+  [OP_CAP_AMBIENT] = { op_cap_ambient, 1 },
+  [OP_CHDIR] = { op_chdir, 1 },
+  [OP_FIND_EXEC] = { op_find_exec, 2 },
+  [OP_FIFO_OPEN] = { op_fifo_open, 1 },
+  [OP_READY] = { op_ready, 0 },
+  [OP_FIFO_WAIT] = { op_fifo_wait, 0 },
+  [OP_SECCOMP] = { op_seccomp, 2 },
+  [OP_EXEC] = { op_exec, -1 },
+};
+
+/* Only stdio and the preserved fds 3..sync-1 may reach the container: everything else the caller
+   leaked becomes close-on-exec, and so does the sync socket (exec closes it: Node sees EOF). */
+static void seal_fds(int sync_fd) {
+  if (syscall(SYS_close_range, (unsigned)sync_fd + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    die("close_range");
+  if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) die("fcntl sync fd");
+  for (int fd = 0; fd < sync_fd; fd++) {
+    int fl = fcntl(fd, F_GETFD);
+    if (fl >= 0 && (fl & FD_CLOEXEC)) fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+  }
+}
+
+static void run_op(const struct op *op) {
+  if (op->code >= OP__COUNT || (!OPS[op->code].fn && op->code != OP_PAUSE))
+    die_errno(EINVAL, "unknown op %u", op->code);
+  int want = OPS[op->code].nargs;
+  if ((want >= 0 && op->nargs != (uint32_t)want) || (want < 0 && op->nargs < 1))
+    die_errno(EINVAL, "op %u: expected %d arguments, got %u", op->code, want, op->nargs);
+  if (op->code == OP_PAUSE) {
+    send_msg(MSG_PAUSE, S.step, 0, 0, op->args[0]);
+    wait_resume();
+    return;
+  }
+  OPS[op->code].fn(op);
+}
+
+int main(int argc, char **argv) {
+  char *end = NULL;
+  long fd = argc == 2 ? strtol(argv[1], &end, 10) : -1;
+  if (fd < 3 || !end || *end || fcntl((int)fd, F_GETFD) < 0) {
+    static const char usage[] = "usage: polis-shim <sync-fd> (run by polis, not by hand)\n";
+    if (write(2, usage, sizeof usage - 1) < 0) _exit(2);
+    _exit(2);
+  }
+  S.sync_fd = (int)fd;
+  seal_fds(S.sync_fd);
+
+  struct plan plan;
+  if (plan_read(S.sync_fd, &plan) < 0) die("read plan");
+  for (size_t i = 0; i < plan.count; i++) {
+    S.step = (int)i;
+    run_op(&plan.ops[i]);
+  }
+  _exit(0); /* a plan without EXEC (tests, probes) just ends */
+}

@@ -1,6 +1,6 @@
 // Test fixtures: a busybox rootfs made once per test run, and bundles that share it.
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -25,4 +25,20 @@ export function makeBundleDir(prefix = "polis-bundle-"): string {
 export function writeConfig(bundle: string, config: unknown): void {
   mkdirSync(bundle, { recursive: true });
   writeFileSync(join(bundle, "config.json"), JSON.stringify(config, null, 2));
+}
+
+type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** runc's default config (terminal off, `sleep 1000`), to be adjusted per test. */
+export function baseConfig(): Config {
+  return JSON.parse(readFileSync(join(REPO, "test", "fixtures", "busybox-config.json"), "utf8"));
+}
+
+/** A bundle with a private rootfs copy and `baseConfig()` changed by `edit`. */
+export function busyboxBundle(edit: (c: Config) => void = () => {}): string {
+  const dir = makeBundleDir();
+  const config = baseConfig();
+  edit(config);
+  writeConfig(dir, config);
+  return dir;
 }

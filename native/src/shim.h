@@ -1,0 +1,100 @@
+/* polis-shim: shared declarations. The wire format and the op table are in ../PROTOCOL.md. */
+#ifndef POLIS_SHIM_H
+#define POLIS_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum op_code {
+  OP_END = 0, OP_SETNS, OP_CGROUP_JOIN, OP_TIMENS, OP_CONSOLE_SOCKET, OP_CLONE, OP_SETSID,
+  OP_BECOME_ROOT, OP_MOUNT, OP_MKDIRS, OP_MOUNT_SETATTR, OP_MKNOD, OP_SYMLINK, OP_PAUSE,
+  OP_PIVOT_ROOT, OP_MOVE_ROOT, OP_MASK, OP_READONLY, OP_WRITE_FILE, OP_SETHOSTNAME,
+  OP_SETDOMAINNAME, OP_CONSOLE, OP_RLIMIT, OP_IOPRIO, OP_SCHED, OP_PERSONALITY, OP_NO_NEW_PRIVS,
+  OP_CAP_BOUNDING, OP_USER, OP_CAPS, OP_CAP_AMBIENT, OP_CHDIR, OP_FIND_EXEC, OP_FIFO_OPEN,
+  OP_READY, OP_FIFO_WAIT, OP_SECCOMP, OP_EXEC,
+  OP__COUNT
+};
+
+/* One decoded record. Every argument is NUL-terminated; len excludes the NUL (bpf is binary). */
+struct op {
+  uint32_t code;
+  uint32_t nargs;
+  char **args;
+  uint32_t *lens;
+};
+
+struct plan {
+  struct op *ops;
+  size_t count; /* without the END record */
+};
+
+/* The whole state of the shim: one process, one plan, run once. */
+struct shim {
+  int sync_fd;
+  int step;           /* index of the op being run, for ERROR messages */
+  int console_fd;     /* CONSOLE_SOCKET → CONSOLE */
+  int fifo_fd;        /* FIFO_OPEN → FIFO_WAIT */
+  char *exec_path;    /* FIND_EXEC → EXEC */
+};
+
+extern struct shim S;
+
+/* plan.c */
+int plan_read(int fd, struct plan *plan); /* 0, or -1 with errno */
+
+/* sync.c: messages to Node (see PROTOCOL.md "Messages") */
+enum msg_type { MSG_PID = 1, MSG_PAUSE = 2, MSG_READY = 3, MSG_ERROR = 4, MSG_EXITED = 5 };
+void send_msg(uint32_t type, int32_t step, int32_t err, int64_t value, const char *bytes);
+void wait_resume(void);
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void die_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* util.c */
+long long arg_ll(const struct op *op, uint32_t i);
+unsigned long long arg_ull(const struct op *op, uint32_t i);
+int open_scoped(const char *scope, const char *path, int flags); /* fd or -1/errno */
+void fd_path(int fd, char buf[64]);
+int write_all(int fd, const void *buf, size_t len);
+
+/* ops_*.c: every op either succeeds or calls die() */
+void op_setns(const struct op *op);
+void op_cgroup_join(const struct op *op);
+void op_timens(const struct op *op);
+void op_console_socket(const struct op *op);
+void op_clone(const struct op *op); /* returns only in the child */
+void op_setsid(const struct op *op);
+void op_become_root(const struct op *op);
+
+void op_mount(const struct op *op);
+void op_mkdirs(const struct op *op);
+void op_mount_setattr(const struct op *op);
+void op_mknod(const struct op *op);
+void op_symlink(const struct op *op);
+void op_pivot_root(const struct op *op);
+void op_move_root(const struct op *op);
+void op_mask(const struct op *op);
+void op_readonly(const struct op *op);
+void op_write_file(const struct op *op);
+
+void op_sethostname(const struct op *op);
+void op_setdomainname(const struct op *op);
+void op_console(const struct op *op);
+void op_rlimit(const struct op *op);
+void op_ioprio(const struct op *op);
+void op_sched(const struct op *op);
+void op_personality(const struct op *op);
+void op_no_new_privs(const struct op *op);
+void op_cap_bounding(const struct op *op);
+void op_user(const struct op *op);
+void op_caps(const struct op *op);
+void op_cap_ambient(const struct op *op);
+void op_chdir(const struct op *op);
+void op_seccomp(const struct op *op);
+
+void op_find_exec(const struct op *op);
+void op_fifo_open(const struct op *op);
+void op_ready(const struct op *op);
+void op_fifo_wait(const struct op *op);
+void op_exec(const struct op *op);
+
+#endif

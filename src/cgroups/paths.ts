@@ -1,0 +1,61 @@
+// Turning linux.cgroupsPath into one directory per hierarchy, the way runc's cgroupfs driver does.
+import { existsSync } from "node:fs";
+import { join, posix } from "node:path";
+import { PolisError } from "../errors.js";
+import type { CgroupLayout, Hierarchy } from "./layout.js";
+
+export interface ResolveOptions {
+  cgroupsPath?: string;
+  id: string;
+  systemd?: boolean;
+  /** where systemd leaves its marker (injectable for tests) */
+  systemdRunDir?: string;
+}
+
+/**
+ * controller (or "unified") -> absolute directory.
+ * - absolute cgroupsPath: under each hierarchy's mountpoint (runc: "/default/<id>" -> <mnt>/default/<id>);
+ * - relative: relative to this process's own cgroup in that hierarchy;
+ * - absent: like runc 1.1.5, the container id relative to our own cgroup.
+ * In hybrid mode the cgroup2 tree gets the same path (runc puts the container at 0::/<path>).
+ */
+export function resolvePaths(layout: CgroupLayout, opts: ResolveOptions): Record<string, string> {
+  if (opts.systemd) {
+    const marker = opts.systemdRunDir ?? "/run/systemd/system";
+    if (!existsSync(marker)) {
+      throw new PolisError(`--systemd-cgroup: systemd is not running (no ${marker})`, { step: "cgroups" });
+    }
+    throw new PolisError("--systemd-cgroup: the systemd cgroup driver is not supported yet", { step: "cgroups" });
+  }
+  const inner = opts.cgroupsPath && opts.cgroupsPath !== "" ? opts.cgroupsPath : opts.id;
+  if (inner.includes(":")) {
+    // slice:prefix:name is the systemd form; cgroupfs would create a directory with colons in it.
+    throw new PolisError(`linux.cgroupsPath: "${inner}" is a systemd path; use --systemd-cgroup or a plain path`, {
+      field: "linux.cgroupsPath",
+    });
+  }
+  const clean = posix.normalize(inner);
+  if (clean.split("/").includes("..")) {
+    throw new PolisError(`linux.cgroupsPath: must not contain ".."`, { field: "linux.cgroupsPath" });
+  }
+  const paths: Record<string, string> = {};
+  for (const h of layout.v1) {
+    const dir = place(h, clean);
+    for (const c of h.controllers) paths[c] = dir;
+  }
+  if (layout.unified) paths.unified = place(layout.unified, clean);
+  return paths;
+}
+
+function place(h: Hierarchy, inner: string): string {
+  if (inner.startsWith("/")) return join(h.mountpoint, inner);
+  return join(h.mountpoint, relativeToRoot(h.own, h.root), inner);
+}
+
+/** Our own cgroup as seen below the mount (a mount of /a shows cgroup /a/b as <mnt>/b). */
+function relativeToRoot(own: string, root: string): string {
+  if (root === "/" || root === "") return own;
+  if (own === root) return "/";
+  if (own.startsWith(root + "/")) return own.slice(root.length);
+  return own;
+}

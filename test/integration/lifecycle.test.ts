@@ -1,0 +1,140 @@
+// The container lifecycle through the CLI, checked from outside: /proc, cgroupfs, the state file.
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { busyboxBundle } from "../helpers/rootfs.js";
+import { cgroupDirsNamed, nsInode, pidAlive, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+
+const root = tempRoot();
+afterAll(() => {
+  for (const c of JSON.parse(polis(root, ["list", "--format", "json"]).stdout || "[]")) polis(root, ["delete", "--force", c.id]);
+  rmSync(root, { recursive: true, force: true });
+});
+
+function state(id: string) {
+  return JSON.parse(polisOk(root, ["state", id]).stdout);
+}
+
+describe("create / start / kill / delete", () => {
+  it("walks created → running → stopped → deleted, leaving nothing behind", async () => {
+    const id = uniqueId("life");
+    const bundle = busyboxBundle((c) => (c.linux.cgroupsPath = `/polis-test/${id}`));
+    const pidFile = join(bundle, "init.pid");
+    polisOk(root, ["create", "--bundle", bundle, "--pid-file", pidFile, id]);
+
+    const created = state(id);
+    expect(created).toMatchObject({ ociVersion: "1.3.0", id, status: "created", bundle, rootfs: join(bundle, "rootfs") });
+    expect(created.created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+    const pid = created.pid;
+    expect(readFileSync(pidFile, "utf8")).toBe(String(pid));
+    expect(pidAlive(pid)).toBe(true);
+    // The init is blocked on the exec fifo: not yet running the user's program.
+    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).not.toContain("sleep");
+    for (const ns of ["pid", "mnt", "ipc", "uts", "net"]) expect(nsInode(pid, ns)).not.toBe(nsInode("self", ns));
+    // It was placed in its cgroup before running anything.
+    expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toContain(`memory:/polis-test/${id}`);
+
+    polisOk(root, ["start", id]);
+    expect(state(id).status).toBe("running");
+    await waitFor(() => readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("sleep"));
+
+    polisOk(root, ["kill", id, "KILL"]);
+    await waitFor(() => !pidAlive(pid));
+    expect(state(id)).toMatchObject({ status: "stopped", pid: 0 });
+
+    polisOk(root, ["delete", id]);
+    const gone = polis(root, ["state", id]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("container does not exist");
+    expect(cgroupDirsNamed(id)).toEqual([]);
+    expect(existsSync(join(root, "containers", id))).toBe(false);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+
+  it("refuses to delete a running container without --force, and --force kills it", async () => {
+    const id = uniqueId("force");
+    const bundle = busyboxBundle();
+    polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
+    const pid = state(id).pid;
+    const r = polis(root, ["delete", id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("is not stopped");
+    expect(pidAlive(pid)).toBe(true);
+    polisOk(root, ["delete", "--force", id]);
+    await waitFor(() => !pidAlive(pid));
+    expect(polis(root, ["state", id]).code).toBe(1);
+    // containerd calls delete --force twice: the second must succeed.
+    expect(polis(root, ["delete", "--force", id]).code).toBe(0);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+
+  it("says what containerd expects for absent and stopped containers", async () => {
+    const missing = uniqueId("missing");
+    for (const args of [["kill", missing], ["delete", missing], ["state", missing], ["start", missing]]) {
+      const r = polis(root, args);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.stderr).toContain("container does not exist");
+    }
+    const id = uniqueId("stopped");
+    const bundle = busyboxBundle((c) => (c.process.args = ["true"]));
+    polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
+    await waitFor(() => state(id).status === "stopped");
+    const k = polis(root, ["kill", id, "TERM"]);
+    expect(k.code).toBe(1);
+    expect(k.stderr).toContain("container not running");
+    polisOk(root, ["delete", id]);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+
+  it("kill --all signals every process in the cgroup", async () => {
+    const id = uniqueId("killall");
+    const bundle = busyboxBundle((c) => {
+      c.process.args = ["sh", "-c", "trap '' TERM; sleep 1000 & sleep 1000 & wait"];
+      c.linux.cgroupsPath = `/polis-test/${id}`;
+    });
+    polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
+    const procs = () => readFileSync(`/sys/fs/cgroup/pids/polis-test/${id}/cgroup.procs`, "utf8").trim().split("\n").filter(Boolean);
+    await waitFor(() => procs().length === 3);
+    polisOk(root, ["kill", "--all", id, "9"]);
+    await waitFor(() => procs().length === 0);
+    polisOk(root, ["delete", id]);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+
+  it("lists containers in runc's table and JSON formats", () => {
+    const id = uniqueId("list");
+    const bundle = busyboxBundle();
+    polisOk(root, ["create", "--bundle", bundle, id]);
+    const table = polisOk(root, ["list"]).stdout.split("\n");
+    expect(table[0]).toMatch(/^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER$/);
+    expect(table.some((l) => l.startsWith(id) && l.includes("created") && l.includes(bundle))).toBe(true);
+    const json = JSON.parse(polisOk(root, ["list", "--format", "json"]).stdout);
+    expect(json.find((c: { id: string }) => c.id === id)).toMatchObject({ id, status: "created", bundle });
+    expect(polisOk(root, ["list", "-q"]).stdout.split("\n")).toContain(id);
+    polisOk(root, ["delete", id]);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+});
+
+describe("run in the foreground", () => {
+  it("passes stdout, stderr and the exit code through, then deletes the container", () => {
+    const id = uniqueId("fg");
+    const bundle = busyboxBundle((c) => (c.process.args = ["sh", "-c", "echo out; echo err >&2; exit 7"]));
+    const r = polis(root, ["run", "--bundle", bundle, id]);
+    expect(r.stdout).toBe("out\n");
+    expect(r.stderr).toBe("err\n");
+    expect(r.code).toBe(7);
+    expect(polis(root, ["state", id]).code).toBe(1);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+
+  it("returns 128+N when the container is killed by signal N, and --keep keeps it", () => {
+    const id = uniqueId("sig");
+    const bundle = busyboxBundle((c) => (c.process.args = ["sh", "-c", "kill -9 $$"]));
+    const r = polis(root, ["run", "--keep", "--bundle", bundle, id]);
+    expect(r.code).toBe(137);
+    expect(state(id).status).toBe("stopped");
+    polisOk(root, ["delete", id]);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+});
