@@ -3,7 +3,17 @@
     {
       "target_name": "polis-shim",
       "type": "executable",
-      "sources": [ "src/main.c" ],
+      "sources": [
+        "src/main.c",
+        "src/plan.c",
+        "src/sync.c",
+        "src/util.c",
+        "src/ops_ns.c",
+        "src/ops_mount.c",
+        "src/ops_process.c",
+        "src/ops_console.c",
+        "src/ops_exec.c"
+      ],
       "cflags": [ "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration" ]
     }
   ]

@@ -29,6 +29,9 @@ let code = standaloneCode(ajv, {
   validateConfig: "config.json",
   validateState: "state.json",
   validateFeatures: "features.json",
+  // sub-documents: `exec --process process.json`, `update --resources`
+  validateProcess: "config.json#/properties/process",
+  validateResources: "config-linux.json#/properties/resources",
 });
 
 // ajv emits CommonJS `require("ajv/dist/runtime/…")` for its helpers even in ESM mode; turn each one
@@ -52,6 +55,7 @@ writeFileSync(
   keyword: string;
   params: Record<string, any>;
   message?: string;
+  propertyName?: string;
 }
 export interface SchemaValidator {
   (data: unknown): boolean;
@@ -60,6 +64,8 @@ export interface SchemaValidator {
 export const validateConfig: SchemaValidator;
 export const validateState: SchemaValidator;
 export const validateFeatures: SchemaValidator;
+export const validateProcess: SchemaValidator;
+export const validateResources: SchemaValidator;
 `,
 );
 console.log(`compile-schemas: wrote ${join("src", "spec", "generated", "validate-config.js")} (${imports.length} runtime imports)`);

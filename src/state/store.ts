@@ -8,7 +8,7 @@
 // read-then-write check.
 //
 // Nothing outside src/state/ may contain SQL.
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
@@ -232,6 +232,9 @@ function migrate(db: Db, path: string): void {
   // journal_mode is persistent and cannot change inside a transaction; setting it is a no-op
   // once the file is in WAL mode, and only happens here, i.e. when the schema is behind.
   db.pragma("journal_mode = WAL");
+  // The records hold whole configs (env, mounts): owner-only, even if the root directory was
+  // made by someone else with looser permissions. SQLite gives -wal/-shm the same mode.
+  chmodSync(path, 0o600);
   db.exec("BEGIN IMMEDIATE");
   try {
     const from = userVersion(db);

@@ -106,10 +106,14 @@ describe("liveness", () => {
   });
 
   it("a zombie counts as dead", async () => {
-    // sh starts a background child that exits at once, prints its pid, then execs sleep in
-    // its own place. sleep never calls wait(), so the exited child stays a zombie (state Z)
-    // for as long as sleep lives; killing sleep lets init reap it.
-    const c = start("sh", ["-c", "true & echo $!; exec sleep 30"]);
+    // sh forks a background child blocked on fd 3, prints its pid, then execs sleep in its
+    // own place. Only once sleep has replaced sh do we release the child: it exits, and since
+    // sleep never calls wait() it stays a zombie (state Z). (Letting the child exit at once
+    // races with sh, which reaps finished jobs until it execs.)
+    const c = spawn("sh", ["-c", "read x <&3 & echo $!; exec sleep 30 3<&-"], {
+      stdio: ["ignore", "pipe", "inherit", "pipe"],
+    });
+    children.push(c);
     const zpid = await new Promise<number>((resolve, reject) => {
       let out = "";
       c.stdout!.on("data", (d) => {
@@ -118,11 +122,15 @@ describe("liveness", () => {
       });
       c.once("exit", () => reject(new Error("sh exited early")));
     });
-    expect(zpid).toBeGreaterThan(0);
-    await waitFor(() => processState(zpid) === "Z", `pid ${zpid} to become a zombie`);
-    expect(readStat(zpid)?.ppid).toBe(c.pid); // it really is sleep's unreaped child
+    await waitFor(() => readFileSync(`/proc/${c.pid}/comm`, "utf8").trim() === "sleep", "sh to exec sleep");
     const st = processStartTime(zpid);
-    expect(st).toMatch(/^\d+$/); // a zombie still has a stat line and a start time…
+    expect(st).toMatch(/^\d+$/);
+    expect(isSameProcess(zpid, st, bootId())).toBe(true); // alive while blocked on fd 3
+
+    (c.stdio[3] as NodeJS.WritableStream).write("go\n");
+    await waitFor(() => processState(zpid) === "Z", `pid ${zpid} to become a zombie`);
+    expect(readStat(zpid)?.ppid).toBe(c.pid); // really sleep's unreaped child
+    expect(processStartTime(zpid)).toBe(st); // a zombie still has its stat line…
     expect(isSameProcess(zpid, st, bootId())).toBe(false); // …but is not alive
     c.kill("SIGKILL");
     await exited(c);

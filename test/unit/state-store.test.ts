@@ -60,6 +60,7 @@ describe("Store", () => {
     const root = tempRoot();
     const s = open(root);
     expect(statSync(root).mode & 0o777).toBe(0o700);
+    expect(statSync(join(root, "state.db")).mode & 0o777).toBe(0o600);
     expect(s.path).toBe(join(root, "state.db"));
     s.close();
     const raw = new Database(join(root, "state.db"), { readonly: true });

@@ -1,0 +1,158 @@
+/* The container's file system: MOUNT, MKDIRS, MOUNT_SETATTR, MKNOD, SYMLINK, PIVOT_ROOT,
+   MOVE_ROOT, MASK, READONLY. Order and flags are Node's choice; this file only executes. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h> /* glibc ≥ 2.36 carries struct mount_attr; <linux/mount.h> would clash */
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+static const char *or_null(const char *s) { return *s ? s : NULL; }
+
+void op_mount(const struct op *op) {
+  const char *source = op->args[0], *target = op->args[1], *scope = op->args[5];
+  unsigned long flags = (unsigned long)arg_ull(op, 3);
+  char where[64];
+  int fd = -1;
+  if (*scope) {
+    fd = open_scoped(scope, target, O_PATH);
+    if (fd < 0) die("open %s in %s", target, scope);
+    fd_path(fd, where);
+  }
+  if (mount(or_null(source), fd >= 0 ? where : target, or_null(op->args[2]), flags,
+            or_null(op->args[4])) < 0)
+    die("mount %s on %s", source, target);
+  if (fd >= 0) close(fd);
+}
+
+/* mkdir -p (or parents + an empty file) with every component resolved inside scope. */
+void op_mkdirs(const struct op *op) {
+  const char *scope = op->args[1], *kind = op->args[2];
+  bool file = strcmp(kind, "file") == 0;
+  if (!file && strcmp(kind, "dir") != 0) die_errno(EINVAL, "unknown kind %s", kind);
+  char *path = strdup(op->args[0]);
+  if (!path) die("strdup");
+  char *p = path;
+  for (;;) {
+    while (*p == '/') p++;
+    if (!*p) break;
+    char *comp = p, *end = strchrnul(p, '/');
+    bool last = end[strspn(end, "/")] == '\0';
+    char saved = *end;
+    *end = '\0';
+    int fd = open_scoped(scope, path, O_PATH);
+    if (fd >= 0) {
+      close(fd);
+    } else if (errno != ENOENT) {
+      die("open %s", path);
+    } else {
+      /* create comp inside its (already resolved) parent: a name without '/' cannot escape */
+      char c = *comp;
+      *comp = '\0';
+      int dir = open_scoped(scope, *path ? path : "/", O_PATH | O_DIRECTORY);
+      *comp = c;
+      if (dir < 0) die("open parent of %s", path);
+      int rc = last && file ? mknodat(dir, comp, S_IFREG | 0644, 0) : mkdirat(dir, comp, 0755);
+      if (rc < 0 && errno != EEXIST) die("create %s", path);
+      close(dir);
+    }
+    *end = saved;
+    p = end;
+  }
+  free(path);
+}
+
+void op_mount_setattr(const struct op *op) {
+  const char *target = op->args[0], *scope = op->args[1];
+  struct mount_attr attr = {
+    .attr_set = arg_ull(op, 2),
+    .attr_clr = arg_ull(op, 3),
+    .propagation = arg_ull(op, 4),
+  };
+  unsigned flags = AT_EMPTY_PATH | (strcmp(op->args[5], "1") == 0 ? AT_RECURSIVE : 0);
+  int fd = open_scoped(scope, target, O_PATH);
+  if (fd < 0) die("open %s", target);
+  if (syscall(SYS_mount_setattr, fd, "", flags, &attr, sizeof attr) < 0)
+    die("mount_setattr %s", target);
+  close(fd);
+}
+
+void op_mknod(const struct op *op) {
+  const char *path = op->args[0], *type = op->args[1];
+  mode_t kind;
+  switch (type[0]) {
+  case 'c': case 'u': kind = S_IFCHR; break;
+  case 'b': kind = S_IFBLK; break;
+  case 'p': kind = S_IFIFO; break;
+  default: die_errno(EINVAL, "unknown device type %s", type);
+  }
+  dev_t dev = makedev((unsigned)arg_ll(op, 2), (unsigned)arg_ll(op, 3));
+  mode_t mode = (mode_t)arg_ll(op, 4) & 07777;
+  mode_t old = umask(0); /* the spec's fileMode is exact */
+  int rc = mknod(path, kind | mode, dev);
+  umask(old);
+  if (rc < 0) die("mknod %s", path);
+  if (chown(path, (uid_t)arg_ll(op, 5), (gid_t)arg_ll(op, 6)) < 0) die("chown %s", path);
+}
+
+void op_symlink(const struct op *op) {
+  if (symlink(op->args[0], op->args[1]) < 0 && errno != EEXIST) die("symlink %s", op->args[1]);
+}
+
+void op_pivot_root(const struct op *op) {
+  const char *rootfs = op->args[0];
+  int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (oldroot < 0) die("open /");
+  if (chdir(rootfs) < 0) die("chdir %s", rootfs);
+  /* pivot_root(".", ".") stacks the old root on top of the new one; no put_old directory needed */
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root %s", rootfs);
+  if (fchdir(oldroot) < 0) die("fchdir old root");
+  /* make the old root a slave first, so detaching it cannot propagate unmounts to the host */
+  if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) die("make old root rslave");
+  if (umount2(".", MNT_DETACH) < 0) die("unmount old root");
+  if (chdir("/") < 0) die("chdir /");
+  close(oldroot);
+}
+
+void op_move_root(const struct op *op) {
+  const char *rootfs = op->args[0];
+  if (chdir(rootfs) < 0) die("chdir %s", rootfs);
+  if (mount(rootfs, "/", NULL, MS_MOVE, NULL) < 0) die("move %s to /", rootfs);
+  if (chroot(".") < 0) die("chroot %s", rootfs);
+  if (chdir("/") < 0) die("chdir /");
+}
+
+void op_mask(const struct op *op) {
+  const char *path = op->args[0];
+  struct stat st;
+  if (stat(path, &st) < 0) {
+    if (errno == ENOENT) return;
+    die("stat %s", path);
+  }
+  int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL)
+                               : mount("/dev/null", path, NULL, MS_BIND, NULL);
+  if (rc < 0) die("mask %s", path);
+}
+
+void op_readonly(const struct op *op) {
+  const char *path = op->args[0];
+  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+    if (errno == ENOENT) return;
+    die("bind %s", path);
+  }
+  /* keep the flags it already has: in a user namespace they are locked, dropping them is EPERM */
+  struct statfs sf;
+  if (statfs(path, &sf) < 0) die("statfs %s", path);
+  unsigned long keep = (unsigned long)sf.f_flags &
+      (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+  if (mount(path, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
+    die("remount %s read-only", path);
+}
