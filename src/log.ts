@@ -18,6 +18,8 @@ export interface LogConfig {
   file?: string; // --log; default stderr
   format: LogFormat;
   debug: boolean;
+  /** Where "stderr" lines go instead of fd 2 (tests, embedding). */
+  stderr?: (text: string) => void;
 }
 
 interface Sink {
@@ -53,6 +55,10 @@ export const log = {
 
 function write(level: Level, msg: string, fields?: Fields): void {
   const line = formatLine(sink.config.format, level, msg, fields) + "\n";
+  if (sink.config.stderr && !logsToFile()) {
+    sink.config.stderr(line);
+    return;
+  }
   const fd = target();
   try {
     writeAll(fd, line);

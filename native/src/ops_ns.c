@@ -97,7 +97,8 @@ static _Noreturn void wait_child(pid_t pid, int pidfd) {
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) die("waitpid");
   send_msg(MSG_EXITED, S.step, 0, status, NULL);
-  _exit(0);
+  /* like a shell: a caller that only watches our exit (hooks) sees the child's status */
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
 void op_clone(const struct op *op) {

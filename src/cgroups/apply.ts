@@ -38,6 +38,8 @@ export function applyResources(paths: Record<string, string>, r: Resources): voi
       ensureControllers(uni, [v2], field);
       return { dir: uni, v2: true };
     }
+    const pureV2 = Object.keys(paths).every((k) => k === "unified");
+    if (pureV2 && v2) throw fieldError(field, `${v2} controller is not available in the cgroup2 tree`);
     throw fieldError(field, `${v1} controller is not mounted`);
   };
 

@@ -1,6 +1,6 @@
 // The cgroupfs manager: one directory per hierarchy (v1 controllers, plus "unified" for the
 // cgroup2 tree in hybrid and pure-v2 layouts). Knows nothing about config.json beyond apply().
-import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync, type Dirent } from "node:fs";
 import { dirname, join } from "node:path";
 import { PolisError } from "../errors.js";
 import type { Resources } from "../spec/types.js";
@@ -44,22 +44,18 @@ export class FsCgroupManager implements CgroupManager {
 
   pids(): number[] {
     const all = new Set<number>();
-    for (const dir of this.dirs()) {
-      const text = readCgOptional(dir, "cgroup.procs");
-      if (!text) continue;
-      for (const line of text.split("\n")) {
-        const n = Number(line);
-        if (line !== "" && Number.isInteger(n) && n > 0) all.add(n);
-      }
-    }
+    for (const dir of this.dirs()) collectPids(dir, all);
     return [...all].sort((a, b) => a - b);
   }
 
   killAll(signal: number): void {
+    if (this.pids().length === 0) return; // nothing to signal (also: the cgroup may be gone)
     const uni = this.paths.unified;
     if (signal === SIGKILL && uni && existsSync(join(uni, "cgroup.kill"))) {
       // The kernel kills the whole cgroup2 subtree atomically: forks cannot escape.
       writeCg(uni, "cgroup.kill", "1");
+      // Frozen tasks only act on SIGKILL once thawed (a paused container being killed).
+      if (this.freezerKind() && this.isFrozen()) this.thaw();
       if (this.isV2()) return;
       // Hybrid: every container process also lives in the unified tree, but something might
       // have joined only the v1 cgroups (an exec'd process); sweep those below.
@@ -240,6 +236,23 @@ function removeTree(dir: string): void {
       sleepMs(10);
     }
   }
+}
+
+/** cgroup.procs of `dir` and of any child cgroups the container made below it. */
+function collectPids(dir: string, into: Set<number>): void {
+  const text = readCgOptional(dir, "cgroup.procs");
+  if (text === undefined) return;
+  for (const line of text.split("\n")) {
+    const n = Number(line);
+    if (line !== "" && Number.isInteger(n) && n > 0) into.add(n);
+  }
+  let entries: Dirent[] = [];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return; // removed meanwhile
+  }
+  for (const e of entries) if (e.isDirectory()) collectPids(join(dir, e.name), into);
 }
 
 function signalPid(pid: number, signal: number): void {

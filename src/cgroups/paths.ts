@@ -38,6 +38,12 @@ export function resolvePaths(layout: CgroupLayout, opts: ResolveOptions): Record
   if (clean.split("/").includes("..")) {
     throw new PolisError(`linux.cgroupsPath: must not contain ".."`, { field: "linux.cgroupsPath" });
   }
+  if (clean === "/" || clean === "." || clean === "./") {
+    // The container's cgroup gets killed and removed on delete: never let that be a shared one.
+    throw new PolisError(`linux.cgroupsPath: must name a cgroup below the root or our own cgroup, got "${inner}"`, {
+      field: "linux.cgroupsPath",
+    });
+  }
   const paths: Record<string, string> = {};
   for (const h of layout.v1) {
     const dir = place(h, clean);

@@ -32,6 +32,8 @@ export class UsageError extends Error {
     readonly exitCode = 1,
     /** The flag problem alone (runc's stdout line), when the error is about a flag. */
     readonly flagProblem?: string,
+    /** The global flags, when they parsed: the error still goes to the --log file. */
+    public global?: ParsedOptions,
   ) {
     super(message);
     this.name = "UsageError";
@@ -63,6 +65,15 @@ export function parseArgv(argv: readonly string[]): Parsed {
   if (global.values.version) return { kind: "version", global };
   if (i >= argv.length) return { kind: "help", global };
 
+  try {
+    return parseCommand(argv, i, global);
+  } catch (e) {
+    if (e instanceof UsageError) e.global = global;
+    throw e;
+  }
+}
+
+function parseCommand(argv: readonly string[], i: number, global: ParsedOptions): Parsed {
   const name = argv[i++];
   const command = findCommand(name);
   if (!command) throw new UsageError(`No help topic for '${name}'`, undefined, 3);

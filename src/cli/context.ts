@@ -1,6 +1,7 @@
 // What every src/cli/<command>.ts receives: the parsed command line and where to print.
 import { isAbsolute, resolve } from "node:path";
 import type { GlobalOptions } from "../container/options.js";
+import { PolisError, type ErrorDetail } from "../errors.js";
 import type { OptionValues } from "./argv.js";
 
 export interface CliIo {
@@ -51,4 +52,16 @@ export function list(ctx: CliContext, name: string): string[] {
 export function pathOpt(ctx: CliContext, name: string): string | undefined {
   const v = str(ctx, name);
   return v === undefined || v === "" ? undefined : absPath(ctx, v);
+}
+
+/** A failure with an exit code other than 1 (exec's 255). `cause` keeps the original for --debug. */
+export class CommandFailed extends PolisError {
+  constructor(
+    message: string,
+    detail: ErrorDetail,
+    readonly exitCode: number,
+    readonly original?: unknown,
+  ) {
+    super(message, detail);
+  }
 }

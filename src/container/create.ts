@@ -12,7 +12,7 @@ import { rfc3339Nano, openStore } from "./context.js";
 import { cleanupContainer } from "./cleanup.js";
 import { launchInit, type InitLaunch } from "./launch.js";
 import type { CreateOptions, GlobalOptions } from "./options.js";
-import { newCgroupManager } from "./cgroup.js";
+import { effectiveResources, newCgroupManager } from "./cgroup.js";
 import { writePidFile } from "./pidfile.js";
 import { ownerName, statePathFor } from "./records.js";
 import { rootfsOf } from "./rootfs.js";
@@ -51,7 +51,8 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
   try {
     mkdirSync(rec.stateDir, { mode: 0o700 });
     cgroup.create();
-    if (spec.linux?.resources) cgroup.apply(spec.linux.resources);
+    const resources = effectiveResources(spec);
+    if (resources) cgroup.apply(resources);
     launch = await launchInit({ g, o, spec, rec, store, cgroup, mode });
     if (o.pidFile) writePidFile(o.pidFile, launch.pid);
     store.update(o.id, { phase: "created" });

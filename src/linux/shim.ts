@@ -5,9 +5,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import type { Socket } from "node:net";
 import { getSystemErrorMap } from "node:util";
-import { PolisError } from "../errors.js";
+import { PolisError, type ErrorDetail } from "../errors.js";
 import { shimPath } from "../paths.js";
-import type { Plan } from "./plan.js";
+import { OpCode, type Plan } from "./plan.js";
 
 export type ShimMessageType = "pid" | "pause" | "ready" | "error" | "exited";
 
@@ -75,16 +75,20 @@ export class ShimSession {
   private readonly queue: ShimMessage[] = [];
   private readonly waiters: { resolve(m: ShimMessage): void; reject(e: Error): void }[] = [];
   private ended = false;
-  private spawnError: Error | undefined;
+  private spawnError: PolisError | undefined;
   private lastStep = -1;
   private exitInfo: ShimExit | undefined;
   private readonly exited: Promise<ShimExit>;
+  /** the CLONE op's mode: "detach", "wait", or undefined (a plan without CLONE) */
+  private readonly mode: string | undefined;
 
   private constructor(plan: Plan, opts: ShimOptions) {
     this.plan = plan;
     const preserve = opts.preserveFds ?? 0;
     if (!Number.isInteger(preserve) || preserve < 0) throw new PolisError(`invalid preserve-fds ${preserve}`);
     this.syncFd = 3 + preserve;
+    const clone = plan.ops.find((op) => op.code === OpCode.CLONE);
+    this.mode = clone ? String(clone.args[4]) : undefined;
     const extra = Array.from({ length: preserve }, (_, i) => 3 + i);
     const bin = opts.shim ?? shimPath();
     // libuv makes 'pipe' stdio entries socketpairs with SOCK_CLOEXEC on our end, so this socket
@@ -136,6 +140,31 @@ export class ShimSession {
     return msg;
   }
 
+  /** Read messages up to EXITED (foreground mode) and return the raw wait status of the child.
+   *  PAUSEs on the way are resumed; an ERROR rejects. */
+  async exitStatus(): Promise<number> {
+    for (;;) {
+      const msg = await this.next();
+      if (msg.type === "exited") return msg.value;
+      if (msg.type === "pause") this.resume();
+    }
+  }
+
+  /** Consume every message in the background (resuming PAUSEs), for callers that only want the
+   *  shim's exit: in wait mode the shim exits with the child's status (see PROTOCOL.md). */
+  drain(): void {
+    const loop = (): void => {
+      this.next().then(
+        (msg) => {
+          if (msg.type === "pause") this.resume();
+          if (msg.type !== "exited") loop();
+        },
+        () => undefined, // the error is in the shim's exit status
+      );
+    };
+    loop();
+  }
+
   /** Let a PAUSEd shim continue. */
   resume(): void {
     if (!this.sock.destroyed) this.sock.write("R");
@@ -150,8 +179,14 @@ export class ShimSession {
    *  the event loop alive, and a shim or child still blocked on the socket sees EOF and exits. */
   close(): void {
     this.sock.destroy();
-    this.child.unref();
+    this.release();
     this.finish();
+  }
+
+  /** Keep the socket open but stop it (and the shim) from holding the event loop. */
+  private release(): void {
+    this.sock.unref();
+    this.child.unref();
   }
 
   /** The shim process's own exit (in detach mode it exits right after reporting PID). */
@@ -164,6 +199,8 @@ export class ShimSession {
     this.buf = Buffer.from(rest);
     for (const m of messages) {
       this.lastStep = m.step;
+      // A detached child now blocks on the exec fifo: it must not keep this process alive.
+      if (m.type === "ready" && this.mode === "detach") this.release();
       const w = this.waiters.shift();
       if (!w) this.queue.push(m);
       else if (m.type === "error") w.reject(describeFailure(this.plan, m));
@@ -227,19 +264,28 @@ const EXTRA_TEXT: Record<string, string> = {
   EOPNOTSUPP: "operation not supported",
 };
 
+/** A failure the shim reported; `report` is its raw ERROR message (step index, errno number). */
+export class ShimError extends PolisError {
+  readonly report: ShimMessage;
+  constructor(message: string, detail: ErrorDetail, report: ShimMessage) {
+    super(message, detail);
+    this.report = report;
+  }
+}
+
 /** "mounts[2]: mount proc on /proc: no such device (ENODEV)", with {field, step, errno}. */
-export function describeFailure(plan: Plan, msg: ShimMessage): PolisError {
+export function describeFailure(plan: Plan, msg: ShimMessage): ShimError {
   const op = msg.step >= 0 ? plan.ops[msg.step] : undefined;
-  const where = op ? `${op.field}: ${op.what}` : msg.step < 0 ? "polis-shim: read plan" : `polis-shim step ${msg.step}`;
-  if (!msg.errno) return new PolisError(`${where}: ${msg.detail || "failed"}`, { field: op?.field, step: op?.what });
+  const where = op ? `${op.field}: ${op.what}` : msg.step < 0 ? "polis-shim" : `polis-shim step ${msg.step}`;
+  if (!msg.errno) return new ShimError(`${where}: ${msg.detail || "failed"}`, { field: op?.field, step: op?.what }, msg);
   const name = errnoName(msg.errno);
   // the shim's detail only helps when we cannot say ourselves what the op was
   const extra = op ? "" : `: ${msg.detail}`;
-  return new PolisError(`${where}${extra}: ${errnoText(msg.errno)} (${name})`, {
-    field: op?.field,
-    step: op?.what,
-    errno: name,
-  });
+  return new ShimError(
+    `${where}${extra}: ${errnoText(msg.errno)} (${name})`,
+    { field: op?.field, step: op?.what, errno: name },
+    msg,
+  );
 }
 
 /** A raw waitpid status (EXITED.value) as exit code or signal, and the shell-style code. */

@@ -32,9 +32,10 @@ export class ContainerExistsError extends PolisError {
   }
 }
 
+// runc's exact text, which containerd matches on; the id is kept as a property.
 export class ContainerNotFoundError extends PolisError {
-  constructor(id: string) {
-    super(`container with id ${id} does not exist`);
+  constructor(readonly id: string) {
+    super("container does not exist");
     this.name = "ContainerNotFoundError";
   }
 }

@@ -70,19 +70,24 @@ export function must(rt, args) {
 }
 
 /** Async variant for the parallel throughput workers (spawnSync would serialise them). */
-export function runAsync(rt, args) {
+export function runAsync(rt, args, { stdout = false } = {}) {
   const argv = rt.argv(args);
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { env: rt.env, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
+    const child = spawn(argv[0], argv.slice(1), { env: rt.env, stdio: ["ignore", stdout ? "pipe" : "ignore", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (d) => {
+      out += d;
+    });
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (d) => {
-      if (stderr.length < 65536) stderr += d;
+      if (err.length < 65536) err += d;
     });
-    child.on("error", (e) => resolve({ ok: false, status: null, stderr: e.message }));
+    child.on("error", (e) => resolve({ ok: false, status: null, stdout: "", stderr: e.message }));
     child.on("close", (status, signal) => {
       if (signal === "SIGINT" || signal === "SIGTERM" || signal === "SIGHUP") state.interrupted = true;
-      resolve({ ok: status === 0, status: status ?? signal, stderr: stderr.trim() });
+      resolve({ ok: status === 0, status: status ?? signal, stdout: out, stderr: err.trim() });
     });
   });
 }

@@ -50,12 +50,8 @@ export function enableAllControllers(dir: string): void {
   }
 }
 
-/** Is `name` usable (or enableable) for `dir`? i.e. offered by the parent level. */
+/** Does the cgroup2 root offer `name` at all? (ensureControllers then enables it down to `dir`.) */
 export function controllerAvailable(dir: string, name: string): boolean {
-  const parent = dirname(dir);
-  if (!existsSync(join(parent, "cgroup.controllers"))) return false;
-  // The parent's cgroup.controllers is what the parent can hand down; if the parent itself
-  // lacks it, the root's list decides (ensureControllers will enable the chain).
-  const root = ancestors(dir)[0];
-  return words(root, "cgroup.controllers").has(name);
+  if (!existsSync(join(dirname(dir), "cgroup.controllers"))) return false;
+  return words(ancestors(dir)[0], "cgroup.controllers").has(name);
 }

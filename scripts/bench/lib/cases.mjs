@@ -1,0 +1,127 @@
+// The single-command cases. Each times exactly one runtime command (two for `run` when the
+// runtime keeps the container after a foreground run); preconditions are set up untimed.
+import { join } from "node:path";
+import { containerStatus, must, pidExited, readPid, sleepSync, timed, checkInterrupted } from "./proc.mjs";
+
+const ALL = ["polis", "runc", "crun"];
+const WITH_CA = [...ALL, "polis-ca"];
+
+function createRunning(ctx, rt, id, bundle = ctx.bundles.sleep) {
+  must(rt, ["create", "--bundle", bundle, id]);
+  must(rt, ["start", id]);
+}
+
+/** Wait until the container's init has exited and the runtime reports it stopped. */
+function waitStopped(ctx, rt, id, pidFile) {
+  const deadline = Date.now() + 10_000;
+  const pid = readPid(pidFile);
+  while (Date.now() < deadline) {
+    checkInterrupted();
+    if ((pid === null || pidExited(pid)) && containerStatus(rt, id) === "stopped") return;
+    sleepSync(2);
+  }
+  throw new Error(`${rt.name}: container ${id} did not stop`);
+}
+
+/** Sum of two measurements (run + delete): times and phases add up, peak RSS is the larger. */
+function combine(a, b) {
+  const phases = a.phases || b.phases ? { ...(a.phases ?? {}) } : null;
+  for (const [k, v] of Object.entries(b.phases ?? {})) phases[k] = (phases[k] ?? 0) + v;
+  const rss = [a.rssKiB, b.rssKiB].filter((v) => v !== null);
+  return { ms: a.ms + b.ms, rssKiB: rss.length ? Math.max(...rss) : null, phases };
+}
+
+export const CASES = [
+  {
+    key: "run",
+    label: "run /bin/true (incl. delete)",
+    variants: WITH_CA,
+    measure(ctx, rt, id) {
+      const ran = timed(rt, ["run", "--bundle", ctx.bundles.true, id], ctx.timing);
+      // runc and crun delete a foreground container themselves; a runtime that keeps it pays
+      // for the delete here, so every runtime is timed over the same full lifecycle.
+      if (containerStatus(rt, id) === null) return ran;
+      return combine(ran, timed(rt, ["delete", id], ctx.timing));
+    },
+  },
+  {
+    key: "create",
+    label: "create",
+    variants: ALL,
+    measure: (ctx, rt, id) => timed(rt, ["create", "--bundle", ctx.bundles.sleep, id], ctx.timing),
+  },
+  {
+    key: "start",
+    label: "start",
+    variants: ALL,
+    setup: (ctx, rt, id) => must(rt, ["create", "--bundle", ctx.bundles.sleep, id]),
+    measure: (ctx, rt, id) => timed(rt, ["start", id], ctx.timing),
+  },
+  {
+    key: "state",
+    label: "state (running)",
+    variants: WITH_CA,
+    setup: createRunning,
+    measure: (ctx, rt, id) => timed(rt, ["state", id], ctx.timing),
+  },
+  {
+    key: "kill",
+    label: "kill 9 (running)",
+    variants: ALL,
+    setup: createRunning,
+    measure: (ctx, rt, id) => timed(rt, ["kill", id, "9"], ctx.timing),
+  },
+  {
+    key: "delete",
+    label: "delete (stopped)",
+    variants: ALL,
+    setup(ctx, rt, id) {
+      const pidFile = join(ctx.workDir, `${id}.pid`);
+      must(rt, ["create", "--bundle", ctx.bundles.true, "--pid-file", pidFile, id]);
+      must(rt, ["start", id]);
+      waitStopped(ctx, rt, id, pidFile);
+    },
+    measure: (ctx, rt, id) => timed(rt, ["delete", id], ctx.timing),
+  },
+  {
+    key: "delete-force",
+    label: "delete --force (running)",
+    variants: ALL,
+    setup: createRunning,
+    measure: (ctx, rt, id) => timed(rt, ["delete", "--force", id], ctx.timing),
+  },
+  {
+    key: "exec",
+    label: "exec /bin/true (running)",
+    variants: ALL,
+    setup: createRunning,
+    measure: (ctx, rt, id) => timed(rt, ["exec", id, "/bin/true"], ctx.timing),
+  },
+  {
+    key: "list",
+    label: "list (N created)",
+    variants: ALL,
+    /** N containers in the created state per runtime, made once, shared by all iterations. */
+    setupAll(ctx, rt) {
+      const ids = [];
+      for (let i = 0; i < ctx.listCount; i++) {
+        const id = ctx.newId(rt, "l");
+        ctx.janitor.track(rt, id);
+        ids.push(id);
+        must(rt, ["create", "--bundle", ctx.bundles.sleep, id]);
+      }
+      return ids;
+    },
+    teardownAll(ctx, rt, ids) {
+      for (const id of ids ?? []) ctx.janitor.removeContainer(rt, id);
+    },
+    /** No per-iteration container: list reads the shared ones. */
+    perIterationContainer: false,
+    measure(ctx, rt) {
+      const m = timed(rt, ["list"], ctx.timing);
+      const rows = m.stdout.trim().split("\n").length - 1;
+      if (rows < ctx.listCount) throw new Error(`${rt.name} list showed ${rows} containers, expected at least ${ctx.listCount}`);
+      return m;
+    },
+  },
+];

@@ -1,0 +1,77 @@
+// The measurement loops: every case alternates runtimes within each iteration (rotating the
+// order), so the runtimes share the same moment of machine load and can be compared pairwise.
+import { checkInterrupted, Interrupted } from "./proc.mjs";
+import { rotate } from "./stats.mjs";
+
+/** Let pending signal handlers run (the timed paths are synchronous). */
+export function yieldToEventLoop() {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function emptyResult() {
+  return { ms: [], rssKiB: [], phases: [], error: null };
+}
+
+function record(res, m) {
+  res.ms.push(m ? m.ms : null);
+  res.rssKiB.push(m ? m.rssKiB : null);
+  res.phases.push(m ? m.phases : null);
+}
+
+function oneIteration(ctx, c, rt) {
+  if (c.perIterationContainer === false) return c.measure(ctx, rt, null);
+  const id = ctx.newId(rt, c.key[0]);
+  ctx.janitor.track(rt, id);
+  try {
+    c.setup?.(ctx, rt, id);
+    return c.measure(ctx, rt, id);
+  } finally {
+    // Untimed; a no-op error when the case already removed the container.
+    ctx.janitor.removeContainer(rt, id);
+  }
+}
+
+/**
+ * Run one case over all applicable runtimes. A runtime that fails is dropped from the rest of
+ * the case (its error is kept for the report); the others go on. Samples are index-aligned
+ * across runtimes (null where missing) so paired ratios compare the same iteration.
+ */
+export async function runCase(ctx, c, runtimes, log) {
+  const active = runtimes.filter((rt) => c.variants.includes(rt.name));
+  const results = Object.fromEntries(active.map((rt) => [rt.name, emptyResult()]));
+  const shared = new Map();
+  try {
+    for (const rt of active) {
+      if (!c.setupAll) continue;
+      try {
+        shared.set(rt.name, c.setupAll(ctx, rt));
+      } catch (e) {
+        if (e instanceof Interrupted) throw e;
+        results[rt.name].error = `setup: ${e.message}`;
+      }
+    }
+    const total = ctx.warmup + ctx.iterations;
+    for (let i = 0; i < total; i++) {
+      const counted = i >= ctx.warmup;
+      for (const rt of rotate(active, i)) {
+        await yieldToEventLoop();
+        checkInterrupted();
+        const res = results[rt.name];
+        let m = null;
+        if (!res.error) {
+          try {
+            m = oneIteration(ctx, c, rt);
+          } catch (e) {
+            if (e instanceof Interrupted) throw e;
+            res.error = e.message;
+            log(`  ${c.key}: ${rt.name} failed: ${e.message}`);
+          }
+        }
+        if (counted) record(res, m);
+      }
+    }
+  } finally {
+    if (c.teardownAll) for (const rt of active) c.teardownAll(ctx, rt, shared.get(rt.name));
+  }
+  return results;
+}

@@ -1,0 +1,54 @@
+// The shim's plan for a process that joins a running container: `polis exec`, and the hooks the
+// spec runs inside the container (createContainer, startContainer). Pure: the caller decides which
+// namespaces differ from ours (namespacesToJoin in src/linux/namespaces.ts).
+import { fieldError } from "../errors.js";
+import { JOIN_ORDER, PROC_NS_NAME } from "../linux/namespaces.js";
+import { OpCode, Plan } from "../linux/plan.js";
+import type { NamespaceType, Process } from "../spec/types.js";
+import { addExec, addFindExec, addProcessOps } from "./plan-init.js";
+
+export interface JoinPlanInput {
+  /** the container's init, whose /proc/<pid>/ns/* we join */
+  pid: number;
+  /** which of its namespaces to join */
+  namespaces: NamespaceType[];
+  cgroupProcs: string[];
+  /** exec's process spec (user, caps, rlimits, cwd, noNewPrivileges, terminal); none for hooks */
+  process?: Process;
+  consoleSocket?: string;
+  mode: "detach" | "wait";
+  argv: string[];
+  env: string[];
+}
+
+export function buildJoinPlan(input: JoinPlanInput): Plan {
+  if (!input.argv.length) throw fieldError("process.args", "must not be empty");
+  const proc = input.process;
+  const terminal = Boolean(proc?.terminal && input.consoleSocket);
+  const plan = new Plan();
+  for (const procs of input.cgroupProcs) {
+    plan.add(OpCode.CGROUP_JOIN, "linux.cgroupsPath", `join cgroup ${procs.replace(/\/cgroup\.procs$/, "")}`, procs);
+  }
+  if (terminal) {
+    const sock = input.consoleSocket!;
+    plan.add(OpCode.CONSOLE_SOCKET, "process.terminal", `connect to console socket ${sock}`, sock);
+  }
+  // Same order as the init's joins (user first, mount last: see JOIN_ORDER).
+  for (const type of JOIN_ORDER) {
+    if (!input.namespaces.includes(type)) continue;
+    const path = `/proc/${input.pid}/ns/${PROC_NS_NAME[type]}`;
+    plan.add(OpCode.SETNS, "linux.namespaces", `join the container's ${type} namespace`, type, path);
+  }
+  // A fork is needed even with no new namespace: setns(pid) only applies to children.
+  plan.add(OpCode.CLONE, "process", "create the process", 0, "", "", "", input.mode);
+  plan.add(OpCode.SETSID, "process", "start a new session");
+  if (terminal) {
+    const rows = proc?.consoleSize?.height ?? 0;
+    const cols = proc?.consoleSize?.width ?? 0;
+    plan.add(OpCode.CONSOLE, "process.terminal", "allocate the process's terminal", rows, cols);
+  }
+  if (proc) addProcessOps(plan, proc);
+  addFindExec(plan, input.argv, input.env);
+  addExec(plan, input.argv, input.env);
+  return plan;
+}

@@ -1,0 +1,207 @@
+// The polis entry point: parse argv, set up logging, load the one command module needed, run it,
+// and turn the outcome into runc's exit codes and messages. Everything heavy is imported lazily:
+// every polis call is a fresh process and `state`/`kill`/`start` must finish in tens of ms.
+import { realpathSync, writeSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { GlobalOptions } from "./container/options.js";
+import { PolisError } from "./errors.js";
+import { parseArgv, UsageError, type Parsed, type ParsedOptions } from "./cli/argv.js";
+import type { CliContext, CliIo, CommandRun } from "./cli/context.js";
+import { configureLog, log, logsToFile } from "./log.js";
+import { DEFAULT_ROOT } from "./paths.js";
+
+export interface MainIo {
+  stdout?: (text: string) => void;
+  stderr?: (text: string) => void;
+  env?: Record<string, string | undefined>;
+  cwd?: () => string;
+}
+
+// One literal import() per command so that the bundler splits each into its own chunk.
+const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
+  create: () => import("./cli/create.js"),
+  delete: () => import("./cli/delete.js"),
+  features: () => import("./cli/features.js"),
+  kill: () => import("./cli/kill.js"),
+  list: () => import("./cli/list.js"),
+  run: () => import("./cli/run.js"),
+  spec: () => import("./cli/spec.js"),
+  start: () => import("./cli/start.js"),
+  state: () => import("./cli/state.js"),
+  // TODO(lead): these CLI modules are written (src/cli/<name>.ts, library calls listed in
+  // src/cli/contracts.ts) but their src/container/<verb>.ts do not exist yet, and the bundler
+  // fails on a missing import. Replace each entry with `() => import("./cli/<name>.js")` when
+  // the library module lands.
+  events: notYet("events"),
+  exec: notYet("exec"),
+  pause: notYet("pause"),
+  ps: notYet("ps"),
+  resume: notYet("resume"),
+  update: notYet("update"),
+};
+
+function notYet(name: string): () => Promise<{ run: CommandRun }> {
+  return async () => ({
+    run: async () => {
+      throw new PolisError(`polis ${name}: not implemented yet`);
+    },
+  });
+}
+
+/** Run polis with `argv` (without node and the script); resolves to the exit code. */
+export async function main(argv: readonly string[], mainIo: MainIo = {}): Promise<number> {
+  const io: CliIo = {
+    stdout: mainIo.stdout ?? fdWriter(1),
+    stderr: mainIo.stderr ?? fdWriter(2),
+    env: mainIo.env ?? process.env,
+    cwd: mainIo.cwd ?? (() => process.cwd()),
+  };
+  const injectedStderr = mainIo.stderr;
+  let debug = false;
+  try {
+    let parsed: Parsed;
+    try {
+      parsed = parseArgv(argv);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      setUpLog(e.global, io, injectedStderr);
+      return usageFailure(e, io);
+    }
+    debug = setUpLog(parsed.global, io, injectedStderr);
+    if (parsed.kind === "help") {
+      const { renderHelp } = await import("./cli/help.js");
+      io.stdout(await renderHelp(parsed.topic));
+      return 0;
+    }
+    if (parsed.kind === "version") {
+      const { versionText } = await import("./cli/version.js");
+      io.stdout(versionText());
+      return 0;
+    }
+    const ctx: CliContext = {
+      global: globalOptions(parsed.global, io),
+      options: parsed.options.values,
+      given: parsed.options.given,
+      args: parsed.args,
+      io,
+    };
+    log.debug("polis command", { command: parsed.command.name, args: parsed.args.join(" ") });
+    const { run } = await COMMAND_MODULES[parsed.command.name]();
+    return (await run(ctx)) ?? 0;
+  } catch (e) {
+    return fatal(e, io, debug);
+  }
+}
+
+/** Configure the log from the global flags (stderr text when they did not parse); returns --debug. */
+function setUpLog(global: ParsedOptions | undefined, io: CliIo, stderr?: (t: string) => void): boolean {
+  const v = global?.values ?? {};
+  const format = v["log-format"] === "json" ? "json" : "text";
+  const debug = v.debug === true;
+  configureLog({ file: typeof v.log === "string" && v.log !== "" ? absolute(v.log, io) : undefined, format, debug, stderr });
+  if (v["log-format"] !== undefined && v["log-format"] !== "text" && v["log-format"] !== "json") {
+    throw new PolisError(`invalid log-format: ${String(v["log-format"])}`);
+  }
+  return debug;
+}
+
+function globalOptions(global: ParsedOptions, io: CliIo): GlobalOptions {
+  const v = global.values;
+  const rootless = typeof v.rootless === "string" ? v.rootless : "auto";
+  if (!["true", "false", "auto"].includes(rootless)) {
+    throw new PolisError(`invalid value "${rootless}" for flag -rootless: must be true, false or auto`);
+  }
+  return {
+    root: typeof v.root === "string" && v.root !== "" ? absolute(v.root, io) : defaultRoot(io.env),
+    log: typeof v.log === "string" && v.log !== "" ? absolute(v.log, io) : undefined,
+    logFormat: v["log-format"] === "json" ? "json" : "text",
+    debug: v.debug === true,
+    systemdCgroup: v["systemd-cgroup"] === true,
+    rootless,
+  };
+}
+
+/**
+ * Like runc: $XDG_RUNTIME_DIR only for a non-root caller, and only when non-empty (podman and
+ * conmon set it to ''). Root always gets the one shared default, whoever calls.
+ */
+export function defaultRoot(env: Record<string, string | undefined>, euid = process.geteuid?.() ?? 0): string {
+  const xdg = env.XDG_RUNTIME_DIR;
+  if (euid !== 0 && xdg) return join(xdg, "polis");
+  return DEFAULT_ROOT;
+}
+
+function absolute(p: string, io: CliIo): string {
+  return isAbsolute(p) ? p : resolve(io.cwd(), p);
+}
+
+/** runc's shape: "Incorrect Usage" and the usage on stdout, the error itself through the log. */
+async function usageFailure(e: UsageError, io: CliIo): Promise<number> {
+  if (e.exitCode === 1) {
+    const { usageHint } = await import("./cli/help.js");
+    const head = e.flagProblem
+      ? e.command
+        ? `Incorrect Usage: ${e.flagProblem}`
+        : `Incorrect Usage. ${e.flagProblem}`
+      : "Incorrect Usage.";
+    io.stdout(`${head}\n\n${usageHint(e.command)}`);
+  }
+  report(e.message, io);
+  return e.exitCode;
+}
+
+/** The top-level error handler: the message (no stack) for polis's own errors, exit 1. */
+export function fatal(e: unknown, io: CliIo, debug: boolean): number {
+  const message = e instanceof Error ? e.message : String(e);
+  report(message, io);
+  if (debug && !(e instanceof PolisError) && e instanceof Error && e.stack) io.stderr(e.stack + "\n");
+  const original = (e as { original?: unknown }).original;
+  if (debug && original instanceof Error && !(original instanceof PolisError) && original.stack) io.stderr(original.stack + "\n");
+  const code = (e as { exitCode?: unknown }).exitCode;
+  return typeof code === "number" ? code : 1;
+}
+
+/** Log the error; when the log is a file, also tell whoever reads stderr (runc does both). */
+function report(message: string, io: CliIo): void {
+  log.error(message);
+  if (logsToFile()) io.stderr(message + "\n");
+}
+
+/** Synchronous writes: the text is out before process.exit, and no stream is set up for it. */
+function fdWriter(fd: number): (text: string) => void {
+  return (text) => {
+    const buf = Buffer.from(text);
+    let off = 0;
+    while (off < buf.length) {
+      try {
+        off += writeSync(fd, buf, off);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "EAGAIN") continue; // a non-blocking pipe inherited from the caller
+        return; // EPIPE and friends: the reader is gone, nothing more to say
+      }
+    }
+  };
+}
+
+/** True when this module is the program (node dist/polis.mjs, a symlinked bin), not an import. */
+function isEntry(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      writeSync(2, `polis: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { buildJoinPlan, type JoinPlanInput } from "../../src/container/plan-join.js";
+import { OpCode } from "../../src/linux/plan.js";
+
+const base: JoinPlanInput = {
+  pid: 4242,
+  namespaces: ["mount", "uts", "pid", "ipc", "network"],
+  cgroupProcs: ["/sys/fs/cgroup/pids/c1/cgroup.procs"],
+  mode: "detach",
+  argv: ["ls", "-l"],
+  env: ["PATH=/bin", "X=1"],
+};
+const wire = (i: JoinPlanInput) => buildJoinPlan(i).ops.map((o) => [OpCode[o.code], ...o.args.map(String)]);
+
+describe("buildJoinPlan", () => {
+  it("hook-style (no process): cgroups, setns in order, fork, exec", () => {
+    expect(wire(base)).toEqual([
+      ["CGROUP_JOIN", "/sys/fs/cgroup/pids/c1/cgroup.procs"],
+      ["SETNS", "ipc", "/proc/4242/ns/ipc"],
+      ["SETNS", "uts", "/proc/4242/ns/uts"],
+      ["SETNS", "network", "/proc/4242/ns/net"],
+      ["SETNS", "pid", "/proc/4242/ns/pid"],
+      ["SETNS", "mount", "/proc/4242/ns/mnt"],
+      ["CLONE", "0", "", "", "", "detach"],
+      ["SETSID"],
+      ["FIND_EXEC", "ls", "/bin"],
+      ["EXEC", "2", "ls", "-l", "PATH=/bin", "X=1"],
+    ]);
+  });
+
+  it("exec with a process spec: user first in the joins, identity ops, tty", () => {
+    const w = wire({
+      ...base,
+      namespaces: ["mount", "user", "cgroup", "time"],
+      consoleSocket: "/tmp/c.sock",
+      mode: "wait",
+      process: {
+        terminal: true,
+        consoleSize: { height: 24, width: 80 },
+        user: { uid: 65534, gid: 65534 },
+        cwd: "/tmp",
+        capabilities: { bounding: ["CAP_KILL"], effective: ["CAP_KILL"], permitted: ["CAP_KILL"] },
+        rlimits: [{ type: "RLIMIT_NPROC", soft: 10, hard: 20 }],
+        noNewPrivileges: true,
+      },
+    });
+    expect(w).toEqual([
+      ["CGROUP_JOIN", "/sys/fs/cgroup/pids/c1/cgroup.procs"],
+      ["CONSOLE_SOCKET", "/tmp/c.sock"],
+      ["SETNS", "user", "/proc/4242/ns/user"],
+      ["SETNS", "cgroup", "/proc/4242/ns/cgroup"],
+      ["SETNS", "time", "/proc/4242/ns/time"],
+      ["SETNS", "mount", "/proc/4242/ns/mnt"],
+      ["CLONE", "0", "", "", "", "wait"],
+      ["SETSID"],
+      ["CONSOLE", "24", "80"],
+      ["RLIMIT", "6", "10", "20"],
+      ["CAP_BOUNDING", "0x20"],
+      ["CHDIR", "/tmp"],
+      ["USER", "65534", "65534", "", "0022"],
+      ["CAPS", "0x20", "0x20", "0x0"],
+      ["CAP_AMBIENT", "0x0"],
+      ["NO_NEW_PRIVS"],
+      ["FIND_EXEC", "ls", "/bin"],
+      ["EXEC", "2", "ls", "-l", "PATH=/bin", "X=1"],
+    ]);
+  });
+
+  it("no READY, FIFO or mounts in a join plan", () => {
+    const n = wire(base).map((o) => o[0]);
+    for (const op of ["READY", "FIFO_OPEN", "FIFO_WAIT", "MOUNT", "PIVOT_ROOT", "BECOME_ROOT"]) expect(n).not.toContain(op);
+  });
+
+  it("default PATH when env has none; empty argv is an error", () => {
+    expect(wire({ ...base, env: [] }).find((o) => o[0] === "FIND_EXEC")).toEqual([
+      "FIND_EXEC",
+      "ls",
+      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ]);
+    expect(() => buildJoinPlan({ ...base, argv: [] })).toThrow(/^process\.args: /);
+  });
+});
