@@ -35,10 +35,10 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   // the library module lands.
   events: notYet("events"),
   exec: notYet("exec"),
-  pause: notYet("pause"),
-  ps: notYet("ps"),
-  resume: notYet("resume"),
-  update: notYet("update"),
+  pause: () => import("./cli/pause.js"),
+  ps: () => import("./cli/ps.js"),
+  resume: () => import("./cli/resume.js"),
+  update: () => import("./cli/update.js"),
 };
 
 function notYet(name: string): () => Promise<{ run: CommandRun }> {

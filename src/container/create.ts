@@ -49,7 +49,7 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
 
   let launch: InitLaunch | undefined;
   try {
-    mkdirSync(rec.stateDir, { mode: 0o700 });
+    mkdirSync(rec.stateDir, { recursive: true, mode: 0o700 });
     cgroup.create();
     const resources = effectiveResources(spec);
     if (resources) cgroup.apply(resources);

@@ -54,7 +54,7 @@ export async function startCreated(store: Store, rec: ContainerRecord): Promise<
  */
 function releaseInit(rec: ContainerRecord): void {
   const path = fifoPath(rec);
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_CLOEXEC);
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(1);
     const sleeper = new Int32Array(new SharedArrayBuffer(4));

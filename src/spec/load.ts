@@ -4,11 +4,11 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { PolisError, fieldError } from "../errors.js";
-import { validateConfig, validateProcess } from "./generated/validate-config.js";
+import { validateConfig, validateProcess, validateResources as validateResourcesSchema } from "./generated/validate-config.js";
 import { findJsonProblem } from "./json-error.js";
 import { schemaError } from "./schema-errors.js";
 import { checkProcessSemantics, checkSemantics } from "./semantic.js";
-import type { Process, Spec } from "./types.js";
+import type { Process, Resources, Spec } from "./types.js";
 
 const errnoOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException)?.code;
 
@@ -62,6 +62,12 @@ export function parseProcess(text: string, label = "process.json"): Process {
   normaliseProcess(p);
   checkProcessSemantics(p);
   return p;
+}
+
+/** Validates a `linux.resources` document (`polis update --resources`), paths rooted there. */
+export function validateResources(doc: unknown, label = "resources"): Resources {
+  if (!validateResourcesSchema(doc)) throw schemaError(validateResourcesSchema.errors, label, "linux.resources");
+  return doc as Resources;
 }
 
 function parseJson(text: string, label: string): unknown {

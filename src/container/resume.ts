@@ -1,0 +1,1 @@
+export { resumeContainer } from "./pause.js";

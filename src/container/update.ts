@@ -1,0 +1,41 @@
+// `polis update`: merge the requested resources into the container's recorded config, apply them
+// to its cgroup, and record the result so that later updates start from what is in force.
+import { PolisError } from "../errors.js";
+import type { Resources } from "../spec/types.js";
+import { validateResources } from "../spec/load.js";
+import { recordedCgroup } from "./cgroup.js";
+import { liveStatus, mustGet, openStore } from "./context.js";
+import type { GlobalOptions } from "./options.js";
+
+export interface UpdateOptions {
+  id: string;
+  /** Only what was asked for: absent fields keep their current values. */
+  resources: Resources;
+}
+
+export function updateContainer(g: GlobalOptions, o: UpdateOptions): void {
+  validateResources(o.resources);
+  const store = openStore(g);
+  try {
+    const rec = mustGet(store, o.id);
+    const cgroup = recordedCgroup(rec);
+    if (liveStatus(rec, () => cgroup.isFrozen()) === "stopped") throw new PolisError("container not running");
+    cgroup.apply(o.resources);
+    const config = structuredClone(rec.config);
+    config.linux = { ...config.linux, resources: mergeResources(config.linux?.resources ?? {}, o.resources) };
+    store.update(o.id, { config });
+  } finally {
+    store.close();
+  }
+}
+
+/** Field-wise merge, one level down (memory.limit replaces memory.limit, keeps memory.swap). */
+export function mergeResources(current: Resources, change: Resources): Resources {
+  const out: Record<string, unknown> = { ...current };
+  for (const [key, value] of Object.entries(change)) {
+    const old = out[key];
+    const bothObjects = value && typeof value === "object" && !Array.isArray(value) && old && typeof old === "object" && !Array.isArray(old);
+    out[key] = bothObjects ? { ...(old as object), ...(value as object) } : value;
+  }
+  return out as Resources;
+}
