@@ -33,8 +33,8 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   // src/cli/contracts.ts) but their src/container/<verb>.ts do not exist yet, and the bundler
   // fails on a missing import. Replace each entry with `() => import("./cli/<name>.js")` when
   // the library module lands.
-  events: notYet("events"),
-  exec: notYet("exec"),
+  events: () => import("./cli/events.js"),
+  exec: () => import("./cli/exec.js"),
   pause: () => import("./cli/pause.js"),
   ps: () => import("./cli/ps.js"),
   resume: () => import("./cli/resume.js"),

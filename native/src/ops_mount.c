@@ -2,6 +2,7 @@
    MOVE_ROOT, MASK, READONLY. Order and flags are Node's choice; this file only executes. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -33,17 +34,14 @@ void op_mount(const struct op *op) {
   if (fd >= 0) close(fd);
 }
 
-/* mkdir -p (or parents + an empty file) with every component resolved inside scope. */
-void op_mkdirs(const struct op *op) {
-  const char *scope = op->args[1], *kind = op->args[2];
-  bool file = strcmp(kind, "file") == 0;
-  if (!file && strcmp(kind, "dir") != 0) die_errno(EINVAL, "unknown kind %s", kind);
-  char *path = strdup(op->args[0]);
-  if (!path) die("strdup");
-  char *p = path;
+/* One pass of mkdir -p over *path, every component resolved inside scope. A dangling symlink
+   cannot be created through, so like runc (securejoin) we splice its target into the path and
+   start over: returns 1 then, 0 when done. */
+static int mkdirs_pass(const char *scope, char **pathp, bool file) {
+  char *path = *pathp, *p = path;
   for (;;) {
     while (*p == '/') p++;
-    if (!*p) break;
+    if (!*p) return 0;
     char *comp = p, *end = strchrnul(p, '/');
     bool last = end[strspn(end, "/")] == '\0';
     char saved = *end;
@@ -62,11 +60,33 @@ void op_mkdirs(const struct op *op) {
       if (dir < 0) die("open parent of %s", path);
       int rc = last && file ? mknodat(dir, comp, S_IFREG | 0644, 0) : mkdirat(dir, comp, 0755);
       if (rc < 0 && errno != EEXIST) die("create %s", path);
+      char target[4096];
+      ssize_t n = rc < 0 ? readlinkat(dir, comp, target, sizeof target - 1) : -1;
       close(dir);
+      if (n > 0) {
+        target[n] = '\0';
+        *end = saved;
+        *comp = '\0';
+        char *next = NULL;
+        if (asprintf(&next, "%s/%s%s", target[0] == '/' ? "" : path, target, end) < 0) die("asprintf");
+        free(path);
+        *pathp = next;
+        return 1;
+      }
     }
     *end = saved;
     p = end;
   }
+}
+
+void op_mkdirs(const struct op *op) {
+  const char *scope = op->args[1], *kind = op->args[2];
+  bool file = strcmp(kind, "file") == 0;
+  if (!file && strcmp(kind, "dir") != 0) die_errno(EINVAL, "unknown kind %s", kind);
+  char *path = strdup(op->args[0]);
+  if (!path) die("strdup");
+  for (int hops = 0; mkdirs_pass(scope, &path, file); hops++)
+    if (hops == 40) die_errno(ELOOP, "too many dangling symlinks in %s", op->args[0]);
   free(path);
 }
 

@@ -12,7 +12,7 @@ import { makeBundles } from "./lib/bundle.mjs";
 import { CASES } from "./lib/cases.mjs";
 import { Janitor } from "./lib/janitor.mjs";
 import { hideUnifiedCgroup, INNER_ENV, reexecInPrivateMountNs } from "./lib/namespace.mjs";
-import { Interrupted, markInterrupted, TIME_BIN } from "./lib/proc.mjs";
+import { Interrupted, markInterrupted, setScratchDir, TIME_BIN } from "./lib/proc.mjs";
 import { markdown, summarizeCase, summarizeThroughput } from "./lib/report.mjs";
 import { runCase, yieldToEventLoop } from "./lib/runner.mjs";
 import { caCertsValue, cleanEnv, resolveRuntimes } from "./lib/runtimes.mjs";
@@ -41,23 +41,24 @@ function wallMs(cmd, args, env) {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-/** The constant costs inside every figure: the /usr/bin/time wrapper, and node's own start (polis's floor). */
+/**
+ * The constant costs inside every figure: spawning any program at all (fork+exec is slow on some
+ * VMs), and node's own start, which is the floor under every polis command.
+ */
 function calibrate(opts, withNode) {
   const env = cleanEnv();
   const bare = [];
-  const wrapped = [];
   const node = [];
   const nodeCa = [];
   for (let i = 0; i < 15; i++) {
     bare.push(wallMs("/bin/true", [], env));
-    if (opts.rss) wrapped.push(wallMs(TIME_BIN, ["-f", "%M", "/bin/true"], env));
     if (withNode) {
       node.push(wallMs(process.execPath, ["-e", "0"], env));
       if (opts.ca) nodeCa.push(wallMs(process.execPath, ["-e", "0"], { ...env, NODE_EXTRA_CA_CERTS: caCertsValue() }));
     }
   }
   return {
-    timeWrapperMs: opts.rss ? median(wrapped) - median(bare) : null,
+    spawnTrueMs: median(bare),
     nodeStartMs: withNode ? median(node) : null,
     nodeStartWithCaMs: withNode && opts.ca ? median(nodeCa) : null,
   };
@@ -69,6 +70,8 @@ async function inner(opts) {
   const idPrefix = `pb${process.pid.toString(36)}`;
   const janitor = new Janitor(idPrefix);
   janitor.addDir(workDir);
+  mkdirSync(join(workDir, "io"));
+  setScratchDir(join(workDir, "io"));
   let cleaned = false;
   const cleanup = () => {
     if (cleaned) return [];
@@ -100,7 +103,7 @@ async function inner(opts) {
       node: process.version,
       versions,
       skipped,
-      options: { runs: opts.runs, warmup: opts.warmup, quick: opts.quick, listCount: opts.listCount, tpSeconds: opts.tpSeconds, workers: opts.workers, rss: opts.rss, phases: opts.phases, ca: opts.ca },
+      options: { runs: opts.runs, rssRuns: opts.rss ? opts.rssRuns : 0, warmup: opts.warmup, quick: opts.quick, listCount: opts.listCount, tpSeconds: opts.tpSeconds, workers: opts.workers, rss: opts.rss, phases: opts.phases, ca: opts.ca },
       calibration: calibrate(opts, runtimes.some((r) => r.name === "polis")),
       leftovers: [],
     };
@@ -114,7 +117,8 @@ async function inner(opts) {
       iterations: opts.runs,
       warmup: opts.warmup,
       listCount: opts.listCount,
-      timing: { rss: opts.rss, phases: opts.phases },
+      timing: { rss: false, phases: opts.phases },
+      rssRuns: opts.rss ? opts.rssRuns : 0,
       newId: (rt, tag) => `${idPrefix}-${rt.name === "polis-ca" ? "pc" : rt.name[0]}${tag}${(seq++).toString(36)}`,
     };
 

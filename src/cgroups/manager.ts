@@ -8,6 +8,7 @@ import type { CgroupManager } from "./types.js";
 import { errnoOf, readCg, readCgOptional, sleepMs, writeCg } from "./fs.js";
 import { applyResources } from "./apply.js";
 import { enableAllControllers } from "./v2/controllers.js";
+import { readStats, type CgroupStats } from "./stats.js";
 
 const SIGKILL = 9;
 
@@ -102,6 +103,10 @@ export class FsCgroupManager implements CgroupManager {
 
   apply(resources: Resources): void {
     applyResources(this.paths, resources);
+  }
+
+  stats(): CgroupStats {
+    return readStats(this.paths);
   }
 
   private freezerKind(): "v1" | "v2" | undefined {

@@ -1,5 +1,6 @@
 // One interface over cgroup v1, v2 and the hybrid layout (v1 controllers + a cgroup2 mount).
 import type { Resources } from "../spec/types.js";
+import type { CgroupStats } from "./stats.js";
 
 export interface CgroupManager {
   /** controller name (or "unified" for the cgroup2 tree) -> absolute cgroup directory */
@@ -19,4 +20,6 @@ export interface CgroupManager {
   freeze(): void;
   thaw(): void;
   isFrozen(): boolean;
+  /** Resource usage (cpu, memory, pids, blkio, hugetlb), for `polis events`. */
+  stats(): CgroupStats;
 }

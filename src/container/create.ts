@@ -56,6 +56,8 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
     launch = await launchInit({ g, o, spec, rec, store, cgroup, mode });
     if (o.pidFile) writePidFile(o.pidFile, launch.pid);
     store.update(o.id, { phase: "created" });
+    // A detached init lives on its own; `run` keeps the session to learn the exit status.
+    if (mode === "detach") launch.session.close();
     return launch;
   } catch (err) {
     launch?.abandon();

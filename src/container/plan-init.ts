@@ -6,12 +6,6 @@ import { fieldError } from "../errors.js";
 import { capBits, hexMask } from "../linux/capabilities.js";
 import { planDevices } from "../linux/devices.js";
 import {
-  MS_BIND,
-  MS_PRIVATE,
-  MS_RDONLY,
-  MS_REC,
-  MS_REMOUNT,
-  MS_SLAVE,
   cleanDestination,
   describeFlags,
   hostPathKind,
@@ -26,6 +20,7 @@ import { cloneFlags, idMapString, namespaceSetup, timeOffsetsString, type Namesp
 import { OpCode, Plan } from "../linux/plan.js";
 import { ioprioArgs, personalityValue, schedArgs } from "../linux/process-attrs.js";
 import { rlimitNumber, rlimitValue } from "../linux/rlimits.js";
+import { MS } from "../spec/names.js";
 import type { NamespaceType, Process, Spec } from "../spec/types.js";
 
 export interface InitPlanInput {
@@ -101,7 +96,7 @@ function checkInput(input: InitPlanInput): Checked {
     throw fieldError("domainname", "unable to set domainname without a private UTS namespace");
   }
   const rootProp = rootfsPropagationFlags(spec.linux?.rootfsPropagation);
-  if (input.noPivot && rootProp !== undefined && rootProp & MS_PRIVATE) {
+  if (input.noPivot && rootProp !== undefined && rootProp & MS.PRIVATE) {
     throw fieldError("linux.rootfsPropagation", `"${spec.linux?.rootfsPropagation}" is not safe without pivot_root (--no-pivot)`);
   }
   if (!ns.create.has("time") && Object.keys(spec.linux?.timeOffsets ?? {}).length) {
@@ -121,13 +116,8 @@ const nsField = (ns: NamespaceSetup, t: NamespaceType) => `linux.namespaces[${ns
 
 /** In the shim itself: everything that needs the host's view (cgroupfs, sockets, ns paths). */
 function addBeforeClone(plan: Plan, input: InitPlanInput, c: Checked): void {
-  for (const procs of input.cgroupProcs) {
-    plan.add(OpCode.CGROUP_JOIN, "linux.cgroupsPath", `join cgroup ${procs.replace(/\/cgroup\.procs$/, "")}`, procs);
-  }
-  if (c.terminal) {
-    const sock = input.consoleSocket!;
-    plan.add(OpCode.CONSOLE_SOCKET, "process.terminal", `connect to console socket ${sock}`, sock);
-  }
+  addCgroupJoins(plan, input.cgroupProcs);
+  if (c.terminal) addConsoleSocket(plan, input.consoleSocket!);
   // The fifo is a host path: open it before joining another mount namespace would hide it.
   if (c.joinsMount) addFifoOpen(plan, input.fifoPath);
   for (const j of c.ns.join) {
@@ -162,10 +152,10 @@ function addRootfs(plan: Plan, input: InitPlanInput, c: Checked): DeferredRemoun
   const { spec, rootfs } = input;
   // Stop our mounts from propagating to the host, then make the rootfs a mount point of its own
   // (pivot_root needs one).
-  const firstProp = c.rootProp ?? MS_SLAVE | MS_REC;
+  const firstProp = c.rootProp ?? MS.SLAVE | MS.REC;
   const propField = c.rootProp !== undefined ? "linux.rootfsPropagation" : "root.path";
   plan.add(OpCode.MOUNT, propField, `make / ${propagationName(firstProp)}`, "", "/", "", firstProp, "", "");
-  plan.add(OpCode.MOUNT, "root.path", `bind mount the rootfs ${rootfs} onto itself`, rootfs, rootfs, "", MS_BIND | MS_REC, "", "");
+  plan.add(OpCode.MOUNT, "root.path", `bind mount the rootfs ${rootfs} onto itself`, rootfs, rootfs, "", MS.BIND | MS.REC, "", "");
 
   const mountCtx = {
     rootfs,
@@ -199,17 +189,13 @@ function addFinishRootfs(plan: Plan, input: InitPlanInput, c: Checked, deferred:
     plan.add(OpCode.MKDIRS, "process.cwd", `create the working directory ${proc.cwd}`, proc.cwd, "/", "dir");
   }
   // runc: the console comes before the rootfs is finalised (made read-only).
-  if (c.terminal) {
-    const rows = proc.consoleSize?.height ?? 0;
-    const cols = proc.consoleSize?.width ?? 0;
-    plan.add(OpCode.CONSOLE, "process.terminal", "allocate the container's terminal", rows, cols);
-  }
+  if (c.terminal) addConsole(plan, proc, "allocate the container's terminal");
   for (const d of deferred) {
-    const flags = (d.flags | MS_REMOUNT | MS_BIND | MS_RDONLY) >>> 0;
+    const flags = (d.flags | MS.REMOUNT | MS.BIND | MS.RDONLY) >>> 0;
     plan.add(OpCode.MOUNT, d.field, `remount ${d.destination} with ${describeFlags(d.flags)}`, "", d.destination, "", flags, "", "/");
   }
   if (spec.root?.readonly) {
-    plan.add(OpCode.MOUNT, "root.readonly", "remount / read-only", "", "/", "", MS_REMOUNT | MS_BIND | MS_RDONLY, "", "");
+    plan.add(OpCode.MOUNT, "root.readonly", "remount / read-only", "", "/", "", MS.REMOUNT | MS.BIND | MS.RDONLY, "", "");
   }
   if (spec.hostname) plan.add(OpCode.SETHOSTNAME, "hostname", `set hostname ${spec.hostname}`, spec.hostname);
   if (spec.domainname) plan.add(OpCode.SETDOMAINNAME, "domainname", `set domainname ${spec.domainname}`, spec.domainname);
@@ -220,6 +206,24 @@ function addFinishRootfs(plan: Plan, input: InitPlanInput, c: Checked, deferred:
   // runc: read-only paths first, then masks (a mask inside a read-only path still applies).
   (spec.linux?.readonlyPaths ?? []).forEach((p, i) => plan.add(OpCode.READONLY, `linux.readonlyPaths[${i}]`, `make ${p} read-only`, p));
   (spec.linux?.maskedPaths ?? []).forEach((p, i) => plan.add(OpCode.MASK, `linux.maskedPaths[${i}]`, `mask ${p}`, p));
+}
+
+/** CGROUP_JOIN for each cgroup.procs file (init and joining processes alike). */
+export function addCgroupJoins(plan: Plan, cgroupProcs: readonly string[]): void {
+  for (const procs of cgroupProcs) {
+    plan.add(OpCode.CGROUP_JOIN, "linux.cgroupsPath", `join cgroup ${procs.replace(/\/cgroup\.procs$/, "")}`, procs);
+  }
+}
+
+export function addConsoleSocket(plan: Plan, sock: string): void {
+  plan.add(OpCode.CONSOLE_SOCKET, "process.terminal", `connect to console socket ${sock}`, sock);
+}
+
+/** CONSOLE: a terminal sized from process.consoleSize (0 = leave the default). */
+export function addConsole(plan: Plan, proc: Process | undefined, what: string): void {
+  const rows = proc?.consoleSize?.height ?? 0;
+  const cols = proc?.consoleSize?.width ?? 0;
+  plan.add(OpCode.CONSOLE, "process.terminal", what, rows, cols);
 }
 
 function addFifoOpen(plan: Plan, fifoPath: string): void {

@@ -2,10 +2,11 @@
 // spec runs inside the container (createContainer, startContainer). Pure: the caller decides which
 // namespaces differ from ours (namespacesToJoin in src/linux/namespaces.ts).
 import { fieldError } from "../errors.js";
-import { JOIN_ORDER, PROC_NS_NAME } from "../linux/namespaces.js";
+import { JOIN_ORDER } from "../linux/namespaces.js";
 import { OpCode, Plan } from "../linux/plan.js";
+import { NAMESPACE_PROC_NAMES } from "../spec/names.js";
 import type { NamespaceType, Process } from "../spec/types.js";
-import { addExec, addFindExec, addProcessOps } from "./plan-init.js";
+import { addCgroupJoins, addConsole, addConsoleSocket, addExec, addFindExec, addProcessOps } from "./plan-init.js";
 
 export interface JoinPlanInput {
   /** the container's init, whose /proc/<pid>/ns/* we join */
@@ -26,27 +27,18 @@ export function buildJoinPlan(input: JoinPlanInput): Plan {
   const proc = input.process;
   const terminal = Boolean(proc?.terminal && input.consoleSocket);
   const plan = new Plan();
-  for (const procs of input.cgroupProcs) {
-    plan.add(OpCode.CGROUP_JOIN, "linux.cgroupsPath", `join cgroup ${procs.replace(/\/cgroup\.procs$/, "")}`, procs);
-  }
-  if (terminal) {
-    const sock = input.consoleSocket!;
-    plan.add(OpCode.CONSOLE_SOCKET, "process.terminal", `connect to console socket ${sock}`, sock);
-  }
+  addCgroupJoins(plan, input.cgroupProcs);
+  if (terminal) addConsoleSocket(plan, input.consoleSocket!);
   // Same order as the init's joins (user first, mount last: see JOIN_ORDER).
   for (const type of JOIN_ORDER) {
     if (!input.namespaces.includes(type)) continue;
-    const path = `/proc/${input.pid}/ns/${PROC_NS_NAME[type]}`;
+    const path = `/proc/${input.pid}/ns/${NAMESPACE_PROC_NAMES[type]}`;
     plan.add(OpCode.SETNS, "linux.namespaces", `join the container's ${type} namespace`, type, path);
   }
   // A fork is needed even with no new namespace: setns(pid) only applies to children.
   plan.add(OpCode.CLONE, "process", "create the process", 0, "", "", "", input.mode);
   plan.add(OpCode.SETSID, "process", "start a new session");
-  if (terminal) {
-    const rows = proc?.consoleSize?.height ?? 0;
-    const cols = proc?.consoleSize?.width ?? 0;
-    plan.add(OpCode.CONSOLE, "process.terminal", "allocate the process's terminal", rows, cols);
-  }
+  if (terminal) addConsole(plan, proc, "allocate the process's terminal");
   if (proc) addProcessOps(plan, proc);
   addFindExec(plan, input.argv, input.env);
   addExec(plan, input.argv, input.env);

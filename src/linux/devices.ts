@@ -2,8 +2,8 @@
 // setupDevSymlinks), as MKDIRS/MKNOD/MOUNT/SYMLINK ops run before pivot_root.
 import { posix } from "node:path";
 import { fieldError } from "../errors.js";
+import { MS } from "../spec/names.js";
 import type { Device, Spec } from "../spec/types.js";
-import { MS_BIND } from "./mounts.js";
 import { OpCode, type Plan } from "./plan.js";
 
 export interface DeviceNode {
@@ -86,7 +86,7 @@ export function planDevices(plan: Plan, spec: Spec, ctx: DeviceContext): void {
     if (d.path === "/dev/ptmx") continue;
     if (ctx.userns) {
       plan.add(OpCode.MKDIRS, d.field, `create mount point for ${d.path}`, d.path, ctx.rootfs, "file");
-      plan.add(OpCode.MOUNT, d.field, `bind mount the host's ${d.path}`, d.path, d.path, "", MS_BIND, "", ctx.rootfs);
+      plan.add(OpCode.MOUNT, d.field, `bind mount the host's ${d.path}`, d.path, d.path, "", MS.BIND, "", ctx.rootfs);
     } else {
       const dir = posix.dirname(d.path);
       if (!made.has(dir)) plan.add(OpCode.MKDIRS, d.field, `create ${dir}`, dir, ctx.rootfs, "dir");

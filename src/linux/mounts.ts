@@ -1,119 +1,14 @@
 // config.json mounts -> MOUNT/MKDIRS/MOUNT_SETATTR ops, the way runc sets up a rootfs:
 // option parsing (libcontainer/specconv), bind + remount, propagation as separate mount(2) calls,
 // recursive attributes through mount_setattr(2), and runc's tmpfs-based cgroup v1 mount.
+// The option names, MS_* and MOUNT_ATTR_* values are MOUNT_OPTIONS, MS and MOUNT_ATTR in
+// src/spec/names.ts (the same table `polis features` lists).
 import { statSync } from "node:fs";
 import { posix } from "node:path";
 import { fieldError } from "../errors.js";
+import { MOUNT_ATTR, MOUNT_OPTIONS, MS, type FlagOption, type MountOption } from "../spec/names.js";
 import type { Mount } from "../spec/types.js";
 import { OpCode, type Plan } from "./plan.js";
-
-// mount(2) flags (linux/mount.h)
-export const MS_RDONLY = 1;
-export const MS_NOSUID = 2;
-export const MS_NODEV = 4;
-export const MS_NOEXEC = 8;
-export const MS_SYNCHRONOUS = 16;
-export const MS_REMOUNT = 32;
-export const MS_MANDLOCK = 64;
-export const MS_DIRSYNC = 128;
-export const MS_NOSYMFOLLOW = 256;
-export const MS_NOATIME = 1024;
-export const MS_NODIRATIME = 2048;
-export const MS_BIND = 4096;
-export const MS_MOVE = 8192;
-export const MS_REC = 16384;
-export const MS_SILENT = 32768;
-export const MS_UNBINDABLE = 1 << 17;
-export const MS_PRIVATE = 1 << 18;
-export const MS_SLAVE = 1 << 19;
-export const MS_SHARED = 1 << 20;
-export const MS_RELATIME = 1 << 21;
-export const MS_I_VERSION = 1 << 23;
-export const MS_STRICTATIME = 1 << 24;
-export const MS_LAZYTIME = 1 << 25;
-
-// mount_setattr(2) attributes
-export const MOUNT_ATTR_RDONLY = 0x1;
-export const MOUNT_ATTR_NOSUID = 0x2;
-export const MOUNT_ATTR_NODEV = 0x4;
-export const MOUNT_ATTR_NOEXEC = 0x8;
-export const MOUNT_ATTR__ATIME = 0x70;
-export const MOUNT_ATTR_RELATIME = 0x0;
-export const MOUNT_ATTR_NOATIME = 0x10;
-export const MOUNT_ATTR_STRICTATIME = 0x20;
-export const MOUNT_ATTR_NODIRATIME = 0x80;
-export const MOUNT_ATTR_NOSYMFOLLOW = 0x200000;
-
-/** option -> [clears?, MS_* flag] (runc's table, plus its "defaults/silent/loud/iversion"). */
-const FLAG_OPTIONS: Record<string, [boolean, number]> = {
-  defaults: [false, 0],
-  ro: [false, MS_RDONLY],
-  rw: [true, MS_RDONLY],
-  nosuid: [false, MS_NOSUID],
-  suid: [true, MS_NOSUID],
-  nodev: [false, MS_NODEV],
-  dev: [true, MS_NODEV],
-  noexec: [false, MS_NOEXEC],
-  exec: [true, MS_NOEXEC],
-  sync: [false, MS_SYNCHRONOUS],
-  async: [true, MS_SYNCHRONOUS],
-  dirsync: [false, MS_DIRSYNC],
-  remount: [false, MS_REMOUNT],
-  mand: [false, MS_MANDLOCK],
-  nomand: [true, MS_MANDLOCK],
-  noatime: [false, MS_NOATIME],
-  atime: [true, MS_NOATIME],
-  nodiratime: [false, MS_NODIRATIME],
-  diratime: [true, MS_NODIRATIME],
-  relatime: [false, MS_RELATIME],
-  norelatime: [true, MS_RELATIME],
-  strictatime: [false, MS_STRICTATIME],
-  nostrictatime: [true, MS_STRICTATIME],
-  lazytime: [false, MS_LAZYTIME],
-  nolazytime: [true, MS_LAZYTIME],
-  nosymfollow: [false, MS_NOSYMFOLLOW],
-  symfollow: [true, MS_NOSYMFOLLOW],
-  silent: [false, MS_SILENT],
-  loud: [true, MS_SILENT],
-  iversion: [false, MS_I_VERSION],
-  noiversion: [true, MS_I_VERSION],
-  bind: [false, MS_BIND],
-  rbind: [false, MS_BIND | MS_REC],
-};
-
-/** Propagation keywords, as mount options and as linux.rootfsPropagation. */
-export const PROPAGATION: Record<string, number> = {
-  private: MS_PRIVATE,
-  rprivate: MS_PRIVATE | MS_REC,
-  shared: MS_SHARED,
-  rshared: MS_SHARED | MS_REC,
-  slave: MS_SLAVE,
-  rslave: MS_SLAVE | MS_REC,
-  unbindable: MS_UNBINDABLE,
-  runbindable: MS_UNBINDABLE | MS_REC,
-};
-
-/** option -> [clears?, MOUNT_ATTR_*]; always applied recursively (AT_RECURSIVE). */
-const RECURSIVE_ATTRS: Record<string, [boolean, number]> = {
-  rro: [false, MOUNT_ATTR_RDONLY],
-  rrw: [true, MOUNT_ATTR_RDONLY],
-  rnosuid: [false, MOUNT_ATTR_NOSUID],
-  rsuid: [true, MOUNT_ATTR_NOSUID],
-  rnodev: [false, MOUNT_ATTR_NODEV],
-  rdev: [true, MOUNT_ATTR_NODEV],
-  rnoexec: [false, MOUNT_ATTR_NOEXEC],
-  rexec: [true, MOUNT_ATTR_NOEXEC],
-  rnodiratime: [false, MOUNT_ATTR_NODIRATIME],
-  rdiratime: [true, MOUNT_ATTR_NODIRATIME],
-  rrelatime: [false, MOUNT_ATTR_RELATIME],
-  rnorelatime: [true, MOUNT_ATTR_RELATIME],
-  rnoatime: [false, MOUNT_ATTR_NOATIME],
-  ratime: [true, MOUNT_ATTR_NOATIME],
-  rstrictatime: [false, MOUNT_ATTR_STRICTATIME],
-  rnostrictatime: [true, MOUNT_ATTR_STRICTATIME],
-  rnosymfollow: [false, MOUNT_ATTR_NOSYMFOLLOW],
-  rsymfollow: [true, MOUNT_ATTR_NOSYMFOLLOW],
-};
 
 export interface MountOptions {
   /** MS_* for mount(2): options applied left to right, so "ro,rw" ends read-write */
@@ -131,37 +26,47 @@ export interface MountOptions {
   data: string;
 }
 
+const mountOption = (name: string): MountOption | undefined =>
+  Object.hasOwn(MOUNT_OPTIONS, name) ? MOUNT_OPTIONS[name] : undefined;
+
 /** Parse a mount's options; `field` is the options' path (`mounts[2].options`). */
 export function parseMountOptions(options: readonly string[] | undefined, field: string): MountOptions {
   const r: MountOptions = { flags: 0, clearFlags: 0, propagation: [], attrSet: 0, attrClr: 0, recursive: false, data: "" };
   const data: string[] = [];
+  const setFlag = (flag: number) => {
+    r.flags |= flag;
+    r.clearFlags &= ~flag;
+  };
   (options ?? []).forEach((opt, i) => {
-    if (Object.hasOwn(FLAG_OPTIONS, opt)) {
-      const [clear, flag] = FLAG_OPTIONS[opt];
-      if (clear) {
-        r.flags &= ~flag;
-        r.clearFlags |= flag;
+    const o = mountOption(opt);
+    if (o === undefined) {
+      if (opt !== "") data.push(opt);
+    } else if (o.kind === "flag") {
+      if (o.clear) {
+        r.flags &= ~o.flag;
+        r.clearFlags |= o.flag;
       } else {
-        r.flags |= flag;
-        r.clearFlags &= ~flag;
+        setFlag(o.flag);
       }
-    } else if (Object.hasOwn(PROPAGATION, opt)) {
-      r.propagation.push(PROPAGATION[opt]);
-    } else if (Object.hasOwn(RECURSIVE_ATTRS, opt)) {
-      const [clear, attr] = RECURSIVE_ATTRS[opt];
+    } else if (o.kind === "propagation") {
+      r.propagation.push(o.flag);
+    } else if (o.kind === "recursive") {
       r.recursive = true;
-      if (clear) {
-        r.attrClr |= attr;
-        r.attrSet &= ~attr;
+      if (o.clear) {
+        r.attrClr |= o.attr;
+        r.attrSet &= ~o.attr;
       } else {
-        r.attrSet |= attr;
-        r.attrClr &= ~attr;
+        r.attrSet |= o.attr;
+        r.attrClr &= ~o.attr;
         // The access-time attributes are a 3-bit enum: setting one needs _ATIME in attr_clr.
-        if ((attr & MOUNT_ATTR__ATIME) === attr) r.attrClr |= MOUNT_ATTR__ATIME;
+        if (o.atime) r.attrClr |= MOUNT_ATTR._ATIME;
       }
-    } else if (opt === "idmap" || opt === "ridmap") {
+    } else if (o.name === "bind" || o.name === "rbind") {
+      setFlag(o.name === "rbind" ? MS.BIND | MS.REC : MS.BIND);
+    } else if (o.name === "idmap" || o.name === "ridmap") {
       throw fieldError(`${field}[${i}]`, `"${opt}" (id-mapped mounts) is not supported`);
-    } else if (opt !== "") {
+    } else {
+      // tmpcopyup is not implemented: it goes to mount(2) as data, as it always has.
       data.push(opt);
     }
   });
@@ -170,13 +75,20 @@ export function parseMountOptions(options: readonly string[] | undefined, field:
   return r;
 }
 
+/** The propagation options (private, rprivate, …) as [name, MS_* flags], in table order. */
+function propagationOptions(): [string, number][] {
+  return Object.entries(MOUNT_OPTIONS).flatMap(([name, o]): [string, number][] => (o.kind === "propagation" ? [[name, o.flag]] : []));
+}
+
 /** MS_* for linux.rootfsPropagation; undefined when unset (runc then uses MS_SLAVE|MS_REC). */
 export function rootfsPropagationFlags(value: string | undefined): number | undefined {
   if (value === undefined || value === "") return undefined;
-  if (!Object.hasOwn(PROPAGATION, value)) {
-    throw fieldError("linux.rootfsPropagation", `unknown propagation "${value}" (expected one of ${Object.keys(PROPAGATION).join(", ")})`);
+  const o = mountOption(value);
+  if (o?.kind !== "propagation") {
+    const expected = propagationOptions().map(([name]) => name).join(", ");
+    throw fieldError("linux.rootfsPropagation", `unknown propagation "${value}" (expected one of ${expected})`);
   }
-  return PROPAGATION[value];
+  return o.flag;
 }
 
 /** Mount destinations are container paths: absolute, normalised, no trailing slash. */
@@ -221,7 +133,7 @@ export interface DeferredRemount {
   flags: number;
 }
 
-const SAFE_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+const SAFE_FLAGS = MS.NOSUID | MS.NODEV | MS.NOEXEC;
 
 /** Emit the ops for mounts[index]; returns a read-only remount to do after pivot_root, if any. */
 export function planMount(plan: Plan, m: Mount, index: number, ctx: MountContext): DeferredRemount | undefined {
@@ -245,8 +157,8 @@ export function planMount(plan: Plan, m: Mount, index: number, ctx: MountContext
   let deferred: DeferredRemount | undefined;
   // runc: tmpfs mounts and /dev get files created in them (devices, chmod), so a read-only one is
   // mounted writable first and made read-only once the rootfs is finished.
-  if ((type === "tmpfs" || dest === "/dev") && flags & MS_RDONLY) {
-    flags &= ~MS_RDONLY;
+  if ((type === "tmpfs" || dest === "/dev") && flags & MS.RDONLY) {
+    flags &= ~MS.RDONLY;
     deferred = { field, destination: dest, flags: opts.flags };
   }
   plan.add(OpCode.MKDIRS, field, `create mount point ${dest}`, dest, ctx.rootfs, "dir");
@@ -265,12 +177,12 @@ function planBindMount(plan: Plan, m: Mount, field: string, dest: string, opts: 
   if (kind === "missing") throw fieldError(`${field}.source`, `stat ${source}: no such file or directory (ENOENT)`);
   // Without "bind"/"rbind" in the options the type alone made it a bind: recursive, like crun.
   const explicit = (m.options ?? []).some((o) => o === "bind" || o === "rbind");
-  const bindFlags = MS_BIND | (explicit ? opts.flags & MS_REC : MS_REC);
+  const bindFlags = MS.BIND | (explicit ? opts.flags & MS.REC : MS.REC);
   plan.add(OpCode.MKDIRS, field, `create mount point ${dest}`, dest, ctx.rootfs, kind);
   plan.add(OpCode.MOUNT, field, `bind mount ${source} on ${dest}`, source, dest, "", bindFlags, "", ctx.rootfs);
   addPropagation(plan, field, dest, opts.propagation, ctx.rootfs);
   // A bind mount ignores every flag but MS_REC: ro, nosuid… need a bind-remount.
-  const extra = opts.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+  const extra = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
   if (extra) addBindRemount(plan, field, dest, extra, ctx.rootfs);
   addSetattr(plan, field, dest, opts, ctx.rootfs);
 }
@@ -278,11 +190,11 @@ function planBindMount(plan: Plan, m: Mount, field: string, dest: string, opts: 
 /** MS_REMOUNT|MS_BIND: change a bind mount's per-mount flags (works in a user ns too). */
 function addBindRemount(plan: Plan, field: string, target: string, flags: number, scope: string): void {
   const what = `remount ${target} with ${describeFlags(flags)}`;
-  plan.add(OpCode.MOUNT, field, what, "", target, "", (MS_REMOUNT | MS_BIND | flags) >>> 0, "", scope);
+  plan.add(OpCode.MOUNT, field, what, "", target, "", (MS.REMOUNT | MS.BIND | flags) >>> 0, "", scope);
 }
 
 function addBind(plan: Plan, field: string, source: string, target: string, scope: string): void {
-  plan.add(OpCode.MOUNT, field, `bind mount ${source} on ${target}`, source, target, "", MS_BIND | MS_REC, "", scope);
+  plan.add(OpCode.MOUNT, field, `bind mount ${source} on ${target}`, source, target, "", MS.BIND | MS.REC, "", scope);
 }
 
 function addPropagation(plan: Plan, field: string, dest: string, propagation: number[], scope: string): void {
@@ -297,31 +209,16 @@ function addSetattr(plan: Plan, field: string, dest: string, opts: MountOptions,
 }
 
 export function propagationName(flags: number): string {
-  for (const [name, v] of Object.entries(PROPAGATION)) if (v === flags) return name;
-  return `propagation ${flags}`;
+  return propagationOptions().find(([, v]) => v === flags)?.[0] ?? `propagation ${flags}`;
 }
 
-const FLAG_NAMES: [number, string][] = [
-  [MS_RDONLY, "ro"],
-  [MS_NOSUID, "nosuid"],
-  [MS_NODEV, "nodev"],
-  [MS_NOEXEC, "noexec"],
-  [MS_SYNCHRONOUS, "sync"],
-  [MS_MANDLOCK, "mand"],
-  [MS_DIRSYNC, "dirsync"],
-  [MS_NOSYMFOLLOW, "nosymfollow"],
-  [MS_NOATIME, "noatime"],
-  [MS_NODIRATIME, "nodiratime"],
-  [MS_SILENT, "silent"],
-  [MS_RELATIME, "relatime"],
-  [MS_I_VERSION, "iversion"],
-  [MS_STRICTATIME, "strictatime"],
-  [MS_LAZYTIME, "lazytime"],
-];
-
-/** "ro,nosuid" for error messages. */
+/** "ro,nosuid" for error messages: the options that set `flags` (MS_REMOUNT aside), in bit order. */
 export function describeFlags(flags: number): string {
-  return FLAG_NAMES.filter(([f]) => flags & f).map(([, n]) => n).join(",") || "no flags";
+  const names = Object.entries(MOUNT_OPTIONS)
+    .filter((e): e is [string, FlagOption] => e[1].kind === "flag" && !e[1].clear && e[1].flag !== MS.REMOUNT && (flags & e[1].flag) !== 0)
+    .sort(([, a], [, b]) => a.flag - b.flag)
+    .map(([name]) => name);
+  return names.join(",") || "no flags";
 }
 
 interface CgroupDir {
@@ -357,7 +254,7 @@ function cgroupDirs(paths: Record<string, string>): CgroupDir[] {
  */
 function planCgroupMount(plan: Plan, field: string, dest: string, opts: MountOptions, ctx: MountContext): void {
   const dirs = cgroupDirs(ctx.cgroupPaths);
-  const flags = opts.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+  const flags = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
   const v2only = dirs.every((d) => d.controllers.every((c) => c === "unified"));
   plan.add(OpCode.MKDIRS, field, `create mount point ${dest}`, dest, ctx.rootfs, "dir");
   if (v2only) {
@@ -374,8 +271,8 @@ function planCgroupMount(plan: Plan, field: string, dest: string, opts: MountOpt
   const what = `mount tmpfs on ${dest} for the cgroup hierarchies`;
   plan.add(OpCode.MOUNT, field, what, "tmpfs", dest, "tmpfs", SAFE_FLAGS, "mode=755", ctx.rootfs);
   addPropagation(plan, field, dest, opts.propagation, ctx.rootfs);
-  const subFlags = (flags | SAFE_FLAGS) & ~MS_RDONLY;
-  const ro = flags & MS_RDONLY;
+  const subFlags = (flags | SAFE_FLAGS) & ~MS.RDONLY;
+  const ro = flags & MS.RDONLY;
   for (const d of dirs) {
     const sub = `${dest}/${d.name}`;
     plan.add(OpCode.MKDIRS, field, `create mount point ${sub}`, sub, ctx.rootfs, "dir");
@@ -396,6 +293,6 @@ function planCgroupMount(plan: Plan, field: string, dest: string, opts: MountOpt
     }
   }
   if (ro) {
-    plan.add(OpCode.MOUNT, field, `remount ${dest} read-only`, "", dest, "", MS_REMOUNT | MS_BIND | MS_RDONLY | SAFE_FLAGS, "", ctx.rootfs);
+    plan.add(OpCode.MOUNT, field, `remount ${dest} read-only`, "", dest, "", MS.REMOUNT | MS.BIND | MS.RDONLY | SAFE_FLAGS, "", ctx.rootfs);
   }
 }

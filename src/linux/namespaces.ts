@@ -1,33 +1,10 @@
 // linux.namespaces -> what the shim creates (CLONE flags, TIMENS) and what it joins (SETNS, in a
-// safe order), plus the uid_map/gid_map text.
+// safe order), plus the uid_map/gid_map text. The type -> flag and /proc name tables are in
+// src/spec/names.ts.
 import { statSync } from "node:fs";
 import { fieldError } from "../errors.js";
+import { NAMESPACE_PROC_NAMES, NAMESPACE_TYPES, TIME_OFFSET_CLOCKS } from "../spec/names.js";
 import type { IdMapping, Namespace, NamespaceType } from "../spec/types.js";
-
-/** CLONE_NEW* values (linux/sched.h). CLONE_NEWTIME shares its bit with CSIGNAL for clone(2), so
- * a new time namespace is made by the TIMENS op (unshare), never through CLONE's flags. */
-export const CLONE_NEW: Record<NamespaceType, number> = {
-  mount: 0x00020000,
-  cgroup: 0x02000000,
-  uts: 0x04000000,
-  ipc: 0x08000000,
-  user: 0x10000000,
-  pid: 0x20000000,
-  network: 0x40000000,
-  time: 0x00000080,
-};
-
-/** File names under /proc/<pid>/ns/. */
-export const PROC_NS_NAME: Record<NamespaceType, string> = {
-  mount: "mnt",
-  cgroup: "cgroup",
-  uts: "uts",
-  ipc: "ipc",
-  user: "user",
-  pid: "pid",
-  network: "net",
-  time: "time",
-};
 
 /**
  * The order SETNS ops run in:
@@ -61,7 +38,7 @@ export function namespaceSetup(list: readonly Namespace[] | undefined): Namespac
   const join: NamespaceJoin[] = [];
   const index = new Map<NamespaceType, number>();
   (list ?? []).forEach((ns, i) => {
-    if (!Object.hasOwn(CLONE_NEW, ns.type)) {
+    if (!Object.hasOwn(NAMESPACE_TYPES, ns.type)) {
       throw fieldError(`linux.namespaces[${i}].type`, `unknown namespace type "${ns.type}"`);
     }
     if (index.has(ns.type)) throw fieldError(`linux.namespaces[${i}]`, `duplicate namespace type "${ns.type}"`);
@@ -73,10 +50,10 @@ export function namespaceSetup(list: readonly Namespace[] | undefined): Namespac
   return { create, join, index };
 }
 
-/** OR of CLONE_NEW* for the namespaces CLONE creates (time excluded: see CLONE_NEW). */
+/** OR of CLONE_NEW* for the namespaces CLONE creates (time excluded: see NAMESPACE_TYPES). */
 export function cloneFlags(create: Iterable<NamespaceType>): number {
   let flags = 0;
-  for (const t of create) if (t !== "time") flags |= CLONE_NEW[t];
+  for (const t of create) if (t !== "time") flags |= NAMESPACE_TYPES[t];
   return flags >>> 0;
 }
 
@@ -89,8 +66,9 @@ export function idMapString(maps: readonly IdMapping[] | undefined): string {
 export function timeOffsetsString(offsets: Record<string, { secs?: number; nanosecs?: number }> | undefined): string {
   let out = "";
   for (const [clock, o] of Object.entries(offsets ?? {})) {
-    if (clock !== "monotonic" && clock !== "boottime") {
-      throw fieldError(`linux.timeOffsets.${clock}`, `unknown clock (expected "monotonic" or "boottime")`);
+    if (!(TIME_OFFSET_CLOCKS as readonly string[]).includes(clock)) {
+      const expected = TIME_OFFSET_CLOCKS.map((c) => `"${c}"`).join(" or ");
+      throw fieldError(`linux.timeOffsets.${clock}`, `unknown clock (expected ${expected})`);
     }
     out += `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`;
   }
@@ -102,7 +80,7 @@ export function timeOffsetsString(offsets: Record<string, { secs?: number; nanos
 /** Inode of /proc/<pid>/ns/<type>, or undefined if it cannot be read. */
 export function nsInode(pid: number | "self", type: NamespaceType): number | undefined {
   try {
-    return statSync(`/proc/${pid}/ns/${PROC_NS_NAME[type]}`).ino;
+    return statSync(`/proc/${pid}/ns/${NAMESPACE_PROC_NAMES[type]}`).ino;
   } catch {
     return undefined;
   }

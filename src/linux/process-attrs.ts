@@ -1,40 +1,10 @@
 // Names -> numbers for the process attributes the shim sets with one syscall each:
-// ioprio_set(2), sched_setattr(2) and personality(2).
+// ioprio_set(2), sched_setattr(2) and personality(2). The tables are in src/spec/names.ts.
 import { fieldError } from "../errors.js";
+import { IOPRIO_CLASSES, PERSONALITY_DOMAINS, SCHED_FLAGS, SCHED_POLICIES } from "../spec/names.js";
 import type { Linux, Scheduler } from "../spec/types.js";
 
-export const IOPRIO_CLASSES: Record<string, number> = {
-  IOPRIO_CLASS_RT: 1,
-  IOPRIO_CLASS_BE: 2,
-  IOPRIO_CLASS_IDLE: 3,
-};
-
-export const SCHED_POLICIES: Record<string, number> = {
-  SCHED_OTHER: 0,
-  SCHED_FIFO: 1,
-  SCHED_RR: 2,
-  SCHED_BATCH: 3,
-  SCHED_ISO: 4, // reserved by the kernel, never implemented: sched_setattr says EINVAL
-  SCHED_IDLE: 5,
-  SCHED_DEADLINE: 6,
-};
-
-export const SCHED_FLAGS: Record<string, number> = {
-  SCHED_FLAG_RESET_ON_FORK: 0x01,
-  SCHED_FLAG_RECLAIM: 0x02,
-  SCHED_FLAG_DL_OVERRUN: 0x04,
-  SCHED_FLAG_KEEP_POLICY: 0x08,
-  SCHED_FLAG_KEEP_PARAMS: 0x10,
-  SCHED_FLAG_UTIL_CLAMP_MIN: 0x20,
-  SCHED_FLAG_UTIL_CLAMP_MAX: 0x40,
-};
-
-export const PERSONALITY_DOMAINS: Record<string, number> = {
-  LINUX: 0x0000,
-  LINUX32: 0x0008,
-};
-
-function lookup(table: Record<string, number>, name: string, field: string, what: string): number {
+function lookup(table: Readonly<Record<string, number>>, name: string, field: string, what: string): number {
   if (!Object.hasOwn(table, name)) throw fieldError(field, `unknown ${what} "${name}"`);
   return table[name];
 }

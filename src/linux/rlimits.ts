@@ -1,25 +1,7 @@
-// process.rlimits[].type -> RLIMIT_* resource numbers (asm-generic/resource.h), and the value
-// encoding RLIMIT ops take (decimal, "-1" = RLIM_INFINITY).
+// process.rlimits[].type -> RLIMIT_* resource numbers (the RLIMITS table in src/spec/names.ts),
+// and the value encoding RLIMIT ops take (decimal, "-1" = RLIM_INFINITY).
 import { fieldError } from "../errors.js";
-
-export const RLIMITS: Record<string, number> = {
-  RLIMIT_CPU: 0,
-  RLIMIT_FSIZE: 1,
-  RLIMIT_DATA: 2,
-  RLIMIT_STACK: 3,
-  RLIMIT_CORE: 4,
-  RLIMIT_RSS: 5,
-  RLIMIT_NPROC: 6,
-  RLIMIT_NOFILE: 7,
-  RLIMIT_MEMLOCK: 8,
-  RLIMIT_AS: 9,
-  RLIMIT_LOCKS: 10,
-  RLIMIT_SIGPENDING: 11,
-  RLIMIT_MSGQUEUE: 12,
-  RLIMIT_NICE: 13,
-  RLIMIT_RTPRIO: 14,
-  RLIMIT_RTTIME: 15,
-};
+import { RLIMITS } from "../spec/names.js";
 
 /** The resource number of `type`; `field` is the rlimit's path (`process.rlimits[1]`). */
 export function rlimitNumber(type: string, field: string): number {

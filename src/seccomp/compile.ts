@@ -11,7 +11,6 @@ import {
   ACTIONS_WITH_ERRNO,
   ARCHITECTURES,
   FLAG_NEW_LISTENER,
-  FLAG_WAIT_KILLABLE_RECV,
   FLAGS,
   MAX_INSTRUCTIONS,
   OPERATORS,
@@ -125,9 +124,12 @@ export function conditionGroups(args: SyscallArg[]): ConditionGroup[] {
 function filterFlags(seccomp: Seccomp, notify: boolean): number {
   let flags = 0;
   for (const name of seccomp.flags ?? []) flags |= FLAGS[name];
+  // TSYNC is dropped: the shim is single-threaded, and TSYNC with NEW_LISTENER is rejected by the
+  // kernel.
+  flags &= ~FLAGS.SECCOMP_FILTER_FLAG_TSYNC;
   // WAIT_KILLABLE_RECV only qualifies a listener; without one the kernel rejects it (EINVAL).
   if (notify) flags |= FLAG_NEW_LISTENER;
-  else flags &= ~FLAG_WAIT_KILLABLE_RECV;
+  else flags &= ~FLAGS.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
   return flags >>> 0;
 }
 

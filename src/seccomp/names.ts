@@ -1,8 +1,9 @@
 // The seccomp vocabulary of config.json (`linux.seccomp`) mapped to kernel/libseccomp values.
-// Pure tables: validation uses them without loading libseccomp.
+// Pure tables with no imports: validation and `polis features` (through src/spec/names.ts, which
+// re-exports them) use them without loading libseccomp. This file is their only definition.
 
 /** Action names → the base SECCOMP_RET_* value; the low 16 bits carry errnoRet for ERRNO/TRACE. */
-export const ACTIONS: Readonly<Record<string, number>> = {
+export const ACTIONS: Readonly<Record<string, number>> = Object.freeze({
   SCMP_ACT_KILL: 0x00000000, // = KILL_THREAD, as libseccomp and runc define it
   SCMP_ACT_KILL_THREAD: 0x00000000,
   SCMP_ACT_KILL_PROCESS: 0x80000000,
@@ -12,13 +13,13 @@ export const ACTIONS: Readonly<Record<string, number>> = {
   SCMP_ACT_LOG: 0x7ffc0000,
   SCMP_ACT_ALLOW: 0x7fff0000,
   SCMP_ACT_NOTIFY: 0x7fc00000,
-};
+});
 
 /** Actions whose low 16 bits are a return value (errnoRet; EPERM when absent, like runc). */
 export const ACTIONS_WITH_ERRNO = new Set(["SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"]);
 
 /** enum scmp_compare */
-export const OPERATORS: Readonly<Record<string, number>> = {
+export const OPERATORS: Readonly<Record<string, number>> = Object.freeze({
   SCMP_CMP_NE: 1,
   SCMP_CMP_LT: 2,
   SCMP_CMP_LE: 3,
@@ -26,23 +27,23 @@ export const OPERATORS: Readonly<Record<string, number>> = {
   SCMP_CMP_GE: 5,
   SCMP_CMP_GT: 6,
   SCMP_CMP_MASKED_EQ: 7,
-};
+});
 
-/** SECCOMP_FILTER_FLAG_* bits for seccomp(2). TSYNC maps to 0: the shim is single-threaded,
- * and TSYNC together with NEW_LISTENER is rejected by the kernel. */
-export const FLAGS: Readonly<Record<string, number>> = {
-  SECCOMP_FILTER_FLAG_TSYNC: 0,
+/** linux.seccomp.flags -> seccomp(2) SECCOMP_FILTER_FLAG_* bit (linux/seccomp.h). What polis
+ * actually passes is decided in compile.ts (it drops TSYNC). */
+export const FLAGS: Readonly<Record<string, number>> = Object.freeze({
+  SECCOMP_FILTER_FLAG_TSYNC: 1 << 0,
   SECCOMP_FILTER_FLAG_LOG: 1 << 1,
   SECCOMP_FILTER_FLAG_SPEC_ALLOW: 1 << 2,
   SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 1 << 5,
-};
+});
 
+/** Not a config.json flag: set by polis when a rule uses SCMP_ACT_NOTIFY. */
 export const FLAG_NEW_LISTENER = 1 << 3;
-export const FLAG_WAIT_KILLABLE_RECV = 1 << 5;
 
 /** OCI architecture names → libseccomp's names (resolved with seccomp_arch_resolve_name, so an
  * architecture this libseccomp build does not know is reported rather than guessed). */
-export const ARCHITECTURES: Readonly<Record<string, string>> = {
+export const ARCHITECTURES: Readonly<Record<string, string>> = Object.freeze({
   SCMP_ARCH_X86: "x86",
   SCMP_ARCH_X86_64: "x86_64",
   SCMP_ARCH_X32: "x32",
@@ -66,7 +67,7 @@ export const ARCHITECTURES: Readonly<Record<string, string>> = {
   SCMP_ARCH_PARISC: "parisc",
   SCMP_ARCH_PARISC64: "parisc64",
   SCMP_ARCH_RISCV64: "riscv64",
-};
+});
 
 /** Syscalls an SCMP_ACT_NOTIFY rule may not cover: the shim makes them after loading the filter
  * and before the listener has the notify fd, so notifying them would hang the container forever.

@@ -51,7 +51,7 @@ export function features(annotations?: Record<string, string>): Features {
       seccomp: {
         enabled: true,
         actions: Object.keys(SECCOMP_ACTIONS).sort(),
-        operators: [...SECCOMP_OPERATORS].sort(),
+        operators: Object.keys(SECCOMP_OPERATORS).sort(),
         // filters are built by libseccomp (src/seccomp/), which knows every one of these
         archs: Object.keys(SECCOMP_ARCHS).sort(),
         knownFlags: Object.keys(SECCOMP_FLAGS),

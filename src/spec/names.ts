@@ -1,6 +1,7 @@
 // The name tables of config.json, in one place: semantic checks (src/spec/semantic.ts), the
-// features document (src/spec/features.ts), the plan builders (src/linux/*) and seccomp all read
-// these, so "known to validation" and "implemented" cannot drift apart.
+// features document (src/spec/features.ts) and the plan builders (src/linux/*) all read these, so
+// "known to validation" and "implemented" cannot drift apart. Define a table here and nowhere
+// else; the seccomp ones live in src/seccomp/names.ts and are re-exported below.
 // Numbers are the Linux x86_64/generic UAPI values.
 
 import type { NamespaceType } from "./types.js";
@@ -73,7 +74,9 @@ export const RLIMITS: Readonly<Record<string, number>> = Object.freeze({
   RLIMIT_RTTIME: 15,
 });
 
-/** Namespace type (config.json spelling) -> CLONE_NEW* flag. */
+/** Namespace type (config.json spelling) -> CLONE_NEW* flag (linux/sched.h). CLONE_NEWTIME shares
+ * its bit with CSIGNAL for clone(2), so a new time namespace is made by the TIMENS op (unshare),
+ * never through CLONE's flags (see cloneFlags in src/linux/namespaces.ts). */
 export const NAMESPACE_TYPES: Readonly<Record<NamespaceType, number>> = Object.freeze({
   mount: 0x00020000, // CLONE_NEWNS
   uts: 0x04000000,
@@ -308,62 +311,11 @@ export const MOUNT_OPTIONS: Readonly<Record<string, MountOption>> = Object.freez
 });
 
 // ---- seccomp -------------------------------------------------------------------------------
+// Defined in src/seccomp/names.ts (a pure table file: importing it loads no libseccomp).
 
-/** linux.seccomp.defaultAction / syscalls[].action -> SECCOMP_RET_* value. */
-export const SECCOMP_ACTIONS: Readonly<Record<string, number>> = Object.freeze({
-  SCMP_ACT_KILL: 0x00000000, // SECCOMP_RET_KILL_THREAD
-  SCMP_ACT_KILL_THREAD: 0x00000000,
-  SCMP_ACT_KILL_PROCESS: 0x80000000,
-  SCMP_ACT_TRAP: 0x00030000,
-  SCMP_ACT_ERRNO: 0x00050000,
-  SCMP_ACT_TRACE: 0x7ff00000,
-  SCMP_ACT_ALLOW: 0x7fff0000,
-  SCMP_ACT_LOG: 0x7ffc0000,
-  SCMP_ACT_NOTIFY: 0x7fc00000,
-});
-
-/** linux.seccomp.syscalls[].args[].op names. */
-export const SECCOMP_OPERATORS = [
-  "SCMP_CMP_NE",
-  "SCMP_CMP_LT",
-  "SCMP_CMP_LE",
-  "SCMP_CMP_EQ",
-  "SCMP_CMP_GE",
-  "SCMP_CMP_GT",
-  "SCMP_CMP_MASKED_EQ",
-] as const;
-
-/** linux.seccomp.architectures -> AUDIT_ARCH_* value (linux/audit.h). */
-export const SECCOMP_ARCHS: Readonly<Record<string, number>> = Object.freeze({
-  SCMP_ARCH_X86: 0x40000003,
-  SCMP_ARCH_X86_64: 0xc000003e,
-  SCMP_ARCH_X32: 0xc000003e, // same audit arch as x86_64; told apart by the __X32_SYSCALL_BIT
-  SCMP_ARCH_ARM: 0x40000028,
-  SCMP_ARCH_AARCH64: 0xc00000b7,
-  SCMP_ARCH_LOONGARCH64: 0xc0000102,
-  SCMP_ARCH_M68K: 0x00000004,
-  SCMP_ARCH_MIPS: 0x00000008,
-  SCMP_ARCH_MIPS64: 0x80000008,
-  SCMP_ARCH_MIPS64N32: 0xa0000008,
-  SCMP_ARCH_MIPSEL: 0x40000008,
-  SCMP_ARCH_MIPSEL64: 0xc0000008,
-  SCMP_ARCH_MIPSEL64N32: 0xe0000008,
-  SCMP_ARCH_PPC: 0x00000014,
-  SCMP_ARCH_PPC64: 0x80000015,
-  SCMP_ARCH_PPC64LE: 0xc0000015,
-  SCMP_ARCH_S390: 0x00000016,
-  SCMP_ARCH_S390X: 0x80000016,
-  SCMP_ARCH_SH: 0x4000002a, // little-endian SuperH (AUDIT_ARCH_SHEL)
-  SCMP_ARCH_SHEB: 0x0000002a,
-  SCMP_ARCH_PARISC: 0x0000000f,
-  SCMP_ARCH_PARISC64: 0x8000000f,
-  SCMP_ARCH_RISCV64: 0xc00000f3,
-});
-
-/** linux.seccomp.flags -> seccomp(2) SECCOMP_FILTER_FLAG_* bit. */
-export const SECCOMP_FLAGS: Readonly<Record<string, number>> = Object.freeze({
-  SECCOMP_FILTER_FLAG_TSYNC: 0x1,
-  SECCOMP_FILTER_FLAG_LOG: 0x2,
-  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 0x4,
-  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 0x20,
-});
+export {
+  ACTIONS as SECCOMP_ACTIONS,
+  ARCHITECTURES as SECCOMP_ARCHS,
+  FLAGS as SECCOMP_FLAGS,
+  OPERATORS as SECCOMP_OPERATORS,
+} from "../seccomp/names.js";

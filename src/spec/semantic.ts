@@ -12,6 +12,7 @@ import {
   NAMESPACE_TYPES,
   PERSONALITY_DOMAINS,
   RLIMITS,
+  ROOTFS_PROPAGATIONS,
   SCHED_FLAGS,
   SCHED_POLICIES,
   TIME_OFFSET_CLOCKS,
@@ -215,7 +216,7 @@ function checkLinux(spec: Spec, ns: NamespaceSet): void {
     if (!has(PERSONALITY_DOMAINS, d)) throw fieldError("linux.personality.domain", `unknown domain ${q(d)}`);
   }
 
-  if (linux.rootfsPropagation !== undefined && !["private", "shared", "slave", "unbindable"].includes(linux.rootfsPropagation)) {
+  if (linux.rootfsPropagation !== undefined && !(ROOTFS_PROPAGATIONS as readonly string[]).includes(linux.rootfsPropagation)) {
     throw fieldError("linux.rootfsPropagation", `unknown propagation ${q(linux.rootfsPropagation)}`);
   }
 }

@@ -1,6 +1,6 @@
 // Run the built polis CLI (dist/polis.mjs) the way clients do: a fresh process per call.
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "./rootfs.js";
@@ -17,13 +17,29 @@ export interface Result {
 export function polis(root: string, args: string[], opts: SpawnSyncOptions = {}): Result {
   const env = { ...process.env, ...(opts.env ?? {}) };
   delete env.NODE_EXTRA_CA_CERTS; // saves ~90 ms per call on these machines
-  const r = spawnSync(process.execPath, [POLIS, "--root", root, ...args], {
-    encoding: "utf8",
-    timeout: 30_000,
-    ...opts,
-    env,
-  });
-  return { code: r.status ?? -1, signal: r.signal, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
+  // Output goes to files, not pipes: a created container inherits polis's stdio (as under
+  // containerd), and would keep a pipe open long after polis itself has exited.
+  const dir = mkdtempSync(join(tmpdir(), "polis-out-"));
+  const out = openSync(join(dir, "out"), "w+");
+  const err = openSync(join(dir, "err"), "w+");
+  try {
+    const r = spawnSync(process.execPath, [POLIS, "--root", root, ...args], {
+      timeout: 30_000,
+      stdio: [opts.input === undefined ? "ignore" : "pipe", out, err],
+      ...opts,
+      env,
+    });
+    return {
+      code: r.status ?? -1,
+      signal: r.signal,
+      stdout: readFileSync(join(dir, "out"), "utf8"),
+      stderr: readFileSync(join(dir, "err"), "utf8"),
+    };
+  } finally {
+    closeSync(out);
+    closeSync(err);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Like polis() but throws with the stderr text when the command fails. */

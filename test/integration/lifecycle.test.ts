@@ -7,7 +7,7 @@ import { cgroupDirsNamed, nsInode, pidAlive, polis, polisOk, tempRoot, uniqueId,
 
 const root = tempRoot();
 afterAll(() => {
-  for (const c of JSON.parse(polis(root, ["list", "--format", "json"]).stdout || "[]")) polis(root, ["delete", "--force", c.id]);
+  for (const c of JSON.parse(polis(root, ["list", "--format", "json"]).stdout || "null") ?? []) polis(root, ["delete", "--force", c.id]);
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -130,7 +130,11 @@ describe("run in the foreground", () => {
 
   it("returns 128+N when the container is killed by signal N, and --keep keeps it", () => {
     const id = uniqueId("sig");
-    const bundle = busyboxBundle((c) => (c.process.args = ["sh", "-c", "kill -9 $$"]));
+    // Outside a pid namespace, so that the shell is not an init immune to its own SIGKILL.
+    const bundle = busyboxBundle((c) => {
+      c.process.args = ["sh", "-c", "kill -9 $$"];
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "pid");
+    });
     const r = polis(root, ["run", "--keep", "--bundle", bundle, id]);
     expect(r.code).toBe(137);
     expect(state(id).status).toBe("stopped");

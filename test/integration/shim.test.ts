@@ -10,7 +10,10 @@ import {
   readdirSync,
   readlinkSync,
   readSync,
+  mkdirSync,
   rmSync,
+  statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -199,6 +202,51 @@ describe("polis-shim", () => {
     process.kill(s.child.pid!, "SIGKILL");
     process.kill(pid, "SIGKILL");
     await expect(s.next()).rejects.toThrow(/polis-shim ended without a report \(killed by SIGKILL\), after step 1 \(hooks: run hooks\)/);
+  });
+
+  it("reports a shim that cannot be run, and one whose plan is empty", async () => {
+    await expect(start(new Plan(), { shim: "/nonexistent/polis-shim" }).next()).rejects.toThrow(
+      /^cannot run polis-shim \/nonexistent\/polis-shim: spawn \/nonexistent\/polis-shim ENOENT$/,
+    );
+    await expect(start(new Plan()).next()).rejects.toThrow(/ended without a report \(exit status 0\), before reporting any step/);
+  });
+
+  it("rejects an unknown op and a wrong argument count with EINVAL at that step", async () => {
+    const bad = start(new Plan().add(OpCode.SETSID, "process", "setsid").add(99 as OpCode, "x", "op 99"));
+    await expect(bad.next()).rejects.toMatchObject({ report: { step: 1, errno: 22 }, message: "x: op 99: invalid argument (EINVAL)" });
+    const short = start(new Plan().add(OpCode.SETHOSTNAME, "hostname", "set hostname"));
+    await expect(short.next()).rejects.toMatchObject({ report: { step: 0, errno: 22 } });
+  });
+
+  it("keeps scoped paths inside the rootfs, whatever its symlinks say", async () => {
+    const rootfs = tempDir("polis-shim-scope-");
+    const host = tempDir("polis-shim-host-");
+    symlinkSync(host, join(rootfs, "evil")); // absolute: on the host it points at `host`
+    symlinkSync("../../..", join(rootfs, "up"));
+    mkdirSync(join(rootfs, "etc"));
+    symlinkSync("../run/resolve/stub.conf", join(rootfs, "etc", "resolv.conf")); // dangling, like Debian's
+    const plan = new Plan()
+      .add(OpCode.MKDIRS, "mounts[0].destination", "create /evil/made", "/evil/made", rootfs, "dir")
+      .add(OpCode.MKDIRS, "mounts[1].destination", "create /up/file", "/up/file", rootfs, "file")
+      .add(OpCode.MKDIRS, "mounts[2].destination", "create /etc/resolv.conf", "/etc/resolv.conf", rootfs, "file");
+    clone(plan, NS.mount, "wait")
+      .add(OpCode.MOUNT, "linux.rootfsPropagation", "make / rslave", "", "/", "", String(MS_SLAVE | MS_REC), "", "")
+      .add(OpCode.MOUNT, "mounts[0]", "mount tmpfs on /evil/made", "tmpfs", "/evil/made", "tmpfs", "0", "", rootfs)
+      .add(OpCode.PAUSE, "", "inspect", "inspect");
+    exec(plan, ["true"]);
+    const s = start(plan);
+    const pid = (await s.expect("pid")).value;
+    pids.push(pid);
+    await s.expect("pause");
+    expect(existsSync(join(host, "made"))).toBe(false);
+    expect(existsSync(join(rootfs, host, "made"))).toBe(true);
+    expect(existsSync(join(rootfs, "file"))).toBe(true);
+    expect(statSync(join(rootfs, "run/resolve/stub.conf")).isFile()).toBe(true);
+    const points = readFileSync(`/proc/${pid}/mountinfo`, "utf8").split("\n").map((l) => l.split(" ")[4]);
+    expect(points).toContain(join(rootfs, host, "made"));
+    expect(points).not.toContain(join(host, "made"));
+    s.resume();
+    expect(decodeWaitStatus(await s.exitStatus()).code).toBe(0);
   });
 
   it("pauses and resumes", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_DEVICES, deviceList, planDevices } from "../../src/linux/devices.js";
-import { MS_BIND } from "../../src/linux/mounts.js";
+import { MS } from "../../src/spec/names.js";
 import { OpCode, Plan } from "../../src/linux/plan.js";
 import type { Device, Spec } from "../../src/spec/types.js";
 
@@ -72,7 +72,7 @@ describe("planDevices", () => {
     const ops = run(spec(), true, false);
     expect(ops.slice(0, 2)).toEqual([
       ["MKDIRS", "/dev/null", R, "file"],
-      ["MOUNT", "/dev/null", "/dev/null", "", String(MS_BIND), "", R],
+      ["MOUNT", "/dev/null", "/dev/null", "", String(MS.BIND), "", R],
     ]);
     expect(ops.filter((o) => o[0] === "MKNOD")).toEqual([]);
     // no /proc/kcore on the host: no /dev/core

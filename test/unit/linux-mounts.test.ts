@@ -3,28 +3,30 @@ import { PolisError } from "../../src/errors.js";
 import * as M from "../../src/linux/mounts.js";
 import { OpCode, Plan } from "../../src/linux/plan.js";
 import type { Mount } from "../../src/spec/types.js";
+import { MOUNT_ATTR, MS } from "../../src/spec/names.js";
 
 const parse = (opts: string[]) => M.parseMountOptions(opts, "mounts[2].options");
 
 describe("parseMountOptions", () => {
   it.each<[string, number]>([
-    ["ro", M.MS_RDONLY],
-    ["nosuid", M.MS_NOSUID],
-    ["nodev", M.MS_NODEV],
-    ["noexec", M.MS_NOEXEC],
-    ["sync", M.MS_SYNCHRONOUS],
-    ["dirsync", M.MS_DIRSYNC],
-    ["remount", M.MS_REMOUNT],
-    ["mand", M.MS_MANDLOCK],
-    ["noatime", M.MS_NOATIME],
-    ["nodiratime", M.MS_NODIRATIME],
-    ["relatime", M.MS_RELATIME],
-    ["strictatime", M.MS_STRICTATIME],
-    ["lazytime", M.MS_LAZYTIME],
-    ["nosymfollow", M.MS_NOSYMFOLLOW],
-    ["bind", M.MS_BIND],
-    ["rbind", M.MS_BIND | M.MS_REC],
-    ["silent", M.MS_SILENT],
+    ["ro", MS.RDONLY],
+    ["nosuid", MS.NOSUID],
+    ["nodev", MS.NODEV],
+    ["noexec", MS.NOEXEC],
+    ["sync", MS.SYNCHRONOUS],
+    ["dirsync", MS.DIRSYNC],
+    ["remount", MS.REMOUNT],
+    ["mand", MS.MANDLOCK],
+    ["noatime", MS.NOATIME],
+    ["nodiratime", MS.NODIRATIME],
+    ["relatime", MS.RELATIME],
+    ["strictatime", MS.STRICTATIME],
+    ["lazytime", MS.LAZYTIME],
+    ["nosymfollow", MS.NOSYMFOLLOW],
+    ["bind", MS.BIND],
+    ["rbind", MS.BIND | MS.REC],
+    ["silent", MS.SILENT],
+    ["acl", MS.POSIXACL], // runc 1.1.5 too: MS_POSIXACL, not filesystem data
   ])("%s sets its flag", (opt, flag) => {
     const r = parse([opt]);
     expect(r.flags).toBe(flag);
@@ -33,18 +35,19 @@ describe("parseMountOptions", () => {
   });
 
   it.each<[string, string, number]>([
-    ["rw", "ro", M.MS_RDONLY],
-    ["suid", "nosuid", M.MS_NOSUID],
-    ["dev", "nodev", M.MS_NODEV],
-    ["exec", "noexec", M.MS_NOEXEC],
-    ["async", "sync", M.MS_SYNCHRONOUS],
-    ["nomand", "mand", M.MS_MANDLOCK],
-    ["atime", "noatime", M.MS_NOATIME],
-    ["diratime", "nodiratime", M.MS_NODIRATIME],
-    ["norelatime", "relatime", M.MS_RELATIME],
-    ["nostrictatime", "strictatime", M.MS_STRICTATIME],
-    ["nolazytime", "lazytime", M.MS_LAZYTIME],
-    ["symfollow", "nosymfollow", M.MS_NOSYMFOLLOW],
+    ["rw", "ro", MS.RDONLY],
+    ["suid", "nosuid", MS.NOSUID],
+    ["dev", "nodev", MS.NODEV],
+    ["exec", "noexec", MS.NOEXEC],
+    ["async", "sync", MS.SYNCHRONOUS],
+    ["nomand", "mand", MS.MANDLOCK],
+    ["atime", "noatime", MS.NOATIME],
+    ["diratime", "nodiratime", MS.NODIRATIME],
+    ["norelatime", "relatime", MS.RELATIME],
+    ["nostrictatime", "strictatime", MS.STRICTATIME],
+    ["nolazytime", "lazytime", MS.LAZYTIME],
+    ["symfollow", "nosymfollow", MS.NOSYMFOLLOW],
+    ["noacl", "acl", MS.POSIXACL],
   ])("%s clears what %s set, in order", (clear, set, flag) => {
     expect(parse([set, clear])).toMatchObject({ flags: 0, clearFlags: flag });
     // the later option wins
@@ -53,7 +56,7 @@ describe("parseMountOptions", () => {
 
   it("combines flags and keeps the rest as filesystem data", () => {
     const r = parse(["nosuid", "strictatime", "mode=755", "size=65536k"]);
-    expect(r.flags).toBe(M.MS_NOSUID | M.MS_STRICTATIME);
+    expect(r.flags).toBe(MS.NOSUID | MS.STRICTATIME);
     expect(r.data).toBe("mode=755,size=65536k");
     expect(parse(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]).data).toBe(
       "newinstance,ptmxmode=0666,mode=0620,gid=5",
@@ -61,43 +64,43 @@ describe("parseMountOptions", () => {
   });
 
   it.each<[string, number]>([
-    ["private", M.MS_PRIVATE],
-    ["rprivate", M.MS_PRIVATE | M.MS_REC],
-    ["shared", M.MS_SHARED],
-    ["rshared", M.MS_SHARED | M.MS_REC],
-    ["slave", M.MS_SLAVE],
-    ["rslave", M.MS_SLAVE | M.MS_REC],
-    ["unbindable", M.MS_UNBINDABLE],
-    ["runbindable", M.MS_UNBINDABLE | M.MS_REC],
+    ["private", MS.PRIVATE],
+    ["rprivate", MS.PRIVATE | MS.REC],
+    ["shared", MS.SHARED],
+    ["rshared", MS.SHARED | MS.REC],
+    ["slave", MS.SLAVE],
+    ["rslave", MS.SLAVE | MS.REC],
+    ["unbindable", MS.UNBINDABLE],
+    ["runbindable", MS.UNBINDABLE | MS.REC],
   ])("propagation %s is a separate mount call", (opt, flags) => {
     const r = parse(["bind", opt]);
     expect(r.propagation).toEqual([flags]);
-    expect(r.flags).toBe(M.MS_BIND);
+    expect(r.flags).toBe(MS.BIND);
   });
 
   it("keeps several propagation options in order", () => {
-    expect(parse(["rprivate", "shared"]).propagation).toEqual([M.MS_PRIVATE | M.MS_REC, M.MS_SHARED]);
+    expect(parse(["rprivate", "shared"]).propagation).toEqual([MS.PRIVATE | MS.REC, MS.SHARED]);
   });
 
   it.each<[string, number, number]>([
-    ["rro", M.MOUNT_ATTR_RDONLY, 0],
-    ["rrw", 0, M.MOUNT_ATTR_RDONLY],
-    ["rnosuid", M.MOUNT_ATTR_NOSUID, 0],
-    ["rsuid", 0, M.MOUNT_ATTR_NOSUID],
-    ["rnodev", M.MOUNT_ATTR_NODEV, 0],
-    ["rdev", 0, M.MOUNT_ATTR_NODEV],
-    ["rnoexec", M.MOUNT_ATTR_NOEXEC, 0],
-    ["rexec", 0, M.MOUNT_ATTR_NOEXEC],
-    ["rnodiratime", M.MOUNT_ATTR_NODIRATIME, 0],
-    ["rdiratime", 0, M.MOUNT_ATTR_NODIRATIME],
-    ["rrelatime", 0, M.MOUNT_ATTR__ATIME],
+    ["rro", MOUNT_ATTR.RDONLY, 0],
+    ["rrw", 0, MOUNT_ATTR.RDONLY],
+    ["rnosuid", MOUNT_ATTR.NOSUID, 0],
+    ["rsuid", 0, MOUNT_ATTR.NOSUID],
+    ["rnodev", MOUNT_ATTR.NODEV, 0],
+    ["rdev", 0, MOUNT_ATTR.NODEV],
+    ["rnoexec", MOUNT_ATTR.NOEXEC, 0],
+    ["rexec", 0, MOUNT_ATTR.NOEXEC],
+    ["rnodiratime", MOUNT_ATTR.NODIRATIME, 0],
+    ["rdiratime", 0, MOUNT_ATTR.NODIRATIME],
+    ["rrelatime", 0, MOUNT_ATTR._ATIME],
     ["rnorelatime", 0, 0],
-    ["rnoatime", M.MOUNT_ATTR_NOATIME, M.MOUNT_ATTR__ATIME],
-    ["ratime", 0, M.MOUNT_ATTR_NOATIME],
-    ["rstrictatime", M.MOUNT_ATTR_STRICTATIME, M.MOUNT_ATTR__ATIME],
-    ["rnostrictatime", 0, M.MOUNT_ATTR_STRICTATIME],
-    ["rnosymfollow", M.MOUNT_ATTR_NOSYMFOLLOW, 0],
-    ["rsymfollow", 0, M.MOUNT_ATTR_NOSYMFOLLOW],
+    ["rnoatime", MOUNT_ATTR.NOATIME, MOUNT_ATTR._ATIME],
+    ["ratime", 0, MOUNT_ATTR.NOATIME],
+    ["rstrictatime", MOUNT_ATTR.STRICTATIME, MOUNT_ATTR._ATIME],
+    ["rnostrictatime", 0, MOUNT_ATTR.STRICTATIME],
+    ["rnosymfollow", MOUNT_ATTR.NOSYMFOLLOW, 0],
+    ["rsymfollow", 0, MOUNT_ATTR.NOSYMFOLLOW],
   ])("recursive attribute %s -> set %i clr %i", (opt, set, clr) => {
     const r = parse([opt]);
     expect(r).toMatchObject({ attrSet: set, attrClr: clr, recursive: true, flags: 0, data: "" });
@@ -117,8 +120,8 @@ describe("rootfsPropagationFlags", () => {
   it("maps the keywords and leaves unset alone", () => {
     expect(M.rootfsPropagationFlags(undefined)).toBeUndefined();
     expect(M.rootfsPropagationFlags("")).toBeUndefined();
-    expect(M.rootfsPropagationFlags("rprivate")).toBe(M.MS_PRIVATE | M.MS_REC);
-    expect(M.rootfsPropagationFlags("slave")).toBe(M.MS_SLAVE);
+    expect(M.rootfsPropagationFlags("rprivate")).toBe(MS.PRIVATE | MS.REC);
+    expect(M.rootfsPropagationFlags("slave")).toBe(MS.SLAVE);
   });
   it("names the field for an unknown keyword", () => {
     expect(() => M.rootfsPropagationFlags("rsharedd")).toThrow(/^linux\.rootfsPropagation: unknown propagation "rsharedd"/);
@@ -170,9 +173,9 @@ describe("planMount", () => {
     const r = ops({ destination: "/etc/resolv.conf", type: "bind", source: "/host/resolv.conf", options: ["rbind", "ro", "nosuid", "rprivate"] });
     expect(r.ops).toEqual([
       ["MKDIRS", "/etc/resolv.conf", R, "file"],
-      ["MOUNT", "/host/resolv.conf", "/etc/resolv.conf", "", String(M.MS_BIND | M.MS_REC), "", R],
-      ["MOUNT", "", "/etc/resolv.conf", "", String(M.MS_PRIVATE | M.MS_REC), "", R],
-      ["MOUNT", "", "/etc/resolv.conf", "", String(M.MS_REMOUNT | M.MS_BIND | M.MS_RDONLY | M.MS_NOSUID), "", R],
+      ["MOUNT", "/host/resolv.conf", "/etc/resolv.conf", "", String(MS.BIND | MS.REC), "", R],
+      ["MOUNT", "", "/etc/resolv.conf", "", String(MS.PRIVATE | MS.REC), "", R],
+      ["MOUNT", "", "/etc/resolv.conf", "", String(MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID), "", R],
     ]);
   });
 
@@ -180,17 +183,17 @@ describe("planMount", () => {
     const r = ops({ destination: "/data", source: "data", options: ["bind"] });
     expect(r.ops).toEqual([
       ["MKDIRS", "/data", R, "dir"],
-      ["MOUNT", "/bundle/data", "/data", "", String(M.MS_BIND), "", R],
+      ["MOUNT", "/bundle/data", "/data", "", String(MS.BIND), "", R],
     ]);
   });
 
   it("bind by type alone is recursive", () => {
-    expect(ops({ destination: "/data", type: "bind", source: "/d" }).ops[1][4]).toBe(String(M.MS_BIND | M.MS_REC));
+    expect(ops({ destination: "/data", type: "bind", source: "/d" }).ops[1][4]).toBe(String(MS.BIND | MS.REC));
   });
 
   it("recursive attributes become a MOUNT_SETATTR with AT_RECURSIVE", () => {
     const r = ops({ destination: "/data", type: "bind", source: "/d", options: ["rbind", "rro", "rnosuid"] });
-    expect(r.ops.at(-1)).toEqual(["MOUNT_SETATTR", "/data", R, String(M.MOUNT_ATTR_RDONLY | M.MOUNT_ATTR_NOSUID), "0", "0", "1"]);
+    expect(r.ops.at(-1)).toEqual(["MOUNT_SETATTR", "/data", R, String(MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID), "0", "0", "1"]);
   });
 
   it("a missing bind source names mounts[i].source", () => {
@@ -205,13 +208,13 @@ describe("planMount", () => {
 
   it("read-only tmpfs is mounted writable and remounted later", () => {
     const r = ops({ destination: "/tmp/", type: "tmpfs", source: "tmpfs", options: ["ro", "nodev", "mode=700"] });
-    expect(r.ops[1]).toEqual(["MOUNT", "tmpfs", "/tmp", "tmpfs", String(M.MS_NODEV), "mode=700", R]);
-    expect(r.deferred).toEqual({ field: "mounts[3]", destination: "/tmp", flags: M.MS_RDONLY | M.MS_NODEV });
+    expect(r.ops[1]).toEqual(["MOUNT", "tmpfs", "/tmp", "tmpfs", String(MS.NODEV), "mode=700", R]);
+    expect(r.deferred).toEqual({ field: "mounts[3]", destination: "/tmp", flags: MS.RDONLY | MS.NODEV });
   });
 
   it("other filesystems pass through with their type and data", () => {
     const r = ops({ destination: "/mnt", type: "ext4", source: "/dev/sdb1", options: ["noatime", "errors=remount-ro"] });
-    expect(r.ops[1]).toEqual(["MOUNT", "/dev/sdb1", "/mnt", "ext4", String(M.MS_NOATIME), "errors=remount-ro", R]);
+    expect(r.ops[1]).toEqual(["MOUNT", "/dev/sdb1", "/mnt", "ext4", String(MS.NOATIME), "errors=remount-ro", R]);
   });
 
   const hybrid = {
@@ -221,14 +224,14 @@ describe("planMount", () => {
     unified: "/sys/fs/cgroup/unified/c1",
   };
   const cg: Mount = { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "ro"] };
-  const SAFE = M.MS_NOSUID | M.MS_NODEV | M.MS_NOEXEC;
+  const SAFE = MS.NOSUID | MS.NODEV | MS.NOEXEC;
 
   it("cgroup v1/hybrid without cgroupns: tmpfs + a bind of each container cgroup dir, then ro", () => {
     const r = ops(cg, { cgroupPaths: hybrid });
     const bind = (name: string) => [
       ["MKDIRS", `/sys/fs/cgroup/${name}`, R, "dir"],
-      ["MOUNT", `/sys/fs/cgroup/${name}/c1`, `/sys/fs/cgroup/${name}`, "", String(M.MS_BIND | M.MS_REC), "", R],
-      ["MOUNT", "", `/sys/fs/cgroup/${name}`, "", String(M.MS_REMOUNT | M.MS_BIND | SAFE | M.MS_RDONLY), "", R],
+      ["MOUNT", `/sys/fs/cgroup/${name}/c1`, `/sys/fs/cgroup/${name}`, "", String(MS.BIND | MS.REC), "", R],
+      ["MOUNT", "", `/sys/fs/cgroup/${name}`, "", String(MS.REMOUNT | MS.BIND | SAFE | MS.RDONLY), "", R],
     ];
     expect(r.ops).toEqual([
       ["MKDIRS", "/sys/fs/cgroup", R, "dir"],
@@ -237,7 +240,7 @@ describe("planMount", () => {
       ...bind("cpuacct"),
       ...bind("systemd"),
       ...bind("unified"),
-      ["MOUNT", "", "/sys/fs/cgroup", "", String(M.MS_REMOUNT | M.MS_BIND | M.MS_RDONLY | SAFE), "", R],
+      ["MOUNT", "", "/sys/fs/cgroup", "", String(MS.REMOUNT | MS.BIND | MS.RDONLY | SAFE), "", R],
     ]);
   });
 
@@ -250,26 +253,26 @@ describe("planMount", () => {
     expect(r.ops).toContainEqual(["MOUNT", "cgroup", "/sys/fs/cgroup/systemd", "cgroup", String(SAFE), "name=systemd", R]);
     expect(r.ops).toContainEqual(["SYMLINK", "cpu,cpuacct", `${R}/sys/fs/cgroup/cpu`]);
     expect(r.ops).toContainEqual(["SYMLINK", "cpu,cpuacct", `${R}/sys/fs/cgroup/cpuacct`]);
-    expect(r.ops.some((o) => o[0] === "MOUNT" && o[4] === String(M.MS_REMOUNT | M.MS_BIND | M.MS_RDONLY | SAFE))).toBe(false);
+    expect(r.ops.some((o) => o[0] === "MOUNT" && o[4] === String(MS.REMOUNT | MS.BIND | MS.RDONLY | SAFE))).toBe(false);
   });
 
   it("cgroup v2 only: cgroup2 with a cgroupns, else a bind of the container's dir", () => {
     const paths = { unified: "/sys/fs/cgroup/c1" };
     expect(ops(cg, { cgroupns: true, cgroupPaths: paths }).ops).toEqual([
       ["MKDIRS", "/sys/fs/cgroup", R, "dir"],
-      ["MOUNT", "cgroup2", "/sys/fs/cgroup", "cgroup2", String(SAFE | M.MS_RDONLY), "", R],
+      ["MOUNT", "cgroup2", "/sys/fs/cgroup", "cgroup2", String(SAFE | MS.RDONLY), "", R],
     ]);
     expect(ops(cg, { cgroupPaths: paths }).ops).toEqual([
       ["MKDIRS", "/sys/fs/cgroup", R, "dir"],
-      ["MOUNT", "/sys/fs/cgroup/c1", "/sys/fs/cgroup", "", String(M.MS_BIND | M.MS_REC), "", R],
-      ["MOUNT", "", "/sys/fs/cgroup", "", String(M.MS_REMOUNT | M.MS_BIND | SAFE | M.MS_RDONLY), "", R],
+      ["MOUNT", "/sys/fs/cgroup/c1", "/sys/fs/cgroup", "", String(MS.BIND | MS.REC), "", R],
+      ["MOUNT", "", "/sys/fs/cgroup", "", String(MS.REMOUNT | MS.BIND | SAFE | MS.RDONLY), "", R],
     ]);
   });
 });
 
 describe("describeFlags", () => {
   it("names flags for messages", () => {
-    expect(M.describeFlags(M.MS_RDONLY | M.MS_NOSUID)).toBe("ro,nosuid");
+    expect(M.describeFlags(MS.RDONLY | MS.NOSUID)).toBe("ro,nosuid");
     expect(M.describeFlags(0)).toBe("no flags");
   });
 });

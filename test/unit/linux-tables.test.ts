@@ -1,8 +1,7 @@
 // Name tables: capabilities, rlimits, namespaces, process attributes.
 import { describe, expect, it } from "vitest";
-import { CAPABILITIES, capBits, capMask, capNumber } from "../../src/linux/capabilities.js";
+import { capBits, capMask, capNumber } from "../../src/linux/capabilities.js";
 import {
-  CLONE_NEW,
   JOIN_ORDER,
   cloneFlags,
   idMapString,
@@ -12,11 +11,12 @@ import {
   timeOffsetsString,
 } from "../../src/linux/namespaces.js";
 import { ioprioArgs, personalityValue, schedArgs } from "../../src/linux/process-attrs.js";
-import { RLIMITS, rlimitNumber, rlimitValue } from "../../src/linux/rlimits.js";
+import { rlimitNumber, rlimitValue } from "../../src/linux/rlimits.js";
+import { CAPABILITIES, NAMESPACE_TYPES, RLIMITS } from "../../src/spec/names.js";
 
 describe("capabilities", () => {
   it("has all 41 in kernel order", () => {
-    expect(CAPABILITIES).toHaveLength(41);
+    expect(Object.keys(CAPABILITIES)).toHaveLength(41);
     expect(capNumber("CAP_CHOWN")).toBe(0);
     expect(capNumber("CAP_NET_BIND_SERVICE")).toBe(10);
     expect(capNumber("CAP_SYS_ADMIN")).toBe(21);
@@ -32,7 +32,7 @@ describe("capabilities", () => {
     expect(capMask(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"], "f")).toBe("0x20000420");
     expect(capMask([], "f")).toBe("0x0");
     expect(capMask(undefined, "f")).toBe("0x0");
-    expect(capMask([...CAPABILITIES], "f")).toBe("0x1ffffffffff");
+    expect(capMask(Object.keys(CAPABILITIES), "f")).toBe("0x1ffffffffff");
     expect(capBits(["CAP_MAC_ADMIN", "CAP_MAC_ADMIN"], "f")).toBe(1n << 33n);
   });
 
@@ -65,7 +65,7 @@ describe("rlimits", () => {
 
 describe("namespaces", () => {
   it("CLONE_NEW values", () => {
-    expect(CLONE_NEW).toEqual({
+    expect(NAMESPACE_TYPES).toEqual({
       mount: 0x20000,
       cgroup: 0x02000000,
       uts: 0x04000000,

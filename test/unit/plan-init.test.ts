@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildInitPlan, pathFromEnv, type InitPlanInput } from "../../src/container/plan-init.js";
-import * as M from "../../src/linux/mounts.js";
 import { OpCode } from "../../src/linux/plan.js";
 import type { Spec } from "../../src/spec/types.js";
+import { MS } from "../../src/spec/names.js";
 
 const fixture = (): Spec => JSON.parse(readFileSync(new URL("../fixtures/runc-default-config.json", import.meta.url), "utf8"));
 const R = "/b/rootfs";
 const FIFO = "/run/polis/c1/exec.fifo";
-const SAFE = M.MS_NOSUID | M.MS_NODEV | M.MS_NOEXEC;
+const SAFE = MS.NOSUID | MS.NODEV | MS.NOEXEC;
 
 function build(spec: Spec, over: Partial<InitPlanInput> = {}) {
   return buildInitPlan({
@@ -33,8 +33,8 @@ describe("buildInitPlan: runc's default config", () => {
     const mnt = (...a: (string | number)[]) => ["MOUNT", ...a.map(String)];
     const bindCg = (n: string) => [
       ["MKDIRS", `/sys/fs/cgroup/${n}`, R, "dir"],
-      mnt(`/sys/fs/cgroup/${n}/c1`, `/sys/fs/cgroup/${n}`, "", M.MS_BIND | M.MS_REC, "", R),
-      mnt("", `/sys/fs/cgroup/${n}`, "", M.MS_REMOUNT | M.MS_BIND | SAFE | M.MS_RELATIME | M.MS_RDONLY, "", R),
+      mnt(`/sys/fs/cgroup/${n}/c1`, `/sys/fs/cgroup/${n}`, "", MS.BIND | MS.REC, "", R),
+      mnt("", `/sys/fs/cgroup/${n}`, "", MS.REMOUNT | MS.BIND | SAFE | MS.RELATIME | MS.RDONLY, "", R),
     ];
     const expected = [
       ["CGROUP_JOIN", "/sys/fs/cgroup/pids/c1/cgroup.procs"],
@@ -42,25 +42,25 @@ describe("buildInitPlan: runc's default config", () => {
       ["CLONE", String(0x6c020000), "", "", "", "detach"],
       ["SETSID"],
       ["FIFO_OPEN", FIFO],
-      mnt("", "/", "", M.MS_SLAVE | M.MS_REC, "", ""),
-      mnt(R, R, "", M.MS_BIND | M.MS_REC, "", ""),
+      mnt("", "/", "", MS.SLAVE | MS.REC, "", ""),
+      mnt(R, R, "", MS.BIND | MS.REC, "", ""),
       ["MKDIRS", "/proc", R, "dir"],
       mnt("proc", "/proc", "proc", 0, "", R),
       ["MKDIRS", "/dev", R, "dir"],
-      mnt("tmpfs", "/dev", "tmpfs", M.MS_NOSUID | M.MS_STRICTATIME, "mode=755,size=65536k", R),
+      mnt("tmpfs", "/dev", "tmpfs", MS.NOSUID | MS.STRICTATIME, "mode=755,size=65536k", R),
       ["MKDIRS", "/dev/pts", R, "dir"],
-      mnt("devpts", "/dev/pts", "devpts", M.MS_NOSUID | M.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5", R),
+      mnt("devpts", "/dev/pts", "devpts", MS.NOSUID | MS.NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5", R),
       ["MKDIRS", "/dev/shm", R, "dir"],
       mnt("shm", "/dev/shm", "tmpfs", SAFE, "mode=1777,size=65536k", R),
       ["MKDIRS", "/dev/mqueue", R, "dir"],
       mnt("mqueue", "/dev/mqueue", "mqueue", SAFE, "", R),
       ["MKDIRS", "/sys", R, "dir"],
-      mnt("sysfs", "/sys", "sysfs", SAFE | M.MS_RDONLY, "", R),
+      mnt("sysfs", "/sys", "sysfs", SAFE | MS.RDONLY, "", R),
       ["MKDIRS", "/sys/fs/cgroup", R, "dir"],
       mnt("tmpfs", "/sys/fs/cgroup", "tmpfs", SAFE, "mode=755", R),
       ...bindCg("pids"),
       ...bindCg("unified"),
-      mnt("", "/sys/fs/cgroup", "", M.MS_REMOUNT | M.MS_BIND | M.MS_RDONLY | SAFE, "", R),
+      mnt("", "/sys/fs/cgroup", "", MS.REMOUNT | MS.BIND | MS.RDONLY | SAFE, "", R),
       ["MKDIRS", "/dev", R, "dir"],
       ["MKNOD", `${R}/dev/null`, "c", "1", "3", "438", "0", "0"],
       ["MKNOD", `${R}/dev/random`, "c", "1", "8", "438", "0", "0"],
@@ -76,7 +76,7 @@ describe("buildInitPlan: runc's default config", () => {
       ["SYMLINK", "/proc/kcore", `${R}/dev/core`],
       ["PAUSE", "hooks"],
       ["PIVOT_ROOT", R],
-      mnt("", "/", "", M.MS_REMOUNT | M.MS_BIND | M.MS_RDONLY, "", ""),
+      mnt("", "/", "", MS.REMOUNT | MS.BIND | MS.RDONLY, "", ""),
       ["SETHOSTNAME", "runc"],
       ...["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"].map((p) => ["READONLY", p]),
       ...[
@@ -166,8 +166,8 @@ describe("buildInitPlan: variations", () => {
     const p = build(s);
     const props = p.ops.filter((o) => o.field === "linux.rootfsPropagation").map((o) => o.args.map(String));
     expect(props).toEqual([
-      ["", "/", "", String(M.MS_SHARED | M.MS_REC), "", ""],
-      ["", "/", "", String(M.MS_SHARED | M.MS_REC), "", ""],
+      ["", "/", "", String(MS.SHARED | MS.REC), "", ""],
+      ["", "/", "", String(MS.SHARED | MS.REC), "", ""],
     ]);
     expect(p.ops.findIndex((o) => o.field === "linux.rootfsPropagation" && o.what.startsWith("make")) ).toBeLessThan(names(p).indexOf("PIVOT_ROOT"));
     expect(names(p)[names(p).indexOf("PIVOT_ROOT") + 1]).toBe("MOUNT");
@@ -191,7 +191,7 @@ describe("buildInitPlan: variations", () => {
     expect(w.find((o) => o[0] === "CLONE")).toEqual(["CLONE", String(0x7c020000), "0 100000 65536\n", "0 200000 1000\n", "", "detach"]);
     expect(names(p).slice(names(p).indexOf("CLONE"), names(p).indexOf("CLONE") + 4)).toEqual(["CLONE", "SETSID", "FIFO_OPEN", "BECOME_ROOT"]);
     expect(names(p)).not.toContain("MKNOD");
-    expect(w).toContainEqual(["MOUNT", "/dev/null", "/dev/null", "", String(M.MS_BIND), "", R]);
+    expect(w).toContainEqual(["MOUNT", "/dev/null", "/dev/null", "", String(MS.BIND), "", R]);
   });
 
   it("a new user namespace without mappings is an error", () => {
@@ -307,8 +307,8 @@ describe("buildInitPlan: variations", () => {
     const p = build(s);
     const i = p.ops.findIndex((o) => o.field === "mounts[7]" && o.what.startsWith("remount"));
     expect(i).toBeGreaterThan(names(p).indexOf("PIVOT_ROOT"));
-    expect(wire(p)[i]).toEqual(["MOUNT", "", "/run", "", String(M.MS_REMOUNT | M.MS_BIND | M.MS_RDONLY | M.MS_NOSUID), "", "/"]);
-    expect(wire(p)).toContainEqual(["MOUNT", "tmpfs", "/run", "tmpfs", String(M.MS_NOSUID), "", R]);
+    expect(wire(p)[i]).toEqual(["MOUNT", "", "/run", "", String(MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID), "", "/"]);
+    expect(wire(p)).toContainEqual(["MOUNT", "tmpfs", "/run", "tmpfs", String(MS.NOSUID), "", R]);
   });
 
   it("a bind-mounted /dev skips device setup", () => {

@@ -12,7 +12,8 @@ export const USAGE = `usage: node scripts/bench/run.mjs [options]
   --tp-seconds S      throughput seconds per runtime and mode (default 9; --quick: 3)
   --workers N         parallel workers for the parallel throughput row (default 2)
   --warmup N          untimed iterations before each case (default 1)
-  --no-rss            do not wrap commands in /usr/bin/time (no peak RSS, no wrapper overhead)
+  --rss-runs N        extra untimed runs per command under /usr/bin/time for peak RSS (default 3; --quick: 2)
+  --no-rss            skip the peak-RSS runs
   --no-ca             skip the NODE_EXTRA_CA_CERTS rows
   --polis PATH        polis entry point (default dist/polis.mjs of this checkout)
   -h, --help          this text`;
@@ -36,6 +37,7 @@ export function parseArgs(argv, repo) {
     workers: 2,
     warmup: 1,
     rss: true,
+    rssRuns: null,
     ca: true,
     polis: `${repo}/dist/polis.mjs`,
     help: false,
@@ -68,6 +70,7 @@ export function parseArgs(argv, repo) {
       case "--tp-seconds": o.tpSeconds = Number(value(a)); break;
       case "--workers": o.workers = positiveInt(a, value(a)); break;
       case "--warmup": o.warmup = Number(value(a)); break;
+      case "--rss-runs": o.rssRuns = positiveInt(a, value(a)); break;
       case "--no-rss": o.rss = false; break;
       case "--no-ca": o.ca = false; break;
       case "--polis": o.polis = value(a); break;
@@ -76,6 +79,7 @@ export function parseArgs(argv, repo) {
     }
   }
   o.runs ??= o.quick ? 5 : 15;
+  o.rssRuns ??= o.quick ? 2 : 3;
   o.tpSeconds ??= o.quick ? 3 : 9;
   if (!(o.tpSeconds > 0)) throw new Error("--tp-seconds: expected a positive number");
   if (!Number.isInteger(o.warmup) || o.warmup < 0) throw new Error("--warmup: expected an integer >= 0");

@@ -1,6 +1,7 @@
 // Remembers everything the harness makes (containers, state roots, temp dirs) and removes it:
 // after each case, at the end, and on Ctrl-C or a crash.
 import { existsSync, readdirSync, readFileSync, rmSync, rmdirSync } from "node:fs";
+import { isMountPoint } from "./namespace.mjs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 
@@ -97,6 +98,10 @@ export class Janitor {
       return;
     }
     for (const ctrl of ctrls) {
+      // With cgroup2 unmounted in our namespace, /sys/fs/cgroup/unified is a plain directory of
+      // the (shared) tmpfs below it, and crun still writes <id>/cgroup.procs there: remove those
+      // as ordinary files, or they pile up, hidden under the host's cgroup2 mount.
+      const plain = !isMountPoint(join(CGROUP_ROOT, ctrl));
       const bases = new Set([join(CGROUP_ROOT, ctrl)]);
       if (own[ctrl]) bases.add(join(CGROUP_ROOT, ctrl, own[ctrl]));
       for (const base of bases) {
@@ -109,7 +114,8 @@ export class Janitor {
         for (const e of entries) {
           if (e.isDirectory() && e.name.startsWith(this.idPrefix)) {
             try {
-              rmdirSync(join(base, e.name));
+              if (plain) rmSync(join(base, e.name), { recursive: true, force: true });
+              else rmdirSync(join(base, e.name));
             } catch {
               // still has processes or children: reported by leftovers()
             }

@@ -1,6 +1,8 @@
 // Running runtime commands: timed (wall clock + peak RSS) and untimed (setup and cleanup).
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parsePhaseLines, parseRssMarker, stripTimeOutput } from "./stats.mjs";
 
 export const TIME_BIN = "/usr/bin/time";
@@ -29,37 +31,71 @@ function checkChildSignal(r) {
   }
 }
 
+let scratch = null;
+let scratchSeq = 0;
+/** Where command output is captured; the janitor removes it (run.mjs passes its work dir). */
+export function setScratchDir(dir) {
+  scratch = dir;
+}
+
+/**
+ * Files for a command's stdout and stderr. Not pipes: a detached container inherits the runtime's
+ * stdio, and a pipe it holds would make spawnSync (and the async 'close') wait for the container.
+ * Fresh names each call, so output from an older container cannot land in a newer capture.
+ */
+function capture() {
+  scratch ??= mkdtempSync(join(tmpdir(), "polis-bench-io-"));
+  const base = join(scratch, `io-${process.pid}-${scratchSeq++}`);
+  const out = openSync(`${base}.out`, "w");
+  const err = openSync(`${base}.err`, "w");
+  return {
+    stdio: ["ignore", out, err],
+    read() {
+      closeSync(out);
+      closeSync(err);
+      const res = { stdout: readFileSync(`${base}.out`, "utf8"), stderr: readFileSync(`${base}.err`, "utf8") };
+      rmSync(`${base}.out`, { force: true });
+      rmSync(`${base}.err`, { force: true });
+      return res;
+    },
+  };
+}
+
 /**
  * Run `rt args` once, timed with hrtime around spawnSync. With rss, the command runs under
- * `/usr/bin/time -f <marker>%M` (the wrapper's fork+exec is in the timing, equally for every runtime;
- * run.mjs measures that overhead and reports it). Throws with the runtime's stderr when it fails.
+ * `/usr/bin/time -f <marker>%M` for its peak RSS (then the wall time includes the wrapper and is not
+ * used). Throws with the runtime's stderr when it fails.
  */
-export function timed(rt, args, { rss = true, phases = false } = {}) {
+export function timed(rt, args, { rss = false, phases = false } = {}) {
   const argv = rt.argv(args);
   const env = phases && rt.supportsPhases ? { ...rt.env, POLIS_TIMING: "1" } : rt.env;
   const [file, fileArgs] = rss ? [TIME_BIN, ["-f", `${RSS_MARKER}%M`, ...argv]] : [argv[0], argv.slice(1)];
+  const io = capture();
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(file, fileArgs, { env, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20, encoding: "utf8" });
+  const r = spawnSync(file, fileArgs, { env, stdio: io.stdio });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const { stdout, stderr: rawErr } = io.read();
   checkChildSignal(r);
-  const stderr = rss ? stripTimeOutput(r.stderr ?? "", RSS_MARKER) : (r.stderr ?? "").trim();
+  const stderr = rss ? stripTimeOutput(rawErr, RSS_MARKER) : rawErr.trim();
   if (r.error || r.status !== 0) {
     throw new Error(`${rt.name} ${args.join(" ")}: ${r.error?.message ?? `exit ${r.status ?? r.signal}`}${stderr ? `: ${lastLines(stderr)}` : ""}`);
   }
   return {
     ms,
-    rssKiB: rss ? parseRssMarker(r.stderr ?? "", RSS_MARKER) : null,
-    phases: phases && rt.supportsPhases ? parsePhaseLines(r.stderr ?? "") : null,
-    stdout: r.stdout ?? "",
+    rssKiB: rss ? parseRssMarker(rawErr, RSS_MARKER) : null,
+    phases: phases && rt.supportsPhases ? parsePhaseLines(rawErr) : null,
+    stdout,
   };
 }
 
 /** Untimed: returns { ok, status, stdout, stderr } and never throws for a non-zero exit. */
 export function quiet(rt, args) {
   const argv = rt.argv(args);
-  const r = spawnSync(argv[0], argv.slice(1), { env: rt.env, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20, encoding: "utf8" });
+  const io = capture();
+  const r = spawnSync(argv[0], argv.slice(1), { env: rt.env, stdio: io.stdio });
+  const { stdout, stderr } = io.read();
   checkChildSignal(r);
-  return { ok: !r.error && r.status === 0, status: r.status, stdout: r.stdout ?? "", stderr: (r.stderr ?? "").trim() };
+  return { ok: !r.error && r.status === 0, status: r.status, stdout, stderr: stderr.trim() };
 }
 
 /** Untimed and required: throws with the runtime's stderr when it fails. */
@@ -70,24 +106,25 @@ export function must(rt, args) {
 }
 
 /** Async variant for the parallel throughput workers (spawnSync would serialise them). */
-export function runAsync(rt, args, { stdout = false } = {}) {
+export function runAsync(rt, args) {
   const argv = rt.argv(args);
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { env: rt.env, stdio: ["ignore", stdout ? "pipe" : "ignore", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout?.setEncoding("utf8");
-    child.stdout?.on("data", (d) => {
-      out += d;
+    const io = capture();
+    const child = spawn(argv[0], argv.slice(1), { env: rt.env, stdio: io.stdio });
+    let settled = false;
+    // 'exit', not 'close': the stdio files are ours, nothing to drain.
+    child.on("error", (e) => {
+      if (settled) return;
+      settled = true;
+      io.read();
+      resolve({ ok: false, status: null, stdout: "", stderr: e.message });
     });
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (d) => {
-      if (err.length < 65536) err += d;
-    });
-    child.on("error", (e) => resolve({ ok: false, status: null, stdout: "", stderr: e.message }));
-    child.on("close", (status, signal) => {
+    child.on("exit", (status, signal) => {
+      if (settled) return;
+      settled = true;
+      const { stdout, stderr } = io.read();
       if (signal === "SIGINT" || signal === "SIGTERM" || signal === "SIGHUP") state.interrupted = true;
-      resolve({ ok: status === 0, status: status ?? signal, stdout: out, stderr: err.trim() });
+      resolve({ ok: status === 0, status: status ?? signal, stdout, stderr: stderr.trim() });
     });
   });
 }

@@ -110,7 +110,7 @@ export function markdown(result) {
   out.push(mdTable(header, timeRows));
   if (m.options.rss) {
     out.push("");
-    out.push("### Peak RSS of the runtime command (MiB, median; /usr/bin/time %M)");
+    out.push(`### Peak RSS of the runtime command (MiB, median of ${m.options.rssRuns} separate runs under /usr/bin/time -f %M)`);
     out.push("");
     out.push(mdTable(header, rssRows));
   }
@@ -146,7 +146,7 @@ function footer(result) {
   if (m.calibration) {
     const c = m.calibration;
     lines.push(
-      `floors: /usr/bin/time wrapper adds ${fmt(c.timeWrapperMs, 2)} ms to every timed command · node -e 0: ${fmt(c.nodeStartMs)} ms` +
+      `floors: spawning /bin/true takes ${fmt(c.spawnTrueMs)} ms · node -e 0: ${fmt(c.nodeStartMs)} ms` +
         (c.nodeStartWithCaMs != null ? ` (${fmt(c.nodeStartWithCaMs)} ms with NODE_EXTRA_CA_CERTS)` : ""),
     );
   }

@@ -14,7 +14,6 @@ function emptyResult() {
 
 function record(res, m) {
   res.ms.push(m ? m.ms : null);
-  res.rssKiB.push(m ? m.rssKiB : null);
   res.phases.push(m ? m.phases : null);
 }
 
@@ -28,6 +27,21 @@ function oneIteration(ctx, c, rt) {
   } finally {
     // Untimed; a no-op error when the case already removed the container.
     ctx.janitor.removeContainer(rt, id);
+  }
+}
+
+/** One iteration, or null when this runtime already failed the case (or fails now: recorded once). */
+async function attempt(ctx, c, rt, res, log) {
+  await yieldToEventLoop();
+  checkInterrupted();
+  if (res.error) return null;
+  try {
+    return oneIteration(ctx, c, rt);
+  } catch (e) {
+    if (e instanceof Interrupted) throw e;
+    res.error = e.message;
+    log(`  ${c.key}: ${rt.name} failed: ${e.message}`);
+    return null;
   }
 }
 
@@ -48,26 +62,23 @@ export async function runCase(ctx, c, runtimes, log) {
       } catch (e) {
         if (e instanceof Interrupted) throw e;
         results[rt.name].error = `setup: ${e.message}`;
+        log(`  ${c.key}: ${rt.name} setup failed: ${e.message}`);
       }
     }
     const total = ctx.warmup + ctx.iterations;
     for (let i = 0; i < total; i++) {
-      const counted = i >= ctx.warmup;
       for (const rt of rotate(active, i)) {
-        await yieldToEventLoop();
-        checkInterrupted();
-        const res = results[rt.name];
-        let m = null;
-        if (!res.error) {
-          try {
-            m = oneIteration(ctx, c, rt);
-          } catch (e) {
-            if (e instanceof Interrupted) throw e;
-            res.error = e.message;
-            log(`  ${c.key}: ${rt.name} failed: ${e.message}`);
-          }
-        }
-        if (counted) record(res, m);
+        const m = await attempt(ctx, c, rt, results[rt.name], log);
+        if (i >= ctx.warmup) record(results[rt.name], m);
+      }
+    }
+    // Peak RSS in separate runs under /usr/bin/time: the wrapper is one more fork+exec, which
+    // costs milliseconds on a slow VM and would blur the timed figures if it were inside them.
+    const rssCtx = { ...ctx, timing: { rss: true, phases: false } };
+    for (let i = 0; i < ctx.rssRuns; i++) {
+      for (const rt of rotate(active, i)) {
+        const m = await attempt(rssCtx, c, rt, results[rt.name], log);
+        results[rt.name].rssKiB.push(m ? m.rssKiB : null);
       }
     }
   } finally {

@@ -8,8 +8,8 @@ import { rotate } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function step(rt, args, opts) {
-  const r = await runAsync(rt, args, opts);
+async function step(rt, args) {
+  const r = await runAsync(rt, args);
   checkInterrupted();
   if (!r.ok) throw new Error(`${rt.name} ${args[0]}: exit ${r.status}${r.stderr ? `: ${lastLines(r.stderr)}` : ""}`);
   return r;
@@ -23,7 +23,7 @@ async function waitExit(rt, id, pidFile) {
     if (pid !== null) {
       if (pidExited(pid)) return;
     } else {
-      const r = await runAsync(rt, ["state", id], { stdout: true });
+      const r = await runAsync(rt, ["state", id]);
       try {
         if (r.ok && JSON.parse(r.stdout).status === "stopped") return;
       } catch {

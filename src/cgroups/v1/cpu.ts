@@ -2,7 +2,7 @@
 import { fieldError } from "../../errors.js";
 import type { Resources } from "../../spec/types.js";
 import { readCg, writeCg } from "../fs.js";
-import { int, requireFile } from "../values.js";
+import { int, writeIntIfSupported } from "../values.js";
 
 type Cpu = NonNullable<Resources["cpu"]>;
 const F = "linux.resources.cpu";
@@ -33,20 +33,16 @@ export function applyCpuV1(dir: string, c: Cpu): void {
   }
   if (quota !== 0) writeQuota();
   if (c.burst !== undefined) {
-    requireFile(dir, "cpu.cfs_burst_us", `${F}.burst`);
-    writeCg(dir, "cpu.cfs_burst_us", String(int(`${F}.burst`, c.burst)), `${F}.burst`);
+    writeIntIfSupported(dir, "cpu.cfs_burst_us", `${F}.burst`, c.burst);
   }
   const rtWhy = "real-time group scheduling is not enabled in this kernel (CONFIG_RT_GROUP_SCHED)";
   if (c.realtimePeriod !== undefined && c.realtimePeriod !== 0) {
-    requireFile(dir, "cpu.rt_period_us", `${F}.realtimePeriod`, rtWhy);
-    writeCg(dir, "cpu.rt_period_us", String(int(`${F}.realtimePeriod`, c.realtimePeriod)), `${F}.realtimePeriod`);
+    writeIntIfSupported(dir, "cpu.rt_period_us", `${F}.realtimePeriod`, c.realtimePeriod, rtWhy);
   }
   if (c.realtimeRuntime !== undefined && c.realtimeRuntime !== 0) {
-    requireFile(dir, "cpu.rt_runtime_us", `${F}.realtimeRuntime`, rtWhy);
-    writeCg(dir, "cpu.rt_runtime_us", String(int(`${F}.realtimeRuntime`, c.realtimeRuntime)), `${F}.realtimeRuntime`);
+    writeIntIfSupported(dir, "cpu.rt_runtime_us", `${F}.realtimeRuntime`, c.realtimeRuntime, rtWhy);
   }
   if (c.idle !== undefined) {
-    requireFile(dir, "cpu.idle", `${F}.idle`);
-    writeCg(dir, "cpu.idle", String(int(`${F}.idle`, c.idle)), `${F}.idle`);
+    writeIntIfSupported(dir, "cpu.idle", `${F}.idle`, c.idle);
   }
 }

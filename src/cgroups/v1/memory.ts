@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fieldError } from "../../errors.js";
 import type { Resources } from "../../spec/types.js";
 import { readCg, writeCg } from "../fs.js";
-import { int, requireFile } from "../values.js";
+import { int, requireFile, writeIntIfSupported } from "../values.js";
 
 type Memory = NonNullable<Resources["memory"]>;
 const F = "linux.resources.memory";
@@ -45,12 +45,10 @@ export function applyMemoryV1(dir: string, m: Memory): void {
     writeCg(dir, "memory.soft_limit_in_bytes", String(int(`${F}.reservation`, m.reservation)), `${F}.reservation`);
   }
   if (m.kernel !== undefined) {
-    requireFile(dir, "memory.kmem.limit_in_bytes", `${F}.kernel`);
-    writeCg(dir, "memory.kmem.limit_in_bytes", String(int(`${F}.kernel`, m.kernel)), `${F}.kernel`);
+    writeIntIfSupported(dir, "memory.kmem.limit_in_bytes", `${F}.kernel`, m.kernel);
   }
   if (m.kernelTCP !== undefined) {
-    requireFile(dir, "memory.kmem.tcp.limit_in_bytes", `${F}.kernelTCP`);
-    writeCg(dir, "memory.kmem.tcp.limit_in_bytes", String(int(`${F}.kernelTCP`, m.kernelTCP)), `${F}.kernelTCP`);
+    writeIntIfSupported(dir, "memory.kmem.tcp.limit_in_bytes", `${F}.kernelTCP`, m.kernelTCP);
   }
   if (m.swappiness !== undefined && m.swappiness !== null) {
     const s = int(`${F}.swappiness`, m.swappiness);

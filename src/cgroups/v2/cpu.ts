@@ -2,15 +2,14 @@
 import { fieldError } from "../../errors.js";
 import type { Resources } from "../../spec/types.js";
 import { writeCg } from "../fs.js";
-import { int, requireFile } from "../values.js";
+import { int, v1RangeToV2Weight, writeIntIfSupported } from "../values.js";
 
 type Cpu = NonNullable<Resources["cpu"]>;
 const F = "linux.resources.cpu";
 
 /** runc's mapping of v1 shares [2, 262144] onto v2 weight [1, 10000]. */
 export function sharesToWeight(shares: number): number {
-  if (shares === 0) return 0;
-  return 1 + Math.floor(((shares - 2) * 9999) / 262142);
+  return v1RangeToV2Weight(shares, 2, 262144);
 }
 
 /** cpu.max contents, or undefined when neither quota nor period is set. */
@@ -33,11 +32,9 @@ export function applyCpuV2(dir: string, c: Cpu): void {
   const max = cpuMax(c.quota === undefined ? 0 : int(`${F}.quota`, c.quota), c.period === undefined ? 0 : int(`${F}.period`, c.period));
   if (max !== undefined) writeCg(dir, "cpu.max", max, c.quota ? `${F}.quota` : `${F}.period`);
   if (c.burst !== undefined) {
-    requireFile(dir, "cpu.max.burst", `${F}.burst`);
-    writeCg(dir, "cpu.max.burst", String(int(`${F}.burst`, c.burst)), `${F}.burst`);
+    writeIntIfSupported(dir, "cpu.max.burst", `${F}.burst`, c.burst);
   }
   if (c.idle !== undefined) {
-    requireFile(dir, "cpu.idle", `${F}.idle`);
-    writeCg(dir, "cpu.idle", String(int(`${F}.idle`, c.idle)), `${F}.idle`);
+    writeIntIfSupported(dir, "cpu.idle", `${F}.idle`, c.idle);
   }
 }

@@ -5,15 +5,14 @@ import { join } from "node:path";
 import { fieldError } from "../../errors.js";
 import type { Resources, ThrottleDevice } from "../../spec/types.js";
 import { writeCg } from "../fs.js";
-import { int, requireFile } from "../values.js";
+import { int, requireFile, v1RangeToV2Weight } from "../values.js";
 
 type BlockIO = NonNullable<Resources["blockIO"]>;
 const F = "linux.resources.blockIO";
 
 /** v1 blkio weight [10, 1000] -> v2 io.weight [1, 10000]. */
 export function blkioWeightToIo(w: number): number {
-  if (w === 0) return 0;
-  return 1 + Math.floor(((w - 10) * 9999) / 990);
+  return v1RangeToV2Weight(w, 10, 1000);
 }
 
 export function applyIoV2(dir: string, b: BlockIO): void {

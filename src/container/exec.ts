@@ -1,0 +1,232 @@
+// `polis exec`: run another process inside a running container. The shim joins the container's
+// cgroup and namespaces, forks, and the child takes on the process spec (user, caps, rlimits,
+// seccomp, cwd) before exec'ing, like runc's `runc init` in setns mode.
+import { existsSync, readFileSync } from "node:fs";
+import { PolisError, fieldError } from "../errors.js";
+import { capNumber } from "../linux/capabilities.js";
+import { namespacesToJoin } from "../linux/namespaces.js";
+import { OpCode, type Plan } from "../linux/plan.js";
+import { ShimError, ShimSession, decodeWaitStatus } from "../linux/shim.js";
+import type { Capabilities, Process, Spec } from "../spec/types.js";
+import type { ExecOptions, ExecProcessFlags } from "../cli/contracts.js";
+import type { ContainerRecord } from "../state/types.js";
+import { recordedCgroup } from "./cgroup.js";
+import { liveStatus, mustGet, openStore } from "./context.js";
+import type { GlobalOptions } from "./options.js";
+import { writePidFile } from "./pidfile.js";
+import { buildJoinPlan } from "./plan-join.js";
+
+const FORWARDED: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
+
+export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<number> {
+  const { rec, cgroupProcs } = checkContainer(g, o);
+  const proc = o.processFile ? await processFromFile(o.processFile) : processFromFlags(rec.config, o.process);
+  checkTerminal(proc, o);
+  const pid = rec.pid!;
+  const env = withHome(proc.env ?? [], proc.user.uid, pid);
+  const plan = buildJoinPlan({
+    pid,
+    namespaces: namespacesToJoin(pid, (rec.config.linux?.namespaces ?? []).map((n) => n.type)),
+    cgroupProcs,
+    process: proc,
+    consoleSocket: o.consoleSocket,
+    mode: o.detach ? "detach" : "wait",
+    argv: proc.args!,
+    env,
+  });
+  if (rec.config.linux?.seccomp) await addSeccomp(plan, rec.config, proc);
+  const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
+  try {
+    const child = (await session.expect("pid")).value;
+    return o.detach ? await detached(session, child, o) : await foreground(session, child);
+  } finally {
+    session.close();
+  }
+}
+
+/** The container must exist and be running (or paused, with --ignore-paused). */
+function checkContainer(g: GlobalOptions, o: ExecOptions): { rec: ContainerRecord; cgroupProcs: string[] } {
+  if (o.subCgroup !== undefined) {
+    throw new PolisError(`--cgroup: joining a sub-cgroup (${o.subCgroup}) is not supported yet`);
+  }
+  const store = openStore(g);
+  try {
+    const rec = mustGet(store, o.id);
+    const cgroup = recordedCgroup(rec);
+    const status = liveStatus(rec, () => cgroup.isFrozen());
+    if (status === "stopped") throw new PolisError("cannot exec in a stopped container");
+    if (status === "paused" && !o.ignorePaused) throw new PolisError("cannot exec in a paused container");
+    if (status === "creating") throw new PolisError("cannot exec in a container that is being created");
+    return { rec, cgroupProcs: cgroup.procsFiles() };
+  } finally {
+    store.close();
+  }
+}
+
+async function processFromFile(path: string): Promise<Process> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code ?? "EIO";
+    throw new PolisError(`--process: read ${path}: ${errno}`, { step: `read ${path}`, errno });
+  }
+  // the schema validator is big: load it only for --process
+  const { parseProcess } = await import("../spec/load.js");
+  const proc = parseProcess(text, path);
+  if (proc.apparmorProfile) noAppArmor("process.apparmorProfile");
+  if (proc.selinuxLabel) noSelinux("process.selinuxLabel");
+  if (!proc.args?.length) throw fieldError("process.args", "must not be empty");
+  return proc;
+}
+
+/**
+ * runc's getProcess: the container's process with the flags applied. --env replaces a variable
+ * of the same name where it stands and appends new ones; --cap adds to the bounding, effective,
+ * permitted and ambient sets (not inheritable: runc 1.1.2 dropped that, CVE-2022-29162).
+ */
+export function processFromFlags(config: Spec, f: ExecProcessFlags): Process {
+  if (f.apparmor) noAppArmor("--apparmor");
+  if (f.processLabel) noSelinux("--process-label");
+  const base: Process = structuredClone(config.process ?? { user: { uid: 0, gid: 0 }, cwd: "/" });
+  const proc: Process = { ...base, args: [...f.args], terminal: f.tty };
+  proc.env = mergeEnv(base.env ?? [], f.env);
+  if (f.cwd !== undefined) {
+    if (!f.cwd.startsWith("/")) throw new PolisError(`--cwd: must be an absolute path, got ${JSON.stringify(f.cwd)}`);
+    proc.cwd = f.cwd;
+  }
+  proc.user = { ...base.user };
+  if (f.user) {
+    proc.user.uid = f.user.uid;
+    if (f.user.gid !== undefined) proc.user.gid = f.user.gid;
+  }
+  if (f.additionalGids.length) proc.user.additionalGids = [...(base.user.additionalGids ?? []), ...f.additionalGids];
+  if (f.caps.length) proc.capabilities = addCaps(base.capabilities, f.caps);
+  if (f.noNewPrivs) proc.noNewPrivileges = true;
+  // The container's own profile/label were accepted at create; without AppArmor/SELinux they are no-ops.
+  delete proc.apparmorProfile;
+  delete proc.selinuxLabel;
+  return proc;
+}
+
+/** `base` with `extra` applied: same name replaced in place, new names appended. */
+export function mergeEnv(base: readonly string[], extra: readonly string[]): string[] {
+  const out = [...base];
+  for (const e of extra) {
+    const name = e.split("=", 1)[0];
+    const i = out.findIndex((b) => b.split("=", 1)[0] === name);
+    if (i >= 0) out[i] = e;
+    else out.push(e);
+  }
+  return out;
+}
+
+function addCaps(caps: Capabilities | undefined, add: readonly string[]): Capabilities | undefined {
+  for (const c of add) if (capNumber(c) === undefined) throw new PolisError(`--cap: unknown capability "${c}"`);
+  // No capabilities in the config means the sets are left alone (all of root's): nothing to add.
+  if (!caps) return undefined;
+  const plus = (list: string[] | undefined) => [...new Set([...(list ?? []), ...add])];
+  return {
+    ...caps,
+    bounding: plus(caps.bounding),
+    effective: plus(caps.effective),
+    permitted: plus(caps.permitted),
+    ambient: plus(caps.ambient),
+  };
+}
+
+function noAppArmor(what: string): never {
+  const on = readFlag("/sys/module/apparmor/parameters/enabled") === "Y";
+  throw new PolisError(on ? `${what}: apparmor profiles are not supported by polis` : `${what}: apparmor is not enabled on this host`);
+}
+
+function noSelinux(what: string): never {
+  const on = existsSync("/sys/fs/selinux/enforce");
+  throw new PolisError(on ? `${what}: selinux labels are not supported by polis` : `${what}: selinux is not enabled on this host`);
+}
+
+function readFlag(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** runc's rules for a terminal (checkTerminal), except that a foreground exec may hand its pty
+ *  to a console socket too: polis has no pty proxy of its own. */
+function checkTerminal(proc: Process, o: ExecOptions): void {
+  if (proc.terminal && !o.consoleSocket) {
+    if (o.detach) throw new PolisError("cannot allocate tty if runc will detach without setting console socket");
+    throw new PolisError("--tty: polis needs --console-socket to hand the terminal to (it does not proxy one itself)");
+  }
+  if (!proc.terminal && o.consoleSocket) throw new PolisError("cannot use console socket if runc will not allocate tty");
+}
+
+/**
+ * runc sets HOME when the process env has none: the user's home from the container's
+ * /etc/passwd, "/" when the user is not there.
+ */
+export function withHome(env: readonly string[], uid: number, pid: number): string[] {
+  if (env.some((e) => e.startsWith("HOME="))) return [...env];
+  return [...env, `HOME=${homeOf(readFlag(`/proc/${pid}/root/etc/passwd`) ?? "", uid)}`];
+}
+
+export function homeOf(passwd: string, uid: number): string {
+  for (const line of passwd.split("\n")) {
+    const f = line.split(":");
+    if (f.length >= 6 && Number(f[2]) === uid && f[2] !== "") return f[5] || "/";
+  }
+  return "/";
+}
+
+/**
+ * The container's seccomp filter. runc loads it as late as it can: just before exec when
+ * no_new_privs is set; otherwise the filter needs CAP_SYS_ADMIN, so before the user switch and
+ * the capability drops.
+ */
+async function addSeccomp(plan: Plan, config: Spec, proc: Process): Promise<void> {
+  const { compileSeccomp } = await import("../seccomp/compile.js");
+  const compiled = compileSeccomp(config.linux!.seccomp!);
+  if (compiled.notify) {
+    throw fieldError("linux.seccomp", "SCMP_ACT_NOTIFY is not supported for polis exec yet");
+  }
+  const op = { code: OpCode.SECCOMP, args: [compiled.bpf, compiled.flags], field: "linux.seccomp", what: "load the seccomp filter" };
+  const drops = new Set([OpCode.CAP_BOUNDING, OpCode.CHDIR, OpCode.USER, OpCode.CAPS, OpCode.CAP_AMBIENT]);
+  const at = proc.noNewPrivileges
+    ? plan.ops.findIndex((x) => x.code === OpCode.EXEC)
+    : plan.ops.findIndex((x, i) => i > plan.ops.findIndex((y) => y.code === OpCode.CLONE) && drops.has(x.code));
+  plan.ops.splice(at < 0 ? plan.ops.length - 1 : at, 0, op);
+}
+
+/** --detach: the process runs on once exec'd; we wait only for the exec (or its failure). */
+async function detached(session: ShimSession, pid: number, o: ExecOptions): Promise<number> {
+  let msg;
+  try {
+    msg = await session.next();
+  } catch (e) {
+    // An ERROR is the exec failing; EOF without one means the child exec'd (its end of the sync
+    // socket is close-on-exec) and the shim's parent half has exited.
+    if (e instanceof ShimError) throw e;
+  }
+  if (msg) throw new PolisError(`polis-shim: unexpected ${msg.type} message after the exec'd process started`);
+  if (o.pidFile) writePidFile(o.pidFile, pid);
+  return 0;
+}
+
+/** Foreground: pass our signals on, and return the exit code (128+N for a death by signal N). */
+async function foreground(session: ShimSession, pid: number): Promise<number> {
+  const forward = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  for (const s of FORWARDED) process.on(s, forward);
+  try {
+    return decodeWaitStatus(await session.exitStatus()).exitCode;
+  } finally {
+    for (const s of FORWARDED) process.off(s, forward);
+  }
+}
