@@ -3,6 +3,7 @@
 #define POLIS_SHIM_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 enum op_code {
@@ -35,6 +36,7 @@ struct shim {
   int console_fd;     /* CONSOLE_SOCKET → CONSOLE */
   int fifo_fd;        /* FIFO_OPEN → FIFO_WAIT */
   char *exec_path;    /* FIND_EXEC → EXEC */
+  bool ready;         /* READY was sent: Node may no longer be listening */
 };
 
 extern struct shim S;

@@ -3,6 +3,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,7 +17,8 @@
 static void put32(unsigned char *p, uint32_t v) { v = htole32(v); memcpy(p, &v, 4); }
 static void put64(unsigned char *p, uint64_t v) { v = htole64(v); memcpy(p, &v, 8); }
 
-void send_msg(uint32_t type, int32_t step, int32_t err, int64_t value, const char *bytes) {
+/* false when Node is gone (the socket is closed) */
+static bool try_send(uint32_t type, int32_t step, int32_t err, int64_t value, const char *bytes) {
   unsigned char buf[HEADER_LEN + DETAIL_MAX];
   size_t len = bytes ? strnlen(bytes, DETAIL_MAX) : 0;
   put32(buf, type);
@@ -31,9 +33,15 @@ void send_msg(uint32_t type, int32_t step, int32_t err, int64_t value, const cha
        leak SIG_IGN into the container's process through execve). */
     ssize_t n = send(S.sync_fd, buf + off, total - off, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) _exit(1); /* Node is gone: nobody to report to, and nothing may be left behind */
+    if (n <= 0) return false;
     off += (size_t)n;
   }
+  return true;
+}
+
+void send_msg(uint32_t type, int32_t step, int32_t err, int64_t value, const char *bytes) {
+  /* Node is gone: nobody to report to, and nothing may be left behind */
+  if (!try_send(type, step, err, value, bytes)) _exit(1);
 }
 
 void wait_resume(void) {
@@ -49,7 +57,9 @@ void wait_resume(void) {
 static _Noreturn void vdie(int err, const char *fmt, va_list ap) {
   char detail[DETAIL_MAX];
   vsnprintf(detail, sizeof detail, fmt, ap);
-  send_msg(MSG_ERROR, S.step, err, 0, detail);
+  /* After READY a detached `polis create` is done and gone: the container's stderr is the only
+     place left where the client (containerd's log, the user's terminal) can see why it failed. */
+  if (S.ready || !try_send(MSG_ERROR, S.step, err, 0, detail)) dprintf(2, "polis: %s: %s\n", detail, strerror(err));
   _exit(1);
 }
 

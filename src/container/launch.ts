@@ -1,9 +1,10 @@
 // Drive the shim through an init plan: record the pid the moment it is known, run the create-time
 // hooks at the pause before pivot_root, and return once the init waits on its exec fifo.
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync } from "node:fs";
 import type { CgroupManager } from "../cgroups/types.js";
 import { runHooks } from "../hooks/run.js";
 import { mkfifo } from "../linux/fifo.js";
+import { mountPointOf } from "../linux/mountinfo.js";
 import { processStartTime } from "../linux/proc.js";
 import { ShimSession } from "../linux/shim.js";
 import type { Spec } from "../spec/types.js";
@@ -34,6 +35,8 @@ export interface LaunchInput {
 export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchInput): Promise<InitLaunch> {
   const fifo = fifoPath(rec);
   mkfifo(fifo);
+  // Not left to the umask: the init may have dropped to any uid by the time it opens the fifo.
+  chmodSync(fifo, 0o622);
   const plan = buildInitPlan({
     spec,
     rootfs: rec.rootfs,
@@ -44,6 +47,8 @@ export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchIn
     cgroupPaths: cgroup.paths,
     mode,
     hostHasKcore: existsSync("/proc/kcore"),
+    bundle: rec.bundle,
+    rootfsParentMount: spec.linux?.rootfsPropagation?.includes("shared") ? mountPointOf(rec.rootfs) : undefined,
   });
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   let pid = 0;

@@ -40,6 +40,8 @@ export interface InitPlanInput {
   bundle?: string;
   /** what a bind source is on the host (default: stat it); injectable so tests stay pure */
   sourceKind?: (hostPath: string) => PathKind;
+  /** the mount point holding the rootfs; needed for a shared rootfsPropagation */
+  rootfsParentMount?: string;
 }
 
 /** PATH for FIND_EXEC when process.env has none (runc's default). */
@@ -155,6 +157,11 @@ function addRootfs(plan: Plan, input: InitPlanInput, c: Checked): DeferredRemoun
   const firstProp = c.rootProp ?? MS.SLAVE | MS.REC;
   const propField = c.rootProp !== undefined ? "linux.rootfsPropagation" : "root.path";
   plan.add(OpCode.MOUNT, propField, `make / ${propagationName(firstProp)}`, "", "/", "", firstProp, "", "");
+  // pivot_root refuses a new root whose parent mount is shared: make just that parent private (runc).
+  if (firstProp & MS.SHARED && input.rootfsParentMount) {
+    const parent = input.rootfsParentMount;
+    plan.add(OpCode.MOUNT, "linux.rootfsPropagation", `make ${parent}, the mount holding the rootfs, private`, "", parent, "", MS.PRIVATE, "", "");
+  }
   plan.add(OpCode.MOUNT, "root.path", `bind mount the rootfs ${rootfs} onto itself`, rootfs, rootfs, "", MS.BIND | MS.REC, "", "");
 
   const mountCtx = {

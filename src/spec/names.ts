@@ -136,7 +136,8 @@ export const PERSONALITY_DOMAINS: Readonly<Record<string, number>> = Object.free
 });
 
 /** linux.rootfsPropagation values. */
-export const ROOTFS_PROPAGATIONS = ["private", "shared", "slave", "unbindable"] as const;
+// The spec names four; runc also takes the recursive forms, and bundles written for runc use them.
+export const ROOTFS_PROPAGATIONS = ["private", "shared", "slave", "unbindable", "rprivate", "rshared", "rslave", "runbindable"] as const;
 
 /** linux.timeOffsets keys (the clocks a time namespace can offset). */
 export const TIME_OFFSET_CLOCKS = ["monotonic", "boottime"] as const;

@@ -1,6 +1,6 @@
 // Test fixtures: a busybox rootfs made once per test run, and bundles that share it.
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -18,6 +18,8 @@ export function baseRootfs(): string {
 /** A fresh directory with a copy of the busybox rootfs at <dir>/rootfs. */
 export function makeBundleDir(prefix = "polis-bundle-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
+  // A user-namespaced root (mapped to an unprivileged host id) must be able to reach the rootfs.
+  chmodSync(dir, 0o755);
   cpSync(baseRootfs(), join(dir, "rootfs"), { recursive: true, verbatimSymlinks: true });
   return dir;
 }

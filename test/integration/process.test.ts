@@ -111,7 +111,7 @@ describe("process", () => {
 describe("hostname, domainname, sysctl", () => {
   it("sets them inside and leaves the host alone", () => {
     const hostForward = readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8");
-    const r = runScript(root, "hostname; domainname; cat /proc/sys/net/ipv4/ip_forward", (c) => {
+    const r = runScript(root, "hostname; cat /proc/sys/kernel/domainname; cat /proc/sys/net/ipv4/ip_forward", (c) => {
       c.hostname = "polis-box";
       c.domainname = "example.test";
       c.linux.sysctl = { "net.ipv4.ip_forward": hostForward.trim() === "1" ? "0" : "1" };

@@ -119,7 +119,7 @@ describe("schema errors name the field", () => {
     ["cwd missing", (c) => delete c.process.cwd, 'process: missing required field "cwd"'],
     ["root path missing", (c) => (c.root = {}), 'root: missing required field "path"'],
     ["ioPriority class", (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_FAST" }), 'process.ioPriority.class: must be one of "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"'],
-    ["rootfsPropagation", (c) => (c.linux.rootfsPropagation = "rshared"), 'linux.rootfsPropagation: must be one of "private", "shared", "slave", "unbindable"'],
+    ["rootfsPropagation", (c) => (c.linux.rootfsPropagation = "rbogus"), 'linux.rootfsPropagation: must be one of "private", "shared", "slave", "unbindable", "rprivate", "rshared", "rslave", "runbindable"'],
     ["seccomp action", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_NOPE" }), 'linux.seccomp.defaultAction: must be one of "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"'],
     ["seccomp syscall without names", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: [], action: "SCMP_ACT_ERRNO" }] }), "linux.seccomp.syscalls[0].names: must have at least 1 item"],
     ["sysctl value not a string", (c) => (c.linux.sysctl = { "net.ipv4.ip_forward": 1 }), 'linux.sysctl["net.ipv4.ip_forward"]: must be a string'],
@@ -207,7 +207,7 @@ describe("semantic checks", () => {
     expect(run((c) => (c.process.scheduler = { policy: "SCHED_FAST" }))).toBe('process.scheduler.policy: unknown policy "SCHED_FAST"');
     expect(run((c) => (c.process.scheduler = { policy: "SCHED_RR", flags: ["SCHED_FLAG_NOPE"] }))).toBe('process.scheduler.flags[0]: unknown flag "SCHED_FLAG_NOPE"');
     expect(run((c) => (c.linux.personality = { domain: "LINUX64" }))).toBe('linux.personality.domain: unknown domain "LINUX64"');
-    expect(run((c) => (c.linux.rootfsPropagation = "rshared"))).toBe('linux.rootfsPropagation: unknown propagation "rshared"');
+    expect(run((c) => (c.linux.rootfsPropagation = "rbogus"))).toBe('linux.rootfsPropagation: unknown propagation "rbogus"');
     expect(run(() => {})).toBe("ok");
   });
 });

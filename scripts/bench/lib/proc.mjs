@@ -129,8 +129,12 @@ export function runAsync(rt, args) {
   });
 }
 
-export function lastLines(text, n = 3) {
-  return String(text).trim().split("\n").slice(-n).join(" | ");
+/** The informative part of a failing command's stderr: its first error-looking line, else its last line. */
+export function lastLines(text) {
+  const lines = String(text).split("\n").map((l) => l.trim()).filter(Boolean);
+  const err = lines.find((l) => /error|denied|not |no such|invalid|fail/i.test(l) && !/^at /.test(l));
+  const pick = err ?? lines[lines.length - 1] ?? "";
+  return pick.length > 300 ? `${pick.slice(0, 300)}…` : pick;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));

@@ -27,6 +27,7 @@ export function summarizeCase(c, label, results) {
       ms: { samples: r.ms, ...summarize(r.ms) },
       rssKiB: { samples: r.rssKiB, ...summarize(r.rssKiB) },
       error: r.error,
+      failures: r.failures,
     };
     const phases = phaseSummary(r.phases);
     if (Object.keys(phases).length) runtimes[name].phases = phases;
@@ -159,7 +160,11 @@ function footer(result) {
 function errorsOf(result) {
   const errs = [];
   for (const e of [...result.cases, ...result.throughput]) {
-    for (const [name, r] of Object.entries(e.runtimes)) if (r.error) errs.push(`${e.label} / ${name}: ${r.error}`);
+    for (const [name, r] of Object.entries(e.runtimes)) {
+      if (!r.error) continue;
+      const times = r.failures > 1 ? ` (${r.failures} failures)` : r.failures === 1 ? " (1 failure)" : "";
+      errs.push(`${e.label} / ${name}${times}: ${r.error}`);
+    }
   }
   return errs;
 }

@@ -8,8 +8,11 @@ export function yieldToEventLoop() {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** After this many failed iterations a runtime is dropped from the case (one flaky failure is not). */
+const MAX_FAILURES = 3;
+
 function emptyResult() {
-  return { ms: [], rssKiB: [], phases: [], error: null };
+  return { ms: [], rssKiB: [], phases: [], error: null, failures: 0, dropped: false };
 }
 
 function record(res, m) {
@@ -30,17 +33,19 @@ function oneIteration(ctx, c, rt) {
   }
 }
 
-/** One iteration, or null when this runtime already failed the case (or fails now: recorded once). */
+/** One iteration, or null when it fails or the runtime was dropped (the first error is kept). */
 async function attempt(ctx, c, rt, res, log) {
   await yieldToEventLoop();
   checkInterrupted();
-  if (res.error) return null;
+  if (res.dropped) return null;
   try {
     return oneIteration(ctx, c, rt);
   } catch (e) {
     if (e instanceof Interrupted) throw e;
-    res.error = e.message;
-    log(`  ${c.key}: ${rt.name} failed: ${e.message}`);
+    res.error ??= e.message;
+    res.failures++;
+    res.dropped = res.failures >= MAX_FAILURES;
+    log(`  ${c.key}: ${rt.name} failed${res.dropped ? " (dropped from this case)" : ""}: ${e.message}`);
     return null;
   }
 }
@@ -62,6 +67,7 @@ export async function runCase(ctx, c, runtimes, log) {
       } catch (e) {
         if (e instanceof Interrupted) throw e;
         results[rt.name].error = `setup: ${e.message}`;
+        results[rt.name].dropped = true;
         log(`  ${c.key}: ${rt.name} setup failed: ${e.message}`);
       }
     }
