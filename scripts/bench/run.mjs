@@ -117,6 +117,7 @@ async function inner(opts) {
       iterations: opts.runs,
       warmup: opts.warmup,
       listCount: opts.listCount,
+      keepsAfterRun: {},
       timing: { rss: false, phases: opts.phases },
       rssRuns: opts.rss ? opts.rssRuns : 0,
       newId: (rt, tag) => `${idPrefix}-${rt.name === "polis-ca" ? "pc" : rt.name[0]}${tag}${(seq++).toString(36)}`,

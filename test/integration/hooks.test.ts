@@ -38,6 +38,7 @@ describe("hooks", () => {
     const rec = recorder(log);
     const id = uniqueId("hooks");
     const bundle = busyboxBundle((c) => {
+      c.root.readonly = false; // the startContainer hook writes its record into the rootfs
       const h = (name: string) => ({ path: rec, args: ["recorder", name], env: ["HOOKENV=yes"] });
       c.hooks = {
         prestart: [h("prestart")],
