@@ -10,6 +10,7 @@ import { parseArgv, UsageError, type Parsed, type ParsedOptions } from "./cli/ar
 import type { CliContext, CliIo, CommandRun } from "./cli/context.js";
 import { configureLog, log, logsToFile } from "./log.js";
 import { DEFAULT_ROOT } from "./paths.js";
+import { phase, reportPhases } from "./timing.js";
 
 export interface MainIo {
   stdout?: (text: string) => void;
@@ -63,6 +64,7 @@ export async function main(argv: readonly string[], mainIo: MainIo = {}): Promis
     let parsed: Parsed;
     try {
       parsed = parseArgv(argv);
+      phase("argument parsing");
     } catch (e) {
       if (!(e instanceof UsageError)) throw e;
       setUpLog(e.global, io, injectedStderr);
@@ -88,6 +90,7 @@ export async function main(argv: readonly string[], mainIo: MainIo = {}): Promis
     };
     log.debug("polis command", { command: parsed.command.name, args: parsed.args.join(" ") });
     const { run } = await COMMAND_MODULES[parsed.command.name]();
+    phase("command module load");
     return (await run(ctx)) ?? 0;
   } catch (e) {
     return fatal(e, io, debug);
@@ -197,8 +200,12 @@ function isEntry(): boolean {
 }
 
 if (isEntry()) {
+  phase("node boot and entry load");
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => {
+      reportPhases();
+      process.exit(code);
+    },
     (e) => {
       writeSync(2, `polis: ${(e as Error)?.stack ?? String(e)}\n`);
       process.exit(1);

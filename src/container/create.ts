@@ -16,6 +16,7 @@ import { effectiveResources, newCgroupManager } from "./cgroup.js";
 import { writePidFile } from "./pidfile.js";
 import { ownerName, statePathFor } from "./records.js";
 import { rootfsOf } from "./rootfs.js";
+import { phase } from "../timing.js";
 
 /** Create a container and leave its init blocked on the exec fifo. Returns the live launch for `run`. */
 export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: "detach" | "wait" = "detach"): Promise<InitLaunch> {
@@ -24,6 +25,7 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
   const spec: Spec = loadSpec(bundle);
   const rootfs = rootfsOf(bundle, spec);
   const cgroup = newCgroupManager(g, spec, o.id);
+  phase("validation");
 
   const store = openStore(g);
   const boot = bootId();
@@ -46,6 +48,7 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
   };
   // The primary key makes the id claim atomic: of two concurrent creates, exactly one gets here.
   store.insert(rec);
+  phase("state open and insert");
 
   let launch: InitLaunch | undefined;
   try {
@@ -53,9 +56,11 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
     cgroup.create();
     const resources = effectiveResources(spec);
     if (resources) cgroup.apply(resources);
+    phase("cgroup setup");
     launch = await launchInit({ g, o, spec, rec, store, cgroup, mode });
     if (o.pidFile) writePidFile(o.pidFile, launch.pid);
     store.update(o.id, { phase: "created" });
+    phase("record created");
     // A detached init lives on its own; `run` keeps the session to learn the exit status.
     if (mode === "detach") launch.session.close();
     return launch;

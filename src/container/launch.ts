@@ -5,6 +5,7 @@ import type { CgroupManager } from "../cgroups/types.js";
 import { runHooks } from "../hooks/run.js";
 import { mkfifo } from "../linux/fifo.js";
 import { mountPointOf } from "../linux/mountinfo.js";
+import { phase } from "../timing.js";
 import { processStartTime } from "../linux/proc.js";
 import { ShimSession } from "../linux/shim.js";
 import type { Spec } from "../spec/types.js";
@@ -50,6 +51,7 @@ export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchIn
     bundle: rec.bundle,
     rootfsParentMount: spec.linux?.rootfsPropagation?.includes("shared") ? mountPointOf(rec.rootfs) : undefined,
   });
+  phase("plan");
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   let pid = 0;
   const abandon = () => {
@@ -66,12 +68,16 @@ export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchIn
     for (;;) {
       const msg = await session.next();
       if (msg.type === "pid") {
+        phase("shim spawn and clone");
         pid = msg.value;
         store.update(rec.id, { pid, pidStartTime: processStartTime(pid) });
       } else if (msg.type === "pause") {
+        phase("namespaces and mounts");
         await runCreateHooks(spec, { ...rec, pid, pidStartTime: null });
+        phase("create hooks");
         session.resume();
       } else if (msg.type === "ready") {
+        phase("pivot and process setup");
         return { pid, session, abandon };
       } else {
         throw new Error(`unexpected message from the shim: ${msg.type}`);

@@ -41,6 +41,9 @@ export enum OpCode {
   FIFO_WAIT = 35,
   SECCOMP = 36,
   EXEC = 37,
+  NEW_KEYRING = 38,
+  SECCOMP_LISTENER = 39,
+  CONSOLE_PAIR = 40,
 }
 
 export type Arg = string | number | bigint | Buffer;

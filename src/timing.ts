@@ -1,0 +1,21 @@
+// POLIS_TIMING=1 prints the wall time of each phase of one invocation on stderr at exit
+// (`phase=<name> ms=<float>`), for scripts/bench. When unset, every call is a no-op.
+import { writeSync } from "node:fs";
+
+const enabled = Boolean(process.env.POLIS_TIMING);
+const phases: [string, number][] = [];
+let last = 0; // performance.now() counts from process start, so the first phase is node's own boot
+
+/** Close the phase that ends now. */
+export function phase(name: string): void {
+  if (!enabled) return;
+  const now = performance.now();
+  phases.push([name, now - last]);
+  last = now;
+}
+
+export function reportPhases(): void {
+  if (!enabled) return;
+  phase("exit");
+  writeSync(2, phases.map(([n, ms]) => `phase=${n} ms=${ms.toFixed(2)}\n`).join(""));
+}
