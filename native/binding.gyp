@@ -11,8 +11,10 @@
         "src/ops_ns.c",
         "src/ops_mount.c",
         "src/ops_process.c",
+        "src/ops_seccomp.c",
         "src/ops_console.c",
-        "src/ops_exec.c"
+        "src/ops_exec.c",
+        "src/pty_proxy.c"
       ],
       "cflags": [ "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration" ]
     }

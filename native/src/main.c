@@ -54,8 +54,11 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_FIFO_OPEN] = { op_fifo_open, 1 },
   [OP_READY] = { op_ready, 0 },
   [OP_FIFO_WAIT] = { op_fifo_wait, 0 },
-  [OP_SECCOMP] = { op_seccomp, 2 },
+  [OP_SECCOMP] = { op_seccomp, 4 },
   [OP_EXEC] = { op_exec, -1 },
+  [OP_NEW_KEYRING] = { op_new_keyring, 1 },
+  [OP_SECCOMP_LISTENER] = { op_seccomp_listener, 1 },
+  [OP_CONSOLE_PAIR] = { op_console_pair, 0 },
 };
 
 /* Only stdio and the preserved fds 3..sync-1 may reach the container: everything else the caller

@@ -78,6 +78,8 @@ static void write_id_maps(pid_t pid, const struct op *op) {
 /* Foreground mode: wait for the child, but kill it if Node goes away first (EOF on the sync
    socket: POLLRDHUP only, so RESUME bytes meant for the child do not wake us). */
 static _Noreturn void wait_child(pid_t pid, int pidfd) {
+  /* a foreground terminal: proxy it until the child is gone (then the loop below ends at once) */
+  if (pty_proxy_wanted()) pty_proxy_run(pid, pidfd);
   struct pollfd fds[2] = {
     { .fd = pidfd, .events = POLLIN },
     { .fd = S.sync_fd, .events = POLLRDHUP },

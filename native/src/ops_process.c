@@ -1,13 +1,13 @@
-/* The process's own attributes: session, ids, hostname, rlimits, io/cpu scheduling, personality,
-   capabilities, no_new_privs, cwd, seccomp, and WRITE_FILE (sysctls, oom_score_adj). */
+/* The process's own attributes: session, session keyring, ids, hostname, rlimits, io/cpu
+   scheduling, personality, capabilities, no_new_privs, cwd, and WRITE_FILE (sysctls,
+   oom_score_adj). Seccomp is in ops_seccomp.c. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
-#include <linux/filter.h>
+#include <linux/keyctl.h>
 #include <linux/sched/types.h>
-#include <linux/seccomp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/personality.h>
@@ -20,6 +20,7 @@
 #include "shim.h"
 
 #define IOPRIO_WHO_PROCESS 1
+#define KEY_USR_SEARCH 0x00080000
 #define IOPRIO_CLASS_SHIFT 13
 
 void op_setsid(const struct op *op) {
@@ -31,6 +32,34 @@ void op_become_root(const struct op *op) {
   (void)op;
   if (setresgid(0, 0, 0) < 0) die("setresgid 0");
   if (setresuid(0, 0, 0) < 0) die("setresuid 0");
+}
+
+/* runc's session keyring: the container must not share the session keyring of whoever ran the
+   runtime (it would see and use their keys). Joining by name creates "<name>" or joins the one
+   the same name already designates (exec into the container). runc then lets the keyring's user
+   search it, so a process that changed uid can still find it; so do we. A kernel without keys
+   (ENOSYS) is not an error, as in runc. */
+void op_new_keyring(const struct op *op) {
+  const char *name = op->args[0];
+  long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name);
+  if (id < 0) {
+    if (errno == ENOSYS) return;
+    die("join session keyring %s", name);
+  }
+  /* KEYCTL_DESCRIBE: "type;uid;gid;perm;description", perm in hex */
+  char desc[512];
+  long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc);
+  if (n < 0) die("describe session keyring %s", name);
+  desc[sizeof desc - 1] = '\0';
+  const char *p = desc;
+  for (int field = 0; field < 3 && p; field++) {
+    p = strchr(p, ';');
+    if (p) p++;
+  }
+  if (!p) die_errno(EINVAL, "session keyring %s: unexpected description %s", name, desc);
+  unsigned long perm = strtoul(p, NULL, 16);
+  if (syscall(SYS_keyctl, KEYCTL_SETPERM, id, (unsigned)(perm | KEY_USR_SEARCH)) < 0)
+    die("set permissions of session keyring %s", name);
 }
 
 void op_write_file(const struct op *op) {
@@ -147,15 +176,4 @@ void op_cap_ambient(const struct op *op) {
 
 void op_chdir(const struct op *op) {
   if (chdir(op->args[0]) < 0) die("chdir %s", op->args[0]);
-}
-
-void op_seccomp(const struct op *op) {
-  if (op->lens[0] == 0 || op->lens[0] % sizeof(struct sock_filter) != 0)
-    die_errno(EINVAL, "seccomp program of %u bytes", op->lens[0]);
-  struct sock_fprog prog = {
-    .len = (unsigned short)(op->lens[0] / sizeof(struct sock_filter)),
-    .filter = (struct sock_filter *)(void *)op->args[0],
-  };
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)arg_ull(op, 1), &prog) < 0)
-    die("seccomp load");
 }

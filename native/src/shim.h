@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum op_code {
   OP_END = 0, OP_SETNS, OP_CGROUP_JOIN, OP_TIMENS, OP_CONSOLE_SOCKET, OP_CLONE, OP_SETSID,
@@ -13,6 +14,8 @@ enum op_code {
   OP_SETDOMAINNAME, OP_CONSOLE, OP_RLIMIT, OP_IOPRIO, OP_SCHED, OP_PERSONALITY, OP_NO_NEW_PRIVS,
   OP_CAP_BOUNDING, OP_USER, OP_CAPS, OP_CAP_AMBIENT, OP_CHDIR, OP_FIND_EXEC, OP_FIFO_OPEN,
   OP_READY, OP_FIFO_WAIT, OP_SECCOMP, OP_EXEC,
+  OP_NEW_KEYRING = 38, OP_SECCOMP_LISTENER = 39,
+  OP_CONSOLE_PAIR = 40, /* explicit: 38, 39 are NEW_KEYRING, SECCOMP_LISTENER */
   OP__COUNT
 };
 
@@ -58,6 +61,11 @@ int open_scoped(const char *scope, const char *path, int flags); /* fd or -1/err
 void fd_path(int fd, char buf[64]);
 int write_all(int fd, const void *buf, size_t len);
 
+/* pty_proxy.c: foreground terminal (CONSOLE_PAIR). In the parent after CLONE: receive the pty
+   master from the child and proxy it to our stdin/stdout until the child is gone. */
+bool pty_proxy_wanted(void);
+void pty_proxy_run(pid_t pid, int pidfd);
+
 /* ops_*.c: every op either succeeds or calls die() */
 void op_setns(const struct op *op);
 void op_cgroup_join(const struct op *op);
@@ -81,6 +89,7 @@ void op_write_file(const struct op *op);
 void op_sethostname(const struct op *op);
 void op_setdomainname(const struct op *op);
 void op_console(const struct op *op);
+void op_console_pair(const struct op *op);
 void op_rlimit(const struct op *op);
 void op_ioprio(const struct op *op);
 void op_sched(const struct op *op);
@@ -91,7 +100,9 @@ void op_user(const struct op *op);
 void op_caps(const struct op *op);
 void op_cap_ambient(const struct op *op);
 void op_chdir(const struct op *op);
+void op_new_keyring(const struct op *op);
 void op_seccomp(const struct op *op);
+void op_seccomp_listener(const struct op *op); /* before CLONE: connect to the seccomp agent */
 
 void op_find_exec(const struct op *op);
 void op_fifo_open(const struct op *op);

@@ -73,7 +73,8 @@ interface Checked {
   ns: NamespaceSetup;
   rootProp: number | undefined;
   newUser: boolean;
-  /** a console is set up: process.terminal and a --console-socket */
+  /** a console is set up: process.terminal with a --console-socket, or a foreground run (the
+   *  shim receives the pty master itself and proxies it: CONSOLE_PAIR) */
   terminal: boolean;
   /** a mount namespace is joined by path (host paths must be opened before that) */
   joinsMount: boolean;
@@ -101,6 +102,10 @@ function checkInput(input: InitPlanInput): Checked {
   if (input.noPivot && rootProp !== undefined && rootProp & MS.PRIVATE) {
     throw fieldError("linux.rootfsPropagation", `"${spec.linux?.rootfsPropagation}" is not safe without pivot_root (--no-pivot)`);
   }
+  if (proc.terminal && !input.consoleSocket && input.mode === "detach") {
+    // runc: nobody would be left to hold the pty master
+    throw fieldError("process.terminal", "cannot allocate a tty when detached without --console-socket");
+  }
   if (!ns.create.has("time") && Object.keys(spec.linux?.timeOffsets ?? {}).length) {
     throw fieldError("linux.timeOffsets", "needs a new time namespace");
   }
@@ -109,7 +114,7 @@ function checkInput(input: InitPlanInput): Checked {
     ns,
     rootProp,
     newUser: ns.create.has("user"),
-    terminal: Boolean(proc.terminal && input.consoleSocket),
+    terminal: Boolean(proc.terminal && (input.consoleSocket || input.mode === "wait")),
     joinsMount: ns.join.some((j) => j.type === "mount"),
   };
 }
@@ -119,7 +124,8 @@ const nsField = (ns: NamespaceSetup, t: NamespaceType) => `linux.namespaces[${ns
 /** In the shim itself: everything that needs the host's view (cgroupfs, sockets, ns paths). */
 function addBeforeClone(plan: Plan, input: InitPlanInput, c: Checked): void {
   addCgroupJoins(plan, input.cgroupProcs);
-  if (c.terminal) addConsoleSocket(plan, input.consoleSocket!);
+  if (c.terminal && input.consoleSocket) addConsoleSocket(plan, input.consoleSocket);
+  else if (c.terminal) plan.add(OpCode.CONSOLE_PAIR, "process.terminal", "make the terminal's socketpair");
   // The fifo is a host path: open it before joining another mount namespace would hide it.
   if (c.joinsMount) addFifoOpen(plan, input.fifoPath);
   for (const j of c.ns.join) {

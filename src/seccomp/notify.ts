@@ -5,9 +5,21 @@
 // the payload carries a placeholder where the pid goes: the byte 0x01, which JSON.stringify can
 // never emit raw (it escapes control characters as \u0001). The shim replaces every 0x01 byte
 // with the decimal pid; it does not parse JSON.
-import type { State } from "../spec/types.js";
+import type { Seccomp, State } from "../spec/types.js";
 import type { Arg } from "../linux/plan.js";
-import type { CompiledSeccomp } from "./compile.js";
+import { compileSeccomp, type CompiledSeccomp } from "./compile.js";
+
+/** What the plan builders need to load a filter (the SECCOMP and SECCOMP_LISTENER ops). */
+export interface SeccompLoad {
+  /** raw struct sock_filter[] */
+  bpf: Buffer;
+  /** SECCOMP_FILTER_FLAG_* (NEW_LISTENER included when the filter notifies) */
+  flags: number;
+  /** set when the filter has SCMP_ACT_NOTIFY rules: the agent's socket */
+  listenerPath?: string;
+  /** the ContainerProcessState sent with the notify fd, pid left as placeholders */
+  payload?: Buffer;
+}
 
 export const PID_PLACEHOLDER = 0x01;
 const PID = String.fromCharCode(PID_PLACEHOLDER);
@@ -25,6 +37,21 @@ export function listenerPayload(state: Omit<State, "pid">, metadata = ""): Buffe
 /** The pid substitution the shim performs, for tests and for documentation. */
 export function fillPid(payload: Buffer, pid: number): string {
   return payload.toString().split(PID).join(String(pid));
+}
+
+/**
+ * Compile `linux.seccomp` for a process of the container whose state is `state` (the init at
+ * create, or a process `polis exec` starts). Loads libseccomp: call it only when there is a filter.
+ */
+export function prepareSeccomp(seccomp: Seccomp, state: Omit<State, "pid">, field = "linux.seccomp"): SeccompLoad {
+  const compiled = compileSeccomp(seccomp, field);
+  if (!compiled.notify) return { bpf: compiled.bpf, flags: compiled.flags };
+  return {
+    bpf: compiled.bpf,
+    flags: compiled.flags,
+    listenerPath: seccomp.listenerPath,
+    payload: listenerPayload(state, seccomp.listenerMetadata ?? ""),
+  };
 }
 
 /** Arguments of the SECCOMP op: bpf, flags, listener-path ("" = none), payload ("" = none). */

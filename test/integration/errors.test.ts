@@ -127,3 +127,17 @@ describe("bad input", () => {
     expect(new Date(last.time).toString()).not.toBe("Invalid Date");
   });
 });
+
+describe("flags clients pass", () => {
+  it("--systemd-cgroup fails clearly when systemd is not running, leaving nothing", () => {
+    withBundle(() => {}, (bundle, id) => {
+      expectCleanFailure(["--systemd-cgroup", "create", "--bundle", bundle], id, ["systemd"]);
+    });
+  });
+
+  it("an unknown flag fails loudly instead of being ignored", () => {
+    const r = polis(root, ["create", "--no-such-flag", "x"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr + r.stdout).toContain("no-such-flag");
+  });
+});

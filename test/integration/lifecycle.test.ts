@@ -142,3 +142,32 @@ describe("run in the foreground", () => {
     rmSync(bundle, { recursive: true, force: true });
   });
 });
+
+describe("liveness survives pid reuse and reboots", () => {
+  it("a recorded init whose start time or boot id no longer matches is stopped", async () => {
+    const { Store } = await import("../../src/state/store.js");
+    const id = uniqueId("reuse");
+    const bundle = busyboxBundle();
+    polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
+    const pid = state(id).pid;
+    const store = Store.open(root);
+    const real = store.get(id)!;
+    try {
+      // Same pid, other start time: the pid was reused by an unrelated process.
+      store.update(id, { pidStartTime: String(Number(real.pidStartTime) + 1) });
+      expect(state(id)).toMatchObject({ status: "stopped", pid: 0 });
+      // Same pid and start time, but recorded during another boot.
+      store.update(id, { pidStartTime: real.pidStartTime, bootId: "00000000-0000-0000-0000-000000000000" });
+      expect(state(id).status).toBe("stopped");
+      const k = polis(root, ["kill", id, "KILL"]);
+      expect(k.stderr).toContain("container not running");
+      expect(pidAlive(pid)).toBe(true); // the signal did not reach the process that merely has the pid
+    } finally {
+      store.update(id, { bootId: real.bootId, pidStartTime: real.pidStartTime });
+      store.close();
+    }
+    expect(state(id).status).toBe("running");
+    polisOk(root, ["delete", "--force", id]);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+});
