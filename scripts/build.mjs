@@ -36,7 +36,8 @@ await esbuild.build({
   external: ["better-sqlite3", "koffi", "pino"],
   define: { __POLIS_COMMIT__: JSON.stringify(commit) },
   banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __polisCreateRequire } from 'node:module'; const require = __polisCreateRequire(import.meta.url);",
+    // An absolute interpreter path: podman calls kill/delete/pause with no PATH at all.
+    js: `#!${process.execPath}\nimport { createRequire as __polisCreateRequire } from 'node:module'; const require = __polisCreateRequire(import.meta.url);`,
   },
   sourcemap: false,
   minify: false,

@@ -76,7 +76,11 @@ enum { P_CHILD, P_SYNC, P_MASTER, P_STDIN, P_WINCH, P_N };
 void pty_proxy_run(pid_t pid, int pidfd) {
   close(S.console_fd); /* the child's end: EOF on ours if it dies before sending the master */
   S.console_fd = -1;
-  signal(SIGPIPE, SIG_IGN); /* this process never execs: nothing inherits the disposition */
+  /* This process never execs: no disposition here reaches the container. SIGHUP: when `polis`
+     is the session leader of the caller's tty (script, ssh) and dies, the kernel hangs up its
+     foreground group, us included; we must live to see the sync EOF and kill the child. */
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
   sigset_t winch;
   sigemptyset(&winch);
   sigaddset(&winch, SIGWINCH);

@@ -129,9 +129,10 @@ async function inner(opts) {
       if (!wanted(c.key)) continue;
       const label = c.label.replace("N created", `${opts.listCount} created`);
       log(`bench: ${label}`);
+      const started = Date.now();
       const entry = summarizeCase(c, label, await runCase(ctx, c, runtimes, log));
       result.cases.push(entry);
-      log(`  ${Object.entries(entry.runtimes).map(([n, r]) => `${n} ${r.ms.median === null ? "fail" : `${r.ms.median.toFixed(1)} ms`}`).join(" · ")}`);
+      log(`  ${Object.entries(entry.runtimes).map(([n, r]) => `${n} ${r.ms.median === null ? "fail" : `${r.ms.median.toFixed(1)} ms`}`).join(" · ")}  (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
     if (wanted("throughput")) {
       const rounds = 3;
@@ -157,7 +158,8 @@ async function inner(opts) {
   } catch (e) {
     const left = cleanup();
     if (left.length) log(`bench: could not remove: ${left.join(", ")}`);
-    if (e instanceof Interrupted) {
+    // A setup child (make-rootfs, runc spec) killed by the same Ctrl-C counts as an interruption.
+    if (e instanceof Interrupted || ["SIGINT", "SIGTERM", "SIGHUP"].includes(e?.signal)) {
       log("bench: interrupted; cleaned up");
       return 130;
     }

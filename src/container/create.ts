@@ -5,12 +5,14 @@ import { resolve } from "node:path";
 import { PolisError } from "../errors.js";
 import { bootId, processStartTime } from "../linux/proc.js";
 import { loadSpec } from "../spec/load.js";
+import { checkLsm } from "../spec/semantic.js";
 import { validateId } from "../spec/id.js";
 import type { Spec } from "../spec/types.js";
 import type { ContainerRecord } from "../state/types.js";
 import { rfc3339Nano, openStore } from "./context.js";
 import { cleanupContainer } from "./cleanup.js";
 import { launchInit, type InitLaunch } from "./launch.js";
+import { checkTerminal } from "./plan-init.js";
 import type { CreateOptions, GlobalOptions } from "./options.js";
 import { effectiveResources, newCgroupManager } from "./cgroup.js";
 import { writePidFile } from "./pidfile.js";
@@ -23,7 +25,9 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
   validateId(o.id);
   const bundle = resolve(o.bundle);
   const spec: Spec = loadSpec(bundle);
+  checkLsm(spec);
   const rootfs = rootfsOf(bundle, spec);
+  checkTerminal(spec, o.consoleSocket, mode);
   const cgroup = newCgroupManager(g, spec, o.id);
   phase("validation");
 

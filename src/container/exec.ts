@@ -2,6 +2,7 @@
 // cgroup and namespaces, forks, and the child takes on the process spec (user, caps, rlimits,
 // seccomp, cwd) before exec'ing, like runc's `runc init` in setns mode.
 import { existsSync, readFileSync } from "node:fs";
+import { join, posix } from "node:path";
 import { PolisError, fieldError } from "../errors.js";
 import { capNumber } from "../linux/capabilities.js";
 import { namespacesToJoin } from "../linux/namespaces.js";
@@ -9,9 +10,10 @@ import { OpCode, type Plan } from "../linux/plan.js";
 import { ShimError, ShimSession, decodeWaitStatus } from "../linux/shim.js";
 import type { Capabilities, Process, Spec } from "../spec/types.js";
 import type { ExecOptions, ExecProcessFlags } from "../cli/contracts.js";
+import type { SeccompLoad } from "../seccomp/notify.js";
 import type { ContainerRecord } from "../state/types.js";
 import { recordedCgroup } from "./cgroup.js";
-import { liveStatus, mustGet, openStore } from "./context.js";
+import { liveStatus, mustGet, openStore, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
 import { writePidFile } from "./pidfile.js";
 import { buildJoinPlan } from "./plan-join.js";
@@ -33,8 +35,9 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
     mode: o.detach ? "detach" : "wait",
     argv: proc.args!,
     env,
+    seccomp: await seccompFor(rec),
   });
-  if (rec.config.linux?.seccomp) await addSeccomp(plan, rec.config, proc);
+  if (proc.terminal && !o.consoleSocket) addConsolePair(plan, proc);
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   try {
     const child = (await session.expect("pid")).value;
@@ -44,11 +47,16 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
   }
 }
 
+/** The container's filter, loaded by the exec'd process too (with its notify fd to the agent). */
+async function seccompFor(rec: ContainerRecord): Promise<SeccompLoad | undefined> {
+  const seccomp = rec.config.linux?.seccomp;
+  if (!seccomp) return undefined;
+  const { prepareSeccomp } = await import("../seccomp/notify.js");
+  return prepareSeccomp(seccomp, stateOf(rec, "running"));
+}
+
 /** The container must exist and be running (or paused, with --ignore-paused). */
 function checkContainer(g: GlobalOptions, o: ExecOptions): { rec: ContainerRecord; cgroupProcs: string[] } {
-  if (o.subCgroup !== undefined) {
-    throw new PolisError(`--cgroup: joining a sub-cgroup (${o.subCgroup}) is not supported yet`);
-  }
   const store = openStore(g);
   try {
     const rec = mustGet(store, o.id);
@@ -57,10 +65,35 @@ function checkContainer(g: GlobalOptions, o: ExecOptions): { rec: ContainerRecor
     if (status === "stopped") throw new PolisError("cannot exec in a stopped container");
     if (status === "paused" && !o.ignorePaused) throw new PolisError("cannot exec in a paused container");
     if (status === "creating") throw new PolisError("cannot exec in a container that is being created");
-    return { rec, cgroupProcs: cgroup.procsFiles() };
+    return { rec, cgroupProcs: o.subCgroup === undefined ? cgroup.procsFiles() : subCgroupProcs(cgroup.paths, o.subCgroup) };
   } finally {
     store.close();
   }
+}
+
+/**
+ * --cgroup [<controller>[,<controller>]:]<path>: join <path> below the container's cgroup, in
+ * every hierarchy or only in the listed controllers' (the others keep the container's cgroup).
+ * Like runc, the sub-cgroup must already exist.
+ */
+export function subCgroupProcs(paths: Record<string, string>, spec: string, exists = existsSync): string[] {
+  const colon = spec.lastIndexOf(":");
+  const sub = colon < 0 ? spec : spec.slice(colon + 1);
+  const only = colon < 0 ? undefined : spec.slice(0, colon).split(",").filter(Boolean);
+  const clean = posix.normalize(sub).replace(/^\/+/, "");
+  if (sub === "" || clean.split("/").includes("..")) throw new PolisError(`--cgroup: invalid sub-cgroup path ${JSON.stringify(sub)}`);
+  for (const c of only ?? []) {
+    if (!Object.hasOwn(paths, c)) throw new PolisError(`--cgroup: the container has no ${c} cgroup`);
+  }
+  const dirs = new Map<string, string>(); // container dir -> dir to join (co-mounted controllers share one)
+  for (const [controller, dir] of Object.entries(paths)) {
+    const inSub = !only || only.includes(controller);
+    if (inSub || !dirs.has(dir)) dirs.set(dir, inSub ? join(dir, clean) : dir);
+  }
+  return [...dirs.values()].map((dir) => {
+    if (!exists(dir)) throw new PolisError(`--cgroup: ${dir} does not exist`, { step: `join cgroup ${dir}`, errno: "ENOENT" });
+    return join(dir, "cgroup.procs");
+  });
 }
 
 async function processFromFile(path: string): Promise<Process> {
@@ -154,11 +187,10 @@ function readFlag(path: string): string | undefined {
 }
 
 /** runc's rules for a terminal (checkTerminal), except that a foreground exec may hand its pty
- *  to a console socket too: polis has no pty proxy of its own. */
+ *  to a console socket too (runc refuses that combination; it is harmless). */
 function checkTerminal(proc: Process, o: ExecOptions): void {
-  if (proc.terminal && !o.consoleSocket) {
-    if (o.detach) throw new PolisError("cannot allocate tty if runc will detach without setting console socket");
-    throw new PolisError("--tty: polis needs --console-socket to hand the terminal to (it does not proxy one itself)");
+  if (proc.terminal && !o.consoleSocket && o.detach) {
+    throw new PolisError("cannot allocate tty if runc will detach without setting console socket");
   }
   if (!proc.terminal && o.consoleSocket) throw new PolisError("cannot use console socket if runc will not allocate tty");
 }
@@ -181,22 +213,19 @@ export function homeOf(passwd: string, uid: number): string {
 }
 
 /**
- * The container's seccomp filter. runc loads it as late as it can: just before exec when
- * no_new_privs is set; otherwise the filter needs CAP_SYS_ADMIN, so before the user switch and
- * the capability drops.
+ * A foreground exec with a terminal and no --console-socket: the shim keeps the pty master and
+ * proxies it to our stdio (CONSOLE_PAIR), as for a foreground `polis run`. buildJoinPlan only
+ * knows the console-socket case, so the two ops are put in here: the pair before CLONE, the
+ * CONSOLE right after the child's SETSID (the pty becomes its controlling terminal).
  */
-async function addSeccomp(plan: Plan, config: Spec, proc: Process): Promise<void> {
-  const { compileSeccomp } = await import("../seccomp/compile.js");
-  const compiled = compileSeccomp(config.linux!.seccomp!);
-  if (compiled.notify) {
-    throw fieldError("linux.seccomp", "SCMP_ACT_NOTIFY is not supported for polis exec yet");
-  }
-  const op = { code: OpCode.SECCOMP, args: [compiled.bpf, compiled.flags], field: "linux.seccomp", what: "load the seccomp filter" };
-  const drops = new Set([OpCode.CAP_BOUNDING, OpCode.CHDIR, OpCode.USER, OpCode.CAPS, OpCode.CAP_AMBIENT]);
-  const at = proc.noNewPrivileges
-    ? plan.ops.findIndex((x) => x.code === OpCode.EXEC)
-    : plan.ops.findIndex((x, i) => i > plan.ops.findIndex((y) => y.code === OpCode.CLONE) && drops.has(x.code));
-  plan.ops.splice(at < 0 ? plan.ops.length - 1 : at, 0, op);
+function addConsolePair(plan: Plan, proc: Process): void {
+  const clone = plan.ops.findIndex((op) => op.code === OpCode.CLONE);
+  const setsid = plan.ops.findIndex((op, i) => i > clone && op.code === OpCode.SETSID);
+  if (clone < 0 || setsid < 0) throw new PolisError("internal: the exec plan has no CLONE/SETSID");
+  const rows = proc.consoleSize?.height ?? 0;
+  const cols = proc.consoleSize?.width ?? 0;
+  plan.ops.splice(setsid + 1, 0, { code: OpCode.CONSOLE, args: [rows, cols], field: "process.terminal", what: "allocate the process's terminal" });
+  plan.ops.splice(clone, 0, { code: OpCode.CONSOLE_PAIR, args: [], field: "process.terminal", what: "make the terminal's socketpair" });
 }
 
 /** --detach: the process runs on once exec'd; we wait only for the exec (or its failure). */

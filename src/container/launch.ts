@@ -14,7 +14,7 @@ import type { ContainerRecord } from "../state/types.js";
 import { fifoPath, stateOf } from "./context.js";
 import { hookSpawnerInContainer } from "./enter.js";
 import type { CreateOptions, GlobalOptions } from "./options.js";
-import { buildInitPlan } from "./plan-init.js";
+import { buildInitPlan, sessionKeyringName } from "./plan-init.js";
 
 export interface InitLaunch {
   pid: number;
@@ -50,6 +50,11 @@ export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchIn
     hostHasKcore: existsSync("/proc/kcore"),
     bundle: rec.bundle,
     rootfsParentMount: spec.linux?.rootfsPropagation?.includes("shared") ? mountPointOf(rec.rootfs) : undefined,
+    // libseccomp is loaded only for a container that has a filter
+    seccomp: spec.linux?.seccomp
+      ? (await import("../seccomp/notify.js")).prepareSeccomp(spec.linux.seccomp, stateOf(rec, "creating"))
+      : undefined,
+    sessionKeyring: o.noNewKeyring ? undefined : sessionKeyringName(rec.id),
   });
   phase("plan");
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });

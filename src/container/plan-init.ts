@@ -2,7 +2,7 @@
 // Pure: every decision about order, flags and paths is made here and unit-tested; the shim only
 // executes (native/PROTOCOL.md). The order follows runc 1.1 (nsexec + prepareRootfs +
 // standard_init_linux), noted step by step below.
-import { fieldError } from "../errors.js";
+import { PolisError, fieldError } from "../errors.js";
 import { capBits, hexMask } from "../linux/capabilities.js";
 import { planDevices } from "../linux/devices.js";
 import {
@@ -20,6 +20,7 @@ import { cloneFlags, idMapString, namespaceSetup, timeOffsetsString, type Namesp
 import { OpCode, Plan } from "../linux/plan.js";
 import { ioprioArgs, personalityValue, schedArgs } from "../linux/process-attrs.js";
 import { rlimitNumber, rlimitValue } from "../linux/rlimits.js";
+import type { SeccompLoad } from "../seccomp/notify.js";
 import { MS } from "../spec/names.js";
 import type { NamespaceType, Process, Spec } from "../spec/types.js";
 
@@ -42,6 +43,27 @@ export interface InitPlanInput {
   sourceKind?: (hostPath: string) => PathKind;
   /** the mount point holding the rootfs; needed for a shared rootfsPropagation */
   rootfsParentMount?: string;
+  /** linux.seccomp, compiled (prepareSeccomp in src/seccomp/notify.ts); none = no filter */
+  seccomp?: SeccompLoad;
+  /** the session keyring to create and join (sessionKeyringName); none = keep the caller's
+   * (--no-new-keyring) */
+  sessionKeyring?: string;
+}
+
+/** runc's name for a container's session keyring. */
+export function sessionKeyringName(containerId: string): string {
+  return `_ses.${containerId}`;
+}
+
+/** runc's rule, checked before anything is made: a detached init's pty master must go somewhere. */
+export function checkTerminal(spec: Spec, consoleSocket: string | undefined, mode: "detach" | "wait"): void {
+  if (spec.process?.terminal && !consoleSocket && mode === "detach") {
+    throw fieldError("process.terminal", "cannot allocate a tty when detached without --console-socket");
+  }
+  // runc's other half of the rule: the socket is only for a detached container with a terminal.
+  if (consoleSocket && (!spec.process?.terminal || mode === "wait")) {
+    throw new PolisError("--console-socket: cannot use a console socket unless the container detaches and process.terminal is true");
+  }
 }
 
 /** PATH for FIND_EXEC when process.env has none (runc's default). */
@@ -58,11 +80,13 @@ export function buildInitPlan(input: InitPlanInput): Plan {
   addFinishRootfs(plan, input, c, deferred);
   const proc = c.proc;
   const personality = input.spec.linux?.personality ? personalityValue(input.spec.linux.personality) : undefined;
-  addProcessOps(plan, proc, personality);
+  addProcessOps(plan, proc, personality, input.seccomp);
   addFindExec(plan, proc.args!, proc.env ?? []);
   plan.add(OpCode.READY, "process", "report the container created");
   plan.add(OpCode.FIFO_WAIT, "process", "wait for polis start on the exec fifo");
-  // SECCOMP goes here (as late as possible, after the fifo): added by src/seccomp.
+  // With no_new_privs the filter needs no privilege: load it as late as possible (runc), so the
+  // profile need not allow what the runtime itself does before exec.
+  if (input.seccomp && proc.noNewPrivileges) addSeccomp(plan, input.seccomp);
   addExec(plan, proc.args!, proc.env ?? []);
   return plan;
 }
@@ -102,10 +126,6 @@ function checkInput(input: InitPlanInput): Checked {
   if (input.noPivot && rootProp !== undefined && rootProp & MS.PRIVATE) {
     throw fieldError("linux.rootfsPropagation", `"${spec.linux?.rootfsPropagation}" is not safe without pivot_root (--no-pivot)`);
   }
-  if (proc.terminal && !input.consoleSocket && input.mode === "detach") {
-    // runc: nobody would be left to hold the pty master
-    throw fieldError("process.terminal", "cannot allocate a tty when detached without --console-socket");
-  }
   if (!ns.create.has("time") && Object.keys(spec.linux?.timeOffsets ?? {}).length) {
     throw fieldError("linux.timeOffsets", "needs a new time namespace");
   }
@@ -126,6 +146,7 @@ function addBeforeClone(plan: Plan, input: InitPlanInput, c: Checked): void {
   addCgroupJoins(plan, input.cgroupProcs);
   if (c.terminal && input.consoleSocket) addConsoleSocket(plan, input.consoleSocket);
   else if (c.terminal) plan.add(OpCode.CONSOLE_PAIR, "process.terminal", "make the terminal's socketpair");
+  if (input.seccomp) addSeccompListener(plan, input.seccomp);
   // The fifo is a host path: open it before joining another mount namespace would hide it.
   if (c.joinsMount) addFifoOpen(plan, input.fifoPath);
   for (const j of c.ns.join) {
@@ -153,6 +174,10 @@ function addClone(plan: Plan, input: InitPlanInput, c: Checked): void {
   plan.add(OpCode.SETSID, "process", "start a new session");
   if (!c.joinsMount) addFifoOpen(plan, input.fifoPath);
   if (c.newUser) plan.add(OpCode.BECOME_ROOT, nsField(c.ns, "user"), "become root in the new user namespace");
+  // After BECOME_ROOT: the keyring belongs to the container's root, not to the overflow uid.
+  if (input.sessionKeyring) {
+    plan.add(OpCode.NEW_KEYRING, "process", `join a new session keyring ${input.sessionKeyring}`, input.sessionKeyring);
+  }
 }
 
 /** runc's prepareRoot + mounts + devices, all before pivot_root (targets scoped to the rootfs). */
@@ -255,7 +280,7 @@ function describeNew(create: Set<string>): string {
  * root can enter still works); USER keeps the permitted set (PR_SET_KEEPCAPS) so CAPS can then set
  * exactly what the config asks; ambient caps need the final permitted/inheritable sets.
  */
-export function addProcessOps(plan: Plan, proc: Process, personality?: number): void {
+export function addProcessOps(plan: Plan, proc: Process, personality?: number, seccomp?: SeccompLoad): void {
   (proc.rlimits ?? []).forEach((r, i) => {
     const field = `process.rlimits[${i}]`;
     plan.add(OpCode.RLIMIT, field, `set ${r.type} to ${r.soft}/${r.hard}`, rlimitNumber(r.type, field), rlimitValue(r.soft), rlimitValue(r.hard));
@@ -271,6 +296,9 @@ export function addProcessOps(plan: Plan, proc: Process, personality?: number): 
     plan.add(OpCode.SCHED, "process.scheduler", `set scheduler ${proc.scheduler.policy}`, ...schedArgs(proc.scheduler));
   }
   if (personality !== undefined) plan.add(OpCode.PERSONALITY, "linux.personality", `set personality ${personality}`, personality);
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before any capability is dropped
+  // (runc). With it, the caller loads the filter right before exec instead.
+  if (seccomp && !proc.noNewPrivileges) addSeccomp(plan, seccomp);
 
   // No "capabilities" at all leaves the capability sets alone, like runc.
   const caps = proc.capabilities;
@@ -295,6 +323,18 @@ export function addProcessOps(plan: Plan, proc: Process, personality?: number): 
     plan.add(OpCode.CAP_AMBIENT, "process.capabilities.ambient", "set ambient capabilities", hexMask(ambient & permitted & inheritable));
   }
   if (proc.noNewPrivileges) plan.add(OpCode.NO_NEW_PRIVS, "process.noNewPrivileges", "set no_new_privs");
+}
+
+/** SECCOMP_LISTENER: connect to the seccomp agent while the runtime's paths are still visible. */
+export function addSeccompListener(plan: Plan, seccomp: SeccompLoad): void {
+  if (!seccomp.listenerPath) return;
+  plan.add(OpCode.SECCOMP_LISTENER, "linux.seccomp.listenerPath", `connect to the seccomp agent ${seccomp.listenerPath}`, seccomp.listenerPath);
+}
+
+/** SECCOMP: load the filter (and hand its notify fd to the agent SECCOMP_LISTENER connected to). */
+export function addSeccomp(plan: Plan, seccomp: SeccompLoad): void {
+  const to = seccomp.listenerPath ? ` and send its notify fd to ${seccomp.listenerPath}` : "";
+  plan.add(OpCode.SECCOMP, "linux.seccomp", `load the seccomp filter${to}`, seccomp.bpf, seccomp.flags, seccomp.listenerPath ?? "", seccomp.payload ?? "");
 }
 
 /** The PATH execvp would use: the first PATH= in env, else runc's default. */

@@ -6,7 +6,8 @@ import { JOIN_ORDER } from "../linux/namespaces.js";
 import { OpCode, Plan } from "../linux/plan.js";
 import { NAMESPACE_PROC_NAMES } from "../spec/names.js";
 import type { NamespaceType, Process } from "../spec/types.js";
-import { addCgroupJoins, addConsole, addConsoleSocket, addExec, addFindExec, addProcessOps } from "./plan-init.js";
+import type { SeccompLoad } from "../seccomp/notify.js";
+import { addCgroupJoins, addConsole, addConsoleSocket, addExec, addFindExec, addProcessOps, addSeccomp, addSeccompListener } from "./plan-init.js";
 
 export interface JoinPlanInput {
   /** the container's init, whose /proc/<pid>/ns/* we join */
@@ -20,6 +21,8 @@ export interface JoinPlanInput {
   mode: "detach" | "wait";
   argv: string[];
   env: string[];
+  /** the container's linux.seccomp, compiled with this process's state (prepareSeccomp) */
+  seccomp?: SeccompLoad;
 }
 
 export function buildJoinPlan(input: JoinPlanInput): Plan {
@@ -29,6 +32,8 @@ export function buildJoinPlan(input: JoinPlanInput): Plan {
   const plan = new Plan();
   addCgroupJoins(plan, input.cgroupProcs);
   if (terminal) addConsoleSocket(plan, input.consoleSocket!);
+  // Before the joins: the agent's socket is a path in the runtime's mount namespace.
+  if (input.seccomp) addSeccompListener(plan, input.seccomp);
   // Same order as the init's joins (user first, mount last: see JOIN_ORDER).
   for (const type of JOIN_ORDER) {
     if (!input.namespaces.includes(type)) continue;
@@ -39,8 +44,11 @@ export function buildJoinPlan(input: JoinPlanInput): Plan {
   plan.add(OpCode.CLONE, "process", "create the process", 0, "", "", "", input.mode);
   plan.add(OpCode.SETSID, "process", "start a new session");
   if (terminal) addConsole(plan, proc, "allocate the process's terminal");
-  if (proc) addProcessOps(plan, proc);
+  if (proc) addProcessOps(plan, proc, undefined, input.seccomp);
   addFindExec(plan, input.argv, input.env);
+  // addProcessOps loaded it already unless no_new_privs (then: as late as possible, like runc);
+  // without a process spec nothing is dropped, so late is possible too.
+  if (input.seccomp && (!proc || proc.noNewPrivileges)) addSeccomp(plan, input.seccomp);
   addExec(plan, input.argv, input.env);
   return plan;
 }

@@ -1,5 +1,7 @@
 // `polis run`: create + start. In the foreground the shim stays as the init's parent and reports
 // its exit status; polis forwards signals to the init and returns 128+N for a death by signal N.
+// With process.terminal and no --console-socket, the shim also proxies the pty (CONSOLE_PAIR,
+// native/src/pty_proxy.c): our stdin/stdout are the shim's, so polis itself never touches them.
 import { PolisError } from "../errors.js";
 import { createContainer } from "./create.js";
 import { deleteContainer } from "./delete.js";
@@ -25,13 +27,16 @@ export async function runContainer(g: GlobalOptions, o: RunOptions): Promise<num
         // the container is exiting
       }
     };
-    for (const s of FORWARDED) process.on(s, forward);
+    // The shim resizes a proxied pty on SIGWINCH itself; the kernel then signals the container.
+    const proxied = Boolean(rec.config.process?.terminal && !o.consoleSocket);
+    const signals = proxied ? FORWARDED.filter((s) => s !== "SIGWINCH") : FORWARDED;
+    for (const s of signals) process.on(s, forward);
     try {
       await startCreated(store, rec);
       const status = await launch.session.exitStatus();
       return exitCodeOf(status);
     } finally {
-      for (const s of FORWARDED) process.off(s, forward);
+      for (const s of signals) process.off(s, forward);
     }
   } finally {
     store.close();

@@ -17,6 +17,8 @@ export interface LibSeccomp {
   attrSet(ctx: FilterCtx, attr: number, value: number): number;
   exportBpf(ctx: FilterCtx, fd: number): number;
   memfdCreate(name: string, flags: number): number;
+  /** the raw seccomp(2) system call, for probing what the kernel supports: -1 and errno() on failure */
+  seccomp(operation: number, flags: number, arg: Buffer | null): number;
   /** errno of the last failed libc call */
   errno(): number;
 }
@@ -27,6 +29,10 @@ export const ATTR_CTL_TSYNC = 4;
 /** seccomp_syscall_resolve_name's "unknown" (__NR_SCMP_ERROR); other negatives are pseudo-syscalls. */
 export const NR_SCMP_ERROR = -1;
 export const MFD_CLOEXEC = 1;
+/** seccomp(2) operations, and its number on the architectures polis builds for */
+export const SECCOMP_SET_MODE_FILTER = 1;
+export const SECCOMP_GET_ACTION_AVAIL = 2;
+const NR_SECCOMP: Partial<Record<string, number>> = { x64: 317, arm64: 277 };
 
 let cached: LibSeccomp | undefined;
 
@@ -58,6 +64,7 @@ export function libseccomp(): LibSeccomp {
   // libseccomp 2.5 has no seccomp_export_bpf_mem (2.6+): export to a memfd and read it back.
   const exportBpf = lib.func("int seccomp_export_bpf(void *ctx, int fd)");
   const memfdCreate = libc.func("int memfd_create(const char *name, unsigned int flags)");
+  const syscall = libc.func("long syscall(long nr, ...)");
   cached = {
     init: (a) => init(a),
     release: (ctx) => release(ctx),
@@ -68,6 +75,11 @@ export function libseccomp(): LibSeccomp {
     attrSet: (ctx, attr, v) => attrSet(ctx, attr, v),
     exportBpf: (ctx, fd) => exportBpf(ctx, fd),
     memfdCreate: (n, f) => memfdCreate(n, f),
+    seccomp: (op, flags, arg) => {
+      const nr = NR_SECCOMP[process.arch];
+      if (nr === undefined) return -1;
+      return Number(syscall(nr, "unsigned int", op, "unsigned int", flags, "void *", arg));
+    },
     errno: () => koffi.errno(),
   };
   return cached;

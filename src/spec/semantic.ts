@@ -3,6 +3,7 @@
 // namespaces), and absolute paths. Each failure names the config.json field it is about.
 // Runs after the schema validator (so types are right), but checks defensively so it is also
 // safe on a Spec built in code.
+import { existsSync, readFileSync } from "node:fs";
 import { fieldError } from "../errors.js";
 import {
   CAPABILITIES,
@@ -219,4 +220,38 @@ function checkLinux(spec: Spec, ns: NamespaceSet): void {
   if (linux.rootfsPropagation !== undefined && !(ROOTFS_PROPAGATIONS as readonly string[]).includes(linux.rootfsPropagation)) {
     throw fieldError("linux.rootfsPropagation", `unknown propagation ${q(linux.rootfsPropagation)}`);
   }
+}
+
+// ---- LSMs ----------------------------------------------------------------------------------
+// polis applies no AppArmor profile and no SELinux label. A config that asks for one must fail at
+// create, before anything is made, rather than run the container unconfined. Not part of
+// checkSemantics: such a config is valid, this host (and this runtime) just cannot honour it.
+
+/** Which LSMs the host has enabled (runc's tests: the apparmor module flag, a selinuxfs). */
+export interface HostLsm {
+  apparmor: boolean;
+  selinux: boolean;
+}
+
+export function hostLsm(): HostLsm {
+  let apparmor = false;
+  try {
+    apparmor = readFileSync("/sys/module/apparmor/parameters/enabled", "utf8").trim() === "Y";
+  } catch {
+    // no apparmor module
+  }
+  return { apparmor, selinux: existsSync("/sys/fs/selinux/enforce") };
+}
+
+/** Throws for the first LSM setting in `spec`; the host is probed only when one is set. */
+export function checkLsm(spec: Spec, host?: HostLsm): void {
+  const probe = () => (host ??= hostLsm());
+  if (spec.process?.apparmorProfile) throw lsmError("process.apparmorProfile", "apparmor", probe().apparmor);
+  if (spec.process?.selinuxLabel) throw lsmError("process.selinuxLabel", "selinux", probe().selinux);
+  if (spec.linux?.mountLabel) throw lsmError("linux.mountLabel", "selinux", probe().selinux);
+}
+
+function lsmError(field: string, lsm: "apparmor" | "selinux", enabled: boolean) {
+  const what = lsm === "apparmor" ? "apparmor profiles" : "selinux labels";
+  return fieldError(field, enabled ? `${what} are not supported by polis` : `${lsm} is not enabled on this host`);
 }

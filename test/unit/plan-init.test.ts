@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { buildInitPlan, pathFromEnv, type InitPlanInput } from "../../src/container/plan-init.js";
+import { buildInitPlan, pathFromEnv, sessionKeyringName, type InitPlanInput } from "../../src/container/plan-init.js";
 import { OpCode } from "../../src/linux/plan.js";
 import type { Spec } from "../../src/spec/types.js";
 import { MS } from "../../src/spec/names.js";
@@ -336,6 +336,63 @@ describe("buildInitPlan: variations", () => {
 
   it("foreground mode is passed to CLONE", () => {
     expect(wire(build(fixture(), { mode: "wait" })).find((o) => o[0] === "CLONE")![5]).toBe("wait");
+  });
+});
+
+describe("buildInitPlan: seccomp and the session keyring", () => {
+  const BPF = Buffer.from([6, 0, 0, 0, 0, 0, 0xff, 0x7f]); // ret ALLOW
+  const after = (n: string[], a: string, b: string) => expect(n.indexOf(a), `${a} after ${b}`).toBeGreaterThan(n.indexOf(b));
+
+  it("with no_new_privs: loaded after the fifo, right before EXEC (runc)", () => {
+    const s = fixture();
+    s.process!.noNewPrivileges = true;
+    const p = build(s, { seccomp: { bpf: BPF, flags: 4 } });
+    const n = names(p);
+    expect(n.slice(-4)).toEqual(["READY", "FIFO_WAIT", "SECCOMP", "EXEC"]);
+    expect(n.filter((x) => x === "SECCOMP")).toHaveLength(1);
+    expect(n).not.toContain("SECCOMP_LISTENER");
+    const op = p.ops.find((o) => o.code === OpCode.SECCOMP)!;
+    expect(op.args).toEqual([BPF, 4, "", ""]);
+    expect(op.field).toBe("linux.seccomp");
+  });
+
+  it("without no_new_privs: loaded while CAP_SYS_ADMIN is still there, before any capability or user change", () => {
+    const s = fixture();
+    s.process!.noNewPrivileges = false;
+    s.process!.user = { uid: 1000, gid: 1000 };
+    const n = names(build(s, { seccomp: { bpf: BPF, flags: 0 } }));
+    const i = n.indexOf("SECCOMP");
+    expect(i).toBeGreaterThan(n.indexOf("PIVOT_ROOT"));
+    for (const later of ["CAP_BOUNDING", "USER", "CAPS", "CAP_AMBIENT", "READY", "FIFO_WAIT", "EXEC"]) after(n, later, "SECCOMP");
+    expect(n.filter((x) => x === "SECCOMP")).toHaveLength(1);
+  });
+
+  it("a notify filter connects to the agent before CLONE and any SETNS, and passes the state", () => {
+    const s = fixture();
+    s.linux!.namespaces = [{ type: "mount", path: "/proc/7/ns/mnt" }, { type: "pid" }, { type: "uts" }];
+    const payload = Buffer.from('{"pid":\u0001}');
+    const p = build(s, { seccomp: { bpf: BPF, flags: 8, listenerPath: "/run/agent.sock", payload } });
+    const n = names(p);
+    expect(n.indexOf("SECCOMP_LISTENER")).toBeLessThan(n.indexOf("SETNS"));
+    expect(n.indexOf("SECCOMP_LISTENER")).toBeLessThan(n.indexOf("CLONE"));
+    const listener = p.ops.find((o) => o.code === OpCode.SECCOMP_LISTENER)!;
+    expect(listener.args).toEqual(["/run/agent.sock"]);
+    expect(listener.field).toBe("linux.seccomp.listenerPath");
+    expect(p.ops.find((o) => o.code === OpCode.SECCOMP)!.args).toEqual([BPF, 8, "/run/agent.sock", payload]);
+  });
+
+  it("joins a new session keyring in the child, after BECOME_ROOT; none with --no-new-keyring", () => {
+    const s = fixture();
+    s.linux!.namespaces!.push({ type: "user" });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const p = build(s, { sessionKeyring: sessionKeyringName("c1") });
+    expect(wire(p).find((o) => o[0] === "NEW_KEYRING")).toEqual(["NEW_KEYRING", "_ses.c1"]);
+    const n = names(p);
+    after(n, "NEW_KEYRING", "BECOME_ROOT");
+    after(n, "NEW_KEYRING", "SETSID");
+    after(n, "MOUNT", "NEW_KEYRING");
+    expect(names(build(fixture()))).not.toContain("NEW_KEYRING");
   });
 });
 

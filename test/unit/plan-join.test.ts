@@ -79,4 +79,20 @@ describe("buildJoinPlan", () => {
     ]);
     expect(() => buildJoinPlan({ ...base, argv: [] })).toThrow(/^process\.args: /);
   });
+
+  it("seccomp: agent socket before the joins; loaded before identity changes, or last with no_new_privs", () => {
+    const bpf = Buffer.alloc(8);
+    const seccomp = { bpf, flags: 8, listenerPath: "/run/agent.sock", payload: Buffer.from("{}") };
+    const proc = { cwd: "/", args: ["ls"], user: { uid: 1000, gid: 1000 }, capabilities: { bounding: [] } };
+    const names = (i: JoinPlanInput) => buildJoinPlan(i).ops.map((o) => OpCode[o.code]);
+    const n = names({ ...base, process: proc, seccomp });
+    expect(n.indexOf("SECCOMP_LISTENER")).toBeLessThan(n.indexOf("SETNS"));
+    expect(n.indexOf("SECCOMP")).toBeLessThan(n.indexOf("CAP_BOUNDING"));
+    expect(n.indexOf("SECCOMP")).toBeLessThan(n.indexOf("USER"));
+    expect(n.filter((x) => x === "SECCOMP")).toHaveLength(1);
+    const nnp = names({ ...base, process: { ...proc, noNewPrivileges: true }, seccomp });
+    expect(nnp.slice(-3)).toEqual(["FIND_EXEC", "SECCOMP", "EXEC"]);
+    expect(names({ ...base, seccomp: { bpf, flags: 0 } }).slice(-2)).toEqual(["SECCOMP", "EXEC"]);
+    expect(names({ ...base, seccomp: { bpf, flags: 0 } })).not.toContain("SECCOMP_LISTENER");
+  });
 });

@@ -11,7 +11,11 @@ import { features } from "../../src/spec/features.js";
 import { validateFeatures } from "../../src/spec/generated/validate-config.js";
 import { loadSpec, validateSpec } from "../../src/spec/load.js";
 import { CAPABILITIES, MOUNT_OPTIONS, NAMESPACE_TYPES, RLIMITS, SCHED_FLAGS, SCHED_POLICIES, SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS, IOPRIO_CLASSES, PERSONALITY_DOMAINS, ROOTFS_PROPAGATIONS } from "../../src/spec/names.js";
-import { OCI_VERSION } from "../../src/spec/types.js";
+import { OCI_VERSION, type Spec } from "../../src/spec/types.js";
+import { checkLsm } from "../../src/spec/semantic.js";
+import { parseMountOptions } from "../../src/linux/mounts.js";
+import { compileSeccomp } from "../../src/seccomp/compile.js";
+import { seccompSupport } from "../../src/seccomp/support.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "polis-spec-default-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -100,13 +104,88 @@ describe("features", () => {
     expect(f.linux.capabilities).toEqual(Object.keys(CAPABILITIES));
     expect(f.linux.namespaces).toEqual(["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]);
     expect(f.hooks).toEqual(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]);
-    // every option runc 1.1 advertises, plus the 1.2-era recursive/idmap ones
+    // every option runc 1.1 advertises but tmpcopyup (not implemented), plus the 1.2-era recursive ones
     const runcOptions = JSON.parse(readFileSync("/work/shared/reference/runtime-spec-v1.3/test/features/good/runc.json", "utf8")).mountOptions as string[];
-    for (const o of runcOptions) expect(f.mountOptions).toContain(o);
-    for (const o of ["idmap", "ridmap", "rro", "rnosymfollow", "tmpcopyup"]) expect(f.mountOptions).toContain(o);
+    for (const o of runcOptions.filter((o) => o !== "tmpcopyup")) expect(f.mountOptions).toContain(o);
+    for (const o of ["rro", "rnosymfollow", "rbind"]) expect(f.mountOptions).toContain(o);
     expect(f.annotations).toBeUndefined();
   });
 });
+
+describe("features tells the truth", () => {
+  const f = features();
+
+  test("every mount option listed is implemented by the planner; the others are not listed", () => {
+    for (const o of f.mountOptions) {
+      const parsed = parseMountOptions([o], "mounts[0].options");
+      // implemented = turned into flags/propagation/attributes, not handed to mount(2) as data
+      expect({ o, data: parsed.data }).toEqual({ o, data: "" });
+    }
+    const unlisted = Object.keys(MOUNT_OPTIONS).filter((o) => !f.mountOptions.includes(o)).sort();
+    expect(unlisted).toEqual(["idmap", "ridmap", "tmpcopyup"]);
+    expect(() => parseMountOptions(["idmap"], "mounts[0].options")).toThrow(/not supported/);
+    expect(parseMountOptions(["tmpcopyup"], "mounts[0].options").data).toBe("tmpcopyup");
+    expect(f.linux.mountExtensions.idmap.enabled).toBe(false);
+  });
+
+  test("apparmor and selinux are off, and checkLsm refuses what they would configure", () => {
+    expect(f.linux.apparmor.enabled).toBe(false);
+    expect(f.linux.selinux.enabled).toBe(false);
+    const spec = { ociVersion: "1.0.2", root: { path: "rootfs" }, process: { cwd: "/", args: ["true"], user: { uid: 0, gid: 0 }, apparmorProfile: "p" } } as Spec;
+    expect(() => checkLsm(spec, { apparmor: false, selinux: false })).toThrow("process.apparmorProfile: apparmor is not enabled on this host");
+    expect(() => checkLsm(spec, { apparmor: true, selinux: false })).toThrow("process.apparmorProfile: apparmor profiles are not supported by polis");
+    const labelled = { ...spec, process: { ...spec.process!, apparmorProfile: undefined, selinuxLabel: "l" } } as Spec;
+    expect(() => checkLsm(labelled, { apparmor: false, selinux: false })).toThrow("process.selinuxLabel: selinux is not enabled on this host");
+    const mountLabel = { ...spec, process: { ...spec.process!, apparmorProfile: "" }, linux: { mountLabel: "m" } } as Spec;
+    expect(() => checkLsm(mountLabel, { apparmor: false, selinux: true })).toThrow("linux.mountLabel: selinux labels are not supported by polis");
+    // nothing set: the host is not even probed
+    expect(() => checkLsm({ ...spec, process: { ...spec.process!, apparmorProfile: undefined } } as Spec, undefined)).not.toThrow();
+  });
+
+  test("seccomp lists only what this libseccomp and kernel accept", () => {
+    const s = f.linux.seccomp;
+    expect(s.enabled).toBe(true);
+    // every action polis knows works on this kernel (6.x); compileSeccomp accepts each listed arch
+    expect(s.actions).toEqual(Object.keys(SECCOMP_ACTIONS).sort());
+    for (const arch of s.archs) {
+      expect(() => compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", architectures: [arch] })).not.toThrow();
+    }
+    // libseccomp 2.5 does not know loongarch64, and cannot mix big-endian archs into an x86_64
+    // filter (EDOM): none of those may be advertised
+    for (const arch of Object.keys(SECCOMP_ARCHS).filter((a) => !s.archs.includes(a))) {
+      expect(() => compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", architectures: [arch] })).toThrow(/not supported by this libseccomp|EDOM/);
+    }
+    expect(s.archs).not.toContain("SCMP_ARCH_LOONGARCH64");
+    if (process.arch === "x64") expect(s.archs).toEqual(expect.arrayContaining(["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]));
+    for (const flag of s.supportedFlags) expect(s.knownFlags).toContain(flag);
+    expect(s.supportedFlags).toContain("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
+  });
+
+  test("a probe that finds no kernel support says so, and rdma follows the host's controllers", () => {
+    const none = features(undefined, {
+      seccomp: () => seccompSupport({ ...fakeLib, seccomp: () => -1, errno: () => 22 }),
+      controllers: () => new Set(["rdma", "memory"]),
+    });
+    expect(none.linux.seccomp.actions).toEqual([]);
+    expect(none.linux.seccomp.supportedFlags).toEqual([]);
+    expect(none.linux.cgroup.rdma).toBe(true);
+    expect(features(undefined, { controllers: () => new Set(["memory"]) }).linux.cgroup.rdma).toBe(false);
+  });
+});
+
+const fakeLib = {
+  init: () => ({}),
+  release: () => {},
+  archResolveName: () => 1,
+  archAdd: () => 0,
+  syscallResolveName: () => 0,
+  ruleAddArray: () => 0,
+  attrSet: () => 0,
+  exportBpf: () => 0,
+  memfdCreate: () => -1,
+  seccomp: () => 0,
+  errno: () => 0,
+};
 
 describe("name tables agree with the schemas", () => {
   const schema = (f: string) => JSON.parse(readFileSync(new URL(`../../schemas/${f}`, import.meta.url), "utf8"));

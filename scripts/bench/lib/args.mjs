@@ -1,6 +1,8 @@
 // Command-line options of scripts/bench/run.mjs.
 import { KNOWN } from "./runtimes.mjs";
 
+const CASE_KEYS = ["run", "create", "start", "state", "kill", "delete", "delete-force", "exec", "list", "throughput"];
+
 export const USAGE = `usage: node scripts/bench/run.mjs [options]
   --runs N            timed iterations per command (default 15; --quick: 5)
   --quick             short run: 5 iterations, 3 s of throughput per runtime and mode
@@ -65,7 +67,12 @@ export function parseArgs(argv, repo) {
       }
       case "--out": o.out = value(a); break;
       case "--phases": o.phases = true; break;
-      case "--only": o.only = value(a).split(",").map((s) => s.trim()).filter(Boolean); break;
+      case "--only": {
+        o.only = value(a).split(",").map((s) => s.trim()).filter(Boolean);
+        const bad = o.only.filter((k) => !CASE_KEYS.includes(k));
+        if (bad.length) throw new Error(`--only: unknown ${bad.join(", ")} (known: ${CASE_KEYS.join(", ")})`);
+        break;
+      }
       case "--list-count": o.listCount = positiveInt(a, value(a)); break;
       case "--tp-seconds": o.tpSeconds = Number(value(a)); break;
       case "--workers": o.workers = positiveInt(a, value(a)); break;

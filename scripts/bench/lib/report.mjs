@@ -74,8 +74,9 @@ function tableRows(entry, variant, pick, digits) {
   return row;
 }
 
-function mdTable(header, rows) {
-  const lines = [`| ${header.join(" | ")} |`, `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`];
+/** leftCols: how many leading (text) columns are left-aligned; the numeric rest are right-aligned. */
+function mdTable(header, rows, leftCols = 1) {
+  const lines = [`| ${header.join(" | ")} |`, `|${header.map((_, i) => (i < leftCols ? "---" : "---:")).join("|")}|`];
   for (const r of rows) lines.push(`| ${r.join(" | ")} |`);
   return lines.join("\n");
 }
@@ -130,7 +131,7 @@ export function markdown(result) {
     out.push("");
     out.push("### polis phases (POLIS_TIMING=1; median ms per phase)");
     out.push("");
-    out.push(phaseRows.length ? mdTable(["command", "phase", "median ms", "share of wall", "n"], phaseRows) : "polis printed no `phase=<name> ms=<float>` lines (POLIS_TIMING not supported yet, or polis not run).");
+    out.push(phaseRows.length ? mdTable(["command", "phase", "median ms", "share of wall", "n"], phaseRows, 2) : "polis printed no `phase=<name> ms=<float>` lines (POLIS_TIMING not supported yet, or polis not run).");
   }
   out.push("");
   out.push(footer(result));

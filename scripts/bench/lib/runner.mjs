@@ -76,7 +76,7 @@ export async function runCase(ctx, c, runtimes, log) {
     for (const rt of active) {
       if (!c.setupAll) continue;
       try {
-        shared.set(rt.name, c.setupAll(ctx, rt));
+        shared.set(rt.name, await c.setupAll(ctx, rt));
       } catch (e) {
         if (e instanceof Interrupted) throw e;
         results[rt.name].error = `setup: ${e.message}`;
@@ -101,7 +101,7 @@ export async function runCase(ctx, c, runtimes, log) {
       }
     }
   } finally {
-    if (c.teardownAll) for (const rt of active) c.teardownAll(ctx, rt, shared.get(rt.name));
+    if (c.teardownAll) for (const rt of active) await c.teardownAll(ctx, rt, shared.get(rt.name));
   }
   return results;
 }
