@@ -30,10 +30,6 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   spec: () => import("./cli/spec.js"),
   start: () => import("./cli/start.js"),
   state: () => import("./cli/state.js"),
-  // TODO(lead): these CLI modules are written (src/cli/<name>.ts, library calls listed in
-  // src/cli/contracts.ts) but their src/container/<verb>.ts do not exist yet, and the bundler
-  // fails on a missing import. Replace each entry with `() => import("./cli/<name>.js")` when
-  // the library module lands.
   events: () => import("./cli/events.js"),
   exec: () => import("./cli/exec.js"),
   pause: () => import("./cli/pause.js"),
@@ -42,13 +38,6 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   update: () => import("./cli/update.js"),
 };
 
-function notYet(name: string): () => Promise<{ run: CommandRun }> {
-  return async () => ({
-    run: async () => {
-      throw new PolisError(`polis ${name}: not implemented yet`);
-    },
-  });
-}
 
 /** Run polis with `argv` (without node and the script); resolves to the exit code. */
 export async function main(argv: readonly string[], mainIo: MainIo = {}): Promise<number> {

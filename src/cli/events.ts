@@ -1,7 +1,7 @@
 // `polis events [--stats] [--interval 5s] <id>`: one JSON object per line, as runc.
 import { PolisError } from "../errors.js";
 import { bool, str, type CliContext } from "./context.js";
-import type { ContainerEvent } from "./contracts.js";
+import type { ContainerEvent } from "../container/options.js";
 
 export async function run(ctx: CliContext): Promise<void> {
   const raw = str(ctx, "interval") ?? "5s";

@@ -2,7 +2,7 @@
 // the process's exit code, or 255 when exec itself fails (runc's code; clients rely on it).
 import { PolisError } from "../errors.js";
 import { CommandFailed, bool, list, num, pathOpt, str, type CliContext } from "./context.js";
-import type { ExecOptions } from "./contracts.js";
+import type { ExecOptions } from "../container/options.js";
 
 export const EXEC_FAILED = 255;
 

@@ -3,7 +3,7 @@
 import { PolisError } from "../errors.js";
 import { oomKillCount, runcStatsJson } from "../cgroups/stats.js";
 import type { CgroupManager } from "../cgroups/types.js";
-import type { ContainerEvent, EventsOptions } from "../cli/contracts.js";
+import type { ContainerEvent, EventsOptions } from "./options.js";
 import type { ContainerRecord } from "../state/types.js";
 import { recordedCgroup } from "./cgroup.js";
 import { initAlive, liveStatus, mustGet, openStore } from "./context.js";

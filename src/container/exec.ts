@@ -9,7 +9,7 @@ import { namespacesToJoin } from "../linux/namespaces.js";
 import { OpCode, type Plan } from "../linux/plan.js";
 import { ShimError, ShimSession, decodeWaitStatus } from "../linux/shim.js";
 import type { Capabilities, Process, Spec } from "../spec/types.js";
-import type { ExecOptions, ExecProcessFlags } from "../cli/contracts.js";
+import type { ExecOptions, ExecProcessFlags } from "./options.js";
 import type { SeccompLoad } from "../seccomp/notify.js";
 import type { ContainerRecord } from "../state/types.js";
 import { recordedCgroup } from "./cgroup.js";

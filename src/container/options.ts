@@ -1,3 +1,5 @@
+import type { Resources } from "../spec/types.js";
+
 // The options the CLI hands to the lifecycle library. The CLI only parses and prints; every
 // decision lives behind these calls (src/container/<verb>.ts).
 
@@ -37,6 +39,11 @@ export interface DeleteOptions {
 }
 
 // Library entry points (each in its own module, imported lazily by the CLI):
+//   src/container/exec.ts    execContainer(g, o: ExecOptions): Promise<number>  (exit code; 0 with detach)
+//   src/container/ps.ts      containerPids(g, id): number[]
+//   src/container/pause.ts   pauseContainer(g, id) / resumeContainer(g, id)
+//   src/container/update.ts  updateContainer(g, o: UpdateOptions)
+//   src/container/events.ts  containerEvents(g, o: EventsOptions, emit: (e: ContainerEvent) => void): Promise<void>
 //   src/container/create.ts  createContainer(g: GlobalOptions, o: CreateOptions): Promise<void>
 //   src/container/start.ts   startContainer(g: GlobalOptions, id: string): Promise<void>
 //   src/container/run.ts     runContainer(g: GlobalOptions, o: RunOptions): Promise<number>  (exit code)
@@ -52,4 +59,52 @@ export interface ListEntry {
   created: string; // RFC 3339
   owner: string;
   annotations?: Record<string, string>;
+}
+
+export interface UpdateOptions {
+  id: string;
+  /** Only what was asked for: absent fields keep their current values. */
+  resources: Resources;
+}
+
+export interface ExecOptions {
+  id: string;
+  /** -p process.json, absolute; when set, the flags below that describe the process are ignored (runc). */
+  processFile?: string;
+  /** The process from the flags, to be completed from the container's config (env appended to its env, …). */
+  process: ExecProcessFlags;
+  detach: boolean;
+  pidFile?: string; // absolute
+  consoleSocket?: string; // absolute
+  preserveFds: number;
+  /** --cgroup: [<controller>:]<path> inside the container's cgroup */
+  subCgroup?: string;
+  ignorePaused: boolean;
+}
+
+export interface ExecProcessFlags {
+  args: string[];
+  env: string[];
+  cwd?: string;
+  user?: { uid: number; gid?: number };
+  additionalGids: number[];
+  caps: string[];
+  tty: boolean;
+  noNewPrivs: boolean;
+  apparmor?: string;
+  processLabel?: string;
+}
+
+export interface EventsOptions {
+  id: string;
+  /** Print the statistics once and return. */
+  stats: boolean;
+  intervalMs: number;
+}
+
+/** One line of `polis events` output: runc's {"type","id","data"} event. */
+export interface ContainerEvent {
+  type: string; // "stats", "oom", …
+  id: string;
+  data?: unknown;
 }

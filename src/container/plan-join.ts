@@ -23,6 +23,9 @@ export interface JoinPlanInput {
   env: string[];
   /** the container's linux.seccomp, compiled with this process's state (prepareSeccomp) */
   seccomp?: SeccompLoad;
+  /** the container's session keyring (sessionKeyringName(id)), joined like runc's setns init
+   * does; none when the container was created with --no-new-keyring */
+  sessionKeyring?: string;
 }
 
 export function buildJoinPlan(input: JoinPlanInput): Plan {
@@ -43,6 +46,9 @@ export function buildJoinPlan(input: JoinPlanInput): Plan {
   // A fork is needed even with no new namespace: setns(pid) only applies to children.
   plan.add(OpCode.CLONE, "process", "create the process", 0, "", "", "", input.mode);
   plan.add(OpCode.SETSID, "process", "start a new session");
+  if (input.sessionKeyring) {
+    plan.add(OpCode.NEW_KEYRING, "process", `join the session keyring ${input.sessionKeyring}`, input.sessionKeyring);
+  }
   if (terminal) addConsole(plan, proc, "allocate the process's terminal");
   if (proc) addProcessOps(plan, proc, undefined, input.seccomp);
   addFindExec(plan, input.argv, input.env);

@@ -5,13 +5,7 @@ import type { Resources } from "../spec/types.js";
 import { validateResources } from "../spec/load.js";
 import { recordedCgroup } from "./cgroup.js";
 import { liveStatus, mustGet, openStore } from "./context.js";
-import type { GlobalOptions } from "./options.js";
-
-export interface UpdateOptions {
-  id: string;
-  /** Only what was asked for: absent fields keep their current values. */
-  resources: Resources;
-}
+import type { GlobalOptions, UpdateOptions } from "./options.js";
 
 export function updateContainer(g: GlobalOptions, o: UpdateOptions): void {
   validateResources(o.resources);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { homeOf, mergeEnv, processFromFlags, subCgroupProcs } from "../../src/container/exec.js";
-import type { ExecProcessFlags } from "../../src/cli/contracts.js";
+import type { ExecProcessFlags } from "../../src/container/options.js";
 import type { Spec } from "../../src/spec/types.js";
 import { withRunning } from "../helpers/containers.js";
 import { busyboxBundle, REPO } from "../helpers/rootfs.js";

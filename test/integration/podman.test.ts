@@ -15,7 +15,7 @@ let nCid = 0;
 
 beforeAll(async () => {
   if (!podmanInstalled()) {
-    throw new Error("podman/conmon not installed: apt-get install $(grep -v "^#" scripts/ci-packages.txt)");
+    throw new Error("podman/conmon not installed: apt-get install podman conmon (see scripts/ci-packages.txt)");
   }
   p = await setupPodman();
 }, 120_000);

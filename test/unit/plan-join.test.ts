@@ -95,4 +95,11 @@ describe("buildJoinPlan", () => {
     expect(names({ ...base, seccomp: { bpf, flags: 0 } }).slice(-2)).toEqual(["SECCOMP", "EXEC"]);
     expect(names({ ...base, seccomp: { bpf, flags: 0 } })).not.toContain("SECCOMP_LISTENER");
   });
+
+  it("joins the container's session keyring right after SETSID when asked", () => {
+    const w = wire({ ...base, sessionKeyring: "_ses.c1" });
+    const i = w.findIndex((o) => o[0] === "SETSID");
+    expect(w[i + 1]).toEqual(["NEW_KEYRING", "_ses.c1"]);
+    expect(wire(base).map((o) => o[0])).not.toContain("NEW_KEYRING");
+  });
 });
