@@ -6,7 +6,6 @@ import { join, posix } from "node:path";
 import { PolisError, fieldError } from "../errors.js";
 import { capNumber } from "../linux/capabilities.js";
 import { namespacesToJoin } from "../linux/namespaces.js";
-import { OpCode, type Plan } from "../linux/plan.js";
 import { ShimError, ShimSession, decodeWaitStatus } from "../linux/shim.js";
 import type { Capabilities, Process, Spec } from "../spec/types.js";
 import type { ExecOptions, ExecProcessFlags } from "./options.js";
@@ -17,6 +16,7 @@ import { liveStatus, mustGet, openStore, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
 import { writePidFile } from "./pidfile.js";
 import { buildJoinPlan } from "./plan-join.js";
+import { lsmError } from "../spec/semantic.js";
 
 const FORWARDED: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
 
@@ -37,7 +37,6 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
     env,
     seccomp: await seccompFor(rec),
   });
-  if (proc.terminal && !o.consoleSocket) addConsolePair(plan, proc);
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   try {
     const child = (await session.expect("pid")).value;
@@ -107,8 +106,8 @@ async function processFromFile(path: string): Promise<Process> {
   // the schema validator is big: load it only for --process
   const { parseProcess } = await import("../spec/load.js");
   const proc = parseProcess(text, path);
-  if (proc.apparmorProfile) noAppArmor("process.apparmorProfile");
-  if (proc.selinuxLabel) noSelinux("process.selinuxLabel");
+  if (proc.apparmorProfile) throw lsmError("process.apparmorProfile", "apparmor");
+  if (proc.selinuxLabel) throw lsmError("process.selinuxLabel", "selinux");
   if (!proc.args?.length) throw fieldError("process.args", "must not be empty");
   return proc;
 }
@@ -119,8 +118,8 @@ async function processFromFile(path: string): Promise<Process> {
  * permitted and ambient sets (not inheritable: runc 1.1.2 dropped that, CVE-2022-29162).
  */
 export function processFromFlags(config: Spec, f: ExecProcessFlags): Process {
-  if (f.apparmor) noAppArmor("--apparmor");
-  if (f.processLabel) noSelinux("--process-label");
+  if (f.apparmor) throw lsmError("--apparmor", "apparmor");
+  if (f.processLabel) throw lsmError("--process-label", "selinux");
   const base: Process = structuredClone(config.process ?? { user: { uid: 0, gid: 0 }, cwd: "/" });
   const proc: Process = { ...base, args: [...f.args], terminal: f.tty };
   proc.env = mergeEnv(base.env ?? [], f.env);
@@ -168,16 +167,6 @@ function addCaps(caps: Capabilities | undefined, add: readonly string[]): Capabi
   };
 }
 
-function noAppArmor(what: string): never {
-  const on = readFlag("/sys/module/apparmor/parameters/enabled") === "Y";
-  throw new PolisError(on ? `${what}: apparmor profiles are not supported by polis` : `${what}: apparmor is not enabled on this host`);
-}
-
-function noSelinux(what: string): never {
-  const on = existsSync("/sys/fs/selinux/enforce");
-  throw new PolisError(on ? `${what}: selinux labels are not supported by polis` : `${what}: selinux is not enabled on this host`);
-}
-
 function readFlag(path: string): string | undefined {
   try {
     return readFileSync(path, "utf8").trim();
@@ -210,22 +199,6 @@ export function homeOf(passwd: string, uid: number): string {
     if (f.length >= 6 && Number(f[2]) === uid && f[2] !== "") return f[5] || "/";
   }
   return "/";
-}
-
-/**
- * A foreground exec with a terminal and no --console-socket: the shim keeps the pty master and
- * proxies it to our stdio (CONSOLE_PAIR), as for a foreground `polis run`. buildJoinPlan only
- * knows the console-socket case, so the two ops are put in here: the pair before CLONE, the
- * CONSOLE right after the child's SETSID (the pty becomes its controlling terminal).
- */
-function addConsolePair(plan: Plan, proc: Process): void {
-  const clone = plan.ops.findIndex((op) => op.code === OpCode.CLONE);
-  const setsid = plan.ops.findIndex((op, i) => i > clone && op.code === OpCode.SETSID);
-  if (clone < 0 || setsid < 0) throw new PolisError("internal: the exec plan has no CLONE/SETSID");
-  const rows = proc.consoleSize?.height ?? 0;
-  const cols = proc.consoleSize?.width ?? 0;
-  plan.ops.splice(setsid + 1, 0, { code: OpCode.CONSOLE, args: [rows, cols], field: "process.terminal", what: "allocate the process's terminal" });
-  plan.ops.splice(clone, 0, { code: OpCode.CONSOLE_PAIR, args: [], field: "process.terminal", what: "make the terminal's socketpair" });
 }
 
 /** --detach: the process runs on once exec'd; we wait only for the exec (or its failure). */

@@ -31,10 +31,13 @@ export interface JoinPlanInput {
 export function buildJoinPlan(input: JoinPlanInput): Plan {
   if (!input.argv.length) throw fieldError("process.args", "must not be empty");
   const proc = input.process;
-  const terminal = Boolean(proc?.terminal && input.consoleSocket);
+  // A terminal goes to --console-socket, or, in the foreground without one, to the shim, which
+  // keeps the pty master and proxies it to our stdio (CONSOLE_PAIR), as for `polis run`.
+  const terminal = Boolean(proc?.terminal && (input.consoleSocket || input.mode === "wait"));
   const plan = new Plan();
   addCgroupJoins(plan, input.cgroupProcs);
-  if (terminal) addConsoleSocket(plan, input.consoleSocket!);
+  if (terminal && input.consoleSocket) addConsoleSocket(plan, input.consoleSocket);
+  else if (terminal) plan.add(OpCode.CONSOLE_PAIR, "process.terminal", "make the terminal's socketpair");
   // Before the joins: the agent's socket is a path in the runtime's mount namespace.
   if (input.seccomp) addSeccompListener(plan, input.seccomp);
   // Same order as the init's joins (user first, mount last: see JOIN_ORDER).

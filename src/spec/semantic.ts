@@ -251,7 +251,7 @@ export function checkLsm(spec: Spec, host?: HostLsm): void {
   if (spec.linux?.mountLabel) throw lsmError("linux.mountLabel", "selinux", probe().selinux);
 }
 
-function lsmError(field: string, lsm: "apparmor" | "selinux", enabled: boolean) {
+export function lsmError(field: string, lsm: "apparmor" | "selinux", enabled = lsm === "apparmor" ? hostLsm().apparmor : hostLsm().selinux) {
   const what = lsm === "apparmor" ? "apparmor profiles" : "selinux labels";
   return fieldError(field, enabled ? `${what} are not supported by polis` : `${lsm} is not enabled on this host`);
 }

@@ -28,6 +28,18 @@ describe("buildJoinPlan", () => {
     ]);
   });
 
+  it("a foreground tty without a console socket: the shim keeps the pty (CONSOLE_PAIR)", () => {
+    const proc = { terminal: true, consoleSize: { height: 30, width: 100 }, user: { uid: 0, gid: 0 }, cwd: "/" };
+    const ops = wire({ ...base, mode: "wait", process: proc }).map((o) => o[0]);
+    expect(ops.indexOf("CONSOLE_PAIR")).toBeLessThan(ops.indexOf("CLONE"));
+    expect(ops.indexOf("CONSOLE")).toBe(ops.indexOf("SETSID") + 1);
+    expect(ops).not.toContain("CONSOLE_SOCKET");
+    // Detached, a terminal needs somewhere to go: no pair, no console.
+    const detached = wire({ ...base, mode: "detach", process: proc }).map((o) => o[0]);
+    expect(detached).not.toContain("CONSOLE_PAIR");
+    expect(detached).not.toContain("CONSOLE");
+  });
+
   it("exec with a process spec: user first in the joins, identity ops, tty", () => {
     const w = wire({
       ...base,
