@@ -14,6 +14,7 @@ import { applyNetCls, applyNetPrio } from "./v1/network.js";
 import { applyPids } from "./v1/pids.js";
 import { controllerAvailable, ensureControllers } from "./v2/controllers.js";
 import { applyCpuV2 } from "./v2/cpu.js";
+import { applyDevicesV2 } from "./v2/devices.js";
 import { applyIoV2 } from "./v2/io.js";
 import { applyMemoryV2 } from "./v2/memory.js";
 import { applyUnified } from "./v2/unified.js";
@@ -49,7 +50,8 @@ export function applyResources(paths: Record<string, string>, r: Resources): voi
   }
   if (r.devices && r.devices.length > 0) {
     if (paths.devices) applyDevicesV1(paths.devices, r.devices);
-    else if (uni) throw fieldError("linux.resources.devices", "device rules on cgroup v2 (eBPF) are not supported yet");
+    // cgroup v2 (or a hybrid host without the v1 controller): an eBPF program on the cgroup2 dir
+    else if (uni) applyDevicesV2(uni, r.devices);
     else throw fieldError("linux.resources.devices", "devices controller is not mounted");
   }
   if (hasAny(r.memory)) {

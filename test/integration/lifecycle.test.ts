@@ -143,6 +143,30 @@ describe("run in the foreground", () => {
   });
 });
 
+describe("signals in the foreground", () => {
+  it("forwards SIGTERM and SIGINT from polis run to the container's process", async () => {
+    const { spawn } = await import("node:child_process");
+    const { POLIS } = await import("../helpers/polis.js");
+    for (const [sig, code] of [["SIGTERM", 3], ["SIGINT", 4]] as const) {
+      const id = uniqueId("fwd");
+      const marker = `/tmp/${id}.ready`;
+      const bundle = busyboxBundle((c) => {
+        c.root.readonly = false;
+        c.process.args = ["sh", "-c", `trap 'exit 3' TERM; trap 'exit 4' INT; touch ${marker}; while :; do sleep 0.1; done`];
+      });
+      const env = { ...process.env };
+      delete env.NODE_EXTRA_CA_CERTS;
+      const child = spawn(process.execPath, [POLIS, "--root", root, "run", "--bundle", bundle, id], { env, stdio: "ignore" });
+      await waitFor(() => existsSync(join(bundle, "rootfs", marker)), 10_000);
+      child.kill(sig);
+      const exit = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+      expect(exit, sig).toBe(code);
+      expect(polis(root, ["state", id]).code).toBe(1); // deleted after the run, as without a signal
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("liveness survives pid reuse and reboots", () => {
   it("a recorded init whose start time or boot id no longer matches is stopped", async () => {
     const { Store } = await import("../../src/state/store.js");
