@@ -25,22 +25,6 @@ void op_console_socket(const struct op *op) {
   S.console_fd = fd;
 }
 
-static void send_fd(int sock, int fd, const char *name) {
-  char ctl[CMSG_SPACE(sizeof(int))];
-  memset(ctl, 0, sizeof ctl);
-  struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                        .msg_controllen = sizeof ctl };
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
-  if (n < 0) die("send console fd");
-}
-
 void op_console(const struct op *op) {
   if (S.console_fd < 0) die_errno(EBADF, "no console socket");
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -54,7 +38,7 @@ void op_console(const struct op *op) {
   /* TIOCGPTPEER opens the slave of *this* master, whatever /dev/pts is mounted as */
   int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
   if (slave < 0) die("open %s", name);
-  send_fd(S.console_fd, master, name);
+  if (send_with_fd(S.console_fd, master, name, strlen(name)) < 0) die("send console fd");
   close(master);
   close(S.console_fd);
   S.console_fd = -1;

@@ -64,34 +64,6 @@ static char *fill_pid(const char *payload, size_t len, size_t *out_len) {
   return out;
 }
 
-/* sendmsg only: the filter is loaded now, and validation forbids notifying sendmsg (and write),
-   so these calls cannot wait on the agent that has not got its fd yet. */
-static int send_state(int sock, int fd, const char *buf, size_t len) {
-  char ctl[CMSG_SPACE(sizeof(int))];
-  memset(ctl, 0, sizeof ctl);
-  struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                        .msg_controllen = sizeof ctl };
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  size_t off = 0;
-  while (off < len) {
-    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    off += (size_t)n;
-    /* the fd went with the first bytes; a stream socket may take the rest in pieces */
-    iov.iov_base = (char *)buf + off;
-    iov.iov_len = len - off;
-    msg.msg_control = NULL;
-    msg.msg_controllen = 0;
-  }
-  return 0;
-}
-
 void op_seccomp(const struct op *op) {
   const char *listener = op->args[2];
   if (op->lens[0] == 0 || op->lens[0] % sizeof(struct sock_filter) != 0)
@@ -113,7 +85,9 @@ void op_seccomp(const struct op *op) {
   long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
   if (rc < 0) die("seccomp load");
   if (!*listener) return;
-  if (send_state(listener_fd, (int)rc, state, state_len) < 0)
+  /* sendmsg only: the filter is loaded now, and validation forbids notifying sendmsg (and write),
+     so this cannot wait on the agent that has not got its fd yet */
+  if (send_with_fd(listener_fd, (int)rc, state, state_len) < 0)
     die("send seccomp notify fd to %s", listener);
   close((int)rc);
   close(listener_fd);

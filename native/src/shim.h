@@ -55,6 +55,7 @@ _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* util.c */
+int send_with_fd(int sock, int fd, const char *buf, size_t len);
 long long arg_ll(const struct op *op, uint32_t i);
 unsigned long long arg_ull(const struct op *op, uint32_t i);
 int open_scoped(const char *scope, const char *path, int flags); /* fd or -1/errno */

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
 #include "shim.h"
 
 long long arg_ll(const struct op *op, uint32_t i) {
@@ -58,6 +59,37 @@ int write_all(int fd, const void *buf, size_t len) {
     if (n < 0) return -1;
     p += n;
     len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* Send buf with fd attached (SCM_RIGHTS) on a stream socket: 0, or -1 with errno. */
+int send_with_fd(int sock, int fd, const char *buf, size_t len) {
+  if (len == 0) { /* SCM_RIGHTS needs at least one byte to travel with on a stream socket */
+    errno = EINVAL;
+    return -1;
+  }
+  char ctl[CMSG_SPACE(sizeof(int))];
+  memset(ctl, 0, sizeof ctl);
+  struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+                        .msg_controllen = sizeof ctl };
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    off += (size_t)n;
+    /* the fd went with the first bytes; a stream socket may take the rest in pieces */
+    iov.iov_base = (char *)buf + off;
+    iov.iov_len = len - off;
+    msg.msg_control = NULL;
+    msg.msg_controllen = 0;
   }
   return 0;
 }

@@ -98,7 +98,7 @@ export function loadDeviceProgram(insns: Buffer): number {
 }
 
 /** Ids of the device programs attached directly to the cgroup open as `cgFd`. */
-function queryFd(cgFd: number): number[] {
+function queryFd(cgFd: number, dir: string): number[] {
   const s = load();
   const ids = Buffer.alloc(4 * MAX_PROGS);
   const a = Buffer.alloc(ATTR_SIZE);
@@ -106,22 +106,22 @@ function queryFd(cgFd: number): number[] {
   a.writeUInt32LE(BPF_CGROUP_DEVICE, 4); // attach_type
   a.writeBigUInt64LE(s.address(ids), 16); // prog_ids
   a.writeUInt32LE(MAX_PROGS, 24); // prog_cnt (in: room, out: count)
-  bpf(BPF_PROG_QUERY, a, "query the device programs");
+  bpf(BPF_PROG_QUERY, a, `query the device programs of ${dir}`);
   const n = Math.min(a.readUInt32LE(24), MAX_PROGS);
   return Array.from({ length: n }, (_, i) => ids.readUInt32LE(4 * i));
 }
 
-function attachFd(cgFd: number, progFd: number): void {
+function attachFd(cgFd: number, progFd: number, dir: string): void {
   const a = Buffer.alloc(ATTR_SIZE);
   a.writeUInt32LE(cgFd, 0); // target_fd
   a.writeUInt32LE(progFd, 4); // attach_bpf_fd
   a.writeUInt32LE(BPF_CGROUP_DEVICE, 8); // attach_type
   a.writeUInt32LE(BPF_F_ALLOW_MULTI, 12); // attach_flags
-  bpf(BPF_PROG_ATTACH, a, "attach the device program");
+  bpf(BPF_PROG_ATTACH, a, `attach the device program to ${dir}`);
 }
 
 /** Detach the program with id `id` (a program attached by anyone, found by BPF_PROG_QUERY). */
-function detachId(cgFd: number, id: number): void {
+function detachId(cgFd: number, id: number, dir: string): void {
   const g = Buffer.alloc(ATTR_SIZE);
   g.writeUInt32LE(id, 0); // prog_id
   let progFd: number;
@@ -136,7 +136,7 @@ function detachId(cgFd: number, id: number): void {
     a.writeUInt32LE(cgFd, 0); // target_fd
     a.writeUInt32LE(progFd, 4); // attach_bpf_fd
     a.writeUInt32LE(BPF_CGROUP_DEVICE, 8); // attach_type
-    bpf(BPF_PROG_DETACH, a, `detach device program ${id}`);
+    bpf(BPF_PROG_DETACH, a, `detach device program ${id} from ${dir}`);
   } finally {
     closeSync(progFd);
   }
@@ -164,26 +164,26 @@ function withCgroup<T>(dir: string, fn: (fd: number) => T): T {
  */
 export function replaceDevicePrograms(dir: string, insns: Buffer): void {
   withCgroup(dir, (cgFd) => {
-    const old = queryFd(cgFd);
+    const old = queryFd(cgFd, dir);
     const progFd = loadDeviceProgram(insns);
     try {
-      attachFd(cgFd, progFd);
+      attachFd(cgFd, progFd, dir);
     } finally {
       // the attachment holds its own reference to the program
       closeSync(progFd);
     }
-    for (const id of old) detachId(cgFd, id);
+    for (const id of old) detachId(cgFd, id, dir);
   });
 }
 
 /** Ids of the device programs attached directly to the cgroup2 directory `dir`. */
 export function devicePrograms(dir: string): number[] {
-  return withCgroup(dir, queryFd);
+  return withCgroup(dir, (fd) => queryFd(fd, dir));
 }
 
 /** Detach every device program from `dir` (rmdir also drops them; this is for reuse and tests). */
 export function detachDevicePrograms(dir: string): void {
   withCgroup(dir, (cgFd) => {
-    for (const id of queryFd(cgFd)) detachId(cgFd, id);
+    for (const id of queryFd(cgFd, dir)) detachId(cgFd, id, dir);
   });
 }
