@@ -67,9 +67,6 @@ void op_ready(const struct op *op) {
 void op_fifo_wait(const struct op *op) {
   (void)op;
   if (S.fifo_fd < 0) die_errno(EBADF, "no exec fifo");
-  /* A uid change made us non-dumpable, which makes our own /proc/self/fd unreadable to us;
-     execve resets this flag from the new program anyway. */
-  if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) die("prctl(PR_SET_DUMPABLE)");
   char path[64];
   fd_path(S.fifo_fd, path);
   int fd;

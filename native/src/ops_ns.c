@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,18 +126,24 @@ void op_clone(const struct op *op) {
 
   if (pid == 0) {
     close(release[1]);
-    char c = 0;
+    /* The release is our own pid as the runtime sees it (a pid namespace hides it from us). */
+    int64_t host_pid = 0;
     ssize_t n;
-    do n = read(release[0], &c, 1); while (n < 0 && errno == EINTR);
-    if (n != 1) _exit(1);
+    do n = read(release[0], &host_pid, sizeof host_pid); while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof host_pid) _exit(1);
     close(release[0]);
+    S.host_pid = (pid_t)host_pid;
+    /* Non-dumpable until execve: no process in the container may reach into ours through
+       /proc/<pid>/fd (the exec fifo, the agent's socket) or ptrace us while we hold them. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die("prctl(PR_SET_DUMPABLE, 0)");
     return;
   }
 
   close(release[0]);
   write_id_maps((pid_t)pid, op);
   send_msg(MSG_PID, S.step, 0, pid, NULL);
-  if (write_all(release[1], "R", 1) < 0) die("release child");
+  int64_t host_pid = pid;
+  if (write_all(release[1], &host_pid, sizeof host_pid) < 0) die("release child");
   close(release[1]);
   if (!wait_mode) _exit(0);
   wait_child((pid_t)pid, pidfd);

@@ -25,7 +25,6 @@
 #define PID_PLACEHOLDER '\x01'
 
 static int listener_fd = -1;  /* SECCOMP_LISTENER → SECCOMP (inherited by the child) */
-static int proc_fd = -1;      /* the runtime's /proc, for the init's pid as the runtime sees it */
 
 void op_seccomp_listener(const struct op *op) {
   const char *path = op->args[0];
@@ -36,17 +35,13 @@ void op_seccomp_listener(const struct op *op) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) die("socket");
   if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("connect %s", path);
-  proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (proc_fd < 0) die("open /proc");
   listener_fd = fd;
 }
 
 /* The payload with every placeholder byte replaced by the decimal pid (malloc'd, NUL-ended). */
 static char *fill_pid(const char *payload, size_t len, size_t *out_len) {
   char pid[32];
-  ssize_t n = readlinkat(proc_fd, "self", pid, sizeof pid - 1);
-  if (n <= 0) die("readlink /proc/self");
-  pid[n] = '\0';
+  int n = snprintf(pid, sizeof pid, "%d", (int)S.host_pid);
   size_t holes = 0;
   for (size_t i = 0; i < len; i++) holes += payload[i] == PID_PLACEHOLDER;
   char *out = malloc(len + holes * (size_t)n + 1), *w = out;
@@ -91,7 +86,6 @@ void op_seccomp(const struct op *op) {
     die("send seccomp notify fd to %s", listener);
   close((int)rc);
   close(listener_fd);
-  close(proc_fd);
-  listener_fd = proc_fd = -1;
+  listener_fd = -1;
   free(state);
 }

@@ -40,6 +40,7 @@ struct shim {
   int fifo_fd;        /* FIFO_OPEN → FIFO_WAIT */
   char *exec_path;    /* FIND_EXEC → EXEC */
   bool ready;         /* READY was sent: Node may no longer be listening */
+  pid_t host_pid;     /* after CLONE, in the child: its pid in the runtime's pid namespace */
 };
 
 extern struct shim S;

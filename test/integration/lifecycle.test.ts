@@ -195,3 +195,17 @@ describe("liveness survives pid reuse and reboots", () => {
     rmSync(bundle, { recursive: true, force: true });
   });
 });
+
+describe("the init while created", () => {
+  it("cannot be reached through /proc/1/fd by other processes in the container", () => {
+    const id = uniqueId("dumpable");
+    const bundle = busyboxBundle();
+    polisOk(root, ["create", "--bundle", bundle, id]);
+    // The init holds the exec fifo (and, with a seccomp agent, its socket) until it execs.
+    const r = polis(root, ["exec", id, "sh", "-c", "ls -l /proc/1/fd/ 2>&1; cat /proc/1/fd/* 2>&1 | head -1"]);
+    expect(r.stdout).toMatch(/Permission denied|Operation not permitted/);
+    expect(r.stdout).not.toContain("exec.fifo");
+    polisOk(root, ["delete", "--force", id]);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+});
