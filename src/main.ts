@@ -188,7 +188,8 @@ function isEntry(): boolean {
   }
 }
 
-if (isEntry()) {
+/** Run polis as the program: argv from the process, exit with the command's code. */
+export function runCli(): void {
   phase("node boot and entry load");
   main(process.argv.slice(2)).then(
     (code) => {
@@ -201,3 +202,6 @@ if (isEntry()) {
     },
   );
 }
+
+// The bundle's entry (dist/polis.mjs) calls runCli itself; this is for running the source.
+if (isEntry()) runCli();

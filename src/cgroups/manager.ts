@@ -7,6 +7,7 @@ import type { Resources } from "../spec/types.js";
 import type { CgroupManager } from "./types.js";
 import { errnoOf, readCg, readCgOptional, sleepMs, writeCg } from "./fs.js";
 import { applyResources } from "./apply.js";
+import { freezerKind, isFrozenAt } from "./freezer.js";
 import { enableAllControllers } from "./v2/controllers.js";
 import { readStats, type CgroupStats } from "./stats.js";
 
@@ -110,9 +111,7 @@ export class FsCgroupManager implements CgroupManager {
   }
 
   private freezerKind(): "v1" | "v2" | undefined {
-    if (this.paths.freezer) return "v1";
-    if (this.paths.unified && existsSync(join(this.paths.unified, "cgroup.freeze"))) return "v2";
-    return undefined;
+    return freezerKind(this.paths);
   }
 
   freeze(): void {
@@ -124,10 +123,7 @@ export class FsCgroupManager implements CgroupManager {
   }
 
   isFrozen(): boolean {
-    const kind = this.freezerKind();
-    if (kind === "v1") return readCg(this.paths.freezer, "freezer.state") !== "THAWED";
-    if (kind === "v2") return readCg(this.paths.unified, "cgroup.freeze") === "1";
-    return false;
+    return isFrozenAt(this.paths);
   }
 
   private setFrozen(frozen: boolean): void {

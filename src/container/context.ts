@@ -8,11 +8,14 @@ import { OCI_VERSION } from "../spec/types.js";
 import { Store } from "../state/store.js";
 import type { ContainerRecord } from "../state/types.js";
 import type { GlobalOptions } from "./options.js";
+import { phase } from "../timing.js";
 
 export const FIFO_NAME = "exec.fifo";
 
 export function openStore(g: GlobalOptions): Store {
-  return Store.open(g.root);
+  const store = Store.open(g.root);
+  phase("state open");
+  return store;
 }
 
 /** The record for `id`, or runc's "container does not exist" error (containerd matches the text). */
@@ -43,7 +46,8 @@ export function creatorAlive(rec: ContainerRecord): boolean {
 export function liveStatus(rec: ContainerRecord, isFrozen: () => boolean): Status {
   if (rec.phase === "creating") return creatorAlive(rec) ? "creating" : "stopped";
   if (!initAlive(rec)) return "stopped";
-  if (rec.phase === "created" && existsSync(fifoPath(rec))) return "created";
+  // The fifo goes when the init is released: until then it is created, even while a start runs.
+  if (existsSync(fifoPath(rec))) return "created";
   return isFrozen() ? "paused" : "running";
 }
 

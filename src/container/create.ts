@@ -22,6 +22,7 @@ import { phase } from "../timing.js";
 
 /** Create a container and leave its init blocked on the exec fifo. Returns the live launch for `run`. */
 export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: "detach" | "wait" = "detach"): Promise<InitLaunch> {
+  phase("lifecycle module load");
   validateId(o.id);
   const bundle = resolve(o.bundle);
   const spec: Spec = loadSpec(bundle);

@@ -4,8 +4,10 @@ import { recordedCgroup } from "./cgroup.js";
 import { cleanupContainer } from "./cleanup.js";
 import { liveStatus, openStore } from "./context.js";
 import type { DeleteOptions, GlobalOptions } from "./options.js";
+import { phase } from "../timing.js";
 
 export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promise<void> {
+  phase("lifecycle module load");
   const store = openStore(g);
   try {
     const rec = store.get(o.id);
@@ -18,7 +20,9 @@ export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promi
     if (!o.force && (status === "running" || status === "paused" || status === "creating")) {
       throw new PolisError(`cannot delete container ${o.id} that is not stopped: ${status}`);
     }
+    phase("status");
     await cleanupContainer(store, rec, { runPoststop: true });
+    phase("teardown");
   } finally {
     store.close();
   }

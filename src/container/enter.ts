@@ -1,6 +1,7 @@
 // Run a program inside a container's namespaces through the shim (hooks that the spec says run
 // "in the container namespace"). The shim stays in the foreground and exits with the program's status.
 import type { ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { ShimSession } from "../linux/shim.js";
 import type { Hook, NamespaceType, Spec } from "../spec/types.js";
 import { buildJoinPlan } from "./plan-join.js";
@@ -10,13 +11,19 @@ export function hookNamespaces(spec: Spec): NamespaceType[] {
   return (spec.linux?.namespaces ?? []).map((n) => n.type).filter((t) => t !== "user");
 }
 
-export function hookSpawnerInContainer(pid: number, spec: Spec): (hook: Hook) => ChildProcess {
+/**
+ * A spawner for hooks in the container's namespaces (and cgroup, so that `delete` reaches
+ * whatever they leave running). Killing the returned child (a hook timeout) closes the shim's
+ * sync socket: the shim then SIGKILLs the hook, which killing the shim alone would orphan.
+ */
+export function hookSpawnerInContainer(pid: number, spec: Spec, cgroupPaths: Record<string, string> = {}): (hook: Hook) => ChildProcess {
+  const cgroupProcs = [...new Set(Object.values(cgroupPaths))].map((dir) => join(dir, "cgroup.procs"));
   return (hook: Hook) => {
     const argv = hook.args?.length ? hook.args : [hook.path];
     const plan = buildJoinPlan({
       pid,
       namespaces: hookNamespaces(spec),
-      cgroupProcs: [],
+      cgroupProcs,
       mode: "wait",
       argv: [hook.path, ...argv.slice(1)],
       env: hook.env ?? [],
@@ -24,6 +31,13 @@ export function hookSpawnerInContainer(pid: number, spec: Spec): (hook: Hook) =>
     const session = ShimSession.start(plan, { stdio: ["pipe", "pipe", "pipe"] });
     // The shim reports messages we do not need here; its exit status is the hook's.
     session.drain?.();
-    return session.child;
+    const child = session.child;
+    const killShim = child.kill.bind(child);
+    child.kill = () => {
+      session.close();
+      setTimeout(() => killShim("SIGKILL"), 1000).unref();
+      return true;
+    };
+    return child;
   };
 }

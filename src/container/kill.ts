@@ -1,19 +1,24 @@
 // `polis kill`: signal the init, or with --all every process in the container's cgroup.
+import { isFrozenAt } from "../cgroups/freezer.js";
 import { PolisError } from "../errors.js";
-import { recordedCgroup } from "./cgroup.js";
 import { liveStatus, mustGet, openStore } from "./context.js";
 import type { GlobalOptions, KillOptions } from "./options.js";
+import { phase } from "../timing.js";
 
-export function killContainer(g: GlobalOptions, o: KillOptions): void {
+export async function killContainer(g: GlobalOptions, o: KillOptions): Promise<void> {
+  phase("lifecycle module load");
   const store = openStore(g);
   try {
     const rec = mustGet(store, o.id);
-    const cgroup = recordedCgroup(rec);
-    const status = liveStatus(rec, () => cgroup.isFrozen());
-    // containerd and podman match this exact text.
-    if (status === "stopped" || status === "creating") throw new PolisError("container not running");
+    const status = liveStatus(rec, () => isFrozenAt(rec.cgroupPaths));
+    if (status === "creating") throw new PolisError("container not running");
+    // Like runc, --all still sweeps the cgroup after the init has exited: containerd sends
+    // `kill --all 9` then, for containers whose processes outlive their init.
+    if (status === "stopped" && !o.all) throw new PolisError("container not running"); // containerd and podman match this text
     if (o.all) {
-      cgroup.killAll(o.signal);
+      // Only --all needs the cgroup manager; the plain kill stays off its import cost.
+      const { recordedCgroup } = await import("./cgroup.js");
+      recordedCgroup(rec).killAll(o.signal);
       return;
     }
     try {

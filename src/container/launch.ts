@@ -102,6 +102,6 @@ async function runCreateHooks(spec: Spec, rec: ContainerRecord): Promise<void> {
   await runHooks("prestart", hooks.prestart, state);
   await runHooks("createRuntime", hooks.createRuntime, state);
   if (hooks.createContainer?.length) {
-    await runHooks("createContainer", hooks.createContainer, state, { spawn: hookSpawnerInContainer(rec.pid!, spec) });
+    await runHooks("createContainer", hooks.createContainer, state, { spawn: hookSpawnerInContainer(rec.pid!, spec, rec.cgroupPaths) });
   }
 }

@@ -9,39 +9,69 @@ import { mustGet, openStore } from "./context.js";
 import type { GlobalOptions, RunOptions } from "./options.js";
 import { startCreated } from "./start.js";
 
-const FORWARDED: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
+// Every signal a process can catch, except SIGCHLD and SIGPIPE (ours, not the container's), as
+// runc forwards them. A signal that arrives before the init exists is delivered once it does.
+const FORWARDED: NodeJS.Signals[] = [
+  "SIGHUP", "SIGINT", "SIGQUIT", "SIGTRAP", "SIGABRT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTERM",
+  "SIGSTKFLT", "SIGCONT", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ",
+  "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+];
 
 export async function runContainer(g: GlobalOptions, o: RunOptions): Promise<number> {
-  const launch = await createContainer(g, o, o.detach ? "detach" : "wait");
-  const store = openStore(g);
-  try {
-    const rec = mustGet(store, o.id);
-    if (o.detach) {
-      await startCreated(store, rec);
-      return 0;
+  if (o.detach) {
+    await createContainer(g, o, "detach");
+    return startDetached(g, o.id);
+  }
+  let initPid = 0;
+  const pending: NodeJS.Signals[] = [];
+  const forward = (sig: NodeJS.Signals) => {
+    if (initPid === 0) {
+      pending.push(sig);
+      return;
     }
-    const forward = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(launch.pid, sig);
-      } catch {
-        // the container is exiting
-      }
-    };
-    // The shim resizes a proxied pty on SIGWINCH itself; the kernel then signals the container.
-    const proxied = Boolean(rec.config.process?.terminal && !o.consoleSocket);
-    const signals = proxied ? FORWARDED.filter((s) => s !== "SIGWINCH") : FORWARDED;
-    for (const s of signals) process.on(s, forward);
     try {
+      process.kill(initPid, sig);
+    } catch {
+      // the container is exiting
+    }
+  };
+  // The shim resizes a proxied pty on SIGWINCH itself; the kernel then signals the container.
+  // Reading the config again here would cost a parse: a proxied terminal is the only case with
+  // process.terminal and no --console-socket in the foreground, which create checks.
+  const signals = FORWARDED;
+  for (const s of signals) process.on(s, forward);
+  let created = false; // a failed create cleans up after itself, and the id may be someone else's
+  try {
+    const launch = await createContainer(g, o, "wait");
+    created = true;
+    const store = openStore(g);
+    try {
+      const rec = mustGet(store, o.id);
+      if (rec.config.process?.terminal && !o.consoleSocket) process.off("SIGWINCH", forward);
+      initPid = launch.pid;
+      for (const sig of pending.splice(0)) forward(sig);
       await startCreated(store, rec);
-      const status = await launch.session.exitStatus();
-      return exitCodeOf(status);
+      return exitCodeOf(await launch.session.exitStatus());
+    } finally {
+      store.close();
+    }
+  } finally {
+    // Like runc: a foreground run removes its container unless --keep (also after a failure).
+    try {
+      if (created && !o.keep) await deleteContainer(g, { id: o.id, force: true });
     } finally {
       for (const s of signals) process.off(s, forward);
     }
+  }
+}
+
+async function startDetached(g: GlobalOptions, id: string): Promise<number> {
+  const store = openStore(g);
+  try {
+    await startCreated(store, mustGet(store, id));
+    return 0;
   } finally {
     store.close();
-    // Like runc: a foreground run removes its container unless --keep.
-    if (!o.detach && !o.keep) await deleteContainer(g, { id: o.id, force: true });
   }
 }
 

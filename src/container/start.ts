@@ -1,21 +1,21 @@
 // `polis start`: run startContainer hooks inside the container, release the init through its
 // exec fifo, then poststart hooks. The fifo's disappearance is what marks the container running.
 import { closeSync, constants, openSync, readSync, unlinkSync } from "node:fs";
+import { isFrozenAt } from "../cgroups/freezer.js";
 import { PolisError } from "../errors.js";
-import { runHooks } from "../hooks/run.js";
 import { log } from "../log.js";
 import type { ContainerRecord } from "../state/types.js";
-import { recordedCgroup } from "./cgroup.js";
 import { fifoPath, initAlive, liveStatus, mustGet, openStore, stateOf } from "./context.js";
-import { hookSpawnerInContainer } from "./enter.js";
 import type { GlobalOptions } from "./options.js";
 import type { Store } from "../state/store.js";
+import { phase } from "../timing.js";
 
 export async function startContainer(g: GlobalOptions, id: string): Promise<void> {
+  phase("lifecycle module load");
   const store = openStore(g);
   try {
     const rec = mustGet(store, id);
-    const status = liveStatus(rec, () => recordedCgroup(rec).isFrozen());
+    const status = liveStatus(rec, () => isFrozenAt(rec.cgroupPaths));
     if (status === "stopped") throw new PolisError("cannot start a container that has stopped");
     if (status !== "created") throw new PolisError("cannot start an already running container");
     await startCreated(store, rec);
@@ -25,11 +25,16 @@ export async function startContainer(g: GlobalOptions, id: string): Promise<void
 }
 
 export async function startCreated(store: Store, rec: ContainerRecord): Promise<void> {
+  // Claim the start before anything runs: of two concurrent starts, exactly one gets past here.
+  // The container still reads as created until the fifo is gone.
+  if (!store.transition(rec.id, "created", { phase: "running" })) throw new PolisError("cannot start an already running container");
   const hooks = rec.config.hooks;
+  // The hook runner and the shim plumbing are loaded only when there are hooks to run.
   if (hooks?.startContainer?.length) {
+    const [{ runHooks }, { hookSpawnerInContainer }] = await Promise.all([import("../hooks/run.js"), import("./enter.js")]);
     try {
       await runHooks("startContainer", hooks.startContainer, stateOf(rec, "created"), {
-        spawn: hookSpawnerInContainer(rec.pid!, rec.config),
+        spawn: hookSpawnerInContainer(rec.pid!, rec.config, rec.cgroupPaths),
       });
     } catch (err) {
       // The spec: a startContainer failure stops the container; the user must still delete it.
@@ -38,8 +43,8 @@ export async function startCreated(store: Store, rec: ContainerRecord): Promise<
     }
   }
   releaseInit(rec);
-  store.update(rec.id, { phase: "running" });
   if (hooks?.poststart?.length) {
+    const { runHooks } = await import("../hooks/run.js");
     try {
       await runHooks("poststart", hooks.poststart, stateOf(rec, "running"));
     } catch (err) {
@@ -54,7 +59,14 @@ export async function startCreated(store: Store, rec: ContainerRecord): Promise<
  */
 function releaseInit(rec: ContainerRecord): void {
   const path = fifoPath(rec);
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    // Another start took the fifo first.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new PolisError("cannot start an already running container");
+    throw err;
+  }
   try {
     const buf = Buffer.alloc(1);
     const sleeper = new Int32Array(new SharedArrayBuffer(4));

@@ -141,3 +141,16 @@ describe("flags clients pass", () => {
     expect(r.stderr + r.stdout).toContain("no-such-flag");
   });
 });
+
+describe("run with an id already taken", () => {
+  it("fails and leaves the existing container alone", () => {
+    withBundle(() => {}, (bundle, id) => {
+      expect(polis(root, ["create", "--bundle", bundle, id]).code).toBe(0);
+      const r = polis(root, ["run", "--bundle", bundle, id]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("already exists");
+      expect(JSON.parse(polis(root, ["state", id]).stdout).status).toBe("created");
+      expect(polis(root, ["delete", id]).code).toBe(0);
+    });
+  });
+});

@@ -116,6 +116,32 @@ describe("hooks", () => {
     rmSync(bundle, { recursive: true, force: true });
   });
 
+  it("a createContainer hook that times out is killed too, not just the shim running it", async () => {
+    const id = uniqueId("hookorphan");
+    const nap = `77.${Date.now() % 100000}`; // a sleep we can recognise in /proc
+    const bundle = busyboxBundle((c) => {
+      // Without a pid namespace nothing else would take the hook down with the init.
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "pid");
+      c.hooks = { createContainer: [{ path: "/bin/sleep", args: ["sleep", nap], timeout: 1 }] };
+    });
+    const r = polis(root, ["create", "--bundle", bundle, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("hooks.createContainer[0]");
+    const { readdirSync } = await import("node:fs");
+    const sleepers = () =>
+      readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(nap);
+          } catch {
+            return false;
+          }
+        });
+    await waitFor(() => sleepers().length === 0, 3000);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+
   it("a failing poststart hook is only a warning; a failing poststop does not fail delete", async () => {
     const id = uniqueId("hookwarn");
     const bundle = busyboxBundle((c) => {
