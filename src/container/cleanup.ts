@@ -19,15 +19,24 @@ export async function cleanupContainer(store: Store, rec: ContainerRecord, opts:
       // exited meanwhile
     }
   }
-  // Whatever else is left in the cgroup (exec'd processes, a shim killed mid-create) goes too.
   try {
     cgroup.thaw();
   } catch {
     // no freezer, or not frozen
   }
-  cgroup.killAll(SIGKILL);
+  // With a pid namespace of its own, the init's death takes every process of the container with
+  // it, and the cgroup may be shared with other containers (runc kills only the init then).
+  // Otherwise sweep the cgroup: exec'd processes, or a shim killed mid-create, would outlive it.
+  const ownPidNs = rec.pid !== null && (rec.config.linux?.namespaces ?? []).some((n) => n.type === "pid" && !n.path);
+  if (!ownPidNs) cgroup.killAll(SIGKILL);
   await waitGone(rec);
-  cgroup.destroy();
+  try {
+    cgroup.destroy(); // waits a moment for exiting processes
+  } catch (err) {
+    const others = ownPidNs ? cgroup.pids().length : 0;
+    if (others === 0) throw err;
+    log.warn(`the container's cgroup is shared with ${others} other process(es): not removing it`);
+  }
   rmSync(rec.stateDir, { recursive: true, force: true });
   store.remove(rec.id);
   if (opts.runPoststop && rec.config.hooks?.poststop?.length) {

@@ -3,6 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { PolisError } from "../errors.js";
+import { log } from "../log.js";
 import { bootId, processStartTime } from "../linux/proc.js";
 import { loadSpec } from "../spec/load.js";
 import { checkLsm } from "../spec/semantic.js";
@@ -59,6 +60,9 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
   try {
     mkdirSync(rec.stateDir, { recursive: true, mode: 0o700 });
     cgroup.create();
+    // runc warns too: a cgroup shared with other processes is allowed, but their limits are shared.
+    const sharing = cgroup.pids().length;
+    if (sharing > 0) log.warn(`the container's cgroup is not empty: ${sharing} process(es) found`);
     const resources = effectiveResources(spec);
     if (resources) cgroup.apply(resources);
     phase("cgroup setup");
@@ -71,7 +75,15 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
     return launch;
   } catch (err) {
     launch?.abandon();
-    await cleanupContainer(store, store.get(o.id) ?? rec, { runPoststop: false });
+    const current = store.get(o.id);
+    try {
+      await cleanupContainer(store, current ?? rec, { runPoststop: false });
+    } catch (cleanupErr) {
+      // The create's own error is the one to report; `delete --force` can finish the cleanup.
+      log.warn(`cleaning up after the failed create: ${(cleanupErr as Error).message}`);
+    }
+    // A `delete --force` that ran meanwhile explains the failure better than how the shim ended.
+    if (!current) throw new PolisError(`container ${o.id} was deleted while it was being created`);
     throw err instanceof PolisError ? err : new PolisError(String((err as Error)?.message ?? err));
   } finally {
     store.close();

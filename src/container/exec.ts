@@ -16,9 +16,9 @@ import { liveStatus, mustGet, openStore, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
 import { writePidFile } from "./pidfile.js";
 import { buildJoinPlan } from "./plan-join.js";
+import { FORWARDED_SIGNALS } from "../linux/signals.js";
 import { lsmError } from "../spec/semantic.js";
 
-const FORWARDED: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
 
 export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<number> {
   const { rec, cgroupProcs } = checkContainer(g, o);
@@ -40,7 +40,10 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   try {
     const child = (await session.expect("pid")).value;
-    return o.detach ? await detached(session, child, o) : await foreground(session, child);
+    if (o.detach) return await detached(session, child, o);
+    // runc writes the pid file in the foreground too.
+    if (o.pidFile) writePidFile(o.pidFile, child);
+    return await foreground(session, child);
   } finally {
     session.close();
   }
@@ -225,10 +228,10 @@ async function foreground(session: ShimSession, pid: number): Promise<number> {
       // already gone
     }
   };
-  for (const s of FORWARDED) process.on(s, forward);
+  for (const s of FORWARDED_SIGNALS) process.on(s, forward);
   try {
     return decodeWaitStatus(await session.exitStatus()).exitCode;
   } finally {
-    for (const s of FORWARDED) process.off(s, forward);
+    for (const s of FORWARDED_SIGNALS) process.off(s, forward);
   }
 }

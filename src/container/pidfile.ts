@@ -1,5 +1,6 @@
 import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { PolisError } from "../errors.js";
 
 /**
  * Write the init pid atomically (temp file + rename), so that a client polling the file
@@ -16,6 +17,7 @@ export function writePidFile(path: string, pid: number): void {
     } catch {
       // nothing was written
     }
-    throw err;
+    const errno = (err as NodeJS.ErrnoException).code;
+    throw new PolisError(`--pid-file: write ${path}: ${errno ?? (err as Error).message}`, { step: "write the pid file", errno });
   }
 }

@@ -8,20 +8,15 @@ import { deleteContainer } from "./delete.js";
 import { mustGet, openStore } from "./context.js";
 import type { GlobalOptions, RunOptions } from "./options.js";
 import { startCreated } from "./start.js";
-
-// Every signal a process can catch, except SIGCHLD and SIGPIPE (ours, not the container's), as
-// runc forwards them. A signal that arrives before the init exists is delivered once it does.
-const FORWARDED: NodeJS.Signals[] = [
-  "SIGHUP", "SIGINT", "SIGQUIT", "SIGTRAP", "SIGABRT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTERM",
-  "SIGSTKFLT", "SIGCONT", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ",
-  "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
-];
+import { FORWARDED_SIGNALS } from "../linux/signals.js";
 
 export async function runContainer(g: GlobalOptions, o: RunOptions): Promise<number> {
   if (o.detach) {
     await createContainer(g, o, "detach");
     return startDetached(g, o.id);
   }
+  // Handlers go in before create, so that no signal kills polis half-way; one that arrives before
+  // the init exists is delivered as soon as it does.
   let initPid = 0;
   const pending: NodeJS.Signals[] = [];
   const forward = (sig: NodeJS.Signals) => {
@@ -35,10 +30,7 @@ export async function runContainer(g: GlobalOptions, o: RunOptions): Promise<num
       // the container is exiting
     }
   };
-  // The shim resizes a proxied pty on SIGWINCH itself; the kernel then signals the container.
-  // Reading the config again here would cost a parse: a proxied terminal is the only case with
-  // process.terminal and no --console-socket in the foreground, which create checks.
-  const signals = FORWARDED;
+  const signals = FORWARDED_SIGNALS;
   for (const s of signals) process.on(s, forward);
   let created = false; // a failed create cleans up after itself, and the id may be someone else's
   try {
@@ -47,6 +39,7 @@ export async function runContainer(g: GlobalOptions, o: RunOptions): Promise<num
     const store = openStore(g);
     try {
       const rec = mustGet(store, o.id);
+      // The shim resizes a proxied pty on SIGWINCH itself; the kernel then signals the container.
       if (rec.config.process?.terminal && !o.consoleSocket) process.off("SIGWINCH", forward);
       initPid = launch.pid;
       for (const sig of pending.splice(0)) forward(sig);

@@ -30,3 +30,13 @@ export function parseSignal(input?: string): number {
   if (n === undefined) throw invalid();
   return n;
 }
+
+/**
+ * What a foreground `run` or `exec` forwards to the container's process: every signal a process
+ * can catch except SIGCHLD and SIGPIPE (those are polis's own), as runc does.
+ */
+export const FORWARDED_SIGNALS: NodeJS.Signals[] = [
+  "SIGHUP", "SIGINT", "SIGQUIT", "SIGTRAP", "SIGABRT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTERM",
+  "SIGSTKFLT", "SIGCONT", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ",
+  "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+];

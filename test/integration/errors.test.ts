@@ -154,3 +154,11 @@ describe("run with an id already taken", () => {
     });
   });
 });
+
+describe("--pid-file", () => {
+  it("an unwritable pid file names the flag and leaves nothing", () => {
+    withBundle(() => {}, (bundle, id) => {
+      expectCleanFailure(["create", "--bundle", bundle, "--pid-file", "/nonexistent-dir/x.pid"], id, ["--pid-file", "ENOENT"]);
+    });
+  });
+});

@@ -209,3 +209,51 @@ describe("the init while created", () => {
     rmSync(bundle, { recursive: true, force: true });
   });
 });
+
+describe("shared cgroups and stray processes", () => {
+  it("delete of one container leaves another in the same cgroup running", async () => {
+    const cgroupsPath = `/polis-test/${uniqueId("shared")}`;
+    const a = uniqueId("sha");
+    const b = uniqueId("shb");
+    const bundle = busyboxBundle((c) => (c.linux.cgroupsPath = cgroupsPath));
+    polisOk(root, ["run", "--detach", "--bundle", bundle, a]);
+    polisOk(root, ["run", "--detach", "--bundle", bundle, b]);
+    const pidA = state(a).pid;
+    polisOk(root, ["delete", "--force", b]);
+    expect(pidAlive(pidA)).toBe(true);
+    expect(state(a).status).toBe("running");
+    polisOk(root, ["delete", "--force", a]);
+    expect(cgroupDirsNamed(cgroupsPath.split("/").pop()!)).toEqual([]);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+
+  it("kill --all reaches processes left in the cgroup after the init exited", async () => {
+    const id = uniqueId("leftover");
+    const bundle = busyboxBundle((c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "pid");
+      c.linux.cgroupsPath = `/polis-test/${id}`;
+      c.process.args = ["sh", "-c", "sleep 300 & exit 0"];
+    });
+    polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
+    const procs = () => readFileSync(`/sys/fs/cgroup/pids/polis-test/${id}/cgroup.procs`, "utf8").trim().split("\n").filter(Boolean);
+    await waitFor(() => state(id).status === "stopped" && procs().length === 1);
+    expect(polis(root, ["kill", id, "9"]).stderr).toContain("container not running");
+    polisOk(root, ["kill", "--all", id, "9"]);
+    await waitFor(() => procs().length === 0);
+    polisOk(root, ["delete", id]);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+});
+
+describe("exec --pid-file", () => {
+  it("is written in the foreground too, as runc does", () => {
+    const id = uniqueId("execpid");
+    const bundle = busyboxBundle();
+    polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
+    const pidFile = join(bundle, "exec.pid");
+    polisOk(root, ["exec", "--pid-file", pidFile, id, "true"]);
+    expect(readFileSync(pidFile, "utf8")).toMatch(/^\d+$/);
+    polisOk(root, ["delete", "--force", id]);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+});
