@@ -14,7 +14,8 @@
         "src/ops_seccomp.c",
         "src/ops_console.c",
         "src/ops_exec.c",
-        "src/pty_proxy.c"
+        "src/pty_proxy.c",
+        "src/ops_fifo.c"
       ],
       "cflags": [ "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration" ]
     }

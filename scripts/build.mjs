@@ -1,7 +1,22 @@
 // Build polis: precompile the JSON schemas, then bundle the TypeScript into dist/ with esbuild.
-// One entry file plus lazily loaded chunks: each subcommand's code is loaded only when it runs.
+//
+// Every polis call is a fresh node process, so the layout is chosen for start-up time (measured
+// on this VM; see the README's Performance section):
+//
+//   dist/polis.mjs        the executable: a few lines that load polis.cjs with V8's code cache
+//   dist/polis.cjs        all of polis in one CommonJS file, better-sqlite3's JavaScript included
+//   dist/polis.cjs.*.cache V8 code caches for polis.cjs, made here by warm-up runs
+//   dist/lib/*.cjs        big leaves loaded only when needed (yargs for --help)
+//
+// Why not ES modules with one chunk per command: node 20 loads each ES module asynchronously
+// (resolve, realpath, read and link each take a trip through the event loop), ~0.7 ms per file;
+// `state` loaded 12 of them. One CommonJS file is read and compiled synchronously, and with the
+// code cache most of its functions are not even compiled. Importing node's built-ins through
+// ESM also builds a facade of every export (node:fs then loads the streams), which `require`
+// does not. The entry must stay an .mjs (package.json's bin, and podman/containerd configs).
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -22,30 +37,118 @@ try {
   // not a git checkout (a packed tarball): the version still prints
 }
 
+// Packages bundled into their own file under dist/lib/, required only when used. The bundle
+// refers to them as `require("./lib/<name>.cjs")`. `pick` selects the export polis imports.
+const LEAVES = {
+  yargs: { pick: ".default" }, // --help only: 250 KB that `state` must never parse
+};
+
+/** Resolve each leaf import to a stub that requires its separate file at first use. */
+const leavesPlugin = {
+  name: "polis-leaves",
+  setup(build) {
+    const filter = new RegExp(`^(${Object.keys(LEAVES).join("|")})$`);
+    build.onResolve({ filter }, (args) => ({ path: args.path, namespace: "polis-leaf" }));
+    build.onLoad({ filter: /.*/, namespace: "polis-leaf" }, (args) => ({
+      contents: `module.exports = require("./lib/${args.path}.cjs");`,
+      loader: "js",
+    }));
+  },
+};
+
 const esbuild = await import("esbuild");
 rmSync(outdir, { recursive: true, force: true });
-await esbuild.build({
+mkdirSync(join(outdir, "lib"), { recursive: true });
+
+const common = {
   absWorkingDir: root,
-  entryPoints: { polis: "src/main.ts" },
-  outdir,
-  outExtension: { ".js": ".mjs" },
-  chunkNames: "chunks/[name]-[hash]",
   bundle: true,
-  splitting: true,
-  format: "esm",
+  format: "cjs",
   platform: "node",
   target: "node20",
+  // Less to read and parse at every start; identifiers are kept, so --debug stacks still read.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  sourcemap: false,
+  logLevel: "warning",
+  // The sources are ES modules: import.meta.url becomes the bundle file's own URL.
+  define: { __POLIS_COMMIT__: JSON.stringify(commit), "import.meta.url": "__polis_import_meta_url" },
+  banner: { js: `const __polis_import_meta_url = require("node:url").pathToFileURL(__filename).href;` },
+};
+
+await esbuild.build({
+  ...common,
+  entryPoints: ["src/main.ts"],
+  outfile: join(outdir, "polis.cjs"),
   // better-sqlite3's JavaScript is bundled (its dozen CommonJS files cost ~3 ms to resolve and
   // load); its .node addon is loaded by src/state/store.ts, so `bindings` is never needed. koffi
-  // stays outside the bundle; pino is loaded only when a log line is written.
-  external: ["bindings", "koffi", "pino"],
-  define: { __POLIS_COMMIT__: JSON.stringify(commit) },
-  banner: {
-    // An absolute interpreter path: podman calls kill/delete/pause with no PATH at all.
-    js: `#!${process.execPath}\nimport { createRequire as __polisCreateRequire } from 'node:module'; const require = __polisCreateRequire(import.meta.url);`,
-  },
-  sourcemap: false,
-  minify: false,
-  logLevel: "warning",
+  // is a native addon; pino is loaded only when a log line is written.
+  external: ["bindings", "koffi", "pino", "./lib/*"],
+  plugins: [leavesPlugin],
 });
-chmodSync(join(outdir, "polis.mjs"), 0o755);
+for (const [name, { pick }] of Object.entries(LEAVES)) {
+  await esbuild.build({
+    ...common,
+    stdin: { contents: `module.exports = require(${JSON.stringify(name)})${pick};`, resolveDir: root, sourcefile: `${name}-leaf.js` },
+    outfile: join(outdir, "lib", `${name}.cjs`),
+  });
+}
+
+// The executable. It runs polis.cjs as node's CommonJS loader would (same wrapper arguments),
+// but compiles it through vm.Script so that V8 can take a code cache. A cache made by another
+// node version or with other V8 flags is rejected by V8 and the file is simply compiled.
+// There are two caches: reading and deserialising costs ~10 ms per 100 KB on this VM, so the
+// hot commands (state, kill, start, delete, list) get a small one without create's functions.
+// Picking the wrong one (an id that happens to be "create") only costs time, never behaviour.
+const HEAVY = ["create", "run", "exec", "update", "events", "ps", "spec", "features", "checkpoint", "restore"];
+const entry = join(outdir, "polis.mjs");
+writeFileSync(
+  entry,
+  `#!${process.execPath}
+// polis: see scripts/build.mjs. Loads polis.cjs with a V8 code cache, then runs the command.
+import { createRequire } from "node:module";
+const require = createRequire(import.meta.url);
+const { wrap } = require("node:module");
+const { readFileSync } = require("node:fs");
+const { Script } = require("node:vm");
+const { fileURLToPath } = require("node:url");
+const file = fileURLToPath(new URL("./polis.cjs", import.meta.url));
+const building = process.env.POLIS_BUILD_CODE_CACHE;
+const heavy = ${JSON.stringify(HEAVY)};
+const kind = building ? process.env.POLIS_BUILD_CODE_CACHE_SET : process.argv.some((a) => heavy.includes(a)) ? "all" : "hot";
+let cachedData;
+try {
+  if (!building) cachedData = readFileSync(\`\${file}.\${kind}.cache\`);
+} catch {
+  // no cache (a build that could not make one): compile as usual
+}
+const script = new Script(wrap(readFileSync(file, "utf8")), { filename: file, cachedData });
+const module = { exports: {}, filename: file };
+script.runInThisContext()(module.exports, createRequire(file), module, file, fileURLToPath(new URL(".", import.meta.url)));
+if (building) {
+  await module.exports.warmUp(building, kind);
+  process.stdout.write(script.createCachedData());
+} else {
+  module.exports.runCli();
+}
+`,
+);
+chmodSync(entry, 0o755);
+
+// A code cache holds the functions V8 compiled while it was made, so each is made after running
+// the paths its commands take, in one process (src/main.ts warmUp, against a throw-away root).
+for (const set of ["hot", "all"]) {
+  const scratch = mkdtempSync(join(tmpdir(), "polis-build-"));
+  try {
+    const cache = execFileSync(process.execPath, [entry], {
+      env: { ...process.env, POLIS_BUILD_CODE_CACHE: scratch, POLIS_BUILD_CODE_CACHE_SET: set, NODE_OPTIONS: "", POLIS_TIMING: "" },
+      stdio: ["ignore", "pipe", "inherit"],
+      maxBuffer: 64 << 20,
+    });
+    writeFileSync(join(outdir, `polis.cjs.${set}.cache`), cache);
+  } catch (e) {
+    console.warn(`build: no ${set} code cache (polis starts slower): ${e.message}`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}

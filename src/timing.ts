@@ -1,5 +1,7 @@
 // POLIS_TIMING=1 prints the wall time of each phase of one invocation on stderr at exit
-// (`phase=<name> ms=<float>`), for scripts/bench. When unset, every call is a no-op.
+// (`phase=<name> ms=<float>`, spaces in the name printed as "-" so that it stays one word), for
+// scripts/bench. When unset, every call is a no-op. A name marked twice (a `run` opens the state
+// twice) is printed twice; scripts/bench adds them up.
 import { writeSync } from "node:fs";
 
 const enabled = Boolean(process.env.POLIS_TIMING);
@@ -17,5 +19,5 @@ export function phase(name: string): void {
 export function reportPhases(): void {
   if (!enabled) return;
   phase("exit");
-  writeSync(2, phases.map(([n, ms]) => `phase=${n} ms=${ms.toFixed(2)}\n`).join(""));
+  writeSync(2, phases.map(([n, ms]) => `phase=${n.replace(/\s+/g, "-")} ms=${ms.toFixed(2)}\n`).join(""));
 }

@@ -59,6 +59,8 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_NEW_KEYRING] = { op_new_keyring, 1 },
   [OP_SECCOMP_LISTENER] = { op_seccomp_listener, 1 },
   [OP_CONSOLE_PAIR] = { op_console_pair, 0 },
+  [OP_MKFIFO] = { op_mkfifo, 2 },
+  [OP_PARENT_CGROUPS] = { op_parent_cgroups, 1 },
 };
 
 /* Only stdio and the preserved fds 3..sync-1 may reach the container: everything else the caller

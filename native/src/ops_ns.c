@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -104,6 +105,31 @@ static _Noreturn void wait_child(pid_t pid, int pidfd) {
   _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
+/* A shim that waits in the foreground goes back to the cgroups it came from once its child is born
+   in the container's: it must not count against the container's pids.max, nor be picked by the
+   container's OOM killer. The cgroup.procs files (newline-separated) are opened here, before any
+   SETNS can hide the host's cgroupfs, and written by CLONE's parent. */
+void op_parent_cgroups(const struct op *op) {
+  char *list = strdup(op->args[0]), *save = NULL;
+  if (!list) die("strdup");
+  for (char *f = strtok_r(list, "\n", &save); f; f = strtok_r(NULL, "\n", &save)) {
+    if (S.parent_cgroup_count == (int)(sizeof S.parent_cgroup_fds / sizeof S.parent_cgroup_fds[0]))
+      die_errno(E2BIG, "too many cgroups");
+    int fd = open(f, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) die("open %s", f);
+    S.parent_cgroup_fds[S.parent_cgroup_count++] = fd;
+  }
+  free(list);
+}
+
+static void leave_cgroups(void) {
+  for (int i = 0; i < S.parent_cgroup_count; i++) {
+    if (write_all(S.parent_cgroup_fds[i], "0", 1) < 0) die("move the shim back to its own cgroup");
+    close(S.parent_cgroup_fds[i]);
+  }
+  S.parent_cgroup_count = 0;
+}
+
 void op_clone(const struct op *op) {
   unsigned long long flags = arg_ull(op, 0);
   const char *mode = op->args[4];
@@ -133,6 +159,8 @@ void op_clone(const struct op *op) {
     if (n != (ssize_t)sizeof host_pid) _exit(1);
     close(release[0]);
     S.host_pid = (pid_t)host_pid;
+    for (int i = 0; i < S.parent_cgroup_count; i++) close(S.parent_cgroup_fds[i]);
+    S.parent_cgroup_count = 0;
     /* Non-dumpable until execve: no process in the container may reach into ours through
        /proc/<pid>/fd (the exec fifo, the agent's socket) or ptrace us while we hold them. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die("prctl(PR_SET_DUMPABLE, 0)");
@@ -141,6 +169,7 @@ void op_clone(const struct op *op) {
 
   close(release[0]);
   write_id_maps((pid_t)pid, op);
+  if (wait_mode) leave_cgroups();
   send_msg(MSG_PID, S.step, 0, pid, NULL);
   int64_t host_pid = pid;
   if (write_all(release[1], &host_pid, sizeof host_pid) < 0) die("release child");

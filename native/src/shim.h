@@ -16,6 +16,8 @@ enum op_code {
   OP_READY, OP_FIFO_WAIT, OP_SECCOMP, OP_EXEC,
   OP_NEW_KEYRING = 38, OP_SECCOMP_LISTENER = 39,
   OP_CONSOLE_PAIR = 40, /* explicit: 38, 39 are NEW_KEYRING, SECCOMP_LISTENER */
+  OP_MKFIFO = 41,
+  OP_PARENT_CGROUPS = 42,
   OP__COUNT
 };
 
@@ -41,6 +43,8 @@ struct shim {
   char *exec_path;    /* FIND_EXEC → EXEC */
   bool ready;         /* READY was sent: Node may no longer be listening */
   pid_t host_pid;     /* after CLONE, in the child: its pid in the runtime's pid namespace */
+  int parent_cgroup_fds[16]; /* PARENT_CGROUPS → CLONE (wait mode) */
+  int parent_cgroup_count;
 };
 
 extern struct shim S;
@@ -73,7 +77,8 @@ void op_setns(const struct op *op);
 void op_cgroup_join(const struct op *op);
 void op_timens(const struct op *op);
 void op_console_socket(const struct op *op);
-void op_clone(const struct op *op); /* returns only in the child */
+void op_clone(const struct op *op);
+void op_parent_cgroups(const struct op *op); /* returns only in the child */
 void op_setsid(const struct op *op);
 void op_become_root(const struct op *op);
 
@@ -108,6 +113,7 @@ void op_seccomp_listener(const struct op *op); /* before CLONE: connect to the s
 
 void op_find_exec(const struct op *op);
 void op_fifo_open(const struct op *op);
+void op_mkfifo(const struct op *op); /* ops_fifo.c */
 void op_ready(const struct op *op);
 void op_fifo_wait(const struct op *op);
 void op_exec(const struct op *op);

@@ -29,3 +29,4 @@ export function cgroupManagerFromPaths(paths: Record<string, string>): CgroupMan
 export type { CgroupManager } from "./types.js";
 export type { CgroupLayout, CgroupMode, Hierarchy } from "./layout.js";
 export { detectLayout, hostLayout, parseLayout } from "./layout.js";
+export { ownProcsFiles } from "./paths.js";

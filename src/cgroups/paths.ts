@@ -58,6 +58,16 @@ function place(h: Hierarchy, inner: string): string {
   return join(h.mountpoint, relativeToRoot(h.own, h.root), inner);
 }
 
+/**
+ * The cgroup.procs files of this process's own cgroups: where a shim that waits in the foreground
+ * goes back to once the container's process is born inside the container's cgroup, so that it is
+ * never counted (pids.max) or OOM-killed as part of the container.
+ */
+export function ownProcsFiles(layout: CgroupLayout): string[] {
+  const hs = [...layout.v1, ...(layout.unified ? [layout.unified] : [])];
+  return hs.map((h) => join(h.mountpoint, relativeToRoot(h.own, h.root), "cgroup.procs"));
+}
+
 /** Our own cgroup as seen below the mount (a mount of /a shows cgroup /a/b as <mnt>/b). */
 function relativeToRoot(own: string, root: string): string {
   if (root === "/" || root === "") return own;

@@ -1,7 +1,6 @@
 // Tear a container down to nothing: processes, cgroup, per-container files, state row.
 // Used by delete, by a failed create, and by `delete --force` after a create killed half-way.
 import { rmSync } from "node:fs";
-import { runHooks } from "../hooks/run.js";
 import { log } from "../log.js";
 import type { Store } from "../state/store.js";
 import type { ContainerRecord } from "../state/types.js";
@@ -40,6 +39,8 @@ export async function cleanupContainer(store: Store, rec: ContainerRecord, opts:
   rmSync(rec.stateDir, { recursive: true, force: true });
   store.remove(rec.id);
   if (opts.runPoststop && rec.config.hooks?.poststop?.length) {
+    // Loaded only here: the hook runner pulls in child_process (~3 ms) that a plain delete never needs.
+    const { runHooks } = await import("../hooks/run.js");
     try {
       await runHooks("poststop", rec.config.hooks.poststop, stateOf(rec, "stopped"));
     } catch (err) {

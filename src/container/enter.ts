@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { ShimSession } from "../linux/shim.js";
 import type { Hook, NamespaceType, Spec } from "../spec/types.js";
 import { buildJoinPlan } from "./plan-join.js";
+import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 
 /** The container's namespaces a hook joins: all it has, except user (hooks keep the runtime's identity). */
 export function hookNamespaces(spec: Spec): NamespaceType[] {
@@ -25,6 +26,7 @@ export function hookSpawnerInContainer(pid: number, spec: Spec, cgroupPaths: Rec
       namespaces: hookNamespaces(spec),
       cgroupProcs,
       mode: "wait",
+      parentCgroupProcs: ownProcsFiles(hostLayout()),
       argv: [hook.path, ...argv.slice(1)],
       env: hook.env ?? [],
     });

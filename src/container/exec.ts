@@ -16,6 +16,7 @@ import { liveStatus, mustGet, openStore, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
 import { writePidFile } from "./pidfile.js";
 import { buildJoinPlan } from "./plan-join.js";
+import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 import { FORWARDED_SIGNALS } from "../linux/signals.js";
 import { lsmError } from "../spec/semantic.js";
 
@@ -33,6 +34,7 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
     process: proc,
     consoleSocket: o.consoleSocket,
     mode: o.detach ? "detach" : "wait",
+    parentCgroupProcs: o.detach ? undefined : ownProcsFiles(hostLayout()),
     argv: proc.args!,
     env,
     seccomp: await seccompFor(rec),

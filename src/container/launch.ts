@@ -1,19 +1,20 @@
 // Drive the shim through an init plan: record the pid the moment it is known, run the create-time
 // hooks at the pause before pivot_root, and return once the init waits on its exec fifo.
-import { chmodSync, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { CgroupManager } from "../cgroups/types.js";
 import { runHooks } from "../hooks/run.js";
-import { mkfifo } from "../linux/fifo.js";
 import { mountPointOf } from "../linux/mountinfo.js";
 import { phase } from "../timing.js";
 import { processStartTime } from "../linux/proc.js";
 import { ShimSession } from "../linux/shim.js";
+import { OpCode } from "../linux/plan.js";
 import type { Spec } from "../spec/types.js";
 import type { Store } from "../state/store.js";
 import type { ContainerRecord } from "../state/types.js";
 import { fifoPath, stateOf } from "./context.js";
 import { hookSpawnerInContainer } from "./enter.js";
 import type { CreateOptions, GlobalOptions } from "./options.js";
+import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 import { buildInitPlan, sessionKeyringName } from "./plan-init.js";
 
 export interface InitLaunch {
@@ -35,9 +36,6 @@ export interface LaunchInput {
 
 export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchInput): Promise<InitLaunch> {
   const fifo = fifoPath(rec);
-  mkfifo(fifo);
-  // Not left to the umask: the init may have dropped to any uid by the time it opens the fifo.
-  chmodSync(fifo, 0o622);
   const plan = buildInitPlan({
     spec,
     rootfs: rec.rootfs,
@@ -47,6 +45,7 @@ export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchIn
     cgroupProcs: cgroup.procsFiles(),
     cgroupPaths: cgroup.paths,
     mode,
+    parentCgroupProcs: mode === "wait" ? ownProcsFiles(hostLayout()) : undefined,
     hostHasKcore: existsSync("/proc/kcore"),
     bundle: rec.bundle,
     rootfsParentMount: spec.linux?.rootfsPropagation?.includes("shared") ? mountPointOf(rec.rootfs) : undefined,
@@ -56,6 +55,9 @@ export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchIn
       : undefined,
     sessionKeyring: o.noNewKeyring ? undefined : sessionKeyringName(rec.id),
   });
+  // The shim makes the exec fifo as its first step (mode 0622 whatever the umask: the init may
+  // have dropped to any uid by the time it opens it); loading koffi for mkfifo(3) cost ~14 ms.
+  plan.ops.unshift({ code: OpCode.MKFIFO, args: [fifo, 0o622], field: "process", what: `make the exec fifo ${fifo}` });
   phase("plan");
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   let pid = 0;

@@ -41,6 +41,8 @@ export interface InitPlanInput {
   bundle?: string;
   /** what a bind source is on the host (default: stat it); injectable so tests stay pure */
   sourceKind?: (hostPath: string) => PathKind;
+  /** wait mode: the cgroup.procs files the waiting shim moves back to once the init is born */
+  parentCgroupProcs?: string[];
   /** the mount point holding the rootfs; needed for a shared rootfsPropagation */
   rootfsParentMount?: string;
   /** linux.seccomp, compiled (prepareSeccomp in src/seccomp/notify.ts); none = no filter */
@@ -64,6 +66,12 @@ export function checkTerminal(spec: Spec, consoleSocket: string | undefined, mod
   if (consoleSocket && (!spec.process?.terminal || mode === "wait")) {
     throw new PolisError("--console-socket: cannot use a console socket unless the container detaches and process.terminal is true");
   }
+}
+
+/** Where a shim that stays in the foreground goes back to once the process is born (first op). */
+export function addParentCgroups(plan: Plan, input: { mode: "detach" | "wait"; parentCgroupProcs?: string[] }): void {
+  if (input.mode !== "wait" || !input.parentCgroupProcs?.length) return;
+  plan.add(OpCode.PARENT_CGROUPS, "linux.cgroupsPath", "open polis's own cgroups to return to", input.parentCgroupProcs.join("\n"));
 }
 
 /** PATH for FIND_EXEC when process.env has none (runc's default). */
@@ -143,6 +151,7 @@ const nsField = (ns: NamespaceSetup, t: NamespaceType) => `linux.namespaces[${ns
 
 /** In the shim itself: everything that needs the host's view (cgroupfs, sockets, ns paths). */
 function addBeforeClone(plan: Plan, input: InitPlanInput, c: Checked): void {
+  addParentCgroups(plan, input);
   addCgroupJoins(plan, input.cgroupProcs);
   if (c.terminal && input.consoleSocket) addConsoleSocket(plan, input.consoleSocket);
   else if (c.terminal) plan.add(OpCode.CONSOLE_PAIR, "process.terminal", "make the terminal's socketpair");

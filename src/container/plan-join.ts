@@ -7,7 +7,7 @@ import { OpCode, Plan } from "../linux/plan.js";
 import { NAMESPACE_PROC_NAMES } from "../spec/names.js";
 import type { NamespaceType, Process } from "../spec/types.js";
 import type { SeccompLoad } from "../seccomp/notify.js";
-import { addCgroupJoins, addConsole, addConsoleSocket, addExec, addFindExec, addProcessOps, addSeccomp, addSeccompListener } from "./plan-init.js";
+import { addParentCgroups, addCgroupJoins, addConsole, addConsoleSocket, addExec, addFindExec, addProcessOps, addSeccomp, addSeccompListener } from "./plan-init.js";
 
 export interface JoinPlanInput {
   /** the container's init, whose /proc/<pid>/ns/* we join */
@@ -15,6 +15,8 @@ export interface JoinPlanInput {
   /** which of its namespaces to join */
   namespaces: NamespaceType[];
   cgroupProcs: string[];
+  /** wait mode: the cgroup.procs files the waiting shim moves back to once the process is born */
+  parentCgroupProcs?: string[];
   /** exec's process spec (user, caps, rlimits, cwd, noNewPrivileges, terminal); none for hooks */
   process?: Process;
   consoleSocket?: string;
@@ -35,6 +37,7 @@ export function buildJoinPlan(input: JoinPlanInput): Plan {
   // keeps the pty master and proxies it to our stdio (CONSOLE_PAIR), as for `polis run`.
   const terminal = Boolean(proc?.terminal && (input.consoleSocket || input.mode === "wait"));
   const plan = new Plan();
+  addParentCgroups(plan, input);
   addCgroupJoins(plan, input.cgroupProcs);
   if (terminal && input.consoleSocket) addConsoleSocket(plan, input.consoleSocket);
   else if (terminal) plan.add(OpCode.CONSOLE_PAIR, "process.terminal", "make the terminal's socketpair");

@@ -18,6 +18,7 @@ export async function startContainer(g: GlobalOptions, id: string): Promise<void
     const status = liveStatus(rec, () => isFrozenAt(rec.cgroupPaths));
     if (status === "stopped") throw new PolisError("cannot start a container that has stopped");
     if (status !== "created") throw new PolisError("cannot start an already running container");
+    phase("status");
     await startCreated(store, rec);
   } finally {
     store.close();
@@ -43,6 +44,7 @@ export async function startCreated(store: Store, rec: ContainerRecord): Promise<
     }
   }
   releaseInit(rec);
+  phase("init released");
   if (hooks?.poststart?.length) {
     const { runHooks } = await import("../hooks/run.js");
     try {

@@ -44,6 +44,8 @@ export enum OpCode {
   NEW_KEYRING = 38,
   SECCOMP_LISTENER = 39,
   CONSOLE_PAIR = 40,
+  MKFIFO = 41,
+  PARENT_CGROUPS = 42,
 }
 
 export type Arg = string | number | bigint | Buffer;

@@ -38,5 +38,5 @@ export function parseSignal(input?: string): number {
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = [
   "SIGHUP", "SIGINT", "SIGQUIT", "SIGTRAP", "SIGABRT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTERM",
   "SIGSTKFLT", "SIGCONT", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ",
-  "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+  "SIGVTALRM", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
 ];

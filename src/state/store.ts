@@ -57,12 +57,20 @@ interface Driver {
 let driver: Driver | undefined;
 function loadDriver(): Driver {
   if (driver) return driver;
-  // A native module: required lazily (start-up cost). The bundle (scripts/build.mjs) inlines
-  // better-sqlite3's JavaScript, so `require("better-sqlite3")` below is rewritten by esbuild and
-  // costs no module resolution; when running from source it is a plain CommonJS require.
-  const req = typeof require === "function" ? require : createRequire(import.meta.url);
-  const Database = (typeof require === "function" ? require("better-sqlite3") : req("better-sqlite3")) as typeof BetterSqlite3;
-  return (driver = { Database, addon: loadAddon(req) });
+  // A native module: loaded lazily (start-up cost), on the first open.
+  const req = createRequire(import.meta.url);
+  return (driver = { Database: requireDriver(req), addon: loadAddon(req) });
+}
+
+function requireDriver(req: NodeRequire): typeof BetterSqlite3 {
+  try {
+    // A literal require() call: scripts/build.mjs's bundler inlines better-sqlite3's JavaScript
+    // here, which spares its dozen CommonJS files a module resolution and load each.
+    return require("better-sqlite3") as typeof BetterSqlite3;
+  } catch {
+    // Running from source (an ES module has no `require`), or a bundle that keeps it external.
+    return req("better-sqlite3") as typeof BetterSqlite3;
+  }
 }
 
 /** better_sqlite3.node, without the CommonJS loader; undefined lets better-sqlite3 find it. */

@@ -32,7 +32,7 @@ describe("linux.resources", () => {
       c.linux.resources.memory = { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 };
     });
     // The pipeline's tail is killed: the shell reports 128+9.
-    expect(r.code).toBe(137);
+    expect(r.code, r.stderr).toBe(137);
   });
 
   it("pids: forks fail beyond pids.limit", () => {
@@ -82,5 +82,15 @@ describe("linux.resources", () => {
     const r = runScript(root, "true", (c) => (c.linux.resources.network = { classID: 42 }));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("linux.resources.network.classID");
+  });
+});
+
+describe("the foreground shim is not part of the container", () => {
+  it("does not count against pids.limit in a foreground run", () => {
+    // pids.max 2: the container's shell and one child. A shim left in the cgroup would take a slot.
+    const r = runScript(root, "sleep 0.2 & wait && echo forked", (c) => {
+      c.linux.resources.pids = { limit: 2 };
+    });
+    expect(r.stdout + r.stderr).toContain("forked");
   });
 });

@@ -337,6 +337,14 @@ describe("buildInitPlan: variations", () => {
   it("foreground mode is passed to CLONE", () => {
     expect(wire(build(fixture(), { mode: "wait" })).find((o) => o[0] === "CLONE")![5]).toBe("wait");
   });
+
+  it("a waiting shim opens its own cgroups first, to leave the container's after CLONE", () => {
+    const own = ["/sys/fs/cgroup/pids/user/cgroup.procs", "/sys/fs/cgroup/memory/user/cgroup.procs"];
+    const w = wire(build(fixture(), { mode: "wait", parentCgroupProcs: own }));
+    expect(w[0]).toEqual(["PARENT_CGROUPS", own.join("\n")]);
+    // Detached, the shim exits right after CLONE: nothing to leave.
+    expect(wire(build(fixture(), { mode: "detach", parentCgroupProcs: own })).map((o) => o[0])).not.toContain("PARENT_CGROUPS");
+  });
 });
 
 describe("buildInitPlan: seccomp and the session keyring", () => {
