@@ -19,6 +19,7 @@ import { effectiveResources, newCgroupManager } from "./cgroup.js";
 import { writePidFile } from "./pidfile.js";
 import { ownerName, statePathFor } from "./records.js";
 import { rootfsOf } from "./rootfs.js";
+import { sessionKeyringName } from "./plan-init.js";
 import { phase } from "../timing.js";
 
 /** Create a container and leave its init blocked on the exec fifo. Returns the live launch for `run`. */
@@ -51,6 +52,7 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
     config: spec,
     cgroupPaths: cgroup.paths,
     stateDir: statePathFor(g.root, o.id),
+    sessionKeyring: o.noNewKeyring ? null : sessionKeyringName(o.id),
   };
   // The primary key makes the id claim atomic: of two concurrent creates, exactly one gets here.
   store.insert(rec);

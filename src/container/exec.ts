@@ -38,6 +38,8 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
     argv: proc.args!,
     env,
     seccomp: await seccompFor(rec),
+    // runc's exec joins the keyring the init joined, unless the container was made without one.
+    sessionKeyring: rec.sessionKeyring ?? undefined,
   });
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   try {

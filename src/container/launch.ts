@@ -15,7 +15,7 @@ import { fifoPath, stateOf } from "./context.js";
 import { hookSpawnerInContainer } from "./enter.js";
 import type { CreateOptions, GlobalOptions } from "./options.js";
 import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
-import { buildInitPlan, sessionKeyringName } from "./plan-init.js";
+import { buildInitPlan } from "./plan-init.js";
 
 export interface InitLaunch {
   pid: number;
@@ -53,7 +53,7 @@ export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchIn
     seccomp: spec.linux?.seccomp
       ? (await import("../seccomp/notify.js")).prepareSeccomp(spec.linux.seccomp, stateOf(rec, "creating"))
       : undefined,
-    sessionKeyring: o.noNewKeyring ? undefined : sessionKeyringName(rec.id),
+    sessionKeyring: rec.sessionKeyring ?? undefined,
   });
   // The shim makes the exec fifo as its first step (mode 0622 whatever the umask: the init may
   // have dropped to any uid by the time it opens it); loading koffi for mkfifo(3) cost ~14 ms.

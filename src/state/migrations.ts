@@ -38,6 +38,11 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    name: "containers.session_keyring",
+    // The session keyring the init joined (NULL with --no-new-keyring): exec joins it too, as runc.
+    sql: `ALTER TABLE containers ADD COLUMN session_keyring TEXT;`,
+  },
 ];
 
 /** The schema version this build of polis writes. */

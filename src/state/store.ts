@@ -42,6 +42,7 @@ const COLUMNS: ReadonlyArray<readonly [keyof ContainerRecord, string, Kind]> = [
   ["config", "config", "json"],
   ["cgroupPaths", "cgroup_paths", "json"],
   ["stateDir", "state_dir", "text"],
+  ["sessionKeyring", "session_keyring", "text"],
 ];
 const COLUMN_OF = new Map(COLUMNS.map(([field, column, kind]) => [field, { column, kind }]));
 const SELECT_COLUMNS = COLUMNS.map(([field, column]) => `${column} AS "${field}"`).join(", ");
@@ -252,7 +253,7 @@ function userVersion(db: Db): number {
 function migrate(db: Db, path: string): void {
   // journal_mode is persistent and cannot change inside a transaction; setting it is a no-op
   // once the file is in WAL mode, and only happens here, i.e. when the schema is behind.
-  db.pragma("journal_mode = WAL");
+  setWal(db);
   // The records hold whole configs (env, mounts): owner-only, even if the root directory was
   // made by someone else with looser permissions. SQLite gives -wal/-shm the same mode.
   chmodSync(path, 0o600);
@@ -277,6 +278,25 @@ function migrate(db: Db, path: string): void {
   } catch (err) {
     if (db.inTransaction) db.exec("ROLLBACK");
     throw err;
+  }
+}
+
+/**
+ * Switching a fresh file to WAL needs an exclusive lock, and SQLite does not always wait for it
+ * through the busy handler: with many first opens at once (containerd's burst of creates on a new
+ * root) one may get SQLITE_BUSY. Retry for as long as the busy timeout would have waited.
+ */
+function setWal(db: Db): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; ; waited += 10) {
+    try {
+      db.pragma("journal_mode = WAL");
+      return;
+    } catch (err) {
+      const code = (err as { code?: unknown })?.code;
+      if ((code !== "SQLITE_BUSY" && code !== "SQLITE_LOCKED") || waited >= BUSY_TIMEOUT_MS) throw err;
+      Atomics.wait(nap, 0, 0, 10);
+    }
   }
 }
 

@@ -22,6 +22,7 @@ export interface ContainerRecord {
   config: Spec; // the validated config.json, for hooks at start/delete
   cgroupPaths: Record<string, string>; // controller name ("memory", "unified", …) -> absolute dir
   stateDir: string; // <root>/<id>: exec fifo and other per-container files
+  sessionKeyring: string | null; // the keyring the init joined (null with --no-new-keyring)
 }
 
 // Both are PolisErrors so the CLI prints them like any other user-facing failure.

@@ -93,6 +93,24 @@ describe("session keyring", () => {
     }
   });
 
+  it("exec joins the keyring the init joined, and none after --no-new-keyring (runc)", () => {
+    for (const noNew of [false, true]) {
+      const id = uniqueId("execkeys");
+      const bundle = busyboxBundle((c) => unmaskKeys(c));
+      try {
+        const flags = noNew ? ["--no-new-keyring"] : [];
+        expect(polis(root, ["run", "--detach", ...flags, "--bundle", bundle, id]).code).toBe(0);
+        const r = polis(root, ["exec", id, "cat", "/proc/keys"]);
+        expect(r.code, r.stderr).toBe(0);
+        if (noNew) expect(r.stdout).not.toContain(`_ses.${id}`);
+        else expect(r.stdout).toContain(`_ses.${id}`);
+      } finally {
+        polis(root, ["delete", "--force", id]);
+        rmSync(bundle, { recursive: true, force: true });
+      }
+    }
+  });
+
   it("--no-new-keyring keeps the caller's session keyring", () => {
     const id = uniqueId("nokeys");
     const bundle = busyboxBundle((c) => {

@@ -51,6 +51,7 @@ function record(id: string, over: Partial<ContainerRecord> = {}): ContainerRecor
     } as ContainerRecord["config"],
     cgroupPaths: { memory: "/sys/fs/cgroup/memory/polis/" + id, unified: "/sys/fs/cgroup/unified/polis/" + id },
     stateDir: `/run/polis/${id}`,
+    sessionKeyring: `_ses.${id}`,
     ...over,
   };
 }
