@@ -27,7 +27,8 @@ export function hookSpawnerInContainer(pid: number, spec: Spec, cgroupPaths: Rec
       cgroupProcs,
       mode: "wait",
       parentCgroupProcs: ownProcsFiles(hostLayout()),
-      argv: [hook.path, ...argv.slice(1)],
+      path: hook.path,
+      argv, // args[0] is argv[0], as the spec says; path is what runs
       env: hook.env ?? [],
     });
     const session = ShimSession.start(plan, { stdio: ["pipe", "pipe", "pipe"] });

@@ -352,8 +352,10 @@ export function pathFromEnv(env: readonly string[]): string {
   return entry === undefined ? DEFAULT_PATH : entry.slice("PATH=".length);
 }
 
-export function addFindExec(plan: Plan, argv: readonly string[], env: readonly string[]): void {
-  plan.add(OpCode.FIND_EXEC, "process.args[0]", `find executable ${argv[0]}`, argv[0], pathFromEnv(env));
+/** Resolve the program: `argv[0]` through PATH, or `path` when given (a hook: its argv[0] is free). */
+export function addFindExec(plan: Plan, argv: readonly string[], env: readonly string[], path?: string, field = "process.args[0]"): void {
+  const name = path ?? argv[0];
+  plan.add(OpCode.FIND_EXEC, field, `find executable ${name}`, name, pathFromEnv(env));
 }
 
 export function addExec(plan: Plan, argv: readonly string[], env: readonly string[]): void {

@@ -15,6 +15,8 @@ export interface JoinPlanInput {
   /** which of its namespaces to join */
   namespaces: NamespaceType[];
   cgroupProcs: string[];
+  /** the program to run when it is not argv[0] (a hook's `path`; its argv[0] is `args[0]`) */
+  path?: string;
   /** wait mode: the cgroup.procs files the waiting shim moves back to once the process is born */
   parentCgroupProcs?: string[];
   /** exec's process spec (user, caps, rlimits, cwd, noNewPrivileges, terminal); none for hooks */
@@ -57,7 +59,7 @@ export function buildJoinPlan(input: JoinPlanInput): Plan {
   }
   if (terminal) addConsole(plan, proc, "allocate the process's terminal");
   if (proc) addProcessOps(plan, proc, undefined, input.seccomp);
-  addFindExec(plan, input.argv, input.env);
+  addFindExec(plan, input.argv, input.env, input.path, input.path ? "path" : undefined);
   // addProcessOps loaded it already unless no_new_privs (then: as late as possible, like runc);
   // without a process spec nothing is dropped, so late is possible too.
   if (input.seccomp && (!proc || proc.noNewPrivileges)) addSeccomp(plan, input.seccomp);

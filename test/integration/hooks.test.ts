@@ -85,6 +85,19 @@ describe("hooks", () => {
     rmSync(bundle, { recursive: true, force: true });
   });
 
+  it("hooks in the container get args[0] as argv[0], not their path", () => {
+    // busybox picks its applet by argv[0]: with argv[0] = "/bin/busybox" this would not run sh.
+    const id = uniqueId("argv0");
+    const marker = join(dir, `${id}.argv0`);
+    const bundle = busyboxBundle((c) => {
+      c.hooks = { createContainer: [{ path: "/bin/busybox", args: ["sh", "-c", `echo ran > ${marker}`] }] };
+    });
+    polisOk(root, ["create", "--bundle", bundle, id]);
+    expect(readFileSync(marker, "utf8")).toBe("ran\n");
+    polisOk(root, ["delete", "--force", id]);
+    rmSync(bundle, { recursive: true, force: true });
+  });
+
   it("a failing createRuntime hook fails create and leaves nothing behind", () => {
     const id = uniqueId("hookfail");
     const bundle = busyboxBundle((c) => {
