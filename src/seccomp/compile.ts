@@ -15,6 +15,7 @@ import {
   MAX_INSTRUCTIONS,
   OPERATORS,
 } from "./names.js";
+import { nativeAuditArch, withEnosysForNewSyscalls } from "./enosys.js";
 import { usesNotify, validateSeccomp } from "./validate.js";
 
 export interface CompiledSeccomp {
@@ -51,8 +52,13 @@ export function compileSeccomp(seccomp: Seccomp, field = "linux.seccomp"): Compi
     // The shim sets no_new_privs itself (process.noNewPrivileges); the filter must not force it.
     check(lib.attrSet(ctx, ATTR_CTL_NNP, 0), field, "seccomp_attr_set(SCMP_FLTATR_CTL_NNP)");
     addArchitectures(lib, ctx, seccomp, field);
-    const skipped = addRules(lib, ctx, seccomp, defaultAction, field);
-    const bpf = exportBpf(lib, ctx, field);
+    const { skipped, maxNr } = addRules(lib, ctx, seccomp, defaultAction, field);
+    let bpf = exportBpf(lib, ctx, field);
+    const native = nativeAuditArch();
+    // Only where the default refuses: with an allowing default, a new syscall is allowed anyway.
+    if (native !== undefined && maxNr >= 0 && !ALLOWING_DEFAULTS.has(seccomp.defaultAction)) {
+      bpf = withEnosysForNewSyscalls(bpf, maxNr, native);
+    }
     const notify = usesNotify(seccomp);
     return { bpf, flags: filterFlags(seccomp, notify), notify, skipped };
   } finally {
@@ -70,11 +76,20 @@ function addArchitectures(lib: LibSeccomp, ctx: FilterCtx, seccomp: Seccomp, fie
   });
 }
 
-function addRules(lib: LibSeccomp, ctx: FilterCtx, seccomp: Seccomp, defaultAction: number, field: string): string[] {
+const ALLOWING_DEFAULTS = new Set(["SCMP_ACT_ALLOW", "SCMP_ACT_LOG"]);
+
+/** Adds every rule; returns the names libseccomp does not know, and the highest syscall number named. */
+function addRules(lib: LibSeccomp, ctx: FilterCtx, seccomp: Seccomp, defaultAction: number, field: string): { skipped: string[]; maxNr: number } {
   const skipped: string[] = [];
+  let maxNr = -1;
   (seccomp.syscalls ?? []).forEach((rule, i) => {
     const at = `${field}.syscalls[${i}]`;
     const action = encodeAction(rule.action, rule.errnoRet);
+    // Every name the profile mentions counts as known to its author (runc), whatever the action.
+    for (const name of rule.names) {
+      const nr = lib.syscallResolveName(name);
+      if (nr !== NR_SCMP_ERROR && nr >= 0) maxNr = Math.max(maxNr, nr); // negative: another arch's pseudo-syscall
+    }
     // libseccomp refuses (EACCES) a rule that repeats the default action; runc drops it silently.
     if (action === defaultAction) return;
     const groups = conditionGroups(rule.args ?? []);
@@ -90,7 +105,7 @@ function addRules(lib: LibSeccomp, ctx: FilterCtx, seccomp: Seccomp, defaultActi
       }
     });
   });
-  return skipped;
+  return { skipped, maxNr };
 }
 
 interface ConditionGroup {

@@ -230,3 +230,25 @@ describe("compileSeccomp", () => {
     expect(() => compileSeccomp({ defaultAction: "nope" }, "process.seccomp")).toThrow('process.seccomp.defaultAction: unknown action "nope"');
   });
 });
+
+describe("syscalls newer than the profile", () => {
+  const profile: Seccomp = {
+    defaultAction: "SCMP_ACT_ERRNO",
+    syscalls: [{ names: ["getpid", "mkdir", "personality"], action: "SCMP_ACT_ALLOW" }],
+  };
+
+  it("get ENOSYS (so glibc falls back), while older unnamed ones get the default action", () => {
+    const { bpf } = compileSeccomp(profile);
+    expect(run(bpf, NR.getpid)).toBe(ALLOW);
+    expect(run(bpf, NR.clone)).toBe(errno(1)); // 56, below personality (135): the profile's default
+    expect(run(bpf, NR.mount)).toBe(errno(38)); // 165, above anything named: ENOSYS
+    expect(run(bpf, NR.clone3)).toBe(errno(38));
+    // x32 numbers and other architectures are left to the profile.
+    expect(run(bpf, NR.clone3 | X32_BIT)).toBe(run(compileSeccomp(profile).bpf.subarray(48), NR.clone3 | X32_BIT));
+  });
+
+  it("only when the default refuses", () => {
+    const { bpf } = compileSeccomp({ ...profile, defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }] });
+    expect(run(bpf, NR.clone3)).toBe(ALLOW);
+  });
+});
