@@ -33,7 +33,7 @@ export function hookSpawnerInContainer(pid: number, spec: Spec, cgroupPaths: Rec
     });
     const session = ShimSession.start(plan, { stdio: ["pipe", "pipe", "pipe"] });
     // The shim reports messages we do not need here; its exit status is the hook's.
-    session.drain?.();
+    session.drain();
     const child = session.child;
     const killShim = child.kill.bind(child);
     child.kill = () => {

@@ -445,25 +445,26 @@ describe("polis-shim", () => {
   });
 
   describe("when Node goes away", () => {
-    it("the paused child of a foreground shim dies", async () => {
-      const plan = clone(new Plan(), NS.pid, "wait").add(OpCode.PAUSE, "", "wait", "wait");
+    /** A child of `mode` paused before exec, and its session. */
+    async function pausedChild(flags: number, mode: "wait" | "detach") {
+      const plan = clone(new Plan(), flags, mode).add(OpCode.PAUSE, "", "wait", "wait");
       exec(plan, ["true"]);
       const s = start(plan);
       const pid = (await s.expect("pid")).value;
       pids.push(pid);
       await s.expect("pause");
+      return { s, pid };
+    }
+
+    it("the paused child of a foreground shim dies", async () => {
+      const { s, pid } = await pausedChild(NS.pid, "wait");
       s.close();
       await until(() => (gone(pid) ? true : undefined), "the child to exit");
       expect((await s.waitExit()).code).not.toBe(0);
     });
 
     it("the paused child of a detached shim dies", async () => {
-      const plan = clone(new Plan(), NS.pid, "detach").add(OpCode.PAUSE, "", "wait", "wait");
-      exec(plan, ["true"]);
-      const s = start(plan);
-      const pid = (await s.expect("pid")).value;
-      pids.push(pid);
-      await s.expect("pause");
+      const { s, pid } = await pausedChild(NS.pid, "detach");
       expect(await s.waitExit()).toEqual({ code: 0, signal: null }); // detach: the shim left already
       expect(gone(pid)).toBe(false);
       s.close();
@@ -471,12 +472,7 @@ describe("polis-shim", () => {
     });
 
     it("an aborted pause ends the child", async () => {
-      const plan = clone(new Plan(), 0, "wait").add(OpCode.PAUSE, "", "wait", "wait");
-      exec(plan, ["true"]);
-      const s = start(plan);
-      const pid = (await s.expect("pid")).value;
-      pids.push(pid);
-      await s.expect("pause");
+      const { s, pid } = await pausedChild(0, "wait");
       s.abort();
       await until(() => (gone(pid) ? true : undefined), "the child to exit");
       expect((await s.waitExit()).code).not.toBe(0);
