@@ -100,7 +100,7 @@ for (const [name, { pick }] of Object.entries(LEAVES)) {
 // There are two caches: reading and deserialising costs ~10 ms per 100 KB on this VM, so the
 // hot commands (state, kill, start, delete, list) get a small one without create's functions.
 // Picking the wrong one (an id that happens to be "create") only costs time, never behaviour.
-const HEAVY = ["create", "run", "exec", "update", "events", "ps", "spec", "features", "checkpoint", "restore"];
+const HEAVY = ["create", "run", "exec", "update", "events", "ps", "spec", "features"];
 const entry = join(outdir, "polis.mjs");
 writeFileSync(
   entry,

@@ -1,20 +1,36 @@
-// `npm test`: build, run every vitest suite (unit and integration), and end with the plain
-// "N passed, N failed" line that CI reads.
+// `npm test`: build, install the Debian packages the tests need (root + apt-get, once, up front),
+// lint, run every vitest suite (unit and integration), and end with the plain "N passed, N failed" line
+// that CI reads, preceded by what was skipped and why.
+//
+// Every run gets an id (POLIS_TEST_RUN) and a directory of its own; test/global-setup.ts checks
+// at the end that nothing this run made (cgroups, mounts, processes, temp dirs) is left behind.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 execFileSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, stdio: "inherit" });
 
-const report = join(mkdtempSync(join(tmpdir(), "polis-vitest-")), "report.json");
+installMissingPackages();
+
+// Lint first (biome, see biome.json): a failure is reported but the suites still run.
+const lint = spawnSync(join(root, "node_modules", ".bin", "biome"), ["lint"], { cwd: root, stdio: "inherit" });
+const lintFailed = lint.status !== 0;
+
+const run = `r${randomBytes(4).toString("hex")}`;
+const runDir = join("/tmp", `polis-${run}`);
+mkdirSync(runDir, { recursive: true });
+const report = join(runDir, "report.json");
+const skipLog = join(runDir, "skipped.txt");
+const env = { ...process.env, POLIS_TEST_RUN: run, POLIS_TEST_RUN_DIR: runDir, POLIS_TEST_SKIP_LOG: skipLog };
+
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 const res = spawnSync(
   process.execPath,
   [vitest, "run", "--config", "test/vitest.config.ts", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)],
-  { cwd: root, stdio: "inherit" },
+  { cwd: root, stdio: "inherit", env },
 );
 
 let summary = "";
@@ -26,5 +42,43 @@ try {
 } catch {
   summary = "0 passed, 1 failed";
 }
+if (existsSync(skipLog)) {
+  const lines = [...new Set(readFileSync(skipLog, "utf8").split("\n").filter(Boolean))];
+  console.log(`\nskipped on this host (${lines.length}):\n  ${lines.join("\n  ")}`);
+}
+rmSync(runDir, { recursive: true, force: true });
+if (lintFailed) console.log("\nlint: failed (npm run lint)");
 console.log(`\ntests: ${summary}`);
-process.exit(res.status ?? 1);
+process.exit(lintFailed ? 1 : (res.status ?? 1));
+
+/**
+ * The packages of scripts/ci-packages.txt that are missing, installed with apt-get when we are
+ * root and it exists (as `npm run demo` installs busybox-static). Otherwise the suites that need
+ * them skip with the reason (and fail in CI, see test/helpers/host.ts).
+ */
+function installMissingPackages() {
+  const wanted = readFileSync(join(root, "scripts", "ci-packages.txt"), "utf8")
+    .split("\n")
+    .map((l) => l.replace(/#.*/, "").trim())
+    .filter(Boolean);
+  const installed = (p) => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
+    const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", p], { encoding: "utf8" });
+    return r.status === 0 && r.stdout.endsWith(" installed");
+  };
+  const missing = wanted.filter((p) => !installed(p));
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0 || spawnSync("apt-get", ["--version"], { stdio: "ignore" }).status !== 0) {
+    console.warn(`test: missing Debian packages ${missing.join(" ")} (not root or no apt-get): their suites will skip`);
+    return;
+  }
+  console.log(`test: installing ${missing.join(" ")}`);
+  const aptEnv = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  let r = spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { stdio: "inherit", env: aptEnv });
+  if (r.status !== 0) {
+    // A fresh machine may have no package lists yet.
+    spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env: aptEnv });
+    r = spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { stdio: "inherit", env: aptEnv });
+  }
+  if (r.status !== 0) console.warn(`test: apt-get could not install ${missing.join(" ")}: their suites will skip`);
+}

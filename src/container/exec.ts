@@ -210,7 +210,7 @@ export function homeOf(passwd: string, uid: number): string {
 
 /** --detach: the process runs on once exec'd; we wait only for the exec (or its failure). */
 async function detached(session: ShimSession, pid: number, o: ExecOptions): Promise<number> {
-  let msg;
+  let msg: Awaited<ReturnType<ShimSession["next"]>> | undefined;
   try {
     msg = await session.next();
   } catch (e) {

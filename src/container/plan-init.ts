@@ -251,8 +251,10 @@ function addFinishRootfs(plan: Plan, input: InitPlanInput, c: Checked, deferred:
     plan.add(OpCode.WRITE_FILE, `linux.sysctl.${key}`, `set sysctl ${key}=${value}`, path, value);
   }
   // runc: read-only paths first, then masks (a mask inside a read-only path still applies).
-  (spec.linux?.readonlyPaths ?? []).forEach((p, i) => plan.add(OpCode.READONLY, `linux.readonlyPaths[${i}]`, `make ${p} read-only`, p));
-  (spec.linux?.maskedPaths ?? []).forEach((p, i) => plan.add(OpCode.MASK, `linux.maskedPaths[${i}]`, `mask ${p}`, p));
+  for (const [i, p] of (spec.linux?.readonlyPaths ?? []).entries()) {
+    plan.add(OpCode.READONLY, `linux.readonlyPaths[${i}]`, `make ${p} read-only`, p);
+  }
+  for (const [i, p] of (spec.linux?.maskedPaths ?? []).entries()) plan.add(OpCode.MASK, `linux.maskedPaths[${i}]`, `mask ${p}`, p);
 }
 
 /** CGROUP_JOIN for each cgroup.procs file (init and joining processes alike). */

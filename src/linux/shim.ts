@@ -212,7 +212,9 @@ export class ShimSession {
     if (this.ended) return;
     this.ended = true;
     const waiters = this.waiters.splice(0);
-    if (waiters.length) void this.endedError().then((e) => waiters.forEach((w) => w.reject(e)));
+    if (waiters.length) void this.endedError().then((e) => {
+        for (const w of waiters) w.reject(e);
+      });
   }
 
   private async endedError(): Promise<PolisError> {

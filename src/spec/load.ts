@@ -14,7 +14,7 @@ const errnoOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException)
 
 /** Reads, parses and validates `<bundleDir>/config.json`. */
 export function loadSpec(bundleDir: string): Spec {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(bundleDir);
   } catch (e) {

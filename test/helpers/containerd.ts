@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync, 
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hierarchyMounts, RUN } from "./host.js";
 import { POLIS } from "./polis.js";
 import { REPO } from "./rootfs.js";
 
@@ -44,7 +45,6 @@ export interface Containerd {
   stop(): Promise<void>;
 }
 
-export const haveContainerd = () => existsSync("/usr/bin/containerd") && existsSync("/usr/bin/ctr");
 
 /** Environment without the CA-bundle variable that costs every node start ~90 ms. */
 export function quickEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -75,7 +75,7 @@ export function writePolisWrapper(dir: string, name = "polis"): string {
 
 let seq = 0;
 export function uniqueName(prefix: string): string {
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${seq++}`;
+  return `${prefix}-${RUN}-${process.pid}-${Date.now().toString(36)}-${seq++}`;
 }
 
 function configToml(dir: string, address: string, cri?: CriOptions): string {
@@ -180,10 +180,9 @@ export function pidsInCgroup(cgPath: string): number[] {
 
 /** cgroup directories (v1 controllers and the unified tree) that exist for `cgPath`. */
 export function cgroupDirs(cgPath: string): string[] {
-  const base = "/sys/fs/cgroup";
   const out: string[] = [];
-  for (const ctrl of readdirSync(base)) {
-    const d = join(base, ctrl, cgPath);
+  for (const h of hierarchyMounts()) {
+    const d = join(h, cgPath);
     try {
       if (statSync(d).isDirectory()) out.push(d);
     } catch {

@@ -3,6 +3,7 @@ import { spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hierarchyMounts, RUN } from "./host.js";
 import { REPO } from "./rootfs.js";
 
 export const POLIS = join(REPO, "dist", "polis.mjs");
@@ -54,8 +55,9 @@ export function tempRoot(): string {
 }
 
 let counter = 0;
+/** A container id (also its default cgroup name) carrying this run's id, for the leak check. */
 export function uniqueId(prefix = "t"): string {
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+  return `${prefix}-${RUN}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
 }
 
 /** Every cgroup directory named `id` under the host's hierarchies (v1 and the cgroup2 mount). */
@@ -75,7 +77,7 @@ export function cgroupDirsNamed(id: string): string[] {
       walk(p, depth + 1);
     }
   };
-  for (const h of readdirSync("/sys/fs/cgroup")) walk(join("/sys/fs/cgroup", h), 0);
+  for (const h of hierarchyMounts()) walk(h, 0);
   return found;
 }
 

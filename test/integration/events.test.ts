@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { withRunning } from "../helpers/containers.js";
-import { POLIS, pidAlive, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+import { POLIS, pidAlive, polis, polisOk, tempRoot, waitFor } from "../helpers/polis.js";
 
 const root = tempRoot();
 afterAll(() => {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cgroupDirsNamed, pidAlive, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
+import { TEST_CGROUP_PARENT } from "../helpers/host.js";
 
 const root = tempRoot();
 const dir = mkdtempSync(join(tmpdir(), "polis-hooks-"));
@@ -101,7 +102,7 @@ describe("hooks", () => {
   it("a failing createRuntime hook fails create and leaves nothing behind", () => {
     const id = uniqueId("hookfail");
     const bundle = busyboxBundle((c) => {
-      c.linux.cgroupsPath = `/polis-test/${id}`;
+      c.linux.cgroupsPath = `${TEST_CGROUP_PARENT}/${id}`;
       c.hooks = { createRuntime: [{ path: script("echo broken >&2; exit 3") }] };
     });
     const r = polis(root, ["create", "--bundle", bundle, id]);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PolisError } from "../../src/errors.js";
-import { hookEnv, runHooks } from "../../src/hooks/run.js";
+import { runHooks } from "../../src/hooks/run.js";
 import { configureLog } from "../../src/log.js";
 import type { State } from "../../src/spec/types.js";
 
@@ -103,8 +103,10 @@ describe("runHooks", () => {
   });
 
   it("a hook that ignores stdin is fine, and a missing binary is a spawn error", async () => {
-    const ignores = script("ignores.sh", "exit 0");
+    const ran = join(dir, "ignores.ran");
+    const ignores = script("ignores.sh", `echo ran > ${ran}; exit 0`);
     await runHooks("poststart", [{ path: ignores }], { ...state, annotations: { big: "x".repeat(1 << 20) } });
+    expect(readFileSync(ran, "utf8")).toBe("ran\n"); // it ran, and the unread 1 MiB stdin (EPIPE) was no failure
     const e = await failure(runHooks("prestart", [{ path: join(dir, "does-not-exist") }], state));
     expect(e.message).toBe(`hooks.prestart[0] (${join(dir, "does-not-exist")}): spawn: ENOENT`);
     expect(e.detail.errno).toBe("ENOENT");
@@ -125,8 +127,17 @@ describe("runHooks", () => {
     expect(warnings.map((w) => JSON.parse(w))).toMatchObject([{ level: "warning", msg: `hooks.poststop[0] (${bad}): exit status 2: nope` }]);
   });
 
-  it("does nothing for absent hooks", async () => {
-    await runHooks("prestart", undefined, state);
-    await runHooks("prestart", [], state);
+  it("starts nothing for absent or empty hook lists", async () => {
+    const started: string[] = [];
+    const spy = (hook: { path: string }) => {
+      started.push(hook.path);
+      return spawn("/bin/true");
+    };
+    await expect(runHooks("prestart", undefined, state, { spawn: spy })).resolves.toBeUndefined();
+    await expect(runHooks("prestart", [], state, { spawn: spy })).resolves.toBeUndefined();
+    expect(started).toEqual([]);
+    // the same spy does see a real hook: the check above could fail
+    await runHooks("prestart", [{ path: "/bin/true" }], state, { spawn: spy });
+    expect(started).toEqual(["/bin/true"]);
   });
 });

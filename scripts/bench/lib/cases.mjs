@@ -41,7 +41,7 @@ function sharedRunning(ctx, rt) {
 }
 
 /** Wait until the container's init has exited and the runtime reports it stopped. */
-function waitStopped(ctx, rt, id, pidFile) {
+function waitStopped(_ctx, rt, id, pidFile) {
   const deadline = Date.now() + 10_000;
   const pid = readPid(pidFile);
   while (Date.now() < deadline) {
