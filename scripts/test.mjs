@@ -11,7 +11,16 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-execFileSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, stdio: "inherit" });
+// Coverage of src/ (unit + integration) is measured unless POLIS_TEST_COVERAGE=0. The bundle is
+// then built unminified so that V8's ranges map back to src/ line by line (scripts/coverage.mjs).
+const coverage = process.env.POLIS_TEST_COVERAGE !== "0";
+const build = (minify) =>
+  execFileSync(process.execPath, [join(root, "scripts", "build.mjs")], {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, POLIS_BUILD_MINIFY: minify ? "1" : "0" },
+  });
+build(!coverage);
 
 installMissingPackages();
 
@@ -25,11 +34,25 @@ mkdirSync(runDir, { recursive: true });
 const report = join(runDir, "report.json");
 const skipLog = join(runDir, "skipped.txt");
 const env = { ...process.env, POLIS_TEST_RUN: run, POLIS_TEST_RUN_DIR: runDir, POLIS_TEST_SKIP_LOG: skipLog };
+const v8Dir = join(runDir, "v8");
+const covDir = join(runDir, "vitest-coverage");
+const coverageArgs = [];
+if (coverage) {
+  env.NODE_V8_COVERAGE = v8Dir; // every polis process the tests spawn writes its coverage here
+  coverageArgs.push(
+    "--coverage.enabled=true",
+    "--coverage.provider=v8",
+    "--coverage.include=src/**",
+    "--coverage.exclude=src/spec/generated/**",
+    "--coverage.reporter=json",
+    `--coverage.reportsDirectory=${covDir}`,
+  );
+}
 
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 const res = spawnSync(
   process.execPath,
-  [vitest, "run", "--config", "test/vitest.config.ts", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  [vitest, "run", "--config", "test/vitest.config.ts", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...coverageArgs, ...process.argv.slice(2)],
   { cwd: root, stdio: "inherit", env },
 );
 
@@ -46,10 +69,22 @@ if (existsSync(skipLog)) {
   const lines = [...new Set(readFileSync(skipLog, "utf8").split("\n").filter(Boolean))];
   console.log(`\nskipped on this host (${lines.length}):\n  ${lines.join("\n  ")}`);
 }
+let coverageLine = "";
+if (coverage) {
+  const { reportCoverage } = await import("./coverage.mjs");
+  const c = await reportCoverage({ root, v8Dir, vitestJson: join(covDir, "coverage-final.json") });
+  coverageLine = `coverage of src/ (unit + integration): ${c.lines}% lines, ${c.branches}% branches`;
+  if (c.below60.length) coverageLine += `; under 60% lines: ${c.below60.join(", ")}`;
+  build(true); // leave the usual minified dist/ behind
+}
+const leaksFile = join(runDir, "leaks.txt");
+const leaks = existsSync(leaksFile) ? readFileSync(leaksFile, "utf8").trim() : "";
 rmSync(runDir, { recursive: true, force: true });
+if (leaks) console.log(`\nleft behind by the tests (removed now):\n  ${leaks.split("\n").join("\n  ")}`);
+if (coverageLine) console.log(`\n${coverageLine}`);
 if (lintFailed) console.log("\nlint: failed (npm run lint)");
 console.log(`\ntests: ${summary}`);
-process.exit(lintFailed ? 1 : (res.status ?? 1));
+process.exit(lintFailed || leaks ? 1 : (res.status ?? 1));
 
 /**
  * The packages of scripts/ci-packages.txt that are missing, installed with apt-get when we are
