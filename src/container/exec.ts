@@ -16,6 +16,7 @@ import { liveStatus, mustGet, openStore, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
 import { writePidFile } from "./pidfile.js";
 import { buildJoinPlan } from "./plan-join.js";
+import { checkTerminal } from "./terminal.js";
 import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 import { FORWARDED_SIGNALS } from "../linux/signals.js";
 import { lsmError } from "../spec/semantic.js";
@@ -24,7 +25,7 @@ import { lsmError } from "../spec/semantic.js";
 export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<number> {
   const { rec, cgroupProcs } = checkContainer(g, o);
   const proc = o.processFile ? await processFromFile(o.processFile) : processFromFlags(rec.config, o.process);
-  checkTerminal(proc, o);
+  checkTerminal(proc.terminal === true, o.consoleSocket, o.detach, "exec");
   const pid = rec.pid!;
   const env = withHome(proc.env ?? [], proc.user.uid, pid);
   const plan = buildJoinPlan({
@@ -182,14 +183,6 @@ function readFlag(path: string): string | undefined {
   }
 }
 
-/** runc's rules for a terminal (checkTerminal), except that a foreground exec may hand its pty
- *  to a console socket too (runc refuses that combination; it is harmless). */
-function checkTerminal(proc: Process, o: ExecOptions): void {
-  if (proc.terminal && !o.consoleSocket && o.detach) {
-    throw new PolisError("cannot allocate tty if runc will detach without setting console socket");
-  }
-  if (!proc.terminal && o.consoleSocket) throw new PolisError("cannot use console socket if runc will not allocate tty");
-}
 
 /**
  * runc sets HOME when the process env has none: the user's home from the container's

@@ -7,7 +7,10 @@ import type { Socket } from "node:net";
 import { getSystemErrorMap } from "node:util";
 import { PolisError, type ErrorDetail } from "../errors.js";
 import { shimPath } from "../paths.js";
+import { errnoName } from "./errno.js";
 import { OpCode, type Plan } from "./plan.js";
+
+export { errnoName }; // callers that already import it from here
 
 export type ShimMessageType = "pid" | "pause" | "ready" | "error" | "exited";
 
@@ -234,20 +237,6 @@ export class ShimSession {
     const op = this.plan.ops[step];
     return op ? ` (${op.field}: ${op.what})` : "";
   }
-}
-
-let errnoNames: Map<number, string> | undefined;
-
-/** ENOENT for 2; "E<n>" when the number is unknown. */
-export function errnoName(errno: number): string {
-  const uv = getSystemErrorMap().get(-errno);
-  if (uv) return uv[0];
-  if (!errnoNames) {
-    errnoNames = new Map();
-    // first name wins: os.constants lists EAGAIN before EWOULDBLOCK, EDEADLK before EDEADLOCK
-    for (const [name, n] of Object.entries(osConstants.errno)) if (!errnoNames.has(n)) errnoNames.set(n, name);
-  }
-  return errnoNames.get(errno) ?? `E${errno}`;
 }
 
 /** strerror-like text, lower-case: "no such file or directory". */
