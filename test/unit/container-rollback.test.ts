@@ -244,7 +244,7 @@ describe("delete", () => {
     const store = Store.open(g.root);
     const rec = store.get("shared")!;
     // with its own pid namespace and an init that was recorded, the cgroup is not swept
-    await cleanupContainer(store, { ...rec, pid: 999_999_999, pidStartTime: "1" }, { runPoststop: false });
+    await cleanupContainer(g, store, { ...rec, pid: 999_999_999, pidStartTime: "1" }, { runPoststop: false });
     expect(store.get("shared")).toBeUndefined();
     store.close();
     expect(cgroup.calls).not.toContain("killAll 9");
