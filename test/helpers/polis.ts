@@ -16,6 +16,11 @@ export interface Result {
 }
 
 export function polis(root: string, args: string[], opts: SpawnSyncOptions = {}): Result {
+  return polisVia([], root, args, opts);
+}
+
+/** Like polis(), with `prefix` (a command and its args) in front of node: e.g. unshare …. */
+export function polisVia(prefix: string[], root: string, args: string[], opts: SpawnSyncOptions = {}): Result {
   const env = { ...process.env, ...(opts.env ?? {}) };
   delete env.NODE_EXTRA_CA_CERTS; // saves ~90 ms per call on these machines
   // Output goes to files, not pipes: a created container inherits polis's stdio (as under
@@ -24,7 +29,8 @@ export function polis(root: string, args: string[], opts: SpawnSyncOptions = {})
   const out = openSync(join(dir, "out"), "w+");
   const err = openSync(join(dir, "err"), "w+");
   try {
-    const r = spawnSync(process.execPath, [POLIS, "--root", root, ...args], {
+    const argv = [...prefix, process.execPath, POLIS, "--root", root, ...args];
+    const r = spawnSync(argv[0], argv.slice(1), {
       timeout: 30_000,
       stdio: [opts.input === undefined ? "ignore" : "pipe", out, err],
       ...opts,
