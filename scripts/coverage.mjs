@@ -94,13 +94,15 @@ function mergeFile(a, b) {
   }
   const start = (br) => (br.locations?.[0] ?? br.loc).start;
   const branches = new Map();
-  for (const [k, br] of Object.entries(a.branchMap)) branches.set(`${start(br).line}:${start(br).column}`, { br, hits: [...a.b[k]] });
+  for (const [k, br] of Object.entries(a.branchMap))
+    branches.set(`${start(br).line}:${start(br).column}`, { br, hits: [...a.b[k]] });
   const aBranchLines = new Set([...branches.values()].map(({ br }) => start(br).line));
   for (const [k, br] of Object.entries(b?.branchMap ?? {})) {
     const key = `${start(br).line}:${start(br).column}`;
     const mine = branches.get(key);
     if (mine && mine.hits.length === b.b[k].length) mine.hits = mine.hits.map((h, j) => h + b.b[k][j]);
-    else if (!aBranchLines.has(start(br).line) && aLines[start(br).line] !== undefined) branches.set(key, { br, hits: [...b.b[k]] });
+    else if (!aBranchLines.has(start(br).line) && aLines[start(br).line] !== undefined)
+      branches.set(key, { br, hits: [...b.b[k]] });
   }
   i = 0;
   for (const { br, hits } of branches.values()) {

@@ -117,14 +117,17 @@ function leakedCgroups(): string[] {
   const walk = (dir: string, depth: number) => {
     let subdirs: string[] = [];
     try {
-      subdirs = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+      subdirs = readdirSync(dir, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name);
     } catch {
       return;
     }
     for (const name of subdirs) {
       const p = join(dir, name);
       if (name === parentName) {
-        for (const child of readdirSync(p, { withFileTypes: true })) if (child.isDirectory()) found.push(`cgroup ${join(p, child.name)}`);
+        for (const child of readdirSync(p, { withFileTypes: true }))
+          if (child.isDirectory()) found.push(`cgroup ${join(p, child.name)}`);
         removeTree(p);
       } else if (name.includes(RUN)) {
         found.push(`cgroup ${p}`);

@@ -5,7 +5,12 @@
 // are runc's for each command (clients match them).
 import { PolisError, fieldError } from "../errors.js";
 
-export function checkTerminal(terminal: boolean, consoleSocket: string | undefined, detach: boolean, command: "create" | "exec"): void {
+export function checkTerminal(
+  terminal: boolean,
+  consoleSocket: string | undefined,
+  detach: boolean,
+  command: "create" | "exec",
+): void {
   const exec = command === "exec";
   if (terminal && !consoleSocket && detach) {
     if (exec) throw new PolisError("cannot allocate tty if runc will detach without setting console socket");
@@ -13,6 +18,8 @@ export function checkTerminal(terminal: boolean, consoleSocket: string | undefin
   }
   if (consoleSocket && (!terminal || (!exec && !detach))) {
     if (exec) throw new PolisError("cannot use console socket if runc will not allocate tty");
-    throw new PolisError("--console-socket: cannot use a console socket unless the container detaches and process.terminal is true");
+    throw new PolisError(
+      "--console-socket: cannot use a console socket unless the container detaches and process.terminal is true",
+    );
   }
 }

@@ -122,7 +122,10 @@ export function pidCgroupDir(pid: number, controller: string): string {
     ? lines.find((l) => l.startsWith("0::"))
     : lines.find((l) => l.split(":")[1]?.split(",").includes(controller));
   if (!line) throw new Error(`/proc/${pid}/cgroup has no ${place.v2 ? "cgroup2" : controller} line`);
-  return join(place.hierarchy.mountpoint, belowRoot(line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1), place.hierarchy.root));
+  return join(
+    place.hierarchy.mountpoint,
+    belowRoot(line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1), place.hierarchy.root),
+  );
 }
 
 /** The directory for cgroup path `cgPath` (as in /proc/<pid>/cgroup) in `controller`'s hierarchy. */
@@ -140,7 +143,9 @@ function belowRoot(path: string, root: string): string {
 /** `pid`'s cgroup in the cgroup2 tree (its 0:: line), if there is a cgroup2 mount. */
 export function pidUnifiedDir(pid: number): string | undefined {
   const uni = layout().unified;
-  const line = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => l.startsWith("0::"));
+  const line = readFileSync(`/proc/${pid}/cgroup`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("0::"));
   return uni && line ? join(uni.mountpoint, belowRoot(line.slice(3), uni.root)) : undefined;
 }
 

@@ -97,7 +97,8 @@ describe.skipIf(!!missing)("polis on a pure cgroup v2 layout (this host's cgroup
     const id = uniqueId("v2res");
     const cgPath = `${TEST_CGROUP_PARENT}/${id}`;
     const limits: Record<string, unknown> = { pids: { limit: 20 } };
-    if (offered.includes("hugetlb") && hugePageSizes().includes("2MB")) limits.hugepageLimits = [{ pageSize: "2MB", limit: 2 << 20 }];
+    if (offered.includes("hugetlb") && hugePageSizes().includes("2MB"))
+      limits.hugepageLimits = [{ pageSize: "2MB", limit: 2 << 20 }];
     const bundle = busyboxBundle((c) => {
       c.linux.cgroupsPath = cgPath;
       c.linux.resources = { ...c.linux.resources, ...limits };

@@ -230,7 +230,13 @@ describe("delete", () => {
   });
 
   it("of a created container whose init is gone: sweeps the cgroup without a pid namespace, then removes all", async () => {
-    await createContainer(g, opts("del", bundle((c) => (c.linux.namespaces = [{ type: "mount" }]))));
+    await createContainer(
+      g,
+      opts(
+        "del",
+        bundle((c) => (c.linux.namespaces = [{ type: "mount" }])),
+      ),
+    );
     cgroup.calls = [];
     await deleteContainer(g, { id: "del", force: false });
     expect(cgroup.calls).toEqual(["thaw", "killAll 9", "destroy"]);
@@ -263,7 +269,13 @@ describe("delete", () => {
   it("a failing poststop hook is a warning and the delete succeeds", async () => {
     const hook = join(tmp, "poststop.sh");
     writeFileSync(hook, "#!/bin/sh\necho nope >&2\nexit 4\n", { mode: 0o755 });
-    await createContainer(g, opts("post", bundle((c) => (c.hooks = { poststop: [{ path: hook }] }))));
+    await createContainer(
+      g,
+      opts(
+        "post",
+        bundle((c) => (c.hooks = { poststop: [{ path: hook }] })),
+      ),
+    );
     await deleteContainer(g, { id: "post", force: false });
     expect(warnings.join("")).toContain("hooks.poststop[0]");
     expectNothingLeft("post");

@@ -27,8 +27,12 @@ describe("lacking()", () => {
     vi.stubEnv("CI", "true");
     vi.stubEnv("POLIS_TEST_SKIP_LOG", "");
     vi.spyOn(console, "warn").mockImplementation(() => {});
-    expect(() => lacking("a suite", { files: ["/no/such/client"] })).toThrow("a suite: missing /no/such/client (CI must run every suite)");
-    expect(lacking("a suite", { controllers: ["no_such_controller"] })).toBe("cgroup controller no_such_controller not available");
+    expect(() => lacking("a suite", { files: ["/no/such/client"] })).toThrow(
+      "a suite: missing /no/such/client (CI must run every suite)",
+    );
+    expect(lacking("a suite", { controllers: ["no_such_controller"] })).toBe(
+      "cgroup controller no_such_controller not available",
+    );
   });
 
   it("reads host facts: dpkg status, huge page sizes, a real block device", () => {
