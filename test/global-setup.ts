@@ -36,7 +36,7 @@ const runDir = () => process.env.POLIS_TEST_RUN_DIR ?? "";
 
 /** Everything this run created that is still there, each cleaned up after it is listed. */
 export function findLeaks(): string[] {
-  return [...leakedProcesses(), ...leakedMounts(), ...leakedCgroups(), ...leakedTempEntries()];
+  return [...leakedProcesses(), ...leakedMounts(), ...leakedCgroups(), ...leakedTempEntries(), ...leakedOutsideTemp()];
 }
 
 /** Our ancestors (npm, scripts/test.mjs) and our own vitest workers carry the marker legitimately. */
@@ -158,4 +158,25 @@ function leakedTempEntries(): string[] {
   const left = readdirSync(tmp).filter((e) => e.startsWith("polis") && e !== "polis-test-rootfs");
   for (const e of left) rmSync(join(tmp, e), { recursive: true, force: true });
   return left.map((e) => `temp ${join(tmp, e)}`);
+}
+
+/**
+ * Directories outside TMPDIR that suites make with the run id in their name: the containerd
+ * suites' runtime roots (/run/containerd/runc/<namespace>, one namespace per test).
+ */
+function leakedOutsideTemp(): string[] {
+  const found: string[] = [];
+  for (const dir of ["/run/containerd/runc"]) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir).filter((n) => n.includes(RUN));
+    } catch {
+      continue; // containerd never ran here
+    }
+    for (const n of names) {
+      found.push(`directory ${join(dir, n)}`);
+      rmSync(join(dir, n), { recursive: true, force: true });
+    }
+  }
+  return found;
 }
