@@ -45,6 +45,7 @@ if (coverage) {
     "--coverage.include=src/**",
     "--coverage.exclude=src/spec/generated/**",
     "--coverage.reporter=json",
+    "--coverage.reportOnFailure=true", // the numbers are wanted most when something broke
     `--coverage.reportsDirectory=${covDir}`,
   );
 }
@@ -77,8 +78,9 @@ if (coverage) {
     const c = await reportCoverage({ root, v8Dir, vitestJson: join(covDir, "coverage-final.json") });
     coverageLine = `coverage of src/ (unit + integration): ${c.lines}% lines, ${c.branches}% branches`;
     if (c.below60.length) coverageLine += `; under 60% lines: ${c.below60.join(", ")}`;
-    // The floor (issue 9): a full run under it fails. A partial run (`npm test -- FILE`) cannot reach it.
-    const full = process.argv.length <= 2;
+    // The floor (issue 9): a full run under it fails. A partial run (`npm test -- FILE`) cannot
+    // reach it; POLIS_COVERAGE_FLOOR=0 reports without failing (e.g. while a new room grows tests).
+    const full = process.argv.length <= 2 && process.env.POLIS_COVERAGE_FLOOR !== "0";
     coverageFailed = full && (c.lines < 85 || c.branches < 80 || c.below60.length > 0);
     if (coverageFailed) coverageLine += " — under the floor of 85% lines, 80% branches, 60% per file";
   } catch (e) {
