@@ -1,4 +1,6 @@
-/* polis-shim: shared declarations. The wire format and the op table are in ../PROTOCOL.md. */
+/* polis-shim: shared declarations. The wire format and the op table are in ../PROTOCOL.md; the op
+   codes, argument counts (main.c) and message types must match src/linux/plan.ts and shim.ts
+   (test/unit/protocol.test.ts checks). */
 #ifndef POLIS_SHIM_H
 #define POLIS_SHIM_H
 
