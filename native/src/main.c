@@ -75,12 +75,17 @@ static void seal_fds(int sync_fd) {
   }
 }
 
-static void run_op(const struct op *op) {
+/* The whole plan is checked before its first op runs: a plan Node got wrong (an op it and we
+   disagree on) must not leave half of its steps done. */
+static void check_op(const struct op *op) {
   if (op->code >= OP__COUNT || (!OPS[op->code].fn && op->code != OP_PAUSE))
     die_errno(EINVAL, "unknown op %u", op->code);
   int want = OPS[op->code].nargs;
   if ((want >= 0 && op->nargs != (uint32_t)want) || (want < 0 && op->nargs < 1))
     die_errno(EINVAL, "op %u: expected %d arguments, got %u", op->code, want, op->nargs);
+}
+
+static void run_op(const struct op *op) {
   if (op->code == OP_PAUSE) {
     send_msg(MSG_PAUSE, S.step, 0, 0, op->args[0]);
     wait_resume();
@@ -102,6 +107,10 @@ int main(int argc, char **argv) {
 
   struct plan plan;
   if (plan_read(S.sync_fd, &plan) < 0) die("read plan");
+  for (size_t i = 0; i < plan.count; i++) {
+    S.step = (int)i;
+    check_op(&plan.ops[i]);
+  }
   for (size_t i = 0; i < plan.count; i++) {
     S.step = (int)i;
     run_op(&plan.ops[i]);
