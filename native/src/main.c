@@ -61,6 +61,8 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_CONSOLE_PAIR] = { op_console_pair, 0 },
   [OP_MKFIFO] = { op_mkfifo, 2 },
   [OP_PARENT_CGROUPS] = { op_parent_cgroups, 1 },
+  [OP_CHROOT] = { op_chroot, 1 },
+  [OP_UMOUNT] = { op_umount, 1 },
 };
 
 /* Only stdio and the preserved fds 3..sync-1 may reach the container: everything else the caller

@@ -1,5 +1,5 @@
 /* The container's file system: MOUNT, MKDIRS, MOUNT_SETATTR, MKNOD, SYMLINK, PIVOT_ROOT,
-   MOVE_ROOT, MASK, READONLY. Order and flags are Node's choice; this file only executes. */
+   MOVE_ROOT, CHROOT, UMOUNT, MASK, READONLY. Order and flags are Node's choice; this file only executes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -148,6 +148,22 @@ void op_move_root(const struct op *op) {
   if (mount(rootfs, "/", NULL, MS_MOVE, NULL) < 0) die("move %s to /", rootfs);
   if (chroot(".") < 0) die("chroot %s", rootfs);
   if (chdir("/") < 0) die("chdir /");
+}
+
+/* No mount namespace of its own: the container shares the runtime's mount tree, so neither
+   pivot_root nor MS_MOVE (both would change the host's "/"): only chroot, as runc does. */
+void op_chroot(const struct op *op) {
+  const char *root = op->args[0];
+  if (chdir(root) < 0) die("chdir %s", root);
+  if (chroot(".") < 0) die("chroot %s", root);
+  if (chdir("/") < 0) die("chdir /");
+}
+
+/* Detach a mount (and what is mounted below it); one that is already gone is not an error. */
+void op_umount(const struct op *op) {
+  const char *path = op->args[0];
+  if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
+    die("unmount %s", path);
 }
 
 void op_mask(const struct op *op) {

@@ -20,6 +20,9 @@ enum op_code {
   OP_CONSOLE_PAIR = 40, /* explicit: 38, 39 are NEW_KEYRING, SECCOMP_LISTENER */
   OP_MKFIFO = 41,
   OP_PARENT_CGROUPS = 42,
+  /* 43 is LOOPBACK_UP (sec-native) */
+  OP_CHROOT = 44,
+  OP_UMOUNT = 45,
   OP__COUNT
 };
 
@@ -91,6 +94,8 @@ void op_mknod(const struct op *op);
 void op_symlink(const struct op *op);
 void op_pivot_root(const struct op *op);
 void op_move_root(const struct op *op);
+void op_chroot(const struct op *op);
+void op_umount(const struct op *op);
 void op_mask(const struct op *op);
 void op_readonly(const struct op *op);
 void op_write_file(const struct op *op);

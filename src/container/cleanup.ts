@@ -6,6 +6,7 @@ import type { Store } from "../state/store.js";
 import type { ContainerRecord } from "../state/types.js";
 import { recordedCgroup } from "./cgroup.js";
 import { initAlive, stateOf } from "./context.js";
+import { sharesMountNamespace } from "./shared-mounts.js";
 
 const SIGKILL = 9;
 
@@ -29,6 +30,11 @@ export async function cleanupContainer(store: Store, rec: ContainerRecord, opts:
   const ownPidNs = rec.pid !== null && (rec.config.linux?.namespaces ?? []).some((n) => n.type === "pid" && !n.path);
   if (!ownPidNs) cgroup.killAll(SIGKILL);
   await waitGone(rec);
+  if (sharesMountNamespace(rec.config)) {
+    // loaded only here: a container with its own mount namespace takes its mounts with it
+    const { detachMountsBelow } = await import("./shared-mounts.js");
+    await detachMountsBelow(rec.rootfs);
+  }
   try {
     cgroup.destroy(); // waits a moment for exiting processes
   } catch (err) {

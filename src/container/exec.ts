@@ -16,6 +16,7 @@ import { liveStatus, mustGet, openStore, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
 import { writePidFile } from "./pidfile.js";
 import { buildJoinPlan } from "./plan-join.js";
+import { sharesMountNamespace } from "./shared-mounts.js";
 import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 import { FORWARDED_SIGNALS } from "../linux/signals.js";
 import { lsmError } from "../spec/semantic.js";
@@ -40,6 +41,7 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
     seccomp: await seccompFor(rec),
     // runc's exec joins the keyring the init joined, unless the container was made without one.
     sessionKeyring: rec.sessionKeyring ?? undefined,
+    chroot: sharesMountNamespace(rec.config) ? `/proc/${pid}/root` : undefined,
   });
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   try {
@@ -53,12 +55,13 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
   }
 }
 
-/** The container's filter, loaded by the exec'd process too (with its notify fd to the agent). */
-async function seccompFor(rec: ContainerRecord): Promise<SeccompLoad | undefined> {
+/** The container's filter, loaded by the exec'd process too (with its notify fd to the agent),
+ *  and by startContainer hooks. */
+export async function seccompFor(rec: ContainerRecord, status: "created" | "running" = "running"): Promise<SeccompLoad | undefined> {
   const seccomp = rec.config.linux?.seccomp;
   if (!seccomp) return undefined;
   const { prepareSeccomp } = await import("../seccomp/notify.js");
-  return prepareSeccomp(seccomp, stateOf(rec, "running"));
+  return prepareSeccomp(seccomp, stateOf(rec, status));
 }
 
 /** The container must exist and be running (or paused, with --ignore-paused). */

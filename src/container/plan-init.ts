@@ -110,6 +110,8 @@ interface Checked {
   terminal: boolean;
   /** a mount namespace is joined by path (host paths must be opened before that) */
   joinsMount: boolean;
+  /** no mount namespace listed: the runtime's is shared (mounts land there; chroot, no pivot) */
+  sharedMounts: boolean;
 }
 
 /** Rules spanning several fields that only the plan can check (runc's validator has them too). */
@@ -119,10 +121,8 @@ function checkInput(input: InitPlanInput): Checked {
   if (!proc) throw fieldError("process", "is required to create a container");
   if (!proc.args?.length) throw fieldError("process.args", "must not be empty");
   const ns = namespaceSetup(spec.linux?.namespaces);
-  if (!ns.index.has("mount")) {
-    // Without one, making "/" a slave and binding the rootfs would change the host's mount tree.
-    throw fieldError("linux.namespaces", "a mount namespace is required");
-  }
+  const sharedMounts = !ns.index.has("mount");
+  if (sharedMounts) checkSharedMounts(spec);
   // Like runc, the names may be set in whatever UTS namespace the container has (new or joined).
   if (spec.hostname && !ns.index.has("uts")) {
     throw fieldError("hostname", "unable to set hostname without a private UTS namespace");
@@ -144,7 +144,23 @@ function checkInput(input: InitPlanInput): Checked {
     newUser: ns.create.has("user"),
     terminal: Boolean(proc.terminal && (input.consoleSocket || input.mode === "wait")),
     joinsMount: ns.join.some((j) => j.type === "mount"),
+    sharedMounts,
   };
+}
+
+/**
+ * No mount namespace listed: as the spec says and runc does, the container inherits the runtime's.
+ * Its mounts are made there, under the rootfs, and it is chroot'ed (runc's chroot()). What would
+ * change the runtime's own mounts is refused: masks and read-only paths with runc's words, and,
+ * unlike runc (which then remounts the host's "/" or changes its propagation), root.readonly and
+ * rootfsPropagation.
+ */
+function checkSharedMounts(spec: Spec): void {
+  const linux = spec.linux;
+  if (linux?.maskedPaths?.length) throw fieldError("linux.maskedPaths", "unable to restrict sys entries without a private MNT namespace");
+  if (linux?.readonlyPaths?.length) throw fieldError("linux.readonlyPaths", "unable to restrict sys entries without a private MNT namespace");
+  if (spec.root?.readonly) throw fieldError("root.readonly", "a read-only rootfs needs a private mount namespace (it would remount the host's mount)");
+  if (linux?.rootfsPropagation) throw fieldError("linux.rootfsPropagation", "needs a private mount namespace (it would change the host's mounts)");
 }
 
 const nsField = (ns: NamespaceSetup, t: NamespaceType) => `linux.namespaces[${ns.index.get(t)}]`;
@@ -192,18 +208,9 @@ function addClone(plan: Plan, input: InitPlanInput, c: Checked): void {
 /** runc's prepareRoot + mounts + devices, all before pivot_root (targets scoped to the rootfs). */
 function addRootfs(plan: Plan, input: InitPlanInput, c: Checked): DeferredRemount[] {
   const { spec, rootfs } = input;
-  // Stop our mounts from propagating to the host, then make the rootfs a mount point of its own
-  // (pivot_root needs one).
-  const firstProp = c.rootProp ?? MS.SLAVE | MS.REC;
-  const propField = c.rootProp !== undefined ? "linux.rootfsPropagation" : "root.path";
-  plan.add(OpCode.MOUNT, propField, `make / ${propagationName(firstProp)}`, "", "/", "", firstProp, "", "");
-  // pivot_root refuses a new root whose parent mount is shared: make just that parent private (runc).
-  if (firstProp & MS.SHARED && input.rootfsParentMount) {
-    const parent = input.rootfsParentMount;
-    plan.add(OpCode.MOUNT, "linux.rootfsPropagation", `make ${parent}, the mount holding the rootfs, private`, "", parent, "", MS.PRIVATE, "", "");
-  }
-  plan.add(OpCode.MOUNT, "root.path", `bind mount the rootfs ${rootfs} onto itself`, rootfs, rootfs, "", MS.BIND | MS.REC, "", "");
-
+  // Sharing the host's mount namespace, its propagation is not ours to change, and chroot needs
+  // no mount point.
+  if (!c.sharedMounts) addPrivateRoot(plan, input, c);
   const mountCtx = {
     rootfs,
     bundle: input.bundle,
@@ -222,11 +229,27 @@ function addRootfs(plan: Plan, input: InitPlanInput, c: Checked): DeferredRemoun
   return deferred;
 }
 
+/** Stop our mounts from propagating to the host, then make the rootfs a mount point of its own
+ *  (pivot_root needs one). */
+function addPrivateRoot(plan: Plan, input: InitPlanInput, c: Checked): void {
+  const { rootfs } = input;
+  const firstProp = c.rootProp ?? MS.SLAVE | MS.REC;
+  const propField = c.rootProp !== undefined ? "linux.rootfsPropagation" : "root.path";
+  plan.add(OpCode.MOUNT, propField, `make / ${propagationName(firstProp)}`, "", "/", "", firstProp, "", "");
+  // pivot_root refuses a new root whose parent mount is shared: make just that parent private (runc).
+  if (firstProp & MS.SHARED && input.rootfsParentMount) {
+    const parent = input.rootfsParentMount;
+    plan.add(OpCode.MOUNT, "linux.rootfsPropagation", `make ${parent}, the mount holding the rootfs, private`, "", parent, "", MS.PRIVATE, "", "");
+  }
+  plan.add(OpCode.MOUNT, "root.path", `bind mount the rootfs ${rootfs} onto itself`, rootfs, rootfs, "", MS.BIND | MS.REC, "", "");
+}
+
 /** pivot_root, then what runc does in the new root before the process setup (paths are the container's). */
 function addFinishRootfs(plan: Plan, input: InitPlanInput, c: Checked, deferred: DeferredRemount[]): void {
   const { spec, rootfs } = input;
   const proc = c.proc;
-  if (input.noPivot) plan.add(OpCode.MOVE_ROOT, "root.path", `move the rootfs ${rootfs} to /`, rootfs);
+  if (c.sharedMounts) plan.add(OpCode.CHROOT, "linux.namespaces", `chroot to ${rootfs} (no mount namespace)`, rootfs);
+  else if (input.noPivot) plan.add(OpCode.MOVE_ROOT, "root.path", `move the rootfs ${rootfs} to /`, rootfs);
   else plan.add(OpCode.PIVOT_ROOT, "root.path", `pivot_root to ${rootfs}`, rootfs);
   if (c.rootProp !== undefined) {
     plan.add(OpCode.MOUNT, "linux.rootfsPropagation", `make / ${propagationName(c.rootProp)}`, "", "/", "", c.rootProp, "", "");

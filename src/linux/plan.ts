@@ -46,6 +46,9 @@ export enum OpCode {
   CONSOLE_PAIR = 40,
   MKFIFO = 41,
   PARENT_CGROUPS = 42,
+  // 43: LOOPBACK_UP (sec-native)
+  CHROOT = 44,
+  UMOUNT = 45,
 }
 
 /** One argument on the wire: text, a number (sent in decimal), or raw bytes (a BPF program). */
@@ -107,6 +110,8 @@ export interface OpArgs {
   [OpCode.CONSOLE_PAIR]: [];
   [OpCode.MKFIFO]: [path: string, mode: Int];
   [OpCode.PARENT_CGROUPS]: [files: string];
+  [OpCode.CHROOT]: [root: string];
+  [OpCode.UMOUNT]: [path: string];
 }
 
 /**
@@ -158,6 +163,8 @@ export const OP_ARG_NAMES = {
   [OpCode.CONSOLE_PAIR]: [],
   [OpCode.MKFIFO]: ["path", "mode"],
   [OpCode.PARENT_CGROUPS]: ["files"],
+  [OpCode.CHROOT]: ["root"],
+  [OpCode.UMOUNT]: ["path"],
 } as const satisfies { readonly [C in OpCode]: readonly string[] };
 
 // Compile-time check that OpArgs and OP_ARG_NAMES agree on every fixed-arity op's count.

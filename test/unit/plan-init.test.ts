@@ -251,10 +251,25 @@ describe("buildInitPlan: variations", () => {
     expect(() => build(s)).toThrow("domainname: unable to set domainname without a private UTS namespace");
   });
 
-  it("no mount namespace is refused", () => {
+  it("no mount namespace: the runtime's is inherited (no propagation change, no rootfs bind), chroot instead of pivot", () => {
     const s = fixture();
-    s.linux!.namespaces = [{ type: "pid" }];
-    expect(() => build(s)).toThrow(/^linux\.namespaces: a mount namespace is required/);
+    s.linux!.namespaces = [{ type: "pid" }, { type: "uts" }];
+    // runc's own words for what needs a private mount namespace
+    expect(() => build(s)).toThrow("linux.maskedPaths: unable to restrict sys entries without a private MNT namespace");
+    delete s.linux!.maskedPaths;
+    expect(() => build(s)).toThrow("linux.readonlyPaths: unable to restrict sys entries without a private MNT namespace");
+    delete s.linux!.readonlyPaths;
+    expect(() => build(s)).toThrow(/^root\.readonly: /);
+    s.root!.readonly = false;
+    const p = build(s);
+    const ns = names(p);
+    expect(ns).toContain("CHROOT");
+    expect(ns).not.toContain("PIVOT_ROOT");
+    expect(p.ops.filter((o) => o.code === OpCode.MOUNT && (o.args[1] === "/" || o.args[1] === R))).toEqual([]);
+    expect(p.ops.find((o) => o.code === OpCode.CHROOT)!.args).toEqual([R]);
+    expect(build(s, { noPivot: true }).ops.some((o) => o.code === OpCode.MOVE_ROOT)).toBe(false);
+    s.linux!.rootfsPropagation = "rshared";
+    expect(() => build(s)).toThrow(/^linux\.rootfsPropagation: /);
   });
 
   it("sysctl, domainname, oom, ioprio, scheduler, personality, umask, groups, ambient", () => {

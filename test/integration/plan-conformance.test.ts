@@ -1,0 +1,115 @@
+// What the init and join plans do where runc's behaviour is the reference (issue 8): each case
+// was run against runc 1.1 on this host first, and is checked here from outside the container
+// (its /proc entries, files it leaves in a bind-mounted host directory, the host's mountinfo).
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { POLIS, polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+import { busyboxBundle } from "../helpers/rootfs.js";
+
+const root = tempRoot();
+const scratch = mkdtempSync(join(tmpdir(), "polis-conf-"));
+chmodSync(scratch, 0o755);
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A host directory the container (any uid) can write to, bind-mounted at /out. */
+function outDir(): string {
+  const d = mkdtempSync(join(scratch, "out-"));
+  chmodSync(d, 0o777);
+  return d;
+}
+
+const sh = (cmd: string) => JSON.stringify(cmd);
+
+describe("a config without a mount namespace (inherited, as the spec says)", () => {
+  // The container then shares polis's mount namespace: to leave the host's untouched, polis runs
+  // in a private one here, made by unshare, and the checks run in it too.
+  function inPrivateMountNs(script: string): { code: number; out: string } {
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], { encoding: "utf8", env, timeout: 60_000 });
+    return { code: r.status ?? -1, out: r.stdout + r.stderr };
+  }
+  const noMountNs = (c: Record<string, any>) => {
+    c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "mount");
+    delete c.linux.maskedPaths; // runc: "unable to restrict sys entries without a private MNT namespace"
+    delete c.linux.readonlyPaths;
+    c.root.readonly = false;
+  };
+
+  it("runs chroot'ed in the runtime's mount namespace; exec joins its root; delete leaves no mount", () => {
+    const id = uniqueId("nomnt");
+    const bundle = busyboxBundle(noMountNs);
+    const p = `${sh(process.execPath)} ${sh(POLIS)} --root ${sh(root)}`;
+    const inside = "test -x /bin/busybox && test ! -e /work && echo chrooted; readlink /proc/self/ns/mnt";
+    const r = inPrivateMountNs(`
+      echo host=$(readlink /proc/self/ns/mnt)
+      ${p} run --detach --bundle ${sh(bundle)} ${id} || exit 10
+      pid=$(${p} state ${id} | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')
+      echo init=$(readlink /proc/$pid/ns/mnt) root=$(readlink /proc/$pid/root)
+      echo exec=$(${p} exec ${id} sh -c ${sh(inside)} | tr '\\n' ' ')
+      echo mounted=$(grep -c " ${bundle}/rootfs/" /proc/self/mountinfo)
+      ${p} delete --force ${id}
+      echo left=$(grep -c " ${bundle}/rootfs/" /proc/self/mountinfo)
+    `);
+    rmSync(bundle, { recursive: true, force: true });
+    expect(r.code, r.out).toBe(0);
+    const host = /host=(\S+)/.exec(r.out)?.[1];
+    expect(host).toMatch(/^mnt:\[\d+\]$/);
+    expect(r.out).toContain(`init=${host} root=${bundle}/rootfs`);
+    expect(r.out).toContain(`exec=chrooted ${host}`);
+    expect(Number(/mounted=(\d+)/.exec(r.out)?.[1])).toBeGreaterThan(3); // proc, dev, dev/pts, sys…
+    expect(r.out).toContain("left=0");
+  });
+
+  it("refuses what would change the runtime's own mounts, naming the field", () => {
+    for (const [edit, message] of [
+      [(c: Record<string, any>) => (c.linux.maskedPaths = ["/proc/kcore"]), "linux.maskedPaths: unable to restrict sys entries without a private MNT namespace"],
+      [(c: Record<string, any>) => (c.root.readonly = true), "root.readonly: "],
+      [(c: Record<string, any>) => (c.linux.rootfsPropagation = "rslave"), "linux.rootfsPropagation: "],
+    ] as const) {
+      const id = uniqueId("nomnt-bad");
+      const bundle = busyboxBundle((c) => {
+        noMountNs(c);
+        edit(c);
+      });
+      const r = polis(root, ["create", "--bundle", bundle, id]);
+      rmSync(bundle, { recursive: true, force: true });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(message);
+      expect(polis(root, ["state", id]).code).not.toBe(0); // nothing left
+    }
+  });
+});
+
+describe("startContainer hooks", () => {
+  it("run as the container's process, after its seccomp filter is loaded (as runc's init runs them)", () => {
+    const out = outDir();
+    const id = uniqueId("starthook");
+    const bundle = busyboxBundle((c) => {
+      c.process.args = ["true"];
+      c.process.user = { uid: 1000, gid: 1000 };
+      c.mounts.push({ destination: "/out", type: "bind", source: out, options: ["rbind"] });
+      c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }] };
+      const probe = 'id -u > /out/uid; mkdir /out/made 2>/dev/null; echo $? > /out/mkdir; grep -E "^(Seccomp|NoNewPrivs|CapEff):" /proc/self/status > /out/status';
+      c.hooks = { startContainer: [{ path: "/bin/sh", args: ["sh", "-c", probe] }] };
+    });
+    try {
+      polisOk(root, ["run", "--bundle", bundle, id]);
+      expect(readFileSync(join(out, "uid"), "utf8").trim()).toBe("1000");
+      expect(readFileSync(join(out, "mkdir"), "utf8").trim()).toBe("1"); // EPERM from the filter
+      const status = readFileSync(join(out, "status"), "utf8");
+      expect(status).toMatch(/^Seccomp:\s+2$/m);
+      expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+      expect(status).toMatch(/^CapEff:\s+0+$/m);
+    } finally {
+      polis(root, ["delete", "--force", id]);
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+});
