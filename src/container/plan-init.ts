@@ -289,11 +289,13 @@ export function addConsoleSocket(plan: Plan, sock: string): void {
   plan.add(OpCode.CONSOLE_SOCKET, "process.terminal", `connect to console socket ${sock}`, sock);
 }
 
-/** CONSOLE: a terminal sized from process.consoleSize (0 = leave the default). */
+/** CONSOLE: a terminal sized from process.consoleSize (0 = leave the default), owned by the
+ *  process's user (runc), its group left to devpts (tty). */
 export function addConsole(plan: Plan, proc: Process | undefined, what: string): void {
   const rows = proc?.consoleSize?.height ?? 0;
   const cols = proc?.consoleSize?.width ?? 0;
-  plan.add(OpCode.CONSOLE, "process.terminal", what, rows, cols);
+  const uid = proc?.user?.uid ?? 0;
+  plan.add(OpCode.CONSOLE, "process.terminal", what, rows, cols, uid === 0 ? -1 : uid);
 }
 
 function addFifoOpen(plan: Plan, fifoPath: string): void {

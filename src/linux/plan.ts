@@ -88,7 +88,7 @@ export interface OpArgs {
   [OpCode.WRITE_FILE]: [path: string, content: string];
   [OpCode.SETHOSTNAME]: [name: string];
   [OpCode.SETDOMAINNAME]: [name: string];
-  [OpCode.CONSOLE]: [rows: Int, cols: Int];
+  [OpCode.CONSOLE]: [rows: Int, cols: Int, uid: Int];
   [OpCode.RLIMIT]: [resource: Int, soft: Int, hard: Int];
   [OpCode.IOPRIO]: [ioClass: Int, level: Int];
   [OpCode.SCHED]: [policy: Int, priority: Int, nice: Int, flags: Int, runtime: Int, deadline: Int, period: Int];
@@ -141,7 +141,7 @@ export const OP_ARG_NAMES = {
   [OpCode.WRITE_FILE]: ["path", "content"],
   [OpCode.SETHOSTNAME]: ["name"],
   [OpCode.SETDOMAINNAME]: ["name"],
-  [OpCode.CONSOLE]: ["rows", "cols"],
+  [OpCode.CONSOLE]: ["rows", "cols", "uid"],
   [OpCode.RLIMIT]: ["resource", "soft", "hard"],
   [OpCode.IOPRIO]: ["class", "level"],
   [OpCode.SCHED]: ["policy", "priority", "nice", "flags", "runtime", "deadline", "period"],

@@ -113,3 +113,30 @@ describe("startContainer hooks", () => {
     }
   });
 });
+
+describe("a terminal for a process with a non-root user", () => {
+  const ownerProbe = 'stat -c "owner=%u:%g" $(tty)';
+
+  it("is owned by its uid, the group left to devpts's tty group (run and exec, as runc)", async () => {
+    const id = uniqueId("ttyown");
+    const bundle = busyboxBundle((c) => {
+      c.process.terminal = true;
+      c.process.user = { uid: 1000, gid: 1001 };
+      c.process.args = ["sh", "-c", ownerProbe];
+    });
+    try {
+      const run = polis(root, ["run", "--bundle", bundle, id]);
+      expect(run.stdout + run.stderr).toContain("owner=1000:5");
+    } finally {
+      polis(root, ["delete", "--force", id]);
+      rmSync(bundle, { recursive: true, force: true });
+    }
+    const { withRunning } = await import("../helpers/containers.js");
+    await withRunning(root, () => {}, (cid) => {
+      const exec = polis(root, ["exec", "-t", "--user", "1000:1001", cid, "sh", "-c", ownerProbe]);
+      expect(exec.stdout + exec.stderr).toContain("owner=1000:5");
+      const asRoot = polis(root, ["exec", "-t", cid, "sh", "-c", ownerProbe]);
+      expect(asRoot.stdout + asRoot.stderr).toContain("owner=0:5");
+    });
+  });
+});

@@ -350,7 +350,7 @@ describe("polis-shim", () => {
       .add(OpCode.READONLY, "linux.readonlyPaths[0]", "make /proc/sys read-only", "/proc/sys")
       .add(OpCode.READONLY, "linux.readonlyPaths[1]", "make /nonexistent read-only", "/nonexistent")
       .add(OpCode.SETSID, "process", "setsid")
-      .add(OpCode.CONSOLE, "process.terminal", "set up the console", "24", "80")
+      .add(OpCode.CONSOLE, "process.terminal", "set up the console", "24", "80", -1)
       .add(OpCode.RLIMIT, "process.rlimits[0]", "set RLIMIT_NOFILE", "7", "1024", "2048")
       .add(OpCode.CAP_BOUNDING, "process.capabilities.bounding", "drop bounding caps", "0x21")
       .add(OpCode.USER, "process.user", "switch user", "1000", "1000", "10,20", "027")

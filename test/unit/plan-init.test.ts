@@ -142,7 +142,7 @@ describe("buildInitPlan: variations", () => {
     const iCons = w.findIndex((o) => o[0] === "CONSOLE");
     expect(w[iSock]).toEqual(["CONSOLE_SOCKET", "/tmp/pty.sock"]);
     expect(iSock).toBeLessThan(iClone);
-    expect(w[iCons]).toEqual(["CONSOLE", "40", "120"]);
+    expect(w[iCons]).toEqual(["CONSOLE", "40", "120", "-1"]); // root: the owner stays
     expect(iCons).toBeGreaterThan(iPivot);
     expect(iCons).toBeLessThan(names(p).indexOf("RLIMIT"));
   });

@@ -65,7 +65,7 @@ describe("buildJoinPlan", () => {
       ["SETNS", "mount", "/proc/4242/ns/mnt"],
       ["CLONE", "0", "", "", "", "wait"],
       ["SETSID"],
-      ["CONSOLE", "24", "80"],
+      ["CONSOLE", "24", "80", "65534"], // the pty is the user's (runc)
       ["RLIMIT", "6", "10", "20"],
       ["CAP_BOUNDING", "0x20"],
       ["CHDIR", "/tmp"],
