@@ -18,7 +18,7 @@
 
 static const char *or_null(const char *s) { return *s ? s : NULL; }
 
-void op_mount(const struct op *op) {
+static void mount_scoped(const struct op *op, const char *data) {
   const char *source = op->args[0], *target = op->args[1], *scope = op->args[5];
   unsigned long flags = (unsigned long)arg_ull(op, 3);
   char where[64];
@@ -28,11 +28,14 @@ void op_mount(const struct op *op) {
     if (fd < 0) die("open %s in %s", target, scope);
     fd_path(fd, where);
   }
-  if (mount(or_null(source), fd >= 0 ? where : target, or_null(op->args[2]), flags,
-            or_null(op->args[4])) < 0)
+  if (mount(or_null(source), fd >= 0 ? where : target, or_null(op->args[2]), flags, or_null(data)) < 0)
     die("mount %s on %s", source, target);
   if (fd >= 0) close(fd);
 }
+
+void op_mount(const struct op *op) { mount_scoped(op, op->args[4]); }
+
+static void mkdirs(const char *path, const char *scope, bool file);
 
 /* One pass of mkdir -p over *path, every component resolved inside scope. A dangling symlink
    cannot be created through, so like runc (securejoin) we splice its target into the path and
@@ -79,15 +82,41 @@ static int mkdirs_pass(const char *scope, char **pathp, bool file) {
   }
 }
 
-void op_mkdirs(const struct op *op) {
-  const char *scope = op->args[1], *kind = op->args[2];
-  bool file = strcmp(kind, "file") == 0;
-  if (!file && strcmp(kind, "dir") != 0) die_errno(EINVAL, "unknown kind %s", kind);
-  char *path = strdup(op->args[0]);
+static void mkdirs(const char *orig, const char *scope, bool file) {
+  char *path = strdup(orig);
   if (!path) die("strdup");
   for (int hops = 0; mkdirs_pass(scope, &path, file); hops++)
-    if (hops == 40) die_errno(ELOOP, "too many dangling symlinks in %s", op->args[0]);
+    if (hops == 40) die_errno(ELOOP, "too many dangling symlinks in %s", orig);
   free(path);
+}
+
+void op_mkdirs(const struct op *op) {
+  const char *kind = op->args[2];
+  bool file = strcmp(kind, "file") == 0;
+  if (!file && strcmp(kind, "dir") != 0) die_errno(EINVAL, "unknown kind %s", kind);
+  mkdirs(op->args[0], op->args[1], file);
+}
+
+/* A tmpfs takes the mode of the directory it covers, when that directory was there before (runc
+   puts "mode=<its mode>" in front of the data, so an explicit mode= still wins); a directory made
+   here gets tmpfs's own default (1777), as in runc. Creates the mount point, then mounts. */
+void op_mount_keep_mode(const struct op *op) {
+  const char *target = op->args[1], *scope = op->args[5], *data = op->args[4];
+  char *with_mode = NULL;
+  int fd = open_scoped(scope, target, O_PATH);
+  if (fd >= 0) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) die("stat %s", target);
+    close(fd);
+    if (S_ISDIR(st.st_mode) &&
+        asprintf(&with_mode, "mode=%04o%s%s", st.st_mode & 07777, *data ? "," : "", data) < 0)
+      die("asprintf");
+  } else if (errno != ENOENT) {
+    die("open %s", target);
+  }
+  mkdirs(target, scope, false);
+  mount_scoped(op, with_mode ? with_mode : data);
+  free(with_mode);
 }
 
 void op_mount_setattr(const struct op *op) {

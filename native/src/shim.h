@@ -23,6 +23,7 @@ enum op_code {
   /* 43 is LOOPBACK_UP (sec-native) */
   OP_CHROOT = 44,
   OP_UMOUNT = 45,
+  OP_MOUNT_KEEP_MODE = 46,
   OP__COUNT
 };
 
@@ -96,6 +97,7 @@ void op_pivot_root(const struct op *op);
 void op_move_root(const struct op *op);
 void op_chroot(const struct op *op);
 void op_umount(const struct op *op);
+void op_mount_keep_mode(const struct op *op);
 void op_mask(const struct op *op);
 void op_readonly(const struct op *op);
 void op_write_file(const struct op *op);

@@ -161,9 +161,15 @@ export function planMount(plan: Plan, m: Mount, index: number, ctx: MountContext
     flags &= ~MS.RDONLY;
     deferred = { field, destination: dest, flags: opts.flags };
   }
-  plan.add(OpCode.MKDIRS, field, `create mount point ${dest}`, dest, ctx.rootfs, "dir");
   const what = `mount ${type || "filesystem"} on ${dest}`;
-  plan.add(OpCode.MOUNT, field, what, m.source ?? type, dest, type, flags >>> 0, opts.data, ctx.rootfs);
+  if (type === "tmpfs" && !opts.data.split(",").some((o) => o.startsWith("mode="))) {
+    // runc: a tmpfs without mode= keeps the mode of the directory it covers (the shim reads it
+    // when the mount happens: an earlier mount may have made or changed that directory)
+    plan.add(OpCode.MOUNT_KEEP_MODE, field, `${what}, with the mode of ${dest}`, m.source ?? type, dest, type, flags >>> 0, opts.data, ctx.rootfs);
+  } else {
+    plan.add(OpCode.MKDIRS, field, `create mount point ${dest}`, dest, ctx.rootfs, "dir");
+    plan.add(OpCode.MOUNT, field, what, m.source ?? type, dest, type, flags >>> 0, opts.data, ctx.rootfs);
+  }
   addPropagation(plan, field, dest, opts.propagation, ctx.rootfs);
   addSetattr(plan, field, dest, opts, ctx.rootfs);
   return deferred;

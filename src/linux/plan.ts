@@ -49,6 +49,7 @@ export enum OpCode {
   // 43: LOOPBACK_UP (sec-native)
   CHROOT = 44,
   UMOUNT = 45,
+  MOUNT_KEEP_MODE = 46,
 }
 
 /** One argument on the wire: text, a number (sent in decimal), or raw bytes (a BPF program). */
@@ -112,6 +113,7 @@ export interface OpArgs {
   [OpCode.PARENT_CGROUPS]: [files: string];
   [OpCode.CHROOT]: [root: string];
   [OpCode.UMOUNT]: [path: string];
+  [OpCode.MOUNT_KEEP_MODE]: [source: string, target: string, fstype: string, flags: Int, data: string, scope: string];
 }
 
 /**
@@ -165,6 +167,7 @@ export const OP_ARG_NAMES = {
   [OpCode.PARENT_CGROUPS]: ["files"],
   [OpCode.CHROOT]: ["root"],
   [OpCode.UMOUNT]: ["path"],
+  [OpCode.MOUNT_KEEP_MODE]: ["source", "target", "fstype", "flags", "data", "scope"],
 } as const satisfies { readonly [C in OpCode]: readonly string[] };
 
 // Compile-time check that OpArgs and OP_ARG_NAMES agree on every fixed-arity op's count.

@@ -140,3 +140,31 @@ describe("a terminal for a process with a non-root user", () => {
     });
   });
 });
+
+describe("a tmpfs mount without mode=", () => {
+  it("takes the mode of the directory it covers; a directory it makes keeps tmpfs's 1777; mode= wins (runc)", () => {
+    const id = uniqueId("tmpfsmode");
+    const bundle = busyboxBundle((c) => {
+      c.root.readonly = false;
+      c.process.args = ["sh", "-c", 'stat -c "%a %n" /data /newdir /withmode /ro'];
+      c.mounts.push(
+        { destination: "/data", type: "tmpfs", source: "tmpfs", options: ["nosuid", "size=1m"] },
+        { destination: "/newdir", type: "tmpfs", source: "tmpfs", options: ["nosuid"] },
+        { destination: "/withmode", type: "tmpfs", source: "tmpfs", options: ["mode=700"] },
+        { destination: "/ro", type: "tmpfs", source: "tmpfs", options: ["ro"] },
+      );
+    });
+    mkdirSync(join(bundle, "rootfs", "data"));
+    chmodSync(join(bundle, "rootfs", "data"), 0o710);
+    mkdirSync(join(bundle, "rootfs", "withmode"));
+    mkdirSync(join(bundle, "rootfs", "ro"));
+    chmodSync(join(bundle, "rootfs", "ro"), 0o750);
+    try {
+      const r = polisOk(root, ["run", "--bundle", bundle, id]);
+      expect(r.stdout.trim().split("\n")).toEqual(["710 /data", "1777 /newdir", "700 /withmode", "750 /ro"]);
+    } finally {
+      polis(root, ["delete", "--force", id]);
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+});

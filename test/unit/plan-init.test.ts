@@ -323,7 +323,7 @@ describe("buildInitPlan: variations", () => {
     const i = p.ops.findIndex((o) => o.field === "mounts[7]" && o.what.startsWith("remount"));
     expect(i).toBeGreaterThan(names(p).indexOf("PIVOT_ROOT"));
     expect(wire(p)[i]).toEqual(["MOUNT", "", "/run", "", String(MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID), "", "/"]);
-    expect(wire(p)).toContainEqual(["MOUNT", "tmpfs", "/run", "tmpfs", String(MS.NOSUID), "", R]);
+    expect(wire(p)).toContainEqual(["MOUNT_KEEP_MODE", "tmpfs", "/run", "tmpfs", String(MS.NOSUID), "", R]); // no mode=: keeps /run's
   });
 
   it("a bind-mounted /dev skips device setup", () => {
