@@ -2,7 +2,7 @@
 // was run against runc 1.1 on this host first, and is checked here from outside the container
 // (its /proc entries, files it leaves in a bind-mounted host directory, the host's mountinfo).
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -166,5 +166,46 @@ describe("a tmpfs mount without mode=", () => {
       polis(root, ["delete", "--force", id]);
       rmSync(bundle, { recursive: true, force: true });
     }
+  });
+});
+
+const v1 = (ctrl: string) => existsSync(`/sys/fs/cgroup/${ctrl}/cgroup.procs`);
+if (!v1("memory") || !v1("pids")) console.log("exec --cgroup: skipped: needs the cgroup v1 memory and pids hierarchies");
+
+describe("exec --cgroup given several times", () => {
+  it.skipIf(!v1("memory") || !v1("pids"))("joins every sub-cgroup it names, one per controller (only the last one, before)", async () => {
+    const { withRunning } = await import("../helpers/containers.js");
+    await withRunning(root, () => {}, async (id, initPid) => {
+      // the container's memory and pids cgroups as the host sees them (v1 here; skip otherwise)
+      const dirOf = (ctrl: string) => {
+        const line = readFileSync(`/proc/${initPid}/cgroup`, "utf8").split("\n").find((l) => l.split(":")[1] === ctrl);
+        return line && join("/sys/fs/cgroup", ctrl, line.split(":")[2]);
+      };
+      const mem = dirOf("memory");
+      const pids = dirOf("pids");
+      if (!mem || !pids) throw new Error("the container has no memory or pids cgroup");
+      mkdirSync(join(mem, "m"));
+      mkdirSync(join(pids, "p"));
+      try {
+        const r = polis(root, ["exec", "--cgroup", "memory:m", "--cgroup", "pids:p", id, "cat", "/proc/self/cgroup"]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(new RegExp(`:memory:/(.*/)?${id}/m\n`));
+        expect(r.stdout).toMatch(new RegExp(`:pids:/(.*/)?${id}/p\n`));
+        const twice = polis(root, ["exec", "--cgroup", "memory:m", "--cgroup", "memory:m", id, "true"]);
+        expect(twice.code).toBe(255);
+        expect(twice.stderr).toContain("controller memory specified multiple times");
+      } finally {
+        for (const d of [join(mem, "m"), join(pids, "p")]) {
+          for (let i = 0; i < 100; i++) {
+            try {
+              rmdirSync(d);
+              break;
+            } catch {
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          }
+        }
+      }
+    });
   });
 });
