@@ -64,6 +64,8 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_CHROOT] = { op_chroot, 1 },
   [OP_UMOUNT] = { op_umount, 1 },
   [OP_MOUNT_KEEP_MODE] = { op_mount_keep_mode, 6 },
+  [OP_OPEN_TREE] = { op_open_tree, 2 },
+  [OP_MOVE_MOUNT] = { op_move_mount, 3 },
 };
 
 /* Only stdio and the preserved fds 3..sync-1 may reach the container: everything else the caller

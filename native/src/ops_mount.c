@@ -195,6 +195,32 @@ void op_umount(const struct op *op) {
     die("unmount %s", path);
 }
 
+/* Bind sources of a container in a user namespace: its root is an unprivileged uid on the host
+   and may not reach them (a 0700 directory on the way). Like runc, open them while we are still
+   the runtime: a detached copy of the tree (open_tree(OPEN_TREE_CLONE)), made before CLONE, is
+   attached in the container's mount namespace by MOVE_MOUNT. */
+void op_open_tree(const struct op *op) {
+  const char *path = op->args[0];
+  if (S.tree_count == (int)(sizeof S.tree_fds / sizeof S.tree_fds[0])) die_errno(E2BIG, "too many bind sources");
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (strcmp(op->args[1], "1") == 0 ? AT_RECURSIVE : 0);
+  int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, flags);
+  if (fd < 0) die("open_tree %s", path);
+  S.tree_fds[S.tree_count++] = fd;
+}
+
+void op_move_mount(const struct op *op) {
+  long long index = arg_ll(op, 0);
+  const char *target = op->args[1], *scope = op->args[2];
+  if (index < 0 || index >= S.tree_count || S.tree_fds[index] < 0) die_errno(EBADF, "no bind source %lld", index);
+  int to = open_scoped(scope, target, O_PATH);
+  if (to < 0) die("open %s in %s", target, scope);
+  if (syscall(SYS_move_mount, S.tree_fds[index], "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    die("move_mount onto %s", target);
+  close(to);
+  close(S.tree_fds[index]);
+  S.tree_fds[index] = -1;
+}
+
 void op_mask(const struct op *op) {
   const char *path = op->args[0];
   struct stat st;

@@ -24,6 +24,8 @@ enum op_code {
   OP_CHROOT = 44,
   OP_UMOUNT = 45,
   OP_MOUNT_KEEP_MODE = 46,
+  OP_OPEN_TREE = 47,
+  OP_MOVE_MOUNT = 48,
   OP__COUNT
 };
 
@@ -51,6 +53,8 @@ struct shim {
   pid_t host_pid;     /* after CLONE, in the child: its pid in the runtime's pid namespace */
   int parent_cgroup_fds[16]; /* PARENT_CGROUPS → CLONE (wait mode) */
   int parent_cgroup_count;
+  int tree_fds[256];  /* OPEN_TREE → MOVE_MOUNT: detached copies of bind sources, by index */
+  int tree_count;
 };
 
 extern struct shim S;
@@ -98,6 +102,8 @@ void op_move_root(const struct op *op);
 void op_chroot(const struct op *op);
 void op_umount(const struct op *op);
 void op_mount_keep_mode(const struct op *op);
+void op_open_tree(const struct op *op);
+void op_move_mount(const struct op *op);
 void op_mask(const struct op *op);
 void op_readonly(const struct op *op);
 void op_write_file(const struct op *op);

@@ -11,6 +11,7 @@ import {
   hostPathKind,
   isBindMount,
   planMount,
+  planOpenedSources,
   propagationName,
   rootfsPropagationFlags,
   type DeferredRemount,
@@ -112,6 +113,8 @@ interface Checked {
   joinsMount: boolean;
   /** no mount namespace listed: the runtime's is shared (mounts land there; chroot, no pivot) */
   sharedMounts: boolean;
+  /** mounts[i] -> its OPEN_TREE copy (a container in a user namespace) */
+  openedSources?: Map<number, number>;
 }
 
 /** Rules spanning several fields that only the plan can check (runc's validator has them too). */
@@ -172,6 +175,9 @@ function addBeforeClone(plan: Plan, input: InitPlanInput, c: Checked): void {
   if (c.terminal && input.consoleSocket) addConsoleSocket(plan, input.consoleSocket);
   else if (c.terminal) plan.add(OpCode.CONSOLE_PAIR, "process.terminal", "make the terminal's socketpair");
   if (input.seccomp) addSeccompListener(plan, input.seccomp);
+  // runc: the bind sources of a user-namespaced container are opened by the runtime, before the
+  // namespaces are entered; its root (an unprivileged uid on the host) may not reach them.
+  if (c.ns.index.has("user")) c.openedSources = planOpenedSources(plan, input.spec.mounts ?? [], input.bundle);
   // The fifo is a host path: open it before joining another mount namespace would hide it.
   if (c.joinsMount) addFifoOpen(plan, input.fifoPath);
   for (const j of c.ns.join) {
@@ -217,6 +223,7 @@ function addRootfs(plan: Plan, input: InitPlanInput, c: Checked): DeferredRemoun
     cgroupns: c.ns.index.has("cgroup"),
     cgroupPaths: input.cgroupPaths,
     sourceKind: input.sourceKind ?? hostPathKind,
+    openedSources: c.openedSources,
   };
   const deferred: DeferredRemount[] = [];
   (spec.mounts ?? []).forEach((m, i) => {

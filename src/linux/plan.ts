@@ -50,6 +50,8 @@ export enum OpCode {
   CHROOT = 44,
   UMOUNT = 45,
   MOUNT_KEEP_MODE = 46,
+  OPEN_TREE = 47,
+  MOVE_MOUNT = 48,
 }
 
 /** One argument on the wire: text, a number (sent in decimal), or raw bytes (a BPF program). */
@@ -114,6 +116,8 @@ export interface OpArgs {
   [OpCode.CHROOT]: [root: string];
   [OpCode.UMOUNT]: [path: string];
   [OpCode.MOUNT_KEEP_MODE]: [source: string, target: string, fstype: string, flags: Int, data: string, scope: string];
+  [OpCode.OPEN_TREE]: [path: string, recursive: 0 | 1];
+  [OpCode.MOVE_MOUNT]: [index: Int, target: string, scope: string];
 }
 
 /**
@@ -168,6 +172,8 @@ export const OP_ARG_NAMES = {
   [OpCode.CHROOT]: ["root"],
   [OpCode.UMOUNT]: ["path"],
   [OpCode.MOUNT_KEEP_MODE]: ["source", "target", "fstype", "flags", "data", "scope"],
+  [OpCode.OPEN_TREE]: ["path", "recursive"],
+  [OpCode.MOVE_MOUNT]: ["index", "target", "scope"],
 } as const satisfies { readonly [C in OpCode]: readonly string[] };
 
 // Compile-time check that OpArgs and OP_ARG_NAMES agree on every fixed-arity op's count.

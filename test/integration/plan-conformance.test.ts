@@ -2,7 +2,7 @@
 // was run against runc 1.1 on this host first, and is checked here from outside the container
 // (its /proc entries, files it leaves in a bind-mounted host directory, the host's mountinfo).
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -207,5 +207,35 @@ describe("exec --cgroup given several times", () => {
         }
       }
     });
+  });
+});
+
+describe("bind mounts of a container in a user namespace", () => {
+  it("mount sources its mapped root cannot reach (opened by the runtime before the namespaces, as runc)", async () => {
+    const secret = mkdtempSync(join(scratch, "secret-")); // 0700, root's: uid 200000 cannot enter it
+    mkdirSync(join(secret, "data", "sub"), { recursive: true });
+    writeFileSync(join(secret, "data", "sub", "hello"), "from the host\n");
+    writeFileSync(join(secret, "file.txt"), "a file\n");
+    const id = uniqueId("usernsbind");
+    const bundle = busyboxBundle((c) => {
+      c.process.args = ["sh", "-c", "cat /data/sub/hello /etc/extra; touch /data/x 2>/dev/null || echo read-only; id -u"];
+      c.root.readonly = false;
+      c.linux.namespaces.push({ type: "user" });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+      c.mounts = c.mounts.filter((m: { type: string }) => m.type !== "cgroup" && m.type !== "sysfs");
+      c.mounts.push(
+        { destination: "/data", type: "bind", source: join(secret, "data"), options: ["rbind", "ro"] },
+        { destination: "/etc/extra", type: "bind", source: join(secret, "file.txt"), options: ["bind"] },
+      );
+    });
+    // the mount points exist: the rootfs is root's, and the mapped root may not create them
+    mkdirSync(join(bundle, "rootfs", "data"));
+    writeFileSync(join(bundle, "rootfs", "etc", "extra"), "");
+    const r = polis(root, ["run", "--bundle", bundle, id]);
+    polis(root, ["delete", "--force", id]);
+    rmSync(bundle, { recursive: true, force: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("from the host\na file\nread-only\n0\n");
   });
 });
