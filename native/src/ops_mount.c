@@ -105,8 +105,26 @@ void op_mount_setattr(const struct op *op) {
   close(fd);
 }
 
+/* The directory that will hold path's last component, resolved inside scope (RESOLVE_IN_ROOT:
+   no symlink on the way leaves it), and that component: a name without '/' cannot escape. */
+static int open_parent(const char *scope, const char *path, const char **base) {
+  const char *slash = strrchr(path, '/');
+  *base = slash ? slash + 1 : path;
+  if (!**base || strcmp(*base, ".") == 0 || strcmp(*base, "..") == 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+  if (!dir) die("strdup");
+  int fd = open_scoped(scope, *dir ? dir : "/", O_PATH | O_DIRECTORY);
+  int err = errno;
+  free(dir);
+  errno = err;
+  return fd;
+}
+
 void op_mknod(const struct op *op) {
-  const char *path = op->args[0], *type = op->args[1];
+  const char *path = op->args[0], *type = op->args[1], *scope = op->args[7];
   mode_t kind;
   switch (type[0]) {
   case 'c': case 'u': kind = S_IFCHR; break;
@@ -116,15 +134,29 @@ void op_mknod(const struct op *op) {
   }
   dev_t dev = makedev((unsigned)arg_ll(op, 2), (unsigned)arg_ll(op, 3));
   mode_t mode = (mode_t)arg_ll(op, 4) & 07777;
+  const char *base;
+  int dir = open_parent(scope, path, &base);
+  if (dir < 0) die("open parent of %s", path);
   mode_t old = umask(0); /* the spec's fileMode is exact */
-  int rc = mknod(path, kind | mode, dev);
+  int rc = mknodat(dir, base, kind | mode, dev);
   umask(old);
+  if (rc < 0 && errno == EEXIST) { /* runc: the rootfs's own node (or whatever is there) stays */
+    close(dir);
+    return;
+  }
   if (rc < 0) die("mknod %s", path);
-  if (chown(path, (uid_t)arg_ll(op, 5), (gid_t)arg_ll(op, 6)) < 0) die("chown %s", path);
+  if (fchownat(dir, base, (uid_t)arg_ll(op, 5), (gid_t)arg_ll(op, 6), AT_SYMLINK_NOFOLLOW) < 0)
+    die("chown %s", path);
+  close(dir);
 }
 
 void op_symlink(const struct op *op) {
-  if (symlink(op->args[0], op->args[1]) < 0 && errno != EEXIST) die("symlink %s", op->args[1]);
+  const char *linkpath = op->args[1];
+  const char *base;
+  int dir = open_parent(op->args[2], linkpath, &base);
+  if (dir < 0) die("open parent of %s", linkpath);
+  if (symlinkat(op->args[0], dir, base) < 0 && errno != EEXIST) die("symlink %s", linkpath);
+  close(dir);
 }
 
 void op_pivot_root(const struct op *op) {
