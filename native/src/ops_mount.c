@@ -24,8 +24,15 @@ void op_mount(const struct op *op) {
   char where[64];
   int fd = -1;
   if (*scope) {
-    fd = open_scoped(scope, target, O_PATH);
+    /* procfs and sysfs only on a real directory: a symlinked /proc (a volume another container
+       can write) would put the container's procfs where it chooses (CVE-2019-19921, runc) */
+    const char *fstype = op->args[2];
+    bool pseudo = strcmp(fstype, "proc") == 0 || strcmp(fstype, "sysfs") == 0;
+    fd = open_scoped(scope, target, O_PATH | (pseudo ? O_NOFOLLOW : 0));
     if (fd < 0) die("open %s in %s", target, scope);
+    struct stat st;
+    if (pseudo && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode))
+      die_errno(0, "%s is a symlink in the rootfs: %s must be mounted on an ordinary directory", target, fstype);
     fd_path(fd, where);
   }
   if (mount(or_null(source), fd >= 0 ? where : target, or_null(op->args[2]), flags,

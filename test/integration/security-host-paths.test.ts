@@ -2,11 +2,11 @@
 // holds; and a rootfs that tries to redirect /proc or /sys is refused (CVE-2019-19921 class).
 // Checked from outside: the host directory a symlink points at stays empty, the nodes are where
 // the container sees them (inside the rootfs).
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { polis, tempRoot, uniqueId } from "../helpers/polis.js";
+import { cgroupDirsNamed, polis, tempRoot, uniqueId } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
 
 type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -99,6 +99,51 @@ describe("a symlinked /dev cannot send device nodes or links to the host", () =>
       (_rootfs, r) => {
         expect(readdirSync(hostDir)).toEqual([]);
         expect(r.code, r.stderr).toBe(0);
+      },
+    );
+  });
+});
+
+describe("a symlinked /proc or /sys in the rootfs is refused (CVE-2019-19921 class)", () => {
+  for (const [dest, fstype] of [
+    ["proc", "proc"],
+    ["sys", "sysfs"],
+  ] as const) {
+    it(`/${dest} -> a directory elsewhere: create fails naming mounts[i] and leaves nothing`, () => {
+      const id = uniqueId("lnk");
+      const bundle = busyboxBundle((c) => {
+        c.process.args = ["true"];
+      });
+      try {
+        const rootfs = join(bundle, "rootfs");
+        rmSync(join(rootfs, dest), { recursive: true, force: true });
+        mkdirSync(join(rootfs, "elsewhere"));
+        symlinkSync("/elsewhere", join(rootfs, dest));
+        const index = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8")).mounts.findIndex((m: Config) => m.type === fstype);
+        const r = polis(root, ["create", "--bundle", bundle, id]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(`mounts[${index}]: mount ${fstype} on /${dest}`);
+        expect(r.stderr).toContain(`must be mounted on an ordinary directory`);
+        // nothing was mounted through the link, and no container is left
+        expect(readdirSync(join(rootfs, "elsewhere"))).toEqual([]);
+        expect(polis(root, ["state", id]).code).not.toBe(0);
+        expect(cgroupDirsNamed(id)).toEqual([]);
+      } finally {
+        polis(root, ["delete", "--force", id]);
+        rmSync(bundle, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it("a real /proc directory still works (control)", () => {
+    runPrepared(
+      (c) => {
+        c.process.args = ["sh", "-c", "test -r /proc/self/status && awk '$5 == \"/proc\"' /proc/self/mountinfo | grep -c ' - proc '"];
+      },
+      () => {},
+      (_rootfs, r) => {
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout.trim()).toBe("1");
       },
     );
   });
