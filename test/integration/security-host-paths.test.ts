@@ -5,7 +5,7 @@
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { cgroupDirsNamed, polis, tempRoot, uniqueId } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
 
@@ -38,10 +38,11 @@ const withoutDevMounts = (c: Config) => {
 };
 
 describe("a symlinked /dev cannot send device nodes or links to the host", () => {
-  beforeAll(() => {
+  // a fresh host directory per test: what one test leaks must not fail the next
+  beforeEach(() => {
     hostDir = mkdtempSync(join(tmpdir(), "polis-hostdev-"));
   });
-  afterAll(() => rmSync(hostDir, { recursive: true, force: true }));
+  afterEach(() => rmSync(hostDir, { recursive: true, force: true }));
 
   const linkDev = (rootfs: string) => {
     rmSync(join(rootfs, "dev"), { recursive: true, force: true });
