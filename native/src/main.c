@@ -61,6 +61,7 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_CONSOLE_PAIR] = { op_console_pair, 0 },
   [OP_MKFIFO] = { op_mkfifo, 2 },
   [OP_PARENT_CGROUPS] = { op_parent_cgroups, 1 },
+  [OP_LOOPBACK_UP] = { op_loopback_up, 0 },
 };
 
 /* Only stdio and the preserved fds 3..sync-1 may reach the container: everything else the caller

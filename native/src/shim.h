@@ -18,6 +18,7 @@ enum op_code {
   OP_CONSOLE_PAIR = 40, /* explicit: 38, 39 are NEW_KEYRING, SECCOMP_LISTENER */
   OP_MKFIFO = 41,
   OP_PARENT_CGROUPS = 42,
+  OP_LOOPBACK_UP = 43,
   OP__COUNT
 };
 
@@ -81,6 +82,7 @@ void op_clone(const struct op *op);
 void op_parent_cgroups(const struct op *op); /* returns only in the child */
 void op_setsid(const struct op *op);
 void op_become_root(const struct op *op);
+void op_loopback_up(const struct op *op);
 
 void op_mount(const struct op *op);
 void op_mkdirs(const struct op *op);

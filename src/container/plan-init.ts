@@ -183,6 +183,8 @@ function addClone(plan: Plan, input: InitPlanInput, c: Checked): void {
   plan.add(OpCode.SETSID, "process", "start a new session");
   if (!c.joinsMount) addFifoOpen(plan, input.fifoPath);
   if (c.newUser) plan.add(OpCode.BECOME_ROOT, nsField(c.ns, "user"), "become root in the new user namespace");
+  // runc brings the loopback interface of a new network namespace up (127.0.0.1 works inside).
+  if (c.ns.create.has("network")) plan.add(OpCode.LOOPBACK_UP, nsField(c.ns, "network"), "bring the loopback interface up");
   // After BECOME_ROOT: the keyring belongs to the container's root, not to the overflow uid.
   if (input.sessionKeyring) {
     plan.add(OpCode.NEW_KEYRING, "process", `join a new session keyring ${input.sessionKeyring}`, input.sessionKeyring);

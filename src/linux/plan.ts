@@ -46,6 +46,7 @@ export enum OpCode {
   CONSOLE_PAIR = 40,
   MKFIFO = 41,
   PARENT_CGROUPS = 42,
+  LOOPBACK_UP = 43,
 }
 
 export type Arg = string | number | bigint | Buffer;

@@ -69,7 +69,7 @@ function generate(r: () => number): { spec: Spec; noPivot: boolean; cgroupPaths:
 /** Ops before CLONE that take host paths polis chose itself (state dir, cgroupfs, sockets, ns files). */
 const HOST_SIDE = new Set([OpCode.CGROUP_JOIN, OpCode.PARENT_CGROUPS, OpCode.CONSOLE_SOCKET, OpCode.SECCOMP_LISTENER, OpCode.SETNS, OpCode.TIMENS, OpCode.MKFIFO, OpCode.FIFO_OPEN, OpCode.CONSOLE_PAIR]);
 /** Ops without a path argument in the rootfs. */
-const PATHLESS = new Set([OpCode.CLONE, OpCode.SETSID, OpCode.BECOME_ROOT, OpCode.NEW_KEYRING, OpCode.PAUSE]);
+const PATHLESS = new Set([OpCode.CLONE, OpCode.SETSID, OpCode.BECOME_ROOT, OpCode.LOOPBACK_UP, OpCode.NEW_KEYRING, OpCode.PAUSE]);
 /** Where each rootfs-path op keeps its scope argument, and its path argument. */
 const SCOPED: Partial<Record<OpCode, { path: number; scope: number }>> = {
   [OpCode.MOUNT]: { path: 1, scope: 5 },

@@ -42,6 +42,7 @@ describe("buildInitPlan: runc's default config", () => {
       ["CLONE", String(0x6c020000), "", "", "", "detach"],
       ["SETSID"],
       ["FIFO_OPEN", FIFO],
+      ["LOOPBACK_UP"],
       mnt("", "/", "", MS.SLAVE | MS.REC, "", ""),
       mnt(R, R, "", MS.BIND | MS.REC, "", ""),
       ["MKDIRS", "/proc", R, "dir"],
