@@ -14,7 +14,7 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-struct shim S = { .sync_fd = -1, .step = -1, .console_fd = -1, .fifo_fd = -1 };
+struct shim S = { .sync_fd = -1, .step = -1, .console_fd = -1, .fifo_fd = -1, .mask_fd = -1 };
 
 typedef void (*op_fn)(const struct op *);
 
@@ -62,6 +62,7 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_MKFIFO] = { op_mkfifo, 2 },
   [OP_PARENT_CGROUPS] = { op_parent_cgroups, 1 },
   [OP_LOOPBACK_UP] = { op_loopback_up, 0 },
+  [OP_MASK_SOURCE] = { op_mask_source, 1 },
 };
 
 /* Only stdio and the preserved fds 3..sync-1 may reach the container: everything else the caller

@@ -1,5 +1,5 @@
 /* The container's file system: MOUNT, MKDIRS, MOUNT_SETATTR, MKNOD, SYMLINK, PIVOT_ROOT,
-   MOVE_ROOT, MASK, READONLY. Order and flags are Node's choice; this file only executes. */
+   MOVE_ROOT, MASK_SOURCE, MASK, READONLY. Order and flags are Node's choice; this file only executes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -189,6 +189,46 @@ void op_move_root(const struct op *op) {
   if (chdir("/") < 0) die("chdir /");
 }
 
+/* MASK_SOURCE: before the root switch, open the null device that MASK binds over files, and
+   verify it (a character device 1:3, opened without following a link): never a path in the
+   rootfs, where a planted /dev/null symlink would bind the attacker's choice over /proc/timer_list
+   (CVE-2025-31133). Kept as a detached clone of its mount (open_tree), so it outlives pivot_root. */
+void op_mask_source(const struct op *op) {
+  const char *path = op->args[0];
+  int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) die("open %s", path);
+  struct stat st;
+  if (fstat(fd, &st) < 0) die("stat %s", path);
+  if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
+    die_errno(0, "%s is not the null device (character device 1:3)", path);
+  int tree = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+  if (tree < 0) die("open_tree %s", path);
+  close(fd);
+  if (S.mask_fd >= 0) close(S.mask_fd);
+  S.mask_fd = tree;
+  S.mask_attached = false;
+}
+
+/* Put a verified null device on path: the MASK_SOURCE clone itself the first time, then clones
+   of it (now attached, it can be cloned like any mount of ours). */
+static int mask_file(const char *path) {
+  if (S.mask_fd < 0) {
+    errno = EBADF; /* a plan with MASK but no MASK_SOURCE */
+    return -1;
+  }
+  int tree = S.mask_fd;
+  if (S.mask_attached) {
+    tree = (int)syscall(SYS_open_tree, S.mask_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0) return -1;
+  }
+  int rc = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS);
+  int err = errno;
+  if (tree != S.mask_fd) close(tree);
+  else if (rc == 0) S.mask_attached = true;
+  errno = err;
+  return rc;
+}
+
 void op_mask(const struct op *op) {
   const char *path = op->args[0];
   struct stat st;
@@ -196,8 +236,7 @@ void op_mask(const struct op *op) {
     if (errno == ENOENT) return;
     die("stat %s", path);
   }
-  int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL)
-                               : mount("/dev/null", path, NULL, MS_BIND, NULL);
+  int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) : mask_file(path);
   if (rc < 0) die("mask %s", path);
 }
 

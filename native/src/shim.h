@@ -19,6 +19,7 @@ enum op_code {
   OP_MKFIFO = 41,
   OP_PARENT_CGROUPS = 42,
   OP_LOOPBACK_UP = 43,
+  OP_MASK_SOURCE = 44,
   OP__COUNT
 };
 
@@ -46,6 +47,8 @@ struct shim {
   pid_t host_pid;     /* after CLONE, in the child: its pid in the runtime's pid namespace */
   int parent_cgroup_fds[16]; /* PARENT_CGROUPS → CLONE (wait mode) */
   int parent_cgroup_count;
+  int mask_fd;        /* MASK_SOURCE → MASK: a detached (then attached) mount of the null device */
+  bool mask_attached; /* mask_fd was moved onto a masked path: clone it for the next ones */
 };
 
 extern struct shim S;
@@ -91,6 +94,7 @@ void op_mknod(const struct op *op);
 void op_symlink(const struct op *op);
 void op_pivot_root(const struct op *op);
 void op_move_root(const struct op *op);
+void op_mask_source(const struct op *op);
 void op_mask(const struct op *op);
 void op_readonly(const struct op *op);
 void op_write_file(const struct op *op);

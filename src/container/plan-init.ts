@@ -228,6 +228,9 @@ function addRootfs(plan: Plan, input: InitPlanInput, c: Checked): DeferredRemoun
 function addFinishRootfs(plan: Plan, input: InitPlanInput, c: Checked, deferred: DeferredRemount[]): void {
   const { spec, rootfs } = input;
   const proc = c.proc;
+  // Masked files get the host's null device, opened and verified while the host's /dev is still
+  // reachable: never the rootfs's /dev/null, which the image (or a volume) may have planted.
+  if (spec.linux?.maskedPaths?.length) plan.add(OpCode.MASK_SOURCE, "linux.maskedPaths", "open the host's /dev/null to mask files with", "/dev/null");
   if (input.noPivot) plan.add(OpCode.MOVE_ROOT, "root.path", `move the rootfs ${rootfs} to /`, rootfs);
   else plan.add(OpCode.PIVOT_ROOT, "root.path", `pivot_root to ${rootfs}`, rootfs);
   if (c.rootProp !== undefined) {

@@ -47,6 +47,7 @@ export enum OpCode {
   MKFIFO = 41,
   PARENT_CGROUPS = 42,
   LOOPBACK_UP = 43,
+  MASK_SOURCE = 44,
 }
 
 export type Arg = string | number | bigint | Buffer;

@@ -341,6 +341,7 @@ describe("polis-shim", () => {
       .add(OpCode.MOUNT, "mounts[2]", "mount devpts", "devpts", "/dev/pts", "devpts", String(2 | 8), "newinstance,ptmxmode=0666,mode=0620", rootfs)
       .add(OpCode.SYMLINK, "linux.devices", "link /dev/ptmx", "pts/ptmx", "/dev/ptmx", rootfs)
       .add(OpCode.MKNOD, "linux.devices[0]", "create /dev/null", "/dev/null", "c", "1", "3", String(0o666), "0", "0", rootfs)
+      .add(OpCode.MASK_SOURCE, "linux.maskedPaths", "open /dev/null", "/dev/null")
       .add(OpCode.PIVOT_ROOT, "root.path", "pivot_root", rootfs)
       .add(OpCode.MASK, "linux.maskedPaths[0]", "mask /secret", "/secret")
       .add(OpCode.MASK, "linux.maskedPaths[1]", "mask /secret.txt", "/secret.txt")

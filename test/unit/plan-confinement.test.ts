@@ -70,6 +70,8 @@ function generate(r: () => number): { spec: Spec; noPivot: boolean; cgroupPaths:
 const HOST_SIDE = new Set([OpCode.CGROUP_JOIN, OpCode.PARENT_CGROUPS, OpCode.CONSOLE_SOCKET, OpCode.SECCOMP_LISTENER, OpCode.SETNS, OpCode.TIMENS, OpCode.MKFIFO, OpCode.FIFO_OPEN, OpCode.CONSOLE_PAIR]);
 /** Ops without a path argument in the rootfs. */
 const PATHLESS = new Set([OpCode.CLONE, OpCode.SETSID, OpCode.BECOME_ROOT, OpCode.LOOPBACK_UP, OpCode.NEW_KEYRING, OpCode.PAUSE]);
+/** MASK_SOURCE opens the host's /dev/null on purpose (never the rootfs's), and verifies it. */
+const HOST_NULL = OpCode.MASK_SOURCE;
 /** Where each rootfs-path op keeps its scope argument, and its path argument. */
 const SCOPED: Partial<Record<OpCode, { path: number; scope: number }>> = {
   [OpCode.MOUNT]: { path: 1, scope: 5 },
@@ -83,6 +85,7 @@ const SCOPED: Partial<Record<OpCode, { path: number; scope: number }>> = {
 function unconfined(op: Op): string | undefined {
   const name = OpCode[op.code];
   if (HOST_SIDE.has(op.code) || PATHLESS.has(op.code)) return undefined;
+  if (op.code === HOST_NULL) return op.args[0] === "/dev/null" ? undefined : `MASK_SOURCE ${String(op.args[0])}: not the host's /dev/null`;
   const where = SCOPED[op.code];
   if (!where) return `${name} (${op.what}) is not known to be confined`;
   const path = String(op.args[where.path]);

@@ -76,6 +76,7 @@ describe("buildInitPlan: runc's default config", () => {
       ["SYMLINK", "/proc/self/fd/2", "/dev/stderr", R],
       ["SYMLINK", "/proc/kcore", "/dev/core", R],
       ["PAUSE", "hooks"],
+      ["MASK_SOURCE", "/dev/null"],
       ["PIVOT_ROOT", R],
       mnt("", "/", "", MS.REMOUNT | MS.BIND | MS.RDONLY, "", ""),
       ["SETHOSTNAME", "runc"],
