@@ -14,7 +14,7 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-struct shim S = { .sync_fd = -1, .step = -1, .console_fd = -1, .fifo_fd = -1 };
+struct shim S = { .sync_fd = -1, .step = -1, .console_fd = -1, .fifo_fd = -1, .mask_fd = -1 };
 
 typedef void (*op_fn)(const struct op *);
 
@@ -29,8 +29,8 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_MOUNT] = { op_mount, 6 },
   [OP_MKDIRS] = { op_mkdirs, 3 },
   [OP_MOUNT_SETATTR] = { op_mount_setattr, 6 },
-  [OP_MKNOD] = { op_mknod, 7 },
-  [OP_SYMLINK] = { op_symlink, 2 },
+  [OP_MKNOD] = { op_mknod, 8 },
+  [OP_SYMLINK] = { op_symlink, 3 },
   [OP_PAUSE] = { NULL, 1 }, /* handled inline: it is only a message */
   [OP_PIVOT_ROOT] = { op_pivot_root, 1 },
   [OP_MOVE_ROOT] = { op_move_root, 1 },
@@ -61,6 +61,8 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_CONSOLE_PAIR] = { op_console_pair, 0 },
   [OP_MKFIFO] = { op_mkfifo, 2 },
   [OP_PARENT_CGROUPS] = { op_parent_cgroups, 1 },
+  [OP_LOOPBACK_UP] = { op_loopback_up, 0 },
+  [OP_MASK_SOURCE] = { op_mask_source, 1 },
   [OP_CHROOT] = { op_chroot, 1 },
   [OP_UMOUNT] = { op_umount, 1 },
   [OP_MOUNT_KEEP_MODE] = { op_mount_keep_mode, 6 },

@@ -1,5 +1,6 @@
 /* The container's file system: MOUNT, MKDIRS, MOUNT_SETATTR, MKNOD, SYMLINK, PIVOT_ROOT,
-   MOVE_ROOT, CHROOT, UMOUNT, MASK, READONLY. Order and flags are Node's choice; this file only executes. */
+   MOVE_ROOT, CHROOT, UMOUNT, MASK_SOURCE, MASK, READONLY, MOUNT_KEEP_MODE, OPEN_TREE, MOVE_MOUNT.
+   Order and flags are Node's choice; this file only executes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -24,8 +25,15 @@ static void mount_scoped(const struct op *op, const char *data) {
   char where[64];
   int fd = -1;
   if (*scope) {
-    fd = open_scoped(scope, target, O_PATH);
+    /* procfs and sysfs only on a real directory: a symlinked /proc (a volume another container
+       can write) would put the container's procfs where it chooses (CVE-2019-19921, runc) */
+    const char *fstype = op->args[2];
+    bool pseudo = strcmp(fstype, "proc") == 0 || strcmp(fstype, "sysfs") == 0;
+    fd = open_scoped(scope, target, O_PATH | (pseudo ? O_NOFOLLOW : 0));
     if (fd < 0) die("open %s in %s", target, scope);
+    struct stat st;
+    if (pseudo && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode))
+      die_errno(0, "%s is a symlink in the rootfs: %s must be mounted on an ordinary directory", target, fstype);
     fd_path(fd, where);
   }
   if (mount(or_null(source), fd >= 0 ? where : target, or_null(op->args[2]), flags, or_null(data)) < 0)
@@ -134,8 +142,26 @@ void op_mount_setattr(const struct op *op) {
   close(fd);
 }
 
+/* The directory that will hold path's last component, resolved inside scope (RESOLVE_IN_ROOT:
+   no symlink on the way leaves it), and that component: a name without '/' cannot escape. */
+static int open_parent(const char *scope, const char *path, const char **base) {
+  const char *slash = strrchr(path, '/');
+  *base = slash ? slash + 1 : path;
+  if (!**base || strcmp(*base, ".") == 0 || strcmp(*base, "..") == 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+  if (!dir) die("strdup");
+  int fd = open_scoped(scope, *dir ? dir : "/", O_PATH | O_DIRECTORY);
+  int err = errno;
+  free(dir);
+  errno = err;
+  return fd;
+}
+
 void op_mknod(const struct op *op) {
-  const char *path = op->args[0], *type = op->args[1];
+  const char *path = op->args[0], *type = op->args[1], *scope = op->args[7];
   mode_t kind;
   switch (type[0]) {
   case 'c': case 'u': kind = S_IFCHR; break;
@@ -145,15 +171,29 @@ void op_mknod(const struct op *op) {
   }
   dev_t dev = makedev((unsigned)arg_ll(op, 2), (unsigned)arg_ll(op, 3));
   mode_t mode = (mode_t)arg_ll(op, 4) & 07777;
+  const char *base;
+  int dir = open_parent(scope, path, &base);
+  if (dir < 0) die("open parent of %s", path);
   mode_t old = umask(0); /* the spec's fileMode is exact */
-  int rc = mknod(path, kind | mode, dev);
+  int rc = mknodat(dir, base, kind | mode, dev);
   umask(old);
+  if (rc < 0 && errno == EEXIST) { /* runc: the rootfs's own node (or whatever is there) stays */
+    close(dir);
+    return;
+  }
   if (rc < 0) die("mknod %s", path);
-  if (chown(path, (uid_t)arg_ll(op, 5), (gid_t)arg_ll(op, 6)) < 0) die("chown %s", path);
+  if (fchownat(dir, base, (uid_t)arg_ll(op, 5), (gid_t)arg_ll(op, 6), AT_SYMLINK_NOFOLLOW) < 0)
+    die("chown %s", path);
+  close(dir);
 }
 
 void op_symlink(const struct op *op) {
-  if (symlink(op->args[0], op->args[1]) < 0 && errno != EEXIST) die("symlink %s", op->args[1]);
+  const char *linkpath = op->args[1];
+  const char *base;
+  int dir = open_parent(op->args[2], linkpath, &base);
+  if (dir < 0) die("open parent of %s", linkpath);
+  if (symlinkat(op->args[0], dir, base) < 0 && errno != EEXIST) die("symlink %s", linkpath);
+  close(dir);
 }
 
 void op_pivot_root(const struct op *op) {
@@ -221,6 +261,46 @@ void op_move_mount(const struct op *op) {
   S.tree_fds[index] = -1;
 }
 
+/* MASK_SOURCE: before the root switch, open the null device that MASK binds over files, and
+   verify it (a character device 1:3, opened without following a link): never a path in the
+   rootfs, where a planted /dev/null symlink would bind the attacker's choice over /proc/timer_list
+   (CVE-2025-31133). Kept as a detached clone of its mount (open_tree), so it outlives pivot_root. */
+void op_mask_source(const struct op *op) {
+  const char *path = op->args[0];
+  int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) die("open %s", path);
+  struct stat st;
+  if (fstat(fd, &st) < 0) die("stat %s", path);
+  if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
+    die_errno(0, "%s is not the null device (character device 1:3)", path);
+  int tree = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+  if (tree < 0) die("open_tree %s", path);
+  close(fd);
+  if (S.mask_fd >= 0) close(S.mask_fd);
+  S.mask_fd = tree;
+  S.mask_attached = false;
+}
+
+/* Put a verified null device on path: the MASK_SOURCE clone itself the first time, then clones
+   of it (now attached, it can be cloned like any mount of ours). */
+static int mask_file(const char *path) {
+  if (S.mask_fd < 0) {
+    errno = EBADF; /* a plan with MASK but no MASK_SOURCE */
+    return -1;
+  }
+  int tree = S.mask_fd;
+  if (S.mask_attached) {
+    tree = (int)syscall(SYS_open_tree, S.mask_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0) return -1;
+  }
+  int rc = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS);
+  int err = errno;
+  if (tree != S.mask_fd) close(tree);
+  else if (rc == 0) S.mask_attached = true;
+  errno = err;
+  return rc;
+}
+
 void op_mask(const struct op *op) {
   const char *path = op->args[0];
   struct stat st;
@@ -228,8 +308,7 @@ void op_mask(const struct op *op) {
     if (errno == ENOENT) return;
     die("stat %s", path);
   }
-  int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL)
-                               : mount("/dev/null", path, NULL, MS_BIND, NULL);
+  int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) : mask_file(path);
   if (rc < 0) die("mask %s", path);
 }
 

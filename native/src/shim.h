@@ -20,12 +20,14 @@ enum op_code {
   OP_CONSOLE_PAIR = 40, /* explicit: 38, 39 are NEW_KEYRING, SECCOMP_LISTENER */
   OP_MKFIFO = 41,
   OP_PARENT_CGROUPS = 42,
-  /* 43 is LOOPBACK_UP (sec-native) */
-  OP_CHROOT = 44,
-  OP_UMOUNT = 45,
-  OP_MOUNT_KEEP_MODE = 46,
-  OP_OPEN_TREE = 47,
-  OP_MOVE_MOUNT = 48,
+  OP_LOOPBACK_UP = 43,
+  OP_MASK_SOURCE = 44,
+  /* 45-49 are free: sec-native and sec-plan added ops at the same time */
+  OP_CHROOT = 50,
+  OP_UMOUNT = 51,
+  OP_MOUNT_KEEP_MODE = 52,
+  OP_OPEN_TREE = 53,
+  OP_MOVE_MOUNT = 54,
   OP__COUNT
 };
 
@@ -53,6 +55,8 @@ struct shim {
   pid_t host_pid;     /* after CLONE, in the child: its pid in the runtime's pid namespace */
   int parent_cgroup_fds[16]; /* PARENT_CGROUPS → CLONE (wait mode) */
   int parent_cgroup_count;
+  int mask_fd;        /* MASK_SOURCE → MASK: a detached (then attached) mount of the null device */
+  bool mask_attached; /* mask_fd was moved onto a masked path: clone it for the next ones */
   int tree_fds[256];  /* OPEN_TREE → MOVE_MOUNT: detached copies of bind sources, by index */
   int tree_count;
 };
@@ -91,6 +95,7 @@ void op_clone(const struct op *op);
 void op_parent_cgroups(const struct op *op); /* returns only in the child */
 void op_setsid(const struct op *op);
 void op_become_root(const struct op *op);
+void op_loopback_up(const struct op *op);
 
 void op_mount(const struct op *op);
 void op_mkdirs(const struct op *op);
@@ -99,6 +104,7 @@ void op_mknod(const struct op *op);
 void op_symlink(const struct op *op);
 void op_pivot_root(const struct op *op);
 void op_move_root(const struct op *op);
+void op_mask_source(const struct op *op);
 void op_chroot(const struct op *op);
 void op_umount(const struct op *op);
 void op_mount_keep_mode(const struct op *op);

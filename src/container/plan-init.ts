@@ -205,6 +205,8 @@ function addClone(plan: Plan, input: InitPlanInput, c: Checked): void {
   plan.add(OpCode.SETSID, "process", "start a new session");
   if (!c.joinsMount) addFifoOpen(plan, input.fifoPath);
   if (c.newUser) plan.add(OpCode.BECOME_ROOT, nsField(c.ns, "user"), "become root in the new user namespace");
+  // runc brings the loopback interface of a new network namespace up (127.0.0.1 works inside).
+  if (c.ns.create.has("network")) plan.add(OpCode.LOOPBACK_UP, nsField(c.ns, "network"), "bring the loopback interface up");
   // After BECOME_ROOT: the keyring belongs to the container's root, not to the overflow uid.
   if (input.sessionKeyring) {
     plan.add(OpCode.NEW_KEYRING, "process", `join a new session keyring ${input.sessionKeyring}`, input.sessionKeyring);
@@ -255,6 +257,9 @@ function addPrivateRoot(plan: Plan, input: InitPlanInput, c: Checked): void {
 function addFinishRootfs(plan: Plan, input: InitPlanInput, c: Checked, deferred: DeferredRemount[]): void {
   const { spec, rootfs } = input;
   const proc = c.proc;
+  // Masked files get the host's null device, opened and verified while the host's /dev is still
+  // reachable: never the rootfs's /dev/null, which the image (or a volume) may have planted.
+  if (spec.linux?.maskedPaths?.length) plan.add(OpCode.MASK_SOURCE, "linux.maskedPaths", "open the host's /dev/null to mask files with", "/dev/null");
   if (c.sharedMounts) plan.add(OpCode.CHROOT, "linux.namespaces", `chroot to ${rootfs} (no mount namespace)`, rootfs);
   else if (input.noPivot) plan.add(OpCode.MOVE_ROOT, "root.path", `move the rootfs ${rootfs} to /`, rootfs);
   else plan.add(OpCode.PIVOT_ROOT, "root.path", `pivot_root to ${rootfs}`, rootfs);

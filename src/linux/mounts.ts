@@ -322,7 +322,7 @@ function planCgroupMount(plan: Plan, field: string, dest: string, opts: MountOpt
     }
     if (d.name.includes(",")) {
       for (const part of d.name.split(",")) {
-        plan.add(OpCode.SYMLINK, field, `link ${dest}/${part} to ${d.name}`, d.name, posix.join(ctx.rootfs, dest, part));
+        plan.add(OpCode.SYMLINK, field, `link ${dest}/${part} to ${d.name}`, d.name, `${dest}/${part}`, ctx.rootfs);
       }
     }
   }

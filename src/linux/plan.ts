@@ -46,12 +46,14 @@ export enum OpCode {
   CONSOLE_PAIR = 40,
   MKFIFO = 41,
   PARENT_CGROUPS = 42,
-  // 43: LOOPBACK_UP (sec-native)
-  CHROOT = 44,
-  UMOUNT = 45,
-  MOUNT_KEEP_MODE = 46,
-  OPEN_TREE = 47,
-  MOVE_MOUNT = 48,
+  LOOPBACK_UP = 43,
+  MASK_SOURCE = 44,
+  // 45-49 are free (two branches added ops at the same time)
+  CHROOT = 50,
+  UMOUNT = 51,
+  MOUNT_KEEP_MODE = 52,
+  OPEN_TREE = 53,
+  MOVE_MOUNT = 54,
 }
 
 /** One argument on the wire: text, a number (sent in decimal), or raw bytes (a BPF program). */
@@ -81,8 +83,8 @@ export interface OpArgs {
   [OpCode.MOUNT]: [source: string, target: string, fstype: string, flags: Int, data: string, scope: string];
   [OpCode.MKDIRS]: [path: string, scope: string, kind: "dir" | "file"];
   [OpCode.MOUNT_SETATTR]: [target: string, scope: string, attrSet: Int, attrClr: Int, propagation: Int, recursive: 0 | 1];
-  [OpCode.MKNOD]: [path: string, type: "c" | "b" | "p" | "u", major: Int, minor: Int, mode: Int, uid: Int, gid: Int];
-  [OpCode.SYMLINK]: [target: string, linkpath: string];
+  [OpCode.MKNOD]: [path: string, type: "c" | "b" | "p" | "u", major: Int, minor: Int, mode: Int, uid: Int, gid: Int, scope: string];
+  [OpCode.SYMLINK]: [target: string, linkpath: string, scope: string];
   [OpCode.PAUSE]: [label: string];
   [OpCode.PIVOT_ROOT]: [rootfs: string];
   [OpCode.MOVE_ROOT]: [rootfs: string];
@@ -113,6 +115,8 @@ export interface OpArgs {
   [OpCode.CONSOLE_PAIR]: [];
   [OpCode.MKFIFO]: [path: string, mode: Int];
   [OpCode.PARENT_CGROUPS]: [files: string];
+  [OpCode.LOOPBACK_UP]: [];
+  [OpCode.MASK_SOURCE]: [path: string];
   [OpCode.CHROOT]: [root: string];
   [OpCode.UMOUNT]: [path: string];
   [OpCode.MOUNT_KEEP_MODE]: [source: string, target: string, fstype: string, flags: Int, data: string, scope: string];
@@ -137,8 +141,8 @@ export const OP_ARG_NAMES = {
   [OpCode.MOUNT]: ["source", "target", "fstype", "flags", "data", "scope"],
   [OpCode.MKDIRS]: ["path", "scope", "kind"],
   [OpCode.MOUNT_SETATTR]: ["target", "scope", "attr_set", "attr_clr", "propagation", "recursive"],
-  [OpCode.MKNOD]: ["path", "type", "major", "minor", "mode", "uid", "gid"],
-  [OpCode.SYMLINK]: ["target", "linkpath"],
+  [OpCode.MKNOD]: ["path", "type", "major", "minor", "mode", "uid", "gid", "scope"],
+  [OpCode.SYMLINK]: ["target", "linkpath", "scope"],
   [OpCode.PAUSE]: ["label"],
   [OpCode.PIVOT_ROOT]: ["rootfs"],
   [OpCode.MOVE_ROOT]: ["rootfs"],
@@ -169,6 +173,8 @@ export const OP_ARG_NAMES = {
   [OpCode.CONSOLE_PAIR]: [],
   [OpCode.MKFIFO]: ["path", "mode"],
   [OpCode.PARENT_CGROUPS]: ["files"],
+  [OpCode.LOOPBACK_UP]: [],
+  [OpCode.MASK_SOURCE]: ["path"],
   [OpCode.CHROOT]: ["root"],
   [OpCode.UMOUNT]: ["path"],
   [OpCode.MOUNT_KEEP_MODE]: ["source", "target", "fstype", "flags", "data", "scope"],

@@ -202,6 +202,9 @@ const RULES: [string, (v: View, input: InitPlanInput) => void][] = [
     const lastMount = Math.max(-1, ...v.all(OpCode.MOUNT), ...v.all(OpCode.MOUNT_KEEP_MODE), ...v.all(OpCode.MOVE_MOUNT));
     for (const i of [...ro, ...masks]) expect(i).toBeGreaterThan(Math.max(lastMount, v.rootSwitch));
     if (ro.length && masks.length) expect(Math.max(...ro)).toBeLessThan(Math.min(...masks));
+    // the null device masks are made of is the host's, opened before the root switch
+    expect(v.has(OpCode.MASK_SOURCE)).toBe(masks.length > 0);
+    if (masks.length) expect(v.first(OpCode.MASK_SOURCE)).toBeLessThan(v.rootSwitch);
     const rootRo = v.ops.findIndex((o) => o.field === "root.readonly");
     if (rootRo >= 0) {
       expect(rootRo).toBeGreaterThan(v.rootSwitch);
@@ -300,7 +303,7 @@ describe("buildInitPlan: a small golden", () => {
   it("pins the plainest plan: one mount namespace, no mounts, no process attributes", () => {
     const spec: Spec = { ociVersion: "1.2.0", root: { path: "rootfs" }, process: { args: ["true"], cwd: "/", user: { uid: 0, gid: 0 } }, linux: { namespaces: [{ type: "mount" }] } };
     const plan = buildInitPlan({ spec, rootfs: R, fifoPath: FIFO, noPivot: false, cgroupProcs: [], cgroupPaths: {}, mode: "detach", hostHasKcore: false });
-    const dev = (name: string, major: number, minor: number) => ["MKNOD", `${R}/dev/${name}`, "c", `${major}`, `${minor}`, "438", "0", "0"];
+    const dev = (name: string, major: number, minor: number) => ["MKNOD", `/dev/${name}`, "c", `${major}`, `${minor}`, "438", "0", "0", R];
     expect(plan.ops.map((o) => [OpCode[o.code], ...o.args.map(String)])).toEqual([
       ["CLONE", String(0x00020000), "", "", "", "detach"],
       ["SETSID"],
@@ -314,11 +317,11 @@ describe("buildInitPlan: a small golden", () => {
       dev("tty", 5, 0),
       dev("zero", 1, 5),
       dev("urandom", 1, 9),
-      ["SYMLINK", "pts/ptmx", `${R}/dev/ptmx`],
-      ["SYMLINK", "/proc/self/fd", `${R}/dev/fd`],
-      ["SYMLINK", "/proc/self/fd/0", `${R}/dev/stdin`],
-      ["SYMLINK", "/proc/self/fd/1", `${R}/dev/stdout`],
-      ["SYMLINK", "/proc/self/fd/2", `${R}/dev/stderr`],
+      ["SYMLINK", "pts/ptmx", "/dev/ptmx", R],
+      ["SYMLINK", "/proc/self/fd", "/dev/fd", R],
+      ["SYMLINK", "/proc/self/fd/0", "/dev/stdin", R],
+      ["SYMLINK", "/proc/self/fd/1", "/dev/stdout", R],
+      ["SYMLINK", "/proc/self/fd/2", "/dev/stderr", R],
       ["PAUSE", "hooks"],
       ["PIVOT_ROOT", R],
       ["CHDIR", "/"],
