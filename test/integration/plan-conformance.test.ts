@@ -67,6 +67,28 @@ describe("a config without a mount namespace (inherited, as the spec says)", () 
     expect(r.out).toContain("left=0");
   });
 
+  it("polis SIGKILLed half-way: delete --force detaches what the plan had mounted", () => {
+    const id = uniqueId("nomnt-kill");
+    const bundle = busyboxBundle((c) => {
+      noMountNs(c);
+      // runs once the mounts are made, and ends with polis (nothing outlives the test)
+      c.hooks = { createRuntime: [{ path: "/bin/sh", args: ["sh", "-c", "while kill -0 $PPID 2>/dev/null; do sleep 0.1; done"] }] };
+    });
+    const p = `${sh(process.execPath)} ${sh(POLIS)} --root ${sh(root)}`;
+    const r = inPrivateMountNs(`
+      ${p} create --bundle ${sh(bundle)} ${id} & creator=$!
+      for i in $(seq 100); do grep -q " ${bundle}/rootfs/proc " /proc/self/mountinfo && break; sleep 0.1; done
+      echo mounted=$(grep -c " ${bundle}/rootfs/" /proc/self/mountinfo)
+      kill -9 $creator; wait $creator
+      ${p} delete --force ${id}; echo deleted=$?
+      echo left=$(grep -c " ${bundle}/rootfs/" /proc/self/mountinfo)
+    `);
+    rmSync(bundle, { recursive: true, force: true });
+    expect(Number(/mounted=(\d+)/.exec(r.out)?.[1]), r.out).toBeGreaterThan(3);
+    expect(r.out).toContain("deleted=0");
+    expect(r.out).toContain("left=0");
+  });
+
   it("refuses what would change the runtime's own mounts, naming the field", () => {
     for (const [edit, message] of [
       [(c: Record<string, any>) => (c.linux.maskedPaths = ["/proc/kcore"]), "linux.maskedPaths: unable to restrict sys entries without a private MNT namespace"],
