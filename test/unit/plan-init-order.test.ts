@@ -6,9 +6,12 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildInitPlan, type InitPlanInput } from "../../src/container/plan-init.js";
+import { buildJoinPlan, type JoinPlanInput } from "../../src/container/plan-join.js";
+import { mountsBelow } from "../../src/container/shared-mounts.js";
+import { JOIN_ORDER } from "../../src/linux/namespaces.js";
 import { OpCode, type Op, type Plan } from "../../src/linux/plan.js";
 import { MS } from "../../src/spec/names.js";
-import type { Mount, Spec } from "../../src/spec/types.js";
+import type { Mount, NamespaceType, Spec } from "../../src/spec/types.js";
 
 const R = "/b/rootfs";
 const FIFO = "/run/polis/c1/exec.fifo";
@@ -331,5 +334,87 @@ describe("buildInitPlan: a small golden", () => {
       ["FIFO_WAIT"],
       ["EXEC", "1", "true"],
     ]);
+  });
+});
+
+describe("buildJoinPlan (exec, in-container hooks): ordering rules over generated inputs", () => {
+  const rand = rng(seed + 1);
+  const chance = (p: number) => rand() < p;
+  const inputs: JoinPlanInput[] = Array.from({ length: 200 }, () => {
+    const proc = fixture().process!;
+    proc.noNewPrivileges = chance(0.5);
+    proc.terminal = chance(0.4);
+    if (chance(0.4)) proc.user = { uid: 1000, gid: 1000 };
+    const mode = chance(0.5) ? "wait" : "detach";
+    return {
+      pid: 4242,
+      namespaces: JOIN_ORDER.filter(() => chance(0.6)) as NamespaceType[],
+      cgroupProcs: chance(0.8) ? ["/sys/fs/cgroup/pids/c1/cgroup.procs"] : [],
+      parentCgroupProcs: mode === "wait" && chance(0.5) ? ["/sys/fs/cgroup/pids/polis/cgroup.procs"] : undefined,
+      process: chance(0.8) ? proc : undefined,
+      consoleSocket: proc.terminal && mode === "detach" ? "/run/c.sock" : undefined,
+      mode,
+      argv: ["sh", "-c", "true"],
+      env: ["PATH=/bin"],
+      path: chance(0.2) ? "/hooks/h" : undefined,
+      seccomp: chance(0.5) ? { bpf: Buffer.alloc(8), flags: 0 } : undefined,
+      sessionKeyring: chance(0.5) ? "_ses.c1" : undefined,
+      chroot: chance(0.2) ? "/proc/4242/root" : undefined,
+    };
+  });
+
+  it("joins cgroups, then namespaces in JOIN_ORDER (user first, mount last), then one CLONE; EXEC last", () => {
+    for (const input of inputs) {
+      const v = new View(buildJoinPlan(input));
+      const setns = v.all(OpCode.SETNS).map((i) => v.ops[i].args[0]);
+      expect(setns).toEqual(JOIN_ORDER.filter((t) => input.namespaces.includes(t)));
+      const clone = v.first(OpCode.CLONE);
+      expect(v.all(OpCode.CLONE)).toHaveLength(1);
+      for (const i of [...v.all(OpCode.SETNS), ...v.all(OpCode.CGROUP_JOIN), ...v.all(OpCode.SECCOMP_LISTENER)]) expect(i).toBeLessThan(clone);
+      if (v.has(OpCode.SETNS)) for (const i of v.all(OpCode.CGROUP_JOIN)) expect(i).toBeLessThan(v.first(OpCode.SETNS));
+      expect(v.ops[clone + 1].code).toBe(OpCode.SETSID);
+      expect(v.last(OpCode.EXEC)).toBe(v.ops.length - 1);
+    }
+  });
+
+  it("chroot (no mount namespace) before the terminal and the process attributes", () => {
+    for (const input of inputs) {
+      const v = new View(buildJoinPlan(input));
+      expect(v.has(OpCode.CHROOT)).toBe(Boolean(input.chroot));
+      if (!input.chroot) continue;
+      for (const c of [OpCode.CONSOLE, OpCode.CHDIR, OpCode.USER, OpCode.FIND_EXEC]) if (v.has(c)) expect(v.first(OpCode.CHROOT)).toBeLessThan(v.first(c));
+    }
+  });
+
+  it("seccomp: right before EXEC with no_new_privs or no process spec, else before any privilege is dropped", () => {
+    for (const input of inputs) {
+      const v = new View(buildJoinPlan(input));
+      if (!input.seccomp) {
+        expect(v.has(OpCode.SECCOMP)).toBe(false);
+        continue;
+      }
+      const at = v.first(OpCode.SECCOMP);
+      if (!input.process || input.process.noNewPrivileges) expect(at).toBe(v.first(OpCode.EXEC) - 1);
+      else for (const c of [OpCode.CAP_BOUNDING, OpCode.USER, OpCode.CAPS]) if (v.has(c)) expect(at).toBeLessThan(v.first(c));
+    }
+  });
+
+  it("capabilities after the user switch; the console before it, owned by the process's uid", () => {
+    for (const input of inputs) {
+      const v = new View(buildJoinPlan(input));
+      if (v.has(OpCode.CAPS)) expect(v.first(OpCode.CAPS)).toBeGreaterThan(v.first(OpCode.USER));
+      if (!v.has(OpCode.CONSOLE)) continue;
+      if (v.has(OpCode.USER)) expect(v.first(OpCode.CONSOLE)).toBeLessThan(v.first(OpCode.USER));
+      const uid = input.process?.user.uid ?? 0;
+      expect(v.ops[v.first(OpCode.CONSOLE)].args[2]).toBe(uid === 0 ? -1 : uid);
+    }
+  });
+});
+
+describe("mountsBelow (what delete detaches for a container without a mount namespace)", () => {
+  it("lists mounts strictly below the rootfs, newest first, never the rootfs itself or a sibling", () => {
+    const points = ["/", "/b/rootfs", "/b/rootfs/proc", "/b/rootfs-other/proc", "/b/rootfs/dev", "/b/rootfs/dev/pts", "/b/rootfs/dev"];
+    expect(mountsBelow("/b/rootfs", points)).toEqual(["/b/rootfs/dev", "/b/rootfs/dev/pts", "/b/rootfs/dev", "/b/rootfs/proc"]);
+    expect(mountsBelow("/b/rootfs/", points)).toEqual(mountsBelow("/b/rootfs", points));
   });
 });
