@@ -19,7 +19,8 @@
       ],
       "cflags": [
         "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
-        "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong", "-fPIE"
+        "-Wformat=2", "-Wshadow", "-Wvla", "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wundef",
+        "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong", "-fstack-clash-protection", "-fPIE"
       ],
       "cflags!": [ "-fPIC", "-Wno-unused-parameter" ],
       "ldflags": [ "-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack" ]

@@ -210,6 +210,23 @@ function cases(): [string, Buffer][] {
   return out;
 }
 
+describe.skipIf(!existsSync(SHIM))("polis-shim build hardening (native/binding.gyp)", () => {
+  const tool = (cmd: string, args: string[]) => spawnSync(cmd, [...args, SHIM], { encoding: "utf8" });
+  const missing = spawnSync("readelf", ["--version"]).status !== 0;
+  it.skipIf(missing)("is a PIE with full RELRO, a non-executable stack, stack protector and fortified calls", () => {
+    expect(tool("readelf", ["-h"]).stdout).toMatch(/Type:\s+DYN/);
+    const dyn = tool("readelf", ["-d"]).stdout;
+    expect(dyn).toMatch(/FLAGS_1.*\bNOW\b.*\bPIE\b|FLAGS_1.*\bPIE\b/);
+    expect(dyn).toMatch(/BIND_NOW/);
+    const segments = tool("readelf", ["-lW"]).stdout;
+    expect(segments).toMatch(/GNU_RELRO/);
+    expect(segments).toMatch(/GNU_STACK\s+(\S+\s+){5}RW\s/);
+    const symbols = tool("nm", ["-D"]).stdout;
+    expect(symbols).toContain("__stack_chk_fail");
+    expect(symbols).toMatch(/__\w+_chk@/); // _FORTIFY_SOURCE replaced some calls with checked ones
+  });
+});
+
 const canSandbox = existsSync(SHIM) && spawnSync("setpriv", [...SANDBOX, "true"]).status === 0;
 if (!canSandbox) {
   const why = existsSync(SHIM) ? "cannot run as nobody in a new user namespace (needs root and user namespaces)" : `no shim at ${SHIM}: npm run install`;
