@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -82,6 +85,45 @@ static void seal_fds(int sync_fd) {
   }
 }
 
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+#define SELF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+/* CVE-2019-5736: a process in the container can open /proc/<our pid>/exe while we run in its
+   namespaces (the init before its exec, an exec's shim), and write through it into polis-shim on
+   the host. So, like runc and crun, we run from a sealed memfd copy of ourselves: the first thing
+   the shim does is copy its binary into a memfd, seal it against every write, and re-exec from it
+   (fds, argv and environment unchanged); the copy sees the seals and goes on. */
+static void run_from_sealed_copy(char **argv) {
+  int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0) die("open /proc/self/exe");
+  int seals = fcntl(self, F_GET_SEALS);
+  if (seals >= 0 && (seals & SELF_SEALS) == SELF_SEALS) { /* we are the copy */
+    close(self);
+    prctl(PR_SET_NAME, "polis-shim"); /* not the fd number execveat left as our name */
+    return;
+  }
+  int copy = memfd_create("polis-shim", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (copy < 0 && errno == EINVAL) /* before 6.3: no MFD_EXEC, memfds are executable */
+    copy = memfd_create("polis-shim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (copy < 0) die("memfd_create for a sealed copy of polis-shim");
+  for (;;) {
+    ssize_t n = sendfile(copy, self, NULL, 1 << 20);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die("copy polis-shim into a memfd");
+    if (n == 0) break;
+  }
+  close(self);
+  if (fcntl(copy, F_ADD_SEALS, SELF_SEALS | F_SEAL_EXEC) < 0 && fcntl(copy, F_ADD_SEALS, SELF_SEALS) < 0)
+    die("seal the copy of polis-shim");
+  syscall(SYS_execveat, copy, "", argv, environ, AT_EMPTY_PATH);
+  die("exec the sealed copy of polis-shim");
+}
+
 /* The whole plan is checked before its first op runs: a plan Node got wrong (an op it and we
    disagree on) must not leave half of its steps done. */
 static void check_op(const struct op *op) {
@@ -110,6 +152,7 @@ int main(int argc, char **argv) {
     _exit(2);
   }
   S.sync_fd = (int)fd;
+  run_from_sealed_copy(argv);
   seal_fds(S.sync_fd);
 
   struct plan plan;
