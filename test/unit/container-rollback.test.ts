@@ -281,3 +281,74 @@ describe("delete", () => {
     expectNothingLeft("post");
   });
 });
+
+describe("the seam to the rooms beside the runtime (engine, resource release)", () => {
+  it("an afterInit step that fails (a network attach) undoes the create like any other step", async () => {
+    const seen: number[] = [];
+    const afterInit = async (pid: number) => {
+      seen.push(pid);
+      throw new PolisError("network attach: injected failure");
+    };
+    await expect(createContainer(g, opts("attach"), "detach", { afterInit })).rejects.toThrow("network attach: injected failure");
+    expect(seen).toEqual([999_999_999]); // it ran with the init's pid
+    expect(launch.abandoned).toBe(1);
+    expectNothingLeft("attach");
+  });
+
+  it("engine create and run go through the core create and run", async () => {
+    const { engineCreate, engineRun } = await import("../../src/engine/run.js");
+    const ctx = {} as Parameters<typeof engineCreate>[2];
+    await engineCreate(g, { ...opts("eng"), detach: true, keep: false, args: [] }, ctx);
+    const store = Store.open(g.root);
+    expect(store.get("eng")?.phase).toBe("created");
+    store.close();
+    launch.impl = async () => fakeLaunch(7 << 8);
+    expect(await engineRun(g, { ...opts("engrun"), detach: false, keep: false, args: [] }, ctx)).toBe(7);
+    expectNothingLeft("engrun");
+  });
+
+  it("delete gives every recorded resource back, newest first; a failed release keeps its row for a retry", async () => {
+    const { setResourceReleaser } = await import("../../src/container/resources.js");
+    const released: string[] = [];
+    setResourceReleaser(async (_g, _s, row) => {
+      if (row.name === "stuck" && released.includes("stuck")) throw new PolisError("release stuck: injected failure");
+      released.push(row.name);
+    });
+    try {
+      await createContainer(g, opts("res"));
+      const store = Store.open(g.root);
+      store.addResource("res", "test", "first");
+      store.addResource("res", "test", "second");
+      store.close();
+      await deleteContainer(g, { id: "res", force: true });
+      expect(released).toEqual(["second", "first"]);
+      // an id with no container row: delete --force still releases its rows
+      const s2 = Store.open(g.root);
+      s2.addResource("orphan", "test", "stuck");
+      s2.close();
+      await deleteContainer(g, { id: "orphan", force: true });
+      expect(released).toContain("stuck");
+      const s3 = Store.open(g.root);
+      s3.addResource("orphan2", "test", "stuck");
+      s3.close();
+      await expect(deleteContainer(g, { id: "orphan2", force: true })).rejects.toThrow("release stuck: injected failure");
+      const s4 = Store.open(g.root);
+      expect(s4.resourcesOf("orphan2").map((r) => r.name)).toEqual(["stuck"]);
+      s4.close();
+    } finally {
+      setResourceReleaser(undefined);
+    }
+  });
+
+  it("a resource kind no room releases is an error naming the container, kind and name", async () => {
+    const { releaseResource } = await import("../../src/resources/release.js");
+    const store = Store.open(g.root);
+    try {
+      await expect(releaseResource(g, store, { containerId: "c1", kind: "nope", name: "x", data: {} })).rejects.toThrow(
+        "container c1: unknown resource kind nope (x)",
+      );
+    } finally {
+      store.close();
+    }
+  });
+});
