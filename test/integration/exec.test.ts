@@ -144,7 +144,9 @@ describe("exec in a running container", () => {
     expect(r.code, r.stderr).toBe(3);
     expect(r.stdout.trim().split("\n")).toEqual(["123", "456", "/etc", "fromfile"]);
     writeFileSync(file, JSON.stringify({ cwd: "relative", args: ["true"], user: { uid: 0, gid: 0 } }));
-    expect(exec("--process", file, id).code).not.toBe(0);
+    const bad = exec("--process", file, id);
+    expect(bad.code).toBe(255); // runc's exec failure code
+    expect(bad.stderr).toContain('exec failed: process.cwd: must be an absolute path, got \\"relative\\"');
   });
 
   it("adds --cap to the process's capability sets", () => {
