@@ -47,7 +47,8 @@ export function mergeBundleCoverage(dir, bundle) {
     if (batch.length >= 50) flush();
   }
   flush();
-  return merged?.result.find((s) => s.url === url);
+  const script = merged?.result.find((s) => s.url === url);
+  return script && { ...script, processes: files.length };
 }
 
 /** The bundle's coverage as an istanbul map of src/ files. */
@@ -138,6 +139,7 @@ export async function reportCoverage({ root, v8Dir, vitestJson }) {
   const total = map.getCoverageSummary();
   const files = map.files().map((f) => ({ file: relative(root, f), lines: map.fileCoverageFor(f).toSummary().lines.pct }));
   return {
+    processes: script?.processes ?? 0,
     lines: total.lines.pct,
     branches: total.branches.pct,
     below60: files.filter((f) => f.lines < 60).map((f) => `${f.file} ${f.lines}%`),

@@ -76,7 +76,7 @@ if (coverage) {
   try {
     const { reportCoverage } = await import("./coverage.mjs");
     const c = await reportCoverage({ root, v8Dir, vitestJson: join(covDir, "coverage-final.json") });
-    coverageLine = `coverage of src/ (unit + integration): ${c.lines}% lines, ${c.branches}% branches`;
+    coverageLine = `coverage of src/ (unit + integration, ${c.processes} node processes): ${c.lines}% lines, ${c.branches}% branches`;
     if (c.below60.length) coverageLine += `; under 60% lines: ${c.below60.join(", ")}`;
     // The floor (issue 9): a full run under it fails. A partial run (`npm test -- FILE`) cannot
     // reach it; POLIS_COVERAGE_FLOOR=0 reports without failing (e.g. while a new room grows tests).
