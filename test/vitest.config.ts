@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 // One id per test run, in every name the run makes (cgroups, temp dirs, container ids), so the
 // leak check at the end (test/global-setup.ts) looks only at what THIS run created, never at
@@ -27,7 +27,7 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // Integration suites run real containers: without root they are skipped as a whole (one line
     // from the global setup), and the unit tests still run.
-    exclude: root ? [] : ["test/integration/**"],
+    exclude: root ? configDefaults.exclude : [...configDefaults.exclude, "test/integration/**"],
     globalSetup: ["test/global-setup.ts"],
     pool: "forks",
     // Integration tests start real containers; two cores, so keep the parallelism modest.
