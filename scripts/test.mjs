@@ -95,7 +95,9 @@ if (leaks) console.log(`\nleft behind by the tests (removed now):\n  ${leaks.spl
 if (coverageLine) console.log(`\n${coverageLine}`);
 if (lintFailed) console.log("\nlint: failed (npm run lint)");
 console.log(`\ntests: ${summary}`);
-process.exit(lintFailed || leaks || coverageFailed ? 1 : (res.status ?? 1));
+// POLIS_TEST_LEAKS=warn lists leaks without failing (while a newly merged suite is fixed).
+const leaksFail = leaks !== "" && process.env.POLIS_TEST_LEAKS !== "warn";
+process.exit(lintFailed || leaksFail || coverageFailed ? 1 : (res.status ?? 1));
 
 /**
  * The packages of scripts/ci-packages.txt that are missing, installed with apt-get when we are
