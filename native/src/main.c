@@ -42,7 +42,7 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_WRITE_FILE] = { op_write_file, 2 },
   [OP_SETHOSTNAME] = { op_sethostname, 1 },
   [OP_SETDOMAINNAME] = { op_setdomainname, 1 },
-  [OP_CONSOLE] = { op_console, 2 },
+  [OP_CONSOLE] = { op_console, 3 },
   [OP_RLIMIT] = { op_rlimit, 3 },
   [OP_IOPRIO] = { op_ioprio, 2 },
   [OP_SCHED] = { op_sched, 7 },
@@ -66,6 +66,11 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_PARENT_CGROUPS] = { op_parent_cgroups, 1 },
   [OP_LOOPBACK_UP] = { op_loopback_up, 0 },
   [OP_MASK_SOURCE] = { op_mask_source, 1 },
+  [OP_CHROOT] = { op_chroot, 1 },
+  [OP_UMOUNT] = { op_umount, 1 },
+  [OP_MOUNT_KEEP_MODE] = { op_mount_keep_mode, 6 },
+  [OP_OPEN_TREE] = { op_open_tree, 2 },
+  [OP_MOVE_MOUNT] = { op_move_mount, 3 },
 };
 
 /* Only stdio and the preserved fds 3..sync-1 may reach the container: everything else the caller
@@ -119,12 +124,17 @@ static void run_from_sealed_copy(char **argv) {
   die("exec the sealed copy of polis-shim");
 }
 
-static void run_op(const struct op *op) {
+/* The whole plan is checked before its first op runs: a plan Node got wrong (an op it and we
+   disagree on) must not leave half of its steps done. */
+static void check_op(const struct op *op) {
   if (op->code >= OP__COUNT || (!OPS[op->code].fn && op->code != OP_PAUSE))
     die_errno(EINVAL, "unknown op %u", op->code);
   int want = OPS[op->code].nargs;
   if ((want >= 0 && op->nargs != (uint32_t)want) || (want < 0 && op->nargs < 1))
     die_errno(EINVAL, "op %u: expected %d arguments, got %u", op->code, want, op->nargs);
+}
+
+static void run_op(const struct op *op) {
   if (op->code == OP_PAUSE) {
     send_msg(MSG_PAUSE, S.step, 0, 0, op->args[0]);
     wait_resume();
@@ -147,6 +157,10 @@ int main(int argc, char **argv) {
 
   struct plan plan;
   if (plan_read(S.sync_fd, &plan) < 0) die("read plan");
+  for (size_t i = 0; i < plan.count; i++) {
+    S.step = (int)i;
+    check_op(&plan.ops[i]);
+  }
   for (size_t i = 0; i < plan.count; i++) {
     S.step = (int)i;
     run_op(&plan.ops[i]);

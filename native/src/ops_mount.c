@@ -1,5 +1,6 @@
 /* The container's file system: MOUNT, MKDIRS, MOUNT_SETATTR, MKNOD, SYMLINK, PIVOT_ROOT,
-   MOVE_ROOT, MASK_SOURCE, MASK, READONLY. Order and flags are Node's choice; this file only executes. */
+   MOVE_ROOT, CHROOT, UMOUNT, MASK_SOURCE, MASK, READONLY, MOUNT_KEEP_MODE, OPEN_TREE, MOVE_MOUNT.
+   Order and flags are Node's choice; this file only executes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 
 static const char *or_null(const char *s) { return *s ? s : NULL; }
 
-void op_mount(const struct op *op) {
+static void mount_scoped(const struct op *op, const char *data) {
   const char *source = op->args[0], *target = op->args[1], *scope = op->args[5];
   unsigned long flags = (unsigned long)arg_ull(op, 3);
   char where[64];
@@ -35,11 +36,14 @@ void op_mount(const struct op *op) {
       die_errno(0, "%s is a symlink in the rootfs: %s must be mounted on an ordinary directory", target, fstype);
     fd_path(fd, where);
   }
-  if (mount(or_null(source), fd >= 0 ? where : target, or_null(op->args[2]), flags,
-            or_null(op->args[4])) < 0)
+  if (mount(or_null(source), fd >= 0 ? where : target, or_null(op->args[2]), flags, or_null(data)) < 0)
     die("mount %s on %s", source, target);
   if (fd >= 0) close(fd);
 }
+
+void op_mount(const struct op *op) { mount_scoped(op, op->args[4]); }
+
+static void mkdirs(const char *path, const char *scope, bool file);
 
 /* One pass of mkdir -p over *path, every component resolved inside scope. A dangling symlink
    cannot be created through, so like runc (securejoin) we splice its target into the path and
@@ -86,15 +90,41 @@ static int mkdirs_pass(const char *scope, char **pathp, bool file) {
   }
 }
 
-void op_mkdirs(const struct op *op) {
-  const char *scope = op->args[1], *kind = op->args[2];
-  bool file = strcmp(kind, "file") == 0;
-  if (!file && strcmp(kind, "dir") != 0) die_errno(EINVAL, "unknown kind %s", kind);
-  char *path = strdup(op->args[0]);
+static void mkdirs(const char *orig, const char *scope, bool file) {
+  char *path = strdup(orig);
   if (!path) die("strdup");
   for (int hops = 0; mkdirs_pass(scope, &path, file); hops++)
-    if (hops == 40) die_errno(ELOOP, "too many dangling symlinks in %s", op->args[0]);
+    if (hops == 40) die_errno(ELOOP, "too many dangling symlinks in %s", orig);
   free(path);
+}
+
+void op_mkdirs(const struct op *op) {
+  const char *kind = op->args[2];
+  bool file = strcmp(kind, "file") == 0;
+  if (!file && strcmp(kind, "dir") != 0) die_errno(EINVAL, "unknown kind %s", kind);
+  mkdirs(op->args[0], op->args[1], file);
+}
+
+/* A tmpfs takes the mode of the directory it covers, when that directory was there before (runc
+   puts "mode=<its mode>" in front of the data, so an explicit mode= still wins); a directory made
+   here gets tmpfs's own default (1777), as in runc. Creates the mount point, then mounts. */
+void op_mount_keep_mode(const struct op *op) {
+  const char *target = op->args[1], *scope = op->args[5], *data = op->args[4];
+  char *with_mode = NULL;
+  int fd = open_scoped(scope, target, O_PATH);
+  if (fd >= 0) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) die("stat %s", target);
+    close(fd);
+    if (S_ISDIR(st.st_mode) &&
+        asprintf(&with_mode, "mode=%04o%s%s", st.st_mode & 07777, *data ? "," : "", data) < 0)
+      die("asprintf");
+  } else if (errno != ENOENT) {
+    die("open %s", target);
+  }
+  mkdirs(target, scope, false);
+  mount_scoped(op, with_mode ? with_mode : data);
+  free(with_mode);
 }
 
 void op_mount_setattr(const struct op *op) {
@@ -187,6 +217,48 @@ void op_move_root(const struct op *op) {
   if (mount(rootfs, "/", NULL, MS_MOVE, NULL) < 0) die("move %s to /", rootfs);
   if (chroot(".") < 0) die("chroot %s", rootfs);
   if (chdir("/") < 0) die("chdir /");
+}
+
+/* No mount namespace of its own: the container shares the runtime's mount tree, so neither
+   pivot_root nor MS_MOVE (both would change the host's "/"): only chroot, as runc does. */
+void op_chroot(const struct op *op) {
+  const char *root = op->args[0];
+  if (chdir(root) < 0) die("chdir %s", root);
+  if (chroot(".") < 0) die("chroot %s", root);
+  if (chdir("/") < 0) die("chdir /");
+}
+
+/* Detach a mount (and what is mounted below it); one that is already gone is not an error. */
+void op_umount(const struct op *op) {
+  const char *path = op->args[0];
+  if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
+    die("unmount %s", path);
+}
+
+/* Bind sources of a container in a user namespace: its root is an unprivileged uid on the host
+   and may not reach them (a 0700 directory on the way). Like runc, open them while we are still
+   the runtime: a detached copy of the tree (open_tree(OPEN_TREE_CLONE)), made before CLONE, is
+   attached in the container's mount namespace by MOVE_MOUNT. */
+void op_open_tree(const struct op *op) {
+  const char *path = op->args[0];
+  if (S.tree_count == (int)(sizeof S.tree_fds / sizeof S.tree_fds[0])) die_errno(E2BIG, "too many bind sources");
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (strcmp(op->args[1], "1") == 0 ? AT_RECURSIVE : 0);
+  int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, flags);
+  if (fd < 0) die("open_tree %s", path);
+  S.tree_fds[S.tree_count++] = fd;
+}
+
+void op_move_mount(const struct op *op) {
+  long long index = arg_ll(op, 0);
+  const char *target = op->args[1], *scope = op->args[2];
+  if (index < 0 || index >= S.tree_count || S.tree_fds[index] < 0) die_errno(EBADF, "no bind source %lld", index);
+  int to = open_scoped(scope, target, O_PATH);
+  if (to < 0) die("open %s in %s", target, scope);
+  if (syscall(SYS_move_mount, S.tree_fds[index], "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    die("move_mount onto %s", target);
+  close(to);
+  close(S.tree_fds[index]);
+  S.tree_fds[index] = -1;
 }
 
 /* MASK_SOURCE: before the root switch, open the null device that MASK binds over files, and

@@ -133,8 +133,15 @@ static void leave_cgroups(void) {
   S.parent_cgroup_count = 0;
 }
 
+/* The only flags a plan may ask for: new namespaces. Anything else (CLONE_VM, CLONE_THREAD,
+   CLONE_SETTLS…) would make a child that shares our memory or cannot run the rest of the plan. */
+#define CLONE_NS_FLAGS                                                                            \
+  ((unsigned long long)(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |             \
+                        CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWTIME))
+
 void op_clone(const struct op *op) {
   unsigned long long flags = arg_ull(op, 0);
+  if (flags & ~CLONE_NS_FLAGS) die_errno(EINVAL, "clone flags 0x%llx: only CLONE_NEW* flags", flags);
   const char *mode = op->args[4];
   bool wait_mode = strcmp(mode, "wait") == 0;
   if (!wait_mode && strcmp(mode, "detach") != 0) die_errno(EINVAL, "unknown clone mode %s", mode);

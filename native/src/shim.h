@@ -1,4 +1,6 @@
-/* polis-shim: shared declarations. The wire format and the op table are in ../PROTOCOL.md. */
+/* polis-shim: shared declarations. The wire format and the op table are in ../PROTOCOL.md; the op
+   codes, argument counts (main.c) and message types must match src/linux/plan.ts and shim.ts
+   (test/unit/protocol.test.ts checks). */
 #ifndef POLIS_SHIM_H
 #define POLIS_SHIM_H
 
@@ -20,6 +22,12 @@ enum op_code {
   OP_PARENT_CGROUPS = 42,
   OP_LOOPBACK_UP = 43,
   OP_MASK_SOURCE = 44,
+  /* 45-49 are free: sec-native and sec-plan added ops at the same time */
+  OP_CHROOT = 50,
+  OP_UMOUNT = 51,
+  OP_MOUNT_KEEP_MODE = 52,
+  OP_OPEN_TREE = 53,
+  OP_MOVE_MOUNT = 54,
   OP__COUNT
 };
 
@@ -49,6 +57,8 @@ struct shim {
   int parent_cgroup_count;
   int mask_fd;        /* MASK_SOURCE → MASK: a detached (then attached) mount of the null device */
   bool mask_attached; /* mask_fd was moved onto a masked path: clone it for the next ones */
+  int tree_fds[256];  /* OPEN_TREE → MOVE_MOUNT: detached copies of bind sources, by index */
+  int tree_count;
 };
 
 extern struct shim S;
@@ -95,6 +105,11 @@ void op_symlink(const struct op *op);
 void op_pivot_root(const struct op *op);
 void op_move_root(const struct op *op);
 void op_mask_source(const struct op *op);
+void op_chroot(const struct op *op);
+void op_umount(const struct op *op);
+void op_mount_keep_mode(const struct op *op);
+void op_open_tree(const struct op *op);
+void op_move_mount(const struct op *op);
 void op_mask(const struct op *op);
 void op_readonly(const struct op *op);
 void op_write_file(const struct op *op);

@@ -58,7 +58,7 @@ function generate(r: () => number): { spec: Spec; noPivot: boolean; cgroupPaths:
   if (r() < 0.3) linux.rootfsPropagation = pick(["shared", "rslave", "private", "rshared"]);
   if (r() < 0.3) spec.root = { ...spec.root!, readonly: !spec.root?.readonly };
   const noPivot = r() < 0.3 && !(linux.rootfsPropagation ?? "").includes("private");
-  const cgroupPaths = pick([
+  const cgroupPaths = pick<Record<string, string>>([
     { pids: "/sys/fs/cgroup/pids/c1", unified: "/sys/fs/cgroup/unified/c1" },
     { cpu: "/sys/fs/cgroup/cpu,cpuacct/c1", cpuacct: "/sys/fs/cgroup/cpu,cpuacct/c1", memory: "/sys/fs/cgroup/memory/c1", "name=systemd": "/sys/fs/cgroup/systemd/c1" },
     { unified: "/sys/fs/cgroup/c1" },
@@ -66,8 +66,9 @@ function generate(r: () => number): { spec: Spec; noPivot: boolean; cgroupPaths:
   return { spec, noPivot, cgroupPaths };
 }
 
-/** Ops before CLONE that take host paths polis chose itself (state dir, cgroupfs, sockets, ns files). */
-const HOST_SIDE = new Set([OpCode.CGROUP_JOIN, OpCode.PARENT_CGROUPS, OpCode.CONSOLE_SOCKET, OpCode.SECCOMP_LISTENER, OpCode.SETNS, OpCode.TIMENS, OpCode.MKFIFO, OpCode.FIFO_OPEN, OpCode.CONSOLE_PAIR]);
+/** Ops before CLONE that take host paths polis chose itself (state dir, cgroupfs, sockets, ns files),
+ *  or the config's bind sources (OPEN_TREE: host paths by definition, like MOUNT's source). */
+const HOST_SIDE = new Set([OpCode.CGROUP_JOIN, OpCode.PARENT_CGROUPS, OpCode.CONSOLE_SOCKET, OpCode.SECCOMP_LISTENER, OpCode.SETNS, OpCode.TIMENS, OpCode.MKFIFO, OpCode.FIFO_OPEN, OpCode.CONSOLE_PAIR, OpCode.OPEN_TREE]);
 /** Ops without a path argument in the rootfs. */
 const PATHLESS = new Set([OpCode.CLONE, OpCode.SETSID, OpCode.BECOME_ROOT, OpCode.LOOPBACK_UP, OpCode.NEW_KEYRING, OpCode.PAUSE]);
 /** MASK_SOURCE opens the host's /dev/null on purpose (never the rootfs's), and verifies it. */
@@ -79,6 +80,8 @@ const SCOPED: Partial<Record<OpCode, { path: number; scope: number }>> = {
   [OpCode.MOUNT_SETATTR]: { path: 0, scope: 1 },
   [OpCode.MKNOD]: { path: 0, scope: 7 },
   [OpCode.SYMLINK]: { path: 1, scope: 2 },
+  [OpCode.MOUNT_KEEP_MODE]: { path: 1, scope: 5 },
+  [OpCode.MOVE_MOUNT]: { path: 1, scope: 2 },
 };
 
 /** Why op (before the root switch) is unsafe, or undefined when it is confined. */
@@ -119,7 +122,7 @@ describe("plans never take an unconfined host path before the root switch", () =
         sourceKind: (p) => (p === "/srv/data" || p === "/dev" ? "dir" : "file"),
         rootfsParentMount: PARENT,
       });
-      const end = plan.ops.findIndex((o) => o.code === OpCode.PIVOT_ROOT || o.code === OpCode.MOVE_ROOT);
+      const end = plan.ops.findIndex((o) => o.code === OpCode.PIVOT_ROOT || o.code === OpCode.MOVE_ROOT || o.code === OpCode.CHROOT);
       expect(end, "the plan switches root").toBeGreaterThan(0);
       const problems = plan.ops.slice(0, end).map(unconfined).filter(Boolean);
       expect(problems, `config #${i}: ${JSON.stringify({ mounts: spec.mounts, linux: spec.linux })}`).toEqual([]);
