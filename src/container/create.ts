@@ -2,7 +2,7 @@
 // the shim up to the exec fifo, and record everything. Any failure undoes every step.
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { PolisError } from "../errors.js";
+import { PolisError, fieldError } from "../errors.js";
 import { log } from "../log.js";
 import { bootId, processStartTime } from "../linux/proc.js";
 import { loadSpec } from "../spec/load.js";
@@ -21,6 +21,7 @@ import { ownerName, statePathFor } from "./records.js";
 import { rootfsOf } from "./rootfs.js";
 import { sessionKeyringName } from "./plan-init.js";
 import { phase } from "../timing.js";
+import { preexistingFrozen } from "../cgroups/freezer.js";
 
 /** Create a container and leave its init blocked on the exec fifo. Returns the live launch for `run`. */
 export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: "detach" | "wait" = "detach"): Promise<InitLaunch> {
@@ -32,6 +33,8 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
   const rootfs = rootfsOf(bundle, spec);
   checkTerminal(spec, o.consoleSocket, mode);
   const cgroup = newCgroupManager(g, spec, o.id);
+  // runc's words: the init would join the frozen cgroup and create would wait for it forever.
+  if (preexistingFrozen(cgroup.paths)) throw fieldError("linux.cgroupsPath", "container's cgroup unexpectedly frozen");
   phase("validation");
 
   const store = openStore(g);

@@ -1,0 +1,43 @@
+// Behaviour that follows runc 1.1.5 where polis used to differ (issue 8, the Node side): each
+// case runs real containers and checks from outside what runc does on this host.
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+import { busyboxBundle } from "../helpers/rootfs.js";
+
+const root = tempRoot();
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const FREEZER = "/sys/fs/cgroup/freezer";
+
+describe("a cgroup frozen before create", () => {
+  it.skipIf(!existsSync(FREEZER))("is refused with runc's error instead of hanging", () => {
+    const parent = uniqueId("polis-frozen");
+    const dir = join(FREEZER, parent, "c");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "freezer.state"), "FROZEN");
+    const id = uniqueId("frozen");
+    const bundle = busyboxBundle((c) => {
+      c.process.args = ["true"];
+      c.linux.cgroupsPath = `/${parent}/c`;
+    });
+    try {
+      const started = Date.now();
+      const r = polis(root, ["run", "--bundle", bundle, id], { timeout: 20_000 });
+      expect(r.signal).toBeNull(); // not killed by the timeout: it did not hang
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("linux.cgroupsPath: container's cgroup unexpectedly frozen");
+      expect(Date.now() - started).toBeLessThan(15_000);
+      // nothing recorded, and the cgroup (not ours) is left as it was
+      expect(polisOk(root, ["list", "-q"]).stdout).toBe("");
+      expect(readFileSync(join(dir, "freezer.state"), "utf8").trim()).toBe("FROZEN");
+    } finally {
+      writeFileSync(join(dir, "freezer.state"), "THAWED");
+      polis(root, ["delete", "--force", id]);
+      rmdirSync(dir);
+      rmdirSync(join(FREEZER, parent));
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+});
