@@ -17,7 +17,12 @@ export function hookNamespaces(spec: Spec): NamespaceType[] {
  * whatever they leave running). Killing the returned child (a hook timeout) closes the shim's
  * sync socket: the shim then SIGKILLs the hook, which killing the shim alone would orphan.
  */
-export function hookSpawnerInContainer(pid: number, spec: Spec, cgroupPaths: Record<string, string> = {}): (hook: Hook) => ChildProcess {
+export function hookSpawnerInContainer(
+  pid: number,
+  spec: Spec,
+  cgroupPaths: Record<string, string> = {},
+  opts: { cwd?: string } = {},
+): (hook: Hook) => ChildProcess {
   const cgroupProcs = [...new Set(Object.values(cgroupPaths))].map((dir) => join(dir, "cgroup.procs"));
   return (hook: Hook) => {
     const argv = hook.args?.length ? hook.args : [hook.path];
@@ -29,7 +34,9 @@ export function hookSpawnerInContainer(pid: number, spec: Spec, cgroupPaths: Rec
       parentCgroupProcs: ownProcsFiles(hostLayout()),
       path: hook.path,
       argv, // args[0] is argv[0], as the spec says; path is what runs
-      env: hook.env ?? [],
+      // runc runs these hooks from its init, whose environment is the container process's by then.
+      env: hook.env ?? spec.process?.env ?? [],
+      cwd: opts.cwd === undefined ? undefined : { path: opts.cwd, field: "root.path" },
     });
     const session = ShimSession.start(plan, { stdio: ["pipe", "pipe", "pipe"] });
     // The shim reports messages we do not need here; its exit status is the hook's.

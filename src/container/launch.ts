@@ -101,9 +101,13 @@ async function runCreateHooks(spec: Spec, rec: ContainerRecord): Promise<void> {
   const hooks = spec.hooks;
   if (!hooks) return;
   const state = stateOf(rec, "creating");
-  await runHooks("prestart", hooks.prestart, state);
-  await runHooks("createRuntime", hooks.createRuntime, state);
+  // runc runs these from the bundle directory (it chdirs there to read config.json).
+  await runHooks("prestart", hooks.prestart, state, { cwd: rec.bundle });
+  await runHooks("createRuntime", hooks.createRuntime, state, { cwd: rec.bundle });
   if (hooks.createContainer?.length) {
-    await runHooks("createContainer", hooks.createContainer, state, { spawn: hookSpawnerInContainer(rec.pid!, spec, rec.cgroupPaths) });
+    // In the container's mount namespace the host's tree is still "/" (before pivot_root): a hook
+    // writing to ./lib must land in the rootfs, as with runc, which chdirs there first.
+    const spawn = hookSpawnerInContainer(rec.pid!, spec, rec.cgroupPaths, { cwd: rec.rootfs });
+    await runHooks("createContainer", hooks.createContainer, state, { spawn });
   }
 }

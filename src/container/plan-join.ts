@@ -25,6 +25,8 @@ export interface JoinPlanInput {
   mode: "detach" | "wait";
   argv: string[];
   env: string[];
+  /** where the process starts (a createContainer hook: the rootfs, as runc's); exec's is process.cwd */
+  cwd?: { path: string; field: string };
   /** the container's linux.seccomp, compiled with this process's state (prepareSeccomp) */
   seccomp?: SeccompLoad;
   /** the container's session keyring (sessionKeyringName(id)), joined like runc's setns init
@@ -57,6 +59,7 @@ export function buildJoinPlan(input: JoinPlanInput): Plan {
   if (input.sessionKeyring) {
     plan.add(OpCode.NEW_KEYRING, "process", `join the session keyring ${input.sessionKeyring}`, input.sessionKeyring);
   }
+  if (input.cwd) plan.add(OpCode.CHDIR, input.cwd.field, `change directory to ${input.cwd.path}`, input.cwd.path);
   if (terminal) addConsole(plan, proc, "allocate the process's terminal");
   if (proc) addProcessOps(plan, proc, undefined, input.seccomp);
   addFindExec(plan, input.argv, input.env, input.path, input.path ? "path" : undefined);

@@ -14,6 +14,8 @@ export interface RunHooksOptions {
   spawn?: (hook: Hook) => ChildProcess;
   /** Log failures as warnings and go on with the next hook (the spec's rule for poststop). */
   warnOnly?: boolean;
+  /** The working directory of hooks polis starts itself (runc: the bundle during create/run). */
+  cwd?: string;
 }
 
 /** After the hook exits, wait this long at most for its pipes to close (a daemon it left may hold them). */
@@ -25,7 +27,7 @@ export async function runHooks(kind: HookName, hooks: Hook[] | undefined, state:
   const input = JSON.stringify(state);
   for (let i = 0; i < hooks.length; i++) {
     try {
-      await runHook(`hooks.${kind}[${i}]`, hooks[i], input, opts.spawn);
+      await runHook(`hooks.${kind}[${i}]`, hooks[i], input, opts.spawn ?? ((h) => defaultSpawn(h, opts.cwd)));
     } catch (e) {
       if (!opts.warnOnly) throw e;
       const { log } = await import("../log.js");
@@ -34,8 +36,12 @@ export async function runHooks(kind: HookName, hooks: Hook[] | undefined, state:
   }
 }
 
-/** The hook's environment: exactly its `env` list, nothing inherited. */
-export function hookEnv(env: string[] | undefined): Record<string, string> {
+/**
+ * The hook's environment: exactly its `env` list when it has one (`[]` is empty); without one,
+ * polis's own environment, as runc's hooks inherit runc's (Go's exec with a nil Env).
+ */
+export function hookEnv(env: string[] | undefined, inherited: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  if (env === undefined) return inherited;
   const out: Record<string, string> = {};
   for (const kv of env ?? []) {
     const eq = kv.indexOf("=");
@@ -44,16 +50,17 @@ export function hookEnv(env: string[] | undefined): Record<string, string> {
   return out;
 }
 
-function defaultSpawn(hook: Hook): ChildProcess {
+function defaultSpawn(hook: Hook, cwd?: string): ChildProcess {
   const args = hook.args ?? [];
   return spawn(hook.path, args.slice(1), {
     argv0: args[0] ?? hook.path,
+    cwd,
     env: hookEnv(hook.env),
     stdio: ["pipe", "pipe", "pipe"],
   });
 }
 
-function runHook(field: string, hook: Hook, input: string, spawnHook = defaultSpawn): Promise<void> {
+function runHook(field: string, hook: Hook, input: string, spawnHook: (hook: Hook) => ChildProcess): Promise<void> {
   const who = `${field} (${hook.path})`;
   return new Promise<void>((resolve, reject) => {
     let child: ChildProcess;
