@@ -16,6 +16,7 @@ import { hookSpawnerInContainer } from "./enter.js";
 import type { CreateOptions, GlobalOptions } from "./options.js";
 import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 import { buildInitPlan } from "./plan-init.js";
+import { needsHome, withHome } from "../linux/in-root.js";
 
 export interface InitLaunch {
   pid: number;
@@ -37,7 +38,7 @@ export interface LaunchInput {
 export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchInput): Promise<InitLaunch> {
   const fifo = fifoPath(rec);
   const plan = buildInitPlan({
-    spec,
+    spec: withInitHome(spec, rec.rootfs),
     rootfs: rec.rootfs,
     fifoPath: fifo,
     consoleSocket: o.consoleSocket,
@@ -94,6 +95,16 @@ export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchIn
     abandon();
     throw err;
   }
+}
+
+/**
+ * The process runc's init would exec: with HOME from the rootfs's /etc/passwd when process.env
+ * has none. Only the plan gets it; the recorded config stays as written (exec starts from it).
+ */
+function withInitHome(spec: Spec, rootfs: string): Spec {
+  const proc = spec.process;
+  if (!proc || !needsHome(proc.env)) return spec;
+  return { ...spec, process: { ...proc, env: withHome(proc.env ?? [], proc.user?.uid ?? 0, rootfs) } };
 }
 
 /** prestart and createRuntime run in the runtime's namespaces; createContainer inside the container's. */

@@ -1,10 +1,10 @@
 // Nothing polis does on behalf of a container may write outside its rootfs (issue 8, the Node
 // side): hooks' working directory, the pid file, /etc/passwd lookups, device rules, long ids.
 // Each case plants what an attacker would and checks the host from outside.
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+import { polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
 
 const root = tempRoot();
@@ -37,6 +37,41 @@ describe("hooks", () => {
     } finally {
       polis(root, ["delete", "--force", id]);
       rmSync(join("/etc", probe), { force: true });
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("HOME from the container's /etc/passwd", () => {
+  it("is read inside the rootfs, never through an absolute symlink on the host (create and exec)", async () => {
+    const id = uniqueId("home");
+    // the same absolute path on the host and inside the rootfs, with different homes
+    const linkTarget = `/tmp/polis-home-${id}/passwd`;
+    mkdirSync(dirname(linkTarget), { recursive: true });
+    writeFileSync(linkTarget, "root:x:0:0:root:/HOST-LEAK:/bin/sh\n");
+    const bundle = busyboxBundle((c) => {
+      c.process.env = c.process.env.filter((e: string) => !e.startsWith("HOME="));
+      c.root.readonly = false;
+      c.process.args = ["sh", "-c", 'echo "$HOME" > /init-home; exec sleep 1000'];
+    });
+    const rootfs = join(bundle, "rootfs");
+    mkdirSync(join(rootfs, dirname(linkTarget)), { recursive: true });
+    writeFileSync(join(rootfs, linkTarget), "root:x:0:0:root:/inside:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n");
+    rmSync(join(rootfs, "etc", "passwd"));
+    symlinkSync(linkTarget, join(rootfs, "etc", "passwd"));
+    try {
+      polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
+      await waitFor(() => existsSync(join(rootfs, "init-home")) && readFileSync(join(rootfs, "init-home"), "utf8").endsWith("\n"));
+      expect(readFileSync(join(rootfs, "init-home"), "utf8")).toBe("/inside\n");
+      expect(polisOk(root, ["exec", id, "sh", "-c", "echo $HOME"]).stdout).toBe("/inside\n");
+      expect(polisOk(root, ["exec", "--user", "1000", id, "sh", "-c", "echo $HOME"]).stdout).toBe("/home/bob\n");
+      // runc: a user without a passwd entry gets "/"
+      expect(polisOk(root, ["exec", "--user", "4242", id, "sh", "-c", "echo $HOME"]).stdout).toBe("/\n");
+      // an explicit HOME is kept
+      expect(polisOk(root, ["exec", "--env", "HOME=/mine", id, "sh", "-c", "echo $HOME"]).stdout).toBe("/mine\n");
+    } finally {
+      polis(root, ["delete", "--force", id]);
+      rmSync(dirname(linkTarget), { recursive: true, force: true });
       rmSync(bundle, { recursive: true, force: true });
     }
   });
