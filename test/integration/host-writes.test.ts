@@ -4,7 +4,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+import { cgroupDirsNamed, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+import { runScript, withRunning } from "../helpers/containers.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
 
 const root = tempRoot();
@@ -74,5 +75,42 @@ describe("HOME from the container's /etc/passwd", () => {
       rmSync(dirname(linkTarget), { recursive: true, force: true });
       rmSync(bundle, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the device cgroup", () => {
+  const kmsg = { path: "/dev/kmsg", type: "c", major: 1, minor: 11, fileMode: 0o666, uid: 0, gid: 0 };
+  const write = "echo polis-device-test > /dev/kmsg && echo written || echo refused";
+
+  it("a deny-all in linux.resources.devices holds for linux.devices entries too (runc adds no rule for them)", () => {
+    const r = runScript(root, write, (c) => {
+      c.linux.devices = [kmsg];
+    });
+    expect(r.stdout).toContain("refused");
+    expect(r.stderr).toContain("Operation not permitted");
+  });
+
+  it("the config's own allow rule opens it", () => {
+    const r = runScript(root, write, (c) => {
+      c.linux.devices = [kmsg];
+      c.linux.resources.devices.push({ allow: true, type: "c", major: 1, minor: 11, access: "w" });
+    });
+    expect(r.stdout).toContain("written");
+  });
+
+  it("without any device rule the container gets runc's default set, not every host device", async () => {
+    await withRunning(
+      root,
+      (c) => {
+        delete c.linux.resources;
+        c.linux.devices = [kmsg];
+      },
+      (id) => {
+        const list = readFileSync(join(cgroupDirsNamed(id).find((d) => d.includes("/devices/"))!, "devices.list"), "utf8");
+        expect(list).not.toContain("a *:* rwm");
+        expect(list).toContain("c 1:3 rwm");
+        expect(list).not.toContain("c 1:11");
+      },
+    );
   });
 });
