@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cgroupDirsNamed, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { runScript, withRunning } from "../helpers/containers.js";
+import { Store } from "../../src/state/store.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
 
 const root = tempRoot();
@@ -112,5 +113,60 @@ describe("the device cgroup", () => {
         expect(list).not.toContain("c 1:11");
       },
     );
+  });
+});
+
+describe("long ids", () => {
+  it("an id longer than a directory name is refused before anything is made", () => {
+    const id = "x".repeat(300);
+    const bundle = busyboxBundle((c) => {
+      c.process.args = ["true"];
+    });
+    try {
+      const r = polis(root, ["run", "--bundle", bundle, id]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("invalid container id: 300 characters, at most 255");
+      expect(polisOk(root, ["list", "-q"]).stdout).toBe("");
+      expect(cgroupDirsNamed(id)).toEqual([]);
+    } finally {
+      polis(root, ["delete", "--force", id]);
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+
+  it("delete --force removes a row even when an earlier step of the cleanup fails", () => {
+    // A row an older polis left: its state directory's name is too long to remove (ENAMETOOLONG).
+    const id = "y".repeat(300);
+    mkdirSync(join(root, "containers"), { recursive: true });
+    const store = Store.open(root);
+    try {
+      store.insert({
+        id,
+        bundle: "/nonexistent",
+        rootfs: "/nonexistent/rootfs",
+        phase: "creating",
+        pid: null,
+        pidStartTime: null,
+        bootId: "00000000-0000-4000-8000-000000000000",
+        creatorPid: 1,
+        creatorStartTime: "0",
+        created: "2024-05-01T10:00:00.123456789Z",
+        owner: "root",
+        annotations: {},
+        config: { ociVersion: "1.2.0", root: { path: "rootfs" } } as never,
+        cgroupPaths: {},
+        stateDir: join(root, "containers", id),
+        sessionKeyring: null,
+      });
+    } finally {
+      store.close();
+    }
+    expect(polisOk(root, ["list", "-q"]).stdout).toContain(id);
+    const r = polis(root, ["delete", "--force", id]);
+    // the failed step is reported (as runc reports its first destroy error) ...
+    expect(r.stderr).toContain("ENAMETOOLONG");
+    // ... but the row is gone, so the id can be deleted and reused
+    expect(polisOk(root, ["list", "-q"]).stdout).not.toContain(id);
+    expect(polis(root, ["delete", "--force", id]).code).toBe(0);
   });
 });
