@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+import { polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
 
 const root = tempRoot();
@@ -37,6 +37,31 @@ describe("a cgroup frozen before create", () => {
       polis(root, ["delete", "--force", id]);
       rmdirSync(dir);
       rmdirSync(join(FREEZER, parent));
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("ps", () => {
+  it("of a stopped container prints only the header (json: null) and succeeds, as runc", async () => {
+    const id = uniqueId("psstop");
+    const bundle = busyboxBundle((c) => {
+      c.process.args = ["true"];
+    });
+    try {
+      polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
+      await waitFor(() => JSON.parse(polisOk(root, ["state", id]).stdout).status === "stopped");
+      const table = polis(root, ["ps", id]);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(/^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD\n$/);
+      const custom = polis(root, ["ps", id, "-o", "pid,comm"]);
+      expect(custom.code).toBe(0);
+      expect(custom.stdout).toMatch(/^\s*PID COMMAND\n$/);
+      const json = polis(root, ["ps", "--format", "json", id]);
+      expect(json.code).toBe(0);
+      expect(json.stdout).toBe("null\n");
+    } finally {
+      polis(root, ["delete", "--force", id]);
       rmSync(bundle, { recursive: true, force: true });
     }
   });
