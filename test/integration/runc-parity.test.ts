@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
+import { runScript } from "../helpers/containers.js";
 
 const root = tempRoot();
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -64,5 +65,18 @@ describe("ps", () => {
       polis(root, ["delete", "--force", id]);
       rmSync(bundle, { recursive: true, force: true });
     }
+  });
+});
+
+describe("sysctl", () => {
+  it("kernel.hostname equal to hostname is no conflict; the container gets that name", () => {
+    const r = runScript(root, "hostname; cat /proc/sys/kernel/domainname", (c) => {
+      c.hostname = "same-name";
+      c.domainname = "example.org";
+      c.linux.sysctl = { "kernel.hostname": "same-name", "kernel.domainname": "example.org" };
+    });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("same-name\nexample.org\n");
   });
 });
