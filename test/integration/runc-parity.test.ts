@@ -80,3 +80,14 @@ describe("sysctl", () => {
     expect(r.stdout).toBe("same-name\nexample.org\n");
   });
 });
+
+describe("linux.devices", () => {
+  it("a path with a trailing slash makes the node, as runc", () => {
+    const r = runScript(root, "ls -l /dev/kmsg", (c) => {
+      c.linux.devices = [{ path: "/dev/kmsg/", type: "c", major: 1, minor: 11, fileMode: 0o600 }];
+    });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^crw-------\s.*\s1,\s+11\s.*\/dev\/kmsg\n$/);
+  });
+});
