@@ -91,3 +91,28 @@ describe("linux.devices", () => {
     expect(r.stdout).toMatch(/^crw-------\s.*\s1,\s+11\s.*\/dev\/kmsg\n$/);
   });
 });
+
+describe("global flags", () => {
+  it("an unusable --log path is an error before anything runs", () => {
+    const id = uniqueId("badlog");
+    const bundle = busyboxBundle((c) => {
+      c.process.args = ["true"];
+    });
+    try {
+      const r = polis(root, ["--log", "/nonexistent-polis-dir/x.log", "run", "--bundle", bundle, id]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("open /nonexistent-polis-dir/x.log: no such file or directory");
+      expect(polisOk(root, ["list", "-q"]).stdout).toBe("");
+    } finally {
+      polis(root, ["delete", "--force", id]);
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+
+  it("an unknown --log-format is an error before anything runs", () => {
+    const r = polis(root, ["--log-format", "xml", "list"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("invalid log-format: xml");
+  });
+});
