@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+import { cgroupDirsNamed, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
 import { runScript } from "../helpers/containers.js";
 
@@ -114,5 +114,34 @@ describe("global flags", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain("invalid log-format: xml");
+  });
+});
+
+describe("slightly-off input runc accepts", () => {
+  it("device access beyond rwm and hugepage limits spelled pagesize: applied as runc reads them, with warnings", () => {
+    const id = uniqueId("lenient");
+    const hugetlb = existsSync("/sys/kernel/mm/hugepages/hugepages-2048kB");
+    const bundle = busyboxBundle((c) => {
+      c.linux.resources.devices.push({ allow: true, type: "c", major: 1, minor: 11, access: "rwmx" });
+      if (hugetlb) c.linux.resources.hugepageLimits = [{ pagesize: "2MB", limit: 4194304 }];
+    });
+    try {
+      const r = polis(root, ["run", "--detach", "--bundle", bundle, id]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain('level=warning msg="linux.resources.devices[1].access: \\"rwmx\\" has letters other than r, w and m');
+      const dirs = cgroupDirsNamed(id);
+      const devices = dirs.find((d) => d.startsWith("/sys/fs/cgroup/devices/"));
+      if (devices) expect(readFileSync(join(devices, "devices.list"), "utf8")).toContain("c 1:11 rwm");
+      if (hugetlb) {
+        expect(r.stderr).toContain("linux.resources.hugepageLimits[0].pagesize: read as");
+        const withHugetlb = dirs.find((d) => existsSync(join(d, "hugetlb.2MB.max")) || existsSync(join(d, "hugetlb.2MB.limit_in_bytes")));
+        expect(withHugetlb).toBeDefined();
+        const file = existsSync(join(withHugetlb!, "hugetlb.2MB.max")) ? "hugetlb.2MB.max" : "hugetlb.2MB.limit_in_bytes";
+        expect(readFileSync(join(withHugetlb!, file), "utf8").trim()).toBe("4194304");
+      }
+    } finally {
+      polis(root, ["delete", "--force", id]);
+      rmSync(bundle, { recursive: true, force: true });
+    }
   });
 });
