@@ -42,7 +42,7 @@ export async function createContainer(
   phase("lifecycle module load");
   validateId(o.id);
   const bundle = resolve(o.bundle);
-  const spec: Spec = loadSpec(bundle);
+  const spec: Spec = loadConfig(bundle);
   checkLsm(spec);
   const rootfs = rootfsOf(bundle, spec);
   checkTerminal(spec, o.consoleSocket, mode);
@@ -108,5 +108,18 @@ export async function createContainer(
     throw err instanceof PolisError ? err : new PolisError(String((err as Error)?.message ?? err));
   } finally {
     store.close();
+  }
+}
+
+/**
+ * config.json, validated. A config that breaks a rule is reported with runc's words ("invalid
+ * configuration", which scripts match) before the field path and the problem.
+ */
+function loadConfig(bundle: string): Spec {
+  try {
+    return loadSpec(bundle);
+  } catch (err) {
+    if (err instanceof PolisError && err.detail.field) throw new PolisError(`invalid configuration: ${err.message}`, err.detail);
+    throw err;
   }
 }

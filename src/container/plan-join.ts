@@ -59,7 +59,7 @@ export function buildJoinPlan(input: JoinPlanInput): Plan {
   if (input.sessionKeyring) {
     plan.add(OpCode.NEW_KEYRING, "process", `join the session keyring ${input.sessionKeyring}`, input.sessionKeyring);
   }
-  if (input.cwd) plan.add(OpCode.CHDIR, input.cwd.field, `change directory to ${input.cwd.path}`, input.cwd.path);
+  if (input.cwd) plan.add(OpCode.CHDIR, input.cwd.field, `chdir to ${input.cwd.path}`, input.cwd.path);
   if (terminal) addConsole(plan, proc, "allocate the process's terminal");
   if (proc) addProcessOps(plan, proc, undefined, input.seccomp);
   addFindExec(plan, input.argv, input.env, input.path, input.path ? "path" : undefined);

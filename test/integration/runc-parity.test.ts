@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cgroupDirsNamed, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
-import { runScript } from "../helpers/containers.js";
+import { runScript, withRunning } from "../helpers/containers.js";
 
 const root = tempRoot();
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -143,5 +143,36 @@ describe("slightly-off input runc accepts", () => {
       polis(root, ["delete", "--force", id]);
       rmSync(bundle, { recursive: true, force: true });
     }
+  });
+});
+
+describe("runc's wording, with the field path kept", () => {
+  it("a config that breaks a rule is an invalid configuration", () => {
+    const r = runScript(root, "true", (c) => {
+      c.process.rlimits = [{ type: "RLIMIT_FOO", hard: 1, soft: 1 }];
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('invalid configuration: process.rlimits[0].type: unknown rlimit \\"RLIMIT_FOO\\"');
+  });
+
+  it("an unreachable seccomp agent: failed to connect with seccomp agent", () => {
+    const r = runScript(root, "true", (c) => {
+      c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        listenerPath: `/tmp/polis-no-agent-${uniqueId()}.sock`,
+        syscalls: [{ names: ["mkdirat"], action: "SCMP_ACT_NOTIFY" }],
+      };
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("linux.seccomp.listenerPath: failed to connect with seccomp agent");
+    expect(r.stderr).toContain("(ENOENT)");
+  });
+
+  it("a cwd that cannot be entered: chdir", async () => {
+    await withRunning(root, () => {}, (id) => {
+      const r = polis(root, ["exec", "--cwd", "/no-such-dir", id, "true"]);
+      expect(r.code).toBe(255);
+      expect(r.stderr).toContain('process.cwd: chdir to cwd \\"/no-such-dir\\": no such file or directory (ENOENT)');
+    });
   });
 });
