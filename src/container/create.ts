@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { PolisError, fieldError } from "../errors.js";
-import { log } from "../log.js";
+import { debugEnabled, log } from "../log.js";
 import { bootId, processStartTime } from "../linux/proc.js";
 import { loadSpec } from "../spec/load.js";
 import { checkLsm } from "../spec/semantic.js";
@@ -47,6 +47,11 @@ export async function createContainer(
   const rootfs = rootfsOf(bundle, spec);
   checkTerminal(spec, o.consoleSocket, mode);
   const cgroup = newCgroupManager(g, spec, o.id);
+  if (debugEnabled()) {
+    const { configSummary } = await import("../spec/summary.js");
+    log.debug("config.json validated", { bundle, rootfs, ...configSummary(spec) });
+    log.debug("cgroup paths", cgroup.paths);
+  }
   // runc's words: the init would join the frozen cgroup and create would wait for it forever.
   if (preexistingFrozen(cgroup.paths)) throw fieldError("linux.cgroupsPath", "container's cgroup unexpectedly frozen");
   phase("validation");

@@ -3,6 +3,7 @@
 // config.json path (`hooks.prestart[0]`) so the user knows which entry to look at.
 import { spawn, type ChildProcess } from "node:child_process";
 import { PolisError } from "../errors.js";
+import { debugEnabled, log } from "../log.js";
 import type { Hook, HookName, State } from "../spec/types.js";
 
 export interface RunHooksOptions {
@@ -26,11 +27,17 @@ export async function runHooks(kind: HookName, hooks: Hook[] | undefined, state:
   if (!hooks) return;
   const input = JSON.stringify(state);
   for (let i = 0; i < hooks.length; i++) {
+    const field = `hooks.${kind}[${i}]`;
+    const started = performance.now();
+    const traced = (outcome: string) =>
+      log.debug(`hook ${outcome}`, { hook: field, path: hooks[i].path, ms: Number((performance.now() - started).toFixed(1)) });
     try {
-      await runHook(`hooks.${kind}[${i}]`, hooks[i], input, opts.spawn ?? ((h) => defaultSpawn(h, opts.cwd)));
+      if (debugEnabled()) log.debug("hook starting", { hook: field, path: hooks[i].path, args: (hooks[i].args ?? []).join(" "), cwd: opts.spawn ? "(in the container)" : (opts.cwd ?? process.cwd()) });
+      await runHook(field, hooks[i], input, opts.spawn ?? ((h) => defaultSpawn(h, opts.cwd)));
+      if (debugEnabled()) traced("done");
     } catch (e) {
+      if (debugEnabled()) traced("failed");
       if (!opts.warnOnly) throw e;
-      const { log } = await import("../log.js");
       log.warn((e as Error).message);
     }
   }

@@ -176,3 +176,48 @@ describe("runc's wording, with the field path kept", () => {
     });
   });
 });
+
+describe("--debug", () => {
+  it("logs the validated config, cgroup paths, each shim step with its field, hook runs and timings", () => {
+    const id = uniqueId("debug");
+    const logFile = join(root, `${id}.log`);
+    const bundle = busyboxBundle((c) => {
+      c.process.args = ["true"];
+      c.hooks = { prestart: [{ path: "/bin/true" }] };
+    });
+    try {
+      polisOk(root, ["--debug", "--log", logFile, "--log-format", "json", "run", "--bundle", bundle, id]);
+      const lines = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const find = (msg: string | RegExp) => lines.find((l) => (typeof msg === "string" ? l.msg === msg : msg.test(l.msg)));
+      expect(lines.every((l) => l.level === "debug")).toBe(true);
+      expect(find("config.json validated")).toMatchObject({ args: "true", bundle, namespaces: "pid,network,ipc,uts,mount", hooks: "prestart=1" });
+      expect(find("cgroup paths")?.devices ?? find("cgroup paths")?.unified).toMatch(new RegExp(`/${id}$`));
+      expect(find(/^shim step \d+: MOUNT$/)).toMatchObject({ field: "root.path" });
+      expect(lines.some((l) => /^shim step \d+: MOUNT$/.test(l.msg) && l.field === "mounts[0]" && l.what === "mount proc on /proc")).toBe(true);
+      expect(find("shim reported pid")).toMatchObject({ field: "linux.namespaces" });
+      expect(find("shim reported ready")?.ms).toBeGreaterThan(0);
+      expect(find("hook done")).toMatchObject({ hook: "hooks.prestart[0]", path: "/bin/true" });
+      expect(lines.filter((l) => l.msg === "phase").map((l) => l.name)).toContain("cgroup setup");
+      expect(find("polis finished")).toMatchObject({ exitCode: 0 });
+    } finally {
+      polis(root, ["delete", "--force", id]);
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+
+  it("without it nothing of this is written", () => {
+    const id = uniqueId("nodebug");
+    const logFile = join(root, `${id}.log`);
+    const bundle = busyboxBundle((c) => {
+      c.process.args = ["true"];
+    });
+    try {
+      const r = polisOk(root, ["--log", logFile, "run", "--bundle", bundle, id]);
+      expect(r.stderr).toBe("");
+      expect(readFileSync(logFile, "utf8")).toBe("");
+    } finally {
+      polis(root, ["delete", "--force", id]);
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+});
