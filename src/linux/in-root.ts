@@ -37,7 +37,13 @@ export function readFileInRoot(root: string, path: string): string | undefined {
     // O_NONBLOCK: a FIFO planted at the path must not stall polis (it is refused below anyway).
     how.writeBigUInt64LE(BigInt(constants.O_RDONLY | constants.O_NONBLOCK | 0o2000000 /* O_CLOEXEC */), 0);
     how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), 16);
-    const fd = bind()(dirfd, path, how);
+    let call: ReturnType<typeof bind>;
+    try {
+      call = bind();
+    } catch {
+      return undefined; // no koffi: HOME falls back to "/", never to a host file
+    }
+    const fd = call(dirfd, path, how);
     if (fd < 0) return undefined;
     try {
       const st = fstatSync(fd);
