@@ -11,9 +11,10 @@ const root = tempRoot();
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const FREEZER = "/sys/fs/cgroup/freezer";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("a cgroup frozen before create", () => {
-  it.skipIf(!existsSync(FREEZER))("is refused with runc's error instead of hanging", () => {
+  it.skipIf(!existsSync(FREEZER))("is refused with runc's error instead of hanging", async () => {
     const parent = uniqueId("polis-frozen");
     const dir = join(FREEZER, parent, "c");
     mkdirSync(dir, { recursive: true });
@@ -25,7 +26,8 @@ describe("a cgroup frozen before create", () => {
     });
     try {
       const started = Date.now();
-      const r = polis(root, ["run", "--bundle", bundle, id], { timeout: 20_000 });
+      // SIGKILL on timeout: a polis that hangs (the bug) must not outlive the test
+      const r = polis(root, ["run", "--bundle", bundle, id], { timeout: 20_000, killSignal: "SIGKILL" });
       expect(r.signal).toBeNull(); // not killed by the timeout: it did not hang
       expect(r.code).toBe(1);
       expect(r.stderr).toContain("linux.cgroupsPath: container's cgroup unexpectedly frozen");
@@ -36,6 +38,8 @@ describe("a cgroup frozen before create", () => {
     } finally {
       writeFileSync(join(dir, "freezer.state"), "THAWED");
       polis(root, ["delete", "--force", id]);
+      // a regression leaves the shim in there until it has run on
+      for (let i = 0; i < 100 && readFileSync(join(dir, "cgroup.procs"), "utf8").trim() !== ""; i++) await sleep(50);
       rmdirSync(dir);
       rmdirSync(join(FREEZER, parent));
       rmSync(bundle, { recursive: true, force: true });
