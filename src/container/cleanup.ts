@@ -10,6 +10,7 @@ import { recordedCgroup } from "./cgroup.js";
 import { initAlive, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
 import { releaseResources } from "./resources.js";
+import { sharesMountNamespace } from "./shared-mounts.js";
 
 const SIGKILL = 9;
 
@@ -51,6 +52,10 @@ export async function cleanupContainer(
   const ownPidNs = rec.pid !== null && (rec.config.linux?.namespaces ?? []).some((n) => n.type === "pid" && !n.path);
   if (!ownPidNs) await attempt("kill the container's processes", () => cgroup.killAll(SIGKILL));
   await waitGone(rec);
+  if (sharesMountNamespace(rec.config)) {
+    // loaded only here: a container with its own mount namespace takes its mounts with it
+    await attempt("detach the container's mounts", async () => (await import("./shared-mounts.js")).detachMountsBelow(rec.rootfs));
+  }
   await attempt("remove the cgroup", () => {
     try {
       cgroup.destroy(); // waits a moment for exiting processes

@@ -3,13 +3,26 @@
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { ShimSession } from "../linux/shim.js";
-import type { Hook, NamespaceType, Spec } from "../spec/types.js";
+import type { SeccompLoad } from "../seccomp/notify.js";
+import type { Hook, NamespaceType, Process, Spec } from "../spec/types.js";
+import { sharesMountNamespace } from "./shared-mounts.js";
 import { buildJoinPlan } from "./plan-join.js";
 import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 
-/** The container's namespaces a hook joins: all it has, except user (hooks keep the runtime's identity). */
-export function hookNamespaces(spec: Spec): NamespaceType[] {
-  return (spec.linux?.namespaces ?? []).map((n) => n.type).filter((t) => t !== "user");
+/** The container's namespaces a hook joins: all it has, except user unless it takes on the
+ *  container's process identity (otherwise hooks keep the runtime's). */
+export function hookNamespaces(spec: Spec, asProcess = false): NamespaceType[] {
+  return (spec.linux?.namespaces ?? []).map((n) => n.type).filter((t) => asProcess || t !== "user");
+}
+
+export interface HookContext {
+  /** run as the container's process does: its user, capabilities, rlimits, no_new_privs, cwd
+   *  (runc runs startContainer hooks from its init, right before the exec) */
+  process?: Process;
+  /** …and under its seccomp filter */
+  seccomp?: SeccompLoad;
+  /** where the hook starts (createContainer: the rootfs, as runc's init chdirs there first) */
+  cwd?: string;
 }
 
 /**
@@ -21,14 +34,14 @@ export function hookSpawnerInContainer(
   pid: number,
   spec: Spec,
   cgroupPaths: Record<string, string> = {},
-  opts: { cwd?: string } = {},
+  ctx: HookContext = {},
 ): (hook: Hook) => ChildProcess {
   const cgroupProcs = [...new Set(Object.values(cgroupPaths))].map((dir) => join(dir, "cgroup.procs"));
   return (hook: Hook) => {
     const argv = hook.args?.length ? hook.args : [hook.path];
     const plan = buildJoinPlan({
       pid,
-      namespaces: hookNamespaces(spec),
+      namespaces: hookNamespaces(spec, ctx.process !== undefined),
       cgroupProcs,
       mode: "wait",
       parentCgroupProcs: ownProcsFiles(hostLayout()),
@@ -36,7 +49,10 @@ export function hookSpawnerInContainer(
       argv, // args[0] is argv[0], as the spec says; path is what runs
       // runc runs these hooks from its init, whose environment is the container process's by then.
       env: hook.env ?? spec.process?.env ?? [],
-      cwd: opts.cwd === undefined ? undefined : { path: opts.cwd, field: "root.path" },
+      cwd: ctx.cwd === undefined ? undefined : { path: ctx.cwd, field: "root.path" },
+      process: ctx.process && { ...ctx.process, args: argv, terminal: false },
+      seccomp: ctx.seccomp,
+      chroot: sharesMountNamespace(spec) ? `/proc/${pid}/root` : undefined,
     });
     const session = ShimSession.start(plan, { stdio: ["pipe", "pipe", "pipe"] });
     // The shim reports messages we do not need here; its exit status is the hook's.
