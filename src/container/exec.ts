@@ -21,9 +21,9 @@ import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 import { FORWARDED_SIGNALS } from "../linux/signals.js";
 import { lsmError } from "../spec/semantic.js";
 import { withHome } from "../linux/in-root.js";
+import { debugEnabled, log } from "../log.js";
 
 export { homeOf } from "../linux/in-root.js";
-
 
 export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<number> {
   const { rec, cgroupProcs } = checkContainer(g, o);
@@ -47,6 +47,10 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
     sessionKeyring: rec.sessionKeyring ?? undefined,
     chroot: sharesMountNamespace(rec.config) ? `/proc/${pid}/root` : undefined,
   });
+  if (debugEnabled()) {
+    const u = proc.user;
+    log.debug("exec process", { args: proc.args!.join(" "), user: `${u.uid}:${u.gid}`, cwd: proc.cwd, terminal: Boolean(proc.terminal), pid, cgroups: cgroupProcs.join(" ") });
+  }
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   try {
     const child = (await session.expect("pid")).value;

@@ -167,6 +167,12 @@ describe("long ids", () => {
     expect(r.stderr).toContain("ENAMETOOLONG");
     // ... but the row is gone, so the id can be deleted and reused
     expect(polisOk(root, ["list", "-q"]).stdout).not.toContain(id);
+    const events = Store.open(root);
+    try {
+      expect(events.listEvents({ id }).map((e) => e.action)).toContain("delete");
+    } finally {
+      events.close();
+    }
     expect(polis(root, ["delete", "--force", id]).code).toBe(0);
   });
 });
