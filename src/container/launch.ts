@@ -16,7 +16,9 @@ import { hookSpawnerInContainer } from "./enter.js";
 import type { CreateOptions, GlobalOptions } from "./options.js";
 import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 import { buildInitPlan } from "./plan-init.js";
-import { needsHome, withHome } from "../linux/in-root.js";
+import { needsHome, readHostFile, withHome } from "../linux/in-root.js";
+import { cleanDestination, isBindMount } from "../linux/mounts.js";
+import { resolve } from "node:path";
 
 export interface InitLaunch {
   pid: number;
@@ -38,7 +40,7 @@ export interface LaunchInput {
 export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchInput): Promise<InitLaunch> {
   const fifo = fifoPath(rec);
   const plan = buildInitPlan({
-    spec: withInitHome(spec, rec.rootfs),
+    spec: withInitHome(spec, rec.rootfs, rec.bundle),
     rootfs: rec.rootfs,
     fifoPath: fifo,
     consoleSocket: o.consoleSocket,
@@ -101,10 +103,14 @@ export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchIn
  * The process runc's init would exec: with HOME from the rootfs's /etc/passwd when process.env
  * has none. Only the plan gets it; the recorded config stays as written (exec starts from it).
  */
-function withInitHome(spec: Spec, rootfs: string): Spec {
+function withInitHome(spec: Spec, rootfs: string, bundle: string): Spec {
   const proc = spec.process;
   if (!proc || !needsHome(proc.env)) return spec;
-  return { ...spec, process: { ...proc, env: withHome(proc.env ?? [], proc.user?.uid ?? 0, rootfs) } };
+  // runc reads the file once the mounts are made: a file bound onto /etc/passwd (the last one
+  // wins) is the one the container sees.
+  const bound = (spec.mounts ?? []).filter((m) => isBindMount(m) && cleanDestination(m.destination) === "/etc/passwd").pop();
+  const passwd = bound?.source ? () => readHostFile(resolve(bundle, bound.source!)) : undefined;
+  return { ...spec, process: { ...proc, env: withHome(proc.env ?? [], proc.user?.uid ?? 0, rootfs, passwd) } };
 }
 
 /** prestart and createRuntime run in the runtime's namespaces; createContainer inside the container's. */

@@ -2,7 +2,7 @@
 // RESOLVE_IN_ROOT resolves every component, symlinks and ".." included, as if `root` were "/",
 // atomically (a container rewriting its links meanwhile cannot make polis read a host file).
 // koffi is loaded on first use only (~8 ms): just create/exec of a process without HOME need it.
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 
 const NR_OPENAT2 = 437; // the same on every architecture (added after the syscall tables merged)
@@ -69,14 +69,24 @@ export function homeOf(passwd: string, uid: number): string {
   return "/";
 }
 
+/** A host file named by the config (a bind mount's source), when it is a regular file. */
+export function readHostFile(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    return st.isFile() && st.size <= MAX_BYTES ? readFileSync(path, "utf8") : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * runc sets HOME when the process env has none (or an empty one): the user's home from the
  * container's /etc/passwd (read inside `root`), "/" when the user is not there.
  */
-export function withHome(env: readonly string[], uid: number, root: string): string[] {
+export function withHome(env: readonly string[], uid: number, root: string, passwd = () => readFileInRoot(root, "/etc/passwd")): string[] {
   const at = env.findIndex((e) => e.startsWith("HOME="));
   if (at >= 0 && env[at] !== "HOME=") return [...env];
-  const home = `HOME=${homeOf(readFileInRoot(root, "/etc/passwd") ?? "", uid)}`;
+  const home = `HOME=${homeOf(passwd() ?? "", uid)}`;
   return at >= 0 ? env.map((e, i) => (i === at ? home : e)) : [...env, home];
 }
 

@@ -1,7 +1,8 @@
 // Nothing polis does on behalf of a container may write outside its rootfs (issue 8, the Node
 // side): hooks' working directory, the pid file, /etc/passwd lookups, device rules, long ids.
 // Each case plants what an attacker would and checks the host from outside.
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cgroupDirsNamed, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
@@ -75,6 +76,23 @@ describe("HOME from the container's /etc/passwd", () => {
       polis(root, ["delete", "--force", id]);
       rmSync(dirname(linkTarget), { recursive: true, force: true });
       rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("HOME with a passwd file bound over the rootfs's", () => {
+  it("comes from the bound file, which is what the container sees (runc reads it after the mounts)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "polis-passwd-"));
+    writeFileSync(join(dir, "passwd"), "root:x:0:0:root:/from-bind:/bin/sh\n");
+    try {
+      const r = runScript(root, 'echo "$HOME"; grep ^root /etc/passwd', (c) => {
+        c.process.env = c.process.env.filter((e: string) => !e.startsWith("HOME="));
+        c.mounts.push({ destination: "/etc/passwd", type: "bind", source: join(dir, "passwd"), options: ["rbind", "ro"] });
+      });
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toBe("/from-bind\nroot:x:0:0:root:/from-bind:/bin/sh\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
