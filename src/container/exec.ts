@@ -21,14 +21,18 @@ import { checkTerminal } from "./terminal.js";
 import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 import { FORWARDED_SIGNALS } from "../linux/signals.js";
 import { lsmError } from "../spec/semantic.js";
+import { withHome } from "../linux/in-root.js";
+import { debugEnabled, log } from "../log.js";
 
+export { homeOf } from "../linux/in-root.js";
 
 export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<number> {
   const { rec, cgroupProcs } = checkContainer(g, o);
   const proc = o.processFile ? await processFromFile(o.processFile) : processFromFlags(rec.config, o.process);
   checkTerminal(proc.terminal === true, o.consoleSocket, o.detach, "exec");
   const pid = rec.pid!;
-  const env = withHome(proc.env ?? [], proc.user.uid, pid);
+  // Read inside the container's root: its /etc/passwd may be a symlink to anywhere.
+  const env = withHome(proc.env ?? [], proc.user.uid, `/proc/${pid}/root`);
   const plan = buildJoinPlan({
     pid,
     namespaces: namespacesToJoin(pid, (rec.config.linux?.namespaces ?? []).map((n) => n.type)),
@@ -44,6 +48,10 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
     sessionKeyring: rec.sessionKeyring ?? undefined,
     chroot: sharesMountNamespace(rec.config) ? `/proc/${pid}/root` : undefined,
   });
+  if (debugEnabled()) {
+    const u = proc.user;
+    log.debug("exec process", { args: proc.args!.join(" "), user: `${u.uid}:${u.gid}`, cwd: proc.cwd, terminal: Boolean(proc.terminal), pid, cgroups: cgroupProcs.join(" ") });
+  }
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   try {
     const child = (await session.expect("pid")).value;
@@ -209,32 +217,6 @@ function addCaps(caps: Capabilities | undefined, add: readonly string[]): Capabi
     permitted: plus(caps.permitted),
     ambient: plus(caps.ambient),
   };
-}
-
-function readFlag(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch {
-    return undefined;
-  }
-}
-
-
-/**
- * runc sets HOME when the process env has none: the user's home from the container's
- * /etc/passwd, "/" when the user is not there.
- */
-export function withHome(env: readonly string[], uid: number, pid: number): string[] {
-  if (env.some((e) => e.startsWith("HOME="))) return [...env];
-  return [...env, `HOME=${homeOf(readFlag(`/proc/${pid}/root/etc/passwd`) ?? "", uid)}`];
-}
-
-export function homeOf(passwd: string, uid: number): string {
-  for (const line of passwd.split("\n")) {
-    const f = line.split(":");
-    if (f.length >= 6 && Number(f[2]) === uid && f[2] !== "") return f[5] || "/";
-  }
-  return "/";
 }
 
 /** --detach: the process runs on once exec'd; we wait only for the exec (or its failure). */

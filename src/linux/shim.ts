@@ -7,6 +7,7 @@ import type { Socket } from "node:net";
 import { getSystemErrorMap } from "node:util";
 import { PolisError, type ErrorDetail } from "../errors.js";
 import { shimPath } from "../paths.js";
+import { debugEnabled, log } from "../log.js";
 import { errnoName } from "./errno.js";
 import { OpCode, type Plan } from "./plan.js";
 
@@ -99,6 +100,8 @@ export class ShimSession {
   private lastStep = -1;
   private exitInfo: ShimExit | undefined;
   private readonly exited: Promise<ShimExit>;
+  /** --debug only: when the shim was started (performance.now()) */
+  private startedAt: number | undefined;
   /** the CLONE op's mode: "detach", "wait", or undefined (a plan without CLONE) */
   private readonly mode: string | undefined;
 
@@ -138,6 +141,7 @@ export class ShimSession {
   /** Spawn the shim and send it the plan. */
   static start(plan: Plan, opts: ShimOptions = {}): ShimSession {
     const s = new ShimSession(plan, opts);
+    if (debugEnabled()) s.traceStart();
     s.sock.write(plan.encode());
     return s;
   }
@@ -219,6 +223,7 @@ export class ShimSession {
     this.buf = Buffer.from(rest);
     for (const m of messages) {
       this.lastStep = m.step;
+      if (this.startedAt !== undefined) this.traceMessage(m);
       // A detached child now blocks on the exec fifo: it must not keep this process alive.
       if (m.type === "ready" && this.mode === "detach") this.release();
       const w = this.waiters.shift();
@@ -248,6 +253,24 @@ export class ShimSession {
       : "";
     const where = this.lastStep < 0 ? "before reporting any step" : `after step ${this.lastStep}${this.stepName(this.lastStep)}`;
     return new PolisError(`polis-shim ended without a report${how}, ${where}`);
+  }
+
+  /** --debug: the plan the shim is about to run, one line per step with its config.json field. */
+  private traceStart(): void {
+    this.startedAt = performance.now();
+    log.debug("polis-shim started", { pid: this.child.pid, steps: this.plan.ops.length });
+    for (const [i, op] of this.plan.ops.entries()) log.debug(`shim step ${i}: ${OpCode[op.code]}`, { field: op.field, what: op.what });
+  }
+
+  /** --debug: each report as it arrives, with the time since the shim was started. */
+  private traceMessage(m: ShimMessage): void {
+    const op = this.plan.ops[m.step];
+    const ms = Number((performance.now() - this.startedAt!).toFixed(1));
+    const fields: Record<string, unknown> = { step: m.step, field: op?.field, what: op?.what, ms };
+    if (m.type === "pid" || m.type === "exited") fields.value = m.value;
+    if (m.errno) fields.errno = errnoName(m.errno);
+    if (m.detail) fields.detail = m.detail;
+    log.debug(`shim reported ${m.type}`, fields);
   }
 
   private stepName(step: number): string {
