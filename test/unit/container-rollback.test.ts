@@ -159,7 +159,7 @@ describe("create rolls back every step it made", () => {
     const err = await createContainer(g, opts("wrapped")).catch((e) => e);
     expect(err).toBeInstanceOf(PolisError);
     expect(err.message).toBe("boom");
-    expect(warnings.join("")).toContain("cleaning up after the failed create: destroy: injected failure");
+    expect(warnings.join("")).toContain("cleaning up after the failed create: remove the cgroup: destroy: injected failure");
   });
 
   it("a delete --force that removed the row meanwhile is what gets reported", async () => {
@@ -257,13 +257,15 @@ describe("delete", () => {
     expect(warnings.join("")).toContain("the container's cgroup is shared with 1 other process(es): not removing it");
   });
 
-  it("a cgroup that cannot be removed and is not shared fails the delete, keeping the row for a retry", async () => {
+  it("a cgroup that cannot be removed fails the delete naming the step, but every other step still runs", async () => {
     await createContainer(g, opts("stuck"));
     cgroup.failOn.add("destroy");
-    await expect(deleteContainer(g, { id: "stuck", force: true })).rejects.toThrow("destroy: injected failure");
+    await expect(deleteContainer(g, { id: "stuck", force: true })).rejects.toThrow("remove the cgroup: destroy: injected failure");
+    // like runc's destroy: the row goes anyway (else `delete --force` would fail on it forever)
     const store = Store.open(g.root);
-    expect(store.get("stuck")).toBeDefined();
+    expect(store.get("stuck")).toBeUndefined();
     store.close();
+    expect(existsSync(join(g.root, "containers", "stuck"))).toBe(false);
   });
 
   it("a failing poststop hook is a warning and the delete succeeds", async () => {
