@@ -36,6 +36,7 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   ps: () => import("./cli/ps.js"),
   resume: () => import("./cli/resume.js"),
   update: () => import("./cli/update.js"),
+  stats: () => import("./cli/stats.js"),
 };
 
 

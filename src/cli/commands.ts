@@ -206,6 +206,18 @@ export const COMMANDS: CommandSpec[] = [
     ],
   },
   {
+    name: "stats",
+    summary: "display a live stream of containers' resource usage (all running ones by default)",
+    usage: `[command options] [${ID}...]`,
+    minArgs: 0,
+    maxArgs: Infinity,
+    options: [
+      { name: "no-stream", type: "boolean", description: "print one sample (taken over a short interval) and exit" },
+      { name: "format", type: "string", default: "table", description: "output format: table or json" },
+      { name: "interval", type: "string", default: "2s", description: "time between samples when streaming" },
+    ],
+  },
+  {
     name: "spec",
     summary: "create a new specification file",
     usage: "[command options] [arguments...]",
