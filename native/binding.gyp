@@ -18,6 +18,12 @@
         "src/ops_fifo.c"
       ],
       "cflags": [ "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration" ]
+    },
+    {
+      "target_name": "polis-monitor",
+      "type": "executable",
+      "sources": [ "monitor/polis-monitor.c" ],
+      "cflags": [ "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration" ]
     }
   ]
 }
