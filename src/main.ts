@@ -38,6 +38,10 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   resume: () => import("./cli/resume.js"),
   update: () => import("./cli/update.js"),
   stats: () => import("./cli/stats.js"),
+  logs: () => import("./cli/logs.js"),
+  inspect: () => import("./cli/inspect.js"),
+  health: () => import("./cli/health.js"),
+  exited: () => import("./cli/exited.js"),
 };
 
 

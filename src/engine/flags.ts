@@ -5,5 +5,15 @@
 export const ENGINE_FLAGS: readonly string[] = [
   // images: src/image/
   // networks: src/network/
-  // monitor: src/monitor/
+  // monitor: src/monitor/ (src/monitor/options.ts MONITOR_FLAGS)
+  "logs",
+  "log-path",
+  "log-max-size",
+  "log-max-files",
+  "health-cmd",
+  "health-interval",
+  "health-timeout",
+  "health-retries",
+  "health-start-period",
+  "health-on-failure",
 ];

@@ -12,6 +12,7 @@
 import type { CliContext } from "../cli/context.js";
 import type { CreateExtras } from "../container/create.js";
 import type { GlobalOptions, RunOptions } from "../container/options.js";
+import { createMonitored, monitorRequested } from "../monitor/engine.js";
 
 /** The plain create/run options plus what each room took from the command line. */
 export interface EngineOptions extends RunOptions {
@@ -31,14 +32,24 @@ function extrasFor(_g: GlobalOptions, _o: EngineOptions, _ctx: CliContext): Crea
 
 /** `polis create` with room flags. */
 export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<void> {
+  const monitor = monitorRequested(ctx, true);
   const bundle = await bundleFor(g, o, ctx);
+  if (monitor) return createMonitored(g, { ...o, bundle }, monitor, extrasFor(g, o, ctx));
   const { createContainer } = await import("../container/create.js");
   await createContainer(g, { ...o, bundle }, "detach", extrasFor(g, o, ctx));
 }
 
 /** `polis run` with room flags; resolves to the exit code as the plain `run` does. */
 export async function engineRun(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<number> {
+  const monitor = monitorRequested(ctx, o.detach);
   const bundle = await bundleFor(g, o, ctx);
+  if (monitor) {
+    // Step 2 under the container's monitor (src/monitor/), then start; the monitor waits for it.
+    await createMonitored(g, { ...o, bundle }, monitor, extrasFor(g, o, ctx));
+    const { startContainer } = await import("../container/start.js");
+    await startContainer(g, o.id);
+    return 0;
+  }
   const { runContainer } = await import("../container/run.js");
   return runContainer(g, { ...o, bundle }, extrasFor(g, o, ctx));
 }

@@ -1,0 +1,29 @@
+// The monitor's step of `polis run|create` (src/engine/run.ts): create the container under its
+// own monitor when --logs, --log-path or --health-* were given.
+import type { CliContext } from "../cli/context.js";
+import { pathOpt } from "../cli/context.js";
+import type { CreateExtras } from "../container/create.js";
+import type { CreateOptions, GlobalOptions } from "../container/options.js";
+import { PolisError } from "../errors.js";
+import { MONITOR_FLAGS, monitorOptions, type MonitorOptions } from "./options.js";
+
+/** The monitor options from the command line; undefined when no monitor flag was given. */
+export function monitorRequested(ctx: CliContext, detach: boolean): MonitorOptions | undefined {
+  if (!MONITOR_FLAGS.some((f) => ctx.given.has(f))) return undefined;
+  if (!detach) throw new PolisError("--logs, --log-path and --health-* need --detach: the monitor stays with detached containers");
+  return monitorOptions(ctx.options, ctx.given, pathOpt(ctx, "log-path"));
+}
+
+/** Create under the monitor, then run what the other rooms do once the init exists. */
+export async function createMonitored(g: GlobalOptions, o: CreateOptions, m: MonitorOptions, extras: CreateExtras): Promise<void> {
+  const { createUnderMonitor } = await import("./spawn.js");
+  const pid = await createUnderMonitor(g, o, m);
+  if (!extras.afterInit) return;
+  try {
+    await extras.afterInit(pid);
+  } catch (err) {
+    const { deleteContainer } = await import("../container/delete.js");
+    await deleteContainer(g, { id: o.id, force: true }).catch(() => {});
+    throw err;
+  }
+}

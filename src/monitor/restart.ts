@@ -1,0 +1,53 @@
+// --health-on-failure restart: the health check marks the container and kills it; when its
+// monitor has recorded the exit (`polis exited`), this recreates the container under a new
+// monitor with the same bundle, log file and health check, and starts it again.
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { openStore } from "../container/context.js";
+import type { GlobalOptions } from "../container/options.js";
+import { log } from "../log.js";
+import { getMonitor } from "../state/monitor.js";
+import { monitorDir } from "./paths.js";
+import { MONITOR_KIND, type MonitorResource } from "./spawn.js";
+
+const MARKER = "restart";
+
+export function requestRestart(g: GlobalOptions, id: string): void {
+  writeFileSync(join(monitorDir(g.root, id), MARKER), "");
+}
+
+export async function afterExit(g: GlobalOptions, id: string): Promise<void> {
+  const dir = monitorDir(g.root, id);
+  if (!existsSync(join(dir, MARKER))) return;
+  const store = openStore(g);
+  let plan;
+  try {
+    const rec = store.get(id);
+    const m = getMonitor(store, id);
+    const row = store.resourcesOf(id).find((r) => r.kind === MONITOR_KIND);
+    if (!rec || !m || !row) return;
+    plan = { bundle: rec.bundle, m, res: row.data as MonitorResource };
+    // The old monitor's row goes first, so that delete leaves its directory and log alone.
+    store.removeResource(id, MONITOR_KIND, MONITOR_KIND);
+  } finally {
+    store.close();
+  }
+  for (const f of [MARKER, "exit", "init.pid", "create.log"]) rmSync(join(dir, f), { force: true });
+  const { deleteContainer } = await import("../container/delete.js");
+  await deleteContainer(g, { id, force: true });
+  const { createUnderMonitor } = await import("./spawn.js");
+  const { startContainer } = await import("../container/start.js");
+  await createUnderMonitor(
+    g,
+    { id, bundle: plan.bundle, noPivot: false, noNewKeyring: false, preserveFds: 0 },
+    { logPath: plan.res.ownsLog ? undefined : plan.m.logPath, logMaxSize: plan.m.logMaxSize, logMaxFiles: plan.m.logMaxFiles, health: plan.m.health },
+  );
+  await startContainer(g, id);
+  const after = openStore(g);
+  try {
+    after.appendEvent({ type: "container", action: "restart", id, attributes: { reason: "unhealthy" } });
+  } finally {
+    after.close();
+  }
+  log.info(`container ${id} restarted after turning unhealthy`);
+}
