@@ -59,8 +59,14 @@ export function readLines(fd: number, offset: number, carry: { rest: string }): 
   return { lines, offset };
 }
 
-/** Every record of the log, oldest first. */
-export function readAll(path: string, maxFiles: number): LogRecord[] {
+/** Where a reader stopped in the current file: follow() goes on from there. */
+export interface ReadPosition {
+  ino: number;
+  offset: number;
+}
+
+/** Every record of the log, oldest first; `pos` gets where the current file was read up to. */
+export function readAll(path: string, maxFiles: number, pos?: ReadPosition): LogRecord[] {
   const out: LogRecord[] = [];
   for (const file of logFiles(path, maxFiles)) {
     let fd: number;
@@ -70,9 +76,15 @@ export function readAll(path: string, maxFiles: number): LogRecord[] {
       continue; // rotated away between the listing and the open
     }
     try {
-      for (const line of readLines(fd, 0, { rest: "" }).lines) {
+      const carry = { rest: "" };
+      const read = readLines(fd, 0, carry);
+      for (const line of read.lines) {
         const r = parseRecord(line);
         if (r) out.push(r);
+      }
+      if (pos && file === path) {
+        pos.ino = fstatSync(fd).ino;
+        pos.offset = read.offset - Buffer.byteLength(carry.rest);
       }
     } finally {
       closeSync(fd);
@@ -96,9 +108,29 @@ export function tail(records: LogRecord[], n: number): LogRecord[] {
  * file after a rotation (once the old one is read to its end) and starts over after truncation.
  * Ends when `done()` says the writer is gone and the file has been read to its end.
  */
-export async function follow(path: string, emit: (r: LogRecord) => void, done: () => boolean, pollMs = 100): Promise<void> {
+export async function follow(path: string, maxFiles: number, from: ReadPosition, emit: (r: LogRecord) => void, done: () => boolean, pollMs = 100): Promise<void> {
   let fd = openWait(path);
-  let offset = fd === undefined ? 0 : fstatSync(fd).size;
+  let offset = 0;
+  if (fd !== undefined && fstatSync(fd).ino === from.ino) offset = from.offset;
+  else if (from.ino !== 0) {
+    // Rotated between the first read and now: the rest of the file we read (now FILE.k), then
+    // what came after it, in order.
+    for (let i = 1; i < maxFiles; i++) {
+      const st = statOrUndefined(`${path}.${i}`);
+      if (st?.ino !== from.ino) continue;
+      for (const line of readWhole(`${path}.${i}`, from.offset)) {
+        const rec = parseRecord(line);
+        if (rec) emit(rec);
+      }
+      break;
+    }
+    for (const file of rotatedAfter(path, from.ino, maxFiles)) {
+      for (const line of readWhole(file)) {
+        const rec = parseRecord(line);
+        if (rec) emit(rec);
+      }
+    }
+  }
   const carry = { rest: "" };
   const drain = () => {
     if (fd === undefined) return;
@@ -116,8 +148,17 @@ export async function follow(path: string, emit: (r: LogRecord) => void, done: (
       if (fd !== undefined) {
         const now = statOrUndefined(path);
         if (now && now.ino !== fstatSync(fd).ino) {
-          // Rotated: the old file was read to its end just above; the new one from its start.
+          // Rotated: the old file was read to its end just above. Files rotated after it (when
+          // the writer was faster than our polls) come next, oldest first; then the new one.
+          const oldIno = fstatSync(fd).ino;
           closeSync(fd);
+          fd = undefined;
+          for (const file of rotatedAfter(path, oldIno, maxFiles)) {
+            for (const line of readWhole(file)) {
+              const rec = parseRecord(line);
+              if (rec) emit(rec);
+            }
+          }
           fd = openWait(path);
           offset = 0;
           carry.rest = "";
@@ -136,6 +177,32 @@ export async function follow(path: string, emit: (r: LogRecord) => void, done: (
     }
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The rotated files newer than the one with inode `ino` (FILE.k): FILE.k-1 … FILE.1; all of them if it fell off. */
+function rotatedAfter(path: string, ino: number, maxFiles: number): string[] {
+  const files: string[] = [];
+  for (let i = 1; i < maxFiles; i++) {
+    const st = statOrUndefined(`${path}.${i}`);
+    if (!st) continue;
+    if (st.ino === ino) break;
+    files.push(`${path}.${i}`);
+  }
+  return files.reverse();
+}
+
+function readWhole(file: string, offset = 0): string[] {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return [];
+  }
+  try {
+    return readLines(fd, offset, { rest: "" }).lines;
+  } finally {
+    closeSync(fd);
   }
 }
 

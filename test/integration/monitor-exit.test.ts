@@ -1,0 +1,73 @@
+// How a monitored container ended, recorded by its monitor and read through `polis inspect` and
+// `polis events --all`: a normal exit, a kill, an OOM kill; `state` keeps runc's JSON.
+import { rmSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { runMonitored, until } from "../helpers/monitor.js";
+import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+
+const root = tempRoot();
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const events = (id: string) =>
+  polisOk(root, ["events", "--all", "--format", "json", "--filter", `id=${id}`])
+    .stdout.trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+
+const finished = (c: { inspect: () => any }) => until("the recorded exit", () => (c.inspect().State.FinishedAt ? c.inspect() : undefined));
+
+describe("exit status", () => {
+  it("a container that exited: its code and time, an exit event, runc's state unchanged", async () => {
+    const c = runMonitored(root, "exit 3", ["--logs"]);
+    try {
+      const i = await finished(c);
+      expect(i.State.ExitCode).toBe(3);
+      expect(i.State.Status).toBe("stopped");
+      expect(i.State.OOMKilled).toBe(false);
+      expect(Date.parse(i.State.FinishedAt)).toBeGreaterThanOrEqual(Date.parse(i.State.StartedAt));
+      const state = JSON.parse(polisOk(root, ["state", c.id]).stdout);
+      expect(Object.keys(state).sort()).toEqual(["bundle", "created", "id", "ociVersion", "owner", "pid", "rootfs", "status"]);
+      const exit = events(c.id).find((e) => e.action === "exit");
+      expect(exit.attributes).toMatchObject({ exitCode: 3, oomKilled: false });
+      expect(events(c.id).map((e) => e.action)).toEqual(["create", "start", "exit"]);
+    } finally {
+      c.remove();
+    }
+    // delete appends its event after the monitor's rows are gone
+    expect(events(c.id).map((e) => e.action).at(-1)).toBe("delete");
+  });
+
+  it("a killed container: 128 + the signal", async () => {
+    const c = runMonitored(root, "sleep 1000", ["--logs"]);
+    try {
+      polisOk(root, ["kill", c.id, "KILL"]);
+      const i = await finished(c);
+      expect(i.State.ExitCode).toBe(137);
+      expect(events(c.id).find((e) => e.action === "exit").attributes.signal).toBe(9);
+    } finally {
+      c.remove();
+    }
+  });
+
+  it("an OOM-killed container: OOMKilled and an oom event", async () => {
+    const c = runMonitored(root, "head -c 200m /dev/zero | tail > /dev/null", ["--logs"], (cfg) => {
+      cfg.linux.cgroupsPath = `/polis-test/${uniqueId("oom")}`;
+      cfg.linux.resources.memory = { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 };
+    });
+    try {
+      const i = await finished(c);
+      expect(i.State.OOMKilled).toBe(true);
+      expect(i.State.ExitCode).toBe(137);
+      expect(events(c.id).map((e) => e.action)).toEqual(expect.arrayContaining(["oom", "exit"]));
+    } finally {
+      c.remove();
+    }
+  });
+
+  it("inspect: an unknown container fails like every runtime command", () => {
+    const r = polis(root, ["inspect", "nope"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("container does not exist");
+  });
+});
