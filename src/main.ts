@@ -42,6 +42,7 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   inspect: () => import("./cli/inspect.js"),
   health: () => import("./cli/health.js"),
   exited: () => import("./cli/exited.js"),
+  monitor: () => import("./cli/monitor.js"),
 };
 
 

@@ -331,6 +331,19 @@ export const COMMANDS: CommandSpec[] = [
     options: [{ name: "scheduled", type: "boolean", description: "run by the container's monitor on its interval (prints nothing)" }],
   },
   {
+    name: "monitor",
+    summary: "serve Prometheus metrics, a dashboard and alerts for the containers under --root",
+    usage: "[command options]",
+    description: "Optional and long-running; the runtime never needs it. Settings and alert rules: the monitor section of --config.",
+    minArgs: 0,
+    maxArgs: 0,
+    options: [
+      { name: "listen", type: "string", description: "HOST:PORT to serve on (default 127.0.0.1:9323)" },
+      { name: "interval", type: "string", description: "sampling and alert interval (default 10s)" },
+      { name: "token", type: "string", description: "require this bearer token (needed beyond loopback)" },
+    ],
+  },
+  {
     name: "exited",
     summary: "record the exit of a monitored container (run by its monitor)",
     usage: ID,

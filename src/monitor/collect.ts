@@ -1,0 +1,64 @@
+// One look at every container for `polis monitor`: records, live status, monitor rows (health,
+// log), image and a fresh sample of each live container's counters. The store is opened and
+// closed around the reads; sampling cgroupfs happens after, without it.
+import { isFrozenAt } from "../cgroups/freezer.js";
+import { liveStatus, openStore } from "../container/context.js";
+import type { GlobalOptions } from "../container/options.js";
+import { eventCounts, listMonitors, type MonitorRow } from "../state/monitor.js";
+import type { ContainerRecord } from "../state/types.js";
+import { sampleContainer, type Sample } from "./sample.js";
+import { nameOf } from "./stats.js";
+
+export interface ContainerView {
+  rec: ContainerRecord;
+  id: string;
+  name: string;
+  image: string;
+  status: string;
+  monitor: MonitorRow | undefined;
+  /** Only for running/paused containers whose cgroup could be read. */
+  sample: Sample | undefined;
+  startedAt: string | undefined;
+}
+
+export interface Snapshot {
+  at: number;
+  containers: ContainerView[];
+  events: { type: string; action: string; count: number }[];
+}
+
+export function collect(g: GlobalOptions): Snapshot {
+  const store = openStore(g);
+  let views: ContainerView[];
+  let events;
+  try {
+    const monitors = new Map(listMonitors(store).map((m) => [m.id, m]));
+    views = store.list().map((rec) => {
+      const image = store.resourcesOf(rec.id).find((r) => r.kind.startsWith("image"));
+      const data = (image?.data ?? {}) as Record<string, unknown>;
+      const starts = store.listEvents({ id: rec.id, type: "container", action: "start" });
+      return {
+        rec,
+        id: rec.id,
+        name: nameOf(rec),
+        image: String(data.image ?? data.reference ?? image?.name ?? ""),
+        status: liveStatus(rec, () => isFrozenAt(rec.cgroupPaths)),
+        monitor: monitors.get(rec.id),
+        sample: undefined,
+        startedAt: monitors.get(rec.id)?.startedAt ?? starts.at(-1)?.time,
+      };
+    });
+    events = eventCounts(store);
+  } finally {
+    store.close();
+  }
+  for (const v of views) {
+    if (v.status !== "running" && v.status !== "paused") continue;
+    try {
+      v.sample = sampleContainer(v.rec);
+    } catch {
+      // stopped between the listing and the read
+    }
+  }
+  return { at: Date.now(), containers: views, events };
+}

@@ -1,0 +1,260 @@
+// `polis monitor`: an optional long-running process, never needed by the runtime. Every
+// interval it samples the containers into the state database (history for the dashboard),
+// evaluates the alert rules and prunes old history; on request it serves /metrics (fresh
+// counters), the dashboard and its JSON API. Binds 127.0.0.1 unless told otherwise, and then
+// only with a token.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { openStore } from "../container/context.js";
+import type { GlobalOptions } from "../container/options.js";
+import { PolisError } from "../errors.js";
+import { log } from "../log.js";
+import {
+  alertStates,
+  clearAlertState,
+  countEventsSince,
+  getMonitor,
+  healthResults,
+  insertSamples,
+  pruneEvents,
+  pruneSamples,
+  samplesSince,
+  setAlertState,
+  type MetricSample,
+} from "../state/monitor.js";
+import { deliver, evaluate, type ContainerFacts } from "./alerts.js";
+import { collect, type Snapshot } from "./collect.js";
+import type { MonitorConfig } from "./config.js";
+import { dashboardHtml, uplotAsset } from "./dashboard.js";
+import { comparableTime, readAll, tail } from "./logfile.js";
+import { createMetrics } from "./metrics.js";
+import type { Sample } from "./sample.js";
+
+export interface ServeOptions {
+  listen: string;
+  intervalMs: number;
+  token?: string;
+  config: MonitorConfig;
+  /** Called once listening, with the address actually bound (port 0 picks a free one). */
+  onListening?: (url: string) => void;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new PolisError(`invalid value "${listen}" for flag --listen: HOST:PORT, e.g. 127.0.0.1:9323`);
+  return { host: m[1] ?? (m[2] || "0.0.0.0"), port };
+}
+
+export const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127\./.test(host);
+
+export async function serveMonitor(g: GlobalOptions, o: ServeOptions, stop: Promise<void>): Promise<void> {
+  const { host, port } = parseListen(o.listen);
+  if (!isLoopback(host) && !o.token) throw new PolisError(`--token is required to listen on ${o.listen} (beyond loopback): anyone who can reach it would see every container`);
+  const metrics = createMetrics();
+  const sampler = new Sampler(g, o.config, metrics);
+  const server = createServer((req, res) => {
+    handle(g, o, metrics, sampler, req, res).catch((err) => {
+      log.warn(`polis monitor: ${req.url}: ${(err as Error).message}`);
+      if (!res.headersSent) send(res, 500, "text/plain", `${(err as Error).message}\n`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(new PolisError(`cannot listen on ${o.listen}: ${err.code === "EADDRINUSE" ? "the address is already in use" : err.message}`)),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  o.onListening?.(url);
+  log.info(`polis monitor listening on ${url}`);
+  await sampler.tick();
+  const timer = setInterval(() => void sampler.tick(), o.intervalMs);
+  try {
+    await stop;
+  } finally {
+    clearInterval(timer);
+    await new Promise((r) => server.close(r));
+    server.closeAllConnections();
+    await sampler.idle();
+  }
+}
+
+async function handle(g: GlobalOptions, o: ServeOptions, metrics: ReturnType<typeof createMetrics>, sampler: Sampler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://polis");
+  if (o.token) {
+    const bearer = req.headers.authorization === `Bearer ${o.token}`;
+    if (!bearer && url.searchParams.get("token") !== o.token) return send(res, 401, "text/plain", "a token is required (Authorization: Bearer …, or ?token=)\n");
+  }
+  if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "GET only\n");
+  const path = url.pathname;
+  if (path === "/metrics") {
+    const end = metrics.scrapeSeconds.startTimer();
+    const snap = collect(g);
+    end();
+    return send(res, 200, metrics.registry.contentType, await metrics.render(snap));
+  }
+  if (path === "/") return send(res, 200, "text/html; charset=utf-8", dashboardHtml(o.intervalMs));
+  if (path === "/static/uplot.js") return send(res, 200, "text/javascript", uplotAsset("uPlot.iife.min.js"));
+  if (path === "/static/uplot.css") return send(res, 200, "text/css", uplotAsset("uPlot.min.css"));
+  if (path === "/api/containers") return json(res, containersView(sampler.latest ?? collect(g), sampler));
+  if (path === "/api/history") return json(res, history(g, Number(url.searchParams.get("since") ?? 0), url.searchParams.get("id") ?? undefined));
+  if (path === "/api/events") {
+    const store = openStore(g);
+    try {
+      const all = store.listEvents({});
+      return json(res, all.slice(-Math.max(1, Number(url.searchParams.get("limit") ?? 50))));
+    } finally {
+      store.close();
+    }
+  }
+  const one = /^\/api\/containers\/([^/]+)$/.exec(path);
+  if (one) return json(res, containerDetail(g, decodeURIComponent(one[1])));
+  send(res, 404, "text/plain", "not found\n");
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string | Buffer): void {
+  res.writeHead(code, { "content-type": type, "cache-control": "no-store" });
+  res.end(body);
+}
+
+const json = (res: ServerResponse, v: unknown) => send(res, 200, "application/json", JSON.stringify(v));
+
+function containersView(s: Snapshot, sampler: Sampler) {
+  return s.containers.map((c) => ({
+    id: c.id,
+    name: c.name,
+    image: c.image,
+    status: c.status,
+    health: c.monitor?.health ? (c.monitor.healthStatus ?? "starting") : null,
+    cpuPercent: sampler.cpuPercent.get(c.id) ?? null,
+    memBytes: c.sample?.memWorkingSet ?? null,
+    memLimit: c.sample?.memLimit ?? null,
+    pids: c.sample?.pids ?? null,
+    exitCode: c.monitor?.exitCode ?? null,
+  }));
+}
+
+/** Sampled history as chart series: [seconds, cpu %, memory bytes] per point. */
+function history(g: GlobalOptions, sinceMs: number, id?: string) {
+  const store = openStore(g);
+  let rows: MetricSample[];
+  try {
+    rows = samplesSince(store, sinceMs, id);
+  } finally {
+    store.close();
+  }
+  const byId = new Map<string, MetricSample[]>();
+  for (const r of rows) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
+  return {
+    series: [...byId].map(([cid, list]) => ({
+      id: cid,
+      points: list.slice(1).map((r, i) => {
+        const prev = list[i];
+        const cpu = r.timeMs > prev.timeMs && r.cpuNs >= prev.cpuNs ? ((r.cpuNs - prev.cpuNs) / ((r.timeMs - prev.timeMs) * 1e6)) * 100 : 0;
+        return [r.timeMs / 1000, Number(cpu.toFixed(2)), r.memBytes];
+      }),
+    })),
+  };
+}
+
+function containerDetail(g: GlobalOptions, id: string) {
+  const store = openStore(g);
+  try {
+    const rec = store.get(id);
+    if (!rec) return { id, status: "unknown", health: null, logTail: [] };
+    const m = getMonitor(store, id);
+    const logTail = m ? tail(readAll(m.logPath, m.logMaxFiles), 50).map((r) => `${r.time} ${r.stream} ${r.text}`) : [];
+    return {
+      id,
+      status: rec.phase,
+      exitCode: m?.exitCode ?? null,
+      health: m?.health ? { status: m.healthStatus ?? "starting", failingStreak: m.failingStreak, log: healthResults(store, id) } : null,
+      logTail,
+    };
+  } finally {
+    store.close();
+  }
+}
+
+/** The interval's work: sample, record, alert, prune. One tick at a time. */
+class Sampler {
+  latest: Snapshot | undefined;
+  readonly cpuPercent = new Map<string, number>();
+  private prev = new Map<string, Sample>();
+  private running: Promise<void> | undefined;
+  private deliveries: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly g: GlobalOptions,
+    private readonly config: MonitorConfig,
+    private readonly metrics: ReturnType<typeof createMetrics>,
+  ) {}
+
+  tick(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = this.work().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  async idle(): Promise<void> {
+    await this.running;
+    await this.deliveries;
+  }
+
+  private async work(): Promise<void> {
+    try {
+      const snap = collect(this.g);
+      this.latest = snap;
+      const samples: MetricSample[] = [];
+      for (const c of snap.containers) {
+        const s = c.sample;
+        if (!s) continue;
+        const p = this.prev.get(c.id);
+        if (p) this.cpuPercent.set(c.id, Number(s.atNs - p.atNs) > 0 ? ((s.cpuTotalNs - p.cpuTotalNs) / Number(s.atNs - p.atNs)) * 100 : 0);
+        samples.push({ timeMs: snap.at, id: c.id, cpuNs: s.cpuTotalNs, memBytes: s.memWorkingSet, memLimit: s.memLimit, rxBytes: s.net?.rxBytes ?? null, txBytes: s.net?.txBytes ?? null });
+      }
+      this.prev = new Map(snap.containers.filter((c) => c.sample).map((c) => [c.id, c.sample!]));
+      for (const id of this.cpuPercent.keys()) if (!this.prev.has(id)) this.cpuPercent.delete(id);
+      const store = openStore(this.g);
+      try {
+        insertSamples(store, samples);
+        pruneSamples(store, snap.at - this.config.retentionMs);
+        pruneEvents(store, comparableTime(new Date(snap.at - this.config.eventRetentionMs)));
+        if (this.config.alerts.length) this.alert(store, snap);
+      } finally {
+        store.close();
+      }
+    } catch (err) {
+      log.warn(`polis monitor: sampling failed: ${(err as Error).message}`);
+    }
+  }
+
+  private alert(store: ReturnType<typeof openStore>, snap: Snapshot): void {
+    const now = new Date(snap.at);
+    const facts: ContainerFacts[] = snap.containers
+      .filter((c) => c.status === "running" || c.status === "paused")
+      .map((c) => ({
+        id: c.id,
+        name: c.name,
+        cpuPercent: this.cpuPercent.get(c.id),
+        memoryBytes: c.sample?.memWorkingSet ?? 0,
+        memoryPercent: c.sample?.memLimited ? (c.sample.memWorkingSet / c.sample.memLimit) * 100 : undefined,
+        unhealthy: c.monitor?.healthStatus === "unhealthy",
+        countEvents: (action, windowMs) => countEventsSince(store, c.id, action, comparableTime(new Date(snap.at - windowMs))),
+      }));
+    const before = alertStates(store);
+    const { states, notify } = evaluate(this.config.alerts, facts, before, now);
+    store.transaction(() => {
+      const keep = new Set(states.map((s) => `${s.rule}\0${s.id}`));
+      for (const s of before) if (!keep.has(`${s.rule}\0${s.id}`)) clearAlertState(store, s.rule, s.id);
+      for (const s of states) setAlertState(store, s);
+      for (const n of notify) store.appendEvent({ type: "alert", action: n.status, id: n.id, attributes: { rule: n.rule, metric: n.metric, value: n.value, threshold: n.threshold } });
+    });
+    this.metrics.alertsFiring.reset();
+    for (const rule of this.config.alerts) this.metrics.alertsFiring.set({ rule: rule.name }, states.filter((s) => s.rule === rule.name && s.firing).length);
+    // Deliveries run one after another, in order, beside the sampling.
+    for (const n of notify) this.deliveries = this.deliveries.then(() => deliver(n, this.config.webhook));
+  }
+}
