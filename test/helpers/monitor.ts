@@ -62,3 +62,55 @@ export function records(file: string): Record_[] {
 }
 
 export const statusOf = (root: string, id: string) => JSON.parse(polisOk(root, ["state", id]).stdout).status as string;
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { POLIS } from "./polis.js";
+
+export interface RunningServer {
+  url: string;
+  child: ChildProcess;
+  stderr: () => string;
+  stop: () => Promise<void>;
+}
+
+/** `polis monitor --listen 127.0.0.1:0 …` in the background; resolves once it listens. */
+export async function startPolisMonitor(root: string, args: string[], env: Record<string, string> = {}): Promise<RunningServer> {
+  const e: Record<string, string | undefined> = { ...process.env, ...env };
+  delete e.NODE_EXTRA_CA_CERTS;
+  const child = spawn(process.execPath, [POLIS, "--root", root, "monitor", "--listen", "127.0.0.1:0", ...args], { env: e, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stderr!.on("data", (d) => (err += d));
+  const exited = new Promise<void>((r) => child.on("close", () => r()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on("close", (code) => reject(new Error(`polis monitor exited ${code}: ${err}`)));
+    setTimeout(() => reject(new Error(`polis monitor did not listen: ${err}`)), 20_000);
+  });
+  return {
+    url,
+    child,
+    stderr: () => err,
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** A port nobody listens on right now (for servers that cannot take port 0). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}

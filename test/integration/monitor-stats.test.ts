@@ -2,7 +2,7 @@
 // one CPU, an allocation held in memory shows in the memory column, traffic over a veth in the
 // container's network namespace shows in NET I/O.
 import { execFileSync, spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { withRunning } from "../helpers/containers.js";
 import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
@@ -14,15 +14,24 @@ type Row = { id: string; cpu_percent: number; mem_usage: number; mem_limit: numb
 const statsOf = (args: string[]): Row[] => JSON.parse(polisOk(root, ["stats", "--no-stream", "--format", "json", ...args]).stdout);
 
 describe("polis stats", () => {
-  it("a busy loop shows about one CPU; an idle container about none", async () => {
-    await withRunning(root, (c) => (c.process.args = ["sh", "-c", "while :; do :; done"]), async (busy) => {
+  it("a busy loop shows what the kernel charged it (about one CPU when the host is idle); an idle container about none", async () => {
+    await withRunning(root, (c) => (c.process.args = ["sh", "-c", "while :; do :; done"]), async (busy, busyPid) => {
       await withRunning(root, () => {}, async (idle) => {
+        // What the kernel says the loop used over the same time (utime + stime, in 10 ms ticks),
+        // measured around the stats call: on a shared host the loop may get well under one CPU.
+        const ticks = () => {
+          const f = readFileSync(`/proc/${busyPid}/stat`, "utf8").split(") ")[1].split(" ");
+          return Number(f[11]) + Number(f[12]);
+        };
+        const t0 = ticks();
+        const w0 = Date.now();
         const rows = statsOf([busy, idle]);
+        const kernelPercent = ((ticks() - t0) * 10 * 100) / (Date.now() - w0);
         const b = rows.find((r) => r.id === busy)!;
         const i = rows.find((r) => r.id === idle)!;
-        // Two cores shared with other work: a busy loop gets most of one, never more than one.
-        expect(b.cpu_percent).toBeGreaterThan(50);
-        expect(b.cpu_percent).toBeLessThan(110);
+        expect(b.cpu_percent).toBeGreaterThan(10);
+        expect(b.cpu_percent).toBeLessThan(110); // one thread: never more than one CPU
+        expect(Math.abs(b.cpu_percent - kernelPercent)).toBeLessThan(35);
         expect(i.cpu_percent).toBeLessThan(5);
         expect(b.pids).toBe(1);
       });
