@@ -17,6 +17,7 @@ export function uplotAsset(file: "uPlot.iife.min.js" | "uPlot.min.css"): Buffer 
 export function dashboardHtml(intervalMs: number): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>polis monitor</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="static/uplot.css">
 <style>
  body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
