@@ -231,6 +231,7 @@ export const COMMANDS: CommandSpec[] = [
       noNewKeyring,
       preserveFds,
       ...monitorFlags,
+      { name: "rm", type: "boolean", description: "with --detach: delete the container once it exits (its monitor waits for it)" },
     ],
   },
   {

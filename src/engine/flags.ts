@@ -16,4 +16,5 @@ export const ENGINE_FLAGS: readonly string[] = [
   "health-retries",
   "health-start-period",
   "health-on-failure",
+  "rm",
 ];

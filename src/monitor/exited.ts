@@ -8,6 +8,9 @@ import { openStore } from "../container/context.js";
 import type { GlobalOptions } from "../container/options.js";
 import { PolisError } from "../errors.js";
 import { recordExit } from "../state/monitor.js";
+import { loadConfig } from "../config/load.js";
+import { monitorConfig } from "./config.js";
+import { EVENT_RETENTION_MS, pruneOldEvents } from "./events.js";
 import { monitorDir } from "./paths.js";
 
 export interface ExitFile {
@@ -31,6 +34,17 @@ export function readExitFile(root: string, id: string): ExitFile | undefined {
   }
 }
 
+/** The event history's retention (the config's monitor.eventRetention), applied as exits come in. */
+function pruneHistory(g: GlobalOptions): void {
+  let retentionMs = EVENT_RETENTION_MS;
+  try {
+    retentionMs = monitorConfig(loadConfig(g)).eventRetentionMs;
+  } catch {
+    // a broken config file is `polis monitor`'s error to report, not the exit hook's
+  }
+  pruneOldEvents(g, retentionMs);
+}
+
 export async function recordExited(g: GlobalOptions, id: string): Promise<void> {
   const exit = readExitFile(g.root, id);
   if (!exit) throw new PolisError(`container ${id}: no exit recorded by its monitor`);
@@ -52,7 +66,8 @@ export async function recordExited(g: GlobalOptions, id: string): Promise<void> 
   } finally {
     store.close();
   }
-  // What happens next is the health room's business (--health-on-failure restart).
+  pruneHistory(g);
+  // What happens next: --health-on-failure restart, run --rm.
   const { afterExit } = await import("./restart.js");
   await afterExit(g, id);
 }

@@ -15,6 +15,7 @@ export const MONITOR_FLAGS = [
   "health-retries",
   "health-start-period",
   "health-on-failure",
+  "rm",
 ] as const;
 
 export interface MonitorOptions {
@@ -23,6 +24,8 @@ export interface MonitorOptions {
   logMaxSize: number;
   logMaxFiles: number;
   health: HealthConfig | null;
+  /** run --rm: delete the container (and its default log) once it has exited. */
+  autoRemove: boolean;
 }
 
 /** docker's defaults. */
@@ -42,6 +45,7 @@ export function monitorOptions(v: Values, given: Set<string>, logPath: string | 
     logMaxSize: given.has("log-max-size") ? parseSize(String(v["log-max-size"])) : 0,
     logMaxFiles: maxFiles,
     health,
+    autoRemove: v.rm === true,
   };
 }
 

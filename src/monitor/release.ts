@@ -22,7 +22,9 @@ export async function release(g: GlobalOptions, store: Store, row: ResourceRow):
 
 export async function releaseMonitor(_g: GlobalOptions, store: Store, row: ResourceRow): Promise<void> {
   const res = row.data as MonitorResource;
-  if (monitorAlive(res)) {
+  // Run from the monitor's own exit hook (run --rm): it exits as soon as we return.
+  const fromItsHook = res.pid === process.ppid;
+  if (!fromItsHook && monitorAlive(res)) {
     // The init is gone by now (delete kills it first): a monitor still up is draining the pipes
     // and recording the exit. Give it a moment, then stop it.
     for (let i = 0; i < 40 && monitorAlive(res); i++) await sleep(50);

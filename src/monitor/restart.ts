@@ -1,6 +1,7 @@
-// --health-on-failure restart: the health check marks the container and kills it; when its
-// monitor has recorded the exit (`polis exited`), this recreates the container under a new
-// monitor with the same bundle, log file and health check, and starts it again.
+// What follows a monitored container's exit, once its monitor has recorded it (`polis exited`):
+//   --health-on-failure restart: the health check marked the container and killed it; it is
+//     recreated under a new monitor with the same bundle, log file and health check, and started;
+//   run --rm: the container is deleted.
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openStore } from "../container/context.js";
@@ -12,13 +13,25 @@ import { MONITOR_KIND, type MonitorResource } from "./spawn.js";
 
 const MARKER = "restart";
 
+/** run --rm: the exit is recorded (and the event appended); now the container goes. */
+async function autoRemove(g: GlobalOptions, id: string): Promise<void> {
+  const store = openStore(g);
+  try {
+    if (!getMonitor(store, id)?.autoRemove) return;
+  } finally {
+    store.close();
+  }
+  const { deleteContainer } = await import("../container/delete.js");
+  await deleteContainer(g, { id, force: true });
+}
+
 export function requestRestart(g: GlobalOptions, id: string): void {
   writeFileSync(join(monitorDir(g.root, id), MARKER), "");
 }
 
 export async function afterExit(g: GlobalOptions, id: string): Promise<void> {
   const dir = monitorDir(g.root, id);
-  if (!existsSync(join(dir, MARKER))) return;
+  if (!existsSync(join(dir, MARKER))) return autoRemove(g, id);
   const store = openStore(g);
   let plan;
   try {
@@ -40,7 +53,7 @@ export async function afterExit(g: GlobalOptions, id: string): Promise<void> {
   await createUnderMonitor(
     g,
     { id, bundle: plan.bundle, noPivot: false, noNewKeyring: false, preserveFds: 0 },
-    { logPath: plan.res.ownsLog ? undefined : plan.m.logPath, logMaxSize: plan.m.logMaxSize, logMaxFiles: plan.m.logMaxFiles, health: plan.m.health },
+    { logPath: plan.res.ownsLog ? undefined : plan.m.logPath, logMaxSize: plan.m.logMaxSize, logMaxFiles: plan.m.logMaxFiles, health: plan.m.health, autoRemove: plan.m.autoRemove },
   );
   await startContainer(g, id);
   const after = openStore(g);

@@ -39,7 +39,7 @@ export async function createUnderMonitor(g: GlobalOptions, o: CreateOptions, m: 
   try {
     if (store.get(o.id)) throw new ContainerExistsError(o.id);
     store.addResource(o.id, MONITOR_KIND, MONITOR_KIND, res);
-    insertMonitor(store, { id: o.id, logPath, logMaxSize: m.logMaxSize, logMaxFiles: m.logMaxFiles, health: m.health });
+    insertMonitor(store, { id: o.id, logPath, logMaxSize: m.logMaxSize, logMaxFiles: m.logMaxFiles, health: m.health, autoRemove: m.autoRemove });
   } finally {
     store.close();
   }

@@ -96,7 +96,8 @@ export const MIGRATIONS: readonly Migration[] = [
         exit_code      INTEGER,
         exit_signal    INTEGER,
         finished_at    TEXT,
-        oom_killed     INTEGER NOT NULL DEFAULT 0
+        oom_killed     INTEGER NOT NULL DEFAULT 0,
+        auto_remove    INTEGER NOT NULL DEFAULT 0
       );
       CREATE TABLE health_results (
         seq       INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -28,6 +28,8 @@ export interface MonitorRow {
   exitSignal: number | null;
   finishedAt: string | null;
   oomKilled: boolean;
+  /** run --rm: delete the container once its exit is recorded. */
+  autoRemove: boolean;
 }
 
 export interface HealthResult {
@@ -49,19 +51,24 @@ export interface MetricSample {
 
 const SELECT_MONITOR = `SELECT id, log_path AS logPath, log_max_size AS logMaxSize, log_max_files AS logMaxFiles,
   health, health_status AS healthStatus, failing_streak AS failingStreak, started_at AS startedAt,
-  exit_code AS exitCode, exit_signal AS exitSignal, finished_at AS finishedAt, oom_killed AS oomKilled
-  FROM monitor_containers`;
+  exit_code AS exitCode, exit_signal AS exitSignal, finished_at AS finishedAt, oom_killed AS oomKilled,
+  auto_remove AS autoRemove FROM monitor_containers`;
 
-type RawMonitor = Omit<MonitorRow, "health" | "oomKilled"> & { health: string | null; oomKilled: number };
-const decode = (r: RawMonitor): MonitorRow => ({ ...r, health: r.health ? (JSON.parse(r.health) as HealthConfig) : null, oomKilled: r.oomKilled === 1 });
+type RawMonitor = Omit<MonitorRow, "health" | "oomKilled" | "autoRemove"> & { health: string | null; oomKilled: number; autoRemove: number };
+const decode = (r: RawMonitor): MonitorRow => ({
+  ...r,
+  health: r.health ? (JSON.parse(r.health) as HealthConfig) : null,
+  oomKilled: r.oomKilled === 1,
+  autoRemove: r.autoRemove === 1,
+});
 
-export function insertMonitor(store: Store, r: Pick<MonitorRow, "id" | "logPath" | "logMaxSize" | "logMaxFiles" | "health">): void {
+export function insertMonitor(store: Store, r: Pick<MonitorRow, "id" | "logPath" | "logMaxSize" | "logMaxFiles" | "health" | "autoRemove">): void {
   connectionOf(store)
     .prepare(
-      `INSERT OR REPLACE INTO monitor_containers (id, log_path, log_max_size, log_max_files, health, health_status)
-       VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO monitor_containers (id, log_path, log_max_size, log_max_files, health, health_status, auto_remove)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     )
-    .run(r.id, r.logPath, r.logMaxSize, r.logMaxFiles, r.health ? JSON.stringify(r.health) : null, r.health ? "starting" : null);
+    .run(r.id, r.logPath, r.logMaxSize, r.logMaxFiles, r.health ? JSON.stringify(r.health) : null, r.health ? "starting" : null, r.autoRemove ? 1 : 0);
 }
 
 export function getMonitor(store: Store, id: string): MonitorRow | undefined {

@@ -1,9 +1,11 @@
 // How a monitored container ended, recorded by its monitor and read through `polis inspect` and
 // `polis events --all`: a normal exit, a kill, an OOM kill; `state` keeps runc's JSON.
-import { rmSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runMonitored, until } from "../helpers/monitor.js";
 import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+import { busyboxBundle } from "../helpers/rootfs.js";
 
 const root = tempRoot();
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -62,6 +64,39 @@ describe("exit status", () => {
       expect(events(c.id).map((e) => e.action)).toEqual(expect.arrayContaining(["oom", "exit"]));
     } finally {
       c.remove();
+    }
+  });
+
+  it("run --rm: the container is deleted once its exit is recorded", async () => {
+    const c = runMonitored(root, "echo bye; exit 4", ["--rm"]);
+    try {
+      await until("the delete", () => polis(root, ["state", c.id]).code !== 0);
+      expect(polis(root, ["state", c.id]).stderr).toContain("container does not exist");
+      const actions = events(c.id).map((e) => e.action);
+      expect(actions).toEqual(["create", "start", "exit", "delete"]);
+      expect(existsSync(join(root, "monitors", c.id))).toBe(false);
+    } finally {
+      c.remove();
+    }
+  });
+
+  it("the event history keeps only monitor.eventRetention (applied as exits come in)", async () => {
+    const config = join(root, "retention.yaml");
+    writeFileSync(config, "monitor:\n  eventRetention: 2s\n");
+    const old = runMonitored(root, "exit 0", ["--logs"]);
+    try {
+      await finished(old);
+      expect(events(old.id).length).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 2500));
+      const id = uniqueId("ret");
+      const bundle = busyboxBundle((cfg) => (cfg.process.args = ["true"]));
+      polisOk(root, ["run", "-d", "--rm", "--bundle", bundle, id], { env: { POLIS_CONFIG: config } });
+      await until("the second container's delete", () => polis(root, ["state", id]).code !== 0);
+      rmSync(bundle, { recursive: true, force: true });
+      expect(events(old.id)).toEqual([]);
+      expect(events(id).map((e) => e.action)).toContain("exit");
+    } finally {
+      old.remove();
     }
   });
 
