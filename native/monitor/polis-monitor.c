@@ -188,19 +188,23 @@ static int devnull(void) {
   return fd;
 }
 
-/* fork + exec polis with `extra` appended; stdio as given (-1: /dev/null). */
-static pid_t run_polis(char *const extra[], int n_extra, int in, int outfd, int errfd, const sigset_t *oldmask) {
+/* fork + exec polis with `extra` appended; stdio as given (-1: /dev/null). With `tied`, the child
+   is killed if the monitor dies first (a `polis create` must not finish for a monitor that is gone:
+   delete --force could not find what it made). */
+static pid_t run_polis(char *const extra[], int n_extra, int in, int outfd, int errfd, const sigset_t *oldmask, int tied) {
   char *argv[MAX_ARGS * 2 + 8];
   int a = 0;
   for (int i = 0; i < polis_argc; i++) argv[a++] = polis_argv[i];
   for (int i = 0; i < n_extra; i++) argv[a++] = extra[i];
   argv[a] = NULL;
+  pid_t self = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     warnx("fork: %s", strerror(errno));
     return -1;
   }
   if (pid > 0) return pid;
+  if (tied && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != self)) _exit(125);
   int null = devnull();
   dup2(in >= 0 ? in : null, 0);
   dup2(outfd >= 0 ? outfd : null, 1);
@@ -343,7 +347,7 @@ int main(int argc, char **argv) {
   create[c++] = pid_file;
   for (int i = 0; i < create_argc; i++) create[c++] = create_args[i];
   create[c++] = (char *)id;
-  pid_t creator = run_polis(create, c, -1, opipe[1], epipe[1], &oldmask);
+  pid_t creator = run_polis(create, c, -1, opipe[1], epipe[1], &oldmask, 1);
   if (creator < 0) {
     report_sync("fail %ld\n", 125);
     return 125;
@@ -397,7 +401,7 @@ int main(int argc, char **argv) {
       /* One check at a time: a slow check delays the next tick rather than piling up. */
       if (health == 0 && init > 0 && !init_done) {
         char *args[] = {"health", "--scheduled", (char *)id};
-        health = run_polis(args, 3, -1, -1, -1, &oldmask);
+        health = run_polis(args, 3, -1, -1, -1, &oldmask, 1);
         if (health < 0) health = 0;
       }
     }
@@ -405,7 +409,13 @@ int main(int argc, char **argv) {
       struct signalfd_siginfo si;
       while (read(sigfd, &si, sizeof si) == sizeof si) {
         if (si.ssi_signo != SIGCHLD) {
-          /* delete stops us: keep what was written, leave the container alone */
+          /* delete stops us: keep what was written, leave the container alone. A `polis create`
+             still running is stopped first, so that nothing it makes appears after we are gone. */
+          if (creator > 0) {
+            kill(creator, SIGKILL);
+            while (waitpid(creator, NULL, 0) < 0 && errno == EINTR) {
+            }
+          }
           flush_out();
           return 0;
         }
@@ -459,7 +469,7 @@ int main(int argc, char **argv) {
   if (init_done) {
     /* Let Node import the exit into the state database (exit event, OOM, on-exit actions). */
     char *args[] = {"exited", (char *)id};
-    pid_t hook = run_polis(args, 2, -1, -1, 2, &oldmask);
+    pid_t hook = run_polis(args, 2, -1, -1, 2, &oldmask, 0);
     int status;
     while (hook > 0 && waitpid(-1, &status, 0) != hook) {
     }

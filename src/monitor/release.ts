@@ -2,15 +2,45 @@
 // it finish recording the exit if the container just died, else stop it; then remove its
 // directory (and the log, when it is the default one) and its rows. Idempotent: after a reboot
 // the pid is not the monitor any more (start time and boot id differ) and nothing is signalled.
-import { rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import type { GlobalOptions } from "../container/options.js";
-import { isSameProcess } from "../linux/proc.js";
+import { bootId, isSameProcess, processStartTime } from "../linux/proc.js";
 import { removeMonitor } from "../state/monitor.js";
 import type { Store } from "../state/store.js";
+import { recordedCgroup } from "../container/cgroup.js";
 import type { ResourceRow } from "../state/types.js";
 import type { MonitorResource } from "./spawn.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A polis-monitor process whose --dir is `dir`, with what identifies it. */
+function findByDir(dir: string): Partial<MonitorResource> {
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    const at = argv.indexOf("--dir");
+    if (!argv[0]?.endsWith("polis-monitor") || at < 0 || argv[at + 1] !== dir) continue;
+    const pid = Number(name);
+    return { pid, startTime: processStartTime(pid) ?? undefined, bootId: bootId() };
+  }
+  return {};
+}
+
+function killLeftovers(store: Store, id: string): void {
+  const rec = store.get(id);
+  if (!rec) return;
+  try {
+    if (rec.pid !== null && rec.pidStartTime !== null && isSameProcess(rec.pid, rec.pidStartTime, rec.bootId)) process.kill(rec.pid, "SIGKILL");
+    recordedCgroup(rec).killAll(9);
+  } catch {
+    // gone meanwhile, or no cgroup: nothing left to kill
+  }
+}
 
 export function monitorAlive(res: MonitorResource): boolean {
   return res.pid !== undefined && res.startTime !== undefined && res.bootId !== undefined && isSameProcess(res.pid, res.startTime, res.bootId);
@@ -21,7 +51,9 @@ export async function release(g: GlobalOptions, store: Store, row: ResourceRow):
 }
 
 export async function releaseMonitor(_g: GlobalOptions, store: Store, row: ResourceRow): Promise<void> {
-  const res = row.data as MonitorResource;
+  const res = { ...(row.data as MonitorResource) };
+  // polis killed between starting the monitor and recording its pid: find it by its directory.
+  if (res.pid === undefined) Object.assign(res, findByDir(res.dir));
   // Run from the monitor's own exit hook (run --rm): it exits as soon as we return.
   const fromItsHook = res.pid === process.ppid;
   if (!fromItsHook && monitorAlive(res)) {
@@ -38,6 +70,9 @@ export async function releaseMonitor(_g: GlobalOptions, store: Store, row: Resou
       for (let i = 0; i < waits && monitorAlive(res); i++) await sleep(25);
     }
   }
+  // A delete that raced with the monitor's `polis create` (polis killed half-way through run):
+  // the create is stopped with the monitor; whatever it made before that goes now.
+  if (!fromItsHook) killLeftovers(store, row.containerId);
   if (res.ownsLog) rmSync(res.logPath, { force: true });
   rmSync(res.dir, { recursive: true, force: true });
   removeMonitor(store, row.containerId);

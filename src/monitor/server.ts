@@ -18,6 +18,7 @@ import {
   insertSamples,
   pruneEvents,
   pruneSamples,
+  recentEvents,
   samplesSince,
   setAlertState,
   type MetricSample,
@@ -103,8 +104,7 @@ async function handle(g: GlobalOptions, o: ServeOptions, metrics: ReturnType<typ
   if (path === "/api/events") {
     const store = openStore(g);
     try {
-      const all = store.listEvents({});
-      return json(res, all.slice(-Math.max(1, Number(url.searchParams.get("limit") ?? 50))));
+      return json(res, recentEvents(store, Math.min(500, Math.max(1, Number(url.searchParams.get("limit")) || 50))));
     } finally {
       store.close();
     }

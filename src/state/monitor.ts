@@ -1,6 +1,7 @@
 // The monitor room's queries (src/monitor/): monitored containers, health results, metric
 // history, alert states, event retention. The tables are made by the "monitor" migration.
 import type { Store } from "./store.js";
+import type { EngineEvent } from "./types.js";
 import { connectionOf } from "./store.js";
 
 export interface HealthConfig {
@@ -160,6 +161,12 @@ export function setAlertState(store: Store, s: AlertState): void {
 
 export function clearAlertState(store: Store, rule: string, id: string): void {
   connectionOf(store).prepare("DELETE FROM alert_states WHERE rule = ? AND id = ?").run(rule, id);
+}
+
+/** The last `n` events, oldest first (the dashboard's list). */
+export function recentEvents(store: Store, n: number): EngineEvent[] {
+  const rows = connectionOf(store).prepare("SELECT seq, time, type, action, id, attributes FROM events ORDER BY seq DESC LIMIT ?").all(n) as (Omit<EngineEvent, "attributes"> & { attributes: string })[];
+  return rows.reverse().map((r) => ({ ...r, attributes: JSON.parse(r.attributes) as Record<string, unknown> }));
 }
 
 /** How many events of each type/action the history holds (polis_events_total). */
