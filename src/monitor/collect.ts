@@ -1,9 +1,8 @@
 // One look at every container for `polis monitor`: records, live status, monitor rows (health,
-// log), image and a fresh sample of each live container's counters. The store is opened and
-// closed around the reads; sampling cgroupfs happens after, without it.
+// log), image and a fresh sample of each live container's counters.
 import { isFrozenAt } from "../cgroups/freezer.js";
-import { liveStatus, openStore } from "../container/context.js";
-import type { GlobalOptions } from "../container/options.js";
+import { liveStatus } from "../container/context.js";
+import type { Store } from "../state/store.js";
 import { eventCounts, lastEventTimes, listMonitors, resourcesByPrefix, type MonitorRow } from "../state/monitor.js";
 import type { ContainerRecord } from "../state/types.js";
 import { sampleContainer, type Sample } from "./sample.js";
@@ -27,11 +26,11 @@ export interface Snapshot {
   events: { type: string; action: string; count: number }[];
 }
 
-export function collect(g: GlobalOptions): Snapshot {
-  const store = openStore(g);
+/** `store` stays open: `polis monitor` keeps one connection (opening costs more than the reads). */
+export function collect(store: Store): Snapshot {
   let views: ContainerView[];
   let events;
-  try {
+  {
     const monitors = new Map(listMonitors(store).map((m) => [m.id, m]));
     const images = resourcesByPrefix(store, "image");
     const starts = lastEventTimes(store, "start");
@@ -50,8 +49,6 @@ export function collect(g: GlobalOptions): Snapshot {
       };
     });
     events = eventCounts(store);
-  } finally {
-    store.close();
   }
   for (const v of views) {
     if (v.status !== "running" && v.status !== "paused") continue;
