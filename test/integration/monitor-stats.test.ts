@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { withRunning } from "../helpers/containers.js";
-import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+import { POLIS, polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
 
 const root = tempRoot();
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -88,6 +88,31 @@ describe("polis stats", () => {
     } finally {
       spawnSync("ip", ["netns", "del", ns]);
     }
+  });
+
+  it("on a terminal the live view redraws in place", async () => {
+    await withRunning(root, () => {}, async (id) => {
+      // a pty from python's pty module: stats streams for a while, then the pty closes
+      const py = `import os, pty, sys, time, signal
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+end = time.time() + 2.5
+while time.time() < end:
+    try:
+        out += os.read(fd, 65536)
+    except OSError:
+        break
+os.kill(pid, signal.SIGINT)
+sys.stdout.buffer.write(out)`;
+      const env = { ...process.env };
+      delete env.NODE_EXTRA_CA_CERTS;
+      const r = spawnSync("python3", ["-c", py, process.execPath, POLIS, "--root", root, "stats", "--interval", "300ms", id], { env, encoding: "latin1", timeout: 20_000 });
+      const frames = r.stdout.split("\x1b[2J\x1b[H").filter((f) => f.includes("CPU %"));
+      expect(frames.length).toBeGreaterThanOrEqual(2);
+      expect(frames.at(-1)).toContain(id.slice(0, 12));
+    });
   });
 
   it("bad input: an unknown id and a bad interval fail with one clear line", () => {
