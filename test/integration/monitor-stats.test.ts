@@ -90,6 +90,21 @@ describe("polis stats", () => {
     }
   });
 
+  it("direct writes to the rootfs's disk show in BLOCK I/O", async () => {
+    const edit = (c: any) => {
+      c.root.readonly = false;
+      c.process.args = ["sh", "-c", "dd if=/dev/zero of=/blk bs=1M count=16 oflag=direct 2>/dev/shm/dd.err; echo $? > /dev/shm/done; sleep 1000"];
+    };
+    await withRunning(root, edit, async (id, pid) => {
+      const end = Date.now() + 20_000;
+      while (spawnSync("cat", [`/proc/${pid}/root/dev/shm/done`]).status !== 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      const dd = readFileSync(`/proc/${pid}/root/dev/shm/done`, "utf8").trim();
+      if (dd !== "0") return console.warn(`skip: O_DIRECT writes are not possible here: ${readFileSync(`/proc/${pid}/root/dev/shm/dd.err`, "utf8")}`);
+      const [row] = JSON.parse(polisOk(root, ["stats", "--no-stream", "--format", "json", id]).stdout);
+      expect(row.block_output).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+    });
+  });
+
   it("on a terminal the live view redraws in place", async () => {
     await withRunning(root, () => {}, async (id) => {
       // a pty from python's pty module: stats streams for a while, then the pty closes
