@@ -194,3 +194,11 @@ export function resourcesByPrefix(store: Store, prefix: string): Map<string, { k
   for (const r of rows) if (!out.has(r.id)) out.set(r.id, { kind: r.kind, name: r.name, data: JSON.parse(r.data) });
   return out;
 }
+
+/** Each container's latest health result (one query for a whole scrape). */
+export function latestHealthResults(store: Store): Map<string, HealthResult> {
+  const rows = connectionOf(store)
+    .prepare("SELECT id, start, end, exit_code AS exitCode, output FROM health_results WHERE seq IN (SELECT MAX(seq) FROM health_results GROUP BY id)")
+    .all() as (HealthResult & { id: string })[];
+  return new Map(rows.map(({ id, ...r }) => [id, r]));
+}
