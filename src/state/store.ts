@@ -312,3 +312,8 @@ function storeError(step: string, err: unknown): PolisError {
   const msg = (e?.message ?? String(err)).replace(/\.$/, "");
   return new PolisError(`${step}: ${msg}${code ? ` (${code})` : ""}`, { step, errno: code });
 }
+
+/** The raw connection, for the rooms' query files in src/state/ only (e.g. src/state/networks.ts). */
+export function connectionOf(store: Store): Db {
+  return (store as unknown as { db: Db }).db;
+}

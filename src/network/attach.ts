@@ -1,0 +1,176 @@
+// A container on a network, in three steps:
+//   reserve  (before the container exists) one write transaction: network (the default one made
+//            on first use), addresses, published ports, the attachment row, and the `network`
+//            resource row of the release seam; then the container's hosts/resolv.conf files
+//   plumb    (after create: the init's netns exists) CNI ADD, then the nftables table and the
+//            neighbours' hosts files
+//   detach   CNI DEL (always, also after a failed ADD; idempotent), free everything, re-sync
+// A polis SIGKILLed between any two steps leaves rows that `delete --force ID` releases.
+import { readFileSync, readlinkSync } from "node:fs";
+import { PolisError } from "../errors.js";
+import {
+  allAttachments,
+  allPorts,
+  attachmentsOfContainer,
+  getAttachment,
+  getNetwork,
+  insertAttachment,
+  insertPort,
+  listNetworks,
+  portHolders,
+  removeAttachment,
+  removePorts,
+  setAttachmentNetns,
+  type AttachmentRecord,
+  type NetworkRecord,
+} from "../state/networks.js";
+import type { Store } from "../state/store.js";
+import { addList, delList, type CniArgs, type CniResult } from "./cni.js";
+import type { NetworkSettings } from "./config.js";
+import { conflistFor, loopbackList } from "./conflist.js";
+import { applyRuleset } from "./firewall.js";
+import { allocate, release as releaseIps } from "./ipam.js";
+import { findNetwork } from "./networks.js";
+import { hostsText, removeNames, writeNames } from "./names.js";
+import { duplicateIn, type PortMapping } from "./ports.js";
+
+export const RESOURCE_KIND = "network";
+
+export interface AttachRequest {
+  containerId: string;
+  network: string;
+  /** --ip (one per family at most). */
+  ips: string[];
+  aliases: string[];
+  ports: PortMapping[];
+}
+
+/** What plumb records once the ADD has run: the netns it ran in, and the CNI result. */
+interface Plumbed {
+  /** boot id + netns inode: a DEL after a reboot or pid reuse must not enter someone else's netns. */
+  netnsId: string;
+  cni: CniResult;
+}
+
+/** The release seam's recording call (store.addResource, from the scaffold's contract 2). */
+interface ResourceStore {
+  addResource?(id: string, kind: string, name: string, data: unknown): void;
+}
+
+/** Step 1: everything recorded, nothing plumbed. Errors leave nothing behind (one transaction). */
+export function reserve(root: string, store: Store, settings: NetworkSettings, req: AttachRequest): AttachmentRecord {
+  const dup = duplicateIn(req.ports);
+  if (dup) throw new PolisError(`--publish: host port ${dup.hostPort}/${dup.protocol} given twice`);
+  const att = store.transaction(() => {
+    const net = findNetwork(store, settings, req.network);
+    const mine = attachmentsOfContainer(store, req.containerId);
+    if (mine.some((a) => a.network === net.name)) throw new PolisError(`container ${req.containerId} is already connected to network ${net.name}`);
+    const used = new Set(mine.map((a) => a.ifname));
+    let i = 0;
+    while (used.has(`eth${i}`)) i++;
+    const addresses = allocate(store, net, req.containerId, req.ips);
+    const rec: AttachmentRecord = {
+      network: net.name,
+      containerId: req.containerId,
+      ifname: `eth${i}`,
+      aliases: [...new Set(req.aliases)],
+      addresses,
+      created: new Date().toISOString(),
+    };
+    if (!insertAttachment(store, rec)) throw new PolisError(`container ${req.containerId} is already connected to network ${net.name}`);
+    const v4 = addresses.find((a) => !a.includes(":"))?.split("/")[0];
+    for (const p of req.ports) {
+      if (!v4) throw new PolisError(`--publish: network ${net.name} has no IPv4 subnet to publish ports to`);
+      const clash = portHolders(store, p.protocol, p.hostPort).find((h) => h.hostIp === "" || p.hostIp === "" || h.hostIp === p.hostIp);
+      if (clash) {
+        throw new PolisError(
+          `--publish: host port ${p.hostIp ? p.hostIp + ":" : ""}${p.hostPort}/${p.protocol} is already published by container ${clash.containerId}`,
+        );
+      }
+      insertPort(store, { ...p, network: net.name, containerId: req.containerId, containerIp: v4 });
+    }
+    (store as unknown as ResourceStore).addResource?.(req.containerId, RESOURCE_KIND, net.name, { ifname: rec.ifname });
+    return rec;
+  });
+  syncNames(root, store, [att.network]);
+  return att;
+}
+
+/**
+ * Step 2: CNI ADD in the netns of `pid`. On failure the ADD is undone (DEL) and the reservation
+ * freed before the error is thrown.
+ */
+export async function plumb(root: string, store: Store, settings: NetworkSettings, containerId: string, network: string, pid: number): Promise<void> {
+  const att = getAttachment(store, network, containerId);
+  const net = getNetwork(store, network);
+  if (!att || !net) throw new PolisError(`container ${containerId}: no reservation on network ${network}`);
+  const netns = `/proc/${pid}/ns/net`;
+  const netnsId = netnsIdentity(netns);
+  if (netnsId === undefined) throw new PolisError(`container ${containerId}: its process ${pid} is gone`);
+  if (readlinkSync(netns) === readlinkSync("/proc/self/ns/net")) {
+    throw new PolisError(`container ${containerId} shares the host's network namespace: give it a new one (linux.namespaces "network") to use --network ${network}`);
+  }
+  // Recorded before the ADD: a polis killed during it leaves a row whose DEL knows where to go.
+  setAttachmentNetns(store, network, containerId, netns, { netnsId, cni: undefined });
+  const args: CniArgs = { containerId, netns, ifname: att.ifname, pluginDirs: settings.pluginDirs };
+  try {
+    if (att.ifname === "eth0") await addList(loopbackList(), { ...args, ifname: "lo" });
+    const cni = await addList(conflistFor(net, att.addresses), args);
+    setAttachmentNetns(store, network, containerId, netns, { netnsId, cni } satisfies Plumbed);
+    syncFirewall(store);
+  } catch (e) {
+    await detach(root, store, settings, containerId, network).catch(() => {});
+    throw e;
+  }
+}
+
+/** `--network none`: the container's own netns with only `lo`, up. */
+export async function loopbackOnly(settings: NetworkSettings, containerId: string, pid: number): Promise<void> {
+  await addList(loopbackList(), { containerId, netns: `/proc/${pid}/ns/net`, ifname: "lo", pluginDirs: settings.pluginDirs });
+}
+
+/** Undoes an attachment, whatever state it got to. Idempotent; also after a reboot. */
+export async function detach(root: string, store: Store, settings: NetworkSettings, containerId: string, network: string): Promise<void> {
+  const att = getAttachment(store, network, containerId);
+  const net = getNetwork(store, network);
+  if (att && net && att.netns) {
+    const plumbed = att.result as Partial<Plumbed> | undefined;
+    // Only enter the netns it was made in; otherwise the plugin cleans what lives outside it.
+    const same = plumbed?.netnsId !== undefined && netnsIdentity(att.netns) === plumbed.netnsId;
+    const args: CniArgs = { containerId, netns: same ? att.netns : "", ifname: att.ifname, pluginDirs: settings.pluginDirs };
+    await delList(conflistFor(net, att.addresses), args, plumbed?.cni);
+  }
+  store.transaction(() => {
+    removePorts(store, network, containerId);
+    releaseIps(store, network, containerId);
+    removeAttachment(store, network, containerId);
+  });
+  if (att?.netns) syncFirewall(store);
+  syncNames(root, store, [network]);
+  if (attachmentsOfContainer(store, containerId).length === 0) removeNames(root, containerId);
+}
+
+/** Rewrites polis's nftables table from the records (under the write lock: one writer at a time). */
+export function syncFirewall(store: Store): void {
+  store.transaction(() => {
+    applyRuleset({ networks: listNetworks(store), attachments: allAttachments(store), ports: allPorts(store) });
+  });
+}
+
+/** Rewrites the hosts files of every container on `networks` (under the write lock). */
+export function syncNames(root: string, store: Store, networks: readonly string[]): void {
+  store.transaction(() => {
+    const nets = new Map(listNetworks(store).map((n) => [n.name, n] as [string, NetworkRecord]));
+    const all = allAttachments(store);
+    const ids = new Set(all.filter((a) => networks.includes(a.network)).map((a) => a.containerId));
+    for (const id of ids) writeNames(root, id, hostsText(id, nets, all));
+  });
+}
+
+function netnsIdentity(path: string): string | undefined {
+  try {
+    return `${readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()} ${readlinkSync(path)}`;
+  } catch {
+    return undefined;
+  }
+}
