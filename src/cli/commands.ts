@@ -171,6 +171,36 @@ export const COMMANDS: CommandSpec[] = [
     options: [],
   },
   {
+    name: "network",
+    summary: "manage networks: create ls inspect rm prune connect disconnect reload",
+    usage: "create|ls|inspect|rm|prune|connect|disconnect|reload [command options] [arguments...]",
+    description:
+      "network create [--subnet CIDR] [--gateway IP] [--ip-range CIDR] [--ipv6] [--internal] [--disable-dns] [--mtu N] [--label k=v] NAME\n" +
+      "network ls [--format table|json] [-q]        network inspect NAME...\n" +
+      "network rm [--force] NAME...                 network prune\n" +
+      "network connect [--ip IP] [--alias NAME] NET ID    network disconnect NET ID\n" +
+      "network reload [--all] [ID...]",
+    minArgs: 1,
+    maxArgs: 1000,
+    options: [
+      { name: "subnet", type: "strings", description: "create: subnet in CIDR form (once per IP family)" },
+      { name: "gateway", type: "string", description: "create: gateway address (default: the subnet's first)" },
+      { name: "ip-range", type: "string", description: "create: give containers addresses from this part of the subnet" },
+      { name: "ipv6", type: "boolean", description: "create: add an IPv6 subnet (dual stack)" },
+      { name: "internal", type: "boolean", description: "create: no route out of the network" },
+      { name: "disable-dns", type: "boolean", description: "create: containers do not get each other's names" },
+      { name: "mtu", type: "number", default: 0, description: "create: MTU of the bridge and interfaces" },
+      { name: "label", type: "strings", description: "create: a label key=value" },
+      { name: "driver", alias: "d", type: "string", default: "bridge", description: "create: network driver (bridge)" },
+      { name: "format", type: "string", default: "table", description: "ls: table or json" },
+      { name: "quiet", alias: "q", type: "boolean", description: "ls: only names" },
+      { name: "force", alias: "f", type: "boolean", description: "rm: also delete the containers on the network" },
+      { name: "ip", type: "strings", description: "connect: the container's address on the network" },
+      { name: "alias", type: "strings", description: "connect: another name for the container on the network" },
+      { name: "all", alias: "a", type: "boolean", description: "reload: every container" },
+    ],
+  },
+  {
     name: "ps",
     summary: "show the processes running inside a container",
     usage: `[command options] ${ID} [ps options]`,

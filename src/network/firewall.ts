@@ -83,7 +83,7 @@ export function rulesetText(input: FirewallInput): string {
     `table inet ${TABLE} {}\ndelete table inet ${TABLE}\ntable inet ${TABLE} {\n` +
     chain("published", "", published) +
     chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;", ["fib daddr type local jump published"]) +
-    chain("output", "type nat hook output priority dstnat; policy accept;", ["fib daddr type local jump published"]) +
+    chain("output", "type nat hook output priority -100; policy accept;", ["fib daddr type local jump published"]) +
     chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;", post) +
     chain("forward", "type filter hook forward priority filter; policy accept;", fwd) +
     `}\n`
@@ -112,6 +112,15 @@ export function runNft(args: string[], input?: string): string {
     if (err.code === "ENOENT") throw new PolisError("nft not found: install the nftables package");
     const why = (err.stderr ?? err.message).trim().split("\n")[0];
     throw new PolisError(`nftables: nft ${args.join(" ")}: ${why}`);
+  }
+}
+
+export function tableExists(): boolean {
+  try {
+    runNft(["list", "table", "inet", TABLE]);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -72,7 +72,7 @@ export function createNetwork(store: Store, settings: NetworkSettings, o: Create
       name: o.name,
       id: randomBytes(32).toString("hex"),
       driver: "bridge",
-      bridge: freeBridgeName(existing),
+      bridge: freeBridgeName(existing, o.name === settings.defaultNetwork),
       subnets,
       ipv6: cidrs.some((c) => c.family === 6),
       internal: o.internal,
@@ -118,10 +118,13 @@ function subnetRecord(c: Cidr, gateway: string | undefined, ipRange: string | un
   return rec;
 }
 
-/** polis0, polis1, …: the lowest index no network uses (interface names are at most 15 bytes). */
-function freeBridgeName(existing: readonly NetworkRecord[]): string {
+/**
+ * polis1, polis2, …: the lowest index no network uses (interface names are at most 15 bytes);
+ * polis0 is kept for the default network, as podman0 is podman's.
+ */
+function freeBridgeName(existing: readonly NetworkRecord[], isDefault: boolean): string {
   const used = new Set(existing.map((n) => n.bridge));
-  for (let i = 0; ; i++) if (!used.has(`polis${i}`)) return `polis${i}`;
+  for (let i = isDefault ? 0 : 1; ; i++) if (!used.has(`polis${i}`)) return `polis${i}`;
 }
 
 /** The network `name`; the default network is created here on first use. */

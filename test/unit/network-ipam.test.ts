@@ -66,7 +66,7 @@ describe("networks", () => {
     const b = createNetwork(s, settings, opts("b", { ipv6: true }));
     expect(a.subnets).toEqual([{ subnet: "10.89.0.0/24", gateway: "10.89.0.1" }]);
     expect(b.subnets.map((x) => x.subnet)).toEqual(["10.89.1.0/24", "fd89::/64"]);
-    expect([a.bridge, b.bridge]).toEqual(["polis0", "polis1"]);
+    expect([a.bridge, b.bridge]).toEqual(["polis1", "polis2"]);
     expect(() => createNetwork(s, settings, opts("c", { subnets: ["10.89.0.0/16"] }))).toThrow(
       "--subnet 10.89.0.0/16: overlaps network a (10.89.0.0/24)",
     );
