@@ -6,6 +6,7 @@
 //            neighbours' hosts files
 //   detach   CNI DEL (always, also after a failed ADD; idempotent), free everything, re-sync
 // A polis SIGKILLed between any two steps leaves rows that `delete --force ID` releases.
+import { execFileSync } from "node:child_process";
 import { readFileSync, readlinkSync } from "node:fs";
 import { PolisError } from "../errors.js";
 import {
@@ -139,6 +140,9 @@ export async function detach(root: string, store: Store, settings: NetworkSettin
     const same = plumbed?.netnsId !== undefined && netnsIdentity(att.netns) === plumbed.netnsId;
     const args: CniArgs = { containerId, netns: same ? att.netns : "", ifname: att.ifname, pluginDirs: settings.pluginDirs };
     await delList(conflistFor(net, att.addresses), args, plumbed?.cni);
+    // When the netns is already gone the kernel removes the veth pair, but asynchronously: the
+    // host end may still be on the bridge for a while. Remove it now, so that delete leaves none.
+    if (!same) removeHostVeth(plumbed?.cni, net.bridge);
   }
   store.transaction(() => {
     removePorts(store, network, containerId);
@@ -165,6 +169,21 @@ export function syncNames(root: string, store: Store, networks: readonly string[
     const ids = new Set(all.filter((a) => networks.includes(a.network)).map((a) => a.containerId));
     for (const id of ids) writeNames(root, id, hostsText(id, nets, all));
   });
+}
+
+/** The host end of the pair, named in the ADD result, if it is still a port of `bridge`. */
+function removeHostVeth(cni: CniResult | undefined, bridge: string): void {
+  const ifaces = (cni?.interfaces ?? []) as { name?: string; sandbox?: string }[];
+  for (const i of ifaces) {
+    if (!i.name || i.sandbox || i.name === bridge || !/^veth[0-9a-f]+$/.test(i.name)) continue;
+    try {
+      // `ip`, not /sys/class/net: sysfs shows the netns it was mounted in, not ours
+      const link = execFileSync("ip", ["-o", "link", "show", "dev", i.name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+      if (link.includes(` master ${bridge} `)) execFileSync("ip", ["link", "delete", i.name], { stdio: "ignore" });
+    } catch {
+      // gone already
+    }
+  }
 }
 
 function netnsIdentity(path: string): string | undefined {

@@ -1,0 +1,19 @@
+// The release seam's `network` releaser (src/resources/release.ts): what `delete` (also --force,
+// also after a reboot or a polis killed mid-attach) calls for each network the container was on.
+// Idempotent: detach does whatever is still to do (CNI DEL, addresses, ports, rules, names).
+import type { GlobalOptions } from "../container/options.js";
+import type { Store } from "../state/store.js";
+import { detach } from "./attach.js";
+import { loadNetworkSettings } from "./settings.js";
+
+export interface ResourceRow {
+  containerId: string;
+  kind: string;
+  name: string;
+  data: unknown;
+}
+
+export async function release(g: GlobalOptions, store: Store, row: ResourceRow): Promise<void> {
+  const settings = await loadNetworkSettings(g);
+  await detach(g.root, store, settings, row.containerId, row.name);
+}
