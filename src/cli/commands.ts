@@ -71,12 +71,21 @@ const tableOrJson = (): OptionSpec => ({
 
 const ID = "<container-id>";
 
+// run/create flags of the network room: any of them sends the command through src/engine/.
+const networkOptions: OptionSpec[] = [
+  { name: "network", type: "string", description: "attach to network NAME (default: polis), or none, or host" },
+  { name: "ip", type: "strings", description: "the container's address on the network (one per IP family)" },
+  { name: "alias", type: "strings", description: "another name of the container on the network" },
+  { name: "publish", alias: "p", type: "strings", description: "publish [hostIP:]hostPort[-end]:containerPort[-end][/tcp|udp]" },
+];
+
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: "debug", type: "boolean", description: "enable debug logging" },
   { name: "log", type: "string", description: "write polis's log to this file (default: stderr)" },
   { name: "log-format", type: "string", default: "text", description: "log format: text or json" },
   { name: "root", type: "string", description: "directory holding container state (default: /var/lib/polis)" },
   { name: "systemd-cgroup", type: "boolean", description: 'use systemd for cgroups; cgroupsPath is "slice:prefix:name"' },
+  { name: "config", type: "string", description: "polis's YAML config file (default: $POLIS_CONFIG or /etc/polis/config.yaml)" },
   { name: "rootless", type: "string", default: "auto", description: "ignore cgroup permission errors: true, false or auto" },
   { name: "help", alias: "h", type: "boolean", description: "show help" },
   { name: "version", alias: "v", type: "boolean", description: "print the version" },
@@ -90,7 +99,7 @@ export const COMMANDS: CommandSpec[] = [
     description: "Create a container from the bundle's config.json and root filesystem; `start` runs its process.",
     minArgs: 1,
     maxArgs: 1,
-    options: [bundle, consoleSocket, pidFile, noPivot, noNewKeyring, preserveFds],
+    options: [bundle, consoleSocket, pidFile, noPivot, noNewKeyring, preserveFds, ...networkOptions],
   },
   {
     name: "delete",
@@ -233,6 +242,7 @@ export const COMMANDS: CommandSpec[] = [
       noPivot,
       noNewKeyring,
       preserveFds,
+      ...networkOptions,
     ],
   },
   {

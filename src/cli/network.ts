@@ -30,7 +30,7 @@ export async function run(ctx: CliContext): Promise<number | void> {
     throw new PolisError(`network ${sub}: requires ${min === max ? `exactly ${min}` : `${min} to ${max}`} argument(s)`);
   }
   const { loadNetworkSettings } = await import("../network/settings.js");
-  const settings = await loadNetworkSettings(ctx.global);
+  const settings = loadNetworkSettings(ctx.global);
   const { Store } = await import("../state/store.js");
   const store = Store.open(ctx.global.root);
   const manage = await import("../network/manage.js");

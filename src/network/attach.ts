@@ -53,11 +53,6 @@ interface Plumbed {
   cni: CniResult;
 }
 
-/** The release seam's recording call (store.addResource, from the scaffold's contract 2). */
-interface ResourceStore {
-  addResource?(id: string, kind: string, name: string, data: unknown): void;
-}
-
 /** Step 1: everything recorded, nothing plumbed. Errors leave nothing behind (one transaction). */
 export function reserve(root: string, store: Store, settings: NetworkSettings, req: AttachRequest): AttachmentRecord {
   const dup = duplicateIn(req.ports);
@@ -90,7 +85,8 @@ export function reserve(root: string, store: Store, settings: NetworkSettings, r
       }
       insertPort(store, { ...p, network: net.name, containerId: req.containerId, containerIp: v4 });
     }
-    (store as unknown as ResourceStore).addResource?.(req.containerId, RESOURCE_KIND, net.name, { ifname: rec.ifname });
+    // The release seam's row, in the same transaction: whatever happens next, delete finds it.
+    store.addResource(req.containerId, RESOURCE_KIND, net.name, { ifname: rec.ifname });
     return rec;
   });
   syncNames(root, store, [att.network]);

@@ -8,6 +8,7 @@
 //       - { base: 10.89.0.0/16, size: 24 }
 //       - { base: "fd89::/48", size: 64 }
 //     cni_plugin_dirs: [/usr/lib/cni, /opt/cni/bin]
+import { checkKeys } from "../config/load.js";
 import { PolisError } from "../errors.js";
 import { parseCidr, type Cidr } from "./cidr.js";
 
@@ -31,9 +32,7 @@ const KEYS = ["default_network", "default_subnet", "default_subnet_pools", "cni_
 export function networkSettings(section: unknown, file = "config file"): NetworkSettings {
   const s = (section ?? {}) as Record<string, unknown>;
   if (typeof s !== "object" || Array.isArray(s)) throw new PolisError(`${file}: network: must be a mapping`);
-  for (const k of Object.keys(s)) {
-    if (!KEYS.includes(k)) throw new PolisError(`${file}: network.${k}: unknown key (known: ${KEYS.join(", ")})`);
-  }
+  checkKeys(s, KEYS, "network", file);
   const str = (key: string, dflt: string): string => {
     const v = s[key] ?? dflt;
     if (typeof v !== "string" || v === "") throw new PolisError(`${file}: network.${key}: must be a non-empty string`);
@@ -52,7 +51,7 @@ export function networkSettings(section: unknown, file = "config file"): Network
     if (typeof o !== "object" || o === null || typeof o.base !== "string" || typeof o.size !== "number") {
       throw new PolisError(`${where}: must be {base: CIDR, size: prefix length}`);
     }
-    for (const k of Object.keys(o)) if (k !== "base" && k !== "size") throw new PolisError(`${where}.${k}: unknown key (known: base, size)`);
+    checkKeys(o, ["base", "size"], `network.default_subnet_pools[${i}]`, file);
     const base = parseCidr(o.base, `${where}.base`);
     if (!Number.isInteger(o.size) || o.size < base.prefix || o.size > (base.family === 4 ? 30 : 126)) {
       throw new PolisError(`${where}.size: ${o.size} must be a prefix length between /${base.prefix} and /${base.family === 4 ? 30 : 126}`);

@@ -17,10 +17,6 @@ import type { NetworkSettings } from "./config.js";
 import { networkRules, portRules, removeRuleset, tableExists, TABLE } from "./firewall.js";
 import { findNetwork, removeNetworkRecord } from "./networks.js";
 
-interface ResourceStore {
-  removeResource?(id: string, kind: string, name: string): void;
-}
-
 /** All networks; the default one is made here if it is not there yet (podman always lists it). */
 export function networksForList(store: Store, settings: NetworkSettings): NetworkRecord[] {
   findNetwork(store, settings, settings.defaultNetwork);
@@ -115,7 +111,7 @@ export async function connect(root: string, store: Store, settings: NetworkSetti
 /** `network disconnect` (and the release seam): CNI DEL, addresses and rules freed. */
 export async function disconnect(root: string, store: Store, settings: NetworkSettings, network: string, id: string): Promise<void> {
   await detach(root, store, settings, id, network);
-  (store as unknown as ResourceStore).removeResource?.(id, RESOURCE_KIND, network);
+  store.removeResource(id, RESOURCE_KIND, network);
 }
 
 /** `network reload`: the nftables table re-made from the records (after `nft flush ruleset`, a firewall reload). */

@@ -3,17 +3,11 @@
 // Idempotent: detach does whatever is still to do (CNI DEL, addresses, ports, rules, names).
 import type { GlobalOptions } from "../container/options.js";
 import type { Store } from "../state/store.js";
+import type { ResourceRow } from "../state/types.js";
 import { detach } from "./attach.js";
 import { loadNetworkSettings } from "./settings.js";
 
-export interface ResourceRow {
-  containerId: string;
-  kind: string;
-  name: string;
-  data: unknown;
-}
-
 export async function release(g: GlobalOptions, store: Store, row: ResourceRow): Promise<void> {
-  const settings = await loadNetworkSettings(g);
+  const settings = loadNetworkSettings(g);
   await detach(g.root, store, settings, row.containerId, row.name);
 }

@@ -44,6 +44,39 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `ALTER TABLE containers ADD COLUMN session_keyring TEXT;`,
   },
   {
+    name: "container_resources",
+    // What rooms beside the runtime (images, networks, monitors) hold for a container and
+    // `delete` must give back: src/container/resources.ts is the seam that releases them. No
+    // foreign key on purpose: a room records a resource before the container row exists (an
+    // image bundle made before `create`), so that a polis killed at any point leaves a row that
+    // `delete --force <id>` can still find.
+    sql: `
+      CREATE TABLE container_resources (
+        container_id TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        data         TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (container_id, kind, name)
+      );
+    `,
+  },
+  {
+    name: "events",
+    // The engine-level event history (`polis events --all`): container lifecycle from the core,
+    // pulls, network and monitor events from their rooms. seq orders them without trusting clocks.
+    sql: `
+      CREATE TABLE events (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        time       TEXT NOT NULL,
+        type       TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        id         TEXT NOT NULL DEFAULT '',
+        attributes TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX events_by_time ON events (time);
+    `,
+  },
+  {
     name: "networks",
     // polis's networks and everything handed out on them. An address is taken by inserting its
     // (network, address) row: the PRIMARY KEY makes double allocation impossible even when

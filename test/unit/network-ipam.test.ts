@@ -54,7 +54,7 @@ describe("config", () => {
   it("defaults, and errors naming the key and file", () => {
     expect(settings.defaultNetwork).toBe("polis");
     expect(formatCidr(settings.defaultSubnet)).toBe("10.88.0.0/16");
-    expect(() => networkSettings({ bogus: 1 }, "/etc/polis/config.yaml")).toThrow("/etc/polis/config.yaml: network.bogus: unknown key");
+    expect(() => networkSettings({ bogus: 1 }, "/etc/polis/config.yaml")).toThrow('config file /etc/polis/config.yaml: unknown key "network.bogus"');
     expect(() => networkSettings({ default_subnet_pools: [{ base: "10.0.0.0/16", size: 8 }] }, "f")).toThrow(/default_subnet_pools\[0\].size/);
   });
 });

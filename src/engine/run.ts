@@ -1,0 +1,53 @@
+// `polis run|create` for people driving polis themselves: the runtime's create and start, with
+// the rooms beside it doing their part in a fixed order:
+//
+//   1. image    -> the bundle to create from               (src/image/,   --image)
+//   2. create   -> the core, or under the container's monitor (src/monitor/, --logs, --health-*)
+//   3. network  -> attach once the init's namespaces exist  (src/network/, --network, -p)
+//   4. start, and in the foreground wait and delete          (the core)
+//
+// Each room records what delete must give back through the release seam
+// (src/container/resources.ts), so a failure at any step, or a polis killed half-way, is undone by
+// the same cleanup as any failed create or `delete --force`.
+import type { CliContext } from "../cli/context.js";
+import type { CreateExtras } from "../container/create.js";
+import type { GlobalOptions, RunOptions } from "../container/options.js";
+
+/** The plain create/run options plus what each room took from the command line. */
+export interface EngineOptions extends RunOptions {
+  /** Arguments after the id (`run --image busybox c1 -- echo hi`). */
+  args: string[];
+}
+
+/** Step 1: the bundle to create from (today: the --bundle given). */
+async function bundleFor(_g: GlobalOptions, o: EngineOptions, _ctx: CliContext): Promise<string> {
+  return o.bundle;
+}
+
+/** Step 3: what runs between the init's birth and `created`: the network attach. */
+async function extrasFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<CreateExtras> {
+  return networkStep(g, o, ctx);
+}
+
+/** --network/--ip/--alias/-p: the spec edit (netns, /etc/hosts) and the attach (src/network/). */
+async function networkStep(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<CreateExtras> {
+  if (!["network", "ip", "alias", "publish"].some((f) => ctx.given.has(f))) return {};
+  const { prepareNetwork } = await import("../network/engine.js");
+  const list = (name: string) => (Array.isArray(ctx.options[name]) ? (ctx.options[name] as string[]) : []);
+  const network = typeof ctx.options.network === "string" ? ctx.options.network : undefined;
+  return prepareNetwork(g, o.id, { network, ips: list("ip"), aliases: list("alias"), publish: list("publish") });
+}
+
+/** `polis create` with room flags. */
+export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<void> {
+  const bundle = await bundleFor(g, o, ctx);
+  const { createContainer } = await import("../container/create.js");
+  await createContainer(g, { ...o, bundle }, "detach", await extrasFor(g, o, ctx));
+}
+
+/** `polis run` with room flags; resolves to the exit code as the plain `run` does. */
+export async function engineRun(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<number> {
+  const bundle = await bundleFor(g, o, ctx);
+  const { runContainer } = await import("../container/run.js");
+  return runContainer(g, { ...o, bundle }, await extrasFor(g, o, ctx));
+}
