@@ -115,6 +115,7 @@ export async function plumb(root: string, store: Store, settings: NetworkSetting
     const cni = await addList(conflistFor(net, att.addresses), args);
     setAttachmentNetns(store, network, containerId, netns, { netnsId, cni } satisfies Plumbed);
     syncFirewall(store);
+    store.appendEvent({ type: "network", action: "connect", id: containerId, attributes: { network, addresses: att.addresses.join(",") } });
   } catch (e) {
     await detach(root, store, settings, containerId, network).catch(() => {});
     throw e;
@@ -146,6 +147,7 @@ export async function detach(root: string, store: Store, settings: NetworkSettin
     removeAttachment(store, network, containerId);
   });
   if (att?.netns) syncFirewall(store);
+  if (att) store.appendEvent({ type: "network", action: "disconnect", id: containerId, attributes: { network } });
   syncNames(root, store, [network]);
   if (attachmentsOfContainer(store, containerId).length === 0) removeNames(root, containerId);
 }

@@ -82,6 +82,7 @@ export function createNetwork(store: Store, settings: NetworkSettings, o: Create
       created: new Date().toISOString(),
     };
     if (!insertNetwork(store, rec)) throw new PolisError(`network ${o.name} already exists`);
+    store.appendEvent({ type: "network", action: "create", id: rec.id, attributes: { name: rec.name, subnets: subnets.map((s) => s.subnet).join(",") } });
     return rec;
   });
 }
@@ -161,6 +162,7 @@ export function removeNetworkRecord(store: Store, name: string): NetworkRecord {
       throw new PolisError(`network ${name} is in use by container${users.length > 1 ? "s" : ""} ${users.join(", ")} (use --force, or disconnect them)`);
     }
     removeNetworkRow(store, name);
+    store.appendEvent({ type: "network", action: "remove", id: n.id, attributes: { name } });
     return n;
   });
 }

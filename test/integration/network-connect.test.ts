@@ -1,77 +1,87 @@
-// Networks with real parts, inside a throw-away network+mount namespace (test/helpers/netns.ts):
-// containers made by `polis create`, attached with `polis network connect`, traffic checked with
-// busybox from inside the containers and from the (test) host.
-import { rmSync } from "node:fs";
+// `polis network …` on containers made without network flags (`create` + `start`), attached with
+// `network connect`, inside a throw-away network+mount namespace (test/helpers/netns.ts). Checked
+// from outside: addresses in the container's netns, the bridge, traffic, the events table.
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { busyboxBundle } from "../helpers/rootfs.js";
-import { tempRoot, uniqueId } from "../helpers/polis.js";
+import { tempRoot } from "../helpers/polis.js";
 import { networkTestsUnavailable, TestNetns } from "../helpers/netns.js";
+import { httpGet, NetContainers } from "../helpers/netctr.js";
 
 const skip = networkTestsUnavailable();
 if (skip) console.log(`skipping network tests: ${skip}`);
 
-describe.skipIf(skip)("network connect / disconnect", () => {
+describe.skipIf(skip)("network create / connect / disconnect / rm / prune", () => {
   let ns: TestNetns;
+  let c: NetContainers;
   const root = tempRoot();
-  const bundles: string[] = [];
   beforeAll(async () => {
     ns = await TestNetns.make();
+    c = new NetContainers(ns, root);
   });
   afterAll(() => {
-    for (const c of JSON.parse(ns.polis(root, ["list", "--format", "json"]).stdout || "null") ?? []) ns.polis(root, ["delete", "--force", c.id]);
+    c.cleanup();
     ns.close();
-    rmSync(root, { recursive: true, force: true });
-    for (const b of bundles) rmSync(b, { recursive: true, force: true });
   });
-
-  function container(args: string[]): string {
-    const id = uniqueId("net");
-    const b = busyboxBundle((c) => {
-      c.process.args = args;
-      c.linux.cgroupsPath = `/polis-test/${id}`;
-    });
-    bundles.push(b);
-    ns.polisOk(root, ["create", "--bundle", b, id]);
-    ns.polisOk(root, ["start", id]);
-    return id;
-  }
-  const pidOf = (id: string) => JSON.parse(ns.polisOk(root, ["state", id]).stdout).pid as number;
-  // busybox-static's wget segfaults on Debian 12 (also on the host): HTTP by hand over nc.
-  const get = (host: string, path = "/passwd") => `printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} 80`;
-  const inCtr = (id: string, cmd: string) => ns.exec("nsenter", ["-t", String(pidOf(id)), "-n", "-m", "-p", "-r", "-w", "--", "/bin/sh", "-c", cmd], { timeout: 20_000 });
+  const inspect = (net: string) => JSON.parse(ns.polisOk(root, ["network", "inspect", net]).stdout)[0];
 
   it("two containers on one network talk; disconnect removes the interface, the address and the rules", () => {
-    ns.polisOk(root, ["network", "create", "--subnet", "10.61.0.0/24", "front"]);
-    const web = container(["httpd", "-f", "-p", "80", "-h", "/etc"]);
-    const client = container(["sleep", "1000"]);
+    ns.polisOk(root, ["network", "create", "--subnet", "10.61.0.0/24", "--mtu", "1400", "--label", "team=web", "front"]);
+    const web = c.started(["httpd", "-f", "-p", "80", "-h", "/etc"]);
+    const client = c.started(["sleep", "1000"]);
     ns.polisOk(root, ["network", "connect", "--ip", "10.61.0.10", "front", web]);
     ns.polisOk(root, ["network", "connect", "front", client]);
-    expect(inCtr(web, "ip -o -4 addr show eth0").stdout).toContain("10.61.0.10/24");
-    const got = inCtr(client, get("10.61.0.10"));
-    expect(got.stdout).toContain("root:");
-    const inspect = JSON.parse(ns.polisOk(root, ["network", "inspect", "front"]).stdout)[0];
-    expect(Object.keys(inspect.containers).sort()).toEqual([web, client].sort());
-    expect(inspect.network_interface).toMatch(/^polis\d+$/);
-    expect(ns.exec("ip", ["-o", "addr", "show", inspect.network_interface]).stdout).toContain("10.61.0.1/24");
+    expect(c.sh(web, "ip -o -4 addr show eth0").stdout).toContain("10.61.0.10/24");
+    expect(c.sh(web, "ip -o link show eth0").stdout).toContain("mtu 1400");
+    expect(c.sh(web, "ip -o link show lo").stdout).toContain("UP");
+    expect(c.sh(client, httpGet("10.61.0.10")).stdout).toContain("root:");
+    const net = inspect("front");
+    expect(Object.keys(net.containers).sort()).toEqual([web, client].sort());
+    expect(net.labels).toEqual({ team: "web" });
+    expect(net.options).toEqual({ mtu: "1400" });
+    expect(ns.exec("ip", ["-o", "addr", "show", net.network_interface]).stdout).toContain("10.61.0.1/24");
+    const ls = JSON.parse(ns.polisOk(root, ["network", "ls", "--format", "json"]).stdout);
+    expect(ls.map((n: { name: string }) => n.name)).toEqual(expect.arrayContaining(["front", "polis"]));
 
     ns.polisOk(root, ["network", "disconnect", "front", web]);
-    expect(inCtr(web, "ip link show eth0").code).not.toBe(0);
-    expect(inCtr(client, get("10.61.0.10")).stdout).not.toContain("root:");
-    expect(Object.keys(JSON.parse(ns.polisOk(root, ["network", "inspect", "front"]).stdout)[0].containers)).toEqual([client]);
+    expect(c.sh(web, "ip link show eth0").code).not.toBe(0);
+    expect(c.sh(client, httpGet("10.61.0.10")).stdout).not.toContain("root:");
+    expect(Object.keys(inspect("front").containers)).toEqual([client]);
+    const again = ns.polis(root, ["network", "disconnect", "front", web]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`container ${web} is not connected to network front`);
     // the address is free again
     ns.polisOk(root, ["network", "connect", "--ip", "10.61.0.10", "front", web]);
+    // the engine's event history (contract: events table) records each step
+    const db = new Database(`${root}/state.db`, { readonly: true });
+    const events = db.prepare("SELECT action FROM events WHERE type = 'network' AND id = ? ORDER BY seq").all(web) as { action: string }[];
+    db.close();
+    expect(events.map((e) => e.action)).toEqual(["connect", "disconnect", "connect"]);
   });
 
-  it("network rm of a network in use is refused; --force deletes its containers", () => {
+  it("network rm of a network in use is refused; --force deletes its containers; prune keeps the default", () => {
     ns.polisOk(root, ["network", "create", "busy"]);
-    const c = container(["sleep", "1000"]);
-    ns.polisOk(root, ["network", "connect", "busy", c]);
+    ns.polisOk(root, ["network", "create", "idle"]);
+    const cid = c.started(["sleep", "1000"]);
+    ns.polisOk(root, ["network", "connect", "busy", cid]);
+    const bridge = inspect("busy").network_interface;
     const r = ns.polis(root, ["network", "rm", "busy"]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toContain(`network busy is in use by container ${c}`);
+    expect(r.stderr).toContain(`network busy is in use by container ${cid}`);
     ns.polisOk(root, ["network", "rm", "--force", "busy"]);
-    expect(ns.polis(root, ["state", c]).code).not.toBe(0);
-    expect(ns.polisOk(root, ["network", "ls", "-q"]).stdout).not.toContain("busy");
+    expect(ns.polis(root, ["state", cid]).code).not.toBe(0);
+    expect(ns.exec("ip", ["link", "show", bridge]).code).not.toBe(0);
+    expect(ns.polisOk(root, ["network", "prune"]).stdout).toBe("idle\n");
+    expect(ns.polisOk(root, ["network", "ls", "-q"]).stdout.split("\n")).toEqual(expect.arrayContaining(["polis", "front"]));
+  });
+
+  it("foreground run on a network: the container sees its address; afterwards nothing is left", () => {
+    const id = `fg-${process.pid}`;
+    const r = ns.polisOk(root, ["run", "--bundle", c.bundle(["ip", "-o", "-4", "addr", "show", "eth0"], id), "--network", "front", id]);
+    expect(r.stdout).toMatch(/inet 10\.61\.0\.\d+\/24/);
+    expect(Object.keys(inspect("front").containers)).not.toContain(id);
+    const none = ns.polisOk(root, ["run", "--bundle", c.bundle(["ip", "-o", "link"], `${id}n`), "--network", "none", `${id}n`]).stdout;
+    expect(none).toMatch(/^1: lo: <LOOPBACK,UP,LOWER_UP>/);
+    expect(none.trim().split("\n")).toHaveLength(1);
   });
 });
