@@ -119,6 +119,20 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     expect(existsSync(join(root, "network", "containers", id))).toBe(false);
   });
 
+  it("IPv6: a dual-stack network publishes ports on the host's IPv6 addresses too", () => {
+    ns.sh("ip -6 addr add fd00:ffff::10/128 dev lo nodad");
+    ns.polisOk(root, ["network", "create", "--ipv6", "dual6"]);
+    const id = c.run(["--network", "dual6", "-p", "8090:80"], HTTPD);
+    const addrs: string[] = inspect("dual6").containers[id].addresses;
+    expect(addrs).toHaveLength(2);
+    expect(addrs[1]).toMatch(/^fd89:/);
+    expect(hostGet("fd00:ffff::10", 8090)).toContain("root:");
+    expect(hostGet(HOST_IP, 8090)).toContain("root:");
+    expect(table()).toContain(`dnat ip6 to [${addrs[1].split("/")[0]}]:80`);
+    ns.polisOk(root, ["delete", "--force", id]);
+    expect(hostGet("fd00:ffff::10", 8090)).not.toContain("root:");
+  });
+
   it("20 concurrent run --network get 20 distinct addresses, and give them back", async () => {
     ns.polisOk(root, ["network", "create", "crowd"]);
     const ids = Array.from({ length: 20 }, () => uniqueId("crowd"));
