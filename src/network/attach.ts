@@ -26,7 +26,7 @@ import {
   type NetworkRecord,
 } from "../state/networks.js";
 import type { Store } from "../state/store.js";
-import { addList, delList, type CniArgs, type CniResult } from "./cni.js";
+import { addList, checkPlugins, delList, type CniArgs, type CniResult } from "./cni.js";
 import type { NetworkSettings } from "./config.js";
 import { conflistFor, loopbackList } from "./conflist.js";
 import { applyRuleset } from "./firewall.js";
@@ -34,6 +34,7 @@ import { allocate, release as releaseIps } from "./ipam.js";
 import { findNetwork } from "./networks.js";
 import { hostsText, removeNames, writeNames } from "./names.js";
 import { duplicateIn, type PortMapping } from "./ports.js";
+import { phase } from "../timing.js";
 
 export const RESOURCE_KIND = "network";
 
@@ -111,10 +112,20 @@ export async function plumb(root: string, store: Store, settings: NetworkSetting
   setAttachmentNetns(store, network, containerId, netns, { netnsId, cni: undefined });
   const args: CniArgs = { containerId, netns, ifname: att.ifname, pluginDirs: settings.pluginDirs };
   try {
-    if (att.ifname === "eth0") await addList(loopbackList(), { ...args, ifname: "lo" });
-    const cni = await addList(conflistFor(net, att.addresses), args);
+    // lo and eth0 are independent: both plugins run at once (one exec latency instead of two).
+    // Both are waited for before a failure is handled: the DEL must come after every ADD.
+    checkPlugins(loopbackList(), settings.pluginDirs);
+    const [lo, eth] = await Promise.allSettled([
+      att.ifname === "eth0" ? addList(loopbackList(), { ...args, ifname: "lo" }) : Promise.resolve({}),
+      addList(conflistFor(net, att.addresses), args),
+    ]);
+    if (lo.status === "rejected") throw lo.reason;
+    if (eth.status === "rejected") throw eth.reason;
+    const cni = eth.value;
+    phase("cni add");
     setAttachmentNetns(store, network, containerId, netns, { netnsId, cni } satisfies Plumbed);
     syncFirewall(store);
+    phase("nftables");
     store.appendEvent({ type: "network", action: "connect", id: containerId, attributes: { network, addresses: att.addresses.join(",") } });
   } catch (e) {
     await detach(root, store, settings, containerId, network).catch(() => {});

@@ -15,6 +15,7 @@ import { hostsPath, hostsText, resolvPath, writeNames } from "./names.js";
 import { findNetwork } from "./networks.js";
 import { parsePublish, type PortMapping } from "./ports.js";
 import { loadNetworkSettings } from "./settings.js";
+import { phase } from "../timing.js";
 
 /** The run/create flags of this room (src/engine/flags.ts lists them). */
 export const NETWORK_FLAGS = ["network", "ip", "alias", "publish"] as const;
@@ -35,7 +36,9 @@ export interface NetworkStep {
 }
 
 export function prepareNetwork(g: GlobalOptions, id: string, flags: NetworkFlags): NetworkStep {
+  phase("network module load");
   const settings = loadNetworkSettings(g);
+  phase("network config");
   const mode = flags.network ?? settings.defaultNetwork;
   if (mode === "host" || mode === "none") {
     for (const [flag, v] of [["--ip", flags.ips], ["--alias", flags.aliases], ["--publish", flags.publish]] as const) {
@@ -54,6 +57,7 @@ export function prepareNetwork(g: GlobalOptions, id: string, flags: NetworkFlags
       store.addResource(id, RESOURCE_KIND, net.name, {});
     });
     writeNames(g.root, id, hostsText(id, new Map(), []));
+    phase("network reserve");
     return {
       editSpec: (spec) => {
         ownNetns(spec, network);
@@ -63,7 +67,9 @@ export function prepareNetwork(g: GlobalOptions, id: string, flags: NetworkFlags
         const s = Store.open(g.root);
         try {
           reserve(g.root, s, settings, { containerId: id, network: net.name, ips: flags.ips, aliases: flags.aliases, ports });
+          phase("network addresses");
           await plumb(g.root, s, settings, id, net.name, pid);
+          phase("network attach");
         } finally {
           s.close();
         }
