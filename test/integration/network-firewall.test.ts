@@ -1,7 +1,11 @@
 // Isolation between networks, --internal, egress through masquerade and IPv6 dual stack, with
 // real traffic inside a throw-away network namespace. "Outside" is one more namespace behind a
 // veth pair (198.51.100.0/24), with a busybox httpd.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO } from "../helpers/rootfs.js";
 import { tempRoot } from "../helpers/polis.js";
 import { networkTestsUnavailable, TestNetns } from "../helpers/netns.js";
 import { hostHttpGet, httpGet, NetContainers } from "../helpers/netctr.js";
@@ -12,6 +16,8 @@ describe.skipIf(skip)("network isolation, internal networks, IPv6", () => {
   let ns: TestNetns;
   let c: NetContainers;
   let outside = 0;
+  const servers: number[] = []; // started in namespaces, outliving them: killed by pid after
+  const dirs: string[] = [];
   const root = tempRoot();
   beforeAll(async () => {
     ns = await TestNetns.make();
@@ -23,13 +29,21 @@ describe.skipIf(skip)("network isolation, internal networks, IPv6", () => {
     const setup = ns.sh(
       `sleep 0.2; ip link add up0 type veth peer name up1 netns ${outside} && ip addr add 198.51.100.1/24 dev up0 && ip link set up0 up && ` +
         `${o} ip link set lo up && ${o} ip addr add 198.51.100.2/24 dev up1 && ${o} ip link set up1 up && ${o} ip route add default via 198.51.100.1 && ` +
-        `(${o} busybox httpd -p 80 -h /etc >/dev/null 2>&1 &)`,
+        `${o} busybox httpd -f -p 80 -h /etc >/dev/null 2>&1 & echo $!`,
     );
     if (setup.code !== 0) throw new Error(setup.stderr);
+    servers.push(Number(setup.stdout.trim()));
   });
   afterAll(() => {
     c.cleanup();
-    if (outside) process.kill(outside, "SIGKILL");
+    for (const pid of [...servers, outside]) {
+      try {
+        if (pid) process.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
     ns.close();
   });
 
@@ -50,6 +64,24 @@ describe.skipIf(skip)("network isolation, internal networks, IPv6", () => {
     const rules = JSON.parse(ns.polisOk(root, ["network", "inspect", "closed"]).stdout)[0].firewall.rules.join("\n");
     expect(rules).toMatch(/forward: iifname "polis\d+" oifname != "polis\d+" drop/);
     expect(ns.exec("nft", ["list", "table", "inet", "polis"]).stdout).toContain(`comment "closed internal"`);
+  });
+
+  it("names that are not containers go to the host's resolvers (resolv.conf from the host's)", () => {
+    // the test netns's own /etc/resolv.conf (its mount namespace is private): a resolver outside
+    const dir = mkdtempSync(join(tmpdir(), "polis-resolv-"));
+    dirs.push(dir);
+    const fake = join(dir, "resolv.conf");
+    writeFileSync(fake, "nameserver 127.0.0.53\nnameserver 198.51.100.2\noptions timeout:2\n");
+    expect(ns.exec("mount", ["--bind", fake, "/etc/resolv.conf"]).code).toBe(0);
+    const dns = ns.sh(`nsenter -t ${outside} -n python3 ${join(REPO, "test", "helpers", "dns-responder.py")} 198.51.100.2 198.51.100.2 >/dev/null 2>&1 & echo $!`);
+    servers.push(Number(dns.stdout.trim()));
+    ns.polisOk(root, ["network", "create", "--subnet", "10.65.0.0/24", "resolv"]);
+    const id = c.run(["--network", "resolv"], ["sleep", "1000"]);
+    const conf = c.sh(id, "cat /etc/resolv.conf").stdout;
+    expect(conf).toContain("nameserver 198.51.100.2");
+    expect(conf).not.toContain("127.0.0.53"); // unreachable from the container's netns
+    expect(c.sh(id, httpGet("www.example.test")).stdout).toContain("root:");
+    expect(c.sh(id, "nslookup nothere.invalid").code).not.toBe(0);
   });
 
   it("containers on two networks cannot reach each other", () => {

@@ -20,6 +20,7 @@ describe.skipIf(skip)("run --network, -p, names", () => {
   let c: NetContainers;
   const root = tempRoot();
   const scratch = mkdtempSync(join(tmpdir(), "polis-nettest-"));
+  const servers: number[] = []; // a server in a container's netns but not its cgroup: killed by pid
   beforeAll(async () => {
     ns = await TestNetns.make();
     c = new NetContainers(ns, root);
@@ -27,6 +28,13 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     if (r.code !== 0) throw new Error(r.stderr);
   });
   afterAll(() => {
+    for (const pid of servers) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
     c.cleanup();
     ns.close();
     rmSync(scratch, { recursive: true, force: true });
@@ -70,9 +78,10 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     const id = c.run(["--network", "pub", "-p", "8080:80", "-p", "9000-9002:7000-7002", "-p", "127.0.0.1:8181:80", "-p", "5353:5353/udp"], HTTPD);
     for (const p of [7000, 7001, 7002]) c.sh(id, `httpd -p ${p} -h /etc`);
     // a UDP echo in the container's netns (busybox has no UDP server)
-    ns.sh(
-      `nsenter -t ${c.pid(id)} -n python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("0.0.0.0",5353))\nwhile True:\n d,a=s.recvfrom(100);s.sendto(d,a)' >/dev/null 2>&1 &`,
+    const echo = ns.sh(
+      `nsenter -t ${c.pid(id)} -n python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("0.0.0.0",5353))\nwhile True:\n d,a=s.recvfrom(100);s.sendto(d,a)' >/dev/null 2>&1 & echo $!`,
     );
+    servers.push(Number(echo.stdout.trim()));
     expect(hostGet(HOST_IP, 8080)).toContain("root:");
     expect(hostGet("127.0.0.1", 8080)).toContain("root:");
     expect(hostGet(HOST_IP, 9001)).toContain("root:");
