@@ -11,6 +11,7 @@ import { createNetwork, findNetwork, removeNetworkRecord } from "../../src/netwo
 import { parsePublish } from "../../src/network/ports.js";
 import { rulesetText } from "../../src/network/firewall.js";
 import { hostsText } from "../../src/network/names.js";
+import { conflistFor } from "../../src/network/conflist.js";
 import { allocatedAddresses, insertAttachment, type NetworkRecord } from "../../src/state/networks.js";
 import { Store } from "../../src/state/store.js";
 
@@ -143,6 +144,15 @@ describe("generated files", () => {
     expect(text).toContain(`iifname "polis2" oifname != "polis2" drop`);
     expect(text).toMatch(/^table inet polis \{\}\ndelete table inet polis\n/);
   });
+  it("the CNI list: bridge + static IPAM with polis's addresses; internal has no gateway", () => {
+    const open = conflistFor({ ...net("a", "polis1", "10.89.0.0/24"), mtu: 1400 }, ["10.89.0.5/24"]);
+    expect(open.plugins).toEqual([
+      expect.objectContaining({ type: "bridge", bridge: "polis1", isGateway: true, isDefaultGateway: true, ipMasq: false, hairpinMode: true, mtu: 1400, ipam: { type: "static", addresses: [{ address: "10.89.0.5/24", gateway: "10.89.0.1" }] } }),
+    ]);
+    const closed = conflistFor(net("i", "polis2", "10.89.1.0/24", true), ["10.89.1.5/24"]);
+    expect(closed.plugins[0]).toMatchObject({ isGateway: false, isDefaultGateway: false, ipam: { addresses: [{ address: "10.89.1.5/24" }] } });
+  });
+
   it("hosts: members of my networks only, with name.NETWORK and aliases", () => {
     const nets = new Map([["a", net("a", "polis1", "10.89.0.0/24")], ["b", net("b", "polis2", "10.89.1.0/24")]]);
     const att = (network: string, containerId: string, ip: string, aliases: string[] = []) => ({ network, containerId, ifname: "eth0", aliases, addresses: [ip], created: "" });
