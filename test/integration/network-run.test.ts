@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { networkTestsUnavailable, TestNetns } from "../helpers/netns.js";
@@ -187,6 +188,32 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     expect(table()).not.toContain(id);
     expect(existsSync(join(root, "network", "containers", id))).toBe(false);
     expect(ns.polis(root, ["state", id]).code).not.toBe(0);
+  });
+
+  it("after a reboot (processes, rules and netns gone, records kept): delete --force frees everything", async () => {
+    ns.polisOk(root, ["network", "create", "reboot"]);
+    const before = veths();
+    const id = c.run(["--network", "reboot", "-p", "7878:80"], HTTPD);
+    const pid = c.pid(id);
+    const address = inspect("reboot").containers[id].addresses[0].split("/")[0];
+    // what a reboot leaves: the state file; no process, no netns, no firewall; another boot id
+    const db = new Database(join(root, "state.db"));
+    const row = db.prepare("SELECT result FROM network_attachments WHERE container_id = ?").get(id) as { result: string };
+    const result = JSON.parse(row.result);
+    result.netnsId = `another-boot ${result.netnsId.split(" ")[1]}`;
+    db.prepare("UPDATE network_attachments SET result = ? WHERE container_id = ?").run(JSON.stringify(result), id);
+    db.close();
+    process.kill(pid, "SIGKILL");
+    ns.exec("nft", ["flush", "ruleset"]);
+    await waitFor(() => veths() === before, 10_000);
+    ns.polisOk(root, ["delete", "--force", id]);
+    expect(inspect("reboot").containers).toEqual({});
+    expect(table()).not.toContain(id);
+    expect(existsSync(join(root, "network", "containers", id))).toBe(false);
+    // the address and the port are free again
+    const again = c.run(["--network", "reboot", "--ip", address, "-p", "7878:80"], HTTPD);
+    expect(hostGet(HOST_IP, 7878)).toContain("root:");
+    ns.polisOk(root, ["delete", "--force", again]);
   });
 
   it("bad input: one clear line, exit 1, nothing half-made", () => {
