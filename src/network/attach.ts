@@ -7,7 +7,7 @@
 //   detach   CNI DEL (always, also after a failed ADD; idempotent), free everything, re-sync
 // A polis SIGKILLed between any two steps leaves rows that `delete --force ID` releases.
 import { execFileSync } from "node:child_process";
-import { readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { PolisError } from "../errors.js";
 import {
   allAttachments,
@@ -32,7 +32,7 @@ import { conflistFor, loopbackList } from "./conflist.js";
 import { applyRuleset } from "./firewall.js";
 import { allocate, release as releaseIps } from "./ipam.js";
 import { findNetwork } from "./networks.js";
-import { hostsText, removeNames, writeNames } from "./names.js";
+import { hostsText, namesDir, removeNames, writeNames } from "./names.js";
 import { duplicateIn, type PortMapping } from "./ports.js";
 import { phase } from "../timing.js";
 
@@ -138,8 +138,18 @@ export async function loopbackOnly(settings: NetworkSettings, containerId: strin
   await addList(loopbackList(), { containerId, netns: `/proc/${pid}/ns/net`, ifname: "lo", pluginDirs: settings.pluginDirs });
 }
 
-/** Undoes an attachment, whatever state it got to. Idempotent; also after a reboot. */
-export async function detach(root: string, store: Store, settings: NetworkSettings, containerId: string, network: string): Promise<void> {
+/**
+ * Undoes an attachment, whatever state it got to. Idempotent; also after a reboot. `keepNames`
+ * (a disconnect: the container lives on) rewrites its own hosts file instead of removing it.
+ */
+export async function detach(
+  root: string,
+  store: Store,
+  settings: NetworkSettings,
+  containerId: string,
+  network: string,
+  opts: { keepNames?: boolean } = {},
+): Promise<void> {
   const att = getAttachment(store, network, containerId);
   const net = getNetwork(store, network);
   if (att && net && att.netns) {
@@ -159,8 +169,8 @@ export async function detach(root: string, store: Store, settings: NetworkSettin
   });
   if (att?.netns) syncFirewall(store);
   if (att) store.appendEvent({ type: "network", action: "disconnect", id: containerId, attributes: { network } });
-  syncNames(root, store, [network]);
-  if (attachmentsOfContainer(store, containerId).length === 0) removeNames(root, containerId);
+  syncNames(root, store, [network], opts.keepNames ? [containerId] : []);
+  if (!opts.keepNames && attachmentsOfContainer(store, containerId).length === 0) removeNames(root, containerId);
 }
 
 /** Rewrites polis's nftables table from the records (under the write lock: one writer at a time). */
@@ -170,13 +180,13 @@ export function syncFirewall(store: Store): void {
   });
 }
 
-/** Rewrites the hosts files of every container on `networks` (under the write lock). */
-export function syncNames(root: string, store: Store, networks: readonly string[]): void {
+/** Rewrites the hosts files of every container on `networks`, and of `also` (under the write lock). */
+export function syncNames(root: string, store: Store, networks: readonly string[], also: readonly string[] = []): void {
   store.transaction(() => {
     const nets = new Map(listNetworks(store).map((n) => [n.name, n] as [string, NetworkRecord]));
     const all = allAttachments(store);
-    const ids = new Set(all.filter((a) => networks.includes(a.network)).map((a) => a.containerId));
-    for (const id of ids) writeNames(root, id, hostsText(id, nets, all));
+    const ids = new Set([...all.filter((a) => networks.includes(a.network)).map((a) => a.containerId), ...also]);
+    for (const id of ids) if (existsSync(namesDir(root, id)) || !also.includes(id)) writeNames(root, id, hostsText(id, nets, all));
   });
 }
 

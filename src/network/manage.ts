@@ -1,6 +1,7 @@
 // What the `polis network …` commands do, as library calls (src/cli/network.ts only parses and
 // prints): list, inspect, remove, prune, connect, disconnect, reload.
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { PolisError } from "../errors.js";
 import type { GlobalOptions } from "../container/options.js";
 import {
@@ -16,6 +17,7 @@ import { detach, plumb, reserve, RESOURCE_KIND, syncFirewall } from "./attach.js
 import type { NetworkSettings } from "./config.js";
 import { networkRules, portRules, removeRuleset, tableExists, TABLE } from "./firewall.js";
 import { findNetwork, removeNetworkRecord } from "./networks.js";
+import { namesDir } from "./names.js";
 
 /** All networks; the default one is made here if it is not there yet (podman always lists it). */
 export function networksForList(store: Store, settings: NetworkSettings): NetworkRecord[] {
@@ -108,11 +110,24 @@ export async function connect(root: string, store: Store, settings: NetworkSetti
   await plumb(root, store, settings, id, att.network, pid);
 }
 
-/** `network disconnect` (and the release seam): CNI DEL, addresses and rules freed. */
+/**
+ * `network disconnect`: CNI DEL, addresses and rules freed. The container lives on: its hosts
+ * file (bind-mounted) is rewritten without that network, and stays for `delete` to remove.
+ */
 export async function disconnect(root: string, store: Store, settings: NetworkSettings, network: string, id: string): Promise<void> {
-  await detach(root, store, settings, id, network);
-  store.removeResource(id, RESOURCE_KIND, network);
+  const live = store.get(id) !== undefined;
+  await detach(root, store, settings, id, network, { keepNames: live });
+  store.transaction(() => {
+    store.removeResource(id, RESOURCE_KIND, network);
+    // the files outlive the last network: a row (no network has "/" in its name) lets delete remove them
+    if (live && existsSync(namesDir(root, id)) && store.resourcesOf(id).every((r) => r.kind !== RESOURCE_KIND)) {
+      store.addResource(id, RESOURCE_KIND, NAMES_ONLY, {});
+    }
+  });
 }
+
+/** The release seam's row for hosts files left after the last disconnect (detach then removes them). */
+const NAMES_ONLY = "/etc/hosts";
 
 /** `network reload`: the nftables table re-made from the records (after `nft flush ruleset`, a firewall reload). */
 export function reload(store: Store): void {

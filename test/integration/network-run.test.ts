@@ -72,6 +72,15 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     expect(c.sh(stranger, "cat /etc/hosts").stdout).toContain("bridged.other");
     ns.polisOk(root, ["delete", "--force", late]);
     expect(c.sh(client, "cat /etc/hosts").stdout).not.toContain("late");
+    // its own file follows its disconnects; the files go with the container
+    expect(c.sh(client, "cat /etc/hosts").stdout).toContain(stranger);
+    ns.polisOk(root, ["network", "disconnect", "other", client]);
+    expect(c.sh(client, "cat /etc/hosts").stdout).not.toContain(stranger);
+    ns.polisOk(root, ["network", "disconnect", "app", client]);
+    expect(c.sh(client, "cat /etc/hosts").stdout).not.toContain(web);
+    expect(existsSync(join(root, "network", "containers", client))).toBe(true);
+    ns.polisOk(root, ["delete", "--force", client]);
+    expect(existsSync(join(root, "network", "containers", client))).toBe(false);
   });
 
   it("publishes TCP, UDP, ranges and a host address; reachable from the host, localhost and containers (hairpin)", () => {
