@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { PolisError } from "../errors.js";
 import type { GlobalOptions } from "../container/options.js";
 import type { Spec } from "../spec/types.js";
+import { validateId } from "../spec/id.js";
 import { Store } from "../state/store.js";
 import { ContainerExistsError } from "../state/types.js";
 import { loopbackOnly, plumb, reserve, RESOURCE_KIND } from "./attach.js";
@@ -37,6 +38,7 @@ export interface NetworkStep {
 
 export function prepareNetwork(g: GlobalOptions, id: string, flags: NetworkFlags): NetworkStep {
   phase("network module load");
+  validateId(id); // before it names a directory under the root
   const settings = loadNetworkSettings(g);
   phase("network config");
   const mode = flags.network ?? settings.defaultNetwork;

@@ -107,7 +107,12 @@ export async function pruneNetworks(g: GlobalOptions, store: Store, settings: Ne
 export async function connect(root: string, store: Store, settings: NetworkSettings, network: string, id: string, ips: string[], aliases: string[]): Promise<void> {
   const pid = livePid(store, id);
   const att = reserve(root, store, settings, { containerId: id, network, ips, aliases, ports: [] });
-  await plumb(root, store, settings, id, att.network, pid);
+  try {
+    await plumb(root, store, settings, id, att.network, pid);
+  } catch (e) {
+    store.removeResource(id, RESOURCE_KIND, att.network); // plumb undid the rest
+    throw e;
+  }
 }
 
 /**
