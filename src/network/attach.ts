@@ -33,7 +33,7 @@ import { applyRuleset } from "./firewall.js";
 import { allocate, release as releaseIps } from "./ipam.js";
 import { findNetwork } from "./networks.js";
 import { hostsText, namesDir, removeNames, writeNames } from "./names.js";
-import { duplicateIn, type PortMapping } from "./ports.js";
+import { clashes, duplicateIn, type PortMapping } from "./ports.js";
 import { phase } from "../timing.js";
 
 export const RESOURCE_KIND = "network";
@@ -78,7 +78,7 @@ export function reserve(root: string, store: Store, settings: NetworkSettings, r
     const v4 = addresses.find((a) => !a.includes(":"))?.split("/")[0];
     for (const p of req.ports) {
       if (!v4) throw new PolisError(`--publish: network ${net.name} has no IPv4 subnet to publish ports to`);
-      const clash = portHolders(store, p.protocol, p.hostPort).find((h) => h.hostIp === "" || p.hostIp === "" || h.hostIp === p.hostIp);
+      const clash = portHolders(store, p.protocol, p.hostPort).find((h) => clashes(h, p));
       if (clash) {
         throw new PolisError(
           `--publish: host port ${p.hostIp ? p.hostIp + ":" : ""}${p.hostPort}/${p.protocol} is already published by container ${clash.containerId}`,

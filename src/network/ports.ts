@@ -48,13 +48,12 @@ export function parsePublish(spec: string): PortMapping[] {
   return out;
 }
 
-/** Two mappings of one request that take the same host port. */
+/** Whether two mappings take the same host port ("" = every address overlaps any address). */
+export function clashes(a: Pick<PortMapping, "hostIp" | "protocol" | "hostPort">, b: Pick<PortMapping, "hostIp" | "protocol" | "hostPort">): boolean {
+  return a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostIp === "" || b.hostIp === "" || a.hostIp === b.hostIp);
+}
+
+/** A mapping of one request whose host port an earlier one of the same request takes. */
 export function duplicateIn(maps: readonly PortMapping[]): PortMapping | undefined {
-  const seen = new Set<string>();
-  for (const m of maps) {
-    const k = `${m.protocol}/${m.hostPort}`;
-    for (const ip of [m.hostIp, ""]) if (seen.has(`${ip}|${k}`) || (m.hostIp === "" && [...seen].some((s) => s.endsWith(`|${k}`)))) return m;
-    seen.add(`${m.hostIp}|${k}`);
-  }
-  return undefined;
+  return maps.find((m, i) => maps.slice(0, i).some((earlier) => clashes(earlier, m)));
 }

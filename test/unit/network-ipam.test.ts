@@ -8,7 +8,7 @@ import { firstFreeSubnet, formatCidr, formatIp, overlaps, parseCidr, parseIp } f
 import { networkSettings } from "../../src/network/config.js";
 import { allocate, release } from "../../src/network/ipam.js";
 import { createNetwork, findNetwork, removeNetworkRecord } from "../../src/network/networks.js";
-import { parsePublish } from "../../src/network/ports.js";
+import { duplicateIn, parsePublish } from "../../src/network/ports.js";
 import { rulesetText } from "../../src/network/firewall.js";
 import { hostsText } from "../../src/network/names.js";
 import { conflistFor } from "../../src/network/conflist.js";
@@ -125,6 +125,9 @@ describe("publish", () => {
     expect(() => parsePublish("1-3:1-2")).toThrow(/ranges differ/);
     expect(() => parsePublish("8080:80/sctp")).toThrow(/protocol "sctp"/);
     expect(() => parsePublish("99999:80")).toThrow(/bad host port "99999"/);
+    expect(duplicateIn([...parsePublish("127.0.0.1:80:80"), ...parsePublish("127.0.0.2:80:80")])).toBeUndefined();
+    expect(duplicateIn([...parsePublish("127.0.0.1:80:80"), ...parsePublish("80:81")])?.containerPort).toBe(81);
+    expect(duplicateIn([...parsePublish("79-81:79-81"), ...parsePublish("81:80/udp")])).toBeUndefined();
   });
 });
 
