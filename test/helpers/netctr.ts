@@ -50,12 +50,16 @@ export class NetContainers {
   }
 }
 
-/** busybox-static's wget segfaults on Debian 12 (also on the host): HTTP by hand over nc. */
-export function httpGet(host: string, port = 80, path = "/passwd", nc = "nc"): string {
-  return `printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' | ${nc} -w 3 ${host} ${port}`;
+/**
+ * An HTTP GET with busybox wget, bounded by `timeout` (Debian 12's busybox-static wget segfaults
+ * with its own -T; busybox nc would race its stdin EOF against the answer under load).
+ */
+export function httpGet(host: string, port = 80, path = "/passwd", busybox = ""): string {
+  const h = host.includes(":") ? `[${host}]` : host;
+  return `${busybox}timeout 4 ${busybox}wget -q -O - http://${h}:${port}${path}`;
 }
 
 /** The same from the (test) host, with the host's busybox. */
 export function hostHttpGet(host: string, port = 80, path = "/passwd"): string {
-  return httpGet(host, port, path, "busybox nc");
+  return httpGet(host, port, path, "busybox ");
 }
