@@ -24,13 +24,19 @@ async function bundleFor(_g: GlobalOptions, o: EngineOptions, _ctx: CliContext):
   return o.bundle;
 }
 
+/**
+ * What the rooms add to a create, and `undo`: takes back what they made before the create when it
+ * fails before its container row exists (after that, the create's own cleanup releases it).
+ */
+type EngineExtras = CreateExtras & { undo?: () => Promise<void> };
+
 /** Step 3: what runs between the init's birth and `created`: the network attach. */
-async function extrasFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<CreateExtras> {
+async function extrasFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<EngineExtras> {
   return networkStep(g, o, ctx);
 }
 
 /** --network/--ip/--alias/-p: the spec edit (netns, /etc/hosts) and the attach (src/network/). */
-async function networkStep(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<CreateExtras> {
+async function networkStep(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<EngineExtras> {
   if (!["network", "ip", "alias", "publish"].some((f) => ctx.given.has(f))) return {};
   const { prepareNetwork } = await import("../network/engine.js");
   const list = (name: string) => (Array.isArray(ctx.options[name]) ? (ctx.options[name] as string[]) : []);
@@ -42,12 +48,24 @@ async function networkStep(g: GlobalOptions, o: EngineOptions, ctx: CliContext):
 export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<void> {
   const bundle = await bundleFor(g, o, ctx);
   const { createContainer } = await import("../container/create.js");
-  await createContainer(g, { ...o, bundle }, "detach", await extrasFor(g, o, ctx));
+  const extras = await extrasFor(g, o, ctx);
+  try {
+    await createContainer(g, { ...o, bundle }, "detach", extras);
+  } catch (e) {
+    await extras.undo?.();
+    throw e;
+  }
 }
 
 /** `polis run` with room flags; resolves to the exit code as the plain `run` does. */
 export async function engineRun(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<number> {
   const bundle = await bundleFor(g, o, ctx);
   const { runContainer } = await import("../container/run.js");
-  return runContainer(g, { ...o, bundle }, await extrasFor(g, o, ctx));
+  const extras = await extrasFor(g, o, ctx);
+  try {
+    return await runContainer(g, { ...o, bundle }, extras);
+  } catch (e) {
+    await extras.undo?.();
+    throw e;
+  }
 }

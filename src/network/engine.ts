@@ -10,7 +10,7 @@ import type { Spec } from "../spec/types.js";
 import { validateId } from "../spec/id.js";
 import { Store } from "../state/store.js";
 import { ContainerExistsError } from "../state/types.js";
-import { loopbackOnly, plumb, reserve, RESOURCE_KIND } from "./attach.js";
+import { detach, loopbackOnly, plumb, reserve, RESOURCE_KIND } from "./attach.js";
 import type { NetworkSettings } from "./config.js";
 import { hostsPath, hostsText, resolvPath, writeNames } from "./names.js";
 import { findNetwork } from "./networks.js";
@@ -34,6 +34,8 @@ export interface NetworkStep {
   editSpec(spec: Spec): void;
   /** Runs once the init's namespaces exist, before the container is recorded as created. */
   afterInit(pid: number): Promise<void>;
+  /** The create failed before its container row existed (a bad bundle): take back what prepare made. */
+  undo?(): Promise<void>;
 }
 
 export function prepareNetwork(g: GlobalOptions, id: string, flags: NetworkFlags): NetworkStep {
@@ -76,7 +78,21 @@ export function prepareNetwork(g: GlobalOptions, id: string, flags: NetworkFlags
           s.close();
         }
       },
+      undo: () => abandon(g, settings, id),
     };
+  } finally {
+    store.close();
+  }
+}
+
+async function abandon(g: GlobalOptions, settings: NetworkSettings, id: string): Promise<void> {
+  const store = Store.open(g.root);
+  try {
+    if (store.get(id)) return; // a container row: its cleanup (or a delete) releases everything
+    for (const row of store.resourcesOf(id).filter((r) => r.kind === RESOURCE_KIND)) {
+      await detach(g.root, store, settings, id, row.name);
+      store.removeResource(id, RESOURCE_KIND, row.name);
+    }
   } finally {
     store.close();
   }

@@ -266,5 +266,13 @@ describe.skipIf(skip)("run --network, -p, names", () => {
       expect(table()).not.toContain(id);
     }
     expect(veths()).toBe(vethsBefore);
+    // a bundle that cannot be created: the network's reservation is taken back too
+    const id = uniqueId("bad");
+    const r = ns.polis(root, ["run", "-d", "--bundle", join(scratch, "no-such-bundle"), "--network", "strict", "-p", "6060:80", id]);
+    expect(r.code).toBe(1);
+    expect(existsSync(join(root, "network", "containers", id))).toBe(false);
+    const db = new Database(join(root, "state.db"), { readonly: true });
+    expect(db.prepare("SELECT count(*) AS n FROM container_resources WHERE container_id = ?").get(id)).toEqual({ n: 0 });
+    db.close();
   });
 });
