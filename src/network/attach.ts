@@ -8,6 +8,7 @@
 // A polis SIGKILLed between any two steps leaves rows that `delete --force ID` releases.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
+import { dirname } from "node:path";
 import { PolisError } from "../errors.js";
 import {
   allAttachments,
@@ -29,7 +30,7 @@ import type { Store } from "../state/store.js";
 import { addList, checkPlugins, delList, type CniArgs, type CniResult } from "./cni.js";
 import type { NetworkSettings } from "./config.js";
 import { conflistFor, loopbackList } from "./conflist.js";
-import { applyRuleset } from "./firewall.js";
+import { applyRuleset, checkOwner } from "./firewall.js";
 import { allocate, release as releaseIps } from "./ipam.js";
 import { findNetwork } from "./networks.js";
 import { hostsText, namesDir, removeNames, writeNames } from "./names.js";
@@ -102,35 +103,41 @@ export async function plumb(root: string, store: Store, settings: NetworkSetting
   const att = getAttachment(store, network, containerId);
   const net = getNetwork(store, network);
   if (!att || !net) throw new PolisError(`container ${containerId}: no reservation on network ${network}`);
+  try {
+    await addInterfaces(store, settings, att, net, pid);
+  } catch (e) {
+    await detach(root, store, settings, containerId, network).catch(() => {});
+    throw e;
+  }
+}
+
+async function addInterfaces(store: Store, settings: NetworkSettings, att: AttachmentRecord, net: NetworkRecord, pid: number): Promise<void> {
+  const { containerId, network } = att;
   const netns = `/proc/${pid}/ns/net`;
   const netnsId = netnsIdentity(netns);
   if (netnsId === undefined) throw new PolisError(`container ${containerId}: its process ${pid} is gone`);
   if (readlinkSync(netns) === readlinkSync("/proc/self/ns/net")) {
     throw new PolisError(`container ${containerId} shares the host's network namespace: give it a new one (linux.namespaces "network") to use --network ${network}`);
   }
+  // Bridges and the table are per host: not on top of another root's (before anything is made).
+  checkOwner(dirname(store.path));
+  checkPlugins(loopbackList(), settings.pluginDirs);
   // Recorded before the ADD: a polis killed during it leaves a row whose DEL knows where to go.
   setAttachmentNetns(store, network, containerId, netns, { netnsId, cni: undefined });
   const args: CniArgs = { containerId, netns, ifname: att.ifname, pluginDirs: settings.pluginDirs };
-  try {
-    // lo and eth0 are independent: both plugins run at once (one exec latency instead of two).
-    // Both are waited for before a failure is handled: the DEL must come after every ADD.
-    checkPlugins(loopbackList(), settings.pluginDirs);
-    const [lo, eth] = await Promise.allSettled([
-      att.ifname === "eth0" ? addList(loopbackList(), { ...args, ifname: "lo" }) : Promise.resolve({}),
-      addList(conflistFor(net, att.addresses), args),
-    ]);
-    if (lo.status === "rejected") throw lo.reason;
-    if (eth.status === "rejected") throw eth.reason;
-    const cni = eth.value;
-    phase("cni add");
-    setAttachmentNetns(store, network, containerId, netns, { netnsId, cni } satisfies Plumbed);
-    syncFirewall(store);
-    phase("nftables");
-    store.appendEvent({ type: "network", action: "connect", id: containerId, attributes: { network, addresses: att.addresses.join(",") } });
-  } catch (e) {
-    await detach(root, store, settings, containerId, network).catch(() => {});
-    throw e;
-  }
+  // lo and eth0 are independent: both plugins run at once (one exec latency instead of two).
+  // Both are waited for before a failure is handled: the DEL must come after every ADD.
+  const [lo, eth] = await Promise.allSettled([
+    att.ifname === "eth0" ? addList(loopbackList(), { ...args, ifname: "lo" }) : Promise.resolve({}),
+    addList(conflistFor(net, att.addresses), args),
+  ]);
+  if (lo.status === "rejected") throw lo.reason;
+  if (eth.status === "rejected") throw eth.reason;
+  phase("cni add");
+  setAttachmentNetns(store, network, containerId, netns, { netnsId, cni: eth.value } satisfies Plumbed);
+  syncFirewall(store);
+  phase("nftables");
+  store.appendEvent({ type: "network", action: "connect", id: containerId, attributes: { network, addresses: att.addresses.join(",") } });
 }
 
 /** `--network none`: the container's own netns with only `lo`, up. */
@@ -176,7 +183,7 @@ export async function detach(
 /** Rewrites polis's nftables table from the records (under the write lock: one writer at a time). */
 export function syncFirewall(store: Store): void {
   store.transaction(() => {
-    applyRuleset({ networks: listNetworks(store), attachments: allAttachments(store), ports: allPorts(store) });
+    applyRuleset({ networks: listNetworks(store), attachments: allAttachments(store), ports: allPorts(store) }, dirname(store.path));
   });
 }
 

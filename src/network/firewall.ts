@@ -62,8 +62,11 @@ export function portRules(p: PortRecord, v6: string | undefined): string[] {
   return out;
 }
 
-/** The whole table as an nft script: create-if-missing, delete, re-create (one transaction). */
-export function rulesetText(input: FirewallInput): string {
+/**
+ * The whole table as an nft script: create-if-missing, delete, re-create (one transaction). Its
+ * comment names the polis root whose records it was made from (`owner`).
+ */
+export function rulesetText(input: FirewallInput, owner = ""): string {
   const post: string[] = [`ct status dnat ip saddr 127.0.0.0/8 masquerade comment "published port from localhost"`];
   const fwd: string[] = [`ct state established,related accept`];
   const internalDrops: string[] = [];
@@ -81,6 +84,7 @@ export function rulesetText(input: FirewallInput): string {
     `  chain ${name} {\n${hook ? `    ${hook}\n` : ""}${body.map((r) => `    ${r}\n`).join("")}  }\n`;
   return (
     `table inet ${TABLE} {}\ndelete table inet ${TABLE}\ntable inet ${TABLE} {\n` +
+    `  comment "${OWNER_PREFIX}${owner.replace(/["\\]/g, "_")}"\n` +
     chain("published", "", published) +
     chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;", ["fib daddr type local jump published"]) +
     chain("output", "type nat hook output priority -100; policy accept;", ["fib daddr type local jump published"]) +
@@ -90,9 +94,15 @@ export function rulesetText(input: FirewallInput): string {
   );
 }
 
-/** Replaces the table (atomically). */
-export function applyRuleset(input: FirewallInput): void {
-  runNft(["-f", "-"], rulesetText(input));
+const OWNER_PREFIX = "polis root ";
+
+/**
+ * Replaces the table (atomically). Bridge names and the table are per host (per network
+ * namespace): a table made from another polis root's records is not silently replaced.
+ */
+export function applyRuleset(input: FirewallInput, owner: string): void {
+  checkOwner(owner);
+  runNft(["-f", "-"], rulesetText(input, owner));
   // A published port reached from the host as 127.0.0.1 leaves through the bridge with a loopback
   // source: the kernel allows that only with route_localnet on the outgoing device.
   for (const n of input.networks) {
@@ -122,6 +132,28 @@ export function tableExists(): boolean {
   } catch {
     return false;
   }
+}
+
+/** Throws when the table on this host was made by another polis root. */
+export function checkOwner(owner: string): void {
+  const current = tableOwner();
+  if (current !== undefined && current !== owner.replace(/["\\]/g, "_")) {
+    throw new PolisError(
+      `nftables table inet ${TABLE} belongs to polis root ${current}: two roots cannot both use networks on one host (if that root is gone: nft delete table inet ${TABLE})`,
+    );
+  }
+}
+
+/** The root named in the table's comment; undefined when there is no table (or no comment). */
+export function tableOwner(): string | undefined {
+  let text: string;
+  try {
+    text = runNft(["list", "table", "inet", TABLE]);
+  } catch {
+    return undefined;
+  }
+  const m = new RegExp(`^\\s*comment "${OWNER_PREFIX}([^"]*)"`, "m").exec(text);
+  return m?.[1];
 }
 
 /** Removes the table (last network gone). */

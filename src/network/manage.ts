@@ -2,6 +2,7 @@
 // prints): list, inspect, remove, prune, connect, disconnect, reload.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { PolisError } from "../errors.js";
 import type { GlobalOptions } from "../container/options.js";
 import {
@@ -15,7 +16,7 @@ import {
 import type { Store } from "../state/store.js";
 import { detach, plumb, reserve, RESOURCE_KIND, syncFirewall } from "./attach.js";
 import type { NetworkSettings } from "./config.js";
-import { networkRules, portRules, removeRuleset, tableExists, TABLE } from "./firewall.js";
+import { networkRules, portRules, removeRuleset, tableExists, tableOwner, TABLE } from "./firewall.js";
 import { findNetwork, removeNetworkRecord } from "./networks.js";
 import { namesDir } from "./names.js";
 
@@ -82,8 +83,9 @@ export async function removeNetwork(g: GlobalOptions, store: Store, settings: Ne
   }
   const net = removeNetworkRecord(store, name);
   deleteLink(net.bridge);
-  // Nothing to do on a host where no container was ever attached (no table yet).
-  if (!tableExists()) return;
+  // Nothing to do on a host where no container was ever attached (no table yet), nor to
+  // another root's table.
+  if (!tableExists() || tableOwner() !== dirname(store.path)) return;
   if (listNetworks(store).length === 0) removeRuleset();
   else syncFirewall(store);
 }

@@ -266,6 +266,24 @@ describe.skipIf(skip)("run --network, -p, names", () => {
       expect(table()).not.toContain(id);
     }
     expect(veths()).toBe(vethsBefore);
+    // a second polis root in the same network namespace: refused, since bridges and the table
+    // are per host, and nothing of it is left
+    const other = tempRoot();
+    try {
+      const oid = uniqueId("other");
+      const o = ns.polis(other, ["run", "-d", "--bundle", c.bundle(["sleep", "1000"], oid), "--network", "elsewhere", oid], {});
+      expect(o.code).toBe(1); // unknown network first
+      ns.polisOk(other, ["network", "create", "--subnet", "10.71.0.0/24", "elsewhere"]);
+      const o2 = ns.polis(other, ["run", "-d", "--bundle", c.bundle(["sleep", "1000"], oid), "--network", "elsewhere", oid]);
+      expect(o2.code).toBe(1);
+      expect(message(o2.stderr)).toContain(`nftables table inet polis belongs to polis root ${root}: two roots cannot both use networks on one host`);
+      expect(ns.polis(other, ["state", oid]).code).not.toBe(0);
+      expect(JSON.parse(ns.polisOk(other, ["network", "inspect", "elsewhere"]).stdout)[0].containers).toEqual({});
+      expect(veths()).toBe(vethsBefore);
+      expect(table()).toContain(`comment "polis root ${root}"`);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
     // a bundle that cannot be created: the network's reservation is taken back too
     const id = uniqueId("bad");
     const r = ns.polis(root, ["run", "-d", "--bundle", join(scratch, "no-such-bundle"), "--network", "strict", "-p", "6060:80", id]);

@@ -145,7 +145,7 @@ describe("generated files", () => {
     expect(text).toContain(`ip saddr 10.89.0.0/24 oifname != "polis1" masquerade`);
     expect(text).not.toContain(`ip saddr 10.89.1.0/24 oifname != "polis2" masquerade`);
     expect(text).toContain(`iifname "polis2" oifname != "polis2" drop`);
-    expect(text).toMatch(/^table inet polis \{\}\ndelete table inet polis\n/);
+    expect(text).toMatch(/^table inet polis \{\}\ndelete table inet polis\ntable inet polis \{\n  comment "polis root "\n/);
   });
   it("the CNI list: bridge + static IPAM with polis's addresses; internal has no gateway", () => {
     const open = conflistFor({ ...net("a", "polis1", "10.89.0.0/24"), mtu: 1400 }, ["10.89.0.5/24"]);
