@@ -40,7 +40,7 @@ describe("health checks", () => {
     } finally {
       c.remove();
     }
-  });
+  }, 60000);
 
   it("failures in the start period do not count", async () => {
     const PERIOD = 5000;
@@ -63,7 +63,7 @@ describe("health checks", () => {
     } finally {
       c.remove();
     }
-  });
+  }, 90000);
 
   it("a hanging check is killed at its timeout, in the container too, and fails", async () => {
     const c = runMonitored(root, "sleep 1000", ["--health-cmd", "sleep 77", "--health-interval", "1h", "--health-timeout", "500ms"]);
@@ -96,7 +96,7 @@ describe("health checks", () => {
     } finally {
       c.remove();
     }
-  });
+  }, 60000);
 
   it("--health-on-failure restart: a new init under a new monitor, same log file", async () => {
     const c = runMonitored(root, "echo started; test -e /dev/shm/sick || sleep 1000", [
@@ -126,7 +126,7 @@ describe("health checks", () => {
     } finally {
       c.remove();
     }
-  });
+  }, 60000);
 
   it("bad input: no check, unknown container, bad flags name the flag", () => {
     const none = runMonitored(root, "sleep 1000", ["--logs"]);
