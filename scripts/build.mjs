@@ -41,6 +41,8 @@ try {
 // refers to them as `require("./lib/<name>.cjs")`. `pick` selects the export polis imports.
 const LEAVES = {
   yargs: { pick: ".default" }, // --help only: 250 KB that `state` must never parse
+  "prom-client": { pick: "" }, // `polis monitor` only
+  yaml: { pick: "" }, // polis's config file, read only by the standalone commands: ~200 KB
 };
 
 /** Resolve each leaf import to a stub that requires its separate file at first use. */

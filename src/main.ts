@@ -27,6 +27,7 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   features: () => import("./cli/features.js"),
   kill: () => import("./cli/kill.js"),
   list: () => import("./cli/list.js"),
+  network: () => import("./cli/network.js"),
   run: () => import("./cli/run.js"),
   spec: () => import("./cli/spec.js"),
   start: () => import("./cli/start.js"),
@@ -37,6 +38,12 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   ps: () => import("./cli/ps.js"),
   resume: () => import("./cli/resume.js"),
   update: () => import("./cli/update.js"),
+  stats: () => import("./cli/stats.js"),
+  logs: () => import("./cli/logs.js"),
+  inspect: () => import("./cli/inspect.js"),
+  health: () => import("./cli/health.js"),
+  exited: () => import("./cli/exited.js"),
+  monitor: () => import("./cli/monitor.js"),
 };
 
 
