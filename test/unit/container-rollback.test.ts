@@ -284,7 +284,7 @@ describe("delete", () => {
   });
 });
 
-describe("the seam to the rooms beside the runtime (engine, resource release)", () => {
+describe("the seam to the rooms beside the runtime (afterInit, resource release)", () => {
   it("an afterInit step that fails (a network attach) undoes the create like any other step", async () => {
     const seen: number[] = [];
     const afterInit = async (pid: number) => {
@@ -295,18 +295,6 @@ describe("the seam to the rooms beside the runtime (engine, resource release)", 
     expect(seen).toEqual([999_999_999]); // it ran with the init's pid
     expect(launch.abandoned).toBe(1);
     expectNothingLeft("attach");
-  });
-
-  it("engine create and run go through the core create and run", async () => {
-    const { engineCreate, engineRun } = await import("../../src/engine/run.js");
-    const ctx = {} as Parameters<typeof engineCreate>[2];
-    await engineCreate(g, { ...opts("eng"), detach: true, keep: false, args: [] }, ctx);
-    const store = Store.open(g.root);
-    expect(store.get("eng")?.phase).toBe("created");
-    store.close();
-    launch.impl = async () => fakeLaunch(7 << 8);
-    expect(await engineRun(g, { ...opts("engrun"), detach: false, keep: false, args: [] }, ctx)).toBe(7);
-    expectNothingLeft("engrun");
   });
 
   it("delete gives every recorded resource back, newest first; a failed release keeps its row for a retry", async () => {
