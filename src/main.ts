@@ -37,6 +37,15 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   ps: () => import("./cli/ps.js"),
   resume: () => import("./cli/resume.js"),
   update: () => import("./cli/update.js"),
+  // images (src/image/)
+  pull: () => import("./cli/pull.js"),
+  images: () => import("./cli/images.js"),
+  rmi: () => import("./cli/rmi.js"),
+  tag: () => import("./cli/tag.js"),
+  image: () => import("./cli/image.js"),
+  bundle: () => import("./cli/bundle.js"),
+  login: () => import("./cli/login.js"),
+  logout: () => import("./cli/logout.js"),
 };
 
 

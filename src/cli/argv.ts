@@ -109,7 +109,8 @@ function parseCommand(argv: readonly string[], i: number, global: ParsedOptions)
   }
   if (options.values.help) return { kind: "help", global, topic: command };
   delete options.values.help;
-  checkArgCount(command, args.length);
+  const more = command.moreArgsWith !== undefined && options.given.has(command.moreArgsWith);
+  checkArgCount(command, more ? Math.min(args.length, command.maxArgs) : args.length);
   return { kind: "command", global, command, options, args };
 }
 

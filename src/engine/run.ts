@@ -9,7 +9,7 @@
 // Each room records what delete must give back through the release seam
 // (src/container/resources.ts), so a failure at any step, or a polis killed half-way, is undone by
 // the same cleanup as any failed create or `delete --force`.
-import type { CliContext } from "../cli/context.js";
+import { absPath, type CliContext } from "../cli/context.js";
 import type { CreateExtras } from "../container/create.js";
 import type { GlobalOptions, RunOptions } from "../container/options.js";
 
@@ -19,9 +19,24 @@ export interface EngineOptions extends RunOptions {
   args: string[];
 }
 
-/** Step 1: the bundle to create from (today: the --bundle given). */
-async function bundleFor(_g: GlobalOptions, o: EngineOptions, _ctx: CliContext): Promise<string> {
-  return o.bundle;
+/** What the images room made (the bundle directory), to undo if the create fails before the core owns it. */
+interface Made {
+  imageBundle?: string;
+}
+
+/** Step 1: the bundle to create from: made from --image, else the --bundle given. */
+async function bundleFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext, made: Made): Promise<string> {
+  const image = ctx.options.image;
+  if (typeof image !== "string" || image === "") return o.bundle;
+  const { imageBundle } = await import("../image/engine.js");
+  const dir = typeof ctx.options["bundle-dir"] === "string" ? absPath(ctx, ctx.options["bundle-dir"]) : undefined;
+  made.imageBundle = await imageBundle(g, o.id, image, dir, o.args);
+  return made.imageBundle;
+}
+
+/** A create that failed before the container row existed: give back what step 1 made. */
+async function undo(g: GlobalOptions, o: EngineOptions, made: Made): Promise<void> {
+  if (made.imageBundle) await (await import("../image/engine.js")).dropImageBundle(g, o.id, made.imageBundle);
 }
 
 /** Step 3: what runs between the init's birth and `created` (today: nothing). */
@@ -31,14 +46,26 @@ function extrasFor(_g: GlobalOptions, _o: EngineOptions, _ctx: CliContext): Crea
 
 /** `polis create` with room flags. */
 export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<void> {
-  const bundle = await bundleFor(g, o, ctx);
+  const made: Made = {};
+  const bundle = await bundleFor(g, o, ctx, made);
   const { createContainer } = await import("../container/create.js");
-  await createContainer(g, { ...o, bundle }, "detach", extrasFor(g, o, ctx));
+  try {
+    await createContainer(g, { ...o, bundle }, "detach", extrasFor(g, o, ctx));
+  } catch (e) {
+    await undo(g, o, made);
+    throw e;
+  }
 }
 
 /** `polis run` with room flags; resolves to the exit code as the plain `run` does. */
 export async function engineRun(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<number> {
-  const bundle = await bundleFor(g, o, ctx);
+  const made: Made = {};
+  const bundle = await bundleFor(g, o, ctx, made);
   const { runContainer } = await import("../container/run.js");
-  return runContainer(g, { ...o, bundle }, extrasFor(g, o, ctx));
+  try {
+    return await runContainer(g, { ...o, bundle }, extrasFor(g, o, ctx));
+  } catch (e) {
+    await undo(g, o, made);
+    throw e;
+  }
 }
