@@ -201,6 +201,9 @@ export class Registry {
       // not JSON: the status says enough
     }
     if (res.status === 404) return new RegistryError(`${what}: not found${detail ? ` (${detail})` : ""}`, 404);
+    if (res.status === 401 && this.challenge?.scheme === "basic" && this.opts.credentials) {
+      return new RegistryError(`${this.opts.name}: unauthorized: wrong username or password`, 401);
+    }
     if (res.status === 401 || res.status === 403) {
       const hint = this.opts.credentials ? "" : ` (polis login ${this.opts.name}, or --creds)`;
       return new RegistryError(`${what}: access denied${detail ? ` (${detail})` : ""}${hint}`, res.status);
@@ -226,7 +229,8 @@ function transient(e: unknown): boolean {
 /** fetch's "fetch failed" with the useful part (ECONNREFUSED 127.0.0.1:5000) from its cause. */
 export function netMessage(e: unknown): string {
   const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
-  if (cause?.code) return cause.message && !cause.message.startsWith(cause.code) ? `${cause.code} (${cause.message})` : cause.message ?? cause.code;
+  if (cause?.code) return cause.message && !cause.message.includes(cause.code) ? `${cause.code} (${cause.message})` : cause.message ?? cause.code;
+  if (cause?.message) return cause.message;
   return e instanceof Error ? e.message : String(e);
 }
 
