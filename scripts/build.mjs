@@ -41,6 +41,7 @@ try {
 // refers to them as `require("./lib/<name>.cjs")`. `pick` selects the export polis imports.
 const LEAVES = {
   yargs: { pick: ".default" }, // --help only: 250 KB that `state` must never parse
+  yaml: { pick: "" }, // polis's config file, read by image/network/monitor commands only: 160 KB
 };
 
 /** Resolve each leaf import to a stub that requires its separate file at first use. */
