@@ -69,6 +69,7 @@ beforeAll(async () => {
   const other = layout.image({ layers: [tiny], config: { Cmd: ["true"] }, arch: OTHER });
   const s390 = layout.image({ layers: [tiny], config: { Cmd: ["true"] }, arch: "s390x" });
   layout.index([rtManifest, other], "multi");
+  layout.image({ layers: [l1], config: { Cmd: ["true"], User: "ghost" }, arch: ARCH, tag: "baduser" });
   layout.index([other, s390], "foreign");
   layout.image({ layers: [l1, layout.layer(writeTar(join(work, "esc.tar"), [{ name: "../../evil", data: "e" }]), "gzip")], config: { Cmd: ["true"] }, arch: ARCH, tag: "escape" });
   layout.image({ layers: [layout.layer(writeTar(join(work, "corrupt.tar"), [{ name: "c", data: "c".repeat(5000) }]), "none")], config: { Cmd: ["true"] }, arch: ARCH, tag: "corrupt" });
@@ -87,6 +88,7 @@ beforeAll(async () => {
   push(layout.dir, "escape", dest("polis/escape:1"));
   push(layout.dir, "corrupt", dest("polis/corrupt:1"));
   push(layout.dir, "big", dest("polis/big:1"));
+  push(layout.dir, "baduser", dest("polis/baduser:1"));
   push(layout.dir, "rt", dest("polis/docker:v2s2"), ["--format", "v2s2"]);
 }, 180_000);
 
@@ -217,6 +219,70 @@ describe("pull and run", () => {
     // the other platform is kept by the index's name: prune leaves both
     polisOk(r3, ["image", "prune"]);
     expect(JSON.parse(polisOk(r3, ["images", "--format", "json"]).stdout)).toHaveLength(2);
+  });
+});
+
+describe("run --image failures and options", () => {
+  it("a create that fails after the bundle was made leaves no bundle, mount or resource behind", () => {
+    const r = root();
+    polisOk(r, pullArgs("polis/baduser:1", "-q"));
+    const id = uniqueId("bad");
+    const res = polis(r, ["create", "--image", ref("polis/baduser:1"), id]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`config.User \\"ghost\\": no user \\"ghost\\" in the image's /etc/passwd"\n`);
+    expect(existsSync(join(r, "bundles", id))).toBe(false);
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(join(r, "bundles"));
+    expect(polisOk(r, ["list", "-q"]).stdout).toBe("");
+    // nothing left for delete to release, and the image is free to go
+    expect(polisOk(r, ["rmi", ref("polis/baduser:1")]).stdout).toMatch(/Deleted:/);
+  });
+
+  it("--bundle-dir puts the bundle where asked, and delete removes it", () => {
+    const r = root();
+    polisOk(r, pullArgs("polis/rt:1", "-q"));
+    const id = uniqueId("bd");
+    const dir = join(r, "my-bundle");
+    polisOk(r, ["create", "--image", ref("polis/rt:1"), "--bundle-dir", dir, id, "--", "sleep", "60"]);
+    expect(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")).process.args).toEqual(["sleep", "60"]);
+    expect(JSON.parse(polisOk(r, ["state", id]).stdout).bundle).toBe(dir);
+    polisOk(r, ["delete", "--force", id]);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it("an existing container id is refused before anything is made", () => {
+    const r = root();
+    polisOk(r, pullArgs("polis/rt:1", "-q"));
+    const id = uniqueId("dup");
+    polisOk(r, ["create", "--image", ref("polis/rt:1"), id, "--", "sleep", "60"]);
+    const again = polis(r, ["create", "--image", ref("polis/rt:1"), id]);
+    expect(again.stderr).toMatch(/container with id .* already exists/);
+    expect(existsSync(join(r, "bundles", id, "rootfs", "bin"))).toBe(true);
+    polisOk(r, ["delete", "--force", id]);
+  });
+});
+
+describe("the registries section of the config file", () => {
+  const config = (r: string, yaml: string) => {
+    writeFileSync(join(r, "config.yaml"), yaml);
+    return join(r, "config.yaml");
+  };
+  it("an insecure registry needs no --tls-verify=false", () => {
+    const r = root();
+    const file = config(r, `registries:\n  "${reg.host}":\n    insecure: true\n`);
+    expect(polis(r, ["--config", file, "pull", "-q", ref("polis/rt:1")])).toMatchObject({ code: 0, stdout: `${rtManifest.digest}\n` });
+  });
+  it("a mirror serves docker.io names", () => {
+    const r = root();
+    const file = config(r, `registries:\n  docker.io:\n    mirrors: ["${reg.host}"]\n  "${reg.host}":\n    insecure: true\n`);
+    expect(polis(r, ["--config", file, "pull", "-q", "polis/rt:1"])).toMatchObject({ code: 0, stdout: `${rtManifest.digest}\n` });
+    expect(polisOk(r, ["images"]).stdout).toMatch(/^docker\.io\/polis\/rt\s+1\s/m);
+  });
+  it("an unknown key is an error naming the key and the file", () => {
+    const r = root();
+    const file = config(r, `registries:\n  docker.io:\n    mirror: ["x"]\n`);
+    const res = polis(r, ["--config", file, "pull", "-q", "polis/rt:1"]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`config file ${file}: unknown key \\"registries.docker.io.mirror\\"`);
   });
 });
 
