@@ -4,7 +4,7 @@
 // killed earlier left behind.
 import { createHash, type Hash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { processStartTime } from "../linux/proc.js";
@@ -31,7 +31,9 @@ export async function fetchBlob(registry: Registry, repo: string, d: Descriptor,
         have = await download(registry, repo, d, fd, hash, have, what, progress);
         break;
       } catch (e) {
-        if (e instanceof PolisError || attempt >= ATTEMPTS) throw e instanceof PolisError ? e : new RegistryError(`${what}: download failed: ${netMessage(e)}`);
+        if (e instanceof PolisError) throw e;
+        if (!isNetworkError(e)) throw new PolisError(`${what}: ${storeMessage(e, tmp)}`);
+        if (attempt >= ATTEMPTS) throw new RegistryError(`${what}: download failed: ${netMessage(e)}`);
         log.debug("blob download interrupted, resuming", { digest: d.digest, bytes: have, error: netMessage(e) });
         have = statSync(tmp).size;
         await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
@@ -51,6 +53,17 @@ export async function fetchBlob(registry: Registry, repo: string, d: Descriptor,
       rmSync(tmp, { force: true });
     }
   }
+}
+
+/** fetch's failures (a TypeError with a cause, or an abort), as opposed to the local file's. */
+function isNetworkError(e: unknown): boolean {
+  return e instanceof TypeError || (e as { name?: string })?.name === "AbortError" || typeof (e as { cause?: unknown })?.cause === "object";
+}
+
+function storeMessage(e: unknown, file: string): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === "ENOSPC" || code === "EDQUOT") return `no space left for the image store (${dirname(dirname(file))})`;
+  return (e as Error)?.message ?? String(e);
 }
 
 /** One GET (ranged when `have` > 0); returns the bytes held afterwards. Network errors propagate for a retry. */

@@ -378,6 +378,21 @@ describe("bad input: a one-line error, exit 1, and the store unchanged", () => {
     }
   });
 
+  it("a full disk (a small tmpfs as the root)", () => {
+    const r = root();
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=24m", "polis-test-full", r]);
+    try {
+      polisOk(r, pullArgs("polis/rt:1", "-q"));
+      const before = storeState(r);
+      const res = polis(r, pullArgs("polis/big:1", "-q"));
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/polis\/big@sha256:[0-9a-f]{64}: no space left for the image store \(.*\/images\)"\n$/);
+      expect(storeState(r)).toEqual(before);
+    } finally {
+      execFileSync("umount", [r]);
+    }
+  });
+
   it("a pull killed half-way leaves no blob under its digest name; the next pull completes it", async () => {
     const r = root();
     const env = { ...process.env };
