@@ -4,8 +4,10 @@ import type { Credentials } from "./credentials.js";
 import { apiHost } from "./reference.js";
 import { settingsFor, type RegistriesConfig } from "./registries.js";
 import { Registry } from "./registry.js";
+import { tlsFor } from "./pull.js";
 
 export async function checkLogin(registry: string, creds: Credentials, config: RegistriesConfig, tlsVerify: boolean): Promise<void> {
-  const r = new Registry({ name: registry, host: apiHost(registry), insecure: settingsFor(config, registry).insecure || !tlsVerify, credentials: creds });
+  const s = settingsFor(config, registry);
+  const r = new Registry({ name: registry, host: apiHost(registry), insecure: s.insecure || !tlsVerify, credentials: creds, tls: tlsFor(s, tlsVerify) });
   await r.checkCredentials();
 }

@@ -15,7 +15,7 @@ import { findCredentials } from "./credentials.js";
 import { fetchBlob, type Progress } from "./fetch-blob.js";
 import { formatPlatform, hostPlatform, MANIFEST_ACCEPT, parseManifest, selectPlatform, MEDIA, type Descriptor, type ImageManifest, type Platform } from "./manifest.js";
 import { apiHost, formatReference, manifestKey, parseReference, repoName, type Reference } from "./reference.js";
-import { settingsFor, type RegistriesConfig } from "./registries.js";
+import { settingsFor, type RegistriesConfig, type RegistrySettings } from "./registries.js";
 import { Registry, RegistryError } from "./registry.js";
 import { unpackLayer } from "./unpack.js";
 import type { ImageConfig } from "./image-config.js";
@@ -56,7 +56,7 @@ export async function pull(root: string, store: Store, o: PullOptions): Promise<
     const mirror = source !== ref.registry;
     const s = settingsFor(o.registries, source);
     const creds = o.credentials ?? findCredentials(source, ref.repository, o.env);
-    const registry = new Registry({ name: source, host: apiHost(source), insecure: s.insecure || o.tlsVerify === false, credentials: creds });
+    const registry = new Registry({ name: source, host: apiHost(source), insecure: s.insecure || o.tlsVerify === false, credentials: creds, tls: tlsFor(s, o.tlsVerify) });
     const fetched = new Set<string>();
     try {
       return await pullFrom(registry, ref, root, store, o, fetched);
@@ -133,6 +133,18 @@ async function pullFrom(registry: Registry, ref: Reference, root: string, store:
   recordImages(store, images, [nameRow], index && { digest: index.digest, mediaType: index.mediaType, manifest: index.body.toString("utf8") });
   store.appendEvent({ type: "image", action: "pull", id: nameRow.name, attributes: { digest: top.digest, image: primary } });
   return { digest: top.digest, image: primary, name: nameRow.name };
+}
+
+/** CA files from the config, and --tls-verify=false (also a configured insecure registry: docker skips verification for those). */
+export function tlsFor(s: RegistrySettings, tlsVerify: boolean | undefined): { ca: string[]; verify: boolean } {
+  const ca = s.ca.map((file) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (e) {
+      throw new PolisError(`registries: CA file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  });
+  return { ca, verify: tlsVerify !== false && !s.insecure };
 }
 
 function tryPick(list: Descriptor[], want: Platform, name: string): Descriptor | undefined {

@@ -5,7 +5,7 @@
 //       mirrors: [mirror.example:5000]   # tried in order before the registry itself
 //     localhost:5000:
 //       insecure: true                   # plain HTTP allowed
-//       ca: /etc/polis/certs/local.pem   # (parsed; TLS options need an undici dispatcher, see README)
+//       ca: /etc/polis/certs/local.pem   # extra CA certificates (PEM) to trust for this registry
 import type { PolisConfig } from "../config/load.js";
 import { asObject, checkKeys } from "../config/load.js";
 import { PolisError } from "../errors.js";

@@ -2,6 +2,8 @@
 // challenges start, Bearer tokens per repository scope (reused until they expire) or Basic auth,
 // redirects followed by hand so that Authorization never goes to another host, and retries with
 // backoff on 5xx and connection resets.
+import { createRequire } from "node:module";
+import { rootCertificates } from "node:tls";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { basicAuth, parseChallenges, tokenUrl, type Challenge } from "./auth.js";
@@ -15,6 +17,8 @@ export interface RegistryOptions {
   /** plain HTTP allowed (a configured insecure registry, or --tls-verify=false) */
   insecure: boolean;
   credentials?: Credentials;
+  /** TLS beyond Node's defaults: extra CA certificates (PEM), or no verification (--tls-verify=false) */
+  tls?: { ca: string[]; verify: boolean };
 }
 
 const RETRIES = 3;
@@ -36,6 +40,7 @@ export class Registry {
   private base: string | undefined;
   private challenge: Challenge | null | undefined;
   private readonly tokens = new Map<string, Token>();
+  private fetcher: typeof fetch | undefined;
 
   constructor(readonly opts: RegistryOptions) {}
 
@@ -177,7 +182,7 @@ export class Registry {
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const h: Record<string, string> = { ...headers };
       if (auth && new URL(current).origin === origin) h.authorization = auth;
-      const res = await fetch(current, { headers: h, redirect: "manual" });
+      const res = await this.fetchWithTls()(current, { headers: h, redirect: "manual" });
       if (res.status < 300 || res.status >= 400 || res.status === 304) return res;
       const location = res.headers.get("location");
       await drain(res);
@@ -189,6 +194,22 @@ export class Registry {
       current = next.toString();
     }
     throw new RegistryError(`${this.opts.name}: too many redirects`);
+  }
+
+  /**
+   * Node's fetch, or undici's with an Agent carrying the CA files / no verification: Node 20's
+   * fetch takes no TLS options. undici (node_modules) is loaded only for such a registry.
+   */
+  private fetchWithTls(): typeof fetch {
+    if (this.fetcher) return this.fetcher;
+    const tls = this.opts.tls;
+    if (!tls || (tls.verify && tls.ca.length === 0)) return (this.fetcher = fetch);
+    const require = createRequire(import.meta.url);
+    const undici = require("undici") as typeof import("undici");
+    const ca = tls.ca.length ? [...rootCertificates, ...tls.ca] : undefined;
+    const dispatcher = new undici.Agent({ connect: { ca, rejectUnauthorized: tls.verify } });
+    const f = (url: string, init: RequestInit) => undici.fetch(url, { ...(init as object), dispatcher } as Parameters<typeof undici.fetch>[1]);
+    return (this.fetcher = f as unknown as typeof fetch);
   }
 
   private async failure(res: Response, what: string): Promise<RegistryError> {

@@ -30,6 +30,8 @@ export async function freePort(): Promise<number> {
 export interface RegistryAuth {
   htpasswd?: { user: string; password: string };
   token?: TokenServer;
+  /** serve HTTPS with this key and certificate */
+  tls?: { key: string; cert: string };
 }
 
 export async function startRegistry(auth: RegistryAuth = {}): Promise<TestRegistry> {
@@ -49,7 +51,7 @@ export async function startRegistry(auth: RegistryAuth = {}): Promise<TestRegist
       "version: 0.1",
       "log: {level: error, accesslog: {disabled: true}}",
       `storage: {filesystem: {rootdirectory: ${join(dir, "data")}}, delete: {enabled: true}}`,
-      `http: {addr: "127.0.0.1:${port}", secret: ${randomBytes(8).toString("hex")}}`,
+      `http: {addr: "127.0.0.1:${port}", secret: ${randomBytes(8).toString("hex")}${auth.tls ? `, tls: {certificate: ${auth.tls.cert}, key: ${auth.tls.key}}` : ""}}`,
       authYaml,
     ].join("\n"),
   );
@@ -59,7 +61,7 @@ export async function startRegistry(auth: RegistryAuth = {}): Promise<TestRegist
   const host = `127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     try {
-      await fetch(`http://${host}/v2/`);
+      await fetch(`http://${host}/v2/`); // an HTTPS server answers plain HTTP with a 400: up too
       break;
     } catch {
       if (i > 100 || child.exitCode !== null) throw new Error(`docker-registry did not start: ${stderr}`);
@@ -173,4 +175,12 @@ export async function startTokenServer(users: Record<string, string>, anonymousP
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A self-signed certificate for 127.0.0.1 (key and cert PEM files in `dir`). */
+export function selfSignedCert(dir: string): { key: string; cert: string } {
+  const key = join(dir, "tls.key");
+  const cert = join(dir, "tls.crt");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
+  return { key, cert };
 }
