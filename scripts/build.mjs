@@ -42,6 +42,7 @@ try {
 const LEAVES = {
   yargs: { pick: ".default" }, // --help only: 250 KB that `state` must never parse
   yaml: { pick: "" }, // polis's config file, read by image/network/monitor commands only: 160 KB
+  undici: { pick: "" }, // fetch with CA files or without TLS verification (registries configured so)
 };
 
 /** Resolve each leaf import to a stub that requires its separate file at first use. */

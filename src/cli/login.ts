@@ -16,7 +16,7 @@ export async function run(ctx: CliContext): Promise<void> {
   if (password === undefined || password === "") throw new PolisError("login: give the password with --password-stdin (or --password)");
   const { checkLogin } = await import("../image/login.js");
   const { registries } = await import("../image/api.js");
-  await checkLogin(registry, { username, password }, registries(ctx.global, ctx.io.env), ctx.options["tls-verify"] !== false);
+  await checkLogin(registry, { username, password }, await registries(ctx.global, ctx.io.env), ctx.options["tls-verify"] !== false);
   const { saveCredentials, polisAuthFile } = await import("../image/credentials.js");
   saveCredentials(registry, { username, password }, ctx.io.env);
   ctx.io.stdout(`Login Succeeded! (${polisAuthFile(ctx.io.env)})\n`);

@@ -11,6 +11,7 @@ export async function run(ctx: CliContext): Promise<void> {
   const creds = str(ctx, "creds");
   const tty = !quiet && process.stderr.isTTY === true;
   const progress = tty ? ttyProgress(mb) : undefined;
+  const registriesConf = await registries(ctx.global, ctx.io.env);
   const result = await withStore(ctx.global, (store) =>
     pull(ctx.global.root, store, {
       reference: ctx.args[0],
@@ -18,7 +19,7 @@ export async function run(ctx: CliContext): Promise<void> {
       allPlatforms: bool(ctx, "all-platforms"),
       tlsVerify: ctx.options["tls-verify"] !== false,
       credentials: creds !== undefined ? parseCreds(creds) : undefined,
-      registries: registries(ctx.global, ctx.io.env),
+      registries: registriesConf,
       env: ctx.io.env,
       progress: progress?.update,
       say: quiet ? undefined : (line) => (progress ? progress.line(line) : ctx.io.stderr(`${line}\n`)),

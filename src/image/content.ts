@@ -65,8 +65,9 @@ export function putBlob(root: string, digest: string, data: Buffer): void {
 }
 
 /** A lease identity for this process: pid + boot + start time, so a reused pid never counts. */
+let self: { pid: number; startTime: string } | undefined;
 export function selfLease(): { pid: number; startTime: string } {
-  return { pid: process.pid, startTime: `${bootId()}/${processStartTime(process.pid) ?? "?"}` };
+  return (self ??= { pid: process.pid, startTime: `${bootId()}/${processStartTime(process.pid) ?? "?"}` });
 }
 
 export function lease(store: Store, digests: string[]): void {

@@ -41,6 +41,8 @@ export class Registry {
   private challenge: Challenge | null | undefined;
   private readonly tokens = new Map<string, Token>();
   private fetcher: typeof fetch | undefined;
+  /** --tls-verify=false met a certificate Node's fetch refuses: use undici without verification */
+  private unverified = false;
 
   constructor(readonly opts: RegistryOptions) {}
 
@@ -86,7 +88,16 @@ export class Registry {
         res = await this.send(`${base}/v2/`, {}, undefined);
       } catch (e) {
         lastErr = e;
-        continue;
+        if (scheme !== "https" || !certificateError(e) || this.opts.tls?.verify !== false || this.unverified) continue;
+        // a certificate we were told not to verify: once more without verification
+        this.unverified = true;
+        this.fetcher = undefined;
+        try {
+          res = await this.send(`${base}/v2/`, {}, undefined);
+        } catch (e2) {
+          lastErr = e2;
+          continue;
+        }
       }
       await drain(res);
       if (res.status !== 200 && res.status !== 401) {
@@ -203,11 +214,10 @@ export class Registry {
   private fetchWithTls(): typeof fetch {
     if (this.fetcher) return this.fetcher;
     const tls = this.opts.tls;
-    if (!tls || (tls.verify && tls.ca.length === 0)) return (this.fetcher = fetch);
-    const require = createRequire(import.meta.url);
-    const undici = require("undici") as typeof import("undici");
+    if (!tls || (tls.ca.length === 0 && !this.unverified)) return (this.fetcher = fetch);
+    const undici = loadUndici();
     const ca = tls.ca.length ? [...rootCertificates, ...tls.ca] : undefined;
-    const dispatcher = new undici.Agent({ connect: { ca, rejectUnauthorized: tls.verify } });
+    const dispatcher = new undici.Agent({ connect: { ca, rejectUnauthorized: !this.unverified } });
     const f = (url: string, init: RequestInit) => undici.fetch(url, { ...(init as object), dispatcher } as Parameters<typeof undici.fetch>[1]);
     return (this.fetcher = f as unknown as typeof fetch);
   }
@@ -231,6 +241,21 @@ export class Registry {
     }
     return new RegistryError(`${what}: registry answered ${res.status} ${res.statusText}${detail ? ` (${detail})` : ""}`, res.status);
   }
+}
+
+/** undici: bundled as a leaf (dist/lib/undici.cjs) by scripts/build.mjs, from node_modules when running the source. */
+function loadUndici(): typeof import("undici") {
+  try {
+    return require("undici") as typeof import("undici");
+  } catch {
+    return createRequire(import.meta.url)("undici") as typeof import("undici");
+  }
+}
+
+/** The TLS handshake failed on the certificate (self-signed, unknown CA, wrong name, expired). */
+function certificateError(e: unknown): boolean {
+  const code = (e as { cause?: { code?: string } })?.cause?.code ?? "";
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
 }
 
 async function drain(res: Response): Promise<void> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseChallenges, tokenUrl } from "../../src/image/auth.js";
-import { formatReference, parseReference } from "../../src/image/reference.js";
+import { apiHost, formatReference, parseReference } from "../../src/image/reference.js";
 import { hostPlatform, parseManifest, selectPlatform, MEDIA } from "../../src/image/manifest.js";
 
 describe("WWW-Authenticate", () => {
@@ -31,6 +31,10 @@ describe("references, normalised as docker does", () => {
     ["quay.io/x/y:v1@sha256:" + "b".repeat(64), "quay.io/x/y:v1@sha256:" + "b".repeat(64)],
   ];
   for (const [input, want] of cases) it(input, () => expect(formatReference(parseReference(input))).toBe(want));
+  it("talks to registry-1.docker.io for docker.io", () => {
+    expect(apiHost(parseReference("busybox").registry)).toBe("registry-1.docker.io");
+    expect(apiHost(parseReference("quay.io/a/b").registry)).toBe("quay.io");
+  });
   for (const bad of ["", "Busybox", "a//b", "x:", "x@sha256:abc", "x:-tag", "-x", "host:5000/"]) {
     it(`refuses "${bad}"`, () => expect(() => parseReference(bad)).toThrow(/^invalid image reference/));
   }
