@@ -15,7 +15,7 @@ export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promi
     if (!rec) {
       // containerd calls `delete --force` twice: the second must succeed. A polis killed before
       // its container row existed may still have left resources (a generated bundle): free them.
-      if (o.force) return releaseResources(g, store, o.id);
+      if (o.force) return await releaseResources(g, store, o.id);
       throw new PolisError("container does not exist");
     }
     const status = liveStatus(rec, () => recordedCgroup(rec).isFrozen());

@@ -25,8 +25,8 @@ export interface BundleOptions {
   mode: RootfsMode;
   args?: string[];
   hostname?: string;
-  /** called once the directory exists, before anything is mounted or written into it */
-  made?: (image: ImageRow) => void;
+  /** records the bundle as a container's resource before its directory is made (run|create --image) */
+  recorder?: { record(image: ImageRow): void; forget(): void };
 }
 
 export interface Bundle {
@@ -46,13 +46,16 @@ export async function makeBundle(store: Store, root: string, ref: string, o: Bun
       }
     }
     mkdirSync(join(o.dir, ".."), { recursive: true });
+    // recorded before the directory exists, so that a polis killed right after mkdir leaves a
+    // row for `delete --force` to find; taken back unreleased if the directory is someone else's
+    o.recorder?.record(image);
     try {
       mkdirSync(o.dir, { mode: 0o711 });
     } catch (e) {
+      o.recorder?.forget();
       if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new PolisError(`bundle directory ${o.dir} already exists`);
       throw e;
     }
-    o.made?.(image);
     const rootfs = join(o.dir, "rootfs");
     mkdirSync(rootfs, { mode: 0o755 });
     let mode = o.mode;

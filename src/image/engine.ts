@@ -28,10 +28,16 @@ export async function imageBundle(g: GlobalOptions, id: string, ref: string, bun
         mode: "overlay",
         args,
         hostname: id,
-        made: (image) => {
-          const data: ImageBundleData = { image: image.id, dir };
-          store.addResource(id, RESOURCE_KIND, dir, data);
-          recorded = true;
+        recorder: {
+          record: (image) => {
+            const data: ImageBundleData = { image: image.id, dir };
+            store.addResource(id, RESOURCE_KIND, dir, data);
+            recorded = true;
+          },
+          forget: () => {
+            store.removeResource(id, RESOURCE_KIND, dir);
+            recorded = false;
+          },
         },
       });
     } catch (e) {

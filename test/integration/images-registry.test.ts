@@ -237,6 +237,26 @@ describe("run --image failures and options", () => {
     expect(polisOk(r, ["rmi", ref("polis/baduser:1")]).stdout).toMatch(/Deleted:/);
   });
 
+  it("create --image SIGKILLed at any point: delete --force leaves no bundle, mount or row", async () => {
+    const r = root();
+    polisOk(r, pullArgs("polis/rt:1", "-q"));
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    for (const delay of [30, 80, 130, 180, 250, 350]) {
+      const id = uniqueId("kill");
+      const child = spawn(process.execPath, [POLIS, "--root", r, "create", "--image", ref("polis/rt:1"), id, "--", "sleep", "60"], { stdio: "ignore", env });
+      const exited = new Promise((res) => child.once("exit", res));
+      await new Promise((res) => setTimeout(res, delay));
+      child.kill("SIGKILL"); // (a no-op when create was faster)
+      await exited;
+      const del = polis(r, ["delete", "--force", id]);
+      const left = execFileSync("python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(list(c.execute('select * from container_resources')), list(c.execute('select id, phase from containers')))", join(r, "state.db")], { encoding: "utf8" });
+      expect({ delay, left, del: del.stderr }).toEqual({ delay, left: "[] []\n", del: "" });
+      expect(existsSync(join(r, "bundles", id))).toBe(false);
+      expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(join(r, "bundles", id));
+    }
+  }, 60_000);
+
   it("--bundle-dir puts the bundle where asked, and delete removes it", () => {
     const r = root();
     polisOk(r, pullArgs("polis/rt:1", "-q"));
@@ -398,10 +418,11 @@ describe("bad input: a one-line error, exit 1, and the store unchanged", () => {
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
     const child = spawn(process.execPath, [POLIS, "--root", r, ...pullArgs("polis/big:1", "-q")], { stdio: "ignore", env });
+    const exited = new Promise((res) => child.once("exit", res));
     const tmp = join(r, "images", "tmp");
     await waitFor(() => existsSync(tmp) && readdirSync(tmp).some((f) => statSync(join(tmp, f)).size > 4 << 20), 20_000);
     child.kill("SIGKILL");
-    await new Promise((res) => child.once("exit", res));
+    await exited;
     const partial = readdirSync(tmp).map((f) => statSync(join(tmp, f)).size);
     expect(partial.some((s) => s > 0 && s < 96 << 20)).toBe(true);
     expect(polisOk(r, ["images", "--format", "json"]).stdout.trim()).toBe("[]");
