@@ -114,8 +114,9 @@ export interface RemoveResult {
 }
 
 /**
- * `polis rmi REF`: a name is untagged; the image goes when no name is left. An image a container
- * uses stays unless `force` (docker's rule); an id removes every name of the image.
+ * `polis rmi REF`: a name is untagged; the image goes when no name is left. Removing the last
+ * name of an image a container uses is refused unless `force`, which only untags it. An id
+ * removes every name of the image.
  */
 export function removeImages(store: Store, root: string, refs: string[], force: boolean): RemoveResult {
   const out: RemoveResult = { untagged: [], deleted: [] };
@@ -128,7 +129,11 @@ export function removeImages(store: Store, root: string, refs: string[], force: 
     }
   }
   for (const t of targets) {
-    if (t.name) {
+    if (containersUsing(store, t.image.id).length) {
+      // --force on an image in use: untag it, as docker does; the image (and the layers the
+      // containers' overlays stand on) stays, dangling, until prune finds it unused
+      for (const n of t.name ? [t.name] : namesOf(store, t.image.id)) if (removeName(store, n.name)) out.untagged.push(n.name);
+    } else if (t.name) {
       if (removeName(store, t.name.name)) out.untagged.push(t.name.name);
       if (removeImageIfUnnamed(store, t.image.id)) out.deleted.push(t.image.id);
     } else {
@@ -139,7 +144,6 @@ export function removeImages(store: Store, root: string, refs: string[], force: 
   }
   if (out.deleted.length) {
     pruneIndexes(store);
-    // containers already made from it keep their bundle: its layers stay until prune sees them unused
     collectGarbage(store, root);
     for (const id of out.deleted) store.appendEvent({ type: "image", action: "delete", id });
   }

@@ -177,10 +177,16 @@ describe("pull and run", () => {
     const mount = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => l.split(" ")[4] === rootfs);
     expect(mount).toMatch(/ - overlay overlay .*lowerdir=[^,]*images\/layers\//);
     expect(polis(r, ["rmi", ref("polis/rt:1")])).toMatchObject({ code: 1, stderr: expect.stringMatching(/image is in use by container .*rmi --force/) });
+    // --force only untags an image in use: the overlay's layers stay, prune keeps them too
+    expect(polisOk(r, ["rmi", "--force", ref("polis/rt:1")]).stdout).toBe(`Untagged: ${ref("polis/rt:1")}\n`);
+    polisOk(r, ["image", "prune"]);
+    expect(readFileSync(join(rootfs, "data", "b"), "utf8")).toBe("bee two\n");
     polisOk(r, ["delete", "--force", id]);
     expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(rootfs);
     expect(existsSync(join(r, "bundles", id))).toBe(false);
-    expect(polisOk(r, ["rmi", ref("polis/rt:1")]).stdout).toMatch(/^Untagged: .*\nDeleted: sha256:/);
+    // unused now: prune takes the image and everything under it
+    expect(polisOk(r, ["image", "prune"]).stdout).toMatch(/^Deleted: sha256:[0-9a-f]{64}\nTotal reclaimed space: [\d.]+MB \(\d+ blobs, 3 unpacked layers\)\n$/);
+    expect(readdirSync(join(r, "images", "layers"))).toEqual([]);
   });
 
   it("a zstd layer gives the same tree and diff_ids as its gzip twin", () => {
