@@ -208,8 +208,18 @@ function num(b: Buffer, off: number, len: number): number {
     for (let i = off + 1; i < off + len; i++) v = v * 256 + b[i];
     return v + (b[off] & 0x3f) * 256 ** (len - 1);
   }
-  const s = b.toString("latin1", off, off + len).replace(/[\0 ]+$/g, "").trim();
-  return s === "" ? 0 : parseInt(s, 8);
+  // octal digits, possibly padded with spaces and ended by NUL or space (a byte loop: called
+  // seven times per entry, and a string round trip per field showed up in profiles)
+  let v = 0;
+  let i = off;
+  const end = off + len;
+  while (i < end && b[i] === 0x20) i++;
+  for (; i < end; i++) {
+    const c = b[i];
+    if (c < 0x30 || c > 0x37) break;
+    v = v * 8 + (c - 0x30);
+  }
+  return v;
 }
 
 function checksumOk(h: Buffer): boolean {
