@@ -5,6 +5,10 @@
 export const ENGINE_FLAGS: readonly string[] = [
   // images: src/image/
   "image",
-  // networks: src/network/
+  // networks: src/network/ (NETWORK_FLAGS in src/network/engine.ts)
+  "network",
+  "ip",
+  "alias",
+  "publish",
   // monitor: src/monitor/
 ];

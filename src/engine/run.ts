@@ -39,9 +39,24 @@ async function undo(g: GlobalOptions, o: EngineOptions, made: Made): Promise<voi
   if (made.imageBundle) await (await import("../image/engine.js")).dropImageBundle(g, o.id, made.imageBundle);
 }
 
-/** Step 3: what runs between the init's birth and `created` (today: nothing). */
-function extrasFor(_g: GlobalOptions, _o: EngineOptions, _ctx: CliContext): CreateExtras {
-  return {};
+/**
+ * What the rooms add to a create, and `undo`: takes back what they made before the create when it
+ * fails before its container row exists (after that, the create's own cleanup releases it).
+ */
+type EngineExtras = CreateExtras & { undo?: () => Promise<void> };
+
+/** Step 3: what runs between the init's birth and `created`: the network attach. */
+async function extrasFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<EngineExtras> {
+  return networkStep(g, o, ctx);
+}
+
+/** --network/--ip/--alias/-p: the spec edit (netns, /etc/hosts) and the attach (src/network/). */
+async function networkStep(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<EngineExtras> {
+  if (!["network", "ip", "alias", "publish"].some((f) => ctx.given.has(f))) return {};
+  const { prepareNetwork } = await import("../network/engine.js");
+  const list = (name: string) => (Array.isArray(ctx.options[name]) ? (ctx.options[name] as string[]) : []);
+  const network = typeof ctx.options.network === "string" ? ctx.options.network : undefined;
+  return prepareNetwork(g, o.id, { network, ips: list("ip"), aliases: list("alias"), publish: list("publish") });
 }
 
 /** `polis create` with room flags. */
@@ -49,10 +64,16 @@ export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliC
   const made: Made = {};
   const bundle = await bundleFor(g, o, ctx, made);
   const { createContainer } = await import("../container/create.js");
+  let extras: EngineExtras = {};
   try {
-    await createContainer(g, { ...o, bundle }, "detach", extrasFor(g, o, ctx));
+    extras = await extrasFor(g, o, ctx);
+    await createContainer(g, { ...o, bundle }, "detach", extras);
   } catch (e) {
-    await undo(g, o, made);
+    try {
+      await extras.undo?.();
+    } finally {
+      await undo(g, o, made);
+    }
     throw e;
   }
 }
@@ -62,10 +83,16 @@ export async function engineRun(g: GlobalOptions, o: EngineOptions, ctx: CliCont
   const made: Made = {};
   const bundle = await bundleFor(g, o, ctx, made);
   const { runContainer } = await import("../container/run.js");
+  let extras: EngineExtras = {};
   try {
-    return await runContainer(g, { ...o, bundle }, extrasFor(g, o, ctx));
+    extras = await extrasFor(g, o, ctx);
+    return await runContainer(g, { ...o, bundle }, extras);
   } catch (e) {
-    await undo(g, o, made);
+    try {
+      await extras.undo?.();
+    } finally {
+      await undo(g, o, made);
+    }
     throw e;
   }
 }

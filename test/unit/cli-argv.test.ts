@@ -78,7 +78,9 @@ describe("commands", () => {
 
   it("create and run take every runc flag", () => {
     const c = cmd(["create", "-b", "bun", "--console-socket=/s.sock", "--pid-file", "p", "--no-pivot", "--no-new-keyring", "--preserve-fds", "2", "id"]);
-    expect(c.o).toEqual({ bundle: "bun", "console-socket": "/s.sock", "pid-file": "p", "no-pivot": true, "no-new-keyring": true, "preserve-fds": 2 });
+    // (plus the engine's room flags, unset: src/engine/flags.ts)
+    const network = { network: undefined, ip: [], alias: [], publish: [] };
+    expect(c.o).toEqual({ bundle: "bun", "console-socket": "/s.sock", "pid-file": "p", "no-pivot": true, "no-new-keyring": true, "preserve-fds": 2, ...network });
     const r = cmd(["run", "-d", "--keep", "--no-subreaper", "--bundle=/b", "id"]);
     expect(r.o).toMatchObject({ detach: true, keep: true, "no-subreaper": true, bundle: "/b", "no-pivot": false, "preserve-fds": 0 });
   });
