@@ -41,6 +41,7 @@ try {
 // refers to them as `require("./lib/<name>.cjs")`. `pick` selects the export polis imports.
 const LEAVES = {
   yargs: { pick: ".default" }, // --help only: 250 KB that `state` must never parse
+  "prom-client": { pick: "" }, // `polis monitor` only
   yaml: { pick: "" }, // polis's config file, read only by the standalone commands: ~200 KB
   undici: { pick: "" }, // fetch with CA files or without TLS verification (registries configured so)
 };

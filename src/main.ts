@@ -47,6 +47,12 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   bundle: () => import("./cli/bundle.js"),
   login: () => import("./cli/login.js"),
   logout: () => import("./cli/logout.js"),
+  stats: () => import("./cli/stats.js"),
+  logs: () => import("./cli/logs.js"),
+  inspect: () => import("./cli/inspect.js"),
+  health: () => import("./cli/health.js"),
+  exited: () => import("./cli/exited.js"),
+  monitor: () => import("./cli/monitor.js"),
 };
 
 

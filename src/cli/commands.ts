@@ -30,8 +30,10 @@ export interface CommandSpec {
    * flags after the positionals.
    */
   stopAtFirstPositional?: boolean;
-  /** With this flag given, any number of arguments may follow the first (`run --image REF ID -- ARGS`). */
-  moreArgsWith?: string;
+  /** Other bounds on the positionals when this flag is given (`events --all` takes no id). */
+  argsWithFlag?: { flag: string; minArgs: number; maxArgs: number };
+  /** Plumbing run by polis's own helpers (the container monitor), left out of --help. */
+  hidden?: boolean;
 }
 
 const bundle: OptionSpec = {
@@ -88,6 +90,20 @@ const networkOptions: OptionSpec[] = [
   { name: "publish", alias: "p", type: "strings", description: "publish [hostIP:]hostPort[-end]:containerPort[-end][/tcp|udp]" },
 ];
 
+// The per-container monitor's flags on run/create (src/monitor/options.ts); any of them needs --detach.
+const monitorFlags: OptionSpec[] = [
+  { name: "logs", type: "boolean", description: "keep the container's output in a log file under --root (needs --detach)" },
+  { name: "log-path", type: "string", description: "keep the container's output in this log file (k8s-file format)" },
+  { name: "log-max-size", type: "string", description: "rotate the log file at this size (10m, 512k)" },
+  { name: "log-max-files", type: "number", description: "log files kept when rotating, the current one included (default 1)" },
+  { name: "health-cmd", type: "string", description: "health check: a shell command run in the container" },
+  { name: "health-interval", type: "string", description: "time between health checks (default 30s)" },
+  { name: "health-timeout", type: "string", description: "a check running longer fails (default 30s)" },
+  { name: "health-retries", type: "number", description: "consecutive failures before unhealthy (default 3)" },
+  { name: "health-start-period", type: "string", description: "failures in this time after start do not count (default 0s)" },
+  { name: "health-on-failure", type: "string", description: "when unhealthy: none, kill, restart or stop (default none)" },
+];
+
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: "debug", type: "boolean", description: "enable debug logging" },
   { name: "log", type: "string", description: "write polis's log to this file (default: stderr)" },
@@ -108,8 +124,8 @@ export const COMMANDS: CommandSpec[] = [
     description: "Create a container from the bundle's config.json and root filesystem; `start` runs its process.",
     minArgs: 1,
     maxArgs: 1,
-    options: [bundle, consoleSocket, pidFile, noPivot, noNewKeyring, preserveFds, image, bundleDir, ...networkOptions],
-    moreArgsWith: "image",
+    options: [bundle, consoleSocket, pidFile, noPivot, noNewKeyring, preserveFds, image, bundleDir, ...networkOptions, ...monitorFlags],
+    argsWithFlag: { flag: "image", minArgs: 1, maxArgs: Infinity },
   },
   {
     name: "delete",
@@ -123,11 +139,19 @@ export const COMMANDS: CommandSpec[] = [
     name: "events",
     summary: "display container events and resource usage statistics",
     usage: `[command options] ${ID}`,
+    description: "With --all: the engine's event history for every container (create, start, exit, oom, health_status, kill, delete …).",
     minArgs: 1,
     maxArgs: 1,
+    argsWithFlag: { flag: "all", minArgs: 0, maxArgs: 0 },
     options: [
       { name: "interval", type: "string", default: "5s", description: "statistics collection interval" },
       { name: "stats", type: "boolean", description: "print the container's statistics once, then exit" },
+      { name: "all", type: "boolean", description: "the engine's event history of all containers instead of one container's stream" },
+      { name: "since", type: "string", description: "with --all: events from this time on (RFC 3339, or a duration ago: 10m)" },
+      { name: "until", type: "string", description: "with --all: events before this time" },
+      { name: "filter", type: "strings", description: "with --all: type=, action= (or event=), id= (or container=); repeatable" },
+      { name: "format", type: "string", description: "with --all: text (default) or json (one object per line)" },
+      { name: "follow", type: "boolean", description: "with --all: keep printing new events" },
     ],
   },
   {
@@ -255,8 +279,22 @@ export const COMMANDS: CommandSpec[] = [
       image,
       bundleDir,
       ...networkOptions,
+      ...monitorFlags,
+      { name: "rm", type: "boolean", description: "with --detach: delete the container once it exits (its monitor waits for it)" },
     ],
-    moreArgsWith: "image",
+    argsWithFlag: { flag: "image", minArgs: 1, maxArgs: Infinity },
+  },
+  {
+    name: "stats",
+    summary: "display a live stream of containers' resource usage (all running ones by default)",
+    usage: `[command options] [${ID}...]`,
+    minArgs: 0,
+    maxArgs: Infinity,
+    options: [
+      { name: "no-stream", type: "boolean", description: "print one sample (taken over a short interval) and exit" },
+      { name: "format", type: "string", default: "table", description: "output format: table or json" },
+      { name: "interval", type: "string", default: "2s", description: "time between samples when streaming" },
+    ],
   },
   {
     name: "spec",
@@ -395,6 +433,59 @@ export const COMMANDS: CommandSpec[] = [
     usage: "<registry>",
     minArgs: 1,
     maxArgs: 1,
+    options: [],
+  },
+  {
+    name: "logs",
+    summary: "print the output of a container started with --logs or --log-path",
+    usage: `[command options] ${ID}`,
+    minArgs: 1,
+    maxArgs: 1,
+    options: [
+      { name: "follow", alias: "f", type: "boolean", description: "keep printing new output until the container stops" },
+      { name: "tail", type: "string", description: "print only the last N lines" },
+      { name: "since", type: "string", description: "only output after this time (RFC 3339, or a duration ago: 10m)" },
+      { name: "until", type: "string", description: "only output before this time (RFC 3339, or a duration ago)" },
+      { name: "timestamps", alias: "t", type: "boolean", description: "prefix each line with its time" },
+    ],
+  },
+  {
+    name: "inspect",
+    summary: "print everything polis knows about a container, as JSON",
+    usage: ID,
+    minArgs: 1,
+    maxArgs: 1,
+    options: [],
+  },
+  {
+    name: "health",
+    summary: "run a container's health check once now and record the result",
+    usage: ID,
+    description: "Exit status: 0 healthy, 1 unhealthy, 125 the check could not run.",
+    minArgs: 1,
+    maxArgs: 1,
+    options: [{ name: "scheduled", type: "boolean", description: "run by the container's monitor on its interval (prints nothing)" }],
+  },
+  {
+    name: "monitor",
+    summary: "serve Prometheus metrics, a dashboard and alerts for the containers under --root",
+    usage: "[command options]",
+    description: "Optional and long-running; the runtime never needs it. Settings and alert rules: the monitor section of --config.",
+    minArgs: 0,
+    maxArgs: 0,
+    options: [
+      { name: "listen", type: "string", description: "HOST:PORT to serve on (default 127.0.0.1:9323)" },
+      { name: "interval", type: "string", description: "sampling and alert interval (default 10s)" },
+      { name: "token", type: "string", description: "require this bearer token (needed beyond loopback)" },
+    ],
+  },
+  {
+    name: "exited",
+    summary: "record the exit of a monitored container (run by its monitor)",
+    usage: ID,
+    minArgs: 1,
+    maxArgs: 1,
+    hidden: true,
     options: [],
   },
   {

@@ -15,6 +15,7 @@ export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promi
     if (!rec) {
       // containerd calls `delete --force` twice: the second must succeed. A polis killed before
       // its container row existed may still have left resources (a generated bundle): free them.
+      // (awaited here: the store closes in `finally`, and a releaser may be asynchronous)
       if (o.force) return await releaseResources(g, store, o.id);
       throw new PolisError("container does not exist");
     }

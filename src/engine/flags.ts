@@ -10,5 +10,16 @@ export const ENGINE_FLAGS: readonly string[] = [
   "ip",
   "alias",
   "publish",
-  // monitor: src/monitor/
+  // monitor: src/monitor/ (src/monitor/options.ts MONITOR_FLAGS)
+  "logs",
+  "log-path",
+  "log-max-size",
+  "log-max-files",
+  "health-cmd",
+  "health-interval",
+  "health-timeout",
+  "health-retries",
+  "health-start-period",
+  "health-on-failure",
+  "rm",
 ];

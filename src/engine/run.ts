@@ -12,6 +12,7 @@
 import { absPath, type CliContext } from "../cli/context.js";
 import type { CreateExtras } from "../container/create.js";
 import type { GlobalOptions, RunOptions } from "../container/options.js";
+import { createMonitored, monitorRequested } from "../monitor/engine.js";
 
 /** The plain create/run options plus what each room took from the command line. */
 export interface EngineOptions extends RunOptions {
@@ -59,10 +60,30 @@ async function networkStep(g: GlobalOptions, o: EngineOptions, ctx: CliContext):
   return prepareNetwork(g, o.id, { network, ips: list("ip"), aliases: list("alias"), publish: list("publish") });
 }
 
+/** The network flags as given, for a create that runs in another process (under the monitor). */
+function networkArgs(ctx: CliContext): string[] {
+  const args: string[] = [];
+  if (typeof ctx.options.network === "string" && ctx.given.has("network")) args.push("--network", ctx.options.network);
+  for (const flag of ["ip", "alias", "publish"]) {
+    for (const v of Array.isArray(ctx.options[flag]) ? (ctx.options[flag] as string[]) : []) args.push(`--${flag}`, v);
+  }
+  return args;
+}
+
 /** `polis create` with room flags. */
 export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<void> {
+  const monitor = monitorRequested(ctx, true);
   const made: Made = {};
   const bundle = await bundleFor(g, o, ctx, made);
+  // Under the monitor the create runs in a process of its own: the network flags go with it.
+  if (monitor) {
+    try {
+      return await createMonitored(g, { ...o, bundle }, monitor, networkArgs(ctx));
+    } catch (e) {
+      await undo(g, o, made);
+      throw e;
+    }
+  }
   const { createContainer } = await import("../container/create.js");
   let extras: EngineExtras = {};
   try {
@@ -80,8 +101,21 @@ export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliC
 
 /** `polis run` with room flags; resolves to the exit code as the plain `run` does. */
 export async function engineRun(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<number> {
+  const monitor = monitorRequested(ctx, o.detach);
   const made: Made = {};
   const bundle = await bundleFor(g, o, ctx, made);
+  if (monitor) {
+    // Step 2 under the container's monitor (src/monitor/), then start; the monitor waits for it.
+    try {
+      await createMonitored(g, { ...o, bundle }, monitor, networkArgs(ctx));
+    } catch (e) {
+      await undo(g, o, made);
+      throw e;
+    }
+    const { startContainer } = await import("../container/start.js");
+    await startContainer(g, o.id);
+    return 0;
+  }
   const { runContainer } = await import("../container/run.js");
   let extras: EngineExtras = {};
   try {

@@ -129,6 +129,58 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    name: "monitor",
+    // What the per-container monitor (src/monitor/) knows beyond runc's state: where the logs
+    // go, the health check and its results, how the init ended, sampled metrics for charts, and
+    // which alerts are firing. One row per monitored container in monitor_containers; the rest
+    // is keyed by container id and removed with it (the monitor's releaser), except events and
+    // metric history, which age out by retention.
+    sql: `
+      CREATE TABLE monitor_containers (
+        id             TEXT PRIMARY KEY NOT NULL,
+        log_path       TEXT NOT NULL,
+        log_max_size   INTEGER NOT NULL DEFAULT 0,
+        log_max_files  INTEGER NOT NULL DEFAULT 1,
+        health         TEXT,
+        health_status  TEXT,
+        failing_streak INTEGER NOT NULL DEFAULT 0,
+        started_at     TEXT,
+        exit_code      INTEGER,
+        exit_signal    INTEGER,
+        finished_at    TEXT,
+        oom_killed     INTEGER NOT NULL DEFAULT 0,
+        auto_remove    INTEGER NOT NULL DEFAULT 0,
+        create_args    TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE TABLE health_results (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        id        TEXT NOT NULL,
+        start     TEXT NOT NULL,
+        end       TEXT NOT NULL,
+        exit_code INTEGER NOT NULL,
+        output    TEXT NOT NULL DEFAULT ''
+      );
+      CREATE INDEX health_results_by_id ON health_results (id, seq);
+      CREATE TABLE metric_samples (
+        time_ms   INTEGER NOT NULL,
+        id        TEXT NOT NULL,
+        cpu_ns    REAL NOT NULL,
+        mem_bytes REAL NOT NULL,
+        mem_limit REAL NOT NULL,
+        rx_bytes  REAL,
+        tx_bytes  REAL
+      );
+      CREATE INDEX metric_samples_by_time ON metric_samples (time_ms);
+      CREATE TABLE alert_states (
+        rule   TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        since  TEXT NOT NULL,
+        firing INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (rule, id)
+      );
+    `,
+  },
+  {
     name: "images",
     // Pulled images (src/image/). An image is its manifest's digest; names (repo:tag, or
     // repo@digest for a pull by digest) point at images and move on a new pull. Blobs and
