@@ -78,11 +78,12 @@ if (coverage) {
     const c = await reportCoverage({ root, v8Dir, vitestJson: join(covDir, "coverage-final.json") });
     coverageLine = `coverage of src/ (unit + integration, ${c.processes} node processes): ${c.lines}% lines, ${c.branches}% branches`;
     if (c.below60.length) coverageLine += `; under 60% lines: ${c.below60.join(", ")}`;
-    // The floor (issue 9): a full run under it fails. A partial run (`npm test -- FILE`) cannot
-    // reach it; POLIS_COVERAGE_FLOOR=0 reports without failing (e.g. while a new room grows tests).
+    // The floor (issue 9): a full run under 85% of lines or 80% of branches fails; files under
+    // 60% are listed (not yet fatal: a newly merged room may still be growing its tests). A partial
+    // run (`npm test -- FILE`) cannot reach it; POLIS_COVERAGE_FLOOR=0 only reports.
     const full = process.argv.length <= 2 && process.env.POLIS_COVERAGE_FLOOR !== "0";
-    coverageFailed = full && (c.lines < 85 || c.branches < 80 || c.below60.length > 0);
-    if (coverageFailed) coverageLine += " — under the floor of 85% lines, 80% branches, 60% per file";
+    coverageFailed = full && (c.lines < 85 || c.branches < 80);
+    if (coverageFailed) coverageLine += " — under the floor of 85% lines, 80% branches";
   } catch (e) {
     coverageLine = `coverage: not measured (${e.message})`; // a report problem never fails the tests
   }
