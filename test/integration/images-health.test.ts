@@ -1,9 +1,9 @@
 // An image's Healthcheck (docker's config field) run by the container's monitor: `run -d --image`
 // of an image with one is monitored for health without any --health-* flag, `polis inspect` shows
-// the image's check turning healthy or unhealthy, and --health-cmd replaces it. Images are built
-// here and pushed to a real registry (Debian's docker-registry) with skopeo.
+// the image's check turning healthy or unhealthy, --health-cmd replaces it and --no-healthcheck
+// turns it off. Images are built here and pushed to a real registry (docker-registry) with skopeo.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,5 +98,22 @@ describe("an image's Healthcheck", () => {
       }
     }
     expect(polisOk(root, ["run", "--image", ref("good"), uniqueId("if"), "--", "echo", "hi"]).stdout).toBe("hi\n");
+  }, 60_000);
+
+  it("--no-healthcheck: the image's check is not run; with a --health-* flag it is an error, and nothing is made", () => {
+    const id = uniqueId("ix");
+    polisOk(root, ["run", "-d", "--image", ref("good"), "--no-healthcheck", id]);
+    try {
+      expect(inspect(id).State.Health ?? null).toBeNull();
+      expect(inspect(id).State.Status).toBe("running");
+    } finally {
+      polis(root, ["delete", "--force", id]);
+    }
+    const bad = uniqueId("ix");
+    const r = polis(root, ["run", "-d", "--image", ref("good"), "--no-healthcheck", "--health-cmd", "true", bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--no-healthcheck conflicts with --health-cmd/);
+    expect(polis(root, ["state", bad]).code).not.toBe(0);
+    expect(existsSync(join(root, "bundles", bad))).toBe(false);
   }, 60_000);
 });
