@@ -98,7 +98,7 @@ export async function setupPodman(): Promise<Podman> {
   // podman calls kill/pause/resume/delete with no PATH at all: absolute paths only.
   writeFileSync(
     runtime,
-    `#!/bin/sh\necho "$*" >> ${callsLog}\nexec ${process.execPath} ${POLIS} "$@"\n`,
+    `#!/bin/sh\necho "$*" >> ${callsLog}\nexec ${POLIS} "$@"\n`,
   );
   chmodSync(runtime, 0o755);
   const conf = join(dir, "containers.conf");

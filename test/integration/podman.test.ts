@@ -48,7 +48,7 @@ function cgroupDir(ctrl: string, id: string): string {
 
 /** Containers in polis's default state dir (podman and conmon never pass --root). */
 function polisDefaultRootIds(): string[] {
-  const r = spawnSync(process.execPath, [POLIS, "list", "--format", "json"], { encoding: "utf8" });
+  const r = spawnSync(POLIS, ["list", "--format", "json"], { encoding: "utf8" });
   expect(r.status, r.stderr).toBe(0);
   return (JSON.parse(r.stdout || "[]") ?? []).map((c: { id: string }) => c.id);
 }
@@ -185,7 +185,7 @@ describe("a detached container", () => {
     expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toContain(`:memory:${p.cgroupParent}/libpod-${id}\n`);
     // podman's default ulimits (containers.conf) reached the container.
     expect(readFileSync(`/proc/${pid}/limits`, "utf8")).toMatch(/Max open files\s+1024\s+1024/);
-    const r = spawnSync(process.execPath, [POLIS, "state", id], { encoding: "utf8" });
+    const r = spawnSync(POLIS, ["state", id], { encoding: "utf8" });
     expect(JSON.parse(r.stdout)).toMatchObject({ id, pid, status: "running" });
   });
 
