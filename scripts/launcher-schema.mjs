@@ -25,9 +25,12 @@ export async function loadMigrations(root) {
   return (await import(`data:text/javascript;base64,${Buffer.from(code).toString("base64")}`)).MIGRATIONS;
 }
 
-/** Apply every migration to an in-memory database and compare the columns the launcher uses. */
-export async function schemaReport(root) {
-  const migrations = await loadMigrations(root);
+/**
+ * Apply every migration (or `migrations`, for tests) to an in-memory database and compare the
+ * columns the launcher uses.
+ */
+export async function schemaReport(root, migrations) {
+  migrations ??= await loadMigrations(root);
   const Database = createRequire(join(root, "package.json"))("better-sqlite3");
   const db = new Database(":memory:");
   const problems = [];
