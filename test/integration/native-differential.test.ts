@@ -60,7 +60,7 @@ function call(args: string[], env: Record<string, string>, mode: "none" | "text"
 }
 
 /** The same call on both paths, compared (optionally on twins: `swap` maps the native twin's id to node's). */
-function same(args: string[], mode: "none" | "text" | "json" = "none", nativeArgs = args, swap?: [string, string], env = NATIVE): Outcome {
+function same(args: string[], mode: "none" | "text" | "json" = "none", nativeArgs = args, swap?: [string, string], env: Record<string, string> = NATIVE): Outcome {
   const viaNode = call(args, NODE, mode);
   const viaNative = call(nativeArgs, env, mode, swap);
   expect(viaNative, `polis ${nativeArgs.join(" ")} (log ${mode})`).toEqual(viaNode);
