@@ -8,6 +8,7 @@ import type { GlobalOptions } from "./container/options.js";
 import { PolisError } from "./errors.js";
 import { parseArgv, UsageError, type Parsed, type ParsedOptions } from "./cli/argv.js";
 import type { CliContext, CliIo, CommandRun } from "./cli/context.js";
+import { setResourceReleaser } from "./container/resources.js";
 import { configureLog, log, logsToFile } from "./log.js";
 import { DEFAULT_ROOT } from "./paths.js";
 import { phase, reportPhases } from "./timing.js";
@@ -78,6 +79,9 @@ export async function main(argv: readonly string[], mainIo: MainIo = {}): Promis
       io,
     };
     log.debug("polis command", { command: parsed.command.name, args: parsed.args.join(" ") });
+    // The seam through which delete gives back what images, networks and monitors attached;
+    // their code loads only if a container holds such a resource.
+    setResourceReleaser(async (g, store, row) => (await import("./resources/release.js")).releaseResource(g, store, row));
     const { run } = await COMMAND_MODULES[parsed.command.name]();
     phase("command module load");
     return (await run(ctx)) ?? 0;
@@ -111,6 +115,7 @@ function globalOptions(global: ParsedOptions, io: CliIo): GlobalOptions {
     debug: v.debug === true,
     systemdCgroup: v["systemd-cgroup"] === true,
     rootless,
+    config: typeof v.config === "string" && v.config !== "" ? absolute(v.config, io) : undefined,
   };
 }
 

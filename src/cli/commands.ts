@@ -77,6 +77,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: "log-format", type: "string", default: "text", description: "log format: text or json" },
   { name: "root", type: "string", description: "directory holding container state (default: /var/lib/polis)" },
   { name: "systemd-cgroup", type: "boolean", description: 'use systemd for cgroups; cgroupsPath is "slice:prefix:name"' },
+  { name: "config", type: "string", description: "polis's YAML config file (default: $POLIS_CONFIG or /etc/polis/config.yaml)" },
   { name: "rootless", type: "string", default: "auto", description: "ignore cgroup permission errors: true, false or auto" },
   { name: "help", alias: "h", type: "boolean", description: "show help" },
   { name: "version", alias: "v", type: "boolean", description: "print the version" },

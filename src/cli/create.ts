@@ -1,5 +1,6 @@
 // `polis create [--bundle DIR] [--pid-file F] [--console-socket S] <id>`
 import type { CreateOptions } from "../container/options.js";
+import { ENGINE_FLAGS } from "../engine/flags.js";
 import { absPath, bool, num, pathOpt, str, type CliContext } from "./context.js";
 
 export function createOptions(ctx: CliContext): CreateOptions {
@@ -16,6 +17,10 @@ export function createOptions(ctx: CliContext): CreateOptions {
 }
 
 export async function run(ctx: CliContext): Promise<void> {
+  if (ENGINE_FLAGS.some((f) => ctx.given.has(f))) {
+    const { engineCreate } = await import("../engine/run.js");
+    return engineCreate(ctx.global, { ...createOptions(ctx), detach: true, keep: false, args: ctx.args.slice(1) }, ctx);
+  }
   const { createContainer } = await import("../container/create.js");
   await createContainer(ctx.global, createOptions(ctx));
 }

@@ -1,4 +1,5 @@
-// Tear a container down to nothing: processes, cgroup, per-container files, state row.
+// Tear a container down to nothing: processes, cgroup, resources held by rooms, per-container
+// files, state row.
 // Used by delete, by a failed create, and by `delete --force` after a create killed half-way.
 import { rmSync } from "node:fs";
 import { log } from "../log.js";
@@ -6,10 +7,17 @@ import type { Store } from "../state/store.js";
 import type { ContainerRecord } from "../state/types.js";
 import { recordedCgroup } from "./cgroup.js";
 import { initAlive, stateOf } from "./context.js";
+import type { GlobalOptions } from "./options.js";
+import { releaseResources } from "./resources.js";
 
 const SIGKILL = 9;
 
-export async function cleanupContainer(store: Store, rec: ContainerRecord, opts: { runPoststop: boolean }): Promise<void> {
+export async function cleanupContainer(
+  g: GlobalOptions,
+  store: Store,
+  rec: ContainerRecord,
+  opts: { runPoststop: boolean },
+): Promise<void> {
   const cgroup = recordedCgroup(rec);
   if (initAlive(rec)) {
     try {
@@ -36,6 +44,9 @@ export async function cleanupContainer(store: Store, rec: ContainerRecord, opts:
     if (others === 0) throw err;
     log.warn(`the container's cgroup is shared with ${others} other process(es): not removing it`);
   }
+  // What rooms beside the runtime attached (addresses, bundles, monitors), now that no process
+  // of the container is left to use it.
+  await releaseResources(g, store, rec.id);
   rmSync(rec.stateDir, { recursive: true, force: true });
   store.remove(rec.id);
   if (opts.runPoststop && rec.config.hooks?.poststop?.length) {

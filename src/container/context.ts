@@ -66,9 +66,4 @@ export function stateOf(rec: ContainerRecord, status: Status): State {
   return state;
 }
 
-/** RFC 3339 with nanoseconds, as runc prints `created`. */
-export function rfc3339Nano(date = new Date(), hr = process.hrtime.bigint()): string {
-  const iso = date.toISOString(); // 2024-01-02T03:04:05.678Z
-  const nanos = String(hr % 1_000_000n).padStart(6, "0");
-  return `${iso.slice(0, 23)}${nanos}Z`;
-}
+export { rfc3339Nano } from "../time.js";

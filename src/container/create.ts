@@ -22,8 +22,22 @@ import { rootfsOf } from "./rootfs.js";
 import { sessionKeyringName } from "./plan-init.js";
 import { phase } from "../timing.js";
 
+/**
+ * What a caller beside the runtime (src/engine/) adds to a create. `afterInit` runs once the init
+ * exists with its namespaces and before it is recorded as created (a network attaches there); if
+ * it throws, the create fails and is undone like any other failure, resources included.
+ */
+export interface CreateExtras {
+  afterInit?: (pid: number) => Promise<void>;
+}
+
 /** Create a container and leave its init blocked on the exec fifo. Returns the live launch for `run`. */
-export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: "detach" | "wait" = "detach"): Promise<InitLaunch> {
+export async function createContainer(
+  g: GlobalOptions,
+  o: CreateOptions,
+  mode: "detach" | "wait" = "detach",
+  extras: CreateExtras = {},
+): Promise<InitLaunch> {
   phase("lifecycle module load");
   validateId(o.id);
   const bundle = resolve(o.bundle);
@@ -69,8 +83,10 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
     if (resources) cgroup.apply(resources);
     phase("cgroup setup");
     launch = await launchInit({ g, o, spec, rec, store, cgroup, mode });
+    if (extras.afterInit) await extras.afterInit(launch.pid);
     if (o.pidFile) writePidFile(o.pidFile, launch.pid);
     store.update(o.id, { phase: "created" });
+    store.appendEvent({ type: "container", action: "create", id: o.id, attributes: { bundle } });
     phase("record created");
     // A detached init lives on its own; `run` keeps the session to learn the exit status.
     if (mode === "detach") launch.session.close();
@@ -79,7 +95,7 @@ export async function createContainer(g: GlobalOptions, o: CreateOptions, mode: 
     launch?.abandon();
     const current = store.get(o.id);
     try {
-      await cleanupContainer(store, current ?? rec, { runPoststop: false });
+      await cleanupContainer(g, store, current ?? rec, { runPoststop: false });
     } catch (cleanupErr) {
       // The create's own error is the one to report; `delete --force` can finish the cleanup.
       log.warn(`cleaning up after the failed create: ${(cleanupErr as Error).message}`);

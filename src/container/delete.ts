@@ -4,6 +4,7 @@ import { recordedCgroup } from "./cgroup.js";
 import { cleanupContainer } from "./cleanup.js";
 import { liveStatus, openStore } from "./context.js";
 import type { DeleteOptions, GlobalOptions } from "./options.js";
+import { releaseResources } from "./resources.js";
 import { phase } from "../timing.js";
 
 export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promise<void> {
@@ -12,8 +13,9 @@ export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promi
   try {
     const rec = store.get(o.id);
     if (!rec) {
-      // containerd calls `delete --force` twice: the second must succeed.
-      if (o.force) return;
+      // containerd calls `delete --force` twice: the second must succeed. A polis killed before
+      // its container row existed may still have left resources (a generated bundle): free them.
+      if (o.force) return releaseResources(g, store, o.id);
       throw new PolisError("container does not exist");
     }
     const status = liveStatus(rec, () => recordedCgroup(rec).isFrozen());
@@ -21,7 +23,8 @@ export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promi
       throw new PolisError(`cannot delete container ${o.id} that is not stopped: ${status}`);
     }
     phase("status");
-    await cleanupContainer(store, rec, { runPoststop: true });
+    await cleanupContainer(g, store, rec, { runPoststop: true });
+    store.appendEvent({ type: "container", action: "delete", id: o.id });
     phase("teardown");
   } finally {
     store.close();

@@ -19,6 +19,7 @@ export async function killContainer(g: GlobalOptions, o: KillOptions): Promise<v
       // Only --all needs the cgroup manager; the plain kill stays off its import cost.
       const { recordedCgroup } = await import("./cgroup.js");
       recordedCgroup(rec).killAll(o.signal);
+      store.appendEvent({ type: "container", action: "kill", id: o.id, attributes: { signal: o.signal, all: true } });
       return;
     }
     try {
@@ -27,6 +28,7 @@ export async function killContainer(g: GlobalOptions, o: KillOptions): Promise<v
       if ((err as NodeJS.ErrnoException).code === "ESRCH") throw new PolisError("container not running");
       throw err;
     }
+    store.appendEvent({ type: "container", action: "kill", id: o.id, attributes: { signal: o.signal } });
   } finally {
     store.close();
   }

@@ -10,6 +10,7 @@ export interface GlobalOptions {
   debug: boolean; // --debug
   systemdCgroup: boolean; // --systemd-cgroup
   rootless?: string; // --rootless true|false|auto
+  config?: string; // --config FILE: polis's YAML config (src/config/load.ts); absent: $POLIS_CONFIG or /etc/polis/config.yaml
 }
 
 export interface CreateOptions {

@@ -3,16 +3,16 @@
 // With process.terminal and no --console-socket, the shim also proxies the pty (CONSOLE_PAIR,
 // native/src/pty_proxy.c): our stdin/stdout are the shim's, so polis itself never touches them.
 import { PolisError } from "../errors.js";
-import { createContainer } from "./create.js";
+import { createContainer, type CreateExtras } from "./create.js";
 import { deleteContainer } from "./delete.js";
 import { mustGet, openStore } from "./context.js";
 import type { GlobalOptions, RunOptions } from "./options.js";
 import { startCreated } from "./start.js";
 import { FORWARDED_SIGNALS } from "../linux/signals.js";
 
-export async function runContainer(g: GlobalOptions, o: RunOptions): Promise<number> {
+export async function runContainer(g: GlobalOptions, o: RunOptions, extras: CreateExtras = {}): Promise<number> {
   if (o.detach) {
-    await createContainer(g, o, "detach");
+    await createContainer(g, o, "detach", extras);
     return startDetached(g, o.id);
   }
   // Handlers go in before create, so that no signal kills polis half-way; one that arrives before
@@ -34,7 +34,7 @@ export async function runContainer(g: GlobalOptions, o: RunOptions): Promise<num
   for (const s of signals) process.on(s, forward);
   let created = false; // a failed create cleans up after itself, and the id may be someone else's
   try {
-    const launch = await createContainer(g, o, "wait");
+    const launch = await createContainer(g, o, "wait", extras);
     created = true;
     const store = openStore(g);
     try {

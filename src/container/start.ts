@@ -44,6 +44,7 @@ export async function startCreated(store: Store, rec: ContainerRecord): Promise<
     }
   }
   releaseInit(rec);
+  store.appendEvent({ type: "container", action: "start", id: rec.id });
   phase("init released");
   if (hooks?.poststart?.length) {
     const { runHooks } = await import("../hooks/run.js");

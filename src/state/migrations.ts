@@ -43,6 +43,39 @@ export const MIGRATIONS: readonly Migration[] = [
     // The session keyring the init joined (NULL with --no-new-keyring): exec joins it too, as runc.
     sql: `ALTER TABLE containers ADD COLUMN session_keyring TEXT;`,
   },
+  {
+    name: "container_resources",
+    // What rooms beside the runtime (images, networks, monitors) hold for a container and
+    // `delete` must give back: src/container/resources.ts is the seam that releases them. No
+    // foreign key on purpose: a room records a resource before the container row exists (an
+    // image bundle made before `create`), so that a polis killed at any point leaves a row that
+    // `delete --force <id>` can still find.
+    sql: `
+      CREATE TABLE container_resources (
+        container_id TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        data         TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (container_id, kind, name)
+      );
+    `,
+  },
+  {
+    name: "events",
+    // The engine-level event history (`polis events --all`): container lifecycle from the core,
+    // pulls, network and monitor events from their rooms. seq orders them without trusting clocks.
+    sql: `
+      CREATE TABLE events (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        time       TEXT NOT NULL,
+        type       TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        id         TEXT NOT NULL DEFAULT '',
+        attributes TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX events_by_time ON events (time);
+    `,
+  },
 ];
 
 /** The schema version this build of polis writes. */

@@ -13,8 +13,17 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { PolisError } from "../errors.js";
+import { rfc3339Nano } from "../time.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
-import { ContainerExistsError, ContainerNotFoundError, type ContainerRecord, type Phase } from "./types.js";
+import {
+  ContainerExistsError,
+  ContainerNotFoundError,
+  type ContainerRecord,
+  type EngineEvent,
+  type EventQuery,
+  type Phase,
+  type ResourceRow,
+} from "./types.js";
 
 type Db = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
@@ -170,6 +179,71 @@ export class Store {
     return (rows as Row[]).map(decode);
   }
 
+  /** Records something a room holds for container `id` (see src/container/resources.ts). Replaces a row of the same kind and name. */
+  addResource(id: string, kind: string, name: string, data: unknown = {}): void {
+    this.run(`record ${kind} ${name} of container ${id}`, () =>
+      this.stmt("INSERT OR REPLACE INTO container_resources (container_id, kind, name, data) VALUES (?, ?, ?, ?)").run(
+        id,
+        kind,
+        name,
+        JSON.stringify(data),
+      ),
+    );
+  }
+
+  /** What rooms hold for container `id`, in the order they recorded it. */
+  resourcesOf(id: string): ResourceRow[] {
+    const rows = this.run(`read resources of container ${id}`, () =>
+      this.stmt(
+        "SELECT container_id AS containerId, kind, name, data FROM container_resources WHERE container_id = ? ORDER BY rowid",
+      ).all(id),
+    ) as { containerId: string; kind: string; name: string; data: string }[];
+    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
+  }
+
+  removeResource(id: string, kind: string, name: string): void {
+    this.run(`forget ${kind} ${name} of container ${id}`, () =>
+      this.stmt("DELETE FROM container_resources WHERE container_id = ? AND kind = ? AND name = ?").run(id, kind, name),
+    );
+  }
+
+  /** Appends to the engine's event history (`polis events --all`). */
+  appendEvent(e: NewEvent): void {
+    this.run(`record ${e.type} event ${e.action}`, () =>
+      this.stmt("INSERT INTO events (time, type, action, id, attributes) VALUES (?, ?, ?, ?, ?)").run(
+        e.time ?? rfc3339Nano(),
+        e.type,
+        e.action,
+        e.id ?? "",
+        JSON.stringify(e.attributes ?? {}),
+      ),
+    );
+  }
+
+  /** Events in the order they happened, filtered by `q`. */
+  listEvents(q: EventQuery = {}): EngineEvent[] {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const add = (clause: string, v: unknown) => {
+      if (v === undefined) return;
+      where.push(clause);
+      values.push(v);
+    };
+    add("seq > ?", q.afterSeq);
+    add("time >= ?", q.since);
+    add("time <= ?", q.until);
+    add("type = ?", q.type);
+    add("action = ?", q.action);
+    add("id = ?", q.id);
+    const sql =
+      "SELECT seq, time, type, action, id, attributes FROM events" +
+      (where.length ? ` WHERE ${where.join(" AND ")}` : "") +
+      " ORDER BY seq" +
+      (q.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(q.limit))}` : "");
+    const rows = this.run("list events", () => this.stmt(sql).all(values)) as (Omit<EngineEvent, "attributes"> & { attributes: string })[];
+    return rows.map((r) => ({ ...r, attributes: JSON.parse(r.attributes) as Record<string, unknown> }));
+  }
+
   /**
    * Runs `fn` as one write transaction (BEGIN IMMEDIATE, so the write lock is taken up front and
    * a concurrent writer waits on busy_timeout instead of failing mid-way). Nests as a savepoint.
@@ -223,6 +297,17 @@ export class Store {
       throw storeError(step, err);
     }
   }
+}
+
+/** An event to append: time defaults to now, id to "", attributes to {}. */
+export type NewEvent = Pick<EngineEvent, "type" | "action"> & Partial<Pick<EngineEvent, "time" | "id" | "attributes">>;
+
+/**
+ * The connection behind a Store, for the other src/state/ modules (images, networks, monitor
+ * records) that keep their SQL next to this file. Nothing outside src/state/ may call it.
+ */
+export function connectionOf(store: Store): Db {
+  return (store as unknown as { db: Db }).db;
 }
 
 type Row = { [K in keyof ContainerRecord]: unknown };

@@ -25,6 +25,34 @@ export interface ContainerRecord {
   sessionKeyring: string | null; // the keyring the init joined (null with --no-new-keyring)
 }
 
+/** Something a room (images, networks, monitor) holds for a container; released on delete. */
+export interface ResourceRow {
+  containerId: string;
+  kind: string; // "network", "image-bundle", "monitor", …: selects the releaser
+  name: string; // which one of its kind (a network name, a path)
+  data: unknown; // whatever the releaser needs, as JSON
+}
+
+/** One entry of the engine's event history. */
+export interface EngineEvent {
+  seq: number;
+  time: string; // RFC 3339 with nanoseconds, UTC
+  type: string; // "container", "image", "network", …
+  action: string; // "create", "start", "kill", "delete", "exit", "pull", …
+  id: string; // the container id (or image/network name); "" when none
+  attributes: Record<string, unknown>;
+}
+
+export interface EventQuery {
+  afterSeq?: number;
+  since?: string; // RFC 3339, inclusive
+  until?: string;
+  type?: string;
+  action?: string;
+  id?: string;
+  limit?: number;
+}
+
 // Both are PolisErrors so the CLI prints them like any other user-facing failure.
 export class ContainerExistsError extends PolisError {
   constructor(id: string) {

@@ -1,0 +1,9 @@
+// The `run`/`create` flags that belong to the rooms beside the runtime (images, networks,
+// monitors). Any of them sends the command through src/engine/ instead of the plain runtime
+// path; without them, `run` and `create` are exactly what containerd and podman rely on.
+// Kept free of imports: the CLI reads it on every create and run.
+export const ENGINE_FLAGS: readonly string[] = [
+  // images: src/image/
+  // networks: src/network/
+  // monitor: src/monitor/
+];
