@@ -212,15 +212,20 @@ int cmd_kill(const char *id, const char *signal, bool all) {
     if (!strcmp(status, "creating")) fail("container not running");
     /* --all still sweeps the cgroup after the init exited (containerd's `kill --all 9`) */
     if (!strcmp(status, "stopped") && !all) fail("container not running");
+    char attributes[64];
     if (all) {
         cg_kill_all(&rec, sig);
+        snprintf(attributes, sizeof attributes, "{\"signal\":%d,\"all\":true}", sig);
     } else {
         committed();
         if (kill((pid_t)rec.pid, sig) < 0) {
             if (errno == ESRCH) fail("container not running");
             fail("kill %s", errno_name(errno));
         }
+        snprintf(attributes, sizeof attributes, "{\"signal\":%d}", sig);
     }
+    committed();
+    store_append_event("kill", rec.id, attributes);
     store_close();
     return 0;
 }
@@ -274,6 +279,7 @@ int cmd_start(const char *id) {
     committed();
     if (!store_transition_to_running(rec.id)) fail("cannot start an already running container");
     release_init(&rec);
+    store_append_event("start", rec.id, "{}");
     store_close();
     return 0;
 }
@@ -323,7 +329,9 @@ int cmd_delete(const char *id, bool force) {
     store_open();
     struct record rec;
     if (!store_get(id, &rec)) {
-        if (force) return store_close(), 0; /* containerd deletes twice */
+        /* containerd deletes twice; node releases what a polis killed before the row left behind */
+        if (force && store_resource_count(id) > 0) handoff();
+        if (force) return store_close(), 0;
         fail("container does not exist");
     }
     const char *status = live_status(&rec);
@@ -351,6 +359,7 @@ int cmd_delete(const char *id, bool force) {
     int err = remove_all(rec.state_dir);
     if (err) fs_fail(err, "rm", rec.state_dir);
     store_remove(rec.id);
+    store_append_event("delete", id, "{}");
     store_close();
     return 0;
 }

@@ -67,6 +67,7 @@ bool store_get(const char *id, struct record *rec);
 int store_list(struct record **out);
 bool store_transition_to_running(const char *id);
 void store_remove(const char *id);
+long long store_resource_count(const char *id);
 void store_append_event(const char *action, const char *id, const char *attributes);
 
 /* proc.c */

@@ -197,7 +197,7 @@ static void take_flag(struct flag *specs, int n, int *i) {
     f->value = value;
 }
 
-enum { F_DEBUG, F_LOG, F_LOG_FORMAT, F_ROOT, F_SYSTEMD, F_ROOTLESS, F_HELP, F_VERSION, NGLOBAL };
+enum { F_DEBUG, F_LOG, F_LOG_FORMAT, F_ROOT, F_SYSTEMD, F_CONFIG, F_ROOTLESS, F_HELP, F_VERSION, NGLOBAL };
 
 int main(int argc, char **argv) {
     g_argc = argc;
@@ -208,7 +208,8 @@ int main(int argc, char **argv) {
     struct flag global[NGLOBAL] = {
         [F_DEBUG] = {"debug", NULL, true, NULL},       [F_LOG] = {"log", NULL, false, NULL},
         [F_LOG_FORMAT] = {"log-format", NULL, false, "text"}, [F_ROOT] = {"root", NULL, false, NULL},
-        [F_SYSTEMD] = {"systemd-cgroup", NULL, true, NULL}, [F_ROOTLESS] = {"rootless", NULL, false, "auto"},
+        [F_SYSTEMD] = {"systemd-cgroup", NULL, true, NULL},
+        [F_CONFIG] = {"config", NULL, false, NULL} /* read by the rooms, never by these commands */, [F_ROOTLESS] = {"rootless", NULL, false, "auto"},
         [F_HELP] = {"help", "h", true, NULL},         [F_VERSION] = {"version", "v", true, NULL},
     };
     int i = 1;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sqlite3.h"
@@ -36,6 +37,12 @@ static const char *const USED_COLUMNS[] = {
     "containers.config TEXT notnull",
     "containers.cgroup_paths TEXT notnull",
     "containers.state_dir TEXT notnull",
+    "container_resources.container_id TEXT notnull",
+    "events.time TEXT notnull",
+    "events.type TEXT notnull",
+    "events.action TEXT notnull",
+    "events.id TEXT notnull",
+    "events.attributes TEXT notnull",
 };
 
 /* store.ts's BUSY_TIMEOUT_MS */
@@ -158,7 +165,8 @@ static bool check_annotation(void *ctx, const char *k, size_t kl, const char *v,
     "coalesce(json_array_length(config, '$.hooks.poststart'), 0), "                                             \
     "coalesce(json_array_length(config, '$.hooks.poststop'), 0), "                                              \
     "EXISTS (SELECT 1 FROM json_each(config, '$.linux.namespaces') "                                            \
-    "WHERE json_extract(value, '$.type') = 'pid' AND coalesce(json_extract(value, '$.path'), '') = '')"
+    "WHERE json_extract(value, '$.type') = 'pid' AND coalesce(json_extract(value, '$.path'), '') = ''), "         \
+    "(SELECT count(*) FROM container_resources WHERE container_resources.container_id = containers.id)"
 
 static void decode(sqlite3_stmt *st, struct record *r) {
     memset(r, 0, sizeof *r);
@@ -180,6 +188,7 @@ static void decode(sqlite3_stmt *st, struct record *r) {
     r->start_hooks = sqlite3_column_int64(st, 14) > 0;
     r->poststop_hooks = sqlite3_column_int64(st, 15) > 0;
     r->own_pid_ns = sqlite3_column_int(st, 16) != 0;
+    r->resources = sqlite3_column_int64(st, 17);
     if (!flat_object(cg, add_cgroup, r) || !flat_object(r->annotations, check_annotation, NULL)) {
         die("state database: unexpected cgroup paths or annotations");
     }
@@ -244,6 +253,45 @@ void store_remove(const char *id) {
     if (rc != SQLITE_DONE) store_error(step, rc);
 }
 
+/* Rows the release seam (src/container/resources.ts) holds for `id`: node releases them. */
+long long store_resource_count(const char *id) {
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM container_resources WHERE container_id = ?", -1, &st, NULL);
+    if (rc != SQLITE_OK) store_error("read resources of container", rc);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    long long n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) store_error("read resources of container", rc);
+    return n;
+}
+
+/*
+ * store.appendEvent({ type: "container", action, id, attributes }) with src/time.ts's
+ * rfc3339Nano: UTC to the millisecond from the wall clock, then six digits from the monotonic
+ * clock (so that close events still sort as text).
+ */
 void store_append_event(const char *action, const char *id, const char *attributes) {
-    (void)action, (void)id, (void)attributes; /* the events table arrives with the scaffold */
+    struct timespec wall, mono;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    struct tm tm;
+    time_t secs = wall.tv_sec;
+    gmtime_r(&secs, &tm);
+    char time[64], stamp[32];
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(time, sizeof time, "%s.%03ld%06ldZ", stamp, wall.tv_nsec / 1000000, (long)(mono.tv_nsec % 1000000));
+    char step[128];
+    snprintf(step, sizeof step, "record container event %s", action);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "INSERT INTO events (time, type, action, id, attributes) VALUES (?, ?, ?, ?, ?)", -1, &st, NULL);
+    if (rc != SQLITE_OK) store_error(step, rc);
+    sqlite3_bind_text(st, 1, time, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, "container", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, attributes, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) store_error(step, rc);
 }

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { busyboxBundle } from "../helpers/rootfs.js";
+import { Store } from "../../src/state/store.js";
 import { cgroupDirsNamed, pidAlive, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor, type Result } from "../helpers/polis.js";
 
 const NODE = { POLIS_NATIVE: "0" };
@@ -82,6 +83,23 @@ function sameState(a: string, b: string): void {
   const sb = JSON.parse(call(["state", b], NATIVE).stdout || "null");
   expect({ ...sb, id: a, pid: sb.pid === 0 ? 0 : sa.pid, created: sa.created }).toEqual(sa);
   expect(sb.pid === 0).toBe(sa.pid === 0);
+}
+
+/** The container events recorded for `id`, without seq and time (their format is checked). */
+function eventsOf(id: string): { type: string; action: string; id: string; attributes: Record<string, unknown> }[] {
+  const store = Store.open(root);
+  try {
+    return store.listEvents({ id }).map((e) => {
+      expect(e.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+      return { type: e.type, action: e.action, id: e.id, attributes: e.attributes };
+    });
+  } finally {
+    store.close();
+  }
+}
+
+function sameEvents(a: string, b: string): void {
+  expect(eventsOf(b).map((e) => ({ ...e, id: a }))).toEqual(eventsOf(a));
 }
 
 describe("native launcher vs node: identical outputs", () => {
@@ -171,6 +189,15 @@ describe("native launcher vs node: identical outputs", () => {
       expect(existsSync(join(root, "containers", id))).toBe(false);
     }
     same(["state", a], "none", ["state", b], swap);
+    sameEvents(a, b);
+    expect(eventsOf(b).map((e) => `${e.action} ${JSON.stringify(e.attributes)}`)).toEqual([
+      `create ${JSON.stringify({ bundle })}`,
+      'start {}',
+      'kill {"signal":0}',
+      'kill {"signal":9}',
+      'kill {"signal":9,"all":true}',
+      'delete {}',
+    ]);
   });
 
   it("kill --all and delete of a never-started container, twins", async () => {
@@ -192,6 +219,8 @@ describe("native launcher vs node: identical outputs", () => {
     same(["delete", c], "json", ["delete", d], [d, c]); // created: the init is killed
     expect(fresh.some(pidAlive)).toBe(false);
     for (const id of [a, b, c, d]) expect(cgroupDirsNamed(id)).toEqual([]);
+    sameEvents(a, b);
+    sameEvents(c, d);
   });
 
   it("leaves a container with hooks, and delete --force of a live one, to node", () => {
@@ -211,6 +240,32 @@ describe("native launcher vs node: identical outputs", () => {
     } finally {
       rmSync(hooked, { recursive: true, force: true });
     }
+  });
+
+  it("leaves a container holding resources (the release seam) to node, also for a gone row", () => {
+    const a = uniqueId("n-res-node");
+    const b = uniqueId("n-res-native");
+    create(a);
+    create(b);
+    const store = Store.open(root);
+    try {
+      for (const id of [a, b, "n-res-orphan"]) store.addResource(id, "test-kind", "thing", { n: 1 });
+    } finally {
+      store.close();
+    }
+    expect(polis(root, ["delete", b], { env: NATIVE }).code).not.toBe(0); // not done natively
+    // node's answer: no releaser knows this kind; the row and the container stay
+    same(["delete", a], "json", ["delete", b], [b, a], LAUNCHER);
+    same(["delete", "--force", "n-res-orphan"], "none", ["delete", "--force", "n-res-orphan"], undefined, LAUNCHER);
+    expect(polis(root, ["delete", "--force", "n-res-orphan"], { env: NATIVE }).code).not.toBe(0);
+    const clean = Store.open(root);
+    try {
+      for (const id of [a, b, "n-res-orphan"]) clean.removeResource(id, "test-kind", "thing");
+    } finally {
+      clean.close();
+    }
+    same(["delete", a], "none", ["delete", b], [b, a]);
+    same(["delete", "--force", "n-res-orphan"]);
   });
 
   it("20 concurrent invocations mixing both paths on one root", async () => {
