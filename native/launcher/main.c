@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,7 @@ _Noreturn void handoff(void) {
     const char *node = getenv("POLIS_NODE");
     bool chosen = node && *node;
     if (!chosen) node = POLIS_NODE;
+    signal(SIGPIPE, SIG_DFL); /* node sets its own; nothing else may inherit our SIG_IGN */
     argv[0] = (char *)node;
     argv[1] = script;
     for (int i = 1; i < g_argc; i++) argv[i + 1] = g_argv[i];
@@ -202,6 +204,8 @@ enum { F_DEBUG, F_LOG, F_LOG_FORMAT, F_ROOT, F_SYSTEMD, F_CONFIG, F_ROOTLESS, F_
 int main(int argc, char **argv) {
     g_argc = argc;
     g_argv = argv;
+    /* As node: a reader that went away ends a write with EPIPE, not the process. */
+    signal(SIGPIPE, SIG_IGN);
     const char *native = getenv("POLIS_NATIVE");
     if ((native && !strcmp(native, "0")) || !POLIS_SCHEMA_OK) handoff();
 
