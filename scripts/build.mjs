@@ -159,6 +159,11 @@ for (const set of ["hot", "all"]) {
 // The native launcher, beside polis.mjs (it finds the script there). Missing only when the C
 // part was not built (`npm run install`): dist/polis.mjs still works on its own then.
 const launcher = join(root, "native", "build", "Release", "polis");
+// Bring it up to date first (incremental, ~0.2 s): its schema version and column checks are
+// generated from src/state/migrations.ts, which may have changed since `npm run install`.
+if (existsSync(join(root, "native", "build", "Makefile"))) {
+  execFileSync("make", ["-s", "-C", join(root, "native", "build"), "BUILDTYPE=Release", "polis"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+}
 if (existsSync(launcher)) {
   copyFileSync(launcher, join(outdir, "polis"));
   chmodSync(join(outdir, "polis"), 0o755);
