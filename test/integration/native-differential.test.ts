@@ -223,6 +223,29 @@ describe("native launcher vs node: identical outputs", () => {
     sameEvents(c, d);
   });
 
+  it("kill and kill --all of paused twins: the freezer dance and what is left paused", async () => {
+    const a = uniqueId("n-frz-node");
+    const b = uniqueId("n-frz-native");
+    const swap: [string, string] = [b, a];
+    create(a);
+    create(b);
+    for (const id of [a, b]) {
+      polisOk(root, ["start", id], { env: NODE });
+      polisOk(root, ["pause", id], { env: NODE });
+    }
+    // a signal that is not KILL leaves a paused container paused (and pending)
+    same(["kill", "--all", a, "USR1"], "json", ["kill", "--all", b, "USR1"], swap);
+    sameState(a, b);
+    expect(JSON.parse(call(["state", b], NATIVE).stdout).status).toBe("paused");
+    const pids = [pidOf(a), pidOf(b)];
+    same(["kill", "--all", a, "9"], "text", ["kill", "--all", b, "9"], swap);
+    await waitFor(() => !pids.some(pidAlive));
+    sameState(a, b);
+    same(["delete", a], "none", ["delete", b], swap);
+    sameEvents(a, b);
+    for (const id of [a, b]) expect(cgroupDirsNamed(id)).toEqual([]);
+  });
+
   it("leaves a container with hooks, and delete --force of a live one, to node", () => {
     const marker = join(logs, "poststart-ran");
     const hooked = busyboxBundle((cfg) => {
