@@ -68,7 +68,13 @@ export function writePolisWrapper(dir: string, name = "polis"): string {
   copyFileSync(join(REPO, "native", "build", "Release", "polis-shim"), join(pkg, "native", "build", "Release", "polis-shim"));
   chmodSync(join(pkg, "native", "build", "Release", "polis-shim"), 0o755);
   const path = join(dir, name);
-  symlinkSync(join(pkg, "dist", "polis"), path);
+  if (process.env.POLIS_NATIVE === "0") {
+    // The suites on the Node path: containerd's shim does not pass our environment through.
+    writeFileSync(path, `#!/bin/sh\nPOLIS_NATIVE=0 exec ${join(pkg, "dist", "polis")} "$@"\n`);
+    chmodSync(path, 0o755);
+  } else {
+    symlinkSync(join(pkg, "dist", "polis"), path);
+  }
   return path;
 }
 

@@ -98,7 +98,8 @@ export async function setupPodman(): Promise<Podman> {
   // podman calls kill/pause/resume/delete with no PATH at all: absolute paths only.
   writeFileSync(
     runtime,
-    `#!/bin/sh\necho "$*" >> ${callsLog}\nexec ${POLIS} "$@"\n`,
+    // POLIS_NATIVE=0 (the suites on the Node path) is passed on: podman gives the runtime no env.
+    `#!/bin/sh\necho "$*" >> ${callsLog}\n${process.env.POLIS_NATIVE === "0" ? "POLIS_NATIVE=0 " : ""}exec ${POLIS} "$@"\n`,
   );
   chmodSync(runtime, 0o755);
   const conf = join(dir, "containers.conf");
