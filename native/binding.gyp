@@ -17,7 +17,13 @@
         "src/pty_proxy.c",
         "src/ops_fifo.c"
       ],
-      "cflags": [ "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration" ]
+      "cflags": [
+        "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
+        "-Wformat=2", "-Wshadow", "-Wvla", "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wundef",
+        "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong", "-fstack-clash-protection", "-fPIE"
+      ],
+      "cflags!": [ "-fPIC", "-Wno-unused-parameter" ],
+      "ldflags": [ "-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack" ]
     },
     {
       # The SQLite that better-sqlite3 builds (same amalgamation, same options where they matter
@@ -70,8 +76,14 @@
           "action": [ "node", "../scripts/gen-launcher-schema.mjs", "<(INTERMEDIATE_DIR)/launcher-gen.h" ]
         }
       ],
-      "cflags": [ "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration" ],
-      "ldflags": [ "-Wl,--gc-sections" ]
+      # the shim's hardening: the launcher runs as root too
+      "cflags": [
+        "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
+        "-Wformat=2", "-Wshadow", "-Wvla", "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wundef",
+        "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong", "-fstack-clash-protection", "-fPIE"
+      ],
+      "cflags!": [ "-fPIC", "-Wno-unused-parameter" ],
+      "ldflags": [ "-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack", "-Wl,--gc-sections" ]
     }
   ]
 }
