@@ -119,6 +119,7 @@ describe("native launcher vs node: identical outputs", () => {
       ["kill", "nope", "65"],
       ["kill", "nope", "rtmin+31"],
       ["kill", "nope", "sigrtmax-2"],
+      ["kill", "nope", 'a"b\x01c\\d\t\x7f/'], // quoting in both log formats
       ["list", "--format", "yaml"],
       ["list", "-f", "yaml", "-q"],
     ];
