@@ -135,6 +135,26 @@ describe("native launcher vs node: identical outputs", () => {
     }
   });
 
+  it("hands a database at a schema version it was not built for to node", async () => {
+    const other = tempRoot();
+    try {
+      polisOk(other, ["list"], { env: NODE }); // creates the database
+      const Database = (await import("better-sqlite3")).default;
+      const db = new Database(join(other, "state.db"));
+      const version = db.pragma("user_version", { simple: true }) as number;
+      db.pragma(`user_version = ${version + 1}`);
+      db.close();
+      const viaNode = polis(other, ["state", "x"], { env: NODE });
+      expect(viaNode.stderr).toMatch(/has schema version \d+, newer than this polis/);
+      // handed over: /bin/false as node says nothing (natively it would say "container does not exist")
+      expect(polis(other, ["state", "x"], { env: NATIVE })).toMatchObject({ code: 1, stdout: "", stderr: "" });
+      const viaLauncher = polis(other, ["state", "x"], { env: LAUNCHER });
+      expect({ ...viaLauncher, stderr: viaLauncher.stderr.replace(TIME, "") }).toEqual({ ...viaNode, stderr: viaNode.stderr.replace(TIME, "") });
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it("state and list agree on created, running, paused and stopped containers", async () => {
     const ids = { created: uniqueId("n-created"), running: uniqueId("n-running"), paused: uniqueId("n-paused"), stopped: uniqueId("n-stopped") };
     for (const id of Object.values(ids)) create(id);
