@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,7 +265,11 @@ static void release_init(const struct record *rec) {
         if (!init_alive(rec) && !read_once(fd)) fail("cannot start a container that has stopped");
         if (!init_alive(rec)) break;
         if (i > 10000) fail("start: the container init did not answer on its exec fifo");
-        sleep_ms(i < 100 ? 1 : 10);
+        /* node sleeps 1 ms (then 10 ms) between reads; waking as soon as the byte is there
+         * instead keeps a loaded machine's scheduling delay out of `start` */
+        int ms = i < 100 ? 1 : 10;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, ms) > 0 && !(pfd.revents & POLLIN)) sleep_ms(ms); /* a hang-up alone: no spin */
     }
     close(fd);
     if (unlink(path) < 0) fs_fail(errno, "unlink", path);
