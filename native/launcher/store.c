@@ -285,9 +285,9 @@ void store_append_event(const char *action, const char *id, const char *attribut
     struct tm tm;
     time_t secs = wall.tv_sec;
     gmtime_r(&secs, &tm);
-    char time[64], stamp[32];
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(time, sizeof time, "%s.%03ld%06ldZ", stamp, wall.tv_nsec / 1000000, (long)(mono.tv_nsec % 1000000));
+    char time[64]; /* snprintf, not strftime: that would read the time zone for nothing */
+    snprintf(time, sizeof time, "%04d-%02d-%02dT%02d:%02d:%02d.%03ld%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, wall.tv_nsec / 1000000, (long)(mono.tv_nsec % 1000000));
     char step[128];
     snprintf(step, sizeof step, "record container event %s", action);
     sqlite3_stmt *st;
