@@ -11,7 +11,7 @@ import type { CliContext, CliIo, CommandRun } from "./cli/context.js";
 import { setResourceReleaser } from "./container/resources.js";
 import { configureLog, log, logsToFile } from "./log.js";
 import { DEFAULT_ROOT } from "./paths.js";
-import { phase, reportPhases } from "./timing.js";
+import { phase, reportPhases, traceEachPhase } from "./timing.js";
 
 export interface MainIo {
   stdout?: (text: string) => void;
@@ -27,6 +27,7 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   features: () => import("./cli/features.js"),
   kill: () => import("./cli/kill.js"),
   list: () => import("./cli/list.js"),
+  network: () => import("./cli/network.js"),
   run: () => import("./cli/run.js"),
   spec: () => import("./cli/spec.js"),
   start: () => import("./cli/start.js"),
@@ -37,6 +38,21 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   ps: () => import("./cli/ps.js"),
   resume: () => import("./cli/resume.js"),
   update: () => import("./cli/update.js"),
+  // images (src/image/)
+  pull: () => import("./cli/pull.js"),
+  images: () => import("./cli/images.js"),
+  rmi: () => import("./cli/rmi.js"),
+  tag: () => import("./cli/tag.js"),
+  image: () => import("./cli/image.js"),
+  bundle: () => import("./cli/bundle.js"),
+  login: () => import("./cli/login.js"),
+  logout: () => import("./cli/logout.js"),
+  stats: () => import("./cli/stats.js"),
+  logs: () => import("./cli/logs.js"),
+  inspect: () => import("./cli/inspect.js"),
+  health: () => import("./cli/health.js"),
+  exited: () => import("./cli/exited.js"),
+  monitor: () => import("./cli/monitor.js"),
 };
 
 
@@ -61,6 +77,8 @@ export async function main(argv: readonly string[], mainIo: MainIo = {}): Promis
       return usageFailure(e, io);
     }
     debug = setUpLog(parsed.global, io, injectedStderr);
+    // --debug: every phase of the command as it ends, with its wall time
+    if (debug) traceEachPhase((name, ms) => log.debug("phase", { name, ms: Number(ms.toFixed(1)) }));
     if (parsed.kind === "help") {
       const { renderHelp } = await import("./cli/help.js");
       io.stdout(await renderHelp(parsed.topic));
@@ -84,7 +102,9 @@ export async function main(argv: readonly string[], mainIo: MainIo = {}): Promis
     setResourceReleaser(async (g, store, row) => (await import("./resources/release.js")).releaseResource(g, store, row));
     const { run } = await COMMAND_MODULES[parsed.command.name]();
     phase("command module load");
-    return (await run(ctx)) ?? 0;
+    const code = (await run(ctx)) ?? 0;
+    if (debug) log.debug("polis finished", { exitCode: code, ms: Number(performance.now().toFixed(1)) });
+    return code;
   } catch (e) {
     return fatal(e, io, debug);
   }

@@ -342,8 +342,11 @@ int cmd_delete(const char *id, bool force) {
     const char *status = live_status(&rec);
     bool live = !strcmp(status, "running") || !strcmp(status, "paused") || !strcmp(status, "creating");
     if (live && !force) fail("cannot delete container %s that is not stopped: %s", id, status);
-    /* Node deletes live containers (--force), runs poststop hooks and releases resources. */
-    if (live || rec.poststop_hooks || rec.resources > 0) handoff();
+    /*
+     * Node deletes live containers (--force), runs poststop hooks, releases resources, and
+     * detaches the mounts of a container that shared its mount namespace.
+     */
+    if (live || rec.poststop_hooks || rec.resources > 0 || rec.shares_mount_ns) handoff();
 
     /* cleanupContainer */
     committed();
@@ -353,18 +356,31 @@ int cmd_delete(const char *id, bool force) {
     bool own_pid_ns = !rec.pid_null && rec.own_pid_ns;
     if (!own_pid_ns) cg_kill_all(&rec, SIGKILL);
     for (int i = 0; i < 200 && init_alive(&rec); i++) sleep_ms(5);
-    char why[8192];
+    /* Like node (and runc's destroy): a failed step does not stop the ones after it; the first
+     * failure is the error, the others warnings, and the row goes whatever happens. */
+    char first[8400] = "", why[8192];
     if (!cg_destroy(&rec, why, sizeof why)) {
         int others = own_pid_ns ? cg_pid_count(&rec) : 0;
-        if (others == 0) fail("%s", why);
-        char msg[256];
-        snprintf(msg, sizeof msg, "the container's cgroup is shared with %d other process(es): not removing it", others);
-        log_line("warning", msg);
+        if (others == 0) {
+            snprintf(first, sizeof first, "remove the cgroup: %s", why);
+        } else {
+            char msg[256];
+            snprintf(msg, sizeof msg, "the container's cgroup is shared with %d other process(es): not removing it", others);
+            log_line("warning", msg);
+        }
     }
     int err = remove_all(rec.state_dir);
-    if (err) fs_fail(err, "rm", rec.state_dir);
+    if (err) {
+        char desc[256], msg[8400];
+        snprintf(desc, sizeof desc, "%s", strerror(err));
+        desc[0] = (char)tolower((unsigned char)desc[0]);
+        snprintf(msg, sizeof msg, "remove %s: %s: %s, rm '%s'", rec.state_dir, errno_name(err), desc, rec.state_dir);
+        if (*first) log_line("warning", msg);
+        else snprintf(first, sizeof first, "%s", msg);
+    }
     store_remove(rec.id);
     store_append_event("delete", id, "{}");
     store_close();
+    if (*first) fail("%s", first);
     return 0;
 }

@@ -21,6 +21,7 @@
 struct globals {
     const char *root;     /* absolute */
     const char *log_file; /* NULL: stderr */
+    int log_fd;           /* the --log file, opened up front as log.ts does; 2 without one */
     bool log_json;
 };
 
@@ -37,6 +38,7 @@ struct record {
     bool poststop_hooks;           /* config.hooks.poststop non-empty */
     bool own_pid_ns;               /* a pid namespace without a path in config.linux.namespaces */
     long long resources;           /* rows in container_resources (the release seam) */
+    bool shares_mount_ns;          /* no mount namespace in config.linux.namespaces */
 };
 
 /* main.c */

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -239,6 +240,7 @@ int main(int argc, char **argv) {
     G.root = root;
     G.log_file = log && *log ? log : NULL;
     G.log_json = !strcmp(fmt, "json");
+    G.log_fd = 2;
 
     const char *cmd = argv[i++];
     enum { C_STATE, C_LIST, C_KILL, C_START, C_PAUSE, C_RESUME, C_DELETE, C_OTHER } c = C_OTHER;
@@ -277,6 +279,15 @@ int main(int argc, char **argv) {
     if (opts[nopts - 1].value) handoff(); /* --help */
     int min = c == C_LIST ? 0 : 1, max = c == C_LIST ? 0 : c == C_KILL ? 2 : 1;
     if (nargs < min || nargs > max) handoff(); /* "Incorrect Usage": node prints it */
+
+    /*
+     * log.ts opens (creates) the --log file before the command runs, whatever it then writes;
+     * O_APPEND, as containerd and the shim share it. A file it cannot open is node's error.
+     */
+    if (logs_to_file()) {
+        G.log_fd = open(G.log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (G.log_fd < 0) handoff();
+    }
 
     switch (c) {
     case C_STATE: return cmd_state(nargs, args);

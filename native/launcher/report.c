@@ -133,10 +133,7 @@ static void text_value(struct buf *b, const char *s) {
     else quote(b, s, true);
 }
 
-/*
- * One log line (log.ts's write()): to the --log file (opened O_APPEND, shared with other polis
- * processes; stderr if it cannot be opened) or to stderr.
- */
+/* One log line (log.ts's write()): to the --log file or to stderr. */
 void log_line(const char *level, const char *msg) {
     char time[64];
     rfc3339_local(time, sizeof time);
@@ -158,14 +155,7 @@ void log_line(const char *level, const char *msg) {
         text_value(&b, msg);
         buf_str(&b, "\n");
     }
-    int fd = 2;
-    bool file = G.log_file && strcmp(G.log_file, "/dev/stderr") != 0;
-    if (file) {
-        fd = open(G.log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) fd = 2;
-    }
-    write_fd(fd, b.p, b.len);
-    if (fd != 2) close(fd);
+    write_fd(G.log_fd, b.p, b.len);
     free(b.p);
 }
 

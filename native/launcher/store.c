@@ -173,7 +173,8 @@ static bool check_annotation(void *ctx, const char *k, size_t kl, const char *v,
     "coalesce(json_array_length(config, '$.hooks.poststop'), 0), "                                              \
     "EXISTS (SELECT 1 FROM json_each(config, '$.linux.namespaces') "                                            \
     "WHERE json_extract(value, '$.type') = 'pid' AND coalesce(json_extract(value, '$.path'), '') = ''), "         \
-    "(SELECT count(*) FROM container_resources WHERE container_resources.container_id = containers.id)"
+    "(SELECT count(*) FROM container_resources WHERE container_resources.container_id = containers.id), "       \
+    "NOT EXISTS (SELECT 1 FROM json_each(config, '$.linux.namespaces') WHERE json_extract(value, '$.type') = 'mount')"
 
 static void decode(sqlite3_stmt *st, struct record *r) {
     memset(r, 0, sizeof *r);
@@ -196,6 +197,7 @@ static void decode(sqlite3_stmt *st, struct record *r) {
     r->poststop_hooks = sqlite3_column_int64(st, 15) > 0;
     r->own_pid_ns = sqlite3_column_int(st, 16) != 0;
     r->resources = sqlite3_column_int64(st, 17);
+    r->shares_mount_ns = sqlite3_column_int(st, 18) != 0;
     if (!flat_object(cg, add_cgroup, r) || !flat_object(r->annotations, check_annotation, NULL)) {
         die("state database: unexpected cgroup paths or annotations");
     }

@@ -109,7 +109,9 @@ function parseCommand(argv: readonly string[], i: number, global: ParsedOptions)
   }
   if (options.values.help) return { kind: "help", global, topic: command };
   delete options.values.help;
-  checkArgCount(command, args.length);
+  // A flag that changes what the positionals mean (`events --all` takes none) has its own bounds.
+  const alt = command.argsWithFlag;
+  checkArgCount(alt && options.given.has(alt.flag) ? { ...command, minArgs: alt.minArgs, maxArgs: alt.maxArgs } : command, args.length);
   return { kind: "command", global, command, options, args };
 }
 

@@ -4,6 +4,10 @@ import { bool, str, type CliContext } from "./context.js";
 import type { ContainerEvent } from "../container/options.js";
 
 export async function run(ctx: CliContext): Promise<void> {
+  if (bool(ctx, "all")) {
+    const { run: engineEvents } = await import("./events-all.js");
+    return engineEvents(ctx);
+  }
   const raw = str(ctx, "interval") ?? "5s";
   const intervalMs = parseDuration(raw);
   if (intervalMs === undefined) throw new PolisError(`invalid value "${raw}" for flag -interval: parse error`);

@@ -24,7 +24,7 @@ export async function renderHelp(topic?: CommandSpec): Promise<string> {
       `$0 [global options] command [command options] [arguments...]\n\n` +
         "polis is a daemonless OCI container runtime with runc's command line.",
     );
-    for (const c of COMMANDS) y.command(c.aliases ? [c.name, ...c.aliases] : c.name, c.summary);
+    for (const c of COMMANDS.filter((c) => !c.hidden)) y.command(c.aliases ? [c.name, ...c.aliases] : c.name, c.summary);
     y.options(yargsOptions(GLOBAL_OPTIONS));
   }
   return (await y.getHelp()) + "\n";

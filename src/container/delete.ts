@@ -15,7 +15,8 @@ export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promi
     if (!rec) {
       // containerd calls `delete --force` twice: the second must succeed. A polis killed before
       // its container row existed may still have left resources (a generated bundle): free them.
-      if (o.force) return releaseResources(g, store, o.id);
+      // (awaited here: the store closes in `finally`, and a releaser may be asynchronous)
+      if (o.force) return await releaseResources(g, store, o.id);
       throw new PolisError("container does not exist");
     }
     const status = liveStatus(rec, () => recordedCgroup(rec).isFrozen());
@@ -23,8 +24,13 @@ export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promi
       throw new PolisError(`cannot delete container ${o.id} that is not stopped: ${status}`);
     }
     phase("status");
-    await cleanupContainer(g, store, rec, { runPoststop: true });
-    store.appendEvent({ type: "container", action: "delete", id: o.id });
+    try {
+      await cleanupContainer(g, store, rec, { runPoststop: true });
+    } finally {
+      // A step of the cleanup may fail after the row went (it is removed whatever happens): the
+      // container is deleted all the same, and the event says so.
+      if (!store.get(o.id)) store.appendEvent({ type: "container", action: "delete", id: o.id });
+    }
     phase("teardown");
   } finally {
     store.close();

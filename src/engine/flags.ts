@@ -4,6 +4,22 @@
 // Kept free of imports: the CLI reads it on every create and run.
 export const ENGINE_FLAGS: readonly string[] = [
   // images: src/image/
-  // networks: src/network/
-  // monitor: src/monitor/
+  "image",
+  // networks: src/network/ (NETWORK_FLAGS in src/network/engine.ts)
+  "network",
+  "ip",
+  "alias",
+  "publish",
+  // monitor: src/monitor/ (src/monitor/options.ts MONITOR_FLAGS)
+  "logs",
+  "log-path",
+  "log-max-size",
+  "log-max-files",
+  "health-cmd",
+  "health-interval",
+  "health-timeout",
+  "health-retries",
+  "health-start-period",
+  "health-on-failure",
+  "rm",
 ];

@@ -9,9 +9,10 @@
 // Each room records what delete must give back through the release seam
 // (src/container/resources.ts), so a failure at any step, or a polis killed half-way, is undone by
 // the same cleanup as any failed create or `delete --force`.
-import type { CliContext } from "../cli/context.js";
+import { absPath, type CliContext } from "../cli/context.js";
 import type { CreateExtras } from "../container/create.js";
 import type { GlobalOptions, RunOptions } from "../container/options.js";
+import { createMonitored, monitorRequested } from "../monitor/engine.js";
 
 /** The plain create/run options plus what each room took from the command line. */
 export interface EngineOptions extends RunOptions {
@@ -19,26 +20,113 @@ export interface EngineOptions extends RunOptions {
   args: string[];
 }
 
-/** Step 1: the bundle to create from (today: the --bundle given). */
-async function bundleFor(_g: GlobalOptions, o: EngineOptions, _ctx: CliContext): Promise<string> {
-  return o.bundle;
+/** What the images room made (the bundle directory), to undo if the create fails before the core owns it. */
+interface Made {
+  imageBundle?: string;
 }
 
-/** Step 3: what runs between the init's birth and `created` (today: nothing). */
-function extrasFor(_g: GlobalOptions, _o: EngineOptions, _ctx: CliContext): CreateExtras {
-  return {};
+/** Step 1: the bundle to create from: made from --image, else the --bundle given. */
+async function bundleFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext, made: Made): Promise<string> {
+  const image = ctx.options.image;
+  if (typeof image !== "string" || image === "") return o.bundle;
+  const { imageBundle } = await import("../image/engine.js");
+  const dir = typeof ctx.options["bundle-dir"] === "string" ? absPath(ctx, ctx.options["bundle-dir"]) : undefined;
+  made.imageBundle = await imageBundle(g, o.id, image, dir, o.args);
+  return made.imageBundle;
+}
+
+/** A create that failed before the container row existed: give back what step 1 made. */
+async function undo(g: GlobalOptions, o: EngineOptions, made: Made): Promise<void> {
+  if (made.imageBundle) await (await import("../image/engine.js")).dropImageBundle(g, o.id, made.imageBundle);
+}
+
+/**
+ * What the rooms add to a create, and `undo`: takes back what they made before the create when it
+ * fails before its container row exists (after that, the create's own cleanup releases it).
+ */
+type EngineExtras = CreateExtras & { undo?: () => Promise<void> };
+
+/** Step 3: what runs between the init's birth and `created`: the network attach. */
+async function extrasFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<EngineExtras> {
+  return networkStep(g, o, ctx);
+}
+
+/** --network/--ip/--alias/-p: the spec edit (netns, /etc/hosts) and the attach (src/network/). */
+async function networkStep(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<EngineExtras> {
+  if (!["network", "ip", "alias", "publish"].some((f) => ctx.given.has(f))) return {};
+  const { prepareNetwork } = await import("../network/engine.js");
+  const list = (name: string) => (Array.isArray(ctx.options[name]) ? (ctx.options[name] as string[]) : []);
+  const network = typeof ctx.options.network === "string" ? ctx.options.network : undefined;
+  return prepareNetwork(g, o.id, { network, ips: list("ip"), aliases: list("alias"), publish: list("publish") });
+}
+
+/** The network flags as given, for a create that runs in another process (under the monitor). */
+function networkArgs(ctx: CliContext): string[] {
+  const args: string[] = [];
+  if (typeof ctx.options.network === "string" && ctx.given.has("network")) args.push("--network", ctx.options.network);
+  for (const flag of ["ip", "alias", "publish"]) {
+    for (const v of Array.isArray(ctx.options[flag]) ? (ctx.options[flag] as string[]) : []) args.push(`--${flag}`, v);
+  }
+  return args;
 }
 
 /** `polis create` with room flags. */
 export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<void> {
-  const bundle = await bundleFor(g, o, ctx);
+  const monitor = monitorRequested(ctx, true);
+  const made: Made = {};
+  const bundle = await bundleFor(g, o, ctx, made);
+  // Under the monitor the create runs in a process of its own: the network flags go with it.
+  if (monitor) {
+    try {
+      return await createMonitored(g, { ...o, bundle }, monitor, networkArgs(ctx));
+    } catch (e) {
+      await undo(g, o, made);
+      throw e;
+    }
+  }
   const { createContainer } = await import("../container/create.js");
-  await createContainer(g, { ...o, bundle }, "detach", extrasFor(g, o, ctx));
+  let extras: EngineExtras = {};
+  try {
+    extras = await extrasFor(g, o, ctx);
+    await createContainer(g, { ...o, bundle }, "detach", extras);
+  } catch (e) {
+    try {
+      await extras.undo?.();
+    } finally {
+      await undo(g, o, made);
+    }
+    throw e;
+  }
 }
 
 /** `polis run` with room flags; resolves to the exit code as the plain `run` does. */
 export async function engineRun(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<number> {
-  const bundle = await bundleFor(g, o, ctx);
+  const monitor = monitorRequested(ctx, o.detach);
+  const made: Made = {};
+  const bundle = await bundleFor(g, o, ctx, made);
+  if (monitor) {
+    // Step 2 under the container's monitor (src/monitor/), then start; the monitor waits for it.
+    try {
+      await createMonitored(g, { ...o, bundle }, monitor, networkArgs(ctx));
+    } catch (e) {
+      await undo(g, o, made);
+      throw e;
+    }
+    const { startContainer } = await import("../container/start.js");
+    await startContainer(g, o.id);
+    return 0;
+  }
   const { runContainer } = await import("../container/run.js");
-  return runContainer(g, { ...o, bundle }, extrasFor(g, o, ctx));
+  let extras: EngineExtras = {};
+  try {
+    extras = await extrasFor(g, o, ctx);
+    return await runContainer(g, { ...o, bundle }, extras);
+  } catch (e) {
+    try {
+      await extras.undo?.();
+    } finally {
+      await undo(g, o, made);
+    }
+    throw e;
+  }
 }

@@ -11,7 +11,11 @@ export interface ResourceRoom {
 }
 
 /** kind -> the room module that releases it. One line per kind. */
-const ROOMS: Record<string, () => Promise<ResourceRoom>> = {};
+const ROOMS: Record<string, () => Promise<ResourceRoom>> = {
+  "image-bundle": () => import("../image/release.js"),
+  monitor: () => import("../monitor/release.js"),
+  network: () => import("../network/release.js"),
+};
 
 export async function releaseResource(g: GlobalOptions, store: Store, row: ResourceRow): Promise<void> {
   const room = ROOMS[row.kind];

@@ -76,6 +76,164 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_by_time ON events (time);
     `,
   },
+  {
+    name: "networks",
+    // polis's networks and everything handed out on them. An address is taken by inserting its
+    // (network, address) row: the PRIMARY KEY makes double allocation impossible even when
+    // concurrent `run --network` processes pick the same candidate. Published ports likewise
+    // (host_ip '' means every host address). No foreign keys to containers: an attachment is
+    // recorded before the container row exists, so that a polis killed half-way can be cleaned.
+    sql: `
+      CREATE TABLE networks (
+        name     TEXT PRIMARY KEY NOT NULL,
+        id       TEXT NOT NULL UNIQUE,
+        driver   TEXT NOT NULL,
+        bridge   TEXT NOT NULL UNIQUE,
+        subnets  TEXT NOT NULL,
+        ipv6     INTEGER NOT NULL DEFAULT 0,
+        internal INTEGER NOT NULL DEFAULT 0,
+        dns      INTEGER NOT NULL DEFAULT 1,
+        mtu      INTEGER NOT NULL DEFAULT 0,
+        labels   TEXT NOT NULL DEFAULT '{}',
+        created  TEXT NOT NULL
+      );
+      CREATE TABLE network_attachments (
+        network      TEXT NOT NULL,
+        container_id TEXT NOT NULL,
+        ifname       TEXT NOT NULL,
+        aliases      TEXT NOT NULL DEFAULT '[]',
+        addresses    TEXT NOT NULL DEFAULT '[]',
+        netns        TEXT,
+        result       TEXT,
+        created      TEXT NOT NULL,
+        PRIMARY KEY (network, container_id)
+      );
+      CREATE TABLE ip_allocations (
+        network      TEXT NOT NULL,
+        address      TEXT NOT NULL,
+        container_id TEXT NOT NULL,
+        PRIMARY KEY (network, address)
+      );
+      CREATE INDEX ip_allocations_by_container ON ip_allocations (container_id);
+      CREATE TABLE published_ports (
+        host_ip        TEXT NOT NULL,
+        protocol       TEXT NOT NULL,
+        host_port      INTEGER NOT NULL,
+        network        TEXT NOT NULL,
+        container_id   TEXT NOT NULL,
+        container_ip   TEXT NOT NULL,
+        container_port INTEGER NOT NULL,
+        PRIMARY KEY (host_ip, protocol, host_port)
+      );
+      CREATE INDEX published_ports_by_container ON published_ports (container_id);
+    `,
+  },
+  {
+    name: "monitor",
+    // What the per-container monitor (src/monitor/) knows beyond runc's state: where the logs
+    // go, the health check and its results, how the init ended, sampled metrics for charts, and
+    // which alerts are firing. One row per monitored container in monitor_containers; the rest
+    // is keyed by container id and removed with it (the monitor's releaser), except events and
+    // metric history, which age out by retention.
+    sql: `
+      CREATE TABLE monitor_containers (
+        id             TEXT PRIMARY KEY NOT NULL,
+        log_path       TEXT NOT NULL,
+        log_max_size   INTEGER NOT NULL DEFAULT 0,
+        log_max_files  INTEGER NOT NULL DEFAULT 1,
+        health         TEXT,
+        health_status  TEXT,
+        failing_streak INTEGER NOT NULL DEFAULT 0,
+        started_at     TEXT,
+        exit_code      INTEGER,
+        exit_signal    INTEGER,
+        finished_at    TEXT,
+        oom_killed     INTEGER NOT NULL DEFAULT 0,
+        auto_remove    INTEGER NOT NULL DEFAULT 0,
+        create_args    TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE TABLE health_results (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        id        TEXT NOT NULL,
+        start     TEXT NOT NULL,
+        end       TEXT NOT NULL,
+        exit_code INTEGER NOT NULL,
+        output    TEXT NOT NULL DEFAULT ''
+      );
+      CREATE INDEX health_results_by_id ON health_results (id, seq);
+      CREATE TABLE metric_samples (
+        time_ms   INTEGER NOT NULL,
+        id        TEXT NOT NULL,
+        cpu_ns    REAL NOT NULL,
+        mem_bytes REAL NOT NULL,
+        mem_limit REAL NOT NULL,
+        rx_bytes  REAL,
+        tx_bytes  REAL
+      );
+      CREATE INDEX metric_samples_by_time ON metric_samples (time_ms);
+      CREATE TABLE alert_states (
+        rule   TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        since  TEXT NOT NULL,
+        firing INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (rule, id)
+      );
+    `,
+  },
+  {
+    name: "images",
+    // Pulled images (src/image/). An image is its manifest's digest; names (repo:tag, or
+    // repo@digest for a pull by digest) point at images and move on a new pull. Blobs and
+    // unpacked layers live on disk under <root>/images/, addressed by digest; these rows say who
+    // references them. index_digest is the index an image was picked from (`images --digests`,
+    // and --all-platforms' other images stay referenced through it). image_leases protect what a
+    // pull in progress has fetched but not yet recorded from prune and from a failing pull's cleanup.
+    sql: `
+      CREATE TABLE images (
+        id            TEXT PRIMARY KEY NOT NULL,
+        media_type    TEXT NOT NULL,
+        manifest      TEXT NOT NULL,
+        config_digest TEXT NOT NULL,
+        config        TEXT NOT NULL,
+        platform      TEXT NOT NULL,
+        size          INTEGER NOT NULL,
+        created       TEXT,
+        pulled        TEXT NOT NULL,
+        index_digest  TEXT
+      );
+      CREATE TABLE image_layers (
+        image      TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+        position   INTEGER NOT NULL,
+        digest     TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        diff_id    TEXT NOT NULL,
+        PRIMARY KEY (image, position)
+      );
+      CREATE INDEX image_layers_by_digest ON image_layers (digest);
+      CREATE INDEX image_layers_by_diff_id ON image_layers (diff_id);
+      CREATE TABLE image_indexes (
+        digest     TEXT PRIMARY KEY NOT NULL,
+        media_type TEXT NOT NULL,
+        manifest   TEXT NOT NULL
+      );
+      CREATE TABLE image_names (
+        name         TEXT PRIMARY KEY NOT NULL,
+        repository   TEXT NOT NULL,
+        tag          TEXT,
+        image        TEXT NOT NULL REFERENCES images (id),
+        index_digest TEXT,
+        updated      TEXT NOT NULL
+      );
+      CREATE INDEX image_names_by_image ON image_names (image);
+      CREATE TABLE image_leases (
+        digest     TEXT NOT NULL,
+        pid        INTEGER NOT NULL,
+        start_time TEXT NOT NULL
+      );
+      CREATE INDEX image_leases_by_digest ON image_leases (digest);
+    `,
+  },
 ];
 
 /** The schema version this build of polis writes. */

@@ -43,7 +43,7 @@ interface Outcome {
   code: number;
   stdout: string;
   stderr: string;
-  log: string;
+  log: string | null;
 }
 
 let logSeq = 0;
@@ -57,7 +57,8 @@ function call(args: string[], env: Record<string, string>, mode: "none" | "text"
     if (swap) t = t.split(swap[0]).join(swap[1]);
     return t;
   };
-  return { code: r.code, stdout: text(r.stdout), stderr: text(r.stderr), log: existsSync(log) ? text(readFileSync(log, "utf8")) : "" };
+  // null: no file (log.ts creates the --log file up front, even when nothing is written to it)
+  return { code: r.code, stdout: text(r.stdout), stderr: text(r.stderr), log: existsSync(log) ? text(readFileSync(log, "utf8")) : null };
 }
 
 /** The same call on both paths, compared (optionally on twins: `swap` maps the native twin's id to node's). */
@@ -130,9 +131,11 @@ describe("native launcher vs node: identical outputs", () => {
 
   it("hands what it does not do to node, with node's output", () => {
     // usage errors, help, --debug, unknown commands and flags: node answers (POLIS_NODE unset)
-    for (const args of [["state"], ["state", "a", "b"], ["kill", "--bogus", "x"], ["list", "x"], ["--debug", "state", "nope"], ["state", "--help"], ["--version"], ["nonsense"]]) {
+    for (const args of [["state"], ["state", "a", "b"], ["kill", "--bogus", "x"], ["list", "x"], ["state", "--help"], ["--version"], ["nonsense"]]) {
       same(args, "none", args, undefined, LAUNCHER);
     }
+    // --debug prints node's phase timings: handed over (/bin/false as node says nothing)
+    expect(polis(root, ["--debug", "state", "nope"], { env: NATIVE })).toMatchObject({ code: 1, stdout: "", stderr: "" });
   });
 
   it("hands a database at a schema version it was not built for to node", async () => {

@@ -78,7 +78,7 @@ describe("commands", () => {
 
   it("create and run take every runc flag", () => {
     const c = cmd(["create", "-b", "bun", "--console-socket=/s.sock", "--pid-file", "p", "--no-pivot", "--no-new-keyring", "--preserve-fds", "2", "id"]);
-    expect(c.o).toEqual({ bundle: "bun", "console-socket": "/s.sock", "pid-file": "p", "no-pivot": true, "no-new-keyring": true, "preserve-fds": 2 });
+    expect(c.o).toMatchObject({ bundle: "bun", "console-socket": "/s.sock", "pid-file": "p", "no-pivot": true, "no-new-keyring": true, "preserve-fds": 2 });
     const r = cmd(["run", "-d", "--keep", "--no-subreaper", "--bundle=/b", "id"]);
     expect(r.o).toMatchObject({ detach: true, keep: true, "no-subreaper": true, bundle: "/b", "no-pivot": false, "preserve-fds": 0 });
   });
@@ -170,8 +170,10 @@ describe("commands", () => {
   });
 
   it("events, spec, features, pause, resume, start, state", () => {
-    expect(cmd(["events", "--stats", "--interval", "1s", "id"]).o).toEqual({ stats: true, interval: "1s" });
-    expect(cmd(["events", "id"]).o).toEqual({ stats: false, interval: "5s" });
+    expect(cmd(["events", "--stats", "--interval", "1s", "id"]).o).toMatchObject({ stats: true, interval: "1s", all: false });
+    expect(cmd(["events", "id"]).o).toMatchObject({ stats: false, interval: "5s" });
+    expect(cmd(["events", "--all"]).args).toEqual([]);
+    expect(usageError(["events"]).message).toBe('polis: "events" requires exactly 1 argument(s)');
     expect(cmd(["spec", "-b", "/b", "--rootless"]).o).toEqual({ bundle: "/b", rootless: true });
     expect(cmd(["features"]).args).toEqual([]);
     for (const name of ["pause", "resume", "start", "state"]) expect(cmd([name, "id"])).toMatchObject({ name, args: ["id"] });
@@ -181,8 +183,9 @@ describe("commands", () => {
   it("every option in the table parses in both --name=v and -alias v forms", () => {
     for (const c of COMMANDS) {
       if (c.name === "help") continue;
-      const pos = Array.from({ length: c.minArgs }, (_, i) => `p${i}`);
       for (const o of c.options) {
+        const min = c.argsWithFlag?.flag === o.name ? c.argsWithFlag.minArgs : c.minArgs;
+        const pos = Array.from({ length: min }, (_, i) => `p${i}`);
         const sample = o.type === "number" ? "7" : o.type === "boolean" ? "true" : "v";
         const expected = o.type === "number" ? 7 : o.type === "boolean" ? true : o.type === "strings" ? ["v"] : "v";
         expect(cmd([c.name, `--${o.name}=${sample}`, ...pos]).o[o.name]).toEqual(expected);

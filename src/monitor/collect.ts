@@ -1,0 +1,66 @@
+// One look at every container for `polis monitor`: records, live status, monitor rows (health,
+// log), image and a fresh sample of each live container's counters.
+import { isFrozenAt } from "../cgroups/freezer.js";
+import { liveStatus } from "../container/context.js";
+import type { Store } from "../state/store.js";
+import { eventCounts, lastEventTimes, latestHealthResults, listMonitors, resourcesByPrefix, type HealthResult, type MonitorRow } from "../state/monitor.js";
+import type { ContainerRecord } from "../state/types.js";
+import { sampleContainer, type Sample } from "./sample.js";
+import { nameOf } from "./stats.js";
+
+export interface ContainerView {
+  rec: ContainerRecord;
+  id: string;
+  name: string;
+  image: string;
+  status: string;
+  monitor: MonitorRow | undefined;
+  /** Only for running/paused containers whose cgroup could be read. */
+  sample: Sample | undefined;
+  startedAt: string | undefined;
+  /** The latest health check, when the container has one. */
+  lastHealth: HealthResult | undefined;
+}
+
+export interface Snapshot {
+  at: number;
+  containers: ContainerView[];
+  events: { type: string; action: string; count: number }[];
+}
+
+/** `store` stays open: `polis monitor` keeps one connection (opening costs more than the reads). */
+export function collect(store: Store): Snapshot {
+  let views: ContainerView[];
+  let events;
+  {
+    const monitors = new Map(listMonitors(store).map((m) => [m.id, m]));
+    const images = resourcesByPrefix(store, "image");
+    const starts = lastEventTimes(store, "start");
+    const health = latestHealthResults(store);
+    views = store.list().map((rec) => {
+      const image = images.get(rec.id);
+      const data = (image?.data ?? {}) as Record<string, unknown>;
+      return {
+        rec,
+        id: rec.id,
+        name: nameOf(rec),
+        image: String(data.image ?? data.reference ?? image?.name ?? ""),
+        status: liveStatus(rec, () => isFrozenAt(rec.cgroupPaths)),
+        monitor: monitors.get(rec.id),
+        sample: undefined,
+        startedAt: monitors.get(rec.id)?.startedAt ?? starts.get(rec.id),
+        lastHealth: health.get(rec.id),
+      };
+    });
+    events = eventCounts(store);
+  }
+  for (const v of views) {
+    if (v.status !== "running" && v.status !== "paused") continue;
+    try {
+      v.sample = sampleContainer(v.rec);
+    } catch {
+      // stopped between the listing and the read
+    }
+  }
+  return { at: Date.now(), containers: views, events };
+}

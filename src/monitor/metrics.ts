@@ -1,0 +1,156 @@
+// Prometheus metrics for `polis monitor` (prom-client): cAdvisor's names and meaning for the
+// containers, with id/name/image labels on every series, and polis_* for polis's own view.
+// Values are read fresh at each scrape (collect.ts); nothing is cached between scrapes.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ContainerView, Snapshot } from "./collect.js";
+import type { Sample } from "./sample.js";
+
+const LABELS = ["id", "name", "image"] as const;
+
+export interface Metrics {
+  registry: Registry;
+  /** Render the exposition text for this snapshot. */
+  render(s: Snapshot): Promise<string>;
+  scrapeSeconds: Histogram;
+  alertsFiring: Gauge;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "polis_monitor_" });
+  let snapshot: Snapshot = { at: 0, containers: [], events: [] };
+  const live = () => snapshot.containers.filter((c) => c.sample);
+  const labels = (c: ContainerView) => ({ id: c.id, name: c.name, image: c.image });
+
+  // One family per cAdvisor name; `pick` reads it from a sample (undefined: no series).
+  const family = (kind: "counter" | "gauge", name: string, help: string, pick: (s: Sample) => number | undefined) => {
+    const collect = function (this: Counter | Gauge) {
+      this.reset();
+      for (const c of live()) {
+        const v = pick(c.sample!);
+        if (v === undefined) continue;
+        if (kind === "counter") (this as Counter).inc(labels(c), v);
+        else (this as Gauge).set(labels(c), v);
+      }
+    };
+    return kind === "counter"
+      ? new Counter({ name, help, labelNames: LABELS, registers: [registry], collect })
+      : new Gauge({ name, help, labelNames: LABELS, registers: [registry], collect });
+  };
+  family("counter", "container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", (s) => s.cpuTotalNs / 1e9);
+  family("counter", "container_cpu_user_seconds_total", "Cumulative user cpu time consumed in seconds.", (s) => s.cpuUserNs / 1e9);
+  family("counter", "container_cpu_system_seconds_total", "Cumulative system cpu time consumed in seconds.", (s) => s.cpuSystemNs / 1e9);
+  family("gauge", "container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed.", (s) => s.memUsage);
+  family("gauge", "container_memory_working_set_bytes", "Current working set in bytes (usage minus inactive file pages).", (s) => s.memWorkingSet);
+  family("gauge", "container_memory_rss", "Size of RSS in bytes.", (s) => s.memRss);
+  family("gauge", "container_memory_cache", "Number of bytes of page cache memory.", (s) => s.memCache);
+  family("counter", "container_memory_failcnt", "Number of memory usage hits limits.", (s) => s.memFailcnt);
+  family("gauge", "container_spec_memory_limit_bytes", "Memory limit for the container.", (s) => (s.memLimited ? s.memLimit : undefined));
+  family("counter", "container_network_receive_bytes_total", "Cumulative count of bytes received.", (s) => s.net?.rxBytes);
+  family("counter", "container_network_receive_packets_total", "Cumulative count of packets received.", (s) => s.net?.rxPackets);
+  family("counter", "container_network_receive_errors_total", "Cumulative count of errors encountered while receiving.", (s) => s.net?.rxErrors);
+  family("counter", "container_network_transmit_bytes_total", "Cumulative count of bytes transmitted.", (s) => s.net?.txBytes);
+  family("counter", "container_network_transmit_packets_total", "Cumulative count of packets transmitted.", (s) => s.net?.txPackets);
+  family("counter", "container_network_transmit_errors_total", "Cumulative count of errors encountered while transmitting.", (s) => s.net?.txErrors);
+  family("counter", "container_fs_reads_bytes_total", "Cumulative count of bytes read.", (s) => s.blkRead);
+  family("counter", "container_fs_writes_bytes_total", "Cumulative count of bytes written.", (s) => s.blkWrite);
+  family("gauge", "container_processes", "Number of processes running inside the container.", (s) => s.pids);
+  family("counter", "container_oom_events_total", "Count of out of memory events observed for the container.", (s) => s.oomKills);
+
+  new Gauge({
+    name: "container_start_time_seconds",
+    help: "Start time of the container since unix epoch in seconds.",
+    labelNames: LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of live()) if (c.startedAt) this.set(labels(c), Date.parse(c.startedAt) / 1000);
+    },
+  });
+  new Gauge({
+    name: "container_last_seen",
+    help: "Last time a container was seen by the exporter.",
+    labelNames: LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of live()) this.set(labels(c), snapshot.at / 1000);
+    },
+  });
+  new Gauge({
+    name: "polis_containers",
+    help: "Containers under this polis root, by state.",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const st of ["creating", "created", "running", "paused", "stopped"]) this.set({ state: st }, snapshot.containers.filter((c) => c.status === st).length);
+    },
+  });
+  new Gauge({
+    name: "polis_container_health",
+    help: "1 for the container's current health status (starting, healthy, unhealthy).",
+    labelNames: [...LABELS, "status"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of snapshot.containers) if (c.monitor?.health) this.set({ ...labels(c), status: c.monitor.healthStatus ?? "starting" }, 1);
+    },
+  });
+  new Gauge({
+    name: "polis_container_health_failing_streak",
+    help: "Consecutive failed health checks of the container.",
+    labelNames: LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of snapshot.containers) if (c.monitor?.health) this.set(labels(c), c.monitor.failingStreak);
+    },
+  });
+  new Gauge({
+    name: "polis_container_health_check_duration_seconds",
+    help: "How long the container's latest health check took (including polis exec).",
+    labelNames: LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of snapshot.containers) if (c.lastHealth) this.set(labels(c), (Date.parse(c.lastHealth.end) - Date.parse(c.lastHealth.start)) / 1000);
+    },
+  });
+  new Gauge({
+    name: "polis_container_exit_code",
+    help: "Exit code of a stopped monitored container.",
+    labelNames: LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of snapshot.containers) if (c.monitor?.exitCode !== null && c.monitor?.exitCode !== undefined) this.set(labels(c), c.monitor.exitCode);
+    },
+  });
+  new Counter({
+    name: "polis_events_total",
+    help: "Engine events in the history (create, start, kill, exit, oom, health_status, delete, …), by type and action.",
+    labelNames: ["type", "action"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const e of snapshot.events) this.inc({ type: e.type, action: e.action }, e.count);
+    },
+  });
+  const scrapeSeconds = new Histogram({
+    name: "polis_monitor_scrape_duration_seconds",
+    help: "Time to read every container's counters for one scrape.",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const alertsFiring = new Gauge({ name: "polis_alerts_firing", help: "Alert rules firing now, per rule.", labelNames: ["rule"], registers: [registry] });
+  return {
+    registry,
+    scrapeSeconds,
+    alertsFiring,
+    render(s) {
+      snapshot = s;
+      return registry.metrics();
+    },
+  };
+}

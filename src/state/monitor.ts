@@ -1,0 +1,207 @@
+// The monitor room's queries (src/monitor/): monitored containers, health results, metric
+// history, alert states, event retention. The tables are made by the "monitor" migration.
+import type { Store } from "./store.js";
+import type { EngineEvent } from "./types.js";
+import { connectionOf } from "./store.js";
+
+export interface HealthConfig {
+  /** docker's Test: ["CMD-SHELL", cmd] or ["CMD", arg…] */
+  test: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
+  onFailure: "none" | "kill" | "restart" | "stop";
+}
+
+export type HealthStatus = "starting" | "healthy" | "unhealthy";
+
+export interface MonitorRow {
+  id: string;
+  logPath: string;
+  logMaxSize: number;
+  logMaxFiles: number;
+  health: HealthConfig | null;
+  healthStatus: HealthStatus | null;
+  failingStreak: number;
+  startedAt: string | null;
+  exitCode: number | null;
+  exitSignal: number | null;
+  finishedAt: string | null;
+  oomKilled: boolean;
+  /** run --rm: delete the container once its exit is recorded. */
+  autoRemove: boolean;
+  /** Other rooms' flags the monitor gave `polis create` (a restart gives them again). */
+  createArgs: string[];
+}
+
+export interface HealthResult {
+  start: string;
+  end: string;
+  exitCode: number;
+  output: string;
+}
+
+export interface MetricSample {
+  timeMs: number;
+  id: string;
+  cpuNs: number;
+  memBytes: number;
+  memLimit: number;
+  rxBytes: number | null;
+  txBytes: number | null;
+}
+
+const SELECT_MONITOR = `SELECT id, log_path AS logPath, log_max_size AS logMaxSize, log_max_files AS logMaxFiles,
+  health, health_status AS healthStatus, failing_streak AS failingStreak, started_at AS startedAt,
+  exit_code AS exitCode, exit_signal AS exitSignal, finished_at AS finishedAt, oom_killed AS oomKilled,
+  auto_remove AS autoRemove, create_args AS createArgs FROM monitor_containers`;
+
+type RawMonitor = Omit<MonitorRow, "health" | "oomKilled" | "autoRemove" | "createArgs"> & { health: string | null; oomKilled: number; autoRemove: number; createArgs: string };
+const decode = (r: RawMonitor): MonitorRow => ({
+  ...r,
+  health: r.health ? (JSON.parse(r.health) as HealthConfig) : null,
+  oomKilled: r.oomKilled === 1,
+  autoRemove: r.autoRemove === 1,
+  createArgs: JSON.parse(r.createArgs) as string[],
+});
+
+export function insertMonitor(store: Store, r: Pick<MonitorRow, "id" | "logPath" | "logMaxSize" | "logMaxFiles" | "health" | "autoRemove" | "createArgs">): void {
+  connectionOf(store)
+    .prepare(
+      `INSERT OR REPLACE INTO monitor_containers (id, log_path, log_max_size, log_max_files, health, health_status, auto_remove, create_args)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(r.id, r.logPath, r.logMaxSize, r.logMaxFiles, r.health ? JSON.stringify(r.health) : null, r.health ? "starting" : null, r.autoRemove ? 1 : 0, JSON.stringify(r.createArgs));
+}
+
+export function getMonitor(store: Store, id: string): MonitorRow | undefined {
+  const row = connectionOf(store).prepare(`${SELECT_MONITOR} WHERE id = ?`).get(id) as RawMonitor | undefined;
+  return row ? decode(row) : undefined;
+}
+
+export function listMonitors(store: Store): MonitorRow[] {
+  return (connectionOf(store).prepare(SELECT_MONITOR).all() as RawMonitor[]).map(decode);
+}
+
+export function removeMonitor(store: Store, id: string): void {
+  const db = connectionOf(store);
+  db.transaction(() => {
+    db.prepare("DELETE FROM monitor_containers WHERE id = ?").run(id);
+    db.prepare("DELETE FROM health_results WHERE id = ?").run(id);
+    db.prepare("DELETE FROM alert_states WHERE id = ?").run(id);
+  })();
+}
+
+/** Records how the init ended; false if the container is no longer monitored (deleted meanwhile). */
+export function recordExit(store: Store, id: string, e: { exitCode: number; signal: number; finishedAt: string; oomKilled: boolean }): boolean {
+  const info = connectionOf(store)
+    .prepare("UPDATE monitor_containers SET exit_code = ?, exit_signal = ?, finished_at = ?, oom_killed = ? WHERE id = ?")
+    .run(e.exitCode, e.signal, e.finishedAt, e.oomKilled ? 1 : 0, id);
+  return info.changes > 0;
+}
+
+export function recordStarted(store: Store, id: string, at: string): void {
+  connectionOf(store).prepare("UPDATE monitor_containers SET started_at = ? WHERE id = ? AND started_at IS NULL").run(at, id);
+}
+
+/** Appends a health result (keeping the last `keep`) and sets the status; in one transaction. */
+export function recordHealth(store: Store, id: string, result: HealthResult, status: HealthStatus, failingStreak: number, keep: number): void {
+  const db = connectionOf(store);
+  db.transaction(() => {
+    db.prepare("INSERT INTO health_results (id, start, end, exit_code, output) VALUES (?, ?, ?, ?, ?)").run(id, result.start, result.end, result.exitCode, result.output);
+    db.prepare("DELETE FROM health_results WHERE id = ? AND seq NOT IN (SELECT seq FROM health_results WHERE id = ? ORDER BY seq DESC LIMIT ?)").run(id, id, keep);
+    db.prepare("UPDATE monitor_containers SET health_status = ?, failing_streak = ? WHERE id = ?").run(status, failingStreak, id);
+  })();
+}
+
+export function healthResults(store: Store, id: string): HealthResult[] {
+  return connectionOf(store)
+    .prepare("SELECT start, end, exit_code AS exitCode, output FROM health_results WHERE id = ? ORDER BY seq")
+    .all(id) as HealthResult[];
+}
+
+export function insertSamples(store: Store, samples: MetricSample[]): void {
+  const db = connectionOf(store);
+  const ins = db.prepare("INSERT INTO metric_samples (time_ms, id, cpu_ns, mem_bytes, mem_limit, rx_bytes, tx_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  db.transaction(() => {
+    for (const s of samples) ins.run(s.timeMs, s.id, s.cpuNs, s.memBytes, s.memLimit, s.rxBytes, s.txBytes);
+  })();
+}
+
+export function samplesSince(store: Store, sinceMs: number, id?: string): MetricSample[] {
+  const sql = `SELECT time_ms AS timeMs, id, cpu_ns AS cpuNs, mem_bytes AS memBytes, mem_limit AS memLimit, rx_bytes AS rxBytes, tx_bytes AS txBytes
+    FROM metric_samples WHERE time_ms >= ?${id ? " AND id = ?" : ""} ORDER BY time_ms`;
+  return connectionOf(store).prepare(sql).all(...(id ? [sinceMs, id] : [sinceMs])) as MetricSample[];
+}
+
+export function pruneSamples(store: Store, beforeMs: number): number {
+  return connectionOf(store).prepare("DELETE FROM metric_samples WHERE time_ms < ?").run(beforeMs).changes;
+}
+
+/** Drops events older than `before` (RFC 3339): the history's retention. */
+export function pruneEvents(store: Store, before: string): number {
+  return connectionOf(store).prepare("DELETE FROM events WHERE time < ?").run(before).changes;
+}
+
+export interface AlertState {
+  rule: string;
+  id: string;
+  since: string;
+  firing: boolean;
+}
+
+export function alertStates(store: Store): AlertState[] {
+  return (connectionOf(store).prepare("SELECT rule, id, since, firing FROM alert_states").all() as (Omit<AlertState, "firing"> & { firing: number })[]).map((r) => ({
+    ...r,
+    firing: r.firing === 1,
+  }));
+}
+
+export function setAlertState(store: Store, s: AlertState): void {
+  connectionOf(store).prepare("INSERT OR REPLACE INTO alert_states (rule, id, since, firing) VALUES (?, ?, ?, ?)").run(s.rule, s.id, s.since, s.firing ? 1 : 0);
+}
+
+export function clearAlertState(store: Store, rule: string, id: string): void {
+  connectionOf(store).prepare("DELETE FROM alert_states WHERE rule = ? AND id = ?").run(rule, id);
+}
+
+/** The last `n` events, oldest first (the dashboard's list). */
+export function recentEvents(store: Store, n: number): EngineEvent[] {
+  const rows = connectionOf(store).prepare("SELECT seq, time, type, action, id, attributes FROM events ORDER BY seq DESC LIMIT ?").all(n) as (Omit<EngineEvent, "attributes"> & { attributes: string })[];
+  return rows.reverse().map((r) => ({ ...r, attributes: JSON.parse(r.attributes) as Record<string, unknown> }));
+}
+
+/** How many events of each type/action the history holds (polis_events_total). */
+export function eventCounts(store: Store): { type: string; action: string; count: number }[] {
+  return connectionOf(store).prepare("SELECT type, action, COUNT(*) AS count FROM events GROUP BY type, action").all() as { type: string; action: string; count: number }[];
+}
+
+/** How many `action` events container `id` had since `since` (RFC 3339). */
+export function countEventsSince(store: Store, id: string, action: string, since: string): number {
+  return (connectionOf(store).prepare("SELECT COUNT(*) AS n FROM events WHERE id = ? AND action = ? AND time >= ?").get(id, action, since) as { n: number }).n;
+}
+
+/** The latest time of `action` events per container id (one query for a whole scrape). */
+export function lastEventTimes(store: Store, action: string): Map<string, string> {
+  const rows = connectionOf(store).prepare("SELECT id, MAX(time) AS time FROM events WHERE type = 'container' AND action = ? GROUP BY id").all(action) as { id: string; time: string }[];
+  return new Map(rows.map((r) => [r.id, r.time]));
+}
+
+/** Every container's first resource of a kind starting with `prefix` (images, for labels). */
+export function resourcesByPrefix(store: Store, prefix: string): Map<string, { kind: string; name: string; data: unknown }> {
+  const rows = connectionOf(store)
+    .prepare("SELECT container_id AS id, kind, name, data FROM container_resources WHERE kind LIKE ? ORDER BY rowid")
+    .all(`${prefix}%`) as { id: string; kind: string; name: string; data: string }[];
+  const out = new Map<string, { kind: string; name: string; data: unknown }>();
+  for (const r of rows) if (!out.has(r.id)) out.set(r.id, { kind: r.kind, name: r.name, data: JSON.parse(r.data) });
+  return out;
+}
+
+/** Each container's latest health result (one query for a whole scrape). */
+export function latestHealthResults(store: Store): Map<string, HealthResult> {
+  const rows = connectionOf(store)
+    .prepare("SELECT id, start, end, exit_code AS exitCode, output FROM health_results WHERE seq IN (SELECT MAX(seq) FROM health_results GROUP BY id)")
+    .all() as (HealthResult & { id: string })[];
+  return new Map(rows.map(({ id, ...r }) => [id, r]));
+}
