@@ -25,6 +25,11 @@ export interface Podman {
   dir: string;
   /** The runtime podman and conmon call: a sh wrapper named `polis` that logs its argv. */
   runtime: string;
+  /**
+   * polis's state root. podman and conmon pass none (polis would use /var/lib/polis, shared by
+   * every checkout on the machine); the wrapper adds this one after logging their argv.
+   */
+  polisRoot: string;
   /** One line per runtime call: the argv, space-separated. */
   callsLog: string;
   /** cgroupfs parent for every container (`--cgroup-parent`), e.g. /polis-podman-<pid>-<n>. */
@@ -95,10 +100,12 @@ export async function setupPodman(): Promise<Podman> {
   mkdirSync(bin);
   const callsLog = join(dir, "calls.log");
   const runtime = join(bin, "polis");
+  const polisRoot = join(dir, "polis-root");
   // podman calls kill/pause/resume/delete with no PATH at all: absolute paths only.
   writeFileSync(
     runtime,
-    `#!/bin/sh\necho "$*" >> ${callsLog}\nexec ${process.execPath} ${POLIS} "$@"\n`,
+    // POLIS_NATIVE=0 (the suites on the Node path) is passed on: podman gives the runtime no env.
+    `#!/bin/sh\necho "$*" >> ${callsLog}\n${process.env.POLIS_NATIVE === "0" ? "POLIS_NATIVE=0 " : ""}exec ${POLIS} --root ${polisRoot} "$@"\n`,
   );
   chmodSync(runtime, 0o755);
   const conf = join(dir, "containers.conf");
@@ -134,7 +141,7 @@ export async function setupPodman(): Promise<Podman> {
   await ok(["import", "--change", 'CMD ["/bin/sh"]', tarball, IMAGE]);
   rmSync(tarball, { force: true });
 
-  return { dir, runtime, callsLog, cgroupParent, globalArgs, env, run, ok, calls };
+  return { dir, runtime, polisRoot, callsLog, cgroupParent, globalArgs, env, run, ok, calls };
 }
 
 /** The same podman command line as a shell string (for `script -c`, which needs one). */

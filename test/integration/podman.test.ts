@@ -46,9 +46,9 @@ function cgroupDir(ctrl: string, id: string): string {
   return join("/sys/fs/cgroup", ctrl, p.cgroupParent, `libpod-${id}`);
 }
 
-/** Containers in polis's default state dir (podman and conmon never pass --root). */
+/** Containers in polis's state dir (podman and conmon pass no --root; the runtime wrapper adds p.polisRoot). */
 function polisDefaultRootIds(): string[] {
-  const r = spawnSync(process.execPath, [POLIS, "list", "--format", "json"], { encoding: "utf8" });
+  const r = spawnSync(POLIS, ["--root", p.polisRoot, "list", "--format", "json"], { encoding: "utf8" });
   expect(r.status, r.stderr).toBe(0);
   return (JSON.parse(r.stdout || "[]") ?? []).map((c: { id: string }) => c.id);
 }
@@ -124,10 +124,13 @@ describe("foreground containers", () => {
 
   it("run -it gets a pty for stdin and stdout", async () => {
     const cf = cidFile();
-    const r = await underPty(["run", "-it", "--rm", ...common(cf), IMAGE, "sh", "-c", "tty; [ -t 0 ] && echo stdin-is-tty; exit 6"]);
+    // The short sleep: podman 4.3 can lose the first output of a -t container that prints before
+    // its attach is set up (seen under load, with any runtime whose start is quick).
+    const r = await underPty(["run", "-it", "--rm", ...common(cf), IMAGE, "sh", "-c", "sleep 0.3; tty; [ -t 0 ] && echo stdin-is-tty; exit 6"]);
     const id = readCid(cf);
     removed.push(id);
-    expect(r.out).toMatch(/^\/dev\/pts\/\d+\nstdin-is-tty\n/);
+    // podman 4.3 may echo a "^@" before the session's output, as with exec -it (runc as well).
+    expect(r.out.replace(/^\^@/, "")).toMatch(/^\/dev\/pts\/\d+\nstdin-is-tty\n/);
     expect(r.code).toBe(6);
     expect(callsFor(id)[0]).toMatch(/ create --bundle \S+ --pid-file \S+ --console-socket \S+ [0-9a-f]{64}$/);
   });
@@ -185,7 +188,7 @@ describe("a detached container", () => {
     expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toContain(`:memory:${p.cgroupParent}/libpod-${id}\n`);
     // podman's default ulimits (containers.conf) reached the container.
     expect(readFileSync(`/proc/${pid}/limits`, "utf8")).toMatch(/Max open files\s+1024\s+1024/);
-    const r = spawnSync(process.execPath, [POLIS, "state", id], { encoding: "utf8" });
+    const r = spawnSync(POLIS, ["--root", p.polisRoot, "state", id], { encoding: "utf8" });
     expect(JSON.parse(r.stdout)).toMatchObject({ id, pid, status: "running" });
   });
 
@@ -263,8 +266,14 @@ describe("a detached container", () => {
     // podman probes `checkpoint --help`; a non-zero exit means "not supported" (as with crun).
     const r = await p.run(["container", "checkpoint", id]);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain("configured runtime does not support checkpoint/restore");
-    expect(p.calls()).toContain("checkpoint --help");
+    if (spawnSync("criu", ["--version"], { stdio: "ignore" }).status === 0) {
+      expect(r.stderr).toContain("configured runtime does not support checkpoint/restore");
+      expect(p.calls()).toContain("checkpoint --help");
+    } else {
+      // Without criu (not installed on every host) podman refuses before it asks the runtime.
+      console.warn("podman checkpoint: criu is not installed, podman refuses before probing polis");
+      expect(r.stderr).toContain("checkpoint/restore requires at least CRIU");
+    }
     expect(await inspect(id, "{{.State.Status}}")).toBe("running");
     expect(pidAlive(pid)).toBe(true);
   });
