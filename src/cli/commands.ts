@@ -102,6 +102,7 @@ const monitorFlags: OptionSpec[] = [
   { name: "health-retries", type: "number", description: "consecutive failures before unhealthy (default 3)" },
   { name: "health-start-period", type: "string", description: "failures in this time after start do not count (default 0s)" },
   { name: "health-on-failure", type: "string", description: "when unhealthy: none, kill, restart or stop (default none)" },
+  { name: "no-healthcheck", type: "boolean", description: "do not run the image's Healthcheck (with --image)" },
 ];
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [

@@ -54,10 +54,10 @@ export function quickEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 }
 
 /**
- * A `polis` executable for clients that want a binary path: a sh wrapper around a snapshot of
- * the built package (dist/, the C shim, package.json; node_modules linked), run by this very
- * node. The snapshot keeps a rebuild of dist/ or native/ during a long run from pulling files
- * out from under a container start.
+ * A `polis` executable for clients that want a binary path: a symlink to the native launcher of
+ * a snapshot of the built package (dist/, the C shim, package.json; node_modules linked). The
+ * snapshot keeps a rebuild of dist/ or native/ during a long run from pulling files out from
+ * under a container start.
  */
 export function writePolisWrapper(dir: string, name = "polis"): string {
   const pkg = join(dir, `${name}-pkg`);
@@ -68,8 +68,13 @@ export function writePolisWrapper(dir: string, name = "polis"): string {
   copyFileSync(join(REPO, "native", "build", "Release", "polis-shim"), join(pkg, "native", "build", "Release", "polis-shim"));
   chmodSync(join(pkg, "native", "build", "Release", "polis-shim"), 0o755);
   const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\nunset NODE_EXTRA_CA_CERTS\nexec ${process.execPath} ${join(pkg, "dist", "polis.mjs")} "$@"\n`);
-  chmodSync(path, 0o755);
+  if (process.env.POLIS_NATIVE === "0") {
+    // The suites on the Node path: containerd's shim does not pass our environment through.
+    writeFileSync(path, `#!/bin/sh\nPOLIS_NATIVE=0 exec ${join(pkg, "dist", "polis")} "$@"\n`);
+    chmodSync(path, 0o755);
+  } else {
+    symlinkSync(join(pkg, "dist", "polis"), path);
+  }
   return path;
 }
 
@@ -273,12 +278,12 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
     for (const ns of usedNamespaces) {
       const root = runtimeRoot(ns);
       if (!existsSync(root)) continue;
-      const list = spawnSync(process.execPath, [POLIS, "--root", root, "list", "-q"], { encoding: "utf8", env: quickEnv() });
+      const list = spawnSync(POLIS, ["--root", root, "list", "-q"], { encoding: "utf8", env: quickEnv() });
       for (const id of String(list.stdout ?? "").split("\n").filter(Boolean)) {
         if (!existsSync(join(dir, "state", "io.containerd.runtime.v2.task", ns, id))) continue; // not ours
-        spawnSync(process.execPath, [POLIS, "--root", root, "delete", "--force", id], { env: quickEnv() });
+        spawnSync(POLIS, ["--root", root, "delete", "--force", id], { env: quickEnv() });
       }
-      const left = spawnSync(process.execPath, [POLIS, "--root", root, "list", "-q"], { encoding: "utf8", env: quickEnv() });
+      const left = spawnSync(POLIS, ["--root", root, "list", "-q"], { encoding: "utf8", env: quickEnv() });
       // k8s.io is shared by every CRI containerd: only remove the root when nothing else lives there.
       if (String(left.stdout ?? "").trim() === "") rmSync(root, { recursive: true, force: true });
     }

@@ -100,7 +100,8 @@ export async function setupPodman(): Promise<Podman> {
   const stateRoot = join(dir, "polis-state");
   writeFileSync(
     runtime,
-    `#!/bin/sh\necho "$*" >> ${callsLog}\nexec ${process.execPath} ${POLIS} --root ${stateRoot} "$@"\n`,
+    // POLIS_NATIVE=0 (the suites on the Node path) is passed on: podman gives the runtime no env.
+    `#!/bin/sh\necho "$*" >> ${callsLog}\n${process.env.POLIS_NATIVE === "0" ? "POLIS_NATIVE=0 " : ""}exec ${POLIS} --root ${stateRoot} "$@"\n`,
   );
   chmodSync(runtime, 0o755);
   const conf = join(dir, "containers.conf");

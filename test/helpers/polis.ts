@@ -1,4 +1,6 @@
-// Run the built polis CLI (dist/polis.mjs) the way clients do: a fresh process per call.
+// Run the built polis CLI the way clients do: a fresh process per call, through the native
+// launcher dist/polis (the package's bin). POLIS_NATIVE=0 in the environment (of vitest, or of
+// one call) makes the launcher hand every call to node, i.e. runs the suites on the Node path.
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -6,7 +8,10 @@ import { join } from "node:path";
 import { hierarchyMounts, RUN } from "./host.js";
 import { REPO } from "./rootfs.js";
 
-export const POLIS = join(REPO, "dist", "polis.mjs");
+/** The executable: the native launcher. */
+export const POLIS = join(REPO, "dist", "polis");
+/** The Node entry the launcher hands calls to (also runnable alone with node). */
+export const POLIS_MJS = join(REPO, "dist", "polis.mjs");
 
 export interface Result {
   code: number;
@@ -29,7 +34,7 @@ export function polisVia(prefix: string[], root: string, args: string[], opts: S
   const out = openSync(join(dir, "out"), "w+");
   const err = openSync(join(dir, "err"), "w+");
   try {
-    const argv = [...prefix, process.execPath, POLIS, "--root", root, ...args];
+    const argv = [...prefix, POLIS, "--root", root, ...args];
     const r = spawnSync(argv[0], argv.slice(1), {
       timeout: 30_000,
       stdio: [opts.input === undefined ? "ignore" : "pipe", out, err],

@@ -54,7 +54,7 @@ describe("polis events", () => {
         c.linux.resources = { ...(c.linux.resources ?? {}), memory: { limit: 16 * MiB, swap: 16 * MiB } };
       },
       async (id, pid) => {
-        const child = spawn(process.execPath, [POLIS, "--root", root, "events", "--interval", "300ms", id], { stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(POLIS, ["--root", root, "events", "--interval", "300ms", id], { stdio: ["ignore", "pipe", "pipe"] });
         let out = "";
         let err = "";
         child.stdout.on("data", (d) => (out += d));

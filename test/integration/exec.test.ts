@@ -169,7 +169,7 @@ describe("exec in a running container", () => {
     const fd = openSync(join(work, "leak"), "w");
     try {
       const listFds = (extra: string[]) =>
-        spawnSync(process.execPath, [POLIS, "--root", root, "exec", ...extra, id, "sh", "-c", "ls /proc/$$/fd; true"], {
+        spawnSync(POLIS, ["--root", root, "exec", ...extra, id, "sh", "-c", "ls /proc/$$/fd; true"], {
           encoding: "utf8",
           // fd 3 and fd 5 of polis are both the open file, not close-on-exec
           stdio: ["ignore", "pipe", "pipe", fd, "ignore", fd],

@@ -157,7 +157,7 @@ describe("signals in the foreground", () => {
       });
       const env = { ...process.env };
       delete env.NODE_EXTRA_CA_CERTS;
-      const child = spawn(process.execPath, [POLIS, "--root", root, "run", "--bundle", bundle, id], { env, stdio: "ignore" });
+      const child = spawn(POLIS, ["--root", root, "run", "--bundle", bundle, id], { env, stdio: "ignore" });
       await waitFor(() => existsSync(join(bundle, "rootfs", marker)), 10_000);
       child.kill(sig);
       const exit = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));

@@ -108,7 +108,7 @@ describe("exit status", () => {
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
     const since = new Date().toISOString();
-    const f = spawn(process.execPath, [POLIS, "--root", root, "events", "--all", "--follow", "--since", since, "--format", "json", "--filter", "action=exit"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const f = spawn(POLIS, ["--root", root, "events", "--all", "--follow", "--since", since, "--format", "json", "--filter", "action=exit"], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     f.stdout.on("data", (d) => (out += d));
     try {

@@ -99,7 +99,7 @@ describe("container logs", () => {
     try {
       const env = { ...process.env };
       delete env.NODE_EXTRA_CA_CERTS;
-      const f = spawn(process.execPath, [POLIS, "--root", root, "logs", "-f", c.id], { env, stdio: ["ignore", "pipe", "pipe"] });
+      const f = spawn(POLIS, ["--root", root, "logs", "-f", c.id], { env, stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
       f.stdout.on("data", (d) => (out += d));
       const ended = new Promise<number>((r) => f.on("close", (code) => r(code ?? -1)));

@@ -51,7 +51,7 @@ function cgroupDir(ctrl: string, id: string): string {
 
 /** Containers in polis's state dir (the wrapper's --root: podman and conmon never pass one). */
 function polisRootIds(): string[] {
-  const r = spawnSync(process.execPath, [POLIS, "--root", p.stateRoot, "list", "--format", "json"], { encoding: "utf8" });
+  const r = spawnSync(POLIS, ["--root", p.stateRoot, "list", "--format", "json"], { encoding: "utf8" });
   expect(r.status, r.stderr).toBe(0);
   return (JSON.parse(r.stdout || "[]") ?? []).map((c: { id: string }) => c.id);
 }
@@ -127,10 +127,13 @@ describe.skipIf(!!missing)("foreground containers", () => {
 
   it("run -it gets a pty for stdin and stdout", async () => {
     const cf = cidFile();
-    const r = await underPty(["run", "-it", "--rm", ...common(cf), IMAGE, "sh", "-c", "tty; [ -t 0 ] && echo stdin-is-tty; exit 6"]);
+    // The short sleep: podman 4.3 can lose the first output of a -t container that prints before
+    // its attach is set up (seen under load, with any runtime whose start is quick).
+    const r = await underPty(["run", "-it", "--rm", ...common(cf), IMAGE, "sh", "-c", "sleep 0.3; tty; [ -t 0 ] && echo stdin-is-tty; exit 6"]);
     const id = readCid(cf);
     removed.push(id);
-    expect(r.out).toMatch(/^\/dev\/pts\/\d+\nstdin-is-tty\n/);
+    // podman 4.3 may echo a "^@" before the session's output, as with exec -it (runc as well).
+    expect(r.out.replace(/^\^@/, "")).toMatch(/^\/dev\/pts\/\d+\nstdin-is-tty\n/);
     expect(r.code).toBe(6);
     expect(callsFor(id)[0]).toMatch(/ create --bundle \S+ --pid-file \S+ --console-socket \S+ [0-9a-f]{64}$/);
   });
@@ -188,7 +191,7 @@ describe.skipIf(!!missing)("a detached container", () => {
     expect(pidCgroupDir(pid, "memory")).toBe(cgroupDir("memory", id));
     // podman's default ulimits (containers.conf) reached the container.
     expect(readFileSync(`/proc/${pid}/limits`, "utf8")).toMatch(/Max open files\s+1024\s+1024/);
-    const r = spawnSync(process.execPath, [POLIS, "--root", p.stateRoot, "state", id], { encoding: "utf8" });
+    const r = spawnSync(POLIS, ["--root", p.stateRoot, "state", id], { encoding: "utf8" });
     expect(JSON.parse(r.stdout)).toMatchObject({ id, pid, status: "running" });
   });
 
@@ -267,7 +270,7 @@ describe.skipIf(!!missing)("a detached container", () => {
     const r = await p.run(["container", "checkpoint", id]);
     expect(r.code).not.toBe(0);
     // polis itself refuses, whatever podman asks first
-    expect(spawnSync(process.execPath, [POLIS, "checkpoint", "--help"]).status).not.toBe(0);
+    expect(spawnSync(POLIS, ["checkpoint", "--help"]).status).not.toBe(0);
     if (debInstalled("criu")) {
       expect(r.stderr).toContain("configured runtime does not support checkpoint/restore");
       expect(p.calls()).toContain("checkpoint --help");
