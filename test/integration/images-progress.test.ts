@@ -57,7 +57,7 @@ function pullOnPty(r: string, extra: string[] = []): { out: string; code: number
   writeFileSync(script, PTY_HARNESS);
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
-  const argv = [process.execPath, POLIS, "--root", r, "pull", "--tls-verify=false", ...extra, REF()];
+  const argv = [POLIS, "--root", r, "pull", "--tls-verify=false", ...extra, REF()];
   return JSON.parse(execFileSync("python3", [script, JSON.stringify({ argv, rows: 24, cols: 120, timeout: 60 })], { env, encoding: "utf8", timeout: 90_000 }));
 }
 
