@@ -5,7 +5,7 @@ import { cleanupContainer } from "./cleanup.js";
 import { liveStatus, openStore } from "./context.js";
 import type { DeleteOptions, GlobalOptions } from "./options.js";
 import { releaseResources } from "./resources.js";
-import { phase } from "../timing.js";
+import { elapsedMs, phase } from "../timing.js";
 
 export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promise<void> {
   phase("lifecycle module load");
@@ -25,7 +25,7 @@ export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promi
     }
     phase("status");
     await cleanupContainer(g, store, rec, { runPoststop: true });
-    store.appendEvent({ type: "container", action: "delete", id: o.id });
+    store.appendEvent({ type: "container", action: "delete", id: o.id, attributes: { durationMs: elapsedMs() } });
     phase("teardown");
   } finally {
     store.close();

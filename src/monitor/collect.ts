@@ -4,8 +4,8 @@
 import { isFrozenAt } from "../cgroups/freezer.js";
 import { liveStatus, openStore } from "../container/context.js";
 import type { GlobalOptions } from "../container/options.js";
-import { eventCounts, listMonitors, type MonitorRow } from "../state/monitor.js";
-import type { ContainerRecord } from "../state/types.js";
+import { listMonitors, type MonitorRow } from "../state/monitor.js";
+import type { ContainerRecord, EngineEvent } from "../state/types.js";
 import { sampleContainer, type Sample } from "./sample.js";
 import { nameOf } from "./stats.js";
 
@@ -24,13 +24,15 @@ export interface ContainerView {
 export interface Snapshot {
   at: number;
   containers: ContainerView[];
-  events: { type: string; action: string; count: number }[];
+  /** Events recorded after the `afterSeq` asked for (none when not asked). */
+  events: EngineEvent[];
 }
 
-export function collect(g: GlobalOptions): Snapshot {
+/** `afterSeq`: also return the events recorded since (the scrape's counters catch up with them). */
+export function collect(g: GlobalOptions, afterSeq?: number): Snapshot {
   const store = openStore(g);
   let views: ContainerView[];
-  let events;
+  let events: EngineEvent[] = [];
   try {
     const monitors = new Map(listMonitors(store).map((m) => [m.id, m]));
     views = store.list().map((rec) => {
@@ -48,7 +50,7 @@ export function collect(g: GlobalOptions): Snapshot {
         startedAt: monitors.get(rec.id)?.startedAt ?? starts.at(-1)?.time,
       };
     });
-    events = eventCounts(store);
+    if (afterSeq !== undefined) events = store.listEvents({ afterSeq });
   } finally {
     store.close();
   }

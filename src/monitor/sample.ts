@@ -2,7 +2,7 @@
 // hybrid) plus the network counters of its network namespace, read through its init's
 // /proc/<pid>/net/dev. Pure counters only; rates and percentages are made in usage.ts.
 import { readFileSync } from "node:fs";
-import { recordedCgroup } from "../container/cgroup.js";
+import { readUsage } from "../cgroups/usage.js";
 import type { ContainerRecord } from "../state/types.js";
 
 export interface NetCounters {
@@ -42,59 +42,31 @@ export interface Sample {
 
 /** Read every counter of a running container. */
 export function sampleContainer(rec: ContainerRecord): Sample {
-  const stats = recordedCgroup(rec).stats();
-  const raw = stats.memory.raw;
-  const usage = stats.memory.usage.usage;
+  const u = readUsage(rec.cgroupPaths);
+  const raw = u.memStat;
   // v1 names the hierarchical counters total_*; v2's memory.stat is hierarchical already.
   const inactiveFile = raw.total_inactive_file ?? raw.inactive_file ?? 0;
   const hostMem = hostMemoryBytes();
-  const limit = stats.memory.usage.limit;
-  const limited = limit > 0 && limit < hostMem;
-  let blkRead = 0;
-  let blkWrite = 0;
-  for (const e of stats.blkio.ioServiceBytesRecursive) {
-    if (e.op === "Read") blkRead += e.value;
-    else if (e.op === "Write") blkWrite += e.value;
-  }
+  const limited = u.memLimit > 0 && u.memLimit < hostMem;
   return {
     id: rec.id,
     atNs: process.hrtime.bigint(),
-    cpuTotalNs: stats.cpu.usage.total,
-    cpuUserNs: stats.cpu.usage.user,
-    cpuSystemNs: stats.cpu.usage.kernel,
-    memUsage: usage,
-    memWorkingSet: inactiveFile < usage ? usage - inactiveFile : 0,
+    cpuTotalNs: u.cpuTotalNs,
+    cpuUserNs: u.cpuUserNs,
+    cpuSystemNs: u.cpuSystemNs,
+    memUsage: u.memUsage,
+    memWorkingSet: inactiveFile < u.memUsage ? u.memUsage - inactiveFile : 0,
     memRss: raw.total_rss ?? raw.anon ?? raw.rss ?? 0,
-    memCache: stats.memory.cache,
-    memFailcnt: stats.memory.usage.failcnt,
-    memLimit: limited ? limit : hostMem,
+    memCache: u.memCache,
+    memFailcnt: u.memFailcnt,
+    memLimit: limited ? u.memLimit : hostMem,
     memLimited: limited,
     net: ownNetns(rec) && rec.pid ? netCounters(rec.pid) : undefined,
-    blkRead,
-    blkWrite,
-    pids: stats.pids.current,
-    oomKills: oomKills(raw, rec),
+    blkRead: u.blkRead,
+    blkWrite: u.blkWrite,
+    pids: u.pids,
+    oomKills: u.oomKills,
   };
-}
-
-function oomKills(raw: Record<string, number>, rec: ContainerRecord): number {
-  const paths = rec.cgroupPaths;
-  if (paths.memory) return readFlat(paths.memory + "/memory.oom_control").oom_kill ?? 0;
-  if (paths.unified) return readFlat(paths.unified + "/memory.events").oom_kill ?? 0;
-  return raw.oom_kill ?? 0;
-}
-
-function readFlat(file: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  try {
-    for (const line of readFileSync(file, "utf8").split("\n")) {
-      const [k, v] = line.split(/\s+/);
-      if (k && v !== undefined) out[k] = Number(v);
-    }
-  } catch {
-    // gone with the container
-  }
-  return out;
 }
 
 /** Does the container have a network namespace of its own (not the host's)? */

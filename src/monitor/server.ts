@@ -92,7 +92,7 @@ async function handle(g: GlobalOptions, o: ServeOptions, metrics: ReturnType<typ
   const path = url.pathname;
   if (path === "/metrics") {
     const end = metrics.scrapeSeconds.startTimer();
-    const snap = collect(g);
+    const snap = collect(g, metrics.lastSeq());
     end();
     return send(res, 200, metrics.registry.contentType, await metrics.render(snap));
   }

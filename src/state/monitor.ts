@@ -169,11 +169,6 @@ export function recentEvents(store: Store, n: number): EngineEvent[] {
   return rows.reverse().map((r) => ({ ...r, attributes: JSON.parse(r.attributes) as Record<string, unknown> }));
 }
 
-/** How many events of each type/action the history holds (polis_events_total). */
-export function eventCounts(store: Store): { type: string; action: string; count: number }[] {
-  return connectionOf(store).prepare("SELECT type, action, COUNT(*) AS count FROM events GROUP BY type, action").all() as { type: string; action: string; count: number }[];
-}
-
 /** How many `action` events container `id` had since `since` (RFC 3339). */
 export function countEventsSince(store: Store, id: string, action: string, since: string): number {
   return (connectionOf(store).prepare("SELECT COUNT(*) AS n FROM events WHERE id = ? AND action = ? AND time >= ?").get(id, action, since) as { n: number }).n;
