@@ -4,7 +4,7 @@
 import { isFrozenAt } from "../cgroups/freezer.js";
 import { liveStatus, openStore } from "../container/context.js";
 import type { GlobalOptions } from "../container/options.js";
-import { listMonitors, type MonitorRow } from "../state/monitor.js";
+import { lastEventTimes, listMonitors, resourcesByPrefix, type MonitorRow } from "../state/monitor.js";
 import type { ContainerRecord, EngineEvent } from "../state/types.js";
 import { sampleContainer, type Sample } from "./sample.js";
 import { nameOf } from "./stats.js";
@@ -35,10 +35,11 @@ export function collect(g: GlobalOptions, afterSeq?: number): Snapshot {
   let events: EngineEvent[] = [];
   try {
     const monitors = new Map(listMonitors(store).map((m) => [m.id, m]));
+    const images = resourcesByPrefix(store, "image");
+    const starts = lastEventTimes(store, "start");
     views = store.list().map((rec) => {
-      const image = store.resourcesOf(rec.id).find((r) => r.kind.startsWith("image"));
+      const image = images.get(rec.id);
       const data = (image?.data ?? {}) as Record<string, unknown>;
-      const starts = store.listEvents({ id: rec.id, type: "container", action: "start" });
       return {
         rec,
         id: rec.id,
@@ -47,7 +48,7 @@ export function collect(g: GlobalOptions, afterSeq?: number): Snapshot {
         status: liveStatus(rec, () => isFrozenAt(rec.cgroupPaths)),
         monitor: monitors.get(rec.id),
         sample: undefined,
-        startedAt: monitors.get(rec.id)?.startedAt ?? starts.at(-1)?.time,
+        startedAt: monitors.get(rec.id)?.startedAt ?? starts.get(rec.id),
       };
     });
     if (afterSeq !== undefined) events = store.listEvents({ afterSeq });

@@ -1,8 +1,8 @@
-// One reading of a container's resource counters: its cgroup (src/cgroups/stats.ts, v1, v2 or
-// hybrid) plus the network counters of its network namespace, read through its init's
+// One reading of a container's resource counters: its cgroup (v1, v2 or hybrid: each controller
+// from its v1 hierarchy when the container has one, else from cgroup2, as src/cgroups/stats.ts
+// does) plus the network counters of its network namespace, read through its init's
 // /proc/<pid>/net/dev. Pure counters only; rates and percentages are made in usage.ts.
-import { readFileSync } from "node:fs";
-import { readUsage } from "../cgroups/usage.js";
+import { existsSync, readFileSync } from "node:fs";
 import type { ContainerRecord } from "../state/types.js";
 
 export interface NetCounters {
@@ -40,33 +40,142 @@ export interface Sample {
   oomKills: number;
 }
 
-/** Read every counter of a running container. */
+/**
+ * Read every counter of a running container: about ten files (the full runc statistics of
+ * src/cgroups/stats.ts read fifty, too many for a scrape of a hundred containers).
+ */
 export function sampleContainer(rec: ContainerRecord): Sample {
-  const u = readUsage(rec.cgroupPaths);
-  const raw = u.memStat;
-  // v1 names the hierarchical counters total_*; v2's memory.stat is hierarchical already.
-  const inactiveFile = raw.total_inactive_file ?? raw.inactive_file ?? 0;
+  const p = rec.cgroupPaths;
+  const cpu = p.cpuacct ?? p.cpu;
+  const v1cpu = cpu !== undefined && exists(cpu, "cpuacct.usage");
+  let cpuTotalNs = 0;
+  let cpuUserNs = 0;
+  let cpuSystemNs = 0;
+  if (v1cpu) {
+    cpuTotalNs = num(read(cpu, "cpuacct.usage"));
+    const t = flat(read(cpu, "cpuacct.stat"));
+    cpuUserNs = (t.user ?? 0) * NS_PER_TICK;
+    cpuSystemNs = (t.system ?? 0) * NS_PER_TICK;
+  } else if (p.unified) {
+    const t = flat(read(p.unified, "cpu.stat"));
+    cpuTotalNs = (t.usage_usec ?? 0) * 1000;
+    cpuUserNs = (t.user_usec ?? 0) * 1000;
+    cpuSystemNs = (t.system_usec ?? 0) * 1000;
+  }
+  const mem = p.memory ? memoryV1(p.memory) : p.unified ? memoryV2(p.unified) : undefined;
   const hostMem = hostMemoryBytes();
-  const limited = u.memLimit > 0 && u.memLimit < hostMem;
+  const limited = mem !== undefined && mem.limit > 0 && mem.limit < hostMem;
+  const io = p.blkio ? blkioV1(p.blkio) : p.unified ? blkioV2(p.unified) : { read: 0, write: 0 };
+  const pidsDir = p.pids ?? p.unified;
   return {
     id: rec.id,
     atNs: process.hrtime.bigint(),
-    cpuTotalNs: u.cpuTotalNs,
-    cpuUserNs: u.cpuUserNs,
-    cpuSystemNs: u.cpuSystemNs,
-    memUsage: u.memUsage,
-    memWorkingSet: inactiveFile < u.memUsage ? u.memUsage - inactiveFile : 0,
-    memRss: raw.total_rss ?? raw.anon ?? raw.rss ?? 0,
-    memCache: u.memCache,
-    memFailcnt: u.memFailcnt,
-    memLimit: limited ? u.memLimit : hostMem,
+    cpuTotalNs,
+    cpuUserNs,
+    cpuSystemNs,
+    memUsage: mem?.usage ?? 0,
+    memWorkingSet: mem ? Math.max(0, mem.usage - mem.inactiveFile) : 0,
+    memRss: mem?.rss ?? 0,
+    memCache: mem?.cache ?? 0,
+    memFailcnt: mem?.failcnt ?? 0,
+    memLimit: limited ? mem!.limit : hostMem,
     memLimited: limited,
     net: ownNetns(rec) && rec.pid ? netCounters(rec.pid) : undefined,
-    blkRead: u.blkRead,
-    blkWrite: u.blkWrite,
-    pids: u.pids,
-    oomKills: u.oomKills,
+    blkRead: io.read,
+    blkWrite: io.write,
+    pids: pidsDir ? num(read(pidsDir, "pids.current")) : 0,
+    oomKills: mem?.oomKills ?? 0,
   };
+}
+
+/** USER_HZ: cpuacct.stat counts in clock ticks (always 100 on Linux). */
+const NS_PER_TICK = 1e7;
+
+interface Memory {
+  usage: number;
+  limit: number;
+  inactiveFile: number;
+  rss: number;
+  cache: number;
+  failcnt: number;
+  oomKills: number;
+}
+
+function memoryV1(dir: string): Memory {
+  const stat = flat(read(dir, "memory.stat"));
+  return {
+    usage: num(read(dir, "memory.usage_in_bytes")),
+    limit: num(read(dir, "memory.limit_in_bytes")),
+    // the hierarchical total_* counters include child cgroups, as usage does
+    inactiveFile: stat.total_inactive_file ?? stat.inactive_file ?? 0,
+    rss: stat.total_rss ?? stat.rss ?? 0,
+    cache: stat.total_cache ?? stat.cache ?? 0,
+    failcnt: num(read(dir, "memory.failcnt")),
+    oomKills: flat(read(dir, "memory.oom_control")).oom_kill ?? 0,
+  };
+}
+
+function memoryV2(dir: string): Memory {
+  const stat = flat(read(dir, "memory.stat"));
+  const events = flat(read(dir, "memory.events"));
+  const max = read(dir, "memory.max")?.trim();
+  return {
+    usage: num(read(dir, "memory.current")),
+    limit: max === undefined || max === "max" ? 0 : num(max),
+    inactiveFile: stat.inactive_file ?? 0,
+    rss: stat.anon ?? 0,
+    cache: stat.file ?? 0,
+    failcnt: events.max ?? 0,
+    oomKills: events.oom_kill ?? 0,
+  };
+}
+
+/** v1: the throttle counters (always there), else CFQ's. "8:0 Read 4096" lines; totals skipped. */
+function blkioV1(dir: string): { read: number; write: number } {
+  const text = read(dir, "blkio.throttle.io_service_bytes_recursive") ?? read(dir, "blkio.io_service_bytes_recursive");
+  const out = { read: 0, write: 0 };
+  for (const line of (text ?? "").split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (!/^\d+:\d+$/.test(f[0] ?? "")) continue;
+    if (f[1] === "Read") out.read += num(f[2]);
+    else if (f[1] === "Write") out.write += num(f[2]);
+  }
+  return out;
+}
+
+/** v2 io.stat: "8:0 rbytes=1 wbytes=2 …" per device. */
+function blkioV2(dir: string): { read: number; write: number } {
+  const out = { read: 0, write: 0 };
+  for (const line of (read(dir, "io.stat") ?? "").split("\n")) {
+    out.read += num(/rbytes=(\d+)/.exec(line)?.[1]);
+    out.write += num(/wbytes=(\d+)/.exec(line)?.[1]);
+  }
+  return out;
+}
+
+function read(dir: string, file: string): string | undefined {
+  try {
+    return readFileSync(`${dir}/${file}`, "latin1");
+  } catch {
+    return undefined; // the kernel lacks it, or the cgroup is gone with the container
+  }
+}
+
+const exists = (dir: string, file: string) => existsSync(`${dir}/${file}`);
+
+function num(text: string | undefined): number {
+  const n = Number(text?.trim());
+  return Number.isFinite(n) ? n : 0;
+}
+
+/** "key value" lines as a map. */
+function flat(text: string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of (text ?? "").split("\n")) {
+    const sp = line.indexOf(" ");
+    if (sp > 0) out[line.slice(0, sp)] = Number(line.slice(sp + 1));
+  }
+  return out;
 }
 
 /** Does the container have a network namespace of its own (not the host's)? */

@@ -173,3 +173,19 @@ export function recentEvents(store: Store, n: number): EngineEvent[] {
 export function countEventsSince(store: Store, id: string, action: string, since: string): number {
   return (connectionOf(store).prepare("SELECT COUNT(*) AS n FROM events WHERE id = ? AND action = ? AND time >= ?").get(id, action, since) as { n: number }).n;
 }
+
+/** The latest time of `action` events per container id (one query for a whole scrape). */
+export function lastEventTimes(store: Store, action: string): Map<string, string> {
+  const rows = connectionOf(store).prepare("SELECT id, MAX(time) AS time FROM events WHERE type = 'container' AND action = ? GROUP BY id").all(action) as { id: string; time: string }[];
+  return new Map(rows.map((r) => [r.id, r.time]));
+}
+
+/** Every container's first resource of a kind starting with `prefix` (images, for labels). */
+export function resourcesByPrefix(store: Store, prefix: string): Map<string, { kind: string; name: string; data: unknown }> {
+  const rows = connectionOf(store)
+    .prepare("SELECT container_id AS id, kind, name, data FROM container_resources WHERE kind LIKE ? ORDER BY rowid")
+    .all(`${prefix}%`) as { id: string; kind: string; name: string; data: string }[];
+  const out = new Map<string, { kind: string; name: string; data: unknown }>();
+  for (const r of rows) if (!out.has(r.id)) out.set(r.id, { kind: r.kind, name: r.name, data: JSON.parse(r.data) });
+  return out;
+}
