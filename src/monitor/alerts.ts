@@ -18,6 +18,8 @@ export interface ContainerFacts {
 }
 
 export interface Notification {
+  /** The same for every delivery of one notification: receivers may drop repeats by it. */
+  key: string;
   status: "firing" | "resolved";
   rule: string;
   metric: string;
@@ -56,7 +58,7 @@ export function evaluate(rules: AlertRule[], facts: ContainerFacts[], states: Al
   const notify: Notification[] = [];
   const at = now.toISOString();
   const note = (status: Notification["status"], rule: AlertRule, f: { id: string; name: string }, value: number, since: string) =>
-    notify.push({ status, rule: rule.name, metric: rule.metric, threshold: rule.above, id: f.id, name: f.name, value, since, at });
+    notify.push({ key: `${rule.name}/${f.id}/${since}/${status}`, status, rule: rule.name, metric: rule.metric, threshold: rule.above, id: f.id, name: f.name, value, since, at });
   for (const rule of rules) {
     for (const f of facts) {
       if (!rule.containers.test(f.id)) continue;
@@ -83,14 +85,21 @@ export function evaluate(rules: AlertRule[], facts: ContainerFacts[], states: Al
   return { states: next, notify };
 }
 
-/** POST the notification as JSON, retrying with back-off; never throws. */
-export async function deliver(n: Notification, webhook: { url: string; retries: number; timeoutMs: number } | undefined): Promise<boolean> {
+/** The log line of a firing (warning) or a resolution (info); written once, when decided. */
+export function logAlert(n: Notification): void {
   const text = `alert ${n.rule} ${n.status} for container ${n.id}: ${n.metric} = ${round(n.value)} (threshold ${n.threshold})`;
   if (n.status === "firing") log.warn(text);
   else log.info(text);
-  if (!webhook) return true;
+}
+
+/**
+ * POST the notification as JSON, retrying with back-off (0.5 s, 1 s, 2 s …); never throws.
+ * False when every attempt failed or `stopping()` turned true: the caller keeps it for later.
+ */
+export async function deliver(n: Notification, webhook: { url: string; retries: number; timeoutMs: number }, stopping: () => boolean = () => false): Promise<boolean> {
   for (let attempt = 0; attempt <= webhook.retries; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+    if (stopping()) return false;
     try {
       const res = await fetch(webhook.url, {
         method: "POST",
@@ -104,7 +113,7 @@ export async function deliver(n: Notification, webhook: { url: string; retries: 
       log.warn(`webhook ${webhook.url}: ${(err as Error).message} (attempt ${attempt + 1} of ${webhook.retries + 1})`);
     }
   }
-  log.error(`webhook ${webhook.url}: gave up delivering ${n.rule} ${n.status} for ${n.id}`);
+  log.error(`webhook ${webhook.url}: ${n.rule} ${n.status} for ${n.id} not delivered yet; trying again at the next interval`);
   return false;
 }
 

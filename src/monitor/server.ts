@@ -13,17 +13,24 @@ import {
   alertStates,
   clearAlertState,
   countEventsSince,
+  dropLease,
+  enqueueAlerts,
   getMonitor,
   healthResults,
   insertSamples,
   pruneEvents,
+  pendingAlerts,
   pruneSamples,
   recentEvents,
+  removeAlert,
   samplesSince,
   setAlertState,
+  takeLease,
+  type Lease,
   type MetricSample,
 } from "../state/monitor.js";
-import { deliver, evaluate, type ContainerFacts } from "./alerts.js";
+import { bootId, isSameProcess, processStartTime } from "../linux/proc.js";
+import { deliver, evaluate, logAlert, type ContainerFacts, type Notification } from "./alerts.js";
 import { collect, type Snapshot } from "./collect.js";
 import type { MonitorConfig } from "./config.js";
 import { dashboardHtml, uplotAsset } from "./dashboard.js";
@@ -78,7 +85,7 @@ export async function serveMonitor(g: GlobalOptions, o: ServeOptions, stop: Prom
     clearInterval(timer);
     await new Promise((r) => server.close(r));
     server.closeAllConnections();
-    await sampler.idle();
+    await sampler.stop();
   }
 }
 
@@ -178,13 +185,18 @@ function containerDetail(g: GlobalOptions, id: string) {
   }
 }
 
+const ALERT_LEASE = "alerts";
+
 /** The interval's work: sample, record, alert, prune. One tick at a time. */
 class Sampler {
   latest: Snapshot | undefined;
   readonly cpuPercent = new Map<string, number>();
   private prev = new Map<string, Sample>();
   private running: Promise<void> | undefined;
-  private deliveries: Promise<unknown> = Promise.resolve();
+  private flushing: Promise<void> | undefined;
+  private stopping = false;
+  private toldNotHolder = false;
+  private readonly me: Lease = { pid: process.pid, startTime: processStartTime(process.pid) ?? "", bootId: bootId() };
 
   constructor(
     private readonly g: GlobalOptions,
@@ -196,11 +208,6 @@ class Sampler {
     if (this.running) return this.running;
     this.running = this.work().finally(() => (this.running = undefined));
     return this.running;
-  }
-
-  async idle(): Promise<void> {
-    await this.running;
-    await this.deliveries;
   }
 
   private async work(): Promise<void> {
@@ -233,28 +240,81 @@ class Sampler {
 
   private alert(store: ReturnType<typeof openStore>, snap: Snapshot): void {
     const now = new Date(snap.at);
-    const facts: ContainerFacts[] = snap.containers
-      .filter((c) => c.status === "running" || c.status === "paused")
-      .map((c) => ({
-        id: c.id,
-        name: c.name,
-        cpuPercent: this.cpuPercent.get(c.id),
-        memoryBytes: c.sample?.memWorkingSet ?? 0,
-        memoryPercent: c.sample?.memLimited ? (c.sample.memWorkingSet / c.sample.memLimit) * 100 : undefined,
-        unhealthy: c.monitor?.healthStatus === "unhealthy",
-        countEvents: (action, windowMs) => countEventsSince(store, c.id, action, comparableTime(new Date(snap.at - windowMs))),
-      }));
-    const before = alertStates(store);
-    const { states, notify } = evaluate(this.config.alerts, facts, before, now);
-    store.transaction(() => {
+    // Every container that still exists: a stopped one can have been OOM-killed or be looping.
+    const facts: ContainerFacts[] = snap.containers.map((c) => ({
+      id: c.id,
+      name: c.name,
+      cpuPercent: this.cpuPercent.get(c.id),
+      memoryBytes: c.sample?.memWorkingSet ?? 0,
+      memoryPercent: c.sample?.memLimited ? (c.sample.memWorkingSet / c.sample.memLimit) * 100 : undefined,
+      unhealthy: c.sample !== undefined && c.monitor?.healthStatus === "unhealthy",
+      countEvents: (action, windowMs) => countEventsSince(store, c.id, action, comparableTime(new Date(snap.at - windowMs))),
+    }));
+    // Read, decide and record in one write transaction, and only as the holder of the lease:
+    // two monitors of one root never both send an alert.
+    const decided = store.transaction(() => {
+      const holder = takeLease(store, ALERT_LEASE, this.me, (l) => isSameProcess(l.pid, l.startTime, l.bootId));
+      if (holder.pid !== this.me.pid) return { holder, states: [], notify: [] as Notification[] };
+      const before = alertStates(store);
+      const { states, notify } = evaluate(this.config.alerts, facts, before, now);
       const keep = new Set(states.map((s) => `${s.rule}\0${s.id}`));
       for (const s of before) if (!keep.has(`${s.rule}\0${s.id}`)) clearAlertState(store, s.rule, s.id);
       for (const s of states) setAlertState(store, s);
       for (const n of notify) store.appendEvent({ type: "alert", action: n.status, id: n.id, attributes: { rule: n.rule, metric: n.metric, value: n.value, threshold: n.threshold } });
+      if (this.config.webhook) enqueueAlerts(store, notify.map((n) => JSON.stringify(n)));
+      return { holder, states, notify };
     });
+    if (decided.holder.pid !== this.me.pid) {
+      if (!this.toldNotHolder) log.info(`polis monitor: pid ${decided.holder.pid} evaluates the alerts of this root; this one serves metrics and the dashboard`);
+      this.toldNotHolder = true;
+      return;
+    }
+    this.toldNotHolder = false;
+    for (const n of decided.notify) logAlert(n);
     this.metrics.alertsFiring.reset();
-    for (const rule of this.config.alerts) this.metrics.alertsFiring.set({ rule: rule.name }, states.filter((s) => s.rule === rule.name && s.firing).length);
-    // Deliveries run one after another, in order, beside the sampling.
-    for (const n of notify) this.deliveries = this.deliveries.then(() => deliver(n, this.config.webhook));
+    for (const rule of this.config.alerts) this.metrics.alertsFiring.set({ rule: rule.name }, decided.states.filter((s) => s.rule === rule.name && s.firing).length);
+    if (this.config.webhook) this.flush();
+  }
+
+  /** Sends the outbox to the webhook, oldest first, one at a time; what fails waits for the next tick. */
+  private flush(): void {
+    if (this.flushing) return;
+    const webhook = this.config.webhook!;
+    this.flushing = (async () => {
+      for (;;) {
+        if (this.stopping) return;
+        const store = openStore(this.g);
+        let next: { seq: number; body: string } | undefined;
+        try {
+          next = pendingAlerts(store)[0];
+        } finally {
+          store.close();
+        }
+        if (!next) return;
+        if (!(await deliver(JSON.parse(next.body) as Notification, webhook, () => this.stopping))) return;
+        const done = openStore(this.g);
+        try {
+          removeAlert(done, next.seq);
+        } finally {
+          done.close();
+        }
+      }
+    })()
+      .catch((err) => log.warn(`polis monitor: webhook delivery: ${(err as Error).message}`))
+      .finally(() => (this.flushing = undefined));
+  }
+
+  /** Stops delivering (what is left stays in the outbox) and gives up the lease. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running;
+    await this.flushing;
+    const store = openStore(this.g);
+    try {
+      dropLease(store, ALERT_LEASE, this.me.pid);
+    } finally {
+      store.close();
+    }
   }
 }
+

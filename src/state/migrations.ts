@@ -127,6 +127,25 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    name: "monitor.alert_outbox",
+    // Alert notifications for the webhook, written in the transaction that decides them and
+    // removed once delivered: a `polis monitor` killed before the webhook took one sends it when
+    // it runs again. One monitor per root evaluates and delivers alerts: the holder of the
+    // "alerts" lease (a live process, checked by pid, start time and boot id).
+    sql: `
+      CREATE TABLE alert_outbox (
+        seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+        body TEXT NOT NULL
+      );
+      CREATE TABLE monitor_leases (
+        name       TEXT PRIMARY KEY,
+        pid        INTEGER NOT NULL,
+        start_time TEXT NOT NULL,
+        boot_id    TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build of polis writes. */

@@ -86,7 +86,7 @@ export function removeMonitor(store: Store, id: string): void {
   db.transaction(() => {
     db.prepare("DELETE FROM monitor_containers WHERE id = ?").run(id);
     db.prepare("DELETE FROM health_results WHERE id = ?").run(id);
-    db.prepare("DELETE FROM alert_states WHERE id = ?").run(id);
+    // alert_states stay: `polis monitor` sends the resolution of what fired for it, then clears them
   })();
 }
 
@@ -188,4 +188,41 @@ export function resourcesByPrefix(store: Store, prefix: string): Map<string, { k
   const out = new Map<string, { kind: string; name: string; data: unknown }>();
   for (const r of rows) if (!out.has(r.id)) out.set(r.id, { kind: r.kind, name: r.name, data: JSON.parse(r.data) });
   return out;
+}
+
+/** Queues webhook notifications (JSON bodies); call inside the transaction that decided them. */
+export function enqueueAlerts(store: Store, bodies: string[]): void {
+  const ins = connectionOf(store).prepare("INSERT INTO alert_outbox (body) VALUES (?)");
+  for (const b of bodies) ins.run(b);
+}
+
+/** Notifications not yet delivered, oldest first. */
+export function pendingAlerts(store: Store): { seq: number; body: string }[] {
+  return connectionOf(store).prepare("SELECT seq, body FROM alert_outbox ORDER BY seq").all() as { seq: number; body: string }[];
+}
+
+export function removeAlert(store: Store, seq: number): void {
+  connectionOf(store).prepare("DELETE FROM alert_outbox WHERE seq = ?").run(seq);
+}
+
+export interface Lease {
+  pid: number;
+  startTime: string;
+  bootId: string;
+}
+
+/**
+ * Takes lease `name` for `me` unless a live process (`alive`) holds it; returns the holder.
+ * Call inside a write transaction so that two monitors never both take it.
+ */
+export function takeLease(store: Store, name: string, me: Lease, alive: (l: Lease) => boolean): Lease {
+  const db = connectionOf(store);
+  const held = db.prepare("SELECT pid, start_time AS startTime, boot_id AS bootId FROM monitor_leases WHERE name = ?").get(name) as Lease | undefined;
+  if (held && (held.pid !== me.pid || held.startTime !== me.startTime) && alive(held)) return held;
+  db.prepare("INSERT OR REPLACE INTO monitor_leases (name, pid, start_time, boot_id) VALUES (?, ?, ?, ?)").run(name, me.pid, me.startTime, me.bootId);
+  return me;
+}
+
+export function dropLease(store: Store, name: string, pid: number): void {
+  connectionOf(store).prepare("DELETE FROM monitor_leases WHERE name = ? AND pid = ?").run(name, pid);
 }

@@ -1,0 +1,115 @@
+// Alert delivery from outside: a webhook receiver in the test sees each firing and resolution
+// once, also when `polis monitor` is SIGKILLed before the webhook took a notification (the
+// outbox survives it) and when two monitors watch one root (one lease); an OOM kill fires.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runMonitored, startPolisMonitor, until } from "../helpers/monitor.js";
+import { polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+
+const root = tempRoot();
+const scratch = mkdtempSync(join(tmpdir(), "polis-alerts-"));
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Note {
+  key: string;
+  status: string;
+  rule: string;
+  id: string;
+}
+
+/** A webhook receiver: answers 503 while `up` is false, else records the notification. */
+async function receiver() {
+  const r = { up: true, attempts: 0, received: [] as Note[], url: "", server: undefined as unknown as Server };
+  r.server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      r.attempts++;
+      if (!r.up) return res.writeHead(503).end();
+      r.received.push(JSON.parse(body) as Note);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((ok) => r.server.listen(0, "127.0.0.1", ok));
+  r.url = `http://127.0.0.1:${(r.server.address() as { port: number }).port}/hook`;
+  return r;
+}
+
+function config(name: string, hookUrl: string, rule: string): string {
+  const file = join(scratch, `${name}.yaml`);
+  writeFileSync(file, `monitor:\n  webhook: { url: "${hookUrl}", retries: 0, timeout: 2s }\n  alerts:\n    - ${rule}\n`);
+  return file;
+}
+
+const alertEvents = (id: string) =>
+  polisOk(root, ["events", "--all", "--format", "json", "--filter", "type=alert", "--filter", `id=${id}`])
+    .stdout.trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { action: string });
+
+describe("alert delivery", () => {
+  it("a monitor SIGKILLed before the webhook took the alert sends it when it runs again, once; two monitors send once", async () => {
+    const hook = await receiver();
+    hook.up = false;
+    const cfg = config("outbox", hook.url, "{ name: any-memory, metric: memory_bytes, above: 0 }");
+    const c = runMonitored(root, "sleep 1000", ["--logs"]);
+    const env = { POLIS_CONFIG: cfg };
+    const first = await startPolisMonitor(root, ["--interval", "500ms"], env);
+    let others: Awaited<ReturnType<typeof startPolisMonitor>>[] = [];
+    try {
+      await until("a refused delivery", () => hook.attempts >= 1, 20_000);
+      first.child.kill("SIGKILL");
+      await first.stop();
+      expect(first.stderr()).toMatch(/alert any-memory firing/);
+      expect(hook.received).toEqual([]);
+
+      hook.up = true;
+      others = await Promise.all([startPolisMonitor(root, ["--interval", "500ms"], env), startPolisMonitor(root, ["--interval", "500ms"], env)]);
+      await until("the firing", () => hook.received.length >= 1, 20_000);
+      await sleep(2500); // both monitors have evaluated several times meanwhile
+      expect(hook.received.map((n) => `${n.status} ${n.rule} ${n.id}`)).toEqual([`firing any-memory ${c.id}`]);
+      expect(hook.received[0].key).toMatch(new RegExp(`^any-memory/${c.id}/.+/firing$`));
+      expect(alertEvents(c.id).map((e) => e.action)).toEqual(["firing"]);
+      expect(others.map((m) => m.stderr()).join("")).toMatch(/evaluates the alerts of this root/);
+
+      c.remove(); // gone: what fired for it resolves, once
+      await until("the resolution", () => hook.received.length >= 2, 20_000);
+      await sleep(1500);
+      expect(hook.received.map((n) => n.status)).toEqual(["firing", "resolved"]);
+      expect(alertEvents(c.id).map((e) => e.action)).toEqual(["firing", "resolved"]);
+    } finally {
+      await first.stop();
+      for (const m of others) await m.stop();
+      c.remove();
+      hook.server.close();
+    }
+  }, 90_000);
+
+  it("an OOM kill fires the oom_kills rule once", async () => {
+    const hook = await receiver();
+    const cfg = config("oom", hook.url, "{ name: oom, metric: oom_kills, above: 0, window: 10m }");
+    const mon = await startPolisMonitor(root, ["--interval", "500ms"], { POLIS_CONFIG: cfg });
+    const c = runMonitored(root, "head -c 200m /dev/zero | tail > /dev/null", ["--logs"], (spec) => {
+      spec.linux.cgroupsPath = `/polis-test/${uniqueId("oom")}`;
+      spec.linux.resources.memory = { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 };
+    });
+    try {
+      await until("the firing", () => hook.received.length >= 1, 30_000);
+      await sleep(1500);
+      expect(hook.received.map((n) => `${n.status} ${n.rule} ${n.id}`)).toEqual([`firing oom ${c.id}`]);
+      expect(mon.stderr()).toMatch(new RegExp(`alert oom firing for container ${c.id}: oom_kills = 1`));
+    } finally {
+      await mon.stop();
+      c.remove();
+      hook.server.close();
+    }
+  }, 60_000);
+});
