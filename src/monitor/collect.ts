@@ -1,9 +1,8 @@
 // One look at every container for `polis monitor`: records, live status, monitor rows (health,
-// log), image and a fresh sample of each live container's counters. The store is opened and
-// closed around the reads; sampling cgroupfs happens after, without it.
+// log), image and a fresh sample of each live container's counters.
 import { isFrozenAt } from "../cgroups/freezer.js";
-import { liveStatus, openStore } from "../container/context.js";
-import type { GlobalOptions } from "../container/options.js";
+import { liveStatus } from "../container/context.js";
+import type { Store } from "../state/store.js";
 import { lastEventTimes, listMonitors, resourcesByPrefix, type MonitorRow } from "../state/monitor.js";
 import type { ContainerRecord, EngineEvent } from "../state/types.js";
 import { sampleContainer, type Sample } from "./sample.js";
@@ -28,12 +27,14 @@ export interface Snapshot {
   events: EngineEvent[];
 }
 
-/** `afterSeq`: also return the events recorded since (the scrape's counters catch up with them). */
-export function collect(g: GlobalOptions, afterSeq?: number): Snapshot {
-  const store = openStore(g);
+/**
+ * `store` stays open: `polis monitor` keeps one connection (opening costs more than the reads).
+ * `afterSeq`: also return the events recorded since (the scrape's counters catch up with them).
+ */
+export function collect(store: Store, afterSeq?: number): Snapshot {
   let views: ContainerView[];
   let events: EngineEvent[] = [];
-  try {
+  {
     const monitors = new Map(listMonitors(store).map((m) => [m.id, m]));
     const images = resourcesByPrefix(store, "image");
     const starts = lastEventTimes(store, "start");
@@ -52,8 +53,6 @@ export function collect(g: GlobalOptions, afterSeq?: number): Snapshot {
       };
     });
     if (afterSeq !== undefined) events = store.listEvents({ afterSeq });
-  } finally {
-    store.close();
   }
   for (const v of views) {
     if (v.status !== "running" && v.status !== "paused") continue;

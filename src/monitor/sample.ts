@@ -2,7 +2,7 @@
 // from its v1 hierarchy when the container has one, else from cgroup2, as src/cgroups/stats.ts
 // does) plus the network counters of its network namespace, read through its init's
 // /proc/<pid>/net/dev. Pure counters only; rates and percentages are made in usage.ts.
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import type { ContainerRecord } from "../state/types.js";
 
 export interface NetCounters {
@@ -154,10 +154,31 @@ function blkioV2(dir: string): { read: number; write: number } {
 }
 
 function read(dir: string, file: string): string | undefined {
+  return readSmall(`${dir}/${file}`);
+}
+
+const BUF = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * A small kernel file's text, undefined when it is absent (the kernel lacks it, the cgroup went
+ * with its container). open + read + close into one reused buffer: readFileSync also stats the
+ * file and reads in a loop, which makes a scrape of a hundred containers about twice as slow.
+ */
+export function readSmall(path: string): string | undefined {
+  let fd: number;
   try {
-    return readFileSync(`${dir}/${file}`, "latin1");
+    fd = openSync(path, "r");
   } catch {
-    return undefined; // the kernel lacks it, or the cgroup is gone with the container
+    return undefined;
+  }
+  try {
+    let n = 0;
+    for (let k; n < BUF.length && (k = readSync(fd, BUF, n, BUF.length - n, null)) > 0; ) n += k;
+    return BUF.toString("latin1", 0, n);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -185,11 +206,8 @@ export function ownNetns(rec: ContainerRecord): boolean {
 
 /** The summed counters of every interface but loopback in `pid`'s network namespace. */
 export function netCounters(pid: number): NetCounters | undefined {
-  try {
-    return parseNetDev(readFileSync(`/proc/${pid}/net/dev`, "utf8"));
-  } catch {
-    return undefined; // the init exited between the listing and this read
-  }
+  const text = readSmall(`/proc/${pid}/net/dev`);
+  return text === undefined ? undefined : parseNetDev(text); // undefined: the init just exited
 }
 
 /**

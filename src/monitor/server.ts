@@ -29,6 +29,7 @@ import {
   type Lease,
   type MetricSample,
 } from "../state/monitor.js";
+import type { Store } from "../state/store.js";
 import { bootId, isSameProcess, processStartTime } from "../linux/proc.js";
 import { deliver, evaluate, logAlert, type ContainerFacts, type Notification } from "./alerts.js";
 import { collect, type Snapshot } from "./collect.js";
@@ -60,19 +61,22 @@ export async function serveMonitor(g: GlobalOptions, o: ServeOptions, stop: Prom
   const { host, port } = parseListen(o.listen);
   if (!isLoopback(host) && !o.token) throw new PolisError(`--token is required to listen on ${o.listen} (beyond loopback): anyone who can reach it would see every container`);
   const metrics = createMetrics();
-  const sampler = new Sampler(g, o.config, metrics);
+  // One connection for the process's life: an idle WAL reader blocks no writer, and opening
+  // (and the checkpoint of a last close) costs more than a whole scrape's reads.
+  const store = openStore(g);
+  const sampler = new Sampler(store, o.config, metrics);
   const server = createServer((req, res) => {
-    handle(g, o, metrics, sampler, req, res).catch((err) => {
+    handle(store, o, metrics, sampler, req, res).catch((err) => {
       log.warn(`polis monitor: ${req.url}: ${(err as Error).message}`);
       if (!res.headersSent) send(res, 500, "text/plain", `${(err as Error).message}\n`);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new PolisError(`cannot listen on ${o.listen}: ${err.code === "EADDRINUSE" ? "the address is already in use" : err.message}`)),
-    );
-    server.listen(port, host, () => resolve());
-  });
+  try {
+    await listen(server, host, port, o.listen);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
   o.onListening?.(url);
@@ -86,10 +90,20 @@ export async function serveMonitor(g: GlobalOptions, o: ServeOptions, stop: Prom
     await new Promise((r) => server.close(r));
     server.closeAllConnections();
     await sampler.stop();
+    store.close();
   }
 }
 
-async function handle(g: GlobalOptions, o: ServeOptions, metrics: ReturnType<typeof createMetrics>, sampler: Sampler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+function listen(server: ReturnType<typeof createServer>, host: string, port: number, listenText: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(new PolisError(`cannot listen on ${listenText}: ${err.code === "EADDRINUSE" ? "the address is already in use" : err.message}`)),
+    );
+    server.listen(port, host, () => resolve());
+  });
+}
+
+async function handle(store: Store, o: ServeOptions, metrics: ReturnType<typeof createMetrics>, sampler: Sampler, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://polis");
   if (o.token) {
     const bearer = req.headers.authorization === `Bearer ${o.token}`;
@@ -99,25 +113,18 @@ async function handle(g: GlobalOptions, o: ServeOptions, metrics: ReturnType<typ
   const path = url.pathname;
   if (path === "/metrics") {
     const end = metrics.scrapeSeconds.startTimer();
-    const snap = collect(g, metrics.lastSeq());
+    const snap = collect(store, metrics.lastSeq());
     end();
     return send(res, 200, metrics.registry.contentType, await metrics.render(snap));
   }
   if (path === "/") return send(res, 200, "text/html; charset=utf-8", dashboardHtml(o.intervalMs));
   if (path === "/static/uplot.js") return send(res, 200, "text/javascript", uplotAsset("uPlot.iife.min.js"));
   if (path === "/static/uplot.css") return send(res, 200, "text/css", uplotAsset("uPlot.min.css"));
-  if (path === "/api/containers") return json(res, containersView(sampler.latest ?? collect(g), sampler));
-  if (path === "/api/history") return json(res, history(g, Number(url.searchParams.get("since") ?? 0), url.searchParams.get("id") ?? undefined));
-  if (path === "/api/events") {
-    const store = openStore(g);
-    try {
-      return json(res, recentEvents(store, Math.min(500, Math.max(1, Number(url.searchParams.get("limit")) || 50))));
-    } finally {
-      store.close();
-    }
-  }
+  if (path === "/api/containers") return json(res, containersView(sampler.latest ?? collect(store), sampler));
+  if (path === "/api/history") return json(res, history(store, Number(url.searchParams.get("since") ?? 0), url.searchParams.get("id") ?? undefined));
+  if (path === "/api/events") return json(res, recentEvents(store, Math.min(500, Math.max(1, Number(url.searchParams.get("limit")) || 50))));
   const one = /^\/api\/containers\/([^/]+)$/.exec(path);
-  if (one) return json(res, containerDetail(g, decodeURIComponent(one[1])));
+  if (one) return json(res, containerDetail(store, decodeURIComponent(one[1])));
   send(res, 404, "text/plain", "not found\n");
 }
 
@@ -144,14 +151,8 @@ function containersView(s: Snapshot, sampler: Sampler) {
 }
 
 /** Sampled history as chart series: [seconds, cpu %, memory bytes] per point. */
-function history(g: GlobalOptions, sinceMs: number, id?: string) {
-  const store = openStore(g);
-  let rows: MetricSample[];
-  try {
-    rows = samplesSince(store, sinceMs, id);
-  } finally {
-    store.close();
-  }
+function history(store: Store, sinceMs: number, id?: string) {
+  const rows = samplesSince(store, sinceMs, id);
   const byId = new Map<string, MetricSample[]>();
   for (const r of rows) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
   return {
@@ -166,9 +167,8 @@ function history(g: GlobalOptions, sinceMs: number, id?: string) {
   };
 }
 
-function containerDetail(g: GlobalOptions, id: string) {
-  const store = openStore(g);
-  try {
+function containerDetail(store: Store, id: string) {
+  {
     const rec = store.get(id);
     if (!rec) return { id, status: "unknown", health: null, logTail: [] };
     const m = getMonitor(store, id);
@@ -180,8 +180,6 @@ function containerDetail(g: GlobalOptions, id: string) {
       health: m?.health ? { status: m.healthStatus ?? "starting", failingStreak: m.failingStreak, log: healthResults(store, id) } : null,
       logTail,
     };
-  } finally {
-    store.close();
   }
 }
 
@@ -199,7 +197,7 @@ class Sampler {
   private readonly me: Lease = { pid: process.pid, startTime: processStartTime(process.pid) ?? "", bootId: bootId() };
 
   constructor(
-    private readonly g: GlobalOptions,
+    private readonly store: Store,
     private readonly config: MonitorConfig,
     private readonly metrics: ReturnType<typeof createMetrics>,
   ) {}
@@ -212,7 +210,7 @@ class Sampler {
 
   private async work(): Promise<void> {
     try {
-      const snap = collect(this.g);
+      const snap = collect(this.store);
       this.latest = snap;
       const samples: MetricSample[] = [];
       for (const c of snap.containers) {
@@ -224,21 +222,17 @@ class Sampler {
       }
       this.prev = new Map(snap.containers.filter((c) => c.sample).map((c) => [c.id, c.sample!]));
       for (const id of this.cpuPercent.keys()) if (!this.prev.has(id)) this.cpuPercent.delete(id);
-      const store = openStore(this.g);
-      try {
-        insertSamples(store, samples);
-        pruneSamples(store, snap.at - this.config.retentionMs);
-        pruneEvents(store, comparableTime(new Date(snap.at - this.config.eventRetentionMs)));
-        if (this.config.alerts.length) this.alert(store, snap);
-      } finally {
-        store.close();
-      }
+      const store = this.store;
+      insertSamples(store, samples);
+      pruneSamples(store, snap.at - this.config.retentionMs);
+      pruneEvents(store, comparableTime(new Date(snap.at - this.config.eventRetentionMs)));
+      if (this.config.alerts.length) this.alert(store, snap);
     } catch (err) {
       log.warn(`polis monitor: sampling failed: ${(err as Error).message}`);
     }
   }
 
-  private alert(store: ReturnType<typeof openStore>, snap: Snapshot): void {
+  private alert(store: Store, snap: Snapshot): void {
     const now = new Date(snap.at);
     // Every container that still exists: a stopped one can have been OOM-killed or be looping.
     const facts: ContainerFacts[] = snap.containers.map((c) => ({
@@ -283,21 +277,10 @@ class Sampler {
     this.flushing = (async () => {
       for (;;) {
         if (this.stopping) return;
-        const store = openStore(this.g);
-        let next: { seq: number; body: string } | undefined;
-        try {
-          next = pendingAlerts(store)[0];
-        } finally {
-          store.close();
-        }
+        const next = pendingAlerts(this.store)[0];
         if (!next) return;
         if (!(await deliver(JSON.parse(next.body) as Notification, webhook, () => this.stopping))) return;
-        const done = openStore(this.g);
-        try {
-          removeAlert(done, next.seq);
-        } finally {
-          done.close();
-        }
+        removeAlert(this.store, next.seq);
       }
     })()
       .catch((err) => log.warn(`polis monitor: webhook delivery: ${(err as Error).message}`))
@@ -309,12 +292,7 @@ class Sampler {
     this.stopping = true;
     await this.running;
     await this.flushing;
-    const store = openStore(this.g);
-    try {
-      dropLease(store, ALERT_LEASE, this.me.pid);
-    } finally {
-      store.close();
-    }
+    dropLease(this.store, ALERT_LEASE, this.me.pid);
   }
 }
 
