@@ -3,6 +3,7 @@
 // evaluates the alert rules and prunes old history; on request it serves /metrics (fresh
 // counters), the dashboard and its JSON API. Binds 127.0.0.1 unless told otherwise, and then
 // only with a token.
+import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { openStore } from "../container/context.js";
@@ -106,8 +107,8 @@ function listen(server: ReturnType<typeof createServer>, host: string, port: num
 async function handle(store: Store, o: ServeOptions, metrics: ReturnType<typeof createMetrics>, sampler: Sampler, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://polis");
   if (o.token) {
-    const bearer = req.headers.authorization === `Bearer ${o.token}`;
-    if (!bearer && url.searchParams.get("token") !== o.token) return send(res, 401, "text/plain", "a token is required (Authorization: Bearer …, or ?token=)\n");
+    const bearer = /^Bearer (.*)$/.exec(req.headers.authorization ?? "")?.[1];
+    if (!sameSecret(bearer, o.token) && !sameSecret(url.searchParams.get("token") ?? undefined, o.token)) return send(res, 401, "text/plain", "a token is required (Authorization: Bearer …, or ?token=)\n");
   }
   if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "GET only\n");
   const path = url.pathname;
@@ -126,6 +127,14 @@ async function handle(store: Store, o: ServeOptions, metrics: ReturnType<typeof 
   const one = /^\/api\/containers\/([^/]+)$/.exec(path);
   if (one) return json(res, containerDetail(store, decodeURIComponent(one[1])));
   send(res, 404, "text/plain", "not found\n");
+}
+
+/** Compares in constant time (for equal lengths), so response times do not leak the token. */
+function sameSecret(given: string | undefined, token: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function send(res: ServerResponse, code: number, type: string, body: string | Buffer): void {
