@@ -17,13 +17,25 @@
         "src/pty_proxy.c",
         "src/ops_fifo.c"
       ],
-      "cflags": [ "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration" ]
+      "cflags": [
+        "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
+        "-Wformat=2", "-Wshadow", "-Wvla", "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wundef",
+        "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong", "-fstack-clash-protection", "-fPIE"
+      ],
+      "cflags!": [ "-fPIC", "-Wno-unused-parameter" ],
+      "ldflags": [ "-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack" ]
     },
     {
       "target_name": "polis-monitor",
       "type": "executable",
       "sources": [ "monitor/polis-monitor.c" ],
-      "cflags": [ "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror=implicit-function-declaration" ]
+      "cflags": [
+        "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
+        "-Wformat=2", "-Wshadow", "-Wvla", "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wundef",
+        "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong", "-fstack-clash-protection", "-fPIE"
+      ],
+      "cflags!": [ "-fPIC", "-Wno-unused-parameter" ],
+      "ldflags": [ "-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack" ]
     }
   ]
 }

@@ -222,9 +222,9 @@ static int status_code(int status) {
   return 255;
 }
 
-static void report_sync(const char *fmt, long value) {
+static void report_sync(const char *word, long value) {
   if (sync_fd < 0) return;
-  dprintf(sync_fd, fmt, value);
+  dprintf(sync_fd, "%s %ld\n", word, value);
   close(sync_fd);
   sync_fd = -1;
 }
@@ -349,7 +349,7 @@ int main(int argc, char **argv) {
   create[c++] = (char *)id;
   pid_t creator = run_polis(create, c, -1, opipe[1], epipe[1], &oldmask, 1);
   if (creator < 0) {
-    report_sync("fail %ld\n", 125);
+    report_sync("fail", 125);
     return 125;
   }
   close(opipe[1]);
@@ -426,13 +426,13 @@ int main(int argc, char **argv) {
         if (pid == creator) {
           creator = 0;
           if (status_code(status) != 0) {
-            report_sync("fail %ld\n", status_code(status));
+            report_sync("fail", status_code(status));
             create_failed = 1;
             drain_until = now_ms() + 200;
             continue;
           }
           init = (pid_t)read_pid_file(pid_file);
-          report_sync("ok %ld\n", init);
+          report_sync("ok", init);
           if (init <= 0) {
             warnx("no init pid in %s", pid_file);
             create_failed = 1;

@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -14,7 +17,7 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-struct shim S = { .sync_fd = -1, .step = -1, .console_fd = -1, .fifo_fd = -1 };
+struct shim S = { .sync_fd = -1, .step = -1, .console_fd = -1, .fifo_fd = -1, .mask_fd = -1 };
 
 typedef void (*op_fn)(const struct op *);
 
@@ -29,8 +32,8 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_MOUNT] = { op_mount, 6 },
   [OP_MKDIRS] = { op_mkdirs, 3 },
   [OP_MOUNT_SETATTR] = { op_mount_setattr, 6 },
-  [OP_MKNOD] = { op_mknod, 7 },
-  [OP_SYMLINK] = { op_symlink, 2 },
+  [OP_MKNOD] = { op_mknod, 8 },
+  [OP_SYMLINK] = { op_symlink, 3 },
   [OP_PAUSE] = { NULL, 1 }, /* handled inline: it is only a message */
   [OP_PIVOT_ROOT] = { op_pivot_root, 1 },
   [OP_MOVE_ROOT] = { op_move_root, 1 },
@@ -39,7 +42,7 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_WRITE_FILE] = { op_write_file, 2 },
   [OP_SETHOSTNAME] = { op_sethostname, 1 },
   [OP_SETDOMAINNAME] = { op_setdomainname, 1 },
-  [OP_CONSOLE] = { op_console, 2 },
+  [OP_CONSOLE] = { op_console, 3 },
   [OP_RLIMIT] = { op_rlimit, 3 },
   [OP_IOPRIO] = { op_ioprio, 2 },
   [OP_SCHED] = { op_sched, 7 },
@@ -61,6 +64,13 @@ static const struct { op_fn fn; int nargs; /* -1: variadic */ } OPS[OP__COUNT] =
   [OP_CONSOLE_PAIR] = { op_console_pair, 0 },
   [OP_MKFIFO] = { op_mkfifo, 2 },
   [OP_PARENT_CGROUPS] = { op_parent_cgroups, 1 },
+  [OP_LOOPBACK_UP] = { op_loopback_up, 0 },
+  [OP_MASK_SOURCE] = { op_mask_source, 1 },
+  [OP_CHROOT] = { op_chroot, 1 },
+  [OP_UMOUNT] = { op_umount, 1 },
+  [OP_MOUNT_KEEP_MODE] = { op_mount_keep_mode, 6 },
+  [OP_OPEN_TREE] = { op_open_tree, 2 },
+  [OP_MOVE_MOUNT] = { op_move_mount, 3 },
 };
 
 /* Only stdio and the preserved fds 3..sync-1 may reach the container: everything else the caller
@@ -75,12 +85,56 @@ static void seal_fds(int sync_fd) {
   }
 }
 
-static void run_op(const struct op *op) {
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+#define SELF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+/* CVE-2019-5736: a process in the container can open /proc/<our pid>/exe while we run in its
+   namespaces (the init before its exec, an exec's shim), and write through it into polis-shim on
+   the host. So, like runc and crun, we run from a sealed memfd copy of ourselves: the first thing
+   the shim does is copy its binary into a memfd, seal it against every write, and re-exec from it
+   (fds, argv and environment unchanged); the copy sees the seals and goes on. */
+static void run_from_sealed_copy(char **argv) {
+  int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0) die("open /proc/self/exe");
+  int seals = fcntl(self, F_GET_SEALS);
+  if (seals >= 0 && (seals & SELF_SEALS) == SELF_SEALS) { /* we are the copy */
+    close(self);
+    prctl(PR_SET_NAME, "polis-shim"); /* not the fd number execveat left as our name */
+    return;
+  }
+  int copy = memfd_create("polis-shim", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (copy < 0 && errno == EINVAL) /* before 6.3: no MFD_EXEC, memfds are executable */
+    copy = memfd_create("polis-shim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (copy < 0) die("memfd_create for a sealed copy of polis-shim");
+  for (;;) {
+    ssize_t n = sendfile(copy, self, NULL, 1 << 20);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die("copy polis-shim into a memfd");
+    if (n == 0) break;
+  }
+  close(self);
+  if (fcntl(copy, F_ADD_SEALS, SELF_SEALS | F_SEAL_EXEC) < 0 && fcntl(copy, F_ADD_SEALS, SELF_SEALS) < 0)
+    die("seal the copy of polis-shim");
+  syscall(SYS_execveat, copy, "", argv, environ, AT_EMPTY_PATH);
+  die("exec the sealed copy of polis-shim");
+}
+
+/* The whole plan is checked before its first op runs: a plan Node got wrong (an op it and we
+   disagree on) must not leave half of its steps done. */
+static void check_op(const struct op *op) {
   if (op->code >= OP__COUNT || (!OPS[op->code].fn && op->code != OP_PAUSE))
     die_errno(EINVAL, "unknown op %u", op->code);
   int want = OPS[op->code].nargs;
   if ((want >= 0 && op->nargs != (uint32_t)want) || (want < 0 && op->nargs < 1))
     die_errno(EINVAL, "op %u: expected %d arguments, got %u", op->code, want, op->nargs);
+}
+
+static void run_op(const struct op *op) {
   if (op->code == OP_PAUSE) {
     send_msg(MSG_PAUSE, S.step, 0, 0, op->args[0]);
     wait_resume();
@@ -98,10 +152,15 @@ int main(int argc, char **argv) {
     _exit(2);
   }
   S.sync_fd = (int)fd;
+  run_from_sealed_copy(argv);
   seal_fds(S.sync_fd);
 
   struct plan plan;
   if (plan_read(S.sync_fd, &plan) < 0) die("read plan");
+  for (size_t i = 0; i < plan.count; i++) {
+    S.step = (int)i;
+    check_op(&plan.ops[i]);
+  }
   for (size_t i = 0; i < plan.count; i++) {
     S.step = (int)i;
     run_op(&plan.ops[i]);

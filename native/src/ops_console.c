@@ -38,6 +38,12 @@ void op_console(const struct op *op) {
   /* TIOCGPTPEER opens the slave of *this* master, whatever /dev/pts is mounted as */
   int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
   if (slave < 0) die("open %s", name);
+  /* The process's user must own its terminal (runc: fixStdioPermissions changes only the uid; the
+     group stays devpts's gid=, "tty"). An unmapped id or a read-only /dev: leave it, as runc. */
+  long long uid = arg_ll(op, 2);
+  if (uid >= 0 && fchown(slave, (uid_t)uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM &&
+      errno != EROFS)
+    die("chown %s to %lld", name, uid);
   if (send_with_fd(S.console_fd, master, name, strlen(name)) < 0) die("send console fd");
   close(master);
   close(S.console_fd);

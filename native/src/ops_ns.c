@@ -1,4 +1,4 @@
-/* Namespaces and the fork point: SETNS, CGROUP_JOIN, TIMENS, CLONE (with id maps). */
+/* Namespaces and the fork point: SETNS, CGROUP_JOIN, TIMENS, CLONE (with id maps), LOOPBACK_UP. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -130,8 +133,15 @@ static void leave_cgroups(void) {
   S.parent_cgroup_count = 0;
 }
 
+/* The only flags a plan may ask for: new namespaces. Anything else (CLONE_VM, CLONE_THREAD,
+   CLONE_SETTLS…) would make a child that shares our memory or cannot run the rest of the plan. */
+#define CLONE_NS_FLAGS                                                                            \
+  ((unsigned long long)(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |             \
+                        CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWTIME))
+
 void op_clone(const struct op *op) {
   unsigned long long flags = arg_ull(op, 0);
+  if (flags & ~CLONE_NS_FLAGS) die_errno(EINVAL, "clone flags 0x%llx: only CLONE_NEW* flags", flags);
   const char *mode = op->args[4];
   bool wait_mode = strcmp(mode, "wait") == 0;
   if (!wait_mode && strcmp(mode, "detach") != 0) die_errno(EINVAL, "unknown clone mode %s", mode);
@@ -176,4 +186,21 @@ void op_clone(const struct op *op) {
   close(release[1]);
   if (!wait_mode) _exit(0);
   wait_child((pid_t)pid, pidfd);
+}
+
+/* LOOPBACK_UP: a new network namespace starts with "lo" down; runc brings it up, so that
+   127.0.0.1 works in the container (a database on localhost, a health check probing it). */
+void op_loopback_up(const struct op *op) {
+  (void)op;
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) die("socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) die("get flags of lo");
+  if (!(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) die("bring lo up");
+  }
+  close(sock);
 }

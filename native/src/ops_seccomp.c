@@ -61,7 +61,8 @@ static char *fill_pid(const char *payload, size_t len, size_t *out_len) {
 
 void op_seccomp(const struct op *op) {
   const char *listener = op->args[2];
-  if (op->lens[0] == 0 || op->lens[0] % sizeof(struct sock_filter) != 0)
+  if (op->lens[0] == 0 || op->lens[0] % sizeof(struct sock_filter) != 0 ||
+      op->lens[0] / sizeof(struct sock_filter) > BPF_MAXINSNS)
     die_errno(EINVAL, "seccomp program of %u bytes", op->lens[0]);
   struct sock_fprog prog = {
     .len = (unsigned short)(op->lens[0] / sizeof(struct sock_filter)),

@@ -1,4 +1,6 @@
-/* polis-shim: shared declarations. The wire format and the op table are in ../PROTOCOL.md. */
+/* polis-shim: shared declarations. The wire format and the op table are in ../PROTOCOL.md; the op
+   codes, argument counts (main.c) and message types must match src/linux/plan.ts and shim.ts
+   (test/unit/protocol.test.ts checks). */
 #ifndef POLIS_SHIM_H
 #define POLIS_SHIM_H
 
@@ -18,6 +20,14 @@ enum op_code {
   OP_CONSOLE_PAIR = 40, /* explicit: 38, 39 are NEW_KEYRING, SECCOMP_LISTENER */
   OP_MKFIFO = 41,
   OP_PARENT_CGROUPS = 42,
+  OP_LOOPBACK_UP = 43,
+  OP_MASK_SOURCE = 44,
+  /* 45-49 are free: sec-native and sec-plan added ops at the same time */
+  OP_CHROOT = 50,
+  OP_UMOUNT = 51,
+  OP_MOUNT_KEEP_MODE = 52,
+  OP_OPEN_TREE = 53,
+  OP_MOVE_MOUNT = 54,
   OP__COUNT
 };
 
@@ -45,6 +55,10 @@ struct shim {
   pid_t host_pid;     /* after CLONE, in the child: its pid in the runtime's pid namespace */
   int parent_cgroup_fds[16]; /* PARENT_CGROUPS → CLONE (wait mode) */
   int parent_cgroup_count;
+  int mask_fd;        /* MASK_SOURCE → MASK: a detached (then attached) mount of the null device */
+  bool mask_attached; /* mask_fd was moved onto a masked path: clone it for the next ones */
+  int tree_fds[256];  /* OPEN_TREE → MOVE_MOUNT: detached copies of bind sources, by index */
+  int tree_count;
 };
 
 extern struct shim S;
@@ -81,6 +95,7 @@ void op_clone(const struct op *op);
 void op_parent_cgroups(const struct op *op); /* returns only in the child */
 void op_setsid(const struct op *op);
 void op_become_root(const struct op *op);
+void op_loopback_up(const struct op *op);
 
 void op_mount(const struct op *op);
 void op_mkdirs(const struct op *op);
@@ -89,6 +104,12 @@ void op_mknod(const struct op *op);
 void op_symlink(const struct op *op);
 void op_pivot_root(const struct op *op);
 void op_move_root(const struct op *op);
+void op_mask_source(const struct op *op);
+void op_chroot(const struct op *op);
+void op_umount(const struct op *op);
+void op_mount_keep_mode(const struct op *op);
+void op_open_tree(const struct op *op);
+void op_move_mount(const struct op *op);
 void op_mask(const struct op *op);
 void op_readonly(const struct op *op);
 void op_write_file(const struct op *op);

@@ -160,7 +160,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: "no-new-privs", type: "boolean", description: "set no_new_privs for the process" },
       { name: "cap", alias: "c", type: "strings", description: "add a capability to the process's bounding set (repeatable)" },
       preserveFds,
-      { name: "cgroup", type: "string", description: "run the process in an existing sub-cgroup: [<controller>:]<cgroup>" },
+      { name: "cgroup", type: "strings", description: "run the process in an existing sub-cgroup: [<controller>[,<controller>]:]<cgroup> (repeatable, one per controller)" },
       { name: "ignore-paused", type: "boolean", description: "allow exec in a paused container" },
     ],
   },

@@ -29,7 +29,7 @@ export function execOptions(ctx: CliContext): ExecOptions {
     pidFile: pathOpt(ctx, "pid-file"),
     consoleSocket: pathOpt(ctx, "console-socket"),
     preserveFds: num(ctx, "preserve-fds"),
-    subCgroup: str(ctx, "cgroup") || undefined,
+    subCgroups: list(ctx, "cgroup"),
     ignorePaused: bool(ctx, "ignore-paused"),
   };
 }

@@ -9,6 +9,7 @@ import { recordedCgroup } from "./cgroup.js";
 import { initAlive, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
 import { releaseResources } from "./resources.js";
+import { sharesMountNamespace } from "./shared-mounts.js";
 
 const SIGKILL = 9;
 
@@ -37,6 +38,11 @@ export async function cleanupContainer(
   const ownPidNs = rec.pid !== null && (rec.config.linux?.namespaces ?? []).some((n) => n.type === "pid" && !n.path);
   if (!ownPidNs) cgroup.killAll(SIGKILL);
   await waitGone(rec);
+  if (sharesMountNamespace(rec.config)) {
+    // loaded only here: a container with its own mount namespace takes its mounts with it
+    const { detachMountsBelow } = await import("./shared-mounts.js");
+    await detachMountsBelow(rec.rootfs);
+  }
   try {
     cgroup.destroy(); // waits a moment for exiting processes
   } catch (err) {

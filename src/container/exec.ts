@@ -16,6 +16,7 @@ import { liveStatus, mustGet, openStore, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
 import { writePidFile } from "./pidfile.js";
 import { buildJoinPlan } from "./plan-join.js";
+import { sharesMountNamespace } from "./shared-mounts.js";
 import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 import { FORWARDED_SIGNALS } from "../linux/signals.js";
 import { lsmError } from "../spec/semantic.js";
@@ -40,6 +41,7 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
     seccomp: await seccompFor(rec),
     // runc's exec joins the keyring the init joined, unless the container was made without one.
     sessionKeyring: rec.sessionKeyring ?? undefined,
+    chroot: sharesMountNamespace(rec.config) ? `/proc/${pid}/root` : undefined,
   });
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   try {
@@ -53,12 +55,13 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
   }
 }
 
-/** The container's filter, loaded by the exec'd process too (with its notify fd to the agent). */
-async function seccompFor(rec: ContainerRecord): Promise<SeccompLoad | undefined> {
+/** The container's filter, loaded by the exec'd process too (with its notify fd to the agent),
+ *  and by startContainer hooks. */
+export async function seccompFor(rec: ContainerRecord, status: "created" | "running" = "running"): Promise<SeccompLoad | undefined> {
   const seccomp = rec.config.linux?.seccomp;
   if (!seccomp) return undefined;
   const { prepareSeccomp } = await import("../seccomp/notify.js");
-  return prepareSeccomp(seccomp, stateOf(rec, "running"));
+  return prepareSeccomp(seccomp, stateOf(rec, status));
 }
 
 /** The container must exist and be running (or paused, with --ignore-paused). */
@@ -71,35 +74,68 @@ function checkContainer(g: GlobalOptions, o: ExecOptions): { rec: ContainerRecor
     if (status === "stopped") throw new PolisError("cannot exec in a stopped container");
     if (status === "paused" && !o.ignorePaused) throw new PolisError("cannot exec in a paused container");
     if (status === "creating") throw new PolisError("cannot exec in a container that is being created");
-    return { rec, cgroupProcs: o.subCgroup === undefined ? cgroup.procsFiles() : subCgroupProcs(cgroup.paths, o.subCgroup) };
+    return { rec, cgroupProcs: o.subCgroups?.length ? subCgroupProcs(cgroup.paths, o.subCgroups) : cgroup.procsFiles() };
   } finally {
     store.close();
   }
 }
 
 /**
- * --cgroup [<controller>[,<controller>]:]<path>: join <path> below the container's cgroup, in
- * every hierarchy or only in the listed controllers' (the others keep the container's cgroup).
- * Like runc, the sub-cgroup must already exist.
+ * --cgroup, given once or more (runc's getSubCgroupPaths): `<path>` alone joins <path> below the
+ * container's cgroup in every hierarchy; `<controller>[,<controller>]:<path>` in those
+ * controllers' hierarchies only, and may be repeated for other controllers; the hierarchies no
+ * flag names keep the container's cgroup. Like runc, the sub-cgroups must already exist.
  */
-export function subCgroupProcs(paths: Record<string, string>, spec: string, exists = existsSync): string[] {
-  const colon = spec.lastIndexOf(":");
-  const sub = colon < 0 ? spec : spec.slice(colon + 1);
-  const only = colon < 0 ? undefined : spec.slice(0, colon).split(",").filter(Boolean);
-  const clean = posix.normalize(sub).replace(/^\/+/, "");
-  if (sub === "" || clean.split("/").includes("..")) throw new PolisError(`--cgroup: invalid sub-cgroup path ${JSON.stringify(sub)}`);
-  for (const c of only ?? []) {
-    if (!Object.hasOwn(paths, c)) throw new PolisError(`--cgroup: the container has no ${c} cgroup`);
+export function subCgroupProcs(paths: Record<string, string>, specs: readonly string[], exists = existsSync): string[] {
+  const wanted = parseSubCgroups(specs);
+  for (const c of wanted.keys()) {
+    if (c !== "" && !Object.hasOwn(paths, c)) throw new PolisError(`--cgroup: the container has no ${c} cgroup`);
   }
-  const dirs = new Map<string, string>(); // container dir -> dir to join (co-mounted controllers share one)
+  const dirs = new Map<string, { join: string; by?: string }>(); // container dir -> dir to join (co-mounted controllers share one)
   for (const [controller, dir] of Object.entries(paths)) {
-    const inSub = !only || only.includes(controller);
-    if (inSub || !dirs.has(dir)) dirs.set(dir, inSub ? join(dir, clean) : dir);
+    const sub = wanted.get(controller) ?? wanted.get("");
+    const prev = dirs.get(dir);
+    if (sub === undefined) {
+      if (!prev) dirs.set(dir, { join: dir });
+      continue;
+    }
+    const target = join(dir, sub);
+    if (prev?.by !== undefined && prev.join !== target) {
+      throw new PolisError(`--cgroup: ${prev.by} and ${controller} share a hierarchy but were given different paths`);
+    }
+    dirs.set(dir, { join: target, by: controller });
   }
-  return [...dirs.values()].map((dir) => {
+  return [...dirs.values()].map(({ join: dir }) => {
     if (!exists(dir)) throw new PolisError(`--cgroup: ${dir} does not exist`, { step: `join cgroup ${dir}`, errno: "ENOENT" });
     return join(dir, "cgroup.procs");
   });
+}
+
+/** controller ("" = every hierarchy) -> sub-cgroup path, with runc's rules and words. */
+function parseSubCgroups(specs: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const spec of specs) {
+    const parts = spec.split(":");
+    if (parts.length > 2) throw new PolisError(`--cgroup: invalid --cgroup argument: ${spec}`);
+    const sub = cleanSub(parts[parts.length - 1]);
+    if (parts.length === 1) {
+      if (specs.length !== 1) throw new PolisError(`--cgroup: invalid --cgroup argument: ${spec} (missing <controller>: prefix)`);
+      out.set("", sub);
+      continue;
+    }
+    for (const c of parts[0].split(",")) {
+      if (c === "") throw new PolisError(`--cgroup: invalid --cgroup argument: ${spec} (empty <controller> prefix)`);
+      if (out.has(c)) throw new PolisError(`--cgroup: invalid --cgroup argument(s): controller ${c} specified multiple times`);
+      out.set(c, sub);
+    }
+  }
+  return out;
+}
+
+function cleanSub(sub: string): string {
+  const clean = posix.normalize(sub).replace(/^\/+/, "");
+  if (sub === "" || clean.split("/").includes("..")) throw new PolisError(`--cgroup: invalid sub-cgroup path ${JSON.stringify(sub)}`);
+  return clean;
 }
 
 async function processFromFile(path: string): Promise<Process> {

@@ -57,7 +57,7 @@ export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchIn
   });
   // The shim makes the exec fifo as its first step (mode 0622 whatever the umask: the init may
   // have dropped to any uid by the time it opens it); loading koffi for mkfifo(3) cost ~14 ms.
-  plan.ops.unshift({ code: OpCode.MKFIFO, args: [fifo, 0o622], field: "process", what: `make the exec fifo ${fifo}` });
+  plan.prepend(OpCode.MKFIFO, "process", `make the exec fifo ${fifo}`, fifo, 0o622);
   phase("plan");
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   let pid = 0;

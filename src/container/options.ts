@@ -78,8 +78,9 @@ export interface ExecOptions {
   pidFile?: string; // absolute
   consoleSocket?: string; // absolute
   preserveFds: number;
-  /** --cgroup: [<controller>:]<path> inside the container's cgroup */
-  subCgroup?: string;
+  /** --cgroup, each [<controller>[,<controller>]:]<path> inside the container's cgroup (none: the
+   *  container's own cgroup) */
+  subCgroups?: string[];
   ignorePaused: boolean;
 }
 

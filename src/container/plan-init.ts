@@ -11,6 +11,7 @@ import {
   hostPathKind,
   isBindMount,
   planMount,
+  planOpenedSources,
   propagationName,
   rootfsPropagationFlags,
   type DeferredRemount,
@@ -110,6 +111,10 @@ interface Checked {
   terminal: boolean;
   /** a mount namespace is joined by path (host paths must be opened before that) */
   joinsMount: boolean;
+  /** no mount namespace listed: the runtime's is shared (mounts land there; chroot, no pivot) */
+  sharedMounts: boolean;
+  /** mounts[i] -> its OPEN_TREE copy (a container in a user namespace) */
+  openedSources?: Map<number, number>;
 }
 
 /** Rules spanning several fields that only the plan can check (runc's validator has them too). */
@@ -119,10 +124,8 @@ function checkInput(input: InitPlanInput): Checked {
   if (!proc) throw fieldError("process", "is required to create a container");
   if (!proc.args?.length) throw fieldError("process.args", "must not be empty");
   const ns = namespaceSetup(spec.linux?.namespaces);
-  if (!ns.index.has("mount")) {
-    // Without one, making "/" a slave and binding the rootfs would change the host's mount tree.
-    throw fieldError("linux.namespaces", "a mount namespace is required");
-  }
+  const sharedMounts = !ns.index.has("mount");
+  if (sharedMounts) checkSharedMounts(spec);
   // Like runc, the names may be set in whatever UTS namespace the container has (new or joined).
   if (spec.hostname && !ns.index.has("uts")) {
     throw fieldError("hostname", "unable to set hostname without a private UTS namespace");
@@ -144,7 +147,23 @@ function checkInput(input: InitPlanInput): Checked {
     newUser: ns.create.has("user"),
     terminal: Boolean(proc.terminal && (input.consoleSocket || input.mode === "wait")),
     joinsMount: ns.join.some((j) => j.type === "mount"),
+    sharedMounts,
   };
+}
+
+/**
+ * No mount namespace listed: as the spec says and runc does, the container inherits the runtime's.
+ * Its mounts are made there, under the rootfs, and it is chroot'ed (runc's chroot()). What would
+ * change the runtime's own mounts is refused: masks and read-only paths with runc's words, and,
+ * unlike runc (which then remounts the host's "/" or changes its propagation), root.readonly and
+ * rootfsPropagation.
+ */
+function checkSharedMounts(spec: Spec): void {
+  const linux = spec.linux;
+  if (linux?.maskedPaths?.length) throw fieldError("linux.maskedPaths", "unable to restrict sys entries without a private MNT namespace");
+  if (linux?.readonlyPaths?.length) throw fieldError("linux.readonlyPaths", "unable to restrict sys entries without a private MNT namespace");
+  if (spec.root?.readonly) throw fieldError("root.readonly", "a read-only rootfs needs a private mount namespace (it would remount the host's mount)");
+  if (linux?.rootfsPropagation) throw fieldError("linux.rootfsPropagation", "needs a private mount namespace (it would change the host's mounts)");
 }
 
 const nsField = (ns: NamespaceSetup, t: NamespaceType) => `linux.namespaces[${ns.index.get(t)}]`;
@@ -156,6 +175,9 @@ function addBeforeClone(plan: Plan, input: InitPlanInput, c: Checked): void {
   if (c.terminal && input.consoleSocket) addConsoleSocket(plan, input.consoleSocket);
   else if (c.terminal) plan.add(OpCode.CONSOLE_PAIR, "process.terminal", "make the terminal's socketpair");
   if (input.seccomp) addSeccompListener(plan, input.seccomp);
+  // runc: the bind sources of a user-namespaced container are opened by the runtime, before the
+  // namespaces are entered; its root (an unprivileged uid on the host) may not reach them.
+  if (c.ns.index.has("user")) c.openedSources = planOpenedSources(plan, input.spec.mounts ?? [], input.bundle);
   // The fifo is a host path: open it before joining another mount namespace would hide it.
   if (c.joinsMount) addFifoOpen(plan, input.fifoPath);
   for (const j of c.ns.join) {
@@ -183,6 +205,8 @@ function addClone(plan: Plan, input: InitPlanInput, c: Checked): void {
   plan.add(OpCode.SETSID, "process", "start a new session");
   if (!c.joinsMount) addFifoOpen(plan, input.fifoPath);
   if (c.newUser) plan.add(OpCode.BECOME_ROOT, nsField(c.ns, "user"), "become root in the new user namespace");
+  // runc brings the loopback interface of a new network namespace up (127.0.0.1 works inside).
+  if (c.ns.create.has("network")) plan.add(OpCode.LOOPBACK_UP, nsField(c.ns, "network"), "bring the loopback interface up");
   // After BECOME_ROOT: the keyring belongs to the container's root, not to the overflow uid.
   if (input.sessionKeyring) {
     plan.add(OpCode.NEW_KEYRING, "process", `join a new session keyring ${input.sessionKeyring}`, input.sessionKeyring);
@@ -192,24 +216,16 @@ function addClone(plan: Plan, input: InitPlanInput, c: Checked): void {
 /** runc's prepareRoot + mounts + devices, all before pivot_root (targets scoped to the rootfs). */
 function addRootfs(plan: Plan, input: InitPlanInput, c: Checked): DeferredRemount[] {
   const { spec, rootfs } = input;
-  // Stop our mounts from propagating to the host, then make the rootfs a mount point of its own
-  // (pivot_root needs one).
-  const firstProp = c.rootProp ?? MS.SLAVE | MS.REC;
-  const propField = c.rootProp !== undefined ? "linux.rootfsPropagation" : "root.path";
-  plan.add(OpCode.MOUNT, propField, `make / ${propagationName(firstProp)}`, "", "/", "", firstProp, "", "");
-  // pivot_root refuses a new root whose parent mount is shared: make just that parent private (runc).
-  if (firstProp & MS.SHARED && input.rootfsParentMount) {
-    const parent = input.rootfsParentMount;
-    plan.add(OpCode.MOUNT, "linux.rootfsPropagation", `make ${parent}, the mount holding the rootfs, private`, "", parent, "", MS.PRIVATE, "", "");
-  }
-  plan.add(OpCode.MOUNT, "root.path", `bind mount the rootfs ${rootfs} onto itself`, rootfs, rootfs, "", MS.BIND | MS.REC, "", "");
-
+  // Sharing the host's mount namespace, its propagation is not ours to change, and chroot needs
+  // no mount point.
+  if (!c.sharedMounts) addPrivateRoot(plan, input, c);
   const mountCtx = {
     rootfs,
     bundle: input.bundle,
     cgroupns: c.ns.index.has("cgroup"),
     cgroupPaths: input.cgroupPaths,
     sourceKind: input.sourceKind ?? hostPathKind,
+    openedSources: c.openedSources,
   };
   const deferred: DeferredRemount[] = [];
   (spec.mounts ?? []).forEach((m, i) => {
@@ -222,11 +238,30 @@ function addRootfs(plan: Plan, input: InitPlanInput, c: Checked): DeferredRemoun
   return deferred;
 }
 
+/** Stop our mounts from propagating to the host, then make the rootfs a mount point of its own
+ *  (pivot_root needs one). */
+function addPrivateRoot(plan: Plan, input: InitPlanInput, c: Checked): void {
+  const { rootfs } = input;
+  const firstProp = c.rootProp ?? MS.SLAVE | MS.REC;
+  const propField = c.rootProp !== undefined ? "linux.rootfsPropagation" : "root.path";
+  plan.add(OpCode.MOUNT, propField, `make / ${propagationName(firstProp)}`, "", "/", "", firstProp, "", "");
+  // pivot_root refuses a new root whose parent mount is shared: make just that parent private (runc).
+  if (firstProp & MS.SHARED && input.rootfsParentMount) {
+    const parent = input.rootfsParentMount;
+    plan.add(OpCode.MOUNT, "linux.rootfsPropagation", `make ${parent}, the mount holding the rootfs, private`, "", parent, "", MS.PRIVATE, "", "");
+  }
+  plan.add(OpCode.MOUNT, "root.path", `bind mount the rootfs ${rootfs} onto itself`, rootfs, rootfs, "", MS.BIND | MS.REC, "", "");
+}
+
 /** pivot_root, then what runc does in the new root before the process setup (paths are the container's). */
 function addFinishRootfs(plan: Plan, input: InitPlanInput, c: Checked, deferred: DeferredRemount[]): void {
   const { spec, rootfs } = input;
   const proc = c.proc;
-  if (input.noPivot) plan.add(OpCode.MOVE_ROOT, "root.path", `move the rootfs ${rootfs} to /`, rootfs);
+  // Masked files get the host's null device, opened and verified while the host's /dev is still
+  // reachable: never the rootfs's /dev/null, which the image (or a volume) may have planted.
+  if (spec.linux?.maskedPaths?.length) plan.add(OpCode.MASK_SOURCE, "linux.maskedPaths", "open the host's /dev/null to mask files with", "/dev/null");
+  if (c.sharedMounts) plan.add(OpCode.CHROOT, "linux.namespaces", `chroot to ${rootfs} (no mount namespace)`, rootfs);
+  else if (input.noPivot) plan.add(OpCode.MOVE_ROOT, "root.path", `move the rootfs ${rootfs} to /`, rootfs);
   else plan.add(OpCode.PIVOT_ROOT, "root.path", `pivot_root to ${rootfs}`, rootfs);
   if (c.rootProp !== undefined) {
     plan.add(OpCode.MOUNT, "linux.rootfsPropagation", `make / ${propagationName(c.rootProp)}`, "", "/", "", c.rootProp, "", "");
@@ -266,11 +301,13 @@ export function addConsoleSocket(plan: Plan, sock: string): void {
   plan.add(OpCode.CONSOLE_SOCKET, "process.terminal", `connect to console socket ${sock}`, sock);
 }
 
-/** CONSOLE: a terminal sized from process.consoleSize (0 = leave the default). */
+/** CONSOLE: a terminal sized from process.consoleSize (0 = leave the default), owned by the
+ *  process's user (runc), its group left to devpts (tty). */
 export function addConsole(plan: Plan, proc: Process | undefined, what: string): void {
   const rows = proc?.consoleSize?.height ?? 0;
   const cols = proc?.consoleSize?.width ?? 0;
-  plan.add(OpCode.CONSOLE, "process.terminal", what, rows, cols);
+  const uid = proc?.user?.uid ?? 0;
+  plan.add(OpCode.CONSOLE, "process.terminal", what, rows, cols, uid === 0 ? -1 : uid);
 }
 
 function addFifoOpen(plan: Plan, fifoPath: string): void {

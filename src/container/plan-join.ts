@@ -30,6 +30,9 @@ export interface JoinPlanInput {
   /** the container's session keyring (sessionKeyringName(id)), joined like runc's setns init
    * does; none when the container was created with --no-new-keyring */
   sessionKeyring?: string;
+  /** a container without a mount namespace (it shares ours): its root, `/proc/<init>/root`, to
+   *  chroot into, since no namespace to join holds it */
+  chroot?: string;
 }
 
 export function buildJoinPlan(input: JoinPlanInput): Plan {
@@ -57,6 +60,8 @@ export function buildJoinPlan(input: JoinPlanInput): Plan {
   if (input.sessionKeyring) {
     plan.add(OpCode.NEW_KEYRING, "process", `join the session keyring ${input.sessionKeyring}`, input.sessionKeyring);
   }
+  // before the console: /dev/ptmx must be the container's
+  if (input.chroot) plan.add(OpCode.CHROOT, "linux.namespaces", `chroot to the container's root ${input.chroot} (no mount namespace)`, input.chroot);
   if (terminal) addConsole(plan, proc, "allocate the process's terminal");
   if (proc) addProcessOps(plan, proc, undefined, input.seccomp);
   addFindExec(plan, input.argv, input.env, input.path, input.path ? "path" : undefined);

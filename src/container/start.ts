@@ -32,10 +32,19 @@ export async function startCreated(store: Store, rec: ContainerRecord): Promise<
   const hooks = rec.config.hooks;
   // The hook runner and the shim plumbing are loaded only when there are hooks to run.
   if (hooks?.startContainer?.length) {
-    const [{ runHooks }, { hookSpawnerInContainer }] = await Promise.all([import("../hooks/run.js"), import("./enter.js")]);
+    const [{ runHooks }, { hookSpawnerInContainer }, { seccompFor }] = await Promise.all([
+      import("../hooks/run.js"),
+      import("./enter.js"),
+      import("./exec.js"),
+    ]);
     try {
+      // runc runs them from its init once it is the container's process (user, capabilities,
+      // no_new_privs, seccomp filter loaded), right before the exec: so do we.
       await runHooks("startContainer", hooks.startContainer, stateOf(rec, "created"), {
-        spawn: hookSpawnerInContainer(rec.pid!, rec.config, rec.cgroupPaths),
+        spawn: hookSpawnerInContainer(rec.pid!, rec.config, rec.cgroupPaths, {
+          process: rec.config.process,
+          seccomp: await seccompFor(rec, "created"),
+        }),
       });
     } catch (err) {
       // The spec: a startContainer failure stops the container; the user must still delete it.

@@ -2,6 +2,7 @@
 // is CAPABILITIES in src/spec/names.ts (validation and `features` read the same one).
 import { fieldError } from "../errors.js";
 import { CAPABILITIES } from "../spec/names.js";
+import type { Mask } from "./plan.js";
 
 /** The bit number of a capability, or undefined for a name the kernel does not know. */
 export function capNumber(name: string): number | undefined {
@@ -20,11 +21,11 @@ export function capBits(names: readonly string[] | undefined, field: string): bi
 }
 
 /** A mask as the shim wants it: lower-case hex with a 0x prefix. */
-export function hexMask(mask: bigint): string {
-  return "0x" + mask.toString(16);
+export function hexMask(mask: bigint): Mask {
+  return `0x${mask.toString(16)}`;
 }
 
 /** `capBits` formatted for the wire. */
-export function capMask(names: readonly string[] | undefined, field: string): string {
+export function capMask(names: readonly string[] | undefined, field: string): Mask {
   return hexMask(capBits(names, field));
 }

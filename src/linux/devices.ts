@@ -1,5 +1,6 @@
 // The device nodes and /dev symlinks a container gets (runc's createDevices, setupPtmx,
-// setupDevSymlinks), as MKDIRS/MKNOD/MOUNT/SYMLINK ops run before pivot_root.
+// setupDevSymlinks), as MKDIRS/MKNOD/MOUNT/SYMLINK ops run before pivot_root. Every path is the
+// container's, resolved by the shim inside the rootfs (scope): a symlinked /dev stays in it.
 import { posix } from "node:path";
 import { fieldError } from "../errors.js";
 import { MS } from "../spec/names.js";
@@ -95,13 +96,14 @@ export function planDevices(plan: Plan, spec: Spec, ctx: DeviceContext): void {
         OpCode.MKNOD,
         d.field,
         `create device ${d.path} (${d.type} ${d.major}:${d.minor})`,
-        posix.join(ctx.rootfs, d.path),
+        d.path,
         d.type,
         d.major,
         d.minor,
         d.fileMode,
         d.uid,
         d.gid,
+        ctx.rootfs,
       );
     }
   }
@@ -114,6 +116,6 @@ export function planDevices(plan: Plan, spec: Spec, ctx: DeviceContext): void {
   ];
   if (ctx.hostHasKcore) links.push(["/proc/kcore", "/dev/core"]);
   for (const [target, link] of links) {
-    plan.add(OpCode.SYMLINK, "linux.devices", `link ${link} to ${target}`, target, posix.join(ctx.rootfs, link));
+    plan.add(OpCode.SYMLINK, "linux.devices", `link ${link} to ${target}`, target, link, ctx.rootfs);
   }
 }

@@ -124,6 +124,35 @@ export interface MountContext {
   /** the container's cgroup directories: controller (or "unified") -> absolute path */
   cgroupPaths: Record<string, string>;
   sourceKind: (hostPath: string) => PathKind;
+  /** mounts[i] -> the OPEN_TREE copy of its bind source, opened before CLONE (a user-namespaced
+   *  container: its root may not reach the source); none: bind the host path itself */
+  openedSources?: ReadonlyMap<number, number>;
+}
+
+/** A bind mount's source as the host sees it (relative sources are the bundle's, as runc), and
+ *  whether it is recursive (without "bind"/"rbind" in the options the type alone made it a bind:
+ *  recursive, like crun). */
+export function bindSource(m: Mount, field: string, bundle: string | undefined): { source: string; recursive: boolean } {
+  let source = m.source ?? "";
+  if (!source) throw fieldError(`${field}.source`, "a bind mount needs a source");
+  if (!posix.isAbsolute(source) && bundle) source = posix.join(bundle, source);
+  const opts = parseMountOptions(m.options, `${field}.options`);
+  const explicit = (m.options ?? []).some((o) => o === "bind" || o === "rbind");
+  return { source, recursive: explicit ? (opts.flags & MS.REC) !== 0 : true };
+}
+
+/** OPEN_TREE for every bind mount's source, before CLONE; returns mounts[i] -> copy index. */
+export function planOpenedSources(plan: Plan, mounts: readonly Mount[], bundle: string | undefined): Map<number, number> {
+  const opened = new Map<number, number>();
+  mounts.forEach((m, i) => {
+    const type = m.type ?? "";
+    if (type === "cgroup" || type === "cgroup2" || !isBindMount(m)) return;
+    const field = `mounts[${i}]`;
+    const { source, recursive } = bindSource(m, field, bundle);
+    plan.add(OpCode.OPEN_TREE, field, `open the bind source ${source} as the runtime`, source, recursive ? 1 : 0);
+    opened.set(i, opened.size);
+  });
+  return opened;
 }
 
 /** A tmpfs (or /dev) asked to be read-only is mounted rw, filled, and remounted ro after pivot. */
@@ -149,7 +178,7 @@ export function planMount(plan: Plan, m: Mount, index: number, ctx: MountContext
     return undefined;
   }
   if (isBindMount(m)) {
-    planBindMount(plan, m, field, dest, opts, ctx);
+    planBindMount(plan, m, index, dest, opts, ctx);
     return undefined;
   }
 
@@ -161,25 +190,30 @@ export function planMount(plan: Plan, m: Mount, index: number, ctx: MountContext
     flags &= ~MS.RDONLY;
     deferred = { field, destination: dest, flags: opts.flags };
   }
-  plan.add(OpCode.MKDIRS, field, `create mount point ${dest}`, dest, ctx.rootfs, "dir");
   const what = `mount ${type || "filesystem"} on ${dest}`;
-  plan.add(OpCode.MOUNT, field, what, m.source ?? type, dest, type, flags >>> 0, opts.data, ctx.rootfs);
+  if (type === "tmpfs" && !opts.data.split(",").some((o) => o.startsWith("mode="))) {
+    // runc: a tmpfs without mode= keeps the mode of the directory it covers (the shim reads it
+    // when the mount happens: an earlier mount may have made or changed that directory)
+    plan.add(OpCode.MOUNT_KEEP_MODE, field, `${what}, with the mode of ${dest}`, m.source ?? type, dest, type, flags >>> 0, opts.data, ctx.rootfs);
+  } else {
+    plan.add(OpCode.MKDIRS, field, `create mount point ${dest}`, dest, ctx.rootfs, "dir");
+    plan.add(OpCode.MOUNT, field, what, m.source ?? type, dest, type, flags >>> 0, opts.data, ctx.rootfs);
+  }
   addPropagation(plan, field, dest, opts.propagation, ctx.rootfs);
   addSetattr(plan, field, dest, opts, ctx.rootfs);
   return deferred;
 }
 
-function planBindMount(plan: Plan, m: Mount, field: string, dest: string, opts: MountOptions, ctx: MountContext): void {
-  let source = m.source ?? "";
-  if (!source) throw fieldError(`${field}.source`, "a bind mount needs a source");
-  if (!posix.isAbsolute(source) && ctx.bundle) source = posix.join(ctx.bundle, source);
+function planBindMount(plan: Plan, m: Mount, index: number, dest: string, opts: MountOptions, ctx: MountContext): void {
+  const field = `mounts[${index}]`;
+  const { source, recursive } = bindSource(m, field, ctx.bundle);
   const kind = ctx.sourceKind(source);
   if (kind === "missing") throw fieldError(`${field}.source`, `stat ${source}: no such file or directory (ENOENT)`);
-  // Without "bind"/"rbind" in the options the type alone made it a bind: recursive, like crun.
-  const explicit = (m.options ?? []).some((o) => o === "bind" || o === "rbind");
-  const bindFlags = MS.BIND | (explicit ? opts.flags & MS.REC : MS.REC);
+  const bindFlags = MS.BIND | (recursive ? MS.REC : 0);
   plan.add(OpCode.MKDIRS, field, `create mount point ${dest}`, dest, ctx.rootfs, kind);
-  plan.add(OpCode.MOUNT, field, `bind mount ${source} on ${dest}`, source, dest, "", bindFlags, "", ctx.rootfs);
+  const opened = ctx.openedSources?.get(index);
+  if (opened !== undefined) plan.add(OpCode.MOVE_MOUNT, field, `bind mount ${source} on ${dest}`, opened, dest, ctx.rootfs);
+  else plan.add(OpCode.MOUNT, field, `bind mount ${source} on ${dest}`, source, dest, "", bindFlags, "", ctx.rootfs);
   addPropagation(plan, field, dest, opts.propagation, ctx.rootfs);
   // A bind mount ignores every flag but MS_REC: ro, nosuid… need a bind-remount.
   const extra = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
@@ -288,7 +322,7 @@ function planCgroupMount(plan: Plan, field: string, dest: string, opts: MountOpt
     }
     if (d.name.includes(",")) {
       for (const part of d.name.split(",")) {
-        plan.add(OpCode.SYMLINK, field, `link ${dest}/${part} to ${d.name}`, d.name, posix.join(ctx.rootfs, dest, part));
+        plan.add(OpCode.SYMLINK, field, `link ${dest}/${part} to ${d.name}`, d.name, `${dest}/${part}`, ctx.rootfs);
       }
     }
   }

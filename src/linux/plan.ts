@@ -46,9 +46,160 @@ export enum OpCode {
   CONSOLE_PAIR = 40,
   MKFIFO = 41,
   PARENT_CGROUPS = 42,
+  LOOPBACK_UP = 43,
+  MASK_SOURCE = 44,
+  // 45-49 are free (two branches added ops at the same time)
+  CHROOT = 50,
+  UMOUNT = 51,
+  MOUNT_KEEP_MODE = 52,
+  OPEN_TREE = 53,
+  MOVE_MOUNT = 54,
 }
 
+/** One argument on the wire: text, a number (sent in decimal), or raw bytes (a BPF program). */
 export type Arg = string | number | bigint | Buffer;
+/** An integer argument: sent as a decimal string; helpers may hand one over already formatted. */
+export type Int = number | bigint | `${bigint}`;
+/** A 64-bit mask (capabilities), "0x…". */
+export type Mask = `0x${string}`;
+/** The namespace type names SETNS takes. */
+export type NsName = "user" | "mount" | "network" | "ipc" | "uts" | "pid" | "cgroup" | "time";
+
+/**
+ * Each op's arguments: what `Plan.add` accepts for it. Keep in step with OP_ARG_NAMES below (the
+ * compiler checks the counts), native/PROTOCOL.md and native/src/main.c (test/unit/protocol.test.ts
+ * checks those). An empty string means "absent" where PROTOCOL.md says so (MOUNT's source, fstype,
+ * data; every `scope`).
+ */
+export interface OpArgs {
+  [OpCode.END]: [];
+  [OpCode.SETNS]: [type: NsName, path: string];
+  [OpCode.CGROUP_JOIN]: [procsFile: string];
+  [OpCode.TIMENS]: [offsets: string];
+  [OpCode.CONSOLE_SOCKET]: [path: string];
+  [OpCode.CLONE]: [flags: Int, uidMap: string, gidMap: string, setgroups: "" | "deny" | "allow", mode: "detach" | "wait"];
+  [OpCode.SETSID]: [];
+  [OpCode.BECOME_ROOT]: [];
+  [OpCode.MOUNT]: [source: string, target: string, fstype: string, flags: Int, data: string, scope: string];
+  [OpCode.MKDIRS]: [path: string, scope: string, kind: "dir" | "file"];
+  [OpCode.MOUNT_SETATTR]: [target: string, scope: string, attrSet: Int, attrClr: Int, propagation: Int, recursive: 0 | 1];
+  [OpCode.MKNOD]: [path: string, type: "c" | "b" | "p" | "u", major: Int, minor: Int, mode: Int, uid: Int, gid: Int, scope: string];
+  [OpCode.SYMLINK]: [target: string, linkpath: string, scope: string];
+  [OpCode.PAUSE]: [label: string];
+  [OpCode.PIVOT_ROOT]: [rootfs: string];
+  [OpCode.MOVE_ROOT]: [rootfs: string];
+  [OpCode.MASK]: [path: string];
+  [OpCode.READONLY]: [path: string];
+  [OpCode.WRITE_FILE]: [path: string, content: string];
+  [OpCode.SETHOSTNAME]: [name: string];
+  [OpCode.SETDOMAINNAME]: [name: string];
+  [OpCode.CONSOLE]: [rows: Int, cols: Int, uid: Int];
+  [OpCode.RLIMIT]: [resource: Int, soft: Int, hard: Int];
+  [OpCode.IOPRIO]: [ioClass: Int, level: Int];
+  [OpCode.SCHED]: [policy: Int, priority: Int, nice: Int, flags: Int, runtime: Int, deadline: Int, period: Int];
+  [OpCode.PERSONALITY]: [persona: Int];
+  [OpCode.NO_NEW_PRIVS]: [];
+  [OpCode.CAP_BOUNDING]: [keepMask: Mask];
+  [OpCode.USER]: [uid: Int, gid: Int, groups: string, umask: string];
+  [OpCode.CAPS]: [effective: Mask, permitted: Mask, inheritable: Mask];
+  [OpCode.CAP_AMBIENT]: [mask: Mask];
+  [OpCode.CHDIR]: [path: string];
+  [OpCode.FIND_EXEC]: [name: string, pathEnv: string];
+  [OpCode.FIFO_OPEN]: [path: string];
+  [OpCode.READY]: [];
+  [OpCode.FIFO_WAIT]: [];
+  [OpCode.SECCOMP]: [bpf: Buffer, flags: Int, listener: string, state: Buffer | ""];
+  [OpCode.EXEC]: [argvCount: Int, ...argvThenEnv: string[]];
+  [OpCode.NEW_KEYRING]: [name: string];
+  [OpCode.SECCOMP_LISTENER]: [path: string];
+  [OpCode.CONSOLE_PAIR]: [];
+  [OpCode.MKFIFO]: [path: string, mode: Int];
+  [OpCode.PARENT_CGROUPS]: [files: string];
+  [OpCode.LOOPBACK_UP]: [];
+  [OpCode.MASK_SOURCE]: [path: string];
+  [OpCode.CHROOT]: [root: string];
+  [OpCode.UMOUNT]: [path: string];
+  [OpCode.MOUNT_KEEP_MODE]: [source: string, target: string, fstype: string, flags: Int, data: string, scope: string];
+  [OpCode.OPEN_TREE]: [path: string, recursive: 0 | 1];
+  [OpCode.MOVE_MOUNT]: [index: Int, target: string, scope: string];
+}
+
+/**
+ * The argument names of PROTOCOL.md's op table, in order; a name ending in "…" stands for any
+ * number of arguments (EXEC's argv and env). The runtime copy of OpArgs: Plan.add checks counts
+ * with it, and the protocol test compares it with the C dispatch table and PROTOCOL.md.
+ */
+export const OP_ARG_NAMES = {
+  [OpCode.END]: [],
+  [OpCode.SETNS]: ["type", "path"],
+  [OpCode.CGROUP_JOIN]: ["procs-file"],
+  [OpCode.TIMENS]: ["offsets"],
+  [OpCode.CONSOLE_SOCKET]: ["path"],
+  [OpCode.CLONE]: ["flags", "uid_map", "gid_map", "setgroups", "mode"],
+  [OpCode.SETSID]: [],
+  [OpCode.BECOME_ROOT]: [],
+  [OpCode.MOUNT]: ["source", "target", "fstype", "flags", "data", "scope"],
+  [OpCode.MKDIRS]: ["path", "scope", "kind"],
+  [OpCode.MOUNT_SETATTR]: ["target", "scope", "attr_set", "attr_clr", "propagation", "recursive"],
+  [OpCode.MKNOD]: ["path", "type", "major", "minor", "mode", "uid", "gid", "scope"],
+  [OpCode.SYMLINK]: ["target", "linkpath", "scope"],
+  [OpCode.PAUSE]: ["label"],
+  [OpCode.PIVOT_ROOT]: ["rootfs"],
+  [OpCode.MOVE_ROOT]: ["rootfs"],
+  [OpCode.MASK]: ["path"],
+  [OpCode.READONLY]: ["path"],
+  [OpCode.WRITE_FILE]: ["path", "content"],
+  [OpCode.SETHOSTNAME]: ["name"],
+  [OpCode.SETDOMAINNAME]: ["name"],
+  [OpCode.CONSOLE]: ["rows", "cols", "uid"],
+  [OpCode.RLIMIT]: ["resource", "soft", "hard"],
+  [OpCode.IOPRIO]: ["class", "level"],
+  [OpCode.SCHED]: ["policy", "priority", "nice", "flags", "runtime", "deadline", "period"],
+  [OpCode.PERSONALITY]: ["persona"],
+  [OpCode.NO_NEW_PRIVS]: [],
+  [OpCode.CAP_BOUNDING]: ["keep-mask"],
+  [OpCode.USER]: ["uid", "gid", "groups", "umask"],
+  [OpCode.CAPS]: ["effective", "permitted", "inheritable"],
+  [OpCode.CAP_AMBIENT]: ["mask"],
+  [OpCode.CHDIR]: ["path"],
+  [OpCode.FIND_EXEC]: ["name", "path-env"],
+  [OpCode.FIFO_OPEN]: ["path"],
+  [OpCode.READY]: [],
+  [OpCode.FIFO_WAIT]: [],
+  [OpCode.SECCOMP]: ["bpf", "flags", "listener", "state"],
+  [OpCode.EXEC]: ["argv-count", "argv…", "env…"],
+  [OpCode.NEW_KEYRING]: ["name"],
+  [OpCode.SECCOMP_LISTENER]: ["path"],
+  [OpCode.CONSOLE_PAIR]: [],
+  [OpCode.MKFIFO]: ["path", "mode"],
+  [OpCode.PARENT_CGROUPS]: ["files"],
+  [OpCode.LOOPBACK_UP]: [],
+  [OpCode.MASK_SOURCE]: ["path"],
+  [OpCode.CHROOT]: ["root"],
+  [OpCode.UMOUNT]: ["path"],
+  [OpCode.MOUNT_KEEP_MODE]: ["source", "target", "fstype", "flags", "data", "scope"],
+  [OpCode.OPEN_TREE]: ["path", "recursive"],
+  [OpCode.MOVE_MOUNT]: ["index", "target", "scope"],
+} as const satisfies { readonly [C in OpCode]: readonly string[] };
+
+// Compile-time check that OpArgs and OP_ARG_NAMES agree on every fixed-arity op's count.
+type Names<C extends OpCode> = (typeof OP_ARG_NAMES)[C];
+type SameCount<C extends OpCode> = number extends OpArgs[C]["length"]
+  ? true // variadic: checked at run time against the fixed names
+  : OpArgs[C]["length"] extends Names<C>["length"]
+    ? Names<C>["length"] extends OpArgs[C]["length"]
+      ? true
+      : false
+    : false;
+const countsAgree: { [C in OpCode]: SameCount<C> } = {} as { [C in OpCode]: true };
+void countsAgree;
+
+/** How many arguments `code` takes: exact, or at least `min` for a variadic op (-1 in main.c). */
+export function argCount(code: OpCode): { min: number; variadic: boolean } {
+  const names: readonly string[] = OP_ARG_NAMES[code] ?? [];
+  const fixed = names.filter((n) => !n.endsWith("…"));
+  return { min: fixed.length, variadic: fixed.length !== names.length };
+}
 
 export interface Op {
   code: OpCode;
@@ -62,8 +213,15 @@ export interface Op {
 export class Plan {
   readonly ops: Op[] = [];
 
-  add(code: OpCode, field: string, what: string, ...args: Arg[]): this {
-    this.ops.push({ code, args, field, what });
+  /** Append an op; its arguments are typed per op (OpArgs). */
+  add<C extends OpCode>(code: C, field: string, what: string, ...args: OpArgs[C]): this {
+    this.ops.push(makeOp(code, field, what, args));
+    return this;
+  }
+
+  /** Put an op before every other one (the exec fifo, made once the plan is known). */
+  prepend<C extends OpCode>(code: C, field: string, what: string, ...args: OpArgs[C]): this {
+    this.ops.unshift(makeOp(code, field, what, args));
     return this;
   }
 
@@ -84,4 +242,14 @@ export class Plan {
     }
     return Buffer.concat(parts);
   }
+}
+
+/** The types stop a wrong call at compile time; this stops one that went through a cast, or a
+ *  spread of a computed list, before the shim answers it with a bare EINVAL. */
+function makeOp(code: OpCode, field: string, what: string, args: readonly Arg[]): Op {
+  const { min, variadic } = argCount(code);
+  if (variadic ? args.length < min : args.length !== min) {
+    throw new Error(`internal error: op ${OpCode[code] ?? code} takes ${variadic ? "at least " : ""}${min} arguments, got ${args.length} (${field}: ${what})`);
+  }
+  return { code, args: [...args], field, what };
 }

@@ -3,6 +3,7 @@
 import { fieldError } from "../errors.js";
 import { IOPRIO_CLASSES, PERSONALITY_DOMAINS, SCHED_FLAGS, SCHED_POLICIES } from "../spec/names.js";
 import type { Linux, Scheduler } from "../spec/types.js";
+import type { OpArgs, OpCode } from "./plan.js";
 
 function lookup(table: Readonly<Record<string, number>>, name: string, field: string, what: string): number {
   if (!Object.hasOwn(table, name)) throw fieldError(field, `unknown ${what} "${name}"`);
@@ -18,12 +19,13 @@ export function ioprioArgs(io: { class: string; priority: number }, field = "pro
 }
 
 /** SCHED op args: [policy, priority, nice, flags, runtime, deadline, period] (all decimal). */
-export function schedArgs(s: Scheduler, field = "process.scheduler"): string[] {
+export function schedArgs(s: Scheduler, field = "process.scheduler"): OpArgs[OpCode.SCHED] {
   const policy = lookup(SCHED_POLICIES, s.policy, `${field}.policy`, "scheduler policy");
   let flags = 0;
   (s.flags ?? []).forEach((f, i) => (flags |= lookup(SCHED_FLAGS, f, `${field}.flags[${i}]`, "scheduler flag")));
-  const u64 = (v: number | undefined) => BigInt(Math.trunc(v ?? 0)).toString();
-  return [String(policy), String(s.priority ?? 0), String(s.nice ?? 0), String(flags), u64(s.runtime), u64(s.deadline), u64(s.period)];
+  const u64 = (v: number | undefined) => `${BigInt(Math.trunc(v ?? 0))}` as const;
+  const int = (v: number) => `${BigInt(Math.trunc(v))}` as const;
+  return [int(policy), int(s.priority ?? 0), int(s.nice ?? 0), int(flags), u64(s.runtime), u64(s.deadline), u64(s.period)];
 }
 
 /** The personality(2) argument for linux.personality. */

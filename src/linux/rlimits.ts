@@ -15,8 +15,8 @@ export function rlimitNumber(type: string, field: string): number {
 const U64_MAX_AS_DOUBLE = 2 ** 64 - 1;
 
 /** A u64 limit as the shim's decimal argument: "-1" for infinity. */
-export function rlimitValue(v: number | bigint): string {
-  if (typeof v === "bigint") return v >= 0xffffffffffffffffn ? "-1" : v.toString();
+export function rlimitValue(v: number | bigint): `${bigint}` {
+  if (typeof v === "bigint") return v >= 0xffffffffffffffffn ? "-1" : `${v}`;
   if (v >= U64_MAX_AS_DOUBLE) return "-1";
-  return BigInt(Math.trunc(v)).toString();
+  return `${BigInt(Math.trunc(v))}`;
 }

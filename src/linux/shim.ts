@@ -41,8 +41,25 @@ export interface ShimExit {
   signal: string | null;
 }
 
-const TYPES: Record<number, ShimMessageType> = { 1: "pid", 2: "pause", 3: "ready", 4: "error", 5: "exited" };
-const HEADER = 24; // type:u32 step:i32 errno:i32 value:i64 len:u32
+/** Message type codes (PROTOCOL.md "Messages"; native/src/shim.h `enum msg_type`). */
+export enum MessageType {
+  PID = 1,
+  PAUSE = 2,
+  READY = 3,
+  ERROR = 4,
+  EXITED = 5,
+}
+
+const TYPES: Record<MessageType, ShimMessageType> = {
+  [MessageType.PID]: "pid",
+  [MessageType.PAUSE]: "pause",
+  [MessageType.READY]: "ready",
+  [MessageType.ERROR]: "error",
+  [MessageType.EXITED]: "exited",
+};
+/** type:u32 step:i32 errno:i32 value:i64 len:u32 (native/src/sync.c HEADER_LEN) */
+export const MESSAGE_HEADER_LEN = 24;
+const HEADER = MESSAGE_HEADER_LEN;
 
 /** Parse every complete message at the start of buf; returns them and the unparsed rest. */
 export function decodeMessages(buf: Buffer): { messages: ShimMessage[]; rest: Buffer } {
@@ -53,7 +70,7 @@ export function decodeMessages(buf: Buffer): { messages: ShimMessage[]; rest: Bu
     if (buf.length - off < HEADER + len) break;
     const code = buf.readUInt32LE(off);
     messages.push({
-      type: TYPES[code] ?? ("error" as const),
+      type: TYPES[code as MessageType] ?? ("error" as const),
       step: buf.readInt32LE(off + 4),
       errno: buf.readInt32LE(off + 8),
       value: Number(buf.readBigInt64LE(off + 12)),

@@ -293,13 +293,21 @@ describe("the process from the flags (runc's getProcess)", () => {
   it("places --cgroup below the container's cgroup, in all or the listed hierarchies", () => {
     const paths = { cpu: "/cg/cpu/c", cpuacct: "/cg/cpuacct/c", memory: "/cg/memory/c", unified: "/cg/unified/c" };
     const all = () => true;
-    expect(subCgroupProcs(paths, "a/b", all)).toEqual(["/cg/cpu/c/a/b/cgroup.procs", "/cg/cpuacct/c/a/b/cgroup.procs", "/cg/memory/c/a/b/cgroup.procs", "/cg/unified/c/a/b/cgroup.procs"]);
-    expect(subCgroupProcs(paths, "memory:/x", all)).toEqual(["/cg/cpu/c/cgroup.procs", "/cg/cpuacct/c/cgroup.procs", "/cg/memory/c/x/cgroup.procs", "/cg/unified/c/cgroup.procs"]);
+    expect(subCgroupProcs(paths, ["a/b"], all)).toEqual(["/cg/cpu/c/a/b/cgroup.procs", "/cg/cpuacct/c/a/b/cgroup.procs", "/cg/memory/c/a/b/cgroup.procs", "/cg/unified/c/a/b/cgroup.procs"]);
+    expect(subCgroupProcs(paths, ["memory:/x"], all)).toEqual(["/cg/cpu/c/cgroup.procs", "/cg/cpuacct/c/cgroup.procs", "/cg/memory/c/x/cgroup.procs", "/cg/unified/c/cgroup.procs"]);
     // co-mounted controllers share a directory: listing one moves both
-    expect(subCgroupProcs({ cpu: "/cg/cpu,cpuacct/c", cpuacct: "/cg/cpu,cpuacct/c" }, "cpuacct:x", all)).toEqual(["/cg/cpu,cpuacct/c/x/cgroup.procs"]);
-    expect(() => subCgroupProcs(paths, "../escape", all)).toThrow(/invalid sub-cgroup/);
-    expect(() => subCgroupProcs(paths, "rdma:x", all)).toThrow(/no rdma cgroup/);
-    expect(() => subCgroupProcs(paths, "x", () => false)).toThrow(/does not exist/);
+    expect(subCgroupProcs({ cpu: "/cg/cpu,cpuacct/c", cpuacct: "/cg/cpu,cpuacct/c" }, ["cpuacct:x"], all)).toEqual(["/cg/cpu,cpuacct/c/x/cgroup.procs"]);
+    expect(() => subCgroupProcs(paths, ["../escape"], all)).toThrow(/invalid sub-cgroup/);
+    expect(() => subCgroupProcs(paths, ["rdma:x"], all)).toThrow(/no rdma cgroup/);
+    expect(() => subCgroupProcs(paths, ["x"], () => false)).toThrow(/does not exist/);
+    // several flags, one per controller, each applies (runc's getSubCgroupPaths)
+    expect(subCgroupProcs(paths, ["memory:m", "cpu,unified:u"], all)).toEqual(["/cg/cpu/c/u/cgroup.procs", "/cg/cpuacct/c/cgroup.procs", "/cg/memory/c/m/cgroup.procs", "/cg/unified/c/u/cgroup.procs"]);
+    expect(() => subCgroupProcs(paths, ["memory:m", "x"], all)).toThrow("--cgroup: invalid --cgroup argument: x (missing <controller>: prefix)");
+    expect(() => subCgroupProcs(paths, ["memory:m", "cpu,memory:n"], all)).toThrow("controller memory specified multiple times");
+    expect(() => subCgroupProcs(paths, [",cpu:m"], all)).toThrow("(empty <controller> prefix)");
+    expect(() => subCgroupProcs(paths, ["a:b:c"], all)).toThrow("invalid --cgroup argument: a:b:c");
+    const shared = { cpu: "/cg/cpu,cpuacct/c", cpuacct: "/cg/cpu,cpuacct/c" };
+    expect(() => subCgroupProcs(shared, ["cpu:a", "cpuacct:b"], all)).toThrow("cpu and cpuacct share a hierarchy but were given different paths");
   });
 
   it("merges env like runc and finds HOME in passwd", () => {

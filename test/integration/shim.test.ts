@@ -84,14 +84,14 @@ function tempDir(prefix: string): string {
   return d;
 }
 
-function clone(plan: Plan, flags: number, mode: "wait" | "detach", maps: [string, string, string] = ["", "", ""]): Plan {
-  return plan.add(OpCode.CLONE, "linux.namespaces", "clone", String(flags), ...maps, mode);
+function clone(plan: Plan, flags: number, mode: "wait" | "detach", maps: [string, string, "" | "deny" | "allow"] = ["", "", ""]): Plan {
+  return plan.add(OpCode.CLONE, "linux.namespaces", "clone", flags, ...maps, mode);
 }
 
 function exec(plan: Plan, argv: string[], env: string[] = [`PATH=${PATH}`]): Plan {
   return plan
     .add(OpCode.FIND_EXEC, "process.args[0]", `find ${argv[0]}`, argv[0], PATH)
-    .add(OpCode.EXEC, "process.args", `exec ${argv[0]}`, String(argv.length), ...argv, ...env);
+    .add(OpCode.EXEC, "process.args", `exec ${argv[0]}`, argv.length, ...argv, ...env);
 }
 
 async function until<T>(probe: () => T | undefined, what: string, ms = 5000): Promise<T> {
@@ -131,11 +131,11 @@ describe("polis-shim", () => {
     const rootfs = join(bundle, "rootfs");
     const out = tempDir("polis-shim-out-");
     const plan = clone(new Plan(), NS.pid + NS.mount + NS.uts + NS.ipc + NS.net, "wait")
-      .add(OpCode.MOUNT, "linux.rootfsPropagation", "make / rslave", "", "/", "", String(MS_SLAVE | MS_REC), "", "")
-      .add(OpCode.MOUNT, "root.path", "bind the rootfs", rootfs, rootfs, "", String(MS_BIND | MS_REC), "", "")
+      .add(OpCode.MOUNT, "linux.rootfsPropagation", "make / rslave", "", "/", "", MS_SLAVE | MS_REC, "", "")
+      .add(OpCode.MOUNT, "root.path", "bind the rootfs", rootfs, rootfs, "", MS_BIND | MS_REC, "", "")
       .add(OpCode.MOUNT, "mounts[0]", "mount proc on /proc", "proc", "/proc", "proc", "0", "", rootfs)
       .add(OpCode.MKDIRS, "mounts[1].destination", "create /out", "/out", rootfs, "dir")
-      .add(OpCode.MOUNT, "mounts[1]", "bind the out dir on /out", out, "/out", "", String(MS_BIND), "", rootfs)
+      .add(OpCode.MOUNT, "mounts[1]", "bind the out dir on /out", out, "/out", "", MS_BIND, "", rootfs)
       .add(OpCode.SETHOSTNAME, "hostname", "set hostname", "shimtest")
       .add(OpCode.PIVOT_ROOT, "root.path", "pivot_root", rootfs);
     exec(plan, ["sh", "-c", "hostname > /out/host; echo $$ > /out/pid; exec sleep 1000"]);
@@ -164,7 +164,7 @@ describe("polis-shim", () => {
   it("reports a failing mount with its step, field and ENODEV", async () => {
     const target = tempDir("polis-shim-mnt-");
     const plan = clone(new Plan(), NS.mount, "wait")
-      .add(OpCode.MOUNT, "linux.rootfsPropagation", "make / rslave", "", "/", "", String(MS_SLAVE | MS_REC), "", "")
+      .add(OpCode.MOUNT, "linux.rootfsPropagation", "make / rslave", "", "/", "", MS_SLAVE | MS_REC, "", "")
       .add(OpCode.MOUNT, "mounts[3]", `mount nosuchfs on ${target}`, "none", target, "nosuchfs", "0", "", "");
     exec(plan, ["true"]);
     const s = start(plan);
@@ -214,7 +214,9 @@ describe("polis-shim", () => {
   it("rejects an unknown op and a wrong argument count with EINVAL at that step", async () => {
     const bad = start(new Plan().add(OpCode.SETSID, "process", "setsid").add(99 as OpCode, "x", "op 99"));
     await expect(bad.next()).rejects.toMatchObject({ report: { step: 1, errno: 22 }, message: "x: op 99: invalid argument (EINVAL)" });
-    const short = start(new Plan().add(OpCode.SETHOSTNAME, "hostname", "set hostname"));
+    const shortPlan = new Plan();
+    shortPlan.ops.push({ code: OpCode.SETHOSTNAME, args: [], field: "hostname", what: "set hostname" }); // Plan.add would refuse it
+    const short = start(shortPlan);
     await expect(short.next()).rejects.toMatchObject({ report: { step: 0, errno: 22 } });
   });
 
@@ -230,7 +232,7 @@ describe("polis-shim", () => {
       .add(OpCode.MKDIRS, "mounts[1].destination", "create /up/file", "/up/file", rootfs, "file")
       .add(OpCode.MKDIRS, "mounts[2].destination", "create /etc/resolv.conf", "/etc/resolv.conf", rootfs, "file");
     clone(plan, NS.mount, "wait")
-      .add(OpCode.MOUNT, "linux.rootfsPropagation", "make / rslave", "", "/", "", String(MS_SLAVE | MS_REC), "", "")
+      .add(OpCode.MOUNT, "linux.rootfsPropagation", "make / rslave", "", "/", "", MS_SLAVE | MS_REC, "", "")
       .add(OpCode.MOUNT, "mounts[0]", "mount tmpfs on /evil/made", "tmpfs", "/evil/made", "tmpfs", "0", "", rootfs)
       .add(OpCode.PAUSE, "", "inspect", "inspect");
     exec(plan, ["true"]);
@@ -330,17 +332,18 @@ describe("polis-shim", () => {
     const received = collect(receiver.stdout);
     await until(() => (received().includes("listening") ? true : undefined), "the console receiver");
 
-    const NOSUID_NODEV_NOEXEC = String(2 | 4 | 8);
+    const NOSUID_NODEV_NOEXEC = 2 | 4 | 8;
     const plan = new Plan().add(OpCode.CONSOLE_SOCKET, "process.terminal", "connect the console socket", sock);
     clone(plan, NS.pid + NS.mount + NS.ipc + NS.uts, "wait")
-      .add(OpCode.MOUNT, "linux.rootfsPropagation", "make / rslave", "", "/", "", String(MS_SLAVE | MS_REC), "", "")
-      .add(OpCode.MOUNT, "root.path", "bind the rootfs", rootfs, rootfs, "", String(MS_BIND | MS_REC), "", "")
+      .add(OpCode.MOUNT, "linux.rootfsPropagation", "make / rslave", "", "/", "", MS_SLAVE | MS_REC, "", "")
+      .add(OpCode.MOUNT, "root.path", "bind the rootfs", rootfs, rootfs, "", MS_BIND | MS_REC, "", "")
       .add(OpCode.MOUNT, "mounts[0]", "mount proc", "proc", "/proc", "proc", NOSUID_NODEV_NOEXEC, "", rootfs)
-      .add(OpCode.MOUNT, "mounts[1]", "mount /dev", "tmpfs", "/dev", "tmpfs", String(2), "mode=755", rootfs)
+      .add(OpCode.MOUNT, "mounts[1]", "mount /dev", "tmpfs", "/dev", "tmpfs", 2, "mode=755", rootfs)
       .add(OpCode.MKDIRS, "mounts[2].destination", "create /dev/pts", "/dev/pts", rootfs, "dir")
-      .add(OpCode.MOUNT, "mounts[2]", "mount devpts", "devpts", "/dev/pts", "devpts", String(2 | 8), "newinstance,ptmxmode=0666,mode=0620", rootfs)
-      .add(OpCode.SYMLINK, "linux.devices", "link /dev/ptmx", "pts/ptmx", `${rootfs}/dev/ptmx`)
-      .add(OpCode.MKNOD, "linux.devices[0]", "create /dev/null", `${rootfs}/dev/null`, "c", "1", "3", String(0o666), "0", "0")
+      .add(OpCode.MOUNT, "mounts[2]", "mount devpts", "devpts", "/dev/pts", "devpts", 2 | 8, "newinstance,ptmxmode=0666,mode=0620", rootfs)
+      .add(OpCode.SYMLINK, "linux.devices", "link /dev/ptmx", "pts/ptmx", "/dev/ptmx", rootfs)
+      .add(OpCode.MKNOD, "linux.devices[0]", "create /dev/null", "/dev/null", "c", "1", "3", 0o666, "0", "0", rootfs)
+      .add(OpCode.MASK_SOURCE, "linux.maskedPaths", "open /dev/null", "/dev/null")
       .add(OpCode.PIVOT_ROOT, "root.path", "pivot_root", rootfs)
       .add(OpCode.MASK, "linux.maskedPaths[0]", "mask /secret", "/secret")
       .add(OpCode.MASK, "linux.maskedPaths[1]", "mask /secret.txt", "/secret.txt")
@@ -348,7 +351,7 @@ describe("polis-shim", () => {
       .add(OpCode.READONLY, "linux.readonlyPaths[0]", "make /proc/sys read-only", "/proc/sys")
       .add(OpCode.READONLY, "linux.readonlyPaths[1]", "make /nonexistent read-only", "/nonexistent")
       .add(OpCode.SETSID, "process", "setsid")
-      .add(OpCode.CONSOLE, "process.terminal", "set up the console", "24", "80")
+      .add(OpCode.CONSOLE, "process.terminal", "set up the console", "24", "80", -1)
       .add(OpCode.RLIMIT, "process.rlimits[0]", "set RLIMIT_NOFILE", "7", "1024", "2048")
       .add(OpCode.CAP_BOUNDING, "process.capabilities.bounding", "drop bounding caps", "0x21")
       .add(OpCode.USER, "process.user", "switch user", "1000", "1000", "10,20", "027")

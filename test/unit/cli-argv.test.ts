@@ -137,7 +137,7 @@ describe("commands", () => {
       process: "/p.json", detach: true, "pid-file": "/x.pid", tty: true, "console-socket": "/t.sock",
       env: ["A=1", "B=2"], user: "65534:65534", cwd: "/tmp", cap: ["CAP_NET_ADMIN", "CAP_CHOWN"],
       "additional-gids": ["10", "11"], "no-new-privs": true, apparmor: "unconfined", "process-label": "l",
-      "preserve-fds": 1, cgroup: "memory:sub", "ignore-paused": true,
+      "preserve-fds": 1, cgroup: ["memory:sub"], "ignore-paused": true,
     });
     // conmon's order
     expect(cmd(["exec", "--pid-file", "/e.pid", "--process", "/p", "--detach", "--tty", "--console-socket", "/c", "id"]).args).toEqual(["id"]);

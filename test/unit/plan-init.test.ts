@@ -8,7 +8,6 @@ import { MS } from "../../src/spec/names.js";
 const fixture = (): Spec => JSON.parse(readFileSync(new URL("../fixtures/runc-default-config.json", import.meta.url), "utf8"));
 const R = "/b/rootfs";
 const FIFO = "/run/polis/c1/exec.fifo";
-const SAFE = MS.NOSUID | MS.NODEV | MS.NOEXEC;
 
 function build(spec: Spec, over: Partial<InitPlanInput> = {}) {
   return buildInitPlan({
@@ -29,84 +28,8 @@ const wire = (p: ReturnType<typeof build>) => p.ops.map((o) => [OpCode[o.code], 
 const names = (p: ReturnType<typeof build>) => p.ops.map((o) => OpCode[o.code]);
 
 describe("buildInitPlan: runc's default config", () => {
-  it("emits exactly runc's sequence", () => {
-    const mnt = (...a: (string | number)[]) => ["MOUNT", ...a.map(String)];
-    const bindCg = (n: string) => [
-      ["MKDIRS", `/sys/fs/cgroup/${n}`, R, "dir"],
-      mnt(`/sys/fs/cgroup/${n}/c1`, `/sys/fs/cgroup/${n}`, "", MS.BIND | MS.REC, "", R),
-      mnt("", `/sys/fs/cgroup/${n}`, "", MS.REMOUNT | MS.BIND | SAFE | MS.RELATIME | MS.RDONLY, "", R),
-    ];
-    const expected = [
-      ["CGROUP_JOIN", "/sys/fs/cgroup/pids/c1/cgroup.procs"],
-      ["CGROUP_JOIN", "/sys/fs/cgroup/unified/c1/cgroup.procs"],
-      ["CLONE", String(0x6c020000), "", "", "", "detach"],
-      ["SETSID"],
-      ["FIFO_OPEN", FIFO],
-      mnt("", "/", "", MS.SLAVE | MS.REC, "", ""),
-      mnt(R, R, "", MS.BIND | MS.REC, "", ""),
-      ["MKDIRS", "/proc", R, "dir"],
-      mnt("proc", "/proc", "proc", 0, "", R),
-      ["MKDIRS", "/dev", R, "dir"],
-      mnt("tmpfs", "/dev", "tmpfs", MS.NOSUID | MS.STRICTATIME, "mode=755,size=65536k", R),
-      ["MKDIRS", "/dev/pts", R, "dir"],
-      mnt("devpts", "/dev/pts", "devpts", MS.NOSUID | MS.NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5", R),
-      ["MKDIRS", "/dev/shm", R, "dir"],
-      mnt("shm", "/dev/shm", "tmpfs", SAFE, "mode=1777,size=65536k", R),
-      ["MKDIRS", "/dev/mqueue", R, "dir"],
-      mnt("mqueue", "/dev/mqueue", "mqueue", SAFE, "", R),
-      ["MKDIRS", "/sys", R, "dir"],
-      mnt("sysfs", "/sys", "sysfs", SAFE | MS.RDONLY, "", R),
-      ["MKDIRS", "/sys/fs/cgroup", R, "dir"],
-      mnt("tmpfs", "/sys/fs/cgroup", "tmpfs", SAFE, "mode=755", R),
-      ...bindCg("pids"),
-      ...bindCg("unified"),
-      mnt("", "/sys/fs/cgroup", "", MS.REMOUNT | MS.BIND | MS.RDONLY | SAFE, "", R),
-      ["MKDIRS", "/dev", R, "dir"],
-      ["MKNOD", `${R}/dev/null`, "c", "1", "3", "438", "0", "0"],
-      ["MKNOD", `${R}/dev/random`, "c", "1", "8", "438", "0", "0"],
-      ["MKNOD", `${R}/dev/full`, "c", "1", "7", "438", "0", "0"],
-      ["MKNOD", `${R}/dev/tty`, "c", "5", "0", "438", "0", "0"],
-      ["MKNOD", `${R}/dev/zero`, "c", "1", "5", "438", "0", "0"],
-      ["MKNOD", `${R}/dev/urandom`, "c", "1", "9", "438", "0", "0"],
-      ["SYMLINK", "pts/ptmx", `${R}/dev/ptmx`],
-      ["SYMLINK", "/proc/self/fd", `${R}/dev/fd`],
-      ["SYMLINK", "/proc/self/fd/0", `${R}/dev/stdin`],
-      ["SYMLINK", "/proc/self/fd/1", `${R}/dev/stdout`],
-      ["SYMLINK", "/proc/self/fd/2", `${R}/dev/stderr`],
-      ["SYMLINK", "/proc/kcore", `${R}/dev/core`],
-      ["PAUSE", "hooks"],
-      ["PIVOT_ROOT", R],
-      mnt("", "/", "", MS.REMOUNT | MS.BIND | MS.RDONLY, "", ""),
-      ["SETHOSTNAME", "runc"],
-      ...["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"].map((p) => ["READONLY", p]),
-      ...[
-        "/proc/acpi",
-        "/proc/asound",
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/latency_stats",
-        "/proc/timer_list",
-        "/proc/timer_stats",
-        "/proc/sched_debug",
-        "/sys/firmware",
-        "/proc/scsi",
-      ].map((p) => ["MASK", p]),
-      ["RLIMIT", "7", "1024", "1024"],
-      ["CAP_BOUNDING", "0x20000420"],
-      ["CHDIR", "/"],
-      ["USER", "0", "0", "", "0022"],
-      ["CAPS", "0x20000420", "0x20000420", "0x0"],
-      // ambient caps are not inheritable in runc's spec: the kernel would refuse them
-      ["CAP_AMBIENT", "0x0"],
-      ["NO_NEW_PRIVS"],
-      ["FIND_EXEC", "sh", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-      ["READY"],
-      ["FIFO_WAIT"],
-      ["EXEC", "1", "sh", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-    ];
-    expect(wire(build(fixture()))).toEqual(expected);
-  });
-
+  // The order itself is checked by rules over generated configs, and one small golden, in
+  // plan-init-order.test.ts.
   it("every op names its config field and says what it does", () => {
     const p = build(fixture());
     for (const op of p.ops) {
@@ -142,7 +65,7 @@ describe("buildInitPlan: variations", () => {
     const iCons = w.findIndex((o) => o[0] === "CONSOLE");
     expect(w[iSock]).toEqual(["CONSOLE_SOCKET", "/tmp/pty.sock"]);
     expect(iSock).toBeLessThan(iClone);
-    expect(w[iCons]).toEqual(["CONSOLE", "40", "120"]);
+    expect(w[iCons]).toEqual(["CONSOLE", "40", "120", "-1"]); // root: the owner stays
     expect(iCons).toBeGreaterThan(iPivot);
     expect(iCons).toBeLessThan(names(p).indexOf("RLIMIT"));
   });
@@ -251,10 +174,25 @@ describe("buildInitPlan: variations", () => {
     expect(() => build(s)).toThrow("domainname: unable to set domainname without a private UTS namespace");
   });
 
-  it("no mount namespace is refused", () => {
+  it("no mount namespace: the runtime's is inherited (no propagation change, no rootfs bind), chroot instead of pivot", () => {
     const s = fixture();
-    s.linux!.namespaces = [{ type: "pid" }];
-    expect(() => build(s)).toThrow(/^linux\.namespaces: a mount namespace is required/);
+    s.linux!.namespaces = [{ type: "pid" }, { type: "uts" }];
+    // runc's own words for what needs a private mount namespace
+    expect(() => build(s)).toThrow("linux.maskedPaths: unable to restrict sys entries without a private MNT namespace");
+    delete s.linux!.maskedPaths;
+    expect(() => build(s)).toThrow("linux.readonlyPaths: unable to restrict sys entries without a private MNT namespace");
+    delete s.linux!.readonlyPaths;
+    expect(() => build(s)).toThrow(/^root\.readonly: /);
+    s.root!.readonly = false;
+    const p = build(s);
+    const ns = names(p);
+    expect(ns).toContain("CHROOT");
+    expect(ns).not.toContain("PIVOT_ROOT");
+    expect(p.ops.filter((o) => o.code === OpCode.MOUNT && (o.args[1] === "/" || o.args[1] === R))).toEqual([]);
+    expect(p.ops.find((o) => o.code === OpCode.CHROOT)!.args).toEqual([R]);
+    expect(build(s, { noPivot: true }).ops.some((o) => o.code === OpCode.MOVE_ROOT)).toBe(false);
+    s.linux!.rootfsPropagation = "rshared";
+    expect(() => build(s)).toThrow(/^linux\.rootfsPropagation: /);
   });
 
   it("sysctl, domainname, oom, ioprio, scheduler, personality, umask, groups, ambient", () => {
@@ -308,7 +246,7 @@ describe("buildInitPlan: variations", () => {
     const i = p.ops.findIndex((o) => o.field === "mounts[7]" && o.what.startsWith("remount"));
     expect(i).toBeGreaterThan(names(p).indexOf("PIVOT_ROOT"));
     expect(wire(p)[i]).toEqual(["MOUNT", "", "/run", "", String(MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID), "", "/"]);
-    expect(wire(p)).toContainEqual(["MOUNT", "tmpfs", "/run", "tmpfs", String(MS.NOSUID), "", R]);
+    expect(wire(p)).toContainEqual(["MOUNT_KEEP_MODE", "tmpfs", "/run", "tmpfs", String(MS.NOSUID), "", R]); // no mode=: keeps /run's
   });
 
   it("a bind-mounted /dev skips device setup", () => {

@@ -65,7 +65,7 @@ describe("buildJoinPlan", () => {
       ["SETNS", "mount", "/proc/4242/ns/mnt"],
       ["CLONE", "0", "", "", "", "wait"],
       ["SETSID"],
-      ["CONSOLE", "24", "80"],
+      ["CONSOLE", "24", "80", "65534"], // the pty is the user's (runc)
       ["RLIMIT", "6", "10", "20"],
       ["CAP_BOUNDING", "0x20"],
       ["CHDIR", "/tmp"],
@@ -113,5 +113,16 @@ describe("buildJoinPlan", () => {
     const i = w.findIndex((o) => o[0] === "SETSID");
     expect(w[i + 1]).toEqual(["NEW_KEYRING", "_ses.c1"]);
     expect(wire(base).map((o) => o[0])).not.toContain("NEW_KEYRING");
+  });
+
+  it("a container without a mount namespace: chroot into the init's root, before the terminal is made", () => {
+    const proc = { terminal: true, user: { uid: 0, gid: 0 }, cwd: "/srv" };
+    const ops = wire({ ...base, namespaces: ["pid"], mode: "wait", process: proc, chroot: "/proc/4242/root" });
+    const at = ops.findIndex((o) => o[0] === "CHROOT");
+    expect(ops[at]).toEqual(["CHROOT", "/proc/4242/root"]);
+    expect(at).toBeGreaterThan(ops.findIndex((o) => o[0] === "CLONE"));
+    expect(at).toBeLessThan(ops.findIndex((o) => o[0] === "CONSOLE"));
+    expect(at).toBeLessThan(ops.findIndex((o) => o[0] === "CHDIR"));
+    expect(wire(base).some((o) => o[0] === "CHROOT")).toBe(false);
   });
 });

@@ -52,7 +52,7 @@ describe("plan encoding", () => {
       .add(OpCode.SETSID, "process", "setsid")
       .add(OpCode.RLIMIT, "process.rlimits[0]", "set RLIMIT_NOFILE", 7, 1024n, -1)
       .add(OpCode.SETHOSTNAME, "hostname", "set hostname", "hôte")
-      .add(OpCode.SECCOMP, "linux.seccomp", "load seccomp", bpf, "0");
+      .add(OpCode.SECCOMP, "linux.seccomp", "load seccomp", bpf, "0", "", "");
     const ops = decodePlan(plan.encode());
     expect(ops.map((o) => o.code)).toEqual([OpCode.CLONE, OpCode.SETSID, OpCode.RLIMIT, OpCode.SETHOSTNAME, OpCode.SECCOMP, OpCode.END]);
     expect(ops[0].args.map(String)).toEqual([String(0x20020000), "0 1000 1\n", "", "deny", "detach"]);
