@@ -43,6 +43,9 @@ export function createMetrics(): Metrics {
   family("counter", "container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", (s) => s.cpuTotalNs / 1e9);
   family("counter", "container_cpu_user_seconds_total", "Cumulative user cpu time consumed in seconds.", (s) => s.cpuUserNs / 1e9);
   family("counter", "container_cpu_system_seconds_total", "Cumulative system cpu time consumed in seconds.", (s) => s.cpuSystemNs / 1e9);
+  family("counter", "container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", (s) => s.cfsPeriods);
+  family("counter", "container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", (s) => s.cfsThrottledPeriods);
+  family("counter", "container_cpu_cfs_throttled_seconds_total", "Total time duration the container has been throttled.", (s) => s.cfsThrottledNs / 1e9);
   family("gauge", "container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed.", (s) => s.memUsage);
   family("gauge", "container_memory_working_set_bytes", "Current working set in bytes (usage minus inactive file pages).", (s) => s.memWorkingSet);
   family("gauge", "container_memory_rss", "Size of RSS in bytes.", (s) => s.memRss);

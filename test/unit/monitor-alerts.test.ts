@@ -101,6 +101,9 @@ describe("the exposition", () => {
     blkWrite: 0,
     pids: 3,
     oomKills: 0,
+    cfsPeriods: 100,
+    cfsThrottledPeriods: 7,
+    cfsThrottledNs: 0.25e9,
   };
   const view = (id: string, status: string, s?: Sample, health?: string): ContainerView =>
     ({
@@ -126,6 +129,8 @@ describe("the exposition", () => {
     expect(text).toContain(`container_cpu_usage_seconds_total{${labels}} 2.5`);
     expect(text).toContain(`container_cpu_user_seconds_total{${labels}} 2`);
     expect(text).toContain(`container_memory_working_set_bytes{${labels}} 2048`);
+    expect(text).toContain(`container_cpu_cfs_throttled_periods_total{${labels}} 7`);
+    expect(text).toContain(`container_cpu_cfs_throttled_seconds_total{${labels}} 0.25`);
     expect(text).toContain(`container_spec_memory_limit_bytes{${labels}} 1048576`);
     expect(text).toContain(`container_network_receive_bytes_total{${labels}} 10`);
     expect(text).toContain(`container_processes{${labels}} 3`);
