@@ -50,9 +50,9 @@ export function valueOf(rule: AlertRule, f: ContainerFacts): number | undefined 
 
 /**
  * One evaluation (pure: the caller persists the returned states and delivers the notifications).
- * `states` are the previous ones; containers that are gone resolve what was firing for them.
+ * `states` are the previous ones; containers gone for `goneGraceMs` resolve what fired for them.
  */
-export function evaluate(rules: AlertRule[], facts: ContainerFacts[], states: AlertState[], now: Date): { states: AlertState[]; notify: Notification[] } {
+export function evaluate(rules: AlertRule[], facts: ContainerFacts[], states: AlertState[], now: Date, goneGraceMs = 0): { states: AlertState[]; notify: Notification[] } {
   const prev = new Map(states.map((s) => [`${s.rule}\0${s.id}`, s]));
   const next: AlertState[] = [];
   const notify: Notification[] = [];
@@ -77,10 +77,14 @@ export function evaluate(rules: AlertRule[], facts: ContainerFacts[], states: Al
       next.push({ rule: rule.name, id: f.id, since, firing });
     }
   }
-  // Containers no longer there (deleted, stopped): what fired for them resolves.
+  // Containers no longer there: what fired for them resolves once they stayed away `goneGraceMs`
+  // (a --health-on-failure restart deletes and recreates the container under the same id).
   for (const old of prev.values()) {
     const rule = rules.find((r) => r.name === old.rule);
-    if (old.firing && rule) note("resolved", rule, { id: old.id, name: old.id }, 0, old.since);
+    if (!rule || !old.firing) continue;
+    const goneSince = old.goneSince ?? at;
+    if (now.getTime() - Date.parse(goneSince) >= goneGraceMs) note("resolved", rule, { id: old.id, name: old.id }, 0, old.since);
+    else next.push({ ...old, goneSince });
   }
   return { states: next, notify };
 }

@@ -65,7 +65,7 @@ export async function serveMonitor(g: GlobalOptions, o: ServeOptions, stop: Prom
   // One connection for the process's life: an idle WAL reader blocks no writer, and opening
   // (and the checkpoint of a last close) costs more than a whole scrape's reads.
   const store = openStore(g);
-  const sampler = new Sampler(store, o.config, metrics);
+  const sampler = new Sampler(store, o.config, metrics, o.intervalMs);
   const server = createServer((req, res) => {
     handle(store, o, metrics, sampler, req, res).catch((err) => {
       log.warn(`polis monitor: ${req.url}: ${(err as Error).message}`);
@@ -193,6 +193,7 @@ function containerDetail(store: Store, id: string) {
 }
 
 const ALERT_LEASE = "alerts";
+const GONE_GRACE_MS = 5000;
 
 /** The interval's work: sample, record, alert, prune. One tick at a time. */
 class Sampler {
@@ -209,6 +210,7 @@ class Sampler {
     private readonly store: Store,
     private readonly config: MonitorConfig,
     private readonly metrics: ReturnType<typeof createMetrics>,
+    private readonly intervalMs: number,
   ) {}
 
   tick(): Promise<void> {
@@ -259,7 +261,8 @@ class Sampler {
       const holder = takeLease(store, ALERT_LEASE, this.me, (l) => isSameProcess(l.pid, l.startTime, l.bootId));
       if (holder.pid !== this.me.pid) return { holder, states: [], notify: [] as Notification[] };
       const before = alertStates(store);
-      const { states, notify } = evaluate(this.config.alerts, facts, before, now);
+      // a restart (delete, create, start) takes a few seconds; a deleted container resolves after
+      const { states, notify } = evaluate(this.config.alerts, facts, before, now, Math.max(GONE_GRACE_MS, 2 * this.intervalMs));
       const keep = new Set(states.map((s) => `${s.rule}\0${s.id}`));
       for (const s of before) if (!keep.has(`${s.rule}\0${s.id}`)) clearAlertState(store, s.rule, s.id);
       for (const s of states) setAlertState(store, s);

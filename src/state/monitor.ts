@@ -146,17 +146,22 @@ export interface AlertState {
   id: string;
   since: string;
   firing: boolean;
+  /** When the container was first missing while this fired (a restart recreates it). */
+  goneSince?: string;
 }
 
 export function alertStates(store: Store): AlertState[] {
-  return (connectionOf(store).prepare("SELECT rule, id, since, firing FROM alert_states").all() as (Omit<AlertState, "firing"> & { firing: number })[]).map((r) => ({
-    ...r,
-    firing: r.firing === 1,
-  }));
+  const rows = connectionOf(store).prepare("SELECT rule, id, since, firing, gone_since AS goneSince FROM alert_states").all() as (Omit<AlertState, "firing" | "goneSince"> & {
+    firing: number;
+    goneSince: string | null;
+  })[];
+  return rows.map((r) => ({ rule: r.rule, id: r.id, since: r.since, firing: r.firing === 1, ...(r.goneSince ? { goneSince: r.goneSince } : {}) }));
 }
 
 export function setAlertState(store: Store, s: AlertState): void {
-  connectionOf(store).prepare("INSERT OR REPLACE INTO alert_states (rule, id, since, firing) VALUES (?, ?, ?, ?)").run(s.rule, s.id, s.since, s.firing ? 1 : 0);
+  connectionOf(store)
+    .prepare("INSERT OR REPLACE INTO alert_states (rule, id, since, firing, gone_since) VALUES (?, ?, ?, ?, ?)")
+    .run(s.rule, s.id, s.since, s.firing ? 1 : 0, s.goneSince ?? null);
 }
 
 export function clearAlertState(store: Store, rule: string, id: string): void {

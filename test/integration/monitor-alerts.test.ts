@@ -112,4 +112,39 @@ describe("alert delivery", () => {
       hook.server.close();
     }
   }, 60_000);
+
+  it("unhealthy fires once and resolves once when the check passes again; a restart loop fires once", async () => {
+    const hook = await receiver();
+    const file = join(scratch, "health.yaml");
+    writeFileSync(
+      file,
+      `monitor:\n  webhook: { url: "${hook.url}", retries: 2 }\n  alerts:\n` +
+        "    - { name: sick, metric: unhealthy }\n" +
+        "    - { name: looping, metric: restarts, above: 1, window: 5m }\n",
+    );
+    // healthy once /dev/shm/ok exists (the container's own tmpfs, written from outside)
+    const sick = runMonitored(root, "sleep 1000", ["--logs", "--health-cmd", "test -e /dev/shm/ok", "--health-interval", "300ms", "--health-retries", "1"]);
+    // fails every check and is restarted each time
+    const loop = runMonitored(root, "sleep 1000", ["--logs", "--health-cmd", "false", "--health-interval", "300ms", "--health-retries", "1", "--health-on-failure", "restart"]);
+    const mon = await startPolisMonitor(root, ["--interval", "300ms"], { POLIS_CONFIG: file });
+    const of = (id: string, rule: string) => hook.received.filter((n) => n.id === id && n.rule === rule).map((n) => n.status);
+    try {
+      await until("sick fires", () => of(sick.id, "sick").length >= 1, 20_000);
+      await sleep(1500);
+      expect(of(sick.id, "sick")).toEqual(["firing"]);
+      writeFileSync(`/proc/${sick.inspect().State.Pid}/root/dev/shm/ok`, "");
+      await until("sick resolves", () => of(sick.id, "sick").length >= 2, 20_000);
+      expect(of(sick.id, "sick")).toEqual(["firing", "resolved"]);
+
+      await until("the restart loop fires", () => of(loop.id, "looping").length >= 1, 40_000);
+      await sleep(2000); // it keeps restarting: nothing more for this rule
+      expect(of(loop.id, "looping")).toEqual(["firing"]);
+      expect(mon.stderr()).toMatch(new RegExp(`alert looping firing for container ${loop.id}: restarts = [2-9]`));
+    } finally {
+      await mon.stop();
+      loop.remove();
+      sick.remove();
+      hook.server.close();
+    }
+  }, 120_000);
 });

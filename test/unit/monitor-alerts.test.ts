@@ -82,6 +82,28 @@ describe("alert evaluation", () => {
   });
 });
 
+describe("alert evaluation: a container that goes away", () => {
+  const rules = config("monitor:\n  alerts:\n    - { name: sick, metric: unhealthy }\n").alerts;
+  const sick: ContainerFacts[] = [{ id: "c1", name: "c1", cpuPercent: 0, memoryBytes: 0, memoryPercent: undefined, unhealthy: true, countEvents: () => 0 }];
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+  it("is given a grace (a restart recreates it) before what fired for it resolves", () => {
+    let r = evaluate(rules, sick, [], at(0), 5000);
+    expect(r.notify.map((n) => n.status)).toEqual(["firing"]);
+    r = evaluate(rules, [], r.states, at(10), 5000); // gone: a restart deletes, then creates
+    expect(r.notify).toEqual([]);
+    expect(r.states[0]).toMatchObject({ firing: true, goneSince: at(10).toISOString() });
+    r = evaluate(rules, sick, r.states, at(12), 5000); // back, still sick: nothing new
+    expect(r.notify).toEqual([]);
+    expect(r.states[0].goneSince).toBeUndefined();
+    r = evaluate(rules, [], r.states, at(20), 5000);
+    r = evaluate(rules, [], r.states, at(24), 5000);
+    expect(r.notify).toEqual([]);
+    r = evaluate(rules, [], r.states, at(25), 5000);
+    expect(r.notify.map((n) => `${n.status} ${n.id}`)).toEqual(["resolved c1"]);
+    expect(r.states).toEqual([]);
+  });
+});
+
 describe("the exposition", () => {
   const sample: Sample = {
     id: "c1",
