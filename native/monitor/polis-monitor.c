@@ -224,6 +224,7 @@ static int status_code(int status) {
 
 static void report_sync(const char *word, long value) {
   if (sync_fd < 0) return;
+  prctl(PR_SET_PDEATHSIG, 0);
   dprintf(sync_fd, "%s %ld\n", word, value);
   close(sync_fd);
   sync_fd = -1;
@@ -313,6 +314,10 @@ int main(int argc, char **argv) {
   if (chdir("/") < 0) fail("chdir /");
   /* Orphans of the container (its init, once the shim and `polis create` exit) become ours. */
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) fail("PR_SET_CHILD_SUBREAPER");
+  /* Until the create is reported, we belong to the `polis run|create` that started us: if it is
+     killed, so is the create we run (SIGTERM below stops it), and delete --force finds nothing
+     still being made. Cleared before the report, so that its normal exit never reaches us. */
+  if (sync_fd >= 0 && prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) fail("PR_SET_PDEATHSIG");
 
   sigset_t mask, oldmask;
   sigemptyset(&mask);

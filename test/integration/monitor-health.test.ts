@@ -42,18 +42,23 @@ describe("health checks", () => {
   });
 
   it("failures in the start period do not count", async () => {
-    const c = runMonitored(root, "sleep 1000", ["--health-cmd", "false", "--health-interval", "250ms", "--health-retries", "1", "--health-start-period", "2s"]);
+    const PERIOD = 5000;
+    const c = runMonitored(root, "sleep 1000", ["--health-cmd", "false", "--health-interval", "250ms", "--health-retries", "1", "--health-start-period", "5s"]);
     try {
-      const h = await until("three results in the start period", () => {
+      const i0 = await until("two results", () => {
         const i = c.inspect();
-        return i.State.Health.Log.length >= 3 ? i.State.Health : undefined;
+        return i.State.Health.Log.length >= 2 ? i : undefined;
       });
-      expect(h.Status).toBe("starting");
-      expect(h.FailingStreak).toBe(0);
-      await until("unhealthy after the start period", () => c.inspect().State.Health.Status === "unhealthy");
+      // Every failure so far started within the period (a loaded host could be slower: then skip)
+      const inPeriod = (i: any) => i.State.Health.Log.every((r: { Start: string }) => Date.parse(r.Start) - Date.parse(i.State.StartedAt) < PERIOD);
+      if (inPeriod(i0)) {
+        expect(i0.State.Health.Status).toBe("starting");
+        expect(i0.State.Health.FailingStreak).toBe(0);
+      }
+      await until("unhealthy after the start period", () => c.inspect().State.Health.Status === "unhealthy", 30_000);
       const i = c.inspect();
       const afterStart = Date.parse(i.State.Health.Log.at(-1).Start) - Date.parse(i.State.StartedAt);
-      expect(afterStart).toBeGreaterThanOrEqual(2000);
+      expect(afterStart).toBeGreaterThanOrEqual(PERIOD);
     } finally {
       c.remove();
     }

@@ -42,6 +42,19 @@ describe("container logs", () => {
     }
   });
 
+  it("a line longer than a read is split into P records and put back together", async () => {
+    const c = runMonitored(root, "head -c 20000 /dev/zero | tr '\\0' a; echo; echo short", ["--logs"]);
+    try {
+      const log = await until("the exit", () => (c.inspect().State.FinishedAt ? c.inspect().LogPath : undefined));
+      const recs = records(log);
+      expect(recs.map((r) => r.tag).join("")).toMatch(/^P+FF$/);
+      expect(recs.slice(0, -1).map((r) => r.text).join("")).toBe("a".repeat(20000));
+      expect(polisOk(root, ["logs", c.id]).stdout).toBe("a".repeat(20000) + "\nshort\n");
+    } finally {
+      c.remove();
+    }
+  });
+
   it("rotates by size under a writer that never stops: bounded files, no line lost or reordered", async () => {
     const c = runMonitored(root, "i=0; while :; do echo line$i; i=$((i+1)); done", ["--logs", "--log-max-size", "4k", "--log-max-files", "3"]);
     try {

@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { withRunning } from "../helpers/containers.js";
-import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+import { POLIS, polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
 
 const root = tempRoot();
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -88,6 +88,46 @@ describe("polis stats", () => {
     } finally {
       spawnSync("ip", ["netns", "del", ns]);
     }
+  });
+
+  it("direct writes to the rootfs's disk show in BLOCK I/O", async () => {
+    const edit = (c: any) => {
+      c.root.readonly = false;
+      c.process.args = ["sh", "-c", "dd if=/dev/zero of=/blk bs=1M count=16 oflag=direct 2>/dev/shm/dd.err; echo $? > /dev/shm/done; sleep 1000"];
+    };
+    await withRunning(root, edit, async (id, pid) => {
+      const end = Date.now() + 20_000;
+      while (spawnSync("cat", [`/proc/${pid}/root/dev/shm/done`]).status !== 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      const dd = readFileSync(`/proc/${pid}/root/dev/shm/done`, "utf8").trim();
+      if (dd !== "0") return console.warn(`skip: O_DIRECT writes are not possible here: ${readFileSync(`/proc/${pid}/root/dev/shm/dd.err`, "utf8")}`);
+      const [row] = JSON.parse(polisOk(root, ["stats", "--no-stream", "--format", "json", id]).stdout);
+      expect(row.block_output).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+    });
+  });
+
+  it("on a terminal the live view redraws in place", async () => {
+    await withRunning(root, () => {}, async (id) => {
+      // a pty from python's pty module: stats streams for a while, then the pty closes
+      const py = `import os, pty, sys, time, signal
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+end = time.time() + 2.5
+while time.time() < end:
+    try:
+        out += os.read(fd, 65536)
+    except OSError:
+        break
+os.kill(pid, signal.SIGINT)
+sys.stdout.buffer.write(out)`;
+      const env = { ...process.env };
+      delete env.NODE_EXTRA_CA_CERTS;
+      const r = spawnSync("python3", ["-c", py, process.execPath, POLIS, "--root", root, "stats", "--interval", "300ms", id], { env, encoding: "latin1", timeout: 20_000 });
+      const frames = r.stdout.split("\x1b[2J\x1b[H").filter((f) => f.includes("CPU %"));
+      expect(frames.length).toBeGreaterThanOrEqual(2);
+      expect(frames.at(-1)).toContain(id.slice(0, 12));
+    });
   });
 
   it("bad input: an unknown id and a bad interval fail with one clear line", () => {

@@ -1,178 +1,58 @@
-// `polis monitor`'s pure parts: alert rules from the config, their evaluation (for, once, resolve)
-// and the Prometheus exposition of a snapshot.
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { evaluate, type ContainerFacts } from "../../src/monitor/alerts.js";
-import type { ContainerView, Snapshot } from "../../src/monitor/collect.js";
 import { monitorConfig } from "../../src/monitor/config.js";
-import { createMetrics } from "../../src/monitor/metrics.js";
-import type { Sample } from "../../src/monitor/sample.js";
 import type { AlertState } from "../../src/state/monitor.js";
 
-const FILE = "/etc/polis/test.yaml";
-const config = (yaml: string) => monitorConfig(parseConfig(yaml, FILE));
-
-describe("alert rules in the config", () => {
-  it("defaults and durations", () => {
-    const c = config("monitor:\n  alerts:\n    - { name: mem, metric: memory_percent, above: 90, for: 1m, containers: 'web-*' }\n");
-    expect(c.alerts).toHaveLength(1);
-    expect(c.alerts[0]).toMatchObject({ name: "mem", metric: "memory_percent", above: 90, forMs: 60_000, windowMs: 300_000 });
-    expect(c.alerts[0].containers.test("web-1")).toBe(true);
-    expect(c.alerts[0].containers.test("db-1")).toBe(false);
-    expect(c.retentionMs).toBe(24 * 3600_000);
-  });
-  it.each([
-    ["monitor:\n  alerts:\n    - { name: a, metric: memory_percent, abov: 3 }\n", "monitor.alerts[0].abov"],
-    ["monitor:\n  alerts:\n    - { name: a, metric: disk }\n", "monitor.alerts[0].metric"],
-    ["monitor:\n  alerts:\n    - { name: a, metric: cpu_percent, above: high }\n", "monitor.alerts[0].above"],
-    ["monitor:\n  alerts:\n    - { name: a, metric: cpu_percent, for: soon }\n", "monitor.alerts[0].for"],
-    ["monitor:\n  alerts:\n    - { name: a, metric: cpu_percent }\n    - { name: a, metric: unhealthy }\n", "monitor.alerts[1].name"],
-    ["monitor:\n  alerts: { name: a }\n", "monitor.alerts"],
-    ["monitor:\n  webhook: { url: 'ftp://x' }\n", "monitor.webhook.url"],
-    ["monitor:\n  listn: 1.2.3.4:5\n", "monitor.listn"],
-  ])("a bad rule names the file and the key: %j", (yaml, key) => {
-    expect(() => config(yaml)).toThrow(FILE);
-    expect(() => config(yaml)).toThrow(key);
-  });
+const rules = (yaml: string) => monitorConfig(parseConfig(yaml, "/etc/polis/config.yaml")).alerts;
+const facts = (over: Partial<ContainerFacts> = {}): ContainerFacts => ({
+  id: "web-1", name: "web-1", cpuPercent: 0, memoryBytes: 0, memoryPercent: 0, unhealthy: false, countEvents: () => 0, ...over,
 });
+const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
 
-describe("alert evaluation", () => {
-  const rules = config("monitor:\n  alerts:\n    - { name: mem, metric: memory_percent, above: 90, for: 1m }\n    - { name: sick, metric: unhealthy }\n").alerts;
-  const facts = (memoryPercent: number, unhealthy = false): ContainerFacts[] => [
-    { id: "c1", name: "c1", cpuPercent: 0, memoryBytes: 0, memoryPercent, unhealthy, countEvents: () => 0 },
-  ];
-  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
-
-  it("a condition must hold for `for`; it fires once and resolves once", () => {
+describe("alert rules", () => {
+  it("fires once the condition has held for `for`, once; resolves once", () => {
+    const [r] = rules("monitor:\n  alerts:\n    - { name: mem, metric: memory_percent, above: 90, for: 10s }\n");
     let states: AlertState[] = [];
-    const sent: string[] = [];
-    const step = (mem: number, s: number) => {
-      const r = evaluate(rules, facts(mem), states, at(s));
-      states = r.states;
-      sent.push(...r.notify.map((n) => `${n.status} ${n.rule} ${n.id} @${s}`));
+    const step = (s: number, f: ContainerFacts) => {
+      const out = evaluate([r], [f], states, at(s));
+      states = out.states;
+      return out.notify.map((n) => n.status);
     };
-    step(95, 0); // pending
-    step(95, 30); // still pending
-    expect(sent).toEqual([]);
-    expect(states).toEqual([{ rule: "mem", id: "c1", since: at(0).toISOString(), firing: false }]);
-    step(95, 60); // held for 1m: fires
-    step(99, 70); // already firing: nothing new
-    step(50, 80); // resolves
-    step(50, 90);
-    expect(sent).toEqual(["firing mem c1 @60", "resolved mem c1 @80"]);
+    expect(step(0, facts({ memoryPercent: 95 }))).toEqual([]); // pending
+    expect(step(5, facts({ memoryPercent: 95 }))).toEqual([]);
+    expect(step(10, facts({ memoryPercent: 95 }))).toEqual(["firing"]);
+    expect(step(15, facts({ memoryPercent: 99 }))).toEqual([]); // still firing: nothing new
+    expect(step(20, facts({ memoryPercent: 50 }))).toEqual(["resolved"]);
+    expect(step(25, facts({ memoryPercent: 50 }))).toEqual([]);
     expect(states).toEqual([]);
   });
-
-  it("a dip before `for` has passed starts the wait again", () => {
-    let r = evaluate(rules, facts(95), [], at(0));
-    r = evaluate(rules, facts(10), r.states, at(40));
-    r = evaluate(rules, facts(95), r.states, at(50));
-    r = evaluate(rules, facts(95), r.states, at(100));
-    expect(r.notify).toEqual([]);
-    r = evaluate(rules, facts(95), r.states, at(110));
-    expect(r.notify.map((n) => n.status)).toEqual(["firing"]);
+  it("a condition that stops before `for` never fires", () => {
+    const [r] = rules("monitor:\n  alerts:\n    - { name: cpu, metric: cpu_percent, above: 80, for: 1m }\n");
+    const a = evaluate([r], [facts({ cpuPercent: 100 })], [], at(0));
+    const b = evaluate([r], [facts({ cpuPercent: 10 })], a.states, at(30));
+    expect([...a.notify, ...b.notify]).toEqual([]);
+    expect(b.states).toEqual([]);
   });
-
-  it("without `for` it fires at once; a container that is gone resolves what fired for it", () => {
-    const fired = evaluate(rules, facts(10, true), [], at(0));
-    expect(fired.notify.map((n) => `${n.status} ${n.rule}`)).toEqual(["firing sick"]);
-    const gone = evaluate(rules, [], fired.states, at(10));
-    expect(gone.notify.map((n) => `${n.status} ${n.rule} ${n.id}`)).toEqual(["resolved sick c1"]);
-    expect(gone.states).toEqual([]);
+  it("unhealthy, oom kills and restarts in a window; a container that goes away resolves", () => {
+    const rs = rules(
+      "monitor:\n  alerts:\n    - { name: sick, metric: unhealthy }\n    - { name: oom, metric: oom_kills, window: 10m }\n    - { name: loop, metric: restarts, above: 2, window: 10m, containers: 'web-*' }\n",
+    );
+    const counts: Record<string, number> = { oom: 1, restart: 3 };
+    const out = evaluate(rs, [facts({ unhealthy: true, countEvents: (a, w) => (w === 600_000 ? counts[a] ?? 0 : -1) })], [], at(0));
+    expect(out.notify.map((n) => `${n.rule} ${n.status} ${n.value}`)).toEqual(["sick firing 1", "oom firing 1", "loop firing 3"]);
+    const gone = evaluate(rs, [], out.states, at(10));
+    expect(gone.notify.map((n) => `${n.rule} ${n.status}`)).toEqual(["sick resolved", "oom resolved", "loop resolved"]);
+    // the glob keeps other containers out of `loop`
+    const db = evaluate(rs, [facts({ id: "db-1", countEvents: () => 5 })], [], at(0));
+    expect(db.notify.map((n) => n.rule)).toEqual(["oom"]);
   });
-});
-
-describe("alert evaluation: a container that goes away", () => {
-  const rules = config("monitor:\n  alerts:\n    - { name: sick, metric: unhealthy }\n").alerts;
-  const sick: ContainerFacts[] = [{ id: "c1", name: "c1", cpuPercent: 0, memoryBytes: 0, memoryPercent: undefined, unhealthy: true, countEvents: () => 0 }];
-  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
-  it("is given a grace (a restart recreates it) before what fired for it resolves", () => {
-    let r = evaluate(rules, sick, [], at(0), 5000);
-    expect(r.notify.map((n) => n.status)).toEqual(["firing"]);
-    r = evaluate(rules, [], r.states, at(10), 5000); // gone: a restart deletes, then creates
-    expect(r.notify).toEqual([]);
-    expect(r.states[0]).toMatchObject({ firing: true, goneSince: at(10).toISOString() });
-    r = evaluate(rules, sick, r.states, at(12), 5000); // back, still sick: nothing new
-    expect(r.notify).toEqual([]);
-    expect(r.states[0].goneSince).toBeUndefined();
-    r = evaluate(rules, [], r.states, at(20), 5000);
-    r = evaluate(rules, [], r.states, at(24), 5000);
-    expect(r.notify).toEqual([]);
-    r = evaluate(rules, [], r.states, at(25), 5000);
-    expect(r.notify.map((n) => `${n.status} ${n.id}`)).toEqual(["resolved c1"]);
-    expect(r.states).toEqual([]);
-  });
-});
-
-describe("the exposition", () => {
-  const sample: Sample = {
-    id: "c1",
-    atNs: 0n,
-    cpuTotalNs: 2.5e9,
-    cpuUserNs: 2e9,
-    cpuSystemNs: 0.5e9,
-    memUsage: 4096,
-    memWorkingSet: 2048,
-    memRss: 1024,
-    memCache: 512,
-    memFailcnt: 0,
-    memLimit: 1 << 20,
-    memLimited: true,
-    net: { rxBytes: 10, rxPackets: 1, rxErrors: 0, txBytes: 20, txPackets: 2, txErrors: 0 },
-    blkRead: 0,
-    blkWrite: 0,
-    pids: 3,
-    oomKills: 0,
-    cfsPeriods: 100,
-    cfsThrottledPeriods: 7,
-    cfsThrottledNs: 0.25e9,
-  };
-  const view = (id: string, status: string, s?: Sample, health?: string): ContainerView =>
-    ({
-      id,
-      name: id,
-      image: "busybox",
-      status,
-      sample: s,
-      startedAt: "2026-01-01T00:00:00Z",
-      monitor: health ? { health: {}, healthStatus: health } : undefined,
-    }) as unknown as ContainerView;
-  const ev = (seq: number, action: string, durationMs?: number) => ({ seq, time: "", type: "container", action, id: "c1", attributes: durationMs === undefined ? {} : { durationMs } });
-
-  it("cAdvisor names with id/name/image; polis's states, health and operations", async () => {
-    const m = createMetrics();
-    const snap: Snapshot = {
-      at: 1_700_000_000_000,
-      containers: [view("c1", "running", sample, "unhealthy"), view("c2", "stopped")],
-      events: [ev(1, "create", 80), ev(2, "start", 30), ev(3, "exit"), ev(4, "start", 700)],
-    };
-    const text = await m.render(snap);
-    const labels = 'id="c1",name="c1",image="busybox"';
-    expect(text).toContain(`container_cpu_usage_seconds_total{${labels}} 2.5`);
-    expect(text).toContain(`container_cpu_user_seconds_total{${labels}} 2`);
-    expect(text).toContain(`container_memory_working_set_bytes{${labels}} 2048`);
-    expect(text).toContain(`container_cpu_cfs_throttled_periods_total{${labels}} 7`);
-    expect(text).toContain(`container_cpu_cfs_throttled_seconds_total{${labels}} 0.25`);
-    expect(text).toContain(`container_spec_memory_limit_bytes{${labels}} 1048576`);
-    expect(text).toContain(`container_network_receive_bytes_total{${labels}} 10`);
-    expect(text).toContain(`container_processes{${labels}} 3`);
-    expect(text).toContain(`container_start_time_seconds{${labels}} 1767225600`);
-    expect(text).toContain(`container_last_seen{${labels}} 1700000000`);
-    expect(text).not.toMatch(/^container_\w+\{id="c2"/m); // a stopped container has no resource series
-    expect(text).toContain('polis_containers{state="running"} 1');
-    expect(text).toContain('polis_containers{state="stopped"} 1');
-    expect(text).toContain(`polis_container_health_status{${labels},status="unhealthy"} 1`);
-    expect(text).toContain(`polis_container_health_status{${labels},status="healthy"} 0`);
-    expect(text).toContain('polis_events_total{type="container",action="start"} 2');
-    expect(text).toContain('polis_operation_duration_seconds_count{operation="start"} 2');
-    expect(text).toContain('polis_operation_duration_seconds_bucket{le="0.05",operation="start"} 1');
-    expect(text).toContain('polis_operation_duration_seconds_bucket{le="0.1",operation="create"} 1');
-    expect(text).not.toContain('operation="exit"');
-    expect(m.lastSeq()).toBe(4);
-    // the next scrape brings only newer events: counters go on from where they were
-    const again = await m.render({ ...snap, events: [ev(5, "delete", 40)] });
-    expect(again).toContain('polis_events_total{type="container",action="start"} 2');
-    expect(again).toContain('polis_events_total{type="container",action="delete"} 1');
-    expect(m.lastSeq()).toBe(5);
+  it("config errors name the file and the key", () => {
+    expect(() => rules("monitor:\n  alerts:\n    - { name: x, metric: memory_percent, abov: 3 }\n")).toThrow(/config file \/etc\/polis\/config.yaml: unknown key "monitor.alerts\[0\].abov"/);
+    expect(() => rules("monitor:\n  alerts:\n    - { name: x, metric: disk }\n")).toThrow(/monitor.alerts\[0\].metric/);
+    expect(() => rules("monitor:\n  alerts:\n    - { name: x, metric: cpu_percent, for: soon }\n")).toThrow(/monitor.alerts\[0\].for/);
+    expect(() => rules("monitor:\n  alerts:\n    - { name: x, metric: cpu_percent }\n    - { name: x, metric: cpu_percent }\n")).toThrow(/used twice/);
+    expect(() => rules("monitor:\n  webhook: { url: ftp://x }\n")).toThrow(/monitor.webhook.url/);
+    expect(() => rules("monitor:\n  listn: 1\n")).toThrow(/"monitor.listn"/);
   });
 });
