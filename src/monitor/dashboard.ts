@@ -31,6 +31,7 @@ export function dashboardHtml(intervalMs: number): string {
 <table id="containers"><thead><tr><th>ID</th><th>NAME</th><th>IMAGE</th><th>STATE</th><th>HEALTH</th><th>CPU %</th><th>MEMORY</th><th>PIDS</th></tr></thead><tbody></tbody></table>
 <div class="charts"><div><h2>CPU %</h2><div id="cpu"></div></div><div><h2>Memory (MiB)</h2><div id="mem"></div></div></div>
 <div id="detail" hidden><h2 id="detail-title"></h2><h3>Health</h3><pre id="detail-health"></pre><h3>Log (last lines)</h3><pre id="detail-log"></pre></div>
+<h2>Firing alerts</h2><ul id="alerts"></ul>
 <h2>Recent events</h2><ul id="events"></ul>
 <script src="static/uplot.js"></script>
 <script>
@@ -63,7 +64,9 @@ function chart(id, key, series) {
 }
 
 async function refresh() {
-  const [list, hist, events] = await Promise.all([api("api/containers"), api("api/history?since=" + (Date.now() - WINDOW_S * 1000)), api("api/events?limit=30")]);
+  const [list, hist, events, alerts] = await Promise.all([api("api/containers"), api("api/history?since=" + (Date.now() - WINDOW_S * 1000)), api("api/events?limit=30"), api("api/alerts")]);
+  const firing = document.getElementById("alerts");
+  firing.replaceChildren(...(alerts.length ? alerts.map((a) => { const li = text(document.createElement("li"), a.rule + " on " + a.id + " since " + a.since); li.className = "unhealthy"; return li; }) : [text(document.createElement("li"), "none")]));
   const tbody = document.querySelector("#containers tbody");
   tbody.replaceChildren();
   for (const c of list) {

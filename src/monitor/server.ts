@@ -123,6 +123,7 @@ async function handle(store: Store, o: ServeOptions, metrics: ReturnType<typeof 
   if (path === "/static/uplot.css") return send(res, 200, "text/css", uplotAsset("uPlot.min.css"));
   if (path === "/api/containers") return json(res, containersView(sampler.latest ?? collect(store), sampler));
   if (path === "/api/history") return json(res, history(store, Number(url.searchParams.get("since") ?? 0), url.searchParams.get("id") ?? undefined));
+  if (path === "/api/alerts") return json(res, alertStates(store).filter((s) => s.firing));
   if (path === "/api/events") return json(res, recentEvents(store, Math.min(500, Math.max(1, Number(url.searchParams.get("limit")) || 50))));
   const one = /^\/api\/containers\/([^/]+)$/.exec(path);
   if (one) return json(res, containerDetail(store, decodeURIComponent(one[1])));

@@ -78,6 +78,9 @@ describe("alert delivery", () => {
       expect(hook.received.map((n) => `${n.status} ${n.rule} ${n.id}`)).toEqual([`firing any-memory ${c.id}`]);
       expect(hook.received[0].key).toMatch(new RegExp(`^any-memory/${c.id}/.+/firing$`));
       expect(alertEvents(c.id).map((e) => e.action)).toEqual(["firing"]);
+      // the dashboard's list of what fires now, from either monitor
+      const firing = (await (await fetch(`${others[1].url}/api/alerts`)).json()) as { rule: string; id: string }[];
+      expect(firing.map((f) => `${f.rule} ${f.id}`)).toEqual([`any-memory ${c.id}`]);
       expect(others.map((m) => m.stderr()).join("")).toMatch(/evaluates the alerts of this root/);
 
       c.remove(); // gone: what fired for it resolves, once
@@ -85,6 +88,7 @@ describe("alert delivery", () => {
       await sleep(1500);
       expect(hook.received.map((n) => n.status)).toEqual(["firing", "resolved"]);
       expect(alertEvents(c.id).map((e) => e.action)).toEqual(["firing", "resolved"]);
+      expect(await (await fetch(`${others[0].url}/api/alerts`)).json()).toEqual([]);
     } finally {
       await first.stop();
       for (const m of others) await m.stop();
