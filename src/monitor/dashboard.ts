@@ -92,7 +92,8 @@ async function detail() {
   document.getElementById("detail").hidden = false;
   text(document.getElementById("detail-title"), d.id + " (" + d.status + ")");
   text(document.getElementById("detail-health"), d.health ? d.health.status + "\\n" + d.health.log.map((r) => r.start + "  exit " + r.exitCode + "  " + r.output.trim()).join("\\n") : "no health check");
-  text(document.getElementById("detail-log"), d.logTail.join("\\n") || "(no log)");
+  const logEl = text(document.getElementById("detail-log"), d.logTail.join("\\n") || "(no log)");
+  logEl.scrollTop = logEl.scrollHeight; // the newest lines in view
 }
 
 async function loop() {
