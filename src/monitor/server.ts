@@ -115,6 +115,10 @@ async function handle(store: Store, o: ServeOptions, metrics: ReturnType<typeof 
   if (path === "/metrics") {
     const end = metrics.scrapeSeconds.startTimer();
     const snap = collect(store, metrics.lastSeq());
+    // from the database, so that every monitor of the root says what the lease holder decided
+    const firing = alertStates(store).filter((s) => s.firing);
+    metrics.alertsFiring.reset();
+    for (const rule of o.config.alerts) metrics.alertsFiring.set({ rule: rule.name }, firing.filter((s) => s.rule === rule.name).length);
     end();
     return send(res, 200, metrics.registry.contentType, await metrics.render(snap));
   }
@@ -278,8 +282,6 @@ class Sampler {
     }
     this.toldNotHolder = false;
     for (const n of decided.notify) logAlert(n);
-    this.metrics.alertsFiring.reset();
-    for (const rule of this.config.alerts) this.metrics.alertsFiring.set({ rule: rule.name }, decided.states.filter((s) => s.rule === rule.name && s.firing).length);
     if (this.config.webhook) this.flush();
   }
 

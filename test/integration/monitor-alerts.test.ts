@@ -81,6 +81,7 @@ describe("alert delivery", () => {
       // the dashboard's list of what fires now, from either monitor
       const firing = (await (await fetch(`${others[1].url}/api/alerts`)).json()) as { rule: string; id: string }[];
       expect(firing.map((f) => `${f.rule} ${f.id}`)).toEqual([`any-memory ${c.id}`]);
+      for (const m of others) expect(await (await fetch(`${m.url}/metrics`)).text()).toContain('polis_alerts_firing{rule="any-memory"} 1');
       expect(others.map((m) => m.stderr()).join("")).toMatch(/evaluates the alerts of this root/);
 
       c.remove(); // gone: what fired for it resolves, once
