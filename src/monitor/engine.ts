@@ -5,13 +5,19 @@ import { pathOpt } from "../cli/context.js";
 import type { CreateExtras } from "../container/create.js";
 import type { CreateOptions, GlobalOptions } from "../container/options.js";
 import { PolisError } from "../errors.js";
-import { MONITOR_FLAGS, monitorOptions, type MonitorOptions } from "./options.js";
+import { healthFromImage, MONITOR_FLAGS, monitorOptions, type ImageHealthcheck, type MonitorOptions } from "./options.js";
 
-/** The monitor options from the command line; undefined when no monitor flag was given. */
-export function monitorRequested(ctx: CliContext, detach: boolean): MonitorOptions | undefined {
-  if (!MONITOR_FLAGS.some((f) => ctx.given.has(f))) return undefined;
+/**
+ * The monitor options from the command line; undefined when no monitor flag was given. The
+ * images room passes the image's Healthcheck: a detached container from such an image gets its
+ * monitor and checks without a flag (a foreground one runs without them, as nothing would stay).
+ */
+export function monitorRequested(ctx: CliContext, detach: boolean, imageHealthcheck?: ImageHealthcheck): MonitorOptions | undefined {
+  const image = healthFromImage(imageHealthcheck);
+  const flagged = MONITOR_FLAGS.some((f) => ctx.given.has(f));
+  if (!flagged && !(image && detach)) return undefined;
   if (!detach) throw new PolisError("--logs, --log-path and --health-* need --detach: the monitor stays with detached containers");
-  return monitorOptions(ctx.options, ctx.given, pathOpt(ctx, "log-path"));
+  return monitorOptions(ctx.options, ctx.given, pathOpt(ctx, "log-path"), image);
 }
 
 /** Create under the monitor, then run what the other rooms do once the init exists. */

@@ -33,9 +33,41 @@ export const HEALTH_DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, retries:
 
 type Values = Record<string, unknown>;
 
-export function monitorOptions(v: Values, given: Set<string>, logPath: string | undefined): MonitorOptions {
-  const health = given.has("health-cmd") ? healthConfig(v) : null;
-  if (!health) {
+/** An image config's Healthcheck (OCI/docker: durations in nanoseconds). */
+export interface ImageHealthcheck {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  Retries?: number;
+}
+
+/**
+ * The image's Healthcheck as polis's, docker's way: ["NONE"] disables it, ["CMD", …] and
+ * ["CMD-SHELL", cmd] run as given, zero or missing values take the defaults.
+ */
+export function healthFromImage(h: ImageHealthcheck | undefined): HealthConfig | null {
+  const test = h?.Test ?? [];
+  if (test.length === 0 || test[0] === "NONE") return null;
+  if (test[0] !== "CMD" && test[0] !== "CMD-SHELL") return null;
+  const ms = (ns: number | undefined, def: number) => (ns && ns > 0 ? ns / 1e6 : def);
+  return {
+    test,
+    intervalMs: ms(h!.Interval, HEALTH_DEFAULTS.intervalMs),
+    timeoutMs: ms(h!.Timeout, HEALTH_DEFAULTS.timeoutMs),
+    retries: h!.Retries && h!.Retries > 0 ? h!.Retries : HEALTH_DEFAULTS.retries,
+    startPeriodMs: ms(h!.StartPeriod, HEALTH_DEFAULTS.startPeriodMs),
+    onFailure: "none",
+  };
+}
+
+/**
+ * The monitor's options from the command line; `image` is the Healthcheck of the image the
+ * container comes from (the --health-* flags override it field by field, --health-cmd replaces it).
+ */
+export function monitorOptions(v: Values, given: Set<string>, logPath: string | undefined, image?: HealthConfig | null): MonitorOptions {
+  const health = given.has("health-cmd") ? healthConfig(v) : image ? healthConfig({ ...v, "health-cmd": "" }, image) : null;
+  if (!health && !image) {
     for (const f of MONITOR_FLAGS) if (f.startsWith("health-") && f !== "health-cmd" && given.has(f)) throw new PolisError(`--${f} needs --health-cmd`);
   }
   const maxFiles = given.has("log-max-files") ? Number(v["log-max-files"]) : 1;
@@ -49,9 +81,10 @@ export function monitorOptions(v: Values, given: Set<string>, logPath: string | 
   };
 }
 
-function healthConfig(v: Values): HealthConfig {
+function healthConfig(v: Values, base?: HealthConfig): HealthConfig {
   const cmd = String(v["health-cmd"] ?? "");
-  if (cmd.trim() === "") throw new PolisError("--health-cmd must not be empty");
+  if (!base && cmd.trim() === "") throw new PolisError("--health-cmd must not be empty");
+  const d = base ?? { ...HEALTH_DEFAULTS, test: [], onFailure: "none" as const };
   const dur = (flag: string, def: number, min: number) => {
     const raw = v[flag];
     if (raw === undefined) return def;
@@ -59,16 +92,16 @@ function healthConfig(v: Values): HealthConfig {
     if (ms === undefined || ms < min) throw new PolisError(`invalid value "${String(raw)}" for flag --${flag}: a duration${min > 0 ? " above 0" : ""} (30s, 1m30s)`);
     return ms;
   };
-  const retries = v["health-retries"] === undefined ? HEALTH_DEFAULTS.retries : Number(v["health-retries"]);
+  const retries = v["health-retries"] === undefined ? d.retries : Number(v["health-retries"]);
   if (!Number.isInteger(retries) || retries < 1) throw new PolisError(`invalid value "${String(v["health-retries"])}" for flag --health-retries: a whole number of at least 1`);
   const onFailure = String(v["health-on-failure"] ?? "none");
   if (!["none", "kill", "restart", "stop"].includes(onFailure)) throw new PolisError(`invalid value "${onFailure}" for flag --health-on-failure: none, kill, restart or stop`);
   return {
-    test: ["CMD-SHELL", cmd],
-    intervalMs: dur("health-interval", HEALTH_DEFAULTS.intervalMs, 1),
-    timeoutMs: dur("health-timeout", HEALTH_DEFAULTS.timeoutMs, 1),
+    test: base ? base.test : ["CMD-SHELL", cmd],
+    intervalMs: dur("health-interval", d.intervalMs, 1),
+    timeoutMs: dur("health-timeout", d.timeoutMs, 1),
     retries,
-    startPeriodMs: dur("health-start-period", HEALTH_DEFAULTS.startPeriodMs, 0),
+    startPeriodMs: dur("health-start-period", d.startPeriodMs, 0),
     onFailure: onFailure as HealthConfig["onFailure"],
   };
 }

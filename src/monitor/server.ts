@@ -3,7 +3,7 @@
 // evaluates the alert rules and prunes old history; on request it serves /metrics (fresh
 // counters), the dashboard and its JSON API. Binds 127.0.0.1 unless told otherwise, and then
 // only with a token.
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { openStore } from "../container/context.js";
@@ -107,8 +107,8 @@ function listen(server: ReturnType<typeof createServer>, host: string, port: num
 async function handle(store: Store, o: ServeOptions, metrics: ReturnType<typeof createMetrics>, sampler: Sampler, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://polis");
   if (o.token) {
-    const bearer = /^Bearer (.*)$/.exec(req.headers.authorization ?? "")?.[1];
-    if (!sameSecret(bearer, o.token) && !sameSecret(url.searchParams.get("token") ?? undefined, o.token)) return send(res, 401, "text/plain", "a token is required (Authorization: Bearer …, or ?token=)\n");
+    const given = req.headers.authorization?.startsWith("Bearer ") ? req.headers.authorization.slice(7) : url.searchParams.get("token");
+    if (!sameSecret(given, o.token)) return send(res, 401, "text/plain", "a token is required (Authorization: Bearer …, or ?token=)\n");
   }
   if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "GET only\n");
   const path = url.pathname;
@@ -134,12 +134,12 @@ async function handle(store: Store, o: ServeOptions, metrics: ReturnType<typeof 
   send(res, 404, "text/plain", "not found\n");
 }
 
-/** Compares in constant time (for equal lengths), so response times do not leak the token. */
-function sameSecret(given: string | undefined, token: string): boolean {
-  if (given === undefined) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+/** Constant-time comparison: the time of a wrong guess says nothing about the token. */
+function sameSecret(given: string | null | undefined, token: string): boolean {
+  if (!given) return false;
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(token).digest();
+  return timingSafeEqual(a, b);
 }
 
 function send(res: ServerResponse, code: number, type: string, body: string | Buffer): void {
@@ -168,7 +168,11 @@ function containersView(s: Snapshot, sampler: Sampler) {
 function history(store: Store, sinceMs: number, id?: string) {
   const rows = samplesSince(store, sinceMs, id);
   const byId = new Map<string, MetricSample[]>();
-  for (const r of rows) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
+  for (const r of rows) {
+    const list = byId.get(r.id);
+    if (list) list.push(r);
+    else byId.set(r.id, [r]);
+  }
   return {
     series: [...byId].map(([cid, list]) => ({
       id: cid,

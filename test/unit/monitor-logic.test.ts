@@ -3,7 +3,7 @@ import { parseTime } from "../../src/cli/logs.js";
 import { parseExitFile } from "../../src/monitor/exited.js";
 import { nextHealth } from "../../src/monitor/health.js";
 import { comparableTime, parseRecord, tail } from "../../src/monitor/logfile.js";
-import { monitorOptions, parseSize } from "../../src/monitor/options.js";
+import { healthFromImage, monitorOptions, parseSize } from "../../src/monitor/options.js";
 
 describe("health status (docker's semantics)", () => {
   const starting = { status: "starting" as const, failingStreak: 0 };
@@ -57,6 +57,16 @@ describe("monitor flags", () => {
     expect(m.health).toMatchObject({ test: ["CMD-SHELL", "true"], intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0, onFailure: "none" });
     expect(() => monitorOptions({ "health-cmd": "true", "health-on-failure": "explode" }, new Set(["health-cmd", "health-on-failure"]), undefined)).toThrow(/--health-on-failure/);
     expect(() => monitorOptions({ "health-cmd": "true", "health-interval": "0s" }, new Set(["health-cmd", "health-interval"]), undefined)).toThrow(/--health-interval/);
+  });
+  it("an image's Healthcheck: docker's meaning, flags override it field by field", () => {
+    expect(healthFromImage({ Test: ["NONE"] })).toBeNull();
+    expect(healthFromImage(undefined)).toBeNull();
+    const img = healthFromImage({ Test: ["CMD", "/bin/check", "--quick"], Interval: 5e9, Retries: 0 })!;
+    expect(img).toMatchObject({ test: ["CMD", "/bin/check", "--quick"], intervalMs: 5000, timeoutMs: 30_000, retries: 3 });
+    const m = monitorOptions({ "health-retries": 7 }, new Set(["health-retries"]), undefined, img);
+    expect(m.health).toMatchObject({ test: ["CMD", "/bin/check", "--quick"], intervalMs: 5000, retries: 7 });
+    const replaced = monitorOptions({ "health-cmd": "true" }, new Set(["health-cmd"]), undefined, img);
+    expect(replaced.health!.test).toEqual(["CMD-SHELL", "true"]);
   });
   it("the exit file the C monitor writes", () => {
     expect(parseExitFile("exitCode 137\nsignal 9\nfinishedAt 2026-01-02T03:04:05.123456789Z\n")).toEqual({ exitCode: 137, signal: 9, finishedAt: "2026-01-02T03:04:05.123456789Z" });
