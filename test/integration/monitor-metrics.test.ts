@@ -1,14 +1,21 @@
 // /metrics series checked against the kernel and the engine's history: a CPU quota shows in
 // cAdvisor's CFS throttling counters (compared with the cgroup's own cpu.stat), and the lifecycle
-// commands show in polis_operation_duration_seconds.
-import { existsSync, readFileSync, rmSync } from "node:fs";
+// commands show in polis_operation_duration_seconds; a real Prometheus scrapes a monitor that wants
+// a token with the token (up) and without it (down).
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runMonitored, startPolisMonitor } from "../helpers/monitor.js";
+import { freePort, runMonitored, startPolisMonitor } from "../helpers/monitor.js";
 import { tempRoot } from "../helpers/polis.js";
 
 const root = tempRoot();
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const scratch = mkdtempSync(join(tmpdir(), "polis-metrics-"));
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 /** The value of one series in an exposition text, undefined when absent. */
 function value(text: string, name: string, labels: string): number | undefined {
@@ -64,6 +71,43 @@ describe("/metrics", () => {
     } finally {
       await mon.stop();
       c.remove();
+    }
+  }, 60_000);
+
+  it("a real Prometheus scrapes with the token, and is refused without it", async (t) => {
+    if (!existsSync("/usr/bin/prometheus")) return t.skip();
+    const mon = await startPolisMonitor(root, ["--token", "s3cret-token"]);
+    const dir = mkdtempSync(join(scratch, "prom-"));
+    const port = await freePort();
+    const target = new URL(mon.url).host;
+    writeFileSync(
+      join(dir, "prometheus.yml"),
+      "global: { scrape_interval: 1s, scrape_timeout: 1s }\nscrape_configs:\n" +
+        `  - job_name: with-token\n    authorization: { credentials: s3cret-token }\n    static_configs: [{ targets: ["${target}"] }]\n` +
+        `  - job_name: without\n    static_configs: [{ targets: ["${target}"] }]\n`,
+    );
+    const prom = spawn("/usr/bin/prometheus", [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: "ignore" });
+    try {
+      const up = async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=up`).catch(() => undefined);
+        if (!r?.ok) return {};
+        const body = (await r.json()) as { data: { result: { metric: { job: string }; value: [number, string] }[] } };
+        return Object.fromEntries(body.data.result.map((x) => [x.metric.job, x.value[1]]));
+      };
+      let jobs: Record<string, string> = {};
+      const end = Date.now() + 40_000;
+      while (Date.now() < end) {
+        jobs = await up();
+        if (jobs["with-token"] === "1" && jobs.without !== undefined) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(jobs).toEqual({ "with-token": "1", without: "0" });
+      const series = await (await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent('polis_containers{job="with-token"}')}`)).json();
+      expect(series.data.result.length).toBeGreaterThan(0);
+    } finally {
+      prom.kill("SIGTERM");
+      await new Promise((r) => prom.on("close", r));
+      await mon.stop();
     }
   }, 60_000);
 });
