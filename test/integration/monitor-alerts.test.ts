@@ -103,7 +103,7 @@ describe("alert delivery", () => {
     const cfg = config("oom", hook.url, "{ name: oom, metric: oom_kills, above: 0, window: 10m }");
     const mon = await startPolisMonitor(root, ["--interval", "500ms"], { POLIS_CONFIG: cfg });
     const c = runMonitored(root, "head -c 200m /dev/zero | tail > /dev/null", ["--logs"], (spec) => {
-      spec.linux.cgroupsPath = `/polis-test/${uniqueId("oom")}`;
+      spec.linux.cgroupsPath = `/${uniqueId("polis-oom")}`; // one level: delete removes it whole
       spec.linux.resources.memory = { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 };
     });
     try {
@@ -152,4 +152,39 @@ describe("alert delivery", () => {
       hook.server.close();
     }
   }, 120_000);
+
+  it("memory above a share of the limit for a while fires once and resolves once when it is freed", async () => {
+    const hook = await receiver();
+    const cfg = config("memory", hook.url, "{ name: mem-high, metric: memory_percent, above: 70, for: 2s }");
+    // 26 MiB of tmpfs under a 32 MiB limit (charged to the container: its own shell writes it)
+    const c = runMonitored(
+      root,
+      "while [ ! -e /dev/shm/go ]; do sleep 0.2; done; head -c 26m /dev/zero > /dev/shm/blob; while [ ! -e /dev/shm/free ]; do sleep 0.2; done; rm /dev/shm/blob; sleep 1000",
+      ["--logs"],
+      (spec) => {
+        spec.linux.cgroupsPath = `/${uniqueId("polis-mem")}`;
+        spec.linux.resources.memory = { limit: 32 * 1024 * 1024 };
+      },
+    );
+    const mon = await startPolisMonitor(root, ["--interval", "500ms"], { POLIS_CONFIG: cfg });
+    const touch = (name: string) => writeFileSync(`/proc/${c.inspect().State.Pid}/root/dev/shm/${name}`, "");
+    try {
+      await sleep(1500);
+      expect(hook.received).toEqual([]); // a sleeping shell is far below 70 %
+      touch("go");
+      await until("the firing", () => hook.received.length >= 1, 30_000);
+      const fired = hook.received[0] as Note & { value: number; since: string; at: string };
+      expect(`${fired.status} ${fired.rule} ${fired.id}`).toBe(`firing mem-high ${c.id}`);
+      expect(fired.value).toBeGreaterThan(70);
+      expect(Date.parse(fired.at) - Date.parse(fired.since)).toBeGreaterThanOrEqual(2000); // held for `for`
+      touch("free");
+      await until("the resolution", () => hook.received.length >= 2, 30_000);
+      await sleep(1000);
+      expect(hook.received.map((n) => n.status)).toEqual(["firing", "resolved"]);
+    } finally {
+      await mon.stop();
+      c.remove();
+      hook.server.close();
+    }
+  }, 90_000);
 });
