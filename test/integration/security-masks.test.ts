@@ -2,8 +2,8 @@
 // from the rootfs and rootfs/dev/null planted (a symlink to a writable procfs file, or a regular
 // file), the masked files are still the real null device, checked from outside through
 // /proc/<pid>/root, and writing to them changes nothing.
-import { readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chownSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
@@ -17,10 +17,11 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** A running container (`sleep`) with /dev from its rootfs, where `plant` replaced dev/null first. */
-function withPlantedNull(plant: (devNull: string) => void, check: (pid: number) => void): void {
+function withPlantedNull(plant: (devNull: string) => void, check: (pid: number) => void, edit: (c: Config) => void = () => {}): void {
   const id = uniqueId("mask");
   const bundle = busyboxBundle((c: Config) => {
     c.mounts = c.mounts.filter((m: { destination: string }) => !m.destination.startsWith("/dev"));
+    edit(c);
   });
   try {
     const devNull = join(bundle, "rootfs", "dev", "null");
@@ -58,6 +59,22 @@ function expectNullDevice(pid: number): void {
 describe("masked paths through a planted /dev/null", () => {
   it("rootfs/dev/null -> /proc/self/oom_score_adj: masks are still the real null device", () => {
     withPlantedNull((devNull) => symlinkSync("/proc/self/oom_score_adj", devNull), expectNullDevice);
+  });
+
+  // In a user namespace the null device comes from a clone of the host's (locked) /dev mount; the
+  // planted link happens to get the host's node bound through it, so this case guards the user
+  // namespace path of MASK_SOURCE rather than the planted-link bug (the cases around it do).
+  it("in a user namespace (devices bound from the host), with the planted symlink: still the real null device", () => {
+    const plant = (devNull: string) => {
+      chownSync(dirname(devNull), 240000, 240000); // the mapped root makes the mount points in /dev
+      symlinkSync("/proc/self/oom_score_adj", devNull);
+    };
+    withPlantedNull(plant, expectNullDevice, (c) => {
+      c.linux.namespaces.push({ type: "user" });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 240000, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 240000, size: 65536 }];
+      c.mounts = c.mounts.filter((m: Config) => m.type !== "cgroup");
+    });
   });
 
   it("rootfs/dev/null a regular file: masks are still the real null device", () => {

@@ -143,7 +143,8 @@ describe("polis-shim", () => {
     const pid = (await s.expect("pid")).value;
     pids.push(pid);
 
-    const inner = await until(() => (existsSync(join(out, "pid")) ? readFileSync(join(out, "pid"), "utf8") : undefined), "pid file");
+    // the shell creates the file before it writes to it: wait for the whole line
+    const inner = await until(() => (existsSync(join(out, "pid")) ? readFileSync(join(out, "pid"), "utf8") : "").match(/^\d+\n/)?.[0], "pid file");
     expect(inner.trim()).toBe("1");
     expect(readFileSync(join(out, "host"), "utf8").trim()).toBe("shimtest");
     for (const ns of ["pid", "mnt", "uts", "ipc", "net"]) {

@@ -57,6 +57,15 @@ function generate(r: () => number): { spec: Spec; noPivot: boolean; cgroupPaths:
   }
   if (r() < 0.3) linux.rootfsPropagation = pick(["shared", "rslave", "private", "rshared"]);
   if (r() < 0.3) spec.root = { ...spec.root!, readonly: !spec.root?.readonly };
+  if (r() < 0.15) {
+    // no mount namespace: every op then runs in the caller's own mount namespace (what would
+    // change the caller's mounts is refused, so the config leaves it out)
+    linux.namespaces = linux.namespaces.filter((n) => n.type !== "mount");
+    delete linux.maskedPaths;
+    delete linux.readonlyPaths;
+    delete linux.rootfsPropagation;
+    spec.root = { ...spec.root!, readonly: false };
+  }
   const noPivot = r() < 0.3 && !(linux.rootfsPropagation ?? "").includes("private");
   const cgroupPaths = pick<Record<string, string>>([
     { pids: "/sys/fs/cgroup/pids/c1", unified: "/sys/fs/cgroup/unified/c1" },
@@ -107,6 +116,7 @@ describe("plans never take an unconfined host path before the root switch", () =
   it("holds for 300 generated configs", () => {
     const r = rng(8);
     let checked = 0;
+    let sharedMountPlans = 0;
     for (let i = 0; i < 300; i++) {
       const { spec, noPivot, cgroupPaths } = generate(r);
       const plan = buildInitPlan({
@@ -126,8 +136,10 @@ describe("plans never take an unconfined host path before the root switch", () =
       expect(end, "the plan switches root").toBeGreaterThan(0);
       const problems = plan.ops.slice(0, end).map(unconfined).filter(Boolean);
       expect(problems, `config #${i}: ${JSON.stringify({ mounts: spec.mounts, linux: spec.linux })}`).toEqual([]);
+      if (plan.ops[end].code === OpCode.CHROOT) sharedMountPlans++;
       checked += plan.ops.slice(0, end).filter((o) => o.code === OpCode.MKNOD || o.code === OpCode.SYMLINK).length;
     }
     expect(checked).toBeGreaterThan(1000); // the generator really produced devices and links
+    expect(sharedMountPlans).toBeGreaterThan(20); // …and configs without a mount namespace
   });
 });
