@@ -27,6 +27,7 @@ import {
   samplesSince,
   setAlertState,
   takeLease,
+  trimOutbox,
   type Lease,
   type MetricSample,
 } from "../state/monitor.js";
@@ -203,6 +204,8 @@ function containerDetail(store: Store, id: string) {
 
 const ALERT_LEASE = "alerts";
 const GONE_GRACE_MS = 5000;
+/** Undelivered webhook notifications kept at most (the log and the events have them all). */
+const OUTBOX_LIMIT = 1000;
 
 /** The interval's work: sample, record, alert, prune. One tick at a time. */
 class Sampler {
@@ -246,6 +249,8 @@ class Sampler {
       insertSamples(store, samples);
       pruneSamples(store, snap.at - this.config.retentionMs);
       pruneEvents(store, comparableTime(new Date(snap.at - this.config.eventRetentionMs)));
+      const dropped = trimOutbox(store, OUTBOX_LIMIT);
+      if (dropped) log.warn(`polis monitor: the webhook is behind by more than ${OUTBOX_LIMIT} notifications; dropped the ${dropped} oldest`);
       if (this.config.alerts.length) this.alert(store, snap);
     } catch (err) {
       log.warn(`polis monitor: sampling failed: ${(err as Error).message}`);

@@ -231,3 +231,8 @@ export function takeLease(store: Store, name: string, me: Lease, alive: (l: Leas
 export function dropLease(store: Store, name: string, pid: number): void {
   connectionOf(store).prepare("DELETE FROM monitor_leases WHERE name = ? AND pid = ?").run(name, pid);
 }
+
+/** Keeps the newest `keep` undelivered notifications (a webhook down for long); returns how many went. */
+export function trimOutbox(store: Store, keep: number): number {
+  return connectionOf(store).prepare("DELETE FROM alert_outbox WHERE seq NOT IN (SELECT seq FROM alert_outbox ORDER BY seq DESC LIMIT ?)").run(keep).changes;
+}
