@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { openStore } from "../container/context.js";
 import type { GlobalOptions } from "../container/options.js";
 import { log } from "../log.js";
-import { getMonitor } from "../state/monitor.js";
+import { countEventsSince, getMonitor } from "../state/monitor.js";
+import { comparableTime } from "./logfile.js";
 import { monitorDir } from "./paths.js";
 import { MONITOR_KIND, type MonitorResource } from "./spawn.js";
 
@@ -39,13 +40,16 @@ export async function afterExit(g: GlobalOptions, id: string): Promise<void> {
     const m = getMonitor(store, id);
     const row = store.resourcesOf(id).find((r) => r.kind === MONITOR_KIND);
     if (!rec || !m || !row) return;
-    plan = { bundle: rec.bundle, m, res: row.data as MonitorResource };
+    // docker's back-off for a restart loop: 100 ms doubling per restart in the last 10 minutes, up to 30 s
+    const recent = countEventsSince(store, id, "restart", comparableTime(new Date(Date.now() - 600_000)));
+    plan = { bundle: rec.bundle, m, res: row.data as MonitorResource, delayMs: Math.min(30_000, 100 * 2 ** recent) };
     // The old monitor's row goes first, so that delete leaves its directory and log alone.
     store.removeResource(id, MONITOR_KIND, MONITOR_KIND);
   } finally {
     store.close();
   }
   for (const f of [MARKER, "exit", "init.pid", "create.log"]) rmSync(join(dir, f), { force: true });
+  await new Promise((r) => setTimeout(r, plan.delayMs));
   const { deleteContainer } = await import("../container/delete.js");
   await deleteContainer(g, { id, force: true });
   const { createUnderMonitor } = await import("./spawn.js");

@@ -1,7 +1,9 @@
 // Fixtures for the monitor room: detached containers under their monitor, read from outside.
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { busyboxBundle } from "./rootfs.js";
-import { polis, polisOk, uniqueId } from "./polis.js";
+import { POLIS, polis, polisOk, uniqueId } from "./polis.js";
 
 type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -62,10 +64,6 @@ export function records(file: string): Record_[] {
 }
 
 export const statusOf = (root: string, id: string) => JSON.parse(polisOk(root, ["state", id]).stdout).status as string;
-
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
-import { POLIS } from "./polis.js";
 
 export interface RunningServer {
   url: string;

@@ -79,6 +79,21 @@ describe("container logs", () => {
     }
   });
 
+  it("with one file (the default), rotation truncates in place", async () => {
+    const c = runMonitored(root, "i=0; while :; do echo line$i; i=$((i+1)); done", ["--logs", "--log-max-size", "1k"]);
+    try {
+      const log = c.inspect().LogPath as string;
+      await until("a few rotations", () => {
+        const recs = records(log);
+        return recs.length > 0 && Number(recs[0].text.slice(4)) > 200;
+      });
+      expect(statSync(log).size).toBeLessThanOrEqual(1024);
+      expect(existsSync(`${log}.1`)).toBe(false);
+    } finally {
+      c.remove();
+    }
+  });
+
   it("`logs -f` follows across rotations and ends when the container stops", async () => {
     const c = runMonitored(root, "i=0; while :; do echo line$i; i=$((i+1)); usleep 2000; done", ["--logs", "--log-max-size", "2k", "--log-max-files", "2"]);
     try {
