@@ -1,5 +1,7 @@
 // `polis monitor`'s interval work: sample every container, record the samples (the dashboard's
-// history), evaluate the alert rules and deliver what fired or resolved, prune old history.
+// history), evaluate the alert rules and deliver what fired or resolved, prune old history. One
+// monitor of a root does the recording and alerting, the holder of a lease in the database; what
+// the webhook must get goes through an outbox table, so a monitor killed mid-delivery resends it.
 import { log } from "../log.js";
 import { bootId, isSameProcess, processStartTime } from "../linux/proc.js";
 import {
@@ -27,7 +29,8 @@ import { comparableTime } from "./logfile.js";
 import type { createMetrics } from "./metrics.js";
 import type { Sample } from "./sample.js";
 
-const ALERT_LEASE = "alerts";
+/** The lease of the monitor that records and alerts (its name predates the history under it). */
+const LEASE = "alerts";
 const GONE_GRACE_MS = 5000;
 /** Undelivered webhook notifications kept at most (the log and the events have them all). */
 const OUTBOX_LIMIT = 1000;
@@ -71,6 +74,15 @@ export class Sampler {
       this.prev = new Map(snap.containers.filter((c) => c.sample).map((c) => [c.id, c.sample!]));
       for (const id of this.cpuPercent.keys()) if (!this.prev.has(id)) this.cpuPercent.delete(id);
       const store = this.store;
+      // One monitor per root records the history and evaluates the alerts: the lease holder. The
+      // others serve /metrics and the dashboard from the same database.
+      const holder = store.transaction(() => takeLease(store, LEASE, this.me, (l) => isSameProcess(l.pid, l.startTime, l.bootId)));
+      if (holder.pid !== this.me.pid) {
+        if (!this.toldNotHolder) log.info(`polis monitor: pid ${holder.pid} records the history and evaluates the alerts of this root; this one serves metrics and the dashboard`);
+        this.toldNotHolder = true;
+        return;
+      }
+      this.toldNotHolder = false;
       insertSamples(store, samples);
       pruneSamples(store, snap.at - this.config.retentionMs);
       pruneEvents(store, comparableTime(new Date(snap.at - this.config.eventRetentionMs)));
@@ -94,11 +106,8 @@ export class Sampler {
       unhealthy: c.sample !== undefined && c.monitor?.healthStatus === "unhealthy",
       countEvents: (action, windowMs) => countEventsSince(store, c.id, action, comparableTime(new Date(snap.at - windowMs))),
     }));
-    // Read, decide and record in one write transaction, and only as the holder of the lease:
-    // two monitors of one root never both send an alert.
+    // Read, decide and record in one write transaction: decided once, whatever happens next.
     const decided = store.transaction(() => {
-      const holder = takeLease(store, ALERT_LEASE, this.me, (l) => isSameProcess(l.pid, l.startTime, l.bootId));
-      if (holder.pid !== this.me.pid) return { holder, states: [], notify: [] as Notification[] };
       const before = alertStates(store);
       // a restart (delete, create, start) takes a few seconds; a deleted container resolves after
       const { states, notify } = evaluate(this.config.alerts, facts, before, now, Math.max(GONE_GRACE_MS, 2 * this.intervalMs));
@@ -107,14 +116,8 @@ export class Sampler {
       for (const s of states) setAlertState(store, s);
       for (const n of notify) store.appendEvent({ type: "alert", action: n.status, id: n.id, attributes: { rule: n.rule, metric: n.metric, value: n.value, threshold: n.threshold } });
       if (this.config.webhook) enqueueAlerts(store, notify.map((n) => JSON.stringify(n)));
-      return { holder, states, notify };
+      return { notify };
     });
-    if (decided.holder.pid !== this.me.pid) {
-      if (!this.toldNotHolder) log.info(`polis monitor: pid ${decided.holder.pid} evaluates the alerts of this root; this one serves metrics and the dashboard`);
-      this.toldNotHolder = true;
-      return;
-    }
-    this.toldNotHolder = false;
     for (const n of decided.notify) logAlert(n);
     if (this.config.webhook) this.flush();
   }
@@ -141,7 +144,7 @@ export class Sampler {
     this.stopping = true;
     await this.running;
     await this.flushing;
-    dropLease(this.store, ALERT_LEASE, this.me.pid);
+    dropLease(this.store, LEASE, this.me.pid);
   }
 }
 

@@ -82,6 +82,11 @@ describe("alert delivery", () => {
       const firing = (await (await fetch(`${others[1].url}/api/alerts`)).json()) as { rule: string; id: string }[];
       expect(firing.map((f) => `${f.rule} ${f.id}`)).toEqual([`any-memory ${c.id}`]);
       for (const m of others) expect(await (await fetch(`${m.url}/metrics`)).text()).toContain('polis_alerts_firing{rule="any-memory"} 1');
+      // and only the lease holder records the history: one point per interval, not two
+      const hist = (await (await fetch(`${others[0].url}/api/history?since=0&id=${c.id}`)).json()) as { series: { points: [number][] }[] };
+      const times = hist.series[0].points.map(([t]) => t);
+      expect(times.length).toBeGreaterThan(3);
+      expect(Math.min(...times.slice(1).map((t, i) => t - times[i]))).toBeGreaterThan(0.3);
       expect(others.map((m) => m.stderr()).join("")).toMatch(/evaluates the alerts of this root/);
 
       c.remove(); // gone: what fired for it resolves, once
