@@ -3,7 +3,7 @@
 // `polis monitor` neither repeats nor forgets them), to the log and to the webhook.
 import { log } from "../log.js";
 import type { AlertState } from "../state/monitor.js";
-import type { AlertRule } from "./config.js";
+import type { AlertRule, Webhook } from "./config.js";
 
 /** What a rule looks at for one container at one evaluation. */
 export interface ContainerFacts {
@@ -100,14 +100,14 @@ export function logAlert(n: Notification): void {
  * POST the notification as JSON, retrying with back-off (0.5 s, 1 s, 2 s …); never throws.
  * False when every attempt failed or `stopping()` turned true: the caller keeps it for later.
  */
-export async function deliver(n: Notification, webhook: { url: string; retries: number; timeoutMs: number }, stopping: () => boolean = () => false): Promise<boolean> {
+export async function deliver(n: Notification, webhook: Webhook, stopping: () => boolean = () => false): Promise<boolean> {
   for (let attempt = 0; attempt <= webhook.retries; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
     if (stopping()) return false;
     try {
       const res = await fetch(webhook.url, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { ...webhook.headers, "content-type": "application/json" },
         body: JSON.stringify(n),
         signal: AbortSignal.timeout(webhook.timeoutMs),
       });

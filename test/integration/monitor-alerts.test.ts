@@ -26,7 +26,7 @@ interface Note {
 
 /** A webhook receiver: answers 503 while `up` is false, else records the notification. */
 async function receiver() {
-  const r = { up: true, attempts: 0, received: [] as Note[], url: "", server: undefined as unknown as Server };
+  const r = { up: true, attempts: 0, received: [] as Note[], authorization: [] as (string | undefined)[], url: "", server: undefined as unknown as Server };
   r.server = createServer((req, res) => {
     let body = "";
     req.on("data", (d) => (body += d));
@@ -34,6 +34,7 @@ async function receiver() {
       r.attempts++;
       if (!r.up) return res.writeHead(503).end();
       r.received.push(JSON.parse(body) as Note);
+      r.authorization.push(req.headers.authorization);
       res.writeHead(200).end();
     });
   });
@@ -44,7 +45,7 @@ async function receiver() {
 
 function config(name: string, hookUrl: string, rule: string): string {
   const file = join(scratch, `${name}.yaml`);
-  writeFileSync(file, `monitor:\n  webhook: { url: "${hookUrl}", retries: 0, timeout: 2s }\n  alerts:\n    - ${rule}\n`);
+  writeFileSync(file, `monitor:\n  webhook: { url: "${hookUrl}", retries: 0, timeout: 2s, headers: { Authorization: "Bearer hook-secret" } }\n  alerts:\n    - ${rule}\n`);
   return file;
 }
 
@@ -186,6 +187,7 @@ describe("alert delivery", () => {
       await until("the resolution", () => hook.received.length >= 2, 30_000);
       await sleep(1000);
       expect(hook.received.map((n) => n.status)).toEqual(["firing", "resolved"]);
+      expect(hook.authorization).toEqual(["Bearer hook-secret", "Bearer hook-secret"]); // webhook.headers
     } finally {
       await mon.stop();
       c.remove();

@@ -1,5 +1,6 @@
 // `polis monitor`'s pure parts beyond the rules themselves (monitor-alerts.test.ts): the grace
-// given to a container that goes away while its alert fires, and the Prometheus exposition.
+// given to a container that goes away while its alert fires, the webhook's settings, and the
+// Prometheus exposition.
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { evaluate, type ContainerFacts } from "../../src/monitor/alerts.js";
@@ -30,6 +31,20 @@ describe("alert evaluation: a container that goes away", () => {
     r = evaluate(rules, [], r.states, at(25), 5000);
     expect(r.notify.map((n) => `${n.status} ${n.id}`)).toEqual(["resolved c1"]);
     expect(r.states).toEqual([]);
+  });
+});
+
+describe("the webhook's settings", () => {
+  it("headers are sent as given; a bad one names the file and the key", () => {
+    const w = config("monitor:\n  webhook: { url: 'http://127.0.0.1:9/h', headers: { Authorization: 'Bearer x' } }\n").webhook!;
+    expect(w).toEqual({ url: "http://127.0.0.1:9/h", retries: 3, timeoutMs: 5000, headers: { Authorization: "Bearer x" } });
+    const bad = (yaml: string, key: string) => {
+      expect(() => config(yaml)).toThrow(FILE);
+      expect(() => config(yaml)).toThrow(key);
+    };
+    bad("monitor:\n  webhook: { url: 'http://h/', headers: { 'a b': x } }\n", "monitor.webhook.headers.a b");
+    bad("monitor:\n  webhook: { url: 'http://h/', headers: { X-N: 3 } }\n", "monitor.webhook.headers.X-N");
+    bad("monitor:\n  webhook: { url: 'http://h/', headers: [x] }\n", "monitor.webhook.headers");
   });
 });
 
