@@ -9,6 +9,7 @@
 // JSON.stringify or one template string, written synchronously so that it is on disk before
 // process.exit.
 import { closeSync, openSync, writeSync } from "node:fs";
+import { PolisError } from "./errors.js";
 
 export type LogFormat = "text" | "json";
 export type Level = "error" | "warning" | "info" | "debug";
@@ -24,15 +25,30 @@ export interface LogConfig {
 
 interface Sink {
   config: LogConfig;
-  fd: number | undefined; // opened on the first line written
+  fd: number | undefined; // the --log file (opened by configureLog), or 2 once a line went to stderr
 }
 
 let sink: Sink = { config: { format: "text", debug: false }, fd: undefined };
 
-/** Set up logging from the global flags. Opens nothing: the file is opened on first write. */
+/**
+ * Set up logging from the global flags. Like runc, a --log file is opened (created) right away:
+ * a path that cannot be used is an error before the command does anything (lines then go to
+ * stderr), not a silent fallback.
+ */
 export function configureLog(config: LogConfig): void {
   if (sink.fd !== undefined && sink.fd !== 2) closeSync(sink.fd);
   sink = { config: { ...config }, fd: undefined };
+  if (!logsToFile()) return;
+  try {
+    // O_APPEND: containerd and the shim may share the file with other polis invocations.
+    sink.fd = openSync(config.file!, "a", 0o644);
+  } catch (e) {
+    sink = { config: { ...config, file: undefined }, fd: undefined };
+    const err = e as NodeJS.ErrnoException;
+    // runc's words: "open /x/y.log: no such file or directory"
+    const why = err.code === "EISDIR" ? "is a directory" : (/^[A-Z0-9]+: (.*?), /.exec(err.message)?.[1] ?? err.code ?? err.message);
+    throw new PolisError(`open ${config.file}: ${why}`, { step: "open the --log file", errno: err.code });
+  }
 }
 
 /** True when log lines go to a file rather than stderr (main then also prints errors to stderr). */
@@ -68,15 +84,7 @@ function write(level: Level, msg: string, fields?: Fields): void {
 }
 
 function target(): number {
-  if (sink.fd !== undefined) return sink.fd;
-  if (!logsToFile()) return (sink.fd = 2);
-  try {
-    // O_APPEND: containerd and the shim may share the file with other polis invocations.
-    sink.fd = openSync(sink.config.file!, "a", 0o644);
-  } catch {
-    sink.fd = 2;
-  }
-  return sink.fd;
+  return (sink.fd ??= 2);
 }
 
 function writeAll(fd: number, text: string): void {

@@ -11,7 +11,7 @@ import type { CliContext, CliIo, CommandRun } from "./cli/context.js";
 import { setResourceReleaser } from "./container/resources.js";
 import { configureLog, log, logsToFile } from "./log.js";
 import { DEFAULT_ROOT } from "./paths.js";
-import { phase, reportPhases } from "./timing.js";
+import { phase, reportPhases, traceEachPhase } from "./timing.js";
 
 export interface MainIo {
   stdout?: (text: string) => void;
@@ -67,6 +67,8 @@ export async function main(argv: readonly string[], mainIo: MainIo = {}): Promis
       return usageFailure(e, io);
     }
     debug = setUpLog(parsed.global, io, injectedStderr);
+    // --debug: every phase of the command as it ends, with its wall time
+    if (debug) traceEachPhase((name, ms) => log.debug("phase", { name, ms: Number(ms.toFixed(1)) }));
     if (parsed.kind === "help") {
       const { renderHelp } = await import("./cli/help.js");
       io.stdout(await renderHelp(parsed.topic));
@@ -90,7 +92,9 @@ export async function main(argv: readonly string[], mainIo: MainIo = {}): Promis
     setResourceReleaser(async (g, store, row) => (await import("./resources/release.js")).releaseResource(g, store, row));
     const { run } = await COMMAND_MODULES[parsed.command.name]();
     phase("command module load");
-    return (await run(ctx)) ?? 0;
+    const code = (await run(ctx)) ?? 0;
+    if (debug) log.debug("polis finished", { exitCode: code, ms: Number(performance.now().toFixed(1)) });
+    return code;
   } catch (e) {
     return fatal(e, io, debug);
   }

@@ -1,23 +1,33 @@
 // POLIS_TIMING=1 prints the wall time of each phase of one invocation on stderr at exit
 // (`phase=<name> ms=<float>`, spaces in the name printed as "-" so that it stays one word), for
-// scripts/bench. When unset, every call is a no-op. A name marked twice (a `run` opens the state
-// twice) is printed twice; scripts/bench adds them up.
+// scripts/bench. With --debug each phase is also a debug log line. When neither, every call is a
+// no-op. A name marked twice (a `run` opens the state twice) is printed twice; scripts/bench adds
+// them up.
 import { writeSync } from "node:fs";
 
-const enabled = Boolean(process.env.POLIS_TIMING);
+const reporting = Boolean(process.env.POLIS_TIMING);
+let enabled = reporting;
+let trace: ((name: string, ms: number) => void) | undefined;
 const phases: [string, number][] = [];
 let last = 0; // performance.now() counts from process start, so the first phase is node's own boot
+
+/** --debug: hand every phase to `fn` as it ends (a debug log line with its duration). */
+export function traceEachPhase(fn: (name: string, ms: number) => void): void {
+  enabled = true;
+  trace = fn;
+}
 
 /** Close the phase that ends now. */
 export function phase(name: string): void {
   if (!enabled) return;
   const now = performance.now();
   phases.push([name, now - last]);
+  trace?.(name, now - last);
   last = now;
 }
 
 export function reportPhases(): void {
-  if (!enabled) return;
+  if (!reporting) return;
   phase("exit");
   writeSync(2, phases.map(([n, ms]) => `phase=${n.replace(/\s+/g, "-")} ms=${ms.toFixed(2)}\n`).join(""));
 }

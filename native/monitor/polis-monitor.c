@@ -92,16 +92,20 @@ static void open_log(void) {
 }
 
 static void write_all(int fd, const char *p, size_t n) {
+  static int failing; /* say it once per run of failures, not once per line */
   while (n > 0) {
     ssize_t w = write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      warnx("write %s: %s", log_path, strerror(errno)); /* disk full: drop, keep the container going */
+      if (!failing) warnx("write %s: %s (output is dropped until writes work again)", log_path, strerror(errno));
+      failing = 1; /* disk full: drop, keep the container going */
       return;
     }
     p += w;
     n -= (size_t)w;
   }
+  if (failing) warnx("write %s: works again", log_path);
+  failing = 0;
 }
 
 static void flush_out(void) {

@@ -14,7 +14,8 @@ export async function run(ctx: CliContext): Promise<void> {
   const { containerPids } = await import("../container/ps.js");
   const pids = await containerPids(ctx.global, id);
   if (format === "json") {
-    ctx.io.stdout(JSON.stringify(pids) + "\n");
+    // runc encodes Go's nil slice: no processes print as null
+    ctx.io.stdout((pids.length ? JSON.stringify(pids) : "null") + "\n");
     return;
   }
   let output: string;

@@ -35,15 +35,13 @@ const ALWAYS_ALLOWED: DeviceCgroupRule[] = [
 ];
 
 /**
- * The resources the cgroup gets: config.json's device rules first (typically "deny all"), then
- * runc's always-allowed devices, then an allow rule per linux.devices entry, so that the nodes
- * the container was promised can actually be opened.
+ * The resources the cgroup gets, as runc builds them: config.json's device rules (none means
+ * "deny all", runc's starting point), then runc's always-allowed devices. linux.devices entries
+ * add no rule: the config's rules decide whether a node made in /dev can be opened (a deny-all
+ * there must hold for /dev/kmsg too), exactly as with runc.
  */
-export function effectiveResources(spec: Spec): Resources | undefined {
-  const res = spec.linux?.resources;
-  if (!res?.devices) return res;
-  const fromDevices = (spec.linux?.devices ?? [])
-    .filter((d) => d.type !== "p")
-    .map((d) => rule(d.type === "u" ? "c" : d.type, d.major ?? null, d.minor ?? null));
-  return { ...res, devices: [...res.devices, ...ALWAYS_ALLOWED, ...fromDevices] };
+export function effectiveResources(spec: Spec): Resources {
+  const res = spec.linux?.resources ?? {};
+  const own = res.devices?.length ? res.devices : [{ allow: false, access: "rwm" }];
+  return { ...res, devices: [...own, ...ALWAYS_ALLOWED] };
 }

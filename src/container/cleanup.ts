@@ -2,6 +2,7 @@
 // files, state row.
 // Used by delete, by a failed create, and by `delete --force` after a create killed half-way.
 import { rmSync } from "node:fs";
+import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import type { Store } from "../state/store.js";
 import type { ContainerRecord } from "../state/types.js";
@@ -19,6 +20,19 @@ export async function cleanupContainer(
   rec: ContainerRecord,
   opts: { runPoststop: boolean },
 ): Promise<void> {
+  // Like runc's destroy: every step runs even when an earlier one failed, and the first failure
+  // is reported at the end. Above all the row goes: a row that cannot be removed can never be
+  // deleted (`delete --force` would fail on the same step forever). What a failed step leaves
+  // (a cgroup, a directory) is named in the error; resources keep their own rows until released.
+  const failures: string[] = [];
+  const attempt = async (step: string, fn: () => unknown): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      const message = (err as Error)?.message ?? String(err);
+      failures.push(message.includes(step) ? message : `${step}: ${message}`);
+    }
+  };
   const cgroup = recordedCgroup(rec);
   if (initAlive(rec)) {
     try {
@@ -36,25 +50,26 @@ export async function cleanupContainer(
   // it, and the cgroup may be shared with other containers (runc kills only the init then).
   // Otherwise sweep the cgroup: exec'd processes, or a shim killed mid-create, would outlive it.
   const ownPidNs = rec.pid !== null && (rec.config.linux?.namespaces ?? []).some((n) => n.type === "pid" && !n.path);
-  if (!ownPidNs) cgroup.killAll(SIGKILL);
+  if (!ownPidNs) await attempt("kill the container's processes", () => cgroup.killAll(SIGKILL));
   await waitGone(rec);
   if (sharesMountNamespace(rec.config)) {
     // loaded only here: a container with its own mount namespace takes its mounts with it
-    const { detachMountsBelow } = await import("./shared-mounts.js");
-    await detachMountsBelow(rec.rootfs);
+    await attempt("detach the container's mounts", async () => (await import("./shared-mounts.js")).detachMountsBelow(rec.rootfs));
   }
-  try {
-    cgroup.destroy(); // waits a moment for exiting processes
-  } catch (err) {
-    const others = ownPidNs ? cgroup.pids().length : 0;
-    if (others === 0) throw err;
-    log.warn(`the container's cgroup is shared with ${others} other process(es): not removing it`);
-  }
+  await attempt("remove the cgroup", () => {
+    try {
+      cgroup.destroy(); // waits a moment for exiting processes
+    } catch (err) {
+      const others = ownPidNs ? cgroup.pids().length : 0;
+      if (others === 0) throw err;
+      log.warn(`the container's cgroup is shared with ${others} other process(es): not removing it`);
+    }
+  });
   // What rooms beside the runtime attached (addresses, bundles, monitors), now that no process
   // of the container is left to use it.
-  await releaseResources(g, store, rec.id);
-  rmSync(rec.stateDir, { recursive: true, force: true });
-  store.remove(rec.id);
+  await attempt("release the container's resources", () => releaseResources(g, store, rec.id));
+  await attempt(`remove ${rec.stateDir}`, () => rmSync(rec.stateDir, { recursive: true, force: true }));
+  await attempt("remove the container's state", () => store.remove(rec.id));
   if (opts.runPoststop && rec.config.hooks?.poststop?.length) {
     // Loaded only here: the hook runner pulls in child_process (~3 ms) that a plain delete never needs.
     const { runHooks } = await import("../hooks/run.js");
@@ -64,6 +79,10 @@ export async function cleanupContainer(
       // The spec: a poststop failure is logged and the delete still succeeds.
       log.warn((err as Error).message);
     }
+  }
+  if (failures.length) {
+    for (const more of failures.slice(1)) log.warn(more);
+    throw new PolisError(failures[0]);
   }
 }
 

@@ -2,8 +2,8 @@
 // the shim up to the exec fifo, and record everything. Any failure undoes every step.
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { PolisError } from "../errors.js";
-import { log } from "../log.js";
+import { PolisError, fieldError } from "../errors.js";
+import { debugEnabled, log } from "../log.js";
 import { bootId, processStartTime } from "../linux/proc.js";
 import { loadSpec } from "../spec/load.js";
 import { checkLsm } from "../spec/semantic.js";
@@ -21,6 +21,7 @@ import { ownerName, statePathFor } from "./records.js";
 import { rootfsOf } from "./rootfs.js";
 import { sessionKeyringName } from "./plan-init.js";
 import { elapsedMs, phase } from "../timing.js";
+import { preexistingFrozen } from "../cgroups/freezer.js";
 
 /**
  * What a caller beside the runtime (src/engine/) adds to a create. `afterInit` runs once the init
@@ -41,11 +42,18 @@ export async function createContainer(
   phase("lifecycle module load");
   validateId(o.id);
   const bundle = resolve(o.bundle);
-  const spec: Spec = loadSpec(bundle);
+  const spec: Spec = loadConfig(bundle);
   checkLsm(spec);
   const rootfs = rootfsOf(bundle, spec);
   checkTerminal(spec, o.consoleSocket, mode);
   const cgroup = newCgroupManager(g, spec, o.id);
+  if (debugEnabled()) {
+    const { configSummary } = await import("../spec/summary.js");
+    log.debug("config.json validated", { bundle, rootfs, ...configSummary(spec) });
+    log.debug("cgroup paths", cgroup.paths);
+  }
+  // runc's words: the init would join the frozen cgroup and create would wait for it forever.
+  if (preexistingFrozen(cgroup.paths)) throw fieldError("linux.cgroupsPath", "container's cgroup unexpectedly frozen");
   phase("validation");
 
   const store = openStore(g);
@@ -105,5 +113,18 @@ export async function createContainer(
     throw err instanceof PolisError ? err : new PolisError(String((err as Error)?.message ?? err));
   } finally {
     store.close();
+  }
+}
+
+/**
+ * config.json, validated. A config that breaks a rule is reported with runc's words ("invalid
+ * configuration", which scripts match) before the field path and the problem.
+ */
+function loadConfig(bundle: string): Spec {
+  try {
+    return loadSpec(bundle);
+  } catch (err) {
+    if (err instanceof PolisError && err.detail.field) throw new PolisError(`invalid configuration: ${err.message}`, err.detail);
+    throw err;
   }
 }

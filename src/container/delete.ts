@@ -24,8 +24,13 @@ export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promi
       throw new PolisError(`cannot delete container ${o.id} that is not stopped: ${status}`);
     }
     phase("status");
-    await cleanupContainer(g, store, rec, { runPoststop: true });
-    store.appendEvent({ type: "container", action: "delete", id: o.id, attributes: { durationMs: elapsedMs() } });
+    try {
+      await cleanupContainer(g, store, rec, { runPoststop: true });
+    } finally {
+      // A step of the cleanup may fail after the row went (it is removed whatever happens): the
+      // container is deleted all the same, and the event says so.
+      if (!store.get(o.id)) store.appendEvent({ type: "container", action: "delete", id: o.id, attributes: { durationMs: elapsedMs() } });
+    }
     phase("teardown");
   } finally {
     store.close();

@@ -21,6 +21,8 @@ export interface HookContext {
   process?: Process;
   /** …and under its seccomp filter */
   seccomp?: SeccompLoad;
+  /** where the hook starts (createContainer: the rootfs, as runc's init chdirs there first) */
+  cwd?: string;
 }
 
 /**
@@ -45,7 +47,9 @@ export function hookSpawnerInContainer(
       parentCgroupProcs: ownProcsFiles(hostLayout()),
       path: hook.path,
       argv, // args[0] is argv[0], as the spec says; path is what runs
-      env: hook.env ?? [],
+      // runc runs these hooks from its init, whose environment is the container process's by then.
+      env: hook.env ?? spec.process?.env ?? [],
+      cwd: ctx.cwd === undefined ? undefined : { path: ctx.cwd, field: "root.path" },
       process: ctx.process && { ...ctx.process, args: argv, terminal: false },
       seccomp: ctx.seccomp,
       chroot: sharesMountNamespace(spec) ? `/proc/${pid}/root` : undefined,

@@ -20,14 +20,18 @@ import { sharesMountNamespace } from "./shared-mounts.js";
 import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 import { FORWARDED_SIGNALS } from "../linux/signals.js";
 import { lsmError } from "../spec/semantic.js";
+import { withHome } from "../linux/in-root.js";
+import { debugEnabled, log } from "../log.js";
 
+export { homeOf } from "../linux/in-root.js";
 
 export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<number> {
   const { rec, cgroupProcs } = checkContainer(g, o);
   const proc = o.processFile ? await processFromFile(o.processFile) : processFromFlags(rec.config, o.process);
   checkTerminal(proc, o);
   const pid = rec.pid!;
-  const env = withHome(proc.env ?? [], proc.user.uid, pid);
+  // Read inside the container's root: its /etc/passwd may be a symlink to anywhere.
+  const env = withHome(proc.env ?? [], proc.user.uid, `/proc/${pid}/root`);
   const plan = buildJoinPlan({
     pid,
     namespaces: namespacesToJoin(pid, (rec.config.linux?.namespaces ?? []).map((n) => n.type)),
@@ -43,6 +47,10 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
     sessionKeyring: rec.sessionKeyring ?? undefined,
     chroot: sharesMountNamespace(rec.config) ? `/proc/${pid}/root` : undefined,
   });
+  if (debugEnabled()) {
+    const u = proc.user;
+    log.debug("exec process", { args: proc.args!.join(" "), user: `${u.uid}:${u.gid}`, cwd: proc.cwd, terminal: Boolean(proc.terminal), pid, cgroups: cgroupProcs.join(" ") });
+  }
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   try {
     const child = (await session.expect("pid")).value;
@@ -210,14 +218,6 @@ function addCaps(caps: Capabilities | undefined, add: readonly string[]): Capabi
   };
 }
 
-function readFlag(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch {
-    return undefined;
-  }
-}
-
 /** runc's rules for a terminal (checkTerminal), except that a foreground exec may hand its pty
  *  to a console socket too (runc refuses that combination; it is harmless). */
 function checkTerminal(proc: Process, o: ExecOptions): void {
@@ -225,23 +225,6 @@ function checkTerminal(proc: Process, o: ExecOptions): void {
     throw new PolisError("cannot allocate tty if runc will detach without setting console socket");
   }
   if (!proc.terminal && o.consoleSocket) throw new PolisError("cannot use console socket if runc will not allocate tty");
-}
-
-/**
- * runc sets HOME when the process env has none: the user's home from the container's
- * /etc/passwd, "/" when the user is not there.
- */
-export function withHome(env: readonly string[], uid: number, pid: number): string[] {
-  if (env.some((e) => e.startsWith("HOME="))) return [...env];
-  return [...env, `HOME=${homeOf(readFlag(`/proc/${pid}/root/etc/passwd`) ?? "", uid)}`];
-}
-
-export function homeOf(passwd: string, uid: number): string {
-  for (const line of passwd.split("\n")) {
-    const f = line.split(":");
-    if (f.length >= 6 && Number(f[2]) === uid && f[2] !== "") return f[5] || "/";
-  }
-  return "/";
 }
 
 /** --detach: the process runs on once exec'd; we wait only for the exec (or its failure). */

@@ -16,6 +16,9 @@ import { hookSpawnerInContainer } from "./enter.js";
 import type { CreateOptions, GlobalOptions } from "./options.js";
 import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 import { buildInitPlan } from "./plan-init.js";
+import { needsHome, readHostFile, withHome } from "../linux/in-root.js";
+import { cleanDestination, isBindMount } from "../linux/mounts.js";
+import { resolve } from "node:path";
 
 export interface InitLaunch {
   pid: number;
@@ -37,7 +40,7 @@ export interface LaunchInput {
 export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchInput): Promise<InitLaunch> {
   const fifo = fifoPath(rec);
   const plan = buildInitPlan({
-    spec,
+    spec: withInitHome(spec, rec.rootfs, rec.bundle),
     rootfs: rec.rootfs,
     fifoPath: fifo,
     consoleSocket: o.consoleSocket,
@@ -96,14 +99,32 @@ export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchIn
   }
 }
 
+/**
+ * The process runc's init would exec: with HOME from the rootfs's /etc/passwd when process.env
+ * has none. Only the plan gets it; the recorded config stays as written (exec starts from it).
+ */
+function withInitHome(spec: Spec, rootfs: string, bundle: string): Spec {
+  const proc = spec.process;
+  if (!proc || !needsHome(proc.env)) return spec;
+  // runc reads the file once the mounts are made: a file bound onto /etc/passwd (the last one
+  // wins) is the one the container sees.
+  const bound = (spec.mounts ?? []).filter((m) => isBindMount(m) && cleanDestination(m.destination) === "/etc/passwd").pop();
+  const passwd = bound?.source ? () => readHostFile(resolve(bundle, bound.source!)) : undefined;
+  return { ...spec, process: { ...proc, env: withHome(proc.env ?? [], proc.user?.uid ?? 0, rootfs, passwd) } };
+}
+
 /** prestart and createRuntime run in the runtime's namespaces; createContainer inside the container's. */
 async function runCreateHooks(spec: Spec, rec: ContainerRecord): Promise<void> {
   const hooks = spec.hooks;
   if (!hooks) return;
   const state = stateOf(rec, "creating");
-  await runHooks("prestart", hooks.prestart, state);
-  await runHooks("createRuntime", hooks.createRuntime, state);
+  // runc runs these from the bundle directory (it chdirs there to read config.json).
+  await runHooks("prestart", hooks.prestart, state, { cwd: rec.bundle });
+  await runHooks("createRuntime", hooks.createRuntime, state, { cwd: rec.bundle });
   if (hooks.createContainer?.length) {
-    await runHooks("createContainer", hooks.createContainer, state, { spawn: hookSpawnerInContainer(rec.pid!, spec, rec.cgroupPaths) });
+    // In the container's mount namespace the host's tree is still "/" (before pivot_root): a hook
+    // writing to ./lib must land in the rootfs, as with runc, which chdirs there first.
+    const spawn = hookSpawnerInContainer(rec.pid!, spec, rec.cgroupPaths, { cwd: rec.rootfs });
+    await runHooks("createContainer", hooks.createContainer, state, { spawn });
   }
 }

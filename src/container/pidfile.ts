@@ -1,21 +1,41 @@
-import { renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { PolisError } from "../errors.js";
 
+const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+
 /**
  * Write the init pid atomically (temp file + rename), so that a client polling the file
- * (containerd, conmon) never reads a partial number. Like runc: no trailing newline.
+ * (containerd, conmon) never reads a partial number. Like runc: no trailing newline, mode 0666
+ * less the umask, and the temp file is created exclusively (O_EXCL|O_NOFOLLOW): whoever can write
+ * to the directory cannot plant a symlink there to make polis truncate a file elsewhere. Its name
+ * is not guessable either, so a planted file cannot stop the write.
  */
 export function writePidFile(path: string, pid: number): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  let tmp = "";
+  let fd: number | undefined;
+  let created = false;
   try {
-    writeFileSync(tmp, String(pid), { mode: 0o644 });
+    for (let attempt = 0; fd === undefined; attempt++) {
+      tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+      try {
+        fd = openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666);
+        created = true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt >= 5) throw err;
+      }
+    }
+    writeSync(fd, String(pid));
+    closeSync(fd);
+    fd = undefined;
     renameSync(tmp, path);
   } catch (err) {
+    if (fd !== undefined) closeSync(fd);
     try {
-      unlinkSync(tmp);
+      if (created) unlinkSync(tmp); // never a file somebody else made
     } catch {
-      // nothing was written
+      // renamed already
     }
     const errno = (err as NodeJS.ErrnoException).code;
     throw new PolisError(`--pid-file: write ${path}: ${errno ?? (err as Error).message}`, { step: "write the pid file", errno });

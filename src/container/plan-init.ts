@@ -352,7 +352,8 @@ export function addProcessOps(plan: Plan, proc: Process, personality?: number, s
     const bounding = capBits(caps.bounding, "process.capabilities.bounding");
     plan.add(OpCode.CAP_BOUNDING, "process.capabilities.bounding", "drop capabilities from the bounding set", hexMask(bounding));
   }
-  plan.add(OpCode.CHDIR, "process.cwd", `change directory to ${proc.cwd}`, proc.cwd);
+  // runc's words ("chdir to cwd ..."): scripts match them.
+  plan.add(OpCode.CHDIR, "process.cwd", `chdir to cwd ${JSON.stringify(proc.cwd)}`, proc.cwd);
   const u = proc.user ?? { uid: 0, gid: 0 };
   const groups = (u.additionalGids ?? []).join(",");
   // runc sets umask 0022 when the config has none.
@@ -374,7 +375,9 @@ export function addProcessOps(plan: Plan, proc: Process, personality?: number, s
 /** SECCOMP_LISTENER: connect to the seccomp agent while the runtime's paths are still visible. */
 export function addSeccompListener(plan: Plan, seccomp: SeccompLoad): void {
   if (!seccomp.listenerPath) return;
-  plan.add(OpCode.SECCOMP_LISTENER, "linux.seccomp.listenerPath", `connect to the seccomp agent ${seccomp.listenerPath}`, seccomp.listenerPath);
+  // runc's words: scripts match "failed to connect with seccomp agent".
+  const what = `failed to connect with seccomp agent specified in the seccomp profile: ${seccomp.listenerPath}`;
+  plan.add(OpCode.SECCOMP_LISTENER, "linux.seccomp.listenerPath", what, seccomp.listenerPath);
 }
 
 /** SECCOMP: load the filter (and hand its notify fd to the agent SECCOMP_LISTENER connected to). */

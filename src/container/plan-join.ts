@@ -25,6 +25,8 @@ export interface JoinPlanInput {
   mode: "detach" | "wait";
   argv: string[];
   env: string[];
+  /** where the process starts (a createContainer hook: the rootfs, as runc's); exec's is process.cwd */
+  cwd?: { path: string; field: string };
   /** the container's linux.seccomp, compiled with this process's state (prepareSeccomp) */
   seccomp?: SeccompLoad;
   /** the container's session keyring (sessionKeyringName(id)), joined like runc's setns init
@@ -60,6 +62,8 @@ export function buildJoinPlan(input: JoinPlanInput): Plan {
   if (input.sessionKeyring) {
     plan.add(OpCode.NEW_KEYRING, "process", `join the session keyring ${input.sessionKeyring}`, input.sessionKeyring);
   }
+  // a host path: before any chroot
+  if (input.cwd) plan.add(OpCode.CHDIR, input.cwd.field, `chdir to ${input.cwd.path}`, input.cwd.path);
   // before the console: /dev/ptmx must be the container's
   if (input.chroot) plan.add(OpCode.CHROOT, "linux.namespaces", `chroot to the container's root ${input.chroot} (no mount namespace)`, input.chroot);
   if (terminal) addConsole(plan, proc, "allocate the process's terminal");

@@ -1,5 +1,5 @@
-// `polis ps`: the container's processes are the processes in its cgroup.
-import { PolisError } from "../errors.js";
+// `polis ps`: the container's processes are the processes in its cgroup. A stopped container has
+// none (runc prints just the header, or `null`, and succeeds).
 import { recordedCgroup } from "./cgroup.js";
 import { liveStatus, mustGet, openStore } from "./context.js";
 import type { GlobalOptions } from "./options.js";
@@ -9,7 +9,7 @@ export function containerPids(g: GlobalOptions, id: string): number[] {
   try {
     const rec = mustGet(store, id);
     const cgroup = recordedCgroup(rec);
-    if (liveStatus(rec, () => cgroup.isFrozen()) === "stopped") throw new PolisError("container not running");
+    if (liveStatus(rec, () => cgroup.isFrozen()) === "stopped") return [];
     return cgroup.pids();
   } finally {
     store.close();

@@ -3,6 +3,7 @@
 // config.json path (`hooks.prestart[0]`) so the user knows which entry to look at.
 import { spawn, type ChildProcess } from "node:child_process";
 import { PolisError } from "../errors.js";
+import { debugEnabled, log } from "../log.js";
 import type { Hook, HookName, State } from "../spec/types.js";
 
 export interface RunHooksOptions {
@@ -14,6 +15,8 @@ export interface RunHooksOptions {
   spawn?: (hook: Hook) => ChildProcess;
   /** Log failures as warnings and go on with the next hook (the spec's rule for poststop). */
   warnOnly?: boolean;
+  /** The working directory of hooks polis starts itself (runc: the bundle during create/run). */
+  cwd?: string;
 }
 
 /** After the hook exits, wait this long at most for its pipes to close (a daemon it left may hold them). */
@@ -24,18 +27,28 @@ export async function runHooks(kind: HookName, hooks: Hook[] | undefined, state:
   if (!hooks) return;
   const input = JSON.stringify(state);
   for (let i = 0; i < hooks.length; i++) {
+    const field = `hooks.${kind}[${i}]`;
+    const started = performance.now();
+    const traced = (outcome: string) =>
+      log.debug(`hook ${outcome}`, { hook: field, path: hooks[i].path, ms: Number((performance.now() - started).toFixed(1)) });
     try {
-      await runHook(`hooks.${kind}[${i}]`, hooks[i], input, opts.spawn);
+      if (debugEnabled()) log.debug("hook starting", { hook: field, path: hooks[i].path, args: (hooks[i].args ?? []).join(" "), cwd: opts.spawn ? "(in the container)" : (opts.cwd ?? process.cwd()) });
+      await runHook(field, hooks[i], input, opts.spawn ?? ((h) => defaultSpawn(h, opts.cwd)));
+      if (debugEnabled()) traced("done");
     } catch (e) {
+      if (debugEnabled()) traced("failed");
       if (!opts.warnOnly) throw e;
-      const { log } = await import("../log.js");
       log.warn((e as Error).message);
     }
   }
 }
 
-/** The hook's environment: exactly its `env` list, nothing inherited. */
-export function hookEnv(env: string[] | undefined): Record<string, string> {
+/**
+ * The hook's environment: exactly its `env` list when it has one (`[]` is empty); without one,
+ * polis's own environment, as runc's hooks inherit runc's (Go's exec with a nil Env).
+ */
+export function hookEnv(env: string[] | undefined, inherited: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  if (env === undefined) return inherited;
   const out: Record<string, string> = {};
   for (const kv of env ?? []) {
     const eq = kv.indexOf("=");
@@ -44,16 +57,17 @@ export function hookEnv(env: string[] | undefined): Record<string, string> {
   return out;
 }
 
-function defaultSpawn(hook: Hook): ChildProcess {
+function defaultSpawn(hook: Hook, cwd?: string): ChildProcess {
   const args = hook.args ?? [];
   return spawn(hook.path, args.slice(1), {
     argv0: args[0] ?? hook.path,
+    cwd,
     env: hookEnv(hook.env),
     stdio: ["pipe", "pipe", "pipe"],
   });
 }
 
-function runHook(field: string, hook: Hook, input: string, spawnHook = defaultSpawn): Promise<void> {
+function runHook(field: string, hook: Hook, input: string, spawnHook: (hook: Hook) => ChildProcess): Promise<void> {
   const who = `${field} (${hook.path})`;
   return new Promise<void>((resolve, reject) => {
     let child: ChildProcess;

@@ -46,10 +46,15 @@ const S_IFMT = 0o170000;
 /** Defaults (minus those linux.devices redefines: the config wins) followed by linux.devices. */
 export function deviceList(spec: Spec): DeviceNode[] {
   const own = spec.linux?.devices ?? [];
-  const ownPaths = new Set(own.map((d) => posix.normalize(d.path)));
+  const ownPaths = new Set(own.map((d) => cleanDevicePath(d.path)));
   const out = DEFAULT_DEVICES.filter((d) => !ownPaths.has(d.path));
   own.forEach((d, i) => out.push(fromConfig(d, i)));
   return out;
+}
+
+/** runc cleans the path (SecureJoin): "/dev/kmsg/" and "/dev//kmsg" are /dev/kmsg. */
+export function cleanDevicePath(path: string): string {
+  return posix.normalize(path).replace(/(.)\/+$/, "$1");
 }
 
 function fromConfig(d: Device, i: number): DeviceNode {
@@ -60,7 +65,7 @@ function fromConfig(d: Device, i: number): DeviceNode {
     throw fieldError(field, `a "${d.type}" device needs major and minor`);
   }
   return {
-    path: posix.normalize(d.path),
+    path: cleanDevicePath(d.path),
     type: d.type as DeviceNode["type"],
     major: d.major ?? 0,
     minor: d.minor ?? 0,

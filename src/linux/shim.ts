@@ -7,6 +7,7 @@ import type { Socket } from "node:net";
 import { getSystemErrorMap } from "node:util";
 import { PolisError, type ErrorDetail } from "../errors.js";
 import { shimPath } from "../paths.js";
+import { debugEnabled, log } from "../log.js";
 import { OpCode, type Plan } from "./plan.js";
 
 export type ShimMessageType = "pid" | "pause" | "ready" | "error" | "exited";
@@ -96,6 +97,8 @@ export class ShimSession {
   private lastStep = -1;
   private exitInfo: ShimExit | undefined;
   private readonly exited: Promise<ShimExit>;
+  /** --debug only: when the shim was started (performance.now()) */
+  private startedAt: number | undefined;
   /** the CLONE op's mode: "detach", "wait", or undefined (a plan without CLONE) */
   private readonly mode: string | undefined;
 
@@ -135,6 +138,7 @@ export class ShimSession {
   /** Spawn the shim and send it the plan. */
   static start(plan: Plan, opts: ShimOptions = {}): ShimSession {
     const s = new ShimSession(plan, opts);
+    if (debugEnabled()) s.traceStart();
     s.sock.write(plan.encode());
     return s;
   }
@@ -216,6 +220,7 @@ export class ShimSession {
     this.buf = Buffer.from(rest);
     for (const m of messages) {
       this.lastStep = m.step;
+      if (this.startedAt !== undefined) this.traceMessage(m);
       // A detached child now blocks on the exec fifo: it must not keep this process alive.
       if (m.type === "ready" && this.mode === "detach") this.release();
       const w = this.waiters.shift();
@@ -243,6 +248,24 @@ export class ShimSession {
       : "";
     const where = this.lastStep < 0 ? "before reporting any step" : `after step ${this.lastStep}${this.stepName(this.lastStep)}`;
     return new PolisError(`polis-shim ended without a report${how}, ${where}`);
+  }
+
+  /** --debug: the plan the shim is about to run, one line per step with its config.json field. */
+  private traceStart(): void {
+    this.startedAt = performance.now();
+    log.debug("polis-shim started", { pid: this.child.pid, steps: this.plan.ops.length });
+    this.plan.ops.forEach((op, i) => log.debug(`shim step ${i}: ${OpCode[op.code]}`, { field: op.field, what: op.what }));
+  }
+
+  /** --debug: each report as it arrives, with the time since the shim was started. */
+  private traceMessage(m: ShimMessage): void {
+    const op = this.plan.ops[m.step];
+    const ms = Number((performance.now() - this.startedAt!).toFixed(1));
+    const fields: Record<string, unknown> = { step: m.step, field: op?.field, what: op?.what, ms };
+    if (m.type === "pid" || m.type === "exited") fields.value = m.value;
+    if (m.errno) fields.errno = errnoName(m.errno);
+    if (m.detail) fields.detail = m.detail;
+    log.debug(`shim reported ${m.type}`, fields);
   }
 
   private stepName(step: number): string {

@@ -3,7 +3,7 @@
 import { isFrozenAt } from "../cgroups/freezer.js";
 import { liveStatus } from "../container/context.js";
 import type { Store } from "../state/store.js";
-import { lastEventTimes, listMonitors, resourcesByPrefix, type MonitorRow } from "../state/monitor.js";
+import { lastEventTimes, latestHealthResults, listMonitors, resourcesByPrefix, type HealthResult, type MonitorRow } from "../state/monitor.js";
 import type { ContainerRecord, EngineEvent } from "../state/types.js";
 import { sampleContainer, type Sample } from "./sample.js";
 import { nameOf } from "./stats.js";
@@ -18,6 +18,8 @@ export interface ContainerView {
   /** Only for running/paused containers whose cgroup could be read. */
   sample: Sample | undefined;
   startedAt: string | undefined;
+  /** The latest health check, when the container has one. */
+  lastHealth: HealthResult | undefined;
 }
 
 export interface Snapshot {
@@ -38,6 +40,7 @@ export function collect(store: Store, afterSeq?: number): Snapshot {
     const monitors = new Map(listMonitors(store).map((m) => [m.id, m]));
     const images = resourcesByPrefix(store, "image");
     const starts = lastEventTimes(store, "start");
+    const health = latestHealthResults(store);
     views = store.list().map((rec) => {
       const image = images.get(rec.id);
       const data = (image?.data ?? {}) as Record<string, unknown>;
@@ -50,6 +53,7 @@ export function collect(store: Store, afterSeq?: number): Snapshot {
         monitor: monitors.get(rec.id),
         sample: undefined,
         startedAt: monitors.get(rec.id)?.startedAt ?? starts.get(rec.id),
+        lastHealth: health.get(rec.id),
       };
     });
     if (afterSeq !== undefined) events = store.listEvents({ afterSeq });

@@ -7,7 +7,8 @@ import { oomKillCount } from "../cgroups/stats.js";
 import { openStore } from "../container/context.js";
 import type { GlobalOptions } from "../container/options.js";
 import { PolisError } from "../errors.js";
-import { recordExit } from "../state/monitor.js";
+import { getMonitor, recordExit } from "../state/monitor.js";
+import type { Store } from "../state/store.js";
 import { loadConfig } from "../config/load.js";
 import { monitorConfig } from "./config.js";
 import { EVENT_RETENTION_MS, pruneOldEvents } from "./events.js";
@@ -45,24 +46,35 @@ function pruneHistory(g: GlobalOptions): void {
   pruneOldEvents(g, retentionMs);
 }
 
+/**
+ * Records the exit file's content with its events, once (false when there is nothing new: no
+ * file, already recorded, or the container was deleted meanwhile).
+ */
+export function importExit(store: Store, root: string, id: string): boolean {
+  const exit = readExitFile(root, id);
+  if (!exit) return false;
+  const rec = store.get(id);
+  // The cgroup outlives the init until delete; a delete racing with us leaves no counter to read.
+  let oomKilled = false;
+  try {
+    oomKilled = rec !== undefined && oomKillCount(rec.cgroupPaths) > 0;
+  } catch {
+    // cgroup gone
+  }
+  return store.transaction(() => {
+    if (getMonitor(store, id)?.finishedAt) return false;
+    if (!recordExit(store, id, { ...exit, oomKilled })) return false;
+    if (oomKilled) store.appendEvent({ type: "container", action: "oom", id });
+    store.appendEvent({ type: "container", action: "exit", id, time: exit.finishedAt, attributes: { exitCode: exit.exitCode, signal: exit.signal, oomKilled } });
+    return true;
+  });
+}
+
 export async function recordExited(g: GlobalOptions, id: string): Promise<void> {
-  const exit = readExitFile(g.root, id);
-  if (!exit) throw new PolisError(`container ${id}: no exit recorded by its monitor`);
+  if (!readExitFile(g.root, id)) throw new PolisError(`container ${id}: no exit recorded by its monitor`);
   const store = openStore(g);
   try {
-    const rec = store.get(id);
-    // The cgroup outlives the init until delete; a delete racing with us leaves no counter to read.
-    let oomKilled = false;
-    try {
-      oomKilled = rec !== undefined && oomKillCount(rec.cgroupPaths) > 0;
-    } catch {
-      // cgroup gone
-    }
-    store.transaction(() => {
-      if (!recordExit(store, id, { ...exit, oomKilled })) return; // deleted meanwhile
-      if (oomKilled) store.appendEvent({ type: "container", action: "oom", id });
-      store.appendEvent({ type: "container", action: "exit", id, time: exit.finishedAt, attributes: { exitCode: exit.exitCode, signal: exit.signal, oomKilled } });
-    });
+    importExit(store, g.root, id);
   } finally {
     store.close();
   }

@@ -4,7 +4,7 @@ import { isFrozenAt } from "../cgroups/freezer.js";
 import { liveStatus, mustGet, openStore } from "../container/context.js";
 import type { GlobalOptions } from "../container/options.js";
 import { getMonitor, healthResults, recordStarted } from "../state/monitor.js";
-import { readExitFile } from "./exited.js";
+import { importExit } from "./exited.js";
 import { monitorAlive } from "./release.js";
 import { MONITOR_KIND, type MonitorResource } from "./spawn.js";
 
@@ -13,15 +13,16 @@ export function inspectContainer(g: GlobalOptions, id: string): Record<string, u
   try {
     const rec = mustGet(store, id);
     const status = liveStatus(rec, () => isFrozenAt(rec.cgroupPaths));
-    const m = getMonitor(store, id);
+    let m = getMonitor(store, id);
+    // The monitor wrote the exit but its `polis exited` never ran (killed, database busy): record it now.
+    if (m && !m.finishedAt && importExit(store, g.root, id)) m = getMonitor(store, id);
     const resources = store.resourcesOf(id);
     const monitorRes = resources.find((r) => r.kind === MONITOR_KIND)?.data as MonitorResource | undefined;
     const events = store.listEvents({ id, type: "container" });
     const lastOf = (action: string) => [...events].reverse().find((e) => e.action === action);
     const startedAt = m?.startedAt ?? lastOf("start")?.time ?? null;
     if (m && !m.startedAt && startedAt) recordStarted(store, id, startedAt);
-    // The monitor may have written the exit file without having run `polis exited` yet (or been killed).
-    const exit = m?.finishedAt ? { exitCode: m.exitCode, finishedAt: m.finishedAt, signal: m.exitSignal } : m ? readExitFile(g.root, id) : undefined;
+    const exit = m?.finishedAt ? { exitCode: m.exitCode, finishedAt: m.finishedAt, signal: m.exitSignal } : undefined;
     const lastExit = lastOf("exit");
     const p = rec.config.process;
     const networks = resources.filter((r) => r.kind === "network").map((r) => ({ name: r.name, ...(r.data as object) }));

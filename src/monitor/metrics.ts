@@ -109,6 +109,26 @@ export function createMetrics(): Metrics {
     },
   });
   new Gauge({
+    name: "polis_container_health_failing_streak",
+    help: "Consecutive failed health checks of the container.",
+    labelNames: LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of snapshot.containers) if (c.monitor?.health) this.set(labels(c), c.monitor.failingStreak);
+    },
+  });
+  new Gauge({
+    name: "polis_container_health_check_duration_seconds",
+    help: "How long the container's latest health check took (including polis exec).",
+    labelNames: LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of snapshot.containers) if (c.lastHealth) this.set(labels(c), (Date.parse(c.lastHealth.end) - Date.parse(c.lastHealth.start)) / 1000);
+    },
+  });
+  new Gauge({
     name: "polis_container_exit_code",
     help: "Exit code of a stopped monitored container.",
     labelNames: LABELS,

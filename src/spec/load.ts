@@ -8,6 +8,8 @@ import { validateConfig, validateProcess, validateResources as validateResources
 import { findJsonProblem } from "./json-error.js";
 import { schemaError } from "./schema-errors.js";
 import { checkProcessSemantics, checkSemantics } from "./semantic.js";
+import { acceptResourcesLeniency, acceptRuncLeniency } from "./lenient.js";
+import { log } from "../log.js";
 import type { Process, Resources, Spec } from "./types.js";
 
 const errnoOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException)?.code;
@@ -44,6 +46,7 @@ export function parseSpec(text: string, label = "config.json"): Spec {
 
 /** Validates an already parsed document (schema, then semantics) and fills in implied defaults. */
 export function validateSpec(doc: unknown, label = "config.json"): Spec {
+  acceptRuncLeniency(doc, (m) => log.warn(m));
   if (!validateConfig(doc)) throw schemaError(validateConfig.errors, label);
   const spec = doc as Spec;
   if (spec.process) normaliseProcess(spec.process);
@@ -66,6 +69,7 @@ export function parseProcess(text: string, label = "process.json"): Process {
 
 /** Validates a `linux.resources` document (`polis update --resources`), paths rooted there. */
 export function validateResources(doc: unknown, label = "resources"): Resources {
+  if (typeof doc === "object" && doc !== null && !Array.isArray(doc)) acceptResourcesLeniency(doc as Record<string, unknown>, (m) => log.warn(m));
   if (!validateResourcesSchema(doc)) throw schemaError(validateResourcesSchema.errors, label, "linux.resources");
   return doc as Resources;
 }

@@ -208,7 +208,10 @@ function checkLinux(spec: Spec, ns: NamespaceSet): void {
     if (!need) throw fieldError(at, "sysctl is not in a separate kernel namespace");
     if (!ns.has(need)) throw fieldError(at, `requires a ${need} namespace`);
     const field = key === "kernel.hostname" ? "hostname" : key === "kernel.domainname" ? "domainname" : undefined;
-    if (field && spec[field]) throw fieldError(at, `conflicts with the ${field} field`);
+    // Setting the same name twice is harmless; two different names for one thing is a conflict.
+    if (field && spec[field] && spec[field] !== linux.sysctl![key]) {
+      throw fieldError(at, `conflicts with the ${field} field (${q(spec[field])})`);
+    }
   }
 
   if (linux.personality) {

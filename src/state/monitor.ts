@@ -236,3 +236,11 @@ export function dropLease(store: Store, name: string, pid: number): void {
 export function trimOutbox(store: Store, keep: number): number {
   return connectionOf(store).prepare("DELETE FROM alert_outbox WHERE seq NOT IN (SELECT seq FROM alert_outbox ORDER BY seq DESC LIMIT ?)").run(keep).changes;
 }
+
+/** Each container's latest health result (one query for a whole scrape). */
+export function latestHealthResults(store: Store): Map<string, HealthResult> {
+  const rows = connectionOf(store)
+    .prepare("SELECT id, start, end, exit_code AS exitCode, output FROM health_results WHERE seq IN (SELECT MAX(seq) FROM health_results GROUP BY id)")
+    .all() as (HealthResult & { id: string })[];
+  return new Map(rows.map(({ id, ...r }) => [id, r]));
+}

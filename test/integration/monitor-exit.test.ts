@@ -123,6 +123,22 @@ describe("exit status", () => {
     }
   });
 
+  it("an exit the monitor wrote but could not report (killed before `polis exited`) is recorded by inspect", async () => {
+    const c = runMonitored(root, "sleep 1000", ["--logs"]);
+    try {
+      process.kill(c.inspect().Monitor.Pid, "SIGKILL");
+      await until("the monitor's death", () => !c.inspect().Monitor.Running);
+      polisOk(root, ["kill", c.id, "KILL"]);
+      // what polis-monitor writes (native/monitor/polis-monitor.c write_exit_file) before its hook
+      writeFileSync(join(root, "monitors", c.id, "exit"), "exitCode 137\nsignal 9\nfinishedAt 2026-01-01T00:00:00.000000001Z\n");
+      expect(c.inspect().State).toMatchObject({ ExitCode: 137, FinishedAt: "2026-01-01T00:00:00.000000001Z" });
+      c.inspect(); // a second look records nothing twice
+      expect(events(c.id).filter((e) => e.action === "exit")).toHaveLength(1);
+    } finally {
+      c.remove();
+    }
+  });
+
   it("inspect: an unknown container fails like every runtime command", () => {
     const r = polis(root, ["inspect", "nope"]);
     expect(r.code).toBe(1);

@@ -147,14 +147,26 @@ describe("polis monitor", () => {
     expect(open.stderr).toContain("--token is required");
   });
 
-  it("with a token, every endpoint wants it", async () => {
+  it("with a token, every endpoint wants it; health shows in polis_* series", async () => {
+    const c = runMonitored(root, "sleep 1000", ["--health-cmd", "true", "--health-interval", "300ms"]);
     const mon = await startPolisMonitor(root, ["--token", "s3cret"]);
     try {
       expect((await fetch(`${mon.url}/metrics`)).status).toBe(401);
-      expect((await fetch(`${mon.url}/metrics`, { headers: { authorization: "Bearer s3cret" } })).status).toBe(200);
+      expect((await fetch(`${mon.url}/metrics?token=wrong`)).status).toBe(401);
       expect((await fetch(`${mon.url}/?token=s3cret`)).status).toBe(200);
+      const metrics = async () => (await fetch(`${mon.url}/metrics`, { headers: { authorization: "Bearer s3cret" } })).text();
+      let text = "";
+      const end = Date.now() + 20_000;
+      while (Date.now() < end && !text.includes(`polis_container_health{id="${c.id}",name="${c.id}",image="",status="healthy"} 1`)) {
+        text = await metrics();
+        await sleep(200);
+      }
+      expect(text).toContain(`polis_container_health{id="${c.id}",name="${c.id}",image="",status="healthy"} 1`);
+      expect(text).toContain(`polis_container_health_failing_streak{id="${c.id}",name="${c.id}",image=""} 0`);
+      expect(text).toMatch(new RegExp(`polis_container_health_check_duration_seconds\\{id="${c.id}"[^}]*\\} [0-9.]+`));
     } finally {
       await mon.stop();
+      c.remove();
     }
   });
 });

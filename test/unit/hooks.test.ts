@@ -51,13 +51,32 @@ describe("runHooks", () => {
     expect(readFileSync(out, "utf8")).toMatch(/^custom-zero -c /);
   });
 
-  it("an absent env means an empty environment", async () => {
+  it("an empty env means an empty environment", async () => {
     const out = join(dir, "noenv");
     const path = script("noenv.sh", `env > ${out}`);
-    await runHooks("prestart", [{ path }], state);
+    await runHooks("prestart", [{ path, env: [] }], state);
     // only what sh itself sets may appear
     const lines = readFileSync(out, "utf8").trim().split("\n").filter((l) => l && !/^(PWD|SHLVL|_)=/.test(l));
     expect(lines).toEqual([]);
+  });
+
+  it("an absent env inherits polis's environment, as runc's hooks inherit runc's", async () => {
+    const out = join(dir, "inherit");
+    const path = script("inherit.sh", `env > ${out}`);
+    process.env.POLIS_HOOK_PROBE = "inherited value";
+    try {
+      await runHooks("prestart", [{ path }], state);
+    } finally {
+      delete process.env.POLIS_HOOK_PROBE;
+    }
+    expect(readFileSync(out, "utf8").split("\n")).toContain("POLIS_HOOK_PROBE=inherited value");
+  });
+
+  it("runs in opts.cwd (runc: the bundle)", async () => {
+    const out = join(dir, "cwd");
+    const path = script("cwd.sh", `pwd > ${out}`);
+    await runHooks("prestart", [{ path }], state, { cwd: dir });
+    expect(readFileSync(out, "utf8").trim()).toBe(dir);
   });
 
   it("uses opts.spawn to start the hook, and still feeds and judges it", async () => {
