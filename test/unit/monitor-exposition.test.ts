@@ -79,7 +79,7 @@ describe("the exposition", () => {
       status,
       sample: s,
       startedAt: "2026-01-01T00:00:00Z",
-      monitor: health ? { health: {}, healthStatus: health } : undefined,
+      monitor: health ? { health: {}, healthStatus: health, failingStreak: 0 } : undefined,
     }) as unknown as ContainerView;
   const ev = (seq: number, action: string, durationMs?: number) => ({ seq, time: "", type: "container", action, id: "c1", attributes: durationMs === undefined ? {} : { durationMs } });
 
