@@ -42,7 +42,7 @@ try {
 const LEAVES = {
   yargs: { pick: ".default" }, // --help only: 250 KB that `state` must never parse
   "prom-client": { pick: "" }, // `polis monitor` only
-  yaml: { pick: "" }, // polis's config file: 160 KB only the standalone commands read
+  yaml: { pick: "" }, // polis's config file, read only by the standalone commands: ~200 KB
 };
 
 /** Resolve each leaf import to a stub that requires its separate file at first use. */

@@ -27,6 +27,7 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   features: () => import("./cli/features.js"),
   kill: () => import("./cli/kill.js"),
   list: () => import("./cli/list.js"),
+  network: () => import("./cli/network.js"),
   run: () => import("./cli/run.js"),
   spec: () => import("./cli/spec.js"),
   start: () => import("./cli/start.js"),

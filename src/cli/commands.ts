@@ -75,6 +75,14 @@ const tableOrJson = (): OptionSpec => ({
 
 const ID = "<container-id>";
 
+// run/create flags of the network room: any of them sends the command through src/engine/.
+const networkOptions: OptionSpec[] = [
+  { name: "network", type: "string", description: "attach to network NAME (default: polis), or none, or host" },
+  { name: "ip", type: "strings", description: "the container's address on the network (one per IP family)" },
+  { name: "alias", type: "strings", description: "another name of the container on the network" },
+  { name: "publish", alias: "p", type: "strings", description: "publish [hostIP:]hostPort[-end]:containerPort[-end][/tcp|udp]" },
+];
+
 // The per-container monitor's flags on run/create (src/monitor/options.ts); any of them needs --detach.
 const monitorFlags: OptionSpec[] = [
   { name: "logs", type: "boolean", description: "keep the container's output in a log file under --root (needs --detach)" },
@@ -109,7 +117,7 @@ export const COMMANDS: CommandSpec[] = [
     description: "Create a container from the bundle's config.json and root filesystem; `start` runs its process.",
     minArgs: 1,
     maxArgs: 1,
-    options: [bundle, consoleSocket, pidFile, noPivot, noNewKeyring, preserveFds, ...monitorFlags],
+    options: [bundle, consoleSocket, pidFile, noPivot, noNewKeyring, preserveFds, ...networkOptions, ...monitorFlags],
   },
   {
     name: "delete",
@@ -198,6 +206,36 @@ export const COMMANDS: CommandSpec[] = [
     options: [],
   },
   {
+    name: "network",
+    summary: "manage networks: create ls inspect rm prune connect disconnect reload",
+    usage: "create|ls|inspect|rm|prune|connect|disconnect|reload [command options] [arguments...]",
+    description:
+      "network create [--subnet CIDR] [--gateway IP] [--ip-range CIDR] [--ipv6] [--internal] [--disable-dns] [--mtu N] [--label k=v] NAME\n" +
+      "network ls [--format table|json] [-q]        network inspect NAME...\n" +
+      "network rm [--force] NAME...                 network prune\n" +
+      "network connect [--ip IP] [--alias NAME] NET ID    network disconnect NET ID\n" +
+      "network reload [--all] [ID...]",
+    minArgs: 1,
+    maxArgs: 1000,
+    options: [
+      { name: "subnet", type: "strings", description: "create: subnet in CIDR form (once per IP family)" },
+      { name: "gateway", type: "string", description: "create: gateway address (default: the subnet's first)" },
+      { name: "ip-range", type: "string", description: "create: give containers addresses from this part of the subnet" },
+      { name: "ipv6", type: "boolean", description: "create: add an IPv6 subnet (dual stack)" },
+      { name: "internal", type: "boolean", description: "create: no route out of the network" },
+      { name: "disable-dns", type: "boolean", description: "create: containers do not get each other's names" },
+      { name: "mtu", type: "number", default: 0, description: "create: MTU of the bridge and interfaces" },
+      { name: "label", type: "strings", description: "create: a label key=value" },
+      { name: "driver", alias: "d", type: "string", default: "bridge", description: "create: network driver (bridge)" },
+      { name: "format", type: "string", default: "table", description: "ls: table or json" },
+      { name: "quiet", alias: "q", type: "boolean", description: "ls: only names" },
+      { name: "force", alias: "f", type: "boolean", description: "rm: also delete the containers on the network" },
+      { name: "ip", type: "strings", description: "connect: the container's address on the network" },
+      { name: "alias", type: "strings", description: "connect: another name for the container on the network" },
+      { name: "all", alias: "a", type: "boolean", description: "reload: every container" },
+    ],
+  },
+  {
     name: "ps",
     summary: "show the processes running inside a container",
     usage: `[command options] ${ID} [ps options]`,
@@ -230,6 +268,7 @@ export const COMMANDS: CommandSpec[] = [
       noPivot,
       noNewKeyring,
       preserveFds,
+      ...networkOptions,
       ...monitorFlags,
       { name: "rm", type: "boolean", description: "with --detach: delete the container once it exits (its monitor waits for it)" },
     ],

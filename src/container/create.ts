@@ -29,6 +29,8 @@ import { preexistingFrozen } from "../cgroups/freezer.js";
  * it throws, the create fails and is undone like any other failure, resources included.
  */
 export interface CreateExtras {
+  /** Changes to the loaded config.json before anything is made (a network's netns and mounts). */
+  editSpec?: (spec: Spec) => void;
   afterInit?: (pid: number) => Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export async function createContainer(
   validateId(o.id);
   const bundle = resolve(o.bundle);
   const spec: Spec = loadConfig(bundle);
+  extras.editSpec?.(spec);
   checkLsm(spec);
   const rootfs = rootfsOf(bundle, spec);
   checkTerminal(spec, o.consoleSocket, mode);

@@ -4,7 +4,11 @@
 // Kept free of imports: the CLI reads it on every create and run.
 export const ENGINE_FLAGS: readonly string[] = [
   // images: src/image/
-  // networks: src/network/
+  // networks: src/network/ (NETWORK_FLAGS in src/network/engine.ts)
+  "network",
+  "ip",
+  "alias",
+  "publish",
   // monitor: src/monitor/ (src/monitor/options.ts MONITOR_FLAGS)
   "logs",
   "log-path",

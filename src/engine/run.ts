@@ -25,18 +25,50 @@ async function bundleFor(_g: GlobalOptions, o: EngineOptions, _ctx: CliContext):
   return o.bundle;
 }
 
-/** Step 3: what runs between the init's birth and `created` (today: nothing). */
-function extrasFor(_g: GlobalOptions, _o: EngineOptions, _ctx: CliContext): CreateExtras {
-  return {};
+/**
+ * What the rooms add to a create, and `undo`: takes back what they made before the create when it
+ * fails before its container row exists (after that, the create's own cleanup releases it).
+ */
+type EngineExtras = CreateExtras & { undo?: () => Promise<void> };
+
+/** Step 3: what runs between the init's birth and `created`: the network attach. */
+async function extrasFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<EngineExtras> {
+  return networkStep(g, o, ctx);
+}
+
+/** --network/--ip/--alias/-p: the spec edit (netns, /etc/hosts) and the attach (src/network/). */
+async function networkStep(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<EngineExtras> {
+  if (!["network", "ip", "alias", "publish"].some((f) => ctx.given.has(f))) return {};
+  const { prepareNetwork } = await import("../network/engine.js");
+  const list = (name: string) => (Array.isArray(ctx.options[name]) ? (ctx.options[name] as string[]) : []);
+  const network = typeof ctx.options.network === "string" ? ctx.options.network : undefined;
+  return prepareNetwork(g, o.id, { network, ips: list("ip"), aliases: list("alias"), publish: list("publish") });
+}
+
+/** The network flags as given, for a create that runs in another process (under the monitor). */
+function networkArgs(ctx: CliContext): string[] {
+  const args: string[] = [];
+  if (typeof ctx.options.network === "string" && ctx.given.has("network")) args.push("--network", ctx.options.network);
+  for (const flag of ["ip", "alias", "publish"]) {
+    for (const v of Array.isArray(ctx.options[flag]) ? (ctx.options[flag] as string[]) : []) args.push(`--${flag}`, v);
+  }
+  return args;
 }
 
 /** `polis create` with room flags. */
 export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<void> {
   const monitor = monitorRequested(ctx, true);
   const bundle = await bundleFor(g, o, ctx);
-  if (monitor) return createMonitored(g, { ...o, bundle }, monitor, extrasFor(g, o, ctx));
+  // Under the monitor the create runs in a process of its own: the network flags go with it.
+  if (monitor) return createMonitored(g, { ...o, bundle }, monitor, networkArgs(ctx));
   const { createContainer } = await import("../container/create.js");
-  await createContainer(g, { ...o, bundle }, "detach", extrasFor(g, o, ctx));
+  const extras = await extrasFor(g, o, ctx);
+  try {
+    await createContainer(g, { ...o, bundle }, "detach", extras);
+  } catch (e) {
+    await extras.undo?.();
+    throw e;
+  }
 }
 
 /** `polis run` with room flags; resolves to the exit code as the plain `run` does. */
@@ -45,11 +77,17 @@ export async function engineRun(g: GlobalOptions, o: EngineOptions, ctx: CliCont
   const bundle = await bundleFor(g, o, ctx);
   if (monitor) {
     // Step 2 under the container's monitor (src/monitor/), then start; the monitor waits for it.
-    await createMonitored(g, { ...o, bundle }, monitor, extrasFor(g, o, ctx));
+    await createMonitored(g, { ...o, bundle }, monitor, networkArgs(ctx));
     const { startContainer } = await import("../container/start.js");
     await startContainer(g, o.id);
     return 0;
   }
   const { runContainer } = await import("../container/run.js");
-  return runContainer(g, { ...o, bundle }, extrasFor(g, o, ctx));
+  const extras = await extrasFor(g, o, ctx);
+  try {
+    return await runContainer(g, { ...o, bundle }, extras);
+  } catch (e) {
+    await extras.undo?.();
+    throw e;
+  }
 }

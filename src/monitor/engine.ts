@@ -2,7 +2,6 @@
 // own monitor when --logs, --log-path or --health-* were given.
 import type { CliContext } from "../cli/context.js";
 import { pathOpt } from "../cli/context.js";
-import type { CreateExtras } from "../container/create.js";
 import type { CreateOptions, GlobalOptions } from "../container/options.js";
 import { PolisError } from "../errors.js";
 import { healthFromImage, MONITOR_FLAGS, monitorOptions, type ImageHealthcheck, type MonitorOptions } from "./options.js";
@@ -20,16 +19,12 @@ export function monitorRequested(ctx: CliContext, detach: boolean, imageHealthch
   return monitorOptions(ctx.options, ctx.given, pathOpt(ctx, "log-path"), image);
 }
 
-/** Create under the monitor, then run what the other rooms do once the init exists. */
-export async function createMonitored(g: GlobalOptions, o: CreateOptions, m: MonitorOptions, extras: CreateExtras): Promise<void> {
+/**
+ * Create under the monitor. The monitor runs `polis create` itself; `createArgs` (the other
+ * rooms' flags, e.g. --network) go on its command line, so that the create does their steps
+ * (spec edits, attach after the init exists) in its own process, in the engine's order.
+ */
+export async function createMonitored(g: GlobalOptions, o: CreateOptions, m: MonitorOptions, createArgs: string[] = []): Promise<void> {
   const { createUnderMonitor } = await import("./spawn.js");
-  const pid = await createUnderMonitor(g, o, m);
-  if (!extras.afterInit) return;
-  try {
-    await extras.afterInit(pid);
-  } catch (err) {
-    const { deleteContainer } = await import("../container/delete.js");
-    await deleteContainer(g, { id: o.id, force: true }).catch(() => {});
-    throw err;
-  }
+  await createUnderMonitor(g, o, { ...m, createArgs });
 }

@@ -26,6 +26,8 @@ export interface MonitorOptions {
   health: HealthConfig | null;
   /** run --rm: delete the container (and its default log) once it has exited. */
   autoRemove: boolean;
+  /** More flags for the `polis create` the monitor runs (other rooms' flags, e.g. --network). */
+  createArgs?: string[];
 }
 
 /** docker's defaults. */

@@ -39,7 +39,7 @@ export async function createUnderMonitor(g: GlobalOptions, o: CreateOptions, m: 
   try {
     if (store.get(o.id)) throw new ContainerExistsError(o.id);
     store.addResource(o.id, MONITOR_KIND, MONITOR_KIND, res);
-    insertMonitor(store, { id: o.id, logPath, logMaxSize: m.logMaxSize, logMaxFiles: m.logMaxFiles, health: m.health, autoRemove: m.autoRemove });
+    insertMonitor(store, { id: o.id, logPath, logMaxSize: m.logMaxSize, logMaxFiles: m.logMaxFiles, health: m.health, autoRemove: m.autoRemove, createArgs: m.createArgs ?? [] });
   } finally {
     store.close();
   }
@@ -67,6 +67,7 @@ async function startMonitor(g: GlobalOptions, o: CreateOptions, m: MonitorOption
   if (m.health) args.push("--health-interval-ms", String(Math.max(1, Math.round(m.health.intervalMs))));
   if (o.noPivot) args.push("--create-arg", "--no-pivot");
   if (o.noNewKeyring) args.push("--create-arg", "--no-new-keyring");
+  for (const a of m.createArgs ?? []) args.push("--create-arg", a);
   args.push("--", ...polisArgv(g.root));
   const errFd = openSync(join(res.dir, "monitor.log"), "a", 0o600);
   let child;

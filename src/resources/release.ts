@@ -13,6 +13,7 @@ export interface ResourceRoom {
 /** kind -> the room module that releases it. One line per kind. */
 const ROOMS: Record<string, () => Promise<ResourceRoom>> = {
   monitor: () => import("../monitor/release.js"),
+  network: () => import("../network/release.js"),
 };
 
 export async function releaseResource(g: GlobalOptions, store: Store, row: ResourceRow): Promise<void> {

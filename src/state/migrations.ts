@@ -77,6 +77,58 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    name: "networks",
+    // polis's networks and everything handed out on them. An address is taken by inserting its
+    // (network, address) row: the PRIMARY KEY makes double allocation impossible even when
+    // concurrent `run --network` processes pick the same candidate. Published ports likewise
+    // (host_ip '' means every host address). No foreign keys to containers: an attachment is
+    // recorded before the container row exists, so that a polis killed half-way can be cleaned.
+    sql: `
+      CREATE TABLE networks (
+        name     TEXT PRIMARY KEY NOT NULL,
+        id       TEXT NOT NULL UNIQUE,
+        driver   TEXT NOT NULL,
+        bridge   TEXT NOT NULL UNIQUE,
+        subnets  TEXT NOT NULL,
+        ipv6     INTEGER NOT NULL DEFAULT 0,
+        internal INTEGER NOT NULL DEFAULT 0,
+        dns      INTEGER NOT NULL DEFAULT 1,
+        mtu      INTEGER NOT NULL DEFAULT 0,
+        labels   TEXT NOT NULL DEFAULT '{}',
+        created  TEXT NOT NULL
+      );
+      CREATE TABLE network_attachments (
+        network      TEXT NOT NULL,
+        container_id TEXT NOT NULL,
+        ifname       TEXT NOT NULL,
+        aliases      TEXT NOT NULL DEFAULT '[]',
+        addresses    TEXT NOT NULL DEFAULT '[]',
+        netns        TEXT,
+        result       TEXT,
+        created      TEXT NOT NULL,
+        PRIMARY KEY (network, container_id)
+      );
+      CREATE TABLE ip_allocations (
+        network      TEXT NOT NULL,
+        address      TEXT NOT NULL,
+        container_id TEXT NOT NULL,
+        PRIMARY KEY (network, address)
+      );
+      CREATE INDEX ip_allocations_by_container ON ip_allocations (container_id);
+      CREATE TABLE published_ports (
+        host_ip        TEXT NOT NULL,
+        protocol       TEXT NOT NULL,
+        host_port      INTEGER NOT NULL,
+        network        TEXT NOT NULL,
+        container_id   TEXT NOT NULL,
+        container_ip   TEXT NOT NULL,
+        container_port INTEGER NOT NULL,
+        PRIMARY KEY (host_ip, protocol, host_port)
+      );
+      CREATE INDEX published_ports_by_container ON published_ports (container_id);
+    `,
+  },
+  {
     name: "monitor",
     // What the per-container monitor (src/monitor/) knows beyond runc's state: where the logs
     // go, the health check and its results, how the init ended, sampled metrics for charts, and
@@ -97,7 +149,8 @@ export const MIGRATIONS: readonly Migration[] = [
         exit_signal    INTEGER,
         finished_at    TEXT,
         oom_killed     INTEGER NOT NULL DEFAULT 0,
-        auto_remove    INTEGER NOT NULL DEFAULT 0
+        auto_remove    INTEGER NOT NULL DEFAULT 0,
+        create_args    TEXT NOT NULL DEFAULT '[]'
       );
       CREATE TABLE health_results (
         seq       INTEGER PRIMARY KEY AUTOINCREMENT,

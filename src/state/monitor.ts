@@ -31,6 +31,8 @@ export interface MonitorRow {
   oomKilled: boolean;
   /** run --rm: delete the container once its exit is recorded. */
   autoRemove: boolean;
+  /** Other rooms' flags the monitor gave `polis create` (a restart gives them again). */
+  createArgs: string[];
 }
 
 export interface HealthResult {
@@ -53,23 +55,24 @@ export interface MetricSample {
 const SELECT_MONITOR = `SELECT id, log_path AS logPath, log_max_size AS logMaxSize, log_max_files AS logMaxFiles,
   health, health_status AS healthStatus, failing_streak AS failingStreak, started_at AS startedAt,
   exit_code AS exitCode, exit_signal AS exitSignal, finished_at AS finishedAt, oom_killed AS oomKilled,
-  auto_remove AS autoRemove FROM monitor_containers`;
+  auto_remove AS autoRemove, create_args AS createArgs FROM monitor_containers`;
 
-type RawMonitor = Omit<MonitorRow, "health" | "oomKilled" | "autoRemove"> & { health: string | null; oomKilled: number; autoRemove: number };
+type RawMonitor = Omit<MonitorRow, "health" | "oomKilled" | "autoRemove" | "createArgs"> & { health: string | null; oomKilled: number; autoRemove: number; createArgs: string };
 const decode = (r: RawMonitor): MonitorRow => ({
   ...r,
   health: r.health ? (JSON.parse(r.health) as HealthConfig) : null,
   oomKilled: r.oomKilled === 1,
   autoRemove: r.autoRemove === 1,
+  createArgs: JSON.parse(r.createArgs) as string[],
 });
 
-export function insertMonitor(store: Store, r: Pick<MonitorRow, "id" | "logPath" | "logMaxSize" | "logMaxFiles" | "health" | "autoRemove">): void {
+export function insertMonitor(store: Store, r: Pick<MonitorRow, "id" | "logPath" | "logMaxSize" | "logMaxFiles" | "health" | "autoRemove" | "createArgs">): void {
   connectionOf(store)
     .prepare(
-      `INSERT OR REPLACE INTO monitor_containers (id, log_path, log_max_size, log_max_files, health, health_status, auto_remove)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO monitor_containers (id, log_path, log_max_size, log_max_files, health, health_status, auto_remove, create_args)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    .run(r.id, r.logPath, r.logMaxSize, r.logMaxFiles, r.health ? JSON.stringify(r.health) : null, r.health ? "starting" : null, r.autoRemove ? 1 : 0);
+    .run(r.id, r.logPath, r.logMaxSize, r.logMaxFiles, r.health ? JSON.stringify(r.health) : null, r.health ? "starting" : null, r.autoRemove ? 1 : 0, JSON.stringify(r.createArgs));
 }
 
 export function getMonitor(store: Store, id: string): MonitorRow | undefined {
