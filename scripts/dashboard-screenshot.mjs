@@ -6,7 +6,7 @@
 // pid and deleted at the end. Root only.
 //   node scripts/dashboard-screenshot.mjs [--out docs/dashboard.png] [--seconds 60]
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,7 +36,7 @@ function bundle(name, script, edit = () => {}) {
   c.process.args = ["sh", "-c", script];
   c.process.terminal = false;
   edit(c);
-  spawnSync("mkdir", ["-p", dir]);
+  mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "config.json"), JSON.stringify(c));
   return dir;
 }
