@@ -84,6 +84,16 @@ export function createMetrics(): Metrics {
     },
   });
   new Gauge({
+    name: "polis_container_info",
+    help: "Every container under this polis root, stopped ones too: 1, with its state and bundle as labels.",
+    labelNames: [...LABELS, "state", "bundle"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of snapshot.containers) this.set({ ...labels(c), state: c.status, bundle: c.rec.bundle }, 1);
+    },
+  });
+  new Gauge({
     name: "polis_containers",
     help: "Containers under this polis root, by state.",
     labelNames: ["state"],

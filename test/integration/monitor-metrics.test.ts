@@ -57,6 +57,7 @@ describe("/metrics", () => {
       expect(seconds).toBeGreaterThan(0);
       expect(seconds).toBeLessThanOrEqual(after.seconds);
       expect(value(text, "container_cpu_cfs_periods_total", labels)!).toBeGreaterThanOrEqual(periods);
+      expect(value(text, "polis_container_info", `id="${c.id}",name="${c.id}",image="",state="running",bundle="${c.bundle}"`)).toBe(1);
       // create and start were recorded with their durations (run: start's includes create's)
       const count = (op: string, body: string) => value(body, "polis_operation_duration_seconds_count", `operation="${op}"`) ?? 0;
       expect(count("create", text)).toBeGreaterThanOrEqual(1);

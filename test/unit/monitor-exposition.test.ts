@@ -73,6 +73,7 @@ describe("the exposition", () => {
   };
   const view = (id: string, status: string, s?: Sample, health?: string): ContainerView =>
     ({
+      rec: { bundle: `/b/${id}` },
       id,
       name: id,
       image: "busybox",
@@ -104,6 +105,8 @@ describe("the exposition", () => {
     expect(text).toContain(`container_last_seen{${labels}} 1700000000`);
     expect(text).not.toMatch(/^container_\w+\{id="c2"/m); // a stopped container has no resource series
     expect(text).toContain('polis_containers{state="running"} 1');
+    expect(text).toContain(`polis_container_info{${labels},state="running",bundle="/b/c1"} 1`);
+    expect(text).toContain('polis_container_info{id="c2",name="c2",image="busybox",state="stopped",bundle="/b/c2"} 1');
     expect(text).toContain('polis_containers{state="stopped"} 1');
     expect(text).toContain(`polis_container_health_status{${labels},status="unhealthy"} 1`);
     expect(text).toContain(`polis_container_health_status{${labels},status="healthy"} 0`);
