@@ -15,7 +15,14 @@ export function monitorRequested(ctx: CliContext, detach: boolean, imageHealthch
   const image = healthFromImage(imageHealthcheck);
   const flagged = MONITOR_FLAGS.some((f) => ctx.given.has(f));
   if (!flagged && !(image && detach)) return undefined;
-  if (!detach) throw new PolisError("--logs, --log-path and --health-* need --detach: the monitor stays with detached containers");
+  if (!detach) {
+    // A foreground run deletes its container anyway (unless --keep): --rm alone asks for nothing more.
+    if (MONITOR_FLAGS.every((f) => f === "rm" || !ctx.given.has(f))) {
+      if (ctx.options.keep === true) throw new PolisError("--rm and --keep contradict each other");
+      return undefined;
+    }
+    throw new PolisError("--logs, --log-path and --health-* need --detach: the monitor stays with detached containers");
+  }
   return monitorOptions(ctx.options, ctx.given, pathOpt(ctx, "log-path"), image);
 }
 

@@ -101,7 +101,7 @@ describe("exit status", () => {
     } finally {
       old.remove();
     }
-  });
+  }, 60000);
 
   it("events --all --follow streams new events as they are appended", async () => {
     const env = { ...process.env };

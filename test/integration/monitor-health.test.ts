@@ -4,7 +4,8 @@
 import { readFileSync, rmSync, unlinkSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { runMonitored, statusOf, until } from "../helpers/monitor.js";
-import { polis, polisOk, tempRoot } from "../helpers/polis.js";
+import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+import { busyboxBundle } from "../helpers/rootfs.js";
 
 const root = tempRoot();
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -39,7 +40,7 @@ describe("health checks", () => {
     } finally {
       c.remove();
     }
-  });
+  }, 60000);
 
   it("failures in the start period do not count", async () => {
     const PERIOD = 5000;
@@ -62,7 +63,7 @@ describe("health checks", () => {
     } finally {
       c.remove();
     }
-  });
+  }, 90000);
 
   it("a hanging check is killed at its timeout, in the container too, and fails", async () => {
     const c = runMonitored(root, "sleep 1000", ["--health-cmd", "sleep 77", "--health-interval", "1h", "--health-timeout", "500ms"]);
@@ -95,7 +96,7 @@ describe("health checks", () => {
     } finally {
       c.remove();
     }
-  });
+  }, 60000);
 
   it("--health-on-failure restart: a new init under a new monitor, same log file", async () => {
     const c = runMonitored(root, "echo started; test -e /dev/shm/sick || sleep 1000", [
@@ -125,7 +126,7 @@ describe("health checks", () => {
     } finally {
       c.remove();
     }
-  });
+  }, 60000);
 
   it("bad input: no check, unknown container, bad flags name the flag", () => {
     const none = runMonitored(root, "sleep 1000", ["--logs"]);
@@ -145,5 +146,17 @@ describe("health checks", () => {
     expect(fg.stderr).toContain("--detach");
     const lonely = polis(root, ["run", "-d", "--health-interval", "1s", "--bundle", "/nonexistent", "x3"]);
     expect(lonely.stderr).toContain("--health-interval needs --health-cmd");
+    // a foreground run deletes its container anyway: --rm is accepted as docker users type it
+    const id = uniqueId("fgrm");
+    const bundle = busyboxBundle((c) => (c.process.args = ["echo", "hi"]));
+    try {
+      const fgRm = polis(root, ["run", "--rm", "--bundle", bundle, id]);
+      expect(fgRm.code, fgRm.stderr).toBe(0);
+      expect(fgRm.stdout).toBe("hi\n");
+      expect(polis(root, ["state", id]).code).not.toBe(0);
+    } finally {
+      polis(root, ["delete", "--force", id]);
+      rmSync(bundle, { recursive: true, force: true });
+    }
   });
 });

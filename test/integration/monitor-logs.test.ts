@@ -77,7 +77,7 @@ describe("container logs", () => {
     } finally {
       c.remove();
     }
-  });
+  }, 60000);
 
   it("with one file (the default), rotation truncates in place", async () => {
     const c = runMonitored(root, "i=0; while :; do echo line$i; i=$((i+1)); done", ["--logs", "--log-max-size", "1k"]);
@@ -126,7 +126,7 @@ describe("container logs", () => {
     } finally {
       c.remove();
     }
-  });
+  }, 90000);
 
   it("a log file deleted under the monitor is recreated by the next line", async () => {
     const c = runMonitored(root, "i=0; while :; do echo line$i; i=$((i+1)); sleep 0.1; done", ["--log-path", join(scratch, "deleted.log")]);

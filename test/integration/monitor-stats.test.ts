@@ -54,7 +54,7 @@ describe("polis stats", () => {
       expect(row.mem_usage).toBeLessThan(limit);
       expect(row.mem_percent).toBeCloseTo((row.mem_usage / limit) * 100, 1);
     });
-  });
+  }, 60000);
 
   it("without ids, lists every running container; the table has docker's columns", async () => {
     await withRunning(root, () => {}, async (id) => {
