@@ -43,6 +43,7 @@ const LEAVES = {
   yargs: { pick: ".default" }, // --help only: 250 KB that `state` must never parse
   "prom-client": { pick: "" }, // `polis monitor` only
   yaml: { pick: "" }, // polis's config file, read only by the standalone commands: ~200 KB
+  undici: { pick: "" }, // fetch with CA files or without TLS verification (registries configured so)
 };
 
 /** Resolve each leaf import to a stub that requires its separate file at first use. */
@@ -85,7 +86,7 @@ await esbuild.build({
   // better-sqlite3's JavaScript is bundled (its dozen CommonJS files cost ~3 ms to resolve and
   // load); its .node addon is loaded by src/state/store.ts, so `bindings` is never needed. koffi
   // is a native addon; pino is loaded only when a log line is written.
-  external: ["bindings", "koffi", "pino", "./lib/*"],
+  external: ["bindings", "koffi", "pino", "zstd-napi", "./lib/*"],
   plugins: [leavesPlugin],
 });
 for (const [name, { pick }] of Object.entries(LEAVES)) {

@@ -371,6 +371,7 @@ int main(int argc, char **argv) {
   }
 
   pid_t init = 0, health = 0;
+  int exit_status = 0; /* the init's, written out once its output is drained (init_done) */
   int streams_open = 2;
   int init_done = 0, create_failed = 0;
   long long drain_until = 0;
@@ -450,7 +451,7 @@ int main(int argc, char **argv) {
           }
           for (int i = 0; i < early_n; i++) {
             if (early[i].pid != init) continue;
-            write_exit_file(early[i].status);
+            exit_status = early[i].status;
             init_done = 1;
             drain_until = now_ms() + DRAIN_MS;
           }
@@ -460,7 +461,7 @@ int main(int argc, char **argv) {
             timerfd_settime(health_fd, 0, &its, NULL);
           }
         } else if (pid == init) {
-          write_exit_file(status);
+          exit_status = status;
           init_done = 1;
           drain_until = now_ms() + DRAIN_MS;
         } else if (pid == health) {
@@ -476,6 +477,9 @@ int main(int argc, char **argv) {
   }
   flush_out();
   if (init_done) {
+    /* Only now, with the output drained and written: whoever sees the exit (inspect, logs after
+       `wait`) sees the whole log, and no rotation happens after it. */
+    write_exit_file(exit_status);
     /* Let Node import the exit into the state database (exit event, OOM, on-exit actions). */
     char *args[] = {"exited", (char *)id};
     pid_t hook = run_polis(args, 2, -1, -1, 2, &oldmask, 0);

@@ -75,6 +75,13 @@ const tableOrJson = (): OptionSpec => ({
 
 const ID = "<container-id>";
 
+const image: OptionSpec = { name: "image", type: "string", description: "make the bundle from this pulled image (arguments after the id replace its Cmd)" };
+const bundleDir: OptionSpec = {
+  name: "bundle-dir",
+  type: "string",
+  description: "with --image: where to make the bundle (default: <root>/bundles/<id>); removed by delete",
+};
+const tlsVerify: OptionSpec = { name: "tls-verify", type: "boolean", default: true, description: "require HTTPS (--tls-verify=false also allows plain HTTP)" };
 // run/create flags of the network room: any of them sends the command through src/engine/.
 const networkOptions: OptionSpec[] = [
   { name: "network", type: "string", description: "attach to network NAME (default: polis), or none, or host" },
@@ -117,7 +124,8 @@ export const COMMANDS: CommandSpec[] = [
     description: "Create a container from the bundle's config.json and root filesystem; `start` runs its process.",
     minArgs: 1,
     maxArgs: 1,
-    options: [bundle, consoleSocket, pidFile, noPivot, noNewKeyring, preserveFds, ...networkOptions, ...monitorFlags],
+    options: [bundle, consoleSocket, pidFile, noPivot, noNewKeyring, preserveFds, image, bundleDir, ...networkOptions, ...monitorFlags],
+    argsWithFlag: { flag: "image", minArgs: 1, maxArgs: Infinity },
   },
   {
     name: "delete",
@@ -268,10 +276,13 @@ export const COMMANDS: CommandSpec[] = [
       noPivot,
       noNewKeyring,
       preserveFds,
+      image,
+      bundleDir,
       ...networkOptions,
       ...monitorFlags,
       { name: "rm", type: "boolean", description: "with --detach: delete the container once it exits (its monitor waits for it)" },
     ],
+    argsWithFlag: { flag: "image", minArgs: 1, maxArgs: Infinity },
   },
   {
     name: "stats",
@@ -338,6 +349,91 @@ export const COMMANDS: CommandSpec[] = [
       { name: "l3-cache-schema", type: "string", description: "Intel RDT/CAT L3 cache schema" },
       { name: "mem-bw-schema", type: "string", description: "Intel RDT/MBA memory bandwidth schema" },
     ],
+  },
+  {
+    name: "pull",
+    summary: "pull an image from a registry",
+    usage: "[command options] <image>",
+    description: "Fetch an image (name[:tag] or name@sha256:digest; docker.io's short names work) into the store under --root; prints its digest.",
+    minArgs: 1,
+    maxArgs: 1,
+    options: [
+      { name: "platform", type: "string", description: "os/arch[/variant] to pick from a multi-platform image (default: this host's)" },
+      { name: "all-platforms", type: "boolean", description: "pull every platform of a multi-platform image" },
+      tlsVerify,
+      { name: "creds", type: "string", description: "USERNAME:PASSWORD for the registry" },
+      { name: "quiet", alias: "q", type: "boolean", description: "print only the digest" },
+    ],
+  },
+  {
+    name: "images",
+    summary: "list pulled images",
+    usage: "[command options]",
+    minArgs: 0,
+    maxArgs: 0,
+    options: [
+      tableOrJson(),
+      { name: "quiet", alias: "q", type: "boolean", description: "print only image ids" },
+      { name: "digests", type: "boolean", description: "show digests" },
+    ],
+  },
+  {
+    name: "rmi",
+    summary: "remove images",
+    usage: "[command options] <image>...",
+    minArgs: 1,
+    maxArgs: Infinity,
+    options: [{ name: "force", alias: "f", type: "boolean", description: "remove even if a container uses the image" }],
+  },
+  {
+    name: "tag",
+    summary: "give an image another name",
+    usage: "<source-image> <target-name>",
+    minArgs: 2,
+    maxArgs: 2,
+    options: [],
+  },
+  {
+    name: "image",
+    summary: "manage images: inspect, prune, ls, rm",
+    usage: "inspect <image>... | prune | ls | rm <image>...",
+    minArgs: 1,
+    maxArgs: Infinity,
+    options: [
+      { name: "format", alias: "f", type: "string", default: "table", description: "ls: output format, table or json" },
+      { name: "quiet", alias: "q", type: "boolean", description: "ls: print only image ids" },
+      { name: "digests", type: "boolean", description: "ls: show digests" },
+      { name: "force", type: "boolean", description: "rm: remove even if a container uses the image" },
+    ],
+  },
+  {
+    name: "bundle",
+    summary: "write an OCI bundle (rootfs + config.json) from a pulled image",
+    usage: "<image> <directory>",
+    minArgs: 2,
+    maxArgs: 2,
+    options: [],
+  },
+  {
+    name: "login",
+    summary: "log in to a registry",
+    usage: "[command options] <registry>",
+    minArgs: 1,
+    maxArgs: 1,
+    options: [
+      { name: "username", alias: "u", type: "string", description: "user name" },
+      { name: "password", alias: "p", type: "string", description: "password (visible to other users in ps: prefer --password-stdin)" },
+      { name: "password-stdin", type: "boolean", description: "read the password from stdin" },
+      tlsVerify,
+    ],
+  },
+  {
+    name: "logout",
+    summary: "remove the login credentials for a registry",
+    usage: "<registry>",
+    minArgs: 1,
+    maxArgs: 1,
+    options: [],
   },
   {
     name: "logs",

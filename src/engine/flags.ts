@@ -4,6 +4,7 @@
 // Kept free of imports: the CLI reads it on every create and run.
 export const ENGINE_FLAGS: readonly string[] = [
   // images: src/image/
+  "image",
   // networks: src/network/ (NETWORK_FLAGS in src/network/engine.ts)
   "network",
   "ip",

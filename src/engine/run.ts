@@ -9,7 +9,7 @@
 // Each room records what delete must give back through the release seam
 // (src/container/resources.ts), so a failure at any step, or a polis killed half-way, is undone by
 // the same cleanup as any failed create or `delete --force`.
-import type { CliContext } from "../cli/context.js";
+import { absPath, type CliContext } from "../cli/context.js";
 import type { CreateExtras } from "../container/create.js";
 import type { GlobalOptions, RunOptions } from "../container/options.js";
 import { createMonitored, monitorRequested } from "../monitor/engine.js";
@@ -20,9 +20,24 @@ export interface EngineOptions extends RunOptions {
   args: string[];
 }
 
-/** Step 1: the bundle to create from (today: the --bundle given). */
-async function bundleFor(_g: GlobalOptions, o: EngineOptions, _ctx: CliContext): Promise<string> {
-  return o.bundle;
+/** What the images room made (the bundle directory), to undo if the create fails before the core owns it. */
+interface Made {
+  imageBundle?: string;
+}
+
+/** Step 1: the bundle to create from: made from --image, else the --bundle given. */
+async function bundleFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext, made: Made): Promise<string> {
+  const image = ctx.options.image;
+  if (typeof image !== "string" || image === "") return o.bundle;
+  const { imageBundle } = await import("../image/engine.js");
+  const dir = typeof ctx.options["bundle-dir"] === "string" ? absPath(ctx, ctx.options["bundle-dir"]) : undefined;
+  made.imageBundle = await imageBundle(g, o.id, image, dir, o.args);
+  return made.imageBundle;
+}
+
+/** A create that failed before the container row existed: give back what step 1 made. */
+async function undo(g: GlobalOptions, o: EngineOptions, made: Made): Promise<void> {
+  if (made.imageBundle) await (await import("../image/engine.js")).dropImageBundle(g, o.id, made.imageBundle);
 }
 
 /**
@@ -58,15 +73,28 @@ function networkArgs(ctx: CliContext): string[] {
 /** `polis create` with room flags. */
 export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<void> {
   const monitor = monitorRequested(ctx, true);
-  const bundle = await bundleFor(g, o, ctx);
+  const made: Made = {};
+  const bundle = await bundleFor(g, o, ctx, made);
   // Under the monitor the create runs in a process of its own: the network flags go with it.
-  if (monitor) return createMonitored(g, { ...o, bundle }, monitor, networkArgs(ctx));
+  if (monitor) {
+    try {
+      return await createMonitored(g, { ...o, bundle }, monitor, networkArgs(ctx));
+    } catch (e) {
+      await undo(g, o, made);
+      throw e;
+    }
+  }
   const { createContainer } = await import("../container/create.js");
-  const extras = await extrasFor(g, o, ctx);
+  let extras: EngineExtras = {};
   try {
+    extras = await extrasFor(g, o, ctx);
     await createContainer(g, { ...o, bundle }, "detach", extras);
   } catch (e) {
-    await extras.undo?.();
+    try {
+      await extras.undo?.();
+    } finally {
+      await undo(g, o, made);
+    }
     throw e;
   }
 }
@@ -74,20 +102,31 @@ export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliC
 /** `polis run` with room flags; resolves to the exit code as the plain `run` does. */
 export async function engineRun(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<number> {
   const monitor = monitorRequested(ctx, o.detach);
-  const bundle = await bundleFor(g, o, ctx);
+  const made: Made = {};
+  const bundle = await bundleFor(g, o, ctx, made);
   if (monitor) {
     // Step 2 under the container's monitor (src/monitor/), then start; the monitor waits for it.
-    await createMonitored(g, { ...o, bundle }, monitor, networkArgs(ctx));
+    try {
+      await createMonitored(g, { ...o, bundle }, monitor, networkArgs(ctx));
+    } catch (e) {
+      await undo(g, o, made);
+      throw e;
+    }
     const { startContainer } = await import("../container/start.js");
     await startContainer(g, o.id);
     return 0;
   }
   const { runContainer } = await import("../container/run.js");
-  const extras = await extrasFor(g, o, ctx);
+  let extras: EngineExtras = {};
   try {
+    extras = await extrasFor(g, o, ctx);
     return await runContainer(g, { ...o, bundle }, extras);
   } catch (e) {
-    await extras.undo?.();
+    try {
+      await extras.undo?.();
+    } finally {
+      await undo(g, o, made);
+    }
     throw e;
   }
 }

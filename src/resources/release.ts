@@ -12,6 +12,7 @@ export interface ResourceRoom {
 
 /** kind -> the room module that releases it. One line per kind. */
 const ROOMS: Record<string, () => Promise<ResourceRoom>> = {
+  "image-bundle": () => import("../image/release.js"),
   monitor: () => import("../monitor/release.js"),
   network: () => import("../network/release.js"),
 };

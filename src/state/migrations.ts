@@ -181,10 +181,64 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    name: "images",
+    // Pulled images (src/image/). An image is its manifest's digest; names (repo:tag, or
+    // repo@digest for a pull by digest) point at images and move on a new pull. Blobs and
+    // unpacked layers live on disk under <root>/images/, addressed by digest; these rows say who
+    // references them. index_digest is the index an image was picked from (`images --digests`,
+    // and --all-platforms' other images stay referenced through it). image_leases protect what a
+    // pull in progress has fetched but not yet recorded from prune and from a failing pull's cleanup.
+    sql: `
+      CREATE TABLE images (
+        id            TEXT PRIMARY KEY NOT NULL,
+        media_type    TEXT NOT NULL,
+        manifest      TEXT NOT NULL,
+        config_digest TEXT NOT NULL,
+        config        TEXT NOT NULL,
+        platform      TEXT NOT NULL,
+        size          INTEGER NOT NULL,
+        created       TEXT,
+        pulled        TEXT NOT NULL,
+        index_digest  TEXT
+      );
+      CREATE TABLE image_layers (
+        image      TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+        position   INTEGER NOT NULL,
+        digest     TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        diff_id    TEXT NOT NULL,
+        PRIMARY KEY (image, position)
+      );
+      CREATE INDEX image_layers_by_digest ON image_layers (digest);
+      CREATE INDEX image_layers_by_diff_id ON image_layers (diff_id);
+      CREATE TABLE image_indexes (
+        digest     TEXT PRIMARY KEY NOT NULL,
+        media_type TEXT NOT NULL,
+        manifest   TEXT NOT NULL
+      );
+      CREATE TABLE image_names (
+        name         TEXT PRIMARY KEY NOT NULL,
+        repository   TEXT NOT NULL,
+        tag          TEXT,
+        image        TEXT NOT NULL REFERENCES images (id),
+        index_digest TEXT,
+        updated      TEXT NOT NULL
+      );
+      CREATE INDEX image_names_by_image ON image_names (image);
+      CREATE TABLE image_leases (
+        digest     TEXT NOT NULL,
+        pid        INTEGER NOT NULL,
+        start_time TEXT NOT NULL
+      );
+      CREATE INDEX image_leases_by_digest ON image_leases (digest);
+    `,
+  },
+  {
     name: "monitor.alert_outbox",
     // Alert notifications for the webhook, written in the transaction that decides them and
     // removed once delivered: a `polis monitor` killed before the webhook took one sends it when
-    // it runs again. One monitor per root evaluates and delivers alerts: the holder of the
+    // it runs again. One monitor per root records the history and evaluates and delivers alerts: the holder of the
     // "alerts" lease (a live process, checked by pid, start time and boot id). gone_since: a
     // container missing while its alert fires resolves only after a grace (restarts recreate it).
     sql: `

@@ -62,9 +62,7 @@ describe("container logs", () => {
       await until("two rotations", () => existsSync(`${log}.2`));
       await sleep(500);
       polisOk(root, ["kill", c.id, "KILL"]);
-      // The exit is known as soon as the init is reaped, but the monitor still drains the pipe
-      // (and may rotate) until it has gone: only then are the files final.
-      await until("the monitor's end", () => c.inspect().Monitor.Running === false);
+      await until("the exit", () => c.inspect().State.FinishedAt);
       expect(existsSync(`${log}.3`)).toBe(false);
       const files = [`${log}.2`, `${log}.1`, log];
       for (const f of files) expect(statSync(f).size).toBeLessThanOrEqual(4096);

@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+// Image pull + unpack, side by side, in one run (see README.md, "Images"):
+//   polis pull (+ layers unpacked for overlayfs) and polis bundle (a full copy)
+//   skopeo copy registry -> OCI layout, then umoci unpack
+//   podman pull (private --root)
+//   GNU tar -x of the large image's uncompressed layer, vs polis bundle of it
+//   run --image vs run --bundle of an already pulled busybox
+// against Debian's docker-registry on 127.0.0.1 with a temp storage dir. Root only.
+//
+//   node scripts/bench/images.mjs [--runs 3] [--large-mb 200] [--large-files 10000] [--tmpfs] [--only unpack]
+//
+// --tmpfs puts every store, layout and unpacked tree on a private tmpfs (as the anchors' figures
+// were taken): disk contention from other work on the machine then stops dominating the figures.
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const POLIS = join(REPO, "dist", "polis.mjs");
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const RUNS = arg("runs", 3);
+const LARGE_MB = arg("large-mb", 200);
+const LARGE_FILES = arg("large-files", 10000);
+const log = (m) => process.stderr.write(`${m}\n`);
+const TMPFS = process.argv.includes("--tmpfs");
+const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS; // ~50-90 ms per node start on these machines: not polis's cost
+const work = mkdtempSync(join(tmpdir(), "polis-bench-images-"));
+if (TMPFS) execFileSync("mount", ["-t", "tmpfs", "-o", "size=8g", "polis-bench", work]);
+const sha = (b) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+
+function time(cmd, args, opts = {}) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"], ...opts });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+async function freePort() {
+  return new Promise((res) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+/** An OCI layout with one image of `layers` (each an uncompressed tar file, gzipped here). */
+function layout(dir, tag, tars, cmd) {
+  mkdirSync(join(dir, "blobs", "sha256"), { recursive: true });
+  const put = (data, mediaType) => {
+    const digest = sha(data);
+    writeFileSync(join(dir, "blobs", "sha256", digest.slice(7)), data);
+    return { mediaType, digest, size: data.length };
+  };
+  const layers = tars.map((t) => ({ raw: readFileSync(t), gz: execFileSync("gzip", ["-c", "-n", "-1", t], { maxBuffer: 2 ** 31 }) }));
+  const config = put(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: { Cmd: cmd, Env: ["PATH=/bin:/usr/bin"] }, rootfs: { type: "layers", diff_ids: layers.map((l) => sha(l.raw)) } })), "application/vnd.oci.image.config.v1+json");
+  const manifest = { schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config, layers: layers.map((l) => put(l.gz, "application/vnd.oci.image.layer.v1.tar+gzip")) };
+  const m = put(Buffer.from(JSON.stringify(manifest)), manifest.mediaType);
+  writeFileSync(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ ...m, annotations: { "org.opencontainers.image.ref.name": tag } }] }));
+  writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+async function main() {
+  if (process.geteuid() !== 0) throw new Error("run as root");
+  // the registry
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  writeFileSync(join(work, "registry.yml"), `version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: ${work}/registry}}\nhttp: {addr: "${host}"}\n`);
+  const registry = spawn("docker-registry", ["serve", join(work, "registry.yml")], { stdio: "ignore" });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await fetch(`http://${host}/v2/`);
+        break;
+      } catch {
+        if (i > 100) throw new Error("docker-registry did not start");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    // the images: busybox (1 MB) and a large one (LARGE_FILES files, LARGE_MB MB)
+    const rootfs = join(work, "busybox");
+    execFileSync("bash", [join(REPO, "scripts", "make-rootfs.sh"), rootfs], { stdio: "ignore" });
+    execFileSync("tar", ["--numeric-owner", "-C", rootfs, "-cf", join(work, "busybox.tar"), "."]);
+    log(`bench: making the large image (${LARGE_FILES} files, ${LARGE_MB} MB)`);
+    const large = join(work, "large");
+    const per = Math.floor((LARGE_MB << 20) / LARGE_FILES);
+    execFileSync("python3", ["-c", `
+import os, sys
+root, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for i in range(n):
+    d = os.path.join(root, "d%03d" % (i // 100))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%05d" % i), "wb") as f:
+        f.write(os.urandom(size // 2) + bytes(size - size // 2))
+`, large, String(LARGE_FILES), String(per)]);
+    execFileSync("tar", ["--numeric-owner", "-C", large, "-cf", join(work, "large.tar"), "."]);
+    rmSync(large, { recursive: true });
+    layout(join(work, "oci-small"), "small", [join(work, "busybox.tar")], ["true"]);
+    layout(join(work, "oci-large"), "large", [join(work, "busybox.tar"), join(work, "large.tar")], ["true"]);
+    for (const [l, t] of [["oci-small", "small"], ["oci-large", "large"]]) {
+      execFileSync("skopeo", ["copy", "-q", "--dest-tls-verify=false", `oci:${join(work, l)}:${t}`, `docker://${host}/bench/${t}:1`]);
+    }
+
+    const rows = [];
+    const row = (name, fn) => {
+      if (!ONLY || name.includes(ONLY)) rows.push({ name, fn, samples: {} });
+    };
+    execFileSync("gzip", ["-k", "-1", join(work, "large.tar")]);
+    for (const t of ["small", "large"]) {
+      const ref = `${host}/bench/${t}:1`;
+      row(`${t}: pull + unpack`, {
+        "polis pull": (d) => time(process.execPath, [POLIS, "--root", d, "pull", "-q", "--tls-verify=false", ref]),
+        "polis pull + bundle": (d) => time(process.execPath, [POLIS, "--root", d, "pull", "-q", "--tls-verify=false", ref]) + time(process.execPath, [POLIS, "--root", d, "bundle", ref, join(d, "b")]),
+        "skopeo copy + umoci unpack": (d) => time("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${d}/oci:x`]) + time("umoci", ["unpack", "--image", `${d}/oci:x`, join(d, "u")]),
+        "podman pull": (d) => time("podman", ["--root", join(d, "ps"), "--runroot", join(d, "pr"), "--storage-driver", "overlay", "pull", "-q", "--tls-verify=false", ref]),
+      });
+    }
+    row("large layer: unpack only", {
+      "GNU tar -x": (d) => (mkdirSync(join(d, "t")), time("tar", ["--numeric-owner", "-xf", join(work, "large.tar"), "-C", join(d, "t")])),
+      "GNU tar -xz": (d) => (mkdirSync(join(d, "t")), time("tar", ["--numeric-owner", "-xzf", join(work, "large.tar.gz"), "-C", join(d, "t")])),
+      "polis bundle (2 layers, gz)": (d) => {
+        spawnSync(process.execPath, [POLIS, "--root", d, "pull", "-q", "--tls-verify=false", `${host}/bench/large:1`], { env, stdio: "ignore" });
+        return time(process.execPath, [POLIS, "--root", d, "bundle", `${host}/bench/large:1`, join(d, "b")]);
+      },
+    });
+    // run --image vs run --bundle, already pulled
+    const runRoot = mkdtempSync(join(work, "run-"));
+    spawnSync(process.execPath, [POLIS, "--root", runRoot, "pull", "-q", "--tls-verify=false", `${host}/bench/small:1`], { env, stdio: "ignore" });
+    spawnSync(process.execPath, [POLIS, "--root", runRoot, "bundle", `${host}/bench/small:1`, join(runRoot, "bundle")], { env, stdio: "ignore" });
+    let n = 0;
+    row("run true (pulled image)", {
+      "polis run --bundle": () => time(process.execPath, [POLIS, "--root", runRoot, "run", "--bundle", join(runRoot, "bundle"), `b${n++}`]),
+      "polis run --image": () => time(process.execPath, [POLIS, "--root", runRoot, "run", "--image", `${host}/bench/small:1`, `i${n++}`]),
+    });
+
+    for (let i = 0; i < RUNS; i++) {
+      log(`bench: round ${i + 1}/${RUNS}`);
+      for (const r of rows) {
+        for (const [tool, fn] of Object.entries(r.fn)) {
+          const d = mkdtempSync(join(work, "x-"));
+          try {
+            (r.samples[tool] ??= []).push(fn(d));
+          } finally {
+            spawnSync("sh", ["-c", `grep -o " ${d}[^ ]*" /proc/mounts | xargs -r -n1 umount -l`]);
+            rmSync(d, { recursive: true, force: true });
+          }
+        }
+      }
+    }
+    console.log(`| what (median of ${RUNS}, ms) | tool | time | ratio to the first |\n|---|---|---|---|`);
+    for (const r of rows) {
+      const tools = Object.keys(r.samples);
+      const first = median(r.samples[tools[0]]);
+      for (const t of tools) console.log(`| ${r.name} | ${t} | ${median(r.samples[t]).toFixed(0)} | ${(median(r.samples[t]) / first).toFixed(2)} |`);
+    }
+  } finally {
+    registry.kill("SIGTERM");
+    await new Promise((r) => registry.once("exit", r));
+    if (TMPFS) spawnSync("umount", [work]);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  log(`bench: ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,108 @@
+// An OCI bundle (config.json + rootfs) from a pulled image. Two ways to make the rootfs:
+//   overlay: overlayfs over the shared unpacked layers, with the container's own upper and work
+//            directories beside it: nothing is copied, the first container pays no more than
+//            the tenth (`run --image`, when the kernel allows the mount)
+//   copy:    every layer applied in order onto a plain directory (`polis bundle`, and the
+//            fallback when overlayfs is not available)
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PolisError } from "../errors.js";
+import { log } from "../log.js";
+import type { Store } from "../state/store.js";
+import { layersOf, type ImageRow } from "../state/images.js";
+import { blobPath, hasBlob, hasLayer, hex, layerDir, lease, release, tmpPath } from "./content.js";
+import { resolveImage } from "./catalog.js";
+import type { ImageConfig } from "./image-config.js";
+import { mountOverlay } from "./libc.js";
+import { imageSpec } from "./runtime-spec.js";
+import { unpackLayer } from "./unpack.js";
+
+export type RootfsMode = "overlay" | "copy";
+
+export interface BundleOptions {
+  /** the bundle directory; made here, must not exist yet (its parent may not either) */
+  dir: string;
+  mode: RootfsMode;
+  args?: string[];
+  hostname?: string;
+  /** records the bundle as a container's resource before its directory is made (run|create --image) */
+  recorder?: { record(image: ImageRow): void; forget(): void };
+}
+
+export interface Bundle {
+  dir: string;
+  image: ImageRow;
+  mode: RootfsMode;
+}
+
+export async function makeBundle(store: Store, root: string, ref: string, o: BundleOptions): Promise<Bundle> {
+  const { image } = resolveImage(store, ref);
+  const layers = layersOf(store, image.id);
+  lease(store, [image.id, ...layers.flatMap((l) => [l.digest, l.diffId])]);
+  try {
+    for (const l of layers) {
+      if (!hasBlob(root, l.digest) && !hasLayer(root, l.diffId)) {
+        throw new PolisError(`${ref}: layer ${l.digest} is missing from the store: pull the image again`);
+      }
+    }
+    mkdirSync(join(o.dir, ".."), { recursive: true });
+    // recorded before the directory exists, so that a polis killed right after mkdir leaves a
+    // row for `delete --force` to find; taken back unreleased if the directory is someone else's
+    o.recorder?.record(image);
+    try {
+      mkdirSync(o.dir, { mode: 0o711 });
+    } catch (e) {
+      o.recorder?.forget();
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new PolisError(`bundle directory ${o.dir} already exists`);
+      throw e;
+    }
+    const rootfs = join(o.dir, "rootfs");
+    mkdirSync(rootfs, { mode: 0o755 });
+    let mode = o.mode;
+    if (mode === "overlay" && layers.length > 0) {
+      try {
+        for (const l of layers) await ensureLayer(root, l.digest, l.diffId);
+        const lower = layers.map((l) => layerDir(root, l.diffId)).reverse().join(":");
+        mkdirSync(join(o.dir, "upper"), { mode: 0o755 });
+        mkdirSync(join(o.dir, "work"), { mode: 0o700 });
+        mountOverlay(rootfs, `lowerdir=${lower},upperdir=${join(o.dir, "upper")},workdir=${join(o.dir, "work")}`);
+      } catch (e) {
+        log.warn(`overlayfs is not available (${(e as Error).message}): copying the image's layers instead`);
+        mode = "copy";
+        rmSync(join(o.dir, "upper"), { recursive: true, force: true });
+        rmSync(join(o.dir, "work"), { recursive: true, force: true });
+      }
+    } else {
+      mode = "copy";
+    }
+    if (mode === "copy") {
+      for (const l of layers) {
+        if (!hasBlob(root, l.digest)) throw new PolisError(`${ref}: layer ${l.digest} is missing from the store: pull the image again`);
+        await unpackLayer(blobPath(root, l.digest), { target: rootfs, mode: "apply", layer: l.digest, diffId: l.diffId });
+      }
+    }
+    const spec = imageSpec(JSON.parse(image.config) as ImageConfig, { rootfs, args: o.args, hostname: o.hostname, image: ref });
+    writeFileSync(join(o.dir, "config.json"), JSON.stringify(spec, null, "\t"));
+    return { dir: o.dir, image, mode };
+  } finally {
+    release(store);
+  }
+}
+
+/** The unpacked layer for overlayfs, made from its blob when prune or an older polis left only the blob. */
+async function ensureLayer(root: string, digest: string, diffId: string): Promise<void> {
+  if (hasLayer(root, diffId)) return;
+  const tmp = tmpPath(root, `layer-${hex(diffId)}`);
+  mkdirSync(tmp, { mode: 0o755 });
+  try {
+    await unpackLayer(blobPath(root, digest), { target: tmp, mode: "overlay", layer: digest, diffId });
+    try {
+      renameSync(tmp, layerDir(root, diffId));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,183 @@
+// The on-disk half of the image store, under <root>/images/:
+//   blobs/sha256/<hex>   every blob (manifest, index, config, layer) by digest, shared by images
+//   layers/<hex>         a layer unpacked for overlayfs, by its diff_id
+//   tmp/                 downloads and unpacks in progress (<name>.<pid>.<random>)
+// A blob gets its digest name only after its content was verified, and an unpacked layer its
+// name only once complete (rename is the commit point), so a polis killed at any moment leaves
+// nothing corrupt under a real name. Leases (rows in the state database) keep a running pull's
+// blobs from prune and from another pull's cleanup.
+import { createHash, randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { bootId, isSameProcess, processStartTime } from "../linux/proc.js";
+import type { Store } from "../state/store.js";
+import { addLeases, allLeases, removeLeases, removeLeasesOf, referencedDigests } from "../state/images.js";
+
+export const imagesDir = (root: string) => join(root, "images");
+export const blobPath = (root: string, digest: string) => join(root, "images", "blobs", "sha256", hex(digest));
+export const layerDir = (root: string, diffId: string) => join(root, "images", "layers", hex(diffId));
+export const tmpDir = (root: string) => join(root, "images", "tmp");
+
+export function hex(digest: string): string {
+  return digest.slice(digest.indexOf(":") + 1);
+}
+
+export function ensureDirs(root: string): void {
+  for (const d of [join(root, "images", "blobs", "sha256"), join(root, "images", "layers"), tmpDir(root)]) mkdirSync(d, { recursive: true, mode: 0o700 });
+}
+
+/** A fresh temp path for `name` owned by this process. */
+export function tmpPath(root: string, name: string): string {
+  return join(tmpDir(root), `${name}.${process.pid}.${randomBytes(4).toString("hex")}`);
+}
+
+export function hasBlob(root: string, digest: string, size?: number): boolean {
+  try {
+    const st = statSync(blobPath(root, digest));
+    return size === undefined || st.size === size;
+  } catch {
+    return false;
+  }
+}
+
+export function hasLayer(root: string, diffId: string): boolean {
+  try {
+    return statSync(layerDir(root, diffId)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Stores a small blob held in memory (a manifest, a config), verified against `digest`. */
+export function putBlob(root: string, digest: string, data: Buffer): void {
+  if (hasBlob(root, digest, data.length)) return;
+  const got = `sha256:${createHash("sha256").update(data).digest("hex")}`;
+  if (got !== digest) throw new Error(`content has digest ${got}, expected ${digest}`);
+  const tmp = tmpPath(root, hex(digest));
+  const fd = openSync(tmp, "wx", 0o600);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, blobPath(root, digest));
+}
+
+/** A lease identity for this process: pid + boot + start time, so a reused pid never counts. */
+let self: { pid: number; startTime: string } | undefined;
+export function selfLease(): { pid: number; startTime: string } {
+  return (self ??= { pid: process.pid, startTime: `${bootId()}/${processStartTime(process.pid) ?? "?"}` });
+}
+
+export function lease(store: Store, digests: string[]): void {
+  const me = selfLease();
+  addLeases(store, digests, me.pid, me.startTime);
+}
+
+export function release(store: Store): void {
+  const me = selfLease();
+  removeLeases(store, me.pid, me.startTime);
+}
+
+/** Digests held by a live pull (other than this process); dead pulls' leases are dropped on the way. */
+export function leasedDigests(store: Store): Set<string> {
+  const me = selfLease();
+  const live = new Set<string>();
+  const dead = new Map<string, { pid: number; startTime: string }>();
+  for (const l of allLeases(store)) {
+    if (l.pid === me.pid && l.startTime === me.startTime) continue;
+    const [boot, start] = l.startTime.split("/");
+    if (isSameProcess(l.pid, start, boot)) live.add(l.digest);
+    else dead.set(`${l.pid}/${l.startTime}`, { pid: l.pid, startTime: l.startTime });
+  }
+  if (dead.size) removeLeasesOf(store, [...dead.values()]);
+  return live;
+}
+
+export interface Collected {
+  blobs: number;
+  layers: number;
+  bytes: number;
+}
+
+/**
+ * Deletes blobs and unpacked layers no image refers to and no live pull holds; `only` limits it
+ * to those digests (a failed pull cleaning up after itself). Also clears dead processes' temp files.
+ */
+export function collectGarbage(store: Store, root: string, only?: Set<string>): Collected {
+  // Under the database's write lock: a pull takes its leases (a write) before it looks for a blob
+  // on disk, so it either sees this sweep's result or this sweep sees its lease. Leases are read
+  // before references: a pull that finishes in between has recorded its image by then.
+  return store.transaction(() => {
+    const keep = leasedDigests(store);
+    for (const d of referencedDigests(store)) keep.add(d);
+    return sweep(root, keep, only);
+  });
+}
+
+function sweep(root: string, keep: Set<string>, only?: Set<string>): Collected {
+  const out: Collected = { blobs: 0, layers: 0, bytes: 0 };
+  const sweepDir = (dir: string, isLayer: boolean) => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const digest = `sha256:${name}`;
+      if (keep.has(digest) || (only && !only.has(digest))) continue;
+      const path = join(dir, name);
+      out.bytes += isLayer ? duBytes(path) : statSize(path);
+      rmSync(path, { recursive: true, force: true });
+      if (isLayer) out.layers++;
+      else out.blobs++;
+    }
+  };
+  sweepDir(join(imagesDir(root), "blobs", "sha256"), false);
+  sweepDir(join(imagesDir(root), "layers"), true);
+  if (!only) sweepTmp(root);
+  return out;
+}
+
+/** Temp files of processes that are gone (a pull killed half-way). */
+export function sweepTmp(root: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpDir(root));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(name.split(".").at(-2));
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processStartTime(pid) !== null) continue;
+    if (pid === process.pid) continue;
+    rmSync(join(tmpDir(root), name), { recursive: true, force: true });
+  }
+}
+
+function statSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function duBytes(dir: string): number {
+  let total = 0;
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) total += statSize(p);
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    // vanished meanwhile
+  }
+  return total;
+}

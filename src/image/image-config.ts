@@ -1,0 +1,21 @@
+// The image configuration (image-spec config.md) as far as polis reads it.
+export interface ImageConfig {
+  created?: string;
+  author?: string;
+  architecture?: string;
+  os?: string;
+  variant?: string;
+  config?: {
+    User?: string;
+    ExposedPorts?: Record<string, object>;
+    Env?: string[];
+    Entrypoint?: string[] | null;
+    Cmd?: string[] | null;
+    Volumes?: Record<string, object>;
+    WorkingDir?: string;
+    Labels?: Record<string, string> | null;
+    StopSignal?: string;
+  };
+  rootfs?: { type?: string; diff_ids?: string[] };
+  history?: unknown[];
+}

@@ -1,0 +1,259 @@
+// `polis pull`: resolve a reference through the registry (index -> the platform's manifest),
+// fetch config and layers (bounded parallelism, each verified), unpack each layer once for
+// overlayfs, then record the image and its name in one transaction. A failing pull removes
+// what it fetched that nothing else refers to: the store is as it was.
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import type { Store } from "../state/store.js";
+import { recordImages, type ImageRow, type LayerRow, type NameRow } from "../state/images.js";
+import { PolisError } from "../errors.js";
+import { log } from "../log.js";
+import { rfc3339Nano } from "../time.js";
+import { blobPath, collectGarbage, ensureDirs, hasBlob, hasLayer, hex, layerDir, lease, putBlob, release, tmpPath } from "./content.js";
+import type { Credentials } from "./credentials.js";
+import { findCredentials } from "./credentials.js";
+import { fetchBlob, type Progress } from "./fetch-blob.js";
+import { formatPlatform, hostPlatform, MANIFEST_ACCEPT, parseManifest, selectPlatform, MEDIA, type Descriptor, type ImageManifest, type Platform } from "./manifest.js";
+import { apiHost, formatReference, manifestKey, parseReference, repoName, type Reference } from "./reference.js";
+import { settingsFor, type RegistriesConfig, type RegistrySettings } from "./registries.js";
+import { Registry, RegistryError } from "./registry.js";
+import { unpackLayer } from "./unpack.js";
+import type { ImageConfig } from "./image-config.js";
+
+/** Layers fetched at once (containerd: 3, containers/image: 6; two cores here). */
+const PARALLEL = 3;
+const MAX_MANIFEST = 4 << 20;
+
+export interface PullOptions {
+  reference: string;
+  platform?: Platform;
+  allPlatforms?: boolean;
+  /** false: plain HTTP allowed for this registry (podman's --tls-verify=false) */
+  tlsVerify?: boolean;
+  credentials?: Credentials;
+  registries: RegistriesConfig;
+  env?: Record<string, string | undefined>;
+  progress?: Progress;
+  /** one line per finished step (non-TTY progress) */
+  say?: (line: string) => void;
+}
+
+export interface PullResult {
+  /** the digest the reference resolved to in the registry (an index's, or the manifest's) */
+  digest: string;
+  /** the image (manifest digest) for this host's platform or the one asked for */
+  image: string;
+  name: string;
+}
+
+export async function pull(root: string, store: Store, o: PullOptions): Promise<PullResult> {
+  const ref = parseReference(o.reference);
+  const settings = settingsFor(o.registries, ref.registry);
+  const sources = [...settings.mirrors, ref.registry];
+  ensureDirs(root);
+  let lastErr: unknown;
+  for (const source of sources) {
+    const mirror = source !== ref.registry;
+    const s = settingsFor(o.registries, source);
+    const creds = o.credentials ?? findCredentials(source, ref.repository, o.env);
+    const registry = new Registry({ name: source, host: apiHost(source), insecure: s.insecure || o.tlsVerify === false, credentials: creds, tls: tlsFor(s, o.tlsVerify) });
+    const fetched = new Set<string>();
+    try {
+      return await pullFrom(registry, ref, root, store, o, fetched);
+    } catch (e) {
+      // only what this attempt added and nothing references: the store is as it was
+      try {
+        collectGarbage(store, root, fetched);
+      } catch (cleanup) {
+        log.warn("pull cleanup failed", { error: (cleanup as Error).message });
+      }
+      if (!mirror || !(e instanceof RegistryError)) throw e;
+      log.warn(`mirror ${source} failed, trying the next source`, { error: e.message });
+      lastErr = e;
+    } finally {
+      release(store);
+    }
+  }
+  throw lastErr;
+}
+
+async function pullFrom(registry: Registry, ref: Reference, root: string, store: Store, o: PullOptions, fetched: Set<string>): Promise<PullResult> {
+  const name = formatReference(ref);
+  const top = await getManifest(registry, ref.repository, manifestKey(ref), name);
+  if (ref.digest && top.digest !== ref.digest) {
+    throw new PolisError(`${name}: the registry sent a manifest with digest ${top.digest}`);
+  }
+  lease(store, [top.digest]);
+  const parsed = parseManifest(top.body, top.contentType, name);
+  const want = o.platform ?? hostPlatform();
+  let chosen: { digest: string; body: Buffer; manifest: ImageManifest }[];
+  let index: { digest: string; body: Buffer; mediaType: string } | undefined;
+  let primary: string;
+  if (parsed.kind === "index") {
+    index = { digest: top.digest, body: top.body, mediaType: parsed.index.mediaType };
+    const picked = o.allPlatforms
+      ? parsed.index.manifests.filter((d) => d.mediaType === MEDIA.ociManifest || d.mediaType === MEDIA.dockerManifest)
+      : [selectPlatform(parsed.index, want, name)];
+    primary = (o.allPlatforms ? (tryPick(parsed.index.manifests, want, name) ?? picked[0]) : picked[0])?.digest;
+    if (!primary) throw new PolisError(`${name}: the index lists no image manifests`);
+    chosen = [];
+    for (const d of picked) {
+      lease(store, [d.digest]);
+      const m = await getManifest(registry, ref.repository, d.digest, `${name} (${formatPlatform(d.platform)})`);
+      if (m.digest !== d.digest) throw new PolisError(`${name}: manifest ${d.digest} arrived with digest ${m.digest}`);
+      const p = parseManifest(m.body, m.contentType, `${repoName(ref)}@${d.digest}`);
+      if (p.kind !== "manifest") throw new PolisError(`${name}: ${d.digest} is a nested index, which polis does not follow`);
+      chosen.push({ digest: d.digest, body: m.body, manifest: p.manifest });
+    }
+  } else {
+    primary = top.digest;
+    chosen = [{ digest: top.digest, body: top.body, manifest: parsed.manifest }];
+  }
+
+  const images: { image: ImageRow; layers: LayerRow[] }[] = [];
+  for (const c of chosen) {
+    images.push(await pullImage(registry, ref, c, index?.digest, root, store, o, fetched));
+  }
+  const stored = (digest: string, body: Buffer) => {
+    if (!hasBlob(root, digest)) fetched.add(digest);
+    putBlob(root, digest, body);
+  };
+  for (const c of chosen) stored(c.digest, c.body);
+  if (index) stored(index.digest, index.body);
+
+  const now = rfc3339Nano();
+  const nameRow: NameRow = {
+    name: ref.digest ? `${repoName(ref)}@${ref.digest}` : `${repoName(ref)}:${ref.tag}`,
+    repository: repoName(ref),
+    tag: ref.digest ? null : (ref.tag ?? null),
+    image: primary,
+    indexDigest: index?.digest ?? null,
+    updated: now,
+  };
+  recordImages(store, images, [nameRow], index && { digest: index.digest, mediaType: index.mediaType, manifest: index.body.toString("utf8") });
+  store.appendEvent({ type: "image", action: "pull", id: nameRow.name, attributes: { digest: top.digest, image: primary } });
+  return { digest: top.digest, image: primary, name: nameRow.name };
+}
+
+/** CA files from the config, and --tls-verify=false (also a configured insecure registry: docker skips verification for those). */
+export function tlsFor(s: RegistrySettings, tlsVerify: boolean | undefined): { ca: string[]; verify: boolean } {
+  const ca = s.ca.map((file) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (e) {
+      throw new PolisError(`registries: CA file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  });
+  return { ca, verify: tlsVerify !== false && !s.insecure };
+}
+
+function tryPick(list: Descriptor[], want: Platform, name: string): Descriptor | undefined {
+  try {
+    return selectPlatform({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: list }, want, name);
+  } catch {
+    return undefined;
+  }
+}
+
+async function pullImage(
+  registry: Registry,
+  ref: Reference,
+  c: { digest: string; body: Buffer; manifest: ImageManifest },
+  indexDigest: string | undefined,
+  root: string,
+  store: Store,
+  o: PullOptions,
+  fetched: Set<string>,
+): Promise<{ image: ImageRow; layers: LayerRow[] }> {
+  const m = c.manifest;
+  const what = `${repoName(ref)}@${c.digest}`;
+  lease(store, [m.config.digest]);
+  if (m.config.size > MAX_MANIFEST) throw new PolisError(`${what}: config of ${m.config.size} bytes is too big`);
+  if (await fetchBlob(registry, ref.repository, m.config, root)) fetched.add(m.config.digest);
+  const configText = readFileSync(blobPath(root, m.config.digest), "utf8");
+  let config: ImageConfig;
+  try {
+    config = JSON.parse(configText) as ImageConfig;
+  } catch {
+    throw new PolisError(`${what}: image config ${m.config.digest} is not valid JSON`);
+  }
+  const diffIds = config.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== m.layers.length) {
+    throw new PolisError(`${what}: the config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`);
+  }
+  lease(store, [...m.layers.map((l) => l.digest), ...diffIds]);
+  o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
+
+  // each distinct layer once: download, unpack for overlayfs, check the diff_id
+  const jobs = m.layers.map((l, i) => ({ layer: l, diffId: diffIds[i] }));
+  const unique = [...new Map(jobs.map((j) => [j.diffId, j])).values()];
+  let next = 0;
+  const worker = async () => {
+    while (next < unique.length) {
+      const j = unique[next++];
+      await pullLayer(registry, ref.repository, j.layer, j.diffId, root, o, fetched);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, unique.length) }, worker));
+
+  const platform = formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
+  const size = m.config.size + m.layers.reduce((a, l) => a + l.size, 0);
+  return {
+    image: {
+      id: c.digest,
+      mediaType: m.mediaType,
+      manifest: c.body.toString("utf8"),
+      configDigest: m.config.digest,
+      config: configText,
+      platform,
+      size,
+      created: typeof config.created === "string" ? config.created : null,
+      pulled: rfc3339Nano(),
+      indexDigest: indexDigest ?? null,
+    },
+    layers: m.layers.map((l, i) => ({ position: i, digest: l.digest, mediaType: l.mediaType, size: l.size, diffId: diffIds[i] })),
+  };
+}
+
+async function pullLayer(registry: Registry, repo: string, layer: Descriptor, diffId: string, root: string, o: PullOptions, fetched: Set<string>): Promise<void> {
+  if (hasLayer(root, diffId) && hasBlob(root, layer.digest, layer.size)) {
+    o.say?.(`Copying blob ${layer.digest.slice(7, 19)} skipped: already exists`);
+    return;
+  }
+  if (await fetchBlob(registry, repo, layer, root, o.progress)) fetched.add(layer.digest);
+  if (hasLayer(root, diffId)) return;
+  const tmp = tmpPath(root, `layer-${hex(diffId)}`);
+  mkdirSync(tmp, { mode: 0o755 });
+  try {
+    await unpackLayer(blobPath(root, layer.digest), { target: tmp, mode: "overlay", layer: layer.digest, diffId });
+    try {
+      renameSync(tmp, layerDir(root, diffId));
+      fetched.add(diffId);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+      // another pull unpacked the same layer first: theirs is as good
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  o.say?.(`Copying blob ${layer.digest.slice(7, 19)} done ${mb(layer.size)}`);
+}
+
+async function getManifest(registry: Registry, repo: string, key: string, what: string): Promise<{ body: Buffer; digest: string; contentType: string }> {
+  const res = await registry.get(repo, `manifests/${key}`, { accept: MANIFEST_ACCEPT }, what);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > MAX_MANIFEST) throw new PolisError(`${what}: manifest larger than ${MAX_MANIFEST} bytes`);
+    chunks.push(Buffer.from(chunk));
+  }
+  const body = Buffer.concat(chunks);
+  return { body, digest: `sha256:${createHash("sha256").update(body).digest("hex")}`, contentType: res.headers.get("content-type") ?? "" };
+}
+
+export function mb(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(1)}GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}kB` : `${n}B`;
+}
+

@@ -1,0 +1,289 @@
+// A client for one registry (distribution API v2) over Node's fetch: the /v2/ ping where auth
+// challenges start, Bearer tokens per repository scope (reused until they expire) or Basic auth,
+// redirects followed by hand so that Authorization never goes to another host, and retries with
+// backoff on 5xx and connection resets.
+import { createRequire } from "node:module";
+import { rootCertificates } from "node:tls";
+import { PolisError } from "../errors.js";
+import { log } from "../log.js";
+import { basicAuth, parseChallenges, tokenUrl, type Challenge } from "./auth.js";
+import type { Credentials } from "./credentials.js";
+
+export interface RegistryOptions {
+  /** registry name as users write it (for messages) */
+  name: string;
+  /** host[:port] to talk to */
+  host: string;
+  /** plain HTTP allowed (a configured insecure registry, or --tls-verify=false) */
+  insecure: boolean;
+  credentials?: Credentials;
+  /** TLS beyond Node's defaults: extra CA certificates (PEM), or no verification (--tls-verify=false) */
+  tls?: { ca: string[]; verify: boolean };
+}
+
+const RETRIES = 3;
+const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
+const MAX_REDIRECTS = 5;
+
+export class RegistryError extends PolisError {
+  constructor(message: string, readonly status?: number) {
+    super(message);
+  }
+}
+
+interface Token {
+  value: string;
+  expires: number;
+}
+
+export class Registry {
+  private base: string | undefined;
+  private challenge: Challenge | null | undefined;
+  private readonly tokens = new Map<string, Token>();
+  private fetcher: typeof fetch | undefined;
+  /** --tls-verify=false met a certificate Node's fetch refuses: use undici without verification */
+  private unverified = false;
+
+  constructor(readonly opts: RegistryOptions) {}
+
+  /** GET/HEAD `/v2/<repo>/<path>` with auth; the response is ok (2xx), anything else throws. */
+  async get(repo: string, path: string, headers: Record<string, string> = {}, what = `${this.opts.name}/${repo}`): Promise<Response> {
+    await this.ping();
+    const url = `${this.base}/v2/${repo}/${path}`;
+    let res = await this.send(url, headers, await this.authorization(repo, false));
+    if (res.status === 401) {
+      // the token expired or the registry wants another scope: one fresh token, then give up
+      const c = this.challengeFrom(res);
+      if (c) this.challenge = c;
+      await drain(res);
+      res = await this.send(url, headers, await this.authorization(repo, true));
+    }
+    if (res.ok) return res;
+    throw await this.failure(res, what);
+  }
+
+  /** `polis login`: the credentials get a token (Bearer) or are accepted by /v2/ (Basic). */
+  async checkCredentials(): Promise<void> {
+    await this.ping();
+    const c = this.challenge;
+    if (c?.scheme === "bearer") {
+      await this.fetchToken(c, "");
+      return;
+    }
+    const res = await this.send(`${this.base}/v2/`, {}, await this.authorization("", false));
+    await drain(res);
+    if (res.status === 401 || res.status === 403) throw new RegistryError(`${this.opts.name}: unauthorized: wrong username or password`, res.status);
+    if (!res.ok) throw new RegistryError(`${this.opts.name}: /v2/ answered ${res.status} ${res.statusText}`, res.status);
+  }
+
+  /** Find the scheme (https, or http for an insecure registry) and the auth challenge. */
+  private async ping(): Promise<void> {
+    if (this.base !== undefined) return;
+    const schemes = this.opts.insecure ? ["https", "http"] : ["https"];
+    let lastErr: unknown;
+    for (const scheme of schemes) {
+      const base = `${scheme}://${this.opts.host}`;
+      let res: Response;
+      try {
+        res = await this.send(`${base}/v2/`, {}, undefined);
+      } catch (e) {
+        lastErr = e;
+        if (scheme !== "https" || !certificateError(e) || this.opts.tls?.verify !== false || this.unverified) continue;
+        // a certificate we were told not to verify: once more without verification
+        this.unverified = true;
+        this.fetcher = undefined;
+        try {
+          res = await this.send(`${base}/v2/`, {}, undefined);
+        } catch (e2) {
+          lastErr = e2;
+          continue;
+        }
+      }
+      await drain(res);
+      if (res.status !== 200 && res.status !== 401) {
+        throw new RegistryError(`${this.opts.name}: /v2/ answered ${res.status} ${res.statusText}: not a registry (distribution API v2)`, res.status);
+      }
+      this.base = base;
+      this.challenge = res.status === 401 ? this.challengeFrom(res) : null;
+      return;
+    }
+    throw new RegistryError(`${this.opts.name}: registry unreachable: ${netMessage(lastErr)}${this.opts.insecure ? "" : " (for a plain-HTTP registry use --tls-verify=false or mark it insecure in the config file)"}`);
+  }
+
+  private challengeFrom(res: Response): Challenge | null {
+    const header = res.headers.get("www-authenticate");
+    if (!header) return null;
+    const all = parseChallenges(header);
+    return all.find((c) => c.scheme === "bearer") ?? all.find((c) => c.scheme === "basic") ?? null;
+  }
+
+  private async authorization(repo: string, fresh: boolean): Promise<string | undefined> {
+    const c = this.challenge;
+    const creds = this.opts.credentials;
+    if (!c) return undefined;
+    if (c.scheme === "basic") {
+      if (!creds) throw new RegistryError(`${this.opts.name}: authentication required (polis login ${this.opts.name}, or --creds)`, 401);
+      return basicAuth(creds.username, creds.password);
+    }
+    if (c.scheme !== "bearer" || !c.params.realm) return undefined;
+    const scope = `repository:${repo}:pull`;
+    const cached = this.tokens.get(scope);
+    if (!fresh && cached && cached.expires > Date.now()) return `Bearer ${cached.value}`;
+    const token = await this.fetchToken(c, scope);
+    this.tokens.set(scope, token);
+    return `Bearer ${token.value}`;
+  }
+
+  private async fetchToken(c: Challenge, scope: string): Promise<Token> {
+    const creds = this.opts.credentials;
+    const url = tokenUrl(c, scope ? [scope] : []);
+    if (url.protocol !== "https:" && !this.opts.insecure) {
+      throw new RegistryError(`${this.opts.name}: token server ${url.origin} is not HTTPS`);
+    }
+    const headers: Record<string, string> = {};
+    if (creds) headers.authorization = basicAuth(creds.username, creds.password);
+    log.debug("registry token request", { registry: this.opts.name, realm: url.origin + url.pathname, scope, credentials: creds ? "yes" : "no" });
+    let res: Response;
+    try {
+      res = await this.send(url.toString(), headers, undefined, true);
+    } catch (e) {
+      throw new RegistryError(`${this.opts.name}: token server ${url.origin} unreachable: ${netMessage(e)}`);
+    }
+    if (res.status === 401 || res.status === 403) {
+      await drain(res);
+      throw new RegistryError(
+        creds ? `${this.opts.name}: unauthorized: wrong username or password` : `${this.opts.name}: authentication required (polis login ${this.opts.name}, or --creds)`,
+        res.status,
+      );
+    }
+    if (!res.ok) {
+      await drain(res);
+      throw new RegistryError(`${this.opts.name}: token server answered ${res.status} ${res.statusText}`, res.status);
+    }
+    const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string; expires_in?: number };
+    const value = body.token ?? body.access_token;
+    if (!value) throw new RegistryError(`${this.opts.name}: token server sent no token`);
+    // a little early, so that a token never expires in flight
+    const life = Math.max(60, Number(body.expires_in) || 60);
+    return { value, expires: Date.now() + (life - 10) * 1000 };
+  }
+
+  /**
+   * One request, following redirects by hand (Authorization only to the same origin), retried on
+   * 5xx and connection failures. `once`: no retries (token requests fail fast on bad passwords).
+   */
+  private async send(url: string, headers: Record<string, string>, auth: string | undefined, once = false): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.follow(url, headers, auth);
+        if (!RETRY_STATUS.has(res.status) || once || attempt >= RETRIES) return res;
+        await drain(res);
+        log.debug("registry retry", { url: redact(url), status: res.status, attempt });
+      } catch (e) {
+        if (once || attempt >= RETRIES || !transient(e)) throw e;
+        log.debug("registry retry", { url: redact(url), error: netMessage(e), attempt });
+      }
+      await sleep(200 * 2 ** attempt);
+    }
+  }
+
+  private async follow(url: string, headers: Record<string, string>, auth: string | undefined): Promise<Response> {
+    const origin = new URL(url).origin;
+    let current = url;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const h: Record<string, string> = { ...headers };
+      if (auth && new URL(current).origin === origin) h.authorization = auth;
+      const res = await this.fetchWithTls()(current, { headers: h, redirect: "manual" });
+      if (res.status < 300 || res.status >= 400 || res.status === 304) return res;
+      const location = res.headers.get("location");
+      await drain(res);
+      if (!location) throw new RegistryError(`${this.opts.name}: redirect ${res.status} without a Location`);
+      const next = new URL(location, current);
+      if (next.protocol === "http:" && new URL(current).protocol === "https:" && !this.opts.insecure) {
+        throw new RegistryError(`${this.opts.name}: refusing a redirect from HTTPS to plain HTTP (${next.origin})`);
+      }
+      current = next.toString();
+    }
+    throw new RegistryError(`${this.opts.name}: too many redirects`);
+  }
+
+  /**
+   * Node's fetch, or undici's with an Agent carrying the CA files / no verification: Node 20's
+   * fetch takes no TLS options. undici (node_modules) is loaded only for such a registry.
+   */
+  private fetchWithTls(): typeof fetch {
+    if (this.fetcher) return this.fetcher;
+    const tls = this.opts.tls;
+    if (!tls || (tls.ca.length === 0 && !this.unverified)) return (this.fetcher = fetch);
+    const undici = loadUndici();
+    const ca = tls.ca.length ? [...rootCertificates, ...tls.ca] : undefined;
+    const dispatcher = new undici.Agent({ connect: { ca, rejectUnauthorized: !this.unverified } });
+    const f = (url: string, init: RequestInit) => undici.fetch(url, { ...(init as object), dispatcher } as Parameters<typeof undici.fetch>[1]);
+    return (this.fetcher = f as unknown as typeof fetch);
+  }
+
+  private async failure(res: Response, what: string): Promise<RegistryError> {
+    let detail = "";
+    try {
+      const body = (await res.json()) as { errors?: { code?: string; message?: string }[] };
+      const e = body.errors?.[0];
+      if (e) detail = [e.code?.toLowerCase().replace(/_/g, " "), e.message].filter(Boolean).join(": ");
+    } catch {
+      // not JSON: the status says enough
+    }
+    if (res.status === 404) return new RegistryError(`${what}: not found${detail ? ` (${detail})` : ""}`, 404);
+    if (res.status === 401 && this.challenge?.scheme === "basic" && this.opts.credentials) {
+      return new RegistryError(`${this.opts.name}: unauthorized: wrong username or password`, 401);
+    }
+    if (res.status === 401 || res.status === 403) {
+      const hint = this.opts.credentials ? "" : ` (polis login ${this.opts.name}, or --creds)`;
+      return new RegistryError(`${what}: access denied${detail ? ` (${detail})` : ""}${hint}`, res.status);
+    }
+    return new RegistryError(`${what}: registry answered ${res.status} ${res.statusText}${detail ? ` (${detail})` : ""}`, res.status);
+  }
+}
+
+/** undici: bundled as a leaf (dist/lib/undici.cjs) by scripts/build.mjs, from node_modules when running the source. */
+function loadUndici(): typeof import("undici") {
+  try {
+    return require("undici") as typeof import("undici");
+  } catch {
+    return createRequire(import.meta.url)("undici") as typeof import("undici");
+  }
+}
+
+/** The TLS handshake failed on the certificate (self-signed, unknown CA, wrong name, expired). */
+function certificateError(e: unknown): boolean {
+  const code = (e as { cause?: { code?: string } })?.cause?.code ?? "";
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
+}
+
+async function drain(res: Response): Promise<void> {
+  try {
+    await res.body?.cancel();
+  } catch {
+    // already consumed or closed
+  }
+}
+
+const TRANSIENT = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "EAI_AGAIN"]);
+function transient(e: unknown): boolean {
+  const code = (e as { cause?: { code?: string } })?.cause?.code;
+  return code !== undefined && TRANSIENT.has(code);
+}
+
+/** fetch's "fetch failed" with the useful part (ECONNREFUSED 127.0.0.1:5000) from its cause. */
+export function netMessage(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
+  if (cause?.code) return cause.message && !cause.message.includes(cause.code) ? `${cause.code} (${cause.message})` : cause.message ?? cause.code;
+  if (cause?.message) return cause.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** A URL for a log line: no query (pre-signed blob URLs carry credentials there). */
+function redact(url: string): string {
+  const u = new URL(url);
+  return u.origin + u.pathname;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

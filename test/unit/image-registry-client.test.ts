@@ -1,0 +1,85 @@
+// The registry client against small fake servers: Authorization never follows a redirect to
+// another host, 5xx and dropped connections are retried, tokens are reused per scope.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import { Registry } from "../../src/image/registry.js";
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+const servers: Server[] = [];
+async function serve(handler: Handler): Promise<string> {
+  const s = createServer(handler);
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  return `127.0.0.1:${(s.address() as { port: number }).port}`;
+}
+afterEach(async () => {
+  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
+});
+
+const creds = { username: "u", password: "p" };
+const basic = `Basic ${Buffer.from("u:p").toString("base64")}`;
+
+describe("registry client", () => {
+  it("follows a blob redirect to another host without the Authorization header", async () => {
+    const seen: (string | undefined)[] = [];
+    const storage = await serve((req, res) => {
+      seen.push(req.headers.authorization);
+      res.end("blob");
+    });
+    const host = await serve((req, res) => {
+      if (req.headers.authorization !== basic) return res.writeHead(401, { "www-authenticate": 'Basic realm="r"' }).end();
+      if (req.url === "/v2/") return res.end("{}");
+      res.writeHead(307, { location: `http://${storage}/data?sig=x` }).end();
+    });
+    const r = new Registry({ name: host, host, insecure: true, credentials: creds });
+    const res = await r.get("a/b", "blobs/sha256:x");
+    expect(await res.text()).toBe("blob");
+    expect(seen).toEqual([undefined]);
+  });
+
+  it("retries 5xx answers and gives up with the status after a few", async () => {
+    let calls = 0;
+    const host = await serve((req, res) => {
+      if (req.url === "/v2/") return res.end("{}");
+      calls++;
+      if (calls < 3) return res.writeHead(503).end();
+      res.end("ok");
+    });
+    const r = new Registry({ name: host, host, insecure: true });
+    expect(await (await r.get("a", "manifests/x")).text()).toBe("ok");
+    expect(calls).toBe(3);
+    const always = await serve((req, res) => (req.url === "/v2/" ? res.end("{}") : res.writeHead(500).end()));
+    await expect(new Registry({ name: always, host: always, insecure: true }).get("a", "manifests/x")).rejects.toThrow(/registry answered 500/);
+  }, 20_000);
+
+  it("retries a connection reset", async () => {
+    let calls = 0;
+    const host = await serve((req, res) => {
+      if (req.url === "/v2/") return res.end("{}");
+      if (++calls === 1) return req.socket.destroy();
+      res.end("ok");
+    });
+    expect(await (await new Registry({ name: host, host, insecure: true }).get("a", "manifests/x")).text()).toBe("ok");
+    expect(calls).toBe(2);
+  });
+
+  it("asks one token per repository and reuses it", async () => {
+    const tokenCalls: string[] = [];
+    const auth = await serve((req, res) => {
+      const url = new URL(req.url!, "http://x");
+      tokenCalls.push(url.searchParams.get("scope")!);
+      res.end(JSON.stringify({ access_token: `T-${url.searchParams.get("scope")}`, expires_in: 300 }));
+    });
+    const host = await serve((req, res) => {
+      const m = /^\/v2\/(.+)\/manifests/.exec(req.url!);
+      const want = m ? `Bearer T-repository:${m[1]}:pull` : undefined;
+      if (!m || req.headers.authorization !== want) {
+        return res.writeHead(401, { "www-authenticate": `Bearer realm="http://${auth}/token",service="svc"` }).end();
+      }
+      res.end("ok");
+    });
+    const r = new Registry({ name: host, host, insecure: true });
+    for (const repo of ["a", "a", "b/c", "a"]) expect(await (await r.get(repo, "manifests/1")).text()).toBe("ok");
+    expect(tokenCalls).toEqual(["repository:a:pull", "repository:b/c:pull"]);
+  });
+});

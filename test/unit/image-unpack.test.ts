@@ -1,0 +1,140 @@
+// The layer unpacker against GNU tar (same tree from the same archive) and against hostile
+// archives (each refused with the layer and entry named, nothing written outside the target).
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, lstatSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { lgetxattrs } from "../../src/image/libc.js";
+import { unpackLayer } from "../../src/image/unpack.js";
+import { writeTar } from "../helpers/tarball.js";
+import { snapshot } from "../helpers/tree.js";
+
+const work = mkdtempSync(join(tmpdir(), "polis-unpack-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+let n = 0;
+const fresh = (name: string) => {
+  const d = join(work, `${name}-${n++}`);
+  mkdirSync(d);
+  return d;
+};
+const L = "sha256:" + "ab".repeat(32);
+
+/** A source tree with every kind of entry a layer can carry. */
+function sourceTree(): string {
+  const src = fresh("src");
+  const sh = String.raw`
+    set -e; cd "$1"
+    mkdir -p d/sub empty; echo hello > f; ln f hardlink; ln -s ../f d/rel-link; ln -s /etc/passwd abs-link
+    mknod cdev c 1 3; mknod bdev b 7 0; mkfifo fifo; chmod 4755 f; chmod 1777 empty; chown 12:34 d; chown -h 5:6 abs-link
+    L=$(printf 'long%.0s' $(seq 40)); mkdir -p $L/$L; echo deep > $L/$L/file
+    printf 'caf\xc3\xa9' > "unicode-é"; head -c 300000 /dev/urandom > big
+    setcap cap_net_raw+ep big
+    python3 -c "import os; os.setxattr('f', 'user.note', b'v\x00\xff')"
+  `;
+  execFileSync("bash", ["-c", sh, "x", src]);
+  return src;
+}
+
+describe("unpack against GNU tar", () => {
+  const src = sourceTree();
+  const tar = join(work, "layer.tar");
+  execFileSync("tar", ["--xattrs", "--xattrs-include=*", "--numeric-owner", "-cf", tar, "-C", src, "."]);
+  execFileSync("gzip", ["-k", tar]);
+  execFileSync("zstd", ["-q", "-k", tar]);
+  const want = snapshot(src, { mtimes: true });
+
+  for (const [kind, file] of [["plain", tar], ["gzip", `${tar}.gz`], ["zstd", `${tar}.zst`]]) {
+    it(`writes the same tree from a ${kind} layer, with the right diff_id`, async () => {
+      const out = fresh(kind);
+      const diffId = `sha256:${execFileSync("sha256sum", [tar], { encoding: "utf8" }).split(" ")[0]}`;
+      const r = await unpackLayer(file, { target: out, mode: "apply", layer: L, diffId });
+      expect(r.diffId).toBe(diffId);
+      expect(snapshot(out, { mtimes: true })).toEqual(want);
+      expect(statSync(join(out, "f")).ino).toBe(statSync(join(out, "hardlink")).ino);
+    });
+  }
+
+  it("refuses a layer whose content does not match its diff_id", async () => {
+    await expect(unpackLayer(tar, { target: fresh("bad"), mode: "apply", layer: L, diffId: "sha256:" + "0".repeat(64) }))
+      .rejects.toThrow(`layer ${L}: uncompressed content has digest`);
+  });
+
+  it("refuses a truncated layer", async () => {
+    const cut = join(work, "cut.tar.gz");
+    const gz = readFileSync(`${tar}.gz`);
+    writeFileSync(cut, gz.subarray(0, gz.length >> 1));
+    await expect(unpackLayer(cut, { target: fresh("cut"), mode: "apply", layer: L })).rejects.toThrow(/^layer sha256:ab+.*(unexpected end|truncated)/);
+  });
+});
+
+describe("whiteouts", () => {
+  const lower = writeTar(join(work, "lower.tar"), [
+    { name: "a", type: "dir" }, { name: "a/keep", data: "k" }, { name: "a/gone", data: "g" }, { name: "a/gonedir", type: "dir" },
+    { name: "a/gonedir/x", data: "x" }, { name: "opq", type: "dir" }, { name: "opq/old", data: "o" }, { name: "opq/sub", type: "dir" },
+    { name: "opq/sub/deep", data: "d" },
+  ]);
+  const upper = writeTar(join(work, "upper.tar"), [
+    { name: "a/.wh.gone" }, { name: "a/.wh.gonedir" }, { name: "opq/new", data: "n" },
+    { name: "opq/.wh..wh..opq" }, { name: "opq/sub", type: "dir" }, { name: "opq/sub/fresh", data: "f" },
+  ]);
+
+  it("apply: a whiteout deletes the lower entry, an opaque dir keeps only this layer's content", async () => {
+    const out = fresh("wh");
+    await unpackLayer(lower, { target: out, mode: "apply", layer: L });
+    await unpackLayer(upper, { target: out, mode: "apply", layer: L });
+    expect(Object.keys(snapshot(out)).sort()).toEqual([".", "a", "a/keep", "opq", "opq/new", "opq/sub", "opq/sub/fresh"]);
+  });
+
+  it("overlay: whiteouts become 0/0 character devices and the opaque dir gets trusted.overlay.opaque", async () => {
+    const out = fresh("ovl");
+    await unpackLayer(upper, { target: out, mode: "overlay", layer: L });
+    const tree = snapshot(out);
+    expect(tree["a/gone"]).toMatchObject({ type: "char", content: "0,0" });
+    expect(tree["a/gonedir"]).toMatchObject({ type: "char", content: "0,0" });
+    expect(lgetxattrs(join(out, "opq")).get("trusted.overlay.opaque")?.toString()).toBe("y");
+    expect(existsSync(join(out, "opq/.wh..wh..opq"))).toBe(false);
+  });
+
+  it("a bare .wh. is an error", async () => {
+    const t = writeTar(join(work, "bare.tar"), [{ name: "x/.wh." }]);
+    await expect(unpackLayer(t, { target: fresh("bare"), mode: "apply", layer: L })).rejects.toThrow(`layer ${L}, entry "x/.wh.": invalid whiteout`);
+  });
+});
+
+describe("paths that would land outside the target are refused", () => {
+  const outside = join(work, "outside");
+  mkdirSync(outside);
+  writeFileSync(join(outside, "secret"), "s");
+  const cases: [string, Parameters<typeof writeTar>[1], RegExp][] = [
+    ["dot-dot", [{ name: "../outside/evil", data: "e" }], /entry "\.\.\/outside\/evil": entry ".*" leaves the root filesystem/],
+    ["absolute", [{ name: "/tmp/evil", data: "e" }], /entry "\/tmp\/evil": entry "\/tmp\/evil" is an absolute path/],
+    ["symlinked parent", [{ name: "link", type: "symlink", linkname: outside }, { name: "link/evil", data: "e" }], /entry "link\/evil": parent "link" is a symbolic link/],
+    ["symlinked parent, relative", [{ name: "up", type: "symlink", linkname: "../outside" }, { name: "up/evil", data: "e" }], /parent "up" is a symbolic link/],
+    ["hardlink to outside", [{ name: "hl", type: "hardlink", linkname: "../outside/secret" }], /entry "hl": hardlink target ".*" leaves the root filesystem/],
+    ["hardlink through a symlink", [{ name: "s", type: "symlink", linkname: outside }, { name: "hl", type: "hardlink", linkname: "s/secret" }], /entry "hl": parent "s" is a symbolic link/],
+  ];
+  for (const [what, entries, message] of cases) {
+    it(what, async () => {
+      const t = writeTar(join(work, `${what.replace(/\W/g, "-")}.tar`), entries);
+      const target = fresh("esc");
+      const err = await unpackLayer(t, { target, mode: "apply", layer: L }).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(new RegExp(`^layer ${L}, `));
+      expect((err as Error).message).toMatch(message);
+      expect((err as Error).message).not.toContain("\n");
+      expect(readFileSync(join(outside, "secret"), "utf8")).toBe("s");
+      expect(existsSync(join(outside, "evil"))).toBe(false);
+      expect(existsSync("/tmp/evil")).toBe(false);
+      expect(statSync(join(outside, "secret")).nlink).toBe(1);
+    });
+  }
+
+  it("a file replacing a symlink replaces the link, not its target", async () => {
+    const target = fresh("repl");
+    const t = writeTar(join(work, "repl.tar"), [{ name: "s", type: "symlink", linkname: join(outside, "secret") }, { name: "s", data: "mine" }]);
+    await unpackLayer(t, { target, mode: "apply", layer: L });
+    expect(lstatSync(join(target, "s")).isFile()).toBe(true);
+    expect(readFileSync(join(outside, "secret"), "utf8")).toBe("s");
+  });
+});
