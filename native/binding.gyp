@@ -36,6 +36,66 @@
       ],
       "cflags!": [ "-fPIC", "-Wno-unused-parameter" ],
       "ldflags": [ "-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack" ]
+    },
+    {
+      # The SQLite that better-sqlite3 builds (same amalgamation, same options where they matter
+      # for the file: WAL synchronous, foreign keys, double-quoted strings), for the launcher.
+      "target_name": "polis-sqlite",
+      "type": "static_library",
+      "sources": [ "../node_modules/better-sqlite3/deps/sqlite3/sqlite3.c" ],
+      "defines": [
+        "SQLITE_THREADSAFE=0",
+        "SQLITE_DEFAULT_CACHE_SIZE=-16000",
+        "SQLITE_DEFAULT_FOREIGN_KEYS=1",
+        "SQLITE_DEFAULT_MEMSTATUS=0",
+        "SQLITE_DEFAULT_WAL_SYNCHRONOUS=1",
+        "SQLITE_DQS=0",
+        "SQLITE_LIKE_DOESNT_MATCH_BLOBS",
+        "SQLITE_OMIT_DEPRECATED",
+        "SQLITE_OMIT_LOAD_EXTENSION",
+        "SQLITE_OMIT_PROGRESS_CALLBACK",
+        "SQLITE_OMIT_SHARED_CACHE",
+        "SQLITE_USE_URI=0",
+        "HAVE_USLEEP=1"
+      ],
+      "cflags": [ "-O2", "-w" ]
+    },
+    {
+      # `polis`: the native launcher (native/launcher/launcher.h says what it does).
+      "target_name": "polis",
+      "type": "executable",
+      "dependencies": [ "polis-sqlite" ],
+      "sources": [
+        "launcher/main.c",
+        "launcher/report.c",
+        "launcher/store.c",
+        "launcher/proc.c",
+        "launcher/cgroup.c",
+        "launcher/commands.c"
+      ],
+      "include_dirs": [ "../node_modules/better-sqlite3/deps/sqlite3", "<(INTERMEDIATE_DIR)" ],
+      "actions": [
+        {
+          "action_name": "launcher-gen",
+          "inputs": [
+            "../scripts/gen-launcher-schema.mjs",
+            "../scripts/launcher-schema.mjs",
+            "../src/state/migrations.ts",
+            "../src/spec/types.ts",
+            "launcher/store.c"
+          ],
+          "outputs": [ "<(INTERMEDIATE_DIR)/launcher-gen.h" ],
+          "action": [ "node", "../scripts/gen-launcher-schema.mjs", "<(INTERMEDIATE_DIR)/launcher-gen.h" ]
+        }
+      ],
+      # the shim's hardening: the launcher runs as root too
+      "cflags": [
+        "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
+        "-Wformat=2", "-Wshadow", "-Wvla", "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wundef",
+        "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong", "-fstack-clash-protection", "-fPIE"
+      ],
+      "cflags!": [ "-fPIC", "-Wno-unused-parameter" ],
+      "ldflags": [ "-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack", "-Wl,--gc-sections" ]
     }
   ]
 }

@@ -7,6 +7,9 @@
 //   dist/polis.cjs        all of polis in one CommonJS file, better-sqlite3's JavaScript included
 //   dist/polis.cjs.*.cache V8 code caches for polis.cjs, made here by warm-up runs
 //   dist/lib/*.cjs        big leaves loaded only when needed (yargs for --help)
+//   dist/polis            the native launcher (native/launcher/, built by node-gyp), copied here:
+//                         the package's bin; it runs the hot commands itself and execs node with
+//                         polis.mjs beside it for everything else
 //
 // Why not ES modules with one chunk per command: node 20 loads each ES module asynchronously
 // (resolve, realpath, read and link each take a trip through the event loop), ~0.7 ms per file;
@@ -15,7 +18,7 @@
 // ESM also builds a facade of every export (node:fs then loads the streams), which `require`
 // does not. The entry must stay an .mjs (package.json's bin, and podman/containerd configs).
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -70,9 +73,13 @@ const common = {
   platform: "node",
   target: "node20",
   // Less to read and parse at every start; identifiers are kept, so --debug stacks still read.
-  minifyWhitespace: true,
-  minifySyntax: true,
-  sourcemap: false,
+  // POLIS_BUILD_MINIFY=0 (npm test with coverage): one source line per bundle line, so V8's
+  // coverage ranges map back to src/ exactly; behaviour is the same either way.
+  minifyWhitespace: process.env.POLIS_BUILD_MINIFY !== "0",
+  minifySyntax: process.env.POLIS_BUILD_MINIFY !== "0",
+  // A linked map (polis.cjs.map, never read at run time): test coverage maps the bundle back to src/.
+  sourcemap: "linked",
+  sourcesContent: false,
   logLevel: "warning",
   // The sources are ES modules: import.meta.url becomes the bundle file's own URL.
   define: { __POLIS_COMMIT__: JSON.stringify(commit), "import.meta.url": "__polis_import_meta_url" },
@@ -103,7 +110,7 @@ for (const [name, { pick }] of Object.entries(LEAVES)) {
 // There are two caches: reading and deserialising costs ~10 ms per 100 KB on this VM, so the
 // hot commands (state, kill, start, delete, list) get a small one without create's functions.
 // Picking the wrong one (an id that happens to be "create") only costs time, never behaviour.
-const HEAVY = ["create", "run", "exec", "update", "events", "ps", "spec", "features", "checkpoint", "restore"];
+const HEAVY = ["create", "run", "exec", "update", "events", "ps", "spec", "features"];
 const entry = join(outdir, "polis.mjs");
 writeFileSync(
   entry,
@@ -154,4 +161,19 @@ for (const set of ["hot", "all"]) {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+// The native launcher, beside polis.mjs (it finds the script there). Missing only when the C
+// part was not built (`npm run install`): dist/polis.mjs still works on its own then.
+const launcher = join(root, "native", "build", "Release", "polis");
+// Bring it up to date first (incremental, ~0.2 s): its schema version and column checks are
+// generated from src/state/migrations.ts, which may have changed since `npm run install`.
+if (existsSync(join(root, "native", "build", "Makefile"))) {
+  execFileSync("make", ["-s", "-C", join(root, "native", "build"), "BUILDTYPE=Release", "polis"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+}
+if (existsSync(launcher)) {
+  copyFileSync(launcher, join(outdir, "polis"));
+  chmodSync(join(outdir, "polis"), 0o755);
+} else {
+  console.warn("build: no native launcher (run `npm run install`): dist/polis is missing, dist/polis.mjs works alone");
 }

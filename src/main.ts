@@ -128,6 +128,10 @@ function globalOptions(global: ParsedOptions, io: CliIo): GlobalOptions {
   if (!["true", "false", "auto"].includes(rootless)) {
     throw new PolisError(`invalid value "${rootless}" for flag -rootless: must be true, false or auto`);
   }
+  if (rootless === "true") {
+    // Accepting it would promise what polis does not do (no user-namespaced cgroup handling yet).
+    throw new PolisError("--rootless true: rootless mode is not supported yet; polis runs as root (use auto or false)");
+  }
   return {
     root: typeof v.root === "string" && v.root !== "" ? absolute(v.root, io) : defaultRoot(io.env),
     log: typeof v.log === "string" && v.log !== "" ? absolute(v.log, io) : undefined,

@@ -22,5 +22,8 @@ export function shimPath(): string {
   return process.env.POLIS_SHIM || join(packageRoot(), "native", "build", "Release", "polis-shim");
 }
 
+/** PATH when a process has none: runc's default (FIND_EXEC in the init, `ps` run by podman with no PATH). */
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /** Default state root: persistent, and the same for every caller (podman passes no --root). */
 export const DEFAULT_ROOT = "/var/lib/polis";

@@ -92,7 +92,7 @@ async function inner(opts) {
       log("bench: no /usr/bin/time; peak RSS disabled");
       opts.rss = false;
     }
-    const { runtimes, skipped, versions } = resolveRuntimes(opts.runtimes, { workDir, polisPath: opts.polis, withCaVariant: opts.ca });
+    const { runtimes, skipped, versions } = resolveRuntimes(opts.runtimes, { workDir, polisPath: opts.polis, withCaVariant: opts.ca, withNodeVariant: opts.node });
     for (const s of skipped) log(`bench: skipping ${s.name}: ${s.reason}`);
     if (runtimes.length === 0) throw new Error("no runtime to benchmark");
     log(`bench: runtimes ${runtimes.map((r) => r.name).join(", ")}; ${opts.runs} runs per command; cgroups ${cgroups}`);
@@ -120,7 +120,7 @@ async function inner(opts) {
       keepsAfterRun: {},
       timing: { rss: false, phases: opts.phases },
       rssRuns: opts.rss ? opts.rssRuns : 0,
-      newId: (rt, tag) => `${idPrefix}-${rt.name === "polis-ca" ? "pc" : rt.name[0]}${tag}${(seq++).toString(36)}`,
+      newId: (rt, tag) => `${idPrefix}-${rt.name === "polis-ca" ? "pc" : rt.name === "polis-node" ? "pn" : rt.name[0]}${tag}${(seq++).toString(36)}`,
     };
 
     const wanted = (key) => !opts.only || opts.only.includes(key);

@@ -3,10 +3,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PolisError } from "../errors.js";
+import { errnoOf } from "../linux/errno.js";
 
-function errnoOf(e: unknown): string {
-  return (e as NodeJS.ErrnoException).code ?? "EIO";
-}
 
 /** Write `value` to <dir>/<file>; on failure the message starts with `field` when given. */
 export function writeCg(dir: string, file: string, value: string, field?: string): void {
@@ -40,9 +38,3 @@ export function readCgOptional(dir: string, file: string): string | undefined {
   }
 }
 
-/** Synchronous sleep (every polis command is a short-lived synchronous process). */
-export function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-export { errnoOf };

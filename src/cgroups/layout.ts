@@ -118,8 +118,3 @@ function isController(opt: string, ownV1: Map<string, string>): boolean {
 function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
-
-/** The hierarchy holding `controller` (v1 only), if mounted. */
-export function findV1(layout: CgroupLayout, controller: string): Hierarchy | undefined {
-  return layout.v1.find((h) => h.controllers.includes(controller));
-}

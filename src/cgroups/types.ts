@@ -15,7 +15,7 @@ export interface CgroupManager {
   killAll(signal: number): void;
   /** Remove every directory, waiting briefly for exiting processes; missing dirs are fine. */
   destroy(): void;
-  /** Apply linux.resources (issue 3; may throw "not supported" until then). */
+  /** Apply linux.resources; what this host cannot enforce is an error naming the field. */
   apply(resources: Resources): void;
   freeze(): void;
   thaw(): void;

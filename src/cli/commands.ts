@@ -102,6 +102,7 @@ const monitorFlags: OptionSpec[] = [
   { name: "health-retries", type: "number", description: "consecutive failures before unhealthy (default 3)" },
   { name: "health-start-period", type: "string", description: "failures in this time after start do not count (default 0s)" },
   { name: "health-on-failure", type: "string", description: "when unhealthy: none, kill, restart or stop (default none)" },
+  { name: "no-healthcheck", type: "boolean", description: "do not run the image's Healthcheck (with --image)" },
 ];
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -111,7 +112,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: "root", type: "string", description: "directory holding container state (default: /var/lib/polis)" },
   { name: "systemd-cgroup", type: "boolean", description: 'use systemd for cgroups; cgroupsPath is "slice:prefix:name"' },
   { name: "config", type: "string", description: "polis's YAML config file (default: $POLIS_CONFIG or /etc/polis/config.yaml)" },
-  { name: "rootless", type: "string", default: "auto", description: "ignore cgroup permission errors: true, false or auto" },
+  { name: "rootless", type: "string", default: "auto", description: "rootless mode: false or auto (the same today: polis runs as root and cgroup errors are errors); true is refused" },
   { name: "help", alias: "h", type: "boolean", description: "show help" },
   { name: "version", alias: "v", type: "boolean", description: "print the version" },
 ];

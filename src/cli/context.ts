@@ -22,6 +22,7 @@ export interface CliContext {
 }
 
 /** A command module: returns the exit code (undefined means 0). */
+// biome-ignore lint/suspicious/noConfusingVoidType: most command modules return nothing (exit 0)
 export type CommandRun = (ctx: CliContext) => Promise<number | void>;
 
 /** A path from the command line, made absolute against the caller's cwd. */

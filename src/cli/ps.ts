@@ -2,10 +2,9 @@
 // filtered to the container's processes, or their pids as JSON.
 import { execFileSync } from "node:child_process";
 import { PolisError } from "../errors.js";
+import { DEFAULT_PATH } from "../paths.js";
 import { str, type CliContext } from "./context.js";
 
-// podman and conmon may call us with no PATH at all.
-const FALLBACK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export async function run(ctx: CliContext): Promise<void> {
   const format = str(ctx, "format") ?? "table";
@@ -22,7 +21,7 @@ export async function run(ctx: CliContext): Promise<void> {
   try {
     output = execFileSync("ps", psArgs.length ? psArgs : ["-ef"], {
       encoding: "utf8",
-      env: { ...ctx.io.env, PATH: ctx.io.env.PATH || FALLBACK_PATH },
+      env: { ...ctx.io.env, PATH: ctx.io.env.PATH || DEFAULT_PATH /* podman and conmon may call us with no PATH */ },
       stdio: ["ignore", "pipe", "pipe"],
     });
   } catch (e) {

@@ -10,7 +10,7 @@ export async function run(ctx: CliContext): Promise<void> {
   const platform = str(ctx, "platform");
   const creds = str(ctx, "creds");
   const tty = !quiet && process.stderr.isTTY === true;
-  const progress = tty ? ttyProgress(mb) : undefined;
+  const progress = tty ? new (await import("./pull-progress.js")).PullProgress((t) => process.stderr.write(t), mb, () => process.stderr.columns) : undefined;
   const registriesConf = await registries(ctx.global, ctx.io.env);
   const result = await withStore(ctx.global, (store) =>
     pull(ctx.global.root, store, {
@@ -28,37 +28,4 @@ export async function run(ctx: CliContext): Promise<void> {
   progress?.done();
   if (!quiet) ctx.io.stderr(`Pulled ${result.name}\n`);
   ctx.io.stdout(`${result.digest}\n`);
-}
-
-/** One status line rewritten in place: bytes of the blobs in flight and the rate, as podman shows them. */
-function ttyProgress(mb: (n: number) => string) {
-  const blobs = new Map<string, { have: number; total: number }>();
-  const start = Date.now();
-  let last = 0;
-  const write = (s: string) => process.stderr.write(s);
-  const status = () => {
-    let have = 0;
-    let total = 0;
-    for (const b of blobs.values()) {
-      have += b.have;
-      total += b.total;
-    }
-    const rate = have / Math.max(0.001, (Date.now() - start) / 1000);
-    return `Copying ${blobs.size} blob(s): ${mb(have)} / ${mb(total)} (${mb(rate)}/s)`;
-  };
-  return {
-    update(digest: string, have: number, total: number) {
-      blobs.set(digest, { have, total });
-      const now = Date.now();
-      if (now - last < 100 && have < total) return;
-      last = now;
-      write(`\r\x1b[K${status()}`);
-    },
-    line(text: string) {
-      write(`\r\x1b[K${text}\n`);
-    },
-    done() {
-      if (blobs.size) write(`\r\x1b[K${status()}\n`);
-    },
-  };
 }

@@ -17,6 +17,7 @@ import type { GlobalOptions } from "./options.js";
 import { writePidFile } from "./pidfile.js";
 import { buildJoinPlan } from "./plan-join.js";
 import { sharesMountNamespace } from "./shared-mounts.js";
+import { checkTerminal } from "./terminal.js";
 import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
 import { FORWARDED_SIGNALS } from "../linux/signals.js";
 import { lsmError } from "../spec/semantic.js";
@@ -28,7 +29,7 @@ export { homeOf } from "../linux/in-root.js";
 export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<number> {
   const { rec, cgroupProcs } = checkContainer(g, o);
   const proc = o.processFile ? await processFromFile(o.processFile) : processFromFlags(rec.config, o.process);
-  checkTerminal(proc, o);
+  checkTerminal(proc.terminal === true, o.consoleSocket, o.detach, "exec");
   const pid = rec.pid!;
   // Read inside the container's root: its /etc/passwd may be a symlink to anywhere.
   const env = withHome(proc.env ?? [], proc.user.uid, `/proc/${pid}/root`);
@@ -218,18 +219,9 @@ function addCaps(caps: Capabilities | undefined, add: readonly string[]): Capabi
   };
 }
 
-/** runc's rules for a terminal (checkTerminal), except that a foreground exec may hand its pty
- *  to a console socket too (runc refuses that combination; it is harmless). */
-function checkTerminal(proc: Process, o: ExecOptions): void {
-  if (proc.terminal && !o.consoleSocket && o.detach) {
-    throw new PolisError("cannot allocate tty if runc will detach without setting console socket");
-  }
-  if (!proc.terminal && o.consoleSocket) throw new PolisError("cannot use console socket if runc will not allocate tty");
-}
-
 /** --detach: the process runs on once exec'd; we wait only for the exec (or its failure). */
 async function detached(session: ShimSession, pid: number, o: ExecOptions): Promise<number> {
-  let msg;
+  let msg: Awaited<ReturnType<ShimSession["next"]>> | undefined;
   try {
     msg = await session.next();
   } catch (e) {

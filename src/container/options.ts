@@ -9,7 +9,7 @@ export interface GlobalOptions {
   logFormat: "text" | "json"; // --log-format
   debug: boolean; // --debug
   systemdCgroup: boolean; // --systemd-cgroup
-  rootless?: string; // --rootless true|false|auto
+  rootless?: string; // --rootless false|auto (no effect yet; "true" is refused by the CLI)
   config?: string; // --config FILE: polis's YAML config (src/config/load.ts); absent: $POLIS_CONFIG or /etc/polis/config.yaml
 }
 

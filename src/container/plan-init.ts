@@ -2,7 +2,7 @@
 // Pure: every decision about order, flags and paths is made here and unit-tested; the shim only
 // executes (native/PROTOCOL.md). The order follows runc 1.1 (nsexec + prepareRootfs +
 // standard_init_linux), noted step by step below.
-import { PolisError, fieldError } from "../errors.js";
+import { fieldError } from "../errors.js";
 import { capBits, hexMask } from "../linux/capabilities.js";
 import { planDevices } from "../linux/devices.js";
 import {
@@ -22,7 +22,9 @@ import { OpCode, Plan } from "../linux/plan.js";
 import { ioprioArgs, personalityValue, schedArgs } from "../linux/process-attrs.js";
 import { rlimitNumber, rlimitValue } from "../linux/rlimits.js";
 import type { SeccompLoad } from "../seccomp/notify.js";
+import { DEFAULT_PATH } from "../paths.js";
 import { MS } from "../spec/names.js";
+import { checkTerminal as checkTerminalRules } from "./terminal.js";
 import type { NamespaceType, Process, Spec } from "../spec/types.js";
 
 export interface InitPlanInput {
@@ -58,15 +60,9 @@ export function sessionKeyringName(containerId: string): string {
   return `_ses.${containerId}`;
 }
 
-/** runc's rule, checked before anything is made: a detached init's pty master must go somewhere. */
+/** runc's terminal rules for create/run (src/container/terminal.ts). */
 export function checkTerminal(spec: Spec, consoleSocket: string | undefined, mode: "detach" | "wait"): void {
-  if (spec.process?.terminal && !consoleSocket && mode === "detach") {
-    throw fieldError("process.terminal", "cannot allocate a tty when detached without --console-socket");
-  }
-  // runc's other half of the rule: the socket is only for a detached container with a terminal.
-  if (consoleSocket && (!spec.process?.terminal || mode === "wait")) {
-    throw new PolisError("--console-socket: cannot use a console socket unless the container detaches and process.terminal is true");
-  }
+  checkTerminalRules(spec.process?.terminal === true, consoleSocket, mode === "detach", "create");
 }
 
 /** Where a shim that stays in the foreground goes back to once the process is born (first op). */
@@ -75,8 +71,6 @@ export function addParentCgroups(plan: Plan, input: { mode: "detach" | "wait"; p
   plan.add(OpCode.PARENT_CGROUPS, "linux.cgroupsPath", "open polis's own cgroups to return to", input.parentCgroupProcs.join("\n"));
 }
 
-/** PATH for FIND_EXEC when process.env has none (runc's default). */
-export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export function buildInitPlan(input: InitPlanInput): Plan {
   const c = checkInput(input);
@@ -286,8 +280,10 @@ function addFinishRootfs(plan: Plan, input: InitPlanInput, c: Checked, deferred:
     plan.add(OpCode.WRITE_FILE, `linux.sysctl.${key}`, `set sysctl ${key}=${value}`, path, value);
   }
   // runc: read-only paths first, then masks (a mask inside a read-only path still applies).
-  (spec.linux?.readonlyPaths ?? []).forEach((p, i) => plan.add(OpCode.READONLY, `linux.readonlyPaths[${i}]`, `make ${p} read-only`, p));
-  (spec.linux?.maskedPaths ?? []).forEach((p, i) => plan.add(OpCode.MASK, `linux.maskedPaths[${i}]`, `mask ${p}`, p));
+  for (const [i, p] of (spec.linux?.readonlyPaths ?? []).entries()) {
+    plan.add(OpCode.READONLY, `linux.readonlyPaths[${i}]`, `make ${p} read-only`, p);
+  }
+  for (const [i, p] of (spec.linux?.maskedPaths ?? []).entries()) plan.add(OpCode.MASK, `linux.maskedPaths[${i}]`, `mask ${p}`, p);
 }
 
 /** CGROUP_JOIN for each cgroup.procs file (init and joining processes alike). */

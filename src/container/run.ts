@@ -8,6 +8,7 @@ import { deleteContainer } from "./delete.js";
 import { mustGet, openStore } from "./context.js";
 import type { GlobalOptions, RunOptions } from "./options.js";
 import { startCreated } from "./start.js";
+import { decodeWaitStatus } from "../linux/shim.js";
 import { FORWARDED_SIGNALS } from "../linux/signals.js";
 
 export async function runContainer(g: GlobalOptions, o: RunOptions, extras: CreateExtras = {}): Promise<number> {
@@ -70,8 +71,6 @@ async function startDetached(g: GlobalOptions, id: string): Promise<number> {
 
 /** A raw wait status as a shell reports it: the exit code, or 128+N for a death by signal N. */
 export function exitCodeOf(status: number): number {
-  const sig = status & 0x7f;
-  if (sig === 0) return (status >> 8) & 0xff;
-  if (sig === 0x7f) throw new PolisError("the container init stopped unexpectedly");
-  return 128 + sig;
+  if ((status & 0xff) === 0x7f) throw new PolisError("the container init stopped unexpectedly"); // WIFSTOPPED
+  return decodeWaitStatus(status).exitCode;
 }

@@ -4,6 +4,7 @@ import { closeSync, constants, openSync, readSync, unlinkSync } from "node:fs";
 import { isFrozenAt } from "../cgroups/freezer.js";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
+import { sleepMs } from "../sleep.js";
 import type { ContainerRecord } from "../state/types.js";
 import { fifoPath, initAlive, liveStatus, mustGet, openStore, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
@@ -81,7 +82,6 @@ function releaseInit(rec: ContainerRecord): void {
   }
   try {
     const buf = Buffer.alloc(1);
-    const sleeper = new Int32Array(new SharedArrayBuffer(4));
     for (let i = 0; ; i++) {
       let n = 0;
       try {
@@ -94,7 +94,7 @@ function releaseInit(rec: ContainerRecord): void {
       if (!initAlive(rec) && !readOnce(fd, buf)) throw new PolisError("cannot start a container that has stopped");
       if (!initAlive(rec)) break;
       if (i > 10_000) throw new PolisError("start: the container init did not answer on its exec fifo");
-      Atomics.wait(sleeper, 0, 0, i < 100 ? 1 : 10);
+      sleepMs(i < 100 ? 1 : 10);
     }
   } finally {
     closeSync(fd);

@@ -13,6 +13,7 @@ import { absPath, type CliContext } from "../cli/context.js";
 import type { CreateExtras } from "../container/create.js";
 import type { GlobalOptions, RunOptions } from "../container/options.js";
 import { createMonitored, monitorRequested } from "../monitor/engine.js";
+import type { ImageHealthcheck } from "../monitor/options.js";
 
 /** The plain create/run options plus what each room took from the command line. */
 export interface EngineOptions extends RunOptions {
@@ -33,6 +34,13 @@ async function bundleFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext, ma
   const dir = typeof ctx.options["bundle-dir"] === "string" ? absPath(ctx, ctx.options["bundle-dir"]) : undefined;
   made.imageBundle = await imageBundle(g, o.id, image, dir, o.args);
   return made.imageBundle;
+}
+
+/** The image's Healthcheck (--image only): a detached container from it is monitored for health. */
+async function imageHealth(g: GlobalOptions, ctx: CliContext): Promise<ImageHealthcheck | undefined> {
+  const image = ctx.options.image;
+  if (typeof image !== "string" || image === "") return undefined;
+  return (await import("../image/engine.js")).imageHealthcheck(g, image);
 }
 
 /** A create that failed before the container row existed: give back what step 1 made. */
@@ -72,7 +80,7 @@ function networkArgs(ctx: CliContext): string[] {
 
 /** `polis create` with room flags. */
 export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<void> {
-  const monitor = monitorRequested(ctx, true);
+  const monitor = monitorRequested(ctx, true, await imageHealth(g, ctx));
   const made: Made = {};
   const bundle = await bundleFor(g, o, ctx, made);
   // Under the monitor the create runs in a process of its own: the network flags go with it.
@@ -101,7 +109,7 @@ export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliC
 
 /** `polis run` with room flags; resolves to the exit code as the plain `run` does. */
 export async function engineRun(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<number> {
-  const monitor = monitorRequested(ctx, o.detach);
+  const monitor = monitorRequested(ctx, o.detach, await imageHealth(g, ctx));
   const made: Made = {};
   const bundle = await bundleFor(g, o, ctx, made);
   if (monitor) {

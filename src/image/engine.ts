@@ -8,12 +8,19 @@ import { ContainerExistsError } from "../state/types.js";
 import type { Store } from "../state/store.js";
 import { withStore } from "./api.js";
 import { makeBundle } from "./bundle.js";
+import { resolveImage } from "./catalog.js";
+import type { ImageConfig } from "./image-config.js";
 import { release, type ImageBundleData } from "./release.js";
 
 export const RESOURCE_KIND = "image-bundle";
 
 export function bundlesDir(root: string): string {
   return join(root, "bundles");
+}
+
+/** The Healthcheck in `ref`'s config (docker's), read before the bundle: it decides whether a monitor runs. */
+export async function imageHealthcheck(g: GlobalOptions, ref: string): Promise<NonNullable<ImageConfig["config"]>["Healthcheck"]> {
+  return withStore(g, (store) => (JSON.parse(resolveImage(store, ref).image.config) as ImageConfig).config?.Healthcheck);
 }
 
 /** Makes the bundle for container `id` from `ref`; returns its directory. */

@@ -15,6 +15,8 @@ export interface ImageConfig {
     WorkingDir?: string;
     Labels?: Record<string, string> | null;
     StopSignal?: string;
+    /** docker's (not in the OCI spec): run by the container's monitor (src/monitor/options.ts) */
+    Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
   };
   rootfs?: { type?: string; diff_ids?: string[] };
   history?: unknown[];

@@ -48,7 +48,7 @@ export function deviceList(spec: Spec): DeviceNode[] {
   const own = spec.linux?.devices ?? [];
   const ownPaths = new Set(own.map((d) => cleanDevicePath(d.path)));
   const out = DEFAULT_DEVICES.filter((d) => !ownPaths.has(d.path));
-  own.forEach((d, i) => out.push(fromConfig(d, i)));
+  for (const [i, d] of own.entries()) out.push(fromConfig(d, i));
   return out;
 }
 

@@ -22,7 +22,7 @@ export function ioprioArgs(io: { class: string; priority: number }, field = "pro
 export function schedArgs(s: Scheduler, field = "process.scheduler"): OpArgs[OpCode.SCHED] {
   const policy = lookup(SCHED_POLICIES, s.policy, `${field}.policy`, "scheduler policy");
   let flags = 0;
-  (s.flags ?? []).forEach((f, i) => (flags |= lookup(SCHED_FLAGS, f, `${field}.flags[${i}]`, "scheduler flag")));
+  for (const [i, f] of (s.flags ?? []).entries()) flags |= lookup(SCHED_FLAGS, f, `${field}.flags[${i}]`, "scheduler flag");
   const u64 = (v: number | undefined) => `${BigInt(Math.trunc(v ?? 0))}` as const;
   const int = (v: number) => `${BigInt(Math.trunc(v))}` as const;
   return [int(policy), int(s.priority ?? 0), int(s.nice ?? 0), int(flags), u64(s.runtime), u64(s.deadline), u64(s.period)];

@@ -8,7 +8,10 @@ import { getSystemErrorMap } from "node:util";
 import { PolisError, type ErrorDetail } from "../errors.js";
 import { shimPath } from "../paths.js";
 import { debugEnabled, log } from "../log.js";
+import { errnoName } from "./errno.js";
 import { OpCode, type Plan } from "./plan.js";
+
+export { errnoName }; // callers that already import it from here
 
 export type ShimMessageType = "pid" | "pause" | "ready" | "error" | "exited";
 
@@ -234,7 +237,9 @@ export class ShimSession {
     if (this.ended) return;
     this.ended = true;
     const waiters = this.waiters.splice(0);
-    if (waiters.length) void this.endedError().then((e) => waiters.forEach((w) => w.reject(e)));
+    if (waiters.length) void this.endedError().then((e) => {
+        for (const w of waiters) w.reject(e);
+      });
   }
 
   private async endedError(): Promise<PolisError> {
@@ -254,7 +259,7 @@ export class ShimSession {
   private traceStart(): void {
     this.startedAt = performance.now();
     log.debug("polis-shim started", { pid: this.child.pid, steps: this.plan.ops.length });
-    this.plan.ops.forEach((op, i) => log.debug(`shim step ${i}: ${OpCode[op.code]}`, { field: op.field, what: op.what }));
+    for (const [i, op] of this.plan.ops.entries()) log.debug(`shim step ${i}: ${OpCode[op.code]}`, { field: op.field, what: op.what });
   }
 
   /** --debug: each report as it arrives, with the time since the shim was started. */
@@ -272,20 +277,6 @@ export class ShimSession {
     const op = this.plan.ops[step];
     return op ? ` (${op.field}: ${op.what})` : "";
   }
-}
-
-let errnoNames: Map<number, string> | undefined;
-
-/** ENOENT for 2; "E<n>" when the number is unknown. */
-export function errnoName(errno: number): string {
-  const uv = getSystemErrorMap().get(-errno);
-  if (uv) return uv[0];
-  if (!errnoNames) {
-    errnoNames = new Map();
-    // first name wins: os.constants lists EAGAIN before EWOULDBLOCK, EDEADLK before EDEADLOCK
-    for (const [name, n] of Object.entries(osConstants.errno)) if (!errnoNames.has(n)) errnoNames.set(n, name);
-  }
-  return errnoNames.get(errno) ?? `E${errno}`;
 }
 
 /** strerror-like text, lower-case: "no such file or directory". */

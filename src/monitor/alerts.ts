@@ -31,6 +31,7 @@ export interface Notification {
   at: string;
 }
 
+// biome-ignore lint/suspicious/noShadowRestrictedNames: a module function, nothing to do with Object.prototype.valueOf
 export function valueOf(rule: AlertRule, f: ContainerFacts): number | undefined {
   switch (rule.metric) {
     case "cpu_percent":

@@ -12,7 +12,13 @@ import { healthFromImage, MONITOR_FLAGS, monitorOptions, type ImageHealthcheck, 
  * monitor and checks without a flag (a foreground one runs without them, as nothing would stay).
  */
 export function monitorRequested(ctx: CliContext, detach: boolean, imageHealthcheck?: ImageHealthcheck): MonitorOptions | undefined {
-  const image = healthFromImage(imageHealthcheck);
+  // --no-healthcheck (docker's): the image's check is not run, and no other may be asked for
+  const noCheck = ctx.options["no-healthcheck"] === true;
+  if (noCheck) {
+    const health = MONITOR_FLAGS.find((f) => f.startsWith("health-") && ctx.given.has(f));
+    if (health) throw new PolisError(`--no-healthcheck conflicts with --${health}`);
+  }
+  const image = noCheck ? null : healthFromImage(imageHealthcheck);
   const flagged = MONITOR_FLAGS.some((f) => ctx.given.has(f));
   if (!flagged && !(image && detach)) return undefined;
   if (!detach) {

@@ -68,7 +68,8 @@ export function healthFromImage(h: ImageHealthcheck | undefined): HealthConfig |
  * container comes from (the --health-* flags override it field by field, --health-cmd replaces it).
  */
 export function monitorOptions(v: Values, given: Set<string>, logPath: string | undefined, image?: HealthConfig | null): MonitorOptions {
-  const health = given.has("health-cmd") ? healthConfig(v) : image ? healthConfig({ ...v, "health-cmd": "" }, image) : null;
+  // docker's merge: --health-cmd replaces the image's test, the image's other values stay unless flagged
+  const health = given.has("health-cmd") ? healthConfig(v, image ?? undefined, true) : image ? healthConfig(v, image, false) : null;
   if (!health && !image) {
     for (const f of MONITOR_FLAGS) if (f.startsWith("health-") && f !== "health-cmd" && given.has(f)) throw new PolisError(`--${f} needs --health-cmd`);
   }
@@ -83,9 +84,9 @@ export function monitorOptions(v: Values, given: Set<string>, logPath: string | 
   };
 }
 
-function healthConfig(v: Values, base?: HealthConfig): HealthConfig {
+function healthConfig(v: Values, base: HealthConfig | undefined, ownCmd: boolean): HealthConfig {
   const cmd = String(v["health-cmd"] ?? "");
-  if (!base && cmd.trim() === "") throw new PolisError("--health-cmd must not be empty");
+  if (ownCmd && cmd.trim() === "") throw new PolisError("--health-cmd must not be empty");
   const d = base ?? { ...HEALTH_DEFAULTS, test: [], onFailure: "none" as const };
   const dur = (flag: string, def: number, min: number) => {
     const raw = v[flag];
@@ -99,7 +100,7 @@ function healthConfig(v: Values, base?: HealthConfig): HealthConfig {
   const onFailure = String(v["health-on-failure"] ?? "none");
   if (!["none", "kill", "restart", "stop"].includes(onFailure)) throw new PolisError(`invalid value "${onFailure}" for flag --health-on-failure: none, kill, restart or stop`);
   return {
-    test: base ? base.test : ["CMD-SHELL", cmd],
+    test: ownCmd || !base ? ["CMD-SHELL", cmd] : base.test,
     intervalMs: dur("health-interval", d.intervalMs, 1),
     timeoutMs: dur("health-timeout", d.timeoutMs, 1),
     retries,

@@ -144,7 +144,7 @@ export function reload(store: Store): void {
 function livePid(store: Store, id: string): number {
   const rec = store.get(id);
   if (!rec) throw new PolisError(`container ${id} does not exist`);
-  if (!rec.pid || rec.phase === "stopped" || !alive(rec.pid)) throw new PolisError(`container ${id} is not running`);
+  if (!rec.pid || !alive(rec.pid)) throw new PolisError(`container ${id} is not running`);
   return rec.pid;
 }
 

@@ -5,6 +5,7 @@ import { closeSync, fstatSync, readSync } from "node:fs";
 import { constants } from "node:os";
 import { fieldError, PolisError } from "../errors.js";
 import type { Seccomp } from "../spec/types.js";
+import { errnoName } from "../linux/errno.js";
 import { ATTR_CTL_NNP, libseccomp, MFD_CLOEXEC, NR_SCMP_ERROR, type FilterCtx, type LibSeccomp } from "./libseccomp.js";
 import {
   ACTIONS,
@@ -186,7 +187,3 @@ function check(rc: number, field: string, step: string): void {
   throw new PolisError(`${field}: ${step} failed: ${errno}`, { field, step, errno });
 }
 
-function errnoName(errno: number): string {
-  for (const [name, value] of Object.entries(constants.errno)) if (value === errno) return name;
-  return `errno ${errno}`;
-}

@@ -25,7 +25,6 @@ export interface LibSeccomp {
 
 /** enum scmp_filter_attr */
 export const ATTR_CTL_NNP = 3;
-export const ATTR_CTL_TSYNC = 4;
 /** seccomp_syscall_resolve_name's "unknown" (__NR_SCMP_ERROR); other negatives are pseudo-syscalls. */
 export const NR_SCMP_ERROR = -1;
 export const MFD_CLOEXEC = 1;

@@ -4,6 +4,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { PolisError, fieldError } from "../errors.js";
+import { errnoOf } from "../linux/errno.js";
 import { validateConfig, validateProcess, validateResources as validateResourcesSchema } from "./generated/validate-config.js";
 import { findJsonProblem } from "./json-error.js";
 import { schemaError } from "./schema-errors.js";
@@ -12,11 +13,10 @@ import { acceptResourcesLeniency, acceptRuncLeniency } from "./lenient.js";
 import { log } from "../log.js";
 import type { Process, Resources, Spec } from "./types.js";
 
-const errnoOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException)?.code;
 
 /** Reads, parses and validates `<bundleDir>/config.json`. */
 export function loadSpec(bundleDir: string): Spec {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(bundleDir);
   } catch (e) {

@@ -21,7 +21,7 @@ import {
 import type { IdMapping, Namespace, Process, Spec } from "./types.js";
 
 const has = (table: object, key: unknown): boolean =>
-  typeof key === "string" && Object.prototype.hasOwnProperty.call(table, key);
+  typeof key === "string" && Object.hasOwn(table, key);
 const q = (v: unknown): string => JSON.stringify(v);
 
 /** Sections of config.json for other platforms: a Linux runtime cannot honour them. */

@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { PolisError } from "../errors.js";
+import { sleepMs } from "../sleep.js";
 import { rfc3339Nano } from "../time.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 import {
@@ -372,7 +373,6 @@ function migrate(db: Db, path: string): void {
  * root) one may get SQLITE_BUSY. Retry for as long as the busy timeout would have waited.
  */
 function setWal(db: Db): void {
-  const nap = new Int32Array(new SharedArrayBuffer(4));
   for (let waited = 0; ; waited += 10) {
     try {
       db.pragma("journal_mode = WAL");
@@ -380,7 +380,7 @@ function setWal(db: Db): void {
     } catch (err) {
       const code = (err as { code?: unknown })?.code;
       if ((code !== "SQLITE_BUSY" && code !== "SQLITE_LOCKED") || waited >= BUSY_TIMEOUT_MS) throw err;
-      Atomics.wait(nap, 0, 0, 10);
+      sleepMs(10);
     }
   }
 }

@@ -1,10 +1,14 @@
 // What the store records about a container. The live status is derived from these facts
-// (see src/container/status.ts), never trusted as written.
+// (liveStatus in src/container/context.ts), never trusted as written.
 import { PolisError } from "../errors.js";
 import type { Spec } from "../spec/types.js";
 
-/** How far the lifecycle got, as recorded by polis itself. */
-export type Phase = "creating" | "created" | "running" | "stopped";
+/**
+ * How far the lifecycle got, as recorded by polis itself. "stopped" is never written: a stopped
+ * container is one whose init is gone, which liveStatus sees from /proc. (The first migration's
+ * CHECK still allows the word; migrations are never edited.)
+ */
+export type Phase = "creating" | "created" | "running";
 
 export interface ContainerRecord {
   id: string;

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync, 
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hierarchyMounts, RUN } from "./host.js";
 import { POLIS } from "./polis.js";
 import { REPO } from "./rootfs.js";
 
@@ -44,7 +45,6 @@ export interface Containerd {
   stop(): Promise<void>;
 }
 
-export const haveContainerd = () => existsSync("/usr/bin/containerd") && existsSync("/usr/bin/ctr");
 
 /** Environment without the CA-bundle variable that costs every node start ~90 ms. */
 export function quickEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -54,10 +54,10 @@ export function quickEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 }
 
 /**
- * A `polis` executable for clients that want a binary path: a sh wrapper around a snapshot of
- * the built package (dist/, the C shim, package.json; node_modules linked), run by this very
- * node. The snapshot keeps a rebuild of dist/ or native/ during a long run from pulling files
- * out from under a container start.
+ * A `polis` executable for clients that want a binary path: a symlink to the native launcher of
+ * a snapshot of the built package (dist/, the C shim, package.json; node_modules linked). The
+ * snapshot keeps a rebuild of dist/ or native/ during a long run from pulling files out from
+ * under a container start.
  */
 export function writePolisWrapper(dir: string, name = "polis"): string {
   const pkg = join(dir, `${name}-pkg`);
@@ -68,14 +68,19 @@ export function writePolisWrapper(dir: string, name = "polis"): string {
   copyFileSync(join(REPO, "native", "build", "Release", "polis-shim"), join(pkg, "native", "build", "Release", "polis-shim"));
   chmodSync(join(pkg, "native", "build", "Release", "polis-shim"), 0o755);
   const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\nunset NODE_EXTRA_CA_CERTS\nexec ${process.execPath} ${join(pkg, "dist", "polis.mjs")} "$@"\n`);
-  chmodSync(path, 0o755);
+  if (process.env.POLIS_NATIVE === "0") {
+    // The suites on the Node path: containerd's shim does not pass our environment through.
+    writeFileSync(path, `#!/bin/sh\nPOLIS_NATIVE=0 exec ${join(pkg, "dist", "polis")} "$@"\n`);
+    chmodSync(path, 0o755);
+  } else {
+    symlinkSync(join(pkg, "dist", "polis"), path);
+  }
   return path;
 }
 
 let seq = 0;
 export function uniqueName(prefix: string): string {
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${seq++}`;
+  return `${prefix}-${RUN}-${process.pid}-${Date.now().toString(36)}-${seq++}`;
 }
 
 function configToml(dir: string, address: string, cri?: CriOptions): string {
@@ -180,10 +185,9 @@ export function pidsInCgroup(cgPath: string): number[] {
 
 /** cgroup directories (v1 controllers and the unified tree) that exist for `cgPath`. */
 export function cgroupDirs(cgPath: string): string[] {
-  const base = "/sys/fs/cgroup";
   const out: string[] = [];
-  for (const ctrl of readdirSync(base)) {
-    const d = join(base, ctrl, cgPath);
+  for (const h of hierarchyMounts()) {
+    const d = join(h, cgPath);
     try {
       if (statSync(d).isDirectory()) out.push(d);
     } catch {
@@ -274,12 +278,12 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
     for (const ns of usedNamespaces) {
       const root = runtimeRoot(ns);
       if (!existsSync(root)) continue;
-      const list = spawnSync(process.execPath, [POLIS, "--root", root, "list", "-q"], { encoding: "utf8", env: quickEnv() });
+      const list = spawnSync(POLIS, ["--root", root, "list", "-q"], { encoding: "utf8", env: quickEnv() });
       for (const id of String(list.stdout ?? "").split("\n").filter(Boolean)) {
         if (!existsSync(join(dir, "state", "io.containerd.runtime.v2.task", ns, id))) continue; // not ours
-        spawnSync(process.execPath, [POLIS, "--root", root, "delete", "--force", id], { env: quickEnv() });
+        spawnSync(POLIS, ["--root", root, "delete", "--force", id], { env: quickEnv() });
       }
-      const left = spawnSync(process.execPath, [POLIS, "--root", root, "list", "-q"], { encoding: "utf8", env: quickEnv() });
+      const left = spawnSync(POLIS, ["--root", root, "list", "-q"], { encoding: "utf8", env: quickEnv() });
       // k8s.io is shared by every CRI containerd: only remove the root when nothing else lives there.
       if (String(left.stdout ?? "").trim() === "") rmSync(root, { recursive: true, force: true });
     }

@@ -3,7 +3,7 @@ import { rmSync } from "node:fs";
 import { busyboxBundle } from "./rootfs.js";
 import { polis, polisOk, type Result, uniqueId } from "./polis.js";
 
-type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Config = Record<string, any>;
 
 /** Run `script` with busybox sh in a foreground container built from the edited base config. */
 export function runScript(root: string, script: string, edit: (c: Config) => void = () => {}): Result {

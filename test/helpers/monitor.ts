@@ -5,13 +5,13 @@ import { createServer } from "node:net";
 import { busyboxBundle } from "./rootfs.js";
 import { POLIS, polis, polisOk, uniqueId } from "./polis.js";
 
-type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Config = Record<string, any>;
 
 export interface Monitored {
   id: string;
   bundle: string;
   /** `polis inspect` parsed (the one object). */
-  inspect: () => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  inspect: () => any;
   remove: () => void;
 }
 
@@ -76,7 +76,7 @@ export interface RunningServer {
 export async function startPolisMonitor(root: string, args: string[], env: Record<string, string> = {}): Promise<RunningServer> {
   const e: Record<string, string | undefined> = { ...process.env, ...env };
   delete e.NODE_EXTRA_CA_CERTS;
-  const child = spawn(process.execPath, [POLIS, "--root", root, "monitor", "--listen", "127.0.0.1:0", ...args], { env: e, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(POLIS, ["--root", root, "monitor", "--listen", "127.0.0.1:0", ...args], { env: e, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stderr!.on("data", (d) => (err += d));

@@ -4,6 +4,7 @@ import { busyboxBundle } from "./rootfs.js";
 import { uniqueId } from "./polis.js";
 import type { TestNetns } from "./netns.js";
 import type { Result } from "./polis.js";
+import { TEST_CGROUP_PARENT } from "./host.js";
 
 export class NetContainers {
   private readonly bundles: string[] = [];
@@ -12,7 +13,7 @@ export class NetContainers {
   bundle(args: string[], id: string): string {
     const b = busyboxBundle((c) => {
       c.process.args = args;
-      c.linux.cgroupsPath = `/polis-test/${id}`;
+      c.linux.cgroupsPath = `${TEST_CGROUP_PARENT}/${id}`;
     });
     this.bundles.push(b);
     return b;

@@ -53,7 +53,7 @@ export class TestNetns {
   }
 
   polis(root: string, args: string[], env: Record<string, string> = {}): Result {
-    return this.exec(process.execPath, [POLIS, "--root", root, ...args], { env });
+    return this.exec(POLIS, ["--root", root, ...args], { env });
   }
 
   polisOk(root: string, args: string[], env: Record<string, string> = {}): Result {
@@ -66,7 +66,7 @@ export class TestNetns {
   spawnPolis(root: string, args: string[]): ChildProcess {
     const env: Record<string, string | undefined> = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    return spawn("nsenter", ["-t", String(this.pid), "-n", "-m", "--", process.execPath, POLIS, "--root", root, ...args], { env, stdio: "ignore" });
+    return spawn("nsenter", ["-t", String(this.pid), "-n", "-m", "--", POLIS, "--root", root, ...args], { env, stdio: "ignore" });
   }
 
   close(): void {

@@ -10,6 +10,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hierarchyMounts, RUN } from "./host.js";
 import { POLIS } from "./polis.js";
 import { baseRootfs } from "./rootfs.js";
 
@@ -25,6 +26,8 @@ export interface Podman {
   dir: string;
   /** The runtime podman and conmon call: a sh wrapper named `polis` that logs its argv. */
   runtime: string;
+  /** polis's --root, added by the wrapper (podman's own argv, in callsLog, has none). */
+  stateRoot: string;
   /** One line per runtime call: the argv, space-separated. */
   callsLog: string;
   /** cgroupfs parent for every container (`--cgroup-parent`), e.g. /polis-podman-<pid>-<n>. */
@@ -36,10 +39,6 @@ export interface Podman {
   ok(args: string[], opts?: { timeout?: number }): Promise<Result>;
   /** The argv of every runtime call logged so far. */
   calls(): string[];
-}
-
-export function podmanInstalled(): boolean {
-  return spawnSync("podman", ["--version"], { stdio: "ignore" }).status === 0 && existsSync("/usr/bin/conmon");
 }
 
 /**
@@ -95,15 +94,19 @@ export async function setupPodman(): Promise<Podman> {
   mkdirSync(bin);
   const callsLog = join(dir, "calls.log");
   const runtime = join(bin, "polis");
-  // podman calls kill/pause/resume/delete with no PATH at all: absolute paths only.
+  // podman calls kill/pause/resume/delete with no PATH at all: absolute paths only. podman and
+  // conmon never pass --root, so polis would use /var/lib/polis, shared with every other polis on
+  // the machine (another checkout's newer schema included): the wrapper gives it a private one.
+  const stateRoot = join(dir, "polis-state");
   writeFileSync(
     runtime,
-    `#!/bin/sh\necho "$*" >> ${callsLog}\nexec ${process.execPath} ${POLIS} "$@"\n`,
+    // POLIS_NATIVE=0 (the suites on the Node path) is passed on: podman gives the runtime no env.
+    `#!/bin/sh\necho "$*" >> ${callsLog}\n${process.env.POLIS_NATIVE === "0" ? "POLIS_NATIVE=0 " : ""}exec ${POLIS} --root ${stateRoot} "$@"\n`,
   );
   chmodSync(runtime, 0o755);
   const conf = join(dir, "containers.conf");
   writeFileSync(conf, CONTAINERS_CONF);
-  const cgroupParent = `/polis-podman-${process.pid}-${counter++}`;
+  const cgroupParent = `/polis-podman-${RUN}-${process.pid}-${counter++}`;
 
   const globalArgs = [
     "--root", join(dir, "storage"),
@@ -128,13 +131,18 @@ export async function setupPodman(): Promise<Podman> {
   };
   const calls = () => (existsSync(callsLog) ? readFileSync(callsLog, "utf8").split("\n").filter(Boolean) : []);
 
-  const tarball = join(dir, "busybox.tar");
-  const tar = spawnSync("tar", ["-C", baseRootfs(), "-cf", tarball, "."], { stdio: "inherit" });
-  if (tar.status !== 0) throw new Error("tar of the busybox rootfs failed");
-  await ok(["import", "--change", 'CMD ["/bin/sh"]', tarball, IMAGE]);
-  rmSync(tarball, { force: true });
-
-  return { dir, runtime, callsLog, cgroupParent, globalArgs, env, run, ok, calls };
+  const p = { dir, runtime, callsLog, stateRoot, cgroupParent, globalArgs, env, run, ok, calls };
+  try {
+    const tarball = join(dir, "busybox.tar");
+    const tar = spawnSync("tar", ["-C", baseRootfs(), "-cf", tarball, "."], { stdio: "inherit" });
+    if (tar.status !== 0) throw new Error("tar of the busybox rootfs failed");
+    await ok(["import", "--change", 'CMD ["/bin/sh"]', tarball, IMAGE]);
+    rmSync(tarball, { force: true });
+  } catch (e) {
+    await teardownPodman(p); // nothing of a failed set-up may stay behind
+    throw e;
+  }
+  return p;
 }
 
 /** The same podman command line as a shell string (for `script -c`, which needs one). */
@@ -161,8 +169,8 @@ export async function teardownPodman(p: Podman): Promise<void> {
 }
 
 function removeCgroupTree(path: string): void {
-  for (const h of readdirSync("/sys/fs/cgroup")) {
-    const top = join("/sys/fs/cgroup", h, path);
+  for (const h of hierarchyMounts()) {
+    const top = join(h, path);
     if (!existsSync(top)) continue;
     const rm = (d: string) => {
       for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) rm(join(d, e.name));
@@ -178,8 +186,8 @@ function removeCgroupTree(path: string): void {
 
 /** Every cgroup directory whose path (below a hierarchy root) is `path`, in any hierarchy. */
 export function cgroupDirsAt(path: string): string[] {
-  return readdirSync("/sys/fs/cgroup")
-    .map((h) => join("/sys/fs/cgroup", h, path))
+  return hierarchyMounts()
+    .map((h) => join(h, path))
     .filter((d) => existsSync(d));
 }
 

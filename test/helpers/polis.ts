@@ -1,11 +1,17 @@
-// Run the built polis CLI (dist/polis.mjs) the way clients do: a fresh process per call.
+// Run the built polis CLI the way clients do: a fresh process per call, through the native
+// launcher dist/polis (the package's bin). POLIS_NATIVE=0 in the environment (of vitest, or of
+// one call) makes the launcher hand every call to node, i.e. runs the suites on the Node path.
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hierarchyMounts, RUN } from "./host.js";
 import { REPO } from "./rootfs.js";
 
-export const POLIS = join(REPO, "dist", "polis.mjs");
+/** The executable: the native launcher. */
+export const POLIS = join(REPO, "dist", "polis");
+/** The Node entry the launcher hands calls to (also runnable alone with node). */
+export const POLIS_MJS = join(REPO, "dist", "polis.mjs");
 
 export interface Result {
   code: number;
@@ -15,6 +21,11 @@ export interface Result {
 }
 
 export function polis(root: string, args: string[], opts: SpawnSyncOptions = {}): Result {
+  return polisVia([], root, args, opts);
+}
+
+/** Like polis(), with `prefix` (a command and its args) in front of node: e.g. unshare …. */
+export function polisVia(prefix: string[], root: string, args: string[], opts: SpawnSyncOptions = {}): Result {
   const env = { ...process.env, ...(opts.env ?? {}) };
   delete env.NODE_EXTRA_CA_CERTS; // saves ~90 ms per call on these machines
   // Output goes to files, not pipes: a created container inherits polis's stdio (as under
@@ -23,7 +34,8 @@ export function polis(root: string, args: string[], opts: SpawnSyncOptions = {})
   const out = openSync(join(dir, "out"), "w+");
   const err = openSync(join(dir, "err"), "w+");
   try {
-    const r = spawnSync(process.execPath, [POLIS, "--root", root, ...args], {
+    const argv = [...prefix, POLIS, "--root", root, ...args];
+    const r = spawnSync(argv[0], argv.slice(1), {
       timeout: 30_000,
       stdio: [opts.input === undefined ? "ignore" : "pipe", out, err],
       ...opts,
@@ -54,8 +66,9 @@ export function tempRoot(): string {
 }
 
 let counter = 0;
+/** A container id (also its default cgroup name) carrying this run's id, for the leak check. */
 export function uniqueId(prefix = "t"): string {
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+  return `${prefix}-${RUN}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
 }
 
 /** Every cgroup directory named `id` under the host's hierarchies (v1 and the cgroup2 mount). */
@@ -75,7 +88,7 @@ export function cgroupDirsNamed(id: string): string[] {
       walk(p, depth + 1);
     }
   };
-  for (const h of readdirSync("/sys/fs/cgroup")) walk(join("/sys/fs/cgroup", h), 0);
+  for (const h of hierarchyMounts()) walk(h, 0);
   return found;
 }
 

@@ -29,7 +29,7 @@ export function writeConfig(bundle: string, config: unknown): void {
   writeFileSync(join(bundle, "config.json"), JSON.stringify(config, null, 2));
 }
 
-type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Config = Record<string, any>;
 
 /** runc's default config (terminal off, `sleep 1000`), to be adjusted per test. */
 export function baseConfig(): Config {

@@ -1,6 +1,6 @@
-// Real eBPF device programs. This host's devices controller is v1, but BPF device programs work
-// on any cgroup2 directory whatever its controllers, so each test makes its own
-// /sys/fs/cgroup/unified/polis-test-<random>, puts a probe process in it and checks which
+// Real eBPF device programs. On a hybrid host the devices controller is v1, but BPF device
+// programs work on any cgroup2 directory whatever its controllers, so each test makes its own
+// <cgroup2 mount>/polis-test-<run>-<random>, puts a probe process in it and checks which
 // devices that process can open. The test runner itself stays outside (its opens must not change).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -13,15 +13,16 @@ import { applyResources } from "../../src/cgroups/apply.js";
 import { detachDevicePrograms, devicePrograms } from "../../src/cgroups/v2/bpf.js";
 import { applyDevicesV2 } from "../../src/cgroups/v2/devices.js";
 import type { DeviceCgroupRule } from "../../src/spec/types.js";
+import { layout, TEST_CGROUP_PARENT } from "../helpers/host.js";
 
-const UNIFIED = "/sys/fs/cgroup/unified";
+const UNIFIED = layout().unified?.mountpoint ?? "/nonexistent"; // the cgroup2 mount, wherever it is
 const usable = process.getuid?.() === 0 && existsSync(join(UNIFIED, "cgroup.procs"));
 
 let dirs: string[] = [];
 let children: ChildProcess[] = [];
 
 function newCgroup(): string {
-  const dir = join(UNIFIED, `polis-test-${randomBytes(4).toString("hex")}`);
+  const dir = join(UNIFIED, `${TEST_CGROUP_PARENT.slice(1)}-${randomBytes(4).toString("hex")}`);
   mkdirSync(dir);
   dirs.push(dir);
   return dir;
@@ -136,7 +137,7 @@ describe.skipIf(!usable)("cgroup v2 eBPF device programs", () => {
     } finally {
       rmdirSync(notCgroup);
     }
-    const gone = join(UNIFIED, `polis-test-${randomBytes(4).toString("hex")}`);
+    const gone = join(UNIFIED, `${TEST_CGROUP_PARENT.slice(1)}-${randomBytes(4).toString("hex")}`);
     try {
       applyDevicesV2(gone, [allowAll]);
       expect.unreachable();

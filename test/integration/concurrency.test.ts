@@ -17,7 +17,7 @@ function polisAsync(args: string[], killAfterMs?: number): Promise<{ code: numbe
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [POLIS, "--root", root, ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(POLIS, ["--root", root, ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     if (killAfterMs !== undefined) setTimeout(() => child.kill("SIGKILL"), killAfterMs);

@@ -7,15 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
 import {
-  cgroupDirs, haveContainerd, mountsUnder, pidsInCgroup, pidsWithCmdline, run, startContainerd,
+  cgroupDirs, mountsUnder, pidsInCgroup, pidsWithCmdline, run, startContainerd,
   uniqueName, writePolisWrapper, type CmdResult, type Containerd,
 } from "../helpers/containerd.js";
 import { buildBusyboxImage, type BusyboxImage } from "../helpers/image.js";
+import { frozen } from "../helpers/host.js";
+import { lacking } from "../helpers/host.js";
 
-const missing = !haveContainerd() ? "containerd/ctr not installed (apt-get install containerd)" : "";
-if (missing) console.warn(`skipping containerd tests: ${missing}`);
-const haveScript = existsSync("/usr/bin/script");
-if (!haveScript) console.warn("skipping the -t tests: script(1) missing (apt-get install bsdutils)");
+const missing = lacking("containerd suite", { packages: ["containerd"], files: ["/usr/bin/containerd", "/usr/bin/ctr"] });
+const haveScript = !lacking("containerd -t tests", { packages: ["bsdutils"], files: ["/usr/bin/script"] });
 
 
 /** A live (not zombie) process. */
@@ -205,16 +205,16 @@ describe.skipIf(!!missing)("containerd 1.6 runc-v2 shim with --runc-binary polis
     const id = newId(t);
     await runDetached(id, ["sleep", "1000"]);
     await waitStatus(id, "RUNNING");
-    const freezer = `/sys/fs/cgroup/freezer${cgPath(id)}/freezer.state`;
     await ok(ctr("task", "pause", id), "pause");
     expect((await task(id))?.status).toBe("PAUSED");
-    expect(readFileSync(freezer, "utf8").trim()).toBe("FROZEN");
+    const pid = Number((await task(id))?.pid);
+    expect(frozen(pid)).toBe(true);
     const e = await ctr("task", "exec", "--exec-id", "p", id, "true");
     expect(e.code).not.toBe(0);
     expect(e.stderr).toMatch(/paused/);
     await ok(ctr("task", "resume", id), "resume");
     expect((await task(id))?.status).toBe("RUNNING");
-    expect(readFileSync(freezer, "utf8").trim()).toBe("THAWED");
+    expect(frozen(pid)).toBe(false);
     expect((await ok(ctr("task", "exec", "--exec-id", "after", id, "echo", "thawed"), "exec after resume")).stdout).toContain("thawed");
   });
 

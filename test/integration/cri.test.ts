@@ -8,11 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  cgroupDirs, haveContainerd, pidsInCgroup, pidsWithCmdline, removeCgroup, run, startContainerd,
+  cgroupDirs, pidsInCgroup, pidsWithCmdline, removeCgroup, run, startContainerd,
   uniqueName, writePolisWrapper, type Containerd,
 } from "../helpers/containerd.js";
 import { buildBusyboxImage } from "../helpers/image.js";
 import { REPO } from "../helpers/rootfs.js";
+import { lacking } from "../helpers/host.js";
 
 type Grpc = typeof import("@grpc/grpc-js");
 type ProtoLoader = typeof import("@grpc/proto-loader");
@@ -26,12 +27,9 @@ async function loadGrpc(): Promise<{ grpc: Grpc; loader: ProtoLoader } | undefin
 }
 
 const grpcLibs = await loadGrpc();
-const missing = !haveContainerd()
-  ? "containerd not installed (apt-get install containerd)"
-  : !grpcLibs
-    ? "@grpc/grpc-js and @grpc/proto-loader not installed (devDependencies)"
-    : "";
-if (missing) console.warn(`skipping CRI tests: ${missing}`);
+const missing =
+  lacking("CRI suite", { packages: ["containerd"], files: ["/usr/bin/containerd", "/usr/bin/ctr"] }) ||
+  (grpcLibs ? "" : lacking("CRI suite", { files: ["node_modules/@grpc/grpc-js (devDependencies: npm install)"] }));
 
 const HANDLER = "polis";
 const NS = "k8s.io"; // the CRI plugin's namespace, fixed
@@ -39,7 +37,7 @@ const NS = "k8s.io"; // the CRI plugin's namespace, fixed
 // NamespaceMode.NODE: the host's network namespace, so the pod needs no CNI.
 const HOST_NETWORK = { network: "NODE", pid: "POD", ipc: "POD" };
 
-type Rpc = (req: object) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Rpc = (req: object) => Promise<any>;
 
 /** The RuntimeService as promise-returning methods. */
 function criClient(address: string): { call: Record<string, Rpc>; close: () => void } {
@@ -47,7 +45,7 @@ function criClient(address: string): { call: Record<string, Rpc>; close: () => v
   const def = loader.loadSync(join(REPO, "test", "fixtures", "cri", "api.proto"), {
     keepCase: true, longs: String, enums: String, defaults: true,
   });
-  const pkg = grpc.loadPackageDefinition(def) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const pkg = grpc.loadPackageDefinition(def) as any;
   const client = new pkg.runtime.v1.RuntimeService(`unix://${address}`, grpc.credentials.createInsecure());
   const call: Record<string, Rpc> = new Proxy({}, {
     get: (_t, method: string) => (req: object) =>

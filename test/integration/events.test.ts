@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { withRunning } from "../helpers/containers.js";
-import { POLIS, pidAlive, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+import { POLIS, pidAlive, polis, polisOk, tempRoot, waitFor } from "../helpers/polis.js";
 
 const root = tempRoot();
 afterAll(() => {
@@ -54,7 +54,7 @@ describe("polis events", () => {
         c.linux.resources = { ...(c.linux.resources ?? {}), memory: { limit: 16 * MiB, swap: 16 * MiB } };
       },
       async (id, pid) => {
-        const child = spawn(process.execPath, [POLIS, "--root", root, "events", "--interval", "300ms", id], { stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(POLIS, ["--root", root, "events", "--interval", "300ms", id], { stdio: ["ignore", "pipe", "pipe"] });
         let out = "";
         let err = "";
         child.stdout.on("data", (d) => (out += d));

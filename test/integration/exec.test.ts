@@ -10,6 +10,7 @@ import type { Spec } from "../../src/spec/types.js";
 import { withRunning } from "../helpers/containers.js";
 import { busyboxBundle, REPO } from "../helpers/rootfs.js";
 import { POLIS, nsInode, pidAlive, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+import { controllerDir, pidCgroupDir, pidUnifiedDir } from "../helpers/host.js";
 
 const root = tempRoot();
 const work = mkdtempSync(join(tmpdir(), "polis-exec-"));
@@ -84,23 +85,25 @@ describe("exec in a running container", () => {
   });
 
   it("joins a sub-cgroup of the container's with --cgroup", async () => {
-    // the container's memory and pids cgroups, as the init sees them from the host
-    const cgroupDir = (ctrl: string) => {
-      const line = readFileSync(`/proc/${initPid}/cgroup`, "utf8").split("\n").find((l) => l.split(":")[1] === ctrl)!;
-      return join("/sys/fs/cgroup", ctrl, line.split(":")[2]);
-    };
-    const subs = ["memory", "pids"].map((c) => join(cgroupDir(c), "sub"));
+    // v1: the container's memory and pids cgroups get a "sub" each (runc's "memory,pids:sub");
+    // pure v2: one tree, so runc's plain "sub" form.
+    const v1 = ["memory", "pids"].every((c) => controllerDir(c) && !controllerDir(c)!.v2);
+    const subs = v1 ? ["memory", "pids"].map((c) => join(pidCgroupDir(initPid, c), "sub")) : [join(pidUnifiedDir(initPid)!, "sub")];
     for (const d of subs) mkdirSync(d);
     const pidFile = join(work, "sub.pid");
     try {
-      const r = exec("--detach", "--pid-file", pidFile, "--cgroup", "memory,pids:sub", id, "sleep", "300");
+      const r = exec("--detach", "--pid-file", pidFile, "--cgroup", v1 ? "memory,pids:sub" : "sub", id, "sleep", "300");
       expect(r.code, r.stderr).toBe(0);
       const pid = Number(readFileSync(pidFile, "utf8"));
       try {
-        const cg = readFileSync(`/proc/${pid}/cgroup`, "utf8");
-        expect(cg).toMatch(new RegExp(`:memory:/(.*/)?${id}/sub\n`));
-        expect(cg).toMatch(new RegExp(`:pids:/(.*/)?${id}/sub\n`));
-        expect(cg).toMatch(new RegExp(`:freezer:/(.*/)?${id}\n`));
+        if (v1) {
+          expect(pidCgroupDir(pid, "memory")).toBe(subs[0]);
+          expect(pidCgroupDir(pid, "pids")).toBe(subs[1]);
+          // the other controllers: the container's own cgroup, not a sub
+          if (controllerDir("freezer")) expect(pidCgroupDir(pid, "freezer")).toBe(pidCgroupDir(initPid, "freezer"));
+        } else {
+          expect(pidUnifiedDir(pid)).toBe(subs[0]);
+        }
       } finally {
         process.kill(pid, "SIGKILL");
         await waitFor(() => !pidAlive(pid));
@@ -141,7 +144,9 @@ describe("exec in a running container", () => {
     expect(r.code, r.stderr).toBe(3);
     expect(r.stdout.trim().split("\n")).toEqual(["123", "456", "/etc", "fromfile"]);
     writeFileSync(file, JSON.stringify({ cwd: "relative", args: ["true"], user: { uid: 0, gid: 0 } }));
-    expect(exec("--process", file, id).code).not.toBe(0);
+    const bad = exec("--process", file, id);
+    expect(bad.code).toBe(255); // runc's exec failure code
+    expect(bad.stderr).toContain('exec failed: process.cwd: must be an absolute path, got \\"relative\\"');
   });
 
   it("adds --cap to the process's capability sets", () => {
@@ -164,7 +169,7 @@ describe("exec in a running container", () => {
     const fd = openSync(join(work, "leak"), "w");
     try {
       const listFds = (extra: string[]) =>
-        spawnSync(process.execPath, [POLIS, "--root", root, "exec", ...extra, id, "sh", "-c", "ls /proc/$$/fd; true"], {
+        spawnSync(POLIS, ["--root", root, "exec", ...extra, id, "sh", "-c", "ls /proc/$$/fd; true"], {
           encoding: "utf8",
           // fd 3 and fd 5 of polis are both the open file, not close-on-exec
           stdio: ["ignore", "pipe", "pipe", fd, "ignore", fd],

@@ -25,7 +25,7 @@ function polisWith(dir: string, args: string[], extra: Extra[]): Spawned {
   const err = openSync(join(dir, "err"), "w+");
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
-  const child = spawn(process.execPath, [POLIS, "--root", root, ...args], {
+  const child = spawn(POLIS, ["--root", root, ...args], {
     stdio: ["ignore", out, err, ...extra] as StdioOptions,
     env,
   });

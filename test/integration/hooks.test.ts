@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cgroupDirsNamed, pidAlive, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
+import { TEST_CGROUP_PARENT } from "../helpers/host.js";
 
 const root = tempRoot();
 const dir = mkdtempSync(join(tmpdir(), "polis-hooks-"));
@@ -101,7 +102,7 @@ describe("hooks", () => {
   it("a failing createRuntime hook fails create and leaves nothing behind", () => {
     const id = uniqueId("hookfail");
     const bundle = busyboxBundle((c) => {
-      c.linux.cgroupsPath = `/polis-test/${id}`;
+      c.linux.cgroupsPath = `${TEST_CGROUP_PARENT}/${id}`;
       c.hooks = { createRuntime: [{ path: script("echo broken >&2; exit 3") }] };
     });
     const r = polis(root, ["create", "--bundle", bundle, id]);
@@ -157,15 +158,23 @@ describe("hooks", () => {
 
   it("a failing poststart hook is only a warning; a failing poststop does not fail delete", async () => {
     const id = uniqueId("hookwarn");
+    const ran = (what: string) => join(dir, `${id}.${what}`);
     const bundle = busyboxBundle((c) => {
-      c.hooks = { poststart: [{ path: script("exit 1") }], poststop: [{ path: script("exit 1") }] };
+      c.hooks = {
+        poststart: [{ path: script(`touch ${ran("poststart")}; echo post-start-broke >&2; exit 1`) }],
+        poststop: [{ path: script(`touch ${ran("poststop")}; echo post-stop-broke >&2; exit 1`) }],
+      };
     });
     polisOk(root, ["create", "--bundle", bundle, id]);
     const pid = JSON.parse(polisOk(root, ["state", id]).stdout).pid;
     const s = polis(root, ["start", id]);
     expect(s.code).toBe(0);
+    expect(existsSync(ran("poststart"))).toBe(true); // it did run, and failed
+    expect(s.stderr).toMatch(/level=warning msg=".*hooks.poststart\[0\].*post-start-broke/);
     expect(JSON.parse(polisOk(root, ["state", id]).stdout).status).toBe("running");
-    polisOk(root, ["delete", "--force", id]);
+    const d = polisOk(root, ["delete", "--force", id]);
+    expect(existsSync(ran("poststop"))).toBe(true);
+    expect(d.stderr).toMatch(/level=warning msg=".*hooks.poststop\[0\].*post-stop-broke/);
     await waitFor(() => !pidAlive(pid));
     rmSync(bundle, { recursive: true, force: true });
   });

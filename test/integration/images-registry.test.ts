@@ -250,7 +250,7 @@ describe("run --image failures and options", () => {
     delete env.NODE_EXTRA_CA_CERTS;
     for (const delay of [30, 80, 130, 180, 250, 350]) {
       const id = uniqueId("kill");
-      const child = spawn(process.execPath, [POLIS, "--root", r, "create", "--image", ref("polis/rt:1"), id, "--", "sleep", "60"], { stdio: "ignore", env });
+      const child = spawn(POLIS, ["--root", r, "create", "--image", ref("polis/rt:1"), id, "--", "sleep", "60"], { stdio: "ignore", env });
       const exited = new Promise((res) => child.once("exit", res));
       await new Promise((res) => setTimeout(res, delay));
       child.kill("SIGKILL"); // (a no-op when create was faster)
@@ -349,7 +349,7 @@ describe("the store's commands", () => {
       new Promise<number>((resolve) => {
         const env = { ...process.env };
         delete env.NODE_EXTRA_CA_CERTS;
-        spawn(process.execPath, [POLIS, "--root", r, ...pullArgs(tag, "-q")], { stdio: "ignore", env }).on("exit", (c) => resolve(c ?? -1));
+        spawn(POLIS, ["--root", r, ...pullArgs(tag, "-q")], { stdio: "ignore", env }).on("exit", (c) => resolve(c ?? -1));
       });
     const codes = await Promise.all([run("polis/rt:1"), run("polis/rt:1"), run("polis/zstd:1"), run("polis/multi:1")]);
     expect(codes).toEqual([0, 0, 0, 0]);
@@ -423,7 +423,7 @@ describe("bad input: a one-line error, exit 1, and the store unchanged", () => {
     const r = root();
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const child = spawn(process.execPath, [POLIS, "--root", r, ...pullArgs("polis/big:1", "-q")], { stdio: "ignore", env });
+    const child = spawn(POLIS, ["--root", r, ...pullArgs("polis/big:1", "-q")], { stdio: "ignore", env });
     const exited = new Promise((res) => child.once("exit", res));
     const tmp = join(r, "images", "tmp");
     await waitFor(() => existsSync(tmp) && readdirSync(tmp).some((f) => statSync(join(tmp, f)).size > 4 << 20), 20_000);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { busyboxBundle } from "../helpers/rootfs.js";
 import { cgroupDirsNamed, nsInode, pidAlive, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+import { cgroupPathDir, pidCgroupDir, TEST_CGROUP_PARENT } from "../helpers/host.js";
 
 const root = tempRoot();
 afterAll(() => {
@@ -18,7 +19,7 @@ function state(id: string) {
 describe("create / start / kill / delete", () => {
   it("walks created → running → stopped → deleted, leaving nothing behind", async () => {
     const id = uniqueId("life");
-    const bundle = busyboxBundle((c) => (c.linux.cgroupsPath = `/polis-test/${id}`));
+    const bundle = busyboxBundle((c) => (c.linux.cgroupsPath = `${TEST_CGROUP_PARENT}/${id}`));
     const pidFile = join(bundle, "init.pid");
     polisOk(root, ["create", "--bundle", bundle, "--pid-file", pidFile, id]);
 
@@ -32,7 +33,7 @@ describe("create / start / kill / delete", () => {
     expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).not.toContain("sleep");
     for (const ns of ["pid", "mnt", "ipc", "uts", "net"]) expect(nsInode(pid, ns)).not.toBe(nsInode("self", ns));
     // It was placed in its cgroup before running anything.
-    expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toContain(`memory:/polis-test/${id}`);
+    expect(pidCgroupDir(pid, "pids")).toBe(cgroupPathDir("pids", `${TEST_CGROUP_PARENT}/${id}`));
 
     polisOk(root, ["start", id]);
     expect(state(id).status).toBe("running");
@@ -90,10 +91,10 @@ describe("create / start / kill / delete", () => {
     const id = uniqueId("killall");
     const bundle = busyboxBundle((c) => {
       c.process.args = ["sh", "-c", "trap '' TERM; sleep 1000 & sleep 1000 & wait"];
-      c.linux.cgroupsPath = `/polis-test/${id}`;
+      c.linux.cgroupsPath = `${TEST_CGROUP_PARENT}/${id}`;
     });
     polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
-    const procs = () => readFileSync(`/sys/fs/cgroup/pids/polis-test/${id}/cgroup.procs`, "utf8").trim().split("\n").filter(Boolean);
+    const procs = () => readFileSync(join(cgroupPathDir("pids", `${TEST_CGROUP_PARENT}/${id}`), "cgroup.procs"), "utf8").trim().split("\n").filter(Boolean);
     await waitFor(() => procs().length === 3);
     polisOk(root, ["kill", "--all", id, "9"]);
     await waitFor(() => procs().length === 0);
@@ -156,7 +157,7 @@ describe("signals in the foreground", () => {
       });
       const env = { ...process.env };
       delete env.NODE_EXTRA_CA_CERTS;
-      const child = spawn(process.execPath, [POLIS, "--root", root, "run", "--bundle", bundle, id], { env, stdio: "ignore" });
+      const child = spawn(POLIS, ["--root", root, "run", "--bundle", bundle, id], { env, stdio: "ignore" });
       await waitFor(() => existsSync(join(bundle, "rootfs", marker)), 10_000);
       child.kill(sig);
       const exit = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
@@ -212,7 +213,7 @@ describe("the init while created", () => {
 
 describe("shared cgroups and stray processes", () => {
   it("delete of one container leaves another in the same cgroup running", async () => {
-    const cgroupsPath = `/polis-test/${uniqueId("shared")}`;
+    const cgroupsPath = `${TEST_CGROUP_PARENT}/${uniqueId("shared")}`;
     const a = uniqueId("sha");
     const b = uniqueId("shb");
     const bundle = busyboxBundle((c) => (c.linux.cgroupsPath = cgroupsPath));
@@ -231,11 +232,11 @@ describe("shared cgroups and stray processes", () => {
     const id = uniqueId("leftover");
     const bundle = busyboxBundle((c) => {
       c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "pid");
-      c.linux.cgroupsPath = `/polis-test/${id}`;
+      c.linux.cgroupsPath = `${TEST_CGROUP_PARENT}/${id}`;
       c.process.args = ["sh", "-c", "sleep 300 & exit 0"];
     });
     polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
-    const procs = () => readFileSync(`/sys/fs/cgroup/pids/polis-test/${id}/cgroup.procs`, "utf8").trim().split("\n").filter(Boolean);
+    const procs = () => readFileSync(join(cgroupPathDir("pids", `${TEST_CGROUP_PARENT}/${id}`), "cgroup.procs"), "utf8").trim().split("\n").filter(Boolean);
     await waitFor(() => state(id).status === "stopped" && procs().length === 1);
     expect(polis(root, ["kill", id, "9"]).stderr).toContain("container not running");
     polisOk(root, ["kill", "--all", id, "9"]);

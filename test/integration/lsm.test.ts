@@ -8,7 +8,7 @@ import { runScript } from "../helpers/containers.js";
 import { cgroupDirsNamed, polis, tempRoot, uniqueId } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
 
-type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Config = Record<string, any>;
 
 let root: string;
 beforeAll(() => {

@@ -39,7 +39,7 @@ describe("dashboard", () => {
       const row = async () => page.$eval(`tr[data-id="${c.id}"]`, (tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent));
       const lastCpu = () =>
         page.evaluate((id) => {
-          const ch = (window as any).polisCharts.cpu; // eslint-disable-line @typescript-eslint/no-explicit-any
+          const ch = (window as any).polisCharts.cpu;
           if (!ch) return -1;
           const idx = ch.names.split(",").indexOf(id) + 1;
           const ys = ch.data[idx] ?? [];
@@ -49,7 +49,7 @@ describe("dashboard", () => {
       const end0 = Date.now() + 20_000;
       while ((await lastCpu()) < 0 && Date.now() < end0) await new Promise((r) => setTimeout(r, 300));
       expect(await lastCpu()).toBeLessThan(5);
-      const before = (await page.evaluate(() => (window as any).polisUpdates)) as number; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const before = (await page.evaluate(() => (window as any).polisUpdates)) as number;
       writeFileSync(`/proc/${c.inspect().State.Pid}/root/dev/shm/go`, "");
       const end = Date.now() + 30_000;
       let cpu = 0;
@@ -59,7 +59,7 @@ describe("dashboard", () => {
         await new Promise((r) => setTimeout(r, 300));
       }
       expect(cpu).toBeGreaterThan(10); // a busy loop; the shared host decides how close to 100
-      expect(await page.evaluate(() => (window as any).polisUpdates)).toBeGreaterThan(before); // eslint-disable-line @typescript-eslint/no-explicit-any
+      expect(await page.evaluate(() => (window as any).polisUpdates)).toBeGreaterThan(before);
       const cells = await row();
       expect(cells[3]).toBe("running");
       expect(cells[4]).toBe("healthy");

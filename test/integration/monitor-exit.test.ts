@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { runMonitored, until } from "../helpers/monitor.js";
 import { POLIS, polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
+import { TEST_CGROUP_PARENT } from "../helpers/host.js";
 
 const root = tempRoot();
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -57,7 +58,7 @@ describe("exit status", () => {
 
   it("an OOM-killed container: OOMKilled and an oom event", async () => {
     const c = runMonitored(root, "head -c 200m /dev/zero | tail > /dev/null", ["--logs"], (cfg) => {
-      cfg.linux.cgroupsPath = `/polis-test/${uniqueId("oom")}`;
+      cfg.linux.cgroupsPath = `${TEST_CGROUP_PARENT}/${uniqueId("oom")}`;
       cfg.linux.resources.memory = { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 };
     });
     try {
@@ -107,7 +108,7 @@ describe("exit status", () => {
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
     const since = new Date().toISOString();
-    const f = spawn(process.execPath, [POLIS, "--root", root, "events", "--all", "--follow", "--since", since, "--format", "json", "--filter", "action=exit"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const f = spawn(POLIS, ["--root", root, "events", "--all", "--follow", "--since", since, "--format", "json", "--filter", "action=exit"], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     f.stdout.on("data", (d) => (out += d));
     try {

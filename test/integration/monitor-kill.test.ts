@@ -35,7 +35,7 @@ describe("polis killed half-way through a monitored create", () => {
       const id = uniqueId("kill");
       const env = { ...process.env };
       delete env.NODE_EXTRA_CA_CERTS;
-      const child = spawn(process.execPath, [POLIS, "--root", root, "run", "--detach", "--logs", "--bundle", bundle, id], { env, stdio: "ignore" });
+      const child = spawn(POLIS, ["--root", root, "run", "--detach", "--logs", "--bundle", bundle, id], { env, stdio: "ignore" });
       const closed = new Promise((r) => child.on("close", r));
       await new Promise((r) => setTimeout(r, delayMs));
       child.kill("SIGKILL"); // a no-op if it finished already: then delete --force of a running container

@@ -69,7 +69,7 @@ describe("container logs", () => {
       // Oldest to newest, the kept lines are consecutive: rotation neither drops nor reorders.
       const numbers = files.flatMap((f) => records(f)).filter((r) => r.tag === "F").map((r) => Number(r.text.slice(4)));
       expect(numbers.length).toBeGreaterThan(100);
-      numbers.forEach((n, i) => expect(n).toBe(numbers[0] + i));
+      for (const [i, n] of numbers.entries()) expect(n).toBe(numbers[0] + i);
       // `polis logs` reads across the files, oldest first
       const printed = polisOk(root, ["logs", c.id]).stdout.trimEnd().split("\n");
       expect(printed[0]).toBe(`line${numbers[0]}`);
@@ -99,7 +99,7 @@ describe("container logs", () => {
     try {
       const env = { ...process.env };
       delete env.NODE_EXTRA_CA_CERTS;
-      const f = spawn(process.execPath, [POLIS, "--root", root, "logs", "-f", c.id], { env, stdio: ["ignore", "pipe", "pipe"] });
+      const f = spawn(POLIS, ["--root", root, "logs", "-f", c.id], { env, stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
       f.stdout.on("data", (d) => (out += d));
       const ended = new Promise<number>((r) => f.on("close", (code) => r(code ?? -1)));
@@ -119,7 +119,7 @@ describe("container logs", () => {
       expect(await Promise.race([ended, sleep(10_000).then(() => "still following")])).toBe(0);
       const numbers = out.trimEnd().split("\n").map((l) => Number(l.slice(4)));
       expect(numbers.length).toBeGreaterThan(80);
-      numbers.forEach((n, i) => expect(n, `line ${i} of logs -f`).toBe(numbers[0] + i));
+      for (const [i, n] of numbers.entries()) expect(n, `line ${i} of logs -f`).toBe(numbers[0] + i);
       // …and up to the very last line the monitor wrote
       const last = records(log).filter((r) => r.tag === "F").pop()!;
       expect(numbers[numbers.length - 1]).toBe(Number(last.text.slice(4)));

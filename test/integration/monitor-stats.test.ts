@@ -123,7 +123,7 @@ os.kill(pid, signal.SIGINT)
 sys.stdout.buffer.write(out)`;
       const env = { ...process.env };
       delete env.NODE_EXTRA_CA_CERTS;
-      const r = spawnSync("python3", ["-c", py, process.execPath, POLIS, "--root", root, "stats", "--interval", "300ms", id], { env, encoding: "latin1", timeout: 20_000 });
+      const r = spawnSync("python3", ["-c", py, POLIS, "--root", root, "stats", "--interval", "300ms", id], { env, encoding: "latin1", timeout: 20_000 });
       const frames = r.stdout.split("\x1b[2J\x1b[H").filter((f) => f.includes("CPU %"));
       expect(frames.length).toBeGreaterThanOrEqual(2);
       expect(frames.at(-1)).toContain(id.slice(0, 12));

@@ -45,7 +45,7 @@ describe("a config without a mount namespace (inherited, as the spec says)", () 
   it("runs chroot'ed in the runtime's mount namespace; exec joins its root; delete leaves no mount", () => {
     const id = uniqueId("nomnt");
     const bundle = busyboxBundle(noMountNs);
-    const p = `${sh(process.execPath)} ${sh(POLIS)} --root ${sh(root)}`;
+    const p = `${sh(POLIS)} --root ${sh(root)}`;
     const inside = "test -x /bin/busybox && test ! -e /work && echo chrooted; readlink /proc/self/ns/mnt";
     const r = inPrivateMountNs(`
       echo host=$(readlink /proc/self/ns/mnt)
@@ -74,7 +74,7 @@ describe("a config without a mount namespace (inherited, as the spec says)", () 
       // runs once the mounts are made, and ends with polis (nothing outlives the test)
       c.hooks = { createRuntime: [{ path: "/bin/sh", args: ["sh", "-c", "while kill -0 $PPID 2>/dev/null; do sleep 0.1; done"] }] };
     });
-    const p = `${sh(process.execPath)} ${sh(POLIS)} --root ${sh(root)}`;
+    const p = `${sh(POLIS)} --root ${sh(root)}`;
     const r = inPrivateMountNs(`
       ${p} create --bundle ${sh(bundle)} ${id} & creator=$!
       for i in $(seq 100); do grep -q " ${bundle}/rootfs/proc " /proc/self/mountinfo && break; sleep 0.1; done

@@ -1,23 +1,25 @@
 // podman 4.3 + conmon 2.1 driving polis, checked from outside: podman's own view, /proc,
-// cgroupfs, mountinfo, polis's default state root, and the argv podman/conmon passed to polis.
+// cgroupfs, mountinfo, polis's state root, and the argv podman/conmon passed to polis.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { nsInode, pidAlive, POLIS, waitFor } from "../helpers/polis.js";
 import {
-  cgroupDirsAt, IMAGE, mountsMentioning, podmanCommandLine, podmanInstalled, processesMentioning, setupPodman,
+  cgroupDirsAt, IMAGE, mountsMentioning, podmanCommandLine, processesMentioning, setupPodman,
   spawnToFiles, teardownPodman, type Podman,
 } from "../helpers/podman.js";
+import { cgroupPathDir, debInstalled, frozen, lacking, memoryLimit, noteSkip, pidCgroupDir } from "../helpers/host.js";
 
 let p: Podman;
 let nCid = 0;
 
+// Like the containerd and CRI suites: skipped with the reason when the client is missing (an
+// error in CI, whose runner installs it).
+const missing = lacking("podman suite", { packages: ["podman", "conmon"], files: ["/usr/bin/podman", "/usr/bin/conmon"] });
+
 beforeAll(async () => {
-  if (!podmanInstalled()) {
-    throw new Error("podman/conmon not installed: apt-get install podman conmon (see scripts/ci-packages.txt)");
-  }
-  p = await setupPodman();
+  if (!missing) p = await setupPodman();
 }, 120_000);
 afterAll(async () => {
   if (p) await teardownPodman(p);
@@ -42,13 +44,14 @@ async function inspect(id: string, format: string): Promise<string> {
   return (await p.ok(["inspect", "--format", format, id])).stdout.trim();
 }
 
+/** The container's cgroup directory in `ctrl`'s hierarchy (v1, or the cgroup2 tree). */
 function cgroupDir(ctrl: string, id: string): string {
-  return join("/sys/fs/cgroup", ctrl, p.cgroupParent, `libpod-${id}`);
+  return cgroupPathDir(ctrl, `${p.cgroupParent}/libpod-${id}`);
 }
 
-/** Containers in polis's default state dir (podman and conmon never pass --root). */
-function polisDefaultRootIds(): string[] {
-  const r = spawnSync(process.execPath, [POLIS, "list", "--format", "json"], { encoding: "utf8" });
+/** Containers in polis's state dir (the wrapper's --root: podman and conmon never pass one). */
+function polisRootIds(): string[] {
+  const r = spawnSync(POLIS, ["--root", p.stateRoot, "list", "--format", "json"], { encoding: "utf8" });
   expect(r.status, r.stderr).toBe(0);
   return (JSON.parse(r.stdout || "[]") ?? []).map((c: { id: string }) => c.id);
 }
@@ -71,7 +74,7 @@ async function expectNoTraces(id: string): Promise<void> {
   expect(processesMentioning(id)).toEqual([]);
   expect(cgroupDirsAt(join(p.cgroupParent, `libpod-${id}`))).toEqual([]);
   expect(mountsMentioning(id)).toEqual([]);
-  expect(polisDefaultRootIds()).not.toContain(id);
+  expect(polisRootIds()).not.toContain(id);
 }
 
 const removed: string[] = [];
@@ -80,7 +83,7 @@ afterEach(async () => {
   for (const id of ids) await expectNoTraces(id);
 });
 
-describe("podman info", () => {
+describe.skipIf(!!missing)("podman info", () => {
   it("reports polis's --version as the OCI runtime version", async () => {
     const r = await p.ok(["info", "--format", "{{.Host.OCIRuntime.Path}}|{{.Host.OCIRuntime.Version}}"]);
     expect(r.stdout).toMatch(new RegExp(`^${p.runtime}\\|polis version \\S+\\n`));
@@ -88,7 +91,7 @@ describe("podman info", () => {
   });
 });
 
-describe("foreground containers", () => {
+describe.skipIf(!!missing)("foreground containers", () => {
   it("run --rm passes stdout, stderr and the exit code through and removes everything", async () => {
     const cf = cidFile();
     const r = await p.run(["run", "--rm", ...common(cf), IMAGE, "sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 7"]);
@@ -112,7 +115,7 @@ describe("foreground containers", () => {
     const id = readCid(cf);
     expect(await inspect(id, "{{.State.Status}}")).toBe("created");
     // podman creates the runtime container only at start; nothing is in polis's state yet.
-    expect(polisDefaultRootIds()).not.toContain(id);
+    expect(polisRootIds()).not.toContain(id);
 
     const r = await p.run(["start", "--attach", id]);
     expect(r.stdout).toBe("from-create\n");
@@ -124,16 +127,19 @@ describe("foreground containers", () => {
 
   it("run -it gets a pty for stdin and stdout", async () => {
     const cf = cidFile();
-    const r = await underPty(["run", "-it", "--rm", ...common(cf), IMAGE, "sh", "-c", "tty; [ -t 0 ] && echo stdin-is-tty; exit 6"]);
+    // The short sleep: podman 4.3 can lose the first output of a -t container that prints before
+    // its attach is set up (seen under load, with any runtime whose start is quick).
+    const r = await underPty(["run", "-it", "--rm", ...common(cf), IMAGE, "sh", "-c", "sleep 0.3; tty; [ -t 0 ] && echo stdin-is-tty; exit 6"]);
     const id = readCid(cf);
     removed.push(id);
-    expect(r.out).toMatch(/^\/dev\/pts\/\d+\nstdin-is-tty\n/);
+    // podman 4.3 may echo a "^@" before the session's output, as with exec -it (runc as well).
+    expect(r.out.replace(/^\^@/, "")).toMatch(/^\/dev\/pts\/\d+\nstdin-is-tty\n/);
     expect(r.code).toBe(6);
     expect(callsFor(id)[0]).toMatch(/ create --bundle \S+ --pid-file \S+ --console-socket \S+ [0-9a-f]{64}$/);
   });
 });
 
-describe("stop", () => {
+describe.skipIf(!!missing)("stop", () => {
   it("stop -t 2 sends TERM to a container that traps it, then KILL; logs show both lines", async () => {
     const cf = cidFile();
     await p.ok(["run", "-d", ...common(cf), IMAGE, "sh", "-c",
@@ -159,7 +165,7 @@ describe("stop", () => {
   }, 60_000);
 });
 
-describe("a detached container", () => {
+describe.skipIf(!!missing)("a detached container", () => {
   let id = "";
   let pid = 0;
   beforeAll(async () => {
@@ -182,10 +188,10 @@ describe("a detached container", () => {
     expect(pidAlive(pid)).toBe(true);
     expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).toContain("trap");
     for (const ns of ["pid", "mnt", "ipc", "uts", "net"]) expect(nsInode(pid, ns)).not.toBe(nsInode("self", ns));
-    expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toContain(`:memory:${p.cgroupParent}/libpod-${id}\n`);
+    expect(pidCgroupDir(pid, "memory")).toBe(cgroupDir("memory", id));
     // podman's default ulimits (containers.conf) reached the container.
     expect(readFileSync(`/proc/${pid}/limits`, "utf8")).toMatch(/Max open files\s+1024\s+1024/);
-    const r = spawnSync(process.execPath, [POLIS, "state", id], { encoding: "utf8" });
+    const r = spawnSync(POLIS, ["--root", p.stateRoot, "state", id], { encoding: "utf8" });
     expect(JSON.parse(r.stdout)).toMatchObject({ id, pid, status: "running" });
   });
 
@@ -224,21 +230,21 @@ describe("a detached container", () => {
   });
 
   it("pause freezes the cgroup and unpause thaws it", async () => {
-    const freezer = join(cgroupDir("freezer", id), "freezer.state");
     await p.ok(["pause", id]);
     expect(await inspect(id, "{{.State.Status}}")).toBe("paused");
-    expect(readFileSync(freezer, "utf8").trim()).toBe("FROZEN");
+    expect(frozen(pid)).toBe(true);
     expect(callsFor(id)).toContain(`pause ${id}`);
 
     await p.ok(["unpause", id]);
     expect(await inspect(id, "{{.State.Status}}")).toBe("running");
-    expect(readFileSync(freezer, "utf8").trim()).toBe("THAWED");
+    expect(frozen(pid)).toBe(false);
     expect(callsFor(id)).toContain(`resume ${id}`);
   });
 
   it("update --memory 64m sets the memory cgroup limit", async () => {
     await p.ok(["update", "--memory", "64m", id]);
-    expect(readFileSync(join(cgroupDir("memory", id), "memory.limit_in_bytes"), "utf8").trim()).toBe("67108864");
+    expect(memoryLimit(pid)).toBe("67108864");
+    expect(pidCgroupDir(pid, "memory")).toBe(cgroupDir("memory", id));
     expect(callsFor(id).some((c) => /^update --resources=\S+ [0-9a-f]{64}$/.test(c))).toBe(true);
   });
 
@@ -249,7 +255,7 @@ describe("a detached container", () => {
     expect(pidAlive(pid)).toBe(false);
     expect(pidAlive(newPid)).toBe(true);
     expect(await inspect(id, "{{.State.Status}}")).toBe("running");
-    expect(readFileSync(`/proc/${newPid}/cgroup`, "utf8")).toContain(`:memory:${p.cgroupParent}/libpod-${id}\n`);
+    expect(pidCgroupDir(newPid, "memory")).toBe(cgroupDir("memory", id));
     const calls = callsFor(id);
     const tail = calls.slice(calls.lastIndexOf(`kill ${id} 15`));
     expect(tail[0]).toBe(`kill ${id} 15`);
@@ -263,8 +269,16 @@ describe("a detached container", () => {
     // podman probes `checkpoint --help`; a non-zero exit means "not supported" (as with crun).
     const r = await p.run(["container", "checkpoint", id]);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain("configured runtime does not support checkpoint/restore");
-    expect(p.calls()).toContain("checkpoint --help");
+    // polis itself refuses, whatever podman asks first
+    expect(spawnSync(POLIS, ["checkpoint", "--help"]).status).not.toBe(0);
+    if (debInstalled("criu")) {
+      expect(r.stderr).toContain("configured runtime does not support checkpoint/restore");
+      expect(p.calls()).toContain("checkpoint --help");
+    } else {
+      // Without criu podman 4.3 stops at its own CRIU version check, before asking the runtime.
+      expect(r.stderr).toContain("checkpoint/restore requires at least CRIU");
+      noteSkip("podman checkpoint probe", "criu not installed: podman refuses before asking polis (apt-get install criu)");
+    }
     expect(await inspect(id, "{{.State.Status}}")).toBe("running");
     expect(pidAlive(pid)).toBe(true);
   });
@@ -273,7 +287,7 @@ describe("a detached container", () => {
     expect(pidAlive(pid)).toBe(true);
     await p.ok(["rm", "--force", id], { timeout: 60_000 });
     expect(pidAlive(pid)).toBe(false);
-    expect(existsSync(cgroupDir("memory", id))).toBe(false);
+    expect(cgroupDirsAt(`${p.cgroupParent}/libpod-${id}`)).toEqual([]);
     expect(callsFor(id).at(-1)).toBe(`delete --force ${id}`);
     await expectNoTraces(id);
   }, 60_000);

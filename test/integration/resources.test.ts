@@ -1,9 +1,10 @@
 // linux.resources through the CLI: enforcement seen from inside, values read back from cgroupfs.
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runScript, withRunning } from "../helpers/containers.js";
 import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+import { frozen, memoryLimit, pidsMax, TEST_CGROUP_PARENT } from "../helpers/host.js";
 
 const root = tempRoot();
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -25,7 +26,7 @@ describe("linux.resources", () => {
   });
 
   it("memory: a hog is OOM-killed at its limit and the kill shows as 137", async () => {
-    const cgroup = `/polis-test/${uniqueId("oom")}`;
+    const cgroup = `${TEST_CGROUP_PARENT}/${uniqueId("oom")}`;
     const r = runScript(root, "head -c 200m /dev/zero | tail > /dev/null", (c) => {
       c.linux.cgroupsPath = cgroup;
       c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "pid");
@@ -45,18 +46,16 @@ describe("linux.resources", () => {
   it("update changes limits of a running container (flags and --resources)", async () => {
     await withRunning(
       root,
-      (c) => (c.linux.cgroupsPath = `/polis-test/${uniqueId("upd")}`),
+      (c) => (c.linux.cgroupsPath = `${TEST_CGROUP_PARENT}/${uniqueId("upd")}`),
       (id, pid) => {
-        const memCgroup = readFileSync(`/proc/${pid}/cgroup`, "utf8").match(/:memory:(.*)$/m)![1];
-        const limit = () => readFileSync(join("/sys/fs/cgroup/memory", memCgroup, "memory.limit_in_bytes"), "utf8").trim();
+        const limit = () => memoryLimit(pid);
         polisOk(root, ["update", "--memory", "64m", id]);
         expect(limit()).toBe(String(64 * 1024 * 1024));
         const file = join(root, `${id}-resources.json`);
         writeFileSync(file, JSON.stringify({ memory: { limit: 96 * 1024 * 1024 }, pids: { limit: 50 } }));
         polisOk(root, ["update", `--resources=${file}`, id]);
         expect(limit()).toBe(String(96 * 1024 * 1024));
-        const pidsCgroup = readFileSync(`/proc/${pid}/cgroup`, "utf8").match(/:pids:(.*)$/m)![1];
-        expect(readFileSync(join("/sys/fs/cgroup/pids", pidsCgroup, "pids.max"), "utf8").trim()).toBe("50");
+        expect(pidsMax(pid)).toBe("50");
         const bad = polis(root, ["update", `--resources=${file}x`, id]);
         expect(bad.code).toBe(1);
       },
@@ -65,8 +64,8 @@ describe("linux.resources", () => {
 
   it("pause and resume freeze and thaw the container", async () => {
     await withRunning(root, () => {}, (id, pid) => {
-      const freezer = readFileSync(`/proc/${pid}/cgroup`, "utf8").match(/:freezer:(.*)$/m)![1];
-      const state = () => readFileSync(join("/sys/fs/cgroup/freezer", freezer, "freezer.state"), "utf8").trim();
+      // v1 freezer.state or cgroup2's cgroup.freeze, whichever freezer this host gives the container
+      const state = () => (frozen(pid) ? "FROZEN" : "THAWED");
       polisOk(root, ["pause", id]);
       expect(state()).toBe("FROZEN");
       expect(JSON.parse(polisOk(root, ["state", id]).stdout).status).toBe("paused");

@@ -62,7 +62,7 @@ interface PtyResult {
 function underPty(args: string[], o: { size: [number, number]; resize: [number, number]; marker: string; input: string; kill?: boolean }): PtyResult {
   const script = join(work, "harness.py");
   if (!existsSync(script)) writeFileSync(script, HARNESS);
-  const argv = [process.execPath, POLIS, "--root", root, ...args];
+  const argv = [POLIS, "--root", root, ...args];
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   const out = execFileSync("python3", [script, JSON.stringify({ ...o, argv })], { env, timeout: 40_000, encoding: "utf8" });
@@ -113,7 +113,7 @@ describe("run with a terminal in the foreground", () => {
     const bundle = ttyBundle(`tty; stty size; read x; echo "got:$x"; exit 7`, { height: 40, width: 120 });
     const id = uniqueId("script");
     try {
-      const cmd = [process.execPath, POLIS, "--root", root, "run", "--bundle", bundle, id].join(" ");
+      const cmd = [POLIS, "--root", root, "run", "--bundle", bundle, id].join(" ");
       const r = spawnSync("script", ["-qfec", cmd, "/dev/null"], { input: "typed\n", encoding: "utf8", timeout: 30_000 });
       const lines = r.stdout.split(/\r?\n/).map((l) => l.replace(/\r$/, ""));
       expect(lines, JSON.stringify(r)).toContain("/dev/pts/0");

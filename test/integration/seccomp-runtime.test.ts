@@ -11,7 +11,7 @@ import { runScript } from "../helpers/containers.js";
 import { cgroupDirsNamed, polis, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { busyboxBundle, REPO } from "../helpers/rootfs.js";
 
-type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Config = Record<string, any>;
 type Rule = { names: string[]; action: string; errnoRet?: number; args?: unknown[] };
 
 const DOCKER_LIKE = JSON.parse(readFileSync(join(REPO, "test/fixtures/seccomp-docker-like.json"), "utf8"));
@@ -126,7 +126,7 @@ describe("seccomp in the container", () => {
 
 // A minimal seccomp agent: accept one connection, take the state and the notify fd, record them,
 // then answer every notification with success (val 0) without running the syscall.
-const AGENT = String.raw`
+const AGENT = `
 import json, os, select, socket, struct, sys, fcntl
 path, out = sys.argv[1], sys.argv[2]
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

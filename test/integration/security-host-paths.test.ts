@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { cgroupDirsNamed, polis, tempRoot, uniqueId } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
 
-type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Config = Record<string, any>;
 
 let root: string;
 let hostDir: string;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
 
-type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Config = Record<string, any>;
 
 let root: string;
 beforeAll(() => {
@@ -39,7 +39,7 @@ const MASKED_FILES = ["/proc/timer_list", "/proc/kcore", "/proc/keys", "/proc/sc
 
 function expectNullDevice(pid: number): void {
   for (const p of MASKED_FILES) {
-    let st;
+    let st: ReturnType<typeof statSync>;
     try {
       st = statSync(`/proc/${pid}/root${p}`);
     } catch {

@@ -54,7 +54,7 @@ describe("/proc/<pid>/exe of the shim in the container's namespaces", () => {
     await withRunning(root, () => {}, async (id, initPid) => {
       const env = { ...process.env };
       delete env.NODE_EXTRA_CA_CERTS;
-      const execer = spawn(process.execPath, [POLIS, "--root", root, "exec", id, "sleep", "5"], { env, stdio: "ignore" });
+      const execer = spawn(POLIS, ["--root", root, "exec", id, "sleep", "5"], { env, stdio: "ignore" });
       try {
         let shim = 0;
         await waitFor(() => {

@@ -240,3 +240,31 @@ describe("hybrid fake tree (v1 controllers + cgroup2 with only hugetlb)", () => 
     expect(again.procsFiles()).toContain(join(base, "memory", "c1", "cgroup.procs"));
   });
 });
+
+describe("controllers this host lacks (rdma, net_cls, net_prio), on a fake tree", () => {
+  it("writes rdma.max per device, only the limits given", async () => {
+    const { applyResources } = await import("../../src/cgroups/apply.js");
+    const dir = join(root, "rdma");
+    files(dir, { "rdma.max": "" });
+    applyResources({ rdma: dir }, { rdma: { mlx5_0: { hcaHandles: 3, hcaObjects: 10000 } } });
+    expect(read(dir, "rdma.max")).toBe("mlx5_0 hca_handle=3 hca_object=10000");
+    applyResources({ rdma: dir }, { rdma: { mlx4_0: { hcaObjects: 7 }, none: {} } });
+    expect(read(dir, "rdma.max")).toBe("mlx4_0 hca_object=7"); // "none" sets nothing: no write
+    expect(() => applyResources({ rdma: dir }, { rdma: { d: { hcaHandles: 1.5 } } })).toThrow(/^linux.resources.rdma.d.hcaHandles: /);
+  });
+
+  it("writes net_cls.classid and one net_prio.ifpriomap line per interface", async () => {
+    const { applyResources } = await import("../../src/cgroups/apply.js");
+    const cls = join(root, "net_cls");
+    const prio = join(root, "net_prio");
+    files(cls, { "net_cls.classid": "0" });
+    files(prio, { "net_prio.ifpriomap": "" });
+    applyResources({ net_cls: cls, net_prio: prio }, { network: { classID: 0x100001, priorities: [{ name: "eth0", priority: 5 }] } });
+    expect(read(cls, "net_cls.classid")).toBe(String(0x100001));
+    expect(read(prio, "net_prio.ifpriomap")).toBe("eth0 5");
+    rmSync(prio, { recursive: true });
+    expect(() => applyResources({ net_cls: cls, net_prio: prio }, { network: { priorities: [{ name: "lo", priority: 1 }] } })).toThrow(
+      /^linux.resources.network.priorities\[0\]: write "lo 1" to .*net_prio.ifpriomap: ENOENT/,
+    );
+  });
+});

@@ -180,7 +180,7 @@ describe("cgroup v2", () => {
 
 describe("runc's JSON", () => {
   it("drops the omitempty fields that are zero and keeps the others", () => {
-    const j = runcStatsJson(readStats(v1Tree())) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const j = runcStatsJson(readStats(v1Tree())) as any;
     expect(j.pids).toEqual({ current: 4 }); // limit 0 (unlimited) is omitted
     expect(j.memory.usage).toEqual({ limit: 104857600, usage: 4096000, max: 8192000, failcnt: 2 });
     expect(j.memory.kernelTCP).toEqual({ limit: 0, failcnt: 0 }); // limit and failcnt are not omitempty
@@ -189,7 +189,7 @@ describe("runc's JSON", () => {
     expect(j.blkio.ioServiceBytesRecursive[0]).toEqual({ major: 8, op: "Read", value: 4096 });
     expect(j.blkio.ioQueueRecursive).toBeUndefined();
     expect(j.network_interfaces).toBeNull();
-    const empty = runcStatsJson(readStats({})) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const empty = runcStatsJson(readStats({})) as any;
     expect(empty.cpu).toEqual({ usage: { kernel: 0, user: 0 }, throttling: {} });
     expect(empty.blkio).toEqual({});
     expect(JSON.parse(JSON.stringify(empty))).toEqual(empty);

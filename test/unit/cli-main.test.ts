@@ -99,7 +99,14 @@ describe("main", () => {
     expect(f.stderr).toMatch(TEXT_ERROR(`"invalid log-format: xml"`));
     const r = await polis(["--rootless", "maybe", "list"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("rootless");
+    expect(r.stderr).toMatch(TEXT_ERROR(`"invalid value \\"maybe\\" for flag -rootless: must be true, false or auto"`));
+  });
+
+  it("--rootless true is refused until rootless mode exists; false and auto run as root", async () => {
+    const t = await polis(["--rootless=true", "list"]);
+    expect(t.code).toBe(1);
+    expect(t.stderr).toContain("--rootless true: rootless mode is not supported yet");
+    for (const v of ["false", "auto"]) expect((await polis([`--rootless=${v}`, "--root", join(tmp, "rl"), "list"])).code, v).toBe(0);
   });
 
   it("state of a missing container: runc's text, exit 1, with an empty environment", async () => {

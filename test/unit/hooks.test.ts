@@ -5,12 +5,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PolisError } from "../../src/errors.js";
-import { hookEnv, runHooks } from "../../src/hooks/run.js";
+import { runHooks } from "../../src/hooks/run.js";
 import { configureLog } from "../../src/log.js";
 import type { State } from "../../src/spec/types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "polis-hooks-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Node itself adds NODE_V8_COVERAGE to every child's environment while `npm test` measures coverage. */
+const notCoverage = (l: string) => !l.startsWith("NODE_V8_COVERAGE=");
 
 const state: State = { ociVersion: "1.3.0", id: "hook-test", status: "created", pid: 4242, bundle: "/b", annotations: { a: "1" } };
 
@@ -37,7 +40,7 @@ describe("runHooks", () => {
     const path = script("record.sh", `cat > ${out}.stdin\nenv > ${out}.env\necho "$0|$*" > ${out}.argv`);
     await runHooks("prestart", [{ path, args: ["my-argv0", "one", "two words"], env: ["FOO=bar", "EMPTY=", "X=a=b"] }], state);
     expect(JSON.parse(readFileSync(`${out}.stdin`, "utf8"))).toEqual(state);
-    const env = readFileSync(`${out}.env`, "utf8").trim().split("\n").filter((l) => l !== "PWD=" + process.cwd() && !l.startsWith("PWD="));
+    const env = readFileSync(`${out}.env`, "utf8").trim().split("\n").filter((l) => !l.startsWith("PWD=") && notCoverage(l));
     expect(env.sort()).toEqual(["EMPTY=", "FOO=bar", "X=a=b"]);
     // /bin/sh reports the script path as $0, so check argv0 through /proc instead (below)
     expect(readFileSync(`${out}.argv`, "utf8").trim()).toBe(`${path}|one two words`);
@@ -56,7 +59,7 @@ describe("runHooks", () => {
     const path = script("noenv.sh", `env > ${out}`);
     await runHooks("prestart", [{ path, env: [] }], state);
     // only what sh itself sets may appear
-    const lines = readFileSync(out, "utf8").trim().split("\n").filter((l) => l && !/^(PWD|SHLVL|_)=/.test(l));
+    const lines = readFileSync(out, "utf8").trim().split("\n").filter((l) => l && !/^(PWD|SHLVL|_)=/.test(l) && notCoverage(l));
     expect(lines).toEqual([]);
   });
 
@@ -122,8 +125,10 @@ describe("runHooks", () => {
   });
 
   it("a hook that ignores stdin is fine, and a missing binary is a spawn error", async () => {
-    const ignores = script("ignores.sh", "exit 0");
+    const ran = join(dir, "ignores.ran");
+    const ignores = script("ignores.sh", `echo ran > ${ran}; exit 0`);
     await runHooks("poststart", [{ path: ignores }], { ...state, annotations: { big: "x".repeat(1 << 20) } });
+    expect(readFileSync(ran, "utf8")).toBe("ran\n"); // it ran, and the unread 1 MiB stdin (EPIPE) was no failure
     const e = await failure(runHooks("prestart", [{ path: join(dir, "does-not-exist") }], state));
     expect(e.message).toBe(`hooks.prestart[0] (${join(dir, "does-not-exist")}): spawn: ENOENT`);
     expect(e.detail.errno).toBe("ENOENT");
@@ -144,8 +149,17 @@ describe("runHooks", () => {
     expect(warnings.map((w) => JSON.parse(w))).toMatchObject([{ level: "warning", msg: `hooks.poststop[0] (${bad}): exit status 2: nope` }]);
   });
 
-  it("does nothing for absent hooks", async () => {
-    await runHooks("prestart", undefined, state);
-    await runHooks("prestart", [], state);
+  it("starts nothing for absent or empty hook lists", async () => {
+    const started: string[] = [];
+    const spy = (hook: { path: string }) => {
+      started.push(hook.path);
+      return spawn("/bin/true");
+    };
+    await expect(runHooks("prestart", undefined, state, { spawn: spy })).resolves.toBeUndefined();
+    await expect(runHooks("prestart", [], state, { spawn: spy })).resolves.toBeUndefined();
+    expect(started).toEqual([]);
+    // the same spy does see a real hook: the check above could fail
+    await runHooks("prestart", [{ path: "/bin/true" }], state, { spawn: spy });
+    expect(started).toEqual(["/bin/true"]);
   });
 });

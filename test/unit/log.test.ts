@@ -32,9 +32,19 @@ describe("formatLine", () => {
     expect(formatLine("text", "debug", "tab\there\x01", {}, at)).toContain('msg="tab\\there\\x01"');
   });
 
-  it("rfc3339 prints UTC as Z", () => {
-    if (new Date().getTimezoneOffset() === 0) expect(rfc3339(at)).toBe("2026-11-28T08:22:53Z");
-    expect(rfc3339(at)).toMatch(RFC3339);
+  it("rfc3339 prints local time with its offset, UTC as Z, whatever the host's zone", () => {
+    const text = rfc3339(at);
+    expect(text).toMatch(RFC3339);
+    expect(new Date(text).getTime()).toBe(Math.floor(at.getTime() / 1000) * 1000); // the same instant
+    expect(text.endsWith("Z")).toBe(at.getTimezoneOffset() === 0);
+    const utc = process.env.TZ;
+    process.env.TZ = "UTC"; // node re-reads TZ when it changes
+    try {
+      expect(rfc3339(at)).toBe("2026-11-28T08:22:53Z");
+    } finally {
+      if (utc === undefined) delete process.env.TZ;
+      else process.env.TZ = utc;
+    }
   });
 });
 

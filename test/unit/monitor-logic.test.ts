@@ -66,7 +66,8 @@ describe("monitor flags", () => {
     const m = monitorOptions({ "health-retries": 7 }, new Set(["health-retries"]), undefined, img);
     expect(m.health).toMatchObject({ test: ["CMD", "/bin/check", "--quick"], intervalMs: 5000, retries: 7 });
     const replaced = monitorOptions({ "health-cmd": "true" }, new Set(["health-cmd"]), undefined, img);
-    expect(replaced.health!.test).toEqual(["CMD-SHELL", "true"]);
+    expect(replaced.health).toMatchObject({ test: ["CMD-SHELL", "true"], intervalMs: 5000, retries: 3 });
+    expect(() => monitorOptions({ "health-cmd": " " }, new Set(["health-cmd"]), undefined, img)).toThrow(/--health-cmd must not be empty/);
   });
   it("the exit file the C monitor writes", () => {
     expect(parseExitFile("exitCode 137\nsignal 9\nfinishedAt 2026-01-02T03:04:05.123456789Z\n")).toEqual({ exitCode: 137, signal: 9, finishedAt: "2026-01-02T03:04:05.123456789Z" });

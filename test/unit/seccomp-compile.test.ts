@@ -33,7 +33,7 @@ function run(bpf: Buffer, nr: number, arch = AUDIT_ARCH_X86_64, args: bigint[] =
   const data = Buffer.alloc(64);
   data.writeInt32LE(nr, 0);
   data.writeUInt32LE(arch, 4);
-  args.forEach((a, i) => data.writeBigUInt64LE(a, 16 + 8 * i));
+  for (const [i, a] of args.entries()) data.writeBigUInt64LE(a, 16 + 8 * i);
   const prog = decode(bpf);
   let A = 0, X = 0;
   const M = new Array<number>(16).fill(0);

@@ -1,5 +1,5 @@
 // polis's own schemas (schemas/*.json, precompiled into src/spec/generated/) against the upstream
-// runtime-spec 1.3 material in /work/shared/reference/runtime-spec-v1.3: the example documents,
+// runtime-spec 1.3 material in test/fixtures/runtime-spec-v1.3 (a copy; see its SOURCE.md): the example documents,
 // and the upstream schemas themselves on a corpus of generated documents.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -8,8 +8,9 @@ import { describe, expect, test } from "vitest";
 import { validateConfig, validateFeatures, validateState } from "../../src/spec/generated/validate-config.js";
 import { defaultSpec } from "../../src/spec/default.js";
 import { parseSpec, validateSpec } from "../../src/spec/load.js";
+import { REPO } from "../helpers/rootfs.js";
 
-const UPSTREAM = "/work/shared/reference/runtime-spec-v1.3";
+const UPSTREAM = join(REPO, "test", "fixtures", "runtime-spec-v1.3"); // see its SOURCE.md
 const read = (path: string) => readFileSync(path, "utf8");
 const examples = (kind: string, verdict: "good" | "bad") =>
   readdirSync(join(UPSTREAM, "test", kind, verdict)).map((f) => ({ name: f, text: read(join(UPSTREAM, "test", kind, verdict, f)) }));
@@ -88,7 +89,7 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 /** Every path to a value in `doc`, as key lists. */
 function paths(doc: Json, prefix: (string | number)[] = []): (string | number)[][] {
   const out: (string | number)[][] = [];
-  if (Array.isArray(doc)) doc.forEach((v, i) => out.push([...prefix, i], ...paths(v, [...prefix, i])));
+  if (Array.isArray(doc)) for (const [i, v] of doc.entries()) out.push([...prefix, i], ...paths(v, [...prefix, i]));
   else if (doc && typeof doc === "object") {
     for (const [k, v] of Object.entries(doc)) out.push([...prefix, k], ...paths(v, [...prefix, k]));
   }

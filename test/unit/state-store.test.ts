@@ -143,8 +143,8 @@ describe("Store", () => {
     // the second `start` loses
     expect(s.transition("tr", "created", { phase: "running", pid: 1 })).toBe(false);
     expect(s.get("tr")).toMatchObject({ phase: "running", pid: null });
-    expect(s.transition("tr", ["created", "running"], { phase: "stopped" })).toBe(true);
-    expect(s.get("tr")?.phase).toBe("stopped");
+    expect(s.transition("tr", ["created", "running"], { pid: 7 })).toBe(true);
+    expect(s.get("tr")).toMatchObject({ phase: "running", pid: 7 });
     expect(s.transition("missing", "created", { phase: "running" })).toBe(false);
   });
 

@@ -1,7 +1,7 @@
 // Command-line options of scripts/bench/run.mjs.
 import { KNOWN } from "./runtimes.mjs";
 
-const CASE_KEYS = ["run", "create", "start", "state", "kill", "delete", "delete-force", "exec", "list", "throughput"];
+const CASE_KEYS = ["run", "create", "start", "state", "kill", "delete", "delete-force", "exec", "pause", "resume", "list", "lifecycle", "throughput"];
 
 export const USAGE = `usage: node scripts/bench/run.mjs [options]
   --runs N            timed iterations per command (default 15; --quick: 5)
@@ -9,7 +9,8 @@ export const USAGE = `usage: node scripts/bench/run.mjs [options]
   --runtimes LIST     comma-separated subset of polis,runc,crun (default: all three)
   --out FILE          JSON result (default scripts/bench/results/latest.json)
   --phases            collect polis's POLIS_TIMING=1 phase lines and print a per-phase table
-  --only LIST         only these cases: run,create,start,state,kill,delete,delete-force,exec,list,throughput
+  --only LIST         only these cases: run,create,start,state,kill,delete,delete-force,exec,pause,resume,
+                      list,lifecycle,throughput
   --list-count N      containers present during \`list\` (default 100)
   --tp-seconds S      throughput seconds per runtime and mode (default 9; --quick: 3)
   --workers N         parallel workers for the parallel throughput row (default 2)
@@ -17,7 +18,8 @@ export const USAGE = `usage: node scripts/bench/run.mjs [options]
   --rss-runs N        extra untimed runs per command under /usr/bin/time for peak RSS (default 3; --quick: 2)
   --no-rss            skip the peak-RSS runs
   --no-ca             skip the NODE_EXTRA_CA_CERTS rows
-  --polis PATH        polis entry point (default dist/polis.mjs of this checkout)
+  --no-node           skip the rows of polis forced onto its Node path (POLIS_NATIVE=0)
+  --polis PATH        polis executable (default dist/polis, the native launcher, of this checkout)
   -h, --help          this text`;
 
 function positiveInt(flag, v) {
@@ -41,7 +43,8 @@ export function parseArgs(argv, repo) {
     rss: true,
     rssRuns: null,
     ca: true,
-    polis: `${repo}/dist/polis.mjs`,
+    node: true,
+    polis: `${repo}/dist/polis`,
     help: false,
   };
   const args = [...argv];
@@ -77,6 +80,7 @@ export function parseArgs(argv, repo) {
       case "--tp-seconds": o.tpSeconds = Number(value(a)); break;
       case "--workers": o.workers = positiveInt(a, value(a)); break;
       case "--warmup": o.warmup = Number(value(a)); break;
+      case "--no-node": o.node = false; break;
       case "--rss-runs": o.rssRuns = positiveInt(a, value(a)); break;
       case "--no-rss": o.rss = false; break;
       case "--no-ca": o.ca = false; break;

@@ -26,6 +26,8 @@ async function pool(items, n, fn) {
 
 const ALL = ["polis", "runc", "crun"];
 const WITH_CA = [...ALL, "polis-ca"];
+/** The commands the native launcher does itself: also timed on polis's Node path. */
+const HOT = [...ALL, "polis-node"];
 
 function createRunning(ctx, rt, id, bundle = ctx.bundles.sleep) {
   must(rt, ["create", "--bundle", bundle, id]);
@@ -41,7 +43,7 @@ function sharedRunning(ctx, rt) {
 }
 
 /** Wait until the container's init has exited and the runtime reports it stopped. */
-function waitStopped(ctx, rt, id, pidFile) {
+function waitStopped(_ctx, rt, id, pidFile) {
   const deadline = Date.now() + 10_000;
   const pid = readPid(pidFile);
   while (Date.now() < deadline) {
@@ -85,14 +87,14 @@ export const CASES = [
   {
     key: "start",
     label: "start",
-    variants: ALL,
+    variants: HOT,
     setup: (ctx, rt, id) => must(rt, ["create", "--bundle", ctx.bundles.sleep, id]),
     measure: (ctx, rt, id) => timed(rt, ["start", id], ctx.timing),
   },
   {
     key: "state",
     label: "state (running)",
-    variants: WITH_CA,
+    variants: [...WITH_CA, "polis-node"],
     // state and exec leave the container as it was, so one running container serves all runs.
     setupAll: (ctx, rt) => sharedRunning(ctx, rt),
     teardownAll: (ctx, rt, id) => id && ctx.janitor.removeContainer(rt, id),
@@ -102,14 +104,14 @@ export const CASES = [
   {
     key: "kill",
     label: "kill 9 (running)",
-    variants: ALL,
+    variants: HOT,
     setup: createRunning,
     measure: (ctx, rt, id) => timed(rt, ["kill", id, "9"], ctx.timing),
   },
   {
     key: "delete",
     label: "delete (stopped)",
-    variants: ALL,
+    variants: HOT,
     setup(ctx, rt, id) {
       const pidFile = join(ctx.workDir, `${id}.pid`);
       must(rt, ["create", "--bundle", ctx.bundles.true, "--pid-file", pidFile, id]);
@@ -137,9 +139,46 @@ export const CASES = [
     measure: (ctx, rt) => timed(rt, ["exec", ctx.shared(rt), "/bin/true"], ctx.timing),
   },
   {
+    key: "pause",
+    label: "pause (running)",
+    variants: HOT,
+    setup: createRunning,
+    measure: (ctx, rt, id) => timed(rt, ["pause", id], ctx.timing),
+  },
+  {
+    key: "resume",
+    label: "resume (paused)",
+    variants: HOT,
+    setup(ctx, rt, id) {
+      createRunning(ctx, rt, id);
+      must(rt, ["pause", id]);
+    },
+    measure: (ctx, rt, id) => timed(rt, ["resume", id], ctx.timing),
+  },
+  {
+    // What containerd's shim asks of a runtime for one short task: create, start, state, kill,
+    // state (once the init is gone: waited for untimed), delete. Six calls, summed.
+    key: "lifecycle",
+    label: "lifecycle: create, start, state, kill 9, state, delete",
+    variants: HOT,
+    removes: true,
+    measure(ctx, rt, id) {
+      const pidFile = join(ctx.workDir, `${id}.pid`);
+      let m = timed(rt, ["create", "--bundle", ctx.bundles.sleep, "--pid-file", pidFile, id], ctx.timing);
+      m = combine(m, timed(rt, ["start", id], ctx.timing));
+      m = combine(m, timed(rt, ["state", id], ctx.timing));
+      m = combine(m, timed(rt, ["kill", id, "9"], ctx.timing));
+      const pid = readPid(pidFile);
+      const deadline = Date.now() + 10_000;
+      while (pid !== null && !pidExited(pid) && Date.now() < deadline) sleepSync(1);
+      m = combine(m, timed(rt, ["state", id], ctx.timing));
+      return combine(m, timed(rt, ["delete", id], ctx.timing));
+    },
+  },
+  {
     key: "list",
     label: "list (N created)",
-    variants: ALL,
+    variants: HOT,
     /** N containers in the created state per runtime, made once, shared by all iterations. */
     async setupAll(ctx, rt) {
       const ids = Array.from({ length: ctx.listCount }, () => ctx.newId(rt, "l"));

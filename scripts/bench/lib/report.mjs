@@ -3,6 +3,9 @@ import { pairedRatios, summarize } from "./stats.mjs";
 
 const COLUMNS = ["polis", "runc", "crun"];
 const BASELINES = ["runc", "crun"];
+/** Rows printed for polis: the executable as shipped, with NODE_EXTRA_CA_CERTS, on its Node path. */
+const VARIANTS = ["polis", "polis-ca", "polis-node"];
+const VARIANT_SUFFIX = { "polis-ca": ", NODE_EXTRA_CA_CERTS set", "polis-node": ", Node path (POLIS_NATIVE=0)" };
 
 function ratioSummary(a, b) {
   const per = pairedRatios(a, b);
@@ -33,7 +36,7 @@ export function summarizeCase(c, label, results) {
     if (Object.keys(phases).length) runtimes[name].phases = phases;
   }
   const ratios = {};
-  for (const p of ["polis", "polis-ca"]) {
+  for (const p of VARIANTS) {
     if (!results[p]) continue;
     for (const b of BASELINES) {
       if (!results[b]) continue;
@@ -64,9 +67,9 @@ function cell(rt, value) {
 
 function tableRows(entry, variant, pick, digits) {
   const p = entry.runtimes[variant];
-  const row = [variant === "polis-ca" ? `${entry.label}, NODE_EXTRA_CA_CERTS set` : entry.label];
+  const row = [`${entry.label}${VARIANT_SUFFIX[variant] ?? ""}`];
   for (const col of COLUMNS) {
-    const rt = col === "polis" ? p : variant === "polis-ca" ? null : entry.runtimes[col];
+    const rt = col === "polis" ? p : variant !== "polis" ? null : entry.runtimes[col];
     const v = rt ? pick(rt) : null;
     row.push(cell(rt, v === null ? null : fmt(v, digits)) ?? "–");
   }
@@ -90,11 +93,11 @@ export function markdown(result) {
   const pickMs = (x, isRatio) => (isRatio ? x.ms : x.ms?.median ?? null);
   const pickRss = (x, isRatio) => (isRatio ? x.rssKiB : x.rssKiB?.median != null ? x.rssKiB.median / 1024 : null);
   for (const entry of result.cases) {
-    for (const variant of ["polis", "polis-ca"]) {
-      if (variant === "polis-ca" && !entry.runtimes["polis-ca"]) continue;
+    for (const variant of VARIANTS) {
+      if (variant !== "polis" && !entry.runtimes[variant]) continue;
       if (variant === "polis" && !entry.runtimes.polis && !Object.keys(entry.runtimes).length) continue;
       timeRows.push(tableRows(entry, variant, pickMs, 1));
-      if (variant === "polis") rssRows.push(tableRows(entry, variant, pickRss, 1));
+      if (variant !== "polis-ca") rssRows.push(tableRows(entry, variant, pickRss, 1));
     }
   }
   for (const t of result.throughput) {
@@ -118,12 +121,12 @@ export function markdown(result) {
   }
   const phaseRows = [];
   for (const entry of result.cases) {
-    for (const variant of ["polis", "polis-ca"]) {
+    for (const variant of VARIANTS) {
       const phases = entry.runtimes[variant]?.phases;
       if (!phases) continue;
       const total = entry.runtimes[variant].ms.median;
       for (const [name, s] of Object.entries(phases)) {
-        phaseRows.push([variant === "polis" ? entry.label : `${entry.label}, CA set`, name, fmt(s.median, 2), total ? `${((s.median / total) * 100).toFixed(0)}%` : "–", String(s.n)]);
+        phaseRows.push([`${entry.label}${VARIANT_SUFFIX[variant] ?? ""}`, name, fmt(s.median, 2), total ? `${((s.median / total) * 100).toFixed(0)}%` : "–", String(s.n)]);
       }
     }
   }

@@ -49,7 +49,7 @@ export function versionOf(cmd, env) {
  * Build the runtime descriptors that exist and work; the ones that do not are returned in
  * `skipped` with a reason (polis may be only partly built while the harness is used).
  */
-export function resolveRuntimes(names, { workDir, polisPath, withCaVariant }) {
+export function resolveRuntimes(names, { workDir, polisPath, withCaVariant, withNodeVariant = false }) {
   const env = cleanEnv();
   const runtimes = [];
   const skipped = [];
@@ -72,6 +72,20 @@ export function resolveRuntimes(names, { workDir, polisPath, withCaVariant }) {
     }
     versions[name] = version;
     runtimes.push(makeRuntime({ name, cmd, root: join(workDir, `root-${name}`), env, supportsPhases: name === "polis" }));
+    if (name === "polis" && withNodeVariant) {
+      // The same executable forced onto the Node path: what the native launcher saves, in one run.
+      runtimes.push(
+        makeRuntime({
+          name: "polis-node",
+          label: "polis, Node path (POLIS_NATIVE=0)",
+          cmd,
+          root: join(workDir, "root-polis-node"),
+          env: { ...env, POLIS_NATIVE: "0" },
+          supportsPhases: true,
+          variantOf: "polis",
+        }),
+      );
+    }
     if (name === "polis" && withCaVariant) {
       runtimes.push(
         makeRuntime({

@@ -4,7 +4,7 @@
 import { closeSync, openSync, constants as fsc } from "node:fs";
 import { createRequire } from "node:module";
 import { PolisError } from "../../errors.js";
-import { errnoName } from "../../linux/shim.js";
+import { errnoName } from "../../linux/errno.js";
 
 /** enum bpf_cmd */
 const BPF_PROG_LOAD = 5;

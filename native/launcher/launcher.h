@@ -1,0 +1,98 @@
+/*
+ * polis's native launcher: the `polis` executable. For the hot commands (state, list, kill,
+ * start, pause, resume, delete of a stopped or never-started container) it does the whole job
+ * itself, byte for byte as the Node implementation would; for everything else, and for any case
+ * it does not fully handle, it execs node with dist/polis.mjs (see handoff()).
+ *
+ * The rule that keeps the two paths identical: before its first side effect, any surprise (an
+ * unreadable cgroup file, an SQLite error, a flag it does not know) hands the call to node,
+ * which then does and reports everything itself. After a side effect the launcher finishes the
+ * job and reports failures with node's texts.
+ */
+#ifndef POLIS_LAUNCHER_H
+#define POLIS_LAUNCHER_H
+
+#include <stddef.h>
+#include <stdbool.h>
+
+#define MAX_CGROUPS 32
+
+/* The global flags that matter here (argv.ts and main.ts decide the same). */
+struct globals {
+    const char *root;     /* absolute */
+    const char *log_file; /* NULL: stderr */
+    int log_fd;           /* the --log file, opened up front as log.ts does; 2 without one */
+    bool log_json;
+};
+
+/* One row of the containers table, as much as the native commands need. */
+struct record {
+    char *id, *bundle, *rootfs, *phase, *pid_start_time, *boot_id, *creator_start_time;
+    char *created, *owner, *annotations, *state_dir;
+    long long pid;
+    bool pid_null;
+    long long creator_pid;
+    int ncg;                       /* cgroup_paths, in recorded order */
+    char *cg_key[MAX_CGROUPS], *cg_dir[MAX_CGROUPS];
+    bool start_hooks;              /* config.hooks.startContainer or .poststart non-empty */
+    bool poststop_hooks;           /* config.hooks.poststop non-empty */
+    bool own_pid_ns;               /* a pid namespace without a path in config.linux.namespaces */
+    long long resources;           /* rows in container_resources (the release seam) */
+    bool shares_mount_ns;          /* no mount namespace in config.linux.namespaces */
+};
+
+/* main.c */
+extern struct globals G;
+extern bool side_effects; /* set before the first change: no hand-off to node after it */
+_Noreturn void handoff(void);
+_Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void committed(void);
+
+/* report.c: output and log lines in node's exact shapes */
+struct buf { char *p; size_t len, cap; };
+void buf_add(struct buf *b, const char *s, size_t n);
+void buf_str(struct buf *b, const char *s);
+void buf_fmt(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_json_string(struct buf *b, const char *s);
+bool utf8_valid(const char *s);
+size_t utf16_length(const char *s);
+void write_fd(int fd, const char *s, size_t n);
+void log_line(const char *level, const char *msg);
+const char *errno_name(int err);
+void sleep_ms(int ms);
+
+/* store.c: the only SQL here */
+void store_open(void);
+void store_close(void);
+bool store_get(const char *id, struct record *rec);
+int store_list(struct record **out);
+bool store_transition_to_running(const char *id);
+void store_remove(const char *id);
+long long store_resource_count(const char *id);
+void store_append_event(const char *action, const char *id, const char *attributes);
+
+/* proc.c */
+bool same_process(long long pid, const char *start_time, const char *boot_id);
+bool init_alive(const struct record *rec);
+const char *live_status(const struct record *rec);
+
+/* cgroup.c: the freezer, the kill sweep and removal, over the recorded paths */
+const char *cg_path(const struct record *rec, const char *key);
+int freezer_kind(const struct record *rec); /* 0 none, 1 v1, 2 v2 */
+bool is_frozen(const struct record *rec);
+void cg_set_frozen(const struct record *rec, bool frozen);
+bool cg_try_thaw(const struct record *rec);
+void cg_kill_all(const struct record *rec, int sig);
+int cg_pid_count(const struct record *rec);
+bool cg_destroy(const struct record *rec, char *why, size_t whylen);
+
+/* commands.c */
+int cmd_state(int argc, char **args);
+int cmd_list(const char *format, bool quiet);
+int cmd_kill(const char *id, const char *signal, bool all);
+int cmd_start(const char *id);
+int cmd_pause(const char *id, bool pause);
+int cmd_delete(const char *id, bool force);
+
+#endif

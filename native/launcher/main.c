@@ -1,0 +1,302 @@
+/*
+ * The launcher's entry: runc's command line (as src/cli/argv.ts parses it) for the commands done
+ * natively, and the hand-off to node for everything else. See launcher.h for the rule.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "launcher.h"
+#include "launcher-gen.h"
+
+struct globals G;
+bool side_effects;
+static int g_argc;
+static char **g_argv;
+
+/* ---- hand-off to node ---------------------------------------------------------------------- */
+
+/*
+ * Commands that never open a TLS connection: node starts 45-90 ms faster without
+ * NODE_EXTRA_CA_CERTS (it parses the bundle at boot). Every other command keeps it: image
+ * commands, and anything this launcher does not know (a newer command may pull).
+ */
+static const char *const NO_TLS[] = {
+    "create", "run", "start", "state", "kill", "delete", "list", "ps", "pause", "resume", "update",
+    "events", "exec", "spec", "features", "checkpoint", "restore", "help", "h", NULL,
+};
+
+static bool takes_value(const char *flag) {
+    const char *name = flag + (flag[1] == '-' ? 2 : 1);
+    if (strchr(name, '=')) return false;
+    return !strcmp(name, "log") || !strcmp(name, "log-format") || !strcmp(name, "root") || !strcmp(name, "rootless") ||
+           !strcmp(name, "config");
+}
+
+static bool keeps_ca_certs(void) {
+    int i = 1;
+    for (; i < g_argc; i++) {
+        const char *t = g_argv[i];
+        if (!strcmp(t, "--")) { i++; break; }
+        if (t[0] != '-' || t[1] == 0) break;
+        if (takes_value(t)) i++;
+    }
+    if (i >= g_argc) return false; /* --version, --help */
+    const char *cmd = g_argv[i];
+    bool known = false;
+    for (const char *const *c = NO_TLS; *c; c++) known |= !strcmp(*c, cmd);
+    if (!known) return true;
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "create")) {
+        /* `run --image` pulls */
+        for (int j = i + 1; j < g_argc; j++) {
+            const char *t = g_argv[j];
+            if (!strcmp(t, "--")) break;
+            if (!strcmp(t, "--image") || !strcmp(t, "-image") || !strncmp(t, "--image=", 8) || !strncmp(t, "-image=", 7)) return true;
+        }
+    }
+    return false;
+}
+
+static char *polis_mjs(void) {
+    static char path[PATH_MAX + 64];
+    char self[PATH_MAX];
+    if (!realpath("/proc/self/exe", self)) return NULL;
+    char *slash = strrchr(self, '/');
+    if (!slash) return NULL;
+    *slash = 0;
+    /* dist/polis beside dist/polis.mjs, or native/build/Release/polis in the package */
+    snprintf(path, sizeof path, "%s/polis.mjs", self);
+    if (access(path, R_OK) == 0) return path;
+    snprintf(path, sizeof path, "%s/../../../dist/polis.mjs", self);
+    if (access(path, R_OK) == 0) return path;
+    return NULL;
+}
+
+_Noreturn void handoff(void) {
+    store_close();
+    char *script = polis_mjs();
+    if (!script) {
+        fprintf(stderr, "polis: cannot find dist/polis.mjs beside the polis executable\n");
+        exit(1);
+    }
+    if (!keeps_ca_certs()) unsetenv("NODE_EXTRA_CA_CERTS");
+    char **argv = calloc((size_t)g_argc + 2, sizeof *argv);
+    if (!argv) exit(1);
+    /* POLIS_NODE: another node (packagers; the differential tests point it at /bin/false to
+     * prove that a call was done natively). */
+    const char *node = getenv("POLIS_NODE");
+    bool chosen = node && *node;
+    if (!chosen) node = POLIS_NODE;
+    signal(SIGPIPE, SIG_DFL); /* node sets its own; nothing else may inherit our SIG_IGN */
+    argv[0] = (char *)node;
+    argv[1] = script;
+    for (int i = 1; i < g_argc; i++) argv[i + 1] = g_argv[i];
+    execv(node, argv);
+    if (errno == ENOENT && !chosen) {
+        argv[0] = "node";
+        execvp("node", argv);
+    }
+    fprintf(stderr, "polis: exec %s: %s\n", node, strerror(errno));
+    exit(1);
+}
+
+/* ---- failures ------------------------------------------------------------------------------ */
+
+static bool logs_to_file(void) {
+    return G.log_file && *G.log_file && strcmp(G.log_file, "/dev/stderr") != 0;
+}
+
+/* main.ts's report(): the log line, and when the log is a file the message on stderr too. */
+static _Noreturn void vfail(const char *fmt, va_list ap) {
+    char msg[8192];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    log_line("error", msg);
+    if (logs_to_file()) {
+        size_t n = strlen(msg);
+        msg[n] = '\n';
+        write_fd(2, msg, n + 1);
+    }
+    store_close();
+    exit(1);
+}
+
+/* A failure node reports with this very text. */
+_Noreturn void fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(fmt, ap);
+}
+
+/* A surprise: node gets the whole call while nothing has changed yet, else report it. */
+_Noreturn void die(const char *fmt, ...) {
+    if (!side_effects) handoff();
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(fmt, ap);
+}
+
+void committed(void) { side_effects = true; }
+
+/* ---- the command line (src/cli/argv.ts, for the commands done here) ------------------------ */
+
+struct flag {
+    const char *name, *alias;
+    bool boolean;
+    const char *value; /* strings: the value; booleans: non-NULL when true */
+};
+
+static bool is_flag_token(const char *t) { return t[0] == '-' && t[1] != 0; }
+
+/* Go's strconv.ParseBool spellings; -1 when none. */
+static int parse_bool(const char *v) {
+    static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"}, *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
+    for (int i = 0; i < 6; i++) {
+        if (!strcmp(v, t[i])) return 1;
+        if (!strcmp(v, f[i])) return 0;
+    }
+    return -1;
+}
+
+/* splitFlag + lookup: the spec for token t, or NULL (not a flag of this table, or bad syntax). */
+static struct flag *lookup(struct flag *specs, int n, const char *t, const char **value, char *name, size_t namelen) {
+    if (!is_flag_token(t) || !strcmp(t, "--")) return NULL;
+    const char *body = t[1] == '-' ? t + 2 : t + 1;
+    if (!*body || *body == '-' || *body == '=') return NULL;
+    const char *eq = strchr(body, '=');
+    size_t len = eq ? (size_t)(eq - body) : strlen(body);
+    if (len >= namelen) return NULL;
+    memcpy(name, body, len);
+    name[len] = 0;
+    *value = eq ? eq + 1 : NULL;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(specs[i].name, name) || (specs[i].alias && !strcmp(specs[i].alias, name))) return &specs[i];
+    }
+    return NULL;
+}
+
+/* takeFlag: consume argv[*i] (and its value); anything node would call a usage error hands off. */
+static void take_flag(struct flag *specs, int n, int *i) {
+    const char *value;
+    char name[128];
+    struct flag *f = lookup(specs, n, g_argv[*i], &value, name, sizeof name);
+    if (!f) handoff();
+    if (f->boolean) {
+        int b = value ? parse_bool(value) : 1;
+        if (b < 0) handoff();
+        f->value = b ? "" : NULL;
+        return;
+    }
+    if (!value) {
+        if (*i + 1 >= g_argc) handoff();
+        value = g_argv[++*i];
+    }
+    f->value = value;
+}
+
+enum { F_DEBUG, F_LOG, F_LOG_FORMAT, F_ROOT, F_SYSTEMD, F_CONFIG, F_ROOTLESS, F_HELP, F_VERSION, NGLOBAL };
+
+int main(int argc, char **argv) {
+    g_argc = argc;
+    g_argv = argv;
+    /* As node: a reader that went away ends a write with EPIPE, not the process. */
+    signal(SIGPIPE, SIG_IGN);
+    const char *native = getenv("POLIS_NATIVE");
+    if ((native && !strcmp(native, "0")) || !POLIS_SCHEMA_OK) handoff();
+
+    struct flag global[NGLOBAL] = {
+        [F_DEBUG] = {"debug", NULL, true, NULL},       [F_LOG] = {"log", NULL, false, NULL},
+        [F_LOG_FORMAT] = {"log-format", NULL, false, "text"}, [F_ROOT] = {"root", NULL, false, NULL},
+        [F_SYSTEMD] = {"systemd-cgroup", NULL, true, NULL},
+        [F_CONFIG] = {"config", NULL, false, NULL} /* read by the rooms, never by these commands */, [F_ROOTLESS] = {"rootless", NULL, false, "auto"},
+        [F_HELP] = {"help", "h", true, NULL},         [F_VERSION] = {"version", "v", true, NULL},
+    };
+    int i = 1;
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) { i++; break; }
+        if (!is_flag_token(argv[i])) break;
+        take_flag(global, NGLOBAL, &i);
+    }
+    /* --debug prints node's own debug lines: node does those calls. */
+    if (i >= argc || global[F_DEBUG].value || global[F_HELP].value || global[F_VERSION].value) handoff();
+    const char *fmt = global[F_LOG_FORMAT].value, *rootless = global[F_ROOTLESS].value;
+    if (strcmp(fmt, "text") && strcmp(fmt, "json")) handoff();
+    if (strcmp(rootless, "true") && strcmp(rootless, "false") && strcmp(rootless, "auto")) handoff();
+    const char *log = global[F_LOG].value, *root = global[F_ROOT].value;
+    /* Relative paths are resolved (and normalised) by node; a non-root caller's default too. */
+    if (log && *log && log[0] != '/') handoff();
+    if (root && *root && root[0] != '/') handoff();
+    if (!root || !*root) {
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        if (geteuid() != 0 && xdg && *xdg) handoff();
+        root = "/var/lib/polis";
+    }
+    G.root = root;
+    G.log_file = log && *log ? log : NULL;
+    G.log_json = !strcmp(fmt, "json");
+    G.log_fd = 2;
+
+    const char *cmd = argv[i++];
+    enum { C_STATE, C_LIST, C_KILL, C_START, C_PAUSE, C_RESUME, C_DELETE, C_OTHER } c = C_OTHER;
+    static const char *const names[] = {"state", "list", "kill", "start", "pause", "resume", "delete"};
+    for (int k = 0; k < 7; k++) if (!strcmp(cmd, names[k])) c = k;
+    if (c == C_OTHER) handoff();
+
+    /* parseCommand: this command's flags (also after the positionals), plus -h/--help */
+    struct flag opts[4];
+    int nopts = 0;
+    if (c == C_KILL) opts[nopts++] = (struct flag){"all", "a", true, NULL};
+    if (c == C_DELETE) opts[nopts++] = (struct flag){"force", "f", true, NULL};
+    if (c == C_LIST) {
+        opts[nopts++] = (struct flag){"format", "f", false, "table"};
+        opts[nopts++] = (struct flag){"quiet", "q", true, NULL};
+    }
+    opts[nopts++] = (struct flag){"help", "h", true, NULL};
+    char **args = calloc((size_t)argc, sizeof *args);
+    int nargs = 0;
+    if (!args) handoff();
+    for (; i < argc; i++) {
+        const char *t = argv[i];
+        if (!strcmp(t, "--")) {
+            while (++i < argc) args[nargs++] = argv[i];
+            break;
+        }
+        const char *v;
+        char name[128];
+        bool allowed = nargs == 0 || lookup(opts, nopts, t, &v, name, sizeof name) != NULL;
+        if (!allowed || !is_flag_token(t)) {
+            args[nargs++] = argv[i];
+            continue;
+        }
+        take_flag(opts, nopts, &i);
+    }
+    if (opts[nopts - 1].value) handoff(); /* --help */
+    int min = c == C_LIST ? 0 : 1, max = c == C_LIST ? 0 : c == C_KILL ? 2 : 1;
+    if (nargs < min || nargs > max) handoff(); /* "Incorrect Usage": node prints it */
+
+    /*
+     * log.ts opens (creates) the --log file before the command runs, whatever it then writes;
+     * O_APPEND, as containerd and the shim share it. A file it cannot open is node's error.
+     */
+    if (logs_to_file()) {
+        G.log_fd = open(G.log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (G.log_fd < 0) handoff();
+    }
+
+    switch (c) {
+    case C_STATE: return cmd_state(nargs, args);
+    case C_LIST: return cmd_list(opts[0].value, opts[1].value != NULL);
+    case C_KILL: return cmd_kill(args[0], nargs > 1 ? args[1] : NULL, opts[0].value != NULL);
+    case C_START: return cmd_start(args[0]);
+    case C_PAUSE: return cmd_pause(args[0], true);
+    case C_RESUME: return cmd_pause(args[0], false);
+    case C_DELETE: return cmd_delete(args[0], opts[0].value != NULL);
+    default: handoff();
+    }
+}

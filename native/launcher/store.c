@@ -1,0 +1,306 @@
+/*
+ * The state database, read and written as src/state/store.ts does: the same SQLite (the
+ * amalgamation better-sqlite3 builds), the same busy timeout and pragmas, and only at the schema
+ * version this build was generated for (launcher-gen.h); any other version goes to node. This is
+ * the launcher's only file with SQL.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sqlite3.h"
+#include "launcher.h"
+#include "launcher-gen.h"
+
+/*
+ * Every column this file uses, as the migrations leave it ("table.column TYPE [notnull]").
+ * scripts/launcher-schema.mjs checks them against src/state/migrations.ts at build time (a
+ * mismatch sends every call to node) and test/unit/launcher-schema.test.ts fails on one.
+ */
+static const char *const USED_COLUMNS[] = {
+    "containers.id TEXT notnull",
+    "containers.bundle TEXT notnull",
+    "containers.rootfs TEXT notnull",
+    "containers.phase TEXT notnull",
+    "containers.pid INTEGER",
+    "containers.pid_start_time TEXT",
+    "containers.boot_id TEXT notnull",
+    "containers.creator_pid INTEGER notnull",
+    "containers.creator_start_time TEXT notnull",
+    "containers.created TEXT notnull",
+    "containers.owner TEXT notnull",
+    "containers.annotations TEXT notnull",
+    "containers.config TEXT notnull",
+    "containers.cgroup_paths TEXT notnull",
+    "containers.state_dir TEXT notnull",
+    "container_resources.container_id TEXT notnull",
+    "events.time TEXT notnull",
+    "events.type TEXT notnull",
+    "events.action TEXT notnull",
+    "events.id TEXT notnull",
+    "events.attributes TEXT notnull",
+};
+
+/* store.ts's BUSY_TIMEOUT_MS */
+#define BUSY_TIMEOUT_MS 5000
+
+static sqlite3 *db;
+
+static const char *code_name(int rc) {
+    switch (rc & 0xff) {
+    case SQLITE_BUSY: return "SQLITE_BUSY";
+    case SQLITE_LOCKED: return "SQLITE_LOCKED";
+    case SQLITE_READONLY: return "SQLITE_READONLY";
+    case SQLITE_IOERR: return "SQLITE_IOERR";
+    case SQLITE_CORRUPT: return "SQLITE_CORRUPT";
+    case SQLITE_FULL: return "SQLITE_FULL";
+    case SQLITE_CANTOPEN: return "SQLITE_CANTOPEN";
+    case SQLITE_CONSTRAINT: return "SQLITE_CONSTRAINT";
+    default: return "SQLITE_ERROR";
+    }
+}
+
+/* store.ts's storeError: "<step>: <sqlite message> (<code>)"; node does it all before a change. */
+static _Noreturn void store_error(const char *step, int rc) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    size_t n = strlen(msg);
+    if (n && msg[n - 1] == '.') msg[n - 1] = 0;
+    die("%s: %s (%s)", step, msg, code_name(rc));
+}
+
+void store_open(void) {
+    if (db) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/state.db", G.root);
+    /* No database yet: node creates it (and the root), then answers. */
+    if (access(path, F_OK) != 0) handoff();
+    (void)USED_COLUMNS;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) handoff();
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    /*
+     * The one difference from node's connection, on purpose: closing the last connection would
+     * checkpoint the WAL into the database and fsync it (3-15 ms here, more than the whole
+     * command). The commits are in the WAL either way (synchronous=NORMAL: no fsync per commit,
+     * as with node); a later node close or SQLite's auto-checkpoint (1000 pages) moves them.
+     */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    if (sqlite3_exec(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK) handoff();
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) handoff();
+    int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    /* A schema this build does not know (newer or older: node migrates it) goes to node. */
+    if (version != POLIS_SCHEMA_VERSION) handoff();
+}
+
+void store_close(void) {
+    if (db) sqlite3_close(db);
+    db = NULL;
+}
+
+static char *text(sqlite3_stmt *st, int col) {
+    const unsigned char *t = sqlite3_column_text(st, col);
+    char *s = strdup(t ? (const char *)t : "");
+    if (!s || !utf8_valid(s)) die("state database: unexpected text");
+    return s;
+}
+
+/* An object of strings as JSON.stringify wrote it: key and value spans, raw (escapes kept). */
+static bool json_string_span(const char **p, const char **start, size_t *len) {
+    if (**p != '"') return false;
+    const char *s = ++*p;
+    while (**p && **p != '"') {
+        if (**p == '\\') {
+            if (!(*p)[1]) return false;
+            ++*p;
+        }
+        ++*p;
+    }
+    if (**p != '"') return false;
+    *start = s;
+    *len = (size_t)(*p - s);
+    ++*p;
+    return true;
+}
+
+/* Calls fn for each key/value; false when the text is not a flat object of strings. */
+static bool flat_object(const char *text, bool (*fn)(void *, const char *, size_t, const char *, size_t), void *ctx) {
+    const char *p = text;
+    if (*p++ != '{') return false;
+    if (*p == '}') return p[1] == 0;
+    for (;;) {
+        const char *k, *v;
+        size_t kl, vl;
+        if (!json_string_span(&p, &k, &kl) || *p++ != ':' || !json_string_span(&p, &v, &vl)) return false;
+        if (!fn(ctx, k, kl, v, vl)) return false;
+        if (*p == '}') return p[1] == 0;
+        if (*p++ != ',') return false;
+    }
+}
+
+static bool add_cgroup(void *ctx, const char *k, size_t kl, const char *v, size_t vl) {
+    struct record *rec = ctx;
+    /* A path with an escape in it is left to node (never made by polis). */
+    if (memchr(k, '\\', kl) || memchr(v, '\\', vl) || rec->ncg >= MAX_CGROUPS) return false;
+    rec->cg_key[rec->ncg] = strndup(k, kl);
+    rec->cg_dir[rec->ncg] = strndup(v, vl);
+    rec->ncg++;
+    return true;
+}
+
+/*
+ * JSON.parse then JSON.stringify of the annotations gives back the stored text, except that
+ * integer-like keys move to the front: those go to node.
+ */
+static bool check_annotation(void *ctx, const char *k, size_t kl, const char *v, size_t vl) {
+    (void)ctx, (void)v, (void)vl;
+    size_t digits = 0;
+    while (digits < kl && k[digits] >= '0' && k[digits] <= '9') digits++;
+    return !(kl > 0 && digits == kl);
+}
+
+#define RECORD_COLUMNS                                                                                          \
+    "id, bundle, rootfs, phase, pid, pid_start_time, boot_id, creator_pid, creator_start_time, created, owner, " \
+    "annotations, cgroup_paths, state_dir, "                                                                    \
+    "coalesce(json_array_length(config, '$.hooks.startContainer'), 0) + "                                       \
+    "coalesce(json_array_length(config, '$.hooks.poststart'), 0), "                                             \
+    "coalesce(json_array_length(config, '$.hooks.poststop'), 0), "                                              \
+    "EXISTS (SELECT 1 FROM json_each(config, '$.linux.namespaces') "                                            \
+    "WHERE json_extract(value, '$.type') = 'pid' AND coalesce(json_extract(value, '$.path'), '') = ''), "         \
+    "(SELECT count(*) FROM container_resources WHERE container_resources.container_id = containers.id), "       \
+    "NOT EXISTS (SELECT 1 FROM json_each(config, '$.linux.namespaces') WHERE json_extract(value, '$.type') = 'mount')"
+
+static void decode(sqlite3_stmt *st, struct record *r) {
+    memset(r, 0, sizeof *r);
+    r->id = text(st, 0);
+    r->bundle = text(st, 1);
+    r->rootfs = text(st, 2);
+    r->phase = text(st, 3);
+    r->pid_null = sqlite3_column_type(st, 4) == SQLITE_NULL;
+    r->pid = sqlite3_column_int64(st, 4);
+    r->pid_start_time = sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : text(st, 5);
+    r->boot_id = text(st, 6);
+    r->creator_pid = sqlite3_column_int64(st, 7);
+    r->creator_start_time = text(st, 8);
+    r->created = text(st, 9);
+    r->owner = text(st, 10);
+    r->annotations = text(st, 11);
+    char *cg = text(st, 12);
+    r->state_dir = text(st, 13);
+    r->start_hooks = sqlite3_column_int64(st, 14) > 0;
+    r->poststop_hooks = sqlite3_column_int64(st, 15) > 0;
+    r->own_pid_ns = sqlite3_column_int(st, 16) != 0;
+    r->resources = sqlite3_column_int64(st, 17);
+    r->shares_mount_ns = sqlite3_column_int(st, 18) != 0;
+    if (!flat_object(cg, add_cgroup, r) || !flat_object(r->annotations, check_annotation, NULL)) {
+        die("state database: unexpected cgroup paths or annotations");
+    }
+    free(cg);
+}
+
+bool store_get(const char *id, struct record *rec) {
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT " RECORD_COLUMNS " FROM containers WHERE id = ?", -1, &st, NULL);
+    if (rc != SQLITE_OK) store_error("read container", rc);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    bool found = rc == SQLITE_ROW;
+    if (found) decode(st, rec);
+    else if (rc != SQLITE_DONE) store_error("read container", rc);
+    sqlite3_finalize(st);
+    return found;
+}
+
+int store_list(struct record **out) {
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT " RECORD_COLUMNS " FROM containers ORDER BY rowid", -1, &st, NULL);
+    if (rc != SQLITE_OK) store_error("list containers", rc);
+    int n = 0, cap = 16;
+    struct record *recs = malloc(sizeof *recs * (size_t)cap);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) recs = realloc(recs, sizeof *recs * (size_t)(cap *= 2));
+        if (!recs) die("out of memory");
+        decode(st, &recs[n++]);
+    }
+    if (rc != SQLITE_DONE) store_error("list containers", rc);
+    sqlite3_finalize(st);
+    *out = recs;
+    return n;
+}
+
+/* store.transition(id, "created", { phase: "running" }): of two racing starts, one wins. */
+bool store_transition_to_running(const char *id) {
+    sqlite3_stmt *st;
+    char step[512];
+    snprintf(step, sizeof step, "update container %s", id);
+    int rc = sqlite3_prepare_v2(db, "UPDATE containers SET phase = ? WHERE id = ? AND phase IN (?)", -1, &st, NULL);
+    if (rc != SQLITE_OK) store_error(step, rc);
+    sqlite3_bind_text(st, 1, "running", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, "created", -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) store_error(step, rc);
+    return sqlite3_changes(db) > 0;
+}
+
+void store_remove(const char *id) {
+    sqlite3_stmt *st;
+    char step[512];
+    snprintf(step, sizeof step, "remove container %s", id);
+    int rc = sqlite3_prepare_v2(db, "DELETE FROM containers WHERE id = ?", -1, &st, NULL);
+    if (rc != SQLITE_OK) store_error(step, rc);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) store_error(step, rc);
+}
+
+/* Rows the release seam (src/container/resources.ts) holds for `id`: node releases them. */
+long long store_resource_count(const char *id) {
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM container_resources WHERE container_id = ?", -1, &st, NULL);
+    if (rc != SQLITE_OK) store_error("read resources of container", rc);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    long long n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) store_error("read resources of container", rc);
+    return n;
+}
+
+/*
+ * store.appendEvent({ type: "container", action, id, attributes }) with src/time.ts's
+ * rfc3339Nano: UTC to the millisecond from the wall clock, then six digits from the monotonic
+ * clock (so that close events still sort as text).
+ */
+void store_append_event(const char *action, const char *id, const char *attributes) {
+    struct timespec wall, mono;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    struct tm tm;
+    time_t secs = wall.tv_sec;
+    gmtime_r(&secs, &tm);
+    char time[64]; /* snprintf, not strftime: that would read the time zone for nothing */
+    snprintf(time, sizeof time, "%04d-%02d-%02dT%02d:%02d:%02d.%03ld%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, wall.tv_nsec / 1000000, (long)(mono.tv_nsec % 1000000));
+    char step[128];
+    snprintf(step, sizeof step, "record container event %s", action);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "INSERT INTO events (time, type, action, id, attributes) VALUES (?, ?, ?, ?, ?)", -1, &st, NULL);
+    if (rc != SQLITE_OK) store_error(step, rc);
+    sqlite3_bind_text(st, 1, time, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, "container", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, attributes, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) store_error(step, rc);
+}

@@ -1,0 +1,147 @@
+// Line and branch coverage of src/ across unit and integration tests together, for `npm test`.
+//
+// Two sources, merged into one istanbul map:
+// - vitest's own v8 coverage (@vitest/coverage-v8): src/ modules the tests import directly;
+// - every polis process the tests spawn (integration tests run dist/polis.mjs, as clients do):
+//   NODE_V8_COVERAGE makes each node process write raw V8 coverage on exit. Only the entries for
+//   the bundle dist/polis.cjs are kept, merged across processes (@bcoe/v8-coverage), and mapped
+//   back to src/ through the bundle's source map (v8-to-istanbul). dist/polis.mjs compiles the
+//   bundle inside node's CommonJS wrapper (vm.Script), so offsets are shifted by the wrapper.
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import Module from "node:module";
+import { join, relative } from "node:path";
+import { pathToFileURL } from "node:url";
+import { mergeProcessCovs } from "@bcoe/v8-coverage";
+import libCoverage from "istanbul-lib-coverage";
+import libReport from "istanbul-lib-report";
+import reports from "istanbul-reports";
+import v8toIstanbul from "v8-to-istanbul";
+
+/** Raw V8 coverage files in `dir` → one merged ScriptCov for `bundle` (or undefined). */
+export function mergeBundleCoverage(dir, bundle) {
+  const url = pathToFileURL(bundle).href;
+  let merged;
+  let batch = [];
+  const flush = () => {
+    if (batch.length === 0) return;
+    merged = mergeProcessCovs(merged ? [merged, ...batch] : batch);
+    batch = [];
+  };
+  let files = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+  } catch {
+    return undefined;
+  }
+  for (const f of files) {
+    const path = join(dir, f);
+    try {
+      const { result } = JSON.parse(readFileSync(path, "utf8"));
+      const mine = result.filter((s) => s.url === url || s.url === bundle);
+      for (const s of mine) s.url = url;
+      if (mine.length) batch.push({ result: mine });
+    } catch {
+      // a process killed while writing its file: nothing to count
+    }
+    rmSync(path, { force: true });
+    if (batch.length >= 50) flush();
+  }
+  flush();
+  const script = merged?.result.find((s) => s.url === url);
+  return script && { ...script, processes: files.length };
+}
+
+/** The bundle's coverage as an istanbul map of src/ files. */
+async function bundleToIstanbul(root, script) {
+  const bundle = join(root, "dist", "polis.cjs");
+  const conv = v8toIstanbul(bundle, Module.wrapper[0].length);
+  await conv.load();
+  conv.applyCoverage(script.functions);
+  const data = conv.toIstanbul();
+  const out = {};
+  for (const [file, cov] of Object.entries(data)) if (relative(root, file).startsWith("src/")) out[file] = cov;
+  return out;
+}
+
+/**
+ * Merge vitest's coverage of one source file (`a`) with the bundle's (`b`). Both come from
+ * v8-to-istanbul, but through different source maps (vite's transform, esbuild's bundle), so
+ * their maps do not match exactly, and istanbul's own merge (by identical location; "all: true"
+ * placeholders replaced wholesale) miscounts. vitest's side decides what counts (it leaves out
+ * comments, blank lines and types); the bundle's adds hits:
+ * - lines: one statement per line vitest counts, covered if either side ran it;
+ * - branches: vitest's, keyed by where they start, plus the bundle's on lines vitest has none.
+ */
+function mergeFile(a, b) {
+  const out = { path: a.path, statementMap: {}, s: {}, fnMap: {}, f: {}, branchMap: {}, b: {} };
+  const aLines = libCoverage.createFileCoverage(a).getLineCoverage();
+  const bLines = b ? libCoverage.createFileCoverage(b).getLineCoverage() : {};
+  let i = 0;
+  for (const [line, hits] of Object.entries(aLines)) {
+    out.statementMap[i] = { start: { line: Number(line), column: 0 }, end: { line: Number(line), column: 1e6 } };
+    out.s[i++] = Math.max(hits, bLines[line] ?? 0);
+  }
+  i = 0;
+  const fns = new Map();
+  for (const fc of b ? [a, b] : [a]) {
+    for (const [k, fn] of Object.entries(fc.fnMap)) {
+      const key = `${fn.name}@${fn.decl?.start.line ?? fn.loc.start.line}`;
+      fns.set(key, { fn, hits: (fns.get(key)?.hits ?? 0) + fc.f[k] });
+    }
+  }
+  for (const { fn, hits } of fns.values()) {
+    out.fnMap[i] = fn;
+    out.f[i++] = hits;
+  }
+  const start = (br) => (br.locations?.[0] ?? br.loc).start;
+  const branches = new Map();
+  for (const [k, br] of Object.entries(a.branchMap))
+    branches.set(`${start(br).line}:${start(br).column}`, { br, hits: [...a.b[k]] });
+  const aBranchLines = new Set([...branches.values()].map(({ br }) => start(br).line));
+  for (const [k, br] of Object.entries(b?.branchMap ?? {})) {
+    const key = `${start(br).line}:${start(br).column}`;
+    const mine = branches.get(key);
+    if (mine && mine.hits.length === b.b[k].length) mine.hits = mine.hits.map((h, j) => h + b.b[k][j]);
+    else if (!aBranchLines.has(start(br).line) && aLines[start(br).line] !== undefined)
+      branches.set(key, { br, hits: [...b.b[k]] });
+  }
+  i = 0;
+  for (const { br, hits } of branches.values()) {
+    out.branchMap[i] = br;
+    out.b[i++] = hits;
+  }
+  return out;
+}
+
+/**
+ * Merge vitest's coverage-final.json with the spawned processes' coverage, print a per-file table
+ * and the totals, and return the totals ({lines, branches} in percent) and the weakest files.
+ */
+export async function reportCoverage({ root, v8Dir, vitestJson }) {
+  let vitest = {};
+  try {
+    vitest = JSON.parse(readFileSync(vitestJson, "utf8"));
+  } catch {
+    // no vitest coverage (the run failed early): report the processes alone
+  }
+  const script = mergeBundleCoverage(v8Dir, join(root, "dist", "polis.cjs"));
+  const bundle = script ? await bundleToIstanbul(root, script) : {};
+  const merged = {};
+  for (const file of new Set([...Object.keys(vitest), ...Object.keys(bundle)])) {
+    if (!relative(root, file).startsWith("src/") || file.includes("/generated/")) continue;
+    const [a, b] = [vitest[file], bundle[file]];
+    merged[file] = a ? mergeFile(a, b) : mergeFile(b);
+  }
+  const map = libCoverage.createCoverageMap(merged);
+
+  const context = libReport.createContext({ dir: join(root, "coverage"), coverageMap: map, defaultSummarizer: "flat" });
+  reports.create("text", { skipFull: true, maxCols: 130 }).execute(context);
+  const total = map.getCoverageSummary();
+  const files = map.files().map((f) => ({ file: relative(root, f), lines: map.fileCoverageFor(f).toSummary().lines.pct }));
+  return {
+    processes: script?.processes ?? 0,
+    lines: total.lines.pct,
+    branches: total.branches.pct,
+    below60: files.filter((f) => f.lines < 60).map((f) => `${f.file} ${f.lines}%`),
+  };
+}
