@@ -1,13 +1,14 @@
 // prom-client (and the config file's yaml parser) are leaves of the build (scripts/build.mjs):
 // `polis monitor` loads them, the runtime's hot commands never do. Checked by the modules node
-// actually loaded (a --require hook reports every file under dist/lib/ at exit).
+// actually loaded on the Node path, dist/polis.mjs (a --require hook reports every file under
+// dist/lib/ at exit).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runMonitored } from "../helpers/monitor.js";
-import { POLIS, tempRoot } from "../helpers/polis.js";
+import { POLIS_MJS, tempRoot } from "../helpers/polis.js";
 
 const root = tempRoot();
 const scratch = mkdtempSync(join(tmpdir(), "polis-leaves-"));
@@ -34,7 +35,7 @@ process.on("exit", () => require("fs").writeSync(2, "\\nLOADED " + [...seen].fil
 function leavesOf(args: string[]): string[] {
   const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: `--require ${hook}` };
   delete env.NODE_EXTRA_CA_CERTS;
-  const r = spawnSync(process.execPath, [POLIS, "--root", root, ...args], { env, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [POLIS_MJS, "--root", root, ...args], { env, encoding: "utf8" });
   const line = /^LOADED ?(.*)$/m.exec(r.stderr);
   if (!line) throw new Error(`no report from polis ${args.join(" ")}: ${r.stderr}`);
   return line[1].split(" ").filter(Boolean);
