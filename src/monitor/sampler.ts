@@ -26,7 +26,6 @@ import { deliver, evaluate, logAlert, type ContainerFacts, type Notification } f
 import { collect, type Snapshot } from "./collect.js";
 import type { MonitorConfig } from "./config.js";
 import { comparableTime } from "./logfile.js";
-import type { createMetrics } from "./metrics.js";
 import type { Sample } from "./sample.js";
 
 /** The lease of the monitor that records and alerts (its name predates the history under it). */
@@ -49,7 +48,6 @@ export class Sampler {
   constructor(
     private readonly store: Store,
     private readonly config: MonitorConfig,
-    private readonly metrics: ReturnType<typeof createMetrics>,
     private readonly intervalMs: number,
   ) {}
 

@@ -43,7 +43,7 @@ export async function serveMonitor(g: GlobalOptions, o: ServeOptions, stop: Prom
   // One connection for the process's life: an idle WAL reader blocks no writer, and opening
   // (and the checkpoint of a last close) costs more than a whole scrape's reads.
   const store = openStore(g);
-  const sampler = new Sampler(store, o.config, metrics, o.intervalMs);
+  const sampler = new Sampler(store, o.config, o.intervalMs);
   const server = createServer((req, res) => {
     handle(store, o, metrics, sampler, req, res).catch((err) => {
       log.warn(`polis monitor: ${req.url}: ${(err as Error).message}`);
