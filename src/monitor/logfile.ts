@@ -148,8 +148,11 @@ export async function follow(path: string, maxFiles: number, from: ReadPosition,
       if (fd !== undefined) {
         const now = statOrUndefined(path);
         if (now && now.ino !== fstatSync(fd).ino) {
-          // Rotated: the old file was read to its end just above. Files rotated after it (when
-          // the writer was faster than our polls) come next, oldest first; then the new one.
+          // Rotated. The writer may have appended to the old file between the read above and
+          // its rename: read it to its end once more (nothing is written to it any more). Files
+          // rotated after it (when the writer was faster than our polls) come next, oldest
+          // first; then the new one.
+          drain();
           const oldIno = fstatSync(fd).ino;
           closeSync(fd);
           fd = undefined;

@@ -13,6 +13,7 @@ import {
 } from "../helpers/containerd.js";
 import { buildBusyboxImage } from "../helpers/image.js";
 import { REPO } from "../helpers/rootfs.js";
+import { waitFor } from "../helpers/polis.js";
 import { lacking } from "../helpers/host.js";
 
 type Grpc = typeof import("@grpc/grpc-js");
@@ -148,7 +149,10 @@ describe.skipIf(!!missing)("containerd CRI with a polis runtime handler", () => 
       const sbPid = sbRow!.pid;
       const ctPid = ctRow!.pid;
       expect(readFileSync(`/proc/${sbPid}/cmdline`, "utf8")).toBe("sleep\0" + "2147483647\0");
-      expect(readFileSync(`/proc/${ctPid}/cmdline`, "utf8")).toBe("sleep\0" + "1000\0");
+      // The container's shell echoes twice before it execs sleep: on a loaded host that takes a moment.
+      const cmdline = () => readFileSync(`/proc/${ctPid}/cmdline`, "utf8");
+      await waitFor(() => cmdline() === "sleep\0" + "1000\0", 10_000).catch(() => {});
+      expect(cmdline()).toBe("sleep\0" + "1000\0");
       // In the pod: the pod's cgroup parent, the sandbox's pid and ipc namespaces, the host network.
       expect(readFileSync(`/proc/${sbPid}/cgroup`, "utf8")).toContain(`:pids:${cgroupParent}/${sandboxId}\n`);
       expect(readFileSync(`/proc/${ctPid}/cgroup`, "utf8")).toContain(`:pids:${cgroupParent}/${containerId}\n`);
