@@ -31,3 +31,10 @@ export function reportPhases(): void {
   phase("exit");
   writeSync(2, phases.map(([n, ms]) => `phase=${n.replace(/\s+/g, "-")} ms=${ms.toFixed(2)}\n`).join(""));
 }
+
+/**
+ * Wall time since this polis process started, in ms (node's boot included: what the caller
+ * waited so far). Recorded as `durationMs` on the engine's lifecycle events, which `polis
+ * monitor` turns into polis_operation_duration_seconds; for `run`, start's includes create's.
+ */
+export const elapsedMs = (): number => Math.round(performance.now() * 10) / 10;

@@ -20,7 +20,7 @@ import { writePidFile } from "./pidfile.js";
 import { ownerName, statePathFor } from "./records.js";
 import { rootfsOf } from "./rootfs.js";
 import { sessionKeyringName } from "./plan-init.js";
-import { phase } from "../timing.js";
+import { elapsedMs, phase } from "../timing.js";
 import { preexistingFrozen } from "../cgroups/freezer.js";
 
 /**
@@ -97,7 +97,7 @@ export async function createContainer(
     if (extras.afterInit) await extras.afterInit(launch.pid);
     if (o.pidFile) writePidFile(o.pidFile, launch.pid);
     store.update(o.id, { phase: "created" });
-    store.appendEvent({ type: "container", action: "create", id: o.id, attributes: { bundle } });
+    store.appendEvent({ type: "container", action: "create", id: o.id, attributes: { bundle, durationMs: elapsedMs() } });
     phase("record created");
     // A detached init lives on its own; `run` keeps the session to learn the exit status.
     if (mode === "detach") launch.session.close();

@@ -5,7 +5,7 @@ import { cleanupContainer } from "./cleanup.js";
 import { liveStatus, openStore } from "./context.js";
 import type { DeleteOptions, GlobalOptions } from "./options.js";
 import { releaseResources } from "./resources.js";
-import { phase } from "../timing.js";
+import { elapsedMs, phase } from "../timing.js";
 
 export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promise<void> {
   phase("lifecycle module load");
@@ -29,7 +29,7 @@ export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promi
     } finally {
       // A step of the cleanup may fail after the row went (it is removed whatever happens): the
       // container is deleted all the same, and the event says so.
-      if (!store.get(o.id)) store.appendEvent({ type: "container", action: "delete", id: o.id });
+      if (!store.get(o.id)) store.appendEvent({ type: "container", action: "delete", id: o.id, attributes: { durationMs: elapsedMs() } });
     }
     phase("teardown");
   } finally {

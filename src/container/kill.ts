@@ -3,7 +3,7 @@ import { isFrozenAt } from "../cgroups/freezer.js";
 import { PolisError } from "../errors.js";
 import { liveStatus, mustGet, openStore } from "./context.js";
 import type { GlobalOptions, KillOptions } from "./options.js";
-import { phase } from "../timing.js";
+import { elapsedMs, phase } from "../timing.js";
 
 export async function killContainer(g: GlobalOptions, o: KillOptions): Promise<void> {
   phase("lifecycle module load");
@@ -19,7 +19,7 @@ export async function killContainer(g: GlobalOptions, o: KillOptions): Promise<v
       // Only --all needs the cgroup manager; the plain kill stays off its import cost.
       const { recordedCgroup } = await import("./cgroup.js");
       recordedCgroup(rec).killAll(o.signal);
-      store.appendEvent({ type: "container", action: "kill", id: o.id, attributes: { signal: o.signal, all: true } });
+      store.appendEvent({ type: "container", action: "kill", id: o.id, attributes: { signal: o.signal, all: true, durationMs: elapsedMs() } });
       return;
     }
     try {
@@ -28,7 +28,7 @@ export async function killContainer(g: GlobalOptions, o: KillOptions): Promise<v
       if ((err as NodeJS.ErrnoException).code === "ESRCH") throw new PolisError("container not running");
       throw err;
     }
-    store.appendEvent({ type: "container", action: "kill", id: o.id, attributes: { signal: o.signal } });
+    store.appendEvent({ type: "container", action: "kill", id: o.id, attributes: { signal: o.signal, durationMs: elapsedMs() } });
   } finally {
     store.close();
   }

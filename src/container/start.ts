@@ -9,7 +9,7 @@ import type { ContainerRecord } from "../state/types.js";
 import { fifoPath, initAlive, liveStatus, mustGet, openStore, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
 import type { Store } from "../state/store.js";
-import { phase } from "../timing.js";
+import { elapsedMs, phase } from "../timing.js";
 
 export async function startContainer(g: GlobalOptions, id: string): Promise<void> {
   phase("lifecycle module load");
@@ -54,7 +54,7 @@ export async function startCreated(store: Store, rec: ContainerRecord): Promise<
     }
   }
   releaseInit(rec);
-  store.appendEvent({ type: "container", action: "start", id: rec.id });
+  store.appendEvent({ type: "container", action: "start", id: rec.id, attributes: { durationMs: elapsedMs() } });
   phase("init released");
   if (hooks?.poststart?.length) {
     const { runHooks } = await import("../hooks/run.js");

@@ -3,7 +3,7 @@
 // `polis monitor` neither repeats nor forgets them), to the log and to the webhook.
 import { log } from "../log.js";
 import type { AlertState } from "../state/monitor.js";
-import type { AlertRule } from "./config.js";
+import type { AlertRule, Webhook } from "./config.js";
 
 /** What a rule looks at for one container at one evaluation. */
 export interface ContainerFacts {
@@ -18,6 +18,8 @@ export interface ContainerFacts {
 }
 
 export interface Notification {
+  /** The same for every delivery of one notification: receivers may drop repeats by it. */
+  key: string;
   status: "firing" | "resolved";
   rule: string;
   metric: string;
@@ -49,15 +51,15 @@ export function valueOf(rule: AlertRule, f: ContainerFacts): number | undefined 
 
 /**
  * One evaluation (pure: the caller persists the returned states and delivers the notifications).
- * `states` are the previous ones; containers that are gone resolve what was firing for them.
+ * `states` are the previous ones; containers gone for `goneGraceMs` resolve what fired for them.
  */
-export function evaluate(rules: AlertRule[], facts: ContainerFacts[], states: AlertState[], now: Date): { states: AlertState[]; notify: Notification[] } {
+export function evaluate(rules: AlertRule[], facts: ContainerFacts[], states: AlertState[], now: Date, goneGraceMs = 0): { states: AlertState[]; notify: Notification[] } {
   const prev = new Map(states.map((s) => [`${s.rule}\0${s.id}`, s]));
   const next: AlertState[] = [];
   const notify: Notification[] = [];
   const at = now.toISOString();
   const note = (status: Notification["status"], rule: AlertRule, f: { id: string; name: string }, value: number, since: string) =>
-    notify.push({ status, rule: rule.name, metric: rule.metric, threshold: rule.above, id: f.id, name: f.name, value, since, at });
+    notify.push({ key: `${rule.name}/${f.id}/${since}/${status}`, status, rule: rule.name, metric: rule.metric, threshold: rule.above, id: f.id, name: f.name, value, since, at });
   for (const rule of rules) {
     for (const f of facts) {
       if (!rule.containers.test(f.id)) continue;
@@ -76,26 +78,37 @@ export function evaluate(rules: AlertRule[], facts: ContainerFacts[], states: Al
       next.push({ rule: rule.name, id: f.id, since, firing });
     }
   }
-  // Containers no longer there (deleted, stopped): what fired for them resolves.
+  // Containers no longer there: what fired for them resolves once they stayed away `goneGraceMs`
+  // (a --health-on-failure restart deletes and recreates the container under the same id).
   for (const old of prev.values()) {
     const rule = rules.find((r) => r.name === old.rule);
-    if (old.firing && rule) note("resolved", rule, { id: old.id, name: old.id }, 0, old.since);
+    if (!rule || !old.firing) continue;
+    const goneSince = old.goneSince ?? at;
+    if (now.getTime() - Date.parse(goneSince) >= goneGraceMs) note("resolved", rule, { id: old.id, name: old.id }, 0, old.since);
+    else next.push({ ...old, goneSince });
   }
   return { states: next, notify };
 }
 
-/** POST the notification as JSON, retrying with back-off; never throws. */
-export async function deliver(n: Notification, webhook: { url: string; retries: number; timeoutMs: number } | undefined): Promise<boolean> {
+/** The log line of a firing (warning) or a resolution (info); written once, when decided. */
+export function logAlert(n: Notification): void {
   const text = `alert ${n.rule} ${n.status} for container ${n.id}: ${n.metric} = ${round(n.value)} (threshold ${n.threshold})`;
   if (n.status === "firing") log.warn(text);
   else log.info(text);
-  if (!webhook) return true;
+}
+
+/**
+ * POST the notification as JSON, retrying with back-off (0.5 s, 1 s, 2 s …); never throws.
+ * False when every attempt failed or `stopping()` turned true: the caller keeps it for later.
+ */
+export async function deliver(n: Notification, webhook: Webhook, stopping: () => boolean = () => false): Promise<boolean> {
   for (let attempt = 0; attempt <= webhook.retries; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+    if (stopping()) return false;
     try {
       const res = await fetch(webhook.url, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { ...webhook.headers, "content-type": "application/json" },
         body: JSON.stringify(n),
         signal: AbortSignal.timeout(webhook.timeoutMs),
       });
@@ -105,7 +118,7 @@ export async function deliver(n: Notification, webhook: { url: string; retries: 
       log.warn(`webhook ${webhook.url}: ${(err as Error).message} (attempt ${attempt + 1} of ${webhook.retries + 1})`);
     }
   }
-  log.error(`webhook ${webhook.url}: gave up delivering ${n.rule} ${n.status} for ${n.id}`);
+  log.error(`webhook ${webhook.url}: ${n.rule} ${n.status} for ${n.id} not delivered yet; trying again at the next interval`);
   return false;
 }
 

@@ -3,8 +3,8 @@
 import { isFrozenAt } from "../cgroups/freezer.js";
 import { liveStatus } from "../container/context.js";
 import type { Store } from "../state/store.js";
-import { eventCounts, lastEventTimes, latestHealthResults, listMonitors, resourcesByPrefix, type HealthResult, type MonitorRow } from "../state/monitor.js";
-import type { ContainerRecord } from "../state/types.js";
+import { lastEventTimes, latestHealthResults, listMonitors, resourcesByPrefix, type HealthResult, type MonitorRow } from "../state/monitor.js";
+import type { ContainerRecord, EngineEvent } from "../state/types.js";
 import { sampleContainer, type Sample } from "./sample.js";
 import { nameOf } from "./stats.js";
 
@@ -25,13 +25,17 @@ export interface ContainerView {
 export interface Snapshot {
   at: number;
   containers: ContainerView[];
-  events: { type: string; action: string; count: number }[];
+  /** Events recorded after the `afterSeq` asked for (none when not asked). */
+  events: EngineEvent[];
 }
 
-/** `store` stays open: `polis monitor` keeps one connection (opening costs more than the reads). */
-export function collect(store: Store): Snapshot {
+/**
+ * `store` stays open: `polis monitor` keeps one connection (opening costs more than the reads).
+ * `afterSeq`: also return the events recorded since (the scrape's counters catch up with them).
+ */
+export function collect(store: Store, afterSeq?: number): Snapshot {
   let views: ContainerView[];
-  let events;
+  let events: EngineEvent[] = [];
   {
     const monitors = new Map(listMonitors(store).map((m) => [m.id, m]));
     const images = resourcesByPrefix(store, "image");
@@ -52,7 +56,7 @@ export function collect(store: Store): Snapshot {
         lastHealth: health.get(rec.id),
       };
     });
-    events = eventCounts(store);
+    if (afterSeq !== undefined) events = store.listEvents({ afterSeq });
   }
   for (const v of views) {
     if (v.status !== "running" && v.status !== "paused") continue;

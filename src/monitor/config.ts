@@ -7,6 +7,7 @@
 //     retention: 24h                # metric history kept for the dashboard
 //     eventRetention: 168h          # `polis events --all` history
 //     webhook: { url: http://127.0.0.1:9000/hook, retries: 3, timeout: 5s }
+//     #  headers: { Authorization: "Bearer …" }  # sent with every POST
 //     alerts:
 //       - name: memory-high
 //         metric: memory_percent    # cpu_percent memory_percent memory_bytes unhealthy oom_kills restarts
@@ -30,6 +31,14 @@ export interface AlertRule {
   containers: RegExp;
 }
 
+export interface Webhook {
+  url: string;
+  retries: number;
+  timeoutMs: number;
+  /** Extra request headers (a receiver's Authorization, say). */
+  headers: Record<string, string>;
+}
+
 export interface MonitorConfig {
   file: string;
   listen?: string;
@@ -37,7 +46,7 @@ export interface MonitorConfig {
   token?: string;
   retentionMs: number;
   eventRetentionMs: number;
-  webhook?: { url: string; retries: number; timeoutMs: number };
+  webhook?: Webhook;
   alerts: AlertRule[];
 }
 
@@ -69,12 +78,20 @@ export function monitorConfig(cfg: PolisConfig): MonitorConfig {
   if (sec.token !== undefined) out.token = str(sec.token, "token");
   if (sec.webhook !== undefined) {
     const w = asObject(sec.webhook, "monitor.webhook", file);
-    checkKeys(w, ["url", "retries", "timeout"], "monitor.webhook", file);
+    checkKeys(w, ["url", "retries", "timeout", "headers"], "monitor.webhook", file);
     const url = str(w.url, "webhook.url");
     if (!/^https?:\/\//.test(url)) throw bad("webhook.url", "must be an http:// or https:// URL");
     const retries = w.retries === undefined ? 3 : Number(w.retries);
     if (!Number.isInteger(retries) || retries < 0) throw bad("webhook.retries", "must be a whole number");
-    out.webhook = { url, retries, timeoutMs: w.timeout === undefined ? 5000 : dur(w.timeout, "webhook.timeout") };
+    const headers: Record<string, string> = {};
+    if (w.headers !== undefined) {
+      for (const [k, v] of Object.entries(asObject(w.headers, "monitor.webhook.headers", file))) {
+        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) throw bad(`webhook.headers.${k}`, "is not an HTTP header name");
+        if (typeof v !== "string" || /[\r\n]/.test(v)) throw bad(`webhook.headers.${k}`, "must be a string on one line");
+        headers[k] = v;
+      }
+    }
+    out.webhook = { url, retries, timeoutMs: w.timeout === undefined ? 5000 : dur(w.timeout, "webhook.timeout"), headers };
   }
   if (sec.alerts !== undefined) {
     if (!Array.isArray(sec.alerts)) throw bad("alerts", "must be a list of rules");

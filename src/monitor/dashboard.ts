@@ -29,8 +29,9 @@ export function dashboardHtml(intervalMs: number): string {
 </style></head><body>
 <h1>polis monitor</h1>
 <table id="containers"><thead><tr><th>ID</th><th>NAME</th><th>IMAGE</th><th>STATE</th><th>HEALTH</th><th>CPU %</th><th>MEMORY</th><th>PIDS</th></tr></thead><tbody></tbody></table>
-<div class="charts"><div><h2>CPU %</h2><div id="cpu"></div></div><div><h2>Memory (MiB)</h2><div id="mem"></div></div></div>
+<div class="charts"><div><h2>CPU % <small id="cpu-note"></small></h2><div id="cpu"></div></div><div><h2>Memory (MiB) <small id="mem-note"></small></h2><div id="mem"></div></div></div>
 <div id="detail" hidden><h2 id="detail-title"></h2><h3>Health</h3><pre id="detail-health"></pre><h3>Log (last lines)</h3><pre id="detail-log"></pre></div>
+<h2>Firing alerts</h2><ul id="alerts"></ul>
 <h2>Recent events</h2><ul id="events"></ul>
 <script src="static/uplot.js"></script>
 <script>
@@ -40,6 +41,20 @@ const api = (path) => fetch(path + (token ? (path.includes("?") ? "&" : "?") + "
 const INTERVAL = ${Math.max(500, Math.min(intervalMs, 5000))};
 const WINDOW_S = 15 * 60;
 const palette = ["#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a3069", "#57606a"];
+// A chart of a hundred lines says nothing: each shows the TOP containers by their latest value
+// (and the selected one), in id order so that the set changes, and the chart is rebuilt, rarely.
+// (Not named "top": that is window.top, and a global function of that name stops the script.)
+const TOP = palette.length;
+function topSeries(id, key, series) {
+  const note = document.getElementById(id + "-note");
+  if (series.length <= TOP) { note.textContent = ""; return series; }
+  const last = (s) => (s.points.length ? s.points[s.points.length - 1][key] : 0);
+  const pick = [...series].sort((a, b) => last(b) - last(a) || (a.id < b.id ? -1 : 1)).slice(0, TOP);
+  const sel = series.find((s) => s.id === selected);
+  if (sel && !pick.includes(sel)) pick.push(sel);
+  note.textContent = "top " + TOP + " of " + series.length;
+  return pick.sort((a, b) => (a.id < b.id ? -1 : 1));
+}
 window.polisCharts = {};
 window.polisUpdates = 0;
 let selected = null;
@@ -63,7 +78,9 @@ function chart(id, key, series) {
 }
 
 async function refresh() {
-  const [list, hist, events] = await Promise.all([api("api/containers"), api("api/history?since=" + (Date.now() - WINDOW_S * 1000)), api("api/events?limit=30")]);
+  const [list, hist, events, alerts] = await Promise.all([api("api/containers"), api("api/history?since=" + (Date.now() - WINDOW_S * 1000)), api("api/events?limit=30"), api("api/alerts")]);
+  const firing = document.getElementById("alerts");
+  firing.replaceChildren(...(alerts.length ? alerts.map((a) => { const li = text(document.createElement("li"), a.rule + " on " + a.id + " since " + a.since); li.className = "unhealthy"; return li; }) : [text(document.createElement("li"), "none")]));
   const tbody = document.querySelector("#containers tbody");
   tbody.replaceChildren();
   for (const c of list) {
@@ -76,8 +93,8 @@ async function refresh() {
     tr.onclick = () => { selected = c.id; detail(); refresh(); };
     tbody.appendChild(tr);
   }
-  chart("cpu", 1, hist.series);
-  chart("mem", 2, hist.series.map((s) => ({ id: s.id, points: s.points.map((p) => [p[0], p[1], p[2] / 1048576]) })));
+  chart("cpu", 1, topSeries("cpu", 1, hist.series));
+  chart("mem", 2, topSeries("mem", 2, hist.series.map((s) => ({ id: s.id, points: s.points.map((p) => [p[0], p[1], p[2] / 1048576]) }))));
   const ul = document.getElementById("events");
   ul.replaceChildren(...events.reverse().map((e) => text(document.createElement("li"), e.time + " " + e.type + " " + e.action + " " + e.id + " " + JSON.stringify(e.attributes))));
   window.polisUpdates++;
@@ -89,7 +106,8 @@ async function detail() {
   document.getElementById("detail").hidden = false;
   text(document.getElementById("detail-title"), d.id + " (" + d.status + ")");
   text(document.getElementById("detail-health"), d.health ? d.health.status + "\\n" + d.health.log.map((r) => r.start + "  exit " + r.exitCode + "  " + r.output.trim()).join("\\n") : "no health check");
-  text(document.getElementById("detail-log"), d.logTail.join("\\n") || "(no log)");
+  const logEl = text(document.getElementById("detail-log"), d.logTail.join("\\n") || "(no log)");
+  logEl.scrollTop = logEl.scrollHeight; // the newest lines in view
 }
 
 async function loop() {

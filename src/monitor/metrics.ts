@@ -3,14 +3,17 @@
 // Values are read fresh at each scrape (collect.ts); nothing is cached between scrapes.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { ContainerView, Snapshot } from "./collect.js";
+import type { EngineEvent } from "../state/types.js";
 import type { Sample } from "./sample.js";
 
 const LABELS = ["id", "name", "image"] as const;
 
 export interface Metrics {
   registry: Registry;
-  /** Render the exposition text for this snapshot. */
+  /** Render the exposition text for this snapshot (its events are counted once). */
   render(s: Snapshot): Promise<string>;
+  /** The last event seq counted: a scrape collects the events after it. */
+  lastSeq(): number;
   scrapeSeconds: Histogram;
   alertsFiring: Gauge;
 }
@@ -40,6 +43,9 @@ export function createMetrics(): Metrics {
   family("counter", "container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", (s) => s.cpuTotalNs / 1e9);
   family("counter", "container_cpu_user_seconds_total", "Cumulative user cpu time consumed in seconds.", (s) => s.cpuUserNs / 1e9);
   family("counter", "container_cpu_system_seconds_total", "Cumulative system cpu time consumed in seconds.", (s) => s.cpuSystemNs / 1e9);
+  family("counter", "container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", (s) => s.cfsPeriods);
+  family("counter", "container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", (s) => s.cfsThrottledPeriods);
+  family("counter", "container_cpu_cfs_throttled_seconds_total", "Total time duration the container has been throttled.", (s) => s.cfsThrottledNs / 1e9);
   family("gauge", "container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed.", (s) => s.memUsage);
   family("gauge", "container_memory_working_set_bytes", "Current working set in bytes (usage minus inactive file pages).", (s) => s.memWorkingSet);
   family("gauge", "container_memory_rss", "Size of RSS in bytes.", (s) => s.memRss);
@@ -78,6 +84,16 @@ export function createMetrics(): Metrics {
     },
   });
   new Gauge({
+    name: "polis_container_info",
+    help: "Every container under this polis root, stopped ones too: 1, with its state and bundle as labels.",
+    labelNames: [...LABELS, "state", "bundle"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of snapshot.containers) this.set({ ...labels(c), state: c.status, bundle: c.rec.bundle }, 1);
+    },
+  });
+  new Gauge({
     name: "polis_containers",
     help: "Containers under this polis root, by state.",
     labelNames: ["state"],
@@ -88,13 +104,18 @@ export function createMetrics(): Metrics {
     },
   });
   new Gauge({
-    name: "polis_container_health",
-    help: "1 for the container's current health status (starting, healthy, unhealthy).",
+    name: "polis_container_health_status",
+    help: "Health check status of a container with a health check: 1 for its current status (starting, healthy, unhealthy), 0 for the others.",
     labelNames: [...LABELS, "status"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const c of snapshot.containers) if (c.monitor?.health) this.set({ ...labels(c), status: c.monitor.healthStatus ?? "starting" }, 1);
+      // kube-state-metrics' shape: one series per status, 1 for the current one and 0 for the others
+      for (const c of snapshot.containers) {
+        if (!c.monitor?.health) continue;
+        const now = c.monitor.healthStatus ?? "starting";
+        for (const status of ["starting", "healthy", "unhealthy"]) this.set({ ...labels(c), status }, status === now ? 1 : 0);
+      }
     },
   });
   new Gauge({
@@ -127,16 +148,30 @@ export function createMetrics(): Metrics {
       for (const c of snapshot.containers) if (c.monitor?.exitCode !== null && c.monitor?.exitCode !== undefined) this.set(labels(c), c.monitor.exitCode);
     },
   });
-  new Counter({
+  // Engine events, counted as they are recorded (from the history at start, then each scrape
+  // reads those after the last seq seen): counters that only go up while this process lives.
+  const events = new Counter({
     name: "polis_events_total",
-    help: "Engine events in the history (create, start, kill, exit, oom, health_status, delete, …), by type and action.",
+    help: "Engine events recorded (create, start, kill, exit, oom, health_status, delete, alert, …), by type and action.",
     labelNames: ["type", "action"],
     registers: [registry],
-    collect() {
-      this.reset();
-      for (const e of snapshot.events) this.inc({ type: e.type, action: e.action }, e.count);
-    },
   });
+  const operations = new Histogram({
+    name: "polis_operation_duration_seconds",
+    help: "Wall time of polis lifecycle commands (create, start, kill, delete), from the process's start to the operation's record.",
+    labelNames: ["operation"],
+    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  let lastSeq = 0;
+  const observe = (list: EngineEvent[]) => {
+    for (const e of list) {
+      lastSeq = Math.max(lastSeq, e.seq);
+      events.inc({ type: e.type, action: e.action });
+      const ms = e.attributes.durationMs;
+      if (e.type === "container" && typeof ms === "number") operations.observe({ operation: e.action }, ms / 1000);
+    }
+  };
   const scrapeSeconds = new Histogram({
     name: "polis_monitor_scrape_duration_seconds",
     help: "Time to read every container's counters for one scrape.",
@@ -148,8 +183,10 @@ export function createMetrics(): Metrics {
     registry,
     scrapeSeconds,
     alertsFiring,
+    lastSeq: () => lastSeq,
     render(s) {
       snapshot = s;
+      observe(s.events);
       return registry.metrics();
     },
   };

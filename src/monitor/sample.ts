@@ -38,6 +38,10 @@ export interface Sample {
   blkWrite: number;
   pids: number;
   oomKills: number;
+  /** CFS bandwidth: periods, periods throttled and time throttled (ns); 0 without a CPU quota. */
+  cfsPeriods: number;
+  cfsThrottledPeriods: number;
+  cfsThrottledNs: number;
 }
 
 /**
@@ -56,11 +60,21 @@ export function sampleContainer(rec: ContainerRecord): Sample {
     const t = flat(read(cpu, "cpuacct.stat"));
     cpuUserNs = (t.user ?? 0) * NS_PER_TICK;
     cpuSystemNs = (t.system ?? 0) * NS_PER_TICK;
+  }
+  const cfs = { periods: 0, throttled: 0, throttledNs: 0 };
+  if (v1cpu) {
+    const t = p.cpu ? flat(read(p.cpu, "cpu.stat")) : {};
+    cfs.periods = t.nr_periods ?? 0;
+    cfs.throttled = t.nr_throttled ?? 0;
+    cfs.throttledNs = t.throttled_time ?? 0;
   } else if (p.unified) {
     const t = flat(read(p.unified, "cpu.stat"));
     cpuTotalNs = (t.usage_usec ?? 0) * 1000;
     cpuUserNs = (t.user_usec ?? 0) * 1000;
     cpuSystemNs = (t.system_usec ?? 0) * 1000;
+    cfs.periods = t.nr_periods ?? 0;
+    cfs.throttled = t.nr_throttled ?? 0;
+    cfs.throttledNs = (t.throttled_usec ?? 0) * 1000;
   }
   const mem = p.memory ? memoryV1(p.memory) : p.unified ? memoryV2(p.unified) : undefined;
   const hostMem = hostMemoryBytes();
@@ -85,6 +99,9 @@ export function sampleContainer(rec: ContainerRecord): Sample {
     blkWrite: io.write,
     pids: pidsDir ? num(read(pidsDir, "pids.current")) : 0,
     oomKills: mem?.oomKills ?? 0,
+    cfsPeriods: cfs.periods,
+    cfsThrottledPeriods: cfs.throttled,
+    cfsThrottledNs: cfs.throttledNs,
   };
 }
 

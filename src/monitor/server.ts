@@ -9,7 +9,7 @@ import { openStore } from "../container/context.js";
 import type { GlobalOptions } from "../container/options.js";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
-import { getMonitor, healthResults, recentEvents, samplesSince, type MetricSample } from "../state/monitor.js";
+import { alertStates, getMonitor, healthResults, recentEvents, samplesSince, type MetricSample } from "../state/monitor.js";
 import type { Store } from "../state/store.js";
 import { collect, type Snapshot } from "./collect.js";
 import type { MonitorConfig } from "./config.js";
@@ -43,7 +43,7 @@ export async function serveMonitor(g: GlobalOptions, o: ServeOptions, stop: Prom
   // One connection for the process's life: an idle WAL reader blocks no writer, and opening
   // (and the checkpoint of a last close) costs more than a whole scrape's reads.
   const store = openStore(g);
-  const sampler = new Sampler(store, o.config, metrics);
+  const sampler = new Sampler(store, o.config, o.intervalMs);
   const server = createServer((req, res) => {
     handle(store, o, metrics, sampler, req, res).catch((err) => {
       log.warn(`polis monitor: ${req.url}: ${(err as Error).message}`);
@@ -68,7 +68,7 @@ export async function serveMonitor(g: GlobalOptions, o: ServeOptions, stop: Prom
     clearInterval(timer);
     await new Promise((r) => server.close(r));
     server.closeAllConnections();
-    await sampler.idle();
+    await sampler.stop();
     store.close();
   }
 }
@@ -92,7 +92,11 @@ async function handle(store: Store, o: ServeOptions, metrics: ReturnType<typeof 
   const path = url.pathname;
   if (path === "/metrics") {
     const end = metrics.scrapeSeconds.startTimer();
-    const snap = collect(store);
+    const snap = collect(store, metrics.lastSeq());
+    // from the database, so that every monitor of the root says what the lease holder decided
+    const firing = alertStates(store).filter((s) => s.firing);
+    metrics.alertsFiring.reset();
+    for (const rule of o.config.alerts) metrics.alertsFiring.set({ rule: rule.name }, firing.filter((s) => s.rule === rule.name).length);
     end();
     return send(res, 200, metrics.registry.contentType, await metrics.render(snap));
   }
@@ -101,6 +105,7 @@ async function handle(store: Store, o: ServeOptions, metrics: ReturnType<typeof 
   if (path === "/static/uplot.css") return send(res, 200, "text/css", uplotAsset("uPlot.min.css"));
   if (path === "/api/containers") return json(res, containersView(sampler.latest ?? collect(store), sampler));
   if (path === "/api/history") return json(res, history(store, Number(url.searchParams.get("since") ?? 0), url.searchParams.get("id") ?? undefined));
+  if (path === "/api/alerts") return json(res, alertStates(store).filter((s) => s.firing));
   if (path === "/api/events") return json(res, recentEvents(store, Math.min(500, Math.max(1, Number(url.searchParams.get("limit")) || 50))));
   const one = /^\/api\/containers\/([^/]+)$/.exec(path);
   if (one) return json(res, containerDetail(store, decodeURIComponent(one[1])));

@@ -234,6 +234,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX image_leases_by_digest ON image_leases (digest);
     `,
   },
+  {
+    name: "monitor.alert_outbox",
+    // Alert notifications for the webhook, written in the transaction that decides them and
+    // removed once delivered: a `polis monitor` killed before the webhook took one sends it when
+    // it runs again. One monitor per root records the history and evaluates and delivers alerts: the holder of the
+    // "alerts" lease (a live process, checked by pid, start time and boot id). gone_since: a
+    // container missing while its alert fires resolves only after a grace (restarts recreate it).
+    sql: `
+      CREATE TABLE alert_outbox (
+        seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+        body TEXT NOT NULL
+      );
+      ALTER TABLE alert_states ADD COLUMN gone_since TEXT;
+      CREATE TABLE monitor_leases (
+        name       TEXT PRIMARY KEY,
+        pid        INTEGER NOT NULL,
+        start_time TEXT NOT NULL,
+        boot_id    TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build of polis writes. */

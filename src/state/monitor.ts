@@ -89,7 +89,7 @@ export function removeMonitor(store: Store, id: string): void {
   db.transaction(() => {
     db.prepare("DELETE FROM monitor_containers WHERE id = ?").run(id);
     db.prepare("DELETE FROM health_results WHERE id = ?").run(id);
-    db.prepare("DELETE FROM alert_states WHERE id = ?").run(id);
+    // alert_states stay: `polis monitor` sends the resolution of what fired for it, then clears them
   })();
 }
 
@@ -149,17 +149,22 @@ export interface AlertState {
   id: string;
   since: string;
   firing: boolean;
+  /** When the container was first missing while this fired (a restart recreates it). */
+  goneSince?: string;
 }
 
 export function alertStates(store: Store): AlertState[] {
-  return (connectionOf(store).prepare("SELECT rule, id, since, firing FROM alert_states").all() as (Omit<AlertState, "firing"> & { firing: number })[]).map((r) => ({
-    ...r,
-    firing: r.firing === 1,
-  }));
+  const rows = connectionOf(store).prepare("SELECT rule, id, since, firing, gone_since AS goneSince FROM alert_states").all() as (Omit<AlertState, "firing" | "goneSince"> & {
+    firing: number;
+    goneSince: string | null;
+  })[];
+  return rows.map((r) => ({ rule: r.rule, id: r.id, since: r.since, firing: r.firing === 1, ...(r.goneSince ? { goneSince: r.goneSince } : {}) }));
 }
 
 export function setAlertState(store: Store, s: AlertState): void {
-  connectionOf(store).prepare("INSERT OR REPLACE INTO alert_states (rule, id, since, firing) VALUES (?, ?, ?, ?)").run(s.rule, s.id, s.since, s.firing ? 1 : 0);
+  connectionOf(store)
+    .prepare("INSERT OR REPLACE INTO alert_states (rule, id, since, firing, gone_since) VALUES (?, ?, ?, ?, ?)")
+    .run(s.rule, s.id, s.since, s.firing ? 1 : 0, s.goneSince ?? null);
 }
 
 export function clearAlertState(store: Store, rule: string, id: string): void {
@@ -170,11 +175,6 @@ export function clearAlertState(store: Store, rule: string, id: string): void {
 export function recentEvents(store: Store, n: number): EngineEvent[] {
   const rows = connectionOf(store).prepare("SELECT seq, time, type, action, id, attributes FROM events ORDER BY seq DESC LIMIT ?").all(n) as (Omit<EngineEvent, "attributes"> & { attributes: string })[];
   return rows.reverse().map((r) => ({ ...r, attributes: JSON.parse(r.attributes) as Record<string, unknown> }));
-}
-
-/** How many events of each type/action the history holds (polis_events_total). */
-export function eventCounts(store: Store): { type: string; action: string; count: number }[] {
-  return connectionOf(store).prepare("SELECT type, action, COUNT(*) AS count FROM events GROUP BY type, action").all() as { type: string; action: string; count: number }[];
 }
 
 /** How many `action` events container `id` had since `since` (RFC 3339). */
@@ -196,6 +196,48 @@ export function resourcesByPrefix(store: Store, prefix: string): Map<string, { k
   const out = new Map<string, { kind: string; name: string; data: unknown }>();
   for (const r of rows) if (!out.has(r.id)) out.set(r.id, { kind: r.kind, name: r.name, data: JSON.parse(r.data) });
   return out;
+}
+
+/** Queues webhook notifications (JSON bodies); call inside the transaction that decided them. */
+export function enqueueAlerts(store: Store, bodies: string[]): void {
+  const ins = connectionOf(store).prepare("INSERT INTO alert_outbox (body) VALUES (?)");
+  for (const b of bodies) ins.run(b);
+}
+
+/** Notifications not yet delivered, oldest first. */
+export function pendingAlerts(store: Store): { seq: number; body: string }[] {
+  return connectionOf(store).prepare("SELECT seq, body FROM alert_outbox ORDER BY seq").all() as { seq: number; body: string }[];
+}
+
+export function removeAlert(store: Store, seq: number): void {
+  connectionOf(store).prepare("DELETE FROM alert_outbox WHERE seq = ?").run(seq);
+}
+
+export interface Lease {
+  pid: number;
+  startTime: string;
+  bootId: string;
+}
+
+/**
+ * Takes lease `name` for `me` unless a live process (`alive`) holds it; returns the holder.
+ * Call inside a write transaction so that two monitors never both take it.
+ */
+export function takeLease(store: Store, name: string, me: Lease, alive: (l: Lease) => boolean): Lease {
+  const db = connectionOf(store);
+  const held = db.prepare("SELECT pid, start_time AS startTime, boot_id AS bootId FROM monitor_leases WHERE name = ?").get(name) as Lease | undefined;
+  if (held && (held.pid !== me.pid || held.startTime !== me.startTime) && alive(held)) return held;
+  db.prepare("INSERT OR REPLACE INTO monitor_leases (name, pid, start_time, boot_id) VALUES (?, ?, ?, ?)").run(name, me.pid, me.startTime, me.bootId);
+  return me;
+}
+
+export function dropLease(store: Store, name: string, pid: number): void {
+  connectionOf(store).prepare("DELETE FROM monitor_leases WHERE name = ? AND pid = ?").run(name, pid);
+}
+
+/** Keeps the newest `keep` undelivered notifications (a webhook down for long); returns how many went. */
+export function trimOutbox(store: Store, keep: number): number {
+  return connectionOf(store).prepare("DELETE FROM alert_outbox WHERE seq NOT IN (SELECT seq FROM alert_outbox ORDER BY seq DESC LIMIT ?)").run(keep).changes;
 }
 
 /** Each container's latest health result (one query for a whole scrape). */

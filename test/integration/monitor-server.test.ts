@@ -157,11 +157,11 @@ describe("polis monitor", () => {
       const metrics = async () => (await fetch(`${mon.url}/metrics`, { headers: { authorization: "Bearer s3cret" } })).text();
       let text = "";
       const end = Date.now() + 20_000;
-      while (Date.now() < end && !text.includes(`polis_container_health{id="${c.id}",name="${c.id}",image="",status="healthy"} 1`)) {
+      while (Date.now() < end && !text.includes(`polis_container_health_status{id="${c.id}",name="${c.id}",image="",status="healthy"} 1`)) {
         text = await metrics();
         await sleep(200);
       }
-      expect(text).toContain(`polis_container_health{id="${c.id}",name="${c.id}",image="",status="healthy"} 1`);
+      expect(text).toContain(`polis_container_health_status{id="${c.id}",name="${c.id}",image="",status="healthy"} 1`);
       expect(text).toContain(`polis_container_health_failing_streak{id="${c.id}",name="${c.id}",image=""} 0`);
       expect(text).toMatch(new RegExp(`polis_container_health_check_duration_seconds\\{id="${c.id}"[^}]*\\} [0-9.]+`));
     } finally {
