@@ -35,7 +35,11 @@ if (existsSync(join(root, "scripts", "compile-schemas.mjs"))) {
 
 let commit = "unknown";
 try {
-  commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  commit = execFileSync("git", ["rev-parse", "HEAD"], {
+    cwd: root,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  }).trim();
 } catch {
   // not a git checkout (a packed tarball): the version still prints
 }
@@ -99,7 +103,11 @@ await esbuild.build({
 for (const [name, { pick }] of Object.entries(LEAVES)) {
   await esbuild.build({
     ...common,
-    stdin: { contents: `module.exports = require(${JSON.stringify(name)})${pick};`, resolveDir: root, sourcefile: `${name}-leaf.js` },
+    stdin: {
+      contents: `module.exports = require(${JSON.stringify(name)})${pick};`,
+      resolveDir: root,
+      sourcefile: `${name}-leaf.js`,
+    },
     outfile: join(outdir, "lib", `${name}.cjs`),
   });
 }
@@ -151,7 +159,13 @@ for (const set of ["hot", "all"]) {
   const scratch = mkdtempSync(join(tmpdir(), "polis-build-"));
   try {
     const cache = execFileSync(process.execPath, [entry], {
-      env: { ...process.env, POLIS_BUILD_CODE_CACHE: scratch, POLIS_BUILD_CODE_CACHE_SET: set, NODE_OPTIONS: "", POLIS_TIMING: "" },
+      env: {
+        ...process.env,
+        POLIS_BUILD_CODE_CACHE: scratch,
+        POLIS_BUILD_CODE_CACHE_SET: set,
+        NODE_OPTIONS: "",
+        POLIS_TIMING: "",
+      },
       stdio: ["ignore", "pipe", "inherit"],
       maxBuffer: 64 << 20,
     });
@@ -169,7 +183,10 @@ const launcher = join(root, "native", "build", "Release", "polis");
 // Bring it up to date first (incremental, ~0.2 s): its schema version and column checks are
 // generated from src/state/migrations.ts, which may have changed since `npm run install`.
 if (existsSync(join(root, "native", "build", "Makefile"))) {
-  execFileSync("make", ["-s", "-C", join(root, "native", "build"), "BUILDTYPE=Release", "polis"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("make", ["-s", "-C", join(root, "native", "build"), "BUILDTYPE=Release", "polis"], {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 }
 if (existsSync(launcher)) {
   copyFileSync(launcher, join(outdir, "polis"));

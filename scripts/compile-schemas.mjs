@@ -21,7 +21,9 @@ const ajv = new Ajv({
 
   messages: false, // src/spec/load.ts writes its own messages from keyword + params
 });
-for (const file of readdirSync(schemaDir).filter((f) => f.endsWith(".json")).sort()) {
+for (const file of readdirSync(schemaDir)
+  .filter((f) => f.endsWith(".json"))
+  .sort()) {
   ajv.addSchema(JSON.parse(readFileSync(join(schemaDir, file), "utf8")));
 }
 
@@ -68,4 +70,6 @@ export const validateProcess: SchemaValidator;
 export const validateResources: SchemaValidator;
 `,
 );
-console.log(`compile-schemas: wrote ${join("src", "spec", "generated", "validate-config.js")} (${imports.length} runtime imports)`);
+console.log(
+  `compile-schemas: wrote ${join("src", "spec", "generated", "validate-config.js")} (${imports.length} runtime imports)`,
+);

@@ -22,7 +22,12 @@ const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
 const work = mkdtempSync(join(tmpdir(), "polis-shot-"));
 const root = join(work, "root");
-const polis = (...a) => spawnSync(process.execPath, [join(REPO, "dist", "polis.mjs"), "--root", root, ...a], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const polis = (...a) =>
+  spawnSync(process.execPath, [join(REPO, "dist", "polis.mjs"), "--root", root, ...a], {
+    env,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const rootfs = join(work, "rootfs");
@@ -42,10 +47,36 @@ function bundle(name, script, edit = () => {}) {
 }
 
 const containers = [
-  ["web", bundle("web", 'i=0; while :; do i=$((i+1)); echo "GET /index.html 200 $((i*37%900+100))us"; [ $((i%7)) = 0 ] && echo "GET /missing 404" >&2; sleep 1; done'), ["--health-cmd", "true", "--health-interval", "2s"]],
-  ["batch", bundle("batch", "while :; do :; done", (c) => (c.linux.resources = { ...c.linux.resources, cpu: { quota: 50_000, period: 100_000 } })), []],
-  ["cache", bundle("cache", "i=0; while [ $i -lt 12 ]; do head -c 4m /dev/zero > /dev/shm/blob$i; i=$((i+1)); sleep 4; done; sleep 100000"), []],
-  ["flaky", bundle("flaky", "sleep 100000"), ["--health-cmd", "test -e /dev/shm/ok", "--health-interval", "2s", "--health-retries", "2"]],
+  [
+    "web",
+    bundle(
+      "web",
+      'i=0; while :; do i=$((i+1)); echo "GET /index.html 200 $((i*37%900+100))us"; [ $((i%7)) = 0 ] && echo "GET /missing 404" >&2; sleep 1; done',
+    ),
+    ["--health-cmd", "true", "--health-interval", "2s"],
+  ],
+  [
+    "batch",
+    bundle(
+      "batch",
+      "while :; do :; done",
+      (c) => (c.linux.resources = { ...c.linux.resources, cpu: { quota: 50_000, period: 100_000 } }),
+    ),
+    [],
+  ],
+  [
+    "cache",
+    bundle(
+      "cache",
+      "i=0; while [ $i -lt 12 ]; do head -c 4m /dev/zero > /dev/shm/blob$i; i=$((i+1)); sleep 4; done; sleep 100000",
+    ),
+    [],
+  ],
+  [
+    "flaky",
+    bundle("flaky", "sleep 100000"),
+    ["--health-cmd", "test -e /dev/shm/ok", "--health-interval", "2s", "--health-retries", "2"],
+  ],
 ];
 const config = join(work, "config.yaml");
 writeFileSync(
@@ -60,10 +91,25 @@ try {
     const r = polis("run", "--detach", "--logs", ...flags, "--bundle", dir, id);
     if (r.status !== 0) throw new Error(`run ${id}: ${r.stderr}`);
   }
-  monitor = spawn(process.execPath, [join(REPO, "dist", "polis.mjs"), "--root", root, "--config", config, "monitor", "--listen", "127.0.0.1:0", "--interval", "2s"], {
-    env,
-    stdio: ["ignore", "pipe", "ignore"],
-  });
+  monitor = spawn(
+    process.execPath,
+    [
+      join(REPO, "dist", "polis.mjs"),
+      "--root",
+      root,
+      "--config",
+      config,
+      "monitor",
+      "--listen",
+      "127.0.0.1:0",
+      "--interval",
+      "2s",
+    ],
+    {
+      env,
+      stdio: ["ignore", "pipe", "ignore"],
+    },
+  );
   const url = await new Promise((res, rej) => {
     let out = "";
     monitor.stdout.on("data", (d) => {
@@ -81,7 +127,14 @@ try {
     executablePath: "/usr/bin/chromium",
     userDataDir: join(work, "chromium"),
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+      "--disable-sync",
+    ],
   });
   const page = await browser.newPage();
   await page.setViewport({ width: 1200, height: 900 });

@@ -24,8 +24,8 @@ build(!coverage);
 
 installMissingPackages();
 
-// Lint first (biome, see biome.json): a failure is reported but the suites still run.
-const lint = spawnSync(join(root, "node_modules", ".bin", "biome"), ["lint"], { cwd: root, stdio: "inherit" });
+// Lint and format check first (biome check, see biome.json): a failure is reported but the suites still run.
+const lint = spawnSync(join(root, "node_modules", ".bin", "biome"), ["check"], { cwd: root, stdio: "inherit" });
 const lintFailed = lint.status !== 0;
 
 const run = `r${randomBytes(4).toString("hex")}`;
@@ -53,7 +53,17 @@ if (coverage) {
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 const res = spawnSync(
   process.execPath,
-  [vitest, "run", "--config", "test/vitest.config.ts", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...coverageArgs, ...process.argv.slice(2)],
+  [
+    vitest,
+    "run",
+    "--config",
+    "test/vitest.config.ts",
+    "--reporter=default",
+    "--reporter=json",
+    `--outputFile.json=${report}`,
+    ...coverageArgs,
+    ...process.argv.slice(2),
+  ],
   { cwd: root, stdio: "inherit", env },
 );
 
@@ -123,7 +133,10 @@ function installMissingPackages() {
   }
   console.log(`test: installing ${missing.join(" ")}`);
   const aptEnv = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  let r = spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { stdio: "inherit", env: aptEnv });
+  let r = spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], {
+    stdio: "inherit",
+    env: aptEnv,
+  });
   if (r.status !== 0) {
     // A fresh machine may have no package lists yet.
     spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env: aptEnv });

@@ -46,7 +46,8 @@ export function configureLog(config: LogConfig): void {
     sink = { config: { ...config, file: undefined }, fd: undefined };
     const err = e as NodeJS.ErrnoException;
     // runc's words: "open /x/y.log: no such file or directory"
-    const why = err.code === "EISDIR" ? "is a directory" : (/^[A-Z0-9]+: (.*?), /.exec(err.message)?.[1] ?? err.code ?? err.message);
+    const why =
+      err.code === "EISDIR" ? "is a directory" : (/^[A-Z0-9]+: (.*?), /.exec(err.message)?.[1] ?? err.code ?? err.message);
     throw new PolisError(`open ${config.file}: ${why}`, { step: "open the --log file", errno: err.code });
   }
 }

@@ -55,7 +55,6 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run: CommandRun }>> = {
   monitor: () => import("./cli/monitor.js"),
 };
 
-
 /** Run polis with `argv` (without node and the script); resolves to the exit code. */
 export async function main(argv: readonly string[], mainIo: MainIo = {}): Promise<number> {
   const io: CliIo = {
@@ -255,7 +254,11 @@ export async function warmUp(scratch: string, set: "hot" | "all"): Promise<void>
   if (set === "hot") return;
   const bundle = join(scratch, "bundle");
   mkdirSync(bundle, { recursive: true });
-  for (const argv of [["--root", scratch, "create", "--bundle", join(scratch, "missing"), "warm-up"], ["spec", "--bundle", bundle], ["--version"]]) {
+  for (const argv of [
+    ["--root", scratch, "create", "--bundle", join(scratch, "missing"), "warm-up"],
+    ["spec", "--bundle", bundle],
+    ["--version"],
+  ]) {
     await main(argv, quiet);
   }
   // create's validation, on runc's default config (the rootfs need not exist for this)

@@ -128,14 +128,19 @@ async function main() {
     rmSync(work, { recursive: true, force: true });
   }
   const rows = [];
-  for (const [client, label] of [["ctr", "`ctr run --rm` busybox `true`"], ["podman", "`podman run --rm` busybox `true`"]]) {
+  for (const [client, label] of [
+    ["ctr", "`ctr run --rm` busybox `true`"],
+    ["podman", "`podman run --rm` busybox `true`"],
+  ]) {
     const p = median(results[client].polis);
     const r = median(results[client].runc);
     const ratios = results[client].polis.map((v, i) => v / results[client].runc[i]);
     rows.push(`| ${label} | ${p.toFixed(0)} ms | ${r.toFixed(0)} ms | ${median(ratios).toFixed(2)}× |`);
   }
   const env0 = `${new Date().toISOString().slice(0, 10)} · loadavg ${spawnSync("cat", ["/proc/loadavg"], { encoding: "utf8" }).stdout.trim()}`;
-  process.stdout.write(`| end to end, median of ${RUNS} | polis | runc | polis/runc |\n|---|---:|---:|---:|\n${rows.join("\n")}\n\n- ${env0}\n`);
+  process.stdout.write(
+    `| end to end, median of ${RUNS} | polis | runc | polis/runc |\n|---|---:|---:|---:|\n${rows.join("\n")}\n\n- ${env0}\n`,
+  );
 }
 
 main().catch((e) => {

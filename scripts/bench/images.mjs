@@ -62,11 +62,32 @@ function layout(dir, tag, tars, cmd) {
     writeFileSync(join(dir, "blobs", "sha256", digest.slice(7)), data);
     return { mediaType, digest, size: data.length };
   };
-  const layers = tars.map((t) => ({ raw: readFileSync(t), gz: execFileSync("gzip", ["-c", "-n", "-1", t], { maxBuffer: 2 ** 31 }) }));
-  const config = put(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: { Cmd: cmd, Env: ["PATH=/bin:/usr/bin"] }, rootfs: { type: "layers", diff_ids: layers.map((l) => sha(l.raw)) } })), "application/vnd.oci.image.config.v1+json");
-  const manifest = { schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config, layers: layers.map((l) => put(l.gz, "application/vnd.oci.image.layer.v1.tar+gzip")) };
+  const layers = tars.map((t) => ({
+    raw: readFileSync(t),
+    gz: execFileSync("gzip", ["-c", "-n", "-1", t], { maxBuffer: 2 ** 31 }),
+  }));
+  const config = put(
+    Buffer.from(
+      JSON.stringify({
+        architecture: "amd64",
+        os: "linux",
+        config: { Cmd: cmd, Env: ["PATH=/bin:/usr/bin"] },
+        rootfs: { type: "layers", diff_ids: layers.map((l) => sha(l.raw)) },
+      }),
+    ),
+    "application/vnd.oci.image.config.v1+json",
+  );
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config,
+    layers: layers.map((l) => put(l.gz, "application/vnd.oci.image.layer.v1.tar+gzip")),
+  };
   const m = put(Buffer.from(JSON.stringify(manifest)), manifest.mediaType);
-  writeFileSync(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ ...m, annotations: { "org.opencontainers.image.ref.name": tag } }] }));
+  writeFileSync(
+    join(dir, "index.json"),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ ...m, annotations: { "org.opencontainers.image.ref.name": tag } }] }),
+  );
   writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
 }
 
@@ -77,7 +98,10 @@ async function main() {
   // the registry
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
-  writeFileSync(join(work, "registry.yml"), `version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: ${work}/registry}}\nhttp: {addr: "${host}"}\n`);
+  writeFileSync(
+    join(work, "registry.yml"),
+    `version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: ${work}/registry}}\nhttp: {addr: "${host}"}\n`,
+  );
   const registry = spawn("docker-registry", ["serve", join(work, "registry.yml")], { stdio: "ignore" });
   try {
     for (let i = 0; ; i++) {
@@ -96,7 +120,9 @@ async function main() {
     log(`bench: making the large image (${LARGE_FILES} files, ${LARGE_MB} MB)`);
     const large = join(work, "large");
     const per = Math.floor((LARGE_MB << 20) / LARGE_FILES);
-    execFileSync("python3", ["-c", `
+    execFileSync("python3", [
+      "-c",
+      `
 import os, sys
 root, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for i in range(n):
@@ -104,13 +130,26 @@ for i in range(n):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "f%05d" % i), "wb") as f:
         f.write(os.urandom(size // 2) + bytes(size - size // 2))
-`, large, String(LARGE_FILES), String(per)]);
+`,
+      large,
+      String(LARGE_FILES),
+      String(per),
+    ]);
     execFileSync("tar", ["--numeric-owner", "-C", large, "-cf", join(work, "large.tar"), "."]);
     rmSync(large, { recursive: true });
     layout(join(work, "oci-small"), "small", [join(work, "busybox.tar")], ["true"]);
     layout(join(work, "oci-large"), "large", [join(work, "busybox.tar"), join(work, "large.tar")], ["true"]);
-    for (const [l, t] of [["oci-small", "small"], ["oci-large", "large"]]) {
-      execFileSync("skopeo", ["copy", "-q", "--dest-tls-verify=false", `oci:${join(work, l)}:${t}`, `docker://${host}/bench/${t}:1`]);
+    for (const [l, t] of [
+      ["oci-small", "small"],
+      ["oci-large", "large"],
+    ]) {
+      execFileSync("skopeo", [
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        `oci:${join(work, l)}:${t}`,
+        `docker://${host}/bench/${t}:1`,
+      ]);
     }
 
     const rows = [];
@@ -122,27 +161,58 @@ for i in range(n):
       const ref = `${host}/bench/${t}:1`;
       row(`${t}: pull + unpack`, {
         "polis pull": (d) => time(process.execPath, [POLIS, "--root", d, "pull", "-q", "--tls-verify=false", ref]),
-        "polis pull + bundle": (d) => time(process.execPath, [POLIS, "--root", d, "pull", "-q", "--tls-verify=false", ref]) + time(process.execPath, [POLIS, "--root", d, "bundle", ref, join(d, "b")]),
-        "skopeo copy + umoci unpack": (d) => time("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${d}/oci:x`]) + time("umoci", ["unpack", "--image", `${d}/oci:x`, join(d, "u")]),
-        "podman pull": (d) => time("podman", ["--root", join(d, "ps"), "--runroot", join(d, "pr"), "--storage-driver", "overlay", "pull", "-q", "--tls-verify=false", ref]),
+        "polis pull + bundle": (d) =>
+          time(process.execPath, [POLIS, "--root", d, "pull", "-q", "--tls-verify=false", ref]) +
+          time(process.execPath, [POLIS, "--root", d, "bundle", ref, join(d, "b")]),
+        "skopeo copy + umoci unpack": (d) =>
+          time("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${d}/oci:x`]) +
+          time("umoci", ["unpack", "--image", `${d}/oci:x`, join(d, "u")]),
+        "podman pull": (d) =>
+          time("podman", [
+            "--root",
+            join(d, "ps"),
+            "--runroot",
+            join(d, "pr"),
+            "--storage-driver",
+            "overlay",
+            "pull",
+            "-q",
+            "--tls-verify=false",
+            ref,
+          ]),
       });
     }
     row("large layer: unpack only", {
-      "GNU tar -x": (d) => (mkdirSync(join(d, "t")), time("tar", ["--numeric-owner", "-xf", join(work, "large.tar"), "-C", join(d, "t")])),
-      "GNU tar -xz": (d) => (mkdirSync(join(d, "t")), time("tar", ["--numeric-owner", "-xzf", join(work, "large.tar.gz"), "-C", join(d, "t")])),
+      "GNU tar -x": (d) => (
+        mkdirSync(join(d, "t")), time("tar", ["--numeric-owner", "-xf", join(work, "large.tar"), "-C", join(d, "t")])
+      ),
+      "GNU tar -xz": (d) => (
+        mkdirSync(join(d, "t")), time("tar", ["--numeric-owner", "-xzf", join(work, "large.tar.gz"), "-C", join(d, "t")])
+      ),
       "polis bundle (2 layers, gz)": (d) => {
-        spawnSync(process.execPath, [POLIS, "--root", d, "pull", "-q", "--tls-verify=false", `${host}/bench/large:1`], { env, stdio: "ignore" });
+        spawnSync(process.execPath, [POLIS, "--root", d, "pull", "-q", "--tls-verify=false", `${host}/bench/large:1`], {
+          env,
+          stdio: "ignore",
+        });
         return time(process.execPath, [POLIS, "--root", d, "bundle", `${host}/bench/large:1`, join(d, "b")]);
       },
     });
     // run --image vs run --bundle, already pulled
     const runRoot = mkdtempSync(join(work, "run-"));
-    spawnSync(process.execPath, [POLIS, "--root", runRoot, "pull", "-q", "--tls-verify=false", `${host}/bench/small:1`], { env, stdio: "ignore" });
-    spawnSync(process.execPath, [POLIS, "--root", runRoot, "bundle", `${host}/bench/small:1`, join(runRoot, "bundle")], { env, stdio: "ignore" });
+    spawnSync(process.execPath, [POLIS, "--root", runRoot, "pull", "-q", "--tls-verify=false", `${host}/bench/small:1`], {
+      env,
+      stdio: "ignore",
+    });
+    spawnSync(process.execPath, [POLIS, "--root", runRoot, "bundle", `${host}/bench/small:1`, join(runRoot, "bundle")], {
+      env,
+      stdio: "ignore",
+    });
     let n = 0;
     row("run true (pulled image)", {
-      "polis run --bundle": () => time(process.execPath, [POLIS, "--root", runRoot, "run", "--bundle", join(runRoot, "bundle"), `b${n++}`]),
-      "polis run --image": () => time(process.execPath, [POLIS, "--root", runRoot, "run", "--image", `${host}/bench/small:1`, `i${n++}`]),
+      "polis run --bundle": () =>
+        time(process.execPath, [POLIS, "--root", runRoot, "run", "--bundle", join(runRoot, "bundle"), `b${n++}`]),
+      "polis run --image": () =>
+        time(process.execPath, [POLIS, "--root", runRoot, "run", "--image", `${host}/bench/small:1`, `i${n++}`]),
     });
 
     for (let i = 0; i < RUNS; i++) {
@@ -163,7 +233,8 @@ for i in range(n):
     for (const r of rows) {
       const tools = Object.keys(r.samples);
       const first = median(r.samples[tools[0]]);
-      for (const t of tools) console.log(`| ${r.name} | ${t} | ${median(r.samples[t]).toFixed(0)} | ${(median(r.samples[t]) / first).toFixed(2)} |`);
+      for (const t of tools)
+        console.log(`| ${r.name} | ${t} | ${median(r.samples[t]).toFixed(0)} | ${(median(r.samples[t]) / first).toFixed(2)} |`);
     }
   } finally {
     registry.kill("SIGTERM");

@@ -23,7 +23,8 @@ const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
 const work = mkdtempSync(join(tmpdir(), "polis-bench-scale-"));
 const root = join(work, "root");
-const polis = (...a) => spawnSync(process.execPath, [join(REPO, "dist", "polis.mjs"), "--root", root, ...a], { env, encoding: "utf8" });
+const polis = (...a) =>
+  spawnSync(process.execPath, [join(REPO, "dist", "polis.mjs"), "--root", root, ...a], { env, encoding: "utf8" });
 const log = (m) => process.stderr.write(m + "\n");
 const ticks = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
@@ -44,7 +45,11 @@ try {
   const errFile = join(work, "run.err");
   for (const id of ids) {
     const err = openSync(errFile, "w");
-    const r = spawnSync(process.execPath, [join(REPO, "dist", "polis.mjs"), "--root", root, "run", "-d", "--bundle", bundle, id], { env, stdio: ["ignore", "ignore", err] });
+    const r = spawnSync(
+      process.execPath,
+      [join(REPO, "dist", "polis.mjs"), "--root", root, "run", "-d", "--bundle", bundle, id],
+      { env, stdio: ["ignore", "ignore", err] },
+    );
     closeSync(err);
     if (r.status !== 0) throw new Error(`run ${id}: ${readFileSync(errFile, "utf8")}`);
   }
@@ -53,14 +58,33 @@ try {
   const statsCpu = [];
   for (let i = 0; i < 5; i++) {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync("/usr/bin/time", ["-f", "%U %S", process.execPath, join(REPO, "dist", "polis.mjs"), "--root", root, "stats", "--no-stream", "--format", "json"], { env, encoding: "utf8" });
+    const r = spawnSync(
+      "/usr/bin/time",
+      [
+        "-f",
+        "%U %S",
+        process.execPath,
+        join(REPO, "dist", "polis.mjs"),
+        "--root",
+        root,
+        "stats",
+        "--no-stream",
+        "--format",
+        "json",
+      ],
+      { env, encoding: "utf8" },
+    );
     statsWall.push(Number(process.hrtime.bigint() - t0) / 1e6 - 1000);
     const [u, s] = r.stderr.trim().split("\n").pop().split(" ").map(Number);
     statsCpu.push((u + s) * 1000);
     if (JSON.parse(r.stdout).length < N) throw new Error("stats did not list every container");
   }
   log("polis monitor scrapes");
-  server = spawn(process.execPath, [join(REPO, "dist", "polis.mjs"), "--root", root, "monitor", "--listen", "127.0.0.1:0", "--interval", "1h"], { env, stdio: ["ignore", "pipe", "ignore"] });
+  server = spawn(
+    process.execPath,
+    [join(REPO, "dist", "polis.mjs"), "--root", root, "monitor", "--listen", "127.0.0.1:0", "--interval", "1h"],
+    { env, stdio: ["ignore", "pipe", "ignore"] },
+  );
   const url = await new Promise((res) => {
     let out = "";
     server.stdout.on("data", (d) => {

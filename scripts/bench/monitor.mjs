@@ -60,7 +60,8 @@ async function start(kind, script) {
   const b = bundle(script);
   if (kind === "polis") {
     const root = join(work, "polis-root");
-    const polis = (...a) => spawnSync(process.execPath, [join(REPO, "dist", "polis.mjs"), "--root", root, ...a], { env, encoding: "utf8" });
+    const polis = (...a) =>
+      spawnSync(process.execPath, [join(REPO, "dist", "polis.mjs"), "--root", root, ...a], { env, encoding: "utf8" });
     const r = polis("run", "-d", "--logs", "--bundle", b, id);
     if (r.status !== 0) throw new Error(r.stderr);
     const i = JSON.parse(polis("inspect", id).stdout)[0];
@@ -69,8 +70,36 @@ async function start(kind, script) {
   const dir = join(work, id);
   for (const d of ["exit", "sock", "runc"]) mkdirSync(join(dir, d), { recursive: true });
   const logPath = join(dir, "ctr.log");
-  const r = spawnSync("conmon", ["--api-version", "1", "-c", id, "-u", id, "-r", "/usr/bin/runc", "-b", b, "-p", join(dir, "pid"), "-n", id, "--exit-dir", join(dir, "exit"),
-    "-l", `k8s-file:${logPath}`, "--socket-dir-path", join(dir, "sock"), "--runtime-arg", `--root=${join(dir, "runc")}`, "--conmon-pidfile", join(dir, "conmon.pid")], { encoding: "utf8" });
+  const r = spawnSync(
+    "conmon",
+    [
+      "--api-version",
+      "1",
+      "-c",
+      id,
+      "-u",
+      id,
+      "-r",
+      "/usr/bin/runc",
+      "-b",
+      b,
+      "-p",
+      join(dir, "pid"),
+      "-n",
+      id,
+      "--exit-dir",
+      join(dir, "exit"),
+      "-l",
+      `k8s-file:${logPath}`,
+      "--socket-dir-path",
+      join(dir, "sock"),
+      "--runtime-arg",
+      `--root=${join(dir, "runc")}`,
+      "--conmon-pidfile",
+      join(dir, "conmon.pid"),
+    ],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(`conmon: ${r.stderr}`);
   const pid = Number(readFileSync(join(dir, "conmon.pid"), "utf8"));
   // conmon returns before runc's state is written: start once it is
@@ -133,7 +162,11 @@ async function rate(kind) {
     const t0 = ticks(m.pid);
     const b0 = logBytes(m.log);
     await sleep(RATE_S * 1000);
-    return { mbPerS: (logBytes(m.log) - b0) / 1e6 / RATE_S, cpuPct: ((ticks(m.pid) - t0) * 10 * 100) / (RATE_S * 1000), rssKiB: kb(m.pid, "VmRSS") };
+    return {
+      mbPerS: (logBytes(m.log) - b0) / 1e6 / RATE_S,
+      cpuPct: ((ticks(m.pid) - t0) * 10 * 100) / (RATE_S * 1000),
+      rssKiB: kb(m.pid, "VmRSS"),
+    };
   } finally {
     m.stop();
   }
@@ -152,9 +185,12 @@ try {
   }
   const f = (v, d = 1) => v.toFixed(d);
   const ratio = (a, b) => (b > 0 ? f(a / b, 2) : "–");
-  const row = (label, get) => `| ${label} | ${kinds.map((k) => get(res[k])).join(" | ")} |${kinds.length === 2 ? ` ${ratio(Number(get(res.polis)), Number(get(res.conmon)))} |` : ""}`;
+  const row = (label, get) =>
+    `| ${label} | ${kinds.map((k) => get(res[k])).join(" | ")} |${kinds.length === 2 ? ` ${ratio(Number(get(res.polis)), Number(get(res.conmon)))} |` : ""}`;
   console.log(`loadavg: ${readFileSync("/proc/loadavg", "utf8").trim()}\n`);
-  console.log(`| | ${kinds.join(" | ")} |${kinds.length === 2 ? " polis/conmon |" : ""}\n|---|${kinds.map(() => "---|").join("")}${kinds.length === 2 ? "---|" : ""}`);
+  console.log(
+    `| | ${kinds.join(" | ")} |${kinds.length === 2 ? " polis/conmon |" : ""}\n|---|${kinds.map(() => "---|").join("")}${kinds.length === 2 ? "---|" : ""}`,
+  );
   console.log(row("idle RSS (KiB)", (r) => f(r.idle.rssKiB, 0)));
   console.log(row("idle CPU (%)", (r) => f(r.idle.cpuPct, 2)));
   console.log(row(`log throughput, ${MB} MB flood (MB/s)`, (r) => f(r.flood.mbPerS)));

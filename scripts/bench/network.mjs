@@ -26,10 +26,14 @@ const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 10;
 
 if (!process.env[INNER]) {
   if (process.getuid() !== 0) throw new Error("bench: run as root");
-  const r = spawnSync("unshare", ["--net", "--mount", "--propagation", "private", process.execPath, SCRIPT, ...process.argv.slice(2)], {
-    stdio: "inherit",
-    env: { ...process.env, [INNER]: "1" },
-  });
+  const r = spawnSync(
+    "unshare",
+    ["--net", "--mount", "--propagation", "private", process.execPath, SCRIPT, ...process.argv.slice(2)],
+    {
+      stdio: "inherit",
+      env: { ...process.env, [INNER]: "1" },
+    },
+  );
   process.exit(r.status ?? 1);
 }
 
@@ -40,7 +44,8 @@ spawnSync("ip", ["link", "set", "lo", "up"]);
 
 const dir = mkdtempSync(join(tmpdir(), "polis-netbench-"));
 const rootfs = join(dir, "rootfs");
-if (existsSync("/tmp/polis-test-rootfs/bin/busybox")) cpSync("/tmp/polis-test-rootfs", rootfs, { recursive: true, verbatimSymlinks: true });
+if (existsSync("/tmp/polis-test-rootfs/bin/busybox"))
+  cpSync("/tmp/polis-test-rootfs", rootfs, { recursive: true, verbatimSymlinks: true });
 else spawnSync("bash", [join(REPO, "scripts", "make-rootfs.sh"), rootfs], { stdio: "inherit" });
 const config = JSON.parse(readFileSync(join(REPO, "test", "fixtures", "busybox-config.json"), "utf8"));
 config.process.args = ["/bin/true"];
@@ -53,7 +58,11 @@ const sleeper = join(dir, "sleeper");
 mkdirSync(sleeper);
 writeFileSync(
   join(sleeper, "config.json"),
-  JSON.stringify({ ...config, process: { ...config.process, args: ["sleep", "3600"] }, linux: { ...config.linux, cgroupsPath: `/polis-netbench-${process.pid}-sleeper` } }),
+  JSON.stringify({
+    ...config,
+    process: { ...config.process, args: ["sleep", "3600"] },
+    linux: { ...config.linux, cgroupsPath: `/polis-netbench-${process.pid}-sleeper` },
+  }),
 );
 
 /** spawnSync with stderr to a file: a detached container (conmon, the shim) keeps pipes open. */
@@ -86,7 +95,19 @@ const cniNetwork = (name, bridge, subnet) => ({
   cniVersion: "0.4.0",
   name,
   plugins: [
-    { type: "bridge", bridge, isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: "host-local", routes: [{ dst: "0.0.0.0/0" }], ranges: [[{ subnet, gateway: subnet.replace(/0\/16$/, "1") }]], dataDir: join(podmanDir, "ipam") } },
+    {
+      type: "bridge",
+      bridge,
+      isGateway: true,
+      ipMasq: true,
+      hairpinMode: true,
+      ipam: {
+        type: "host-local",
+        routes: [{ dst: "0.0.0.0/0" }],
+        ranges: [[{ subnet, gateway: subnet.replace(/0\/16$/, "1") }]],
+        dataDir: join(podmanDir, "ipam"),
+      },
+    },
     { type: "portmap", capabilities: { portMappings: true } },
     { type: "firewall" },
     { type: "tuning" },
@@ -95,20 +116,40 @@ const cniNetwork = (name, bridge, subnet) => ({
 writeFileSync(join(netConfDir, "benchnet.conflist"), JSON.stringify(cniNetwork("benchnet", "cni-bench0", "10.78.0.0/16")));
 writeFileSync(join(netConfDir, "benchnet2.conflist"), JSON.stringify(cniNetwork("benchnet2", "cni-bench1", "10.80.0.0/16")));
 const containersConf = join(podmanDir, "containers.conf");
-writeFileSync(containersConf, `[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[network]\nnetwork_config_dir = "${netConfDir}"\ncni_plugin_dirs = ["/usr/lib/cni"]\n`);
+writeFileSync(
+  containersConf,
+  `[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[network]\nnetwork_config_dir = "${netConfDir}"\ncni_plugin_dirs = ["/usr/lib/cni"]\n`,
+);
 const podmanEnv = { ...env, CONTAINERS_CONF: containersConf, XDG_RUNTIME_DIR: join(podmanDir, "xdg") };
 mkdirSync(join(podmanDir, "xdg"), { mode: 0o700 });
 const podmanGlobal = (backend) => [
-  "--root", join(podmanDir, "storage"), "--runroot", join(podmanDir, "run"), "--tmpdir", join(podmanDir, "tmp"),
-  "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", "runc", // crun refuses this host's hybrid cgroups
-  "--network-backend", backend,
+  "--root",
+  join(podmanDir, "storage"),
+  "--runroot",
+  join(podmanDir, "run"),
+  "--tmpdir",
+  join(podmanDir, "tmp"),
+  "--storage-driver",
+  "vfs",
+  "--cgroup-manager",
+  "cgroupfs",
+  "--events-backend",
+  "file",
+  "--runtime",
+  "runc", // crun refuses this host's hybrid cgroups
+  "--network-backend",
+  backend,
 ];
 const podman = (backend, args) => run("podman", [...podmanGlobal(backend), ...args], podmanEnv);
 const havePodman = spawnSync("podman", ["--version"]).status === 0;
 const backends = havePodman ? ["cni", ...(existsSync("/usr/lib/podman/netavark") ? ["netavark"] : [])] : [];
-if (havePodman && backends.length === 1) log("bench: netavark not installed (apt-get install netavark): podman measured with its CNI backend only");
+if (havePodman && backends.length === 1)
+  log("bench: netavark not installed (apt-get install netavark): podman measured with its CNI backend only");
 if (backends.includes("netavark")) {
-  for (const [n, sub] of [["benchnav", "10.79.0.0/16"], ["benchnav2", "10.81.0.0/16"]]) {
+  for (const [n, sub] of [
+    ["benchnav", "10.79.0.0/16"],
+    ["benchnav2", "10.81.0.0/16"],
+  ]) {
     const r = podman("netavark", ["network", "create", "--subnet", sub, n]);
     if (r.status !== 0) log(`bench: netavark network create failed: ${r.stderr}`);
   }
@@ -154,20 +195,37 @@ process.on("exit", () => {
 
 mustPolis(["run", "-d", "--bundle", sleeper, "polis-conn"]);
 for (const b of backends) {
-  const r = podman(b, ["run", "-d", "--name", `pod-conn-${b}`, "--network", b === "cni" ? "benchnet" : "benchnav", "--rootfs", rootfs, "sleep", "3600"]);
+  const r = podman(b, [
+    "run",
+    "-d",
+    "--name",
+    `pod-conn-${b}`,
+    "--network",
+    b === "cni" ? "benchnet" : "benchnav",
+    "--rootfs",
+    rootfs,
+    "sleep",
+    "3600",
+  ]);
   if (r.status !== 0) throw new Error(`podman run: ${r.stderr}`);
 }
 
 log(`bench: ${RUNS} runs each`);
 for (let i = 0; i < RUNS; i++) {
   cases["polis run /bin/true"].push(ms(() => polis(["run", "--bundle", bundle, `p-plain-${i}`])));
-  cases["polis run --network bench -p 8080:80 /bin/true"].push(ms(() => polis(["run", "--bundle", bundle, "--network", "bench", "-p", "8080:80", `p-net-${i}`])));
+  cases["polis run --network bench -p 8080:80 /bin/true"].push(
+    ms(() => polis(["run", "--bundle", bundle, "--network", "bench", "-p", "8080:80", `p-net-${i}`])),
+  );
   cases["polis network connect"].push(ms(() => polis(["network", "connect", "bench", "polis-conn"])));
   cases["polis network disconnect"].push(ms(() => polis(["network", "disconnect", "bench", "polis-conn"])));
   for (const b of backends) {
     const net = b === "cni" ? "benchnet" : "benchnav";
-    cases[`podman(${b}) run --network none /bin/true`].push(ms(() => podman(b, ["run", "--rm", "--network", "none", "--rootfs", rootfs, "/bin/true"])));
-    cases[`podman(${b}) run --network ${net} -p 8080:80 /bin/true`].push(ms(() => podman(b, ["run", "--rm", "--network", net, "-p", "8080:80", "--rootfs", rootfs, "/bin/true"])));
+    cases[`podman(${b}) run --network none /bin/true`].push(
+      ms(() => podman(b, ["run", "--rm", "--network", "none", "--rootfs", rootfs, "/bin/true"])),
+    );
+    cases[`podman(${b}) run --network ${net} -p 8080:80 /bin/true`].push(
+      ms(() => podman(b, ["run", "--rm", "--network", net, "-p", "8080:80", "--rootfs", rootfs, "/bin/true"])),
+    );
     // a second network for a container already on a bridge (podman connects no "none" container)
     const net2 = b === "cni" ? "benchnet2" : "benchnav2";
     cases[`podman(${b}) network connect`].push(ms(() => podman(b, ["network", "connect", net2, `pod-conn-${b}`])));
@@ -200,7 +258,15 @@ export function ipamBench(root: string) {
 const esbuild = await import(join(REPO, "node_modules", "esbuild", "lib", "main.js"));
 // bundled next to the repository's node_modules, packages left external (better-sqlite3, yaml)
 const out = join(REPO, "scripts", "bench", `.ipam-bench-${process.pid}.mjs`);
-await esbuild.default.build({ entryPoints: [ipamEntry], bundle: true, platform: "node", format: "esm", outfile: out, packages: "external", logLevel: "error" });
+await esbuild.default.build({
+  entryPoints: [ipamEntry],
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  outfile: out,
+  packages: "external",
+  logLevel: "error",
+});
 let ipam;
 try {
   ipam = (await import(out)).ipamBench(join(dir, "ipam-root"));

@@ -31,7 +31,10 @@ function loadavg() {
 function ensureTimeBinary() {
   if (existsSync(TIME_BIN)) return true;
   log("bench: /usr/bin/time missing, installing the Debian package `time` for peak RSS");
-  const r = spawnSync("apt-get", ["install", "-y", "-qq", "time"], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  const r = spawnSync("apt-get", ["install", "-y", "-qq", "time"], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
   return r.status === 0 && existsSync(TIME_BIN);
 }
 
@@ -92,19 +95,45 @@ async function inner(opts) {
       log("bench: no /usr/bin/time; peak RSS disabled");
       opts.rss = false;
     }
-    const { runtimes, skipped, versions } = resolveRuntimes(opts.runtimes, { workDir, polisPath: opts.polis, withCaVariant: opts.ca, withNodeVariant: opts.node });
+    const { runtimes, skipped, versions } = resolveRuntimes(opts.runtimes, {
+      workDir,
+      polisPath: opts.polis,
+      withCaVariant: opts.ca,
+      withNodeVariant: opts.node,
+    });
     for (const s of skipped) log(`bench: skipping ${s.name}: ${s.reason}`);
     if (runtimes.length === 0) throw new Error("no runtime to benchmark");
     log(`bench: runtimes ${runtimes.map((r) => r.name).join(", ")}; ${opts.runs} runs per command; cgroups ${cgroups}`);
 
     const meta = {
       date: new Date().toISOString(),
-      host: { kernel: release(), nproc: cpus().length, loadavgBefore: loadavg(), loadavgAfter: null, cgroups, memTotal: readFileSync("/proc/meminfo", "utf8").split("\n")[0].replace(/\s+/g, " ") },
+      host: {
+        kernel: release(),
+        nproc: cpus().length,
+        loadavgBefore: loadavg(),
+        loadavgAfter: null,
+        cgroups,
+        memTotal: readFileSync("/proc/meminfo", "utf8").split("\n")[0].replace(/\s+/g, " "),
+      },
       node: process.version,
       versions,
       skipped,
-      options: { runs: opts.runs, rssRuns: opts.rss ? opts.rssRuns : 0, warmup: opts.warmup, quick: opts.quick, listCount: opts.listCount, tpSeconds: opts.tpSeconds, workers: opts.workers, rss: opts.rss, phases: opts.phases, ca: opts.ca },
-      calibration: calibrate(opts, runtimes.some((r) => r.name === "polis")),
+      options: {
+        runs: opts.runs,
+        rssRuns: opts.rss ? opts.rssRuns : 0,
+        warmup: opts.warmup,
+        quick: opts.quick,
+        listCount: opts.listCount,
+        tpSeconds: opts.tpSeconds,
+        workers: opts.workers,
+        rss: opts.rss,
+        phases: opts.phases,
+        ca: opts.ca,
+      },
+      calibration: calibrate(
+        opts,
+        runtimes.some((r) => r.name === "polis"),
+      ),
       leftovers: [],
     };
 
@@ -120,7 +149,8 @@ async function inner(opts) {
       keepsAfterRun: {},
       timing: { rss: false, phases: opts.phases },
       rssRuns: opts.rss ? opts.rssRuns : 0,
-      newId: (rt, tag) => `${idPrefix}-${rt.name === "polis-ca" ? "pc" : rt.name === "polis-node" ? "pn" : rt.name[0]}${tag}${(seq++).toString(36)}`,
+      newId: (rt, tag) =>
+        `${idPrefix}-${rt.name === "polis-ca" ? "pc" : rt.name === "polis-node" ? "pn" : rt.name[0]}${tag}${(seq++).toString(36)}`,
     };
 
     const wanted = (key) => !opts.only || opts.only.includes(key);
@@ -132,7 +162,11 @@ async function inner(opts) {
       const started = Date.now();
       const entry = summarizeCase(c, label, await runCase(ctx, c, runtimes, log));
       result.cases.push(entry);
-      log(`  ${Object.entries(entry.runtimes).map(([n, r]) => `${n} ${r.ms.median === null ? "fail" : `${r.ms.median.toFixed(1)} ms`}`).join(" · ")}  (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+      log(
+        `  ${Object.entries(entry.runtimes)
+          .map(([n, r]) => `${n} ${r.ms.median === null ? "fail" : `${r.ms.median.toFixed(1)} ms`}`)
+          .join(" · ")}  (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+      );
     }
     if (wanted("throughput")) {
       const rounds = 3;
@@ -140,9 +174,17 @@ async function inner(opts) {
         const key = workers === 1 ? "throughput-sequential" : `throughput-parallel-${workers}`;
         const label = workers === 1 ? "throughput, sequential" : `throughput, ${workers} parallel workers`;
         log(`bench: ${label} (${opts.tpSeconds} s per runtime, ${rounds} alternating rounds)`);
-        const entry = summarizeThroughput(key, label, await runThroughput(ctx, runtimes, { workers, seconds: opts.tpSeconds, rounds }, log));
+        const entry = summarizeThroughput(
+          key,
+          label,
+          await runThroughput(ctx, runtimes, { workers, seconds: opts.tpSeconds, rounds }, log),
+        );
         result.throughput.push(entry);
-        log(`  ${Object.entries(entry.runtimes).map(([n, r]) => `${n} ${r.overallPerMin === null ? "fail" : `${r.overallPerMin.toFixed(0)}/min`}`).join(" · ")}`);
+        log(
+          `  ${Object.entries(entry.runtimes)
+            .map(([n, r]) => `${n} ${r.overallPerMin === null ? "fail" : `${r.overallPerMin.toFixed(0)}/min`}`)
+            .join(" · ")}`,
+        );
         await yieldToEventLoop();
       }
     }

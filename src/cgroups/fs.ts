@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { PolisError } from "../errors.js";
 import { errnoOf } from "../linux/errno.js";
 
-
 /** Write `value` to <dir>/<file>; on failure the message starts with `field` when given. */
 export function writeCg(dir: string, file: string, value: string, field?: string): void {
   const path = join(dir, file);
@@ -37,4 +36,3 @@ export function readCgOptional(dir: string, file: string): string | undefined {
     throw new PolisError(`read ${join(dir, file)}: ${errnoOf(e)}`, { errno: errnoOf(e) });
   }
 }
-

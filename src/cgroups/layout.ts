@@ -105,8 +105,21 @@ export function parseLayout(mountinfo: string, selfCgroup: string): CgroupLayout
 }
 
 const KNOWN = new Set([
-  "cpuset", "cpu", "cpuacct", "blkio", "memory", "devices", "freezer", "net_cls", "perf_event",
-  "net_prio", "hugetlb", "pids", "rdma", "misc", "debug",
+  "cpuset",
+  "cpu",
+  "cpuacct",
+  "blkio",
+  "memory",
+  "devices",
+  "freezer",
+  "net_cls",
+  "perf_event",
+  "net_prio",
+  "hugetlb",
+  "pids",
+  "rdma",
+  "misc",
+  "debug",
 ]);
 
 /** A super option of a v1 mount that names a controller (not rw, xattr, release_agent=…). */

@@ -392,7 +392,14 @@ export function runcStatsJson(s: CgroupStats): Record<string, unknown> {
   };
   if (s.cpuset) out.cpuset = omit({ ...s.cpuset }, ["cpus", "mems"]);
   const memory: Record<string, unknown> = omit(
-    { cache: s.memory.cache, usage: entry(s.memory.usage), swap: entry(s.memory.swap), kernel: entry(s.memory.kernel), kernelTCP: entry(s.memory.kernelTCP), raw: s.memory.raw },
+    {
+      cache: s.memory.cache,
+      usage: entry(s.memory.usage),
+      swap: entry(s.memory.swap),
+      kernel: entry(s.memory.kernel),
+      kernelTCP: entry(s.memory.kernelTCP),
+      raw: s.memory.raw,
+    },
     ["cache", "raw"],
   );
   out.memory = memory;
@@ -409,7 +416,13 @@ function omit<T extends object>(obj: T, keys: (keyof T & string)[]): Record<stri
   const out = { ...obj } as Record<string, unknown>;
   for (const k of keys) {
     const v = out[k];
-    if (v === 0 || v === "" || (Array.isArray(v) && v.length === 0) || (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0)) delete out[k];
+    if (
+      v === 0 ||
+      v === "" ||
+      (Array.isArray(v) && v.length === 0) ||
+      (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0)
+    )
+      delete out[k];
   }
   return out;
 }

@@ -111,7 +111,10 @@ function parseCommand(argv: readonly string[], i: number, global: ParsedOptions)
   delete options.values.help;
   // A flag that changes what the positionals mean (`events --all` takes none) has its own bounds.
   const alt = command.argsWithFlag;
-  checkArgCount(alt && options.given.has(alt.flag) ? { ...command, minArgs: alt.minArgs, maxArgs: alt.maxArgs } : command, args.length);
+  checkArgCount(
+    alt && options.given.has(alt.flag) ? { ...command, minArgs: alt.minArgs, maxArgs: alt.maxArgs } : command,
+    args.length,
+  );
   return { kind: "command", global, command, options, args };
 }
 

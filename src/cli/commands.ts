@@ -75,13 +75,22 @@ const tableOrJson = (): OptionSpec => ({
 
 const ID = "<container-id>";
 
-const image: OptionSpec = { name: "image", type: "string", description: "make the bundle from this pulled image (arguments after the id replace its Cmd)" };
+const image: OptionSpec = {
+  name: "image",
+  type: "string",
+  description: "make the bundle from this pulled image (arguments after the id replace its Cmd)",
+};
 const bundleDir: OptionSpec = {
   name: "bundle-dir",
   type: "string",
   description: "with --image: where to make the bundle (default: <root>/bundles/<id>); removed by delete",
 };
-const tlsVerify: OptionSpec = { name: "tls-verify", type: "boolean", default: true, description: "require HTTPS (--tls-verify=false also allows plain HTTP)" };
+const tlsVerify: OptionSpec = {
+  name: "tls-verify",
+  type: "boolean",
+  default: true,
+  description: "require HTTPS (--tls-verify=false also allows plain HTTP)",
+};
 // run/create flags of the network room: any of them sends the command through src/engine/.
 const networkOptions: OptionSpec[] = [
   { name: "network", type: "string", description: "attach to network NAME (default: polis), or none, or host" },
@@ -112,7 +121,13 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: "root", type: "string", description: "directory holding container state (default: /var/lib/polis)" },
   { name: "systemd-cgroup", type: "boolean", description: 'use systemd for cgroups; cgroupsPath is "slice:prefix:name"' },
   { name: "config", type: "string", description: "polis's YAML config file (default: $POLIS_CONFIG or /etc/polis/config.yaml)" },
-  { name: "rootless", type: "string", default: "auto", description: "rootless mode: false or auto (the same today: polis runs as root and cgroup errors are errors); true is refused" },
+  {
+    name: "rootless",
+    type: "string",
+    default: "auto",
+    description:
+      "rootless mode: false or auto (the same today: polis runs as root and cgroup errors are errors); true is refused",
+  },
   { name: "help", alias: "h", type: "boolean", description: "show help" },
   { name: "version", alias: "v", type: "boolean", description: "print the version" },
 ];
@@ -125,7 +140,18 @@ export const COMMANDS: CommandSpec[] = [
     description: "Create a container from the bundle's config.json and root filesystem; `start` runs its process.",
     minArgs: 1,
     maxArgs: 1,
-    options: [bundle, consoleSocket, pidFile, noPivot, noNewKeyring, preserveFds, image, bundleDir, ...networkOptions, ...monitorFlags],
+    options: [
+      bundle,
+      consoleSocket,
+      pidFile,
+      noPivot,
+      noNewKeyring,
+      preserveFds,
+      image,
+      bundleDir,
+      ...networkOptions,
+      ...monitorFlags,
+    ],
     argsWithFlag: { flag: "image", minArgs: 1, maxArgs: Infinity },
   },
   {
@@ -140,14 +166,19 @@ export const COMMANDS: CommandSpec[] = [
     name: "events",
     summary: "display container events and resource usage statistics",
     usage: `[command options] ${ID}`,
-    description: "With --all: the engine's event history for every container (create, start, exit, oom, health_status, kill, delete …).",
+    description:
+      "With --all: the engine's event history for every container (create, start, exit, oom, health_status, kill, delete …).",
     minArgs: 1,
     maxArgs: 1,
     argsWithFlag: { flag: "all", minArgs: 0, maxArgs: 0 },
     options: [
       { name: "interval", type: "string", default: "5s", description: "statistics collection interval" },
       { name: "stats", type: "boolean", description: "print the container's statistics once, then exit" },
-      { name: "all", type: "boolean", description: "the engine's event history of all containers instead of one container's stream" },
+      {
+        name: "all",
+        type: "boolean",
+        description: "the engine's event history of all containers instead of one container's stream",
+      },
       { name: "since", type: "string", description: "with --all: events from this time on (RFC 3339, or a duration ago: 10m)" },
       { name: "until", type: "string", description: "with --all: events before this time" },
       { name: "filter", type: "strings", description: "with --all: type=, action= (or event=), id= (or container=); repeatable" },
@@ -177,7 +208,12 @@ export const COMMANDS: CommandSpec[] = [
       { name: "no-new-privs", type: "boolean", description: "set no_new_privs for the process" },
       { name: "cap", alias: "c", type: "strings", description: "add a capability to the process's bounding set (repeatable)" },
       preserveFds,
-      { name: "cgroup", type: "strings", description: "run the process in an existing sub-cgroup: [<controller>[,<controller>]:]<cgroup> (repeatable, one per controller)" },
+      {
+        name: "cgroup",
+        type: "strings",
+        description:
+          "run the process in an existing sub-cgroup: [<controller>[,<controller>]:]<cgroup> (repeatable, one per controller)",
+      },
       { name: "ignore-paused", type: "boolean", description: "allow exec in a paused container" },
     ],
   },
@@ -281,7 +317,11 @@ export const COMMANDS: CommandSpec[] = [
       bundleDir,
       ...networkOptions,
       ...monitorFlags,
-      { name: "rm", type: "boolean", description: "with --detach: delete the container once it exits (its monitor waits for it)" },
+      {
+        name: "rm",
+        type: "boolean",
+        description: "with --detach: delete the container once it exits (its monitor waits for it)",
+      },
     ],
     argsWithFlag: { flag: "image", minArgs: 1, maxArgs: Infinity },
   },
@@ -329,8 +369,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "update",
     summary: "update container resource constraints",
     usage: `[command options] ${ID}`,
-    description:
-      "With --resources, the file (or '-' for stdin) holds linux.resources JSON and every other flag is ignored.",
+    description: "With --resources, the file (or '-' for stdin) holds linux.resources JSON and every other flag is ignored.",
     minArgs: 1,
     maxArgs: 1,
     options: [
@@ -355,11 +394,16 @@ export const COMMANDS: CommandSpec[] = [
     name: "pull",
     summary: "pull an image from a registry",
     usage: "[command options] <image>",
-    description: "Fetch an image (name[:tag] or name@sha256:digest; docker.io's short names work) into the store under --root; prints its digest.",
+    description:
+      "Fetch an image (name[:tag] or name@sha256:digest; docker.io's short names work) into the store under --root; prints its digest.",
     minArgs: 1,
     maxArgs: 1,
     options: [
-      { name: "platform", type: "string", description: "os/arch[/variant] to pick from a multi-platform image (default: this host's)" },
+      {
+        name: "platform",
+        type: "string",
+        description: "os/arch[/variant] to pick from a multi-platform image (default: this host's)",
+      },
       { name: "all-platforms", type: "boolean", description: "pull every platform of a multi-platform image" },
       tlsVerify,
       { name: "creds", type: "string", description: "USERNAME:PASSWORD for the registry" },
@@ -423,7 +467,12 @@ export const COMMANDS: CommandSpec[] = [
     maxArgs: 1,
     options: [
       { name: "username", alias: "u", type: "string", description: "user name" },
-      { name: "password", alias: "p", type: "string", description: "password (visible to other users in ps: prefer --password-stdin)" },
+      {
+        name: "password",
+        alias: "p",
+        type: "string",
+        description: "password (visible to other users in ps: prefer --password-stdin)",
+      },
       { name: "password-stdin", type: "boolean", description: "read the password from stdin" },
       tlsVerify,
     ],
@@ -465,13 +514,16 @@ export const COMMANDS: CommandSpec[] = [
     description: "Exit status: 0 healthy, 1 unhealthy, 125 the check could not run.",
     minArgs: 1,
     maxArgs: 1,
-    options: [{ name: "scheduled", type: "boolean", description: "run by the container's monitor on its interval (prints nothing)" }],
+    options: [
+      { name: "scheduled", type: "boolean", description: "run by the container's monitor on its interval (prints nothing)" },
+    ],
   },
   {
     name: "monitor",
     summary: "serve Prometheus metrics, a dashboard and alerts for the containers under --root",
     usage: "[command options]",
-    description: "Optional and long-running; the runtime never needs it. Settings and alert rules: the monitor section of --config.",
+    description:
+      "Optional and long-running; the runtime never needs it. Settings and alert rules: the monitor section of --config.",
     minArgs: 0,
     maxArgs: 0,
     options: [

@@ -3,7 +3,13 @@ import { PolisError } from "../errors.js";
 import { bool, list, str, type CliContext } from "./context.js";
 import { parseTime } from "./logs.js";
 
-const FILTER_KEYS: Record<string, "type" | "action" | "id"> = { type: "type", action: "action", event: "action", id: "id", container: "id" };
+const FILTER_KEYS: Record<string, "type" | "action" | "id"> = {
+  type: "type",
+  action: "action",
+  event: "action",
+  id: "id",
+  container: "id",
+};
 
 export async function run(ctx: CliContext): Promise<void> {
   const format = str(ctx, "format") ?? "text";

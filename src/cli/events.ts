@@ -18,7 +18,7 @@ export async function run(ctx: CliContext): Promise<void> {
   );
 }
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Go's time.ParseDuration ("1m30s", "500ms", "1.5h"), in milliseconds; undefined if malformed. */
 export function parseDuration(s: string): number | undefined {

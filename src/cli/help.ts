@@ -6,7 +6,9 @@ const PROGRAM = "polis";
 
 /** The short usage runc prints after "Incorrect Usage". */
 export function usageHint(command?: CommandSpec): string {
-  const line = command ? `${PROGRAM} ${command.name} ${command.usage}` : `${PROGRAM} [global options] command [command options] [arguments...]`;
+  const line = command
+    ? `${PROGRAM} ${command.name} ${command.usage}`
+    : `${PROGRAM} [global options] command [command options] [arguments...]`;
   const more = command ? `${PROGRAM} ${command.name} --help` : `${PROGRAM} --help`;
   return `USAGE:\n   ${line.trimEnd()}\n\nRun '${more}' for more information.\n`;
 }

@@ -17,7 +17,10 @@ export async function run(ctx: CliContext): Promise<void> {
       const { pruneImages } = await import("../image/catalog.js");
       const { mb } = await import("../image/pull.js");
       const r = await withStore(ctx.global, (store) => pruneImages(store, ctx.global.root));
-      ctx.io.stdout(r.images.map((i) => `Deleted: ${i}\n`).join("") + `Total reclaimed space: ${mb(r.bytes)} (${r.blobs} blobs, ${r.layers} unpacked layers)\n`);
+      ctx.io.stdout(
+        r.images.map((i) => `Deleted: ${i}\n`).join("") +
+          `Total reclaimed space: ${mb(r.bytes)} (${r.blobs} blobs, ${r.layers} unpacked layers)\n`,
+      );
       return;
     }
     case "ls":

@@ -53,7 +53,5 @@ export function tabwriter(rows: string[][], minWidth = 12, padding = 3): string 
   for (let c = 0; c < cols - 1; c++) {
     widths[c] = Math.max(minWidth, ...rows.map((r) => (r[c] ?? "").length + padding));
   }
-  return rows
-    .map((r) => r.map((cell, c) => (c < r.length - 1 ? cell.padEnd(widths[c]) : cell)).join("") + "\n")
-    .join("");
+  return rows.map((r) => r.map((cell, c) => (c < r.length - 1 ? cell.padEnd(widths[c]) : cell)).join("") + "\n").join("");
 }

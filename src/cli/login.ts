@@ -13,10 +13,16 @@ export async function run(ctx: CliContext): Promise<void> {
     password = readFileSync(0, "utf8").replace(/\r?\n$/, "");
   }
   if (!username) throw new PolisError("login: --username is required (polis does not prompt)");
-  if (password === undefined || password === "") throw new PolisError("login: give the password with --password-stdin (or --password)");
+  if (password === undefined || password === "")
+    throw new PolisError("login: give the password with --password-stdin (or --password)");
   const { checkLogin } = await import("../image/login.js");
   const { registries } = await import("../image/api.js");
-  await checkLogin(registry, { username, password }, await registries(ctx.global, ctx.io.env), ctx.options["tls-verify"] !== false);
+  await checkLogin(
+    registry,
+    { username, password },
+    await registries(ctx.global, ctx.io.env),
+    ctx.options["tls-verify"] !== false,
+  );
   const { saveCredentials, polisAuthFile } = await import("../image/credentials.js");
   saveCredentials(registry, { username, password }, ctx.io.env);
   ctx.io.stdout(`Login Succeeded! (${polisAuthFile(ctx.io.env)})\n`);

@@ -8,7 +8,8 @@ export async function run(ctx: CliContext): Promise<void> {
   let tail: number | undefined;
   if (tailRaw !== undefined && tailRaw !== "all") {
     tail = Number(tailRaw);
-    if (!Number.isInteger(tail) || tail < 0) throw new PolisError(`invalid value "${tailRaw}" for flag --tail: a number of lines, or all`);
+    if (!Number.isInteger(tail) || tail < 0)
+      throw new PolisError(`invalid value "${tailRaw}" for flag --tail: a number of lines, or all`);
   }
   const { containerLogs } = await import("../monitor/logs.js");
   const { comparableTime } = await import("../monitor/logfile.js");
@@ -21,7 +22,14 @@ export async function run(ctx: CliContext): Promise<void> {
   };
   await containerLogs(
     ctx.global,
-    { id: ctx.args[0], follow: bool(ctx, "follow"), tail, timestamps: bool(ctx, "timestamps"), since: time("since"), until: time("until") },
+    {
+      id: ctx.args[0],
+      follow: bool(ctx, "follow"),
+      tail,
+      timestamps: bool(ctx, "timestamps"),
+      since: time("since"),
+      until: time("until"),
+    },
     { stdout: ctx.io.stdout, stderr: ctx.io.stderr },
   );
 }

@@ -11,7 +11,8 @@ export async function run(ctx: CliContext): Promise<void> {
   let intervalMs = config.intervalMs ?? 10_000;
   if (rawInterval !== undefined) {
     const ms = parseDuration(rawInterval);
-    if (ms === undefined || ms <= 0) throw new PolisError(`invalid value "${rawInterval}" for flag --interval: a duration above 0 (10s)`);
+    if (ms === undefined || ms <= 0)
+      throw new PolisError(`invalid value "${rawInterval}" for flag --interval: a duration above 0 (10s)`);
     intervalMs = ms;
   }
   const token = str(ctx, "token") ?? config.token ?? (ctx.io.env.POLIS_MONITOR_TOKEN || undefined);
@@ -22,7 +23,13 @@ export async function run(ctx: CliContext): Promise<void> {
   });
   await serveMonitor(
     ctx.global,
-    { listen: str(ctx, "listen") ?? config.listen ?? "127.0.0.1:9323", intervalMs, token, config, onListening: (url) => ctx.io.stdout(`listening on ${url}\n`) },
+    {
+      listen: str(ctx, "listen") ?? config.listen ?? "127.0.0.1:9323",
+      intervalMs,
+      token,
+      config,
+      onListening: (url) => ctx.io.stdout(`listening on ${url}\n`),
+    },
     stop,
   );
 }

@@ -17,13 +17,21 @@ const FLAGS: Record<string, string[]> = {
 const ALIASES: Record<string, string> = { list: "ls", remove: "rm" };
 /** [min, max] positionals after the subcommand. */
 const ARITY: Record<string, [number, number]> = {
-  create: [1, 1], ls: [0, 0], inspect: [1, 100], rm: [1, 100], prune: [0, 0], connect: [2, 2], disconnect: [2, 2], reload: [0, 100],
+  create: [1, 1],
+  ls: [0, 0],
+  inspect: [1, 100],
+  rm: [1, 100],
+  prune: [0, 0],
+  connect: [2, 2],
+  disconnect: [2, 2],
+  reload: [0, 100],
 };
 
 export async function run(ctx: CliContext): Promise<number | void> {
   const [given, ...args] = ctx.args;
   const sub = ALIASES[given] ?? given;
-  if (!FLAGS[sub]) throw new PolisError(`network: unknown subcommand "${given}" (create, ls, inspect, rm, prune, connect, disconnect, reload)`);
+  if (!FLAGS[sub])
+    throw new PolisError(`network: unknown subcommand "${given}" (create, ls, inspect, rm, prune, connect, disconnect, reload)`);
   for (const f of ctx.given) if (!FLAGS[sub].includes(f)) throw new PolisError(`network ${sub}: flag --${f} does not apply`);
   const [min, max] = ARITY[sub];
   if (args.length < min || args.length > max) {
@@ -60,7 +68,13 @@ export async function run(ctx: CliContext): Promise<number | void> {
         const format = str(ctx, "format") ?? "table";
         if (bool(ctx, "quiet")) return out(nets.map((n) => `${n.name}\n`).join(""));
         if (format === "json") {
-          return out(JSON.stringify(nets.map((n) => manage.inspectNetwork(store, settings, n.name)), null, 2) + "\n");
+          return out(
+            JSON.stringify(
+              nets.map((n) => manage.inspectNetwork(store, settings, n.name)),
+              null,
+              2,
+            ) + "\n",
+          );
         }
         if (format !== "table") throw new PolisError(`--format ${format}: must be table or json`);
         const rows = [["NETWORK ID", "NAME", "DRIVER", "SUBNETS"]];
@@ -68,7 +82,13 @@ export async function run(ctx: CliContext): Promise<number | void> {
         return out(tabwriter(rows));
       }
       case "inspect":
-        return out(JSON.stringify(args.map((n) => manage.inspectNetwork(store, settings, n)), null, 2) + "\n");
+        return out(
+          JSON.stringify(
+            args.map((n) => manage.inspectNetwork(store, settings, n)),
+            null,
+            2,
+          ) + "\n",
+        );
       case "rm": {
         let failed = 0;
         for (const n of args) {
@@ -91,7 +111,8 @@ export async function run(ctx: CliContext): Promise<number | void> {
       case "disconnect": {
         const { getAttachment, getNetwork } = await import("../state/networks.js");
         if (!getNetwork(store, args[0])) throw new PolisError(`network ${args[0]}: no such network`);
-        if (!getAttachment(store, args[0], args[1])) throw new PolisError(`container ${args[1]} is not connected to network ${args[0]}`);
+        if (!getAttachment(store, args[0], args[1]))
+          throw new PolisError(`container ${args[1]} is not connected to network ${args[0]}`);
         await manage.disconnect(ctx.global.root, store, settings, args[0], args[1]);
         return;
       }

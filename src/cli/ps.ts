@@ -5,7 +5,6 @@ import { PolisError } from "../errors.js";
 import { DEFAULT_PATH } from "../paths.js";
 import { str, type CliContext } from "./context.js";
 
-
 export async function run(ctx: CliContext): Promise<void> {
   const format = str(ctx, "format") ?? "table";
   if (format !== "table" && format !== "json") throw new PolisError("invalid format option");

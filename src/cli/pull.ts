@@ -10,7 +10,13 @@ export async function run(ctx: CliContext): Promise<void> {
   const platform = str(ctx, "platform");
   const creds = str(ctx, "creds");
   const tty = !quiet && process.stderr.isTTY === true;
-  const progress = tty ? new (await import("./pull-progress.js")).PullProgress((t) => process.stderr.write(t), mb, () => process.stderr.columns) : undefined;
+  const progress = tty
+    ? new (await import("./pull-progress.js")).PullProgress(
+        (t) => process.stderr.write(t),
+        mb,
+        () => process.stderr.columns,
+      )
+    : undefined;
   const registriesConf = await registries(ctx.global, ctx.io.env);
   const result = await withStore(ctx.global, (store) =>
     pull(ctx.global.root, store, {

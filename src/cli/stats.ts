@@ -9,7 +9,8 @@ export async function run(ctx: CliContext): Promise<void> {
   if (format !== "table" && format !== "json") throw new PolisError(`invalid value "${format}" for flag --format: table or json`);
   const raw = str(ctx, "interval") ?? "2s";
   const intervalMs = parseDuration(raw);
-  if (intervalMs === undefined || intervalMs <= 0) throw new PolisError(`invalid value "${raw}" for flag --interval: a duration above 0 (2s, 500ms)`);
+  if (intervalMs === undefined || intervalMs <= 0)
+    throw new PolisError(`invalid value "${raw}" for flag --interval: a duration above 0 (2s, 500ms)`);
   const noStream = bool(ctx, "no-stream");
   const { containerStats } = await import("../monitor/stats.js");
   const { statsJson, statsTable } = await import("../monitor/usage.js");

@@ -14,7 +14,13 @@ export function recordedCgroup(rec: ContainerRecord): CgroupManager {
   return cgroupManagerFromPaths(rec.cgroupPaths);
 }
 
-const rule = (type: string, major: number | null, minor: number | null, access = "rwm"): DeviceCgroupRule => ({ allow: true, type, major, minor, access });
+const rule = (type: string, major: number | null, minor: number | null, access = "rwm"): DeviceCgroupRule => ({
+  allow: true,
+  type,
+  major,
+  minor,
+  access,
+});
 
 /**
  * Devices every container may use whatever its rules say, as runc allows them: mknod of any

@@ -54,7 +54,9 @@ export async function cleanupContainer(
   await waitGone(rec);
   if (sharesMountNamespace(rec.config)) {
     // loaded only here: a container with its own mount namespace takes its mounts with it
-    await attempt("detach the container's mounts", async () => (await import("./shared-mounts.js")).detachMountsBelow(rec.rootfs));
+    await attempt("detach the container's mounts", async () =>
+      (await import("./shared-mounts.js")).detachMountsBelow(rec.rootfs),
+    );
   }
   await attempt("remove the cgroup", () => {
     try {

@@ -55,7 +55,7 @@ export function stateOf(rec: ContainerRecord, status: Status): State {
   const state: State = {
     ociVersion: OCI_VERSION,
     id: rec.id,
-    pid: status === "stopped" ? 0 : rec.pid ?? 0,
+    pid: status === "stopped" ? 0 : (rec.pid ?? 0),
     status,
     bundle: rec.bundle,
     rootfs: rec.rootfs,

@@ -29,7 +29,8 @@ export async function deleteContainer(g: GlobalOptions, o: DeleteOptions): Promi
     } finally {
       // A step of the cleanup may fail after the row went (it is removed whatever happens): the
       // container is deleted all the same, and the event says so.
-      if (!store.get(o.id)) store.appendEvent({ type: "container", action: "delete", id: o.id, attributes: { durationMs: elapsedMs() } });
+      if (!store.get(o.id))
+        store.appendEvent({ type: "container", action: "delete", id: o.id, attributes: { durationMs: elapsedMs() } });
     }
     phase("teardown");
   } finally {

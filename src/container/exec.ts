@@ -35,7 +35,10 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
   const env = withHome(proc.env ?? [], proc.user.uid, `/proc/${pid}/root`);
   const plan = buildJoinPlan({
     pid,
-    namespaces: namespacesToJoin(pid, (rec.config.linux?.namespaces ?? []).map((n) => n.type)),
+    namespaces: namespacesToJoin(
+      pid,
+      (rec.config.linux?.namespaces ?? []).map((n) => n.type),
+    ),
     cgroupProcs,
     process: proc,
     consoleSocket: o.consoleSocket,
@@ -50,7 +53,14 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
   });
   if (debugEnabled()) {
     const u = proc.user;
-    log.debug("exec process", { args: proc.args!.join(" "), user: `${u.uid}:${u.gid}`, cwd: proc.cwd, terminal: Boolean(proc.terminal), pid, cgroups: cgroupProcs.join(" ") });
+    log.debug("exec process", {
+      args: proc.args!.join(" "),
+      user: `${u.uid}:${u.gid}`,
+      cwd: proc.cwd,
+      terminal: Boolean(proc.terminal),
+      pid,
+      cgroups: cgroupProcs.join(" "),
+    });
   }
   const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
   try {
@@ -66,7 +76,10 @@ export async function execContainer(g: GlobalOptions, o: ExecOptions): Promise<n
 
 /** The container's filter, loaded by the exec'd process too (with its notify fd to the agent),
  *  and by startContainer hooks. */
-export async function seccompFor(rec: ContainerRecord, status: "created" | "running" = "running"): Promise<SeccompLoad | undefined> {
+export async function seccompFor(
+  rec: ContainerRecord,
+  status: "created" | "running" = "running",
+): Promise<SeccompLoad | undefined> {
   const seccomp = rec.config.linux?.seccomp;
   if (!seccomp) return undefined;
   const { prepareSeccomp } = await import("../seccomp/notify.js");
@@ -143,7 +156,8 @@ function parseSubCgroups(specs: readonly string[]): Map<string, string> {
 
 function cleanSub(sub: string): string {
   const clean = posix.normalize(sub).replace(/^\/+/, "");
-  if (sub === "" || clean.split("/").includes("..")) throw new PolisError(`--cgroup: invalid sub-cgroup path ${JSON.stringify(sub)}`);
+  if (sub === "" || clean.split("/").includes(".."))
+    throw new PolisError(`--cgroup: invalid sub-cgroup path ${JSON.stringify(sub)}`);
   return clean;
 }
 

@@ -19,7 +19,12 @@ export async function killContainer(g: GlobalOptions, o: KillOptions): Promise<v
       // Only --all needs the cgroup manager; the plain kill stays off its import cost.
       const { recordedCgroup } = await import("./cgroup.js");
       recordedCgroup(rec).killAll(o.signal);
-      store.appendEvent({ type: "container", action: "kill", id: o.id, attributes: { signal: o.signal, all: true, durationMs: elapsedMs() } });
+      store.appendEvent({
+        type: "container",
+        action: "kill",
+        id: o.id,
+        attributes: { signal: o.signal, all: true, durationMs: elapsedMs() },
+      });
       return;
     }
     try {

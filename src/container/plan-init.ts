@@ -68,9 +68,13 @@ export function checkTerminal(spec: Spec, consoleSocket: string | undefined, mod
 /** Where a shim that stays in the foreground goes back to once the process is born (first op). */
 export function addParentCgroups(plan: Plan, input: { mode: "detach" | "wait"; parentCgroupProcs?: string[] }): void {
   if (input.mode !== "wait" || !input.parentCgroupProcs?.length) return;
-  plan.add(OpCode.PARENT_CGROUPS, "linux.cgroupsPath", "open polis's own cgroups to return to", input.parentCgroupProcs.join("\n"));
+  plan.add(
+    OpCode.PARENT_CGROUPS,
+    "linux.cgroupsPath",
+    "open polis's own cgroups to return to",
+    input.parentCgroupProcs.join("\n"),
+  );
 }
-
 
 export function buildInitPlan(input: InitPlanInput): Plan {
   const c = checkInput(input);
@@ -154,10 +158,14 @@ function checkInput(input: InitPlanInput): Checked {
  */
 function checkSharedMounts(spec: Spec): void {
   const linux = spec.linux;
-  if (linux?.maskedPaths?.length) throw fieldError("linux.maskedPaths", "unable to restrict sys entries without a private MNT namespace");
-  if (linux?.readonlyPaths?.length) throw fieldError("linux.readonlyPaths", "unable to restrict sys entries without a private MNT namespace");
-  if (spec.root?.readonly) throw fieldError("root.readonly", "a read-only rootfs needs a private mount namespace (it would remount the host's mount)");
-  if (linux?.rootfsPropagation) throw fieldError("linux.rootfsPropagation", "needs a private mount namespace (it would change the host's mounts)");
+  if (linux?.maskedPaths?.length)
+    throw fieldError("linux.maskedPaths", "unable to restrict sys entries without a private MNT namespace");
+  if (linux?.readonlyPaths?.length)
+    throw fieldError("linux.readonlyPaths", "unable to restrict sys entries without a private MNT namespace");
+  if (spec.root?.readonly)
+    throw fieldError("root.readonly", "a read-only rootfs needs a private mount namespace (it would remount the host's mount)");
+  if (linux?.rootfsPropagation)
+    throw fieldError("linux.rootfsPropagation", "needs a private mount namespace (it would change the host's mounts)");
 }
 
 const nsField = (ns: NamespaceSetup, t: NamespaceType) => `linux.namespaces[${ns.index.get(t)}]`;
@@ -242,9 +250,29 @@ function addPrivateRoot(plan: Plan, input: InitPlanInput, c: Checked): void {
   // pivot_root refuses a new root whose parent mount is shared: make just that parent private (runc).
   if (firstProp & MS.SHARED && input.rootfsParentMount) {
     const parent = input.rootfsParentMount;
-    plan.add(OpCode.MOUNT, "linux.rootfsPropagation", `make ${parent}, the mount holding the rootfs, private`, "", parent, "", MS.PRIVATE, "", "");
+    plan.add(
+      OpCode.MOUNT,
+      "linux.rootfsPropagation",
+      `make ${parent}, the mount holding the rootfs, private`,
+      "",
+      parent,
+      "",
+      MS.PRIVATE,
+      "",
+      "",
+    );
   }
-  plan.add(OpCode.MOUNT, "root.path", `bind mount the rootfs ${rootfs} onto itself`, rootfs, rootfs, "", MS.BIND | MS.REC, "", "");
+  plan.add(
+    OpCode.MOUNT,
+    "root.path",
+    `bind mount the rootfs ${rootfs} onto itself`,
+    rootfs,
+    rootfs,
+    "",
+    MS.BIND | MS.REC,
+    "",
+    "",
+  );
 }
 
 /** pivot_root, then what runc does in the new root before the process setup (paths are the container's). */
@@ -253,7 +281,8 @@ function addFinishRootfs(plan: Plan, input: InitPlanInput, c: Checked, deferred:
   const proc = c.proc;
   // Masked files get the host's null device, opened and verified while the host's /dev is still
   // reachable: never the rootfs's /dev/null, which the image (or a volume) may have planted.
-  if (spec.linux?.maskedPaths?.length) plan.add(OpCode.MASK_SOURCE, "linux.maskedPaths", "open the host's /dev/null to mask files with", "/dev/null");
+  if (spec.linux?.maskedPaths?.length)
+    plan.add(OpCode.MASK_SOURCE, "linux.maskedPaths", "open the host's /dev/null to mask files with", "/dev/null");
   if (c.sharedMounts) plan.add(OpCode.CHROOT, "linux.namespaces", `chroot to ${rootfs} (no mount namespace)`, rootfs);
   else if (input.noPivot) plan.add(OpCode.MOVE_ROOT, "root.path", `move the rootfs ${rootfs} to /`, rootfs);
   else plan.add(OpCode.PIVOT_ROOT, "root.path", `pivot_root to ${rootfs}`, rootfs);
@@ -268,7 +297,17 @@ function addFinishRootfs(plan: Plan, input: InitPlanInput, c: Checked, deferred:
   if (c.terminal) addConsole(plan, proc, "allocate the container's terminal");
   for (const d of deferred) {
     const flags = (d.flags | MS.REMOUNT | MS.BIND | MS.RDONLY) >>> 0;
-    plan.add(OpCode.MOUNT, d.field, `remount ${d.destination} with ${describeFlags(d.flags)}`, "", d.destination, "", flags, "", "/");
+    plan.add(
+      OpCode.MOUNT,
+      d.field,
+      `remount ${d.destination} with ${describeFlags(d.flags)}`,
+      "",
+      d.destination,
+      "",
+      flags,
+      "",
+      "/",
+    );
   }
   if (spec.root?.readonly) {
     plan.add(OpCode.MOUNT, "root.readonly", "remount / read-only", "", "/", "", MS.REMOUNT | MS.BIND | MS.RDONLY, "", "");
@@ -283,7 +322,8 @@ function addFinishRootfs(plan: Plan, input: InitPlanInput, c: Checked, deferred:
   for (const [i, p] of (spec.linux?.readonlyPaths ?? []).entries()) {
     plan.add(OpCode.READONLY, `linux.readonlyPaths[${i}]`, `make ${p} read-only`, p);
   }
-  for (const [i, p] of (spec.linux?.maskedPaths ?? []).entries()) plan.add(OpCode.MASK, `linux.maskedPaths[${i}]`, `mask ${p}`, p);
+  for (const [i, p] of (spec.linux?.maskedPaths ?? []).entries())
+    plan.add(OpCode.MASK, `linux.maskedPaths[${i}]`, `mask ${p}`, p);
 }
 
 /** CGROUP_JOIN for each cgroup.procs file (init and joining processes alike). */
@@ -325,10 +365,23 @@ function describeNew(create: Set<string>): string {
 export function addProcessOps(plan: Plan, proc: Process, personality?: number, seccomp?: SeccompLoad): void {
   (proc.rlimits ?? []).forEach((r, i) => {
     const field = `process.rlimits[${i}]`;
-    plan.add(OpCode.RLIMIT, field, `set ${r.type} to ${r.soft}/${r.hard}`, rlimitNumber(r.type, field), rlimitValue(r.soft), rlimitValue(r.hard));
+    plan.add(
+      OpCode.RLIMIT,
+      field,
+      `set ${r.type} to ${r.soft}/${r.hard}`,
+      rlimitNumber(r.type, field),
+      rlimitValue(r.soft),
+      rlimitValue(r.hard),
+    );
   });
   if (proc.oomScoreAdj !== undefined) {
-    plan.add(OpCode.WRITE_FILE, "process.oomScoreAdj", `set oom_score_adj to ${proc.oomScoreAdj}`, "/proc/self/oom_score_adj", String(proc.oomScoreAdj));
+    plan.add(
+      OpCode.WRITE_FILE,
+      "process.oomScoreAdj",
+      `set oom_score_adj to ${proc.oomScoreAdj}`,
+      "/proc/self/oom_score_adj",
+      String(proc.oomScoreAdj),
+    );
   }
   if (proc.ioPriority) {
     const [cls, level] = ioprioArgs(proc.ioPriority);
@@ -360,10 +413,22 @@ export function addProcessOps(plan: Plan, proc: Process, personality?: number, s
     const permitted = capBits(caps.permitted, "process.capabilities.permitted");
     const inheritable = capBits(caps.inheritable, "process.capabilities.inheritable");
     const ambient = capBits(caps.ambient, "process.capabilities.ambient");
-    plan.add(OpCode.CAPS, "process.capabilities", "set capabilities", hexMask(effective), hexMask(permitted), hexMask(inheritable));
+    plan.add(
+      OpCode.CAPS,
+      "process.capabilities",
+      "set capabilities",
+      hexMask(effective),
+      hexMask(permitted),
+      hexMask(inheritable),
+    );
     // The kernel raises an ambient cap only if it is permitted and inheritable; runc ignores the
     // ones that are not (its default spec lists ambient caps without inheritable ones).
-    plan.add(OpCode.CAP_AMBIENT, "process.capabilities.ambient", "set ambient capabilities", hexMask(ambient & permitted & inheritable));
+    plan.add(
+      OpCode.CAP_AMBIENT,
+      "process.capabilities.ambient",
+      "set ambient capabilities",
+      hexMask(ambient & permitted & inheritable),
+    );
   }
   if (proc.noNewPrivileges) plan.add(OpCode.NO_NEW_PRIVS, "process.noNewPrivileges", "set no_new_privs");
 }
@@ -379,7 +444,15 @@ export function addSeccompListener(plan: Plan, seccomp: SeccompLoad): void {
 /** SECCOMP: load the filter (and hand its notify fd to the agent SECCOMP_LISTENER connected to). */
 export function addSeccomp(plan: Plan, seccomp: SeccompLoad): void {
   const to = seccomp.listenerPath ? ` and send its notify fd to ${seccomp.listenerPath}` : "";
-  plan.add(OpCode.SECCOMP, "linux.seccomp", `load the seccomp filter${to}`, seccomp.bpf, seccomp.flags, seccomp.listenerPath ?? "", seccomp.payload ?? "");
+  plan.add(
+    OpCode.SECCOMP,
+    "linux.seccomp",
+    `load the seccomp filter${to}`,
+    seccomp.bpf,
+    seccomp.flags,
+    seccomp.listenerPath ?? "",
+    seccomp.payload ?? "",
+  );
 }
 
 /** The PATH execvp would use: the first PATH= in env, else runc's default. */
@@ -389,7 +462,13 @@ export function pathFromEnv(env: readonly string[]): string {
 }
 
 /** Resolve the program: `argv[0]` through PATH, or `path` when given (a hook: its argv[0] is free). */
-export function addFindExec(plan: Plan, argv: readonly string[], env: readonly string[], path?: string, field = "process.args[0]"): void {
+export function addFindExec(
+  plan: Plan,
+  argv: readonly string[],
+  env: readonly string[],
+  path?: string,
+  field = "process.args[0]",
+): void {
   const name = path ?? argv[0];
   plan.add(OpCode.FIND_EXEC, field, `find executable ${name}`, name, pathFromEnv(env));
 }

@@ -7,7 +7,17 @@ import { OpCode, Plan } from "../linux/plan.js";
 import { NAMESPACE_PROC_NAMES } from "../spec/names.js";
 import type { NamespaceType, Process } from "../spec/types.js";
 import type { SeccompLoad } from "../seccomp/notify.js";
-import { addParentCgroups, addCgroupJoins, addConsole, addConsoleSocket, addExec, addFindExec, addProcessOps, addSeccomp, addSeccompListener } from "./plan-init.js";
+import {
+  addParentCgroups,
+  addCgroupJoins,
+  addConsole,
+  addConsoleSocket,
+  addExec,
+  addFindExec,
+  addProcessOps,
+  addSeccomp,
+  addSeccompListener,
+} from "./plan-init.js";
 
 export interface JoinPlanInput {
   /** the container's init, whose /proc/<pid>/ns/* we join */
@@ -65,7 +75,13 @@ export function buildJoinPlan(input: JoinPlanInput): Plan {
   // a host path: before any chroot
   if (input.cwd) plan.add(OpCode.CHDIR, input.cwd.field, `chdir to ${input.cwd.path}`, input.cwd.path);
   // before the console: /dev/ptmx must be the container's
-  if (input.chroot) plan.add(OpCode.CHROOT, "linux.namespaces", `chroot to the container's root ${input.chroot} (no mount namespace)`, input.chroot);
+  if (input.chroot)
+    plan.add(
+      OpCode.CHROOT,
+      "linux.namespaces",
+      `chroot to the container's root ${input.chroot} (no mount namespace)`,
+      input.chroot,
+    );
   if (terminal) addConsole(plan, proc, "allocate the process's terminal");
   if (proc) addProcessOps(plan, proc, undefined, input.seccomp);
   addFindExec(plan, input.argv, input.env, input.path, input.path ? "path" : undefined);

@@ -29,7 +29,8 @@ export async function startContainer(g: GlobalOptions, id: string): Promise<void
 export async function startCreated(store: Store, rec: ContainerRecord): Promise<void> {
   // Claim the start before anything runs: of two concurrent starts, exactly one gets past here.
   // The container still reads as created until the fifo is gone.
-  if (!store.transition(rec.id, "created", { phase: "running" })) throw new PolisError("cannot start an already running container");
+  if (!store.transition(rec.id, "created", { phase: "running" }))
+    throw new PolisError("cannot start an already running container");
   const hooks = rec.config.hooks;
   // The hook runner and the shim plumbing are loaded only when there are hooks to run.
   if (hooks?.startContainer?.length) {

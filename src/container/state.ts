@@ -10,7 +10,10 @@ export function containerState(g: GlobalOptions, id: string): State {
   try {
     const rec = mustGet(store, id);
     // The freezer check alone, not the cgroup manager: `state` is the hottest command there is.
-    const state = stateOf(rec, liveStatus(rec, () => isFrozenAt(rec.cgroupPaths)));
+    const state = stateOf(
+      rec,
+      liveStatus(rec, () => isFrozenAt(rec.cgroupPaths)),
+    );
     phase("status");
     return state;
   } finally {

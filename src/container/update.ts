@@ -28,7 +28,8 @@ export function mergeResources(current: Resources, change: Resources): Resources
   const out: Record<string, unknown> = { ...current };
   for (const [key, value] of Object.entries(change)) {
     const old = out[key];
-    const bothObjects = value && typeof value === "object" && !Array.isArray(value) && old && typeof old === "object" && !Array.isArray(old);
+    const bothObjects =
+      value && typeof value === "object" && !Array.isArray(value) && old && typeof old === "object" && !Array.isArray(old);
     out[key] = bothObjects ? { ...(old as object), ...(value as object) } : value;
   }
   return out as Resources;

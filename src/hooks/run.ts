@@ -23,7 +23,12 @@ export interface RunHooksOptions {
 const PIPE_GRACE_MS = 200;
 const OUTPUT_LIMIT = 64 * 1024;
 
-export async function runHooks(kind: HookName, hooks: Hook[] | undefined, state: State, opts: RunHooksOptions = {}): Promise<void> {
+export async function runHooks(
+  kind: HookName,
+  hooks: Hook[] | undefined,
+  state: State,
+  opts: RunHooksOptions = {},
+): Promise<void> {
   if (!hooks) return;
   const input = JSON.stringify(state);
   for (let i = 0; i < hooks.length; i++) {
@@ -32,7 +37,13 @@ export async function runHooks(kind: HookName, hooks: Hook[] | undefined, state:
     const traced = (outcome: string) =>
       log.debug(`hook ${outcome}`, { hook: field, path: hooks[i].path, ms: Number((performance.now() - started).toFixed(1)) });
     try {
-      if (debugEnabled()) log.debug("hook starting", { hook: field, path: hooks[i].path, args: (hooks[i].args ?? []).join(" "), cwd: opts.spawn ? "(in the container)" : (opts.cwd ?? process.cwd()) });
+      if (debugEnabled())
+        log.debug("hook starting", {
+          hook: field,
+          path: hooks[i].path,
+          args: (hooks[i].args ?? []).join(" "),
+          cwd: opts.spawn ? "(in the container)" : (opts.cwd ?? process.cwd()),
+        });
       await runHook(field, hooks[i], input, opts.spawn ?? ((h) => defaultSpawn(h, opts.cwd)));
       if (debugEnabled()) traced("done");
     } catch (e) {

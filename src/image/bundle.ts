@@ -62,7 +62,10 @@ export async function makeBundle(store: Store, root: string, ref: string, o: Bun
     if (mode === "overlay" && layers.length > 0) {
       try {
         for (const l of layers) await ensureLayer(root, l.digest, l.diffId);
-        const lower = layers.map((l) => layerDir(root, l.diffId)).reverse().join(":");
+        const lower = layers
+          .map((l) => layerDir(root, l.diffId))
+          .reverse()
+          .join(":");
         mkdirSync(join(o.dir, "upper"), { mode: 0o755 });
         mkdirSync(join(o.dir, "work"), { mode: 0o700 });
         mountOverlay(rootfs, `lowerdir=${lower},upperdir=${join(o.dir, "upper")},workdir=${join(o.dir, "work")}`);
@@ -77,7 +80,8 @@ export async function makeBundle(store: Store, root: string, ref: string, o: Bun
     }
     if (mode === "copy") {
       for (const l of layers) {
-        if (!hasBlob(root, l.digest)) throw new PolisError(`${ref}: layer ${l.digest} is missing from the store: pull the image again`);
+        if (!hasBlob(root, l.digest))
+          throw new PolisError(`${ref}: layer ${l.digest} is missing from the store: pull the image again`);
         await unpackLayer(blobPath(root, l.digest), { target: rootfs, mode: "apply", layer: l.digest, diffId: l.diffId });
       }
     }

@@ -2,8 +2,24 @@
 // image, listing, tagging, removing (refused while a container uses the image) and pruning.
 import type { Store } from "../state/store.js";
 import {
-  allImages, allNames, containersUsing, danglingImages, imageById, imagesByIdPrefix, indexRow, layersOf, nameRow, namesOf,
-  pruneIndexes, removeImage, removeImageIfUnnamed, removeName, setName, type ImageRow, type LayerRow, type NameRow,
+  allImages,
+  allNames,
+  containersUsing,
+  danglingImages,
+  imageById,
+  imagesByIdPrefix,
+  indexRow,
+  layersOf,
+  nameRow,
+  namesOf,
+  pruneIndexes,
+  removeImage,
+  removeImageIfUnnamed,
+  removeName,
+  setName,
+  type ImageRow,
+  type LayerRow,
+  type NameRow,
 } from "../state/images.js";
 import { PolisError } from "../errors.js";
 import { rfc3339Nano } from "../time.js";
@@ -92,7 +108,13 @@ export function listImages(store: Store): ImageSummary[] {
     const base = { id: image.configDigest, digest: image.id, size: image.size, created: image.created, platform: image.platform };
     if (names.length === 0) out.push({ ...base, repository: "<none>", tag: "<none>", names: [] });
     for (const n of names) {
-      out.push({ ...base, digest: n.indexDigest ?? image.id, repository: n.repository, tag: n.tag ?? "<none>", names: names.map((x) => x.name) });
+      out.push({
+        ...base,
+        digest: n.indexDigest ?? image.id,
+        repository: n.repository,
+        tag: n.tag ?? "<none>",
+        names: names.map((x) => x.name),
+      });
     }
   }
   return out;
@@ -104,7 +126,14 @@ export function tagImage(store: Store, src: string, dst: string): string {
   const p = parseReference(dst);
   if (p.digest) throw new PolisError(`${dst}: a tag cannot carry a digest`);
   const full = `${repoName(p)}:${p.tag}`;
-  setName(store, { name: full, repository: repoName(p), tag: p.tag ?? "latest", image: image.id, indexDigest: name?.indexDigest ?? null, updated: rfc3339Nano() });
+  setName(store, {
+    name: full,
+    repository: repoName(p),
+    tag: p.tag ?? "latest",
+    image: image.id,
+    indexDigest: name?.indexDigest ?? null,
+    updated: rfc3339Nano(),
+  });
   return full;
 }
 
@@ -197,4 +226,3 @@ export function inspectImage(store: Store, ref: string): ImageDetails {
     UsedBy: containersUsing(store, image.id),
   };
 }
-

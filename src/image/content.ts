@@ -23,7 +23,8 @@ export function hex(digest: string): string {
 }
 
 export function ensureDirs(root: string): void {
-  for (const d of [join(root, "images", "blobs", "sha256"), join(root, "images", "layers"), tmpDir(root)]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  for (const d of [join(root, "images", "blobs", "sha256"), join(root, "images", "layers"), tmpDir(root)])
+    mkdirSync(d, { recursive: true, mode: 0o700 });
 }
 
 /** A fresh temp path for `name` owned by this process. */

@@ -42,7 +42,11 @@ function keysFor(registry: string, repository: string): string[] {
   return keys;
 }
 
-export function findCredentials(registry: string, repository: string, env: Record<string, string | undefined> = process.env): Credentials | undefined {
+export function findCredentials(
+  registry: string,
+  repository: string,
+  env: Record<string, string | undefined> = process.env,
+): Credentials | undefined {
   const keys = keysFor(registry, repository);
   for (const file of authFiles(env)) {
     const auths = readAuthFile(file)?.auths;
@@ -80,7 +84,11 @@ function readAuthFile(file: string): AuthFile | undefined {
 }
 
 /** Store (or, with `creds` undefined, remove) `registry`'s entry in polis's own file. Returns false when there was nothing to remove. */
-export function saveCredentials(registry: string, creds: Credentials | undefined, env: Record<string, string | undefined> = process.env): boolean {
+export function saveCredentials(
+  registry: string,
+  creds: Credentials | undefined,
+  env: Record<string, string | undefined> = process.env,
+): boolean {
   const file = polisAuthFile(env);
   const doc: AuthFile = readAuthFile(file) ?? {};
   const auths = (doc.auths ??= {});

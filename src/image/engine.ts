@@ -19,12 +19,21 @@ export function bundlesDir(root: string): string {
 }
 
 /** The Healthcheck in `ref`'s config (docker's), read before the bundle: it decides whether a monitor runs. */
-export async function imageHealthcheck(g: GlobalOptions, ref: string): Promise<NonNullable<ImageConfig["config"]>["Healthcheck"]> {
+export async function imageHealthcheck(
+  g: GlobalOptions,
+  ref: string,
+): Promise<NonNullable<ImageConfig["config"]>["Healthcheck"]> {
   return withStore(g, (store) => (JSON.parse(resolveImage(store, ref).image.config) as ImageConfig).config?.Healthcheck);
 }
 
 /** Makes the bundle for container `id` from `ref`; returns its directory. */
-export async function imageBundle(g: GlobalOptions, id: string, ref: string, bundleDir: string | undefined, args: string[]): Promise<string> {
+export async function imageBundle(
+  g: GlobalOptions,
+  id: string,
+  ref: string,
+  bundleDir: string | undefined,
+  args: string[],
+): Promise<string> {
   return withStore(g, async (store) => {
     if (store.get(id)) throw new ContainerExistsError(id);
     const dir = bundleDir ?? join(bundlesDir(g.root), id);

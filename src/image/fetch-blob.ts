@@ -17,10 +17,20 @@ const ATTEMPTS = 4;
 export type Progress = (digest: string, bytes: number, total: number) => void;
 
 /** Ensures blob `d` is in the store (fetching it from `repo`); returns true when it was downloaded. */
-export async function fetchBlob(registry: Registry, repo: string, d: Descriptor, root: string, progress?: Progress): Promise<boolean> {
+export async function fetchBlob(
+  registry: Registry,
+  repo: string,
+  d: Descriptor,
+  root: string,
+  progress?: Progress,
+): Promise<boolean> {
   if (hasBlob(root, d.digest, d.size)) return false;
   const what = `${registry.opts.name}/${repo}@${d.digest}`;
-  const { path: tmp, hash, bytes: resumed } = claimPartial(root, d.digest) ?? { path: tmpPath(root, hex(d.digest)), hash: createHash("sha256"), bytes: 0 };
+  const {
+    path: tmp,
+    hash,
+    bytes: resumed,
+  } = claimPartial(root, d.digest) ?? { path: tmpPath(root, hex(d.digest)), hash: createHash("sha256"), bytes: 0 };
   let have = resumed;
   if (have) log.debug("resuming blob", { digest: d.digest, bytes: have });
   const fd = openSync(tmp, have ? "a" : "wx", 0o600);
@@ -41,7 +51,8 @@ export async function fetchBlob(registry: Registry, repo: string, d: Descriptor,
     }
     const got = `sha256:${hash.digest("hex")}`;
     if (have !== d.size) throw new PolisError(`${what}: got ${have} bytes, the manifest says ${d.size}`);
-    if (got !== d.digest) throw new PolisError(`${what}: content has digest ${got} (corrupted in the registry or on the way): refusing it`);
+    if (got !== d.digest)
+      throw new PolisError(`${what}: content has digest ${got} (corrupted in the registry or on the way): refusing it`);
     fsyncSync(fd);
     closeSync(fd);
     done = true;
@@ -57,7 +68,11 @@ export async function fetchBlob(registry: Registry, repo: string, d: Descriptor,
 
 /** fetch's failures (a TypeError with a cause, or an abort), as opposed to the local file's. */
 function isNetworkError(e: unknown): boolean {
-  return e instanceof TypeError || (e as { name?: string })?.name === "AbortError" || typeof (e as { cause?: unknown })?.cause === "object";
+  return (
+    e instanceof TypeError ||
+    (e as { name?: string })?.name === "AbortError" ||
+    typeof (e as { cause?: unknown })?.cause === "object"
+  );
 }
 
 function storeMessage(e: unknown, file: string): string {
@@ -67,7 +82,16 @@ function storeMessage(e: unknown, file: string): string {
 }
 
 /** One GET (ranged when `have` > 0); returns the bytes held afterwards. Network errors propagate for a retry. */
-async function download(registry: Registry, repo: string, d: Descriptor, fd: number, hash: Hash, have: number, what: string, progress?: Progress): Promise<number> {
+async function download(
+  registry: Registry,
+  repo: string,
+  d: Descriptor,
+  fd: number,
+  hash: Hash,
+  have: number,
+  what: string,
+  progress?: Progress,
+): Promise<number> {
   const res = await registry.get(repo, `blobs/${d.digest}`, have ? { range: `bytes=${have}-` } : {}, what);
   if (have && res.status !== 206) {
     // the registry ignored the range: start over

@@ -29,7 +29,9 @@ function libc(): Libc {
   const lsetxattr = lib.func("int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)");
   const lgetxattr = lib.func("intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)");
   const llistxattr = lib.func("intptr_t llistxattr(const char *path, _Out_ void *list, size_t size)");
-  const mount = lib.func("int mount(const char *source, const char *target, const char *type, unsigned long flags, const char *data)");
+  const mount = lib.func(
+    "int mount(const char *source, const char *target, const char *type, unsigned long flags, const char *data)",
+  );
   const umount2 = lib.func("int umount2(const char *target, int flags)");
   return (cached = {
     mknod: (p, m, d) => mknod(p, m, d),
@@ -51,8 +53,18 @@ function fail(step: string, errno: number): PolisError {
 }
 
 const ERRNO: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 13: "EACCES", 16: "EBUSY", 17: "EEXIST", 20: "ENOTDIR", 22: "EINVAL",
-  28: "ENOSPC", 30: "EROFS", 61: "ENODATA", 95: "EOPNOTSUPP", 34: "ERANGE",
+  1: "EPERM",
+  2: "ENOENT",
+  13: "EACCES",
+  16: "EBUSY",
+  17: "EEXIST",
+  20: "ENOTDIR",
+  22: "EINVAL",
+  28: "ENOSPC",
+  30: "EROFS",
+  61: "ENODATA",
+  95: "EOPNOTSUPP",
+  34: "ERANGE",
 };
 function errnoName(n: number): string {
   return ERRNO[n] ?? `errno ${n}`;

@@ -6,8 +6,19 @@ import { settingsFor, type RegistriesConfig } from "./registries.js";
 import { Registry } from "./registry.js";
 import { tlsFor } from "./pull.js";
 
-export async function checkLogin(registry: string, creds: Credentials, config: RegistriesConfig, tlsVerify: boolean): Promise<void> {
+export async function checkLogin(
+  registry: string,
+  creds: Credentials,
+  config: RegistriesConfig,
+  tlsVerify: boolean,
+): Promise<void> {
   const s = settingsFor(config, registry);
-  const r = new Registry({ name: registry, host: apiHost(registry), insecure: s.insecure || !tlsVerify, credentials: creds, tls: tlsFor(s, tlsVerify) });
+  const r = new Registry({
+    name: registry,
+    host: apiHost(registry),
+    insecure: s.insecure || !tlsVerify,
+    credentials: creds,
+    tls: tlsFor(s, tlsVerify),
+  });
   await r.checkCredentials();
 }

@@ -67,23 +67,48 @@ export function parseManifest(body: Buffer, contentType: string, what: string): 
   const header = contentType.split(";")[0].trim();
   const mediaType = typeof doc.mediaType === "string" ? doc.mediaType : header;
   if (doc.schemaVersion === 1 || mediaType === MEDIA.schema1 || mediaType === MEDIA.schema1Signed) {
-    throw new PolisError(`${what}: Docker schema 1 manifests are not supported (deprecated since 2017); push the image again with a current client`);
+    throw new PolisError(
+      `${what}: Docker schema 1 manifests are not supported (deprecated since 2017); push the image again with a current client`,
+    );
   }
-  if (typeof doc.mediaType === "string" && header && header !== doc.mediaType && header !== "application/json" && header !== "application/octet-stream") {
+  if (
+    typeof doc.mediaType === "string" &&
+    header &&
+    header !== doc.mediaType &&
+    header !== "application/json" &&
+    header !== "application/octet-stream"
+  ) {
     throw new PolisError(`${what}: the registry says the manifest is ${header}, but it says it is ${doc.mediaType}`);
   }
   if (mediaType === MEDIA.ociIndex || mediaType === MEDIA.dockerList || (!doc.mediaType && Array.isArray(doc.manifests))) {
     if (!Array.isArray(doc.manifests)) throw new PolisError(`${what}: index has no manifests`);
-    return { kind: "index", index: { schemaVersion: 2, mediaType, manifests: (doc.manifests as unknown[]).map((d, i) => descriptor(d, `${what}: manifests[${i}]`)) } };
+    return {
+      kind: "index",
+      index: {
+        schemaVersion: 2,
+        mediaType,
+        manifests: (doc.manifests as unknown[]).map((d, i) => descriptor(d, `${what}: manifests[${i}]`)),
+      },
+    };
   }
   if (mediaType === MEDIA.ociManifest || mediaType === MEDIA.dockerManifest || (!doc.mediaType && doc.config)) {
     const config = descriptor(doc.config, `${what}: config`);
     if (!Array.isArray(doc.layers)) throw new PolisError(`${what}: manifest has no layers`);
     const layers = (doc.layers as unknown[]).map((d, i) => descriptor(d, `${what}: layers[${i}]`));
     layers.forEach((l, i) => {
-      if (!LAYER_TYPES.has(l.mediaType)) throw new PolisError(`${what}: layers[${i}] has media type ${l.mediaType}, which polis cannot unpack`);
+      if (!LAYER_TYPES.has(l.mediaType))
+        throw new PolisError(`${what}: layers[${i}] has media type ${l.mediaType}, which polis cannot unpack`);
     });
-    return { kind: "manifest", manifest: { schemaVersion: 2, mediaType, config, layers, annotations: doc.annotations as Record<string, string> | undefined } };
+    return {
+      kind: "manifest",
+      manifest: {
+        schemaVersion: 2,
+        mediaType,
+        config,
+        layers,
+        annotations: doc.annotations as Record<string, string> | undefined,
+      },
+    };
   }
   throw new PolisError(`${what}: unknown manifest media type ${mediaType || "(none)"}`);
 }
@@ -91,14 +116,23 @@ export function parseManifest(body: Buffer, contentType: string, what: string): 
 function descriptor(d: unknown, what: string): Descriptor {
   const o = d as Descriptor;
   if (!o || typeof o !== "object") throw new PolisError(`${what}: not a descriptor`);
-  if (typeof o.digest !== "string" || !/^sha256:[a-f0-9]{64}$/.test(o.digest)) throw new PolisError(`${what}: digest ${String(o.digest)} is not a sha256 digest`);
+  if (typeof o.digest !== "string" || !/^sha256:[a-f0-9]{64}$/.test(o.digest))
+    throw new PolisError(`${what}: digest ${String(o.digest)} is not a sha256 digest`);
   if (!Number.isSafeInteger(o.size) || o.size < 0) throw new PolisError(`${what}: bad size ${String(o.size)}`);
   return o;
 }
 
 /** The host's platform in OCI terms (amd64, arm64/v8 …). */
 export function hostPlatform(): Platform {
-  const arch: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
+  const arch: Record<string, string> = {
+    x64: "amd64",
+    arm64: "arm64",
+    arm: "arm",
+    ia32: "386",
+    ppc64: "ppc64le",
+    s390x: "s390x",
+    riscv64: "riscv64",
+  };
   const p: Platform = { os: "linux", architecture: arch[process.arch] ?? process.arch };
   if (p.architecture === "arm64") p.variant = "v8";
   return p;
@@ -122,7 +156,11 @@ export function formatPlatform(p: Partial<Platform> | undefined): string {
 
 /** The index entry for `want`; an arm64 entry without a variant counts as v8. */
 export function selectPlatform(index: ImageIndex, want: Platform, what: string): Descriptor {
-  const norm = (p: Partial<Platform>) => ({ os: p.os, arch: p.architecture, variant: p.variant ?? (p.architecture === "arm64" ? "v8" : undefined) });
+  const norm = (p: Partial<Platform>) => ({
+    os: p.os,
+    arch: p.architecture,
+    variant: p.variant ?? (p.architecture === "arm64" ? "v8" : undefined),
+  });
   const w = norm(want);
   const images = index.manifests.filter((d) => d.mediaType === MEDIA.ociManifest || d.mediaType === MEDIA.dockerManifest);
   const match = images.find((d) => {
@@ -132,5 +170,7 @@ export function selectPlatform(index: ImageIndex, want: Platform, what: string):
   });
   if (match) return match;
   const has = images.map((d) => formatPlatform(d.platform)).join(", ") || "none";
-  throw new PolisError(`${what}: no image for platform ${formatPlatform(want)} in the index (it has: ${has}); choose one with --platform`);
+  throw new PolisError(
+    `${what}: no image for platform ${formatPlatform(want)} in the index (it has: ${has}); choose one with --platform`,
+  );
 }

@@ -9,11 +9,33 @@ import { recordImages, type ImageRow, type LayerRow, type NameRow } from "../sta
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { rfc3339Nano } from "../time.js";
-import { blobPath, collectGarbage, ensureDirs, hasBlob, hasLayer, hex, layerDir, lease, putBlob, release, tmpPath } from "./content.js";
+import {
+  blobPath,
+  collectGarbage,
+  ensureDirs,
+  hasBlob,
+  hasLayer,
+  hex,
+  layerDir,
+  lease,
+  putBlob,
+  release,
+  tmpPath,
+} from "./content.js";
 import type { Credentials } from "./credentials.js";
 import { findCredentials } from "./credentials.js";
 import { fetchBlob, type Progress } from "./fetch-blob.js";
-import { formatPlatform, hostPlatform, MANIFEST_ACCEPT, parseManifest, selectPlatform, MEDIA, type Descriptor, type ImageManifest, type Platform } from "./manifest.js";
+import {
+  formatPlatform,
+  hostPlatform,
+  MANIFEST_ACCEPT,
+  parseManifest,
+  selectPlatform,
+  MEDIA,
+  type Descriptor,
+  type ImageManifest,
+  type Platform,
+} from "./manifest.js";
 import { apiHost, formatReference, manifestKey, parseReference, repoName, type Reference } from "./reference.js";
 import { settingsFor, type RegistriesConfig, type RegistrySettings } from "./registries.js";
 import { Registry, RegistryError } from "./registry.js";
@@ -56,7 +78,13 @@ export async function pull(root: string, store: Store, o: PullOptions): Promise<
     const mirror = source !== ref.registry;
     const s = settingsFor(o.registries, source);
     const creds = o.credentials ?? findCredentials(source, ref.repository, o.env);
-    const registry = new Registry({ name: source, host: apiHost(source), insecure: s.insecure || o.tlsVerify === false, credentials: creds, tls: tlsFor(s, o.tlsVerify) });
+    const registry = new Registry({
+      name: source,
+      host: apiHost(source),
+      insecure: s.insecure || o.tlsVerify === false,
+      credentials: creds,
+      tls: tlsFor(s, o.tlsVerify),
+    });
     const fetched = new Set<string>();
     try {
       return await pullFrom(registry, ref, root, store, o, fetched);
@@ -77,7 +105,14 @@ export async function pull(root: string, store: Store, o: PullOptions): Promise<
   throw lastErr;
 }
 
-async function pullFrom(registry: Registry, ref: Reference, root: string, store: Store, o: PullOptions, fetched: Set<string>): Promise<PullResult> {
+async function pullFrom(
+  registry: Registry,
+  ref: Reference,
+  root: string,
+  store: Store,
+  o: PullOptions,
+  fetched: Set<string>,
+): Promise<PullResult> {
   const name = formatReference(ref);
   const top = await getManifest(registry, ref.repository, manifestKey(ref), name);
   if (ref.digest && top.digest !== ref.digest) {
@@ -130,7 +165,12 @@ async function pullFrom(registry: Registry, ref: Reference, root: string, store:
     indexDigest: index?.digest ?? null,
     updated: now,
   };
-  recordImages(store, images, [nameRow], index && { digest: index.digest, mediaType: index.mediaType, manifest: index.body.toString("utf8") });
+  recordImages(
+    store,
+    images,
+    [nameRow],
+    index && { digest: index.digest, mediaType: index.mediaType, manifest: index.body.toString("utf8") },
+  );
   store.appendEvent({ type: "image", action: "pull", id: nameRow.name, attributes: { digest: top.digest, image: primary } });
   return { digest: top.digest, image: primary, name: nameRow.name };
 }
@@ -179,7 +219,9 @@ async function pullImage(
   }
   const diffIds = config.rootfs?.diff_ids;
   if (!Array.isArray(diffIds) || diffIds.length !== m.layers.length) {
-    throw new PolisError(`${what}: the config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`);
+    throw new PolisError(
+      `${what}: the config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`,
+    );
   }
   lease(store, [...m.layers.map((l) => l.digest), ...diffIds]);
   o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
@@ -215,7 +257,15 @@ async function pullImage(
   };
 }
 
-async function pullLayer(registry: Registry, repo: string, layer: Descriptor, diffId: string, root: string, o: PullOptions, fetched: Set<string>): Promise<void> {
+async function pullLayer(
+  registry: Registry,
+  repo: string,
+  layer: Descriptor,
+  diffId: string,
+  root: string,
+  o: PullOptions,
+  fetched: Set<string>,
+): Promise<void> {
   if (hasLayer(root, diffId) && hasBlob(root, layer.digest, layer.size)) {
     o.say?.(`Copying blob ${layer.digest.slice(7, 19)} skipped: already exists`);
     return;
@@ -240,7 +290,12 @@ async function pullLayer(registry: Registry, repo: string, layer: Descriptor, di
   o.say?.(`Copying blob ${layer.digest.slice(7, 19)} done ${mb(layer.size)}`);
 }
 
-async function getManifest(registry: Registry, repo: string, key: string, what: string): Promise<{ body: Buffer; digest: string; contentType: string }> {
+async function getManifest(
+  registry: Registry,
+  repo: string,
+  key: string,
+  what: string,
+): Promise<{ body: Buffer; digest: string; contentType: string }> {
   const res = await registry.get(repo, `manifests/${key}`, { accept: MANIFEST_ACCEPT }, what);
   const chunks: Buffer[] = [];
   let size = 0;
@@ -250,10 +305,19 @@ async function getManifest(registry: Registry, repo: string, key: string, what: 
     chunks.push(Buffer.from(chunk));
   }
   const body = Buffer.concat(chunks);
-  return { body, digest: `sha256:${createHash("sha256").update(body).digest("hex")}`, contentType: res.headers.get("content-type") ?? "" };
+  return {
+    body,
+    digest: `sha256:${createHash("sha256").update(body).digest("hex")}`,
+    contentType: res.headers.get("content-type") ?? "",
+  };
 }
 
 export function mb(n: number): string {
-  return n >= 1e9 ? `${(n / 1e9).toFixed(1)}GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}kB` : `${n}B`;
+  return n >= 1e9
+    ? `${(n / 1e9).toFixed(1)}GB`
+    : n >= 1e6
+      ? `${(n / 1e6).toFixed(1)}MB`
+      : n >= 1e3
+        ? `${(n / 1e3).toFixed(1)}kB`
+        : `${n}B`;
 }
-

@@ -18,12 +18,13 @@ export function registriesConfig(config: PolisConfig): RegistriesConfig {
     const strings = (v: unknown, key: string): string[] => {
       if (v === undefined || v === null) return [];
       const list = Array.isArray(v) ? v : [v];
-      if (!list.every((x) => typeof x === "string" && x !== "")) throw new PolisError(`config file ${config.file}: ${path}.${key} must be a string or a list of strings`);
+      if (!list.every((x) => typeof x === "string" && x !== ""))
+        throw new PolisError(`config file ${config.file}: ${path}.${key} must be a string or a list of strings`);
       return list as string[];
     };
-    if (o.insecure !== undefined && typeof o.insecure !== "boolean") throw new PolisError(`config file ${config.file}: ${path}.insecure must be true or false`);
+    if (o.insecure !== undefined && typeof o.insecure !== "boolean")
+      throw new PolisError(`config file ${config.file}: ${path}.insecure must be true or false`);
     out.set(host, { mirrors: strings(o.mirrors, "mirrors"), insecure: o.insecure === true, ca: strings(o.ca, "ca") });
   }
   return out;
 }
-

@@ -26,7 +26,10 @@ const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
 const MAX_REDIRECTS = 5;
 
 export class RegistryError extends PolisError {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
   }
 }
@@ -47,7 +50,12 @@ export class Registry {
   constructor(readonly opts: RegistryOptions) {}
 
   /** GET/HEAD `/v2/<repo>/<path>` with auth; the response is ok (2xx), anything else throws. */
-  async get(repo: string, path: string, headers: Record<string, string> = {}, what = `${this.opts.name}/${repo}`): Promise<Response> {
+  async get(
+    repo: string,
+    path: string,
+    headers: Record<string, string> = {},
+    what = `${this.opts.name}/${repo}`,
+  ): Promise<Response> {
     await this.ping();
     const url = `${this.base}/v2/${repo}/${path}`;
     let res = await this.send(url, headers, await this.authorization(repo, false));
@@ -72,7 +80,8 @@ export class Registry {
     }
     const res = await this.send(`${this.base}/v2/`, {}, await this.authorization("", false));
     await drain(res);
-    if (res.status === 401 || res.status === 403) throw new RegistryError(`${this.opts.name}: unauthorized: wrong username or password`, res.status);
+    if (res.status === 401 || res.status === 403)
+      throw new RegistryError(`${this.opts.name}: unauthorized: wrong username or password`, res.status);
     if (!res.ok) throw new RegistryError(`${this.opts.name}: /v2/ answered ${res.status} ${res.statusText}`, res.status);
   }
 
@@ -101,13 +110,18 @@ export class Registry {
       }
       await drain(res);
       if (res.status !== 200 && res.status !== 401) {
-        throw new RegistryError(`${this.opts.name}: /v2/ answered ${res.status} ${res.statusText}: not a registry (distribution API v2)`, res.status);
+        throw new RegistryError(
+          `${this.opts.name}: /v2/ answered ${res.status} ${res.statusText}: not a registry (distribution API v2)`,
+          res.status,
+        );
       }
       this.base = base;
       this.challenge = res.status === 401 ? this.challengeFrom(res) : null;
       return;
     }
-    throw new RegistryError(`${this.opts.name}: registry unreachable: ${netMessage(lastErr)}${this.opts.insecure ? "" : " (for a plain-HTTP registry use --tls-verify=false or mark it insecure in the config file)"}`);
+    throw new RegistryError(
+      `${this.opts.name}: registry unreachable: ${netMessage(lastErr)}${this.opts.insecure ? "" : " (for a plain-HTTP registry use --tls-verify=false or mark it insecure in the config file)"}`,
+    );
   }
 
   private challengeFrom(res: Response): Challenge | null {
@@ -122,7 +136,8 @@ export class Registry {
     const creds = this.opts.credentials;
     if (!c) return undefined;
     if (c.scheme === "basic") {
-      if (!creds) throw new RegistryError(`${this.opts.name}: authentication required (polis login ${this.opts.name}, or --creds)`, 401);
+      if (!creds)
+        throw new RegistryError(`${this.opts.name}: authentication required (polis login ${this.opts.name}, or --creds)`, 401);
       return basicAuth(creds.username, creds.password);
     }
     if (c.scheme !== "bearer" || !c.params.realm) return undefined;
@@ -142,7 +157,12 @@ export class Registry {
     }
     const headers: Record<string, string> = {};
     if (creds) headers.authorization = basicAuth(creds.username, creds.password);
-    log.debug("registry token request", { registry: this.opts.name, realm: url.origin + url.pathname, scope, credentials: creds ? "yes" : "no" });
+    log.debug("registry token request", {
+      registry: this.opts.name,
+      realm: url.origin + url.pathname,
+      scope,
+      credentials: creds ? "yes" : "no",
+    });
     let res: Response;
     try {
       res = await this.send(url.toString(), headers, undefined, true);
@@ -152,7 +172,9 @@ export class Registry {
     if (res.status === 401 || res.status === 403) {
       await drain(res);
       throw new RegistryError(
-        creds ? `${this.opts.name}: unauthorized: wrong username or password` : `${this.opts.name}: authentication required (polis login ${this.opts.name}, or --creds)`,
+        creds
+          ? `${this.opts.name}: unauthorized: wrong username or password`
+          : `${this.opts.name}: authentication required (polis login ${this.opts.name}, or --creds)`,
         res.status,
       );
     }
@@ -218,7 +240,8 @@ export class Registry {
     const undici = loadUndici();
     const ca = tls.ca.length ? [...rootCertificates, ...tls.ca] : undefined;
     const dispatcher = new undici.Agent({ connect: { ca, rejectUnauthorized: !this.unverified } });
-    const f = (url: string, init: RequestInit) => undici.fetch(url, { ...(init as object), dispatcher } as Parameters<typeof undici.fetch>[1]);
+    const f = (url: string, init: RequestInit) =>
+      undici.fetch(url, { ...(init as object), dispatcher } as Parameters<typeof undici.fetch>[1]);
     return (this.fetcher = f as unknown as typeof fetch);
   }
 
@@ -239,7 +262,10 @@ export class Registry {
       const hint = this.opts.credentials ? "" : ` (polis login ${this.opts.name}, or --creds)`;
       return new RegistryError(`${what}: access denied${detail ? ` (${detail})` : ""}${hint}`, res.status);
     }
-    return new RegistryError(`${what}: registry answered ${res.status} ${res.statusText}${detail ? ` (${detail})` : ""}`, res.status);
+    return new RegistryError(
+      `${what}: registry answered ${res.status} ${res.statusText}${detail ? ` (${detail})` : ""}`,
+      res.status,
+    );
   }
 }
 
@@ -275,7 +301,10 @@ function transient(e: unknown): boolean {
 /** fetch's "fetch failed" with the useful part (ECONNREFUSED 127.0.0.1:5000) from its cause. */
 export function netMessage(e: unknown): string {
   const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
-  if (cause?.code) return cause.message && !cause.message.includes(cause.code) ? `${cause.code} (${cause.message})` : cause.message ?? cause.code;
+  if (cause?.code)
+    return cause.message && !cause.message.includes(cause.code)
+      ? `${cause.code} (${cause.message})`
+      : (cause.message ?? cause.code);
   if (cause?.message) return cause.message;
   return e instanceof Error ? e.message : String(e);
 }

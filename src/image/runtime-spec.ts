@@ -29,7 +29,8 @@ export function imageSpec(config: ImageConfig, o: SpecOptions): Spec {
   const entrypoint = c.Entrypoint ?? [];
   const cmd = o.args && o.args.length ? o.args : (c.Cmd ?? []);
   p.args = [...entrypoint, ...cmd];
-  if (p.args.length === 0) throw new PolisError(`${o.image}: the image has no Entrypoint or Cmd: give the command after the container id`);
+  if (p.args.length === 0)
+    throw new PolisError(`${o.image}: the image has no Entrypoint or Cmd: give the command after the container id`);
   p.terminal = false;
   const env = c.Env ?? [];
   p.env = env.some((e) => e.startsWith("PATH=")) ? [...env] : [DEFAULT_PATH, ...env];
@@ -45,7 +46,8 @@ export function imageSpec(config: ImageConfig, o: SpecOptions): Spec {
   if (config.author) annotations["org.opencontainers.image.author"] = config.author;
   if (config.created) annotations["org.opencontainers.image.created"] = config.created;
   if (c.StopSignal) annotations["org.opencontainers.image.stopSignal"] = c.StopSignal;
-  if (c.ExposedPorts && Object.keys(c.ExposedPorts).length) annotations["org.opencontainers.image.exposedPorts"] = Object.keys(c.ExposedPorts).join(",");
+  if (c.ExposedPorts && Object.keys(c.ExposedPorts).length)
+    annotations["org.opencontainers.image.exposedPorts"] = Object.keys(c.ExposedPorts).join(",");
   if (Object.keys(annotations).length) spec.annotations = annotations;
   return spec;
 }
@@ -87,7 +89,10 @@ export function resolveUser(user: string, rootfs: string, image: string): Ids {
     return { uid, gid };
   }
   const extra = name
-    ? groups.filter((f) => (f[3] ?? "").split(",").includes(name!)).map((f) => Number(f[2])).filter((x) => x !== gid)
+    ? groups
+        .filter((f) => (f[3] ?? "").split(",").includes(name!))
+        .map((f) => Number(f[2]))
+        .filter((x) => x !== gid)
     : [];
   return extra.length ? { uid, gid, additionalGids: [...new Set(extra)] } : { uid, gid };
 }

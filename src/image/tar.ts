@@ -30,7 +30,15 @@ export class TarFormatError extends Error {}
 
 const BLOCK = 512;
 const TYPES: Record<string, EntryType> = {
-  "0": "file", "\0": "file", "7": "file", "1": "hardlink", "2": "symlink", "3": "char", "4": "block", "5": "dir", "6": "fifo",
+  "0": "file",
+  "\0": "file",
+  "7": "file",
+  "1": "hardlink",
+  "2": "symlink",
+  "3": "char",
+  "4": "block",
+  "5": "dir",
+  "6": "fifo",
 };
 
 type Meta = { pax: Map<string, string>; longName?: string; longLink?: string };

@@ -8,8 +8,22 @@
 // below a symlink, no hardlink to outside. Errors name the layer digest and the entry.
 import { createHash } from "node:crypto";
 import {
-  chmodSync, closeSync, createReadStream, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync,
-  readSync, rmSync, symlinkSync, writeSync, constants as fsc, type Stats,
+  chmodSync,
+  closeSync,
+  createReadStream,
+  linkSync,
+  lchownSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
+  constants as fsc,
+  type Stats,
 } from "node:fs";
 import { createRequire } from "node:module";
 import { posix } from "node:path";
@@ -74,7 +88,9 @@ export async function unpackLayer(blob: string, opts: UnpackOptions): Promise<Un
   }
   const diffId = `sha256:${hash.digest("hex")}`;
   if (opts.diffId && diffId !== opts.diffId) {
-    throw new PolisError(`layer ${opts.layer}: uncompressed content has digest ${diffId}, but the image config's rootfs.diff_ids says ${opts.diffId}`);
+    throw new PolisError(
+      `layer ${opts.layer}: uncompressed content has digest ${diffId}, but the image config's rootfs.diff_ids says ${opts.diffId}`,
+    );
   }
   return { diffId, size, entries: writer.count };
 }
@@ -82,7 +98,12 @@ export async function unpackLayer(blob: string, opts: UnpackOptions): Promise<Un
 function layerError(layer: string, entry: string | undefined, e: unknown): PolisError {
   if (e instanceof PolisError && e.message.startsWith(`layer ${layer}`)) return e;
   const msg = e instanceof Error ? e.message : String(e);
-  const what = e instanceof TarFormatError ? "bad tar" : (e as { code?: string }).code === "Z_DATA_ERROR" ? "bad compressed data" : undefined;
+  const what =
+    e instanceof TarFormatError
+      ? "bad tar"
+      : (e as { code?: string }).code === "Z_DATA_ERROR"
+        ? "bad compressed data"
+        : undefined;
   const where = entry !== undefined ? `, entry "${entry}"` : "";
   return new PolisError(`layer ${layer}${where}: ${what ? `${what}: ` : ""}${msg}`, { step: `unpack layer ${layer}` });
 }

@@ -104,7 +104,12 @@ export function readHostFile(path: string): string | undefined {
  * runc sets HOME when the process env has none (or an empty one): the user's home from the
  * container's /etc/passwd (read inside `root`), "/" when the user is not there.
  */
-export function withHome(env: readonly string[], uid: number, root: string, passwd = () => readFileInRoot(root, "/etc/passwd")): string[] {
+export function withHome(
+  env: readonly string[],
+  uid: number,
+  root: string,
+  passwd = () => readFileInRoot(root, "/etc/passwd"),
+): string[] {
   const at = env.findIndex((e) => e.startsWith("HOME="));
   if (at >= 0 && env[at] !== "HOME=") return [...env];
   const home = `HOME=${homeOf(passwd() ?? "", uid)}`;

@@ -77,7 +77,9 @@ export function parseMountOptions(options: readonly string[] | undefined, field:
 
 /** The propagation options (private, rprivate, …) as [name, MS_* flags], in table order. */
 function propagationOptions(): [string, number][] {
-  return Object.entries(MOUNT_OPTIONS).flatMap(([name, o]): [string, number][] => (o.kind === "propagation" ? [[name, o.flag]] : []));
+  return Object.entries(MOUNT_OPTIONS).flatMap(([name, o]): [string, number][] =>
+    o.kind === "propagation" ? [[name, o.flag]] : [],
+  );
 }
 
 /** MS_* for linux.rootfsPropagation; undefined when unset (runc then uses MS_SLAVE|MS_REC). */
@@ -85,7 +87,9 @@ export function rootfsPropagationFlags(value: string | undefined): number | unde
   if (value === undefined || value === "") return undefined;
   const o = mountOption(value);
   if (o?.kind !== "propagation") {
-    const expected = propagationOptions().map(([name]) => name).join(", ");
+    const expected = propagationOptions()
+      .map(([name]) => name)
+      .join(", ");
     throw fieldError("linux.rootfsPropagation", `unknown propagation "${value}" (expected one of ${expected})`);
   }
   return o.flag;
@@ -194,7 +198,17 @@ export function planMount(plan: Plan, m: Mount, index: number, ctx: MountContext
   if (type === "tmpfs" && !opts.data.split(",").some((o) => o.startsWith("mode="))) {
     // runc: a tmpfs without mode= keeps the mode of the directory it covers (the shim reads it
     // when the mount happens: an earlier mount may have made or changed that directory)
-    plan.add(OpCode.MOUNT_KEEP_MODE, field, `${what}, with the mode of ${dest}`, m.source ?? type, dest, type, flags >>> 0, opts.data, ctx.rootfs);
+    plan.add(
+      OpCode.MOUNT_KEEP_MODE,
+      field,
+      `${what}, with the mode of ${dest}`,
+      m.source ?? type,
+      dest,
+      type,
+      flags >>> 0,
+      opts.data,
+      ctx.rootfs,
+    );
   } else {
     plan.add(OpCode.MKDIRS, field, `create mount point ${dest}`, dest, ctx.rootfs, "dir");
     plan.add(OpCode.MOUNT, field, what, m.source ?? type, dest, type, flags >>> 0, opts.data, ctx.rootfs);
@@ -239,7 +253,17 @@ function addPropagation(plan: Plan, field: string, dest: string, propagation: nu
 
 function addSetattr(plan: Plan, field: string, dest: string, opts: MountOptions, scope: string): void {
   if (!opts.recursive) return;
-  plan.add(OpCode.MOUNT_SETATTR, field, `set recursive mount attributes on ${dest}`, dest, scope, opts.attrSet, opts.attrClr, 0, 1);
+  plan.add(
+    OpCode.MOUNT_SETATTR,
+    field,
+    `set recursive mount attributes on ${dest}`,
+    dest,
+    scope,
+    opts.attrSet,
+    opts.attrClr,
+    0,
+    1,
+  );
 }
 
 export function propagationName(flags: number): string {
@@ -249,7 +273,10 @@ export function propagationName(flags: number): string {
 /** "ro,nosuid" for error messages: the options that set `flags` (MS_REMOUNT aside), in bit order. */
 export function describeFlags(flags: number): string {
   const names = Object.entries(MOUNT_OPTIONS)
-    .filter((e): e is [string, FlagOption] => e[1].kind === "flag" && !e[1].clear && e[1].flag !== MS.REMOUNT && (flags & e[1].flag) !== 0)
+    .filter(
+      (e): e is [string, FlagOption] =>
+        e[1].kind === "flag" && !e[1].clear && e[1].flag !== MS.REMOUNT && (flags & e[1].flag) !== 0,
+    )
     .sort(([, a], [, b]) => a.flag - b.flag)
     .map(([name]) => name);
   return names.join(",") || "no flags";
@@ -327,6 +354,16 @@ function planCgroupMount(plan: Plan, field: string, dest: string, opts: MountOpt
     }
   }
   if (ro) {
-    plan.add(OpCode.MOUNT, field, `remount ${dest} read-only`, "", dest, "", MS.REMOUNT | MS.BIND | MS.RDONLY | SAFE_FLAGS, "", ctx.rootfs);
+    plan.add(
+      OpCode.MOUNT,
+      field,
+      `remount ${dest} read-only`,
+      "",
+      dest,
+      "",
+      MS.REMOUNT | MS.BIND | MS.RDONLY | SAFE_FLAGS,
+      "",
+      ctx.rootfs,
+    );
   }
 }

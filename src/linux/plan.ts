@@ -83,7 +83,16 @@ export interface OpArgs {
   [OpCode.MOUNT]: [source: string, target: string, fstype: string, flags: Int, data: string, scope: string];
   [OpCode.MKDIRS]: [path: string, scope: string, kind: "dir" | "file"];
   [OpCode.MOUNT_SETATTR]: [target: string, scope: string, attrSet: Int, attrClr: Int, propagation: Int, recursive: 0 | 1];
-  [OpCode.MKNOD]: [path: string, type: "c" | "b" | "p" | "u", major: Int, minor: Int, mode: Int, uid: Int, gid: Int, scope: string];
+  [OpCode.MKNOD]: [
+    path: string,
+    type: "c" | "b" | "p" | "u",
+    major: Int,
+    minor: Int,
+    mode: Int,
+    uid: Int,
+    gid: Int,
+    scope: string,
+  ];
   [OpCode.SYMLINK]: [target: string, linkpath: string, scope: string];
   [OpCode.PAUSE]: [label: string];
   [OpCode.PIVOT_ROOT]: [rootfs: string];
@@ -249,7 +258,9 @@ export class Plan {
 function makeOp(code: OpCode, field: string, what: string, args: readonly Arg[]): Op {
   const { min, variadic } = argCount(code);
   if (variadic ? args.length < min : args.length !== min) {
-    throw new Error(`internal error: op ${OpCode[code] ?? code} takes ${variadic ? "at least " : ""}${min} arguments, got ${args.length} (${field}: ${what})`);
+    throw new Error(
+      `internal error: op ${OpCode[code] ?? code} takes ${variadic ? "at least " : ""}${min} arguments, got ${args.length} (${field}: ${what})`,
+    );
   }
   return { code, args: [...args], field, what };
 }

@@ -29,7 +29,10 @@ export function parseStat(text: string): ProcStat | null {
   const close = text.lastIndexOf(")");
   if (close < 0) return null;
   // After ") " come fields 3, 4, … separated by single spaces.
-  const fields = text.slice(close + 1).trim().split(" ");
+  const fields = text
+    .slice(close + 1)
+    .trim()
+    .split(" ");
   const state = fields[0];
   const ppid = fields[1];
   const startTime = fields[22 - 3];

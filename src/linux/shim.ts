@@ -237,7 +237,8 @@ export class ShimSession {
     if (this.ended) return;
     this.ended = true;
     const waiters = this.waiters.splice(0);
-    if (waiters.length) void this.endedError().then((e) => {
+    if (waiters.length)
+      void this.endedError().then((e) => {
         for (const w of waiters) w.reject(e);
       });
   }
@@ -259,7 +260,8 @@ export class ShimSession {
   private traceStart(): void {
     this.startedAt = performance.now();
     log.debug("polis-shim started", { pid: this.child.pid, steps: this.plan.ops.length });
-    for (const [i, op] of this.plan.ops.entries()) log.debug(`shim step ${i}: ${OpCode[op.code]}`, { field: op.field, what: op.what });
+    for (const [i, op] of this.plan.ops.entries())
+      log.debug(`shim step ${i}: ${OpCode[op.code]}`, { field: op.field, what: op.what });
   }
 
   /** --debug: each report as it arrives, with the time since the shim was started. */

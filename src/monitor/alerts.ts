@@ -53,13 +53,30 @@ export function valueOf(rule: AlertRule, f: ContainerFacts): number | undefined 
  * One evaluation (pure: the caller persists the returned states and delivers the notifications).
  * `states` are the previous ones; containers gone for `goneGraceMs` resolve what fired for them.
  */
-export function evaluate(rules: AlertRule[], facts: ContainerFacts[], states: AlertState[], now: Date, goneGraceMs = 0): { states: AlertState[]; notify: Notification[] } {
+export function evaluate(
+  rules: AlertRule[],
+  facts: ContainerFacts[],
+  states: AlertState[],
+  now: Date,
+  goneGraceMs = 0,
+): { states: AlertState[]; notify: Notification[] } {
   const prev = new Map(states.map((s) => [`${s.rule}\0${s.id}`, s]));
   const next: AlertState[] = [];
   const notify: Notification[] = [];
   const at = now.toISOString();
   const note = (status: Notification["status"], rule: AlertRule, f: { id: string; name: string }, value: number, since: string) =>
-    notify.push({ key: `${rule.name}/${f.id}/${since}/${status}`, status, rule: rule.name, metric: rule.metric, threshold: rule.above, id: f.id, name: f.name, value, since, at });
+    notify.push({
+      key: `${rule.name}/${f.id}/${since}/${status}`,
+      status,
+      rule: rule.name,
+      metric: rule.metric,
+      threshold: rule.above,
+      id: f.id,
+      name: f.name,
+      value,
+      since,
+      at,
+    });
   for (const rule of rules) {
     for (const f of facts) {
       if (!rule.containers.test(f.id)) continue;

@@ -3,7 +3,14 @@
 import { isFrozenAt } from "../cgroups/freezer.js";
 import { liveStatus } from "../container/context.js";
 import type { Store } from "../state/store.js";
-import { lastEventTimes, latestHealthResults, listMonitors, resourcesByPrefix, type HealthResult, type MonitorRow } from "../state/monitor.js";
+import {
+  lastEventTimes,
+  latestHealthResults,
+  listMonitors,
+  resourcesByPrefix,
+  type HealthResult,
+  type MonitorRow,
+} from "../state/monitor.js";
 import type { ContainerRecord, EngineEvent } from "../state/types.js";
 import { sampleContainer, type Sample } from "./sample.js";
 import { nameOf } from "./stats.js";

@@ -104,7 +104,8 @@ export function monitorConfig(cfg: PolisConfig): MonitorConfig {
       if (names.has(name)) throw bad(`${path}.name`, `"${name}" is used twice`);
       names.add(name);
       const metric = r.metric as AlertMetric;
-      if (!METRICS.includes(metric)) throw bad(`${path}.metric`, `must be one of ${METRICS.join(", ")} (got ${JSON.stringify(r.metric)})`);
+      if (!METRICS.includes(metric))
+        throw bad(`${path}.metric`, `must be one of ${METRICS.join(", ")} (got ${JSON.stringify(r.metric)})`);
       const above = r.above === undefined ? 0 : Number(r.above);
       if (typeof r.above !== "number" && r.above !== undefined) throw bad(`${path}.above`, "must be a number");
       out.alerts.push({
@@ -121,5 +122,12 @@ export function monitorConfig(cfg: PolisConfig): MonitorConfig {
 }
 
 function glob(pattern: string): RegExp {
-  return new RegExp("^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$");
+  return new RegExp(
+    "^" +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".") +
+      "$",
+  );
 }

@@ -11,7 +11,11 @@ import { healthFromImage, MONITOR_FLAGS, monitorOptions, type ImageHealthcheck, 
  * images room passes the image's Healthcheck: a detached container from such an image gets its
  * monitor and checks without a flag (a foreground one runs without them, as nothing would stay).
  */
-export function monitorRequested(ctx: CliContext, detach: boolean, imageHealthcheck?: ImageHealthcheck): MonitorOptions | undefined {
+export function monitorRequested(
+  ctx: CliContext,
+  detach: boolean,
+  imageHealthcheck?: ImageHealthcheck,
+): MonitorOptions | undefined {
   // --no-healthcheck (docker's): the image's check is not run, and no other may be asked for
   const noCheck = ctx.options["no-healthcheck"] === true;
   if (noCheck) {
@@ -37,7 +41,12 @@ export function monitorRequested(ctx: CliContext, detach: boolean, imageHealthch
  * rooms' flags, e.g. --network) go on its command line, so that the create does their steps
  * (spec edits, attach after the init exists) in its own process, in the engine's order.
  */
-export async function createMonitored(g: GlobalOptions, o: CreateOptions, m: MonitorOptions, createArgs: string[] = []): Promise<void> {
+export async function createMonitored(
+  g: GlobalOptions,
+  o: CreateOptions,
+  m: MonitorOptions,
+  createArgs: string[] = [],
+): Promise<void> {
   const { createUnderMonitor } = await import("./spawn.js");
   await createUnderMonitor(g, o, { ...m, createArgs });
 }

@@ -12,7 +12,12 @@ export interface EventsQuery extends Omit<EventQuery, "afterSeq" | "limit"> {
 
 const POLL_MS = 250;
 
-export async function engineEvents(g: GlobalOptions, q: EventsQuery, emit: (e: EngineEvent) => void, stop?: () => boolean): Promise<void> {
+export async function engineEvents(
+  g: GlobalOptions,
+  q: EventsQuery,
+  emit: (e: EngineEvent) => void,
+  stop?: () => boolean,
+): Promise<void> {
   const { follow, ...query } = q;
   let after = 0;
   for (;;) {

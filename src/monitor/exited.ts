@@ -22,7 +22,12 @@ export interface ExitFile {
 
 /** "exitCode 137\nsignal 9\nfinishedAt 2026-…Z\n" */
 export function parseExitFile(text: string): ExitFile | undefined {
-  const kv = Object.fromEntries(text.split("\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf(" ")), l.slice(l.indexOf(" ") + 1)]));
+  const kv = Object.fromEntries(
+    text
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf(" ")), l.slice(l.indexOf(" ") + 1)]),
+  );
   if (kv.exitCode === undefined || kv.finishedAt === undefined) return undefined;
   return { exitCode: Number(kv.exitCode), signal: Number(kv.signal ?? 0), finishedAt: kv.finishedAt };
 }
@@ -65,7 +70,13 @@ export function importExit(store: Store, root: string, id: string): boolean {
     if (getMonitor(store, id)?.finishedAt) return false;
     if (!recordExit(store, id, { ...exit, oomKilled })) return false;
     if (oomKilled) store.appendEvent({ type: "container", action: "oom", id });
-    store.appendEvent({ type: "container", action: "exit", id, time: exit.finishedAt, attributes: { exitCode: exit.exitCode, signal: exit.signal, oomKilled } });
+    store.appendEvent({
+      type: "container",
+      action: "exit",
+      id,
+      time: exit.finishedAt,
+      attributes: { exitCode: exit.exitCode, signal: exit.signal, oomKilled },
+    });
     return true;
   });
 }

@@ -14,7 +14,14 @@ import { liveStatus, openStore } from "../container/context.js";
 import type { GlobalOptions } from "../container/options.js";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
-import { getMonitor, recordHealth, recordStarted, type HealthConfig, type HealthResult, type HealthStatus } from "../state/monitor.js";
+import {
+  getMonitor,
+  recordHealth,
+  recordStarted,
+  type HealthConfig,
+  type HealthResult,
+  type HealthStatus,
+} from "../state/monitor.js";
 import type { Store } from "../state/store.js";
 import { rfc3339Nano } from "../time.js";
 import { polisArgv } from "./paths.js";
@@ -89,7 +96,13 @@ export async function runHealthCheck(g: GlobalOptions, id: string, scheduled: bo
       const next = nextHealth(prev, ok, inStartPeriod, health.retries);
       recordHealth(done, id, result, next.status, next.failingStreak, KEEP_RESULTS);
       const changed = next.status !== prev.status;
-      if (changed) done.appendEvent({ type: "container", action: "health_status", id, attributes: { status: next.status, failingStreak: next.failingStreak } });
+      if (changed)
+        done.appendEvent({
+          type: "container",
+          action: "health_status",
+          id,
+          attributes: { status: next.status, failingStreak: next.failingStreak },
+        });
       return { status: next.status, result, changed };
     });
   } finally {
@@ -146,7 +159,8 @@ async function execCheck(g: GlobalOptions, id: string, h: HealthConfig): Promise
       child.on("close", (c, sig) => resolve(c ?? (sig ? 128 : -1)));
     });
     clearTimeout(timer);
-    if (timedOut) return { start, end: rfc3339Nano(), exitCode: -1, output: `Health check exceeded timeout (${h.timeoutMs / 1000}s)` };
+    if (timedOut)
+      return { start, end: rfc3339Nano(), exitCode: -1, output: `Health check exceeded timeout (${h.timeoutMs / 1000}s)` };
     return { start, end: rfc3339Nano(), exitCode: code, output };
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -36,7 +36,7 @@ export function inspectContainer(g: GlobalOptions, id: string): Record<string, u
         Status: status,
         Running: status === "running",
         Paused: status === "paused",
-        Pid: status === "stopped" ? 0 : rec.pid ?? 0,
+        Pid: status === "stopped" ? 0 : (rec.pid ?? 0),
         ExitCode: exit?.exitCode ?? (lastExit?.attributes.exitCode as number | undefined) ?? null,
         OOMKilled: m?.oomKilled ?? false,
         StartedAt: startedAt,
@@ -60,7 +60,14 @@ export function inspectContainer(g: GlobalOptions, id: string): Record<string, u
         Terminal: p?.terminal ?? false,
         Annotations: rec.annotations,
         Healthcheck: m?.health
-          ? { Test: m.health.test, IntervalMs: m.health.intervalMs, TimeoutMs: m.health.timeoutMs, Retries: m.health.retries, StartPeriodMs: m.health.startPeriodMs, OnFailure: m.health.onFailure }
+          ? {
+              Test: m.health.test,
+              IntervalMs: m.health.intervalMs,
+              TimeoutMs: m.health.timeoutMs,
+              Retries: m.health.retries,
+              StartPeriodMs: m.health.startPeriodMs,
+              OnFailure: m.health.onFailure,
+            }
           : undefined,
       },
       LogPath: m?.logPath ?? "",

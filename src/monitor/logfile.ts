@@ -108,7 +108,14 @@ export function tail(records: LogRecord[], n: number): LogRecord[] {
  * file after a rotation (once the old one is read to its end) and starts over after truncation.
  * Ends when `done()` says the writer is gone and the file has been read to its end.
  */
-export async function follow(path: string, maxFiles: number, from: ReadPosition, emit: (r: LogRecord) => void, done: () => boolean, pollMs = 100): Promise<void> {
+export async function follow(
+  path: string,
+  maxFiles: number,
+  from: ReadPosition,
+  emit: (r: LogRecord) => void,
+  done: () => boolean,
+  pollMs = 100,
+): Promise<void> {
   let fd = openWait(path);
   let offset = 0;
   if (fd !== undefined && fstatSync(fd).ino === from.ino) offset = from.offset;

@@ -43,7 +43,13 @@ export async function containerLogs(g: GlobalOptions, o: LogsOptions, out: LogSi
   for (const r of records) printer(r);
   if (!o.follow) return;
   // Following ends with the monitor: it has written everything the container said.
-  await follow(path, maxFiles, pos, (r) => keep(r, o) && printer(r), () => !res || !monitorAlive(res) || (o.until !== undefined && o.until < new Date().toISOString()));
+  await follow(
+    path,
+    maxFiles,
+    pos,
+    (r) => keep(r, o) && printer(r),
+    () => !res || !monitorAlive(res) || (o.until !== undefined && o.until < new Date().toISOString()),
+  );
 }
 
 /** Prints records as the lines they make up: pieces joined, a timestamp per line with -t. */

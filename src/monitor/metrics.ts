@@ -41,23 +41,70 @@ export function createMetrics(): Metrics {
       : new Gauge({ name, help, labelNames: LABELS, registers: [registry], collect });
   };
   family("counter", "container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", (s) => s.cpuTotalNs / 1e9);
-  family("counter", "container_cpu_user_seconds_total", "Cumulative user cpu time consumed in seconds.", (s) => s.cpuUserNs / 1e9);
-  family("counter", "container_cpu_system_seconds_total", "Cumulative system cpu time consumed in seconds.", (s) => s.cpuSystemNs / 1e9);
+  family(
+    "counter",
+    "container_cpu_user_seconds_total",
+    "Cumulative user cpu time consumed in seconds.",
+    (s) => s.cpuUserNs / 1e9,
+  );
+  family(
+    "counter",
+    "container_cpu_system_seconds_total",
+    "Cumulative system cpu time consumed in seconds.",
+    (s) => s.cpuSystemNs / 1e9,
+  );
   family("counter", "container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", (s) => s.cfsPeriods);
-  family("counter", "container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", (s) => s.cfsThrottledPeriods);
-  family("counter", "container_cpu_cfs_throttled_seconds_total", "Total time duration the container has been throttled.", (s) => s.cfsThrottledNs / 1e9);
-  family("gauge", "container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed.", (s) => s.memUsage);
-  family("gauge", "container_memory_working_set_bytes", "Current working set in bytes (usage minus inactive file pages).", (s) => s.memWorkingSet);
+  family(
+    "counter",
+    "container_cpu_cfs_throttled_periods_total",
+    "Number of throttled period intervals.",
+    (s) => s.cfsThrottledPeriods,
+  );
+  family(
+    "counter",
+    "container_cpu_cfs_throttled_seconds_total",
+    "Total time duration the container has been throttled.",
+    (s) => s.cfsThrottledNs / 1e9,
+  );
+  family(
+    "gauge",
+    "container_memory_usage_bytes",
+    "Current memory usage in bytes, including all memory regardless of when it was accessed.",
+    (s) => s.memUsage,
+  );
+  family(
+    "gauge",
+    "container_memory_working_set_bytes",
+    "Current working set in bytes (usage minus inactive file pages).",
+    (s) => s.memWorkingSet,
+  );
   family("gauge", "container_memory_rss", "Size of RSS in bytes.", (s) => s.memRss);
   family("gauge", "container_memory_cache", "Number of bytes of page cache memory.", (s) => s.memCache);
   family("counter", "container_memory_failcnt", "Number of memory usage hits limits.", (s) => s.memFailcnt);
-  family("gauge", "container_spec_memory_limit_bytes", "Memory limit for the container.", (s) => (s.memLimited ? s.memLimit : undefined));
+  family("gauge", "container_spec_memory_limit_bytes", "Memory limit for the container.", (s) =>
+    s.memLimited ? s.memLimit : undefined,
+  );
   family("counter", "container_network_receive_bytes_total", "Cumulative count of bytes received.", (s) => s.net?.rxBytes);
   family("counter", "container_network_receive_packets_total", "Cumulative count of packets received.", (s) => s.net?.rxPackets);
-  family("counter", "container_network_receive_errors_total", "Cumulative count of errors encountered while receiving.", (s) => s.net?.rxErrors);
+  family(
+    "counter",
+    "container_network_receive_errors_total",
+    "Cumulative count of errors encountered while receiving.",
+    (s) => s.net?.rxErrors,
+  );
   family("counter", "container_network_transmit_bytes_total", "Cumulative count of bytes transmitted.", (s) => s.net?.txBytes);
-  family("counter", "container_network_transmit_packets_total", "Cumulative count of packets transmitted.", (s) => s.net?.txPackets);
-  family("counter", "container_network_transmit_errors_total", "Cumulative count of errors encountered while transmitting.", (s) => s.net?.txErrors);
+  family(
+    "counter",
+    "container_network_transmit_packets_total",
+    "Cumulative count of packets transmitted.",
+    (s) => s.net?.txPackets,
+  );
+  family(
+    "counter",
+    "container_network_transmit_errors_total",
+    "Cumulative count of errors encountered while transmitting.",
+    (s) => s.net?.txErrors,
+  );
   family("counter", "container_fs_reads_bytes_total", "Cumulative count of bytes read.", (s) => s.blkRead);
   family("counter", "container_fs_writes_bytes_total", "Cumulative count of bytes written.", (s) => s.blkWrite);
   family("gauge", "container_processes", "Number of processes running inside the container.", (s) => s.pids);
@@ -100,7 +147,8 @@ export function createMetrics(): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const st of ["creating", "created", "running", "paused", "stopped"]) this.set({ state: st }, snapshot.containers.filter((c) => c.status === st).length);
+      for (const st of ["creating", "created", "running", "paused", "stopped"])
+        this.set({ state: st }, snapshot.containers.filter((c) => c.status === st).length);
     },
   });
   new Gauge({
@@ -135,7 +183,8 @@ export function createMetrics(): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const c of snapshot.containers) if (c.lastHealth) this.set(labels(c), (Date.parse(c.lastHealth.end) - Date.parse(c.lastHealth.start)) / 1000);
+      for (const c of snapshot.containers)
+        if (c.lastHealth) this.set(labels(c), (Date.parse(c.lastHealth.end) - Date.parse(c.lastHealth.start)) / 1000);
     },
   });
   new Gauge({
@@ -145,7 +194,8 @@ export function createMetrics(): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const c of snapshot.containers) if (c.monitor?.exitCode !== null && c.monitor?.exitCode !== undefined) this.set(labels(c), c.monitor.exitCode);
+      for (const c of snapshot.containers)
+        if (c.monitor?.exitCode !== null && c.monitor?.exitCode !== undefined) this.set(labels(c), c.monitor.exitCode);
     },
   });
   // Engine events, counted as they are recorded (from the history at start, then each scrape
@@ -178,7 +228,12 @@ export function createMetrics(): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [registry],
   });
-  const alertsFiring = new Gauge({ name: "polis_alerts_firing", help: "Alert rules firing now, per rule.", labelNames: ["rule"], registers: [registry] });
+  const alertsFiring = new Gauge({
+    name: "polis_alerts_firing",
+    help: "Alert rules firing now, per rule.",
+    labelNames: ["rule"],
+    registers: [registry],
+  });
   return {
     registry,
     scrapeSeconds,

@@ -67,14 +67,25 @@ export function healthFromImage(h: ImageHealthcheck | undefined): HealthConfig |
  * The monitor's options from the command line; `image` is the Healthcheck of the image the
  * container comes from (the --health-* flags override it field by field, --health-cmd replaces it).
  */
-export function monitorOptions(v: Values, given: Set<string>, logPath: string | undefined, image?: HealthConfig | null): MonitorOptions {
+export function monitorOptions(
+  v: Values,
+  given: Set<string>,
+  logPath: string | undefined,
+  image?: HealthConfig | null,
+): MonitorOptions {
   // docker's merge: --health-cmd replaces the image's test, the image's other values stay unless flagged
-  const health = given.has("health-cmd") ? healthConfig(v, image ?? undefined, true) : image ? healthConfig(v, image, false) : null;
+  const health = given.has("health-cmd")
+    ? healthConfig(v, image ?? undefined, true)
+    : image
+      ? healthConfig(v, image, false)
+      : null;
   if (!health && !image) {
-    for (const f of MONITOR_FLAGS) if (f.startsWith("health-") && f !== "health-cmd" && given.has(f)) throw new PolisError(`--${f} needs --health-cmd`);
+    for (const f of MONITOR_FLAGS)
+      if (f.startsWith("health-") && f !== "health-cmd" && given.has(f)) throw new PolisError(`--${f} needs --health-cmd`);
   }
   const maxFiles = given.has("log-max-files") ? Number(v["log-max-files"]) : 1;
-  if (!Number.isInteger(maxFiles) || maxFiles < 1) throw new PolisError(`invalid value "${String(v["log-max-files"])}" for flag --log-max-files: a whole number of at least 1`);
+  if (!Number.isInteger(maxFiles) || maxFiles < 1)
+    throw new PolisError(`invalid value "${String(v["log-max-files"])}" for flag --log-max-files: a whole number of at least 1`);
   return {
     logPath,
     logMaxSize: given.has("log-max-size") ? parseSize(String(v["log-max-size"])) : 0,
@@ -92,13 +103,20 @@ function healthConfig(v: Values, base: HealthConfig | undefined, ownCmd: boolean
     const raw = v[flag];
     if (raw === undefined) return def;
     const ms = parseDuration(String(raw));
-    if (ms === undefined || ms < min) throw new PolisError(`invalid value "${String(raw)}" for flag --${flag}: a duration${min > 0 ? " above 0" : ""} (30s, 1m30s)`);
+    if (ms === undefined || ms < min)
+      throw new PolisError(
+        `invalid value "${String(raw)}" for flag --${flag}: a duration${min > 0 ? " above 0" : ""} (30s, 1m30s)`,
+      );
     return ms;
   };
   const retries = v["health-retries"] === undefined ? d.retries : Number(v["health-retries"]);
-  if (!Number.isInteger(retries) || retries < 1) throw new PolisError(`invalid value "${String(v["health-retries"])}" for flag --health-retries: a whole number of at least 1`);
+  if (!Number.isInteger(retries) || retries < 1)
+    throw new PolisError(
+      `invalid value "${String(v["health-retries"])}" for flag --health-retries: a whole number of at least 1`,
+    );
   const onFailure = String(v["health-on-failure"] ?? "none");
-  if (!["none", "kill", "restart", "stop"].includes(onFailure)) throw new PolisError(`invalid value "${onFailure}" for flag --health-on-failure: none, kill, restart or stop`);
+  if (!["none", "kill", "restart", "stop"].includes(onFailure))
+    throw new PolisError(`invalid value "${onFailure}" for flag --health-on-failure: none, kill, restart or stop`);
   return {
     test: ownCmd || !base ? ["CMD-SHELL", cmd] : base.test,
     intervalMs: dur("health-interval", d.intervalMs, 1),

@@ -15,6 +15,9 @@ export function monitorBinary(): string {
 
 /** How the monitor runs polis again (create, health, exited): this node and this bundle. */
 export function polisArgv(root: string): string[] {
-  const script = process.argv[1] && /polis\.(mjs|cjs|js|ts)$/.test(process.argv[1]) && existsSync(process.argv[1]) ? process.argv[1] : join(packageRoot(), "dist", "polis.mjs");
+  const script =
+    process.argv[1] && /polis\.(mjs|cjs|js|ts)$/.test(process.argv[1]) && existsSync(process.argv[1])
+      ? process.argv[1]
+      : join(packageRoot(), "dist", "polis.mjs");
   return [process.execPath, script, "--root", root];
 }

@@ -35,7 +35,8 @@ function killLeftovers(store: Store, id: string): void {
   const rec = store.get(id);
   if (!rec) return;
   try {
-    if (rec.pid !== null && rec.pidStartTime !== null && isSameProcess(rec.pid, rec.pidStartTime, rec.bootId)) process.kill(rec.pid, "SIGKILL");
+    if (rec.pid !== null && rec.pidStartTime !== null && isSameProcess(rec.pid, rec.pidStartTime, rec.bootId))
+      process.kill(rec.pid, "SIGKILL");
     recordedCgroup(rec).killAll(9);
   } catch {
     // gone meanwhile, or no cgroup: nothing left to kill
@@ -43,7 +44,12 @@ function killLeftovers(store: Store, id: string): void {
 }
 
 export function monitorAlive(res: MonitorResource): boolean {
-  return res.pid !== undefined && res.startTime !== undefined && res.bootId !== undefined && isSameProcess(res.pid, res.startTime, res.bootId);
+  return (
+    res.pid !== undefined &&
+    res.startTime !== undefined &&
+    res.bootId !== undefined &&
+    isSameProcess(res.pid, res.startTime, res.bootId)
+  );
 }
 
 export async function release(g: GlobalOptions, store: Store, row: ResourceRow): Promise<void> {
@@ -60,7 +66,10 @@ export async function releaseMonitor(_g: GlobalOptions, store: Store, row: Resou
     // The init is gone by now (delete kills it first): a monitor still up is draining the pipes
     // and recording the exit. Give it a moment, then stop it.
     for (let i = 0; i < 40 && monitorAlive(res); i++) await sleep(50);
-    for (const [signal, waits] of [["SIGTERM", 20], ["SIGKILL", 40]] as const) {
+    for (const [signal, waits] of [
+      ["SIGTERM", 20],
+      ["SIGKILL", 40],
+    ] as const) {
       if (!monitorAlive(res)) break;
       try {
         process.kill(res.pid!, signal);

@@ -57,7 +57,14 @@ export async function afterExit(g: GlobalOptions, id: string): Promise<void> {
   await createUnderMonitor(
     g,
     { id, bundle: plan.bundle, noPivot: false, noNewKeyring: false, preserveFds: 0 },
-    { logPath: plan.res.ownsLog ? undefined : plan.m.logPath, logMaxSize: plan.m.logMaxSize, logMaxFiles: plan.m.logMaxFiles, health: plan.m.health, autoRemove: plan.m.autoRemove, createArgs: plan.m.createArgs },
+    {
+      logPath: plan.res.ownsLog ? undefined : plan.m.logPath,
+      logMaxSize: plan.m.logMaxSize,
+      logMaxFiles: plan.m.logMaxFiles,
+      health: plan.m.health,
+      autoRemove: plan.m.autoRemove,
+      createArgs: plan.m.createArgs,
+    },
   );
   await startContainer(g, id);
   const after = openStore(g);

@@ -238,7 +238,11 @@ export function parseNetDev(text: string): NetCounters {
     if (colon < 0) continue;
     const iface = line.slice(0, colon).trim();
     if (iface === "lo" || iface.includes("|")) continue;
-    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     if (f.length < 16 || f.some((n) => !Number.isFinite(n))) continue;
     sum.rxBytes += f[0];
     sum.rxPackets += f[1];

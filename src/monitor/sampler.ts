@@ -66,17 +66,34 @@ export class Sampler {
         const s = c.sample;
         if (!s) continue;
         const p = this.prev.get(c.id);
-        if (p) this.cpuPercent.set(c.id, Number(s.atNs - p.atNs) > 0 ? ((s.cpuTotalNs - p.cpuTotalNs) / Number(s.atNs - p.atNs)) * 100 : 0);
-        samples.push({ timeMs: snap.at, id: c.id, cpuNs: s.cpuTotalNs, memBytes: s.memWorkingSet, memLimit: s.memLimit, rxBytes: s.net?.rxBytes ?? null, txBytes: s.net?.txBytes ?? null });
+        if (p)
+          this.cpuPercent.set(
+            c.id,
+            Number(s.atNs - p.atNs) > 0 ? ((s.cpuTotalNs - p.cpuTotalNs) / Number(s.atNs - p.atNs)) * 100 : 0,
+          );
+        samples.push({
+          timeMs: snap.at,
+          id: c.id,
+          cpuNs: s.cpuTotalNs,
+          memBytes: s.memWorkingSet,
+          memLimit: s.memLimit,
+          rxBytes: s.net?.rxBytes ?? null,
+          txBytes: s.net?.txBytes ?? null,
+        });
       }
       this.prev = new Map(snap.containers.filter((c) => c.sample).map((c) => [c.id, c.sample!]));
       for (const id of this.cpuPercent.keys()) if (!this.prev.has(id)) this.cpuPercent.delete(id);
       const store = this.store;
       // One monitor per root records the history and evaluates the alerts: the lease holder. The
       // others serve /metrics and the dashboard from the same database.
-      const holder = store.transaction(() => takeLease(store, LEASE, this.me, (l) => isSameProcess(l.pid, l.startTime, l.bootId)));
+      const holder = store.transaction(() =>
+        takeLease(store, LEASE, this.me, (l) => isSameProcess(l.pid, l.startTime, l.bootId)),
+      );
       if (holder.pid !== this.me.pid) {
-        if (!this.toldNotHolder) log.info(`polis monitor: pid ${holder.pid} records the history and evaluates the alerts of this root; this one serves metrics and the dashboard`);
+        if (!this.toldNotHolder)
+          log.info(
+            `polis monitor: pid ${holder.pid} records the history and evaluates the alerts of this root; this one serves metrics and the dashboard`,
+          );
         this.toldNotHolder = true;
         return;
       }
@@ -85,7 +102,10 @@ export class Sampler {
       pruneSamples(store, snap.at - this.config.retentionMs);
       pruneEvents(store, comparableTime(new Date(snap.at - this.config.eventRetentionMs)));
       const dropped = trimOutbox(store, OUTBOX_LIMIT);
-      if (dropped) log.warn(`polis monitor: the webhook is behind by more than ${OUTBOX_LIMIT} notifications; dropped the ${dropped} oldest`);
+      if (dropped)
+        log.warn(
+          `polis monitor: the webhook is behind by more than ${OUTBOX_LIMIT} notifications; dropped the ${dropped} oldest`,
+        );
       if (this.config.alerts.length) this.alert(store, snap);
     } catch (err) {
       log.warn(`polis monitor: sampling failed: ${(err as Error).message}`);
@@ -112,8 +132,18 @@ export class Sampler {
       const keep = new Set(states.map((s) => `${s.rule}\0${s.id}`));
       for (const s of before) if (!keep.has(`${s.rule}\0${s.id}`)) clearAlertState(store, s.rule, s.id);
       for (const s of states) setAlertState(store, s);
-      for (const n of notify) store.appendEvent({ type: "alert", action: n.status, id: n.id, attributes: { rule: n.rule, metric: n.metric, value: n.value, threshold: n.threshold } });
-      if (this.config.webhook) enqueueAlerts(store, notify.map((n) => JSON.stringify(n)));
+      for (const n of notify)
+        store.appendEvent({
+          type: "alert",
+          action: n.status,
+          id: n.id,
+          attributes: { rule: n.rule, metric: n.metric, value: n.value, threshold: n.threshold },
+        });
+      if (this.config.webhook)
+        enqueueAlerts(
+          store,
+          notify.map((n) => JSON.stringify(n)),
+        );
       return { notify };
     });
     for (const n of decided.notify) logAlert(n);
@@ -145,4 +175,3 @@ export class Sampler {
     dropLease(this.store, LEASE, this.me.pid);
   }
 }
-

@@ -38,7 +38,10 @@ export const isLoopback = (host: string) => host === "localhost" || host === "::
 
 export async function serveMonitor(g: GlobalOptions, o: ServeOptions, stop: Promise<void>): Promise<void> {
   const { host, port } = parseListen(o.listen);
-  if (!isLoopback(host) && !o.token) throw new PolisError(`--token is required to listen on ${o.listen} (beyond loopback): anyone who can reach it would see every container`);
+  if (!isLoopback(host) && !o.token)
+    throw new PolisError(
+      `--token is required to listen on ${o.listen} (beyond loopback): anyone who can reach it would see every container`,
+    );
   const metrics = createMetrics();
   // One connection for the process's life: an idle WAL reader blocks no writer, and opening
   // (and the checkpoint of a last close) costs more than a whole scrape's reads.
@@ -76,17 +79,31 @@ export async function serveMonitor(g: GlobalOptions, o: ServeOptions, stop: Prom
 function listen(server: ReturnType<typeof createServer>, host: string, port: number, listenText: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new PolisError(`cannot listen on ${listenText}: ${err.code === "EADDRINUSE" ? "the address is already in use" : err.message}`)),
+      reject(
+        new PolisError(
+          `cannot listen on ${listenText}: ${err.code === "EADDRINUSE" ? "the address is already in use" : err.message}`,
+        ),
+      ),
     );
     server.listen(port, host, () => resolve());
   });
 }
 
-async function handle(store: Store, o: ServeOptions, metrics: ReturnType<typeof createMetrics>, sampler: Sampler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  store: Store,
+  o: ServeOptions,
+  metrics: ReturnType<typeof createMetrics>,
+  sampler: Sampler,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const url = new URL(req.url ?? "/", "http://polis");
   if (o.token) {
-    const given = req.headers.authorization?.startsWith("Bearer ") ? req.headers.authorization.slice(7) : url.searchParams.get("token");
-    if (!sameSecret(given, o.token)) return send(res, 401, "text/plain", "a token is required (Authorization: Bearer …, or ?token=)\n");
+    const given = req.headers.authorization?.startsWith("Bearer ")
+      ? req.headers.authorization.slice(7)
+      : url.searchParams.get("token");
+    if (!sameSecret(given, o.token))
+      return send(res, 401, "text/plain", "a token is required (Authorization: Bearer …, or ?token=)\n");
   }
   if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "GET only\n");
   const path = url.pathname;
@@ -96,7 +113,8 @@ async function handle(store: Store, o: ServeOptions, metrics: ReturnType<typeof 
     // from the database, so that every monitor of the root says what the lease holder decided
     const firing = alertStates(store).filter((s) => s.firing);
     metrics.alertsFiring.reset();
-    for (const rule of o.config.alerts) metrics.alertsFiring.set({ rule: rule.name }, firing.filter((s) => s.rule === rule.name).length);
+    for (const rule of o.config.alerts)
+      metrics.alertsFiring.set({ rule: rule.name }, firing.filter((s) => s.rule === rule.name).length);
     end();
     return send(res, 200, metrics.registry.contentType, await metrics.render(snap));
   }
@@ -104,9 +122,15 @@ async function handle(store: Store, o: ServeOptions, metrics: ReturnType<typeof 
   if (path === "/static/uplot.js") return send(res, 200, "text/javascript", uplotAsset("uPlot.iife.min.js"));
   if (path === "/static/uplot.css") return send(res, 200, "text/css", uplotAsset("uPlot.min.css"));
   if (path === "/api/containers") return json(res, containersView(sampler.latest ?? collect(store), sampler));
-  if (path === "/api/history") return json(res, history(store, Number(url.searchParams.get("since") ?? 0), url.searchParams.get("id") ?? undefined));
-  if (path === "/api/alerts") return json(res, alertStates(store).filter((s) => s.firing));
-  if (path === "/api/events") return json(res, recentEvents(store, Math.min(500, Math.max(1, Number(url.searchParams.get("limit")) || 50))));
+  if (path === "/api/history")
+    return json(res, history(store, Number(url.searchParams.get("since") ?? 0), url.searchParams.get("id") ?? undefined));
+  if (path === "/api/alerts")
+    return json(
+      res,
+      alertStates(store).filter((s) => s.firing),
+    );
+  if (path === "/api/events")
+    return json(res, recentEvents(store, Math.min(500, Math.max(1, Number(url.searchParams.get("limit")) || 50))));
   const one = /^\/api\/containers\/([^/]+)$/.exec(path);
   if (one) return json(res, containerDetail(store, decodeURIComponent(one[1])));
   send(res, 404, "text/plain", "not found\n");
@@ -156,7 +180,8 @@ function history(store: Store, sinceMs: number, id?: string) {
       id: cid,
       points: list.slice(1).map((r, i) => {
         const prev = list[i];
-        const cpu = r.timeMs > prev.timeMs && r.cpuNs >= prev.cpuNs ? ((r.cpuNs - prev.cpuNs) / ((r.timeMs - prev.timeMs) * 1e6)) * 100 : 0;
+        const cpu =
+          r.timeMs > prev.timeMs && r.cpuNs >= prev.cpuNs ? ((r.cpuNs - prev.cpuNs) / ((r.timeMs - prev.timeMs) * 1e6)) * 100 : 0;
         return [r.timeMs / 1000, Number(cpu.toFixed(2)), r.memBytes];
       }),
     })),
@@ -173,7 +198,9 @@ function containerDetail(store: Store, id: string) {
       id,
       status: rec.phase,
       exitCode: m?.exitCode ?? null,
-      health: m?.health ? { status: m.healthStatus ?? "starting", failingStreak: m.failingStreak, log: healthResults(store, id) } : null,
+      health: m?.health
+        ? { status: m.healthStatus ?? "starting", failingStreak: m.failingStreak, log: healthResults(store, id) }
+        : null,
       logTail,
     };
   }

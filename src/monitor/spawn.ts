@@ -30,8 +30,12 @@ export interface MonitorResource {
 
 /** Creates the container under a new monitor; resolves to the init's pid once it is `created`. */
 export async function createUnderMonitor(g: GlobalOptions, o: CreateOptions, m: MonitorOptions): Promise<number> {
-  if (o.consoleSocket) throw new PolisError("--console-socket cannot be used with --logs/--log-path/--health-*: the monitor owns the container's output");
-  if (o.pidFile) throw new PolisError("--pid-file cannot be used with --logs/--log-path/--health-*: see `polis inspect` for the pid");
+  if (o.consoleSocket)
+    throw new PolisError(
+      "--console-socket cannot be used with --logs/--log-path/--health-*: the monitor owns the container's output",
+    );
+  if (o.pidFile)
+    throw new PolisError("--pid-file cannot be used with --logs/--log-path/--health-*: see `polis inspect` for the pid");
   const dir = monitorDir(g.root, o.id);
   const logPath = m.logPath ?? defaultLogPath(g.root, o.id);
   const res: MonitorResource = { dir, logPath, ownsLog: m.logPath === undefined };
@@ -39,13 +43,22 @@ export async function createUnderMonitor(g: GlobalOptions, o: CreateOptions, m: 
   try {
     if (store.get(o.id)) throw new ContainerExistsError(o.id);
     store.addResource(o.id, MONITOR_KIND, MONITOR_KIND, res);
-    insertMonitor(store, { id: o.id, logPath, logMaxSize: m.logMaxSize, logMaxFiles: m.logMaxFiles, health: m.health, autoRemove: m.autoRemove, createArgs: m.createArgs ?? [] });
+    insertMonitor(store, {
+      id: o.id,
+      logPath,
+      logMaxSize: m.logMaxSize,
+      logMaxFiles: m.logMaxFiles,
+      health: m.health,
+      autoRemove: m.autoRemove,
+      createArgs: m.createArgs ?? [],
+    });
   } finally {
     store.close();
   }
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (!existsSync(dirname(logPath))) throw new PolisError(`--log-path ${logPath}: directory ${dirname(logPath)} does not exist`);
+    if (!existsSync(dirname(logPath)))
+      throw new PolisError(`--log-path ${logPath}: directory ${dirname(logPath)} does not exist`);
     const initPid = await startMonitor(g, o, m, res);
     return initPid;
   } catch (err) {
@@ -96,7 +109,10 @@ async function startMonitor(g: GlobalOptions, o: CreateOptions, m: MonitorOption
   (child.stdio[3] as unknown as { destroy(): void }).destroy();
   const ok = /^ok (\d+)$/.exec(line);
   if (ok) return Number(ok[1]);
-  throw new PolisError(createError(res.dir) ?? `the container's monitor failed to create it (${line || "no report"}); see ${join(res.dir, "monitor.log")}`);
+  throw new PolisError(
+    createError(res.dir) ??
+      `the container's monitor failed to create it (${line || "no report"}); see ${join(res.dir, "monitor.log")}`,
+  );
 }
 
 function readLine(stream: NodeJS.ReadableStream): Promise<string> {

@@ -54,7 +54,12 @@ function trySample(rec: ContainerRecord): Sample | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function containerStats(g: GlobalOptions, o: StatsOptions, emit: (rows: StatsRow[]) => void, stop?: () => boolean): Promise<void> {
+export async function containerStats(
+  g: GlobalOptions,
+  o: StatsOptions,
+  emit: (rows: StatsRow[]) => void,
+  stop?: () => boolean,
+): Promise<void> {
   let prev = new Map<string, Sample>();
   const first = chosen(g, o.ids, true);
   for (const rec of first) {

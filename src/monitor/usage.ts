@@ -87,7 +87,9 @@ export function statsTable(rows: StatsRow[]): string {
     ]);
   }
   const widths = HEADER.map((_, c) => Math.max(...cells.map((row) => row[c].length)));
-  return cells.map((row) => row.map((cell, c) => (c < row.length - 1 ? cell.padEnd(widths[c] + 3) : cell)).join("") + "\n").join("");
+  return cells
+    .map((row) => row.map((cell, c) => (c < row.length - 1 ? cell.padEnd(widths[c] + 3) : cell)).join("") + "\n")
+    .join("");
 }
 
 /** One JSON array per sample; numbers in base units (bytes, percent, seconds). */

@@ -62,7 +62,8 @@ export function reserve(root: string, store: Store, settings: NetworkSettings, r
   const att = store.transaction(() => {
     const net = findNetwork(store, settings, req.network);
     const mine = attachmentsOfContainer(store, req.containerId);
-    if (mine.some((a) => a.network === net.name)) throw new PolisError(`container ${req.containerId} is already connected to network ${net.name}`);
+    if (mine.some((a) => a.network === net.name))
+      throw new PolisError(`container ${req.containerId} is already connected to network ${net.name}`);
     const used = new Set(mine.map((a) => a.ifname));
     let i = 0;
     while (used.has(`eth${i}`)) i++;
@@ -75,7 +76,8 @@ export function reserve(root: string, store: Store, settings: NetworkSettings, r
       addresses,
       created: new Date().toISOString(),
     };
-    if (!insertAttachment(store, rec)) throw new PolisError(`container ${req.containerId} is already connected to network ${net.name}`);
+    if (!insertAttachment(store, rec))
+      throw new PolisError(`container ${req.containerId} is already connected to network ${net.name}`);
     const v4 = addresses.find((a) => !a.includes(":"))?.split("/")[0];
     for (const p of req.ports) {
       if (!v4) throw new PolisError(`--publish: network ${net.name} has no IPv4 subnet to publish ports to`);
@@ -99,7 +101,14 @@ export function reserve(root: string, store: Store, settings: NetworkSettings, r
  * Step 2: CNI ADD in the netns of `pid`. On failure the ADD is undone (DEL) and the reservation
  * freed before the error is thrown.
  */
-export async function plumb(root: string, store: Store, settings: NetworkSettings, containerId: string, network: string, pid: number): Promise<void> {
+export async function plumb(
+  root: string,
+  store: Store,
+  settings: NetworkSettings,
+  containerId: string,
+  network: string,
+  pid: number,
+): Promise<void> {
   const att = getAttachment(store, network, containerId);
   const net = getNetwork(store, network);
   if (!att || !net) throw new PolisError(`container ${containerId}: no reservation on network ${network}`);
@@ -111,13 +120,21 @@ export async function plumb(root: string, store: Store, settings: NetworkSetting
   }
 }
 
-async function addInterfaces(store: Store, settings: NetworkSettings, att: AttachmentRecord, net: NetworkRecord, pid: number): Promise<void> {
+async function addInterfaces(
+  store: Store,
+  settings: NetworkSettings,
+  att: AttachmentRecord,
+  net: NetworkRecord,
+  pid: number,
+): Promise<void> {
   const { containerId, network } = att;
   const netns = `/proc/${pid}/ns/net`;
   const netnsId = netnsIdentity(netns);
   if (netnsId === undefined) throw new PolisError(`container ${containerId}: its process ${pid} is gone`);
   if (readlinkSync(netns) === readlinkSync("/proc/self/ns/net")) {
-    throw new PolisError(`container ${containerId} shares the host's network namespace: give it a new one (linux.namespaces "network") to use --network ${network}`);
+    throw new PolisError(
+      `container ${containerId} shares the host's network namespace: give it a new one (linux.namespaces "network") to use --network ${network}`,
+    );
   }
   // Bridges and the table are per host: not on top of another root's (before anything is made).
   checkOwner(dirname(store.path));
@@ -137,7 +154,12 @@ async function addInterfaces(store: Store, settings: NetworkSettings, att: Attac
   setAttachmentNetns(store, network, containerId, netns, { netnsId, cni: eth.value } satisfies Plumbed);
   syncFirewall(store);
   phase("nftables");
-  store.appendEvent({ type: "network", action: "connect", id: containerId, attributes: { network, addresses: att.addresses.join(",") } });
+  store.appendEvent({
+    type: "network",
+    action: "connect",
+    id: containerId,
+    attributes: { network, addresses: att.addresses.join(",") },
+  });
 }
 
 /** `--network none`: the container's own netns with only `lo`, up. */
@@ -183,7 +205,10 @@ export async function detach(
 /** Rewrites polis's nftables table from the records (under the write lock: one writer at a time). */
 export function syncFirewall(store: Store): void {
   store.transaction(() => {
-    applyRuleset({ networks: listNetworks(store), attachments: allAttachments(store), ports: allPorts(store) }, dirname(store.path));
+    applyRuleset(
+      { networks: listNetworks(store), attachments: allAttachments(store), ports: allPorts(store) },
+      dirname(store.path),
+    );
   });
 }
 
@@ -193,7 +218,8 @@ export function syncNames(root: string, store: Store, networks: readonly string[
     const nets = new Map(listNetworks(store).map((n) => [n.name, n] as [string, NetworkRecord]));
     const all = allAttachments(store);
     const ids = new Set([...all.filter((a) => networks.includes(a.network)).map((a) => a.containerId), ...also]);
-    for (const id of ids) if (existsSync(namesDir(root, id)) || !also.includes(id)) writeNames(root, id, hostsText(id, nets, all));
+    for (const id of ids)
+      if (existsSync(namesDir(root, id)) || !also.includes(id)) writeNames(root, id, hostsText(id, nets, all));
   });
 }
 
@@ -204,7 +230,10 @@ function removeHostVeth(cni: CniResult | undefined, bridge: string): void {
     if (!i.name || i.sandbox || i.name === bridge || !/^veth[0-9a-f]+$/.test(i.name)) continue;
     try {
       // `ip`, not /sys/class/net: sysfs shows the netns it was mounted in, not ours
-      const link = execFileSync("ip", ["-o", "link", "show", "dev", i.name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+      const link = execFileSync("ip", ["-o", "link", "show", "dev", i.name], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      });
       if (link.includes(` master ${bridge} `)) execFileSync("ip", ["link", "delete", i.name], { stdio: "ignore" });
     } catch {
       // gone already

@@ -46,7 +46,8 @@ export function formatIp(family: Family, value: bigint): string {
   const groups = [];
   for (let s = 112n; s >= 0n; s -= 16n) groups.push(Number((value >> s) & 0xffffn).toString(16));
   // RFC 5952: the longest run (of 2+) of zero groups becomes "::"
-  let best = -1, bestLen = 1;
+  let best = -1,
+    bestLen = 1;
   for (let i = 0; i < 8; ) {
     let j = i;
     while (j < 8 && groups[j] === "0") j++;
@@ -66,7 +67,8 @@ export function parseCidr(text: string, what = "subnet"): Cidr {
   if (prefix > BITS[family]) throw new PolisError(`${what}: "${text}": prefix /${prefix} is longer than ${BITS[family]} bits`);
   const value = parseIp(m[1], what).value;
   const base = value & mask(family, prefix);
-  if (base !== value) throw new PolisError(`${what}: "${text}" has host bits set (did you mean ${formatCidr({ family, base, prefix })}?)`);
+  if (base !== value)
+    throw new PolisError(`${what}: "${text}" has host bits set (did you mean ${formatCidr({ family, base, prefix })}?)`);
   return { family, base, prefix };
 }
 

@@ -55,7 +55,13 @@ export function checkPlugins(list: Conflist, dirs: readonly string[]): void {
 export class CniError extends PolisError {}
 
 /** One plugin call. Resolves to the parsed stdout (empty object for an empty DEL answer). */
-export function execPlugin(command: "ADD" | "DEL" | "CHECK", conf: object, args: CniArgs, type: string, network: string): Promise<CniResult> {
+export function execPlugin(
+  command: "ADD" | "DEL" | "CHECK",
+  conf: object,
+  args: CniArgs,
+  type: string,
+  network: string,
+): Promise<CniResult> {
   const binary = findPlugin(type, args.pluginDirs, network);
   const env: Record<string, string> = {
     CNI_COMMAND: command,

@@ -54,7 +54,9 @@ export function networkSettings(section: unknown, file = "config file"): Network
     checkKeys(o, ["base", "size"], `network.default_subnet_pools[${i}]`, file);
     const base = parseCidr(o.base, `${where}.base`);
     if (!Number.isInteger(o.size) || o.size < base.prefix || o.size > (base.family === 4 ? 30 : 126)) {
-      throw new PolisError(`${where}.size: ${o.size} must be a prefix length between /${base.prefix} and /${base.family === 4 ? 30 : 126}`);
+      throw new PolisError(
+        `${where}.size: ${o.size} must be a prefix length between /${base.prefix} and /${base.family === 4 ? 30 : 126}`,
+      );
     }
     return { base, size: o.size };
   });

@@ -45,7 +45,11 @@ export function prepareNetwork(g: GlobalOptions, id: string, flags: NetworkFlags
   phase("network config");
   const mode = flags.network ?? settings.defaultNetwork;
   if (mode === "host" || mode === "none") {
-    for (const [flag, v] of [["--ip", flags.ips], ["--alias", flags.aliases], ["--publish", flags.publish]] as const) {
+    for (const [flag, v] of [
+      ["--ip", flags.ips],
+      ["--alias", flags.aliases],
+      ["--publish", flags.publish],
+    ] as const) {
       if (v.length) throw new PolisError(`${flag} needs a network to attach to, not --network ${mode}`);
     }
     return mode === "host" ? hostMode() : noneMode(settings, id);
@@ -120,13 +124,19 @@ function ownNetns(spec: Spec, network: string): void {
   spec.linux ??= {};
   const namespaces = (spec.linux.namespaces ??= []);
   const ns = namespaces.find((n) => n.type === "network");
-  if (ns?.path) throw new PolisError(`--network ${network}: config.json joins the network namespace ${ns.path}; remove linux.namespaces' network path`);
+  if (ns?.path)
+    throw new PolisError(
+      `--network ${network}: config.json joins the network namespace ${ns.path}; remove linux.namespaces' network path`,
+    );
   if (!ns) namespaces.push({ type: "network" });
 }
 
 function addNamesMounts(spec: Spec, root: string, id: string): void {
   const mounts = (spec.mounts ??= []).filter((m) => m.destination !== "/etc/hosts" && m.destination !== "/etc/resolv.conf");
-  for (const [dest, src] of [["/etc/hosts", hostsPath(root, id)], ["/etc/resolv.conf", resolvPath(root, id)]]) {
+  for (const [dest, src] of [
+    ["/etc/hosts", hostsPath(root, id)],
+    ["/etc/resolv.conf", resolvPath(root, id)],
+  ]) {
     if (!existsSync(src)) throw new PolisError(`network: ${src} was not made`);
     mounts.push({ destination: dest, type: "bind", source: src, options: ["bind", "rw"] });
   }

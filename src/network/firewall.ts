@@ -78,7 +78,9 @@ export function rulesetText(input: FirewallInput, owner = ""): string {
   fwd.push(...internalDrops);
   fwd.push(`ct status dnat accept comment "published ports"`);
   fwd.push(`iifname "${BRIDGE_PREFIX}*" oifname "${BRIDGE_PREFIX}*" drop comment "networks are isolated from each other"`);
-  const v6Of = new Map(input.attachments.map((a) => [`${a.network}\0${a.containerId}`, a.addresses.find((x) => x.includes(":"))?.split("/")[0]]));
+  const v6Of = new Map(
+    input.attachments.map((a) => [`${a.network}\0${a.containerId}`, a.addresses.find((x) => x.includes(":"))?.split("/")[0]]),
+  );
   const published = input.ports.flatMap((p) => portRules(p, v6Of.get(`${p.network}\0${p.containerId}`)));
   const chain = (name: string, hook: string, body: string[]) =>
     `  chain ${name} {\n${hook ? `    ${hook}\n` : ""}${body.map((r) => `    ${r}\n`).join("")}  }\n`;

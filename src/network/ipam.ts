@@ -33,13 +33,16 @@ export function allocate(store: Store, net: NetworkRecord, containerId: string, 
     const w = wanted.get(subnet.family);
     let value: bigint | undefined;
     if (w) {
-      if (!contains(subnet, subnet.family, w.value)) throw new PolisError(`--ip ${w.text}: outside network ${net.name}'s subnet ${s.subnet}`);
+      if (!contains(subnet, subnet.family, w.value))
+        throw new PolisError(`--ip ${w.text}: outside network ${net.name}'s subnet ${s.subnet}`);
       if (w.value < usableRange(subnet).first || w.value > usableRange(subnet).last || w.value === gateway) {
         throw new PolisError(`--ip ${w.text}: reserved in network ${net.name} (network, broadcast or gateway address)`);
       }
       const address = formatIp(subnet.family, w.value);
       if (!takeAddress(store, net.name, address, containerId)) {
-        throw new PolisError(`--ip ${w.text}: already taken on network ${net.name} by container ${addressHolder(store, net.name, address)}`);
+        throw new PolisError(
+          `--ip ${w.text}: already taken on network ${net.name} by container ${addressHolder(store, net.name, address)}`,
+        );
       }
       value = w.value;
     } else {

@@ -60,7 +60,15 @@ export function inspectNetwork(store: Store, settings: NetworkSettings, name: st
     firewall: {
       table: `inet ${TABLE}`,
       rules: [
-        ...ports.flatMap((p) => portRules(p, members.find((m) => m.containerId === p.containerId)?.addresses.find((x) => x.includes(":"))?.split("/")[0]).map((r) => `published: ${r}`)),
+        ...ports.flatMap((p) =>
+          portRules(
+            p,
+            members
+              .find((m) => m.containerId === p.containerId)
+              ?.addresses.find((x) => x.includes(":"))
+              ?.split("/")[0],
+          ).map((r) => `published: ${r}`),
+        ),
         ...rules.postrouting.map((r) => `postrouting: ${r}`),
         ...rules.forward.map((r) => `forward: ${r}`),
       ],
@@ -72,7 +80,13 @@ export function inspectNetwork(store: Store, settings: NetworkSettings, name: st
  * `network rm`: refused while in use; with `force`, the containers on it are deleted first
  * (podman's meaning). Then the record, the bridge and the network's rules go.
  */
-export async function removeNetwork(g: GlobalOptions, store: Store, settings: NetworkSettings, name: string, force: boolean): Promise<void> {
+export async function removeNetwork(
+  g: GlobalOptions,
+  store: Store,
+  settings: NetworkSettings,
+  name: string,
+  force: boolean,
+): Promise<void> {
   if (!getNetwork(store, name)) throw new PolisError(`network ${name}: no such network`);
   if (force) {
     const { deleteContainer } = await import("../container/delete.js");
@@ -106,7 +120,15 @@ export async function pruneNetworks(g: GlobalOptions, store: Store, settings: Ne
 }
 
 /** `network connect`: a running or created container gets one more interface. */
-export async function connect(root: string, store: Store, settings: NetworkSettings, network: string, id: string, ips: string[], aliases: string[]): Promise<void> {
+export async function connect(
+  root: string,
+  store: Store,
+  settings: NetworkSettings,
+  network: string,
+  id: string,
+  ips: string[],
+  aliases: string[],
+): Promise<void> {
   const pid = livePid(store, id);
   const att = reserve(root, store, settings, { containerId: id, network, ips, aliases, ports: [] });
   try {
@@ -121,7 +143,13 @@ export async function connect(root: string, store: Store, settings: NetworkSetti
  * `network disconnect`: CNI DEL, addresses and rules freed. The container lives on: its hosts
  * file (bind-mounted) is rewritten without that network, and stays for `delete` to remove.
  */
-export async function disconnect(root: string, store: Store, settings: NetworkSettings, network: string, id: string): Promise<void> {
+export async function disconnect(
+  root: string,
+  store: Store,
+  settings: NetworkSettings,
+  network: string,
+  id: string,
+): Promise<void> {
   const live = store.get(id) !== undefined;
   await detach(root, store, settings, id, network, { keepNames: live });
   store.transaction(() => {

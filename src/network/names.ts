@@ -20,7 +20,11 @@ export function resolvPath(root: string, containerId: string): string {
 }
 
 /** The hosts file of `containerId`, given all attachments of the networks it is on. */
-export function hostsText(containerId: string, networks: ReadonlyMap<string, NetworkRecord>, attachments: readonly AttachmentRecord[]): string {
+export function hostsText(
+  containerId: string,
+  networks: ReadonlyMap<string, NetworkRecord>,
+  attachments: readonly AttachmentRecord[],
+): string {
   const lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"];
   const mine = new Set(attachments.filter((a) => a.containerId === containerId).map((a) => a.network));
   for (const a of attachments) {

@@ -82,7 +82,12 @@ export function createNetwork(store: Store, settings: NetworkSettings, o: Create
       created: new Date().toISOString(),
     };
     if (!insertNetwork(store, rec)) throw new PolisError(`network ${o.name} already exists`);
-    store.appendEvent({ type: "network", action: "create", id: rec.id, attributes: { name: rec.name, subnets: subnets.map((s) => s.subnet).join(",") } });
+    store.appendEvent({
+      type: "network",
+      action: "create",
+      id: rec.id,
+      attributes: { name: rec.name, subnets: subnets.map((s) => s.subnet).join(",") },
+    });
     return rec;
   });
 }
@@ -104,7 +109,8 @@ function subnetRecord(c: Cidr, gateway: string | undefined, ipRange: string | un
     const g = parseIp(gateway, "--gateway");
     if (g.family === c.family) {
       if (!contains(c, g.family, g.value)) throw new PolisError(`--gateway ${gateway}: outside subnet ${rec.subnet}`);
-      if (g.value < first || g.value > usableRange(c).last) throw new PolisError(`--gateway ${gateway}: is the network or broadcast address of ${rec.subnet}`);
+      if (g.value < first || g.value > usableRange(c).last)
+        throw new PolisError(`--gateway ${gateway}: is the network or broadcast address of ${rec.subnet}`);
       gw = g.value;
     }
   }
@@ -112,7 +118,8 @@ function subnetRecord(c: Cidr, gateway: string | undefined, ipRange: string | un
   if (ipRange !== undefined) {
     const r = parseCidr(ipRange, "--ip-range");
     if (r.family === c.family) {
-      if (!contains(c, r.family, r.base) || r.prefix < c.prefix) throw new PolisError(`--ip-range ${ipRange}: outside subnet ${rec.subnet}`);
+      if (!contains(c, r.family, r.base) || r.prefix < c.prefix)
+        throw new PolisError(`--ip-range ${ipRange}: outside subnet ${rec.subnet}`);
       rec.ipRange = formatCidr(r);
     }
   }
@@ -159,7 +166,9 @@ export function removeNetworkRecord(store: Store, name: string): NetworkRecord {
     if (!n) throw new PolisError(`network ${name}: no such network`);
     const users = attachmentsOfNetwork(store, name).map((a) => a.containerId);
     if (users.length) {
-      throw new PolisError(`network ${name} is in use by container${users.length > 1 ? "s" : ""} ${users.join(", ")} (use --force, or disconnect them)`);
+      throw new PolisError(
+        `network ${name} is in use by container${users.length > 1 ? "s" : ""} ${users.join(", ")} (use --force, or disconnect them)`,
+      );
     }
     removeNetworkRow(store, name);
     store.appendEvent({ type: "network", action: "remove", id: n.id, attributes: { name } });

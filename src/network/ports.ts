@@ -15,7 +15,8 @@ function range(text: string, spec: string, what: string): [number, number] {
   const m = /^(\d+)(?:-(\d+))?$/.exec(text);
   const a = m ? Number(m[1]) : NaN;
   const b = m?.[2] !== undefined ? Number(m[2]) : a;
-  if (!m || a < 1 || b > 65535 || b < a) throw new PolisError(`--publish ${spec}: bad ${what} "${text}" (a port 1-65535 or a range like 8000-8010)`);
+  if (!m || a < 1 || b > 65535 || b < a)
+    throw new PolisError(`--publish ${spec}: bad ${what} "${text}" (a port 1-65535 or a range like 8000-8010)`);
   return [a, b];
 }
 
@@ -38,7 +39,8 @@ export function parsePublish(spec: string): PortMapping[] {
   const parts = rest.split(":");
   if (!bracket && parts.length === 3) hostIp = parts.shift()!;
   if (parts.length !== 2) throw new PolisError(`--publish ${spec}: expected [hostIP:]hostPort:containerPort[/tcp|udp]`);
-  if (hostIp !== "" && !familyOf(hostIp)) throw new PolisError(`--publish ${spec}: host address "${hostIp}" is not an IP address`);
+  if (hostIp !== "" && !familyOf(hostIp))
+    throw new PolisError(`--publish ${spec}: host address "${hostIp}" is not an IP address`);
   if (hostIp === "0.0.0.0" || hostIp === "::") hostIp = "";
   const [h0, h1] = range(parts[0], spec, "host port");
   const [c0, c1] = range(parts[1], spec, "container port");
@@ -49,7 +51,10 @@ export function parsePublish(spec: string): PortMapping[] {
 }
 
 /** Whether two mappings take the same host port ("" = every address overlaps any address). */
-export function clashes(a: Pick<PortMapping, "hostIp" | "protocol" | "hostPort">, b: Pick<PortMapping, "hostIp" | "protocol" | "hostPort">): boolean {
+export function clashes(
+  a: Pick<PortMapping, "hostIp" | "protocol" | "hostPort">,
+  b: Pick<PortMapping, "hostIp" | "protocol" | "hostPort">,
+): boolean {
   return a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostIp === "" || b.hostIp === "" || a.hostIp === b.hostIp);
 }
 

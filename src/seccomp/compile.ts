@@ -7,15 +7,7 @@ import { fieldError, PolisError } from "../errors.js";
 import type { Seccomp } from "../spec/types.js";
 import { errnoName } from "../linux/errno.js";
 import { ATTR_CTL_NNP, libseccomp, MFD_CLOEXEC, NR_SCMP_ERROR, type FilterCtx, type LibSeccomp } from "./libseccomp.js";
-import {
-  ACTIONS,
-  ACTIONS_WITH_ERRNO,
-  ARCHITECTURES,
-  FLAG_NEW_LISTENER,
-  FLAGS,
-  MAX_INSTRUCTIONS,
-  OPERATORS,
-} from "./names.js";
+import { ACTIONS, ACTIONS_WITH_ERRNO, ARCHITECTURES, FLAG_NEW_LISTENER, FLAGS, MAX_INSTRUCTIONS, OPERATORS } from "./names.js";
 import { nativeAuditArch, withEnosysForNewSyscalls } from "./enosys.js";
 import { usesNotify, validateSeccomp } from "./validate.js";
 
@@ -80,7 +72,13 @@ function addArchitectures(lib: LibSeccomp, ctx: FilterCtx, seccomp: Seccomp, fie
 const ALLOWING_DEFAULTS = new Set(["SCMP_ACT_ALLOW", "SCMP_ACT_LOG"]);
 
 /** Adds every rule; returns the names libseccomp does not know, and the highest syscall number named. */
-function addRules(lib: LibSeccomp, ctx: FilterCtx, seccomp: Seccomp, defaultAction: number, field: string): { skipped: string[]; maxNr: number } {
+function addRules(
+  lib: LibSeccomp,
+  ctx: FilterCtx,
+  seccomp: Seccomp,
+  defaultAction: number,
+  field: string,
+): { skipped: string[]; maxNr: number } {
   const skipped: string[] = [];
   let maxNr = -1;
   (seccomp.syscalls ?? []).forEach((rule, i) => {
@@ -186,4 +184,3 @@ function check(rc: number, field: string, step: string): void {
   const errno = errnoName(-rc);
   throw new PolisError(`${field}: ${step} failed: ${errno}`, { field, step, errno });
 }
-

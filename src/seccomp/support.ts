@@ -56,10 +56,14 @@ export function seccompSupport(lib?: LibSeccomp): SeccompSupport {
   };
   return {
     enabled: true,
-    actions: Object.keys(ACTIONS).filter((a) => actionAvailable(ACTIONS[a])).sort(),
+    actions: Object.keys(ACTIONS)
+      .filter((a) => actionAvailable(ACTIONS[a]))
+      .sort(),
     // libseccomp 2.5 implements every comparison the runtime-spec names
     operators: Object.keys(OPERATORS).sort(),
-    archs: Object.keys(ARCHITECTURES).filter((a) => archUsable(l, a)).sort(),
+    archs: Object.keys(ARCHITECTURES)
+      .filter((a) => archUsable(l, a))
+      .sort(),
     knownFlags,
     supportedFlags: knownFlags.filter((f) => flagAvailable(FLAGS[f])),
   };

@@ -86,7 +86,8 @@ export function writeDefaultSpec(bundleDir: string, options: DefaultSpecOptions 
     writeFileSync(file, JSON.stringify(defaultSpec(options), null, "\t"), { flag: "wx" });
   } catch (e) {
     const errno = (e as NodeJS.ErrnoException).code;
-    if (errno === "EEXIST") throw new PolisError("File config.json exists. Remove it first", { errno, step: "write config.json" });
+    if (errno === "EEXIST")
+      throw new PolisError("File config.json exists. Remove it first", { errno, step: "write config.json" });
     throw new PolisError(`config.json: cannot write ${file} (${errno})`, { errno, step: "write config.json" });
   }
   return file;

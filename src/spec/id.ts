@@ -11,7 +11,9 @@ export const MAX_ID_LENGTH = 255;
 export function validateId(id: string): void {
   if (!isValidId(id)) throw new PolisError(`invalid container id ${JSON.stringify(id)}`);
   if (id.length > MAX_ID_LENGTH) {
-    throw new PolisError(`invalid container id: ${id.length} characters, at most ${MAX_ID_LENGTH} (it names a directory): file name too long`);
+    throw new PolisError(
+      `invalid container id: ${id.length} characters, at most ${MAX_ID_LENGTH} (it names a directory): file name too long`,
+    );
   }
 }
 

@@ -32,7 +32,10 @@ export function acceptResourcesLeniency(res: Obj, warn: Warn, at = "linux.resour
       // Nothing usable at all is a mistake runc fails on later too: leave it to the validator.
       if (kept === "" || kept === access) return;
       d.access = kept;
-      if (/[^rwm]/.test(access)) warn(`${at}.devices[${i}].access: ${JSON.stringify(access)} has letters other than r, w and m; using ${JSON.stringify(kept)} as runc does`);
+      if (/[^rwm]/.test(access))
+        warn(
+          `${at}.devices[${i}].access: ${JSON.stringify(access)} has letters other than r, w and m; using ${JSON.stringify(kept)} as runc does`,
+        );
     });
   }
 }

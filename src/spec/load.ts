@@ -13,7 +13,6 @@ import { acceptResourcesLeniency, acceptRuncLeniency } from "./lenient.js";
 import { log } from "../log.js";
 import type { Process, Resources, Spec } from "./types.js";
 
-
 /** Reads, parses and validates `<bundleDir>/config.json`. */
 export function loadSpec(bundleDir: string): Spec {
   let st: ReturnType<typeof statSync>;
@@ -25,7 +24,10 @@ export function loadSpec(bundleDir: string): Spec {
     throw new PolisError(`bundle ${JSON.stringify(bundleDir)}: ${why} (${errno})`, { errno, step: "open bundle" });
   }
   if (!st.isDirectory()) {
-    throw new PolisError(`bundle ${JSON.stringify(bundleDir)}: not a directory (ENOTDIR)`, { errno: "ENOTDIR", step: "open bundle" });
+    throw new PolisError(`bundle ${JSON.stringify(bundleDir)}: not a directory (ENOTDIR)`, {
+      errno: "ENOTDIR",
+      step: "open bundle",
+    });
   }
   const file = join(bundleDir, "config.json");
   let text: string;
@@ -69,7 +71,8 @@ export function parseProcess(text: string, label = "process.json"): Process {
 
 /** Validates a `linux.resources` document (`polis update --resources`), paths rooted there. */
 export function validateResources(doc: unknown, label = "resources"): Resources {
-  if (typeof doc === "object" && doc !== null && !Array.isArray(doc)) acceptResourcesLeniency(doc as Record<string, unknown>, (m) => log.warn(m));
+  if (typeof doc === "object" && doc !== null && !Array.isArray(doc))
+    acceptResourcesLeniency(doc as Record<string, unknown>, (m) => log.warn(m));
   if (!validateResourcesSchema(doc)) throw schemaError(validateResourcesSchema.errors, label, "linux.resources");
   return doc as Resources;
 }

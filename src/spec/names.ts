@@ -137,20 +137,22 @@ export const PERSONALITY_DOMAINS: Readonly<Record<string, number>> = Object.free
 
 /** linux.rootfsPropagation values. */
 // The spec names four; runc also takes the recursive forms, and bundles written for runc use them.
-export const ROOTFS_PROPAGATIONS = ["private", "shared", "slave", "unbindable", "rprivate", "rshared", "rslave", "runbindable"] as const;
+export const ROOTFS_PROPAGATIONS = [
+  "private",
+  "shared",
+  "slave",
+  "unbindable",
+  "rprivate",
+  "rshared",
+  "rslave",
+  "runbindable",
+] as const;
 
 /** linux.timeOffsets keys (the clocks a time namespace can offset). */
 export const TIME_OFFSET_CLOCKS = ["monotonic", "boottime"] as const;
 
 /** The hooks polis runs, in lifecycle order. */
-export const HOOK_NAMES = [
-  "prestart",
-  "createRuntime",
-  "createContainer",
-  "startContainer",
-  "poststart",
-  "poststop",
-] as const;
+export const HOOK_NAMES = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] as const;
 
 // ---- mount options -------------------------------------------------------------------------
 

@@ -68,7 +68,10 @@ export function schemaError(errors: SchemaError[] | null | undefined, root = "co
   const e = errors?.[0];
   if (!e) return fieldError(root, "does not match the schema");
   if (e.keyword === "required") {
-    return fieldError(pointerToField(e.instancePath, prefix) || root, `missing required field ${JSON.stringify(e.params.missingProperty)}`);
+    return fieldError(
+      pointerToField(e.instancePath, prefix) || root,
+      `missing required field ${JSON.stringify(e.params.missingProperty)}`,
+    );
   }
   if (e.keyword === "propertyNames" || e.propertyName !== undefined) {
     // a key failed (the only key rule: not empty); ajv reports it against the object

@@ -20,8 +20,7 @@ import {
 } from "./names.js";
 import type { IdMapping, Namespace, Process, Spec } from "./types.js";
 
-const has = (table: object, key: unknown): boolean =>
-  typeof key === "string" && Object.hasOwn(table, key);
+const has = (table: object, key: unknown): boolean => typeof key === "string" && Object.hasOwn(table, key);
 const q = (v: unknown): string => JSON.stringify(v);
 
 /** Sections of config.json for other platforms: a Linux runtime cannot honour them. */
@@ -151,14 +150,26 @@ function checkIdMappings(spec: Spec, ns: NamespaceSet): void {
     const given = maps !== undefined && maps.length > 0;
     if (newUser && !given) throw fieldError(`linux.${key}`, "required when a new user namespace is requested");
     if (!newUser && given) {
-      throw fieldError(`linux.${key}`, "only allowed with a new user namespace (linux.namespaces has no \"user\" entry without a path)");
+      throw fieldError(
+        `linux.${key}`,
+        'only allowed with a new user namespace (linux.namespaces has no "user" entry without a path)',
+      );
     }
     if (maps) checkMappingList(`linux.${key}`, maps);
   }
 }
 
 /** Sysctls the kernel namespaces (runc's list): prefix -> the namespace that must be new or joined. */
-const IPC_SYSCTLS = new Set(["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]);
+const IPC_SYSCTLS = new Set([
+  "kernel.msgmax",
+  "kernel.msgmnb",
+  "kernel.msgmni",
+  "kernel.sem",
+  "kernel.shmall",
+  "kernel.shmmax",
+  "kernel.shmmni",
+  "kernel.shm_rmid_forced",
+]);
 const SYSCTL_KEY_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_\-:+@]+)+$/;
 
 function sysctlNamespace(key: string): string | undefined {
@@ -170,16 +181,17 @@ function sysctlNamespace(key: string): string | undefined {
 
 function checkLinux(spec: Spec, ns: NamespaceSet): void {
   const linux = spec.linux;
-  if ((spec.hostname !== undefined && spec.hostname !== "") && !ns.has("uts")) {
-    throw fieldError("hostname", "requires a uts namespace (add {\"type\": \"uts\"} to linux.namespaces)");
+  if (spec.hostname !== undefined && spec.hostname !== "" && !ns.has("uts")) {
+    throw fieldError("hostname", 'requires a uts namespace (add {"type": "uts"} to linux.namespaces)');
   }
-  if ((spec.domainname !== undefined && spec.domainname !== "") && !ns.has("uts")) {
-    throw fieldError("domainname", "requires a uts namespace (add {\"type\": \"uts\"} to linux.namespaces)");
+  if (spec.domainname !== undefined && spec.domainname !== "" && !ns.has("uts")) {
+    throw fieldError("domainname", 'requires a uts namespace (add {"type": "uts"} to linux.namespaces)');
   }
   if (!linux) return;
 
   if (linux.timeOffsets) {
-    if (!isNew(ns, "time")) throw fieldError("linux.timeOffsets", "requires a new time namespace (linux.namespaces entry \"time\" without a path)");
+    if (!isNew(ns, "time"))
+      throw fieldError("linux.timeOffsets", 'requires a new time namespace (linux.namespaces entry "time" without a path)');
     for (const clock of Object.keys(linux.timeOffsets)) {
       if (!(TIME_OFFSET_CLOCKS as readonly string[]).includes(clock)) {
         throw fieldError(`linux.timeOffsets.${clock}`, `unknown clock; must be one of ${TIME_OFFSET_CLOCKS.map(q).join(", ")}`);
@@ -203,7 +215,8 @@ function checkLinux(spec: Spec, ns: NamespaceSet): void {
 
   for (const key of Object.keys(linux.sysctl ?? {})) {
     const at = `linux.sysctl[${q(key)}]`;
-    if (!SYSCTL_KEY_RE.test(key) || key.includes("..")) throw fieldError(at, "not a sysctl name (expected dotted words like net.ipv4.ip_forward)");
+    if (!SYSCTL_KEY_RE.test(key) || key.includes(".."))
+      throw fieldError(at, "not a sysctl name (expected dotted words like net.ipv4.ip_forward)");
     const need = sysctlNamespace(key);
     if (!need) throw fieldError(at, "sysctl is not in a separate kernel namespace");
     if (!ns.has(need)) throw fieldError(at, `requires a ${need} namespace`);
@@ -254,7 +267,11 @@ export function checkLsm(spec: Spec, host?: HostLsm): void {
   if (spec.linux?.mountLabel) throw lsmError("linux.mountLabel", "selinux", probe().selinux);
 }
 
-export function lsmError(field: string, lsm: "apparmor" | "selinux", enabled = lsm === "apparmor" ? hostLsm().apparmor : hostLsm().selinux) {
+export function lsmError(
+  field: string,
+  lsm: "apparmor" | "selinux",
+  enabled = lsm === "apparmor" ? hostLsm().apparmor : hostLsm().selinux,
+) {
   const what = lsm === "apparmor" ? "apparmor profiles" : "selinux labels";
   return fieldError(field, enabled ? `${what} are not supported by polis` : `${lsm} is not enabled on this host`);
 }

@@ -13,11 +13,13 @@ export function configSummary(spec: Spec): Record<string, unknown> {
     out.user = `${p.user?.uid ?? 0}:${p.user?.gid ?? 0}${p.user?.additionalGids?.length ? `+${p.user.additionalGids.join(",")}` : ""}`;
     out.terminal = Boolean(p.terminal);
     out.noNewPrivileges = Boolean(p.noNewPrivileges);
-    if (p.capabilities) out.capabilities = `bounding=${p.capabilities.bounding?.length ?? 0} effective=${p.capabilities.effective?.length ?? 0}`;
+    if (p.capabilities)
+      out.capabilities = `bounding=${p.capabilities.bounding?.length ?? 0} effective=${p.capabilities.effective?.length ?? 0}`;
     out.env = p.env?.length ?? 0;
   }
   out.root = `${spec.root?.path ?? ""}${spec.root?.readonly ? " (ro)" : ""}`;
-  out.namespaces = (linux.namespaces ?? []).map((n) => (n.path ? `${n.type}=${n.path}` : n.type)).join(",") || "none (all inherited)";
+  out.namespaces =
+    (linux.namespaces ?? []).map((n) => (n.path ? `${n.type}=${n.path}` : n.type)).join(",") || "none (all inherited)";
   out.mounts = (spec.mounts ?? []).map((m) => `${m.destination}(${m.type ?? "bind"})`).join(" ");
   if (linux.devices?.length) out.devices = linux.devices.map((d) => d.path).join(" ");
   if (linux.cgroupsPath) out.cgroupsPath = linux.cgroupsPath;

@@ -44,11 +44,20 @@ const IMAGE_COLUMNS =
 const NAME_COLUMNS = 'name, repository, tag, image, index_digest AS "indexDigest", updated';
 
 /** Records a pulled image, its layers, an index it came through and the names pointing at it, in one transaction. */
-export function recordImages(store: Store, images: { image: ImageRow; layers: LayerRow[] }[], names: NameRow[], index?: IndexRow): void {
+export function recordImages(
+  store: Store,
+  images: { image: ImageRow; layers: LayerRow[] }[],
+  names: NameRow[],
+  index?: IndexRow,
+): void {
   const db = connectionOf(store);
   db.transaction(() => {
     if (index) {
-      db.prepare("INSERT OR IGNORE INTO image_indexes (digest, media_type, manifest) VALUES (?, ?, ?)").run(index.digest, index.mediaType, index.manifest);
+      db.prepare("INSERT OR IGNORE INTO image_indexes (digest, media_type, manifest) VALUES (?, ?, ?)").run(
+        index.digest,
+        index.mediaType,
+        index.manifest,
+      );
     }
     for (const { image, layers } of images) {
       const r = db
@@ -89,7 +98,9 @@ export function allImages(store: Store): ImageRow[] {
 
 export function layersOf(store: Store, image: string): LayerRow[] {
   return connectionOf(store)
-    .prepare('SELECT position, digest, media_type AS "mediaType", size, diff_id AS "diffId" FROM image_layers WHERE image = ? ORDER BY position')
+    .prepare(
+      'SELECT position, digest, media_type AS "mediaType", size, diff_id AS "diffId" FROM image_layers WHERE image = ? ORDER BY position',
+    )
     .all(image) as LayerRow[];
 }
 
@@ -102,13 +113,15 @@ export function allNames(store: Store): NameRow[] {
 }
 
 export function namesOf(store: Store, image: string): NameRow[] {
-  return connectionOf(store).prepare(`SELECT ${NAME_COLUMNS} FROM image_names WHERE image = ? ORDER BY name`).all(image) as NameRow[];
+  return connectionOf(store)
+    .prepare(`SELECT ${NAME_COLUMNS} FROM image_names WHERE image = ? ORDER BY name`)
+    .all(image) as NameRow[];
 }
 
 export function indexRow(store: Store, digest: string): IndexRow | undefined {
-  return connectionOf(store).prepare('SELECT digest, media_type AS "mediaType", manifest FROM image_indexes WHERE digest = ?').get(digest) as
-    | IndexRow
-    | undefined;
+  return connectionOf(store)
+    .prepare('SELECT digest, media_type AS "mediaType", manifest FROM image_indexes WHERE digest = ?')
+    .get(digest) as IndexRow | undefined;
 }
 
 /** Points `name` at `image` (`polis tag`). */
@@ -123,10 +136,12 @@ export function removeName(store: Store, name: string): boolean {
 /** Removes an image row (and its layers) that no name points at; false if a name still does. */
 export function removeImageIfUnnamed(store: Store, id: string): boolean {
   const db = connectionOf(store);
-  return db.transaction(() => {
-    if (db.prepare("SELECT 1 FROM image_names WHERE image = ?").get(id)) return false;
-    return db.prepare("DELETE FROM images WHERE id = ?").run(id).changes > 0;
-  }).immediate();
+  return db
+    .transaction(() => {
+      if (db.prepare("SELECT 1 FROM image_names WHERE image = ?").get(id)) return false;
+      return db.prepare("DELETE FROM images WHERE id = ?").run(id).changes > 0;
+    })
+    .immediate();
 }
 
 /** Removes an image and every name pointing at it (`rmi --force` of an id). */
@@ -175,7 +190,9 @@ export function pruneIndexes(store: Store): void {
 /** Ids of containers whose bundle was made from `image` (resources of kind image-bundle). */
 export function containersUsing(store: Store, image: string): string[] {
   const rows = connectionOf(store)
-    .prepare("SELECT container_id AS id FROM container_resources WHERE kind = 'image-bundle' AND json_extract(data, '$.image') = ? ORDER BY container_id")
+    .prepare(
+      "SELECT container_id AS id FROM container_resources WHERE kind = 'image-bundle' AND json_extract(data, '$.image') = ? ORDER BY container_id",
+    )
     .all(image) as { id: string }[];
   return rows.map((r) => r.id);
 }

@@ -57,7 +57,12 @@ const SELECT_MONITOR = `SELECT id, log_path AS logPath, log_max_size AS logMaxSi
   exit_code AS exitCode, exit_signal AS exitSignal, finished_at AS finishedAt, oom_killed AS oomKilled,
   auto_remove AS autoRemove, create_args AS createArgs FROM monitor_containers`;
 
-type RawMonitor = Omit<MonitorRow, "health" | "oomKilled" | "autoRemove" | "createArgs"> & { health: string | null; oomKilled: number; autoRemove: number; createArgs: string };
+type RawMonitor = Omit<MonitorRow, "health" | "oomKilled" | "autoRemove" | "createArgs"> & {
+  health: string | null;
+  oomKilled: number;
+  autoRemove: number;
+  createArgs: string;
+};
 const decode = (r: RawMonitor): MonitorRow => ({
   ...r,
   health: r.health ? (JSON.parse(r.health) as HealthConfig) : null,
@@ -66,13 +71,25 @@ const decode = (r: RawMonitor): MonitorRow => ({
   createArgs: JSON.parse(r.createArgs) as string[],
 });
 
-export function insertMonitor(store: Store, r: Pick<MonitorRow, "id" | "logPath" | "logMaxSize" | "logMaxFiles" | "health" | "autoRemove" | "createArgs">): void {
+export function insertMonitor(
+  store: Store,
+  r: Pick<MonitorRow, "id" | "logPath" | "logMaxSize" | "logMaxFiles" | "health" | "autoRemove" | "createArgs">,
+): void {
   connectionOf(store)
     .prepare(
       `INSERT OR REPLACE INTO monitor_containers (id, log_path, log_max_size, log_max_files, health, health_status, auto_remove, create_args)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    .run(r.id, r.logPath, r.logMaxSize, r.logMaxFiles, r.health ? JSON.stringify(r.health) : null, r.health ? "starting" : null, r.autoRemove ? 1 : 0, JSON.stringify(r.createArgs));
+    .run(
+      r.id,
+      r.logPath,
+      r.logMaxSize,
+      r.logMaxFiles,
+      r.health ? JSON.stringify(r.health) : null,
+      r.health ? "starting" : null,
+      r.autoRemove ? 1 : 0,
+      JSON.stringify(r.createArgs),
+    );
 }
 
 export function getMonitor(store: Store, id: string): MonitorRow | undefined {
@@ -94,7 +111,11 @@ export function removeMonitor(store: Store, id: string): void {
 }
 
 /** Records how the init ended; false if the container is no longer monitored (deleted meanwhile). */
-export function recordExit(store: Store, id: string, e: { exitCode: number; signal: number; finishedAt: string; oomKilled: boolean }): boolean {
+export function recordExit(
+  store: Store,
+  id: string,
+  e: { exitCode: number; signal: number; finishedAt: string; oomKilled: boolean },
+): boolean {
   const info = connectionOf(store)
     .prepare("UPDATE monitor_containers SET exit_code = ?, exit_signal = ?, finished_at = ?, oom_killed = ? WHERE id = ?")
     .run(e.exitCode, e.signal, e.finishedAt, e.oomKilled ? 1 : 0, id);
@@ -106,11 +127,26 @@ export function recordStarted(store: Store, id: string, at: string): void {
 }
 
 /** Appends a health result (keeping the last `keep`) and sets the status; in one transaction. */
-export function recordHealth(store: Store, id: string, result: HealthResult, status: HealthStatus, failingStreak: number, keep: number): void {
+export function recordHealth(
+  store: Store,
+  id: string,
+  result: HealthResult,
+  status: HealthStatus,
+  failingStreak: number,
+  keep: number,
+): void {
   const db = connectionOf(store);
   db.transaction(() => {
-    db.prepare("INSERT INTO health_results (id, start, end, exit_code, output) VALUES (?, ?, ?, ?, ?)").run(id, result.start, result.end, result.exitCode, result.output);
-    db.prepare("DELETE FROM health_results WHERE id = ? AND seq NOT IN (SELECT seq FROM health_results WHERE id = ? ORDER BY seq DESC LIMIT ?)").run(id, id, keep);
+    db.prepare("INSERT INTO health_results (id, start, end, exit_code, output) VALUES (?, ?, ?, ?, ?)").run(
+      id,
+      result.start,
+      result.end,
+      result.exitCode,
+      result.output,
+    );
+    db.prepare(
+      "DELETE FROM health_results WHERE id = ? AND seq NOT IN (SELECT seq FROM health_results WHERE id = ? ORDER BY seq DESC LIMIT ?)",
+    ).run(id, id, keep);
     db.prepare("UPDATE monitor_containers SET health_status = ?, failing_streak = ? WHERE id = ?").run(status, failingStreak, id);
   })();
 }
@@ -123,7 +159,9 @@ export function healthResults(store: Store, id: string): HealthResult[] {
 
 export function insertSamples(store: Store, samples: MetricSample[]): void {
   const db = connectionOf(store);
-  const ins = db.prepare("INSERT INTO metric_samples (time_ms, id, cpu_ns, mem_bytes, mem_limit, rx_bytes, tx_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  const ins = db.prepare(
+    "INSERT INTO metric_samples (time_ms, id, cpu_ns, mem_bytes, mem_limit, rx_bytes, tx_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  );
   db.transaction(() => {
     for (const s of samples) ins.run(s.timeMs, s.id, s.cpuNs, s.memBytes, s.memLimit, s.rxBytes, s.txBytes);
   })();
@@ -132,7 +170,9 @@ export function insertSamples(store: Store, samples: MetricSample[]): void {
 export function samplesSince(store: Store, sinceMs: number, id?: string): MetricSample[] {
   const sql = `SELECT time_ms AS timeMs, id, cpu_ns AS cpuNs, mem_bytes AS memBytes, mem_limit AS memLimit, rx_bytes AS rxBytes, tx_bytes AS txBytes
     FROM metric_samples WHERE time_ms >= ?${id ? " AND id = ?" : ""} ORDER BY time_ms`;
-  return connectionOf(store).prepare(sql).all(...(id ? [sinceMs, id] : [sinceMs])) as MetricSample[];
+  return connectionOf(store)
+    .prepare(sql)
+    .all(...(id ? [sinceMs, id] : [sinceMs])) as MetricSample[];
 }
 
 export function pruneSamples(store: Store, beforeMs: number): number {
@@ -154,11 +194,19 @@ export interface AlertState {
 }
 
 export function alertStates(store: Store): AlertState[] {
-  const rows = connectionOf(store).prepare("SELECT rule, id, since, firing, gone_since AS goneSince FROM alert_states").all() as (Omit<AlertState, "firing" | "goneSince"> & {
+  const rows = connectionOf(store)
+    .prepare("SELECT rule, id, since, firing, gone_since AS goneSince FROM alert_states")
+    .all() as (Omit<AlertState, "firing" | "goneSince"> & {
     firing: number;
     goneSince: string | null;
   })[];
-  return rows.map((r) => ({ rule: r.rule, id: r.id, since: r.since, firing: r.firing === 1, ...(r.goneSince ? { goneSince: r.goneSince } : {}) }));
+  return rows.map((r) => ({
+    rule: r.rule,
+    id: r.id,
+    since: r.since,
+    firing: r.firing === 1,
+    ...(r.goneSince ? { goneSince: r.goneSince } : {}),
+  }));
 }
 
 export function setAlertState(store: Store, s: AlertState): void {
@@ -173,18 +221,26 @@ export function clearAlertState(store: Store, rule: string, id: string): void {
 
 /** The last `n` events, oldest first (the dashboard's list). */
 export function recentEvents(store: Store, n: number): EngineEvent[] {
-  const rows = connectionOf(store).prepare("SELECT seq, time, type, action, id, attributes FROM events ORDER BY seq DESC LIMIT ?").all(n) as (Omit<EngineEvent, "attributes"> & { attributes: string })[];
+  const rows = connectionOf(store)
+    .prepare("SELECT seq, time, type, action, id, attributes FROM events ORDER BY seq DESC LIMIT ?")
+    .all(n) as (Omit<EngineEvent, "attributes"> & { attributes: string })[];
   return rows.reverse().map((r) => ({ ...r, attributes: JSON.parse(r.attributes) as Record<string, unknown> }));
 }
 
 /** How many `action` events container `id` had since `since` (RFC 3339). */
 export function countEventsSince(store: Store, id: string, action: string, since: string): number {
-  return (connectionOf(store).prepare("SELECT COUNT(*) AS n FROM events WHERE id = ? AND action = ? AND time >= ?").get(id, action, since) as { n: number }).n;
+  return (
+    connectionOf(store)
+      .prepare("SELECT COUNT(*) AS n FROM events WHERE id = ? AND action = ? AND time >= ?")
+      .get(id, action, since) as { n: number }
+  ).n;
 }
 
 /** The latest time of `action` events per container id (one query for a whole scrape). */
 export function lastEventTimes(store: Store, action: string): Map<string, string> {
-  const rows = connectionOf(store).prepare("SELECT id, MAX(time) AS time FROM events WHERE type = 'container' AND action = ? GROUP BY id").all(action) as { id: string; time: string }[];
+  const rows = connectionOf(store)
+    .prepare("SELECT id, MAX(time) AS time FROM events WHERE type = 'container' AND action = ? GROUP BY id")
+    .all(action) as { id: string; time: string }[];
   return new Map(rows.map((r) => [r.id, r.time]));
 }
 
@@ -225,9 +281,16 @@ export interface Lease {
  */
 export function takeLease(store: Store, name: string, me: Lease, alive: (l: Lease) => boolean): Lease {
   const db = connectionOf(store);
-  const held = db.prepare("SELECT pid, start_time AS startTime, boot_id AS bootId FROM monitor_leases WHERE name = ?").get(name) as Lease | undefined;
+  const held = db
+    .prepare("SELECT pid, start_time AS startTime, boot_id AS bootId FROM monitor_leases WHERE name = ?")
+    .get(name) as Lease | undefined;
   if (held && (held.pid !== me.pid || held.startTime !== me.startTime) && alive(held)) return held;
-  db.prepare("INSERT OR REPLACE INTO monitor_leases (name, pid, start_time, boot_id) VALUES (?, ?, ?, ?)").run(name, me.pid, me.startTime, me.bootId);
+  db.prepare("INSERT OR REPLACE INTO monitor_leases (name, pid, start_time, boot_id) VALUES (?, ?, ?, ?)").run(
+    name,
+    me.pid,
+    me.startTime,
+    me.bootId,
+  );
   return me;
 }
 
@@ -237,13 +300,17 @@ export function dropLease(store: Store, name: string, pid: number): void {
 
 /** Keeps the newest `keep` undelivered notifications (a webhook down for long); returns how many went. */
 export function trimOutbox(store: Store, keep: number): number {
-  return connectionOf(store).prepare("DELETE FROM alert_outbox WHERE seq NOT IN (SELECT seq FROM alert_outbox ORDER BY seq DESC LIMIT ?)").run(keep).changes;
+  return connectionOf(store)
+    .prepare("DELETE FROM alert_outbox WHERE seq NOT IN (SELECT seq FROM alert_outbox ORDER BY seq DESC LIMIT ?)")
+    .run(keep).changes;
 }
 
 /** Each container's latest health result (one query for a whole scrape). */
 export function latestHealthResults(store: Store): Map<string, HealthResult> {
   const rows = connectionOf(store)
-    .prepare("SELECT id, start, end, exit_code AS exitCode, output FROM health_results WHERE seq IN (SELECT MAX(seq) FROM health_results GROUP BY id)")
+    .prepare(
+      "SELECT id, start, end, exit_code AS exitCode, output FROM health_results WHERE seq IN (SELECT MAX(seq) FROM health_results GROUP BY id)",
+    )
     .all() as (HealthResult & { id: string })[];
   return new Map(rows.map(({ id, ...r }) => [id, r]));
 }

@@ -95,7 +95,19 @@ export function insertNetwork(store: Store, n: NetworkRecord): boolean {
       store,
       `INSERT INTO networks (name, id, driver, bridge, subnets, ipv6, internal, dns, mtu, labels, created)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(n.name, n.id, n.driver, n.bridge, JSON.stringify(n.subnets), n.ipv6 ? 1 : 0, n.internal ? 1 : 0, n.dns ? 1 : 0, n.mtu, JSON.stringify(n.labels), n.created);
+    ).run(
+      n.name,
+      n.id,
+      n.driver,
+      n.bridge,
+      JSON.stringify(n.subnets),
+      n.ipv6 ? 1 : 0,
+      n.internal ? 1 : 0,
+      n.dns ? 1 : 0,
+      n.mtu,
+      JSON.stringify(n.labels),
+      n.created,
+    );
     return true;
   } catch (err) {
     if (isPrimaryKeyClash(err)) return false;
@@ -138,7 +150,16 @@ export function insertAttachment(store: Store, a: AttachmentRecord): boolean {
       store,
       `INSERT INTO network_attachments (network, container_id, ifname, aliases, addresses, netns, result, created)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(a.network, a.containerId, a.ifname, JSON.stringify(a.aliases), JSON.stringify(a.addresses), a.netns ?? null, a.result === undefined ? null : JSON.stringify(a.result), a.created);
+    ).run(
+      a.network,
+      a.containerId,
+      a.ifname,
+      JSON.stringify(a.aliases),
+      JSON.stringify(a.addresses),
+      a.netns ?? null,
+      a.result === undefined ? null : JSON.stringify(a.result),
+      a.created,
+    );
     return true;
   } catch (err) {
     if (isPrimaryKeyClash(err)) return false;
@@ -146,7 +167,13 @@ export function insertAttachment(store: Store, a: AttachmentRecord): boolean {
   }
 }
 
-export function setAttachmentNetns(store: Store, network: string, containerId: string, netns: string | undefined, result: unknown): void {
+export function setAttachmentNetns(
+  store: Store,
+  network: string,
+  containerId: string,
+  netns: string | undefined,
+  result: unknown,
+): void {
   stmt(store, "UPDATE network_attachments SET netns = ?, result = ? WHERE network = ? AND container_id = ?").run(
     netns ?? null,
     result === undefined ? null : JSON.stringify(result),
@@ -156,16 +183,22 @@ export function setAttachmentNetns(store: Store, network: string, containerId: s
 }
 
 export function getAttachment(store: Store, network: string, containerId: string): AttachmentRecord | undefined {
-  const r = stmt(store, "SELECT * FROM network_attachments WHERE network = ? AND container_id = ?").get(network, containerId) as Row | undefined;
+  const r = stmt(store, "SELECT * FROM network_attachments WHERE network = ? AND container_id = ?").get(network, containerId) as
+    | Row
+    | undefined;
   return r && decodeAttachment(r);
 }
 
 export function attachmentsOfNetwork(store: Store, network: string): AttachmentRecord[] {
-  return (stmt(store, "SELECT * FROM network_attachments WHERE network = ? ORDER BY rowid").all(network) as Row[]).map(decodeAttachment);
+  return (stmt(store, "SELECT * FROM network_attachments WHERE network = ? ORDER BY rowid").all(network) as Row[]).map(
+    decodeAttachment,
+  );
 }
 
 export function attachmentsOfContainer(store: Store, containerId: string): AttachmentRecord[] {
-  return (stmt(store, "SELECT * FROM network_attachments WHERE container_id = ? ORDER BY rowid").all(containerId) as Row[]).map(decodeAttachment);
+  return (stmt(store, "SELECT * FROM network_attachments WHERE container_id = ? ORDER BY rowid").all(containerId) as Row[]).map(
+    decodeAttachment,
+  );
 }
 
 export function allAttachments(store: Store): AttachmentRecord[] {
@@ -179,18 +212,28 @@ export function removeAttachment(store: Store, network: string, containerId: str
 // ---- IP allocations
 
 export function allocatedAddresses(store: Store, network: string): string[] {
-  return (stmt(store, "SELECT address FROM ip_allocations WHERE network = ?").all(network) as Row[]).map((r) => r.address as string);
+  return (stmt(store, "SELECT address FROM ip_allocations WHERE network = ?").all(network) as Row[]).map(
+    (r) => r.address as string,
+  );
 }
 
 /** The holder of an address, if any. */
 export function addressHolder(store: Store, network: string, address: string): string | undefined {
-  const r = stmt(store, "SELECT container_id FROM ip_allocations WHERE network = ? AND address = ?").get(network, address) as Row | undefined;
+  const r = stmt(store, "SELECT container_id FROM ip_allocations WHERE network = ? AND address = ?").get(network, address) as
+    | Row
+    | undefined;
   return r?.container_id as string | undefined;
 }
 
 /** Takes an address; false when someone holds it already. */
 export function takeAddress(store: Store, network: string, address: string, containerId: string): boolean {
-  return stmt(store, "INSERT OR IGNORE INTO ip_allocations (network, address, container_id) VALUES (?, ?, ?)").run(network, address, containerId).changes > 0;
+  return (
+    stmt(store, "INSERT OR IGNORE INTO ip_allocations (network, address, container_id) VALUES (?, ?, ?)").run(
+      network,
+      address,
+      containerId,
+    ).changes > 0
+  );
 }
 
 export function releaseAddresses(store: Store, network: string, containerId: string): number {
@@ -221,7 +264,9 @@ export function allPorts(store: Store): PortRecord[] {
 
 /** Who publishes `protocol`/`port` on host address `hostIp` or on every address (""). */
 export function portHolders(store: Store, protocol: string, port: number): PortRecord[] {
-  return (stmt(store, "SELECT * FROM published_ports WHERE protocol = ? AND host_port = ?").all(protocol, port) as Row[]).map(decodePort);
+  return (stmt(store, "SELECT * FROM published_ports WHERE protocol = ? AND host_port = ?").all(protocol, port) as Row[]).map(
+    decodePort,
+  );
 }
 
 export function insertPort(store: Store, p: PortRecord): boolean {
@@ -239,7 +284,9 @@ export function insertPort(store: Store, p: PortRecord): boolean {
 }
 
 export function portsOfContainer(store: Store, containerId: string): PortRecord[] {
-  return (stmt(store, "SELECT * FROM published_ports WHERE container_id = ? ORDER BY protocol, host_port").all(containerId) as Row[]).map(decodePort);
+  return (
+    stmt(store, "SELECT * FROM published_ports WHERE container_id = ? ORDER BY protocol, host_port").all(containerId) as Row[]
+  ).map(decodePort);
 }
 
 export function removePorts(store: Store, network: string, containerId: string): void {

@@ -166,17 +166,13 @@ export class Store {
 
   /** Deletes a record. Returns false if there was none. */
   remove(id: string): boolean {
-    const info = this.run(`remove container ${id}`, () =>
-      this.stmt("DELETE FROM containers WHERE id = ?").run(id),
-    );
+    const info = this.run(`remove container ${id}`, () => this.stmt("DELETE FROM containers WHERE id = ?").run(id));
     return info.changes > 0;
   }
 
   /** All records, oldest first (insertion order, not the `created` clock). */
   list(): ContainerRecord[] {
-    const rows = this.run("list containers", () =>
-      this.stmt(`SELECT ${SELECT_COLUMNS} FROM containers ORDER BY rowid`).all(),
-    );
+    const rows = this.run("list containers", () => this.stmt(`SELECT ${SELECT_COLUMNS} FROM containers ORDER BY rowid`).all());
     return (rows as Row[]).map(decode);
   }
 
@@ -241,7 +237,9 @@ export class Store {
       (where.length ? ` WHERE ${where.join(" AND ")}` : "") +
       " ORDER BY seq" +
       (q.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(q.limit))}` : "");
-    const rows = this.run("list events", () => this.stmt(sql).all(values)) as (Omit<EngineEvent, "attributes"> & { attributes: string })[];
+    const rows = this.run("list events", () => this.stmt(sql).all(values)) as (Omit<EngineEvent, "attributes"> & {
+      attributes: string;
+    })[];
     return rows.map((r) => ({ ...r, attributes: JSON.parse(r.attributes) as Record<string, unknown> }));
   }
 
@@ -347,9 +345,7 @@ function migrate(db: Db, path: string): void {
   try {
     const from = userVersion(db);
     if (from > SCHEMA_VERSION) {
-      throw new PolisError(
-        `state database ${path} has schema version ${from}, newer than this polis (${SCHEMA_VERSION})`,
-      );
+      throw new PolisError(`state database ${path} has schema version ${from}, newer than this polis (${SCHEMA_VERSION})`);
     }
     for (let v = from; v < SCHEMA_VERSION; v++) {
       try {

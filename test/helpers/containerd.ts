@@ -3,7 +3,21 @@
 // removes what containerd's shims leave outside that dir: the runtime root
 // /run/containerd/runc/<ns> (the shim always passes that --root), cgroups and stray mounts.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync, chmodSync, copyFileSync, cpSync, mkdirSync, symlinkSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  symlinkSync,
+} from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,7 +58,6 @@ export interface Containerd {
   ctr(args: string[], opts?: { ns?: string }): Promise<CmdResult>;
   stop(): Promise<void>;
 }
-
 
 /** Environment without the CA-bundle variable that costs every node start ~90 ms. */
 export function quickEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -201,7 +214,9 @@ export function cgroupDirs(cgPath: string): string[] {
 function rmCgroupTree(dir: string): void {
   let entries: string[] = [];
   try {
-    entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    entries = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
   } catch {
     return;
   }
@@ -240,8 +255,7 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
   let exited = false;
   proc.on("exit", () => (exited = true));
 
-  const ctr = (args: string[], o: { ns?: string } = {}) =>
-    run("/usr/bin/ctr", ["-a", address, "-n", o.ns ?? namespace, ...args]);
+  const ctr = (args: string[], o: { ns?: string } = {}) => run("/usr/bin/ctr", ["-a", address, "-n", o.ns ?? namespace, ...args]);
 
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -271,7 +285,9 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
       } catch {
         /* gone */
       }
-      const hash = createHash("sha256").update(join(address, arg("-namespace"), arg("-id"))).digest("hex");
+      const hash = createHash("sha256")
+        .update(join(address, arg("-namespace"), arg("-id")))
+        .digest("hex");
       rmSync(join("/run/containerd/s", hash), { force: true });
     }
     // Containers a failed test left behind: polis knows them by its state under the runtime root.
@@ -279,7 +295,9 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Con
       const root = runtimeRoot(ns);
       if (!existsSync(root)) continue;
       const list = spawnSync(POLIS, ["--root", root, "list", "-q"], { encoding: "utf8", env: quickEnv() });
-      for (const id of String(list.stdout ?? "").split("\n").filter(Boolean)) {
+      for (const id of String(list.stdout ?? "")
+        .split("\n")
+        .filter(Boolean)) {
         if (!existsSync(join(dir, "state", "io.containerd.runtime.v2.task", ns, id))) continue; // not ours
         spawnSync(POLIS, ["--root", root, "delete", "--force", id], { env: quickEnv() });
       }

@@ -21,7 +21,11 @@ export function runScript(root: string, script: string, edit: (c: Config) => voi
 }
 
 /** Start a detached container (`sleep 1000` unless edited), hand its id and pid to `fn`, then remove it. */
-export async function withRunning<T>(root: string, edit: (c: Config) => void, fn: (id: string, pid: number, bundle: string) => T | Promise<T>): Promise<T> {
+export async function withRunning<T>(
+  root: string,
+  edit: (c: Config) => void,
+  fn: (id: string, pid: number, bundle: string) => T | Promise<T>,
+): Promise<T> {
   const id = uniqueId("bg");
   const bundle = busyboxBundle(edit);
   try {

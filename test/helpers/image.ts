@@ -53,8 +53,16 @@ export function buildBusyboxImage(dir: string, opts: ImageOptions = {}): Busybox
   // names and a fixed mtime keep the digest stable from run to run.
   const layerTmp = join(dir, "layer.tar");
   execFileSync("tar", [
-    "--sort=name", "--numeric-owner", "--owner=0", "--group=0", "--mtime=@0",
-    "-C", baseRootfs(), "-cf", layerTmp, ".",
+    "--sort=name",
+    "--numeric-owner",
+    "--owner=0",
+    "--group=0",
+    "--mtime=@0",
+    "-C",
+    baseRootfs(),
+    "-cf",
+    layerTmp,
+    ".",
   ]);
   const layerData = readFileSync(layerTmp);
   const layer = putBlob(layout, layerData);
@@ -84,16 +92,18 @@ export function buildBusyboxImage(dir: string, opts: ImageOptions = {}): Busybox
   const index = {
     schemaVersion: 2,
     mediaType: "application/vnd.oci.image.index.v1+json",
-    manifests: [{
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      ...manifestBlob,
-      platform: { architecture: "amd64", os: "linux" },
-      annotations: {
-        // containerd's importer takes the full name from here; podman and umoci use the tag.
-        "io.containerd.image.name": ref,
-        "org.opencontainers.image.ref.name": tag,
+    manifests: [
+      {
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        ...manifestBlob,
+        platform: { architecture: "amd64", os: "linux" },
+        annotations: {
+          // containerd's importer takes the full name from here; podman and umoci use the tag.
+          "io.containerd.image.name": ref,
+          "org.opencontainers.image.ref.name": tag,
+        },
       },
-    }],
+    ],
   };
   writeFileSync(join(layout, "index.json"), JSON.stringify(index));
   writeFileSync(join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));

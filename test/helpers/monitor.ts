@@ -76,7 +76,10 @@ export interface RunningServer {
 export async function startPolisMonitor(root: string, args: string[], env: Record<string, string> = {}): Promise<RunningServer> {
   const e: Record<string, string | undefined> = { ...process.env, ...env };
   delete e.NODE_EXTRA_CA_CERTS;
-  const child = spawn(POLIS, ["--root", root, "monitor", "--listen", "127.0.0.1:0", ...args], { env: e, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(POLIS, ["--root", root, "monitor", "--listen", "127.0.0.1:0", ...args], {
+    env: e,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stderr!.on("data", (d) => (err += d));

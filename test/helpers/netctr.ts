@@ -8,7 +8,10 @@ import { TEST_CGROUP_PARENT } from "./host.js";
 
 export class NetContainers {
   private readonly bundles: string[] = [];
-  constructor(readonly ns: TestNetns, readonly root: string) {}
+  constructor(
+    readonly ns: TestNetns,
+    readonly root: string,
+  ) {}
 
   bundle(args: string[], id: string): string {
     const b = busyboxBundle((c) => {
@@ -39,7 +42,9 @@ export class NetContainers {
 
   /** A shell command inside the container (all its namespaces, its root). */
   sh(id: string, cmd: string, timeout = 20_000): Result {
-    return this.ns.exec("nsenter", ["-t", String(this.pid(id)), "-n", "-m", "-p", "-u", "-r", "-w", "--", "/bin/sh", "-c", cmd], { timeout });
+    return this.ns.exec("nsenter", ["-t", String(this.pid(id)), "-n", "-m", "-p", "-u", "-r", "-w", "--", "/bin/sh", "-c", cmd], {
+      timeout,
+    });
   }
 
   cleanup(): void {

@@ -10,7 +10,10 @@ import { join } from "node:path";
 import { POLIS, type Result } from "./polis.js";
 
 export class TestNetns {
-  private constructor(private readonly holder: ChildProcess, readonly pid: number) {}
+  private constructor(
+    private readonly holder: ChildProcess,
+    readonly pid: number,
+  ) {}
 
   static async make(): Promise<TestNetns> {
     const holder = spawn(
@@ -39,7 +42,12 @@ export class TestNetns {
         input: opts.input,
         stdio: [opts.input === undefined ? "ignore" : "pipe", out, err],
       });
-      return { code: r.status ?? -1, signal: r.signal, stdout: readFileSync(join(dir, "out"), "utf8"), stderr: readFileSync(join(dir, "err"), "utf8") };
+      return {
+        code: r.status ?? -1,
+        signal: r.signal,
+        stdout: readFileSync(join(dir, "out"), "utf8"),
+        stderr: readFileSync(join(dir, "err"), "utf8"),
+      };
     } finally {
       closeSync(out);
       closeSync(err);
@@ -81,11 +89,17 @@ export class TestNetns {
 /** Why network tests cannot run here, or undefined when they can. */
 export function networkTestsUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return "network tests need root";
-  for (const [bin, pkg] of [["unshare", "util-linux"], ["nsenter", "util-linux"], ["nft", "nftables"], ["ip", "iproute2"]]) {
+  for (const [bin, pkg] of [
+    ["unshare", "util-linux"],
+    ["nsenter", "util-linux"],
+    ["nft", "nftables"],
+    ["ip", "iproute2"],
+  ]) {
     if (spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0) return `${bin} missing (package ${pkg})`;
   }
   for (const p of ["bridge", "loopback", "static"]) {
-    if (spawnSync("test", ["-x", `/usr/lib/cni/${p}`]).status !== 0) return `/usr/lib/cni/${p} missing (package containernetworking-plugins)`;
+    if (spawnSync("test", ["-x", `/usr/lib/cni/${p}`]).status !== 0)
+      return `/usr/lib/cni/${p} missing (package containernetworking-plugins)`;
   }
   return undefined;
 }

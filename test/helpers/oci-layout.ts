@@ -32,13 +32,24 @@ export class OciLayout {
   /** A layer from an uncompressed tar file; returns its descriptor and diff_id. */
   layer(tarFile: string, compression: "none" | "gzip" | "zstd"): { desc: Desc; diffId: string } {
     const raw = readFileSync(tarFile);
-    const data = compression === "gzip" ? execFileSync("gzip", ["-c", "-n", tarFile], { maxBuffer: 1 << 30 }) : compression === "zstd" ? execFileSync("zstd", ["-q", "-c", tarFile], { maxBuffer: 1 << 30 }) : raw;
+    const data =
+      compression === "gzip"
+        ? execFileSync("gzip", ["-c", "-n", tarFile], { maxBuffer: 1 << 30 })
+        : compression === "zstd"
+          ? execFileSync("zstd", ["-q", "-c", tarFile], { maxBuffer: 1 << 30 })
+          : raw;
     const type = `application/vnd.oci.image.layer.v1.tar${compression === "gzip" ? "+gzip" : compression === "zstd" ? "+zstd" : ""}`;
     return { desc: this.blob(data, type), diffId: sha(raw) };
   }
 
   /** An image manifest; `tag` also names it in index.json (for skopeo and umoci). */
-  image(o: { layers: { desc: Desc; diffId: string }[]; config?: Record<string, unknown>; arch?: string; variant?: string; tag?: string }): Desc {
+  image(o: {
+    layers: { desc: Desc; diffId: string }[];
+    config?: Record<string, unknown>;
+    arch?: string;
+    variant?: string;
+    tag?: string;
+  }): Desc {
     const arch = o.arch ?? "amd64";
     const config = {
       created: "2024-01-01T00:00:00Z",
@@ -49,8 +60,16 @@ export class OciLayout {
       rootfs: { type: "layers", diff_ids: o.layers.map((l) => l.diffId) },
     };
     const cfg = this.blob(JSON.stringify(config), "application/vnd.oci.image.config.v1+json");
-    const manifest = { schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: cfg, layers: o.layers.map((l) => l.desc) };
-    const desc: Desc = { ...this.blob(JSON.stringify(manifest), manifest.mediaType), platform: { os: "linux", architecture: arch, ...(o.variant ? { variant: o.variant } : {}) } };
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: cfg,
+      layers: o.layers.map((l) => l.desc),
+    };
+    const desc: Desc = {
+      ...this.blob(JSON.stringify(manifest), manifest.mediaType),
+      platform: { os: "linux", architecture: arch, ...(o.variant ? { variant: o.variant } : {}) },
+    };
     if (o.tag) this.name(desc, o.tag);
     return desc;
   }
@@ -75,7 +94,9 @@ export class OciLayout {
 
 /** `skopeo copy` of layout tag `tag` to `dest` (docker://host/repo:tag), over plain HTTP. */
 export function push(layout: string, tag: string, dest: string, extra: string[] = []): void {
-  execFileSync("skopeo", ["copy", "-q", "--dest-tls-verify=false", ...extra, `oci:${layout}:${tag}`, dest], { stdio: ["ignore", "ignore", "pipe"] });
+  execFileSync("skopeo", ["copy", "-q", "--dest-tls-verify=false", ...extra, `oci:${layout}:${tag}`, dest], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
 }
 
 /** push() without blocking the event loop (needed when the token server runs in this process). */

@@ -5,7 +5,16 @@
 // tests can run next to other podman users and leave nothing behind.
 import { spawn, spawnSync } from "node:child_process";
 import {
-  chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync,
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmdirSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -63,7 +72,11 @@ let counter = 0;
  * block vitest's worker (its RPC times out when the event loop stalls for a minute).
  */
 export async function spawnToFiles(
-  dir: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, timeout: number,
+  dir: string,
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeout: number,
 ): Promise<Result> {
   const outDir = mkdtempSync(join(dir, "out-"));
   const out = openSync(join(outDir, "out"), "w+");
@@ -109,13 +122,20 @@ export async function setupPodman(): Promise<Podman> {
   const cgroupParent = `/polis-podman-${RUN}-${process.pid}-${counter++}`;
 
   const globalArgs = [
-    "--root", join(dir, "storage"),
-    "--runroot", join(dir, "run"),
-    "--tmpdir", join(dir, "tmp"),
-    "--storage-driver", "vfs",
-    "--cgroup-manager", "cgroupfs",
-    "--events-backend", "file",
-    "--runtime", runtime,
+    "--root",
+    join(dir, "storage"),
+    "--runroot",
+    join(dir, "run"),
+    "--tmpdir",
+    join(dir, "tmp"),
+    "--storage-driver",
+    "vfs",
+    "--cgroup-manager",
+    "cgroupfs",
+    "--events-backend",
+    "file",
+    "--runtime",
+    runtime,
   ];
   const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF: conf, XDG_RUNTIME_DIR: join(dir, "xdg") };
   delete env.NODE_EXTRA_CA_CERTS;

@@ -39,7 +39,9 @@ export async function startRegistry(auth: RegistryAuth = {}): Promise<TestRegist
   const port = await freePort();
   let authYaml = "";
   if (auth.htpasswd) {
-    execFileSync("htpasswd", ["-B", "-b", "-c", join(dir, "htpasswd"), auth.htpasswd.user, auth.htpasswd.password], { stdio: "ignore" });
+    execFileSync("htpasswd", ["-B", "-b", "-c", join(dir, "htpasswd"), auth.htpasswd.user, auth.htpasswd.password], {
+      stdio: "ignore",
+    });
     authYaml = `auth: {htpasswd: {realm: polis-test, path: ${join(dir, "htpasswd")}}}`;
   } else if (auth.token) {
     const t = auth.token;
@@ -55,7 +57,9 @@ export async function startRegistry(auth: RegistryAuth = {}): Promise<TestRegist
       authYaml,
     ].join("\n"),
   );
-  const child: ChildProcess = spawn("docker-registry", ["serve", join(dir, "config.yml")], { stdio: ["ignore", "ignore", "pipe"] });
+  const child: ChildProcess = spawn("docker-registry", ["serve", join(dir, "config.yml")], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   const host = `127.0.0.1:${port}`;
@@ -71,7 +75,8 @@ export async function startRegistry(auth: RegistryAuth = {}): Promise<TestRegist
   return {
     host,
     dir,
-    blobFile: (digest) => join(dir, "data", "docker", "registry", "v2", "blobs", "sha256", digest.slice(7, 9), digest.slice(7), "data"),
+    blobFile: (digest) =>
+      join(dir, "data", "docker", "registry", "v2", "blobs", "sha256", digest.slice(7, 9), digest.slice(7), "data"),
     async stop() {
       if (child.exitCode === null && child.pid) {
         process.kill(child.pid, "SIGTERM");
@@ -152,10 +157,32 @@ export async function startTokenServer(users: Record<string, string>, anonymousP
   const certFile = join(dir, "cert.pem");
   const log = join(dir, "requests.jsonl");
   writeFileSync(log, "");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certFile, "-days", "2", "-subj", "/CN=polis-test-token"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      certFile,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=polis-test-token",
+    ],
+    { stdio: "ignore" },
+  );
   const issuer = "polis-test-issuer";
   const service = "polis-test-registry";
-  const child = spawn(process.execPath, ["-e", SERVER, key, certFile, log, JSON.stringify(users), String(anonymousPull), issuer, service], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(
+    process.execPath,
+    ["-e", SERVER, key, certFile, log, JSON.stringify(users), String(anonymousPull), issuer, service],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once("data", (d) => resolve(Number(String(d).trim())));
     child.once("exit", (c) => reject(new Error(`token server exited ${c}`)));
@@ -165,7 +192,11 @@ export async function startTokenServer(users: Record<string, string>, anonymousP
     service,
     issuer,
     certFile,
-    requests: () => readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as TokenRequest),
+    requests: () =>
+      readFileSync(log, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as TokenRequest),
     clear: () => writeFileSync(log, ""),
     async stop() {
       if (child.exitCode === null && child.pid) {
@@ -181,6 +212,26 @@ export async function startTokenServer(users: Record<string, string>, anonymousP
 export function selfSignedCert(dir: string): { key: string; cert: string } {
   const key = join(dir, "tls.key");
   const cert = join(dir, "tls.crt");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
   return { key, cert };
 }

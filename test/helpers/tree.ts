@@ -41,8 +41,14 @@ for d, dirs, files in os.walk(root):
 print(json.dumps(out))
 `;
 
-export function snapshot(root: string, opts: { mtimes?: boolean; ignore?: (path: string) => boolean } = {}): Record<string, TreeEntry> {
-  const all = JSON.parse(execFileSync("python3", ["-c", WALK, root], { encoding: "utf8", maxBuffer: 256 << 20 })) as Record<string, TreeEntry>;
+export function snapshot(
+  root: string,
+  opts: { mtimes?: boolean; ignore?: (path: string) => boolean } = {},
+): Record<string, TreeEntry> {
+  const all = JSON.parse(execFileSync("python3", ["-c", WALK, root], { encoding: "utf8", maxBuffer: 256 << 20 })) as Record<
+    string,
+    TreeEntry
+  >;
   const out: Record<string, TreeEntry> = {};
   for (const [path, e] of Object.entries(all)) {
     if (opts.ignore?.(path)) continue;

@@ -117,7 +117,10 @@ describe.skipIf(!usable)("cgroup v2 eBPF device programs", () => {
     expect(await probe.open("/dev/zero", "rw")).toBe("EPERM");
 
     // runc's usual shape: deny everything, allow a list
-    applyDevicesV2(dir, [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }]);
+    applyDevicesV2(dir, [
+      { allow: false, access: "rwm" },
+      { allow: true, type: "c", major: 1, minor: 3, access: "rwm" },
+    ]);
     expect(devicePrograms(dir)).toHaveLength(1);
     expect(await probe.open("/dev/null", "rw")).toBe("ok");
     expect(await probe.open("/dev/zero", "r")).toBe("EPERM");

@@ -10,7 +10,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { cgroupManager, cgroupManagerFromPaths, hostLayout, type CgroupLayout } from "../../src/cgroups/index.js";
 import type { CgroupManager } from "../../src/cgroups/types.js";
 import {
-  blkioWeightFile, blockDevice, controllerDir, hugePageSizes, layout, noteSkip, TEST_CGROUP_PARENT, v2Controllers,
+  blkioWeightFile,
+  blockDevice,
+  controllerDir,
+  hugePageSizes,
+  layout,
+  noteSkip,
+  TEST_CGROUP_PARENT,
+  v2Controllers,
 } from "../helpers/host.js";
 
 const SIGKILL = 9;
@@ -291,7 +298,10 @@ describe("linux.resources enforced on this host", () => {
     const dev = blockDevice();
     const hasHugetlb = !!controllerDir("hugetlb") && hugePageSizes().includes("2MB");
     const resources: Parameters<CgroupManager["apply"]>[0] = {
-      devices: [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }],
+      devices: [
+        { allow: false, access: "rwm" },
+        { allow: true, type: "c", major: 1, minor: 3, access: "rwm" },
+      ],
     };
     if (hasHugetlb) resources.hugepageLimits = [{ pageSize: "2MB", limit: 4 << 20 }];
     else noteSkip("cgroups.test hugetlb", "no hugetlb controller or no 2MB huge pages on this host");
@@ -330,7 +340,8 @@ describe("linux.resources enforced on this host", () => {
     const ctrl = isV1("blkio") ? "blkio" : "io";
     if (!controllerDir(ctrl) || blkioWeightFile(dirOf(m, ctrl))) {
       // The host can weigh I/O: the weight must land in the file.
-      if (!controllerDir(ctrl)) return expect(() => m.apply({ blockIO: { weight: 300 } })).toThrow(/^linux.resources.blockIO.weight: /);
+      if (!controllerDir(ctrl))
+        return expect(() => m.apply({ blockIO: { weight: 300 } })).toThrow(/^linux.resources.blockIO.weight: /);
       m.apply({ blockIO: { weight: 300 } });
       expect(read(dirOf(m, ctrl), blkioWeightFile(dirOf(m, ctrl))!)).toMatch(/300/);
       return;
@@ -374,13 +385,19 @@ describe("linux.resources enforced on this host", () => {
     const m = newManager();
     m.create();
     if (!controllerDir("net_cls")) {
-      expect(() => m.apply({ network: { classID: 0x100001 } })).toThrow(/^linux.resources.network.classID: net_cls controller is not mounted/);
+      expect(() => m.apply({ network: { classID: 0x100001 } })).toThrow(
+        /^linux.resources.network.classID: net_cls controller is not mounted/,
+      );
     }
     // A page size no kernel offers on this machine (x86 has 2MB and 1GB; arm64 64KB, 32MB …).
     const absent = ["64KB", "32MB", "16GB", "2MB", "1GB"].find((s) => !hugePageSizes().includes(s))!;
-    expect(() => m.apply({ hugepageLimits: [{ pageSize: absent, limit: 1 }] })).toThrow(/^linux.resources.hugepageLimits(\[0\].pageSize)?: /);
+    expect(() => m.apply({ hugepageLimits: [{ pageSize: absent, limit: 1 }] })).toThrow(
+      /^linux.resources.hugepageLimits(\[0\].pageSize)?: /,
+    );
     if (isV1("cpu")) {
-      expect(() => m.apply({ cpu: { shares: 1 } })).toThrow(/^linux.resources.cpu.shares: 1 is out of range: the kernel minimum is 2/);
+      expect(() => m.apply({ cpu: { shares: 1 } })).toThrow(
+        /^linux.resources.cpu.shares: 1 is out of range: the kernel minimum is 2/,
+      );
     }
   });
 });

@@ -13,7 +13,10 @@ afterAll(() => {
   rmSync(bundle, { recursive: true, force: true });
 });
 
-function polisAsync(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+function polisAsync(
+  args: string[],
+  killAfterMs?: number,
+): Promise<{ code: number | null; signal: string | null; stderr: string }> {
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   return new Promise((resolve) => {
@@ -39,7 +42,10 @@ describe("concurrency", () => {
 
   it("two concurrent creates of one id: exactly one wins, the other fails cleanly", async () => {
     const id = uniqueId("race");
-    const results = await Promise.all([polisAsync(["create", "--bundle", bundle, id]), polisAsync(["create", "--bundle", bundle, id])]);
+    const results = await Promise.all([
+      polisAsync(["create", "--bundle", bundle, id]),
+      polisAsync(["create", "--bundle", bundle, id]),
+    ]);
     const codes = results.map((r) => r.code).sort();
     expect(codes).toEqual([0, 1]);
     expect(results.find((r) => r.code === 1)!.stderr).toContain("already exists");

@@ -7,8 +7,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
 import {
-  cgroupDirs, mountsUnder, pidsInCgroup, pidsWithCmdline, run, startContainerd,
-  uniqueName, writePolisWrapper, type CmdResult, type Containerd,
+  cgroupDirs,
+  mountsUnder,
+  pidsInCgroup,
+  pidsWithCmdline,
+  run,
+  startContainerd,
+  uniqueName,
+  writePolisWrapper,
+  type CmdResult,
+  type Containerd,
 } from "../helpers/containerd.js";
 import { buildBusyboxImage, type BusyboxImage } from "../helpers/image.js";
 import { frozen } from "../helpers/host.js";
@@ -16,7 +24,6 @@ import { lacking } from "../helpers/host.js";
 
 const missing = lacking("containerd suite", { packages: ["containerd"], files: ["/usr/bin/containerd", "/usr/bin/ctr"] });
 const haveScript = !lacking("containerd -t tests", { packages: ["bsdutils"], files: ["/usr/bin/script"] });
-
 
 /** A live (not zombie) process. */
 function alive(pid: number): boolean {
@@ -29,7 +36,11 @@ function alive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 15_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -95,16 +106,19 @@ describe.skipIf(!!missing)("containerd 1.6 runc-v2 shim with --runc-binary polis
       await ctr("task", "delete", "-f", id);
       await ctr("container", "delete", id);
       // The shim exits asynchronously after the delete; give it a moment before calling it a leak.
-      const problems = await waitFor("a clean slate", async () => {
-        const p = await leftovers(id);
-        return p.length === 0 ? p : false;
-      }, 10_000).catch(async () => leftovers(id));
+      const problems = await waitFor(
+        "a clean slate",
+        async () => {
+          const p = await leftovers(id);
+          return p.length === 0 ? p : false;
+        },
+        10_000,
+      ).catch(async () => leftovers(id));
       expect(problems, `leftovers of ${id}`).toEqual([]);
     });
     return id;
   };
-  const runArgs = (id: string, flags: string[], cmd: string[]) =>
-    ["run", "--runc-binary", bin, ...flags, image.ref, id, ...cmd];
+  const runArgs = (id: string, flags: string[], cmd: string[]) => ["run", "--runc-binary", bin, ...flags, image.ref, id, ...cmd];
   const runDetached = (id: string, cmd: string[], flags: string[] = []) =>
     ok(ctrd.ctr(runArgs(id, ["-d", ...flags], cmd)), `ctr run -d ${id}`);
 
@@ -122,8 +136,14 @@ describe.skipIf(!!missing)("containerd 1.6 runc-v2 shim with --runc-binary polis
     });
   /** ps rows as [pid, info]. */
   const ps = async (id: string) =>
-    (await ok(ctr("task", "ps", id), "task ps")).stdout.split("\n").slice(1).filter((l) => l.trim())
-      .map((l) => { const [pid, ...info] = l.trim().split(/\s+/); return { pid: Number(pid), info: info.join(" ") }; });
+    (await ok(ctr("task", "ps", id), "task ps")).stdout
+      .split("\n")
+      .slice(1)
+      .filter((l) => l.trim())
+      .map((l) => {
+        const [pid, ...info] = l.trim().split(/\s+/);
+        return { pid: Number(pid), info: info.join(" ") };
+      });
 
   /** Runs ctr with a tty on its stdin, as `ctr -t` requires. */
   const ctrWithTty = (args: string[]) => {
@@ -173,7 +193,20 @@ describe.skipIf(!!missing)("containerd 1.6 runc-v2 shim with --runc-binary polis
     const e5 = await ctr("task", "exec", "--exec-id", "e5", id, "sh", "-c", "echo five >&2; exit 5");
     expect(e5.code, e5.stderr).toBe(5);
     expect(e5.stderr).toContain("five");
-    const u = await ctr("task", "exec", "--exec-id", "eu", "--user", "65534", "--cwd", "/tmp", id, "sh", "-c", "id -u; id -g; pwd");
+    const u = await ctr(
+      "task",
+      "exec",
+      "--exec-id",
+      "eu",
+      "--user",
+      "65534",
+      "--cwd",
+      "/tmp",
+      id,
+      "sh",
+      "-c",
+      "id -u; id -g; pwd",
+    );
     expect(u.code, u.stderr).toBe(0);
     expect(u.stdout.trim().split("\n")).toEqual(["65534", "65534", "/tmp"]);
   });
@@ -195,7 +228,17 @@ describe.skipIf(!!missing)("containerd 1.6 runc-v2 shim with --runc-binary polis
     const id = newId(t);
     await runDetached(id, ["sleep", "1000"]);
     await waitStatus(id, "RUNNING");
-    const r = await ctrWithTty(["task", "exec", "-t", "--exec-id", "tty", id, "sh", "-c", "tty; [ -t 0 ] && echo stdin-is-tty; exit 6"]);
+    const r = await ctrWithTty([
+      "task",
+      "exec",
+      "-t",
+      "--exec-id",
+      "tty",
+      id,
+      "sh",
+      "-c",
+      "tty; [ -t 0 ] && echo stdin-is-tty; exit 6",
+    ]);
     expect(r.code, r.stdout + r.stderr).toBe(6);
     expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
     expect(r.stdout).toContain("stdin-is-tty");
@@ -215,7 +258,9 @@ describe.skipIf(!!missing)("containerd 1.6 runc-v2 shim with --runc-binary polis
     await ok(ctr("task", "resume", id), "resume");
     expect((await task(id))?.status).toBe("RUNNING");
     expect(frozen(pid)).toBe(false);
-    expect((await ok(ctr("task", "exec", "--exec-id", "after", id, "echo", "thawed"), "exec after resume")).stdout).toContain("thawed");
+    expect((await ok(ctr("task", "exec", "--exec-id", "after", id, "echo", "thawed"), "exec after resume")).stdout).toContain(
+      "thawed",
+    );
   });
 
   it("the task survives a failed checkpoint", async (t) => {

@@ -8,8 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  cgroupDirs, pidsInCgroup, pidsWithCmdline, removeCgroup, run, startContainerd,
-  uniqueName, writePolisWrapper, type Containerd,
+  cgroupDirs,
+  pidsInCgroup,
+  pidsWithCmdline,
+  removeCgroup,
+  run,
+  startContainerd,
+  uniqueName,
+  writePolisWrapper,
+  type Containerd,
 } from "../helpers/containerd.js";
 import { buildBusyboxImage } from "../helpers/image.js";
 import { REPO } from "../helpers/rootfs.js";
@@ -44,17 +51,24 @@ type Rpc = (req: object) => Promise<any>;
 function criClient(address: string): { call: Record<string, Rpc>; close: () => void } {
   const { grpc, loader } = grpcLibs!;
   const def = loader.loadSync(join(REPO, "test", "fixtures", "cri", "api.proto"), {
-    keepCase: true, longs: String, enums: String, defaults: true,
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
   });
   const pkg = grpc.loadPackageDefinition(def) as any;
   const client = new pkg.runtime.v1.RuntimeService(`unix://${address}`, grpc.credentials.createInsecure());
-  const call: Record<string, Rpc> = new Proxy({}, {
-    get: (_t, method: string) => (req: object) =>
-      new Promise((resolve, reject) => {
-        client[method](req, { deadline: Date.now() + 60_000 }, (err: Error | null, res: unknown) =>
-          err ? reject(new Error(`CRI ${method}: ${err.message}`)) : resolve(res));
-      }),
-  });
+  const call: Record<string, Rpc> = new Proxy(
+    {},
+    {
+      get: (_t, method: string) => (req: object) =>
+        new Promise((resolve, reject) => {
+          client[method](req, { deadline: Date.now() + 60_000 }, (err: Error | null, res: unknown) =>
+            err ? reject(new Error(`CRI ${method}: ${err.message}`)) : resolve(res),
+          );
+        }),
+    },
+  );
   return { call, close: () => client.close() };
 }
 
@@ -163,13 +177,18 @@ describe.skipIf(!!missing)("containerd CRI with a polis runtime handler", () => 
 
       // Its output reaches the CRI log, in the CRI log format.
       const logFile = join(logDir, "app.log");
-      for (let i = 0; i < 50 && !(existsSync(logFile) && readFileSync(logFile, "utf8").includes("env-passed")); i++) await sleep(100);
+      for (let i = 0; i < 50 && !(existsSync(logFile) && readFileSync(logFile, "utf8").includes("env-passed")); i++)
+        await sleep(100);
       const log = readFileSync(logFile, "utf8");
       expect(log).toMatch(/ stdout F hello-from-cri\n/);
       expect(log).toMatch(/ stdout F env-passed\n/);
 
       // ExecSync goes through `polis exec`.
-      const ex = await cri.call.ExecSync({ container_id: containerId, cmd: ["sh", "-c", "echo exec-ok; echo exec-err >&2; exit 3"], timeout: 20 });
+      const ex = await cri.call.ExecSync({
+        container_id: containerId,
+        cmd: ["sh", "-c", "echo exec-ok; echo exec-err >&2; exit 3"],
+        timeout: 20,
+      });
       expect(Buffer.from(ex.stdout).toString()).toBe("exec-ok\n");
       expect(Buffer.from(ex.stderr).toString()).toBe("exec-err\n");
       expect(ex.exit_code).toBe(3);

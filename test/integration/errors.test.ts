@@ -54,19 +54,25 @@ function withBundle(edit: (c: any) => void, fn: (bundle: string, id: string) => 
 
 describe("bad input", () => {
   it("malformed JSON", () => {
-    withBundle(() => {}, (bundle, id) => {
-      writeFileSync(join(bundle, "config.json"), '{"ociVersion": "1.3.0", "process": {');
-      expectCleanFailure(["create", "--bundle", bundle], id, ["config.json", /JSON/i]);
-    });
+    withBundle(
+      () => {},
+      (bundle, id) => {
+        writeFileSync(join(bundle, "config.json"), '{"ociVersion": "1.3.0", "process": {');
+        expectCleanFailure(["create", "--bundle", bundle], id, ["config.json", /JSON/i]);
+      },
+    );
   });
 
   it("a missing bundle or rootfs", () => {
     const nowhere = join(tmpdir(), `polis-no-bundle-${Date.now()}`);
     expectCleanFailure(["create", "--bundle", nowhere], uniqueId("nobundle"), [nowhere]);
-    withBundle(() => {}, (bundle, id) => {
-      rmSync(join(bundle, "rootfs"), { recursive: true });
-      expectCleanFailure(["create", "--bundle", bundle], id, ["root.path", "does not exist"]);
-    });
+    withBundle(
+      () => {},
+      (bundle, id) => {
+        rmSync(join(bundle, "rootfs"), { recursive: true });
+        expectCleanFailure(["create", "--bundle", bundle], id, ["root.path", "does not exist"]);
+      },
+    );
   });
 
   it("bad ids", () => {
@@ -81,52 +87,77 @@ describe("bad input", () => {
   });
 
   it("a duplicate id fails cleanly and leaves the first container alone", () => {
-    withBundle(() => {}, (bundle, id) => {
-      expect(polis(root, ["create", "--bundle", bundle, id]).code).toBe(0);
-      const pid = JSON.parse(polis(root, ["state", id]).stdout).pid;
-      const r = polis(root, ["create", "--bundle", bundle, id]);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`container with id ${id} already exists`);
-      const st = JSON.parse(polis(root, ["state", id]).stdout);
-      expect(st).toMatchObject({ pid, status: "created" });
-      expect(polis(root, ["delete", id]).code).toBe(0);
-    });
+    withBundle(
+      () => {},
+      (bundle, id) => {
+        expect(polis(root, ["create", "--bundle", bundle, id]).code).toBe(0);
+        const pid = JSON.parse(polis(root, ["state", id]).stdout).pid;
+        const r = polis(root, ["create", "--bundle", bundle, id]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(`container with id ${id} already exists`);
+        const st = JSON.parse(polis(root, ["state", id]).stdout);
+        expect(st).toMatchObject({ pid, status: "created" });
+        expect(polis(root, ["delete", id]).code).toBe(0);
+      },
+    );
   });
 
   it("an unknown namespace type", () => {
-    withBundle((c) => c.linux.namespaces.push({ type: "foo" }), (bundle, id) => {
-      expectCleanFailure(["create", "--bundle", bundle], id, [/linux\.namespaces\[\d+\]\.type/, "foo"]);
-    });
+    withBundle(
+      (c) => c.linux.namespaces.push({ type: "foo" }),
+      (bundle, id) => {
+        expectCleanFailure(["create", "--bundle", bundle], id, [/linux\.namespaces\[\d+\]\.type/, "foo"]);
+      },
+    );
   });
 
   it("an unknown rlimit and a wrongly typed resource", () => {
-    withBundle((c) => (c.process.rlimits = [{ type: "RLIMIT_NOFILE", soft: 1, hard: 1 }, { type: "RLIMIT_FOO", soft: 1, hard: 1 }]), (bundle, id) => {
-      expectCleanFailure(["create", "--bundle", bundle], id, ["process.rlimits[1].type", "RLIMIT_FOO"]);
-    });
-    withBundle((c) => (c.linux.resources = { memory: { limit: "lots" } }), (bundle, id) => {
-      expectCleanFailure(["create", "--bundle", bundle], id, ["linux.resources.memory.limit", "integer"]);
-    });
+    withBundle(
+      (c) =>
+        (c.process.rlimits = [
+          { type: "RLIMIT_NOFILE", soft: 1, hard: 1 },
+          { type: "RLIMIT_FOO", soft: 1, hard: 1 },
+        ]),
+      (bundle, id) => {
+        expectCleanFailure(["create", "--bundle", bundle], id, ["process.rlimits[1].type", "RLIMIT_FOO"]);
+      },
+    );
+    withBundle(
+      (c) => (c.linux.resources = { memory: { limit: "lots" } }),
+      (bundle, id) => {
+        expectCleanFailure(["create", "--bundle", bundle], id, ["linux.resources.memory.limit", "integer"]);
+      },
+    );
   });
 
   it("a mount that fails in the shim names the mount and the errno", () => {
-    withBundle((c) => c.mounts.push({ destination: "/bad", type: "nosuchfs", source: "none" }), (bundle, id) => {
-      expectCleanFailure(["create", "--bundle", bundle], id, [/mounts\[\d+\]/, "ENODEV"]);
-    });
+    withBundle(
+      (c) => c.mounts.push({ destination: "/bad", type: "nosuchfs", source: "none" }),
+      (bundle, id) => {
+        expectCleanFailure(["create", "--bundle", bundle], id, [/mounts\[\d+\]/, "ENODEV"]);
+      },
+    );
   });
 
   it("a failing hook", () => {
     const hook = join(scratch, "fail.sh");
     writeFileSync(hook, "#!/bin/sh\nexit 2\n", { mode: 0o755 });
-    withBundle((c) => (c.hooks = { prestart: [{ path: hook }] }), (bundle, id) => {
-      expectCleanFailure(["create", "--bundle", bundle], id, ["hooks.prestart[0]", "exit status 2"]);
-    });
+    withBundle(
+      (c) => (c.hooks = { prestart: [{ path: hook }] }),
+      (bundle, id) => {
+        expectCleanFailure(["create", "--bundle", bundle], id, ["hooks.prestart[0]", "exit status 2"]);
+      },
+    );
   });
 
   it("writes the error as a JSON log line for containerd with --log-format json", () => {
     const log = join(scratch, "log.json");
     const r = polis(root, ["--log", log, "--log-format", "json", "kill", uniqueId("nolog"), "9"]);
     expect(r.code).toBe(1);
-    const lines = readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const lines = readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const last = lines[lines.length - 1];
     expect(last).toMatchObject({ level: "error", msg: "container does not exist" });
     expect(new Date(last.time).toString()).not.toBe("Invalid Date");
@@ -135,13 +166,16 @@ describe("bad input", () => {
 
 describe("flags clients pass", () => {
   it("--systemd-cgroup fails clearly when systemd is not running, leaving nothing", () => {
-    withBundle(() => {}, (bundle, id) => {
-      // The exact message for this host: "systemd" alone would also match an unknown-flag error.
-      const expected = existsSync("/run/systemd/system")
-        ? "--systemd-cgroup: the systemd cgroup driver is not supported yet"
-        : "--systemd-cgroup: systemd is not running (no /run/systemd/system)";
-      expectCleanFailure(["--systemd-cgroup", "create", "--bundle", bundle], id, [expected]);
-    });
+    withBundle(
+      () => {},
+      (bundle, id) => {
+        // The exact message for this host: "systemd" alone would also match an unknown-flag error.
+        const expected = existsSync("/run/systemd/system")
+          ? "--systemd-cgroup: the systemd cgroup driver is not supported yet"
+          : "--systemd-cgroup: systemd is not running (no /run/systemd/system)";
+        expectCleanFailure(["--systemd-cgroup", "create", "--bundle", bundle], id, [expected]);
+      },
+    );
   });
 
   it("an unknown flag fails loudly instead of being ignored", () => {
@@ -156,21 +190,27 @@ describe("flags clients pass", () => {
 
 describe("run with an id already taken", () => {
   it("fails and leaves the existing container alone", () => {
-    withBundle(() => {}, (bundle, id) => {
-      expect(polis(root, ["create", "--bundle", bundle, id]).code).toBe(0);
-      const r = polis(root, ["run", "--bundle", bundle, id]);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain("already exists");
-      expect(JSON.parse(polis(root, ["state", id]).stdout).status).toBe("created");
-      expect(polis(root, ["delete", id]).code).toBe(0);
-    });
+    withBundle(
+      () => {},
+      (bundle, id) => {
+        expect(polis(root, ["create", "--bundle", bundle, id]).code).toBe(0);
+        const r = polis(root, ["run", "--bundle", bundle, id]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("already exists");
+        expect(JSON.parse(polis(root, ["state", id]).stdout).status).toBe("created");
+        expect(polis(root, ["delete", id]).code).toBe(0);
+      },
+    );
   });
 });
 
 describe("--pid-file", () => {
   it("an unwritable pid file names the flag and leaves nothing", () => {
-    withBundle(() => {}, (bundle, id) => {
-      expectCleanFailure(["create", "--bundle", bundle, "--pid-file", "/nonexistent-dir/x.pid"], id, ["--pid-file", "ENOENT"]);
-    });
+    withBundle(
+      () => {},
+      (bundle, id) => {
+        expectCleanFailure(["create", "--bundle", bundle, "--pid-file", "/nonexistent-dir/x.pid"], id, ["--pid-file", "ENOENT"]);
+      },
+    );
   });
 });

@@ -7,7 +7,8 @@ import { POLIS, pidAlive, polis, polisOk, tempRoot, waitFor } from "../helpers/p
 
 const root = tempRoot();
 afterAll(() => {
-  for (const c of JSON.parse(polis(root, ["list", "--format", "json"]).stdout || "null") ?? []) polis(root, ["delete", "--force", c.id]);
+  for (const c of JSON.parse(polis(root, ["list", "--format", "json"]).stdout || "null") ?? [])
+    polis(root, ["delete", "--force", c.id]);
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -39,12 +40,16 @@ describe("polis events", () => {
   });
 
   it("refuses a stopped container", async () => {
-    await withRunning(root, (c) => (c.process.args = ["true"]), async (id, pid) => {
-      await waitFor(() => !pidAlive(pid));
-      const r = polis(root, ["events", "--stats", id]);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`container with id ${id} is not running`);
-    });
+    await withRunning(
+      root,
+      (c) => (c.process.args = ["true"]),
+      async (id, pid) => {
+        await waitFor(() => !pidAlive(pid));
+        const r = polis(root, ["events", "--stats", id]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(`container with id ${id} is not running`);
+      },
+    );
   });
 
   it("streams stats every interval, reports an OOM kill, and ends when the container stops", async () => {
@@ -61,7 +66,11 @@ describe("polis events", () => {
         child.stderr.on("data", (d) => (err += d));
         const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
         try {
-          const events = () => out.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+          const events = () =>
+            out
+              .split("\n")
+              .filter(Boolean)
+              .map((l) => JSON.parse(l));
           await waitFor(() => events().filter((e) => e.type === "stats").length >= 2, 10_000);
           expect(events().some((e) => e.type === "oom")).toBe(false);
           // busybox tail keeps reading /dev/zero looking for a newline: it grows until OOM-killed

@@ -26,7 +26,8 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  for (const c of JSON.parse(polis(root, ["list", "--format", "json"]).stdout || "null") ?? []) polis(root, ["delete", "--force", c.id]);
+  for (const c of JSON.parse(polis(root, ["list", "--format", "json"]).stdout || "null") ?? [])
+    polis(root, ["delete", "--force", c.id]);
   rmSync(bundle, { recursive: true, force: true });
   rmSync(root, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
@@ -46,7 +47,20 @@ describe("exec in a running container", () => {
   });
 
   it("applies --user, --cwd and --env on top of the container's process", () => {
-    const r = exec("--user", "65534", "--cwd", "/tmp", "--env", "FOO=bar", "--env", "TERM=dumb", id, "sh", "-c", "id -u; id -g; pwd; env");
+    const r = exec(
+      "--user",
+      "65534",
+      "--cwd",
+      "/tmp",
+      "--env",
+      "FOO=bar",
+      "--env",
+      "TERM=dumb",
+      id,
+      "sh",
+      "-c",
+      "id -u; id -g; pwd; env",
+    );
     expect(r.code, r.stderr).toBe(0);
     const [uid, gid, cwd, ...env] = r.stdout.trim().split("\n");
     expect(uid).toBe("65534");
@@ -74,7 +88,11 @@ describe("exec in a running container", () => {
         expect(nsInode(pid, ns), ns).toBe(nsInode(initPid, ns));
         expect(nsInode(pid, ns), ns).not.toBe(nsInode("self", ns));
       }
-      const cgOf = (p: number) => readFileSync(`/proc/${p}/cgroup`, "utf8").split("\n").filter((l) => !l.startsWith("0::")).sort();
+      const cgOf = (p: number) =>
+        readFileSync(`/proc/${p}/cgroup`, "utf8")
+          .split("\n")
+          .filter((l) => !l.startsWith("0::"))
+          .sort();
       expect(cgOf(pid)).toEqual(cgOf(initPid));
       expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toMatch(new RegExp(`:memory:/(.*/)?${id}\n`));
       // `polis ps` sees it through the cgroup
@@ -88,7 +106,9 @@ describe("exec in a running container", () => {
     // v1: the container's memory and pids cgroups get a "sub" each (runc's "memory,pids:sub");
     // pure v2: one tree, so runc's plain "sub" form.
     const v1 = ["memory", "pids"].every((c) => controllerDir(c) && !controllerDir(c)!.v2);
-    const subs = v1 ? ["memory", "pids"].map((c) => join(pidCgroupDir(initPid, c), "sub")) : [join(pidUnifiedDir(initPid)!, "sub")];
+    const subs = v1
+      ? ["memory", "pids"].map((c) => join(pidCgroupDir(initPid, c), "sub"))
+      : [join(pidUnifiedDir(initPid)!, "sub")];
     for (const d of subs) mkdirSync(d);
     const pidFile = join(work, "sub.pid");
     try {
@@ -112,7 +132,15 @@ describe("exec in a running container", () => {
       expect(missing.code).toBe(255);
       expect(missing.stderr).toContain("nosuch does not exist");
     } finally {
-      for (const d of subs) await waitFor(() => { try { rmdirSync(d); return true; } catch { return false; } });
+      for (const d of subs)
+        await waitFor(() => {
+          try {
+            rmdirSync(d);
+            return true;
+          } catch {
+            return false;
+          }
+        });
     }
   });
 
@@ -189,14 +217,22 @@ describe("exec in a running container", () => {
     await withRunning(
       root,
       (c) => {
-        c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }] };
+        c.linux.seccomp = {
+          defaultAction: "SCMP_ACT_ALLOW",
+          syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }],
+        };
       },
       (sid) => {
         for (const nnp of [true, false]) {
           const file = join(work, `seccomp-${nnp}.json`);
           writeFileSync(
             file,
-            JSON.stringify({ user: { uid: 1000, gid: 1000 }, cwd: "/", noNewPrivileges: nnp, args: ["sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; mkdir /tmp/x"] }),
+            JSON.stringify({
+              user: { uid: 1000, gid: 1000 },
+              cwd: "/",
+              noNewPrivileges: nnp,
+              args: ["sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; mkdir /tmp/x"],
+            }),
           );
           const r = exec("--process", file, sid);
           expect(r.stdout).toContain("Seccomp:\t2");
@@ -210,7 +246,9 @@ describe("exec in a running container", () => {
 
   it("hands the terminal to --console-socket with --tty", async () => {
     const sock = join(work, "console.sock");
-    const receiver = spawn("python3", [join(REPO, "test", "helpers", "console_receiver.py"), sock], { stdio: ["ignore", "pipe", "inherit"] });
+    const receiver = spawn("python3", [join(REPO, "test", "helpers", "console_receiver.py"), sock], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     receiver.stdout.on("data", (d) => (out += d));
     await waitFor(() => out.includes("listening"));
@@ -240,26 +278,34 @@ describe("exec in a running container", () => {
 
 describe("exec refused", () => {
   it("in a paused container, unless --ignore-paused", async () => {
-    await withRunning(root, () => {}, async (pid) => {
-      polisOk(root, ["pause", pid]);
-      try {
-        const r = exec(pid, "true");
-        expect(r.code).toBe(255);
-        expect(r.stderr).toContain("cannot exec in a paused container");
-      } finally {
-        polisOk(root, ["resume", pid]);
-      }
-      expect(exec("--ignore-paused", pid, "true").code).toBe(0);
-    });
+    await withRunning(
+      root,
+      () => {},
+      async (pid) => {
+        polisOk(root, ["pause", pid]);
+        try {
+          const r = exec(pid, "true");
+          expect(r.code).toBe(255);
+          expect(r.stderr).toContain("cannot exec in a paused container");
+        } finally {
+          polisOk(root, ["resume", pid]);
+        }
+        expect(exec("--ignore-paused", pid, "true").code).toBe(0);
+      },
+    );
   });
 
   it("in a stopped container, and in a missing one", async () => {
-    await withRunning(root, (c) => (c.process.args = ["true"]), async (sid, pid) => {
-      await waitFor(() => !pidAlive(pid));
-      const r = exec(sid, "true");
-      expect(r.code).toBe(255);
-      expect(r.stderr).toContain("cannot exec in a stopped container");
-    });
+    await withRunning(
+      root,
+      (c) => (c.process.args = ["true"]),
+      async (sid, pid) => {
+        await waitFor(() => !pidAlive(pid));
+        const r = exec(sid, "true");
+        expect(r.code).toBe(255);
+        expect(r.stderr).toContain("cannot exec in a stopped container");
+      },
+    );
     const m = exec(uniqueId("missing"), "true");
     expect(m.code).toBe(255);
     expect(m.stderr).toContain("container does not exist");
@@ -279,10 +325,21 @@ describe("the process from the flags (runc's getProcess)", () => {
       apparmorProfile: "x",
     },
   } as unknown as Spec;
-  const flags = (f: Partial<ExecProcessFlags>): ExecProcessFlags => ({ args: ["sh"], env: [], additionalGids: [], caps: [], tty: false, noNewPrivs: false, ...f });
+  const flags = (f: Partial<ExecProcessFlags>): ExecProcessFlags => ({
+    args: ["sh"],
+    env: [],
+    additionalGids: [],
+    caps: [],
+    tty: false,
+    noNewPrivs: false,
+    ...f,
+  });
 
   it("replaces args and merges the rest", () => {
-    const p = processFromFlags(config, flags({ env: ["A=2", "B=3"], user: { uid: 5 }, additionalGids: [10], caps: ["CAP_CHOWN"], noNewPrivs: true }));
+    const p = processFromFlags(
+      config,
+      flags({ env: ["A=2", "B=3"], user: { uid: 5 }, additionalGids: [10], caps: ["CAP_CHOWN"], noNewPrivs: true }),
+    );
     expect(p.args).toEqual(["sh"]);
     expect(p.env).toEqual(["PATH=/bin", "A=2", "B=3"]);
     expect(p.user).toEqual({ uid: 5, gid: 7, additionalGids: [9, 10] });
@@ -298,21 +355,42 @@ describe("the process from the flags (runc's getProcess)", () => {
   it("places --cgroup below the container's cgroup, in all or the listed hierarchies", () => {
     const paths = { cpu: "/cg/cpu/c", cpuacct: "/cg/cpuacct/c", memory: "/cg/memory/c", unified: "/cg/unified/c" };
     const all = () => true;
-    expect(subCgroupProcs(paths, ["a/b"], all)).toEqual(["/cg/cpu/c/a/b/cgroup.procs", "/cg/cpuacct/c/a/b/cgroup.procs", "/cg/memory/c/a/b/cgroup.procs", "/cg/unified/c/a/b/cgroup.procs"]);
-    expect(subCgroupProcs(paths, ["memory:/x"], all)).toEqual(["/cg/cpu/c/cgroup.procs", "/cg/cpuacct/c/cgroup.procs", "/cg/memory/c/x/cgroup.procs", "/cg/unified/c/cgroup.procs"]);
+    expect(subCgroupProcs(paths, ["a/b"], all)).toEqual([
+      "/cg/cpu/c/a/b/cgroup.procs",
+      "/cg/cpuacct/c/a/b/cgroup.procs",
+      "/cg/memory/c/a/b/cgroup.procs",
+      "/cg/unified/c/a/b/cgroup.procs",
+    ]);
+    expect(subCgroupProcs(paths, ["memory:/x"], all)).toEqual([
+      "/cg/cpu/c/cgroup.procs",
+      "/cg/cpuacct/c/cgroup.procs",
+      "/cg/memory/c/x/cgroup.procs",
+      "/cg/unified/c/cgroup.procs",
+    ]);
     // co-mounted controllers share a directory: listing one moves both
-    expect(subCgroupProcs({ cpu: "/cg/cpu,cpuacct/c", cpuacct: "/cg/cpu,cpuacct/c" }, ["cpuacct:x"], all)).toEqual(["/cg/cpu,cpuacct/c/x/cgroup.procs"]);
+    expect(subCgroupProcs({ cpu: "/cg/cpu,cpuacct/c", cpuacct: "/cg/cpu,cpuacct/c" }, ["cpuacct:x"], all)).toEqual([
+      "/cg/cpu,cpuacct/c/x/cgroup.procs",
+    ]);
     expect(() => subCgroupProcs(paths, ["../escape"], all)).toThrow(/invalid sub-cgroup/);
     expect(() => subCgroupProcs(paths, ["rdma:x"], all)).toThrow(/no rdma cgroup/);
     expect(() => subCgroupProcs(paths, ["x"], () => false)).toThrow(/does not exist/);
     // several flags, one per controller, each applies (runc's getSubCgroupPaths)
-    expect(subCgroupProcs(paths, ["memory:m", "cpu,unified:u"], all)).toEqual(["/cg/cpu/c/u/cgroup.procs", "/cg/cpuacct/c/cgroup.procs", "/cg/memory/c/m/cgroup.procs", "/cg/unified/c/u/cgroup.procs"]);
-    expect(() => subCgroupProcs(paths, ["memory:m", "x"], all)).toThrow("--cgroup: invalid --cgroup argument: x (missing <controller>: prefix)");
+    expect(subCgroupProcs(paths, ["memory:m", "cpu,unified:u"], all)).toEqual([
+      "/cg/cpu/c/u/cgroup.procs",
+      "/cg/cpuacct/c/cgroup.procs",
+      "/cg/memory/c/m/cgroup.procs",
+      "/cg/unified/c/u/cgroup.procs",
+    ]);
+    expect(() => subCgroupProcs(paths, ["memory:m", "x"], all)).toThrow(
+      "--cgroup: invalid --cgroup argument: x (missing <controller>: prefix)",
+    );
     expect(() => subCgroupProcs(paths, ["memory:m", "cpu,memory:n"], all)).toThrow("controller memory specified multiple times");
     expect(() => subCgroupProcs(paths, [",cpu:m"], all)).toThrow("(empty <controller> prefix)");
     expect(() => subCgroupProcs(paths, ["a:b:c"], all)).toThrow("invalid --cgroup argument: a:b:c");
     const shared = { cpu: "/cg/cpu,cpuacct/c", cpuacct: "/cg/cpu,cpuacct/c" };
-    expect(() => subCgroupProcs(shared, ["cpu:a", "cpuacct:b"], all)).toThrow("cpu and cpuacct share a hierarchy but were given different paths");
+    expect(() => subCgroupProcs(shared, ["cpu:a", "cpuacct:b"], all)).toThrow(
+      "cpu and cpuacct share a hierarchy but were given different paths",
+    );
   });
 
   it("merges env like runc and finds HOME in passwd", () => {

@@ -49,7 +49,9 @@ function procState(pid: number): string {
  *  moment before execve closes the CLOEXEC fds, so wait until sleep is asleep. */
 async function execedFds(pid: number): Promise<Map<number, string>> {
   await waitFor(() => readlinkSync(`/proc/${pid}/exe`).endsWith("busybox") && procState(pid) === "S");
-  const fds = readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b);
+  const fds = readdirSync(`/proc/${pid}/fd`)
+    .map(Number)
+    .sort((a, b) => a - b);
   return new Map(fds.map((fd) => [fd, readlinkSync(`/proc/${pid}/fd/${fd}`)]));
 }
 
@@ -76,7 +78,10 @@ function fixtureFiles(): { dir: string; a: string; b: string; fa: number; fb: nu
 
 type Mode = "create+start" | "run --detach";
 
-async function detached(mode: Mode, preserve: boolean): Promise<Map<number, string> & { files: { a: string; b: string; out: string } }> {
+async function detached(
+  mode: Mode,
+  preserve: boolean,
+): Promise<Map<number, string> & { files: { a: string; b: string; out: string } }> {
   const f = fixtureFiles();
   const id = uniqueId("fds");
   const bundle = busyboxBundle(); // sleep 1000

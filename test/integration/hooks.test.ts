@@ -50,7 +50,10 @@ describe("hooks", () => {
       };
     });
     // startContainer resolves its path inside the container: put a recorder there.
-    writeFileSync(join(bundle, "rootfs", "bin", "start-hook"), "#!/bin/sh\necho startContainer $(hostname) >> /tmp/start-hook.log\ncat >> /tmp/start-hook.log\n");
+    writeFileSync(
+      join(bundle, "rootfs", "bin", "start-hook"),
+      "#!/bin/sh\necho startContainer $(hostname) >> /tmp/start-hook.log\ncat >> /tmp/start-hook.log\n",
+    );
     chmodSync(join(bundle, "rootfs", "bin", "start-hook"), 0o755);
     const cfg = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8"));
     cfg.hooks.startContainer = [{ path: "/bin/start-hook" }];

@@ -23,7 +23,9 @@ describe("hooks", () => {
       c.hooks = {
         prestart: [{ path: "/bin/sh", args: ["sh", "-c", "pwd > prestart.cwd; env > prestart.env"] }],
         // a relative write: runc's hook lands in the rootfs (it chdirs there first), not in the host's /etc
-        createContainer: [{ path: "/bin/sh", args: ["sh", "-c", `pwd > ${probe}.cwd; env > ${probe}.env; touch ./etc/${probe}`] }],
+        createContainer: [
+          { path: "/bin/sh", args: ["sh", "-c", `pwd > ${probe}.cwd; env > ${probe}.env; touch ./etc/${probe}`] },
+        ],
       };
     });
     rootfs = join(bundle, "rootfs");
@@ -64,7 +66,9 @@ describe("HOME from the container's /etc/passwd", () => {
     symlinkSync(linkTarget, join(rootfs, "etc", "passwd"));
     try {
       polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
-      await waitFor(() => existsSync(join(rootfs, "init-home")) && readFileSync(join(rootfs, "init-home"), "utf8").endsWith("\n"));
+      await waitFor(
+        () => existsSync(join(rootfs, "init-home")) && readFileSync(join(rootfs, "init-home"), "utf8").endsWith("\n"),
+      );
       expect(readFileSync(join(rootfs, "init-home"), "utf8")).toBe("/inside\n");
       expect(polisOk(root, ["exec", id, "sh", "-c", "echo $HOME"]).stdout).toBe("/inside\n");
       expect(polisOk(root, ["exec", "--user", "1000", id, "sh", "-c", "echo $HOME"]).stdout).toBe("/home/bob\n");

@@ -67,20 +67,34 @@ describe("Basic auth (htpasswd)", () => {
 
   it("a wrong password is refused; the right one pulls; neither is ever printed, even with --debug", () => {
     const env = homeEnv();
-    const bad = polis(root(), ["--debug", "pull", "-q", "--tls-verify=false", "--creds", "alice:wrong", `${basic.host}/private/app:1`], { env });
+    const bad = polis(
+      root(),
+      ["--debug", "pull", "-q", "--tls-verify=false", "--creds", "alice:wrong", `${basic.host}/private/app:1`],
+      { env },
+    );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/level=error msg="127\.0\.0\.1:\d+: unauthorized: wrong username or password"\n$/);
-    const good = polis(root(), ["--debug", "pull", "--tls-verify=false", "--creds", `alice:${PASSWORD}`, `${basic.host}/private/app:1`], { env });
+    const good = polis(
+      root(),
+      ["--debug", "pull", "--tls-verify=false", "--creds", `alice:${PASSWORD}`, `${basic.host}/private/app:1`],
+      { env },
+    );
     expect(good.code).toBe(0);
     noSecret(good);
   });
 
   it("login stores the credentials (mode 0600) after checking them, pull uses them, logout removes them", () => {
     const env = homeEnv();
-    const wrong = polis(root(), ["login", "--tls-verify=false", "-u", "alice", "--password-stdin", basic.host], { env, input: "nope\n" });
+    const wrong = polis(root(), ["login", "--tls-verify=false", "-u", "alice", "--password-stdin", basic.host], {
+      env,
+      input: "nope\n",
+    });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/wrong username or password/);
-    const ok = polis(root(), ["--debug", "login", "--tls-verify=false", "-u", "alice", "--password-stdin", basic.host], { env, input: `${PASSWORD}\n` });
+    const ok = polis(root(), ["--debug", "login", "--tls-verify=false", "-u", "alice", "--password-stdin", basic.host], {
+      env,
+      input: `${PASSWORD}\n`,
+    });
     expect(ok).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Login Succeeded!/) });
     noSecret(ok);
     const file = join(env.HOME, ".config", "polis", "auth.json");
@@ -113,7 +127,11 @@ describe("Bearer tokens (token server fixture)", () => {
 
   it("gets one token per repository scope with the credentials, and reuses it for every request", () => {
     tokens.clear();
-    const r = polis(root(), ["--debug", "pull", "-q", "--tls-verify=false", "--creds", `alice:${PASSWORD}`, `${bearer.host}/private/app:1`], { env: homeEnv() });
+    const r = polis(
+      root(),
+      ["--debug", "pull", "-q", "--tls-verify=false", "--creds", `alice:${PASSWORD}`, `${bearer.host}/private/app:1`],
+      { env: homeEnv() },
+    );
     expect(r.code).toBe(0);
     noSecret(r);
     expect(tokens.requests()).toEqual([{ scope: ["repository:private/app:pull"], service: tokens.service, user: "alice" }]);
@@ -121,10 +139,11 @@ describe("Bearer tokens (token server fixture)", () => {
 
   it("a wrong password: the token server says no, and so does polis", () => {
     tokens.clear();
-    const r = polis(root(), ["pull", "-q", "--tls-verify=false", "--creds", "alice:wrong", `${bearer.host}/private/app:1`], { env: homeEnv() });
+    const r = polis(root(), ["pull", "-q", "--tls-verify=false", "--creds", "alice:wrong", `${bearer.host}/private/app:1`], {
+      env: homeEnv(),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/: unauthorized: wrong username or password"\n$/);
     expect(tokens.requests().map((q) => q.user)).toEqual(["alice (rejected)"]);
   });
 });
-

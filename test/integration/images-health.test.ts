@@ -28,7 +28,12 @@ beforeAll(async () => {
   execFileSync("tar", ["--numeric-owner", "--owner=0", "--group=0", "-C", baseRootfs(), "-cf", base, "."]);
   const layer = layout.layer(base, "gzip");
   const image = (tag: string, Healthcheck?: Record<string, unknown>) =>
-    layout.image({ layers: [layer], config: { Cmd: ["sleep", "1000"], ...(Healthcheck ? { Healthcheck } : {}) }, arch: ARCH, tag });
+    layout.image({
+      layers: [layer],
+      config: { Cmd: ["sleep", "1000"], ...(Healthcheck ? { Healthcheck } : {}) },
+      arch: ARCH,
+      tag,
+    });
   image("good", { Test: ["CMD-SHELL", "test -x /bin/sh"], Interval: 300 * MS, Retries: 2 });
   image("bad", { Test: ["CMD", "false"], Interval: 300 * MS, Retries: 2 });
   image("none", { Test: ["NONE"] });
@@ -87,7 +92,7 @@ describe("an image's Healthcheck", () => {
     }
   }, 60_000);
 
-  it("no check: an image without one, or with [\"NONE\"], has no health; a foreground run is not monitored", () => {
+  it('no check: an image without one, or with ["NONE"], has no health; a foreground run is not monitored', () => {
     for (const tag of ["plain", "none"]) {
       const id = uniqueId("in");
       polisOk(root, ["run", "-d", "--image", ref(tag), id]);

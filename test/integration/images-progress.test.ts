@@ -26,7 +26,10 @@ const REF = () => `${reg.host}/polis/progress:1`;
 beforeAll(async () => {
   reg = await startRegistry();
   const layout = new OciLayout(join(work, "oci"));
-  execFileSync("sh", ["-c", `mkdir ${work}/big && head -c ${12 << 20} /dev/urandom > ${work}/big/random && tar -cf ${work}/big.tar -C ${work}/big .`]);
+  execFileSync("sh", [
+    "-c",
+    `mkdir ${work}/big && head -c ${12 << 20} /dev/urandom > ${work}/big/random && tar -cf ${work}/big.tar -C ${work}/big .`,
+  ]);
   const big = layout.layer(join(work, "big.tar"), "none");
   const small = layout.layer(writeTar(join(work, "small.tar"), [{ name: "hello", data: "hello\n" }]), "gzip");
   layout.image({ layers: [big, small], config: { Cmd: ["true"] }, arch: hostPlatform().architecture, tag: "p" });
@@ -58,7 +61,13 @@ function pullOnPty(r: string, extra: string[] = []): { out: string; code: number
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   const argv = [POLIS, "--root", r, "pull", "--tls-verify=false", ...extra, REF()];
-  return JSON.parse(execFileSync("python3", [script, JSON.stringify({ argv, rows: 24, cols: 120, timeout: 60 })], { env, encoding: "utf8", timeout: 90_000 }));
+  return JSON.parse(
+    execFileSync("python3", [script, JSON.stringify({ argv, rows: 24, cols: 120, timeout: 60 })], {
+      env,
+      encoding: "utf8",
+      timeout: 90_000,
+    }),
+  );
 }
 
 describe("pull progress", () => {
@@ -71,7 +80,12 @@ describe("pull progress", () => {
     expect(out).toMatch(/\x1b\[\d+A/); // rows redrawn in place
     const shown = screen(out);
     expect(shown[0]).toBe(`Copying config ${configDigest.slice(7, 19)} done`);
-    expect(shown.slice(1, 3).sort()).toEqual([`Copying blob ${short(layers[0])} done ${mb(layers[0].size)}`, `Copying blob ${short(layers[1])} done ${mb(layers[1].size)}`].sort());
+    expect(shown.slice(1, 3).sort()).toEqual(
+      [
+        `Copying blob ${short(layers[0])} done ${mb(layers[0].size)}`,
+        `Copying blob ${short(layers[1])} done ${mb(layers[1].size)}`,
+      ].sort(),
+    );
     expect(shown.slice(3)).toEqual([`Pulled ${REF()}`, manifestDigest]);
   }, 120_000);
 
@@ -87,7 +101,12 @@ describe("pull progress", () => {
     expect(res.stderr).not.toMatch(/\x1b/);
     const lines = res.stderr.trimEnd().split("\n");
     expect(lines[0]).toBe(`Copying config ${configDigest.slice(7, 19)} done`);
-    expect(lines.slice(1, 3).sort()).toEqual([`Copying blob ${short(layers[0])} done ${mb(layers[0].size)}`, `Copying blob ${short(layers[1])} done ${mb(layers[1].size)}`].sort());
+    expect(lines.slice(1, 3).sort()).toEqual(
+      [
+        `Copying blob ${short(layers[0])} done ${mb(layers[0].size)}`,
+        `Copying blob ${short(layers[1])} done ${mb(layers[1].size)}`,
+      ].sort(),
+    );
     expect(lines.slice(3)).toEqual([`Pulled ${REF()}`]);
   }, 120_000);
 });

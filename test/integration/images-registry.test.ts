@@ -31,7 +31,8 @@ const ref = (repoTag: string) => `${reg.host}/${repoTag}`;
 const pullArgs = (repoTag: string, ...extra: string[]) => ["pull", "--tls-verify=false", ...extra, ref(repoTag)];
 
 // capability v2, effective, cap_net_raw permitted
-const CAP = "\u0001\u0000\u0000\u0002\u0000\u0020\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000";
+const CAP =
+  "\u0001\u0000\u0000\u0002\u0000\u0020\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000";
 const CMD = ["sh", "-c", "cat /data/b; ls /opq; test -e /gone || echo gone is gone; id"];
 
 let rtManifest: Desc;
@@ -42,27 +43,62 @@ beforeAll(async () => {
   closedPort = await freePort();
   layout = new OciLayout(join(work, "oci"));
   const base = join(work, "base.tar");
-  execFileSync("tar", ["--sort=name", "--numeric-owner", "--owner=0", "--group=0", "--mtime=@1700000000", "-C", baseRootfs(), "-cf", base, "."]);
+  execFileSync("tar", [
+    "--sort=name",
+    "--numeric-owner",
+    "--owner=0",
+    "--group=0",
+    "--mtime=@1700000000",
+    "-C",
+    baseRootfs(),
+    "-cf",
+    base,
+    ".",
+  ]);
   const long = "deep/" + "x".repeat(120) + "/file";
   const content = writeTar(join(work, "content.tar"), [
-    { name: "data", type: "dir" }, { name: "data/a", data: "a" }, { name: "data/b", data: "bee\n", uid: 1000, gid: 2000, mode: 0o640 },
-    { name: "data/link", type: "symlink", linkname: "b" }, { name: "data/abs", type: "symlink", linkname: "/data/b" },
-    { name: "opq", type: "dir" }, { name: "opq/old1", data: "1" }, { name: "opq/sub", type: "dir" }, { name: "opq/sub/old2", data: "2" },
-    { name: "gone", data: "g" }, { name: "gonedir", type: "dir" }, { name: "gonedir/x", data: "x" },
-    { name: "hard", type: "dir" }, { name: "hard/orig", data: "linked", mode: 0o600, uid: 7, gid: 8 }, { name: "hard/link", type: "hardlink", linkname: "hard/orig" },
-    { name: "devs", type: "dir" }, { name: "devs/null2", type: "char", major: 1, minor: 3, mode: 0o666 }, { name: "devs/fifo", type: "fifo", mode: 0o600 },
-    { name: "bin/suid", data: "#!/bin/sh\n", mode: 0o4755 }, { name: "caps", data: "c", xattrs: { "security.capability": CAP, "user.note": "hello" } },
+    { name: "data", type: "dir" },
+    { name: "data/a", data: "a" },
+    { name: "data/b", data: "bee\n", uid: 1000, gid: 2000, mode: 0o640 },
+    { name: "data/link", type: "symlink", linkname: "b" },
+    { name: "data/abs", type: "symlink", linkname: "/data/b" },
+    { name: "opq", type: "dir" },
+    { name: "opq/old1", data: "1" },
+    { name: "opq/sub", type: "dir" },
+    { name: "opq/sub/old2", data: "2" },
+    { name: "gone", data: "g" },
+    { name: "gonedir", type: "dir" },
+    { name: "gonedir/x", data: "x" },
+    { name: "hard", type: "dir" },
+    { name: "hard/orig", data: "linked", mode: 0o600, uid: 7, gid: 8 },
+    { name: "hard/link", type: "hardlink", linkname: "hard/orig" },
+    { name: "devs", type: "dir" },
+    { name: "devs/null2", type: "char", major: 1, minor: 3, mode: 0o666 },
+    { name: "devs/fifo", type: "fifo", mode: 0o600 },
+    { name: "bin/suid", data: "#!/bin/sh\n", mode: 0o4755 },
+    { name: "caps", data: "c", xattrs: { "security.capability": CAP, "user.note": "hello" } },
     { name: long, data: "long" },
     { name: "etc/passwd", data: "root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n" },
     { name: "etc/group", data: "root:x:0:\napp:x:1234:\nwheel:x:10:app\n" },
   ]);
   const upper = writeTar(join(work, "upper.tar"), [
-    { name: ".wh.gone" }, { name: ".wh.gonedir" }, { name: "data/.wh.a" }, { name: "data/b", data: "bee two\n", uid: 1000, gid: 2000 },
-    { name: "opq/.wh..wh..opq" }, { name: "opq/new", data: "new" },
+    { name: ".wh.gone" },
+    { name: ".wh.gonedir" },
+    { name: "data/.wh.a" },
+    { name: "data/b", data: "bee two\n", uid: 1000, gid: 2000 },
+    { name: "opq/.wh..wh..opq" },
+    { name: "opq/new", data: "new" },
   ]);
   const l1 = layout.layer(base, "gzip");
   const l2 = layout.layer(content, "gzip");
-  const config = { Cmd: CMD, User: "app", WorkingDir: "/data", Labels: { "org.example.team": "images" }, ExposedPorts: { "80/tcp": {} }, StopSignal: "SIGINT" };
+  const config = {
+    Cmd: CMD,
+    User: "app",
+    WorkingDir: "/data",
+    Labels: { "org.example.team": "images" },
+    ExposedPorts: { "80/tcp": {} },
+    StopSignal: "SIGINT",
+  };
   rtManifest = layout.image({ layers: [l1, l2, layout.layer(upper, "gzip")], config, arch: ARCH, tag: "rt" });
   layout.image({ layers: [l1, l2, layout.layer(upper, "zstd")], config, arch: ARCH, tag: "zstd" });
   const tiny = layout.layer(writeTar(join(work, "tiny.tar"), [{ name: "other-arch", data: OTHER }]), "gzip");
@@ -71,8 +107,18 @@ beforeAll(async () => {
   layout.index([rtManifest, other], "multi");
   layout.image({ layers: [l1], config: { Cmd: ["true"], User: "ghost" }, arch: ARCH, tag: "baduser" });
   layout.index([other, s390], "foreign");
-  layout.image({ layers: [l1, layout.layer(writeTar(join(work, "esc.tar"), [{ name: "../../evil", data: "e" }]), "gzip")], config: { Cmd: ["true"] }, arch: ARCH, tag: "escape" });
-  layout.image({ layers: [layout.layer(writeTar(join(work, "corrupt.tar"), [{ name: "c", data: "c".repeat(5000) }]), "none")], config: { Cmd: ["true"] }, arch: ARCH, tag: "corrupt" });
+  layout.image({
+    layers: [l1, layout.layer(writeTar(join(work, "esc.tar"), [{ name: "../../evil", data: "e" }]), "gzip")],
+    config: { Cmd: ["true"] },
+    arch: ARCH,
+    tag: "escape",
+  });
+  layout.image({
+    layers: [layout.layer(writeTar(join(work, "corrupt.tar"), [{ name: "c", data: "c".repeat(5000) }]), "none")],
+    config: { Cmd: ["true"] },
+    arch: ARCH,
+    tag: "corrupt",
+  });
   const bigDir = join(work, "big");
   mkdirSync(bigDir);
   execFileSync("head", ["-c", String(64 << 20), "/dev/urandom"], { stdio: ["ignore", "pipe", "ignore"], maxBuffer: 1 << 28 });
@@ -119,7 +165,11 @@ function storeState(r: string): { files: string[]; images: string } {
 function blobsVerify(r: string): void {
   const dir = join(r, "images", "blobs", "sha256");
   for (const name of readdirSync(dir)) {
-    expect(createHash("sha256").update(readFileSync(join(dir, name))).digest("hex")).toBe(name);
+    expect(
+      createHash("sha256")
+        .update(readFileSync(join(dir, name)))
+        .digest("hex"),
+    ).toBe(name);
   }
 }
 
@@ -152,7 +202,12 @@ describe("pull and run", () => {
     polisOk(r, pullArgs("polis/rt:1", "-q"));
     polisOk(r, ["bundle", ref("polis/rt:1"), join(r, "b")]);
     const spec = JSON.parse(readFileSync(join(r, "b", "config.json"), "utf8"));
-    expect(spec.process).toMatchObject({ args: CMD, cwd: "/data", user: { uid: 1234, gid: 1234, additionalGids: [10] }, terminal: false });
+    expect(spec.process).toMatchObject({
+      args: CMD,
+      cwd: "/data",
+      user: { uid: 1234, gid: 1234, additionalGids: [10] },
+      terminal: false,
+    });
     expect(spec.annotations).toMatchObject({
       "org.example.team": "images",
       "org.opencontainers.image.exposedPorts": "80/tcp",
@@ -174,9 +229,14 @@ describe("pull and run", () => {
     const id = uniqueId("ovl");
     polisOk(r, ["create", "--image", ref("polis/rt:1"), id, "--", "sleep", "100"]);
     const rootfs = join(r, "bundles", id, "rootfs");
-    const mount = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => l.split(" ")[4] === rootfs);
+    const mount = readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .find((l) => l.split(" ")[4] === rootfs);
     expect(mount).toMatch(/ - overlay overlay .*lowerdir=[^,]*images\/layers\//);
-    expect(polis(r, ["rmi", ref("polis/rt:1")])).toMatchObject({ code: 1, stderr: expect.stringMatching(/image is in use by container .*rmi --force/) });
+    expect(polis(r, ["rmi", ref("polis/rt:1")])).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/image is in use by container .*rmi --force/),
+    });
     // --force only untags an image in use: the overlay's layers stay, prune keeps them too
     expect(polisOk(r, ["rmi", "--force", ref("polis/rt:1")]).stdout).toBe(`Untagged: ${ref("polis/rt:1")}\n`);
     polisOk(r, ["image", "prune"]);
@@ -185,7 +245,9 @@ describe("pull and run", () => {
     expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(rootfs);
     expect(existsSync(join(r, "bundles", id))).toBe(false);
     // unused now: prune takes the image and everything under it
-    expect(polisOk(r, ["image", "prune"]).stdout).toMatch(/^Deleted: sha256:[0-9a-f]{64}\nTotal reclaimed space: [\d.]+MB \(\d+ blobs, 3 unpacked layers\)\n$/);
+    expect(polisOk(r, ["image", "prune"]).stdout).toMatch(
+      /^Deleted: sha256:[0-9a-f]{64}\nTotal reclaimed space: [\d.]+MB \(\d+ blobs, 3 unpacked layers\)\n$/,
+    );
     expect(readdirSync(join(r, "images", "layers"))).toEqual([]);
   });
 
@@ -197,7 +259,9 @@ describe("pull and run", () => {
     polisOk(r, ["bundle", ref("polis/rt:1"), join(r, "g")]);
     expect(snapshot(join(r, "z", "rootfs"), { mtimes: true })).toEqual(snapshot(join(r, "g", "rootfs"), { mtimes: true }));
     const inspect = JSON.parse(polisOk(r, ["image", "inspect", ref("polis/zstd:1")]).stdout)[0];
-    expect(inspect.Layers.map((l: { mediaType: string }) => l.mediaType)).toContain("application/vnd.oci.image.layer.v1.tar+zstd");
+    expect(inspect.Layers.map((l: { mediaType: string }) => l.mediaType)).toContain(
+      "application/vnd.oci.image.layer.v1.tar+zstd",
+    );
   });
 
   it("pulls a Docker schema2 image", () => {
@@ -205,7 +269,9 @@ describe("pull and run", () => {
     polisOk(r, pullArgs("polis/docker:v2s2", "-q"));
     const inspect = JSON.parse(polisOk(r, ["image", "inspect", ref("polis/docker:v2s2")]).stdout)[0];
     expect(inspect.Manifest.mediaType).toBe("application/vnd.docker.distribution.manifest.v2+json");
-    expect(polis(r, ["run", "--image", ref("polis/docker:v2s2"), uniqueId("d"), "--", "cat", "/data/b"]).stdout).toBe("bee two\n");
+    expect(polis(r, ["run", "--image", ref("polis/docker:v2s2"), uniqueId("d"), "--", "cat", "/data/b"]).stdout).toBe(
+      "bee two\n",
+    );
   });
 
   it("picks the host's platform from an index, another with --platform, all with --all-platforms", () => {
@@ -250,13 +316,24 @@ describe("run --image failures and options", () => {
     delete env.NODE_EXTRA_CA_CERTS;
     for (const delay of [30, 80, 130, 180, 250, 350]) {
       const id = uniqueId("kill");
-      const child = spawn(POLIS, ["--root", r, "create", "--image", ref("polis/rt:1"), id, "--", "sleep", "60"], { stdio: "ignore", env });
+      const child = spawn(POLIS, ["--root", r, "create", "--image", ref("polis/rt:1"), id, "--", "sleep", "60"], {
+        stdio: "ignore",
+        env,
+      });
       const exited = new Promise((res) => child.once("exit", res));
       await new Promise((res) => setTimeout(res, delay));
       child.kill("SIGKILL"); // (a no-op when create was faster)
       await exited;
       const del = polis(r, ["delete", "--force", id]);
-      const left = execFileSync("python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(list(c.execute('select * from container_resources')), list(c.execute('select id, phase from containers')))", join(r, "state.db")], { encoding: "utf8" });
+      const left = execFileSync(
+        "python3",
+        [
+          "-c",
+          "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(list(c.execute('select * from container_resources')), list(c.execute('select id, phase from containers')))",
+          join(r, "state.db"),
+        ],
+        { encoding: "utf8" },
+      );
       expect({ delay, left, del: del.stderr }).toEqual({ delay, left: "[] []\n", del: "" });
       expect(existsSync(join(r, "bundles", id))).toBe(false);
       expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(join(r, "bundles", id));
@@ -295,7 +372,10 @@ describe("the registries section of the config file", () => {
   it("an insecure registry needs no --tls-verify=false", () => {
     const r = root();
     const file = config(r, `registries:\n  "${reg.host}":\n    insecure: true\n`);
-    expect(polis(r, ["--config", file, "pull", "-q", ref("polis/rt:1")])).toMatchObject({ code: 0, stdout: `${rtManifest.digest}\n` });
+    expect(polis(r, ["--config", file, "pull", "-q", ref("polis/rt:1")])).toMatchObject({
+      code: 0,
+      stdout: `${rtManifest.digest}\n`,
+    });
   });
   it("a mirror serves docker.io names", () => {
     const r = root();
@@ -364,13 +444,41 @@ describe("bad input: a one-line error, exit 1, and the store unchanged", () => {
   const cases: [string, () => string[], RegExp][] = [
     ["an unknown tag", () => pullArgs("polis/rt:nope"), /polis\/rt:nope: not found \(manifest unknown/],
     ["an unknown repository", () => pullArgs("polis/none:1"), /not found/],
-    ["a digest the registry does not have", () => ["pull", "--tls-verify=false", `${ref("polis/rt")}@sha256:${"0".repeat(64)}`], /not found/],
-    ["a malformed digest", () => ["pull", "--tls-verify=false", `${ref("polis/rt")}@sha256:abc`], /invalid image reference .*digest must be sha256/],
-    ["an unreachable registry", () => ["pull", "--tls-verify=false", `127.0.0.1:${closedPort}/x:1`], /127\.0\.0\.1:\d+: registry unreachable: connect ECONNREFUSED 127\.0\.0\.1:\d+"$/],
-    ["a plain-HTTP registry without --tls-verify=false", () => ["pull", ref("polis/rt:1")], /registry unreachable: .*--tls-verify=false/],
-    ["an index without the host's platform", () => pullArgs("polis/foreign:1"), new RegExp(`no image for platform linux/${ARCH}.* \\(it has: linux/${OTHER}, linux/s390x\\)`)],
-    ["a layer with a path escape", () => pullArgs("polis/escape:1"), /msg="layer sha256:[0-9a-f]{64}, entry \\"\.\.\/\.\.\/evil\\": entry \\".*\\" leaves the root filesystem"$/],
-    ["an unknown image for run --image", () => ["run", "--image", "never/pulled", uniqueId("x")], /never\/pulled: image not known/],
+    [
+      "a digest the registry does not have",
+      () => ["pull", "--tls-verify=false", `${ref("polis/rt")}@sha256:${"0".repeat(64)}`],
+      /not found/,
+    ],
+    [
+      "a malformed digest",
+      () => ["pull", "--tls-verify=false", `${ref("polis/rt")}@sha256:abc`],
+      /invalid image reference .*digest must be sha256/,
+    ],
+    [
+      "an unreachable registry",
+      () => ["pull", "--tls-verify=false", `127.0.0.1:${closedPort}/x:1`],
+      /127\.0\.0\.1:\d+: registry unreachable: connect ECONNREFUSED 127\.0\.0\.1:\d+"$/,
+    ],
+    [
+      "a plain-HTTP registry without --tls-verify=false",
+      () => ["pull", ref("polis/rt:1")],
+      /registry unreachable: .*--tls-verify=false/,
+    ],
+    [
+      "an index without the host's platform",
+      () => pullArgs("polis/foreign:1"),
+      new RegExp(`no image for platform linux/${ARCH}.* \\(it has: linux/${OTHER}, linux/s390x\\)`),
+    ],
+    [
+      "a layer with a path escape",
+      () => pullArgs("polis/escape:1"),
+      /msg="layer sha256:[0-9a-f]{64}, entry \\"\.\.\/\.\.\/evil\\": entry \\".*\\" leaves the root filesystem"$/,
+    ],
+    [
+      "an unknown image for run --image",
+      () => ["run", "--image", "never/pulled", uniqueId("x")],
+      /never\/pulled: image not known/,
+    ],
   ];
   for (const [what, args, message] of cases) {
     it(what, () => {
@@ -388,7 +496,11 @@ describe("bad input: a one-line error, exit 1, and the store unchanged", () => {
 
   it("a corrupted blob in the registry (digest mismatch)", () => {
     const r = root();
-    const manifest = JSON.parse(execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${ref("polis/corrupt:1")}`], { encoding: "utf8" }));
+    const manifest = JSON.parse(
+      execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${ref("polis/corrupt:1")}`], {
+        encoding: "utf8",
+      }),
+    );
     const file = reg.blobFile(manifest.layers[0].digest);
     const good = readFileSync(file);
     writeFileSync(file, Buffer.from(good).fill(0x41, good.length >> 1, (good.length >> 1) + 8));
@@ -397,7 +509,9 @@ describe("bad input: a one-line error, exit 1, and the store unchanged", () => {
       const before = storeState(r);
       const res = polis(r, pullArgs("polis/corrupt:1", "-q"));
       expect(res.code).toBe(1);
-      expect(res.stderr.trim()).toMatch(new RegExp(`@${manifest.layers[0].digest}: content has digest sha256:[0-9a-f]{64} .*refusing it"$`));
+      expect(res.stderr.trim()).toMatch(
+        new RegExp(`@${manifest.layers[0].digest}: content has digest sha256:[0-9a-f]{64} .*refusing it"$`),
+      );
       expect(storeState(r)).toEqual(before);
     } finally {
       writeFileSync(file, good);

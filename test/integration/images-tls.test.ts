@@ -47,17 +47,25 @@ describe("HTTPS registries", () => {
     const r = root();
     const file = join(r, "config.yaml");
     writeFileSync(file, `registries:\n  "${reg.host}":\n    ca: ${cert.cert}\n`);
-    expect(polis(r, ["--config", file, "pull", "-q", `${reg.host}/tls/app:1`])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sha256:/) });
+    expect(polis(r, ["--config", file, "pull", "-q", `${reg.host}/tls/app:1`])).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^sha256:/),
+    });
   });
 
   it("pulls over unverified HTTPS with --tls-verify=false", () => {
-    expect(polis(root(), ["pull", "-q", "--tls-verify=false", `${reg.host}/tls/app:1`])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sha256:/) });
+    expect(polis(root(), ["pull", "-q", "--tls-verify=false", `${reg.host}/tls/app:1`])).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^sha256:/),
+    });
   });
 
   it("a missing CA file is a one-line error naming it", () => {
     const r = root();
     const file = join(r, "config.yaml");
     writeFileSync(file, `registries:\n  "${reg.host}":\n    ca: /nonexistent/ca.pem\n`);
-    expect(polis(r, ["--config", file, "pull", "-q", `${reg.host}/tls/app:1`]).stderr).toMatch(/registries: CA file \/nonexistent\/ca\.pem: ENOENT"\n$/);
+    expect(polis(r, ["--config", file, "pull", "-q", `${reg.host}/tls/app:1`]).stderr).toMatch(
+      /registries: CA file \/nonexistent\/ca\.pem: ENOENT"\n$/,
+    );
   });
 });

@@ -8,7 +8,8 @@ import { cgroupPathDir, pidCgroupDir, TEST_CGROUP_PARENT } from "../helpers/host
 
 const root = tempRoot();
 afterAll(() => {
-  for (const c of JSON.parse(polis(root, ["list", "--format", "json"]).stdout || "null") ?? []) polis(root, ["delete", "--force", c.id]);
+  for (const c of JSON.parse(polis(root, ["list", "--format", "json"]).stdout || "null") ?? [])
+    polis(root, ["delete", "--force", c.id]);
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -71,7 +72,12 @@ describe("create / start / kill / delete", () => {
 
   it("says what containerd expects for absent and stopped containers", async () => {
     const missing = uniqueId("missing");
-    for (const args of [["kill", missing], ["delete", missing], ["state", missing], ["start", missing]]) {
+    for (const args of [
+      ["kill", missing],
+      ["delete", missing],
+      ["state", missing],
+      ["start", missing],
+    ]) {
       const r = polis(root, args);
       expect(r.code, args.join(" ")).toBe(1);
       expect(r.stderr).toContain("container does not exist");
@@ -94,7 +100,11 @@ describe("create / start / kill / delete", () => {
       c.linux.cgroupsPath = `${TEST_CGROUP_PARENT}/${id}`;
     });
     polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
-    const procs = () => readFileSync(join(cgroupPathDir("pids", `${TEST_CGROUP_PARENT}/${id}`), "cgroup.procs"), "utf8").trim().split("\n").filter(Boolean);
+    const procs = () =>
+      readFileSync(join(cgroupPathDir("pids", `${TEST_CGROUP_PARENT}/${id}`), "cgroup.procs"), "utf8")
+        .trim()
+        .split("\n")
+        .filter(Boolean);
     await waitFor(() => procs().length === 3);
     polisOk(root, ["kill", "--all", id, "9"]);
     await waitFor(() => procs().length === 0);
@@ -148,7 +158,10 @@ describe("signals in the foreground", () => {
   it("forwards SIGTERM and SIGINT from polis run to the container's process", async () => {
     const { spawn } = await import("node:child_process");
     const { POLIS } = await import("../helpers/polis.js");
-    for (const [sig, code] of [["SIGTERM", 3], ["SIGINT", 4]] as const) {
+    for (const [sig, code] of [
+      ["SIGTERM", 3],
+      ["SIGINT", 4],
+    ] as const) {
       const id = uniqueId("fwd");
       const marker = `/tmp/${id}.ready`;
       const bundle = busyboxBundle((c) => {
@@ -236,7 +249,11 @@ describe("shared cgroups and stray processes", () => {
       c.process.args = ["sh", "-c", "sleep 300 & exit 0"];
     });
     polisOk(root, ["run", "--detach", "--bundle", bundle, id]);
-    const procs = () => readFileSync(join(cgroupPathDir("pids", `${TEST_CGROUP_PARENT}/${id}`), "cgroup.procs"), "utf8").trim().split("\n").filter(Boolean);
+    const procs = () =>
+      readFileSync(join(cgroupPathDir("pids", `${TEST_CGROUP_PARENT}/${id}`), "cgroup.procs"), "utf8")
+        .trim()
+        .split("\n")
+        .filter(Boolean);
     await waitFor(() => state(id).status === "stopped" && procs().length === 1);
     expect(polis(root, ["kill", id, "9"]).stderr).toContain("container not running");
     polisOk(root, ["kill", "--all", id, "9"]);

@@ -29,9 +29,21 @@ const hostHasSelinux = () => existsSync("/sys/fs/selinux/enforce");
 
 describe("LSM settings on a host without AppArmor and SELinux", () => {
   const cases: [string, (c: Config) => void, string][] = [
-    ["process.apparmorProfile", (c) => (c.process.apparmorProfile = "docker-default"), "process.apparmorProfile: apparmor is not enabled on this host"],
-    ["process.selinuxLabel", (c) => (c.process.selinuxLabel = "system_u:system_r:container_t:s0"), "process.selinuxLabel: selinux is not enabled on this host"],
-    ["linux.mountLabel", (c) => (c.linux.mountLabel = "system_u:object_r:container_file_t:s0"), "linux.mountLabel: selinux is not enabled on this host"],
+    [
+      "process.apparmorProfile",
+      (c) => (c.process.apparmorProfile = "docker-default"),
+      "process.apparmorProfile: apparmor is not enabled on this host",
+    ],
+    [
+      "process.selinuxLabel",
+      (c) => (c.process.selinuxLabel = "system_u:system_r:container_t:s0"),
+      "process.selinuxLabel: selinux is not enabled on this host",
+    ],
+    [
+      "linux.mountLabel",
+      (c) => (c.linux.mountLabel = "system_u:object_r:container_file_t:s0"),
+      "linux.mountLabel: selinux is not enabled on this host",
+    ],
   ];
   for (const [field, edit, message] of cases) {
     it(`${field}: create fails naming the field, and leaves nothing behind`, () => {

@@ -26,7 +26,14 @@ interface Note {
 
 /** A webhook receiver: answers 503 while `up` is false, else records the notification. */
 async function receiver() {
-  const r = { up: true, attempts: 0, received: [] as Note[], authorization: [] as (string | undefined)[], url: "", server: undefined as unknown as Server };
+  const r = {
+    up: true,
+    attempts: 0,
+    received: [] as Note[],
+    authorization: [] as (string | undefined)[],
+    url: "",
+    server: undefined as unknown as Server,
+  };
   r.server = createServer((req, res) => {
     let body = "";
     req.on("data", (d) => (body += d));
@@ -45,7 +52,10 @@ async function receiver() {
 
 function config(name: string, hookUrl: string, rule: string): string {
   const file = join(scratch, `${name}.yaml`);
-  writeFileSync(file, `monitor:\n  webhook: { url: "${hookUrl}", retries: 0, timeout: 2s, headers: { Authorization: "Bearer hook-secret" } }\n  alerts:\n    - ${rule}\n`);
+  writeFileSync(
+    file,
+    `monitor:\n  webhook: { url: "${hookUrl}", retries: 0, timeout: 2s, headers: { Authorization: "Bearer hook-secret" } }\n  alerts:\n    - ${rule}\n`,
+  );
   return file;
 }
 
@@ -73,7 +83,10 @@ describe("alert delivery", () => {
       expect(hook.received).toEqual([]);
 
       hook.up = true;
-      others = await Promise.all([startPolisMonitor(root, ["--interval", "500ms"], env), startPolisMonitor(root, ["--interval", "500ms"], env)]);
+      others = await Promise.all([
+        startPolisMonitor(root, ["--interval", "500ms"], env),
+        startPolisMonitor(root, ["--interval", "500ms"], env),
+      ]);
       await until("the firing", () => hook.received.length >= 1, 20_000);
       await sleep(2500); // both monitors have evaluated several times meanwhile
       expect(hook.received.map((n) => `${n.status} ${n.rule} ${n.id}`)).toEqual([`firing any-memory ${c.id}`]);
@@ -82,9 +95,12 @@ describe("alert delivery", () => {
       // the dashboard's list of what fires now, from either monitor
       const firing = (await (await fetch(`${others[1].url}/api/alerts`)).json()) as { rule: string; id: string }[];
       expect(firing.map((f) => `${f.rule} ${f.id}`)).toEqual([`any-memory ${c.id}`]);
-      for (const m of others) expect(await (await fetch(`${m.url}/metrics`)).text()).toContain('polis_alerts_firing{rule="any-memory"} 1');
+      for (const m of others)
+        expect(await (await fetch(`${m.url}/metrics`)).text()).toContain('polis_alerts_firing{rule="any-memory"} 1');
       // and only the lease holder records the history: one point per interval, not two
-      const hist = (await (await fetch(`${others[0].url}/api/history?since=0&id=${c.id}`)).json()) as { series: { points: [number][] }[] };
+      const hist = (await (await fetch(`${others[0].url}/api/history?since=0&id=${c.id}`)).json()) as {
+        series: { points: [number][] }[];
+      };
       const times = hist.series[0].points.map(([t]) => t);
       expect(times.length).toBeGreaterThan(3);
       expect(Math.min(...times.slice(1).map((t, i) => t - times[i]))).toBeGreaterThan(0.3);
@@ -134,9 +150,27 @@ describe("alert delivery", () => {
         "    - { name: looping, metric: restarts, above: 1, window: 5m }\n",
     );
     // healthy once /dev/shm/ok exists (the container's own tmpfs, written from outside)
-    const sick = runMonitored(root, "sleep 1000", ["--logs", "--health-cmd", "test -e /dev/shm/ok", "--health-interval", "300ms", "--health-retries", "1"]);
+    const sick = runMonitored(root, "sleep 1000", [
+      "--logs",
+      "--health-cmd",
+      "test -e /dev/shm/ok",
+      "--health-interval",
+      "300ms",
+      "--health-retries",
+      "1",
+    ]);
     // fails every check and is restarted each time
-    const loop = runMonitored(root, "sleep 1000", ["--logs", "--health-cmd", "false", "--health-interval", "300ms", "--health-retries", "1", "--health-on-failure", "restart"]);
+    const loop = runMonitored(root, "sleep 1000", [
+      "--logs",
+      "--health-cmd",
+      "false",
+      "--health-interval",
+      "300ms",
+      "--health-retries",
+      "1",
+      "--health-on-failure",
+      "restart",
+    ]);
     const mon = await startPolisMonitor(root, ["--interval", "300ms"], { POLIS_CONFIG: file });
     const of = (id: string, rule: string) => hook.received.filter((n) => n.id === id && n.rule === rule).map((n) => n.status);
     try {

@@ -32,7 +32,14 @@ describe("dashboard with many containers", () => {
         executablePath: CHROMIUM,
         userDataDir: profile,
         headless: true,
-        args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+        args: [
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--no-first-run",
+          "--disable-sync",
+        ],
       });
       const problems: string[] = [];
       const page = await browser.newPage();
@@ -40,7 +47,11 @@ describe("dashboard with many containers", () => {
       page.on("pageerror", (e) => problems.push(String(e)));
       await page.goto(mon.url + "/", { waitUntil: "load" });
       // every container in the table; the CPU chart drawn once there are two samples
-      await page.waitForFunction((n) => document.querySelectorAll("tr.container").length === n && (window as any).polisCharts?.cpu?.names, { timeout: 20_000 }, containers.length); // eslint-disable-line @typescript-eslint/no-explicit-any
+      await page.waitForFunction(
+        (n) => document.querySelectorAll("tr.container").length === n && (window as any).polisCharts?.cpu?.names,
+        { timeout: 20_000 },
+        containers.length,
+      ); // eslint-disable-line @typescript-eslint/no-explicit-any
       const charted = () => page.evaluate(() => ((window as any).polisCharts.cpu.names as string).split(",")); // eslint-disable-line @typescript-eslint/no-explicit-any
       const shown = await charted();
       expect(shown).toHaveLength(8);
@@ -49,7 +60,11 @@ describe("dashboard with many containers", () => {
       // select an idle container the chart left out: it is drawn too
       const left = containers.find((c) => !shown.includes(c.id))!;
       await page.click(`tr[data-id="${left.id}"]`);
-      await page.waitForFunction((id) => ((window as any).polisCharts.cpu.names as string).split(",").includes(id), { timeout: 10_000 }, left.id); // eslint-disable-line @typescript-eslint/no-explicit-any
+      await page.waitForFunction(
+        (id) => ((window as any).polisCharts.cpu.names as string).split(",").includes(id),
+        { timeout: 10_000 },
+        left.id,
+      ); // eslint-disable-line @typescript-eslint/no-explicit-any
       expect(await charted()).toHaveLength(9);
       expect(problems).toEqual([]);
     } finally {

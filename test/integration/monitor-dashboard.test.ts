@@ -20,13 +20,26 @@ describe("dashboard", () => {
   it("shows the containers and a CPU chart that rises when one starts burning CPU", async (t) => {
     if (!existsSync(CHROMIUM)) return t.skip();
     const puppeteer = (await import("puppeteer-core")).default;
-    const c = runMonitored(root, "while [ ! -e /dev/shm/go ]; do sleep 0.1; done; while :; do :; done", ["--logs", "--health-cmd", "true", "--health-interval", "1s"]);
+    const c = runMonitored(root, "while [ ! -e /dev/shm/go ]; do sleep 0.1; done; while :; do :; done", [
+      "--logs",
+      "--health-cmd",
+      "true",
+      "--health-interval",
+      "1s",
+    ]);
     const mon = await startPolisMonitor(root, ["--interval", "1s"]);
     const browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       userDataDir: profile,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+      ],
     });
     const problems: string[] = [];
     try {
@@ -36,7 +49,8 @@ describe("dashboard", () => {
       page.on("requestfailed", (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`));
       await page.goto(mon.url + "/", { waitUntil: "load" });
       await page.waitForSelector(`tr[data-id="${c.id}"]`, { timeout: 20_000 });
-      const row = async () => page.$eval(`tr[data-id="${c.id}"]`, (tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent));
+      const row = async () =>
+        page.$eval(`tr[data-id="${c.id}"]`, (tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent));
       const lastCpu = () =>
         page.evaluate((id) => {
           const ch = (window as any).polisCharts.cpu;
@@ -65,7 +79,12 @@ describe("dashboard", () => {
       expect(cells[4]).toBe("healthy");
       // the detail of one container: its log tail and health history
       await page.click(`tr[data-id="${c.id}"]`);
-      await page.waitForFunction(() => !(document.getElementById("detail") as HTMLElement).hidden && document.getElementById("detail-health")!.textContent!.includes("exit 0"), { timeout: 10_000 });
+      await page.waitForFunction(
+        () =>
+          !(document.getElementById("detail") as HTMLElement).hidden &&
+          document.getElementById("detail-health")!.textContent!.includes("exit 0"),
+        { timeout: 10_000 },
+      );
       if (process.env.POLIS_SCREENSHOT) await page.screenshot({ path: process.env.POLIS_SCREENSHOT, fullPage: true });
       expect(problems).toEqual([]);
     } finally {

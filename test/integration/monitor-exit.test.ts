@@ -19,7 +19,8 @@ const events = (id: string) =>
     .filter(Boolean)
     .map((l) => JSON.parse(l));
 
-const finished = (c: { inspect: () => any }) => until("the recorded exit", () => (c.inspect().State.FinishedAt ? c.inspect() : undefined));
+const finished = (c: { inspect: () => any }) =>
+  until("the recorded exit", () => (c.inspect().State.FinishedAt ? c.inspect() : undefined));
 
 describe("exit status", () => {
   it("a container that exited: its code and time, an exit event, runc's state unchanged", async () => {
@@ -41,7 +42,11 @@ describe("exit status", () => {
       c.remove();
     }
     // delete appends its event after the monitor's rows are gone
-    expect(events(c.id).map((e) => e.action).at(-1)).toBe("delete");
+    expect(
+      events(c.id)
+        .map((e) => e.action)
+        .at(-1),
+    ).toBe("delete");
   });
 
   it("a killed container: 128 + the signal", async () => {
@@ -108,7 +113,11 @@ describe("exit status", () => {
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
     const since = new Date().toISOString();
-    const f = spawn(POLIS, ["--root", root, "events", "--all", "--follow", "--since", since, "--format", "json", "--filter", "action=exit"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const f = spawn(
+      POLIS,
+      ["--root", root, "events", "--all", "--follow", "--since", since, "--format", "json", "--filter", "action=exit"],
+      { env, stdio: ["ignore", "pipe", "pipe"] },
+    );
     let out = "";
     f.stdout.on("data", (d) => (out += d));
     try {

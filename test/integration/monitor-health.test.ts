@@ -19,18 +19,29 @@ const events = (id: string) =>
 
 describe("health checks", () => {
   it("healthy, then unhealthy after `retries` failures in a row; one health_status event per change", async () => {
-    const c = runMonitored(root, "touch /dev/shm/ok; sleep 1000", ["--health-cmd", "test -e /dev/shm/ok", "--health-interval", "300ms", "--health-retries", "3"]);
+    const c = runMonitored(root, "touch /dev/shm/ok; sleep 1000", [
+      "--health-cmd",
+      "test -e /dev/shm/ok",
+      "--health-interval",
+      "300ms",
+      "--health-retries",
+      "3",
+    ]);
     try {
       expect(c.inspect().State.Health.Status).toBe("starting");
       await until("healthy", () => c.inspect().State.Health.Status === "healthy");
       const pid = c.inspect().State.Pid;
       unlinkSync(`/proc/${pid}/root/dev/shm/ok`);
-      const h = await until("unhealthy", () => (c.inspect().State.Health.Status === "unhealthy" ? c.inspect().State.Health : undefined));
+      const h = await until("unhealthy", () =>
+        c.inspect().State.Health.Status === "unhealthy" ? c.inspect().State.Health : undefined,
+      );
       expect(h.FailingStreak).toBeGreaterThanOrEqual(3); // the monitor may have checked again since
       const fails = h.Log.filter((r: { ExitCode: number }) => r.ExitCode !== 0);
       expect(fails.length).toBeGreaterThanOrEqual(3);
       expect(h.Log.length).toBeLessThanOrEqual(5);
-      const changes = events(c.id).filter((e) => e.action === "health_status").map((e) => e.attributes.status);
+      const changes = events(c.id)
+        .filter((e) => e.action === "health_status")
+        .map((e) => e.attributes.status);
       expect(changes).toEqual(["healthy", "unhealthy"]);
       // on-failure none: still running; a manual check says so with exit 1
       expect(statusOf(root, c.id)).toBe("running");
@@ -44,14 +55,24 @@ describe("health checks", () => {
 
   it("failures in the start period do not count", async () => {
     const PERIOD = 5000;
-    const c = runMonitored(root, "sleep 1000", ["--health-cmd", "false", "--health-interval", "250ms", "--health-retries", "1", "--health-start-period", "5s"]);
+    const c = runMonitored(root, "sleep 1000", [
+      "--health-cmd",
+      "false",
+      "--health-interval",
+      "250ms",
+      "--health-retries",
+      "1",
+      "--health-start-period",
+      "5s",
+    ]);
     try {
       const i0 = await until("two results", () => {
         const i = c.inspect();
         return i.State.Health.Log.length >= 2 ? i : undefined;
       });
       // Every failure so far started within the period (a loaded host could be slower: then skip)
-      const inPeriod = (i: any) => i.State.Health.Log.every((r: { Start: string }) => Date.parse(r.Start) - Date.parse(i.State.StartedAt) < PERIOD);
+      const inPeriod = (i: any) =>
+        i.State.Health.Log.every((r: { Start: string }) => Date.parse(r.Start) - Date.parse(i.State.StartedAt) < PERIOD);
       if (inPeriod(i0)) {
         expect(i0.State.Health.Status).toBe("starting");
         expect(i0.State.Health.FailingStreak).toBe(0);
@@ -66,7 +87,14 @@ describe("health checks", () => {
   }, 90000);
 
   it("a hanging check is killed at its timeout, in the container too, and fails", async () => {
-    const c = runMonitored(root, "sleep 1000", ["--health-cmd", "sleep 77", "--health-interval", "1h", "--health-timeout", "500ms"]);
+    const c = runMonitored(root, "sleep 1000", [
+      "--health-cmd",
+      "sleep 77",
+      "--health-interval",
+      "1h",
+      "--health-timeout",
+      "500ms",
+    ]);
     try {
       const t0 = Date.now();
       const r = polis(root, ["health", c.id]);
@@ -84,7 +112,16 @@ describe("health checks", () => {
   });
 
   it("--health-on-failure kill: the container is killed once unhealthy and its exit recorded", async () => {
-    const c = runMonitored(root, "sleep 1000", ["--health-cmd", "false", "--health-interval", "300ms", "--health-retries", "2", "--health-on-failure", "kill"]);
+    const c = runMonitored(root, "sleep 1000", [
+      "--health-cmd",
+      "false",
+      "--health-interval",
+      "300ms",
+      "--health-retries",
+      "2",
+      "--health-on-failure",
+      "kill",
+    ]);
     try {
       await until("stopped", () => statusOf(root, c.id) === "stopped");
       const i = await until("the exit", () => (c.inspect().State.FinishedAt ? c.inspect() : undefined));
@@ -101,24 +138,32 @@ describe("health checks", () => {
   it("--health-on-failure restart: a new init under a new monitor, same log file", async () => {
     const c = runMonitored(root, "echo started; test -e /dev/shm/sick || sleep 1000", [
       "--logs",
-      "--health-cmd", "test ! -e /dev/shm/sick",
-      "--health-interval", "300ms",
-      "--health-retries", "1",
-      "--health-on-failure", "restart",
+      "--health-cmd",
+      "test ! -e /dev/shm/sick",
+      "--health-interval",
+      "300ms",
+      "--health-retries",
+      "1",
+      "--health-on-failure",
+      "restart",
     ]);
     try {
       await until("healthy", () => c.inspect().State.Health.Status === "healthy");
       const first = c.inspect();
       // sick: /dev/shm is the container's own tmpfs, so the restarted container starts well again
       polisOk(root, ["exec", c.id, "touch", "/dev/shm/sick"]);
-      const second = await until("a restart", () => {
-        try {
-          const i = c.inspect();
-          return i.State.Pid && i.State.Pid !== first.State.Pid && i.State.Status === "running" ? i : undefined;
-        } catch {
-          return undefined; // between delete and create
-        }
-      }, 20_000);
+      const second = await until(
+        "a restart",
+        () => {
+          try {
+            const i = c.inspect();
+            return i.State.Pid && i.State.Pid !== first.State.Pid && i.State.Status === "running" ? i : undefined;
+          } catch {
+            return undefined; // between delete and create
+          }
+        },
+        20_000,
+      );
       expect(second.Monitor.Pid).not.toBe(first.Monitor.Pid);
       expect(second.Monitor.Running).toBe(true);
       expect(events(c.id).some((e) => e.action === "restart")).toBe(true);
@@ -138,7 +183,17 @@ describe("health checks", () => {
       none.remove();
     }
     expect(polis(root, ["health", "nope"]).code).toBe(125);
-    const bad = polis(root, ["run", "--detach", "--health-cmd", "true", "--health-retries", "0", "--bundle", "/nonexistent", "x1"]);
+    const bad = polis(root, [
+      "run",
+      "--detach",
+      "--health-cmd",
+      "true",
+      "--health-retries",
+      "0",
+      "--bundle",
+      "/nonexistent",
+      "x1",
+    ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("--health-retries");
     const fg = polis(root, ["run", "--logs", "--bundle", "/nonexistent", "x2"]);

@@ -49,7 +49,9 @@ describe("leaves of the build", () => {
         expect({ args, leaves: leavesOf(args) }).toEqual({ args, leaves: [] });
       }
       // the refusal comes after the config and the server module were loaded
-      expect(leavesOf(["monitor", "--listen", "192.0.2.1:9323"])).toEqual(expect.arrayContaining(["prom-client.cjs", "yaml.cjs"]));
+      expect(leavesOf(["monitor", "--listen", "192.0.2.1:9323"])).toEqual(
+        expect.arrayContaining(["prom-client.cjs", "yaml.cjs"]),
+      );
     } finally {
       c.remove();
     }

@@ -26,7 +26,12 @@ describe("container logs", () => {
       const log = await until("the exit", () => (c.inspect().State.FinishedAt ? c.inspect().LogPath : undefined));
       const recs = records(log);
       for (const r of recs) expect(r.time).toMatch(RFC3339NANO);
-      expect(recs.filter((r) => r.stream === "stdout").map((r) => `${r.tag}:${r.text}`)).toEqual(["F:one", "P:hal", "F:f", "F:three"]);
+      expect(recs.filter((r) => r.stream === "stdout").map((r) => `${r.tag}:${r.text}`)).toEqual([
+        "F:one",
+        "P:hal",
+        "F:f",
+        "F:three",
+      ]);
       expect(recs.filter((r) => r.stream === "stderr").map((r) => `${r.tag}:${r.text}`)).toEqual(["F:two"]);
       const out = polisOk(root, ["logs", c.id]);
       expect(out.stdout).toBe("one\nhalf\nthree\n");
@@ -48,7 +53,12 @@ describe("container logs", () => {
       const log = await until("the exit", () => (c.inspect().State.FinishedAt ? c.inspect().LogPath : undefined));
       const recs = records(log);
       expect(recs.map((r) => r.tag).join("")).toMatch(/^P+FF$/);
-      expect(recs.slice(0, -1).map((r) => r.text).join("")).toBe("a".repeat(20000));
+      expect(
+        recs
+          .slice(0, -1)
+          .map((r) => r.text)
+          .join(""),
+      ).toBe("a".repeat(20000));
       expect(polisOk(root, ["logs", c.id]).stdout).toBe("a".repeat(20000) + "\nshort\n");
     } finally {
       c.remove();
@@ -56,7 +66,13 @@ describe("container logs", () => {
   });
 
   it("rotates by size under a writer that never stops: bounded files, no line lost or reordered", async () => {
-    const c = runMonitored(root, "i=0; while :; do echo line$i; i=$((i+1)); done", ["--logs", "--log-max-size", "4k", "--log-max-files", "3"]);
+    const c = runMonitored(root, "i=0; while :; do echo line$i; i=$((i+1)); done", [
+      "--logs",
+      "--log-max-size",
+      "4k",
+      "--log-max-files",
+      "3",
+    ]);
     try {
       const log = c.inspect().LogPath as string;
       await until("two rotations", () => existsSync(`${log}.2`));
@@ -67,7 +83,10 @@ describe("container logs", () => {
       const files = [`${log}.2`, `${log}.1`, log];
       for (const f of files) expect(statSync(f).size).toBeLessThanOrEqual(4096);
       // Oldest to newest, the kept lines are consecutive: rotation neither drops nor reorders.
-      const numbers = files.flatMap((f) => records(f)).filter((r) => r.tag === "F").map((r) => Number(r.text.slice(4)));
+      const numbers = files
+        .flatMap((f) => records(f))
+        .filter((r) => r.tag === "F")
+        .map((r) => Number(r.text.slice(4)));
       expect(numbers.length).toBeGreaterThan(100);
       for (const [i, n] of numbers.entries()) expect(n).toBe(numbers[0] + i);
       // `polis logs` reads across the files, oldest first
@@ -95,7 +114,13 @@ describe("container logs", () => {
   });
 
   it("`logs -f` follows across rotations and ends when the container stops", async () => {
-    const c = runMonitored(root, "i=0; while :; do echo line$i; i=$((i+1)); usleep 2000; done", ["--logs", "--log-max-size", "2k", "--log-max-files", "2"]);
+    const c = runMonitored(root, "i=0; while :; do echo line$i; i=$((i+1)); usleep 2000; done", [
+      "--logs",
+      "--log-max-size",
+      "2k",
+      "--log-max-files",
+      "2",
+    ]);
     try {
       const env = { ...process.env };
       delete env.NODE_EXTRA_CA_CERTS;
@@ -107,21 +132,31 @@ describe("container logs", () => {
       // Several rotations while it follows
       const inode = () => statSync(log).ino;
       const seen = new Set([inode()]);
-      await until("five rotations", () => {
-        try {
-          seen.add(inode());
-        } catch {
-          // between rename and re-create
-        }
-        return seen.size >= 5;
-      }, 20_000, 20);
+      await until(
+        "five rotations",
+        () => {
+          try {
+            seen.add(inode());
+          } catch {
+            // between rename and re-create
+          }
+          return seen.size >= 5;
+        },
+        20_000,
+        20,
+      );
       polisOk(root, ["kill", c.id, "KILL"]);
       expect(await Promise.race([ended, sleep(10_000).then(() => "still following")])).toBe(0);
-      const numbers = out.trimEnd().split("\n").map((l) => Number(l.slice(4)));
+      const numbers = out
+        .trimEnd()
+        .split("\n")
+        .map((l) => Number(l.slice(4)));
       expect(numbers.length).toBeGreaterThan(80);
       for (const [i, n] of numbers.entries()) expect(n, `line ${i} of logs -f`).toBe(numbers[0] + i);
       // …and up to the very last line the monitor wrote
-      const last = records(log).filter((r) => r.tag === "F").pop()!;
+      const last = records(log)
+        .filter((r) => r.tag === "F")
+        .pop()!;
       expect(numbers[numbers.length - 1]).toBe(Number(last.text.slice(4)));
     } finally {
       c.remove();
@@ -129,7 +164,10 @@ describe("container logs", () => {
   }, 90000);
 
   it("a log file deleted under the monitor is recreated by the next line", async () => {
-    const c = runMonitored(root, "i=0; while :; do echo line$i; i=$((i+1)); sleep 0.1; done", ["--log-path", join(scratch, "deleted.log")]);
+    const c = runMonitored(root, "i=0; while :; do echo line$i; i=$((i+1)); sleep 0.1; done", [
+      "--log-path",
+      join(scratch, "deleted.log"),
+    ]);
     try {
       const log = join(scratch, "deleted.log");
       await until("some lines", () => existsSync(log) && records(log).length > 2);

@@ -29,8 +29,16 @@ function value(text: string, name: string, labels: string): number | undefined {
 function kernelThrottling(paths: Record<string, string>): { periods: number; seconds: number } | undefined {
   const file = paths.cpu ? join(paths.cpu, "cpu.stat") : paths.unified ? join(paths.unified, "cpu.stat") : undefined;
   if (!file || !existsSync(file)) return undefined;
-  const kv = Object.fromEntries(readFileSync(file, "utf8").trim().split("\n").map((l) => l.split(" ")));
-  return { periods: Number(kv.nr_throttled), seconds: kv.throttled_time ? Number(kv.throttled_time) / 1e9 : Number(kv.throttled_usec) / 1e6 };
+  const kv = Object.fromEntries(
+    readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" ")),
+  );
+  return {
+    periods: Number(kv.nr_throttled),
+    seconds: kv.throttled_time ? Number(kv.throttled_time) / 1e9 : Number(kv.throttled_usec) / 1e6,
+  };
 }
 
 describe("/metrics", () => {
@@ -57,7 +65,9 @@ describe("/metrics", () => {
       expect(seconds).toBeGreaterThan(0);
       expect(seconds).toBeLessThanOrEqual(after.seconds);
       expect(value(text, "container_cpu_cfs_periods_total", labels)!).toBeGreaterThanOrEqual(periods);
-      expect(value(text, "polis_container_info", `id="${c.id}",name="${c.id}",image="",state="running",bundle="${c.bundle}"`)).toBe(1);
+      expect(
+        value(text, "polis_container_info", `id="${c.id}",name="${c.id}",image="",state="running",bundle="${c.bundle}"`),
+      ).toBe(1);
       // create and start were recorded with their durations (run: start's includes create's)
       const count = (op: string, body: string) => value(body, "polis_operation_duration_seconds_count", `operation="${op}"`) ?? 0;
       expect(count("create", text)).toBeGreaterThanOrEqual(1);
@@ -87,7 +97,15 @@ describe("/metrics", () => {
         `  - job_name: with-token\n    authorization: { credentials: s3cret-token }\n    static_configs: [{ targets: ["${target}"] }]\n` +
         `  - job_name: without\n    static_configs: [{ targets: ["${target}"] }]\n`,
     );
-    const prom = spawn("/usr/bin/prometheus", [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: "ignore" });
+    const prom = spawn(
+      "/usr/bin/prometheus",
+      [
+        `--config.file=${join(dir, "prometheus.yml")}`,
+        `--storage.tsdb.path=${join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      { stdio: "ignore" },
+    );
     try {
       const up = async () => {
         const r = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=up`).catch(() => undefined);
@@ -103,7 +121,9 @@ describe("/metrics", () => {
         await new Promise((r) => setTimeout(r, 500));
       }
       expect(jobs).toEqual({ "with-token": "1", without: "0" });
-      const series = await (await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent('polis_containers{job="with-token"}')}`)).json();
+      const series = await (
+        await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent('polis_containers{job="with-token"}')}`)
+      ).json();
       expect(series.data.result.length).toBeGreaterThan(0);
     } finally {
       prom.kill("SIGTERM");

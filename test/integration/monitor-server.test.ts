@@ -39,9 +39,17 @@ describe("polis monitor", () => {
       join(dir, "prometheus.yml"),
       `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: polis\n    static_configs: [{ targets: ["${new URL(mon.url).host}"] }]\n`,
     );
-    const prom = spawn("/usr/bin/prometheus", [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`], {
-      stdio: "ignore",
-    });
+    const prom = spawn(
+      "/usr/bin/prometheus",
+      [
+        `--config.file=${join(dir, "prometheus.yml")}`,
+        `--storage.tsdb.path=${join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      {
+        stdio: "ignore",
+      },
+    );
     try {
       touch(c.inspect().State.Pid, "go");
       const query = async (q: string) => {
@@ -113,7 +121,10 @@ describe("polis monitor", () => {
       touch(c.inspect().State.Pid, "stop");
       await until("the resolution", () => received.some((n) => n.status === "resolved"), 30_000);
       await sleep(2000);
-      expect(received.map((n) => `${n.status} ${n.rule} ${n.id}`)).toEqual([`firing cpu-hot ${c.id}`, `resolved cpu-hot ${c.id}`]);
+      expect(received.map((n) => `${n.status} ${n.rule} ${n.id}`)).toEqual([
+        `firing cpu-hot ${c.id}`,
+        `resolved cpu-hot ${c.id}`,
+      ]);
       expect(mon.stderr()).toMatch(/alert cpu-hot firing/);
     } finally {
       await mon.stop();
@@ -157,7 +168,10 @@ describe("polis monitor", () => {
       const metrics = async () => (await fetch(`${mon.url}/metrics`, { headers: { authorization: "Bearer s3cret" } })).text();
       let text = "";
       const end = Date.now() + 20_000;
-      while (Date.now() < end && !text.includes(`polis_container_health_status{id="${c.id}",name="${c.id}",image="",status="healthy"} 1`)) {
+      while (
+        Date.now() < end &&
+        !text.includes(`polis_container_health_status{id="${c.id}",name="${c.id}",image="",status="healthy"} 1`)
+      ) {
         text = await metrics();
         await sleep(200);
       }

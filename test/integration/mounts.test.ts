@@ -56,7 +56,12 @@ describe("mounts", () => {
       root,
       (c) => {
         c.mounts.push(
-          { destination: "/scratch", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", "mode=755", "size=1m"] },
+          {
+            destination: "/scratch",
+            type: "tmpfs",
+            source: "tmpfs",
+            options: ["nosuid", "nodev", "noexec", "mode=755", "size=1m"],
+          },
           { destination: "/data", type: "bind", source: join(host, "data"), options: ["rbind", "ro", "nosuid"] },
           { destination: "/data-rw", type: "none", source: join(host, "data"), options: ["bind"] },
           { destination: "/etc/hostfile", type: "bind", source: join(host, "data", "hello"), options: ["bind", "ro"] },
@@ -153,8 +158,17 @@ describe("/dev", () => {
         expect(r).toContain("polis-null c 1 3 600");
       },
     );
-    const s = runScript(root, "for l in ptmx fd stdin stdout stderr; do readlink /dev/$l; done; ls -d /dev/pts /dev/shm /dev/mqueue");
-    expect(s.stdout.split("\n").slice(0, 5)).toEqual(["pts/ptmx", "/proc/self/fd", "/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"]);
+    const s = runScript(
+      root,
+      "for l in ptmx fd stdin stdout stderr; do readlink /dev/$l; done; ls -d /dev/pts /dev/shm /dev/mqueue",
+    );
+    expect(s.stdout.split("\n").slice(0, 5)).toEqual([
+      "pts/ptmx",
+      "/proc/self/fd",
+      "/proc/self/fd/0",
+      "/proc/self/fd/1",
+      "/proc/self/fd/2",
+    ]);
     expect(s.stdout).toContain("/dev/pts");
   });
 });

@@ -17,7 +17,8 @@ describe("linux.namespaces", () => {
         c.linux.namespaces = ["pid", "network", "ipc", "uts", "mount", "cgroup"].map((type) => ({ type }));
       },
       (_id, pid) => {
-        for (const ns of ["pid", "net", "ipc", "uts", "mnt", "cgroup"]) expect(nsInode(pid, ns), ns).not.toBe(nsInode("self", ns));
+        for (const ns of ["pid", "net", "ipc", "uts", "mnt", "cgroup"])
+          expect(nsInode(pid, ns), ns).not.toBe(nsInode("self", ns));
         for (const ns of ["user", "time"]) expect(nsInode(pid, ns), ns).toBe(nsInode("self", ns));
       },
     );
@@ -40,22 +41,28 @@ describe("linux.namespaces", () => {
   });
 
   it("joins an existing namespace given by path", async () => {
-    await withRunning(root, () => {}, async (_a, pidA) => {
-      await withRunning(
-        root,
-        (c) => {
-          c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) =>
-            n.type === "network" || n.type === "uts" ? { type: n.type, path: `/proc/${pidA}/ns/${n.type === "network" ? "net" : "uts"}` } : n,
-          );
-          delete c.hostname;
-        },
-        (_b, pidB) => {
-          expect(nsInode(pidB, "net")).toBe(nsInode(pidA, "net"));
-          expect(nsInode(pidB, "uts")).toBe(nsInode(pidA, "uts"));
-          expect(nsInode(pidB, "ipc")).not.toBe(nsInode(pidA, "ipc"));
-        },
-      );
-    });
+    await withRunning(
+      root,
+      () => {},
+      async (_a, pidA) => {
+        await withRunning(
+          root,
+          (c) => {
+            c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) =>
+              n.type === "network" || n.type === "uts"
+                ? { type: n.type, path: `/proc/${pidA}/ns/${n.type === "network" ? "net" : "uts"}` }
+                : n,
+            );
+            delete c.hostname;
+          },
+          (_b, pidB) => {
+            expect(nsInode(pidB, "net")).toBe(nsInode(pidA, "net"));
+            expect(nsInode(pidB, "uts")).toBe(nsInode(pidA, "uts"));
+            expect(nsInode(pidB, "ipc")).not.toBe(nsInode(pidA, "ipc"));
+          },
+        );
+      },
+    );
   });
 
   it("maps ids in a new user namespace", async () => {

@@ -48,7 +48,12 @@ interface Outcome {
 
 let logSeq = 0;
 /** Run one call with --log in `mode`; the log's lines and stderr with their times normalised. */
-function call(args: string[], env: Record<string, string>, mode: "none" | "text" | "json" = "none", swap?: [string, string]): Outcome {
+function call(
+  args: string[],
+  env: Record<string, string>,
+  mode: "none" | "text" | "json" = "none",
+  swap?: [string, string],
+): Outcome {
   const log = join(logs, `log-${logSeq++}`);
   const globals = mode === "none" ? [] : ["--log", log, "--log-format", mode];
   const r: Result = polis(root, [...globals, ...args], { env });
@@ -58,11 +63,22 @@ function call(args: string[], env: Record<string, string>, mode: "none" | "text"
     return t;
   };
   // null: no file (log.ts creates the --log file up front, even when nothing is written to it)
-  return { code: r.code, stdout: text(r.stdout), stderr: text(r.stderr), log: existsSync(log) ? text(readFileSync(log, "utf8")) : null };
+  return {
+    code: r.code,
+    stdout: text(r.stdout),
+    stderr: text(r.stderr),
+    log: existsSync(log) ? text(readFileSync(log, "utf8")) : null,
+  };
 }
 
 /** The same call on both paths, compared (optionally on twins: `swap` maps the native twin's id to node's). */
-function same(args: string[], mode: "none" | "text" | "json" = "none", nativeArgs = args, swap?: [string, string], env: Record<string, string> = NATIVE): Outcome {
+function same(
+  args: string[],
+  mode: "none" | "text" | "json" = "none",
+  nativeArgs = args,
+  swap?: [string, string],
+  env: Record<string, string> = NATIVE,
+): Outcome {
   const viaNode = call(args, NODE, mode);
   const viaNative = call(nativeArgs, env, mode, swap);
   expect(viaNative, `polis ${nativeArgs.join(" ")} (log ${mode})`).toEqual(viaNode);
@@ -131,7 +147,15 @@ describe("native launcher vs node: identical outputs", () => {
 
   it("hands what it does not do to node, with node's output", () => {
     // usage errors, help, --debug, unknown commands and flags: node answers (POLIS_NODE unset)
-    for (const args of [["state"], ["state", "a", "b"], ["kill", "--bogus", "x"], ["list", "x"], ["state", "--help"], ["--version"], ["nonsense"]]) {
+    for (const args of [
+      ["state"],
+      ["state", "a", "b"],
+      ["kill", "--bogus", "x"],
+      ["list", "x"],
+      ["state", "--help"],
+      ["--version"],
+      ["nonsense"],
+    ]) {
       same(args, "none", args, undefined, LAUNCHER);
     }
     // --debug prints node's phase timings: handed over (/bin/false as node says nothing)
@@ -152,14 +176,22 @@ describe("native launcher vs node: identical outputs", () => {
       // handed over: /bin/false as node says nothing (natively it would say "container does not exist")
       expect(polis(other, ["state", "x"], { env: NATIVE })).toMatchObject({ code: 1, stdout: "", stderr: "" });
       const viaLauncher = polis(other, ["state", "x"], { env: LAUNCHER });
-      expect({ ...viaLauncher, stderr: viaLauncher.stderr.replace(TIME, "") }).toEqual({ ...viaNode, stderr: viaNode.stderr.replace(TIME, "") });
+      expect({ ...viaLauncher, stderr: viaLauncher.stderr.replace(TIME, "") }).toEqual({
+        ...viaNode,
+        stderr: viaNode.stderr.replace(TIME, ""),
+      });
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
   });
 
   it("state and list agree on created, running, paused and stopped containers", async () => {
-    const ids = { created: uniqueId("n-created"), running: uniqueId("n-running"), paused: uniqueId("n-paused"), stopped: uniqueId("n-stopped") };
+    const ids = {
+      created: uniqueId("n-created"),
+      running: uniqueId("n-running"),
+      paused: uniqueId("n-paused"),
+      stopped: uniqueId("n-stopped"),
+    };
     for (const id of Object.values(ids)) create(id);
     for (const id of [ids.running, ids.paused, ids.stopped]) polisOk(root, ["start", id], { env: NODE });
     polisOk(root, ["pause", ids.paused], { env: NODE });
@@ -172,7 +204,14 @@ describe("native launcher vs node: identical outputs", () => {
       expect(out.stdout.endsWith("}")).toBe(true);
     }
     for (const mode of ["none", "json"] as const) {
-      for (const args of [["list"], ["list", "--format", "json"], ["list", "-f", "table"], ["list", "-q"], ["list", "--quiet", "--format", "json"]]) same(args, mode);
+      for (const args of [
+        ["list"],
+        ["list", "--format", "json"],
+        ["list", "-f", "table"],
+        ["list", "-q"],
+        ["list", "--quiet", "--format", "json"],
+      ])
+        same(args, mode);
     }
     const table = same(["list"]).stdout;
     expect(table).toMatch(/^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\n/);
@@ -193,7 +232,9 @@ describe("native launcher vs node: identical outputs", () => {
     same(["resume", a], "json", ["resume", b], swap); // not paused
     same(["pause", a], "none", ["pause", b], swap);
     sameState(a, b);
-    expect(readFileSync(join(cgroupDirsNamed(b).find((d) => d.includes("/freezer/"))!, "freezer.state"), "utf8").trim()).toBe("FROZEN");
+    expect(readFileSync(join(cgroupDirsNamed(b).find((d) => d.includes("/freezer/"))!, "freezer.state"), "utf8").trim()).toBe(
+      "FROZEN",
+    );
     same(["pause", a], "json", ["pause", b], swap); // already paused
     same(["delete", a], "text", ["delete", b], swap); // not stopped: paused
     same(["resume", a], "none", ["resume", b], swap);
@@ -216,11 +257,11 @@ describe("native launcher vs node: identical outputs", () => {
     sameEvents(a, b);
     expect(eventsOf(b).map((e) => `${e.action} ${JSON.stringify(e.attributes)}`)).toEqual([
       `create ${JSON.stringify({ bundle })}`,
-      'start {}',
+      "start {}",
       'kill {"signal":0}',
       'kill {"signal":9}',
       'kill {"signal":9,"all":true}',
-      'delete {}',
+      "delete {}",
     ]);
   });
 
@@ -320,7 +361,10 @@ describe("native launcher vs node: identical outputs", () => {
     for (const id of ids) create(id);
     const run = (args: string[], env: Record<string, string>) =>
       new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(POLIS, ["--root", root, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(POLIS, ["--root", root, ...args], {
+          env: { ...process.env, ...env },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));
@@ -331,7 +375,9 @@ describe("native launcher vs node: identical outputs", () => {
 
     // Each container started twice at once, once per path: exactly one start wins.
     const starts = ids.flatMap((id, i) => [run(["start", id], path(i)), run(["start", id], path(i + 1))]);
-    const reads = Array.from({ length: 10 }, (_, i) => run(i % 3 ? ["state", ids[i % 5]] : ["list", "--format", "json"], path(i)));
+    const reads = Array.from({ length: 10 }, (_, i) =>
+      run(i % 3 ? ["state", ids[i % 5]] : ["list", "--format", "json"], path(i)),
+    );
     const started = await Promise.all(starts);
     for (const r of await Promise.all(reads)) {
       expect(r.code, r.stderr).toBe(0);
@@ -351,11 +397,21 @@ describe("native launcher vs node: identical outputs", () => {
     const more = Array.from({ length: 15 }, (_, i) => run(i % 2 ? ["list", "-q"] : ["state", ids[i % 5]], path(i)));
     for (const r of [...(await Promise.all(kills)), ...(await Promise.all(more))]) expect(r.code, r.stderr).toBe(0);
     await waitFor(() => !pids.some(pidAlive));
-    const deletes = await Promise.all(ids.flatMap((id, i) => [run(["delete", id], path(i)), run(["delete", id], path(i + 1)), ...(i < 5 ? [run(["list"], path(i))] : [])]));
+    const deletes = await Promise.all(
+      ids.flatMap((id, i) => [
+        run(["delete", id], path(i)),
+        run(["delete", id], path(i + 1)),
+        ...(i < 5 ? [run(["list"], path(i))] : []),
+      ]),
+    );
     for (const r of deletes) {
       if (r.code !== 0) expect(r.stderr).toMatch(/container does not exist/);
     }
-    expect(polisOk(root, ["list", "-q"]).stdout.split("\n").filter((l) => ids.includes(l))).toEqual([]);
+    expect(
+      polisOk(root, ["list", "-q"])
+        .stdout.split("\n")
+        .filter((l) => ids.includes(l)),
+    ).toEqual([]);
     for (const id of ids) expect(cgroupDirsNamed(id)).toEqual([]);
   });
 });

@@ -53,7 +53,9 @@ describe.skipIf(skip)("network create / connect / disconnect / rm / prune", () =
     ns.polisOk(root, ["network", "connect", "--ip", "10.61.0.10", "front", web]);
     // the engine's event history (contract: events table) records each step
     const db = new Database(`${root}/state.db`, { readonly: true });
-    const events = db.prepare("SELECT action FROM events WHERE type = 'network' AND id = ? ORDER BY seq").all(web) as { action: string }[];
+    const events = db.prepare("SELECT action FROM events WHERE type = 'network' AND id = ? ORDER BY seq").all(web) as {
+      action: string;
+    }[];
     db.close();
     expect(events.map((e) => e.action)).toEqual(["connect", "disconnect", "connect"]);
   });
@@ -77,18 +79,41 @@ describe.skipIf(skip)("network create / connect / disconnect / rm / prune", () =
 
   it("foreground run on a network: the container sees its address; afterwards nothing is left", () => {
     const id = `fg-${process.pid}`;
-    const r = ns.polisOk(root, ["run", "--bundle", c.bundle(["ip", "-o", "-4", "addr", "show", "eth0"], id), "--network", "front", id]);
+    const r = ns.polisOk(root, [
+      "run",
+      "--bundle",
+      c.bundle(["ip", "-o", "-4", "addr", "show", "eth0"], id),
+      "--network",
+      "front",
+      id,
+    ]);
     expect(r.stdout).toMatch(/inet 10\.61\.0\.\d+\/24/);
     expect(Object.keys(inspect("front").containers)).not.toContain(id);
     // create --network attaches before create returns; start leaves it alone
     const created = `${id}c`;
-    ns.polisOk(root, ["create", "--bundle", c.bundle(["sleep", "1000"], created), "--network", "front", "--ip", "10.61.0.77", created]);
+    ns.polisOk(root, [
+      "create",
+      "--bundle",
+      c.bundle(["sleep", "1000"], created),
+      "--network",
+      "front",
+      "--ip",
+      "10.61.0.77",
+      created,
+    ]);
     expect(c.sh(created, "ip -o -4 addr show eth0").stdout).toContain("10.61.0.77/24");
     ns.polisOk(root, ["start", created]);
     expect(inspect("front").containers[created].addresses).toEqual(["10.61.0.77/24"]);
     ns.polisOk(root, ["delete", "--force", created]);
     expect(inspect("front").containers[created]).toBeUndefined();
-    const none = ns.polisOk(root, ["run", "--bundle", c.bundle(["ip", "-o", "link"], `${id}n`), "--network", "none", `${id}n`]).stdout;
+    const none = ns.polisOk(root, [
+      "run",
+      "--bundle",
+      c.bundle(["ip", "-o", "link"], `${id}n`),
+      "--network",
+      "none",
+      `${id}n`,
+    ]).stdout;
     expect(none).toMatch(/^1: lo: <LOOPBACK,UP,LOWER_UP>/);
     expect(none.trim().split("\n")).toHaveLength(1);
   });

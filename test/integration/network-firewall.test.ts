@@ -73,7 +73,9 @@ describe.skipIf(skip)("network isolation, internal networks, IPv6", () => {
     const fake = join(dir, "resolv.conf");
     writeFileSync(fake, "nameserver 127.0.0.53\nnameserver 198.51.100.2\noptions timeout:2\n");
     expect(ns.exec("mount", ["--bind", fake, "/etc/resolv.conf"]).code).toBe(0);
-    const dns = ns.sh(`nsenter -t ${outside} -n python3 ${join(REPO, "test", "helpers", "dns-responder.py")} 198.51.100.2 198.51.100.2 >/dev/null 2>&1 & echo $!`);
+    const dns = ns.sh(
+      `nsenter -t ${outside} -n python3 ${join(REPO, "test", "helpers", "dns-responder.py")} 198.51.100.2 198.51.100.2 >/dev/null 2>&1 & echo $!`,
+    );
     servers.push(Number(dns.stdout.trim()));
     ns.polisOk(root, ["network", "create", "--subnet", "10.65.0.0/24", "resolv"]);
     const id = c.run(["--network", "resolv"], ["sleep", "1000"]);

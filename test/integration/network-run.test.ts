@@ -51,7 +51,12 @@ describe.skipIf(skip)("run --network, -p, names", () => {
   const table = () => ns.exec("nft", ["list", "table", "inet", "polis"]).stdout;
   const hostGet = (ip: string, port: number) => ns.sh(hostHttpGet(ip, port)).stdout;
   const udpEcho = (ip: string, port: number) =>
-    ns.exec("python3", ["-c", `import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(3);s.sendto(b"hello",("${ip}",${port}));print(s.recv(100).decode())`]).stdout.trim();
+    ns
+      .exec("python3", [
+        "-c",
+        `import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(3);s.sendto(b"hello",("${ip}",${port}));print(s.recv(100).decode())`,
+      ])
+      .stdout.trim();
 
   it("containers resolve each other by name, alias and name.NETWORK, not other networks' names", () => {
     ns.polisOk(root, ["network", "create", "app"]);
@@ -85,7 +90,10 @@ describe.skipIf(skip)("run --network, -p, names", () => {
 
   it("publishes TCP, UDP, ranges and a host address; reachable from the host, localhost and containers (hairpin)", () => {
     ns.polisOk(root, ["network", "create", "pub"]);
-    const id = c.run(["--network", "pub", "-p", "8080:80", "-p", "9000-9002:7000-7002", "-p", "127.0.0.1:8181:80", "-p", "5353:5353/udp"], HTTPD);
+    const id = c.run(
+      ["--network", "pub", "-p", "8080:80", "-p", "9000-9002:7000-7002", "-p", "127.0.0.1:8181:80", "-p", "5353:5353/udp"],
+      HTTPD,
+    );
     for (const p of [7000, 7001, 7002]) c.sh(id, `httpd -p ${p} -h /etc`);
     // a UDP echo in the container's netns (busybox has no UDP server)
     const echo = ns.sh(
@@ -159,7 +167,9 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     const runs = ids.map(
       (id) =>
         new Promise<number>((resolve) => {
-          ns.spawnPolis(root, ["run", "-d", "--bundle", bundle, "--network", "crowd", id]).on("exit", (code) => resolve(code ?? -1));
+          ns.spawnPolis(root, ["run", "-d", "--bundle", bundle, "--network", "crowd", id]).on("exit", (code) =>
+            resolve(code ?? -1),
+          );
         }),
     );
     expect(await Promise.all(runs)).toEqual(ids.map(() => 0));
@@ -185,7 +195,19 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     ns.polisOk(root, ["network", "create", "killed"]);
     const before = veths();
     const id = uniqueId("killed");
-    const p = ns.spawnPolis(root, ["--config", config, "run", "-d", "--bundle", c.bundle(["sleep", "1000"], id), "--network", "killed", "-p", "7777:80", id]);
+    const p = ns.spawnPolis(root, [
+      "--config",
+      config,
+      "run",
+      "-d",
+      "--bundle",
+      c.bundle(["sleep", "1000"], id),
+      "--network",
+      "killed",
+      "-p",
+      "7777:80",
+      id,
+    ]);
     await waitFor(() => existsSync(marker), 20_000);
     p.kill("SIGKILL");
     await new Promise((r) => p.on("exit", r));
@@ -233,9 +255,15 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     writeFileSync(noCni, `network:\n  cni_plugin_dirs: [${emptyDir}]\n`);
     const holder = c.run(["--network", "strict", "--ip", "10.70.0.9"], ["sleep", "1000"]);
     const cases: [string[], string][] = [
-      [["network", "create", "--subnet", "10.70.0.0/16", "clash"], "--subnet 10.70.0.0/16: overlaps network strict (10.70.0.0/24)"],
+      [
+        ["network", "create", "--subnet", "10.70.0.0/16", "clash"],
+        "--subnet 10.70.0.0/16: overlaps network strict (10.70.0.0/24)",
+      ],
       [["network", "create", "--subnet", "10.70.0/24", "bad"], `--subnet: "10.70.0/24" is not a CIDR`],
-      [["network", "create", "--subnet", "10.71.0.0/24", "--gateway", "10.72.0.1", "bad"], "--gateway 10.72.0.1: outside subnet 10.71.0.0/24"],
+      [
+        ["network", "create", "--subnet", "10.71.0.0/24", "--gateway", "10.72.0.1", "bad"],
+        "--gateway 10.72.0.1: outside subnet 10.71.0.0/24",
+      ],
       [["network", "rm", "strict"], `network strict is in use by container ${holder}`],
       [["network", "inspect", "nosuch"], "network nosuch: no such network"],
     ];
@@ -276,7 +304,9 @@ describe.skipIf(skip)("run --network, -p, names", () => {
       ns.polisOk(other, ["network", "create", "--subnet", "10.71.0.0/24", "elsewhere"]);
       const o2 = ns.polis(other, ["run", "-d", "--bundle", c.bundle(["sleep", "1000"], oid), "--network", "elsewhere", oid]);
       expect(o2.code).toBe(1);
-      expect(message(o2.stderr)).toContain(`nftables table inet polis belongs to polis root ${root}: two roots cannot both use networks on one host`);
+      expect(message(o2.stderr)).toContain(
+        `nftables table inet polis belongs to polis root ${root}: two roots cannot both use networks on one host`,
+      );
       expect(ns.polis(other, ["state", oid]).code).not.toBe(0);
       expect(JSON.parse(ns.polisOk(other, ["network", "inspect", "elsewhere"]).stdout)[0].containers).toEqual({});
       expect(veths()).toBe(vethsBefore);
@@ -286,7 +316,17 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     }
     // a bundle that cannot be created: the network's reservation is taken back too
     const id = uniqueId("bad");
-    const r = ns.polis(root, ["run", "-d", "--bundle", join(scratch, "no-such-bundle"), "--network", "strict", "-p", "6060:80", id]);
+    const r = ns.polis(root, [
+      "run",
+      "-d",
+      "--bundle",
+      join(scratch, "no-such-bundle"),
+      "--network",
+      "strict",
+      "-p",
+      "6060:80",
+      id,
+    ]);
     expect(r.code).toBe(1);
     expect(existsSync(join(root, "network", "containers", id))).toBe(false);
     const db = new Database(join(root, "state.db"), { readonly: true });

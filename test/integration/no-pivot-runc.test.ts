@@ -45,7 +45,10 @@ afterAll(() => {
 });
 
 function outcome(stdout: string): string {
-  return stdout.split("\n").filter((l) => /^(proc|sysfs)=/.test(l)).join(" ");
+  return stdout
+    .split("\n")
+    .filter((l) => /^(proc|sysfs)=/.test(l))
+    .join(" ");
 }
 
 describe.skipIf(!runc)("nested procfs/sysfs mounts in a user namespace: as runc on this host", () => {

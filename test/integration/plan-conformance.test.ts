@@ -32,7 +32,11 @@ describe("a config without a mount namespace (inherited, as the spec says)", () 
   function inPrivateMountNs(script: string): { code: number; out: string } {
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], { encoding: "utf8", env, timeout: 60_000 });
+    const r = spawnSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], {
+      encoding: "utf8",
+      env,
+      timeout: 60_000,
+    });
     return { code: r.status ?? -1, out: r.stdout + r.stderr };
   }
   const noMountNs = (c: Record<string, any>) => {
@@ -72,7 +76,9 @@ describe("a config without a mount namespace (inherited, as the spec says)", () 
     const bundle = busyboxBundle((c) => {
       noMountNs(c);
       // runs once the mounts are made, and ends with polis (nothing outlives the test)
-      c.hooks = { createRuntime: [{ path: "/bin/sh", args: ["sh", "-c", "while kill -0 $PPID 2>/dev/null; do sleep 0.1; done"] }] };
+      c.hooks = {
+        createRuntime: [{ path: "/bin/sh", args: ["sh", "-c", "while kill -0 $PPID 2>/dev/null; do sleep 0.1; done"] }],
+      };
     });
     const p = `${sh(POLIS)} --root ${sh(root)}`;
     const r = inPrivateMountNs(`
@@ -91,7 +97,10 @@ describe("a config without a mount namespace (inherited, as the spec says)", () 
 
   it("refuses what would change the runtime's own mounts, naming the field", () => {
     for (const [edit, message] of [
-      [(c: Record<string, any>) => (c.linux.maskedPaths = ["/proc/kcore"]), "linux.maskedPaths: unable to restrict sys entries without a private MNT namespace"],
+      [
+        (c: Record<string, any>) => (c.linux.maskedPaths = ["/proc/kcore"]),
+        "linux.maskedPaths: unable to restrict sys entries without a private MNT namespace",
+      ],
       [(c: Record<string, any>) => (c.root.readonly = true), "root.readonly: "],
       [(c: Record<string, any>) => (c.linux.rootfsPropagation = "rslave"), "linux.rootfsPropagation: "],
     ] as const) {
@@ -117,8 +126,12 @@ describe("startContainer hooks", () => {
       c.process.args = ["true"];
       c.process.user = { uid: 1000, gid: 1000 };
       c.mounts.push({ destination: "/out", type: "bind", source: out, options: ["rbind"] });
-      c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }] };
-      const probe = 'id -u > /out/uid; mkdir /out/made 2>/dev/null; echo $? > /out/mkdir; grep -E "^(Seccomp|NoNewPrivs|CapEff):" /proc/self/status > /out/status';
+      c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }],
+      };
+      const probe =
+        'id -u > /out/uid; mkdir /out/made 2>/dev/null; echo $? > /out/mkdir; grep -E "^(Seccomp|NoNewPrivs|CapEff):" /proc/self/status > /out/status';
       c.hooks = { startContainer: [{ path: "/bin/sh", args: ["sh", "-c", probe] }] };
     });
     try {
@@ -154,12 +167,16 @@ describe("a terminal for a process with a non-root user", () => {
       rmSync(bundle, { recursive: true, force: true });
     }
     const { withRunning } = await import("../helpers/containers.js");
-    await withRunning(root, () => {}, (cid) => {
-      const exec = polis(root, ["exec", "-t", "--user", "1000:1001", cid, "sh", "-c", ownerProbe]);
-      expect(exec.stdout + exec.stderr).toContain("owner=1000:5");
-      const asRoot = polis(root, ["exec", "-t", cid, "sh", "-c", ownerProbe]);
-      expect(asRoot.stdout + asRoot.stderr).toContain("owner=0:5");
-    });
+    await withRunning(
+      root,
+      () => {},
+      (cid) => {
+        const exec = polis(root, ["exec", "-t", "--user", "1000:1001", cid, "sh", "-c", ownerProbe]);
+        expect(exec.stdout + exec.stderr).toContain("owner=1000:5");
+        const asRoot = polis(root, ["exec", "-t", cid, "sh", "-c", ownerProbe]);
+        expect(asRoot.stdout + asRoot.stderr).toContain("owner=0:5");
+      },
+    );
   });
 });
 
@@ -195,41 +212,50 @@ const v1 = (ctrl: string) => existsSync(`/sys/fs/cgroup/${ctrl}/cgroup.procs`);
 if (!v1("memory") || !v1("pids")) console.log("exec --cgroup: skipped: needs the cgroup v1 memory and pids hierarchies");
 
 describe("exec --cgroup given several times", () => {
-  it.skipIf(!v1("memory") || !v1("pids"))("joins every sub-cgroup it names, one per controller (only the last one, before)", async () => {
-    const { withRunning } = await import("../helpers/containers.js");
-    await withRunning(root, () => {}, async (id, initPid) => {
-      // the container's memory and pids cgroups as the host sees them (v1 here; skip otherwise)
-      const dirOf = (ctrl: string) => {
-        const line = readFileSync(`/proc/${initPid}/cgroup`, "utf8").split("\n").find((l) => l.split(":")[1] === ctrl);
-        return line && join("/sys/fs/cgroup", ctrl, line.split(":")[2]);
-      };
-      const mem = dirOf("memory");
-      const pids = dirOf("pids");
-      if (!mem || !pids) throw new Error("the container has no memory or pids cgroup");
-      mkdirSync(join(mem, "m"));
-      mkdirSync(join(pids, "p"));
-      try {
-        const r = polis(root, ["exec", "--cgroup", "memory:m", "--cgroup", "pids:p", id, "cat", "/proc/self/cgroup"]);
-        expect(r.code, r.stderr).toBe(0);
-        expect(r.stdout).toMatch(new RegExp(`:memory:/(.*/)?${id}/m\n`));
-        expect(r.stdout).toMatch(new RegExp(`:pids:/(.*/)?${id}/p\n`));
-        const twice = polis(root, ["exec", "--cgroup", "memory:m", "--cgroup", "memory:m", id, "true"]);
-        expect(twice.code).toBe(255);
-        expect(twice.stderr).toContain("controller memory specified multiple times");
-      } finally {
-        for (const d of [join(mem, "m"), join(pids, "p")]) {
-          for (let i = 0; i < 100; i++) {
-            try {
-              rmdirSync(d);
-              break;
-            } catch {
-              await new Promise((r) => setTimeout(r, 20));
+  it.skipIf(!v1("memory") || !v1("pids"))(
+    "joins every sub-cgroup it names, one per controller (only the last one, before)",
+    async () => {
+      const { withRunning } = await import("../helpers/containers.js");
+      await withRunning(
+        root,
+        () => {},
+        async (id, initPid) => {
+          // the container's memory and pids cgroups as the host sees them (v1 here; skip otherwise)
+          const dirOf = (ctrl: string) => {
+            const line = readFileSync(`/proc/${initPid}/cgroup`, "utf8")
+              .split("\n")
+              .find((l) => l.split(":")[1] === ctrl);
+            return line && join("/sys/fs/cgroup", ctrl, line.split(":")[2]);
+          };
+          const mem = dirOf("memory");
+          const pids = dirOf("pids");
+          if (!mem || !pids) throw new Error("the container has no memory or pids cgroup");
+          mkdirSync(join(mem, "m"));
+          mkdirSync(join(pids, "p"));
+          try {
+            const r = polis(root, ["exec", "--cgroup", "memory:m", "--cgroup", "pids:p", id, "cat", "/proc/self/cgroup"]);
+            expect(r.code, r.stderr).toBe(0);
+            expect(r.stdout).toMatch(new RegExp(`:memory:/(.*/)?${id}/m\n`));
+            expect(r.stdout).toMatch(new RegExp(`:pids:/(.*/)?${id}/p\n`));
+            const twice = polis(root, ["exec", "--cgroup", "memory:m", "--cgroup", "memory:m", id, "true"]);
+            expect(twice.code).toBe(255);
+            expect(twice.stderr).toContain("controller memory specified multiple times");
+          } finally {
+            for (const d of [join(mem, "m"), join(pids, "p")]) {
+              for (let i = 0; i < 100; i++) {
+                try {
+                  rmdirSync(d);
+                  break;
+                } catch {
+                  await new Promise((r) => setTimeout(r, 20));
+                }
+              }
             }
           }
-        }
-      }
-    });
-  });
+        },
+      );
+    },
+  );
 });
 
 describe("bind mounts of a container in a user namespace", () => {

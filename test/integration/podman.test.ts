@@ -6,8 +6,15 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { nsInode, pidAlive, POLIS, waitFor } from "../helpers/polis.js";
 import {
-  cgroupDirsAt, IMAGE, mountsMentioning, podmanCommandLine, processesMentioning, setupPodman,
-  spawnToFiles, teardownPodman, type Podman,
+  cgroupDirsAt,
+  IMAGE,
+  mountsMentioning,
+  podmanCommandLine,
+  processesMentioning,
+  setupPodman,
+  spawnToFiles,
+  teardownPodman,
+  type Podman,
 } from "../helpers/podman.js";
 import { cgroupPathDir, debInstalled, frozen, lacking, memoryLimit, noteSkip, pidCgroupDir } from "../helpers/host.js";
 
@@ -103,7 +110,9 @@ describe.skipIf(!!missing)("foreground containers", () => {
 
     const calls = callsFor(id);
     // conmon treats "polis" as a JSON-log runtime only because containers.conf says so.
-    expect(calls[0]).toMatch(new RegExp(`^--log-format=json --log \\S+/oci-log create --bundle \\S+ --pid-file \\S+/pidfile ${id}$`));
+    expect(calls[0]).toMatch(
+      new RegExp(`^--log-format=json --log \\S+/oci-log create --bundle \\S+ --pid-file \\S+/pidfile ${id}$`),
+    );
     expect(calls).toContain(`start ${id}`);
     expect(calls).toContain(`delete --force ${id}`);
     expect(p.calls().some((c) => /(^| )--root( |=)/.test(c))).toBe(false);
@@ -129,7 +138,16 @@ describe.skipIf(!!missing)("foreground containers", () => {
     const cf = cidFile();
     // The short sleep: podman 4.3 can lose the first output of a -t container that prints before
     // its attach is set up (seen under load, with any runtime whose start is quick).
-    const r = await underPty(["run", "-it", "--rm", ...common(cf), IMAGE, "sh", "-c", "sleep 0.3; tty; [ -t 0 ] && echo stdin-is-tty; exit 6"]);
+    const r = await underPty([
+      "run",
+      "-it",
+      "--rm",
+      ...common(cf),
+      IMAGE,
+      "sh",
+      "-c",
+      "sleep 0.3; tty; [ -t 0 ] && echo stdin-is-tty; exit 6",
+    ]);
     const id = readCid(cf);
     removed.push(id);
     // podman 4.3 may echo a "^@" before the session's output, as with exec -it (runc as well).
@@ -142,8 +160,15 @@ describe.skipIf(!!missing)("foreground containers", () => {
 describe.skipIf(!!missing)("stop", () => {
   it("stop -t 2 sends TERM to a container that traps it, then KILL; logs show both lines", async () => {
     const cf = cidFile();
-    await p.ok(["run", "-d", ...common(cf), IMAGE, "sh", "-c",
-      'trap "echo got-term" TERM; echo started; while :; do sleep 0.1; done']);
+    await p.ok([
+      "run",
+      "-d",
+      ...common(cf),
+      IMAGE,
+      "sh",
+      "-c",
+      'trap "echo got-term" TERM; echo started; while :; do sleep 0.1; done',
+    ]);
     const id = readCid(cf);
     const pid = Number(await inspect(id, "{{.State.Pid}}"));
     expect(pidAlive(pid)).toBe(true);

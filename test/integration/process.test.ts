@@ -37,7 +37,11 @@ describe("process", () => {
   it("sets rlimits, and names the rlimit it cannot raise", async () => {
     await withRunning(
       root,
-      (c) => (c.process.rlimits = [{ type: "RLIMIT_NOFILE", soft: 512, hard: 1024 }, { type: "RLIMIT_CORE", soft: 0, hard: 0 }]),
+      (c) =>
+        (c.process.rlimits = [
+          { type: "RLIMIT_NOFILE", soft: 512, hard: 1024 },
+          { type: "RLIMIT_CORE", soft: 0, hard: 0 },
+        ]),
       (_id, pid) => {
         const limits = readFileSync(`/proc/${pid}/limits`, "utf8");
         expect(limits).toMatch(/Max open files\s+512\s+1024/);
@@ -60,7 +64,13 @@ describe("process", () => {
       root,
       (c) => {
         const caps = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
-        c.process.capabilities = { bounding: caps, effective: caps, permitted: caps, inheritable: ["CAP_KILL"], ambient: ["CAP_KILL"] };
+        c.process.capabilities = {
+          bounding: caps,
+          effective: caps,
+          permitted: caps,
+          inheritable: ["CAP_KILL"],
+          ambient: ["CAP_KILL"],
+        };
         c.process.noNewPrivileges = true;
       },
       (_id, pid) => {
@@ -95,7 +105,10 @@ describe("process", () => {
   });
 
   it("fails create when args[0] is missing or not executable", () => {
-    for (const [arg0, why] of [["/no/such/binary", "ENOENT"], ["/etc/passwd", "EACCES"]]) {
+    for (const [arg0, why] of [
+      ["/no/such/binary", "ENOENT"],
+      ["/etc/passwd", "EACCES"],
+    ]) {
       const bundle = busyboxBundle((c) => (c.process.args = [arg0]));
       const id = uniqueId("noexec");
       const r = polis(root, ["create", "--bundle", bundle, id]);
@@ -129,7 +142,9 @@ describe("terminal", () => {
   it("sends the pty master over --console-socket with the console size", async () => {
     const dir = mkdtempSync(join(tmpdir(), "polis-console-"));
     const sock = join(dir, "console.sock");
-    const receiver = spawn("python3", [join(REPO, "test", "helpers", "console_receiver.py"), sock], { stdio: ["ignore", "pipe", "inherit"] });
+    const receiver = spawn("python3", [join(REPO, "test", "helpers", "console_receiver.py"), sock], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     receiver.stdout.on("data", (d) => (out += d));
     await waitFor(() => out.includes("listening"));

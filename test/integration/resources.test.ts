@@ -63,18 +63,22 @@ describe("linux.resources", () => {
   });
 
   it("pause and resume freeze and thaw the container", async () => {
-    await withRunning(root, () => {}, (id, pid) => {
-      // v1 freezer.state or cgroup2's cgroup.freeze, whichever freezer this host gives the container
-      const state = () => (frozen(pid) ? "FROZEN" : "THAWED");
-      polisOk(root, ["pause", id]);
-      expect(state()).toBe("FROZEN");
-      expect(JSON.parse(polisOk(root, ["state", id]).stdout).status).toBe("paused");
-      expect(polis(root, ["pause", id]).stderr).toContain("already paused");
-      polisOk(root, ["resume", id]);
-      expect(state()).toBe("THAWED");
-      expect(JSON.parse(polisOk(root, ["state", id]).stdout).status).toBe("running");
-      expect(polis(root, ["resume", id]).stderr).toContain("not paused");
-    });
+    await withRunning(
+      root,
+      () => {},
+      (id, pid) => {
+        // v1 freezer.state or cgroup2's cgroup.freeze, whichever freezer this host gives the container
+        const state = () => (frozen(pid) ? "FROZEN" : "THAWED");
+        polisOk(root, ["pause", id]);
+        expect(state()).toBe("FROZEN");
+        expect(JSON.parse(polisOk(root, ["state", id]).stdout).status).toBe("paused");
+        expect(polis(root, ["pause", id]).stderr).toContain("already paused");
+        polisOk(root, ["resume", id]);
+        expect(state()).toBe("THAWED");
+        expect(JSON.parse(polisOk(root, ["state", id]).stdout).status).toBe("running");
+        expect(polis(root, ["resume", id]).stderr).toContain("not paused");
+      },
+    );
   });
 
   it("a resource the host cannot enforce is an error naming the field, not a silent skip", () => {

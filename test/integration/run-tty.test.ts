@@ -59,7 +59,10 @@ interface PtyResult {
   restored: boolean;
 }
 
-function underPty(args: string[], o: { size: [number, number]; resize: [number, number]; marker: string; input: string; kill?: boolean }): PtyResult {
+function underPty(
+  args: string[],
+  o: { size: [number, number]; resize: [number, number]; marker: string; input: string; kill?: boolean },
+): PtyResult {
   const script = join(work, "harness.py");
   if (!existsSync(script)) writeFileSync(script, HARNESS);
   const argv = [POLIS, "--root", root, ...args];
@@ -86,10 +89,18 @@ function expectGone(id: string): void {
 
 describe("run with a terminal in the foreground", () => {
   it("proxies a real tty: raw mode, window size and SIGWINCH, input, exit code", () => {
-    const bundle = ttyBundle('tty; stty size; ls /proc/$$/fd; echo READY; read x; stty size; echo "got:$x"; exit 3', { height: 40, width: 120 });
+    const bundle = ttyBundle('tty; stty size; ls /proc/$$/fd; echo READY; read x; stty size; echo "got:$x"; exit 3', {
+      height: 40,
+      width: 120,
+    });
     const id = uniqueId("tty");
     try {
-      const r = underPty(["run", "--bundle", bundle, id], { size: [25, 90], resize: [33, 77], marker: "READY", input: "hello\r" });
+      const r = underPty(["run", "--bundle", bundle, id], {
+        size: [25, 90],
+        resize: [33, 77],
+        marker: "READY",
+        input: "hello\r",
+      });
       const lines = r.out.split("\r\n");
       expect(lines, JSON.stringify(r)).toContain("/dev/pts/0");
       // the caller's window wins over process.consoleSize, as with runc
@@ -149,7 +160,13 @@ describe("a proxied terminal whose polis dies", () => {
     const bundle = ttyBundle("echo READY; sleep 1000");
     const id = uniqueId("orphan");
     try {
-      const r = underPty(["run", "--bundle", bundle, id], { size: [25, 80], resize: [25, 80], marker: "READY", input: "", kill: true });
+      const r = underPty(["run", "--bundle", bundle, id], {
+        size: [25, 80],
+        resize: [25, 80],
+        marker: "READY",
+        input: "",
+        kill: true,
+      });
       expect(r.code).toBe(-9);
       const st = JSON.parse(polis(root, ["state", id]).stdout);
       expect(st.status).toBe("stopped");

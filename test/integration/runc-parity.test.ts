@@ -134,14 +134,18 @@ describe("slightly-off input runc accepts", () => {
     try {
       const r = polis(root, ["run", "--detach", "--bundle", bundle, id]);
       expect(r.code).toBe(0);
-      expect(r.stderr).toContain('level=warning msg="linux.resources.devices[1].access: \\"rwmx\\" has letters other than r, w and m');
+      expect(r.stderr).toContain(
+        'level=warning msg="linux.resources.devices[1].access: \\"rwmx\\" has letters other than r, w and m',
+      );
       const dirs = cgroupDirsNamed(id);
       const devicesMount = layout().v1.find((h) => h.controllers.includes("devices"))?.mountpoint;
       const devices = devicesMount && dirs.find((d) => d.startsWith(`${devicesMount}/`));
       if (devices) expect(readFileSync(join(devices, "devices.list"), "utf8")).toContain("c 1:11 rwm");
       if (hugetlb) {
         expect(r.stderr).toContain("linux.resources.hugepageLimits[0].pagesize: read as");
-        const withHugetlb = dirs.find((d) => existsSync(join(d, "hugetlb.2MB.max")) || existsSync(join(d, "hugetlb.2MB.limit_in_bytes")));
+        const withHugetlb = dirs.find(
+          (d) => existsSync(join(d, "hugetlb.2MB.max")) || existsSync(join(d, "hugetlb.2MB.limit_in_bytes")),
+        );
         expect(withHugetlb).toBeDefined();
         const file = existsSync(join(withHugetlb!, "hugetlb.2MB.max")) ? "hugetlb.2MB.max" : "hugetlb.2MB.limit_in_bytes";
         expect(readFileSync(join(withHugetlb!, file), "utf8").trim()).toBe("4194304");
@@ -176,11 +180,15 @@ describe("runc's wording, with the field path kept", () => {
   });
 
   it("a cwd that cannot be entered: chdir", async () => {
-    await withRunning(root, () => {}, (id) => {
-      const r = polis(root, ["exec", "--cwd", "/no-such-dir", id, "true"]);
-      expect(r.code).toBe(255);
-      expect(r.stderr).toContain('process.cwd: chdir to cwd \\"/no-such-dir\\": no such file or directory (ENOENT)');
-    });
+    await withRunning(
+      root,
+      () => {},
+      (id) => {
+        const r = polis(root, ["exec", "--cwd", "/no-such-dir", id, "true"]);
+        expect(r.code).toBe(255);
+        expect(r.stderr).toContain('process.cwd: chdir to cwd \\"/no-such-dir\\": no such file or directory (ENOENT)');
+      },
+    );
   });
 });
 
@@ -194,13 +202,23 @@ describe("--debug", () => {
     });
     try {
       polisOk(root, ["--debug", "--log", logFile, "--log-format", "json", "run", "--bundle", bundle, id]);
-      const lines = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const lines = readFileSync(logFile, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       const find = (msg: string | RegExp) => lines.find((l) => (typeof msg === "string" ? l.msg === msg : msg.test(l.msg)));
       expect(lines.every((l) => l.level === "debug")).toBe(true);
-      expect(find("config.json validated")).toMatchObject({ args: "true", bundle, namespaces: "pid,network,ipc,uts,mount", hooks: "prestart=1" });
+      expect(find("config.json validated")).toMatchObject({
+        args: "true",
+        bundle,
+        namespaces: "pid,network,ipc,uts,mount",
+        hooks: "prestart=1",
+      });
       expect(find("cgroup paths")?.devices ?? find("cgroup paths")?.unified).toMatch(new RegExp(`/${id}$`));
       expect(find(/^shim step \d+: MOUNT$/)).toMatchObject({ field: "root.path" });
-      expect(lines.some((l) => /^shim step \d+: MOUNT$/.test(l.msg) && l.field === "mounts[0]" && l.what === "mount proc on /proc")).toBe(true);
+      expect(
+        lines.some((l) => /^shim step \d+: MOUNT$/.test(l.msg) && l.field === "mounts[0]" && l.what === "mount proc on /proc"),
+      ).toBe(true);
       expect(find("shim reported pid")).toMatchObject({ field: "linux.namespaces" });
       expect(find("shim reported ready")?.ms).toBeGreaterThan(0);
       expect(find("hook done")).toMatchObject({ hook: "hooks.prestart[0]", path: "/bin/true" });

@@ -25,7 +25,10 @@ describe("executable lookup under a seccomp filter (noNewPrivileges false)", () 
   it("runs with a profile that only denies faccessat2 with EPERM", () => {
     const r = runScript(root, script, (c) => {
       c.process.noNewPrivileges = false;
-      c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["faccessat2"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }] };
+      c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["faccessat2"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }],
+      };
     });
     expect(r.stderr).not.toContain("find executable");
     expect(r.code, r.stderr).toBe(0);
@@ -47,7 +50,10 @@ describe("executable lookup under a seccomp filter (noNewPrivileges false)", () 
     const r = runScript(root, "true", (c) => {
       c.process.noNewPrivileges = false;
       c.process.args = ["/etc/passwd"];
-      c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["faccessat2"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }] };
+      c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["faccessat2"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }],
+      };
     });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("process.args[0]");

@@ -40,7 +40,8 @@ const status = (out: string, key: string) => out.match(new RegExp(`^${key}:\\s*(
 
 describe("seccomp in the container", () => {
   it("blocked syscalls return the configured errno; the same script without a profile succeeds", () => {
-    const script = "mkdir /tmp/made; echo mkdir=$?; test -d /tmp/made && echo exists; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status";
+    const script =
+      "mkdir /tmp/made; echo mkdir=$?; test -d /tmp/made && echo exists; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status";
     const r = runScript(root, script, (c) => {
       c.root.readonly = false;
       c.linux.seccomp = dockerWith({ action: "SCMP_ACT_ERRNO", errnoRet: 38 });
@@ -60,12 +61,16 @@ describe("seccomp in the container", () => {
   });
 
   it("loads the filter before dropping to a user without CAP_SYS_ADMIN when no_new_privs is off", () => {
-    const r = runScript(root, "mkdir /tmp/x; echo mkdir=$?; id -u; grep -E '^(Seccomp|NoNewPrivs|CapEff):' /proc/self/status", (c) => {
-      c.root.readonly = false;
-      c.process.noNewPrivileges = false;
-      c.process.user = { uid: 1000, gid: 1000 };
-      c.linux.seccomp = dockerWith({ action: "SCMP_ACT_ERRNO" }); // EPERM, runc's default
-    });
+    const r = runScript(
+      root,
+      "mkdir /tmp/x; echo mkdir=$?; id -u; grep -E '^(Seccomp|NoNewPrivs|CapEff):' /proc/self/status",
+      (c) => {
+        c.root.readonly = false;
+        c.process.noNewPrivileges = false;
+        c.process.user = { uid: 1000, gid: 1000 };
+        c.linux.seccomp = dockerWith({ action: "SCMP_ACT_ERRNO" }); // EPERM, runc's default
+      },
+    );
     expect(r.stderr).not.toContain("polis:");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("mkdir=1");
@@ -192,7 +197,11 @@ describe("SCMP_ACT_NOTIFY: the seccomp agent", () => {
       const bundle = busyboxBundle((c) => {
         c.root.readonly = false;
         c.process.noNewPrivileges = nnp;
-        c.process.args = ["sh", "-c", "mkdir /tmp/made && echo made; test -d /tmp/made && echo exists || echo absent; rmdir /tmp 2>/dev/null; echo end"];
+        c.process.args = [
+          "sh",
+          "-c",
+          "mkdir /tmp/made && echo made; test -d /tmp/made && echo exists || echo absent; rmdir /tmp 2>/dev/null; echo end",
+        ];
         c.linux.seccomp = {
           defaultAction: "SCMP_ACT_ALLOW",
           listenerPath: sock,
@@ -233,7 +242,11 @@ describe("SCMP_ACT_NOTIFY: the seccomp agent", () => {
     const id = uniqueId("scnolisten");
     const sock = join(dir, "nobody-listens.sock");
     const bundle = busyboxBundle((c) => {
-      c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", listenerPath: sock, syscalls: [{ names: MKDIR, action: "SCMP_ACT_NOTIFY" }] };
+      c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        listenerPath: sock,
+        syscalls: [{ names: MKDIR, action: "SCMP_ACT_NOTIFY" }],
+      };
     });
     try {
       const r = polis(root, ["create", "--bundle", bundle, id]);

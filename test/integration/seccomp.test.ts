@@ -30,7 +30,12 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface ProbeResult { out: string; status: number | null; signal: NodeJS.Signals | null; stderr: string }
+interface ProbeResult {
+  out: string;
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
 
 function probe(profile: Seccomp, ...cmd: (string | number)[]): ProbeResult {
   const { bpf, flags } = compileSeccomp(profile);
@@ -48,17 +53,24 @@ const allowAllBut = (rule: NonNullable<Seccomp["syscalls"]>[number], extra: Part
 
 describe("seccomp filters in the kernel", () => {
   it("returns EPERM for SCMP_ACT_ERRNO without errnoRet, and errnoRet when given", () => {
-    expect(probe(allowAllBut({ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }), "mkdir", "d1").out).toBe("ret=-1 errno=1");
+    expect(probe(allowAllBut({ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }), "mkdir", "d1").out).toBe(
+      "ret=-1 errno=1",
+    );
     expect(existsSync(join(dir, "d1"))).toBe(false);
-    expect(probe(allowAllBut({ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 38 }), "mkdir", "d2").out).toBe("ret=-1 errno=38");
+    expect(probe(allowAllBut({ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 38 }), "mkdir", "d2").out).toBe(
+      "ret=-1 errno=38",
+    );
     // control: without the rule the same probe creates the directory
     expect(probe(allowAllBut({ names: ["rmdir"], action: "SCMP_ACT_ERRNO" }), "mkdir", "d3").out).toBe("ret=0 errno=0");
     expect(existsSync(join(dir, "d3"))).toBe(true);
   });
 
   it("applies defaultErrnoRet to everything not allowed (busybox sees ENOSYS)", () => {
-    const profile: Seccomp = { ...DOCKER_LIKE, defaultErrnoRet: 38, syscalls: DOCKER_LIKE.syscalls!.map((r) =>
-      ({ ...r, names: r.names.filter((x) => x !== "mkdir" && x !== "mkdirat") })) };
+    const profile: Seccomp = {
+      ...DOCKER_LIKE,
+      defaultErrnoRet: 38,
+      syscalls: DOCKER_LIKE.syscalls!.map((r) => ({ ...r, names: r.names.filter((x) => x !== "mkdir" && x !== "mkdirat") })),
+    };
     const r = probe(profile, "exec", BUSYBOX, "mkdir", join(dir, "d4"));
     expect(r.stderr).toContain("Function not implemented");
     expect(r.status).toBe(1);
@@ -80,8 +92,14 @@ describe("seccomp filters in the kernel", () => {
 
   it("runs busybox under the docker-like profile but denies mount and unshare", () => {
     const target = join(dir, "mnt");
-    const r = probe(DOCKER_LIKE, "exec", BUSYBOX, "sh", "-c",
-      `echo hello; mkdir ${target} && echo made; mount -t tmpfs none ${target} || echo mount-failed; unshare -u true || echo unshare-failed`);
+    const r = probe(
+      DOCKER_LIKE,
+      "exec",
+      BUSYBOX,
+      "sh",
+      "-c",
+      `echo hello; mkdir ${target} && echo made; mount -t tmpfs none ${target} || echo mount-failed; unshare -u true || echo unshare-failed`,
+    );
     expect(r.status).toBe(0);
     expect(r.out.split("\n")).toEqual(["hello", "made", "mount-failed", "unshare-failed"]);
     expect(r.stderr).toContain("Operation not permitted");
@@ -96,10 +114,16 @@ describe("seccomp filters in the kernel", () => {
   });
 
   it("lets SCMP_ACT_LOG and SCMP_ACT_ALLOW through, with the LOG and SPEC_ALLOW flags", () => {
-    const log = allowAllBut({ names: ["getpid"], action: "SCMP_ACT_LOG" }, { flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"] });
+    const log = allowAllBut(
+      { names: ["getpid"], action: "SCMP_ACT_LOG" },
+      { flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"] },
+    );
     expect(compileSeccomp(log).flags).toBe(6);
     expect(probe(log, "sys", SYS.getpid).out).toMatch(/^ret=[1-9]\d* errno=0$/);
-    const allow: Seccomp = { defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: DOCKER_LIKE.syscalls![0].names, action: "SCMP_ACT_ALLOW" }] };
+    const allow: Seccomp = {
+      defaultAction: "SCMP_ACT_ERRNO",
+      syscalls: [{ names: DOCKER_LIKE.syscalls![0].names, action: "SCMP_ACT_ALLOW" }],
+    };
     expect(probe(allow, "sys", SYS.getpid).out).toMatch(/^ret=[1-9]\d* errno=0$/);
     expect(probe(allow, "sys", SYS.mount, 0, 0, 0, 0, 0).out).toBe("ret=-1 errno=1");
   });
@@ -109,10 +133,13 @@ describe("seccomp filters in the kernel", () => {
   });
 
   it("loads a notify filter with NEW_LISTENER (and WAIT_KILLABLE_RECV) flags the kernel accepts", () => {
-    const notify = allowAllBut({ names: ["unshare"], action: "SCMP_ACT_NOTIFY" }, {
-      listenerPath: "/run/polis-test-agent.sock",
-      flags: ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
-    });
+    const notify = allowAllBut(
+      { names: ["unshare"], action: "SCMP_ACT_NOTIFY" },
+      {
+        listenerPath: "/run/polis-test-agent.sock",
+        flags: ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+      },
+    );
     expect(compileSeccomp(notify).flags).toBe(8 | 32);
     // a syscall the filter does not notify runs normally (a notified one would wait for the agent)
     expect(probe(notify, "sys", SYS.getpid).out).toMatch(/^ret=[1-9]\d* errno=0$/);

@@ -19,7 +19,11 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** `polis run` a bundle whose rootfs was prepared by `prepare`; always deleted after. */
-function runPrepared(edit: (c: Config) => void, prepare: (rootfs: string) => void, check: (rootfs: string, r: ReturnType<typeof polis>) => void) {
+function runPrepared(
+  edit: (c: Config) => void,
+  prepare: (rootfs: string) => void,
+  check: (rootfs: string, r: ReturnType<typeof polis>) => void,
+) {
   const id = uniqueId("hp");
   const bundle = busyboxBundle(edit);
   try {
@@ -120,7 +124,9 @@ describe("a symlinked /proc or /sys in the rootfs is refused (CVE-2019-19921 cla
         rmSync(join(rootfs, dest), { recursive: true, force: true });
         mkdirSync(join(rootfs, "elsewhere"));
         symlinkSync("/elsewhere", join(rootfs, dest));
-        const index = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8")).mounts.findIndex((m: Config) => m.type === fstype);
+        const index = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8")).mounts.findIndex(
+          (m: Config) => m.type === fstype,
+        );
         const r = polis(root, ["create", "--bundle", bundle, id]);
         expect(r.code).toBe(1);
         expect(r.stderr).toContain(`mounts[${index}]: mount ${fstype} on /${dest}`);
@@ -139,7 +145,11 @@ describe("a symlinked /proc or /sys in the rootfs is refused (CVE-2019-19921 cla
   it("a real /proc directory still works (control)", () => {
     runPrepared(
       (c) => {
-        c.process.args = ["sh", "-c", "test -r /proc/self/status && awk '$5 == \"/proc\"' /proc/self/mountinfo | grep -c ' - proc '"];
+        c.process.args = [
+          "sh",
+          "-c",
+          "test -r /proc/self/status && awk '$5 == \"/proc\"' /proc/self/mountinfo | grep -c ' - proc '",
+        ];
       },
       () => {},
       (_rootfs, r) => {

@@ -17,7 +17,11 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** A running container (`sleep`) with /dev from its rootfs, where `plant` replaced dev/null first. */
-function withPlantedNull(plant: (devNull: string) => void, check: (pid: number) => void, edit: (c: Config) => void = () => {}): void {
+function withPlantedNull(
+  plant: (devNull: string) => void,
+  check: (pid: number) => void,
+  edit: (c: Config) => void = () => {},
+): void {
   const id = uniqueId("mask");
   const bundle = busyboxBundle((c: Config) => {
     c.mounts = c.mounts.filter((m: { destination: string }) => !m.destination.startsWith("/dev"));
@@ -78,10 +82,13 @@ describe("masked paths through a planted /dev/null", () => {
   });
 
   it("rootfs/dev/null a regular file: masks are still the real null device", () => {
-    withPlantedNull((devNull) => writeFileSync(devNull, "secret-looking data\n"), (pid) => {
-      expectNullDevice(pid);
-      // the planted file itself is left as the image had it (runc keeps an existing node)
-      expect(readFileSync(`/proc/${pid}/root/dev/null`, "utf8")).toBe("secret-looking data\n");
-    });
+    withPlantedNull(
+      (devNull) => writeFileSync(devNull, "secret-looking data\n"),
+      (pid) => {
+        expectNullDevice(pid);
+        // the planted file itself is left as the image had it (runc keeps an existing node)
+        expect(readFileSync(`/proc/${pid}/root/dev/null`, "utf8")).toBe("secret-looking data\n");
+      },
+    );
   });
 });

@@ -51,29 +51,33 @@ describe("/proc/<pid>/exe of the shim in the container's namespaces", () => {
   });
 
   it("during exec (the shim waits for the exec'd process in the container's mount namespace)", async () => {
-    await withRunning(root, () => {}, async (id, initPid) => {
-      const env = { ...process.env };
-      delete env.NODE_EXTRA_CA_CERTS;
-      const execer = spawn(POLIS, ["--root", root, "exec", id, "sleep", "5"], { env, stdio: "ignore" });
-      try {
-        let shim = 0;
-        await waitFor(() => {
-          for (const p of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-            try {
-              const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-              const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-              if (ppid === execer.pid && readFileSync(`/proc/${p}/comm`, "utf8").trim() === "polis-shim") shim = Number(p);
-            } catch {
-              // gone meanwhile
+    await withRunning(
+      root,
+      () => {},
+      async (id, initPid) => {
+        const env = { ...process.env };
+        delete env.NODE_EXTRA_CA_CERTS;
+        const execer = spawn(POLIS, ["--root", root, "exec", id, "sleep", "5"], { env, stdio: "ignore" });
+        try {
+          let shim = 0;
+          await waitFor(() => {
+            for (const p of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+              try {
+                const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+                const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+                if (ppid === execer.pid && readFileSync(`/proc/${p}/comm`, "utf8").trim() === "polis-shim") shim = Number(p);
+              } catch {
+                // gone meanwhile
+              }
             }
-          }
-          // the shim is in the container's mount namespace once it has joined it
-          return shim > 0 && nsInode(shim, "mnt") === nsInode(initPid, "mnt");
-        }, 10_000);
-        expectSealedCopy(shim);
-      } finally {
-        execer.kill("SIGKILL");
-      }
-    });
+            // the shim is in the container's mount namespace once it has joined it
+            return shim > 0 && nsInode(shim, "mnt") === nsInode(initPid, "mnt");
+          }, 10_000);
+          expectSealedCopy(shim);
+        } finally {
+          execer.kill("SIGKILL");
+        }
+      },
+    );
   });
 });

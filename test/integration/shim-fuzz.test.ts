@@ -93,7 +93,21 @@ interface Outcome {
 }
 
 const NOBODY = 65534;
-const SANDBOX = ["--reuid", `${NOBODY}`, "--regid", `${NOBODY}`, "--clear-groups", "unshare", "--user", "--map-root-user", "--mount", "--uts", "--ipc", "--net", "--cgroup"];
+const SANDBOX = [
+  "--reuid",
+  `${NOBODY}`,
+  "--regid",
+  `${NOBODY}`,
+  "--clear-groups",
+  "unshare",
+  "--user",
+  "--map-root-user",
+  "--mount",
+  "--uts",
+  "--ipc",
+  "--net",
+  "--cgroup",
+];
 let workDir = "";
 
 /** Run the shim on `input` (then EOF) as nobody in throw-away namespaces. */
@@ -229,7 +243,9 @@ describe.skipIf(!existsSync(SHIM))("polis-shim build hardening (native/binding.g
 
 const canSandbox = existsSync(SHIM) && spawnSync("setpriv", [...SANDBOX, "true"]).status === 0;
 if (!canSandbox) {
-  const why = existsSync(SHIM) ? "cannot run as nobody in a new user namespace (needs root and user namespaces)" : `no shim at ${SHIM}: npm run install`;
+  const why = existsSync(SHIM)
+    ? "cannot run as nobody in a new user namespace (needs root and user namespaces)"
+    : `no shim at ${SHIM}: npm run install`;
   console.log(`shim-fuzz: skipped: ${why}`);
 }
 
@@ -240,43 +256,42 @@ describe.skipIf(!canSandbox)(`polis-shim plan decoder fuzz (POLIS_FUZZ_SEED=${se
   });
   afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
-  it(
-    "answers every random, truncated or mutated plan with a report or a run, never a crash",
-    async () => {
-      const all = cases();
-      const failures: string[] = [];
-      let refused = 0;
-      let ran = 0;
-      const check = async ([name, input]: [string, Buffer]) => {
-        const verdict = judge(input);
-        const r = await feed(input);
-        const where = `${name} (${input.length} bytes, seed ${seed}): `;
-        if (r.timedOut) return failures.push(`${where}did not end within 5 s`);
-        if (r.signal) return failures.push(`${where}killed by ${r.signal}; stderr: ${r.stderr.trim()}`);
-        if (verdict.kind === "valid") return ran++;
-        refused++;
-        const want = { code: 1, messages: [{ type: "error", step: verdict.step, errno: verdict.errno }] };
-        const got = { code: r.code, messages: r.messages.map((m) => ({ type: m.type, step: m.step, errno: m.errno })) };
-        if (JSON.stringify(got) !== JSON.stringify(want)) failures.push(`${where}expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
-      };
-      // a few at a time: each case is two execs (unshare, the shim)
-      const queue = [...all];
-      await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          for (let c = queue.shift(); c; c = queue.shift()) await check(c);
-        }),
-      );
-      expect(failures).toEqual([]);
-      // the generator must reach both sides: refusals, and plans that decode and run
-      expect(refused).toBeGreaterThan(all.length / 2);
-      expect(ran).toBeGreaterThan(0);
-    },
-    180_000,
-  );
+  it("answers every random, truncated or mutated plan with a report or a run, never a crash", async () => {
+    const all = cases();
+    const failures: string[] = [];
+    let refused = 0;
+    let ran = 0;
+    const check = async ([name, input]: [string, Buffer]) => {
+      const verdict = judge(input);
+      const r = await feed(input);
+      const where = `${name} (${input.length} bytes, seed ${seed}): `;
+      if (r.timedOut) return failures.push(`${where}did not end within 5 s`);
+      if (r.signal) return failures.push(`${where}killed by ${r.signal}; stderr: ${r.stderr.trim()}`);
+      if (verdict.kind === "valid") return ran++;
+      refused++;
+      const want = { code: 1, messages: [{ type: "error", step: verdict.step, errno: verdict.errno }] };
+      const got = { code: r.code, messages: r.messages.map((m) => ({ type: m.type, step: m.step, errno: m.errno })) };
+      if (JSON.stringify(got) !== JSON.stringify(want))
+        failures.push(`${where}expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+    };
+    // a few at a time: each case is two execs (unshare, the shim)
+    const queue = [...all];
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let c = queue.shift(); c; c = queue.shift()) await check(c);
+      }),
+    );
+    expect(failures).toEqual([]);
+    // the generator must reach both sides: refusals, and plans that decode and run
+    expect(refused).toBeGreaterThan(all.length / 2);
+    expect(ran).toBeGreaterThan(0);
+  }, 180_000);
 
   it("refuses clone flags other than new namespaces (CLONE_VM would share the shim's memory)", async () => {
     for (const flags of [0x100 /* CLONE_VM */, 0x200 /* CLONE_FS */, 0x10000 /* CLONE_THREAD */, 0x20000 | 0x8000]) {
-      const plan = new Plan().add(OpCode.CLONE, "linux.namespaces", "clone", flags, "", "", "", "wait").add(OpCode.SETSID, "process", "setsid");
+      const plan = new Plan()
+        .add(OpCode.CLONE, "linux.namespaces", "clone", flags, "", "", "", "wait")
+        .add(OpCode.SETSID, "process", "setsid");
       const r = await feed(plan.encode());
       expect({ flags, signal: r.signal, code: r.code, messages: r.messages.map((m) => [m.type, m.step, m.errno]) }).toEqual({
         flags,

@@ -84,7 +84,12 @@ function tempDir(prefix: string): string {
   return d;
 }
 
-function clone(plan: Plan, flags: number, mode: "wait" | "detach", maps: [string, string, "" | "deny" | "allow"] = ["", "", ""]): Plan {
+function clone(
+  plan: Plan,
+  flags: number,
+  mode: "wait" | "detach",
+  maps: [string, string, "" | "deny" | "allow"] = ["", "", ""],
+): Plan {
   return plan.add(OpCode.CLONE, "linux.namespaces", "clone", flags, ...maps, mode);
 }
 
@@ -144,7 +149,10 @@ describe("polis-shim", () => {
     pids.push(pid);
 
     // the shell creates the file before it writes to it: wait for the whole line
-    const inner = await until(() => (existsSync(join(out, "pid")) ? readFileSync(join(out, "pid"), "utf8") : "").match(/^\d+\n/)?.[0], "pid file");
+    const inner = await until(
+      () => (existsSync(join(out, "pid")) ? readFileSync(join(out, "pid"), "utf8") : "").match(/^\d+\n/)?.[0],
+      "pid file",
+    );
     expect(inner.trim()).toBe("1");
     expect(readFileSync(join(out, "host"), "utf8").trim()).toBe("shimtest");
     for (const ns of ["pid", "mnt", "uts", "ipc", "net"]) {
@@ -202,7 +210,9 @@ describe("polis-shim", () => {
     await s.expect("pause");
     process.kill(s.child.pid!, "SIGKILL");
     process.kill(pid, "SIGKILL");
-    await expect(s.next()).rejects.toThrow(/polis-shim ended without a report \(killed by SIGKILL\), after step 1 \(hooks: run hooks\)/);
+    await expect(s.next()).rejects.toThrow(
+      /polis-shim ended without a report \(killed by SIGKILL\), after step 1 \(hooks: run hooks\)/,
+    );
   });
 
   it("reports a shim that cannot be run, and one whose plan is empty", async () => {
@@ -214,7 +224,10 @@ describe("polis-shim", () => {
 
   it("rejects an unknown op and a wrong argument count with EINVAL at that step", async () => {
     const bad = start(new Plan().add(OpCode.SETSID, "process", "setsid").add(99 as OpCode, "x", "op 99"));
-    await expect(bad.next()).rejects.toMatchObject({ report: { step: 1, errno: 22 }, message: "x: op 99: invalid argument (EINVAL)" });
+    await expect(bad.next()).rejects.toMatchObject({
+      report: { step: 1, errno: 22 },
+      message: "x: op 99: invalid argument (EINVAL)",
+    });
     const shortPlan = new Plan();
     shortPlan.ops.push({ code: OpCode.SETHOSTNAME, args: [], field: "hostname", what: "set hostname" }); // Plan.add would refuse it
     const short = start(shortPlan);
@@ -245,7 +258,9 @@ describe("polis-shim", () => {
     expect(existsSync(join(rootfs, host, "made"))).toBe(true);
     expect(existsSync(join(rootfs, "file"))).toBe(true);
     expect(statSync(join(rootfs, "run/resolve/stub.conf")).isFile()).toBe(true);
-    const points = readFileSync(`/proc/${pid}/mountinfo`, "utf8").split("\n").map((l) => l.split(" ")[4]);
+    const points = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+      .split("\n")
+      .map((l) => l.split(" ")[4]);
     expect(points).toContain(join(rootfs, host, "made"));
     expect(points).not.toContain(join(host, "made"));
     s.resume();
@@ -341,7 +356,17 @@ describe("polis-shim", () => {
       .add(OpCode.MOUNT, "mounts[0]", "mount proc", "proc", "/proc", "proc", NOSUID_NODEV_NOEXEC, "", rootfs)
       .add(OpCode.MOUNT, "mounts[1]", "mount /dev", "tmpfs", "/dev", "tmpfs", 2, "mode=755", rootfs)
       .add(OpCode.MKDIRS, "mounts[2].destination", "create /dev/pts", "/dev/pts", rootfs, "dir")
-      .add(OpCode.MOUNT, "mounts[2]", "mount devpts", "devpts", "/dev/pts", "devpts", 2 | 8, "newinstance,ptmxmode=0666,mode=0620", rootfs)
+      .add(
+        OpCode.MOUNT,
+        "mounts[2]",
+        "mount devpts",
+        "devpts",
+        "/dev/pts",
+        "devpts",
+        2 | 8,
+        "newinstance,ptmxmode=0666,mode=0620",
+        rootfs,
+      )
       .add(OpCode.SYMLINK, "linux.devices", "link /dev/ptmx", "pts/ptmx", "/dev/ptmx", rootfs)
       .add(OpCode.MKNOD, "linux.devices[0]", "create /dev/null", "/dev/null", "c", "1", "3", 0o666, "0", "0", rootfs)
       .add(OpCode.MASK_SOURCE, "linux.maskedPaths", "open /dev/null", "/dev/null")
@@ -380,11 +405,15 @@ describe("polis-shim", () => {
     expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
     expect(readFileSync(`/proc/${pid}/limits`, "utf8")).toMatch(/^Max open files\s+1024\s+2048\s+files/m);
     expect(readlinkSync(`/proc/${pid}/cwd`)).toBe("/tmp");
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+      .replace(/^.*\) /s, "")
+      .split(" ");
     expect(Number(stat[3])).toBe(pid); // session leader (field 6: session id)
     expect(Number(stat[4])).toBe(0x8800); // controlling tty: /dev/pts/0 (major 136, minor 0)
 
-    const mounts = readFileSync(`/proc/${pid}/mountinfo`, "utf8").split("\n").map((l) => l.split(" "));
+    const mounts = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+      .split("\n")
+      .map((l) => l.split(" "));
     const at = (p: string) => mounts.filter((m) => m[4] === p).at(-1);
     const procSys = at("/proc/sys")!;
     expect(procSys[5].split(",")).toEqual(expect.arrayContaining(["ro", "nosuid", "nodev", "noexec"]));

@@ -127,9 +127,7 @@ describe("state store under concurrency", () => {
     const winners = racers.filter((r) => r.ok);
     const losers = racers.filter((r) => !r.ok);
     expect(winners).toHaveLength(1);
-    expect(losers).toEqual([
-      { ok: false, name: "ContainerExistsError", message: "container with id same already exists" },
-    ]);
+    expect(losers).toEqual([{ ok: false, name: "ContainerExistsError", message: "container with id same already exists" }]);
 
     // What is on disk agrees: every id once, and "same" belongs to the racer that was told it won.
     const { Store } = await import("../../src/state/store.js");

@@ -78,11 +78,23 @@ describe("pure cgroup v2 fake tree", () => {
 
   it("writes v2 files with runc's conversions", () => {
     const { m, leaf, mnt } = v2Manager();
-    for (const d of [mnt, join(mnt, "pod")]) writeFileSync(join(d, "cgroup.subtree_control"), "cpuset cpu io memory hugetlb pids");
+    for (const d of [mnt, join(mnt, "pod")])
+      writeFileSync(join(d, "cgroup.subtree_control"), "cpuset cpu io memory hugetlb pids");
     files(leaf, {
-      "memory.max": "max", "memory.swap.max": "max", "memory.low": "0", "cpu.weight": "100", "cpu.max": "max 100000",
-      "cpu.max.burst": "0", "cpu.idle": "0", "io.weight": "default 100", "io.max": "", "pids.max": "max",
-      "hugetlb.2MB.max": "max", "cpuset.cpus": "", "cpuset.mems": "", "memory.high": "max",
+      "memory.max": "max",
+      "memory.swap.max": "max",
+      "memory.low": "0",
+      "cpu.weight": "100",
+      "cpu.max": "max 100000",
+      "cpu.max.burst": "0",
+      "cpu.idle": "0",
+      "io.weight": "default 100",
+      "io.max": "",
+      "pids.max": "max",
+      "hugetlb.2MB.max": "max",
+      "cpuset.cpus": "",
+      "cpuset.mems": "",
+      "memory.high": "max",
     });
     m.apply({
       memory: { limit: 100 << 20, swap: 300 << 20, reservation: 50 << 20 },
@@ -130,11 +142,15 @@ describe("pure cgroup v2 fake tree", () => {
     files(leaf, { "memory.max": "max" });
     // A fake tree is no cgroup: attaching the eBPF device program fails, naming the field.
     expect(() => m.apply({ devices: [{ allow: false, access: "rwm" }] })).toThrow(/^linux.resources.devices: /);
-    expect(() => m.apply({ network: { classID: 1 } })).toThrow("linux.resources.network.classID: net_cls controller is not mounted");
+    expect(() => m.apply({ network: { classID: 1 } })).toThrow(
+      "linux.resources.network.classID: net_cls controller is not mounted",
+    );
     expect(() => m.apply({ cpu: { realtimeRuntime: 100 } })).toThrow(/^linux.resources.cpu.realtimeRuntime: /);
     expect(() => m.apply({ memory: { swappiness: 10 } })).toThrow(/^linux.resources.memory.swappiness: /);
     expect(() => m.apply({ memory: { disableOOMKiller: true } })).toThrow(/^linux.resources.memory.disableOOMKiller: /);
-    expect(() => m.apply({ blockIO: { weight: 100 } })).toThrow("linux.resources.blockIO.weight: io controller is not available in the cgroup2 tree");
+    expect(() => m.apply({ blockIO: { weight: 100 } })).toThrow(
+      "linux.resources.blockIO.weight: io controller is not available in the cgroup2 tree",
+    );
     expect(() => m.apply({ hugepageLimits: [{ pageSize: "2MB", limit: 1 }] })).toThrow(/^linux.resources.hugepageLimits: /);
     expect(() => m.apply({ unified: { "../x": "1" } })).toThrow(/^linux.resources.unified.\.\.\/x: /);
     expect(() => m.apply({ memory: { limit: 1.5 } })).toThrow("linux.resources.memory.limit: must be an integer");
@@ -168,23 +184,44 @@ describe("hybrid fake tree (v1 controllers + cgroup2 with only hugetlb)", () => 
     const { base, m } = hybrid();
     const mem = join(base, "memory", "c1");
     files(mem, {
-      "memory.limit_in_bytes": "9223372036854771712", "memory.memsw.limit_in_bytes": "9223372036854771712",
-      "memory.soft_limit_in_bytes": "0", "memory.swappiness": "60", "memory.oom_control": "0",
+      "memory.limit_in_bytes": "9223372036854771712",
+      "memory.memsw.limit_in_bytes": "9223372036854771712",
+      "memory.soft_limit_in_bytes": "0",
+      "memory.swappiness": "60",
+      "memory.oom_control": "0",
       "memory.kmem.tcp.limit_in_bytes": "0",
     });
-    m.apply({ memory: { limit: 64 << 20, swap: 64 << 20, reservation: 32 << 20, swappiness: 0, disableOOMKiller: true, kernelTCP: 1 << 20 } });
+    m.apply({
+      memory: {
+        limit: 64 << 20,
+        swap: 64 << 20,
+        reservation: 32 << 20,
+        swappiness: 0,
+        disableOOMKiller: true,
+        kernelTCP: 1 << 20,
+      },
+    });
     expect(read(mem, "memory.limit_in_bytes")).toBe(String(64 << 20));
     expect(read(mem, "memory.memsw.limit_in_bytes")).toBe(String(64 << 20));
     expect(read(mem, "memory.soft_limit_in_bytes")).toBe(String(32 << 20));
     expect(read(mem, "memory.swappiness")).toBe("0");
     expect(read(mem, "memory.oom_control")).toBe("1");
     expect(read(mem, "memory.kmem.tcp.limit_in_bytes")).toBe(String(1 << 20));
-    expect(() => m.apply({ memory: { kernel: 1 } })).toThrow("linux.resources.memory.kernel: not supported by this kernel (no memory.kmem.limit_in_bytes)");
-    expect(() => m.apply({ memory: { swappiness: 101 } })).toThrow("linux.resources.memory.swappiness: must be between 0 and 100, got 101");
+    expect(() => m.apply({ memory: { kernel: 1 } })).toThrow(
+      "linux.resources.memory.kernel: not supported by this kernel (no memory.kmem.limit_in_bytes)",
+    );
+    expect(() => m.apply({ memory: { swappiness: 101 } })).toThrow(
+      "linux.resources.memory.swappiness: must be between 0 and 100, got 101",
+    );
 
     const dev = join(base, "devices", "c1");
     files(dev, { "devices.allow": "", "devices.deny": "" });
-    m.apply({ devices: [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }] });
+    m.apply({
+      devices: [
+        { allow: false, access: "rwm" },
+        { allow: true, type: "c", major: 1, minor: 3, access: "rwm" },
+      ],
+    });
     expect(read(dev, "devices.deny")).toBe("a *:* rwm");
     expect(read(dev, "devices.allow")).toBe("c 1:3 rwm");
   });
@@ -198,15 +235,25 @@ describe("hybrid fake tree (v1 controllers + cgroup2 with only hugetlb)", () => 
     expect(read(cpu, "cpu.cfs_period_us")).toBe("50000");
     expect(read(cpu, "cpu.cfs_quota_us")).toBe("20000");
     expect(read(cpu, "cpu.cfs_burst_us")).toBe("100");
-    expect(() => m.apply({ cpu: { realtimeRuntime: 1000 } })).toThrow(/^linux.resources.cpu.realtimeRuntime: real-time group scheduling is not enabled/);
+    expect(() => m.apply({ cpu: { realtimeRuntime: 1000 } })).toThrow(
+      /^linux.resources.cpu.realtimeRuntime: real-time group scheduling is not enabled/,
+    );
     const blk = join(base, "blkio", "c1");
     files(blk, { "blkio.bfq.weight": "100", "blkio.bfq.weight_device": "", "blkio.throttle.write_iops_device": "" });
-    m.apply({ blockIO: { weight: 200, weightDevice: [{ major: 8, minor: 0, weight: 300 }], throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 50 }] } });
+    m.apply({
+      blockIO: {
+        weight: 200,
+        weightDevice: [{ major: 8, minor: 0, weight: 300 }],
+        throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 50 }],
+      },
+    });
     expect(read(blk, "blkio.bfq.weight")).toBe("200");
     expect(read(blk, "blkio.bfq.weight_device")).toBe("8:0 300");
     expect(read(blk, "blkio.throttle.write_iops_device")).toBe("8:0 50");
     expect(() => m.apply({ blockIO: { leafWeight: 100 } })).toThrow(/^linux.resources.blockIO.leafWeight: not supported/);
-    expect(() => m.apply({ blockIO: { weight: 5 } })).toThrow("linux.resources.blockIO.weight: must be between 10 and 1000, got 5");
+    expect(() => m.apply({ blockIO: { weight: 5 } })).toThrow(
+      "linux.resources.blockIO.weight: must be between 10 and 1000, got 5",
+    );
   });
 
   it("sends hugetlb to the cgroup2 tree and enables it there", () => {
@@ -224,7 +271,9 @@ describe("hybrid fake tree (v1 controllers + cgroup2 with only hugetlb)", () => 
 
   it("errors for controllers that are not mounted, never skipping silently", () => {
     const { m } = hybrid();
-    expect(() => m.apply({ network: { classID: 0x100001 } })).toThrow("linux.resources.network.classID: net_cls controller is not mounted");
+    expect(() => m.apply({ network: { classID: 0x100001 } })).toThrow(
+      "linux.resources.network.classID: net_cls controller is not mounted",
+    );
     expect(() => m.apply({ network: { priorities: [{ name: "eth0", priority: 1 }] } })).toThrow(
       "linux.resources.network.priorities: net_prio controller is not mounted",
     );
@@ -250,7 +299,9 @@ describe("controllers this host lacks (rdma, net_cls, net_prio), on a fake tree"
     expect(read(dir, "rdma.max")).toBe("mlx5_0 hca_handle=3 hca_object=10000");
     applyResources({ rdma: dir }, { rdma: { mlx4_0: { hcaObjects: 7 }, none: {} } });
     expect(read(dir, "rdma.max")).toBe("mlx4_0 hca_object=7"); // "none" sets nothing: no write
-    expect(() => applyResources({ rdma: dir }, { rdma: { d: { hcaHandles: 1.5 } } })).toThrow(/^linux.resources.rdma.d.hcaHandles: /);
+    expect(() => applyResources({ rdma: dir }, { rdma: { d: { hcaHandles: 1.5 } } })).toThrow(
+      /^linux.resources.rdma.d.hcaHandles: /,
+    );
   });
 
   it("writes net_cls.classid and one net_prio.ifpriomap line per interface", async () => {
@@ -259,12 +310,15 @@ describe("controllers this host lacks (rdma, net_cls, net_prio), on a fake tree"
     const prio = join(root, "net_prio");
     files(cls, { "net_cls.classid": "0" });
     files(prio, { "net_prio.ifpriomap": "" });
-    applyResources({ net_cls: cls, net_prio: prio }, { network: { classID: 0x100001, priorities: [{ name: "eth0", priority: 5 }] } });
+    applyResources(
+      { net_cls: cls, net_prio: prio },
+      { network: { classID: 0x100001, priorities: [{ name: "eth0", priority: 5 }] } },
+    );
     expect(read(cls, "net_cls.classid")).toBe(String(0x100001));
     expect(read(prio, "net_prio.ifpriomap")).toBe("eth0 5");
     rmSync(prio, { recursive: true });
-    expect(() => applyResources({ net_cls: cls, net_prio: prio }, { network: { priorities: [{ name: "lo", priority: 1 }] } })).toThrow(
-      /^linux.resources.network.priorities\[0\]: write "lo 1" to .*net_prio.ifpriomap: ENOENT/,
-    );
+    expect(() =>
+      applyResources({ net_cls: cls, net_prio: prio }, { network: { priorities: [{ name: "lo", priority: 1 }] } }),
+    ).toThrow(/^linux.resources.network.priorities\[0\]: write "lo 1" to .*net_prio.ifpriomap: ENOENT/);
   });
 });

@@ -29,9 +29,7 @@ describe("parseLayout", () => {
   it("reads a hybrid host with separate cpu and cpuacct mounts", () => {
     const l = parseLayout(HYBRID_MOUNTINFO, HYBRID_SELF);
     expect(l.mode).toBe("hybrid");
-    expect(l.v1.map((h) => h.controllers.join(","))).toEqual([
-      "cpu", "cpuacct", "cpuset", "memory", "freezer", "name=systemd",
-    ]);
+    expect(l.v1.map((h) => h.controllers.join(","))).toEqual(["cpu", "cpuacct", "cpuset", "memory", "freezer", "name=systemd"]);
     expect(l.v1.find((h) => h.controllers.includes("memory"))).toMatchObject({
       mountpoint: "/sys/fs/cgroup/memory",
       root: "/",
@@ -64,7 +62,9 @@ describe("parseLayout", () => {
   });
 
   it("fails clearly without any cgroup mount", () => {
-    expect(() => parseLayout("22 1 0:21 / /sys rw - sysfs sysfs rw\n", "")).toThrow(/no cgroup v1 controllers and no cgroup2 mount/);
+    expect(() => parseLayout("22 1 0:21 / /sys rw - sysfs sysfs rw\n", "")).toThrow(
+      /no cgroup v1 controllers and no cgroup2 mount/,
+    );
   });
 });
 
@@ -142,9 +142,13 @@ describe("resolvePaths", () => {
   });
 
   it("rejects systemd-style and escaping paths with the field name", () => {
-    expect(() => resolvePaths(hybrid, { cgroupsPath: "system.slice:polis:c1", id: "c1" })).toThrow(/^linux.cgroupsPath: .*systemd path/);
+    expect(() => resolvePaths(hybrid, { cgroupsPath: "system.slice:polis:c1", id: "c1" })).toThrow(
+      /^linux.cgroupsPath: .*systemd path/,
+    );
     expect(() => resolvePaths(hybrid, { cgroupsPath: "/", id: "c1" })).toThrow(/^linux.cgroupsPath: must name a cgroup below/);
     expect(() => resolvePaths(hybrid, { cgroupsPath: "./", id: "c1" })).toThrow(/^linux.cgroupsPath: must name a cgroup below/);
-    expect(() => resolvePaths(hybrid, { cgroupsPath: "../../etc", id: "c1" })).toThrow('linux.cgroupsPath: must not contain ".."');
+    expect(() => resolvePaths(hybrid, { cgroupsPath: "../../etc", id: "c1" })).toThrow(
+      'linux.cgroupsPath: must not contain ".."',
+    );
   });
 });

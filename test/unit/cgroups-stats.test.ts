@@ -4,7 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cgroupManagerFromPaths } from "../../src/cgroups/index.js";
-import { UNLIMITED, num, oomKillCount, parseBlkio, parseFlatKeyed, parseList, readStats, runcStatsJson } from "../../src/cgroups/stats.js";
+import {
+  UNLIMITED,
+  num,
+  oomKillCount,
+  parseBlkio,
+  parseFlatKeyed,
+  parseList,
+  readStats,
+  runcStatsJson,
+} from "../../src/cgroups/stats.js";
 
 let root: string;
 beforeEach(() => {

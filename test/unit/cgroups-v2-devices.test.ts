@@ -70,22 +70,41 @@ function run(prog: Buffer, req: Req): number {
     if (steps > 10000) throw new Error("loop");
     const i = insns[pc];
     switch (i.code) {
-      case 0x61: { // ldx w
+      case 0x61: {
+        // ldx w
         const addr = get(i.src) + BigInt(i.off) - CTX;
         if (get(i.src) !== CTX || addr < 0n || addr > 8n || addr % 4n !== 0n) throw new Error("bad ctx load");
         r[i.dst] = BigInt(ctx.readUInt32LE(Number(addr)));
         break;
       }
-      case 0x54: r[i.dst] = (get(i.dst) & BigInt(i.imm >>> 0)) & U32; break; // and32 k
-      case 0x74: r[i.dst] = (get(i.dst) & U32) >> BigInt(i.imm); break; // rsh32 k
-      case 0xb7: r[i.dst] = sext(i.imm); break; // mov64 k
-      case 0xbc: r[i.dst] = get(i.src) & U32; break; // mov32 x
-      case 0x05: pc += i.off; break; // ja
-      case 0x15: if (get(i.dst) === sext(i.imm)) pc += i.off; break; // jeq k
-      case 0x55: if (get(i.dst) !== sext(i.imm)) pc += i.off; break; // jne k
-      case 0x45: if ((get(i.dst) & sext(i.imm) & U64) !== 0n) pc += i.off; break; // jset k
-      case 0x95: return Number(get(0)); // exit
-      default: throw new Error(`unexpected opcode 0x${i.code.toString(16)} at ${pc}`);
+      case 0x54:
+        r[i.dst] = get(i.dst) & BigInt(i.imm >>> 0) & U32;
+        break; // and32 k
+      case 0x74:
+        r[i.dst] = (get(i.dst) & U32) >> BigInt(i.imm);
+        break; // rsh32 k
+      case 0xb7:
+        r[i.dst] = sext(i.imm);
+        break; // mov64 k
+      case 0xbc:
+        r[i.dst] = get(i.src) & U32;
+        break; // mov32 x
+      case 0x05:
+        pc += i.off;
+        break; // ja
+      case 0x15:
+        if (get(i.dst) === sext(i.imm)) pc += i.off;
+        break; // jeq k
+      case 0x55:
+        if (get(i.dst) !== sext(i.imm)) pc += i.off;
+        break; // jne k
+      case 0x45:
+        if ((get(i.dst) & sext(i.imm) & U64) !== 0n) pc += i.off;
+        break; // jset k
+      case 0x95:
+        return Number(get(0)); // exit
+      default:
+        throw new Error(`unexpected opcode 0x${i.code.toString(16)} at ${pc}`);
     }
   }
 }
@@ -125,8 +144,20 @@ function reference(rules: DeviceCgroupRule[], req: Req): number {
   return 0;
 }
 
-const allow = (type: string, major: number | null, minor: number | null, access = "rwm"): DeviceCgroupRule => ({ allow: true, type, major, minor, access });
-const deny = (type: string, major: number | null, minor: number | null, access = "rwm"): DeviceCgroupRule => ({ allow: false, type, major, minor, access });
+const allow = (type: string, major: number | null, minor: number | null, access = "rwm"): DeviceCgroupRule => ({
+  allow: true,
+  type,
+  major,
+  minor,
+  access,
+});
+const deny = (type: string, major: number | null, minor: number | null, access = "rwm"): DeviceCgroupRule => ({
+  allow: false,
+  type,
+  major,
+  minor,
+  access,
+});
 const req = (type: "b" | "c", major: number, minor: number, access: string): Req => ({ type, major, minor, access });
 
 function decide(rules: DeviceCgroupRule[], r: Req): number {
@@ -142,7 +173,12 @@ describe("deviceFilterProgram", () => {
     const insns = decode(deviceFilterProgram([]));
     // r2 = *(u32 *)(r1 + 0): dst in the low nibble, src in the high one
     expect(deviceFilterProgram([]).subarray(0, 8)).toEqual(Buffer.from([0x61, 0x12, 0, 0, 0, 0, 0, 0]));
-    expect(insns.filter((i) => i.code === 0x61).map((i) => [i.dst, i.off])).toEqual([[2, 0], [3, 0], [4, 4], [5, 8]]);
+    expect(insns.filter((i) => i.code === 0x61).map((i) => [i.dst, i.off])).toEqual([
+      [2, 0],
+      [3, 0],
+      [4, 4],
+      [5, 8],
+    ]);
     // no rules: deny everything
     expect(insns.slice(-2)).toEqual([
       { code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 },
@@ -249,9 +285,13 @@ describe("deviceFilterProgram", () => {
 
   it("validates the rules with the same messages as v1", () => {
     expect(() => deviceFilterProgram([{ allow: true, type: "x" }])).toThrow(/^linux.resources.devices\[0\].type: /);
-    expect(() => deviceFilterProgram([allow("c", 1, 1), { allow: true, access: "rwx" }])).toThrow(/^linux.resources.devices\[1\].access: /);
+    expect(() => deviceFilterProgram([allow("c", 1, 1), { allow: true, access: "rwx" }])).toThrow(
+      /^linux.resources.devices\[1\].access: /,
+    );
     expect(() => deviceFilterProgram([allow("c", -5, 1)])).toThrow(/^linux.resources.devices\[0\].major: /);
-    expect(() => deviceFilterProgram([allow("c", 1, 2 ** 31)])).toThrow("linux.resources.devices[0].minor: must be at most 2147483647");
+    expect(() => deviceFilterProgram([allow("c", 1, 2 ** 31)])).toThrow(
+      "linux.resources.devices[0].minor: must be at most 2147483647",
+    );
   });
 });
 
@@ -297,7 +337,8 @@ describe("applyDevicesV2", () => {
     const base = join(root, "sys");
     files(join(base, "devices"), { "cgroup.procs": "" });
     files(join(base, "unified"), { "cgroup.controllers": "hugetlb", "cgroup.subtree_control": "" });
-    const mi = `31 30 0:28 / ${join(base, "devices")} rw - cgroup cgroup rw,devices\n` +
+    const mi =
+      `31 30 0:28 / ${join(base, "devices")} rw - cgroup cgroup rw,devices\n` +
       `40 30 0:37 / ${join(base, "unified")} rw - cgroup2 cgroup2 rw\n`;
     const m = cgroupManager({ cgroupsPath: "/c1", id: "c1", layout: parseLayout(mi, "0::/\n") });
     m.create();

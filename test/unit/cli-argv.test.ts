@@ -21,17 +21,54 @@ function usageError(argv: string[]): UsageError {
 
 describe("global flags", () => {
   it("come before the command, in every spelling", () => {
-    const c = cmd(["--root", "/r", "--log=/l.json", "--log-format", "json", "--debug", "--systemd-cgroup", "--rootless=true", "state", "x"]);
-    expect(c.g).toMatchObject({ root: "/r", log: "/l.json", "log-format": "json", debug: true, "systemd-cgroup": true, rootless: "true" });
+    const c = cmd([
+      "--root",
+      "/r",
+      "--log=/l.json",
+      "--log-format",
+      "json",
+      "--debug",
+      "--systemd-cgroup",
+      "--rootless=true",
+      "state",
+      "x",
+    ]);
+    expect(c.g).toMatchObject({
+      root: "/r",
+      log: "/l.json",
+      "log-format": "json",
+      debug: true,
+      "systemd-cgroup": true,
+      rootless: "true",
+    });
     expect(cmd(["-root", "/r2", "-debug=false", "state", "x"]).g).toMatchObject({ root: "/r2", debug: false });
   });
 
   it("have runc's defaults", () => {
-    expect(cmd(["state", "x"]).g).toMatchObject({ debug: false, "log-format": "text", rootless: "auto", root: undefined, log: undefined });
+    expect(cmd(["state", "x"]).g).toMatchObject({
+      debug: false,
+      "log-format": "text",
+      rootless: "auto",
+      root: undefined,
+      log: undefined,
+    });
   });
 
   it("containerd's exact prefix parses", () => {
-    const c = cmd(["--root", "/run/containerd/runc/default", "--log", "/b/log.json", "--log-format", "json", "create", "--bundle", "/b", "--pid-file", "/b/init.pid", "id1"]);
+    const c = cmd([
+      "--root",
+      "/run/containerd/runc/default",
+      "--log",
+      "/b/log.json",
+      "--log-format",
+      "json",
+      "create",
+      "--bundle",
+      "/b",
+      "--pid-file",
+      "/b/init.pid",
+      "id1",
+    ]);
     expect(c).toMatchObject({ name: "create", args: ["id1"], o: { bundle: "/b", "pid-file": "/b/init.pid" } });
     expect(c.g).toMatchObject({ log: "/b/log.json", "log-format": "json" });
   });
@@ -68,7 +105,13 @@ describe("commands", () => {
   });
 
   it("help for a command: --help, -h, help <cmd>, h <cmd>", () => {
-    for (const argv of [["state", "--help"], ["state", "-h"], ["help", "state"], ["h", "state"], ["state", "x", "--help"]]) {
+    for (const argv of [
+      ["state", "--help"],
+      ["state", "-h"],
+      ["help", "state"],
+      ["h", "state"],
+      ["state", "x", "--help"],
+    ]) {
       const p = parseArgv(argv) as Extract<Parsed, { kind: "help" }>;
       expect(p.kind).toBe("help");
       expect(p.topic?.name).toBe("state");
@@ -77,10 +120,36 @@ describe("commands", () => {
   });
 
   it("create and run take every runc flag", () => {
-    const c = cmd(["create", "-b", "bun", "--console-socket=/s.sock", "--pid-file", "p", "--no-pivot", "--no-new-keyring", "--preserve-fds", "2", "id"]);
-    expect(c.o).toMatchObject({ bundle: "bun", "console-socket": "/s.sock", "pid-file": "p", "no-pivot": true, "no-new-keyring": true, "preserve-fds": 2 });
+    const c = cmd([
+      "create",
+      "-b",
+      "bun",
+      "--console-socket=/s.sock",
+      "--pid-file",
+      "p",
+      "--no-pivot",
+      "--no-new-keyring",
+      "--preserve-fds",
+      "2",
+      "id",
+    ]);
+    expect(c.o).toMatchObject({
+      bundle: "bun",
+      "console-socket": "/s.sock",
+      "pid-file": "p",
+      "no-pivot": true,
+      "no-new-keyring": true,
+      "preserve-fds": 2,
+    });
     const r = cmd(["run", "-d", "--keep", "--no-subreaper", "--bundle=/b", "id"]);
-    expect(r.o).toMatchObject({ detach: true, keep: true, "no-subreaper": true, bundle: "/b", "no-pivot": false, "preserve-fds": 0 });
+    expect(r.o).toMatchObject({
+      detach: true,
+      keep: true,
+      "no-subreaper": true,
+      bundle: "/b",
+      "no-pivot": false,
+      "preserve-fds": 0,
+    });
   });
 
   it("kill: --all/-a, optional signal, at most 2 arguments", () => {
@@ -121,26 +190,76 @@ describe("commands", () => {
     // no short-option bundling, as urfave/cli in runc
     expect(usageError(["delete", "-fa", "x"]).message).toBe("polis delete: flag provided but not defined: -fa");
     expect(usageError(["create", "--bundle"]).message).toBe("polis create: flag needs an argument: -bundle");
-    expect(usageError(["create", "--preserve-fds", "abc", "x"]).message).toBe('polis create: invalid value "abc" for flag -preserve-fds: parse error');
+    expect(usageError(["create", "--preserve-fds", "abc", "x"]).message).toBe(
+      'polis create: invalid value "abc" for flag -preserve-fds: parse error',
+    );
     expect(usageError(["create", "---x", "x"]).message).toBe("polis create: bad flag syntax: ---x");
   });
 
   it("exec: flags, then the id, then the command with its own flags untouched", () => {
     const c = cmd([
-      "exec", "--process", "/p.json", "--detach", "--pid-file", "/x.pid", "--tty", "--console-socket", "/t.sock",
-      "-e", "A=1", "--env=B=2", "-u", "65534:65534", "--cwd", "/tmp", "-c", "CAP_NET_ADMIN", "--cap", "CAP_CHOWN",
-      "-g", "10", "-g", "11", "--no-new-privs", "--apparmor", "unconfined", "--process-label", "l", "--preserve-fds=1",
-      "--cgroup", "memory:sub", "--ignore-paused", "id", "sh", "-c", "--help", "-d",
+      "exec",
+      "--process",
+      "/p.json",
+      "--detach",
+      "--pid-file",
+      "/x.pid",
+      "--tty",
+      "--console-socket",
+      "/t.sock",
+      "-e",
+      "A=1",
+      "--env=B=2",
+      "-u",
+      "65534:65534",
+      "--cwd",
+      "/tmp",
+      "-c",
+      "CAP_NET_ADMIN",
+      "--cap",
+      "CAP_CHOWN",
+      "-g",
+      "10",
+      "-g",
+      "11",
+      "--no-new-privs",
+      "--apparmor",
+      "unconfined",
+      "--process-label",
+      "l",
+      "--preserve-fds=1",
+      "--cgroup",
+      "memory:sub",
+      "--ignore-paused",
+      "id",
+      "sh",
+      "-c",
+      "--help",
+      "-d",
     ]);
     expect(c.args).toEqual(["id", "sh", "-c", "--help", "-d"]);
     expect(c.o).toEqual({
-      process: "/p.json", detach: true, "pid-file": "/x.pid", tty: true, "console-socket": "/t.sock",
-      env: ["A=1", "B=2"], user: "65534:65534", cwd: "/tmp", cap: ["CAP_NET_ADMIN", "CAP_CHOWN"],
-      "additional-gids": ["10", "11"], "no-new-privs": true, apparmor: "unconfined", "process-label": "l",
-      "preserve-fds": 1, cgroup: ["memory:sub"], "ignore-paused": true,
+      process: "/p.json",
+      detach: true,
+      "pid-file": "/x.pid",
+      tty: true,
+      "console-socket": "/t.sock",
+      env: ["A=1", "B=2"],
+      user: "65534:65534",
+      cwd: "/tmp",
+      cap: ["CAP_NET_ADMIN", "CAP_CHOWN"],
+      "additional-gids": ["10", "11"],
+      "no-new-privs": true,
+      apparmor: "unconfined",
+      "process-label": "l",
+      "preserve-fds": 1,
+      cgroup: ["memory:sub"],
+      "ignore-paused": true,
     });
     // conmon's order
-    expect(cmd(["exec", "--pid-file", "/e.pid", "--process", "/p", "--detach", "--tty", "--console-socket", "/c", "id"]).args).toEqual(["id"]);
+    expect(
+      cmd(["exec", "--pid-file", "/e.pid", "--process", "/p", "--detach", "--tty", "--console-socket", "/c", "id"]).args,
+    ).toEqual(["id"]);
   });
 
   it("ps: --format/-f and ps options after the id or after --", () => {
@@ -163,9 +282,19 @@ describe("commands", () => {
   });
 
   it("update: podman's --resources=FILE and runc's flags, recording what was given", () => {
-    expect(cmd(["update", "--resources=/var/tmp/podman1", "id"])).toMatchObject({ o: { resources: "/var/tmp/podman1" }, args: ["id"] });
+    expect(cmd(["update", "--resources=/var/tmp/podman1", "id"])).toMatchObject({
+      o: { resources: "/var/tmp/podman1" },
+      args: ["id"],
+    });
     const c = cmd(["update", "-r", "-", "--memory", "64m", "--memory-swap", "-1", "--pids-limit", "10", "--cpu-quota=-1", "id"]);
-    expect(c.o).toMatchObject({ resources: "-", memory: "64m", "memory-swap": "-1", "pids-limit": 10, "cpu-quota": "-1", "blkio-weight": 0 });
+    expect(c.o).toMatchObject({
+      resources: "-",
+      memory: "64m",
+      "memory-swap": "-1",
+      "pids-limit": 10,
+      "cpu-quota": "-1",
+      "blkio-weight": 0,
+    });
     expect([...c.given].sort()).toEqual(["cpu-quota", "memory", "memory-swap", "pids-limit", "resources"]);
   });
 

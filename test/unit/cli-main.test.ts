@@ -37,7 +37,23 @@ describe("main", () => {
   it("--help renders every command; <cmd> --help renders its flags", async () => {
     const top = await polis(["--help"]);
     expect(top.code).toBe(0);
-    for (const c of ["create", "start", "state", "kill", "delete", "run", "exec", "list", "ps", "pause", "resume", "update", "events", "spec", "features"]) {
+    for (const c of [
+      "create",
+      "start",
+      "state",
+      "kill",
+      "delete",
+      "run",
+      "exec",
+      "list",
+      "ps",
+      "pause",
+      "resume",
+      "update",
+      "events",
+      "spec",
+      "features",
+    ]) {
       expect(top.stdout).toMatch(new RegExp(`polis ${c}\\s`));
     }
     expect(top.stdout).not.toContain("checkpoint");
@@ -59,7 +75,9 @@ describe("main", () => {
   it("a wrong argument count: Incorrect Usage on stdout, runc's message on stderr, exit 1", async () => {
     const r = await polis(["state"]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe("Incorrect Usage.\n\nUSAGE:\n   polis state <container-id>\n\nRun 'polis state --help' for more information.\n");
+    expect(r.stdout).toBe(
+      "Incorrect Usage.\n\nUSAGE:\n   polis state <container-id>\n\nRun 'polis state --help' for more information.\n",
+    );
     expect(r.stderr).toMatch(TEXT_ERROR(`"polis: \\"state\\" requires exactly 1 argument(s)"`));
   });
 
@@ -106,7 +124,8 @@ describe("main", () => {
     const t = await polis(["--rootless=true", "list"]);
     expect(t.code).toBe(1);
     expect(t.stderr).toContain("--rootless true: rootless mode is not supported yet");
-    for (const v of ["false", "auto"]) expect((await polis([`--rootless=${v}`, "--root", join(tmp, "rl"), "list"])).code, v).toBe(0);
+    for (const v of ["false", "auto"])
+      expect((await polis([`--rootless=${v}`, "--root", join(tmp, "rl"), "list"])).code, v).toBe(0);
   });
 
   it("state of a missing container: runc's text, exit 1, with an empty environment", async () => {
@@ -122,7 +141,9 @@ describe("main", () => {
     expect(r).toMatchObject({ code: 0, stdout: "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n" });
     const j = await polis(["--root", join(tmp, "root-list"), "list", "--format", "json"]);
     expect(j.stdout).toBe("null\n");
-    expect((await polis(["--root", join(tmp, "root-list"), "list", "--format", "yaml"])).stderr).toMatch(TEXT_ERROR(`"invalid format option"`));
+    expect((await polis(["--root", join(tmp, "root-list"), "list", "--format", "yaml"])).stderr).toMatch(
+      TEXT_ERROR(`"invalid format option"`),
+    );
   });
 
   it("spec writes config.json into --bundle (relative to cwd) and never overwrites it", async () => {

@@ -23,8 +23,22 @@ function ctxFor(argv: string[], cwd = "/work/dir"): CliContext {
 }
 
 const entries: ListEntry[] = [
-  { id: "a", pid: 7467, status: "running", bundle: "/tmp/rcbundle.X5Ks", created: "2026-11-28T08:23:09.299964297Z", owner: "root" },
-  { id: "ctr-one", pid: 7453, status: "created", bundle: "/tmp/rcbundle.X5Ks", created: "2026-11-28T08:23:09.243487311Z", owner: "root" },
+  {
+    id: "a",
+    pid: 7467,
+    status: "running",
+    bundle: "/tmp/rcbundle.X5Ks",
+    created: "2026-11-28T08:23:09.299964297Z",
+    owner: "root",
+  },
+  {
+    id: "ctr-one",
+    pid: 7453,
+    status: "created",
+    bundle: "/tmp/rcbundle.X5Ks",
+    created: "2026-11-28T08:23:09.243487311Z",
+    owner: "root",
+  },
 ];
 
 describe("list output (compared with runc 1.1.5's on the same containers)", () => {
@@ -35,13 +49,28 @@ describe("list output (compared with runc 1.1.5's on the same containers)", () =
         "ctr-one     7453        created     /tmp/rcbundle.X5Ks   2026-11-28T08:23:09.243487311Z   root\n",
     );
     expect(tableList([])).toBe("ID          PID         STATUS      BUNDLE      CREATED     OWNER\n");
-    expect(tabwriter([["a-very-long-identifier", "x"], ["b", "y"]])).toBe("a-very-long-identifier   x\nb                        y\n");
+    expect(
+      tabwriter([
+        ["a-very-long-identifier", "x"],
+        ["b", "y"],
+      ]),
+    ).toBe("a-very-long-identifier   x\nb                        y\n");
   });
 
   it("json and quiet", () => {
     expect(jsonList([])).toBe("null\n");
     const rows = JSON.parse(jsonList([{ ...entries[0], annotations: { k: "v" } }, entries[1]]));
-    expect(Object.keys(rows[0])).toEqual(["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "annotations"]);
+    expect(Object.keys(rows[0])).toEqual([
+      "ociVersion",
+      "id",
+      "pid",
+      "status",
+      "bundle",
+      "rootfs",
+      "created",
+      "owner",
+      "annotations",
+    ]);
     expect(rows[0]).toMatchObject({ id: "a", pid: 7467, rootfs: "/tmp/rcbundle.X5Ks/rootfs", annotations: { k: "v" } });
     expect("annotations" in rows[1]).toBe(false);
     expect(quietList(entries)).toBe("a\nctr-one\n");
@@ -59,21 +88,58 @@ describe("create/run options", () => {
       noNewKeyring: false,
       preserveFds: 0,
     });
-    expect(createOptions(ctxFor(["create", "id"]))).toMatchObject({ bundle: "/work/dir", pidFile: undefined, consoleSocket: undefined });
+    expect(createOptions(ctxFor(["create", "id"]))).toMatchObject({
+      bundle: "/work/dir",
+      pidFile: undefined,
+      consoleSocket: undefined,
+    });
   });
 });
 
 describe("exec options", () => {
   it("maps runc's flags", () => {
-    const o = execOptions(ctxFor(["exec", "-t", "-d", "--pid-file", "e.pid", "-e", "A=1", "-u", "65534:100", "--cwd", "/tmp", "-g", "5", "--cap", "CAP_KILL", "id", "sh", "-c", "echo"]));
+    const o = execOptions(
+      ctxFor([
+        "exec",
+        "-t",
+        "-d",
+        "--pid-file",
+        "e.pid",
+        "-e",
+        "A=1",
+        "-u",
+        "65534:100",
+        "--cwd",
+        "/tmp",
+        "-g",
+        "5",
+        "--cap",
+        "CAP_KILL",
+        "id",
+        "sh",
+        "-c",
+        "echo",
+      ]),
+    );
     expect(o).toMatchObject({
       id: "id",
       processFile: undefined,
       detach: true,
       pidFile: "/work/dir/e.pid",
-      process: { args: ["sh", "-c", "echo"], env: ["A=1"], user: { uid: 65534, gid: 100 }, cwd: "/tmp", additionalGids: [5], caps: ["CAP_KILL"], tty: true },
+      process: {
+        args: ["sh", "-c", "echo"],
+        env: ["A=1"],
+        user: { uid: 65534, gid: 100 },
+        cwd: "/tmp",
+        additionalGids: [5],
+        caps: ["CAP_KILL"],
+        tty: true,
+      },
     });
-    expect(execOptions(ctxFor(["exec", "-p", "proc.json", "id"]))).toMatchObject({ processFile: "/work/dir/proc.json", process: { args: [] } });
+    expect(execOptions(ctxFor(["exec", "-p", "proc.json", "id"]))).toMatchObject({
+      processFile: "/work/dir/proc.json",
+      process: { args: [] },
+    });
   });
 
   it("needs a command unless -p is given; --user is numeric", () => {
@@ -88,13 +154,36 @@ describe("exec options", () => {
 describe("update flags", () => {
   it("only what was given, with runc's units", () => {
     expect(resourcesFromFlags(ctxFor(["update", "id"]))).toEqual({});
-    expect(resourcesFromFlags(ctxFor(["update", "--memory", "64m", "--memory-swap", "-1", "--pids-limit", "20", "--cpu-quota", "-1", "--cpu-period", "100000", "--cpuset-cpus", "0-1", "--blkio-weight", "300", "id"]))).toEqual({
+    expect(
+      resourcesFromFlags(
+        ctxFor([
+          "update",
+          "--memory",
+          "64m",
+          "--memory-swap",
+          "-1",
+          "--pids-limit",
+          "20",
+          "--cpu-quota",
+          "-1",
+          "--cpu-period",
+          "100000",
+          "--cpuset-cpus",
+          "0-1",
+          "--blkio-weight",
+          "300",
+          "id",
+        ]),
+      ),
+    ).toEqual({
       memory: { limit: 67108864, swap: -1 },
       pids: { limit: 20 },
       cpu: { quota: -1, period: 100000, cpus: "0-1" },
       blockIO: { weight: 300 },
     });
-    expect(() => resourcesFromFlags(ctxFor(["update", "--cpu-period", "-5", "id"]))).toThrow('invalid value for cpu-period: "-5"');
+    expect(() => resourcesFromFlags(ctxFor(["update", "--cpu-period", "-5", "id"]))).toThrow(
+      'invalid value for cpu-period: "-5"',
+    );
     expect(() => resourcesFromFlags(ctxFor(["update", "--memory", "lots", "id"]))).toThrow("invalid size");
   });
 

@@ -7,16 +7,24 @@ const kmsg = { path: "/dev/kmsg", type: "c", major: 1, minor: 11 };
 
 describe("effectiveResources", () => {
   it("a deny-all is not undone by a linux.devices entry", () => {
-    const res = effectiveResources({ ociVersion: "1.0.2", linux: { devices: [kmsg], resources: { devices: [{ allow: false, access: "rwm" }] } } } as never);
+    const res = effectiveResources({
+      ociVersion: "1.0.2",
+      linux: { devices: [kmsg], resources: { devices: [{ allow: false, access: "rwm" }] } },
+    } as never);
     expect(res.devices![0]).toEqual({ allow: false, access: "rwm" });
     expect(res.devices!.some((r) => r.allow && r.major === 1 && r.minor === 11)).toBe(false);
     // runc's defaults follow the config's rules: /dev/null, ptys, tun, mknod of anything
-    expect(res.devices!.some((r) => r.allow && r.type === "c" && r.major === 1 && r.minor === 3 && r.access === "rwm")).toBe(true);
+    expect(res.devices!.some((r) => r.allow && r.type === "c" && r.major === 1 && r.minor === 3 && r.access === "rwm")).toBe(
+      true,
+    );
     expect(res.devices!.some((r) => r.allow && r.type === "c" && r.major === null && r.access === "m")).toBe(true);
   });
 
   it("the config's own allow rule stays, in order, before the defaults", () => {
-    const rules = [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 11, access: "w" }];
+    const rules = [
+      { allow: false, access: "rwm" },
+      { allow: true, type: "c", major: 1, minor: 11, access: "w" },
+    ];
     const res = effectiveResources({ ociVersion: "1.0.2", linux: { devices: [kmsg], resources: { devices: rules } } } as never);
     expect(res.devices!.slice(0, 2)).toEqual(rules);
   });
@@ -30,7 +38,10 @@ describe("effectiveResources", () => {
   });
 
   it("keeps the other resources as they are", () => {
-    const res = effectiveResources({ ociVersion: "1.0.2", linux: { resources: { memory: { limit: 1 << 20 }, pids: { limit: 5 } } } } as never);
+    const res = effectiveResources({
+      ociVersion: "1.0.2",
+      linux: { resources: { memory: { limit: 1 << 20 }, pids: { limit: 5 } } },
+    } as never);
     expect(res.memory).toEqual({ limit: 1 << 20 });
     expect(res.pids).toEqual({ limit: 5 });
   });

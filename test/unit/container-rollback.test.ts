@@ -260,7 +260,9 @@ describe("delete", () => {
   it("a cgroup that cannot be removed fails the delete naming the step, but every other step still runs", async () => {
     await createContainer(g, opts("stuck"));
     cgroup.failOn.add("destroy");
-    await expect(deleteContainer(g, { id: "stuck", force: true })).rejects.toThrow("remove the cgroup: destroy: injected failure");
+    await expect(deleteContainer(g, { id: "stuck", force: true })).rejects.toThrow(
+      "remove the cgroup: destroy: injected failure",
+    );
     // like runc's destroy: the row goes anyway (else `delete --force` would fail on it forever)
     const store = Store.open(g.root);
     expect(store.get("stuck")).toBeUndefined();

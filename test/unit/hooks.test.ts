@@ -15,7 +15,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Node itself adds NODE_V8_COVERAGE to every child's environment while `npm test` measures coverage. */
 const notCoverage = (l: string) => !l.startsWith("NODE_V8_COVERAGE=");
 
-const state: State = { ociVersion: "1.3.0", id: "hook-test", status: "created", pid: 4242, bundle: "/b", annotations: { a: "1" } };
+const state: State = {
+  ociVersion: "1.3.0",
+  id: "hook-test",
+  status: "created",
+  pid: 4242,
+  bundle: "/b",
+  annotations: { a: "1" },
+};
 
 function script(name: string, body: string): string {
   const p = join(dir, name);
@@ -40,7 +47,10 @@ describe("runHooks", () => {
     const path = script("record.sh", `cat > ${out}.stdin\nenv > ${out}.env\necho "$0|$*" > ${out}.argv`);
     await runHooks("prestart", [{ path, args: ["my-argv0", "one", "two words"], env: ["FOO=bar", "EMPTY=", "X=a=b"] }], state);
     expect(JSON.parse(readFileSync(`${out}.stdin`, "utf8"))).toEqual(state);
-    const env = readFileSync(`${out}.env`, "utf8").trim().split("\n").filter((l) => !l.startsWith("PWD=") && notCoverage(l));
+    const env = readFileSync(`${out}.env`, "utf8")
+      .trim()
+      .split("\n")
+      .filter((l) => !l.startsWith("PWD=") && notCoverage(l));
     expect(env.sort()).toEqual(["EMPTY=", "FOO=bar", "X=a=b"]);
     // /bin/sh reports the script path as $0, so check argv0 through /proc instead (below)
     expect(readFileSync(`${out}.argv`, "utf8").trim()).toBe(`${path}|one two words`);
@@ -59,7 +69,10 @@ describe("runHooks", () => {
     const path = script("noenv.sh", `env > ${out}`);
     await runHooks("prestart", [{ path, env: [] }], state);
     // only what sh itself sets may appear
-    const lines = readFileSync(out, "utf8").trim().split("\n").filter((l) => l && !/^(PWD|SHLVL|_)=/.test(l) && notCoverage(l));
+    const lines = readFileSync(out, "utf8")
+      .trim()
+      .split("\n")
+      .filter((l) => l && !/^(PWD|SHLVL|_)=/.test(l) && notCoverage(l));
     expect(lines).toEqual([]);
   });
 
@@ -107,9 +120,13 @@ describe("runHooks", () => {
 
   it("reports stdout when stderr is empty, and death by signal", async () => {
     const quiet = script("quiet.sh", "echo only-stdout\nexit 1");
-    expect((await failure(runHooks("prestart", [{ path: quiet }], state))).message).toBe(`hooks.prestart[0] (${quiet}): exit status 1: only-stdout`);
+    expect((await failure(runHooks("prestart", [{ path: quiet }], state))).message).toBe(
+      `hooks.prestart[0] (${quiet}): exit status 1: only-stdout`,
+    );
     const killed = script("killed.sh", "kill -TERM $$");
-    expect((await failure(runHooks("prestart", [{ path: killed }], state))).message).toBe(`hooks.prestart[0] (${killed}): killed by SIGTERM`);
+    expect((await failure(runHooks("prestart", [{ path: killed }], state))).message).toBe(
+      `hooks.prestart[0] (${killed}): killed by SIGTERM`,
+    );
   });
 
   it("kills a hook that outlives its timeout", async () => {
@@ -146,7 +163,9 @@ describe("runHooks", () => {
       configureLog({ format: "text", debug: false });
     }
     expect(readFileSync(out, "utf8")).toBe("ran\n");
-    expect(warnings.map((w) => JSON.parse(w))).toMatchObject([{ level: "warning", msg: `hooks.poststop[0] (${bad}): exit status 2: nope` }]);
+    expect(warnings.map((w) => JSON.parse(w))).toMatchObject([
+      { level: "warning", msg: `hooks.poststop[0] (${bad}): exit status 2: nope` },
+    ]);
   });
 
   it("starts nothing for absent or empty hook lists", async () => {

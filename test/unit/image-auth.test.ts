@@ -5,8 +5,13 @@ import { hostPlatform, parseManifest, selectPlatform, MEDIA } from "../../src/im
 
 describe("WWW-Authenticate", () => {
   it("parses a registry's Bearer challenge", () => {
-    const [c] = parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"');
-    expect(c).toEqual({ scheme: "bearer", params: { realm: "https://auth.docker.io/token", service: "registry.docker.io", scope: "repository:library/busybox:pull" } });
+    const [c] = parseChallenges(
+      'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"',
+    );
+    expect(c).toEqual({
+      scheme: "bearer",
+      params: { realm: "https://auth.docker.io/token", service: "registry.docker.io", scope: "repository:library/busybox:pull" },
+    });
     expect(tokenUrl(c, ["repository:library/busybox:pull"]).toString()).toBe(
       "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fbusybox%3Apull",
     );
@@ -41,11 +46,18 @@ describe("references, normalised as docker does", () => {
 });
 
 describe("manifests and platforms", () => {
-  const d = (arch: string, variant?: string) => ({ mediaType: MEDIA.ociManifest, digest: "sha256:" + "c".repeat(64), size: 1, platform: { os: "linux", architecture: arch, ...(variant ? { variant } : {}) } });
+  const d = (arch: string, variant?: string) => ({
+    mediaType: MEDIA.ociManifest,
+    digest: "sha256:" + "c".repeat(64),
+    size: 1,
+    platform: { os: "linux", architecture: arch, ...(variant ? { variant } : {}) },
+  });
   const index = { schemaVersion: 2 as const, mediaType: MEDIA.ociIndex, manifests: [d("arm", "v7"), d("arm64"), d("amd64")] };
   it("picks the host's platform and treats arm64 without variant as v8", () => {
     expect(selectPlatform(index, hostPlatform(), "x").platform?.architecture).toBe(hostPlatform().architecture);
-    expect(selectPlatform(index, { os: "linux", architecture: "arm64", variant: "v8" }, "x").platform?.architecture).toBe("arm64");
+    expect(selectPlatform(index, { os: "linux", architecture: "arm64", variant: "v8" }, "x").platform?.architecture).toBe(
+      "arm64",
+    );
   });
   it("lists what an index has when the platform is missing", () => {
     expect(() => selectPlatform(index, { os: "linux", architecture: "s390x" }, "r")).toThrow(
@@ -53,7 +65,9 @@ describe("manifests and platforms", () => {
     );
   });
   it("refuses schema 1 with a clear error", () => {
-    expect(() => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 1, name: "x" })), MEDIA.schema1Signed, "r")).toThrow(/schema 1 manifests are not supported/);
+    expect(() => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 1, name: "x" })), MEDIA.schema1Signed, "r")).toThrow(
+      /schema 1 manifests are not supported/,
+    );
   });
   it("refuses a manifest whose Content-Type disagrees with its mediaType", () => {
     const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config: d("x"), layers: [] }));

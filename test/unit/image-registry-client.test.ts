@@ -49,7 +49,9 @@ describe("registry client", () => {
     expect(await (await r.get("a", "manifests/x")).text()).toBe("ok");
     expect(calls).toBe(3);
     const always = await serve((req, res) => (req.url === "/v2/" ? res.end("{}") : res.writeHead(500).end()));
-    await expect(new Registry({ name: always, host: always, insecure: true }).get("a", "manifests/x")).rejects.toThrow(/registry answered 500/);
+    await expect(new Registry({ name: always, host: always, insecure: true }).get("a", "manifests/x")).rejects.toThrow(
+      /registry answered 500/,
+    );
   }, 20_000);
 
   it("retries a connection reset", async () => {

@@ -20,14 +20,26 @@ describe("image config -> config.json", () => {
     const cfg = { config: { Entrypoint: ["/bin/tini", "--"], Cmd: ["serve"], Env: ["A=1"], WorkingDir: "app" } };
     expect(imageSpec(cfg, opts).process).toMatchObject({ args: ["/bin/tini", "--", "serve"], cwd: "/app", terminal: false });
     expect(imageSpec(cfg, { ...opts, args: ["sh"] }).process?.args).toEqual(["/bin/tini", "--", "sh"]);
-    expect(imageSpec(cfg, opts).process?.env).toEqual(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1"]);
+    expect(imageSpec(cfg, opts).process?.env).toEqual([
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      "A=1",
+    ]);
     expect(imageSpec({ config: { Cmd: ["x"], Env: ["PATH=/x"] } }, opts).process?.env).toEqual(["PATH=/x"]);
   });
   it("no command at all is an error that says what to do", () => {
-    expect(() => imageSpec({ config: {} }, opts)).toThrow("img: the image has no Entrypoint or Cmd: give the command after the container id");
+    expect(() => imageSpec({ config: {} }, opts)).toThrow(
+      "img: the image has no Entrypoint or Cmd: give the command after the container id",
+    );
   });
   it("labels, ports, stop signal and platform become annotations; the root is writable", () => {
-    const s = imageSpec({ os: "linux", architecture: "amd64", config: { Cmd: ["x"], Labels: { a: "b" }, ExposedPorts: { "80/tcp": {}, "53/udp": {} }, StopSignal: "SIGQUIT" } }, opts);
+    const s = imageSpec(
+      {
+        os: "linux",
+        architecture: "amd64",
+        config: { Cmd: ["x"], Labels: { a: "b" }, ExposedPorts: { "80/tcp": {}, "53/udp": {} }, StopSignal: "SIGQUIT" },
+      },
+      opts,
+    );
     expect(s.annotations).toEqual({
       a: "b",
       "org.opencontainers.image.os": "linux",
@@ -50,7 +62,9 @@ describe("User", () => {
   ];
   for (const [user, want] of cases) it(JSON.stringify(user), () => expect(resolveUser(user, rootfs, "img")).toEqual(want));
   it("unknown names are errors naming the field", () => {
-    expect(() => resolveUser("nobody", rootfs, "img")).toThrow('img: config.User "nobody": no user "nobody" in the image\'s /etc/passwd');
+    expect(() => resolveUser("nobody", rootfs, "img")).toThrow(
+      'img: config.User "nobody": no user "nobody" in the image\'s /etc/passwd',
+    );
     expect(() => resolveUser("web:nogroup", rootfs, "img")).toThrow('no group "nogroup" in the image\'s /etc/group');
   });
 });

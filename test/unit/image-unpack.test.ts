@@ -44,7 +44,11 @@ describe("unpack against GNU tar", () => {
   execFileSync("zstd", ["-q", "-k", tar]);
   const want = snapshot(src, { mtimes: true });
 
-  for (const [kind, file] of [["plain", tar], ["gzip", `${tar}.gz`], ["zstd", `${tar}.zst`]]) {
+  for (const [kind, file] of [
+    ["plain", tar],
+    ["gzip", `${tar}.gz`],
+    ["zstd", `${tar}.zst`],
+  ]) {
     it(`writes the same tree from a ${kind} layer, with the right diff_id`, async () => {
       const out = fresh(kind);
       const diffId = `sha256:${execFileSync("sha256sum", [tar], { encoding: "utf8" }).split(" ")[0]}`;
@@ -56,27 +60,40 @@ describe("unpack against GNU tar", () => {
   }
 
   it("refuses a layer whose content does not match its diff_id", async () => {
-    await expect(unpackLayer(tar, { target: fresh("bad"), mode: "apply", layer: L, diffId: "sha256:" + "0".repeat(64) }))
-      .rejects.toThrow(`layer ${L}: uncompressed content has digest`);
+    await expect(
+      unpackLayer(tar, { target: fresh("bad"), mode: "apply", layer: L, diffId: "sha256:" + "0".repeat(64) }),
+    ).rejects.toThrow(`layer ${L}: uncompressed content has digest`);
   });
 
   it("refuses a truncated layer", async () => {
     const cut = join(work, "cut.tar.gz");
     const gz = readFileSync(`${tar}.gz`);
     writeFileSync(cut, gz.subarray(0, gz.length >> 1));
-    await expect(unpackLayer(cut, { target: fresh("cut"), mode: "apply", layer: L })).rejects.toThrow(/^layer sha256:ab+.*(unexpected end|truncated)/);
+    await expect(unpackLayer(cut, { target: fresh("cut"), mode: "apply", layer: L })).rejects.toThrow(
+      /^layer sha256:ab+.*(unexpected end|truncated)/,
+    );
   });
 });
 
 describe("whiteouts", () => {
   const lower = writeTar(join(work, "lower.tar"), [
-    { name: "a", type: "dir" }, { name: "a/keep", data: "k" }, { name: "a/gone", data: "g" }, { name: "a/gonedir", type: "dir" },
-    { name: "a/gonedir/x", data: "x" }, { name: "opq", type: "dir" }, { name: "opq/old", data: "o" }, { name: "opq/sub", type: "dir" },
+    { name: "a", type: "dir" },
+    { name: "a/keep", data: "k" },
+    { name: "a/gone", data: "g" },
+    { name: "a/gonedir", type: "dir" },
+    { name: "a/gonedir/x", data: "x" },
+    { name: "opq", type: "dir" },
+    { name: "opq/old", data: "o" },
+    { name: "opq/sub", type: "dir" },
     { name: "opq/sub/deep", data: "d" },
   ]);
   const upper = writeTar(join(work, "upper.tar"), [
-    { name: "a/.wh.gone" }, { name: "a/.wh.gonedir" }, { name: "opq/new", data: "n" },
-    { name: "opq/.wh..wh..opq" }, { name: "opq/sub", type: "dir" }, { name: "opq/sub/fresh", data: "f" },
+    { name: "a/.wh.gone" },
+    { name: "a/.wh.gonedir" },
+    { name: "opq/new", data: "n" },
+    { name: "opq/.wh..wh..opq" },
+    { name: "opq/sub", type: "dir" },
+    { name: "opq/sub/fresh", data: "f" },
   ]);
 
   it("apply: a whiteout deletes the lower entry, an opaque dir keeps only this layer's content", async () => {
@@ -98,7 +115,9 @@ describe("whiteouts", () => {
 
   it("a bare .wh. is an error", async () => {
     const t = writeTar(join(work, "bare.tar"), [{ name: "x/.wh." }]);
-    await expect(unpackLayer(t, { target: fresh("bare"), mode: "apply", layer: L })).rejects.toThrow(`layer ${L}, entry "x/.wh.": invalid whiteout`);
+    await expect(unpackLayer(t, { target: fresh("bare"), mode: "apply", layer: L })).rejects.toThrow(
+      `layer ${L}, entry "x/.wh.": invalid whiteout`,
+    );
   });
 });
 
@@ -109,10 +128,35 @@ describe("paths that would land outside the target are refused", () => {
   const cases: [string, Parameters<typeof writeTar>[1], RegExp][] = [
     ["dot-dot", [{ name: "../outside/evil", data: "e" }], /entry "\.\.\/outside\/evil": entry ".*" leaves the root filesystem/],
     ["absolute", [{ name: "/tmp/evil", data: "e" }], /entry "\/tmp\/evil": entry "\/tmp\/evil" is an absolute path/],
-    ["symlinked parent", [{ name: "link", type: "symlink", linkname: outside }, { name: "link/evil", data: "e" }], /entry "link\/evil": parent "link" is a symbolic link/],
-    ["symlinked parent, relative", [{ name: "up", type: "symlink", linkname: "../outside" }, { name: "up/evil", data: "e" }], /parent "up" is a symbolic link/],
-    ["hardlink to outside", [{ name: "hl", type: "hardlink", linkname: "../outside/secret" }], /entry "hl": hardlink target ".*" leaves the root filesystem/],
-    ["hardlink through a symlink", [{ name: "s", type: "symlink", linkname: outside }, { name: "hl", type: "hardlink", linkname: "s/secret" }], /entry "hl": parent "s" is a symbolic link/],
+    [
+      "symlinked parent",
+      [
+        { name: "link", type: "symlink", linkname: outside },
+        { name: "link/evil", data: "e" },
+      ],
+      /entry "link\/evil": parent "link" is a symbolic link/,
+    ],
+    [
+      "symlinked parent, relative",
+      [
+        { name: "up", type: "symlink", linkname: "../outside" },
+        { name: "up/evil", data: "e" },
+      ],
+      /parent "up" is a symbolic link/,
+    ],
+    [
+      "hardlink to outside",
+      [{ name: "hl", type: "hardlink", linkname: "../outside/secret" }],
+      /entry "hl": hardlink target ".*" leaves the root filesystem/,
+    ],
+    [
+      "hardlink through a symlink",
+      [
+        { name: "s", type: "symlink", linkname: outside },
+        { name: "hl", type: "hardlink", linkname: "s/secret" },
+      ],
+      /entry "hl": parent "s" is a symbolic link/,
+    ],
   ];
   for (const [what, entries, message] of cases) {
     it(what, async () => {
@@ -132,7 +176,10 @@ describe("paths that would land outside the target are refused", () => {
 
   it("a file replacing a symlink replaces the link, not its target", async () => {
     const target = fresh("repl");
-    const t = writeTar(join(work, "repl.tar"), [{ name: "s", type: "symlink", linkname: join(outside, "secret") }, { name: "s", data: "mine" }]);
+    const t = writeTar(join(work, "repl.tar"), [
+      { name: "s", type: "symlink", linkname: join(outside, "secret") },
+      { name: "s", data: "mine" },
+    ]);
     await unpackLayer(t, { target, mode: "apply", layer: L });
     expect(lstatSync(join(target, "s")).isFile()).toBe(true);
     expect(readFileSync(join(outside, "secret"), "utf8")).toBe("s");

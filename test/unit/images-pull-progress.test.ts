@@ -8,7 +8,12 @@ describe("pull progress on a TTY", () => {
   it("a row per layer with bytes, total and rate; plain lines above; final words replace the rows", () => {
     let out = "";
     let t = 0;
-    const p = new PullProgress((s) => (out += s), mb, () => 80, () => t);
+    const p = new PullProgress(
+      (s) => (out += s),
+      mb,
+      () => 80,
+      () => t,
+    );
     const a = `sha256:${"a".repeat(64)}`;
     const b = `sha256:${"b".repeat(64)}`;
     p.update(a, 1_000_000, 4_000_000);
@@ -34,7 +39,12 @@ describe("pull progress on a TTY", () => {
   it("updates within 100 ms are not drawn until the blob ends; rows never wrap", () => {
     let out = "";
     let t = 0;
-    const p = new PullProgress((s) => (out += s), mb, () => 30, () => t);
+    const p = new PullProgress(
+      (s) => (out += s),
+      mb,
+      () => 30,
+      () => t,
+    );
     p.update(`sha256:${"d".repeat(64)}`, 1, 10);
     const n = out.length;
     t = 50;

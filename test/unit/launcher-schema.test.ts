@@ -16,18 +16,32 @@ describe("native launcher schema", () => {
 
   it("declares the container columns it reads", () => {
     const names = usedColumns(REPO).map((c: { table: string; column: string }) => `${c.table}.${c.column}`);
-    for (const col of ["containers.id", "containers.pid", "containers.pid_start_time", "containers.boot_id", "containers.cgroup_paths", "containers.state_dir", "containers.config"]) {
+    for (const col of [
+      "containers.id",
+      "containers.pid",
+      "containers.pid_start_time",
+      "containers.boot_id",
+      "containers.cgroup_paths",
+      "containers.state_dir",
+      "containers.config",
+    ]) {
       expect(names).toContain(col);
     }
   });
 
   it("notices a migration that drops or reshapes a used column", async () => {
     const { MIGRATIONS } = await import("../../src/state/migrations.js");
-    const dropped = await schemaReport(REPO, [...MIGRATIONS, { name: "t", sql: "ALTER TABLE containers DROP COLUMN pid_start_time" }]);
+    const dropped = await schemaReport(REPO, [
+      ...MIGRATIONS,
+      { name: "t", sql: "ALTER TABLE containers DROP COLUMN pid_start_time" },
+    ]);
     expect(dropped.problems.join("\n")).toMatch(/containers\.pid_start_time is used by native\/launcher/);
     const reshaped = await schemaReport(REPO, [
       ...MIGRATIONS,
-      { name: "t", sql: "ALTER TABLE containers RENAME COLUMN owner TO owner_old; ALTER TABLE containers ADD COLUMN owner INTEGER" },
+      {
+        name: "t",
+        sql: "ALTER TABLE containers RENAME COLUMN owner TO owner_old; ALTER TABLE containers ADD COLUMN owner INTEGER",
+      },
     ]);
     expect(reshaped.problems.join("\n")).toMatch(/containers\.owner is now INTEGER/);
     expect(reshaped.version).toBe(MIGRATIONS.length + 1);

@@ -14,7 +14,12 @@ describe("device paths", () => {
   it("a trailing slash names the node itself and still overrides a default", () => {
     const list = deviceList({
       ociVersion: "1.0.2",
-      linux: { devices: [{ path: "/dev/null/", type: "c", major: 1, minor: 3, fileMode: 0o600 }, { path: "/dev/kmsg/", type: "c", major: 1, minor: 11 }] },
+      linux: {
+        devices: [
+          { path: "/dev/null/", type: "c", major: 1, minor: 3, fileMode: 0o600 },
+          { path: "/dev/kmsg/", type: "c", major: 1, minor: 11 },
+        ],
+      },
     } as never);
     expect(list.filter((d) => d.path === "/dev/null")).toHaveLength(1);
     expect(list.find((d) => d.path === "/dev/null")!.fileMode).toBe(0o600);

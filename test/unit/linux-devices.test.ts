@@ -34,14 +34,28 @@ describe("deviceList", () => {
         { path: "/dev/null", type: "c", major: 1, minor: 3, fileMode: 0o600 },
       ]),
     );
-    expect(list.map((d) => d.path)).toEqual(["/dev/random", "/dev/full", "/dev/tty", "/dev/zero", "/dev/urandom", "/dev/fuse", "/dev/null"]);
+    expect(list.map((d) => d.path)).toEqual([
+      "/dev/random",
+      "/dev/full",
+      "/dev/tty",
+      "/dev/zero",
+      "/dev/urandom",
+      "/dev/fuse",
+      "/dev/null",
+    ]);
     expect(list[5]).toMatchObject({ fileMode: 0o600, uid: 1, gid: 2, field: "linux.devices[0]" });
     expect(list[6]).toMatchObject({ fileMode: 0o600, field: "linux.devices[1]" });
   });
 
   it("defaults fileMode to 0666 and names bad entries", () => {
-    expect(deviceList(spec([{ path: "/dev/sda", type: "b", major: 8, minor: 0 }])).at(-1)).toMatchObject({ fileMode: 0o666, uid: 0, gid: 0 });
-    expect(() => deviceList(spec([{ path: "/dev/x", type: "q", major: 1, minor: 1 }]))).toThrow('linux.devices[0].type: unknown device type "q"');
+    expect(deviceList(spec([{ path: "/dev/sda", type: "b", major: 8, minor: 0 }])).at(-1)).toMatchObject({
+      fileMode: 0o666,
+      uid: 0,
+      gid: 0,
+    });
+    expect(() => deviceList(spec([{ path: "/dev/x", type: "q", major: 1, minor: 1 }]))).toThrow(
+      'linux.devices[0].type: unknown device type "q"',
+    );
     expect(() => deviceList(spec([{ path: "/dev/x", type: "c" }]))).toThrow(/^linux\.devices\[0\]: /);
   });
 });

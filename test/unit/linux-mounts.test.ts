@@ -111,7 +111,7 @@ describe("parseMountOptions", () => {
   });
 
   it("rejects id-mapped mounts naming the option", () => {
-    expect(() => parse(["bind", "idmap"])).toThrow("mounts[2].options[1]: \"idmap\" (id-mapped mounts) is not supported");
+    expect(() => parse(["bind", "idmap"])).toThrow('mounts[2].options[1]: "idmap" (id-mapped mounts) is not supported');
     expect(() => parse(["ridmap"])).toThrow(PolisError);
   });
 });
@@ -170,7 +170,12 @@ describe("planMount", () => {
   });
 
   it("read-only bind of a file: file mount point, bind, bind-remount with the flags", () => {
-    const r = ops({ destination: "/etc/resolv.conf", type: "bind", source: "/host/resolv.conf", options: ["rbind", "ro", "nosuid", "rprivate"] });
+    const r = ops({
+      destination: "/etc/resolv.conf",
+      type: "bind",
+      source: "/host/resolv.conf",
+      options: ["rbind", "ro", "nosuid", "rprivate"],
+    });
     expect(r.ops).toEqual([
       ["MKDIRS", "/etc/resolv.conf", R, "file"],
       ["MOUNT", "/host/resolv.conf", "/etc/resolv.conf", "", String(MS.BIND | MS.REC), "", R],
@@ -197,13 +202,15 @@ describe("planMount", () => {
   });
 
   it("a missing bind source names mounts[i].source", () => {
-    expect(() => ops({ destination: "/x", type: "bind", source: "/missing" })).toThrow("mounts[3].source: stat /missing: no such file or directory (ENOENT)");
+    expect(() => ops({ destination: "/x", type: "bind", source: "/missing" })).toThrow(
+      "mounts[3].source: stat /missing: no such file or directory (ENOENT)",
+    );
   });
 
   it("id-mapped mounts are refused", () => {
-    expect(() => ops({ destination: "/x", type: "bind", source: "/d", uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] })).toThrow(
-      /^mounts\[3\]\.uidMappings: /,
-    );
+    expect(() =>
+      ops({ destination: "/x", type: "bind", source: "/d", uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }),
+    ).toThrow(/^mounts\[3\]\.uidMappings: /);
   });
 
   it("read-only tmpfs is mounted writable and remounted later", () => {
@@ -223,7 +230,12 @@ describe("planMount", () => {
     "name=systemd": "/sys/fs/cgroup/systemd/c1",
     unified: "/sys/fs/cgroup/unified/c1",
   };
-  const cg: Mount = { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "ro"] };
+  const cg: Mount = {
+    destination: "/sys/fs/cgroup",
+    type: "cgroup",
+    source: "cgroup",
+    options: ["nosuid", "noexec", "nodev", "ro"],
+  };
   const SAFE = MS.NOSUID | MS.NODEV | MS.NOEXEC;
 
   it("cgroup v1/hybrid without cgroupns: tmpfs + a bind of each container cgroup dir, then ro", () => {
@@ -247,7 +259,14 @@ describe("planMount", () => {
   it("cgroup v1 with cgroupns: a cgroup mount per hierarchy; co-mounted ones get symlinks", () => {
     const r = ops(
       { ...cg, options: ["nosuid", "noexec", "nodev"] },
-      { cgroupns: true, cgroupPaths: { cpu: "/sys/fs/cgroup/cpu,cpuacct/c1", cpuacct: "/sys/fs/cgroup/cpu,cpuacct/c1", "name=systemd": "/sys/fs/cgroup/systemd/c1" } },
+      {
+        cgroupns: true,
+        cgroupPaths: {
+          cpu: "/sys/fs/cgroup/cpu,cpuacct/c1",
+          cpuacct: "/sys/fs/cgroup/cpu,cpuacct/c1",
+          "name=systemd": "/sys/fs/cgroup/systemd/c1",
+        },
+      },
     );
     expect(r.ops).toContainEqual(["MOUNT", "cgroup", "/sys/fs/cgroup/cpu,cpuacct", "cgroup", String(SAFE), "cpu,cpuacct", R]);
     expect(r.ops).toContainEqual(["MOUNT", "cgroup", "/sys/fs/cgroup/systemd", "cgroup", String(SAFE), "name=systemd", R]);

@@ -51,7 +51,9 @@ describe("rlimits", () => {
     expect(rlimitNumber("RLIMIT_RTTIME", "x")).toBe(15);
   });
   it("unknown type names the field", () => {
-    expect(() => rlimitNumber("RLIMIT_FOO", "process.rlimits[1]")).toThrow('process.rlimits[1].type: unknown rlimit "RLIMIT_FOO"');
+    expect(() => rlimitNumber("RLIMIT_FOO", "process.rlimits[1]")).toThrow(
+      'process.rlimits[1].type: unknown rlimit "RLIMIT_FOO"',
+    );
     expect(() => rlimitNumber("toString", "process.rlimits[0]")).toThrow(/unknown rlimit/);
   });
   it("values: decimal, infinity as -1", () => {
@@ -105,7 +107,9 @@ describe("namespaces", () => {
     expect(() => namespaceSetup([{ type: "pid" }, { type: "bogus" as never }])).toThrow(
       'linux.namespaces[1].type: unknown namespace type "bogus"',
     );
-    expect(() => namespaceSetup([{ type: "pid" }, { type: "pid", path: "/x" }])).toThrow('linux.namespaces[1]: duplicate namespace type "pid"');
+    expect(() => namespaceSetup([{ type: "pid" }, { type: "pid", path: "/x" }])).toThrow(
+      'linux.namespaces[1]: duplicate namespace type "pid"',
+    );
   });
 
   it("id map text", () => {
@@ -119,7 +123,9 @@ describe("namespaces", () => {
   });
 
   it("time offsets text", () => {
-    expect(timeOffsetsString({ monotonic: { secs: 10, nanosecs: 5 }, boottime: { secs: -3 } })).toBe("monotonic 10 5\nboottime -3 0\n");
+    expect(timeOffsetsString({ monotonic: { secs: 10, nanosecs: 5 }, boottime: { secs: -3 } })).toBe(
+      "monotonic 10 5\nboottime -3 0\n",
+    );
     expect(() => timeOffsetsString({ realtime: { secs: 1 } })).toThrow(/^linux\.timeOffsets\.realtime: unknown clock/);
   });
 
@@ -135,7 +141,9 @@ describe("process attributes", () => {
     expect(ioprioArgs({ class: "IOPRIO_CLASS_RT", priority: 3 })).toEqual([1, 3]);
     expect(ioprioArgs({ class: "IOPRIO_CLASS_BE", priority: 0 })).toEqual([2, 0]);
     expect(ioprioArgs({ class: "IOPRIO_CLASS_IDLE", priority: 7 })).toEqual([3, 7]);
-    expect(() => ioprioArgs({ class: "IOPRIO_CLASS_X", priority: 0 })).toThrow('process.ioPriority.class: unknown io priority class "IOPRIO_CLASS_X"');
+    expect(() => ioprioArgs({ class: "IOPRIO_CLASS_X", priority: 0 })).toThrow(
+      'process.ioPriority.class: unknown io priority class "IOPRIO_CLASS_X"',
+    );
     expect(() => ioprioArgs({ class: "IOPRIO_CLASS_BE", priority: 8 })).toThrow(/^process\.ioPriority\.priority:/);
   });
 
@@ -146,7 +154,13 @@ describe("process attributes", () => {
     expect(schedArgs({ policy: "SCHED_BATCH" })[0]).toBe("3");
     expect(schedArgs({ policy: "SCHED_IDLE" })[0]).toBe("5");
     expect(
-      schedArgs({ policy: "SCHED_DEADLINE", runtime: 10_000_000, deadline: 20_000_000, period: 30_000_000, flags: ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN"] }),
+      schedArgs({
+        policy: "SCHED_DEADLINE",
+        runtime: 10_000_000,
+        deadline: 20_000_000,
+        period: 30_000_000,
+        flags: ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN"],
+      }),
     ).toEqual(["6", "0", "0", "5", "10000000", "20000000", "30000000"]);
     expect(() => schedArgs({ policy: "SCHED_OTHER", flags: ["SCHED_FLAG_KEEP_POLICY", "SCHED_FLAG_NOPE"] })).toThrow(
       'process.scheduler.flags[1]: unknown scheduler flag "SCHED_FLAG_NOPE"',

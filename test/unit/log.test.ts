@@ -75,7 +75,10 @@ describe("log sinks", () => {
     log.debug("second");
     configureLog({ file, format: "json", debug: false }); // a second invocation appends
     log.warn("third");
-    const lines = readFileSync(file, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
+    const lines = readFileSync(file, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => [l.level, l.msg])).toEqual([
       ["error", "first"],
       ["debug", "second"],

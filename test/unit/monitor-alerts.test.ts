@@ -6,7 +6,14 @@ import type { AlertState } from "../../src/state/monitor.js";
 
 const rules = (yaml: string) => monitorConfig(parseConfig(yaml, "/etc/polis/config.yaml")).alerts;
 const facts = (over: Partial<ContainerFacts> = {}): ContainerFacts => ({
-  id: "web-1", name: "web-1", cpuPercent: 0, memoryBytes: 0, memoryPercent: 0, unhealthy: false, countEvents: () => 0, ...over,
+  id: "web-1",
+  name: "web-1",
+  cpuPercent: 0,
+  memoryBytes: 0,
+  memoryPercent: 0,
+  unhealthy: false,
+  countEvents: () => 0,
+  ...over,
 });
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
 
@@ -39,7 +46,12 @@ describe("alert rules", () => {
       "monitor:\n  alerts:\n    - { name: sick, metric: unhealthy }\n    - { name: oom, metric: oom_kills, window: 10m }\n    - { name: loop, metric: restarts, above: 2, window: 10m, containers: 'web-*' }\n",
     );
     const counts: Record<string, number> = { oom: 1, restart: 3 };
-    const out = evaluate(rs, [facts({ unhealthy: true, countEvents: (a, w) => (w === 600_000 ? counts[a] ?? 0 : -1) })], [], at(0));
+    const out = evaluate(
+      rs,
+      [facts({ unhealthy: true, countEvents: (a, w) => (w === 600_000 ? (counts[a] ?? 0) : -1) })],
+      [],
+      at(0),
+    );
     expect(out.notify.map((n) => `${n.rule} ${n.status} ${n.value}`)).toEqual(["sick firing 1", "oom firing 1", "loop firing 3"]);
     const gone = evaluate(rs, [], out.states, at(10));
     expect(gone.notify.map((n) => `${n.rule} ${n.status}`)).toEqual(["sick resolved", "oom resolved", "loop resolved"]);
@@ -48,10 +60,16 @@ describe("alert rules", () => {
     expect(db.notify.map((n) => n.rule)).toEqual(["oom"]);
   });
   it("config errors name the file and the key", () => {
-    expect(() => rules("monitor:\n  alerts:\n    - { name: x, metric: memory_percent, abov: 3 }\n")).toThrow(/config file \/etc\/polis\/config.yaml: unknown key "monitor.alerts\[0\].abov"/);
+    expect(() => rules("monitor:\n  alerts:\n    - { name: x, metric: memory_percent, abov: 3 }\n")).toThrow(
+      /config file \/etc\/polis\/config.yaml: unknown key "monitor.alerts\[0\].abov"/,
+    );
     expect(() => rules("monitor:\n  alerts:\n    - { name: x, metric: disk }\n")).toThrow(/monitor.alerts\[0\].metric/);
-    expect(() => rules("monitor:\n  alerts:\n    - { name: x, metric: cpu_percent, for: soon }\n")).toThrow(/monitor.alerts\[0\].for/);
-    expect(() => rules("monitor:\n  alerts:\n    - { name: x, metric: cpu_percent }\n    - { name: x, metric: cpu_percent }\n")).toThrow(/used twice/);
+    expect(() => rules("monitor:\n  alerts:\n    - { name: x, metric: cpu_percent, for: soon }\n")).toThrow(
+      /monitor.alerts\[0\].for/,
+    );
+    expect(() =>
+      rules("monitor:\n  alerts:\n    - { name: x, metric: cpu_percent }\n    - { name: x, metric: cpu_percent }\n"),
+    ).toThrow(/used twice/);
     expect(() => rules("monitor:\n  webhook: { url: ftp://x }\n")).toThrow(/monitor.webhook.url/);
     expect(() => rules("monitor:\n  listn: 1\n")).toThrow(/"monitor.listn"/);
   });

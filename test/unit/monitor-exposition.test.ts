@@ -14,7 +14,9 @@ const config = (yaml: string) => monitorConfig(parseConfig(yaml, FILE));
 
 describe("alert evaluation: a container that goes away", () => {
   const rules = config("monitor:\n  alerts:\n    - { name: sick, metric: unhealthy }\n").alerts;
-  const sick: ContainerFacts[] = [{ id: "c1", name: "c1", cpuPercent: 0, memoryBytes: 0, memoryPercent: undefined, unhealthy: true, countEvents: () => 0 }];
+  const sick: ContainerFacts[] = [
+    { id: "c1", name: "c1", cpuPercent: 0, memoryBytes: 0, memoryPercent: undefined, unhealthy: true, countEvents: () => 0 },
+  ];
   const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
   it("is given a grace (a restart recreates it) before what fired for it resolves", () => {
     let r = evaluate(rules, sick, [], at(0), 5000);
@@ -82,7 +84,14 @@ describe("the exposition", () => {
       startedAt: "2026-01-01T00:00:00Z",
       monitor: health ? { health: {}, healthStatus: health, failingStreak: 0 } : undefined,
     }) as unknown as ContainerView;
-  const ev = (seq: number, action: string, durationMs?: number) => ({ seq, time: "", type: "container", action, id: "c1", attributes: durationMs === undefined ? {} : { durationMs } });
+  const ev = (seq: number, action: string, durationMs?: number) => ({
+    seq,
+    time: "",
+    type: "container",
+    action,
+    id: "c1",
+    attributes: durationMs === undefined ? {} : { durationMs },
+  });
 
   it("cAdvisor names with id/name/image; polis's states, health and operations", async () => {
     const m = createMetrics();

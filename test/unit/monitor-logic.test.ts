@@ -8,7 +8,10 @@ import { healthFromImage, monitorOptions, parseSize } from "../../src/monitor/op
 describe("health status (docker's semantics)", () => {
   const starting = { status: "starting" as const, failingStreak: 0 };
   it("one success makes it healthy and resets the streak", () => {
-    expect(nextHealth({ status: "unhealthy", failingStreak: 5 }, true, false, 3)).toEqual({ status: "healthy", failingStreak: 0 });
+    expect(nextHealth({ status: "unhealthy", failingStreak: 5 }, true, false, 3)).toEqual({
+      status: "healthy",
+      failingStreak: 0,
+    });
   });
   it("failures count up to retries, then unhealthy", () => {
     let s = { status: "healthy" as const, failingStreak: 0 } as ReturnType<typeof nextHealth>;
@@ -26,7 +29,10 @@ describe("health status (docker's semantics)", () => {
 describe("log records", () => {
   it("parses k8s-file records, text kept verbatim", () => {
     expect(parseRecord("2026-01-02T03:04:05.123456789Z stderr P  two  spaces ")).toEqual({
-      time: "2026-01-02T03:04:05.123456789Z", stream: "stderr", complete: false, text: " two  spaces ",
+      time: "2026-01-02T03:04:05.123456789Z",
+      stream: "stderr",
+      complete: false,
+      text: " two  spaces ",
     });
     expect(parseRecord("garbage")).toBeUndefined();
   });
@@ -54,9 +60,24 @@ describe("monitor flags", () => {
   });
   it("health defaults are docker's; errors name the flag", () => {
     const m = monitorOptions({ "health-cmd": "true" }, new Set(["health-cmd"]), undefined);
-    expect(m.health).toMatchObject({ test: ["CMD-SHELL", "true"], intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0, onFailure: "none" });
-    expect(() => monitorOptions({ "health-cmd": "true", "health-on-failure": "explode" }, new Set(["health-cmd", "health-on-failure"]), undefined)).toThrow(/--health-on-failure/);
-    expect(() => monitorOptions({ "health-cmd": "true", "health-interval": "0s" }, new Set(["health-cmd", "health-interval"]), undefined)).toThrow(/--health-interval/);
+    expect(m.health).toMatchObject({
+      test: ["CMD-SHELL", "true"],
+      intervalMs: 30_000,
+      timeoutMs: 30_000,
+      retries: 3,
+      startPeriodMs: 0,
+      onFailure: "none",
+    });
+    expect(() =>
+      monitorOptions(
+        { "health-cmd": "true", "health-on-failure": "explode" },
+        new Set(["health-cmd", "health-on-failure"]),
+        undefined,
+      ),
+    ).toThrow(/--health-on-failure/);
+    expect(() =>
+      monitorOptions({ "health-cmd": "true", "health-interval": "0s" }, new Set(["health-cmd", "health-interval"]), undefined),
+    ).toThrow(/--health-interval/);
   });
   it("an image's Healthcheck: docker's meaning, flags override it field by field", () => {
     expect(healthFromImage({ Test: ["NONE"] })).toBeNull();
@@ -67,10 +88,16 @@ describe("monitor flags", () => {
     expect(m.health).toMatchObject({ test: ["CMD", "/bin/check", "--quick"], intervalMs: 5000, retries: 7 });
     const replaced = monitorOptions({ "health-cmd": "true" }, new Set(["health-cmd"]), undefined, img);
     expect(replaced.health).toMatchObject({ test: ["CMD-SHELL", "true"], intervalMs: 5000, retries: 3 });
-    expect(() => monitorOptions({ "health-cmd": " " }, new Set(["health-cmd"]), undefined, img)).toThrow(/--health-cmd must not be empty/);
+    expect(() => monitorOptions({ "health-cmd": " " }, new Set(["health-cmd"]), undefined, img)).toThrow(
+      /--health-cmd must not be empty/,
+    );
   });
   it("the exit file the C monitor writes", () => {
-    expect(parseExitFile("exitCode 137\nsignal 9\nfinishedAt 2026-01-02T03:04:05.123456789Z\n")).toEqual({ exitCode: 137, signal: 9, finishedAt: "2026-01-02T03:04:05.123456789Z" });
+    expect(parseExitFile("exitCode 137\nsignal 9\nfinishedAt 2026-01-02T03:04:05.123456789Z\n")).toEqual({
+      exitCode: 137,
+      signal: 9,
+      finishedAt: "2026-01-02T03:04:05.123456789Z",
+    });
     expect(parseExitFile("exitCode 1\n")).toBeUndefined();
   });
 });

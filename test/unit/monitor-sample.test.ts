@@ -27,14 +27,27 @@ describe("sampleContainer", () => {
       "memory.max": "209715200\n",
       "memory.stat": "anon 73400320\nfile 31457280\ninactive_file 20971520\n",
       "memory.events": "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n",
-      "io.stat": "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n8:16 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n",
+      "io.stat":
+        "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n8:16 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n",
       "pids.current": "3\n",
     });
     const s = sampleContainer(rec({ unified: uni }));
     expect(s).toMatchObject({
-      cpuTotalNs: 2.5e9, cpuUserNs: 2e9, cpuSystemNs: 5e8,
-      memUsage: 104857600, memWorkingSet: 104857600 - 20971520, memRss: 73400320, memCache: 31457280, memFailcnt: 4,
-      memLimit: 209715200, memLimited: true, blkRead: 4097, blkWrite: 8194, pids: 3, oomKills: 1, net: undefined,
+      cpuTotalNs: 2.5e9,
+      cpuUserNs: 2e9,
+      cpuSystemNs: 5e8,
+      memUsage: 104857600,
+      memWorkingSet: 104857600 - 20971520,
+      memRss: 73400320,
+      memCache: 31457280,
+      memFailcnt: 4,
+      memLimit: 209715200,
+      memLimited: true,
+      blkRead: 4097,
+      blkWrite: 8194,
+      pids: 3,
+      oomKills: 1,
+      net: undefined,
     });
   });
   it("cgroup v2 without a limit: the host's memory", () => {
@@ -50,14 +63,26 @@ describe("sampleContainer", () => {
       "memory.failcnt": "0\n",
       "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
     });
-    const blkio = dir("v1blk", { "blkio.throttle.io_service_bytes_recursive": "8:0 Read 100\n8:0 Write 200\n8:0 Sync 300\n8:0 Total 300\nTotal 300\n" });
+    const blkio = dir("v1blk", {
+      "blkio.throttle.io_service_bytes_recursive": "8:0 Read 100\n8:0 Write 200\n8:0 Sync 300\n8:0 Total 300\nTotal 300\n",
+    });
     const pids = dir("v1pids", { "pids.current": "7\n" });
     const uni = dir("hy-uni", {});
     const s = sampleContainer(rec({ cpu, cpuacct: cpu, memory, blkio, pids, unified: uni }));
     expect(s).toMatchObject({
-      cpuTotalNs: 3e9, cpuUserNs: 2.5e9, cpuSystemNs: 5e8,
-      memUsage: 50000, memWorkingSet: 40000, memRss: 15000, memCache: 30000, memLimited: false, memLimit: hostMemoryBytes(),
-      blkRead: 100, blkWrite: 200, pids: 7, oomKills: 2,
+      cpuTotalNs: 3e9,
+      cpuUserNs: 2.5e9,
+      cpuSystemNs: 5e8,
+      memUsage: 50000,
+      memWorkingSet: 40000,
+      memRss: 15000,
+      memCache: 30000,
+      memLimited: false,
+      memLimit: hostMemoryBytes(),
+      blkRead: 100,
+      blkWrite: 200,
+      pids: 7,
+      oomKills: 2,
     });
   });
   it("a cgroup that is gone reads as zeros, not an error", () => {

@@ -3,9 +3,27 @@ import { parseNetDev, type Sample } from "../../src/monitor/sample.js";
 import { binarySize, decimalSize, statsRow, statsTable } from "../../src/monitor/usage.js";
 
 const sample = (over: Partial<Sample>): Sample => ({
-  id: "c1", atNs: 0n, cpuTotalNs: 0, cpuUserNs: 0, cpuSystemNs: 0, memUsage: 0, memWorkingSet: 0, memRss: 0, memCache: 0,
-  memFailcnt: 0, memLimit: 1024, memLimited: true, net: undefined, blkRead: 0, blkWrite: 0, pids: 1, oomKills: 0,
-  cfsPeriods: 0, cfsThrottledPeriods: 0, cfsThrottledNs: 0, ...over,
+  id: "c1",
+  atNs: 0n,
+  cpuTotalNs: 0,
+  cpuUserNs: 0,
+  cpuSystemNs: 0,
+  memUsage: 0,
+  memWorkingSet: 0,
+  memRss: 0,
+  memCache: 0,
+  memFailcnt: 0,
+  memLimit: 1024,
+  memLimited: true,
+  net: undefined,
+  blkRead: 0,
+  blkWrite: 0,
+  pids: 1,
+  oomKills: 0,
+  cfsPeriods: 0,
+  cfsThrottledPeriods: 0,
+  cfsThrottledNs: 0,
+  ...over,
 });
 
 describe("stats arithmetic", () => {

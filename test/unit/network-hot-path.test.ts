@@ -26,7 +26,9 @@ describe("hot commands", () => {
     it(`polis ${cmd} loads no network code at start`, () => {
       const files = [...staticClosure(join(REPO, "src", "cli", `${cmd}.ts`)), ...staticClosure(join(REPO, "src", "main.ts"))];
       const rel = files.map((f) => f.slice(REPO.length + 1));
-      expect(rel.filter((f) => f.startsWith("src/network/") || f === "src/config/load.ts" || f === "src/state/networks.ts")).toEqual([]);
+      expect(
+        rel.filter((f) => f.startsWith("src/network/") || f === "src/config/load.ts" || f === "src/state/networks.ts"),
+      ).toEqual([]);
       expect(rel.length).toBeGreaterThan(3); // the walk did follow imports
     });
   }

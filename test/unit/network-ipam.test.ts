@@ -25,7 +25,16 @@ afterEach(() => {
   for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
 });
 const settings = networkSettings(undefined);
-const opts = (name: string, extra = {}) => ({ name, subnets: [], ipv6: false, internal: false, disableDns: false, mtu: 0, labels: {}, ...extra });
+const opts = (name: string, extra = {}) => ({
+  name,
+  subnets: [],
+  ipv6: false,
+  internal: false,
+  disableDns: false,
+  mtu: 0,
+  labels: {},
+  ...extra,
+});
 
 describe("cidr", () => {
   it("parses and formats IPv4 and IPv6", () => {
@@ -55,8 +64,12 @@ describe("config", () => {
   it("defaults, and errors naming the key and file", () => {
     expect(settings.defaultNetwork).toBe("polis");
     expect(formatCidr(settings.defaultSubnet)).toBe("10.88.0.0/16");
-    expect(() => networkSettings({ bogus: 1 }, "/etc/polis/config.yaml")).toThrow('config file /etc/polis/config.yaml: unknown key "network.bogus"');
-    expect(() => networkSettings({ default_subnet_pools: [{ base: "10.0.0.0/16", size: 8 }] }, "f")).toThrow(/default_subnet_pools\[0\].size/);
+    expect(() => networkSettings({ bogus: 1 }, "/etc/polis/config.yaml")).toThrow(
+      'config file /etc/polis/config.yaml: unknown key "network.bogus"',
+    );
+    expect(() => networkSettings({ default_subnet_pools: [{ base: "10.0.0.0/16", size: 8 }] }, "f")).toThrow(
+      /default_subnet_pools\[0\].size/,
+    );
   });
 });
 
@@ -72,7 +85,9 @@ describe("networks", () => {
       "--subnet 10.89.0.0/16: overlaps network a (10.89.0.0/24)",
     );
     expect(() => createNetwork(s, settings, opts("a"))).toThrow("network a already exists");
-    expect(() => createNetwork(s, settings, opts("d", { subnets: ["10.1.0.0/24"], gateway: "10.2.0.1" }))).toThrow("--gateway 10.2.0.1: outside subnet 10.1.0.0/24");
+    expect(() => createNetwork(s, settings, opts("d", { subnets: ["10.1.0.0/24"], gateway: "10.2.0.1" }))).toThrow(
+      "--gateway 10.2.0.1: outside subnet 10.1.0.0/24",
+    );
     expect(() => createNetwork(s, settings, opts("none"))).toThrow(/reserved/);
     expect(findNetwork(s, settings, "polis").subnets[0].subnet).toBe("10.88.0.0/16");
     expect(() => findNetwork(s, settings, "nope")).toThrow("network nope: no such network");
@@ -93,7 +108,9 @@ describe("ipam", () => {
     expect(tx(() => allocate(s, net, "c1"))).toEqual(["10.5.0.2/29"]);
     expect(tx(() => allocate(s, net, "c2"))).toEqual(["10.5.0.3/29"]);
     expect(() => tx(() => allocate(s, net, "c3"))).toThrow("network a: no free address left in 10.5.0.0/30");
-    expect(() => tx(() => allocate(s, net, "c3", ["10.5.0.3"]))).toThrow("--ip 10.5.0.3: already taken on network a by container c2");
+    expect(() => tx(() => allocate(s, net, "c3", ["10.5.0.3"]))).toThrow(
+      "--ip 10.5.0.3: already taken on network a by container c2",
+    );
     expect(() => tx(() => allocate(s, net, "c3", ["10.6.0.3"]))).toThrow("--ip 10.6.0.3: outside network a's subnet 10.5.0.0/29");
     expect(() => tx(() => allocate(s, net, "c3", ["10.5.0.7"]))).toThrow(/reserved/);
     expect(tx(() => allocate(s, net, "c3", ["10.5.0.6"]))).toEqual(["10.5.0.6/29"]);
@@ -118,9 +135,15 @@ describe("ipam", () => {
 describe("publish", () => {
   it("parses host IP, ranges and protocol", () => {
     expect(parsePublish("8080:80")).toEqual([{ hostIp: "", protocol: "tcp", hostPort: 8080, containerPort: 80 }]);
-    expect(parsePublish("127.0.0.1:53:53/udp")).toEqual([{ hostIp: "127.0.0.1", protocol: "udp", hostPort: 53, containerPort: 53 }]);
+    expect(parsePublish("127.0.0.1:53:53/udp")).toEqual([
+      { hostIp: "127.0.0.1", protocol: "udp", hostPort: 53, containerPort: 53 },
+    ]);
     expect(parsePublish("[::1]:8080:80")[0].hostIp).toBe("::1");
-    expect(parsePublish("9000-9002:7000-7002").map((m) => `${m.hostPort}>${m.containerPort}`)).toEqual(["9000>7000", "9001>7001", "9002>7002"]);
+    expect(parsePublish("9000-9002:7000-7002").map((m) => `${m.hostPort}>${m.containerPort}`)).toEqual([
+      "9000>7000",
+      "9001>7001",
+      "9002>7002",
+    ]);
     expect(() => parsePublish("80")).toThrow("--publish 80: expected [hostIP:]hostPort:containerPort[/tcp|udp]");
     expect(() => parsePublish("1-3:1-2")).toThrow(/ranges differ/);
     expect(() => parsePublish("8080:80/sctp")).toThrow(/protocol "sctp"/);
@@ -133,13 +156,33 @@ describe("publish", () => {
 
 describe("generated files", () => {
   const net = (name: string, bridge: string, subnet: string, internal = false): NetworkRecord => ({
-    name, id: name, driver: "bridge", bridge, subnets: [{ subnet, gateway: subnet.replace(/0\/\d+$/, "1") }], ipv6: false, internal, dns: true, mtu: 0, labels: {}, created: "",
+    name,
+    id: name,
+    driver: "bridge",
+    bridge,
+    subnets: [{ subnet, gateway: subnet.replace(/0\/\d+$/, "1") }],
+    ipv6: false,
+    internal,
+    dns: true,
+    mtu: 0,
+    labels: {},
+    created: "",
   });
   it("the nftables table: DNAT per port, masquerade, isolation, internal", () => {
     const text = rulesetText({
       networks: [net("a", "polis1", "10.89.0.0/24"), net("i", "polis2", "10.89.1.0/24", true)],
       attachments: [],
-      ports: [{ hostIp: "", protocol: "udp", hostPort: 5353, network: "a", containerId: "c1", containerIp: "10.89.0.2", containerPort: 53 }],
+      ports: [
+        {
+          hostIp: "",
+          protocol: "udp",
+          hostPort: 5353,
+          network: "a",
+          containerId: "c1",
+          containerIp: "10.89.0.2",
+          containerPort: 53,
+        },
+      ],
     });
     expect(text).toContain(`meta nfproto ipv4 udp dport 5353 dnat ip to 10.89.0.2:53 comment "c1 a"`);
     expect(text).toContain(`ip saddr 10.89.0.0/24 oifname != "polis1" masquerade`);
@@ -150,16 +193,43 @@ describe("generated files", () => {
   it("the CNI list: bridge + static IPAM with polis's addresses; internal has no gateway", () => {
     const open = conflistFor({ ...net("a", "polis1", "10.89.0.0/24"), mtu: 1400 }, ["10.89.0.5/24"]);
     expect(open.plugins).toEqual([
-      expect.objectContaining({ type: "bridge", bridge: "polis1", isGateway: true, isDefaultGateway: true, ipMasq: false, hairpinMode: true, mtu: 1400, ipam: { type: "static", addresses: [{ address: "10.89.0.5/24", gateway: "10.89.0.1" }] } }),
+      expect.objectContaining({
+        type: "bridge",
+        bridge: "polis1",
+        isGateway: true,
+        isDefaultGateway: true,
+        ipMasq: false,
+        hairpinMode: true,
+        mtu: 1400,
+        ipam: { type: "static", addresses: [{ address: "10.89.0.5/24", gateway: "10.89.0.1" }] },
+      }),
     ]);
     const closed = conflistFor(net("i", "polis2", "10.89.1.0/24", true), ["10.89.1.5/24"]);
-    expect(closed.plugins[0]).toMatchObject({ isGateway: false, isDefaultGateway: false, ipam: { addresses: [{ address: "10.89.1.5/24" }] } });
+    expect(closed.plugins[0]).toMatchObject({
+      isGateway: false,
+      isDefaultGateway: false,
+      ipam: { addresses: [{ address: "10.89.1.5/24" }] },
+    });
   });
 
   it("hosts: members of my networks only, with name.NETWORK and aliases", () => {
-    const nets = new Map([["a", net("a", "polis1", "10.89.0.0/24")], ["b", net("b", "polis2", "10.89.1.0/24")]]);
-    const att = (network: string, containerId: string, ip: string, aliases: string[] = []) => ({ network, containerId, ifname: "eth0", aliases, addresses: [ip], created: "" });
-    const text = hostsText("web", nets, [att("a", "web", "10.89.0.2/24"), att("a", "db", "10.89.0.3/24", ["database"]), att("b", "other", "10.89.1.2/24")]);
+    const nets = new Map([
+      ["a", net("a", "polis1", "10.89.0.0/24")],
+      ["b", net("b", "polis2", "10.89.1.0/24")],
+    ]);
+    const att = (network: string, containerId: string, ip: string, aliases: string[] = []) => ({
+      network,
+      containerId,
+      ifname: "eth0",
+      aliases,
+      addresses: [ip],
+      created: "",
+    });
+    const text = hostsText("web", nets, [
+      att("a", "web", "10.89.0.2/24"),
+      att("a", "db", "10.89.0.3/24", ["database"]),
+      att("b", "other", "10.89.1.2/24"),
+    ]);
     expect(text).toContain("10.89.0.3\tdb database db.a database.a\n");
     expect(text).toContain("10.89.0.2\tweb web.a\n");
     expect(text).not.toContain("other");

@@ -69,7 +69,12 @@ function generate(r: () => number): { spec: Spec; noPivot: boolean; cgroupPaths:
   const noPivot = r() < 0.3 && !(linux.rootfsPropagation ?? "").includes("private");
   const cgroupPaths = pick<Record<string, string>>([
     { pids: "/sys/fs/cgroup/pids/c1", unified: "/sys/fs/cgroup/unified/c1" },
-    { cpu: "/sys/fs/cgroup/cpu,cpuacct/c1", cpuacct: "/sys/fs/cgroup/cpu,cpuacct/c1", memory: "/sys/fs/cgroup/memory/c1", "name=systemd": "/sys/fs/cgroup/systemd/c1" },
+    {
+      cpu: "/sys/fs/cgroup/cpu,cpuacct/c1",
+      cpuacct: "/sys/fs/cgroup/cpu,cpuacct/c1",
+      memory: "/sys/fs/cgroup/memory/c1",
+      "name=systemd": "/sys/fs/cgroup/systemd/c1",
+    },
     { unified: "/sys/fs/cgroup/c1" },
   ]);
   return { spec, noPivot, cgroupPaths };
@@ -77,7 +82,18 @@ function generate(r: () => number): { spec: Spec; noPivot: boolean; cgroupPaths:
 
 /** Ops before CLONE that take host paths polis chose itself (state dir, cgroupfs, sockets, ns files),
  *  or the config's bind sources (OPEN_TREE: host paths by definition, like MOUNT's source). */
-const HOST_SIDE = new Set([OpCode.CGROUP_JOIN, OpCode.PARENT_CGROUPS, OpCode.CONSOLE_SOCKET, OpCode.SECCOMP_LISTENER, OpCode.SETNS, OpCode.TIMENS, OpCode.MKFIFO, OpCode.FIFO_OPEN, OpCode.CONSOLE_PAIR, OpCode.OPEN_TREE]);
+const HOST_SIDE = new Set([
+  OpCode.CGROUP_JOIN,
+  OpCode.PARENT_CGROUPS,
+  OpCode.CONSOLE_SOCKET,
+  OpCode.SECCOMP_LISTENER,
+  OpCode.SETNS,
+  OpCode.TIMENS,
+  OpCode.MKFIFO,
+  OpCode.FIFO_OPEN,
+  OpCode.CONSOLE_PAIR,
+  OpCode.OPEN_TREE,
+]);
 /** Ops without a path argument in the rootfs. */
 const PATHLESS = new Set([OpCode.CLONE, OpCode.SETSID, OpCode.BECOME_ROOT, OpCode.LOOPBACK_UP, OpCode.NEW_KEYRING, OpCode.PAUSE]);
 /** MASK_SOURCE opens the host's /dev/null on purpose (never the rootfs's), and verifies it. */
@@ -97,7 +113,8 @@ const SCOPED: Partial<Record<OpCode, { path: number; scope: number }>> = {
 function unconfined(op: Op): string | undefined {
   const name = OpCode[op.code];
   if (HOST_SIDE.has(op.code) || PATHLESS.has(op.code)) return undefined;
-  if (op.code === HOST_NULL) return op.args[0] === "/dev/null" ? undefined : `MASK_SOURCE ${String(op.args[0])}: not the host's /dev/null`;
+  if (op.code === HOST_NULL)
+    return op.args[0] === "/dev/null" ? undefined : `MASK_SOURCE ${String(op.args[0])}: not the host's /dev/null`;
   const where = SCOPED[op.code];
   if (!where) return `${name} (${op.what}) is not known to be confined`;
   const path = String(op.args[where.path]);
@@ -132,7 +149,9 @@ describe("plans never take an unconfined host path before the root switch", () =
         sourceKind: (p) => (p === "/srv/data" || p === "/dev" ? "dir" : "file"),
         rootfsParentMount: PARENT,
       });
-      const end = plan.ops.findIndex((o) => o.code === OpCode.PIVOT_ROOT || o.code === OpCode.MOVE_ROOT || o.code === OpCode.CHROOT);
+      const end = plan.ops.findIndex(
+        (o) => o.code === OpCode.PIVOT_ROOT || o.code === OpCode.MOVE_ROOT || o.code === OpCode.CHROOT,
+      );
       expect(end, "the plan switches root").toBeGreaterThan(0);
       const problems = plan.ops.slice(0, end).map(unconfined).filter(Boolean);
       expect(problems, `config #${i}: ${JSON.stringify({ mounts: spec.mounts, linux: spec.linux })}`).toEqual([]);

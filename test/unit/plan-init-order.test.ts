@@ -39,7 +39,7 @@ const MOUNT_POOL: Mount[] = [
 
 /** A config and plan input drawn from the ways real configs differ. */
 function generate(rand: () => number): { label: string; input: InitPlanInput } {
-  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const chance = (p: number) => rand() < p;
   const spec = fixture();
   const linux = spec.linux!;
@@ -158,116 +158,185 @@ class View {
 
 /** A rule: `check` throws (through expect) when the plan breaks it. */
 const RULES: [string, (v: View, input: InitPlanInput) => void][] = [
-  ["one CLONE; before it only what needs the runtime's view (cgroupfs, sockets, host paths, namespaces)", (v) => {
-    expect(v.all(OpCode.CLONE)).toHaveLength(1);
-    const before = new Set([OpCode.PARENT_CGROUPS, OpCode.CGROUP_JOIN, OpCode.CONSOLE_SOCKET, OpCode.CONSOLE_PAIR, OpCode.SECCOMP_LISTENER, OpCode.FIFO_OPEN, OpCode.SETNS, OpCode.TIMENS, OpCode.OPEN_TREE]);
-    for (const op of v.ops.slice(0, v.first(OpCode.CLONE))) expect(before, OpCode[op.code]).toContain(op.code);
-    expect(v.ops[v.first(OpCode.CLONE) + 1].code, "SETSID right after CLONE").toBe(OpCode.SETSID);
-  }],
-  ["PARENT_CGROUPS first; cgroups joined before any SETNS hides the host's cgroupfs", (v) => {
-    if (v.has(OpCode.PARENT_CGROUPS)) expect(v.first(OpCode.PARENT_CGROUPS)).toBe(0);
-    if (v.has(OpCode.SETNS)) for (const i of v.all(OpCode.CGROUP_JOIN)) expect(i).toBeLessThan(v.first(OpCode.SETNS));
-  }],
-  ["host paths opened before a SETNS can hide them: agent socket, bind sources, the fifo of a joined mount ns", (v) => {
-    const setns = v.has(OpCode.SETNS) ? v.first(OpCode.SETNS) : v.first(OpCode.CLONE);
-    for (const c of [OpCode.SECCOMP_LISTENER, OpCode.OPEN_TREE, OpCode.CONSOLE_SOCKET]) for (const i of v.all(c)) expect(i).toBeLessThan(setns);
-    expect(v.all(OpCode.FIFO_OPEN)).toHaveLength(1);
-    expect(v.first(OpCode.FIFO_OPEN)).toBeLessThan(v.rootSwitch);
-  }],
-  ["a user-namespaced container: BECOME_ROOT before any mount; every bind source opened by the runtime", (v, input) => {
-    const userns = (input.spec.linux?.namespaces ?? []).some((n) => n.type === "user");
-    const binds = (input.spec.mounts ?? []).filter((m) => m.type !== "cgroup" && (m.type === "none" || /bind/.test(`${m.type} ${(m.options ?? []).join(" ")}`)));
-    expect(v.all(OpCode.OPEN_TREE)).toHaveLength(userns ? binds.length : 0);
-    expect(v.all(OpCode.MOVE_MOUNT)).toHaveLength(userns ? binds.length : 0);
-    if (v.has(OpCode.BECOME_ROOT)) {
-      expect(v.first(OpCode.BECOME_ROOT)).toBeLessThan(Math.min(...v.all(OpCode.MOUNT), ...v.all(OpCode.MKDIRS)));
-      if (v.has(OpCode.NEW_KEYRING)) expect(v.first(OpCode.NEW_KEYRING)).toBeGreaterThan(v.first(OpCode.BECOME_ROOT));
-    }
-  }],
-  ["mounts before the root switch, in config order; the hooks' PAUSE after them and before the switch", (v) => {
-    const rootfs = v.rootfsOps();
-    for (const i of rootfs) expect(i).toBeLessThan(v.rootSwitch);
-    const order = rootfs.map((i) => v.ops[i].field).filter((f) => f.startsWith("mounts[")).map((f) => Number(/\d+/.exec(f)![0]));
-    expect(order).toEqual([...order].sort((a, b) => a - b));
-    const pause = v.first(OpCode.PAUSE);
-    expect(v.ops[pause].args).toEqual(["hooks"]);
-    expect(pause).toBeGreaterThan(Math.max(-1, ...rootfs));
-    expect(pause).toBeLessThan(v.rootSwitch);
-  }],
-  ["after the root switch no op names a host rootfs path", (v) => {
-    for (const op of v.ops.slice(v.rootSwitch + 1)) {
-      for (const a of op.args) if (typeof a === "string") expect(a.startsWith(R), `${OpCode[op.code]} ${a}`).toBe(false);
-    }
-  }],
-  ["read-only paths, then masks, after every mount and the root switch; / made read-only after the console", (v) => {
-    const ro = v.all(OpCode.READONLY);
-    const masks = v.all(OpCode.MASK);
-    const lastMount = Math.max(-1, ...v.all(OpCode.MOUNT), ...v.all(OpCode.MOUNT_KEEP_MODE), ...v.all(OpCode.MOVE_MOUNT));
-    for (const i of [...ro, ...masks]) expect(i).toBeGreaterThan(Math.max(lastMount, v.rootSwitch));
-    if (ro.length && masks.length) expect(Math.max(...ro)).toBeLessThan(Math.min(...masks));
-    // the null device masks are made of is the host's, opened before the root switch
-    expect(v.has(OpCode.MASK_SOURCE)).toBe(masks.length > 0);
-    if (masks.length) expect(v.first(OpCode.MASK_SOURCE)).toBeLessThan(v.rootSwitch);
-    const rootRo = v.ops.findIndex((o) => o.field === "root.readonly");
-    if (rootRo >= 0) {
-      expect(rootRo).toBeGreaterThan(v.rootSwitch);
-      if (v.has(OpCode.CONSOLE)) expect(v.first(OpCode.CONSOLE)).toBeLessThan(rootRo);
-    }
-  }],
-  ["hostname, domainname and sysctls are set in the container's root (its /proc)", (v) => {
-    for (const c of [OpCode.SETHOSTNAME, OpCode.SETDOMAINNAME]) for (const i of v.all(c)) expect(i).toBeGreaterThan(v.rootSwitch);
-    for (const i of v.all(OpCode.WRITE_FILE)) expect(i).toBeGreaterThan(v.rootSwitch);
-  }],
-  ["a console only with a socket or pair before CLONE; made in the container's root, before the user switch", (v) => {
-    const console = v.has(OpCode.CONSOLE);
-    expect(v.has(OpCode.CONSOLE_SOCKET) || v.has(OpCode.CONSOLE_PAIR)).toBe(console);
-    if (!console) return;
-    expect(v.first(OpCode.CONSOLE)).toBeGreaterThan(v.rootSwitch);
-    expect(v.first(OpCode.CONSOLE)).toBeLessThan(v.first(OpCode.USER));
-  }],
-  ["limits and scheduling while still privileged: before the bounding set and the user switch", (v) => {
-    const oom = v.ops.findIndex((o) => o.field === "process.oomScoreAdj");
-    for (const i of [...v.all(OpCode.RLIMIT), ...v.all(OpCode.IOPRIO), ...v.all(OpCode.SCHED), ...v.all(OpCode.PERSONALITY), oom].filter((i) => i >= 0)) {
-      expect(i).toBeLessThan(v.first(OpCode.USER));
-      if (v.has(OpCode.CAP_BOUNDING)) expect(i).toBeLessThan(v.first(OpCode.CAP_BOUNDING));
-    }
-  }],
-  ["capabilities: bounding set and chdir before the user switch; caps and ambient after it; no_new_privs after them", (v) => {
-    const user = v.first(OpCode.USER);
-    expect(v.all(OpCode.USER)).toHaveLength(1);
-    if (v.has(OpCode.CAP_BOUNDING)) expect(v.first(OpCode.CAP_BOUNDING)).toBeLessThan(user);
-    expect(v.first(OpCode.CHDIR)).toBeLessThan(user);
-    expect(v.has(OpCode.CAPS)).toBe(v.has(OpCode.CAP_BOUNDING));
-    if (v.has(OpCode.CAPS)) {
-      expect(v.first(OpCode.CAPS)).toBeGreaterThan(user);
-      expect(v.first(OpCode.CAP_AMBIENT)).toBeGreaterThan(v.first(OpCode.CAPS));
-    }
-    if (v.has(OpCode.NO_NEW_PRIVS)) expect(v.first(OpCode.NO_NEW_PRIVS)).toBeGreaterThan(Math.max(user, v.first(OpCode.CAP_AMBIENT)));
-  }],
-  ["seccomp last but before exec: right before EXEC with no_new_privs, else before any privilege is dropped", (v, input) => {
-    if (!input.seccomp) return expect(v.has(OpCode.SECCOMP)).toBe(false);
-    const at = v.all(OpCode.SECCOMP);
-    expect(at).toHaveLength(1);
-    expect(at[0]).toBeGreaterThan(v.rootSwitch);
-    if (input.spec.process!.noNewPrivileges) {
-      expect(at[0]).toBe(v.first(OpCode.EXEC) - 1);
-      expect(at[0]).toBeGreaterThan(v.first(OpCode.FIFO_WAIT));
-    } else {
-      for (const c of [OpCode.CAP_BOUNDING, OpCode.USER, OpCode.CAPS]) if (v.has(c)) expect(at[0]).toBeLessThan(v.first(c));
-    }
-    expect(v.has(OpCode.SECCOMP_LISTENER)).toBe(Boolean(input.seccomp.listenerPath));
-  }],
-  ["the end: FIND_EXEC, READY, FIFO_WAIT, (SECCOMP), EXEC, after everything else", (v) => {
-    const end = v.ops.slice(v.first(OpCode.FIND_EXEC)).map((o) => OpCode[o.code]).filter((n) => n !== "SECCOMP");
-    expect(end).toEqual(["FIND_EXEC", "READY", "FIFO_WAIT", "EXEC"]);
-    expect(v.first(OpCode.FIND_EXEC)).toBeGreaterThan(v.first(OpCode.USER));
-  }],
-  ["every op names a config.json field and says what it does", (v) => {
-    for (const op of v.ops) {
-      expect(op.field).toMatch(/^[a-zA-Z]+(\.[a-zA-Z0-9_.]+|\[\d+\])*(\[\d+\])?(\.[a-zA-Z]+)*$/);
-      expect(op.what.length).toBeGreaterThan(3);
-    }
-  }],
+  [
+    "one CLONE; before it only what needs the runtime's view (cgroupfs, sockets, host paths, namespaces)",
+    (v) => {
+      expect(v.all(OpCode.CLONE)).toHaveLength(1);
+      const before = new Set([
+        OpCode.PARENT_CGROUPS,
+        OpCode.CGROUP_JOIN,
+        OpCode.CONSOLE_SOCKET,
+        OpCode.CONSOLE_PAIR,
+        OpCode.SECCOMP_LISTENER,
+        OpCode.FIFO_OPEN,
+        OpCode.SETNS,
+        OpCode.TIMENS,
+        OpCode.OPEN_TREE,
+      ]);
+      for (const op of v.ops.slice(0, v.first(OpCode.CLONE))) expect(before, OpCode[op.code]).toContain(op.code);
+      expect(v.ops[v.first(OpCode.CLONE) + 1].code, "SETSID right after CLONE").toBe(OpCode.SETSID);
+    },
+  ],
+  [
+    "PARENT_CGROUPS first; cgroups joined before any SETNS hides the host's cgroupfs",
+    (v) => {
+      if (v.has(OpCode.PARENT_CGROUPS)) expect(v.first(OpCode.PARENT_CGROUPS)).toBe(0);
+      if (v.has(OpCode.SETNS)) for (const i of v.all(OpCode.CGROUP_JOIN)) expect(i).toBeLessThan(v.first(OpCode.SETNS));
+    },
+  ],
+  [
+    "host paths opened before a SETNS can hide them: agent socket, bind sources, the fifo of a joined mount ns",
+    (v) => {
+      const setns = v.has(OpCode.SETNS) ? v.first(OpCode.SETNS) : v.first(OpCode.CLONE);
+      for (const c of [OpCode.SECCOMP_LISTENER, OpCode.OPEN_TREE, OpCode.CONSOLE_SOCKET])
+        for (const i of v.all(c)) expect(i).toBeLessThan(setns);
+      expect(v.all(OpCode.FIFO_OPEN)).toHaveLength(1);
+      expect(v.first(OpCode.FIFO_OPEN)).toBeLessThan(v.rootSwitch);
+    },
+  ],
+  [
+    "a user-namespaced container: BECOME_ROOT before any mount; every bind source opened by the runtime",
+    (v, input) => {
+      const userns = (input.spec.linux?.namespaces ?? []).some((n) => n.type === "user");
+      const binds = (input.spec.mounts ?? []).filter(
+        (m) => m.type !== "cgroup" && (m.type === "none" || /bind/.test(`${m.type} ${(m.options ?? []).join(" ")}`)),
+      );
+      expect(v.all(OpCode.OPEN_TREE)).toHaveLength(userns ? binds.length : 0);
+      expect(v.all(OpCode.MOVE_MOUNT)).toHaveLength(userns ? binds.length : 0);
+      if (v.has(OpCode.BECOME_ROOT)) {
+        expect(v.first(OpCode.BECOME_ROOT)).toBeLessThan(Math.min(...v.all(OpCode.MOUNT), ...v.all(OpCode.MKDIRS)));
+        if (v.has(OpCode.NEW_KEYRING)) expect(v.first(OpCode.NEW_KEYRING)).toBeGreaterThan(v.first(OpCode.BECOME_ROOT));
+      }
+    },
+  ],
+  [
+    "mounts before the root switch, in config order; the hooks' PAUSE after them and before the switch",
+    (v) => {
+      const rootfs = v.rootfsOps();
+      for (const i of rootfs) expect(i).toBeLessThan(v.rootSwitch);
+      const order = rootfs
+        .map((i) => v.ops[i].field)
+        .filter((f) => f.startsWith("mounts["))
+        .map((f) => Number(/\d+/.exec(f)![0]));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+      const pause = v.first(OpCode.PAUSE);
+      expect(v.ops[pause].args).toEqual(["hooks"]);
+      expect(pause).toBeGreaterThan(Math.max(-1, ...rootfs));
+      expect(pause).toBeLessThan(v.rootSwitch);
+    },
+  ],
+  [
+    "after the root switch no op names a host rootfs path",
+    (v) => {
+      for (const op of v.ops.slice(v.rootSwitch + 1)) {
+        for (const a of op.args) if (typeof a === "string") expect(a.startsWith(R), `${OpCode[op.code]} ${a}`).toBe(false);
+      }
+    },
+  ],
+  [
+    "read-only paths, then masks, after every mount and the root switch; / made read-only after the console",
+    (v) => {
+      const ro = v.all(OpCode.READONLY);
+      const masks = v.all(OpCode.MASK);
+      const lastMount = Math.max(-1, ...v.all(OpCode.MOUNT), ...v.all(OpCode.MOUNT_KEEP_MODE), ...v.all(OpCode.MOVE_MOUNT));
+      for (const i of [...ro, ...masks]) expect(i).toBeGreaterThan(Math.max(lastMount, v.rootSwitch));
+      if (ro.length && masks.length) expect(Math.max(...ro)).toBeLessThan(Math.min(...masks));
+      // the null device masks are made of is the host's, opened before the root switch
+      expect(v.has(OpCode.MASK_SOURCE)).toBe(masks.length > 0);
+      if (masks.length) expect(v.first(OpCode.MASK_SOURCE)).toBeLessThan(v.rootSwitch);
+      const rootRo = v.ops.findIndex((o) => o.field === "root.readonly");
+      if (rootRo >= 0) {
+        expect(rootRo).toBeGreaterThan(v.rootSwitch);
+        if (v.has(OpCode.CONSOLE)) expect(v.first(OpCode.CONSOLE)).toBeLessThan(rootRo);
+      }
+    },
+  ],
+  [
+    "hostname, domainname and sysctls are set in the container's root (its /proc)",
+    (v) => {
+      for (const c of [OpCode.SETHOSTNAME, OpCode.SETDOMAINNAME])
+        for (const i of v.all(c)) expect(i).toBeGreaterThan(v.rootSwitch);
+      for (const i of v.all(OpCode.WRITE_FILE)) expect(i).toBeGreaterThan(v.rootSwitch);
+    },
+  ],
+  [
+    "a console only with a socket or pair before CLONE; made in the container's root, before the user switch",
+    (v) => {
+      const console = v.has(OpCode.CONSOLE);
+      expect(v.has(OpCode.CONSOLE_SOCKET) || v.has(OpCode.CONSOLE_PAIR)).toBe(console);
+      if (!console) return;
+      expect(v.first(OpCode.CONSOLE)).toBeGreaterThan(v.rootSwitch);
+      expect(v.first(OpCode.CONSOLE)).toBeLessThan(v.first(OpCode.USER));
+    },
+  ],
+  [
+    "limits and scheduling while still privileged: before the bounding set and the user switch",
+    (v) => {
+      const oom = v.ops.findIndex((o) => o.field === "process.oomScoreAdj");
+      for (const i of [
+        ...v.all(OpCode.RLIMIT),
+        ...v.all(OpCode.IOPRIO),
+        ...v.all(OpCode.SCHED),
+        ...v.all(OpCode.PERSONALITY),
+        oom,
+      ].filter((i) => i >= 0)) {
+        expect(i).toBeLessThan(v.first(OpCode.USER));
+        if (v.has(OpCode.CAP_BOUNDING)) expect(i).toBeLessThan(v.first(OpCode.CAP_BOUNDING));
+      }
+    },
+  ],
+  [
+    "capabilities: bounding set and chdir before the user switch; caps and ambient after it; no_new_privs after them",
+    (v) => {
+      const user = v.first(OpCode.USER);
+      expect(v.all(OpCode.USER)).toHaveLength(1);
+      if (v.has(OpCode.CAP_BOUNDING)) expect(v.first(OpCode.CAP_BOUNDING)).toBeLessThan(user);
+      expect(v.first(OpCode.CHDIR)).toBeLessThan(user);
+      expect(v.has(OpCode.CAPS)).toBe(v.has(OpCode.CAP_BOUNDING));
+      if (v.has(OpCode.CAPS)) {
+        expect(v.first(OpCode.CAPS)).toBeGreaterThan(user);
+        expect(v.first(OpCode.CAP_AMBIENT)).toBeGreaterThan(v.first(OpCode.CAPS));
+      }
+      if (v.has(OpCode.NO_NEW_PRIVS))
+        expect(v.first(OpCode.NO_NEW_PRIVS)).toBeGreaterThan(Math.max(user, v.first(OpCode.CAP_AMBIENT)));
+    },
+  ],
+  [
+    "seccomp last but before exec: right before EXEC with no_new_privs, else before any privilege is dropped",
+    (v, input) => {
+      if (!input.seccomp) return expect(v.has(OpCode.SECCOMP)).toBe(false);
+      const at = v.all(OpCode.SECCOMP);
+      expect(at).toHaveLength(1);
+      expect(at[0]).toBeGreaterThan(v.rootSwitch);
+      if (input.spec.process!.noNewPrivileges) {
+        expect(at[0]).toBe(v.first(OpCode.EXEC) - 1);
+        expect(at[0]).toBeGreaterThan(v.first(OpCode.FIFO_WAIT));
+      } else {
+        for (const c of [OpCode.CAP_BOUNDING, OpCode.USER, OpCode.CAPS]) if (v.has(c)) expect(at[0]).toBeLessThan(v.first(c));
+      }
+      expect(v.has(OpCode.SECCOMP_LISTENER)).toBe(Boolean(input.seccomp.listenerPath));
+    },
+  ],
+  [
+    "the end: FIND_EXEC, READY, FIFO_WAIT, (SECCOMP), EXEC, after everything else",
+    (v) => {
+      const end = v.ops
+        .slice(v.first(OpCode.FIND_EXEC))
+        .map((o) => OpCode[o.code])
+        .filter((n) => n !== "SECCOMP");
+      expect(end).toEqual(["FIND_EXEC", "READY", "FIFO_WAIT", "EXEC"]);
+      expect(v.first(OpCode.FIND_EXEC)).toBeGreaterThan(v.first(OpCode.USER));
+    },
+  ],
+  [
+    "every op names a config.json field and says what it does",
+    (v) => {
+      for (const op of v.ops) {
+        expect(op.field).toMatch(/^[a-zA-Z]+(\.[a-zA-Z0-9_.]+|\[\d+\])*(\[\d+\])?(\.[a-zA-Z]+)*$/);
+        expect(op.what.length).toBeGreaterThan(3);
+      }
+    },
+  ],
 ];
 
 describe("buildInitPlan: ordering rules over generated configs", () => {
@@ -296,7 +365,20 @@ describe("buildInitPlan: ordering rules over generated configs", () => {
 
   it("the generator reaches the variants the rules are about", () => {
     const plans = cases.map((c) => new View(buildInitPlan(c.input)));
-    for (const code of [OpCode.CHROOT, OpCode.MOVE_ROOT, OpCode.PIVOT_ROOT, OpCode.OPEN_TREE, OpCode.CONSOLE, OpCode.SECCOMP_LISTENER, OpCode.MASK, OpCode.MOUNT_KEEP_MODE, OpCode.BECOME_ROOT, OpCode.TIMENS, OpCode.SETNS, OpCode.NO_NEW_PRIVS]) {
+    for (const code of [
+      OpCode.CHROOT,
+      OpCode.MOVE_ROOT,
+      OpCode.PIVOT_ROOT,
+      OpCode.OPEN_TREE,
+      OpCode.CONSOLE,
+      OpCode.SECCOMP_LISTENER,
+      OpCode.MASK,
+      OpCode.MOUNT_KEEP_MODE,
+      OpCode.BECOME_ROOT,
+      OpCode.TIMENS,
+      OpCode.SETNS,
+      OpCode.NO_NEW_PRIVS,
+    ]) {
       expect(plans.filter((v) => v.has(code)).length, OpCode[code]).toBeGreaterThan(3);
     }
   });
@@ -304,9 +386,33 @@ describe("buildInitPlan: ordering rules over generated configs", () => {
 
 describe("buildInitPlan: a small golden", () => {
   it("pins the plainest plan: one mount namespace, no mounts, no process attributes", () => {
-    const spec: Spec = { ociVersion: "1.2.0", root: { path: "rootfs" }, process: { args: ["true"], cwd: "/", user: { uid: 0, gid: 0 } }, linux: { namespaces: [{ type: "mount" }] } };
-    const plan = buildInitPlan({ spec, rootfs: R, fifoPath: FIFO, noPivot: false, cgroupProcs: [], cgroupPaths: {}, mode: "detach", hostHasKcore: false });
-    const dev = (name: string, major: number, minor: number) => ["MKNOD", `/dev/${name}`, "c", `${major}`, `${minor}`, "438", "0", "0", R];
+    const spec: Spec = {
+      ociVersion: "1.2.0",
+      root: { path: "rootfs" },
+      process: { args: ["true"], cwd: "/", user: { uid: 0, gid: 0 } },
+      linux: { namespaces: [{ type: "mount" }] },
+    };
+    const plan = buildInitPlan({
+      spec,
+      rootfs: R,
+      fifoPath: FIFO,
+      noPivot: false,
+      cgroupProcs: [],
+      cgroupPaths: {},
+      mode: "detach",
+      hostHasKcore: false,
+    });
+    const dev = (name: string, major: number, minor: number) => [
+      "MKNOD",
+      `/dev/${name}`,
+      "c",
+      `${major}`,
+      `${minor}`,
+      "438",
+      "0",
+      "0",
+      R,
+    ];
     expect(plan.ops.map((o) => [OpCode[o.code], ...o.args.map(String)])).toEqual([
       ["CLONE", String(0x00020000), "", "", "", "detach"],
       ["SETSID"],
@@ -370,7 +476,8 @@ describe("buildJoinPlan (exec, in-container hooks): ordering rules over generate
       expect(setns).toEqual(JOIN_ORDER.filter((t) => input.namespaces.includes(t)));
       const clone = v.first(OpCode.CLONE);
       expect(v.all(OpCode.CLONE)).toHaveLength(1);
-      for (const i of [...v.all(OpCode.SETNS), ...v.all(OpCode.CGROUP_JOIN), ...v.all(OpCode.SECCOMP_LISTENER)]) expect(i).toBeLessThan(clone);
+      for (const i of [...v.all(OpCode.SETNS), ...v.all(OpCode.CGROUP_JOIN), ...v.all(OpCode.SECCOMP_LISTENER)])
+        expect(i).toBeLessThan(clone);
       if (v.has(OpCode.SETNS)) for (const i of v.all(OpCode.CGROUP_JOIN)) expect(i).toBeLessThan(v.first(OpCode.SETNS));
       expect(v.ops[clone + 1].code).toBe(OpCode.SETSID);
       expect(v.last(OpCode.EXEC)).toBe(v.ops.length - 1);
@@ -382,7 +489,8 @@ describe("buildJoinPlan (exec, in-container hooks): ordering rules over generate
       const v = new View(buildJoinPlan(input));
       expect(v.has(OpCode.CHROOT)).toBe(Boolean(input.chroot));
       if (!input.chroot) continue;
-      for (const c of [OpCode.CONSOLE, OpCode.CHDIR, OpCode.USER, OpCode.FIND_EXEC]) if (v.has(c)) expect(v.first(OpCode.CHROOT)).toBeLessThan(v.first(c));
+      for (const c of [OpCode.CONSOLE, OpCode.CHDIR, OpCode.USER, OpCode.FIND_EXEC])
+        if (v.has(c)) expect(v.first(OpCode.CHROOT)).toBeLessThan(v.first(c));
     }
   });
 
@@ -413,7 +521,15 @@ describe("buildJoinPlan (exec, in-container hooks): ordering rules over generate
 
 describe("mountsBelow (what delete detaches for a container without a mount namespace)", () => {
   it("lists mounts strictly below the rootfs, newest first, never the rootfs itself or a sibling", () => {
-    const points = ["/", "/b/rootfs", "/b/rootfs/proc", "/b/rootfs-other/proc", "/b/rootfs/dev", "/b/rootfs/dev/pts", "/b/rootfs/dev"];
+    const points = [
+      "/",
+      "/b/rootfs",
+      "/b/rootfs/proc",
+      "/b/rootfs-other/proc",
+      "/b/rootfs/dev",
+      "/b/rootfs/dev/pts",
+      "/b/rootfs/dev",
+    ];
     expect(mountsBelow("/b/rootfs", points)).toEqual(["/b/rootfs/dev", "/b/rootfs/dev/pts", "/b/rootfs/dev", "/b/rootfs/proc"]);
     expect(mountsBelow("/b/rootfs/", points)).toEqual(mountsBelow("/b/rootfs", points));
   });

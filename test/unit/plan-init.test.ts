@@ -92,7 +92,9 @@ describe("buildInitPlan: variations", () => {
       ["", "/", "", String(MS.SHARED | MS.REC), "", ""],
       ["", "/", "", String(MS.SHARED | MS.REC), "", ""],
     ]);
-    expect(p.ops.findIndex((o) => o.field === "linux.rootfsPropagation" && o.what.startsWith("make")) ).toBeLessThan(names(p).indexOf("PIVOT_ROOT"));
+    expect(p.ops.findIndex((o) => o.field === "linux.rootfsPropagation" && o.what.startsWith("make"))).toBeLessThan(
+      names(p).indexOf("PIVOT_ROOT"),
+    );
     expect(names(p)[names(p).indexOf("PIVOT_ROOT") + 1]).toBe("MOUNT");
   });
 
@@ -111,8 +113,20 @@ describe("buildInitPlan: variations", () => {
     s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 1000 }];
     const p = build(s);
     const w = wire(p);
-    expect(w.find((o) => o[0] === "CLONE")).toEqual(["CLONE", String(0x7c020000), "0 100000 65536\n", "0 200000 1000\n", "", "detach"]);
-    expect(names(p).slice(names(p).indexOf("CLONE"), names(p).indexOf("CLONE") + 4)).toEqual(["CLONE", "SETSID", "FIFO_OPEN", "BECOME_ROOT"]);
+    expect(w.find((o) => o[0] === "CLONE")).toEqual([
+      "CLONE",
+      String(0x7c020000),
+      "0 100000 65536\n",
+      "0 200000 1000\n",
+      "",
+      "detach",
+    ]);
+    expect(names(p).slice(names(p).indexOf("CLONE"), names(p).indexOf("CLONE") + 4)).toEqual([
+      "CLONE",
+      "SETSID",
+      "FIFO_OPEN",
+      "BECOME_ROOT",
+    ]);
     expect(names(p)).not.toContain("MKNOD");
     expect(w).toContainEqual(["MOUNT", "/dev/null", "/dev/null", "", String(MS.BIND), "", R]);
   });
@@ -214,7 +228,9 @@ describe("buildInitPlan: variations", () => {
     expect(w).toContainEqual(["WRITE_FILE", "/proc/sys/kernel/msgmax", "8192"]);
     expect(p.ops.find((o) => o.args[0] === "/proc/sys/kernel/msgmax")!.field).toBe("linux.sysctl.kernel.msgmax");
     // sysctls go before /proc/sys becomes read-only
-    expect(w.findIndex((o) => o[1] === "/proc/sys/kernel/msgmax")).toBeLessThan(w.findIndex((o) => o[0] === "READONLY" && o[1] === "/proc/sys"));
+    expect(w.findIndex((o) => o[1] === "/proc/sys/kernel/msgmax")).toBeLessThan(
+      w.findIndex((o) => o[0] === "READONLY" && o[1] === "/proc/sys"),
+    );
     expect(w).toContainEqual(["WRITE_FILE", "/proc/self/oom_score_adj", "-500"]);
     expect(w).toContainEqual(["IOPRIO", "2", "4"]);
     expect(w).toContainEqual(["SCHED", "3", "0", "3", "0", "0", "0", "0"]);
@@ -224,7 +240,8 @@ describe("buildInitPlan: variations", () => {
     expect(w).toContainEqual(["CHDIR", "/home/u"]);
     expect(w).toContainEqual(["CAP_AMBIENT", "0x20"]);
     // privileged steps before the user switch; caps after it
-    for (const op of ["RLIMIT", "WRITE_FILE", "IOPRIO", "SCHED", "PERSONALITY", "CAP_BOUNDING"]) expect(after(op)).toBeLessThan(after("USER"));
+    for (const op of ["RLIMIT", "WRITE_FILE", "IOPRIO", "SCHED", "PERSONALITY", "CAP_BOUNDING"])
+      expect(after(op)).toBeLessThan(after("USER"));
     expect(after("CAPS")).toBeGreaterThan(after("USER"));
     expect(after("FIND_EXEC")).toBeGreaterThan(after("CHDIR"));
     expect(after("FIND_EXEC")).toBeLessThan(after("READY"));

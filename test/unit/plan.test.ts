@@ -54,7 +54,14 @@ describe("plan encoding", () => {
       .add(OpCode.SETHOSTNAME, "hostname", "set hostname", "hôte")
       .add(OpCode.SECCOMP, "linux.seccomp", "load seccomp", bpf, "0", "", "");
     const ops = decodePlan(plan.encode());
-    expect(ops.map((o) => o.code)).toEqual([OpCode.CLONE, OpCode.SETSID, OpCode.RLIMIT, OpCode.SETHOSTNAME, OpCode.SECCOMP, OpCode.END]);
+    expect(ops.map((o) => o.code)).toEqual([
+      OpCode.CLONE,
+      OpCode.SETSID,
+      OpCode.RLIMIT,
+      OpCode.SETHOSTNAME,
+      OpCode.SECCOMP,
+      OpCode.END,
+    ]);
     expect(ops[0].args.map(String)).toEqual([String(0x20020000), "0 1000 1\n", "", "deny", "detach"]);
     expect(ops[1].args).toEqual([]);
     expect(ops[2].args.map(String)).toEqual(["7", "1024", "-1"]);
@@ -139,7 +146,9 @@ describe("describeFailure", () => {
   });
 
   it("falls back to the shim's detail for a step it cannot map", () => {
-    expect(describeFailure(plan, msg(9, 22, "op 99: unknown")).message).toBe("polis-shim step 9: op 99: unknown: invalid argument (EINVAL)");
+    expect(describeFailure(plan, msg(9, 22, "op 99: unknown")).message).toBe(
+      "polis-shim step 9: op 99: unknown: invalid argument (EINVAL)",
+    );
     expect(describeFailure(plan, msg(-1, 32, "read plan")).message).toBe("polis-shim: read plan: broken pipe (EPIPE)");
   });
 

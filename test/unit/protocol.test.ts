@@ -15,7 +15,10 @@ function parseCEnum(source: string, name: string): Map<string, number> {
   if (!m) throw new Error(`enum ${name} not found`);
   const out = new Map<string, number>();
   let next = 0;
-  for (const entry of m[1].split(",").map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of m[1]
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const [ident, value] = entry.split("=").map((p) => p.trim());
     if (!/^[A-Za-z_]\w*$/.test(ident)) throw new Error(`enum ${name}: cannot read entry "${entry}"`);
     next = value === undefined ? next : Number(value);
@@ -48,8 +51,7 @@ function parseDocTable(md: string, heading: string): { code: number; name: strin
 }
 
 /** OpCode as [name, code] pairs (a numeric TS enum also maps numbers back to names). */
-const tsOps = (): [string, number][] =>
-  Object.entries(OpCode).filter((e): e is [string, number] => typeof e[1] === "number");
+const tsOps = (): [string, number][] => Object.entries(OpCode).filter((e): e is [string, number] => typeof e[1] === "number");
 
 describe("shim protocol: one definition", () => {
   const shimH = read("native/src/shim.h");
@@ -102,12 +104,24 @@ describe("shim protocol: one definition", () => {
 describe("the protocol parsers themselves", () => {
   it("count implicit enum values on from the last explicit one, past comments", () => {
     const src = "enum e { A, B = 5, /* C = 9 */ C, D = 9, // x = 1\n E };";
-    expect([...parseCEnum(src, "e")]).toEqual([["A", 0], ["B", 5], ["C", 6], ["D", 9], ["E", 10]]);
+    expect([...parseCEnum(src, "e")]).toEqual([
+      ["A", 0],
+      ["B", 5],
+      ["C", 6],
+      ["D", 9],
+      ["E", 10],
+    ]);
   });
 
   it("read a dispatch table and see a drifted count", () => {
-    const src = "static const struct { op_fn fn; int nargs; } OPS[OP__COUNT] = {\n  [OP_SETNS] = { op_setns, 3 },\n  [OP_EXEC] = { op_exec, -1 },\n};";
-    expect(parseDispatch(src)).toEqual(new Map([["SETNS", 3], ["EXEC", -1]]));
+    const src =
+      "static const struct { op_fn fn; int nargs; } OPS[OP__COUNT] = {\n  [OP_SETNS] = { op_setns, 3 },\n  [OP_EXEC] = { op_exec, -1 },\n};";
+    expect(parseDispatch(src)).toEqual(
+      new Map([
+        ["SETNS", 3],
+        ["EXEC", -1],
+      ]),
+    );
     expect(argCount(OpCode.SETNS).min).not.toBe(3);
   });
 });

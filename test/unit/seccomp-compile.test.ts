@@ -7,9 +7,7 @@ import { compileSeccomp } from "../../src/seccomp/compile.js";
 import { PolisError } from "../../src/errors.js";
 import type { Seccomp } from "../../src/spec/types.js";
 
-const DOCKER_LIKE: Seccomp = JSON.parse(
-  readFileSync(new URL("../fixtures/seccomp-docker-like.json", import.meta.url), "utf8"),
-);
+const DOCKER_LIKE: Seccomp = JSON.parse(readFileSync(new URL("../fixtures/seccomp-docker-like.json", import.meta.url), "utf8"));
 
 const AUDIT_ARCH_X86_64 = 0xc000003e;
 const AUDIT_ARCH_I386 = 0x40000003;
@@ -19,12 +17,20 @@ const NR = { getpid: 39, mkdir: 83, personality: 135, clone: 56, mount: 165, uns
 const ALLOW = 0x7fff0000;
 const errno = (e: number) => (0x00050000 | e) >>> 0;
 
-interface Insn { code: number; jt: number; jf: number; k: number }
+interface Insn {
+  code: number;
+  jt: number;
+  jf: number;
+  k: number;
+}
 
 function decode(bpf: Buffer): Insn[] {
   expect(bpf.length % 8).toBe(0);
   return Array.from({ length: bpf.length / 8 }, (_, i) => ({
-    code: bpf.readUInt16LE(i * 8), jt: bpf[i * 8 + 2], jf: bpf[i * 8 + 3], k: bpf.readUInt32LE(i * 8 + 4),
+    code: bpf.readUInt16LE(i * 8),
+    jt: bpf[i * 8 + 2],
+    jf: bpf[i * 8 + 3],
+    k: bpf.readUInt32LE(i * 8 + 4),
   }));
 }
 
@@ -35,22 +41,33 @@ function run(bpf: Buffer, nr: number, arch = AUDIT_ARCH_X86_64, args: bigint[] =
   data.writeUInt32LE(arch, 4);
   for (const [i, a] of args.entries()) data.writeBigUInt64LE(a, 16 + 8 * i);
   const prog = decode(bpf);
-  let A = 0, X = 0;
+  let A = 0,
+    X = 0;
   const M = new Array<number>(16).fill(0);
   for (let pc = 0; pc < prog.length; pc++) {
     const { code, jt, jf, k } = prog[pc];
     const src = code & 0x08 ? X : k;
     switch (code & 0x07) {
       case 0x00: // LD
-        if ((code & 0xe0) === 0x20 && (code & 0x18) === 0) { expect(k % 4).toBe(0); A = data.readUInt32LE(k); }
-        else if ((code & 0xe0) === 0x00) A = k; // LD IMM
+        if ((code & 0xe0) === 0x20 && (code & 0x18) === 0) {
+          expect(k % 4).toBe(0);
+          A = data.readUInt32LE(k);
+        } else if ((code & 0xe0) === 0x00)
+          A = k; // LD IMM
         else if ((code & 0xe0) === 0x60) A = M[k];
         else throw new Error(`unsupported ld 0x${code.toString(16)}`);
         break;
-      case 0x01: X = (code & 0xe0) === 0x60 ? M[k] : k; break; // LDX MEM / IMM
-      case 0x02: M[k] = A; break;
-      case 0x03: M[k] = X; break;
-      case 0x04: { // ALU
+      case 0x01:
+        X = (code & 0xe0) === 0x60 ? M[k] : k;
+        break; // LDX MEM / IMM
+      case 0x02:
+        M[k] = A;
+        break;
+      case 0x03:
+        M[k] = X;
+        break;
+      case 0x04: {
+        // ALU
         const op = code & 0xf0;
         if (op === 0x50) A = (A & src) >>> 0;
         else if (op === 0x40) A = (A | src) >>> 0;
@@ -59,17 +76,26 @@ function run(bpf: Buffer, nr: number, arch = AUDIT_ARCH_X86_64, args: bigint[] =
         else throw new Error(`unsupported alu 0x${code.toString(16)}`);
         break;
       }
-      case 0x05: { // JMP
+      case 0x05: {
+        // JMP
         const op = code & 0xf0;
-        if (op === 0x00) { pc += k; break; }
-        const cond = op === 0x10 ? A === src : op === 0x20 ? A > src : op === 0x30 ? A >= src : op === 0x40 ? (A & src) !== 0 : null;
+        if (op === 0x00) {
+          pc += k;
+          break;
+        }
+        const cond =
+          op === 0x10 ? A === src : op === 0x20 ? A > src : op === 0x30 ? A >= src : op === 0x40 ? (A & src) !== 0 : null;
         if (cond === null) throw new Error(`unsupported jmp 0x${code.toString(16)}`);
         pc += cond ? jt : jf;
         expect(pc + 1).toBeLessThan(prog.length);
         break;
       }
-      case 0x06: return (code & 0x18) === 0x10 ? A : k; // RET A / RET K
-      case 0x07: if (code & 0x80) A = X; else X = A; break; // MISC TXA/TAX
+      case 0x06:
+        return (code & 0x18) === 0x10 ? A : k; // RET A / RET K
+      case 0x07:
+        if (code & 0x80) A = X;
+        else X = A;
+        break; // MISC TXA/TAX
     }
   }
   throw new Error("fell off the end of the program");
@@ -126,9 +152,12 @@ describe("compileSeccomp", () => {
 
   it("encodes every action", () => {
     const actions: [string, number, number][] = [
-      ["SCMP_ACT_KILL", NR.mount, 0], ["SCMP_ACT_KILL_PROCESS", NR.mkdir, 0x80000000],
-      ["SCMP_ACT_TRAP", NR.unshare, 0x00030000], ["SCMP_ACT_TRACE", NR.clone3, 0x7ff00001],
-      ["SCMP_ACT_LOG", NR.personality, 0x7ffc0000], ["SCMP_ACT_NOTIFY", NR.clone, 0x7fc00000],
+      ["SCMP_ACT_KILL", NR.mount, 0],
+      ["SCMP_ACT_KILL_PROCESS", NR.mkdir, 0x80000000],
+      ["SCMP_ACT_TRAP", NR.unshare, 0x00030000],
+      ["SCMP_ACT_TRACE", NR.clone3, 0x7ff00001],
+      ["SCMP_ACT_LOG", NR.personality, 0x7ffc0000],
+      ["SCMP_ACT_NOTIFY", NR.clone, 0x7fc00000],
     ];
     const names = ["mount", "mkdir", "unshare", "clone3", "personality", "clone"];
     const { bpf, flags, notify } = compileSeccomp({
@@ -146,12 +175,27 @@ describe("compileSeccomp", () => {
     const { bpf } = compileSeccomp({
       defaultAction: "SCMP_ACT_ALLOW",
       syscalls: [
-        { names: ["personality"], action: "SCMP_ACT_ERRNO", args: [
-          { index: 0, value: 1, op: "SCMP_CMP_EQ" }, { index: 0, value: 2, op: "SCMP_CMP_EQ" }] },
-        { names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [
-          { index: 1, value: 0o700, op: "SCMP_CMP_EQ" }, { index: 0, value: 100, op: "SCMP_CMP_GT" }] },
-        { names: ["mount"], action: "SCMP_ACT_ERRNO", args: [
-          { index: 3, value: 0xff, valueTwo: 0x21, op: "SCMP_CMP_MASKED_EQ" }] },
+        {
+          names: ["personality"],
+          action: "SCMP_ACT_ERRNO",
+          args: [
+            { index: 0, value: 1, op: "SCMP_CMP_EQ" },
+            { index: 0, value: 2, op: "SCMP_CMP_EQ" },
+          ],
+        },
+        {
+          names: ["mkdir"],
+          action: "SCMP_ACT_ERRNO",
+          args: [
+            { index: 1, value: 0o700, op: "SCMP_CMP_EQ" },
+            { index: 0, value: 100, op: "SCMP_CMP_GT" },
+          ],
+        },
+        {
+          names: ["mount"],
+          action: "SCMP_ACT_ERRNO",
+          args: [{ index: 3, value: 0xff, valueTwo: 0x21, op: "SCMP_CMP_MASKED_EQ" }],
+        },
       ],
     });
     expect(run(bpf, NR.personality, undefined, [1n])).toBe(errno(1));
@@ -185,9 +229,12 @@ describe("compileSeccomp", () => {
     expect(flagsOf(["SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_TSYNC"])).toBe(6);
     // WAIT_KILLABLE_RECV only means something with a listener
     expect(flagsOf(["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"])).toBe(0);
-    expect(flagsOf(["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_TSYNC"], {
-      listenerPath: "/s", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }],
-    })).toBe(8 | 32);
+    expect(
+      flagsOf(["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_TSYNC"], {
+        listenerPath: "/s",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }],
+      }),
+    ).toBe(8 | 32);
   });
 
   it("adds the native architecture without complaint and reports unusable ones", () => {
@@ -217,17 +264,26 @@ describe("compileSeccomp", () => {
     try {
       compileSeccomp({
         defaultAction: "SCMP_ACT_ALLOW",
-        syscalls: [{ names: ["getpid"], action: "SCMP_ACT_ERRNO", args: cond }, { names: ["mkdir", "getpid"], action: "SCMP_ACT_KILL", args: cond }],
+        syscalls: [
+          { names: ["getpid"], action: "SCMP_ACT_ERRNO", args: cond },
+          { names: ["mkdir", "getpid"], action: "SCMP_ACT_KILL", args: cond },
+        ],
       });
     } catch (e) {
       err = e;
     }
     expect((err as PolisError).message).toBe("linux.seccomp.syscalls[1].names[1]: seccomp_rule_add_array(getpid) failed: EEXIST");
-    expect((err as PolisError).detail).toEqual({ field: "linux.seccomp.syscalls[1].names[1]", step: "seccomp_rule_add_array(getpid)", errno: "EEXIST" });
+    expect((err as PolisError).detail).toEqual({
+      field: "linux.seccomp.syscalls[1].names[1]",
+      step: "seccomp_rule_add_array(getpid)",
+      errno: "EEXIST",
+    });
   });
 
   it("uses the field prefix it is given", () => {
-    expect(() => compileSeccomp({ defaultAction: "nope" }, "process.seccomp")).toThrow('process.seccomp.defaultAction: unknown action "nope"');
+    expect(() => compileSeccomp({ defaultAction: "nope" }, "process.seccomp")).toThrow(
+      'process.seccomp.defaultAction: unknown action "nope"',
+    );
   });
 });
 
@@ -248,7 +304,11 @@ describe("syscalls newer than the profile", () => {
   });
 
   it("only when the default refuses", () => {
-    const { bpf } = compileSeccomp({ ...profile, defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }] });
+    const { bpf } = compileSeccomp({
+      ...profile,
+      defaultAction: "SCMP_ACT_ALLOW",
+      syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }],
+    });
     expect(run(bpf, NR.clone3)).toBe(ALLOW);
   });
 });

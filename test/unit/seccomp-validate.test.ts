@@ -12,19 +12,37 @@ const fails = (s: unknown) => () => validateSeccomp(s as Seccomp);
 
 describe("validateSeccomp", () => {
   it("accepts every action, operator, flag and architecture of the spec", () => {
-    const actions = ["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
-      "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"];
+    const actions = [
+      "SCMP_ACT_KILL",
+      "SCMP_ACT_KILL_PROCESS",
+      "SCMP_ACT_KILL_THREAD",
+      "SCMP_ACT_TRAP",
+      "SCMP_ACT_ERRNO",
+      "SCMP_ACT_TRACE",
+      "SCMP_ACT_ALLOW",
+      "SCMP_ACT_LOG",
+      "SCMP_ACT_NOTIFY",
+    ];
     const ops = ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"];
     expect(() =>
       validateSeccomp({
         defaultAction: "SCMP_ACT_ERRNO",
         defaultErrnoRet: 38,
         architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64"],
-        flags: ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+        flags: [
+          "SECCOMP_FILTER_FLAG_TSYNC",
+          "SECCOMP_FILTER_FLAG_LOG",
+          "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+          "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+        ],
         listenerPath: "/run/agent.sock",
         syscalls: [
           ...actions.map((action) => ({ names: ["getpid"], action })),
-          { names: ["personality"], action: "SCMP_ACT_ALLOW", args: ops.map((op, i) => ({ index: i % 6, value: 1, valueTwo: 2, op })) },
+          {
+            names: ["personality"],
+            action: "SCMP_ACT_ALLOW",
+            args: ops.map((op, i) => ({ index: i % 6, value: 1, valueTwo: 2, op })),
+          },
           { names: [], action: "SCMP_ACT_ALLOW" },
           { names: ["no_such_syscall_anywhere"], action: "SCMP_ACT_ALLOW" },
         ],
@@ -35,23 +53,43 @@ describe("validateSeccomp", () => {
   it("names the field of an unknown action", () => {
     expect(fails(base({ defaultAction: "SCMP_ACT_FOO" }))).toThrow('linux.seccomp.defaultAction: unknown action "SCMP_ACT_FOO"');
     expect(fails({ syscalls: [] })).toThrow("linux.seccomp.defaultAction: must be set");
-    const s = base({ syscalls: [{ names: ["a"], action: "SCMP_ACT_ALLOW" }, { names: ["b"], action: "SCMP_ACT_ALLOW" },
-      { names: ["c"], action: "SCMP_ACT_ALLOW" }, { names: ["d"], action: "SCMP_ACT_FOO" }] });
+    const s = base({
+      syscalls: [
+        { names: ["a"], action: "SCMP_ACT_ALLOW" },
+        { names: ["b"], action: "SCMP_ACT_ALLOW" },
+        { names: ["c"], action: "SCMP_ACT_ALLOW" },
+        { names: ["d"], action: "SCMP_ACT_FOO" },
+      ],
+    });
     expect(fails(s)).toThrow('linux.seccomp.syscalls[3].action: unknown action "SCMP_ACT_FOO"');
   });
 
   it("names the field of an unknown operator, architecture or flag", () => {
-    expect(fails(rule({ args: [{ index: 0, value: 1, op: "SCMP_CMP_EQ" }, { index: 1, value: 1, op: "EQ" }] })))
-      .toThrow('linux.seccomp.syscalls[0].args[1].op: unknown operator "EQ"');
-    expect(fails(base({ architectures: ["SCMP_ARCH_X86_64", "x86_64"] })))
-      .toThrow('linux.seccomp.architectures[1]: unknown architecture "x86_64"');
-    expect(fails(base({ flags: ["SECCOMP_FILTER_FLAG_FOO"] })))
-      .toThrow('linux.seccomp.flags[0]: unknown flag "SECCOMP_FILTER_FLAG_FOO"');
+    expect(
+      fails(
+        rule({
+          args: [
+            { index: 0, value: 1, op: "SCMP_CMP_EQ" },
+            { index: 1, value: 1, op: "EQ" },
+          ],
+        }),
+      ),
+    ).toThrow('linux.seccomp.syscalls[0].args[1].op: unknown operator "EQ"');
+    expect(fails(base({ architectures: ["SCMP_ARCH_X86_64", "x86_64"] }))).toThrow(
+      'linux.seccomp.architectures[1]: unknown architecture "x86_64"',
+    );
+    expect(fails(base({ flags: ["SECCOMP_FILTER_FLAG_FOO"] }))).toThrow(
+      'linux.seccomp.flags[0]: unknown flag "SECCOMP_FILTER_FLAG_FOO"',
+    );
   });
 
   it("checks argument indexes and values", () => {
-    expect(fails(rule({ args: [{ index: 6, value: 1, op: "SCMP_CMP_EQ" }] }))).toThrow("linux.seccomp.syscalls[0].args[0].index: must be an integer from 0 to 5");
-    expect(fails(rule({ args: [{ index: 0, value: -1, op: "SCMP_CMP_EQ" }] }))).toThrow("linux.seccomp.syscalls[0].args[0].value: must be an unsigned 64-bit integer");
+    expect(fails(rule({ args: [{ index: 6, value: 1, op: "SCMP_CMP_EQ" }] }))).toThrow(
+      "linux.seccomp.syscalls[0].args[0].index: must be an integer from 0 to 5",
+    );
+    expect(fails(rule({ args: [{ index: 0, value: -1, op: "SCMP_CMP_EQ" }] }))).toThrow(
+      "linux.seccomp.syscalls[0].args[0].value: must be an unsigned 64-bit integer",
+    );
     expect(fails(rule({ args: [{ index: 0, value: 1.5, op: "SCMP_CMP_EQ" }] }))).toThrow("args[0].value");
     expect(fails(rule({ args: [{ index: 0, value: 1, valueTwo: 2 ** 64, op: "SCMP_CMP_EQ" }] }))).toThrow("args[0].valueTwo");
     expect(() => validateSeccomp(rule({ args: [{ index: 5, value: 2 ** 63, op: "SCMP_CMP_EQ" }] }))).not.toThrow();
@@ -66,11 +104,15 @@ describe("validateSeccomp", () => {
 
   it("enforces runc's SCMP_ACT_NOTIFY rules", () => {
     expect(fails(base({ defaultAction: "SCMP_ACT_NOTIFY", listenerPath: "/s" }))).toThrow(
-      "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action");
+      "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action",
+    );
     expect(fails(rule({ action: "SCMP_ACT_NOTIFY" }))).toThrow(
-      "linux.seccomp.listenerPath: must be set: linux.seccomp.syscalls[0].action is SCMP_ACT_NOTIFY");
+      "linux.seccomp.listenerPath: must be set: linux.seccomp.syscalls[0].action is SCMP_ACT_NOTIFY",
+    );
     const withListener = (names: string[]) => ({ ...rule({ action: "SCMP_ACT_NOTIFY", names }), listenerPath: "/s" });
-    expect(fails(withListener(["openat", "write"]))).toThrow("linux.seccomp.syscalls[0].names: SCMP_ACT_NOTIFY cannot be used for the write syscall");
+    expect(fails(withListener(["openat", "write"]))).toThrow(
+      "linux.seccomp.syscalls[0].names: SCMP_ACT_NOTIFY cannot be used for the write syscall",
+    );
     expect(fails(withListener(["sendmsg"]))).toThrow("sendmsg");
     expect(() => validateSeccomp(withListener(["openat"]))).not.toThrow();
     expect(usesNotify(withListener(["openat"]))).toBe(true);
@@ -97,8 +139,14 @@ describe("encodeAction", () => {
 
 describe("conditionGroups", () => {
   const decode = (b: Buffer | null) =>
-    b ? Array.from({ length: b.length / 24 }, (_, k) => [b.readUInt32LE(k * 24), b.readUInt32LE(k * 24 + 4),
-      b.readBigUInt64LE(k * 24 + 8), b.readBigUInt64LE(k * 24 + 16)]) : null;
+    b
+      ? Array.from({ length: b.length / 24 }, (_, k) => [
+          b.readUInt32LE(k * 24),
+          b.readUInt32LE(k * 24 + 4),
+          b.readBigUInt64LE(k * 24 + 8),
+          b.readBigUInt64LE(k * 24 + 16),
+        ])
+      : null;
 
   it("packs distinct indexes into one ANDed rule (struct scmp_arg_cmp, 24 bytes each)", () => {
     const groups = conditionGroups([
@@ -107,7 +155,10 @@ describe("conditionGroups", () => {
     ]);
     expect(groups).toHaveLength(1);
     expect(groups[0].count).toBe(2);
-    expect(decode(groups[0].buffer)).toEqual([[0, 4, 4294967301n, 0n], [2, 7, 0x7e020000n, 0n]]);
+    expect(decode(groups[0].buffer)).toEqual([
+      [0, 4, 4294967301n, 0n],
+      [2, 7, 0x7e020000n, 0n],
+    ]);
   });
 
   it("splits conditions on a repeated index into separate (ORed) rules, like runc", () => {

@@ -10,7 +10,21 @@ import { defaultSpec, writeDefaultSpec } from "../../src/spec/default.js";
 import { features } from "../../src/spec/features.js";
 import { validateFeatures } from "../../src/spec/generated/validate-config.js";
 import { loadSpec, validateSpec } from "../../src/spec/load.js";
-import { CAPABILITIES, MOUNT_OPTIONS, NAMESPACE_TYPES, RLIMITS, SCHED_FLAGS, SCHED_POLICIES, SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_FLAGS, SECCOMP_OPERATORS, IOPRIO_CLASSES, PERSONALITY_DOMAINS, ROOTFS_PROPAGATIONS } from "../../src/spec/names.js";
+import {
+  CAPABILITIES,
+  MOUNT_OPTIONS,
+  NAMESPACE_TYPES,
+  RLIMITS,
+  SCHED_FLAGS,
+  SCHED_POLICIES,
+  SECCOMP_ACTIONS,
+  SECCOMP_ARCHS,
+  SECCOMP_FLAGS,
+  SECCOMP_OPERATORS,
+  IOPRIO_CLASSES,
+  PERSONALITY_DOMAINS,
+  ROOTFS_PROPAGATIONS,
+} from "../../src/spec/names.js";
 import { OCI_VERSION, type Spec } from "../../src/spec/types.js";
 import { checkLsm } from "../../src/spec/semantic.js";
 import { parseMountOptions } from "../../src/linux/mounts.js";
@@ -110,7 +124,8 @@ describe("features", () => {
     expect(f.linux.namespaces).toEqual(["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]);
     expect(f.hooks).toEqual(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]);
     // every option runc 1.1 advertises but tmpcopyup (not implemented), plus the 1.2-era recursive ones
-    const runcOptions = JSON.parse(readFileSync(join(SPEC_FIXTURES, "test/features/good/runc.json"), "utf8")).mountOptions as string[];
+    const runcOptions = JSON.parse(readFileSync(join(SPEC_FIXTURES, "test/features/good/runc.json"), "utf8"))
+      .mountOptions as string[];
     for (const o of runcOptions.filter((o) => o !== "tmpcopyup")) expect(f.mountOptions).toContain(o);
     for (const o of ["rro", "rnosymfollow", "rbind"]) expect(f.mountOptions).toContain(o);
     expect(f.annotations).toBeUndefined();
@@ -126,7 +141,9 @@ describe("features tells the truth", () => {
       // implemented = turned into flags/propagation/attributes, not handed to mount(2) as data
       expect({ o, data: parsed.data }).toEqual({ o, data: "" });
     }
-    const unlisted = Object.keys(MOUNT_OPTIONS).filter((o) => !f.mountOptions.includes(o)).sort();
+    const unlisted = Object.keys(MOUNT_OPTIONS)
+      .filter((o) => !f.mountOptions.includes(o))
+      .sort();
     expect(unlisted).toEqual(["idmap", "ridmap", "tmpcopyup"]);
     expect(() => parseMountOptions(["idmap"], "mounts[0].options")).toThrow(/not supported/);
     expect(parseMountOptions(["tmpcopyup"], "mounts[0].options").data).toBe("tmpcopyup");
@@ -136,15 +153,29 @@ describe("features tells the truth", () => {
   test("apparmor and selinux are off, and checkLsm refuses what they would configure", () => {
     expect(f.linux.apparmor.enabled).toBe(false);
     expect(f.linux.selinux.enabled).toBe(false);
-    const spec = { ociVersion: "1.0.2", root: { path: "rootfs" }, process: { cwd: "/", args: ["true"], user: { uid: 0, gid: 0 }, apparmorProfile: "p" } } as Spec;
-    expect(() => checkLsm(spec, { apparmor: false, selinux: false })).toThrow("process.apparmorProfile: apparmor is not enabled on this host");
-    expect(() => checkLsm(spec, { apparmor: true, selinux: false })).toThrow("process.apparmorProfile: apparmor profiles are not supported by polis");
+    const spec = {
+      ociVersion: "1.0.2",
+      root: { path: "rootfs" },
+      process: { cwd: "/", args: ["true"], user: { uid: 0, gid: 0 }, apparmorProfile: "p" },
+    } as Spec;
+    expect(() => checkLsm(spec, { apparmor: false, selinux: false })).toThrow(
+      "process.apparmorProfile: apparmor is not enabled on this host",
+    );
+    expect(() => checkLsm(spec, { apparmor: true, selinux: false })).toThrow(
+      "process.apparmorProfile: apparmor profiles are not supported by polis",
+    );
     const labelled = { ...spec, process: { ...spec.process!, apparmorProfile: undefined, selinuxLabel: "l" } } as Spec;
-    expect(() => checkLsm(labelled, { apparmor: false, selinux: false })).toThrow("process.selinuxLabel: selinux is not enabled on this host");
+    expect(() => checkLsm(labelled, { apparmor: false, selinux: false })).toThrow(
+      "process.selinuxLabel: selinux is not enabled on this host",
+    );
     const mountLabel = { ...spec, process: { ...spec.process!, apparmorProfile: "" }, linux: { mountLabel: "m" } } as Spec;
-    expect(() => checkLsm(mountLabel, { apparmor: false, selinux: true })).toThrow("linux.mountLabel: selinux labels are not supported by polis");
+    expect(() => checkLsm(mountLabel, { apparmor: false, selinux: true })).toThrow(
+      "linux.mountLabel: selinux labels are not supported by polis",
+    );
     // nothing set: the host is not even probed
-    expect(() => checkLsm({ ...spec, process: { ...spec.process!, apparmorProfile: undefined } } as Spec, undefined)).not.toThrow();
+    expect(() =>
+      checkLsm({ ...spec, process: { ...spec.process!, apparmorProfile: undefined } } as Spec, undefined),
+    ).not.toThrow();
   });
 
   test("seccomp lists only what this libseccomp and kernel accept", () => {
@@ -158,10 +189,13 @@ describe("features tells the truth", () => {
     // libseccomp 2.5 does not know loongarch64, and cannot mix big-endian archs into an x86_64
     // filter (EDOM): none of those may be advertised
     for (const arch of Object.keys(SECCOMP_ARCHS).filter((a) => !s.archs.includes(a))) {
-      expect(() => compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", architectures: [arch] })).toThrow(/not supported by this libseccomp|EDOM/);
+      expect(() => compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", architectures: [arch] })).toThrow(
+        /not supported by this libseccomp|EDOM/,
+      );
     }
     expect(s.archs).not.toContain("SCMP_ARCH_LOONGARCH64");
-    if (process.arch === "x64") expect(s.archs).toEqual(expect.arrayContaining(["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]));
+    if (process.arch === "x64")
+      expect(s.archs).toEqual(expect.arrayContaining(["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]));
     for (const flag of s.supportedFlags) expect(s.knownFlags).toContain(flag);
     expect(s.supportedFlags).toContain("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
   });
@@ -209,7 +243,9 @@ describe("name tables agree with the schemas", () => {
     expect([...config.properties.process.properties.ioPriority.properties.class.enum].sort()).toEqual(keys(IOPRIO_CLASSES));
     expect([...configLinux.properties.personality.properties.domain.enum].sort()).toEqual(keys(PERSONALITY_DOMAINS));
     expect([...configLinux.properties.rootfsPropagation.enum].sort()).toEqual([...ROOTFS_PROPAGATIONS].sort());
-    expect(keys(NAMESPACE_TYPES)).toEqual(JSON.parse(readFileSync(join(SPEC_FIXTURES, "defs-linux.json"), "utf8")).definitions.NamespaceType.enum.sort());
+    expect(keys(NAMESPACE_TYPES)).toEqual(
+      JSON.parse(readFileSync(join(SPEC_FIXTURES, "defs-linux.json"), "utf8")).definitions.NamespaceType.enum.sort(),
+    );
   });
 
   test("numbers", () => {

@@ -13,7 +13,10 @@ import { REPO } from "../helpers/rootfs.js";
 const UPSTREAM = join(REPO, "test", "fixtures", "runtime-spec-v1.3"); // see its SOURCE.md
 const read = (path: string) => readFileSync(path, "utf8");
 const examples = (kind: string, verdict: "good" | "bad") =>
-  readdirSync(join(UPSTREAM, "test", kind, verdict)).map((f) => ({ name: f, text: read(join(UPSTREAM, "test", kind, verdict, f)) }));
+  readdirSync(join(UPSTREAM, "test", kind, verdict)).map((f) => ({
+    name: f,
+    text: read(join(UPSTREAM, "test", kind, verdict, f)),
+  }));
 
 /**
  * The upstream schemas are draft-04. The only draft-04-specific construct they use is the
@@ -108,7 +111,25 @@ function mutate(doc: Json, path: (string | number)[], value: Json | undefined): 
   return copy;
 }
 
-const REPLACEMENTS: (Json | undefined)[] = [undefined, "x", "", 1.5, -1, 0, 7, 4294967296, 2 ** 62, -(2 ** 62), true, null, {}, [], ["x"], [7], { a: "b" }];
+const REPLACEMENTS: (Json | undefined)[] = [
+  undefined,
+  "x",
+  "",
+  1.5,
+  -1,
+  0,
+  7,
+  4294967296,
+  2 ** 62,
+  -(2 ** 62),
+  true,
+  null,
+  {},
+  [],
+  ["x"],
+  [7],
+  { a: "b" },
+];
 
 /**
  * Where polis's schema deliberately accepts what upstream's rejects: these names are checked by
@@ -123,7 +144,7 @@ describe("cross-check against the upstream schema", () => {
     "spec-example": JSON.parse(read(join(UPSTREAM, "test/config/good/spec-example.json"))),
     "runc spec": defaultSpec() as unknown as Json,
     "runc spec --rootless": defaultSpec({ rootless: true }) as unknown as Json,
-    "extras": {
+    extras: {
       ociVersion: "1.3.0",
       root: { path: "rootfs" },
       process: {
@@ -136,13 +157,29 @@ describe("cross-check against the upstream schema", () => {
         execCPUAffinity: { initial: "0-1", final: "0" },
         oomScoreAdj: 5,
       },
-      mounts: [{ destination: "/m", source: "/s", type: "none", options: ["bind", "idmap"], uidMappings: [{ containerID: 0, hostID: 1, size: 2 }], gidMappings: [{ containerID: 0, hostID: 1, size: 2 }] }],
+      mounts: [
+        {
+          destination: "/m",
+          source: "/s",
+          type: "none",
+          options: ["bind", "idmap"],
+          uidMappings: [{ containerID: 0, hostID: 1, size: 2 }],
+          gidMappings: [{ containerID: 0, hostID: 1, size: 2 }],
+        },
+      ],
       linux: {
         personality: { domain: "LINUX", flags: [] },
         memoryPolicy: { mode: "MPOL_BIND", nodes: "0", flags: ["MPOL_F_STATIC_NODES"] },
         intelRdt: { closID: "x", memBwSchema: "MB:0=20" },
         resources: { unified: { "memory.max": "1000" }, pids: { limit: 5 }, cpu: { idle: 1 } },
-        seccomp: { defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, flags: ["SECCOMP_FILTER_FLAG_LOG"], syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: 1, valueTwo: 2, op: "SCMP_CMP_EQ" }] }] },
+        seccomp: {
+          defaultAction: "SCMP_ACT_ERRNO",
+          defaultErrnoRet: 1,
+          flags: ["SECCOMP_FILTER_FLAG_LOG"],
+          syscalls: [
+            { names: ["read"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: 1, valueTwo: 2, op: "SCMP_CMP_EQ" }] },
+          ],
+        },
       },
     },
   };
@@ -182,7 +219,16 @@ describe("cross-check against the upstream schema", () => {
   });
 
   test("state: polis documents pass upstream's schema, and runc's `paused` is accepted too", () => {
-    const state = { ociVersion: "1.3.0", id: "c1", status: "running", pid: 42, bundle: "/b", rootfs: "/b/rootfs", created: "2024-01-01T00:00:00.000000000Z", owner: "" };
+    const state = {
+      ociVersion: "1.3.0",
+      id: "c1",
+      status: "running",
+      pid: 42,
+      bundle: "/b",
+      rootfs: "/b/rootfs",
+      created: "2024-01-01T00:00:00.000000000Z",
+      owner: "",
+    };
     expect(upstreamState(state)).toBe(true);
     expect(validateState(state)).toBe(true);
     expect(upstreamState({ ...state, status: "paused" })).toBe(false); // upstream lacks it

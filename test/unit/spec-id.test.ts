@@ -17,6 +17,8 @@ describe("validateId (runc's rule)", () => {
     });
   }
   test("rejects an id longer than a directory name (255) up front, with a clear error", () => {
-    expect(() => validateId("a".repeat(256))).toThrow("invalid container id: 256 characters, at most 255 (it names a directory): file name too long");
+    expect(() => validateId("a".repeat(256))).toThrow(
+      "invalid container id: 256 characters, at most 255 (it names a directory): file name too long",
+    );
   });
 });

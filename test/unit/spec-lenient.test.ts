@@ -12,10 +12,20 @@ const base = () => JSON.parse(readFileSync(join(REPO, "test", "fixtures", "runc-
 describe("runc's leniency", () => {
   it("hugepage limits spelled pagesize are read as pageSize, with a warning", () => {
     const warnings: string[] = [];
-    const res = { hugepageLimits: [{ pagesize: "2MB", limit: 1 }, { pageSize: "1GB", limit: 2 }] };
+    const res = {
+      hugepageLimits: [
+        { pagesize: "2MB", limit: 1 },
+        { pageSize: "1GB", limit: 2 },
+      ],
+    };
     acceptResourcesLeniency(res, (m) => warnings.push(m));
-    expect(res.hugepageLimits).toEqual([{ pageSize: "2MB", limit: 1 }, { pageSize: "1GB", limit: 2 }]);
-    expect(warnings).toEqual(['linux.resources.hugepageLimits[0].pagesize: read as "pageSize" (the spec\'s spelling), as runc does']);
+    expect(res.hugepageLimits).toEqual([
+      { pageSize: "2MB", limit: 1 },
+      { pageSize: "1GB", limit: 2 },
+    ]);
+    expect(warnings).toEqual([
+      'linux.resources.hugepageLimits[0].pagesize: read as "pageSize" (the spec\'s spelling), as runc does',
+    ]);
   });
 
   it("device access keeps r, w and m and drops other letters, with a warning", () => {

@@ -93,7 +93,12 @@ describe("malformed JSON", () => {
   }
 
   test("the scanner agrees with JSON.parse on valid documents", () => {
-    for (const text of ['{"a":[1,-2.5e+3,true,false,null,"\\u00e9\\n"],"b":{}}', "[]", " 0 ", JSON.stringify(defaultSpec(), null, "\t")]) {
+    for (const text of [
+      '{"a":[1,-2.5e+3,true,false,null,"\\u00e9\\n"],"b":{}}',
+      "[]",
+      " 0 ",
+      JSON.stringify(defaultSpec(), null, "\t"),
+    ]) {
       JSON.parse(text);
       expect(findJsonProblem(text)).toBeNull();
     }
@@ -108,26 +113,74 @@ describe("schema errors name the field", () => {
   const cases: [string, (c: any) => void, string][] = [
     ["missing ociVersion", (c) => delete c.ociVersion, 'config.json: missing required field "ociVersion"'],
     ["mount without destination", (c) => delete c.mounts[0].destination, 'mounts[0]: missing required field "destination"'],
-    ["memory limit not an integer", (c) => (c.linux.resources.memory = { limit: "1g" }), "linux.resources.memory.limit: must be an integer"],
-    ["memory limit fractional", (c) => (c.linux.resources.memory = { limit: 1.5 }), "linux.resources.memory.limit: must be an integer"],
+    [
+      "memory limit not an integer",
+      (c) => (c.linux.resources.memory = { limit: "1g" }),
+      "linux.resources.memory.limit: must be an integer",
+    ],
+    [
+      "memory limit fractional",
+      (c) => (c.linux.resources.memory = { limit: 1.5 }),
+      "linux.resources.memory.limit: must be an integer",
+    ],
     ["rlimit soft negative", (c) => (c.process.rlimits[0].soft = -1), "process.rlimits[0].soft: must be >= 0"],
     ["rlimit missing hard", (c) => delete c.process.rlimits[0].hard, 'process.rlimits[0]: missing required field "hard"'],
     ["uid too big", (c) => (c.process.user.uid = 2 ** 32), "process.user.uid: must be <= 4294967295"],
-    ["pids limit beyond int64", (c) => (c.linux.resources.pids = { limit: 2 ** 64 }), "linux.resources.pids.limit: must be <= 9223372036854775807"],
+    [
+      "pids limit beyond int64",
+      (c) => (c.linux.resources.pids = { limit: 2 ** 64 }),
+      "linux.resources.pids.limit: must be <= 9223372036854775807",
+    ],
     ["terminal not boolean", (c) => (c.process.terminal = "yes"), "process.terminal: must be a boolean"],
     ["args not strings", (c) => (c.process.args = ["sh", 1]), "process.args[1]: must be a string"],
     ["cwd missing", (c) => delete c.process.cwd, 'process: missing required field "cwd"'],
     ["root path missing", (c) => (c.root = {}), 'root: missing required field "path"'],
-    ["ioPriority class", (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_FAST" }), 'process.ioPriority.class: must be one of "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"'],
-    ["rootfsPropagation", (c) => (c.linux.rootfsPropagation = "rbogus"), 'linux.rootfsPropagation: must be one of "private", "shared", "slave", "unbindable", "rprivate", "rshared", "rslave", "runbindable"'],
-    ["seccomp action", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_NOPE" }), 'linux.seccomp.defaultAction: must be one of "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"'],
-    ["seccomp syscall without names", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: [], action: "SCMP_ACT_ERRNO" }] }), "linux.seccomp.syscalls[0].names: must have at least 1 item"],
-    ["sysctl value not a string", (c) => (c.linux.sysctl = { "net.ipv4.ip_forward": 1 }), 'linux.sysctl["net.ipv4.ip_forward"]: must be a string'],
-    ["annotations value", (c) => (c.annotations = { "org.example/key": true }), 'annotations["org.example/key"]: must be a string'],
-    ["device type", (c) => (c.linux.devices = [{ type: "x", path: "/dev/x" }]), 'linux.devices[0].type: must be one of "c", "b", "u", "p"'],
-    ["hugepage size", (c) => (c.linux.resources.hugepageLimits = [{ pageSize: "2mb", limit: 1 }]), "linux.resources.hugepageLimits[0].pageSize: must match the pattern ^[1-9][0-9]*[KMG]B$"],
+    [
+      "ioPriority class",
+      (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_FAST" }),
+      'process.ioPriority.class: must be one of "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"',
+    ],
+    [
+      "rootfsPropagation",
+      (c) => (c.linux.rootfsPropagation = "rbogus"),
+      'linux.rootfsPropagation: must be one of "private", "shared", "slave", "unbindable", "rprivate", "rshared", "rslave", "runbindable"',
+    ],
+    [
+      "seccomp action",
+      (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_NOPE" }),
+      'linux.seccomp.defaultAction: must be one of "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"',
+    ],
+    [
+      "seccomp syscall without names",
+      (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: [], action: "SCMP_ACT_ERRNO" }] }),
+      "linux.seccomp.syscalls[0].names: must have at least 1 item",
+    ],
+    [
+      "sysctl value not a string",
+      (c) => (c.linux.sysctl = { "net.ipv4.ip_forward": 1 }),
+      'linux.sysctl["net.ipv4.ip_forward"]: must be a string',
+    ],
+    [
+      "annotations value",
+      (c) => (c.annotations = { "org.example/key": true }),
+      'annotations["org.example/key"]: must be a string',
+    ],
+    [
+      "device type",
+      (c) => (c.linux.devices = [{ type: "x", path: "/dev/x" }]),
+      'linux.devices[0].type: must be one of "c", "b", "u", "p"',
+    ],
+    [
+      "hugepage size",
+      (c) => (c.linux.resources.hugepageLimits = [{ pageSize: "2mb", limit: 1 }]),
+      "linux.resources.hugepageLimits[0].pageSize: must match the pattern ^[1-9][0-9]*[KMG]B$",
+    ],
     ["linux not an object", (c) => (c.linux = []), "linux: must be an object"],
-    ["hook timeout 0", (c) => (c.hooks = { poststop: [{ path: "/bin/true", timeout: 0 }] }), "hooks.poststop[0].timeout: must be >= 1"],
+    [
+      "hook timeout 0",
+      (c) => (c.hooks = { poststop: [{ path: "/bin/true", timeout: 0 }] }),
+      "hooks.poststop[0].timeout: must be >= 1",
+    ],
   ];
   for (const [name, edit, message] of cases) test(name, () => expect(check(edit)).toBe(message));
 
@@ -143,54 +196,223 @@ describe("schema errors name the field", () => {
 describe("semantic checks", () => {
   const rootless = defaultSpec({ rootless: true });
   const cases: [string, (c: any) => void, string, Spec?][] = [
-    ["unknown rlimit", (c) => c.process.rlimits.push({ type: "RLIMIT_FOO", soft: 1, hard: 1 }), 'process.rlimits[1].type: unknown rlimit "RLIMIT_FOO"'],
-    ["duplicate rlimit", (c) => c.process.rlimits.push({ type: "RLIMIT_NOFILE", soft: 1, hard: 1 }), 'process.rlimits[1].type: duplicate rlimit "RLIMIT_NOFILE"'],
+    [
+      "unknown rlimit",
+      (c) => c.process.rlimits.push({ type: "RLIMIT_FOO", soft: 1, hard: 1 }),
+      'process.rlimits[1].type: unknown rlimit "RLIMIT_FOO"',
+    ],
+    [
+      "duplicate rlimit",
+      (c) => c.process.rlimits.push({ type: "RLIMIT_NOFILE", soft: 1, hard: 1 }),
+      'process.rlimits[1].type: duplicate rlimit "RLIMIT_NOFILE"',
+    ],
     ["rlimit soft > hard", (c) => (c.process.rlimits[0].soft = 5000), "process.rlimits[0].soft: must not exceed hard (1024)"],
-    ["unknown capability", (c) => c.process.capabilities.ambient.push("CAP_FOO"), 'process.capabilities.ambient[3]: unknown capability "CAP_FOO"'],
-    ["lower-case capability", (c) => (c.process.capabilities.bounding[0] = "cap_kill"), 'process.capabilities.bounding[0]: unknown capability "cap_kill"'],
-    ["unknown namespace", (c) => c.linux.namespaces.splice(3, 0, { type: "foo" }), 'linux.namespaces[3].type: unknown namespace type "foo"'],
-    ["duplicate namespace", (c) => c.linux.namespaces.push({ type: "pid" }), 'linux.namespaces[5].type: duplicate namespace type "pid"'],
-    ["relative namespace path", (c) => (c.linux.namespaces[0].path = "proc/1/ns/pid"), 'linux.namespaces[0].path: must be an absolute path, got "proc/1/ns/pid"'],
-    ["new userns without uid mappings", (c) => c.linux.namespaces.push({ type: "user" }), "linux.uidMappings: required when a new user namespace is requested"],
-    ["new userns without gid mappings", (c) => delete c.linux.gidMappings, "linux.gidMappings: required when a new user namespace is requested", rootless],
-    ["mappings without userns", (c) => (c.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), 'linux.uidMappings: only allowed with a new user namespace (linux.namespaces has no "user" entry without a path)'],
-    ["mappings with a joined userns", (c) => (c.linux.namespaces[4].path = "/proc/1/ns/user"), 'linux.uidMappings: only allowed with a new user namespace (linux.namespaces has no "user" entry without a path)', rootless],
-    ["joined userns without mappings is fine", (c) => { c.linux.namespaces[4].path = "/proc/1/ns/user"; delete c.linux.uidMappings; delete c.linux.gidMappings; }, "ok", rootless],
-    ["zero-size mapping", (c) => (c.linux.uidMappings[0].size = 0), "linux.uidMappings[0].size: must be greater than 0", rootless],
-    ["relative mount destination", (c) => (c.mounts[0].destination = "proc"), 'mounts[0].destination: must be an absolute path, got "proc"'],
-    ["idmapped mount with only uid mappings", (c) => (c.mounts[0].uidMappings = [{ containerID: 0, hostID: 1, size: 1 }]), "mounts[0].gidMappings: required for an idmapped mount (both uid and gid mappings)"],
+    [
+      "unknown capability",
+      (c) => c.process.capabilities.ambient.push("CAP_FOO"),
+      'process.capabilities.ambient[3]: unknown capability "CAP_FOO"',
+    ],
+    [
+      "lower-case capability",
+      (c) => (c.process.capabilities.bounding[0] = "cap_kill"),
+      'process.capabilities.bounding[0]: unknown capability "cap_kill"',
+    ],
+    [
+      "unknown namespace",
+      (c) => c.linux.namespaces.splice(3, 0, { type: "foo" }),
+      'linux.namespaces[3].type: unknown namespace type "foo"',
+    ],
+    [
+      "duplicate namespace",
+      (c) => c.linux.namespaces.push({ type: "pid" }),
+      'linux.namespaces[5].type: duplicate namespace type "pid"',
+    ],
+    [
+      "relative namespace path",
+      (c) => (c.linux.namespaces[0].path = "proc/1/ns/pid"),
+      'linux.namespaces[0].path: must be an absolute path, got "proc/1/ns/pid"',
+    ],
+    [
+      "new userns without uid mappings",
+      (c) => c.linux.namespaces.push({ type: "user" }),
+      "linux.uidMappings: required when a new user namespace is requested",
+    ],
+    [
+      "new userns without gid mappings",
+      (c) => delete c.linux.gidMappings,
+      "linux.gidMappings: required when a new user namespace is requested",
+      rootless,
+    ],
+    [
+      "mappings without userns",
+      (c) => (c.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]),
+      'linux.uidMappings: only allowed with a new user namespace (linux.namespaces has no "user" entry without a path)',
+    ],
+    [
+      "mappings with a joined userns",
+      (c) => (c.linux.namespaces[4].path = "/proc/1/ns/user"),
+      'linux.uidMappings: only allowed with a new user namespace (linux.namespaces has no "user" entry without a path)',
+      rootless,
+    ],
+    [
+      "joined userns without mappings is fine",
+      (c) => {
+        c.linux.namespaces[4].path = "/proc/1/ns/user";
+        delete c.linux.uidMappings;
+        delete c.linux.gidMappings;
+      },
+      "ok",
+      rootless,
+    ],
+    [
+      "zero-size mapping",
+      (c) => (c.linux.uidMappings[0].size = 0),
+      "linux.uidMappings[0].size: must be greater than 0",
+      rootless,
+    ],
+    [
+      "relative mount destination",
+      (c) => (c.mounts[0].destination = "proc"),
+      'mounts[0].destination: must be an absolute path, got "proc"',
+    ],
+    [
+      "idmapped mount with only uid mappings",
+      (c) => (c.mounts[0].uidMappings = [{ containerID: 0, hostID: 1, size: 1 }]),
+      "mounts[0].gidMappings: required for an idmapped mount (both uid and gid mappings)",
+    ],
     ["no root", (c) => delete c.root, "root: required on Linux"],
     ["empty root path", (c) => (c.root.path = ""), "root.path: must not be empty"],
-    ["timeOffsets without time ns", (c) => (c.linux.timeOffsets = { monotonic: { secs: 1 } }), 'linux.timeOffsets: requires a new time namespace (linux.namespaces entry "time" without a path)'],
-    ["timeOffsets with time ns", (c) => { c.linux.timeOffsets = { monotonic: { secs: 1 } }; c.linux.namespaces.push({ type: "time" }); }, "ok"],
-    ["timeOffsets unknown clock", (c) => { c.linux.timeOffsets = { realtime: { secs: 1 } }; c.linux.namespaces.push({ type: "time" }); }, 'linux.timeOffsets.realtime: unknown clock; must be one of "monotonic", "boottime"'],
+    [
+      "timeOffsets without time ns",
+      (c) => (c.linux.timeOffsets = { monotonic: { secs: 1 } }),
+      'linux.timeOffsets: requires a new time namespace (linux.namespaces entry "time" without a path)',
+    ],
+    [
+      "timeOffsets with time ns",
+      (c) => {
+        c.linux.timeOffsets = { monotonic: { secs: 1 } };
+        c.linux.namespaces.push({ type: "time" });
+      },
+      "ok",
+    ],
+    [
+      "timeOffsets unknown clock",
+      (c) => {
+        c.linux.timeOffsets = { realtime: { secs: 1 } };
+        c.linux.namespaces.push({ type: "time" });
+      },
+      'linux.timeOffsets.realtime: unknown clock; must be one of "monotonic", "boottime"',
+    ],
     ["empty args", (c) => (c.process.args = []), "process.args: must not be empty"],
     ["no args", (c) => delete c.process.args, "process.args: must not be empty"],
     ["relative cwd", (c) => (c.process.cwd = "tmp"), 'process.cwd: must be an absolute path, got "tmp"'],
     ["env without =", (c) => c.process.env.push("FOO"), 'process.env[2]: must be NAME=value, got "FOO"'],
-    ["relative hook path", (c) => (c.hooks = { prestart: [{ path: "hook.sh" }] }), 'hooks.prestart[0].path: must be an absolute path, got "hook.sh"'],
-    ["hostname without uts ns", (c) => (c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== "uts")), 'hostname: requires a uts namespace (add {"type": "uts"} to linux.namespaces)'],
-    ["sysctl outside any namespace", (c) => (c.linux.sysctl = { "vm.swappiness": "1" }), 'linux.sysctl["vm.swappiness"]: sysctl is not in a separate kernel namespace'],
-    ["sysctl with a slash", (c) => (c.linux.sysctl = { "kernel.foo/bar": "1" }), 'linux.sysctl["kernel.foo/bar"]: not a sysctl name (expected dotted words like net.ipv4.ip_forward)'],
-    ["sysctl with ..", (c) => (c.linux.sysctl = { "net..core": "1" }), 'linux.sysctl["net..core"]: not a sysctl name (expected dotted words like net.ipv4.ip_forward)'],
-    ["net sysctl without network ns", (c) => (c.linux.sysctl = { "net.ipv4.ip_forward": "1" }), 'linux.sysctl["net.ipv4.ip_forward"]: requires a network namespace', rootless],
-    ["net sysctl with network ns", (c) => (c.linux.sysctl = { "net.ipv4.ip_forward": "1", "kernel.shmmax": "1", "fs.mqueue.msg_max": "10" }), "ok"],
-    ["kernel.hostname conflicts with hostname", (c) => (c.linux.sysctl = { "kernel.hostname": "x" }), 'linux.sysctl["kernel.hostname"]: conflicts with the hostname field ("runc")'],
+    [
+      "relative hook path",
+      (c) => (c.hooks = { prestart: [{ path: "hook.sh" }] }),
+      'hooks.prestart[0].path: must be an absolute path, got "hook.sh"',
+    ],
+    [
+      "hostname without uts ns",
+      (c) => (c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== "uts")),
+      'hostname: requires a uts namespace (add {"type": "uts"} to linux.namespaces)',
+    ],
+    [
+      "sysctl outside any namespace",
+      (c) => (c.linux.sysctl = { "vm.swappiness": "1" }),
+      'linux.sysctl["vm.swappiness"]: sysctl is not in a separate kernel namespace',
+    ],
+    [
+      "sysctl with a slash",
+      (c) => (c.linux.sysctl = { "kernel.foo/bar": "1" }),
+      'linux.sysctl["kernel.foo/bar"]: not a sysctl name (expected dotted words like net.ipv4.ip_forward)',
+    ],
+    [
+      "sysctl with ..",
+      (c) => (c.linux.sysctl = { "net..core": "1" }),
+      'linux.sysctl["net..core"]: not a sysctl name (expected dotted words like net.ipv4.ip_forward)',
+    ],
+    [
+      "net sysctl without network ns",
+      (c) => (c.linux.sysctl = { "net.ipv4.ip_forward": "1" }),
+      'linux.sysctl["net.ipv4.ip_forward"]: requires a network namespace',
+      rootless,
+    ],
+    [
+      "net sysctl with network ns",
+      (c) => (c.linux.sysctl = { "net.ipv4.ip_forward": "1", "kernel.shmmax": "1", "fs.mqueue.msg_max": "10" }),
+      "ok",
+    ],
+    [
+      "kernel.hostname conflicts with hostname",
+      (c) => (c.linux.sysctl = { "kernel.hostname": "x" }),
+      'linux.sysctl["kernel.hostname"]: conflicts with the hostname field ("runc")',
+    ],
     ["kernel.hostname equal to hostname is no conflict", (c) => (c.linux.sysctl = { "kernel.hostname": "runc" }), "ok"],
-    ["kernel.domainname equal to domainname is no conflict", (c) => { c.domainname = "example.org"; c.linux.sysctl = { "kernel.domainname": "example.org" }; }, "ok"],
-    ["kernel.domainname conflicts with domainname", (c) => { c.domainname = "example.org"; c.linux.sysctl = { "kernel.domainname": "other.org" }; }, 'linux.sysctl["kernel.domainname"]: conflicts with the domainname field ("example.org")'],
+    [
+      "kernel.domainname equal to domainname is no conflict",
+      (c) => {
+        c.domainname = "example.org";
+        c.linux.sysctl = { "kernel.domainname": "example.org" };
+      },
+      "ok",
+    ],
+    [
+      "kernel.domainname conflicts with domainname",
+      (c) => {
+        c.domainname = "example.org";
+        c.linux.sysctl = { "kernel.domainname": "other.org" };
+      },
+      'linux.sysctl["kernel.domainname"]: conflicts with the domainname field ("example.org")',
+    ],
     ["kernel.domainname alone with a uts ns", (c) => (c.linux.sysctl = { "kernel.domainname": "example.org" }), "ok"],
-    ["kernel.hostname without a uts ns", (c) => { delete c.hostname; c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== "uts"); c.linux.sysctl = { "kernel.hostname": "x" }; }, 'linux.sysctl["kernel.hostname"]: requires a uts namespace'],
-    ["personality domain", (c) => (c.linux.personality = { domain: "LINUX64" }), 'linux.personality.domain: must be one of "LINUX", "LINUX32"'],
+    [
+      "kernel.hostname without a uts ns",
+      (c) => {
+        delete c.hostname;
+        c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== "uts");
+        c.linux.sysctl = { "kernel.hostname": "x" };
+      },
+      'linux.sysctl["kernel.hostname"]: requires a uts namespace',
+    ],
+    [
+      "personality domain",
+      (c) => (c.linux.personality = { domain: "LINUX64" }),
+      'linux.personality.domain: must be one of "LINUX", "LINUX32"',
+    ],
     ["personality without domain", (c) => (c.linux.personality = {}), 'linux.personality: missing required field "domain"'],
-    ["ioPriority priority out of range", (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 8 }), "process.ioPriority.priority: must be between 0 and 7"],
-    ["scheduler nice out of range", (c) => (c.process.scheduler = { policy: "SCHED_OTHER", nice: 20 }), "process.scheduler.nice: must be between -20 and 19"],
-    ["device without major", (c) => (c.linux.devices = [{ type: "c", path: "/dev/x", minor: 1 }]), 'linux.devices[0]: missing required field "major" for a type "c" device'],
+    [
+      "ioPriority priority out of range",
+      (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 8 }),
+      "process.ioPriority.priority: must be between 0 and 7",
+    ],
+    [
+      "scheduler nice out of range",
+      (c) => (c.process.scheduler = { policy: "SCHED_OTHER", nice: 20 }),
+      "process.scheduler.nice: must be between -20 and 19",
+    ],
+    [
+      "device without major",
+      (c) => (c.linux.devices = [{ type: "c", path: "/dev/x", minor: 1 }]),
+      'linux.devices[0]: missing required field "major" for a type "c" device',
+    ],
     ["fifo device needs no numbers", (c) => (c.linux.devices = [{ type: "p", path: "/dev/fifo" }]), "ok"],
-    ["relative device path", (c) => (c.linux.devices = [{ type: "c", path: "dev/x", major: 1, minor: 3 }]), 'linux.devices[0].path: must be an absolute path, got "dev/x"'],
-    ["relative masked path", (c) => c.linux.maskedPaths.push("proc/x"), 'linux.maskedPaths[10]: must be an absolute path, got "proc/x"'],
+    [
+      "relative device path",
+      (c) => (c.linux.devices = [{ type: "c", path: "dev/x", major: 1, minor: 3 }]),
+      'linux.devices[0].path: must be an absolute path, got "dev/x"',
+    ],
+    [
+      "relative masked path",
+      (c) => c.linux.maskedPaths.push("proc/x"),
+      'linux.maskedPaths[10]: must be an absolute path, got "proc/x"',
+    ],
     ["oomScoreAdj out of range", (c) => (c.process.oomScoreAdj = 1001), "process.oomScoreAdj: must be between -1000 and 1000"],
-    ["other platform section", (c) => (c.windows = {}), "windows: settings for another platform; polis runs Linux containers only"],
+    [
+      "other platform section",
+      (c) => (c.windows = {}),
+      "windows: settings for another platform; polis runs Linux containers only",
+    ],
   ];
   for (const [name, edit, message, base] of cases) test(name, () => expect(check(edit, base)).toBe(message));
 
@@ -208,9 +430,15 @@ describe("semantic checks", () => {
         return (e as Error).message;
       }
     };
-    expect(run((c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_FAST" }))).toBe('process.ioPriority.class: unknown class "IOPRIO_CLASS_FAST"');
-    expect(run((c) => (c.process.scheduler = { policy: "SCHED_FAST" }))).toBe('process.scheduler.policy: unknown policy "SCHED_FAST"');
-    expect(run((c) => (c.process.scheduler = { policy: "SCHED_RR", flags: ["SCHED_FLAG_NOPE"] }))).toBe('process.scheduler.flags[0]: unknown flag "SCHED_FLAG_NOPE"');
+    expect(run((c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_FAST" }))).toBe(
+      'process.ioPriority.class: unknown class "IOPRIO_CLASS_FAST"',
+    );
+    expect(run((c) => (c.process.scheduler = { policy: "SCHED_FAST" }))).toBe(
+      'process.scheduler.policy: unknown policy "SCHED_FAST"',
+    );
+    expect(run((c) => (c.process.scheduler = { policy: "SCHED_RR", flags: ["SCHED_FLAG_NOPE"] }))).toBe(
+      'process.scheduler.flags[0]: unknown flag "SCHED_FLAG_NOPE"',
+    );
     expect(run((c) => (c.linux.personality = { domain: "LINUX64" }))).toBe('linux.personality.domain: unknown domain "LINUX64"');
     expect(run((c) => (c.linux.rootfsPropagation = "rbogus"))).toBe('linux.rootfsPropagation: unknown propagation "rbogus"');
     expect(run(() => {})).toBe("ok");
@@ -231,9 +459,9 @@ describe("normalisation and sub-documents", () => {
     const p = parseProcess(JSON.stringify({ cwd: "/", args: ["ls"], env: ["A=b"] }));
     expect(p.args).toEqual(["ls"]);
     expect(p.user).toEqual({ uid: 0, gid: 0 });
-    expect(() => parseProcess(JSON.stringify({ cwd: "/", args: ["ls"], rlimits: [{ type: "RLIMIT_NOFILE", soft: "x", hard: 1 }] }))).toThrow(
-      "process.rlimits[0].soft: must be an integer",
-    );
+    expect(() =>
+      parseProcess(JSON.stringify({ cwd: "/", args: ["ls"], rlimits: [{ type: "RLIMIT_NOFILE", soft: "x", hard: 1 }] })),
+    ).toThrow("process.rlimits[0].soft: must be an integer");
     expect(() => parseProcess(JSON.stringify({ args: ["ls"] }))).toThrow('process: missing required field "cwd"');
     expect(() => parseProcess(JSON.stringify({ cwd: "/", args: [] }))).toThrow("process.args: must not be empty");
     expect(() => parseProcess("{", "p.json")).toThrow("p.json: invalid JSON at line 1 column 2: unexpected end of input");

@@ -7,8 +7,17 @@ describe("configSummary", () => {
     const s = configSummary({
       ociVersion: "1.2.0",
       root: { path: "rootfs", readonly: true },
-      process: { args: ["sh", "-c", "x"], cwd: "/w", user: { uid: 1, gid: 2, additionalGids: [3] }, env: ["A=b"], terminal: true },
-      mounts: [{ destination: "/proc", type: "proc", source: "proc" }, { destination: "/data", source: "/srv", options: ["bind"] }],
+      process: {
+        args: ["sh", "-c", "x"],
+        cwd: "/w",
+        user: { uid: 1, gid: 2, additionalGids: [3] },
+        env: ["A=b"],
+        terminal: true,
+      },
+      mounts: [
+        { destination: "/proc", type: "proc", source: "proc" },
+        { destination: "/data", source: "/srv", options: ["bind"] },
+      ],
       hostname: "h",
       hooks: { prestart: [{ path: "/a" }, { path: "/b" }], poststop: [] },
       linux: {

@@ -2,15 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  bootId,
-  isDeadState,
-  isSameProcess,
-  parseStat,
-  processStartTime,
-  processState,
-  readStat,
-} from "../../src/linux/proc.js";
+import { bootId, isDeadState, isSameProcess, parseStat, processStartTime, processState, readStat } from "../../src/linux/proc.js";
 
 const children: ChildProcess[] = [];
 afterEach(() => {

@@ -43,7 +43,7 @@ function record(id: string, over: Partial<ContainerRecord> = {}): ContainerRecor
     creatorStartTime: "123456",
     created: "2024-05-01T10:00:00.123456789Z",
     owner: "root",
-    annotations: { "org.example/key": "värde with \"quotes\"" },
+    annotations: { "org.example/key": 'värde with "quotes"' },
     config: {
       ociVersion: "1.2.0",
       process: { args: ["sh", "-c", "echo hi"], cwd: "/", env: ["A=b"] },

@@ -1,7 +1,21 @@
 // Command-line options of scripts/bench/run.mjs.
 import { KNOWN } from "./runtimes.mjs";
 
-const CASE_KEYS = ["run", "create", "start", "state", "kill", "delete", "delete-force", "exec", "pause", "resume", "list", "lifecycle", "throughput"];
+const CASE_KEYS = [
+  "run",
+  "create",
+  "start",
+  "state",
+  "kill",
+  "delete",
+  "delete-force",
+  "exec",
+  "pause",
+  "resume",
+  "list",
+  "lifecycle",
+  "throughput",
+];
 
 export const USAGE = `usage: node scripts/bench/run.mjs [options]
   --runs N            timed iterations per command (default 15; --quick: 5)
@@ -60,33 +74,69 @@ export function parseArgs(argv, repo) {
       a = a.slice(0, eq);
     }
     switch (a) {
-      case "--runs": o.runs = positiveInt(a, value(a)); break;
-      case "--quick": o.quick = true; break;
+      case "--runs":
+        o.runs = positiveInt(a, value(a));
+        break;
+      case "--quick":
+        o.quick = true;
+        break;
       case "--runtimes": {
-        o.runtimes = value(a).split(",").map((s) => s.trim()).filter(Boolean);
+        o.runtimes = value(a)
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
         const bad = o.runtimes.filter((r) => !KNOWN.includes(r));
         if (bad.length) throw new Error(`--runtimes: unknown ${bad.join(", ")} (known: ${KNOWN.join(", ")})`);
         break;
       }
-      case "--out": o.out = value(a); break;
-      case "--phases": o.phases = true; break;
+      case "--out":
+        o.out = value(a);
+        break;
+      case "--phases":
+        o.phases = true;
+        break;
       case "--only": {
-        o.only = value(a).split(",").map((s) => s.trim()).filter(Boolean);
+        o.only = value(a)
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
         const bad = o.only.filter((k) => !CASE_KEYS.includes(k));
         if (bad.length) throw new Error(`--only: unknown ${bad.join(", ")} (known: ${CASE_KEYS.join(", ")})`);
         break;
       }
-      case "--list-count": o.listCount = positiveInt(a, value(a)); break;
-      case "--tp-seconds": o.tpSeconds = Number(value(a)); break;
-      case "--workers": o.workers = positiveInt(a, value(a)); break;
-      case "--warmup": o.warmup = Number(value(a)); break;
-      case "--no-node": o.node = false; break;
-      case "--rss-runs": o.rssRuns = positiveInt(a, value(a)); break;
-      case "--no-rss": o.rss = false; break;
-      case "--no-ca": o.ca = false; break;
-      case "--polis": o.polis = value(a); break;
-      case "-h": case "--help": o.help = true; break;
-      default: throw new Error(`unknown option ${a}\n${USAGE}`);
+      case "--list-count":
+        o.listCount = positiveInt(a, value(a));
+        break;
+      case "--tp-seconds":
+        o.tpSeconds = Number(value(a));
+        break;
+      case "--workers":
+        o.workers = positiveInt(a, value(a));
+        break;
+      case "--warmup":
+        o.warmup = Number(value(a));
+        break;
+      case "--no-node":
+        o.node = false;
+        break;
+      case "--rss-runs":
+        o.rssRuns = positiveInt(a, value(a));
+        break;
+      case "--no-rss":
+        o.rss = false;
+        break;
+      case "--no-ca":
+        o.ca = false;
+        break;
+      case "--polis":
+        o.polis = value(a);
+        break;
+      case "-h":
+      case "--help":
+        o.help = true;
+        break;
+      default:
+        throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }
   o.runs ??= o.quick ? 5 : 15;

@@ -54,9 +54,17 @@ export class Janitor {
 
   listed(rt) {
     const argv = rt.argv(["list", "-q"]);
-    const r = spawnSync(argv[0], argv.slice(1), { env: rt.env, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 30_000 });
+    const r = spawnSync(argv[0], argv.slice(1), {
+      env: rt.env,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 30_000,
+    });
     if (r.status !== 0) return [];
-    return r.stdout.split("\n").map((s) => s.trim()).filter((s) => s.startsWith(this.idPrefix));
+    return r.stdout
+      .split("\n")
+      .map((s) => s.trim())
+      .filter((s) => s.startsWith(this.idPrefix));
   }
 
   /** Container pids recorded in <root>/<id>/state.json (runc's layout; others are covered by delete). */
@@ -130,7 +138,8 @@ export class Janitor {
     const left = [];
     for (const { rt } of this.containers.values()) for (const id of this.listed(rt)) left.push(`${rt.name}:${id}`);
     for (const ctrl of safeReaddir(CGROUP_ROOT)) {
-      for (const name of safeReaddir(join(CGROUP_ROOT, ctrl))) if (name.startsWith(this.idPrefix)) left.push(`cgroup ${ctrl}/${name}`);
+      for (const name of safeReaddir(join(CGROUP_ROOT, ctrl)))
+        if (name.startsWith(this.idPrefix)) left.push(`cgroup ${ctrl}/${name}`);
     }
     return left;
   }

@@ -78,7 +78,9 @@ export function timed(rt, args, { rss = false, phases = false } = {}) {
   checkChildSignal(r);
   const stderr = rss ? stripTimeOutput(rawErr, RSS_MARKER) : rawErr.trim();
   if (r.error || r.status !== 0) {
-    throw new Error(`${rt.name} ${args.join(" ")}: ${r.error?.message ?? `exit ${r.status ?? r.signal}`}${stderr ? `: ${lastLines(stderr)}` : ""}`);
+    throw new Error(
+      `${rt.name} ${args.join(" ")}: ${r.error?.message ?? `exit ${r.status ?? r.signal}`}${stderr ? `: ${lastLines(stderr)}` : ""}`,
+    );
   }
   return {
     ms,
@@ -131,7 +133,10 @@ export function runAsync(rt, args) {
 
 /** The informative part of a failing command's stderr: its first error-looking line, else its last line. */
 export function lastLines(text) {
-  const lines = String(text).split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = String(text)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const err = lines.find((l) => /error|denied|not |no such|invalid|fail/i.test(l) && !/^at /.test(l));
   const pick = err ?? lines[lines.length - 1] ?? "";
   return pick.length > 300 ? `${pick.slice(0, 300)}…` : pick;

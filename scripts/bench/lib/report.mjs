@@ -40,7 +40,10 @@ export function summarizeCase(c, label, results) {
     if (!results[p]) continue;
     for (const b of BASELINES) {
       if (!results[b]) continue;
-      ratios[`${p}/${b}`] = { ms: ratioSummary(results[p].ms, results[b].ms), rssKiB: ratioSummary(results[p].rssKiB, results[b].rssKiB) };
+      ratios[`${p}/${b}`] = {
+        ms: ratioSummary(results[p].ms, results[b].ms),
+        rssKiB: ratioSummary(results[p].rssKiB, results[b].rssKiB),
+      };
     }
   }
   return { key: c.key, label, unit: "ms", runtimes, ratios };
@@ -49,10 +52,17 @@ export function summarizeCase(c, label, results) {
 export function summarizeThroughput(key, label, results) {
   const runtimes = {};
   for (const [name, r] of Object.entries(results)) {
-    runtimes[name] = { perRound: r.perMin, overallPerMin: r.overallPerMin, cycles: r.cycles, ...summarize(r.perMin), error: r.error };
+    runtimes[name] = {
+      perRound: r.perMin,
+      overallPerMin: r.overallPerMin,
+      cycles: r.cycles,
+      ...summarize(r.perMin),
+      error: r.error,
+    };
   }
   const ratios = {};
-  if (results.polis) for (const b of BASELINES) if (results[b]) ratios[`polis/${b}`] = ratioSummary(results.polis.perMin, results[b].perMin);
+  if (results.polis)
+    for (const b of BASELINES) if (results[b]) ratios[`polis/${b}`] = ratioSummary(results.polis.perMin, results[b].perMin);
   return { key, label, unit: "containers/min", runtimes, ratios };
 }
 
@@ -90,7 +100,7 @@ export function markdown(result) {
   const header = ["command", "polis", "runc", "crun", "polis/runc", "polis/crun"];
   const timeRows = [];
   const rssRows = [];
-  const pickMs = (x, isRatio) => (isRatio ? x.ms : x.ms?.median ?? null);
+  const pickMs = (x, isRatio) => (isRatio ? x.ms : (x.ms?.median ?? null));
   const pickRss = (x, isRatio) => (isRatio ? x.rssKiB : x.rssKiB?.median != null ? x.rssKiB.median / 1024 : null);
   for (const entry of result.cases) {
     for (const variant of VARIANTS) {
@@ -110,7 +120,9 @@ export function markdown(result) {
     timeRows.push(row);
   }
   const m = result.meta;
-  out.push(`### Wall time, median of ${m.options.runs} runs (ms; ratio = median of per-iteration polis/X, < 1 means polis is faster)`);
+  out.push(
+    `### Wall time, median of ${m.options.runs} runs (ms; ratio = median of per-iteration polis/X, < 1 means polis is faster)`,
+  );
   out.push("");
   out.push(mdTable(header, timeRows));
   if (m.options.rss) {
@@ -126,7 +138,13 @@ export function markdown(result) {
       if (!phases) continue;
       const total = entry.runtimes[variant].ms.median;
       for (const [name, s] of Object.entries(phases)) {
-        phaseRows.push([`${entry.label}${VARIANT_SUFFIX[variant] ?? ""}`, name, fmt(s.median, 2), total ? `${((s.median / total) * 100).toFixed(0)}%` : "–", String(s.n)]);
+        phaseRows.push([
+          `${entry.label}${VARIANT_SUFFIX[variant] ?? ""}`,
+          name,
+          fmt(s.median, 2),
+          total ? `${((s.median / total) * 100).toFixed(0)}%` : "–",
+          String(s.n),
+        ]);
       }
     }
   }
@@ -134,7 +152,11 @@ export function markdown(result) {
     out.push("");
     out.push("### polis phases (POLIS_TIMING=1; median ms per phase)");
     out.push("");
-    out.push(phaseRows.length ? mdTable(["command", "phase", "median ms", "share of wall", "n"], phaseRows, 2) : "polis printed no `phase=<name> ms=<float>` lines (POLIS_TIMING not supported yet, or polis not run).");
+    out.push(
+      phaseRows.length
+        ? mdTable(["command", "phase", "median ms", "share of wall", "n"], phaseRows, 2)
+        : "polis printed no `phase=<name> ms=<float>` lines (POLIS_TIMING not supported yet, or polis not run).",
+    );
   }
   out.push("");
   out.push(footer(result));
@@ -172,4 +194,3 @@ function errorsOf(result) {
   }
   return errs;
 }
-

@@ -40,7 +40,12 @@ function makeRuntime({ name, label, cmd, root, env, supportsPhases = false, vari
 
 /** The first line of `<cmd> --version`, or null when the command does not work. */
 export function versionOf(cmd, env) {
-  const r = spawnSync(cmd[0], [...cmd.slice(1), "--version"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
+  const r = spawnSync(cmd[0], [...cmd.slice(1), "--version"], {
+    env,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 20_000,
+  });
   if (r.error || r.status !== 0) return null;
   return (r.stdout || r.stderr).trim().split("\n").slice(0, 2).join("; ") || null;
 }

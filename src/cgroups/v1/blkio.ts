@@ -37,7 +37,8 @@ export function applyBlkioV1(dir: string, b: BlockIO): void {
     writeCg(dir, files.weight, String(checkWeight(`${F}.weight`, b.weight)), `${F}.weight`);
   }
   if (b.leafWeight !== undefined && b.leafWeight !== 0) {
-    if (!files.leaf) throw fieldError(`${F}.leafWeight`, "not supported by this kernel (no blkio.leaf_weight; BFQ has no leaf weights)");
+    if (!files.leaf)
+      throw fieldError(`${F}.leafWeight`, "not supported by this kernel (no blkio.leaf_weight; BFQ has no leaf weights)");
     writeCg(dir, files.leaf, String(checkWeight(`${F}.leafWeight`, b.leafWeight)), `${F}.leafWeight`);
   }
   (b.weightDevice ?? []).forEach((d, i) => {

@@ -9,7 +9,8 @@ const F = "linux.resources.devices";
 /** The kernel's rule syntax: "c 1:3 rwm", "a *:* rwm". */
 export function deviceRuleLine(r: DeviceCgroupRule, i: number): string {
   const type = r.type ?? "a";
-  if (!["a", "b", "c"].includes(type)) throw fieldError(`${F}[${i}].type`, `must be "a", "b" or "c", got ${JSON.stringify(type)}`);
+  if (!["a", "b", "c"].includes(type))
+    throw fieldError(`${F}[${i}].type`, `must be "a", "b" or "c", got ${JSON.stringify(type)}`);
   const access = r.access ?? "rwm";
   if (!/^[rwm]{0,3}$/.test(access) || new Set(access).size !== access.length) {
     throw fieldError(`${F}[${i}].access`, `must be a combination of r, w and m, got ${JSON.stringify(access)}`);

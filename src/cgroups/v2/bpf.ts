@@ -91,7 +91,12 @@ export function loadDeviceProgram(insns: Buffer): number {
   // A rejected program is a polis bug: load it again with the verifier log for the report.
   const log = Buffer.alloc(16384);
   if (s.bpf(BPF_PROG_LOAD, attr(log)) < 0) {
-    const text = log.toString("utf8", 0, Math.max(0, log.indexOf(0))).trim().split("\n").slice(-3).join("; ");
+    const text = log
+      .toString("utf8", 0, Math.max(0, log.indexOf(0)))
+      .trim()
+      .split("\n")
+      .slice(-3)
+      .join("; ");
     throw fail("load the device program", errno, text ? ` (verifier: ${text})` : "");
   }
   throw fail("load the device program", errno);

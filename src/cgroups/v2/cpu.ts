@@ -22,14 +22,20 @@ export function cpuMax(quota: number, period: number): string | undefined {
 
 export function applyCpuV2(dir: string, c: Cpu): void {
   if (c.realtimeRuntime || c.realtimePeriod) {
-    throw fieldError(`${F}.${c.realtimeRuntime ? "realtimeRuntime" : "realtimePeriod"}`, "real-time group scheduling is not supported on cgroup v2");
+    throw fieldError(
+      `${F}.${c.realtimeRuntime ? "realtimeRuntime" : "realtimePeriod"}`,
+      "real-time group scheduling is not supported on cgroup v2",
+    );
   }
   if (c.shares !== undefined && c.shares !== 0) {
     const shares = int(`${F}.shares`, c.shares);
     if (shares < 2 || shares > 262144) throw fieldError(`${F}.shares`, `must be between 2 and 262144, got ${shares}`);
     writeCg(dir, "cpu.weight", String(sharesToWeight(shares)), `${F}.shares`);
   }
-  const max = cpuMax(c.quota === undefined ? 0 : int(`${F}.quota`, c.quota), c.period === undefined ? 0 : int(`${F}.period`, c.period));
+  const max = cpuMax(
+    c.quota === undefined ? 0 : int(`${F}.quota`, c.quota),
+    c.period === undefined ? 0 : int(`${F}.period`, c.period),
+  );
   if (max !== undefined) writeCg(dir, "cpu.max", max, c.quota ? `${F}.quota` : `${F}.period`);
   if (c.burst !== undefined) {
     writeIntIfSupported(dir, "cpu.max.burst", `${F}.burst`, c.burst);

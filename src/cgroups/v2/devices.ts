@@ -158,6 +158,10 @@ export function deviceFilterProgram(rules: DeviceCgroupRule[]): Buffer {
 export type DeviceProgramLoader = (dir: string, insns: Buffer) => void;
 
 /** linux.resources.devices on cgroup v2: compile, then attach in place of the previous program. */
-export function applyDevicesV2(dir: string, rules: DeviceCgroupRule[], loader: DeviceProgramLoader = replaceDevicePrograms): void {
+export function applyDevicesV2(
+  dir: string,
+  rules: DeviceCgroupRule[],
+  loader: DeviceProgramLoader = replaceDevicePrograms,
+): void {
   loader(dir, deviceFilterProgram(rules));
 }

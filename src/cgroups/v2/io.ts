@@ -45,7 +45,12 @@ export function applyIoV2(dir: string, b: BlockIO): void {
     (list ?? []).forEach((t, i) => {
       const f = `${F}.${name}[${i}]`;
       const rate = int(`${f}.rate`, t.rate);
-      writeCg(dir, "io.max", `${int(`${f}.major`, t.major)}:${int(`${f}.minor`, t.minor)} ${key}=${rate === 0 ? "max" : rate}`, f);
+      writeCg(
+        dir,
+        "io.max",
+        `${int(`${f}.major`, t.major)}:${int(`${f}.minor`, t.minor)} ${key}=${rate === 0 ? "max" : rate}`,
+        f,
+      );
     });
   }
 }
