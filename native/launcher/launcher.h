@@ -12,6 +12,7 @@
 #ifndef POLIS_LAUNCHER_H
 #define POLIS_LAUNCHER_H
 
+#include <time.h>
 #include <stddef.h>
 #include <stdbool.h>
 
@@ -70,7 +71,9 @@ int store_list(struct record **out);
 bool store_transition_to_running(const char *id);
 void store_remove(const char *id);
 long long store_resource_count(const char *id);
+/* attributes: a JSON object; durationMs (since the launcher started, as the Node path's since node's) is added. */
 void store_append_event(const char *action, const char *id, const char *attributes);
+extern struct timespec g_started; /* CLOCK_MONOTONIC when main() began */
 
 /* proc.c */
 bool same_process(long long pid, const char *start_time, const char *boot_id);

@@ -202,7 +202,10 @@ static void take_flag(struct flag *specs, int n, int *i) {
 
 enum { F_DEBUG, F_LOG, F_LOG_FORMAT, F_ROOT, F_SYSTEMD, F_CONFIG, F_ROOTLESS, F_HELP, F_VERSION, NGLOBAL };
 
+struct timespec g_started;
+
 int main(int argc, char **argv) {
+    clock_gettime(CLOCK_MONOTONIC, &g_started);
     g_argc = argc;
     g_argv = argv;
     /* As node: a reader that went away ends a write with EPIPE, not the process. */

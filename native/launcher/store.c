@@ -290,6 +290,13 @@ void store_append_event(const char *action, const char *id, const char *attribut
     char time[64]; /* snprintf, not strftime: that would read the time zone for nothing */
     snprintf(time, sizeof time, "%04d-%02d-%02dT%02d:%02d:%02d.%03ld%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
              tm.tm_hour, tm.tm_min, tm.tm_sec, wall.tv_nsec / 1000000, (long)(mono.tv_nsec % 1000000));
+    /* { ..., "durationMs": N } with N as JavaScript prints Math.round(ms * 10) / 10 */
+    long tenths = ((mono.tv_sec - g_started.tv_sec) * 1000000000L + (mono.tv_nsec - g_started.tv_nsec) + 50000L) / 100000L;
+    char duration[48], attrs[512];
+    if (tenths % 10 == 0) snprintf(duration, sizeof duration, "\"durationMs\":%ld}", tenths / 10);
+    else snprintf(duration, sizeof duration, "\"durationMs\":%ld.%ld}", tenths / 10, tenths % 10);
+    size_t open_len = strlen(attributes) - 1; /* without the closing brace */
+    snprintf(attrs, sizeof attrs, "%.*s%s%s", (int)open_len, attributes, open_len > 1 ? "," : "", duration);
     char step[128];
     snprintf(step, sizeof step, "record container event %s", action);
     sqlite3_stmt *st;
@@ -299,7 +306,7 @@ void store_append_event(const char *action, const char *id, const char *attribut
     sqlite3_bind_text(st, 2, "container", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, attributes, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, attrs, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) store_error(step, rc);

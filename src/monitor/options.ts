@@ -4,19 +4,9 @@ import { parseDuration } from "../cli/events.js";
 import { PolisError } from "../errors.js";
 import type { HealthConfig } from "../state/monitor.js";
 
-export const MONITOR_FLAGS = [
-  "logs",
-  "log-path",
-  "log-max-size",
-  "log-max-files",
-  "health-cmd",
-  "health-interval",
-  "health-timeout",
-  "health-retries",
-  "health-start-period",
-  "health-on-failure",
-  "rm",
-] as const;
+import { MONITOR_FLAGS } from "../engine/flags.js";
+
+export { MONITOR_FLAGS };
 
 export interface MonitorOptions {
   /** Absolute; undefined: the default file in the monitor's directory. */

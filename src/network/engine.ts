@@ -19,7 +19,7 @@ import { loadNetworkSettings } from "./settings.js";
 import { phase } from "../timing.js";
 
 /** The run/create flags of this room (src/engine/flags.ts lists them). */
-export const NETWORK_FLAGS = ["network", "ip", "alias", "publish"] as const;
+export { NETWORK_FLAGS } from "../engine/flags.js";
 
 export interface NetworkFlags {
   /** NAME, "none", "host"; undefined = the default network. */

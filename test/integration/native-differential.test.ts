@@ -102,13 +102,19 @@ function sameState(a: string, b: string): void {
   expect(sb.pid === 0).toBe(sa.pid === 0);
 }
 
-/** The container events recorded for `id`, without seq and time (their format is checked). */
+/**
+ * The container events recorded for `id`, without seq, time and the attribute durationMs (their
+ * format is checked: how long a command ran is the one thing the two paths must not agree on).
+ */
 function eventsOf(id: string): { type: string; action: string; id: string; attributes: Record<string, unknown> }[] {
   const store = Store.open(root);
   try {
     return store.listEvents({ id }).map((e) => {
       expect(e.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
-      return { type: e.type, action: e.action, id: e.id, attributes: e.attributes };
+      const { durationMs, ...attributes } = e.attributes;
+      expect(durationMs, `${e.action} of ${id}: durationMs`).toBeTypeOf("number");
+      expect(durationMs as number).toBeGreaterThan(0);
+      return { type: e.type, action: e.action, id: e.id, attributes };
     });
   } finally {
     store.close();
