@@ -46,7 +46,7 @@ static const char *const USED_COLUMNS[] = {
 };
 
 /* store.ts's BUSY_TIMEOUT_MS */
-#define BUSY_TIMEOUT_MS 5000
+#define BUSY_TIMEOUT_MS 30000
 
 static sqlite3 *db;
 

@@ -29,8 +29,13 @@ import {
 type Db = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
 
-/** How long a writer waits for another polis process before giving up (milliseconds). */
-const BUSY_TIMEOUT_MS = 5000;
+/**
+ * How long a writer waits for another polis process before giving up (milliseconds). Generous:
+ * the network room holds the write lock across an nftables swap (one firewall writer at a time),
+ * and 20 concurrent `run --network` on a loaded 2-core host queue for longer than 5 s. The native
+ * launcher (native/launcher/store.c) uses the same value; test/unit/launcher-schema.test.ts checks.
+ */
+export const BUSY_TIMEOUT_MS = 30_000;
 
 export const STATE_DB = "state.db";
 

@@ -71,10 +71,23 @@ export class TestNetns {
   }
 
   /** The command spawned (not waited for) inside the namespace: for polis processes to SIGKILL. */
-  spawnPolis(root: string, args: string[]): ChildProcess {
+  /** polis in the namespace, in the background; its stderr is kept in `stderr` (for a failure's message). */
+  spawnPolis(
+    root: string,
+    args: string[],
+  ): ChildProcess & { stderr: NonNullable<ChildProcess["stderr"]>; errText: () => string } {
     const env: Record<string, string | undefined> = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    return spawn("nsenter", ["-t", String(this.pid), "-n", "-m", "--", POLIS, "--root", root, ...args], { env, stdio: "ignore" });
+    const child = spawn("nsenter", ["-t", String(this.pid), "-n", "-m", "--", POLIS, "--root", root, ...args], {
+      env,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let text = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (text += d));
+    return Object.assign(child, { errText: () => text }) as ChildProcess & {
+      stderr: NonNullable<ChildProcess["stderr"]>;
+      errText: () => string;
+    };
   }
 
   close(): void {

@@ -166,13 +166,13 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     const bundle = c.bundle(["sleep", "1000"], "crowd");
     const runs = ids.map(
       (id) =>
-        new Promise<number>((resolve) => {
-          ns.spawnPolis(root, ["run", "-d", "--bundle", bundle, "--network", "crowd", id]).on("exit", (code) =>
-            resolve(code ?? -1),
-          );
+        new Promise<string>((resolve) => {
+          const p = ns.spawnPolis(root, ["run", "-d", "--bundle", bundle, "--network", "crowd", id]);
+          p.on("exit", (code) => resolve(`${code ?? -1}${code === 0 ? "" : `: ${p.errText()}`}`));
         }),
     );
-    expect(await Promise.all(runs)).toEqual(ids.map(() => 0));
+    // each run's exit code (and its stderr when it failed, so that a failure says why)
+    expect(await Promise.all(runs)).toEqual(ids.map(() => "0"));
     const members = inspect("crowd").containers;
     const addrs = ids.map((id) => members[id].addresses[0]);
     expect(new Set(addrs).size).toBe(20);

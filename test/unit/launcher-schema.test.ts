@@ -3,11 +3,19 @@
 // every migration of src/state/migrations.ts and fails when one of those columns is gone or
 // changed, so that a migration cannot change what the launcher uses without store.c following.
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { BUSY_TIMEOUT_MS } from "../../src/state/store.js";
 import { REPO } from "../helpers/rootfs.js";
 // @ts-expect-error plain ES module shared with the build (scripts/gen-launcher-schema.mjs)
 import { schemaReport, usedColumns } from "../../scripts/launcher-schema.mjs";
 
 describe("native launcher schema", () => {
+  it("waits for other writers as long as the Node store does", () => {
+    const c = readFileSync(join(REPO, "native", "launcher", "store.c"), "utf8");
+    expect(Number(/#define BUSY_TIMEOUT_MS (\d+)/.exec(c)?.[1])).toBe(BUSY_TIMEOUT_MS);
+  });
+
   it("uses only columns the migrations create, with the types it expects", async () => {
     const report = await schemaReport(REPO);
     expect(report.problems).toEqual([]);
