@@ -4,11 +4,11 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CHROMIUM, launchChromium, pageProblems } from "../helpers/browser.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { runMonitored, startPolisMonitor, type Monitored } from "../helpers/monitor.js";
 import { tempRoot } from "../helpers/polis.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const root = tempRoot();
 const profile = mkdtempSync(join(tmpdir(), "polis-chromium-many-"));
 afterAll(() => {
@@ -19,32 +19,17 @@ afterAll(() => {
 describe("dashboard with many containers", () => {
   it("charts the top containers and the selected one", async (t) => {
     if (!existsSync(CHROMIUM)) return t.skip();
-    const puppeteer = (await import("puppeteer-core")).default;
     const containers: Monitored[] = [];
     let mon: Awaited<ReturnType<typeof startPolisMonitor>> | undefined;
-    let browser: Awaited<ReturnType<typeof puppeteer.launch>> | undefined;
+    let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
     try {
       const busy = runMonitored(root, "while :; do :; done", ["--logs"]);
       containers.push(busy);
       for (let i = 0; i < 9; i++) containers.push(runMonitored(root, "sleep 1000", ["--logs"]));
       mon = await startPolisMonitor(root, ["--interval", "500ms"]);
-      browser = await puppeteer.launch({
-        executablePath: CHROMIUM,
-        userDataDir: profile,
-        headless: true,
-        args: [
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--no-first-run",
-          "--disable-sync",
-        ],
-      });
-      const problems: string[] = [];
+      browser = await launchChromium(profile);
       const page = await browser.newPage();
-      page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
-      page.on("pageerror", (e) => problems.push(String(e)));
+      const problems = pageProblems(page);
       await page.goto(mon.url + "/", { waitUntil: "load" });
       // every container in the table; the CPU chart drawn once there are two samples
       await page.waitForFunction(

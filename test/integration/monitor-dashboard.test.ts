@@ -4,11 +4,11 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CHROMIUM, launchChromium, pageProblems } from "../helpers/browser.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { runMonitored, startPolisMonitor, until } from "../helpers/monitor.js";
 import { tempRoot } from "../helpers/polis.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const root = tempRoot();
 const profile = mkdtempSync(join(tmpdir(), "polis-chromium-"));
 afterAll(() => {
@@ -19,7 +19,6 @@ afterAll(() => {
 describe("dashboard", () => {
   it("shows the containers and a CPU chart that rises when one starts burning CPU", async (t) => {
     if (!existsSync(CHROMIUM)) return t.skip();
-    const puppeteer = (await import("puppeteer-core")).default;
     const c = runMonitored(root, "while [ ! -e /dev/shm/go ]; do sleep 0.1; done; while :; do :; done", [
       "--logs",
       "--health-cmd",
@@ -28,25 +27,11 @@ describe("dashboard", () => {
       "1s",
     ]);
     const mon = await startPolisMonitor(root, ["--interval", "1s"]);
-    const browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      userDataDir: profile,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-      ],
-    });
-    const problems: string[] = [];
+    const browser = await launchChromium(profile);
+    let problems: string[] = [];
     try {
       const page = await browser.newPage();
-      page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
-      page.on("pageerror", (e) => problems.push(String(e)));
-      page.on("requestfailed", (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`));
+      problems = pageProblems(page, { requests: true });
       await page.goto(mon.url + "/", { waitUntil: "load" });
       await page.waitForSelector(`tr[data-id="${c.id}"]`, { timeout: 20_000 });
       const row = async () =>

@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { detectLayout, parseLayout } from "../../src/cgroups/layout.js";
 import { resolvePaths } from "../../src/cgroups/paths.js";
 
-// This host: v1 controllers, cpu and cpuacct separate, name=systemd, cgroup2 at unified.
+// Fixtures, not this host: these tests feed parseLayout/resolvePaths mountinfo texts of each kind of
+// host (hybrid, v1, pure v2) and check the paths they derive, so the literal paths are the point.
+// A hybrid host: v1 controllers, cpu and cpuacct separate, name=systemd, cgroup2 at unified.
 const HYBRID_MOUNTINFO = `22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw
 30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu

@@ -224,6 +224,8 @@ describe("planMount", () => {
     expect(r.ops[1]).toEqual(["MOUNT", "/dev/sdb1", "/mnt", "ext4", String(MS.NOATIME), "errors=remount-ro", R]);
   });
 
+  // Recorded cgroup paths of a hybrid host, as the planner receives them (pure input: the planner
+  // must map exactly these into the container, whatever host runs the test).
   const hybrid = {
     cpu: "/sys/fs/cgroup/cpu/c1",
     cpuacct: "/sys/fs/cgroup/cpuacct/c1",

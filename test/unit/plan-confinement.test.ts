@@ -67,6 +67,7 @@ function generate(r: () => number): { spec: Spec; noPivot: boolean; cgroupPaths:
     spec.root = { ...spec.root!, readonly: false };
   }
   const noPivot = r() < 0.3 && !(linux.rootfsPropagation ?? "").includes("private");
+  // Recorded cgroup paths of v1, co-mounted and hybrid hosts: generated inputs, not this host's.
   const cgroupPaths = pick<Record<string, string>>([
     { pids: "/sys/fs/cgroup/pids/c1", unified: "/sys/fs/cgroup/unified/c1" },
     {
