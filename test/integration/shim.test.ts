@@ -437,7 +437,19 @@ describe("polis-shim", () => {
       const pid = (await s.expect("pid")).value;
       pids.push(pid);
       await until(() => (readlinkSync(`/proc/${pid}/exe`).endsWith("/sleep") ? true : undefined), "exec of sleep");
-      const fds = new Map(readdirSync(`/proc/${pid}/fd`).map((fd) => [fd, readlinkSync(`/proc/${pid}/fd/${fd}`)]));
+      // /proc/<pid>/exe names sleep a moment before execve has closed the CLOEXEC fds: wait until
+      // sleep sleeps (state S), and read again if an fd vanishes between readdir and readlink.
+      await until(() => {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat[stat.lastIndexOf(")") + 2] === "S" ? true : undefined;
+      }, "sleep sleeping");
+      const fds = await until(() => {
+        try {
+          return new Map(readdirSync(`/proc/${pid}/fd`).map((fd) => [fd, readlinkSync(`/proc/${pid}/fd/${fd}`)]));
+        } catch {
+          return undefined;
+        }
+      }, "a stable fd table");
       process.kill(pid, "SIGKILL");
       await s.exitStatus();
       return fds;
