@@ -63,6 +63,24 @@ export function records(file: string): Record_[] {
     });
 }
 
+/**
+ * The lines the records carry: a P record (a read that ended mid-line, as conmon writes it too)
+ * is joined with what follows, up to its F record. The first line may be the tail of a line whose
+ * beginning was in a file rotation has already dropped.
+ */
+export function lines(recs: Record_[]): string[] {
+  const out: string[] = [];
+  let part = "";
+  for (const r of recs) {
+    part += r.text;
+    if (r.tag === "F") {
+      out.push(part);
+      part = "";
+    }
+  }
+  return out;
+}
+
 export const statusOf = (root: string, id: string) => JSON.parse(polisOk(root, ["state", id]).stdout).status as string;
 
 export interface RunningServer {
