@@ -163,11 +163,13 @@ describe.skipIf(skip)("run --network, -p, names", () => {
   it("20 concurrent run --network get 20 distinct addresses, and give them back", async () => {
     ns.polisOk(root, ["network", "create", "crowd"]);
     const ids = Array.from({ length: 20 }, () => uniqueId("crowd"));
-    const bundle = c.bundle(["sleep", "1000"], "crowd");
+    // a bundle (and so a cgroup) each: containers sharing one cgroup rewrite each other's device
+    // rules while they are created, which is not what this test is about
+    const bundles = ids.map((id) => c.bundle(["sleep", "1000"], id));
     const runs = ids.map(
-      (id) =>
+      (id, i) =>
         new Promise<string>((resolve) => {
-          const p = ns.spawnPolis(root, ["run", "-d", "--bundle", bundle, "--network", "crowd", id]);
+          const p = ns.spawnPolis(root, ["run", "-d", "--bundle", bundles[i], "--network", "crowd", id]);
           p.on("exit", (code) => resolve(`${code ?? -1}${code === 0 ? "" : `: ${p.errText()}`}`));
         }),
     );
