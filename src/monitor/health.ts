@@ -7,10 +7,10 @@
 // The container's monitor runs this every interval (--scheduled); a person may run it any time.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isFrozenAt } from "../cgroups/freezer.js";
 import { liveStatus, openStore } from "../container/context.js";
+import { statePathFor } from "../container/records.js";
 import type { GlobalOptions } from "../container/options.js";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
@@ -131,7 +131,9 @@ async function onFailure(g: GlobalOptions, id: string, health: HealthConfig): Pr
 /** Runs the check with `polis exec`, killing it (and what it runs in the container) at the timeout. */
 async function execCheck(g: GlobalOptions, id: string, h: HealthConfig): Promise<HealthResult> {
   const argv = h.test[0] === "CMD-SHELL" ? ["/bin/sh", "-c", h.test.slice(1).join(" ")] : h.test.slice(1);
-  const tmp = mkdtempSync(join(tmpdir(), "polis-health-"));
+  // In the container's state directory, not /tmp: a check killed half-way (its container deleted,
+  // its monitor stopped) leaves nothing that delete does not remove.
+  const tmp = mkdtempSync(join(statePathFor(g.root, id), "health-"));
   const pidFile = join(tmp, "pid");
   const [node, ...pre] = polisArgv(g.root);
   const start = rfc3339Nano();
