@@ -115,20 +115,31 @@ const cniNetwork = (name, bridge, subnet) => ({
 });
 writeFileSync(join(netConfDir, "benchnet.conflist"), JSON.stringify(cniNetwork("benchnet", "cni-bench0", "10.78.0.0/16")));
 writeFileSync(join(netConfDir, "benchnet2.conflist"), JSON.stringify(cniNetwork("benchnet2", "cni-bench1", "10.80.0.0/16")));
-const containersConf = join(podmanDir, "containers.conf");
-writeFileSync(
-  containersConf,
-  `[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[network]\nnetwork_config_dir = "${netConfDir}"\ncni_plugin_dirs = ["/usr/lib/cni"]\n`,
-);
-const podmanEnv = { ...env, CONTAINERS_CONF: containersConf, XDG_RUNTIME_DIR: join(podmanDir, "xdg") };
+/**
+ * One containers.conf per backend, the backend pinned in it (podman 4.3 otherwise picks netavark
+ * for a fresh storage root whenever it is installed) and its own network config dir (CNI's
+ * conflists here, netavark's JSON networks made by `podman network create`).
+ */
+const podmanEnvs = {};
+for (const backend of ["cni", "netavark"]) {
+  const confDir = backend === "cni" ? netConfDir : join(podmanDir, "netavark");
+  mkdirSync(confDir, { recursive: true });
+  const file = join(podmanDir, `containers-${backend}.conf`);
+  writeFileSync(
+    file,
+    `[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n` +
+      `[network]\nnetwork_backend = "${backend}"\nnetwork_config_dir = "${confDir}"\ncni_plugin_dirs = ["/usr/lib/cni"]\n`,
+  );
+  podmanEnvs[backend] = { ...env, CONTAINERS_CONF: file, XDG_RUNTIME_DIR: join(podmanDir, "xdg") };
+}
 mkdirSync(join(podmanDir, "xdg"), { mode: 0o700 });
 const podmanGlobal = (backend) => [
   "--root",
-  join(podmanDir, "storage"),
+  join(podmanDir, `storage-${backend}`),
   "--runroot",
-  join(podmanDir, "run"),
+  join(podmanDir, `run-${backend}`),
   "--tmpdir",
-  join(podmanDir, "tmp"),
+  join(podmanDir, `tmp-${backend}`),
   "--storage-driver",
   "vfs",
   "--cgroup-manager",
@@ -140,7 +151,8 @@ const podmanGlobal = (backend) => [
   "--network-backend",
   backend,
 ];
-const podman = (backend, args) => run("podman", [...podmanGlobal(backend), ...args], podmanEnv);
+/** Each backend has its own storage, runroot and tmpdir: nothing of one run is seen by the other. */
+const podman = (backend, args) => run("podman", [...podmanGlobal(backend), ...args], podmanEnvs[backend]);
 const havePodman = spawnSync("podman", ["--version"]).status === 0;
 const backends = havePodman ? ["cni", ...(existsSync("/usr/lib/podman/netavark") ? ["netavark"] : [])] : [];
 if (havePodman && backends.length === 1)

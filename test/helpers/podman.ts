@@ -53,11 +53,16 @@ export interface Podman {
 /**
  * The host refuses nofile/nproc above the hard limit (no CAP_SYS_RESOURCE in the bounding set),
  * and podman 4.3 as root asks for 1048576 of both unless the user or containers.conf sets them:
- * runc fails the same way. netns "none" keeps the tests off CNI, iptables and slirp.
+ * runc fails the same way. netns "none" keeps the tests off CNI, iptables and slirp. The network
+ * backend is pinned: podman 4.3 picks netavark for a fresh storage root whenever the binary is
+ * installed, CNI otherwise, so the host's packages would decide what the tests run.
  */
 export const CONTAINERS_CONF = `[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 netns = "none"
+
+[network]
+network_backend = "cni"
 
 [engine]
 # conmon only passes --log-format=json --log <file> to runtimes named here.
