@@ -37,11 +37,15 @@ export async function run(ctx: CliContext): Promise<number | void> {
   if (args.length < min || args.length > max) {
     throw new PolisError(`network ${sub}: requires ${min === max ? `exactly ${min}` : `${min} to ${max}`} argument(s)`);
   }
+  const { phase } = await import("../timing.js");
+  phase("network module load");
   const { loadNetworkSettings } = await import("../network/settings.js");
   const settings = loadNetworkSettings(ctx.global);
+  phase("network config");
   const { Store } = await import("../state/store.js");
   const store = Store.open(ctx.global.root);
   const manage = await import("../network/manage.js");
+  phase("state open");
   const out = ctx.io.stdout;
   try {
     switch (sub) {

@@ -30,7 +30,7 @@ import type { Store } from "../state/store.js";
 import { addList, checkPlugins, delList, type CniArgs, type CniResult } from "./cni.js";
 import type { NetworkSettings } from "./config.js";
 import { conflistFor, loopbackList } from "./conflist.js";
-import { applyRuleset, checkOwner } from "./firewall.js";
+import { allowLocalnet, applyRuleset, checkOwner } from "./firewall.js";
 import { allocate, release as releaseIps } from "./ipam.js";
 import { findNetwork } from "./networks.js";
 import { hostsText, namesDir, removeNames, writeNames } from "./names.js";
@@ -94,6 +94,7 @@ export function reserve(root: string, store: Store, settings: NetworkSettings, r
     return rec;
   });
   syncNames(root, store, [att.network]);
+  phase("network reserve and names");
   return att;
 }
 
@@ -139,21 +140,34 @@ async function addInterfaces(
   // Bridges and the table are per host: not on top of another root's (before anything is made).
   checkOwner(dirname(store.path));
   checkPlugins(loopbackList(), settings.pluginDirs);
+  phase("network checks");
   // Recorded before the ADD: a polis killed during it leaves a row whose DEL knows where to go.
   setAttachmentNetns(store, network, containerId, netns, { netnsId, cni: undefined });
   const args: CniArgs = { containerId, netns, ifname: att.ifname, pluginDirs: settings.pluginDirs };
   // lo and eth0 are independent: both plugins run at once (one exec latency instead of two).
-  // Both are waited for before a failure is handled: the DEL must come after every ADD.
-  const [lo, eth] = await Promise.allSettled([
+  const adds = Promise.allSettled([
     att.ifname === "eth0" ? addList(loopbackList(), { ...args, ifname: "lo" }) : Promise.resolve({}),
     addList(conflistFor(net, att.addresses), args),
   ]);
+  // The table while the plugins run (it depends on the records only, complete since reserve):
+  // on the other core, and the kernel's grace period after the swap (libnftables.ts) ends
+  // during the ADD instead of at polis's exit. A failed ADD is undone by detach, which re-syncs.
+  let ruleError: unknown;
+  try {
+    syncFirewall(store);
+  } catch (e) {
+    ruleError = e;
+  }
+  phase("nftables");
+  // Both are waited for before a failure is handled: the DEL must come after every ADD.
+  const [lo, eth] = await adds;
   if (lo.status === "rejected") throw lo.reason;
   if (eth.status === "rejected") throw eth.reason;
+  if (ruleError) throw ruleError;
   phase("cni add");
   setAttachmentNetns(store, network, containerId, netns, { netnsId, cni: eth.value } satisfies Plumbed);
-  syncFirewall(store);
-  phase("nftables");
+  // the bridge exists now (the first ADD on a network makes it): the localhost case of published ports
+  allowLocalnet(net.bridge);
   store.appendEvent({
     type: "network",
     action: "connect",
@@ -181,6 +195,22 @@ export async function detach(
 ): Promise<void> {
   const att = getAttachment(store, network, containerId);
   const net = getNetwork(store, network);
+  let synced = false;
+  if (att?.netns) {
+    // The published ports and their rules go first, before the DEL, so that the kernel's grace
+    // period after the swap (libnftables.ts) ends during the DEL instead of at polis's exit.
+    // The rules depend on the ports (not on addresses or attachments): the table is final here.
+    try {
+      store.transaction(() => {
+        removePorts(store, network, containerId);
+        syncFirewall(store);
+      });
+      synced = true;
+    } catch {
+      // tried again once the rest is undone, where its error is reported (a DEL never waits on nft)
+    }
+    phase("nftables");
+  }
   if (att && net && att.netns) {
     const plumbed = att.result as Partial<Plumbed> | undefined;
     // Only enter the netns it was made in; otherwise the plugin cleans what lives outside it.
@@ -190,16 +220,19 @@ export async function detach(
     // When the netns is already gone the kernel removes the veth pair, but asynchronously: the
     // host end may still be on the bridge for a while. Remove it now, so that delete leaves none.
     if (!same) removeHostVeth(plumbed?.cni, net.bridge);
+    phase("cni del");
   }
   store.transaction(() => {
     removePorts(store, network, containerId);
     releaseIps(store, network, containerId);
     removeAttachment(store, network, containerId);
   });
-  if (att?.netns) syncFirewall(store);
+  phase("network records");
+  if (att?.netns && !synced) syncFirewall(store);
   if (att) store.appendEvent({ type: "network", action: "disconnect", id: containerId, attributes: { network } });
   syncNames(root, store, [network], opts.keepNames ? [containerId] : []);
   if (!opts.keepNames && attachmentsOfContainer(store, containerId).length === 0) removeNames(root, containerId);
+  phase("names");
 }
 
 /** Rewrites polis's nftables table from the records (under the write lock: one writer at a time). */

@@ -12,6 +12,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { PolisError } from "../errors.js";
 import type { AttachmentRecord, NetworkRecord, PortRecord } from "../state/networks.js";
+import { nftInProcess } from "./libnftables.js";
 
 export const TABLE = "polis";
 export const BRIDGE_PREFIX = "polis";
@@ -105,18 +106,32 @@ const OWNER_PREFIX = "polis root ";
 export function applyRuleset(input: FirewallInput, owner: string): void {
   checkOwner(owner);
   runNft(["-f", "-"], rulesetText(input, owner));
-  // A published port reached from the host as 127.0.0.1 leaves through the bridge with a loopback
-  // source: the kernel allows that only with route_localnet on the outgoing device.
-  for (const n of input.networks) {
-    try {
-      writeFileSync(`/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, "1");
-    } catch {
-      // the bridge does not exist yet (made by the first attach, which syncs again)
-    }
+  for (const n of input.networks) allowLocalnet(n.bridge);
+}
+
+/**
+ * A published port reached from the host as 127.0.0.1 leaves through the bridge with a loopback
+ * source: the kernel allows that only with route_localnet on the outgoing device.
+ */
+export function allowLocalnet(bridge: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv4/conf/${bridge}/route_localnet`, "1");
+  } catch {
+    // the bridge does not exist yet (the first attach on the network sets it once it does)
   }
 }
 
+/**
+ * `nft ARGS` (`-f -` with the script as `input`): in this process through libnftables when it
+ * loads (libnftables.ts says why), else by the nft binary. Same output, same one-line errors.
+ */
 export function runNft(args: string[], input?: string): string {
+  const commands = args[0] === "-f" && args[1] === "-" ? (input ?? "") : args.join(" ");
+  const inProcess = nftInProcess(commands);
+  if (inProcess) {
+    if (inProcess.ok) return inProcess.output;
+    throw new PolisError(`nftables: nft ${args.join(" ")}: ${inProcess.error.trim().split("\n")[0]}`);
+  }
   try {
     return execFileSync("nft", args, { input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
   } catch (e) {
