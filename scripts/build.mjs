@@ -119,6 +119,7 @@ for (const [name, { pick }] of Object.entries(LEAVES)) {
 // hot commands (state, kill, start, delete, list) get a small one without create's functions.
 // Picking the wrong one (an id that happens to be "create") only costs time, never behaviour.
 const HEAVY = ["create", "run", "exec", "update", "events", "ps", "spec", "features"];
+const NETWORK = networkCacheWords();
 const entry = join(outdir, "polis.mjs");
 writeFileSync(
   entry,
@@ -133,7 +134,14 @@ const { fileURLToPath } = require("node:url");
 const file = fileURLToPath(new URL("./polis.cjs", import.meta.url));
 const building = process.env.POLIS_BUILD_CODE_CACHE;
 const heavy = ${JSON.stringify(HEAVY)};
-const kind = building ? process.env.POLIS_BUILD_CODE_CACHE_SET : process.argv.some((a) => heavy.includes(a)) ? "all" : "hot";
+const network = ${JSON.stringify(NETWORK)};
+const kind = building
+  ? process.env.POLIS_BUILD_CODE_CACHE_SET
+  : process.argv.some((a) => network.includes(a.split("=")[0]))
+    ? "net"
+    : process.argv.some((a) => heavy.includes(a))
+      ? "all"
+      : "hot";
 let cachedData;
 try {
   if (!building) cachedData = readFileSync(\`\${file}.\${kind}.cache\`);
@@ -155,7 +163,7 @@ chmodSync(entry, 0o755);
 
 // A code cache holds the functions V8 compiled while it was made, so each is made after running
 // the paths its commands take, in one process (src/main.ts warmUp, against a throw-away root).
-for (const set of ["hot", "all"]) {
+for (const set of ["hot", "all", "net"]) {
   const scratch = mkdtempSync(join(tmpdir(), "polis-build-"));
   try {
     const cache = execFileSync(process.execPath, [entry], {
@@ -193,4 +201,13 @@ if (existsSync(launcher)) {
   chmodSync(join(outdir, "polis"), 0o755);
 } else {
   console.warn("build: no native launcher (run `npm run install`): dist/polis is missing, dist/polis.mjs works alone");
+}
+
+/**
+ * The words that pick the third code cache, "net" (create's paths plus the network room's:
+ * src/network/warmup.ts): the `network` command and run/create's network flags. Its own cache,
+ * so that `create` and the hot commands read no more than before.
+ */
+function networkCacheWords() {
+  return ["network", "--network", "-p", "--publish", "--ip", "--alias"];
 }

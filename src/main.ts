@@ -237,7 +237,7 @@ export function runCli(): void {
  * cache is taken. "hot" is what state, kill, start, delete and list need; "all" adds create's
  * validation. Touches nothing outside `scratch` (no container is made; every id is unknown).
  */
-export async function warmUp(scratch: string, set: "hot" | "all"): Promise<void> {
+export async function warmUp(scratch: string, set: "hot" | "all" | "net"): Promise<void> {
   const quiet: MainIo = { stdout: () => {}, stderr: () => {}, env: {}, cwd: () => scratch };
   const runs = [
     ["--root", scratch, "state", "warm-up"],
@@ -268,6 +268,13 @@ export async function warmUp(scratch: string, set: "hot" | "all"): Promise<void>
   } catch {
     // the cache is still worth having without these functions
   }
+  if (set === "net") await warmUpNetworkPaths(scratch, quiet);
+}
+
+/** "net" = "all" + the network room's paths (run --network -p, network connect …): src/network/warmup.ts. */
+async function warmUpNetworkPaths(scratch: string, quiet: MainIo): Promise<void> {
+  const { warmUpNetwork } = await import("./network/warmup.js");
+  await warmUpNetwork(scratch, (argv) => main(argv, quiet));
 }
 
 // The bundle's entry (dist/polis.mjs) calls runCli itself; this is for running the source.
