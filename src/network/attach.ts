@@ -195,11 +195,12 @@ export async function detach(
 ): Promise<void> {
   const att = getAttachment(store, network, containerId);
   const net = getNetwork(store, network);
+  // The published ports and their rules go while the DEL runs: on the other core, and the
+  // kernel's grace period after the swap (libnftables.ts) ends during the DEL instead of at
+  // polis's exit. The rules depend on the ports, not on addresses or attachments: the table is
+  // final here. A failed swap is tried again once the rest is undone, where its error is reported.
   let synced = false;
-  if (att?.netns) {
-    // The published ports and their rules go first, before the DEL, so that the kernel's grace
-    // period after the swap (libnftables.ts) ends during the DEL instead of at polis's exit.
-    // The rules depend on the ports (not on addresses or attachments): the table is final here.
+  const withdrawPorts = () => {
     try {
       store.transaction(() => {
         removePorts(store, network, containerId);
@@ -207,21 +208,23 @@ export async function detach(
       });
       synced = true;
     } catch {
-      // tried again once the rest is undone, where its error is reported (a DEL never waits on nft)
+      // below
     }
     phase("nftables");
-  }
+  };
   if (att && net && att.netns) {
     const plumbed = att.result as Partial<Plumbed> | undefined;
     // Only enter the netns it was made in; otherwise the plugin cleans what lives outside it.
     const same = plumbed?.netnsId !== undefined && netnsIdentity(att.netns) === plumbed.netnsId;
     const args: CniArgs = { containerId, netns: same ? att.netns : "", ifname: att.ifname, pluginDirs: settings.pluginDirs };
-    await delList(conflistFor(net, att.addresses), args, plumbed?.cni);
+    const del = delList(conflistFor(net, att.addresses), args, plumbed?.cni); // the plugin is running from here
+    withdrawPorts();
+    await del;
     // When the netns is already gone the kernel removes the veth pair, but asynchronously: the
     // host end may still be on the bridge for a while. Remove it now, so that delete leaves none.
     if (!same) removeHostVeth(plumbed?.cni, net.bridge);
     phase("cni del");
-  }
+  } else if (att?.netns) withdrawPorts();
   store.transaction(() => {
     removePorts(store, network, containerId);
     releaseIps(store, network, containerId);

@@ -31,6 +31,16 @@ export function nftInProcess(commands: string): NftOutcome | undefined {
   return runner ? runner(commands) : undefined;
 }
 
+/**
+ * Loads the library ahead of use at the next turn of the event loop: `run --network` calls this
+ * before the create, so that the load happens while node waits for the shim to clone the init.
+ */
+export function preloadNft(): void {
+  setImmediate(() => {
+    if (runner === undefined) runner = loadRunner();
+  });
+}
+
 function loadRunner(): Runner | null {
   if (process.env.POLIS_NFT_EXEC === "1") return null; // the `nft` binary, for comparison (scripts/bench)
   try {
