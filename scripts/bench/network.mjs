@@ -40,7 +40,23 @@ if (!process.env[INNER]) {
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS; // +50-90 ms per node start on these machines: not polis's cost
 delete env[INNER];
+delete env.POLIS_TIMING;
+delete env.POLIS_NFT_EXEC;
 spawnSync("ip", ["link", "set", "lo", "up"]);
+privateRun();
+
+/**
+ * A tmpfs over /run in this (private) mount namespace: podman keeps its netns files in /run/netns
+ * and netavark its IPAM database and aardvark-dns config in /run/containers/networks, whatever
+ * --runroot says. They stay in the bench's namespace and go with it.
+ */
+function privateRun() {
+  const ns = (pid) => spawnSync("readlink", [`/proc/${pid}/ns/mnt`], { encoding: "utf8" }).stdout.trim();
+  if (ns("self") === ns(process.ppid) || ns("self") === ns(1)) throw new Error("bench: not in a mount namespace of its own");
+  const r = spawnSync("mount", ["-t", "tmpfs", "-o", "mode=0755", "polis-netbench", "/run"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`bench: mount tmpfs on /run: ${r.stderr}`);
+  mkdirSync("/run/lock", { mode: 0o1777 });
+}
 
 const dir = mkdtempSync(join(tmpdir(), "polis-netbench-"));
 const rootfs = join(dir, "rootfs");
@@ -79,7 +95,8 @@ function run(cmd, args, runEnv) {
 
 // ---- polis
 const polisRoot = join(dir, "polis-root");
-const polis = (args) => run(process.execPath, [POLIS, "--root", polisRoot, ...args], env);
+const polis = (args, extra = {}) => run(process.execPath, [POLIS, "--root", polisRoot, ...args], { ...env, ...extra });
+const NFT_EXEC = { POLIS_NFT_EXEC: "1" };
 const mustPolis = (args) => {
   const r = polis(args);
   if (r.status !== 0) throw new Error(`polis ${args.join(" ")}: ${r.stderr}`);
@@ -181,6 +198,10 @@ const cases = {
   "polis run --network bench -p 8080:80 /bin/true": [],
   "polis network connect": [],
   "polis network disconnect": [],
+  // the same with the nft binary instead of libnftables in-process (src/network/libnftables.ts)
+  "polis run --network bench -p 8080:80 /bin/true, nft binary": [],
+  "polis network connect, nft binary": [],
+  "polis network disconnect, nft binary": [],
 };
 for (const b of backends) {
   const net = b === "cni" ? "benchnet" : "benchnav";
@@ -193,6 +214,13 @@ for (const b of backends) {
 function cleanup() {
   polis(["delete", "--force", "polis-conn"]);
   for (const b of backends) podman(b, ["rm", "--force", "--time", "0", `pod-conn-${b}`]);
+  // aardvark-dns (netavark's DNS server) exits with the network's last container; if not, by its pid
+  try {
+    const pid = Number(readFileSync("/run/containers/networks/aardvark-dns/aardvark.pid", "utf8"));
+    if (pid > 1) process.kill(pid, "SIGKILL");
+  } catch {
+    // gone, or never started
+  }
   for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
     const mnt = line.split(" ")[4];
     if (mnt?.startsWith(dir)) spawnSync("umount", ["-l", mnt]);
@@ -222,6 +250,7 @@ for (const b of backends) {
   if (r.status !== 0) throw new Error(`podman run: ${r.stderr}`);
 }
 
+const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 log(`bench: ${RUNS} runs each`);
 for (let i = 0; i < RUNS; i++) {
   cases["polis run /bin/true"].push(ms(() => polis(["run", "--bundle", bundle, `p-plain-${i}`])));
@@ -230,6 +259,11 @@ for (let i = 0; i < RUNS; i++) {
   );
   cases["polis network connect"].push(ms(() => polis(["network", "connect", "bench", "polis-conn"])));
   cases["polis network disconnect"].push(ms(() => polis(["network", "disconnect", "bench", "polis-conn"])));
+  cases["polis run --network bench -p 8080:80 /bin/true, nft binary"].push(
+    ms(() => polis(["run", "--bundle", bundle, "--network", "bench", "-p", "8080:80", `p-nft-${i}`], NFT_EXEC)),
+  );
+  cases["polis network connect, nft binary"].push(ms(() => polis(["network", "connect", "bench", "polis-conn"], NFT_EXEC)));
+  cases["polis network disconnect, nft binary"].push(ms(() => polis(["network", "disconnect", "bench", "polis-conn"], NFT_EXEC)));
   for (const b of backends) {
     const net = b === "cni" ? "benchnet" : "benchnav";
     cases[`podman(${b}) run --network none /bin/true`].push(
@@ -292,11 +326,14 @@ cleanup();
 // ---- report
 const m = Object.fromEntries(Object.entries(cases).map(([k, v]) => [k, median(v)]));
 const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : "n/a");
+const loadAfter = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 let md = `| command | median ms (${RUNS} runs) |\n|---|---|\n`;
 for (const [k, v] of Object.entries(m)) if (Number.isFinite(v)) md += `| ${k} | ${fmt(v)} |\n`;
 const polisAdded = m["polis run --network bench -p 8080:80 /bin/true"] - m["polis run /bin/true"];
 md += `\n| added by the network (run with --network -p minus run without) | ms | ratio polis/anchor |\n|---|---|---|\n`;
 md += `| polis | ${fmt(polisAdded)} | |\n`;
+const polisAddedExec = m["polis run --network bench -p 8080:80 /bin/true, nft binary"] - m["polis run /bin/true"];
+md += `| polis, nft binary | ${fmt(polisAddedExec)} | |\n`;
 for (const b of backends) {
   const net = b === "cni" ? "benchnet" : "benchnav";
   const added = m[`podman(${b}) run --network ${net} -p 8080:80 /bin/true`] - m[`podman(${b}) run --network none /bin/true`];
@@ -310,8 +347,12 @@ for (const b of backends) {
 md += `\n| IPAM with 1,000 addresses held (200 samples) | median ms | max ms |\n|---|---|---|\n`;
 md += `| allocate (one transaction) | ${ipam.alloc.length ? median(ipam.alloc).toFixed(2) : "n/a"} | ${Math.max(...ipam.alloc).toFixed(2)} |\n`;
 md += `| release (one transaction) | ${median(ipam.rel).toFixed(2)} | ${Math.max(...ipam.rel).toFixed(2)} |\n`;
+md += `\nloadavg before ${loadBefore}, after ${loadAfter}; ${new Date().toISOString()}\n`;
 process.stdout.write(md);
 const resultsDir = join(REPO, "scripts", "bench", "results");
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, "network-latest.json"), JSON.stringify({ runs: RUNS, cases, ipam }, null, 1));
+writeFileSync(
+  join(resultsDir, "network-latest.json"),
+  JSON.stringify({ runs: RUNS, loadBefore, loadAfter, cases, ipam }, null, 1),
+);
 rmSync(dir, { recursive: true, force: true });
