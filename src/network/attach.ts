@@ -30,6 +30,7 @@ import type { Store } from "../state/store.js";
 import { addList, checkPlugins, delList, type CniArgs, type CniResult } from "./cni.js";
 import type { NetworkSettings } from "./config.js";
 import { conflistFor, loopbackList } from "./conflist.js";
+import { checkParent, hasParent } from "./drivers.js";
 import { applyRuleset, checkOwner } from "./firewall.js";
 import { allocate, release as releaseIps } from "./ipam.js";
 import { findNetwork } from "./networks.js";
@@ -79,6 +80,7 @@ export function reserve(root: string, store: Store, settings: NetworkSettings, r
     if (!insertAttachment(store, rec))
       throw new PolisError(`container ${req.containerId} is already connected to network ${net.name}`);
     const v4 = addresses.find((a) => !a.includes(":"))?.split("/")[0];
+    checkPublishable(net, req.ports);
     for (const p of req.ports) {
       if (!v4) throw new PolisError(`--publish: network ${net.name} has no IPv4 subnet to publish ports to`);
       const clash = portHolders(store, p.protocol, p.hostPort).find((h) => clashes(h, p));
@@ -95,6 +97,15 @@ export function reserve(root: string, store: Store, settings: NetworkSettings, r
   });
   syncNames(root, store, [att.network]);
   return att;
+}
+
+/** Published ports are DNAT on the host's way into a bridge: a macvlan/ipvlan network has none. */
+export function checkPublishable(net: NetworkRecord, ports: readonly PortMapping[]): void {
+  if (ports.length && hasParent(net.driver)) {
+    throw new PolisError(
+      `--publish: network ${net.name} uses the ${net.driver} driver: its containers are reached at their own addresses (publish ports on a bridge network)`,
+    );
+  }
 }
 
 /**
@@ -139,6 +150,8 @@ async function addInterfaces(
   // Bridges and the table are per host: not on top of another root's (before anything is made).
   checkOwner(dirname(store.path));
   checkPlugins(loopbackList(), settings.pluginDirs);
+  checkPlugins(conflistFor(net, att.addresses), settings.pluginDirs);
+  if (hasParent(net.driver)) checkParent(net.options.parent, `network ${network}: -o parent`);
   // Recorded before the ADD: a polis killed during it leaves a row whose DEL knows where to go.
   setAttachmentNetns(store, network, containerId, netns, { netnsId, cni: undefined });
   const args: CniArgs = { containerId, netns, ifname: att.ifname, pluginDirs: settings.pluginDirs };
@@ -189,7 +202,7 @@ export async function detach(
     await delList(conflistFor(net, att.addresses), args, plumbed?.cni);
     // When the netns is already gone the kernel removes the veth pair, but asynchronously: the
     // host end may still be on the bridge for a while. Remove it now, so that delete leaves none.
-    if (!same) removeHostVeth(plumbed?.cni, net.bridge);
+    if (!same && net.driver === "bridge") removeHostVeth(plumbed?.cni, net.bridge);
   }
   store.transaction(() => {
     removePorts(store, network, containerId);

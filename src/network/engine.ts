@@ -10,7 +10,7 @@ import type { Spec } from "../spec/types.js";
 import { validateId } from "../spec/id.js";
 import { Store } from "../state/store.js";
 import { ContainerExistsError } from "../state/types.js";
-import { detach, loopbackOnly, plumb, reserve, RESOURCE_KIND } from "./attach.js";
+import { checkPublishable, detach, loopbackOnly, plumb, reserve, RESOURCE_KIND } from "./attach.js";
 import type { NetworkSettings } from "./config.js";
 import { hostsPath, hostsText, resolvPath, writeNames } from "./names.js";
 import { findNetwork } from "./networks.js";
@@ -60,6 +60,7 @@ export function prepareNetwork(g: GlobalOptions, id: string, flags: NetworkFlags
   try {
     // Fail before anything exists: the network must be there (the default one is made here).
     const net = findNetwork(store, settings, network);
+    checkPublishable(net, ports);
     store.transaction(() => {
       if (store.get(id)) throw new ContainerExistsError(id);
       store.addResource(id, RESOURCE_KIND, net.name, {});

@@ -31,6 +31,8 @@ export function networkRules(net: NetworkRecord): { postrouting: string[]; forwa
   const br = `"${net.bridge}"`;
   const postrouting: string[] = [];
   const forward: string[] = [];
+  // macvlan/ipvlan: the containers' traffic leaves through the parent, never the host's forward path
+  if (net.driver !== "bridge") return { postrouting, forward };
   for (const s of net.subnets) {
     const f = fam(s.subnet);
     // hairpin: a container reaching a neighbour (or itself) through a published host port
@@ -108,6 +110,7 @@ export function applyRuleset(input: FirewallInput, owner: string): void {
   // A published port reached from the host as 127.0.0.1 leaves through the bridge with a loopback
   // source: the kernel allows that only with route_localnet on the outgoing device.
   for (const n of input.networks) {
+    if (n.driver !== "bridge") continue;
     try {
       writeFileSync(`/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, "1");
     } catch {

@@ -166,6 +166,7 @@ describe("generated files", () => {
     dns: true,
     mtu: 0,
     labels: {},
+    options: {},
     created: "",
   });
   it("the nftables table: DNAT per port, masquerade, isolation, internal", () => {
