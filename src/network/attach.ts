@@ -155,6 +155,7 @@ async function addInterfaces(
   // Recorded before the ADD: a polis killed during it leaves a row whose DEL knows where to go.
   setAttachmentNetns(store, network, containerId, netns, { netnsId, cni: undefined });
   const args: CniArgs = { containerId, netns, ifname: att.ifname, pluginDirs: settings.pluginDirs };
+  if (att.ifname === "eth0") recordLoopback(store, containerId, netns, netnsId);
   // lo and eth0 are independent: both plugins run at once (one exec latency instead of two).
   // Both are waited for before a failure is handled: the DEL must come after every ADD.
   const [lo, eth] = await Promise.allSettled([
@@ -176,8 +177,51 @@ async function addInterfaces(
 }
 
 /** `--network none`: the container's own netns with only `lo`, up. */
-export async function loopbackOnly(settings: NetworkSettings, containerId: string, pid: number): Promise<void> {
-  await addList(loopbackList(), { containerId, netns: `/proc/${pid}/ns/net`, ifname: "lo", pluginDirs: settings.pluginDirs });
+export async function loopbackOnly(store: Store, settings: NetworkSettings, containerId: string, pid: number): Promise<void> {
+  const netns = `/proc/${pid}/ns/net`;
+  const netnsId = netnsIdentity(netns);
+  if (netnsId === undefined) throw new PolisError(`container ${containerId}: its process ${pid} is gone`);
+  recordLoopback(store, containerId, netns, netnsId);
+  await addList(loopbackList(), { containerId, netns, ifname: "lo", pluginDirs: settings.pluginDirs });
+}
+
+/**
+ * The release seam's row for `lo` (a name no network can have): recorded before its ADD, so that
+ * `delete` (also --force, also after a polis killed mid-ADD) sends the DEL that CNI wants after
+ * every ADD. lo belongs to the container's netns, not to one network: it goes at delete, not at
+ * a disconnect.
+ */
+export const LOOPBACK = "/lo";
+
+interface LoopbackData {
+  netns: string;
+  netnsId: string;
+}
+
+function recordLoopback(store: Store, containerId: string, netns: string, netnsId: string): void {
+  store.addResource(containerId, RESOURCE_KIND, LOOPBACK, { netns, netnsId } satisfies LoopbackData);
+}
+
+/** The loopback DEL: into the netns only if it is still the one of the ADD (else without one). */
+async function delLoopback(settings: NetworkSettings, containerId: string, data: Partial<LoopbackData>): Promise<void> {
+  const same = data.netns !== undefined && data.netnsId !== undefined && netnsIdentity(data.netns) === data.netnsId;
+  await delList(
+    loopbackList(),
+    { containerId, netns: same ? (data.netns as string) : "", ifname: "lo", pluginDirs: settings.pluginDirs },
+    undefined,
+  );
+}
+
+/** Gives back what one `network` row of the release seam stands for (idempotent). */
+export async function releaseRow(
+  root: string,
+  store: Store,
+  settings: NetworkSettings,
+  containerId: string,
+  row: { name: string; data: unknown },
+): Promise<void> {
+  if (row.name === LOOPBACK) return delLoopback(settings, containerId, (row.data ?? {}) as Partial<LoopbackData>);
+  await detach(root, store, settings, containerId, row.name);
 }
 
 /**
