@@ -91,7 +91,12 @@ export function rulesetText(input: FirewallInput, owner = ""): string {
     `  comment "${OWNER_PREFIX}${owner.replace(/["\\]/g, "_")}"\n` +
     chain("published", "", published) +
     chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;", ["fib daddr type local jump published"]) +
-    chain("output", "type nat hook output priority -100; policy accept;", ["fib daddr type local jump published"]) +
+    // ::1 is never DNATed (it could not leave the host): [::1]:PORT is refused at once, and a
+    // client trying localhost falls back to 127.0.0.1, instead of waiting for a dropped SYN.
+    chain("output", "type nat hook output priority -100; policy accept;", [
+      "ip6 daddr ::1 return",
+      "fib daddr type local jump published",
+    ]) +
     chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;", post) +
     chain("forward", "type filter hook forward priority filter; policy accept;", fwd) +
     `}\n`

@@ -156,6 +156,18 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     expect(hostGet("fd00:ffff::10", 8090)).toContain("root:");
     expect(hostGet(HOST_IP, 8090)).toContain("root:");
     expect(table()).toContain(`dnat ip6 to [${addrs[1].split("/")[0]}]:80`);
+    // ::1 is not forwarded (the kernel cannot): refused at once, not a SYN dropped until a timeout
+    const loop = ns.exec("python3", [
+      "-c",
+      `import socket,time;t=time.time()\ntry:\n socket.create_connection(("::1",8090),timeout=5);print("connected")\nexcept ConnectionRefusedError:print("refused %.1f" % (time.time()-t))`,
+    ]).stdout;
+    expect(loop).toMatch(/^refused 0\.\d/);
+    const bad = uniqueId("loop6");
+    const r = ns.polis(root, ["run", "-d", "--bundle", c.bundle(HTTPD, bad), "--network", "dual6", "-p", "[::1]:8091:80", bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(message(r.stderr)).toContain("--publish [::1]:8091:80: a port cannot be published on ::1");
+    expect(ns.polis(root, ["state", bad]).code).not.toBe(0);
     ns.polisOk(root, ["delete", "--force", id]);
     expect(hostGet("fd00:ffff::10", 8090)).not.toContain("root:");
   });
