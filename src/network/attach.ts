@@ -186,12 +186,13 @@ export async function loopbackOnly(store: Store, settings: NetworkSettings, cont
 }
 
 /**
- * The release seam's row for `lo` (a name no network can have): recorded before its ADD, so that
- * `delete` (also --force, also after a polis killed mid-ADD) sends the DEL that CNI wants after
- * every ADD. lo belongs to the container's netns, not to one network: it goes at delete, not at
- * a disconnect.
+ * The release seam's kind for what a container holds of this room beyond any one network (not
+ * listed among its networks), given back at delete, not at a disconnect:
+ *   lo     the loopback ADD, recorded before it, so that `delete` (also --force, also after a
+ *          polis killed mid-ADD) sends the DEL that CNI wants after every ADD
+ *   hosts  its hosts/resolv.conf files, once its last network is disconnected
  */
-export const LOOPBACK = "/lo";
+export const SANDBOX_KIND = "network-sandbox";
 
 interface LoopbackData {
   netns: string;
@@ -199,7 +200,7 @@ interface LoopbackData {
 }
 
 function recordLoopback(store: Store, containerId: string, netns: string, netnsId: string): void {
-  store.addResource(containerId, RESOURCE_KIND, LOOPBACK, { netns, netnsId } satisfies LoopbackData);
+  store.addResource(containerId, SANDBOX_KIND, "lo", { netns, netnsId } satisfies LoopbackData);
 }
 
 /** The loopback DEL: into the netns only if it is still the one of the ADD (else without one). */
@@ -212,15 +213,17 @@ async function delLoopback(settings: NetworkSettings, containerId: string, data:
   );
 }
 
-/** Gives back what one `network` row of the release seam stands for (idempotent). */
+/** Gives back what one `network` or `network-sandbox` row of the release seam stands for (idempotent). */
 export async function releaseRow(
   root: string,
   store: Store,
   settings: NetworkSettings,
   containerId: string,
-  row: { name: string; data: unknown },
+  row: { kind: string; name: string; data: unknown },
 ): Promise<void> {
-  if (row.name === LOOPBACK) return delLoopback(settings, containerId, (row.data ?? {}) as Partial<LoopbackData>);
+  if (row.kind === SANDBOX_KIND && row.name === "lo")
+    return delLoopback(settings, containerId, (row.data ?? {}) as Partial<LoopbackData>);
+  if (row.kind === SANDBOX_KIND) return removeNames(root, containerId);
   await detach(root, store, settings, containerId, row.name);
 }
 

@@ -10,7 +10,7 @@ import type { Spec } from "../spec/types.js";
 import { validateId } from "../spec/id.js";
 import { Store } from "../state/store.js";
 import { ContainerExistsError } from "../state/types.js";
-import { checkPublishable, loopbackOnly, plumb, releaseRow, reserve, RESOURCE_KIND } from "./attach.js";
+import { checkPublishable, SANDBOX_KIND, loopbackOnly, plumb, releaseRow, reserve, RESOURCE_KIND } from "./attach.js";
 import type { NetworkSettings } from "./config.js";
 import { hostsPath, hostsText, resolvPath, writeNames } from "./names.js";
 import { findNetwork } from "./networks.js";
@@ -94,9 +94,12 @@ async function abandon(g: GlobalOptions, settings: NetworkSettings, id: string):
   const store = Store.open(g.root);
   try {
     if (store.get(id)) return; // a container row: its cleanup (or a delete) releases everything
-    for (const row of store.resourcesOf(id).filter((r) => r.kind === RESOURCE_KIND)) {
+    for (const row of store
+      .resourcesOf(id)
+      .filter((r) => r.kind === RESOURCE_KIND || r.kind === SANDBOX_KIND)
+      .reverse()) {
       await releaseRow(g.root, store, settings, id, row);
-      store.removeResource(id, RESOURCE_KIND, row.name);
+      store.removeResource(id, row.kind, row.name);
     }
   } finally {
     store.close();

@@ -14,7 +14,7 @@ import {
   type NetworkRecord,
 } from "../state/networks.js";
 import type { Store } from "../state/store.js";
-import { detach, plumb, reserve, RESOURCE_KIND, syncFirewall } from "./attach.js";
+import { detach, plumb, reserve, RESOURCE_KIND, SANDBOX_KIND, syncFirewall } from "./attach.js";
 import type { NetworkSettings } from "./config.js";
 import { networkRules, portRules, removeRuleset, tableExists, tableOwner, TABLE } from "./firewall.js";
 import { findNetwork, removeNetworkRecord } from "./networks.js";
@@ -147,7 +147,7 @@ export async function connect(
     await mountNamesInto(root, id, pid);
   } catch (e) {
     await disconnect(root, store, settings, att.network, id).catch(() => {});
-    store.transaction(() => store.removeResource(id, RESOURCE_KIND, NAMES_ONLY));
+    store.transaction(() => store.removeResource(id, SANDBOX_KIND, "hosts"));
     removeNames(root, id);
     throw e;
   }
@@ -168,15 +168,12 @@ export async function disconnect(
   await detach(root, store, settings, id, network, { keepNames: live });
   store.transaction(() => {
     store.removeResource(id, RESOURCE_KIND, network);
-    // the files outlive the last network: a row (no network has "/" in its name) lets delete remove them
+    // the files outlive the last network: a row lets delete remove them
     if (live && existsSync(namesDir(root, id)) && store.resourcesOf(id).every((r) => r.kind !== RESOURCE_KIND)) {
-      store.addResource(id, RESOURCE_KIND, NAMES_ONLY, {});
+      store.addResource(id, SANDBOX_KIND, "hosts", {});
     }
   });
 }
-
-/** The release seam's row for hosts files left after the last disconnect (detach then removes them). */
-const NAMES_ONLY = "/etc/hosts";
 
 /** `network reload`: the nftables table re-made from the records (after `nft flush ruleset`, a firewall reload). */
 export function reload(store: Store): void {

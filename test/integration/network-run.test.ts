@@ -83,6 +83,10 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     expect(c.sh(client, "cat /etc/hosts").stdout).not.toContain(stranger);
     ns.polisOk(root, ["network", "disconnect", "app", client]);
     expect(c.sh(client, "cat /etc/hosts").stdout).not.toContain(web);
+    // `polis inspect` lists its networks: none left (lo and the kept files are not networks)
+    const before = JSON.parse(ns.polisOk(root, ["inspect", web]).stdout)[0].Networks;
+    expect(before.map((n: { name: string }) => n.name)).toEqual(["app"]);
+    expect(JSON.parse(ns.polisOk(root, ["inspect", client]).stdout)[0].Networks).toBeUndefined();
     expect(existsSync(join(root, "network", "containers", client))).toBe(true);
     ns.polisOk(root, ["delete", "--force", client]);
     expect(existsSync(join(root, "network", "containers", client))).toBe(false);
