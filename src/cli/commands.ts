@@ -255,8 +255,9 @@ export const COMMANDS: CommandSpec[] = [
     summary: "manage networks: create ls inspect rm prune connect disconnect reload",
     usage: "create|ls|inspect|rm|prune|connect|disconnect|reload [command options] [arguments...]",
     description:
-      "network create [-d bridge|macvlan|ipvlan] [-o parent=IF] [-o mode=M] [--subnet CIDR] [--gateway IP] [--ip-range CIDR]\n" +
-      "               [--ipv6] [--internal] [--disable-dns] [--mtu N] [--label k=v] NAME\n" +
+      "network create [-d bridge|macvlan|ipvlan] [-o parent=IF] [-o mode=M] [--subnet CIDR]\n" +
+      "               [--gateway IP] [--ip-range CIDR] [--ipv6] [--internal] [--disable-dns]\n" +
+      "               [--mtu N] [--label k=v] NAME\n" +
       "network ls [--format table|json] [-q]        network inspect NAME...\n" +
       "network rm [--force] NAME...                 network prune\n" +
       "network connect [--ip IP] [--alias NAME] NET ID    network disconnect NET ID\n" +
