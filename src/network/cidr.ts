@@ -17,7 +17,9 @@ const BITS: Record<Family, number> = { 4: 32, 6: 128 };
 export function familyOf(ip: string): Family | undefined {
   if (isIPv4(ip)) return 4;
   // node's isIPv6 compiles a very large regular expression at its first call (3-6 ms here, on
-  // every network command: the default pool is IPv6): hex-and-colon forms are checked here.
+  // every network command: the default pool is IPv6): hex-and-colon forms are checked here, and
+  // what has no colon is no IPv6 address (-p 8080:80 asks about "").
+  if (!ip.includes(":")) return undefined;
   if (/^[0-9a-fA-F:]+$/.test(ip)) return plainIPv6(ip) ? 6 : undefined;
   return isIPv6(ip) ? 6 : undefined;
 }

@@ -1,11 +1,11 @@
 // familyOf checks hex-and-colon IPv6 forms itself (node's isIPv6 compiles a very large regular
 // expression at its first call, a few ms on every network command): it must decide exactly as
 // isIPv6 does, on the edge cases and on random strings of the same alphabet.
-import { isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
 import { describe, expect, it } from "vitest";
 import { familyOf } from "../../src/network/cidr.js";
 
-const v6 = (s: string) => (isIPv6(s) ? 6 : undefined);
+const v6 = (s: string) => (isIPv4(s) ? 4 : isIPv6(s) ? 6 : undefined);
 
 describe("familyOf", () => {
   it("agrees with node's isIPv6 on the edge cases of the short forms", () => {
@@ -27,6 +27,10 @@ describe("familyOf", () => {
       "12345::",
       "1:2:3:4:5:6:7",
       "1:2:3:4:5:6::7",
+      "",
+      "abc",
+      "1.2.3",
+      "localhost",
       ":",
       "1:",
       ":1",
@@ -41,8 +45,8 @@ describe("familyOf", () => {
     expect(familyOf("10.88.0.1")).toBe(4);
   });
 
-  it("agrees with node's isIPv6 on 50,000 random hex-and-colon strings", () => {
-    const alphabet = "0123456789abcdefABCDEF:::::";
+  it("agrees with node's isIPv6 on 50,000 random strings of hex digits, colons, dots and zones", () => {
+    const alphabet = "0123456789abcdefABCDEF:::::.%gx";
     let seed = 7;
     const rand = (n: number) => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
