@@ -329,19 +329,29 @@ const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : "n/a");
 const loadAfter = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 let md = `| command | median ms (${RUNS} runs) |\n|---|---|\n`;
 for (const [k, v] of Object.entries(m)) if (Number.isFinite(v)) md += `| ${k} | ${fmt(v)} |\n`;
-const polisAdded = m["polis run --network bench -p 8080:80 /bin/true"] - m["polis run /bin/true"];
-md += `\n| added by the network (run with --network -p minus run without) | ms | ratio polis/anchor |\n|---|---|---|\n`;
+// Paired within each iteration (the two runs of one tool are next to each other), so that load
+// drifting between iterations cancels: the median of the per-iteration differences, and for
+// connect/disconnect the median of the per-iteration ratios.
+const pairedAdded = (withNet, without) => median(cases[withNet].map((t, i) => t - cases[without][i]));
+const pairedRatio = (a, b) => median(cases[a].map((t, i) => t / cases[b][i]));
+const polisAdded = pairedAdded("polis run --network bench -p 8080:80 /bin/true", "polis run /bin/true");
+md += `\n| added by the network (run with --network -p minus run without, paired per iteration) | median ms | ratio polis/anchor |\n|---|---|---|\n`;
 md += `| polis | ${fmt(polisAdded)} | |\n`;
-const polisAddedExec = m["polis run --network bench -p 8080:80 /bin/true, nft binary"] - m["polis run /bin/true"];
+const polisAddedExec = pairedAdded("polis run --network bench -p 8080:80 /bin/true, nft binary", "polis run /bin/true");
 md += `| polis, nft binary | ${fmt(polisAddedExec)} | |\n`;
 for (const b of backends) {
   const net = b === "cni" ? "benchnet" : "benchnav";
-  const added = m[`podman(${b}) run --network ${net} -p 8080:80 /bin/true`] - m[`podman(${b}) run --network none /bin/true`];
+  const added = pairedAdded(
+    `podman(${b}) run --network ${net} -p 8080:80 /bin/true`,
+    `podman(${b}) run --network none /bin/true`,
+  );
   md += `| podman (${b}) | ${fmt(added)} | ${fmt(polisAdded / added)} |\n`;
 }
+md += `\n| network connect/disconnect of a running container | polis ms | anchor ms | median ratio polis/anchor per iteration |\n|---|---|---|---|\n`;
 for (const b of backends) {
   for (const op of ["connect", "disconnect"]) {
-    md += `| network ${op}: polis vs podman (${b}) | ${fmt(m[`polis network ${op}`])} vs ${fmt(m[`podman(${b}) network ${op}`])} | ${fmt(m[`polis network ${op}`] / m[`podman(${b}) network ${op}`])} |\n`;
+    const [p, a] = [`polis network ${op}`, `podman(${b}) network ${op}`];
+    md += `| ${op}: polis vs podman (${b}) | ${fmt(m[p])} | ${fmt(m[a])} | ${fmt(pairedRatio(p, a))} |\n`;
   }
 }
 md += `\n| IPAM with 1,000 addresses held (200 samples) | median ms | max ms |\n|---|---|---|\n`;
