@@ -1,4 +1,5 @@
 // `polis pull [--platform os/arch[/variant]] [--all-platforms] [--tls-verify=false] [--creds U:P] [-q] REF`
+import { phase } from "../timing.js";
 import { bool, str, type CliContext } from "./context.js";
 
 export async function run(ctx: CliContext): Promise<void> {
@@ -6,6 +7,7 @@ export async function run(ctx: CliContext): Promise<void> {
   const { pull, mb } = await import("../image/pull.js");
   const { parsePlatform } = await import("../image/manifest.js");
   const { parseCreds } = await import("../image/credentials.js");
+  phase("image module load");
   const quiet = bool(ctx, "quiet");
   const platform = str(ctx, "platform");
   const creds = str(ctx, "creds");
@@ -18,6 +20,7 @@ export async function run(ctx: CliContext): Promise<void> {
       )
     : undefined;
   const registriesConf = await registries(ctx.global, ctx.io.env);
+  phase("registries config");
   const result = await withStore(ctx.global, (store) =>
     pull(ctx.global.root, store, {
       reference: ctx.args[0],

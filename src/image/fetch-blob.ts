@@ -66,7 +66,7 @@ export async function fetchBlob(
   }
 }
 
-/** fetch's failures (a TypeError with a cause, or an abort), as opposed to the local file's. */
+/** The transport's failures (a NetworkError: a TypeError with a cause, or an abort), as opposed to the local file's. */
 function isNetworkError(e: unknown): boolean {
   return (
     e instanceof TypeError ||

@@ -8,6 +8,7 @@ import type { Store } from "../state/store.js";
 import { recordImages, type ImageRow, type LayerRow, type NameRow } from "../state/images.js";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
+import { phase } from "../timing.js";
 import { rfc3339Nano } from "../time.js";
 import {
   blobPath,
@@ -25,6 +26,7 @@ import {
 import type { Credentials } from "./credentials.js";
 import { findCredentials } from "./credentials.js";
 import { fetchBlob, type Progress } from "./fetch-blob.js";
+import { EXTRA_CA_ENV, type TlsSettings } from "./http.js";
 import {
   formatPlatform,
   hostPlatform,
@@ -83,7 +85,7 @@ export async function pull(root: string, store: Store, o: PullOptions): Promise<
       host: apiHost(source),
       insecure: s.insecure || o.tlsVerify === false,
       credentials: creds,
-      tls: tlsFor(s, o.tlsVerify),
+      tls: tlsFor(s, o.tlsVerify, o.env),
     });
     const fetched = new Set<string>();
     try {
@@ -115,6 +117,7 @@ async function pullFrom(
 ): Promise<PullResult> {
   const name = formatReference(ref);
   const top = await getManifest(registry, ref.repository, manifestKey(ref), name);
+  phase("registry ping and manifest");
   if (ref.digest && top.digest !== ref.digest) {
     throw new PolisError(`${name}: the registry sent a manifest with digest ${top.digest}`);
   }
@@ -156,6 +159,7 @@ async function pullFrom(
   for (const c of chosen) stored(c.digest, c.body);
   if (index) stored(index.digest, index.body);
 
+  phase("config and layers");
   const now = rfc3339Nano();
   const nameRow: NameRow = {
     name: ref.digest ? `${repoName(ref)}@${ref.digest}` : `${repoName(ref)}:${ref.tag}`,
@@ -172,11 +176,20 @@ async function pullFrom(
     index && { digest: index.digest, mediaType: index.mediaType, manifest: index.body.toString("utf8") },
   );
   store.appendEvent({ type: "image", action: "pull", id: nameRow.name, attributes: { digest: top.digest, image: primary } });
+  phase("record image");
   return { digest: top.digest, image: primary, name: nameRow.name };
 }
 
-/** CA files from the config, and --tls-verify=false (also a configured insecure registry: docker skips verification for those). */
-export function tlsFor(s: RegistrySettings, tlsVerify: boolean | undefined): { ca: string[]; verify: boolean } {
+/**
+ * CA files from the config (read now: a missing one is an error), the launcher's moved
+ * NODE_EXTRA_CA_CERTS (read only if a verified TLS connection is made), and --tls-verify=false
+ * (also a configured insecure registry: docker skips verification for those).
+ */
+export function tlsFor(
+  s: RegistrySettings,
+  tlsVerify: boolean | undefined,
+  env: Record<string, string | undefined> = process.env,
+): TlsSettings {
   const ca = s.ca.map((file) => {
     try {
       return readFileSync(file, "utf8");
@@ -184,7 +197,7 @@ export function tlsFor(s: RegistrySettings, tlsVerify: boolean | undefined): { c
       throw new PolisError(`registries: CA file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   });
-  return { ca, verify: tlsVerify !== false && !s.insecure };
+  return { ca, caFile: env[EXTRA_CA_ENV] || undefined, verify: tlsVerify !== false && !s.insecure };
 }
 
 function tryPick(list: Descriptor[], want: Platform, name: string): Descriptor | undefined {
@@ -207,36 +220,26 @@ async function pullImage(
 ): Promise<{ image: ImageRow; layers: LayerRow[] }> {
   const m = c.manifest;
   const what = `${repoName(ref)}@${c.digest}`;
-  lease(store, [m.config.digest]);
+  lease(store, [m.config.digest, ...m.layers.map((l) => l.digest)]);
   if (m.config.size > MAX_MANIFEST) throw new PolisError(`${what}: config of ${m.config.size} bytes is too big`);
-  if (await fetchBlob(registry, ref.repository, m.config, root)) fetched.add(m.config.digest);
-  const configText = readFileSync(blobPath(root, m.config.digest), "utf8");
-  let config: ImageConfig;
+  // The config and the layers' blobs are fetched at once (one registry round trip less before
+  // the first layer byte); a layer is unpacked once its blob and the config's diff_ids are in.
+  const configured = fetchConfig(registry, ref.repository, m, what, root, store, o, fetched);
+  configured.catch(() => {}); // awaited below; a failure is reported from there
+  const blobs = [...new Map(m.layers.map((l) => [l.digest, l])).values()];
   try {
-    config = JSON.parse(configText) as ImageConfig;
-  } catch {
-    throw new PolisError(`${what}: image config ${m.config.digest} is not valid JSON`);
+    await bounded(blobs, PARALLEL, async (layer) => {
+      const downloaded = await fetchBlob(registry, ref.repository, layer, root, o.progress);
+      if (downloaded) fetched.add(layer.digest);
+      const { diffIds } = await configured;
+      const diffId = diffIds[m.layers.findIndex((l) => l.digest === layer.digest)];
+      await unpackForOverlay(layer, diffId, downloaded, root, o, fetched);
+    });
+  } catch (e) {
+    await configured; // a bad config is the first thing to report
+    throw e;
   }
-  const diffIds = config.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== m.layers.length) {
-    throw new PolisError(
-      `${what}: the config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`,
-    );
-  }
-  lease(store, [...m.layers.map((l) => l.digest), ...diffIds]);
-  o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
-
-  // each distinct layer once: download, unpack for overlayfs, check the diff_id
-  const jobs = m.layers.map((l, i) => ({ layer: l, diffId: diffIds[i] }));
-  const unique = [...new Map(jobs.map((j) => [j.diffId, j])).values()];
-  let next = 0;
-  const worker = async () => {
-    while (next < unique.length) {
-      const j = unique[next++];
-      await pullLayer(registry, ref.repository, j.layer, j.diffId, root, o, fetched);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, unique.length) }, worker));
+  const { text: configText, config, diffIds } = await configured;
 
   const platform = formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
   const size = m.config.size + m.layers.reduce((a, l) => a + l.size, 0);
@@ -257,21 +260,72 @@ async function pullImage(
   };
 }
 
-async function pullLayer(
+/** The image config: fetched, parsed, its diff_ids checked against the layers and leased. */
+async function fetchConfig(
   registry: Registry,
   repo: string,
+  m: ImageManifest,
+  what: string,
+  root: string,
+  store: Store,
+  o: PullOptions,
+  fetched: Set<string>,
+): Promise<{ text: string; config: ImageConfig; diffIds: string[] }> {
+  if (await fetchBlob(registry, repo, m.config, root)) fetched.add(m.config.digest);
+  const text = readFileSync(blobPath(root, m.config.digest), "utf8");
+  let config: ImageConfig;
+  try {
+    config = JSON.parse(text) as ImageConfig;
+  } catch {
+    throw new PolisError(`${what}: image config ${m.config.digest} is not valid JSON`);
+  }
+  const diffIds = config.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== m.layers.length) {
+    throw new PolisError(
+      `${what}: the config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`,
+    );
+  }
+  // before any look for an unpacked layer on disk (see content.ts)
+  lease(store, diffIds);
+  o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
+  return { text, config, diffIds };
+}
+
+/**
+ * Runs `fn` on each item, at most `n` at a time. After a failure no new item starts and the
+ * running ones finish before the first error is thrown: nothing is still writing into the
+ * store while the failed pull cleans up after itself.
+ */
+async function bounded<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (!failure && next < items.length) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  if (failure) throw failure.error;
+}
+
+/** The layer unpacked under its diff_id for overlayfs, unless it already is. */
+async function unpackForOverlay(
   layer: Descriptor,
   diffId: string,
+  downloaded: boolean,
   root: string,
   o: PullOptions,
   fetched: Set<string>,
 ): Promise<void> {
-  if (hasLayer(root, diffId) && hasBlob(root, layer.digest, layer.size)) {
-    o.say?.(`Copying blob ${layer.digest.slice(7, 19)} skipped: already exists`);
+  if (hasLayer(root, diffId)) {
+    if (!downloaded) o.say?.(`Copying blob ${layer.digest.slice(7, 19)} skipped: already exists`);
     return;
   }
-  if (await fetchBlob(registry, repo, layer, root, o.progress)) fetched.add(layer.digest);
-  if (hasLayer(root, diffId)) return;
   const tmp = tmpPath(root, `layer-${hex(diffId)}`);
   mkdirSync(tmp, { mode: 0o755 });
   try {
