@@ -220,26 +220,36 @@ async function pullImage(
 ): Promise<{ image: ImageRow; layers: LayerRow[] }> {
   const m = c.manifest;
   const what = `${repoName(ref)}@${c.digest}`;
-  lease(store, [m.config.digest, ...m.layers.map((l) => l.digest)]);
+  lease(store, [m.config.digest]);
   if (m.config.size > MAX_MANIFEST) throw new PolisError(`${what}: config of ${m.config.size} bytes is too big`);
-  // The config and the layers' blobs are fetched at once (one registry round trip less before
-  // the first layer byte); a layer is unpacked once its blob and the config's diff_ids are in.
-  const configured = fetchConfig(registry, ref.repository, m, what, root, store, o, fetched);
-  configured.catch(() => {}); // awaited below; a failure is reported from there
-  const blobs = [...new Map(m.layers.map((l) => [l.digest, l])).values()];
+  if (await fetchBlob(registry, ref.repository, m.config, root)) fetched.add(m.config.digest);
+  const configText = readFileSync(blobPath(root, m.config.digest), "utf8");
+  let config: ImageConfig;
   try {
-    await bounded(blobs, PARALLEL, async (layer) => {
-      const downloaded = await fetchBlob(registry, ref.repository, layer, root, o.progress);
-      if (downloaded) fetched.add(layer.digest);
-      const { diffIds } = await configured;
-      const diffId = diffIds[m.layers.findIndex((l) => l.digest === layer.digest)];
-      await unpackForOverlay(layer, diffId, downloaded, root, o, fetched);
-    });
-  } catch (e) {
-    await configured; // a bad config is the first thing to report
-    throw e;
+    config = JSON.parse(configText) as ImageConfig;
+  } catch {
+    throw new PolisError(`${what}: image config ${m.config.digest} is not valid JSON`);
   }
-  const { text: configText, config, diffIds } = await configured;
+  const diffIds = config.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== m.layers.length) {
+    throw new PolisError(
+      `${what}: the config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`,
+    );
+  }
+  lease(store, [...m.layers.map((l) => l.digest), ...diffIds]);
+  o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
+
+  // each distinct layer once: download, unpack for overlayfs, check the diff_id
+  const jobs = m.layers.map((l, i) => ({ layer: l, diffId: diffIds[i] }));
+  const unique = [...new Map(jobs.map((j) => [j.diffId, j])).values()];
+  let next = 0;
+  const worker = async () => {
+    while (next < unique.length) {
+      const j = unique[next++];
+      await pullLayer(registry, ref.repository, j.layer, j.diffId, root, o, fetched);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, unique.length) }, worker));
 
   const platform = formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
   const size = m.config.size + m.layers.reduce((a, l) => a + l.size, 0);
@@ -260,72 +270,21 @@ async function pullImage(
   };
 }
 
-/** The image config: fetched, parsed, its diff_ids checked against the layers and leased. */
-async function fetchConfig(
+async function pullLayer(
   registry: Registry,
   repo: string,
-  m: ImageManifest,
-  what: string,
-  root: string,
-  store: Store,
-  o: PullOptions,
-  fetched: Set<string>,
-): Promise<{ text: string; config: ImageConfig; diffIds: string[] }> {
-  if (await fetchBlob(registry, repo, m.config, root)) fetched.add(m.config.digest);
-  const text = readFileSync(blobPath(root, m.config.digest), "utf8");
-  let config: ImageConfig;
-  try {
-    config = JSON.parse(text) as ImageConfig;
-  } catch {
-    throw new PolisError(`${what}: image config ${m.config.digest} is not valid JSON`);
-  }
-  const diffIds = config.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== m.layers.length) {
-    throw new PolisError(
-      `${what}: the config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`,
-    );
-  }
-  // before any look for an unpacked layer on disk (see content.ts)
-  lease(store, diffIds);
-  o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
-  return { text, config, diffIds };
-}
-
-/**
- * Runs `fn` on each item, at most `n` at a time. After a failure no new item starts and the
- * running ones finish before the first error is thrown: nothing is still writing into the
- * store while the failed pull cleans up after itself.
- */
-async function bounded<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-  if (failure) throw failure.error;
-}
-
-/** The layer unpacked under its diff_id for overlayfs, unless it already is. */
-async function unpackForOverlay(
   layer: Descriptor,
   diffId: string,
-  downloaded: boolean,
   root: string,
   o: PullOptions,
   fetched: Set<string>,
 ): Promise<void> {
-  if (hasLayer(root, diffId)) {
-    if (!downloaded) o.say?.(`Copying blob ${layer.digest.slice(7, 19)} skipped: already exists`);
+  if (hasLayer(root, diffId) && hasBlob(root, layer.digest, layer.size)) {
+    o.say?.(`Copying blob ${layer.digest.slice(7, 19)} skipped: already exists`);
     return;
   }
+  if (await fetchBlob(registry, repo, layer, root, o.progress)) fetched.add(layer.digest);
+  if (hasLayer(root, diffId)) return;
   const tmp = tmpPath(root, `layer-${hex(diffId)}`);
   mkdirSync(tmp, { mode: 0o755 });
   try {
