@@ -70,7 +70,13 @@ export interface PullResult {
   name: string;
 }
 
-export async function pull(root: string, store: Store, o: PullOptions): Promise<PullResult> {
+/**
+ * `openStore` is called once the first request is on its way, so that opening the state
+ * database (a few ms, more on a fresh root) overlaps the registry's answer.
+ */
+export async function pull(root: string, openStore: () => Store, o: PullOptions): Promise<PullResult> {
+  let store: Store | undefined;
+  const db = () => (store ??= openStore());
   const ref = parseReference(o.reference);
   const settings = settingsFor(o.registries, ref.registry);
   const sources = [...settings.mirrors, ref.registry];
@@ -89,11 +95,11 @@ export async function pull(root: string, store: Store, o: PullOptions): Promise<
     });
     const fetched = new Set<string>();
     try {
-      return await pullFrom(registry, ref, root, store, o, fetched);
+      return await pullFrom(registry, ref, root, db, o, fetched);
     } catch (e) {
       // only what this attempt added and nothing references: the store is as it was
       try {
-        collectGarbage(store, root, fetched);
+        if (store) collectGarbage(store, root, fetched);
       } catch (cleanup) {
         log.warn("pull cleanup failed", { error: (cleanup as Error).message });
       }
@@ -101,7 +107,7 @@ export async function pull(root: string, store: Store, o: PullOptions): Promise<
       log.warn(`mirror ${source} failed, trying the next source`, { error: e.message });
       lastErr = e;
     } finally {
-      release(store);
+      if (store) release(store);
     }
   }
   throw lastErr;
@@ -111,12 +117,15 @@ async function pullFrom(
   registry: Registry,
   ref: Reference,
   root: string,
-  store: Store,
+  db: () => Store,
   o: PullOptions,
   fetched: Set<string>,
 ): Promise<PullResult> {
   const name = formatReference(ref);
-  const top = await getManifest(registry, ref.repository, manifestKey(ref), name);
+  const asked = getManifest(registry, ref.repository, manifestKey(ref), name);
+  asked.catch(() => {}); // awaited below, after the store is open (which may fail first)
+  const store = db();
+  const top = await asked;
   phase("registry ping and manifest");
   if (ref.digest && top.digest !== ref.digest) {
     throw new PolisError(`${name}: the registry sent a manifest with digest ${top.digest}`);
