@@ -1,0 +1,161 @@
+// How an image's layers become a container's root filesystem, against a real registry: entries
+// written through a lower layer's symlinks (`lib -> usr/lib`, absolute and relative) land where
+// umoci puts them, both in `polis bundle`'s flattened copy and in the overlay `run --image`
+// mounts over the per-layer directories; a symlink climbing out of the root is refused.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostPlatform } from "../../src/image/manifest.js";
+import { OciLayout, push } from "../helpers/oci-layout.js";
+import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { baseRootfs } from "../helpers/rootfs.js";
+import { writeTar } from "../helpers/tarball.js";
+import { snapshot } from "../helpers/tree.js";
+
+const ARCH = hostPlatform().architecture;
+const work = mkdtempSync(join(tmpdir(), "polis-image-layers-"));
+let reg: TestRegistry;
+let layout: OciLayout;
+const roots: string[] = [];
+const root = () => {
+  const r = tempRoot();
+  roots.push(r);
+  return r;
+};
+const ref = (repoTag: string) => `${reg.host}/${repoTag}`;
+const pull = (r: string, repoTag: string) => polis(r, ["pull", "-q", "--tls-verify=false", ref(repoTag)]);
+const mountsUnder = (dir: string) =>
+  readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .filter((l) => l.split(" ")[4]?.startsWith(dir));
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  layout = new OciLayout(join(work, "oci"));
+  const base = join(work, "base.tar");
+  execFileSync("tar", [
+    "--sort=name",
+    "--numeric-owner",
+    "--owner=0",
+    "--group=0",
+    "--mtime=@1700000000",
+    "-C",
+    baseRootfs(),
+    "-cf",
+    base,
+    ".",
+  ]);
+  const l1 = layout.layer(base, "gzip");
+  // a usrmerge-like layer: /lib is a link into /usr; /abs an absolute link; /rel2 a link to a link
+  const links = layout.layer(
+    writeTar(join(work, "links.tar"), [
+      { name: "usr/lib", type: "dir", mode: 0o775, uid: 5, gid: 6, xattrs: { "user.dir": "lower" } },
+      { name: "usr/lib/old", data: "old" },
+      { name: "usr/lib/keep", data: "keep\n" },
+      { name: "usr/lib/hsrc", data: "linked", mode: 0o640, uid: 3, gid: 4 },
+      { name: "lib", type: "symlink", linkname: "usr/lib" },
+      { name: "abs", type: "symlink", linkname: "/usr" },
+      { name: "rel2", type: "symlink", linkname: "./lib" },
+    ]),
+    "gzip",
+  );
+  // the next layer writes through them (no entry for lib itself), whites out through one, and
+  // hard-links a file of the layer below through one
+  const through = layout.layer(
+    writeTar(join(work, "through.tar"), [
+      { name: "lib/x", data: "x\n" },
+      { name: "abs/lib/y", data: "y" },
+      { name: "rel2/z", data: "z" },
+      { name: "lib/.wh.old" },
+      { name: "usr/lib/n", data: "n\n" },
+      { name: "hl", type: "hardlink", linkname: "lib/hsrc" },
+      { name: "new", type: "symlink", linkname: "made/here" },
+      { name: "new/f", data: "f" },
+      { name: "abs/share/doc/q", data: "q" },
+    ]),
+    "gzip",
+  );
+  layout.image({
+    layers: [l1, links, through],
+    config: { Cmd: ["sh", "-c", "cat /lib/x /usr/lib/n /rel2/keep; ls /usr/lib; test -e /lib/old || echo old is gone"] },
+    arch: ARCH,
+    tag: "symlinks",
+  });
+  const climb = layout.layer(
+    writeTar(join(work, "climb.tar"), [
+      { name: "etc/up", type: "symlink", linkname: "../../.." },
+      { name: "etc/up/evil", data: "e" },
+    ]),
+    "gzip",
+  );
+  layout.image({ layers: [l1, climb], config: { Cmd: ["true"] }, arch: ARCH, tag: "climb" });
+  push(layout.dir, "symlinks", `docker://${ref("polis/symlinks:1")}`);
+  push(layout.dir, "climb", `docker://${ref("polis/climb:1")}`);
+}, 120_000);
+
+afterAll(async () => {
+  for (const r of roots) {
+    for (const l of mountsUnder(r).reverse()) execFileSync("umount", ["-l", l.split(" ")[4]]);
+    rmSync(r, { recursive: true, force: true });
+  }
+  await reg?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("entries under a lower layer's symlinks", () => {
+  it("land where umoci puts them, in the flattened bundle and in the overlay of run --image", () => {
+    const r = root();
+    expect(pull(r, "polis/symlinks:1")).toMatchObject({ code: 0, stderr: "" });
+    execFileSync("umoci", ["unpack", "--image", `${layout.dir}:symlinks`, join(r, "umoci")], { stdio: "ignore" });
+    const umoci = snapshot(join(r, "umoci", "rootfs"), { mtimes: true });
+    expect(umoci["usr/lib/x"]).toBeDefined();
+    expect(umoci.lib).toMatchObject({ type: "symlink", content: "usr/lib" });
+
+    polisOk(r, ["bundle", ref("polis/symlinks:1"), join(r, "flat")]);
+    expect(snapshot(join(r, "flat", "rootfs"), { mtimes: true })).toEqual(umoci);
+
+    const id = uniqueId("sym");
+    polisOk(r, ["create", "--image", ref("polis/symlinks:1"), id, "--", "sleep", "60"]);
+    const rootfs = join(r, "bundles", id, "rootfs");
+    expect(mountsUnder(rootfs)[0]).toMatch(/ - overlay overlay /);
+    expect(snapshot(rootfs, { mtimes: true })).toEqual(umoci);
+    polisOk(r, ["delete", "--force", id]);
+
+    // each layer is stored once per stack (by chain id): the third layer's directory holds
+    // usr/lib/x, not a lib/ directory that would hide the link
+    const layers = readdirSync(join(r, "images", "layers"));
+    expect(layers).toHaveLength(3);
+    const third = layers.map((l) => join(r, "images", "layers", l)).find((d) => existsSync(join(d, "usr", "lib", "x")));
+    expect(third).toBeDefined();
+    expect(existsSync(join(third as string, "lib"))).toBe(false);
+  });
+
+  it("a container from the image reads them through the links", () => {
+    const r = root();
+    pull(r, "polis/symlinks:1");
+    const run = polis(r, ["run", "--image", ref("polis/symlinks:1"), uniqueId("symrun")]);
+    expect(run).toMatchObject({
+      code: 0,
+      stdout: "x\nn\nkeep\nhsrc\nkeep\nn\nx\ny\nz\nold is gone\n",
+      stderr: "",
+    });
+  });
+
+  it("a symlink whose target climbs above the root is refused, naming the layer and the entry; the store is unchanged", () => {
+    const r = root();
+    pull(r, "polis/symlinks:1");
+    const before = readdirSync(join(r, "images", "blobs", "sha256")).sort();
+    const res = pull(r, "polis/climb:1");
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(res.stderr).toMatch(
+      /msg="layer sha256:[0-9a-f]{64}, entry \\"etc\/up\/evil\\": parent \\"etc\/up\\" leaves the root filesystem through a symbolic link"/,
+    );
+    expect(readdirSync(join(r, "images", "blobs", "sha256")).sort()).toEqual(before);
+    expect(readdirSync(join(r, "images", "tmp"))).toEqual([]);
+    expect(existsSync(join(r, "..", "evil")) || existsSync("/evil")).toBe(false);
+  });
+});
