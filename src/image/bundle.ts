@@ -4,6 +4,7 @@
 //            the tenth (`run --image`, when the kernel allows the mount)
 //   copy:    every layer applied in order onto a plain directory (`polis bundle`, and the
 //            fallback when overlayfs is not available)
+// The image's Volumes become directories under <bundle>/volumes/, bind-mounted (volumes.ts).
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PolisError } from "../errors.js";
@@ -16,6 +17,7 @@ import type { ImageConfig } from "./image-config.js";
 import { mountOverlay } from "./libc.js";
 import { unpackInto } from "./layer-store.js";
 import { imageSpec } from "./runtime-spec.js";
+import { makeVolumes, volumePaths } from "./volumes.js";
 import { unpackLayer } from "./unpack.js";
 
 export type RootfsMode = "overlay" | "copy";
@@ -39,6 +41,8 @@ export interface Bundle {
 export async function makeBundle(store: Store, root: string, ref: string, o: BundleOptions): Promise<Bundle> {
   const { image } = resolveImage(store, ref);
   const layers = layersOf(store, image.id);
+  const config = JSON.parse(image.config) as ImageConfig;
+  const volumes = volumePaths(config, ref);
   const chains = chainIds(layers.map((l) => l.diffId));
   lease(store, [image.id, ...layers.flatMap((l) => [l.digest, l.diffId]), ...chains]);
   try {
@@ -88,7 +92,9 @@ export async function makeBundle(store: Store, root: string, ref: string, o: Bun
         await unpackLayer(blobPath(root, l.digest), { target: rootfs, mode: "apply", layer: l.digest, diffId: l.diffId });
       }
     }
-    const spec = imageSpec(JSON.parse(image.config) as ImageConfig, { rootfs, args: o.args, hostname: o.hostname, image: ref });
+    const spec = imageSpec(config, { rootfs, args: o.args, hostname: o.hostname, image: ref });
+    const mounts = makeVolumes(o.dir, rootfs, volumes, ref);
+    if (mounts.length) spec.mounts = [...(spec.mounts ?? []), ...mounts];
     writeFileSync(join(o.dir, "config.json"), JSON.stringify(spec, null, "\t"));
     return { dir: o.dir, image, mode };
   } finally {

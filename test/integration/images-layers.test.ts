@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/image/manifest.js";
 import { OciLayout, push } from "../helpers/oci-layout.js";
-import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
+import { polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 import { writeTar } from "../helpers/tarball.js";
@@ -92,6 +92,32 @@ beforeAll(async () => {
     "gzip",
   );
   layout.image({ layers: [l1, climb], config: { Cmd: ["true"] }, arch: ARCH, tag: "climb" });
+  const vol = layout.layer(
+    writeTar(join(work, "vol.tar"), [
+      { name: "data", type: "dir", mode: 0o777, uid: 1000, gid: 2000 },
+      { name: "data/seed", data: "seeded\n", mode: 0o604, uid: 1000, gid: 2000, xattrs: { "user.from": "image" } },
+      { name: "data/sub", type: "dir" },
+      { name: "data/sub/deep", data: "deep\n" },
+      { name: "data/ln", type: "symlink", linkname: "seed" },
+      { name: "data2", type: "dir" },
+      { name: "data2/inner", data: "through a link\n" },
+      { name: "vlink", type: "symlink", linkname: "/data2" },
+    ]),
+    "gzip",
+  );
+  const volumes = { "/data": {}, "/empty/": {}, "/vlink": {} };
+  layout.image({
+    layers: [l1, vol],
+    config: {
+      Volumes: volumes,
+      Cmd: ["sh", "-c", "cat /data/seed /data/sub/deep /vlink/inner; ls -A /empty; grep -c ' /data ' /proc/self/mountinfo"],
+    },
+    arch: ARCH,
+    tag: "volumes",
+  });
+  layout.image({ layers: [l1], config: { Volumes: { "/etc/passwd": {} }, Cmd: ["true"] }, arch: ARCH, tag: "filevolume" });
+  push(layout.dir, "volumes", `docker://${ref("polis/volumes:1")}`);
+  push(layout.dir, "filevolume", `docker://${ref("polis/filevolume:1")}`);
   push(layout.dir, "symlinks", `docker://${ref("polis/symlinks:1")}`);
   push(layout.dir, "climb", `docker://${ref("polis/climb:1")}`);
 }, 120_000);
@@ -157,5 +183,74 @@ describe("entries under a lower layer's symlinks", () => {
     expect(readdirSync(join(r, "images", "blobs", "sha256")).sort()).toEqual(before);
     expect(readdirSync(join(r, "images", "tmp"))).toEqual([]);
     expect(existsSync(join(r, "..", "evil")) || existsSync("/evil")).toBe(false);
+  });
+});
+
+describe("the image config's Volumes", () => {
+  it("each is a writable mount seeded from the image, kept under the bundle, removed with it", async () => {
+    const r = root();
+    expect(pull(r, "polis/volumes:1")).toMatchObject({ code: 0, stderr: "" });
+    // a container sees the image's content in each, an empty directory where the image has none
+    const run = polis(r, ["run", "--image", ref("polis/volumes:1"), uniqueId("vrun")]);
+    expect(run).toMatchObject({ code: 0, stdout: "seeded\ndeep\nthrough a link\n1\n", stderr: "" });
+
+    const id = uniqueId("vol");
+    const bundle = join(r, "bundles", id);
+    polisOk(r, ["create", "--image", ref("polis/volumes:1"), id, "--", "sh", "-c", "echo hello > /data/new; exec sleep 60"]);
+    const spec = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8"));
+    const mine = spec.mounts.filter((m: { source?: string }) => m.source?.startsWith(join(bundle, "volumes")));
+    expect(mine.map((m: { destination: string; options: string[] }) => [m.destination, m.options])).toEqual([
+      ["/data", ["rbind", "nosuid", "nodev"]],
+      ["/empty", ["rbind", "nosuid", "nodev"]],
+      ["/vlink", ["rbind", "nosuid", "nodev"]],
+    ]);
+    try {
+      await checkVolume(r, id, bundle);
+    } finally {
+      polis(r, ["delete", "--force", id]);
+    }
+    expect(existsSync(bundle)).toBe(false);
+    expect(mountsUnder(join(r, "bundles"))).toEqual([]);
+  });
+
+  async function checkVolume(r: string, id: string, bundle: string): Promise<void> {
+    polisOk(r, ["start", id]);
+    const hostVol = join(bundle, "volumes", "0-data");
+    await waitFor(() => existsSync(join(hostVol, "new")));
+    expect(readFileSync(join(hostVol, "new"), "utf8")).toBe("hello\n");
+    // the write went to the volume, not to the overlay's upper directory
+    expect(existsSync(join(bundle, "upper", "data", "new"))).toBe(false);
+    // seeded with the image's owners, modes, xattrs, link targets and mtimes
+    polisOk(r, ["bundle", ref("polis/volumes:1"), join(r, "flat")]);
+    const seeded = snapshot(hostVol, { mtimes: true, ignore: (p) => p === "new" });
+    expect(seeded).toEqual(snapshot(join(r, "flat", "rootfs", "data"), { mtimes: true }));
+    expect(seeded["."]).toMatchObject({ uid: 1000, gid: 2000, mode: "0o777" });
+    expect(seeded.seed.xattrs["user.from"]).toBe(Buffer.from("image").toString("hex"));
+    // mounted in the container (nosuid, nodev), from the host directory
+    const pid = JSON.parse(polisOk(r, ["state", id]).stdout).pid;
+    const line = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+      .split("\n")
+      .find((l) => l.split(" ")[4] === "/data");
+    expect(line).toMatch(/\/volumes\/0-data \/data \S*nosuid,nodev/);
+    // the file outlives the process, until the container is deleted
+    polisOk(r, ["kill", id, "KILL"]);
+    await waitFor(() => JSON.parse(polisOk(r, ["state", id]).stdout).status === "stopped");
+    expect(readFileSync(join(hostVol, "new"), "utf8")).toBe("hello\n");
+    polisOk(r, ["delete", id]);
+  }
+
+  it("a volume over a file of the image is a one-line error, and nothing is left", () => {
+    const r = root();
+    pull(r, "polis/filevolume:1");
+    const id = uniqueId("vbad");
+    const res = polis(r, ["run", "--image", ref("polis/filevolume:1"), id]);
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(res.stderr).toContain('config.Volumes \\"/etc/passwd\\": the image has a file there, not a directory');
+    expect(existsSync(join(r, "bundles", id))).toBe(false);
+    expect(mountsUnder(join(r, "bundles"))).toEqual([]);
+    expect(polisOk(r, ["list", "-q"]).stdout).toBe("");
+    // no resource row left: the image is free to go
+    expect(polisOk(r, ["rmi", ref("polis/filevolume:1")]).stdout).toMatch(/Deleted:/);
   });
 });
