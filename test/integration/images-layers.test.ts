@@ -3,7 +3,7 @@
 // umoci puts them, both in `polis bundle`'s flattened copy and in the overlay `run --image`
 // mounts over the per-layer directories; a symlink climbing out of the root is refused.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -252,5 +252,43 @@ describe("the image config's Volumes", () => {
     expect(polisOk(r, ["list", "-q"]).stdout).toBe("");
     // no resource row left: the image is free to go
     expect(polisOk(r, ["rmi", ref("polis/filevolume:1")]).stdout).toMatch(/Deleted:/);
+  });
+});
+
+describe("overlay or copy", () => {
+  it("polis features says how run --image makes a rootfs on this kernel", () => {
+    const hasOverlay = /\toverlay$/m.test(readFileSync("/proc/filesystems", "utf8"));
+    const features = JSON.parse(polisOk(root(), ["features"]).stdout);
+    expect(features.annotations["org.polis.image.rootfs"]).toBe(hasOverlay ? "overlay" : "copy");
+  });
+
+  it("where the overlay mount fails (a root on overlayfs), run --image copies the layers, warns once, and delete removes the copy", () => {
+    const r = root();
+    const side = mkdtempSync(join(tmpdir(), "polis-overlay-root-"));
+    for (const d of ["lower", "upper", "work"]) mkdirSync(join(side, d));
+    execFileSync("mount", [
+      "-t",
+      "overlay",
+      "overlay",
+      "-o",
+      `lowerdir=${side}/lower,upperdir=${side}/upper,workdir=${side}/work`,
+      r,
+    ]);
+    const id = uniqueId("copy");
+    try {
+      expect(pull(r, "polis/volumes:1")).toMatchObject({ code: 0, stderr: "" });
+      const res = polis(r, ["create", "--image", ref("polis/volumes:1"), id, "--", "true"]);
+      expect(res.code).toBe(0);
+      expect(res.stderr).toMatch(/^time=\S+ level=warning msg="overlayfs is not available \(.*\): copying the image's layers instead"\n$/);
+      const rootfs = join(r, "bundles", id, "rootfs");
+      expect(mountsUnder(rootfs)).toEqual([]);
+      expect(readFileSync(join(rootfs, "data", "seed"), "utf8")).toBe("seeded\n");
+      expect(existsSync(join(rootfs, "bin", "busybox"))).toBe(true);
+    } finally {
+      polis(r, ["delete", "--force", id]);
+      expect(existsSync(join(r, "bundles", id))).toBe(false);
+      execFileSync("umount", ["-l", r]);
+      rmSync(side, { recursive: true, force: true });
+    }
   });
 });
