@@ -105,9 +105,18 @@ describe("Basic auth (htpasswd)", () => {
     expect(polis(root(), ["logout", basic.host], { env }).stderr).toMatch(/not logged into/);
   });
 
-  it("reads docker's config.json and containers' auth.json (read only)", () => {
-    for (const where of [".docker/config.json", ".config/containers/auth.json"]) {
-      const env = homeEnv();
+  it("reads docker's config.json and containers' auth.json (read only), also where the environment points", () => {
+    const places: [string, (home: string) => Record<string, string>][] = [
+      [".docker/config.json", () => ({})],
+      [".config/containers/auth.json", () => ({})],
+      ["elsewhere/auth.json", (home) => ({ REGISTRY_AUTH_FILE: join(home, "elsewhere/auth.json") })],
+      ["run/containers/auth.json", (home) => ({ XDG_RUNTIME_DIR: join(home, "run") })],
+      ["xdg/containers/auth.json", (home) => ({ XDG_CONFIG_HOME: join(home, "xdg") })],
+      ["dockercfg/config.json", (home) => ({ DOCKER_CONFIG: join(home, "dockercfg") })],
+    ];
+    for (const [where, vars] of places) {
+      const base = homeEnv();
+      const env = { ...base, ...vars(base.HOME) };
       const file = join(env.HOME, where);
       mkdirSync(join(file, ".."), { recursive: true });
       const text = JSON.stringify({ auths: { [basic.host]: { auth: Buffer.from(`alice:${PASSWORD}`).toString("base64") } } });

@@ -3,7 +3,7 @@
 // umoci puts them, both in `polis bundle`'s flattened copy and in the overlay `run --image`
 // mounts over the per-layer directories; a symlink climbing out of the root is refused.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -116,6 +116,11 @@ beforeAll(async () => {
     tag: "volumes",
   });
   layout.image({ layers: [l1], config: { Volumes: { "/etc/passwd": {} }, Cmd: ["true"] }, arch: ARCH, tag: "filevolume" });
+  // a Docker schema2 manifest list (skopeo converts the OCI index when pushing with --format v2s2)
+  const mine = layout.image({ layers: [l1, vol], config: { Cmd: ["cat", "/data/seed"] }, arch: ARCH });
+  const other = layout.image({ layers: [vol], config: { Cmd: ["true"] }, arch: ARCH === "arm64" ? "amd64" : "arm64" });
+  layout.index([mine, other], "list");
+  push(layout.dir, "list", `docker://${ref("polis/list:1")}`, ["--all", "--format", "v2s2"]);
   push(layout.dir, "volumes", `docker://${ref("polis/volumes:1")}`);
   push(layout.dir, "filevolume", `docker://${ref("polis/filevolume:1")}`);
   push(layout.dir, "symlinks", `docker://${ref("polis/symlinks:1")}`);
@@ -279,7 +284,9 @@ describe("overlay or copy", () => {
       expect(pull(r, "polis/volumes:1")).toMatchObject({ code: 0, stderr: "" });
       const res = polis(r, ["create", "--image", ref("polis/volumes:1"), id, "--", "true"]);
       expect(res.code).toBe(0);
-      expect(res.stderr).toMatch(/^time=\S+ level=warning msg="overlayfs is not available \(.*\): copying the image's layers instead"\n$/);
+      expect(res.stderr).toMatch(
+        /^time=\S+ level=warning msg="overlayfs is not available \(.*\): copying the image's layers instead"\n$/,
+      );
       const rootfs = join(r, "bundles", id, "rootfs");
       expect(mountsUnder(rootfs)).toEqual([]);
       expect(readFileSync(join(rootfs, "data", "seed"), "utf8")).toBe("seeded\n");
@@ -290,5 +297,66 @@ describe("overlay or copy", () => {
       execFileSync("umount", ["-l", r]);
       rmSync(side, { recursive: true, force: true });
     }
+  });
+});
+
+describe("a Docker schema2 manifest list", () => {
+  it("pulls the host's platform from it; inspect shows the list", () => {
+    const r = root();
+    const raw = JSON.parse(
+      execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${ref("polis/list:1")}`], { encoding: "utf8" }),
+    );
+    expect(raw.mediaType).toBe("application/vnd.docker.distribution.manifest.list.v2+json");
+    expect(pull(r, "polis/list:1")).toMatchObject({ code: 0, stderr: "" });
+    const inspect = JSON.parse(polisOk(r, ["image", "inspect", ref("polis/list:1")]).stdout)[0];
+    expect(inspect.Index.mediaType).toBe("application/vnd.docker.distribution.manifest.list.v2+json");
+    expect(inspect.Manifest.mediaType).toBe("application/vnd.docker.distribution.manifest.v2+json");
+    expect(inspect.Platform).toBe(`linux/${ARCH}`);
+    expect(polis(r, ["run", "--image", ref("polis/list:1"), uniqueId("list")]).stdout).toBe("seeded\n");
+  });
+});
+
+describe("image prune", () => {
+  /** Bytes of the regular files under the store's blobs and unpacked layers, and how many of each there are. */
+  const usage = (r: string) => {
+    const out = { bytes: 0, blobs: 0, layers: 0 };
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(d, e.name));
+        else if (e.isFile()) out.bytes += statSync(join(d, e.name)).size;
+      }
+    };
+    walk(join(r, "images", "blobs"));
+    walk(join(r, "images", "layers"));
+    out.blobs = readdirSync(join(r, "images", "blobs", "sha256")).length;
+    out.layers = readdirSync(join(r, "images", "layers")).length;
+    return out;
+  };
+
+  it("reports the bytes, blobs and layers it freed, and keeps what the other image shares", () => {
+    const r = root();
+    pull(r, "polis/volumes:1");
+    pull(r, "polis/symlinks:1");
+    polisOk(r, ["tag", ref("polis/symlinks:1"), ref("polis/volumes:1")]); // the volumes image is dangling now
+    const before = usage(r);
+    const out = polisOk(r, ["image", "prune"]).stdout;
+    const after = usage(r);
+    const m =
+      /^Deleted: sha256:[0-9a-f]{64}\nTotal reclaimed space: ([\d.]+)(B|kB|MB) \((\d+) blobs, (\d+) unpacked layers\)\n$/.exec(
+        out,
+      );
+    expect(m, out).not.toBeNull();
+    const [, n, unit, blobs, layers] = m as RegExpExecArray;
+    const freed = before.bytes - after.bytes;
+    expect(freed).toBeGreaterThan(0);
+    const scale = { B: 1, kB: 1e3, MB: 1e6 }[unit as "B"];
+    expect(Math.abs(Number(n) * scale - freed)).toBeLessThanOrEqual(0.05 * scale + 1);
+    // the manifest, the config and the volume layer's blob; the layer's directory over busybox
+    expect(Number(blobs)).toBe(before.blobs - after.blobs);
+    expect(Number(blobs)).toBe(3);
+    expect(Number(layers)).toBe(before.layers - after.layers);
+    expect(Number(layers)).toBe(1);
+    // the shared busybox layer stayed: the other image still runs
+    expect(polis(r, ["run", "--image", ref("polis/symlinks:1"), uniqueId("after"), "--", "cat", "/lib/x"]).stdout).toBe("x\n");
   });
 });
