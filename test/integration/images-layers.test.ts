@@ -125,6 +125,9 @@ beforeAll(async () => {
   push(layout.dir, "filevolume", `docker://${ref("polis/filevolume:1")}`);
   push(layout.dir, "symlinks", `docker://${ref("polis/symlinks:1")}`);
   push(layout.dir, "climb", `docker://${ref("polis/climb:1")}`);
+  const lying = { desc: vol.desc, diffId: `sha256:${"0".repeat(64)}` };
+  layout.image({ layers: [l1, lying], config: { Cmd: ["true"] }, arch: ARCH, tag: "baddiffid" });
+  push(layout.dir, "baddiffid", `docker://${ref("polis/baddiffid:1")}`);
 }, 120_000);
 
 afterAll(async () => {
@@ -188,6 +191,24 @@ describe("entries under a lower layer's symlinks", () => {
     expect(readdirSync(join(r, "images", "blobs", "sha256")).sort()).toEqual(before);
     expect(readdirSync(join(r, "images", "tmp"))).toEqual([]);
     expect(existsSync(join(r, "..", "evil")) || existsSync("/evil")).toBe(false);
+  });
+});
+
+describe("a layer whose content does not match the config's rootfs.diff_ids", () => {
+  it("fails the pull with a one-line error naming the layer; the store is unchanged", () => {
+    const r = root();
+    pull(r, "polis/symlinks:1");
+    const list = (d: string) => readdirSync(join(r, "images", d)).sort();
+    const before = [list("blobs/sha256"), list("layers")];
+    const res = pull(r, "polis/baddiffid:1");
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(res.stderr).toMatch(
+      /msg="layer sha256:[0-9a-f]{64}: uncompressed content has digest sha256:[0-9a-f]{64}, but the image config's rootfs.diff_ids says sha256:0{64}"/,
+    );
+    expect([list("blobs/sha256"), list("layers")]).toEqual(before);
+    expect(list("tmp")).toEqual([]);
+    expect(polisOk(r, ["images", "-q"]).stdout.trim().split("\n")).toHaveLength(1);
   });
 });
 
