@@ -2,14 +2,17 @@
 // written through a lower layer's symlinks (`lib -> usr/lib`, absolute and relative) land where
 // umoci puts them, both in `polis bundle`'s flattened copy and in the overlay `run --image`
 // mounts over the per-layer directories; a symlink climbing out of the root is refused.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/image/manifest.js";
 import { OciLayout, push } from "../helpers/oci-layout.js";
-import { polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+import { POLIS, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 import { writeTar } from "../helpers/tarball.js";
@@ -380,4 +383,74 @@ describe("image prune", () => {
     // the shared busybox layer stayed: the other image still runs
     expect(polis(r, ["run", "--image", ref("polis/symlinks:1"), uniqueId("after"), "--", "cat", "/lib/x"]).stdout).toBe("x\n");
   });
+});
+
+describe("layer downloads", () => {
+  it("run in parallel, at most three at a time, and every layer still lands in order", async () => {
+    // a fake registry (in this process: polis runs asynchronously) that holds each blob answer
+    // a moment and counts how many are open at once
+    const sha = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+    const tars = Array.from({ length: 6 }, (_, i) =>
+      readFileSync(writeTar(join(work, `par${i}.tar`), [{ name: `f${i}`, data: `layer ${i}\n` }])),
+    );
+    const gz = tars.map((t) => gzipSync(t));
+    const config = JSON.stringify({
+      architecture: ARCH,
+      os: "linux",
+      config: { Cmd: ["true"] },
+      rootfs: { type: "layers", diff_ids: tars.map(sha) },
+    });
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha(config), size: config.length },
+      layers: gz.map((g) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: sha(g), size: g.length })),
+    });
+    const blobs = new Map<string, Buffer>([
+      [sha(config), Buffer.from(config)],
+      ...gz.map((g) => [sha(g), g] as [string, Buffer]),
+    ]);
+    let open = 0;
+    let most = 0;
+    const server = createServer((req, res) => {
+      const url = req.url ?? "";
+      if (url === "/v2/") return res.end("{}");
+      if (url.endsWith("/manifests/1")) {
+        return res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json" }).end(manifest);
+      }
+      const blob = blobs.get(url.split("/blobs/")[1] ?? "");
+      if (!blob) return res.writeHead(404).end();
+      const layer = gz.includes(blob);
+      if (layer) most = Math.max(most, ++open);
+      setTimeout(
+        () => {
+          if (layer) open--;
+          res.end(blob);
+        },
+        layer ? 300 : 0,
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+      const r = root();
+      const env = { ...process.env };
+      delete env.NODE_EXTRA_CA_CERTS;
+      const out = await new Promise<{ code: number; stderr: string }>((resolve) =>
+        execFile(POLIS, ["--root", r, "pull", "--tls-verify=false", `${host}/par/img:1`], { env }, (err, _o, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+        ),
+      );
+      expect(out.code, out.stderr).toBe(0);
+      expect(most).toBe(3);
+      // the progress lines come in layer order (each layer is unpacked over the ones below)
+      const done = out.stderr.split("\n").filter((l) => l.startsWith("Copying blob"));
+      expect(done).toEqual(gz.map((g) => expect.stringMatching(new RegExp(`^Copying blob ${sha(g).slice(7, 19)} done`))));
+      polisOk(r, ["bundle", `${host}/par/img:1`, join(r, "b")]);
+      for (let i = 0; i < 6; i++) expect(readFileSync(join(r, "b", "rootfs", `f${i}`), "utf8")).toBe(`layer ${i}\n`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  }, 60_000);
 });
