@@ -181,6 +181,8 @@ class LayerWriter implements TarSink {
   constructor(private readonly opts: UnpackOptions) {
     this.root = opts.target.replace(/\/+$/, "");
     this.layers = [this.root, ...(opts.mode === "overlay" ? (opts.lowers ?? []) : [])];
+    // overlayfs shows the topmost layer's root directory: the layer below's, unless this one has "./"
+    if (this.layers.length > 1) this.copyDirMetadata(this.layers[1], this.root);
   }
 
   entry(e: TarEntry): void {
@@ -397,15 +399,19 @@ class LayerWriter implements TarSink {
   private materialise(d: Dir): void {
     if (d.layers[0] === 0) return;
     this.dir(parentOf(d.path), true);
-    const from = `${this.layers[d.layers[0]]}/${d.path}`;
-    const st = lstatSync(from);
     const path = this.abs(d.path);
     mkdirSync(path, { mode: 0o700 });
-    if (this.asRoot) lchownSync(path, st.uid, st.gid);
-    chmodSync(path, st.mode & 0o7777);
-    for (const [name, value] of lgetxattrs(from)) if (!name.startsWith("trusted.overlay.")) lsetxattr(path, name, value);
-    this.dirTimes.push([path, st.mtimeMs / 1000]);
+    this.copyDirMetadata(`${this.layers[d.layers[0]]}/${d.path}`, path);
     d.layers.unshift(0);
+  }
+
+  /** Owner, mode, xattrs (not overlayfs's own) and, at the end, the mtime of directory `from`, onto `to`. */
+  private copyDirMetadata(from: string, to: string): void {
+    const st = lstatSync(from);
+    if (this.asRoot) lchownSync(to, st.uid, st.gid);
+    chmodSync(to, st.mode & 0o7777);
+    for (const [name, value] of lgetxattrs(from)) if (!name.startsWith("trusted.overlay.")) lsetxattr(to, name, value);
+    this.dirTimes.push([to, st.mtimeMs / 1000]);
   }
 
   /**

@@ -220,6 +220,7 @@ describe("paths that would land outside the target are refused", () => {
 
 describe("symlinked parents resolve through the layers below (overlay mode) as on a flattened root (apply mode)", () => {
   const lower = writeTar(join(work, "sym-lower.tar"), [
+    { name: ".", type: "dir", mode: 0o711, uid: 7, gid: 8, xattrs: { "user.root": "lower" } },
     { name: "usr", type: "dir" },
     { name: "usr/lib", type: "dir", mode: 0o750, uid: 5, gid: 6, xattrs: { "user.dir": "lower" } },
     { name: "usr/lib/old", data: "old" },
@@ -263,6 +264,7 @@ describe("symlinked parents resolve through the layers below (overlay mode) as o
       expect(want["usr/lib/old"]).toBeUndefined();
       expect(want.lib).toMatchObject({ type: "symlink", content: "usr/lib" });
       expect(want["usr/lib"]).toMatchObject({ mode: "0o750", uid: 5, gid: 6 });
+      expect(want["."]).toMatchObject({ mode: "0o711", uid: 7, gid: 8 });
       expect(want["usr/share/doc/q"]).toBeDefined();
       expect(want["made/here/f"]).toBeDefined();
       expect(want.hl).toMatchObject({ nlink: 2, mode: "0o640", uid: 3 });
