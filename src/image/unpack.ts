@@ -34,7 +34,7 @@ import { Writable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { PolisError } from "../errors.js";
-import { lgetxattrs, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "./libc.js";
+import { lgetxattrs, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO, splitDev } from "./libc.js";
 import { TarFormatError, TarReader, type TarEntry, type TarSink } from "./tar.js";
 
 export type UnpackMode = "apply" | "overlay";
@@ -154,7 +154,10 @@ interface Dir {
   layers: number[];
 }
 
-type Found = { kind: "dir"; layers: number[] } | { kind: "symlink"; layer: number } | { kind: "other"; layer: number; st: Stats };
+type Found =
+  | { kind: "dir"; layers: number[] }
+  | { kind: "symlink"; layer: number; st: Stats }
+  | { kind: "other"; layer: number; st: Stats };
 
 /** Symlinks followed while resolving one path before giving up (Linux's MAXSYMLINKS). */
 const MAX_SYMLINKS = 40;
@@ -382,7 +385,7 @@ class LayerWriter implements TarSink {
       if (!st) continue;
       if (!dirs) {
         if (st.isCharacterDevice() && st.rdev === 0 && this.opts.mode === "overlay") return null; // a whiteout
-        if (st.isSymbolicLink()) return { kind: "symlink", layer: i };
+        if (st.isSymbolicLink()) return { kind: "symlink", layer: i, st };
         if (!st.isDirectory()) return { kind: "other", layer: i, st };
         dirs = [i];
       } else if (st.isDirectory()) {
@@ -432,17 +435,20 @@ class LayerWriter implements TarSink {
     if (!found) throw this.escape(`hardlink target "${linkname}" does not exist in the layer`);
     if (found.kind === "dir") throw this.escape(`hardlink target "${linkname}" is a directory`);
     if (found.layer === 0) return this.abs(rel);
-    if (found.kind === "symlink" || !found.st.isFile()) {
-      throw this.escape(`hardlink target "${linkname}" is not a regular file of a lower layer`);
-    }
+    const st = found.st;
     this.dir(parentOf(rel), true);
     const from = `${this.layers[found.layer]}/${rel}`;
     const to = this.abs(rel);
-    copyFileSync(from, to, fsc.COPYFILE_EXCL);
-    if (this.asRoot) lchownSync(to, found.st.uid, found.st.gid);
-    chmodSync(to, found.st.mode & 0o7777);
+    if (st.isFile()) copyFileSync(from, to, fsc.COPYFILE_EXCL);
+    else if (st.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
+    else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
+      const kind = st.isCharacterDevice() ? S_IFCHR : st.isBlockDevice() ? S_IFBLK : S_IFIFO;
+      mknod(to, kind | (st.mode & 0o777), ...splitDev(st.rdev));
+    } else throw this.escape(`hardlink target "${linkname}" is a socket`);
+    if (this.asRoot) lchownSync(to, st.uid, st.gid);
+    if (!st.isSymbolicLink()) chmodSync(to, st.mode & 0o7777);
     for (const [name, value] of lgetxattrs(from)) lsetxattr(to, name, value);
-    lutimesSync(to, found.st.mtimeMs / 1000, found.st.mtimeMs / 1000);
+    lutimesSync(to, st.mtimeMs / 1000, st.mtimeMs / 1000);
     return to;
   }
 

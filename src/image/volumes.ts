@@ -19,7 +19,7 @@ import { join, posix } from "node:path";
 import { PolisError } from "../errors.js";
 import type { Mount } from "../spec/types.js";
 import type { ImageConfig } from "./image-config.js";
-import { lgetxattrs, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "./libc.js";
+import { lgetxattrs, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO, splitDev } from "./libc.js";
 import { resolveInRoot } from "./runtime-spec.js";
 
 /** podman's options for a volume: no set-id programs and no device nodes through it. */
@@ -79,13 +79,7 @@ function copyTree(from: string, to: string): void {
     symlinkSync(readlinkSync(from), to);
   } else {
     const kind = st.isCharacterDevice() ? S_IFCHR : st.isBlockDevice() ? S_IFBLK : S_IFIFO;
-    const r = BigInt(st.rdev); // glibc's major()/minor()
-    mknod(
-      to,
-      kind | (st.mode & 0o777),
-      Number(((r >> 8n) & 0xfffn) | ((r >> 32n) & ~0xfffn)),
-      Number((r & 0xffn) | ((r >> 12n) & ~0xffn)),
-    );
+    mknod(to, kind | (st.mode & 0o777), ...splitDev(st.rdev));
   }
   copyMetadata(from, to, st);
 }

@@ -231,6 +231,10 @@ describe("symlinked parents resolve through the layers below (overlay mode) as o
     { name: "rel2", type: "symlink", linkname: "./lib" },
     { name: "shadow", type: "dir" },
     { name: "shadow/s", data: "s" },
+    { name: "dev", type: "dir" },
+    { name: "dev/null", type: "char", major: 1, minor: 3, mode: 0o666 },
+    { name: "dev/pipe", type: "fifo", mode: 0o600, uid: 9 },
+    { name: "dev/ln", type: "symlink", linkname: "null" },
   ]);
   const upper = writeTar(join(work, "sym-upper.tar"), [
     { name: "lib/x", data: "x" },
@@ -244,6 +248,9 @@ describe("symlinked parents resolve through the layers below (overlay mode) as o
     { name: "abs/share/doc/q", data: "q" },
     { name: "shadow", type: "symlink", linkname: "usr" },
     { name: "shadow/w", data: "w" },
+    { name: "hnull", type: "hardlink", linkname: "dev/null" },
+    { name: "hpipe", type: "hardlink", linkname: "dev/pipe" },
+    { name: "hln", type: "hardlink", linkname: "dev/ln" },
   ]);
 
   it("the kernel's overlay of the per-layer directories shows the tree apply mode writes", async () => {
@@ -265,6 +272,10 @@ describe("symlinked parents resolve through the layers below (overlay mode) as o
       expect(want.lib).toMatchObject({ type: "symlink", content: "usr/lib" });
       expect(want["usr/lib"]).toMatchObject({ mode: "0o750", uid: 5, gid: 6 });
       expect(want["."]).toMatchObject({ mode: "0o711", uid: 7, gid: 8 });
+      // hard links to a lower layer's device, fifo and symlink: the target copied up, then linked
+      expect(want.hnull).toMatchObject({ type: "char", content: "1,3", mode: "0o666" });
+      expect(want.hpipe).toMatchObject({ type: "fifo", uid: 9 });
+      expect(want.hln).toMatchObject({ type: "symlink", content: "null" });
       expect(want["usr/share/doc/q"]).toBeDefined();
       expect(want["made/here/f"]).toBeDefined();
       expect(want.hl).toMatchObject({ nlink: 2, mode: "0o640", uid: 3 });
