@@ -454,3 +454,21 @@ describe("layer downloads", () => {
     }
   }, 60_000);
 });
+
+describe("pull by digest", () => {
+  it("pulls REPO@sha256:…, prints that digest, and runs it by the same name", () => {
+    const tagged = root();
+    const digest = pull(tagged, "polis/symlinks:1").stdout.trim();
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const r = root();
+    const byDigest = `${ref("polis/symlinks")}@${digest}`;
+    expect(polis(r, ["pull", "-q", "--tls-verify=false", byDigest])).toMatchObject({
+      code: 0,
+      stdout: `${digest}\n`,
+      stderr: "",
+    });
+    const [row] = JSON.parse(polisOk(r, ["images", "--format", "json"]).stdout);
+    expect(row).toMatchObject({ Repository: ref("polis/symlinks"), Tag: "<none>", Digest: digest });
+    expect(polis(r, ["run", "--image", byDigest, uniqueId("dig"), "--", "cat", "/lib/x"]).stdout).toBe("x\n");
+  });
+});
