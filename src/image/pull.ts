@@ -219,9 +219,11 @@ async function pullImage(
   // the layers below it are there (a layer's directory depends on them: symlinked parents)
   const fetches = new Map<string, Promise<void>>();
   const slot = limiter(PARALLEL);
+  let failed = false; // downloads not started yet are skipped once the pull has failed
   m.layers.forEach((l, i) => {
     if (fetches.has(l.digest) || (hasLayer(root, chains[i]) && hasBlob(root, l.digest, l.size))) return;
     const p = slot(async () => {
+      if (failed) throw new PolisError(`${what}: pull abandoned`);
       if (await fetchBlob(registry, ref.repository, l, root, o.progress)) fetched.add(l.digest);
     });
     p.catch(() => {}); // awaited below, in order
@@ -238,6 +240,9 @@ async function pullImage(
       await unpackInto(root, l.digest, diffIds[i], chains.slice(0, i + 1), fetched);
       o.say?.(`Copying blob ${l.digest.slice(7, 19)} done ${mb(l.size)}`);
     }
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
     await Promise.allSettled(fetches.values());
   }
