@@ -217,48 +217,57 @@ async function pullImage(
 ): Promise<{ image: ImageRow; layers: LayerRow[] }> {
   const m = c.manifest;
   const what = `${repoName(ref)}@${c.digest}`;
-  lease(store, [m.config.digest]);
+  lease(store, [m.config.digest, ...m.layers.map((l) => l.digest)]);
   if (m.config.size > MAX_MANIFEST) throw new PolisError(`${what}: config of ${m.config.size} bytes is too big`);
-  if (await fetchBlob(registry, ref.repository, m.config, root)) fetched.add(m.config.digest);
-  const configText = readFileSync(blobPath(root, m.config.digest), "utf8");
-  let config: ImageConfig;
-  try {
-    config = JSON.parse(configText) as ImageConfig;
-  } catch {
-    throw new PolisError(`${what}: image config ${m.config.digest} is not valid JSON`);
-  }
-  const diffIds = config.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== m.layers.length) {
-    throw new PolisError(
-      `${what}: the config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`,
-    );
-  }
-  const chains = chainIds(diffIds);
-  lease(store, [...m.layers.map((l) => l.digest), ...diffIds, ...chains]);
-  o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
 
-  // each distinct blob downloaded once, a few at a time; each layer unpacked as soon as it and
-  // the layers below it are there (a layer's directory depends on them: symlinked parents)
-  const fetches = new Map<string, Promise<void>>();
+  // The config and each distinct blob download at once (layers a few at a time): the config is
+  // only needed from the unpacking on, which saves a registry round trip before the first layer
+  // byte. Each layer is unpacked as soon as it and the layers below it are there (a layer's
+  // directory depends on them: symlinked parents). A blob already in the store costs a stat.
+  const configFetch = fetchBlob(registry, ref.repository, m.config, root);
+  configFetch.catch(() => {}); // awaited below
+  const fetches = new Map<string, Promise<boolean>>();
   const slot = limiter(PARALLEL);
   let failed = false; // downloads not started yet are skipped once the pull has failed
-  m.layers.forEach((l, i) => {
-    if (fetches.has(l.digest) || (hasLayer(root, chains[i]) && hasBlob(root, l.digest, l.size))) return;
+  for (const l of m.layers) {
+    if (fetches.has(l.digest)) continue;
     const p = slot(async () => {
       if (failed) throw new PolisError(`${what}: pull abandoned`);
-      if (await fetchBlob(registry, ref.repository, l, root, o.progress)) fetched.add(l.digest);
+      const downloaded = await fetchBlob(registry, ref.repository, l, root, o.progress);
+      if (downloaded) fetched.add(l.digest);
+      return downloaded;
     });
     p.catch(() => {}); // awaited below, in order
     fetches.set(l.digest, p);
-  });
+  }
+  let configText: string;
+  let config: ImageConfig;
+  let diffIds: string[];
   try {
+    if (await configFetch) fetched.add(m.config.digest);
+    configText = readFileSync(blobPath(root, m.config.digest), "utf8");
+    try {
+      config = JSON.parse(configText) as ImageConfig;
+    } catch {
+      throw new PolisError(`${what}: image config ${m.config.digest} is not valid JSON`);
+    }
+    const ids = config.rootfs?.diff_ids;
+    if (!Array.isArray(ids) || ids.length !== m.layers.length) {
+      throw new PolisError(
+        `${what}: the config lists ${Array.isArray(ids) ? ids.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`,
+      );
+    }
+    diffIds = ids;
+    const chains = chainIds(diffIds);
+    lease(store, [...diffIds, ...chains]);
+    o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
     for (let i = 0; i < m.layers.length; i++) {
       const l = m.layers[i];
-      if (!fetches.has(l.digest)) {
+      const downloaded = await fetches.get(l.digest);
+      if (!downloaded && hasLayer(root, chains[i])) {
         o.say?.(`Copying blob ${l.digest.slice(7, 19)} skipped: already exists`);
         continue;
       }
-      await fetches.get(l.digest);
       await unpackInto(root, l.digest, diffIds[i], chains.slice(0, i + 1), fetched);
       o.say?.(`Copying blob ${l.digest.slice(7, 19)} done ${mb(l.size)}`);
     }
@@ -266,7 +275,7 @@ async function pullImage(
     failed = true;
     throw e;
   } finally {
-    await Promise.allSettled(fetches.values());
+    await Promise.allSettled([configFetch, ...fetches.values()]);
   }
 
   const platform = formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
