@@ -21,6 +21,8 @@ export const EXTRA_CA_ENV = "POLIS_EXTRA_CA_CERTS";
 
 /** No byte for this long on a connection (connect, headers, body): it is given up (undici's default). */
 const IDLE_TIMEOUT_MS = 300_000;
+/** Some CDNs in front of registries refuse requests without one (fetch sent "node"). */
+const USER_AGENT = "polis";
 /** Answers with a longer body than this are not drained for reuse when dropped: the socket is closed. */
 const DRAIN_LIMIT = 1 << 20;
 
@@ -112,7 +114,9 @@ export class HttpClient {
     const mod = (secure ? load("node:https") : load("node:http")) as HttpModule;
     const agent = secure ? (this.secure ??= this.secureAgent()) : (this.plain ??= new mod.Agent({ keepAlive: true }));
     return new Promise((resolve, reject) => {
-      const req = mod.request(u, { headers, agent, timeout: IDLE_TIMEOUT_MS }, (res) => resolve(new HttpResponse(res)));
+      const req = mod.request(u, { headers: { "user-agent": USER_AGENT, ...headers }, agent, timeout: IDLE_TIMEOUT_MS }, (res) =>
+        resolve(new HttpResponse(res)),
+      );
       req.on("error", (e) => reject(new NetworkError(e)));
       req.on("timeout", () =>
         req.destroy(Object.assign(new Error(`no answer for ${IDLE_TIMEOUT_MS / 1000} s`), { code: "ETIMEDOUT" })),

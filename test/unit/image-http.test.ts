@@ -49,6 +49,19 @@ describe("registry transport", () => {
     expect(error.cause.code).toBe("ECONNRESET");
   });
 
+  it("says who it is (a User-Agent) and sends the headers it is given", async () => {
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const port = await listen(
+      createHttp((req, res) => {
+        seen.push(req.headers);
+        res.end("ok");
+      }),
+    );
+    const res = await new HttpClient({ ca: [], verify: true }).get(`http://127.0.0.1:${port}/v2/`, { accept: "x/y" });
+    expect(await res.text()).toBe("ok");
+    expect(seen[0]).toMatchObject({ "user-agent": "polis", accept: "x/y" });
+  });
+
   it("a refused connection is a NetworkError naming the address", async () => {
     const port = await listen(createHttp(() => {}));
     servers.pop()?.close();
