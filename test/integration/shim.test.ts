@@ -288,6 +288,29 @@ describe("polis-shim", () => {
     expect(stdout()).toBe("resumed\n");
   });
 
+  // The shim reads the plan through a buffer: a byte that came in the same read as the plan's END
+  // must still answer the PAUSE (not be dropped with the buffer, nor leave the child waiting).
+  // One write of plan + answer, so that the shim's first read gets both.
+  it("takes a RESUME or ABORT sent in one write with the plan", async () => {
+    for (const answer of ["R", "A"]) {
+      const plan = clone(new Plan(), NS.uts, "wait")
+        .add(OpCode.PAUSE, "hooks.createRuntime", "run createRuntime hooks", "early")
+        .add(OpCode.SETHOSTNAME, "hostname", "set hostname", "early-answer");
+      exec(plan, ["hostname"]);
+      const child = spawn(shimPath(), ["3"], { stdio: ["ignore", "pipe", "inherit", "pipe"] });
+      pids.push(child.pid!);
+      const stdout = collect(child.stdout);
+      const sync = child.stdio[3] as import("node:net").Socket;
+      sync.on("data", () => undefined);
+      sync.write(Buffer.concat([plan.encode(), Buffer.from(answer)]));
+      const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+      sync.destroy();
+      // an abort ends the child (exit 1); the foreground shim reports its status
+      expect(code).toBe(answer === "R" ? 0 : 1);
+      expect(stdout()).toBe(answer === "R" ? "early-answer\n" : "");
+    }
+  });
+
   it("blocks on the exec fifo until it is opened for reading", async () => {
     const dir = tempDir("polis-shim-fifo-");
     const fifo = join(dir, "exec.fifo");
