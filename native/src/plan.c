@@ -19,6 +19,7 @@
    if something did, wait_resume() still gets it (plan_take_byte). */
 static char inbuf[65536];
 static size_t inpos, inlen;
+static bool got_any;
 
 static int read_full(int fd, void *buf, size_t len) {
   char *p = buf;
@@ -30,6 +31,7 @@ static int read_full(int fd, void *buf, size_t len) {
       if (n == 0) { errno = EPIPE; return -1; } /* Node went away mid-plan */
       inpos = 0;
       inlen = (size_t)n;
+      got_any = true;
     }
     size_t take = inlen - inpos < len ? inlen - inpos : len;
     memcpy(p, inbuf + inpos, take);
@@ -39,6 +41,8 @@ static int read_full(int fd, void *buf, size_t len) {
   }
   return 0;
 }
+
+bool plan_got_nothing(void) { return !got_any; }
 
 bool plan_take_byte(char *c) {
   if (inpos == inlen) return false;
