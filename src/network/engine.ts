@@ -58,8 +58,6 @@ export function prepareNetwork(g: GlobalOptions, id: string, flags: NetworkFlags
   const ports: PortMapping[] = flags.publish.flatMap(parsePublish);
   const network = mode === "bridge" ? settings.defaultNetwork : mode;
   const store = Store.open(g.root);
-  // Open until the attach: closing the process's only connection checkpoints the WAL (~5 ms).
-  let kept = false;
   try {
     // Fail before anything exists: the network must be there (the default one is made here).
     const net = findNetwork(store, settings, network);
@@ -71,29 +69,26 @@ export function prepareNetwork(g: GlobalOptions, id: string, flags: NetworkFlags
     writeNames(g.root, id, hostsText(id, new Map(), []));
     preloadNft(); // while the shim clones the init, not on the attach's path
     phase("network reserve");
-    kept = true;
     return {
       editSpec: (spec) => {
         ownNetns(spec, network);
         addNamesMounts(spec, g.root, id);
       },
       afterInit: async (pid) => {
+        const s = Store.open(g.root);
         try {
-          reserve(g.root, store, settings, { containerId: id, network: net.name, ips: flags.ips, aliases: flags.aliases, ports });
+          reserve(g.root, s, settings, { containerId: id, network: net.name, ips: flags.ips, aliases: flags.aliases, ports });
           phase("network addresses");
-          await plumb(g.root, store, settings, id, net.name, pid);
+          await plumb(g.root, s, settings, id, net.name, pid);
           phase("network attach");
         } finally {
-          store.close();
+          s.close();
         }
       },
-      undo: () => {
-        store.close();
-        return abandon(g, settings, id);
-      },
+      undo: () => abandon(g, settings, id),
     };
   } finally {
-    if (!kept) store.close();
+    store.close();
   }
 }
 
