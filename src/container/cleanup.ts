@@ -5,7 +5,7 @@ import { rmSync } from "node:fs";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import type { Store } from "../state/store.js";
-import type { ContainerRecord } from "../state/types.js";
+import type { ContainerRecord, ResourceRow } from "../state/types.js";
 import { recordedCgroup } from "./cgroup.js";
 import { initAlive, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
@@ -18,7 +18,7 @@ export async function cleanupContainer(
   g: GlobalOptions,
   store: Store,
   rec: ContainerRecord,
-  opts: { runPoststop: boolean },
+  opts: { runPoststop: boolean; keep?: (row: ResourceRow) => boolean },
 ): Promise<void> {
   // Like runc's destroy: every step runs even when an earlier one failed, and the first failure
   // is reported at the end. Above all the row goes: a row that cannot be removed can never be
@@ -69,7 +69,7 @@ export async function cleanupContainer(
   });
   // What rooms beside the runtime attached (addresses, bundles, monitors), now that no process
   // of the container is left to use it.
-  await attempt("release the container's resources", () => releaseResources(g, store, rec.id));
+  await attempt("release the container's resources", () => releaseResources(g, store, rec.id, opts.keep));
   await attempt(`remove ${rec.stateDir}`, () => rmSync(rec.stateDir, { recursive: true, force: true }));
   await attempt("remove the container's state", () => store.remove(rec.id));
   if (opts.runPoststop && rec.config.hooks?.poststop?.length) {
