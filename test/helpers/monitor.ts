@@ -32,13 +32,13 @@ export function runMonitored(root: string, script: string, flags: string[], edit
     c.process.args = ["sh", "-c", script];
     edit(c);
   });
+  const cgroup = cgroupLeaf(bundle, id);
   polisOk(root, ["run", "--detach", ...flags, "--bundle", bundle, id]);
   return {
     id,
     bundle,
     inspect: () => JSON.parse(polisOk(root, ["inspect", id]).stdout)[0],
     remove: () => {
-      const cgroup = cgroupLeaf(bundle, id);
       const r = polis(root, ["delete", "--force", id]);
       rmSync(bundle, { recursive: true, force: true });
       // Where a leak starts: a delete that failed, or one that said it was done and was not.
