@@ -35,9 +35,17 @@ async function deleteLocked(g: GlobalOptions, store: Store, o: DeleteOptions, in
   if (!rec) {
     // containerd calls `delete --force` twice: the second must succeed. A polis killed before
     // its container row existed may still have left resources (a generated bundle): free them.
-    // (awaited here: the store closes in `finally`, and a releaser may be asynchronous)
-    if (o.force) return await releaseResources(g, store, o.id);
-    throw new PolisError("container does not exist");
+    if (!o.force) throw new PolisError("container does not exist");
+    const held = store.resourcesOf(o.id).length;
+    await releaseResources(g, store, o.id);
+    // A release may have stopped a `polis create` still running for this id (a monitor's): what
+    // it made before it was stopped, its row first, goes too.
+    const late = held > 0 ? store.get(o.id) : undefined;
+    if (late) {
+      await cleanupContainer(g, store, late, { runPoststop: false });
+      store.appendEvent({ type: "container", action: "delete", id: o.id, attributes: { durationMs: elapsedMs() } });
+    }
+    return;
   }
   const status = liveStatus(rec, () => recordedCgroup(rec).isFrozen());
   if (!o.force && (status === "running" || status === "paused" || status === "creating")) {

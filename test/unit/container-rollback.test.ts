@@ -344,6 +344,29 @@ describe("the seam to the rooms beside the runtime (afterInit, resource release)
     }
   });
 
+  it("delete --force of an id whose create was still running: the row that create made while being stopped goes too", async () => {
+    const { setResourceReleaser } = await import("../../src/container/resources.js");
+    // The monitor's releaser stops the monitor and the `polis create` it runs; that create had
+    // made its row (and cgroup) just before. Here: a create that completes inside the release.
+    setResourceReleaser(async () => {
+      await createContainer(g, opts("racing"));
+      cgroup.calls = [];
+    });
+    try {
+      const store = Store.open(g.root);
+      store.addResource("racing", "test", "monitor");
+      store.close();
+      await deleteContainer(g, { id: "racing", force: true });
+      expectNothingLeft("racing");
+      const s2 = Store.open(g.root);
+      expect(s2.resourcesOf("racing")).toEqual([]);
+      expect(s2.listEvents({ id: "racing", action: "delete" })).toHaveLength(1);
+      s2.close();
+    } finally {
+      setResourceReleaser(undefined);
+    }
+  });
+
   it("a resource kind no room releases is an error naming the container, kind and name", async () => {
     const { releaseResource } = await import("../../src/resources/release.js");
     const store = Store.open(g.root);
