@@ -3,28 +3,18 @@
 // overlayfs, then record the image and its name in one transaction. A failing pull removes
 // what it fetched that nothing else refers to: the store is as it was.
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { Store } from "../state/store.js";
 import { recordImages, type ImageRow, type LayerRow, type NameRow } from "../state/images.js";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
+import { phase } from "../timing.js";
 import { rfc3339Nano } from "../time.js";
-import {
-  blobPath,
-  collectGarbage,
-  ensureDirs,
-  hasBlob,
-  hasLayer,
-  hex,
-  layerDir,
-  lease,
-  putBlob,
-  release,
-  tmpPath,
-} from "./content.js";
+import { blobPath, chainIds, collectGarbage, ensureDirs, hasBlob, hasLayer, lease, putBlob, release } from "./content.js";
 import type { Credentials } from "./credentials.js";
 import { findCredentials } from "./credentials.js";
 import { fetchBlob, type Progress } from "./fetch-blob.js";
+import { EXTRA_CA_ENV, type TlsSettings } from "./http.js";
 import {
   formatPlatform,
   hostPlatform,
@@ -39,7 +29,7 @@ import {
 import { apiHost, formatReference, manifestKey, parseReference, repoName, type Reference } from "./reference.js";
 import { settingsFor, type RegistriesConfig, type RegistrySettings } from "./registries.js";
 import { Registry, RegistryError } from "./registry.js";
-import { unpackLayer } from "./unpack.js";
+import { unpackInto } from "./layer-store.js";
 import type { ImageConfig } from "./image-config.js";
 
 /** Layers fetched at once (containerd: 3, containers/image: 6; two cores here). */
@@ -68,7 +58,13 @@ export interface PullResult {
   name: string;
 }
 
-export async function pull(root: string, store: Store, o: PullOptions): Promise<PullResult> {
+/**
+ * `openStore` is called once the first request is on its way, so that opening the state
+ * database (a few ms, more on a fresh root) overlaps the registry's answer.
+ */
+export async function pull(root: string, openStore: () => Store, o: PullOptions): Promise<PullResult> {
+  let store: Store | undefined;
+  const db = () => (store ??= openStore());
   const ref = parseReference(o.reference);
   const settings = settingsFor(o.registries, ref.registry);
   const sources = [...settings.mirrors, ref.registry];
@@ -83,15 +79,15 @@ export async function pull(root: string, store: Store, o: PullOptions): Promise<
       host: apiHost(source),
       insecure: s.insecure || o.tlsVerify === false,
       credentials: creds,
-      tls: tlsFor(s, o.tlsVerify),
+      tls: tlsFor(s, o.tlsVerify, o.env),
     });
     const fetched = new Set<string>();
     try {
-      return await pullFrom(registry, ref, root, store, o, fetched);
+      return await pullFrom(registry, ref, root, db, o, fetched);
     } catch (e) {
       // only what this attempt added and nothing references: the store is as it was
       try {
-        collectGarbage(store, root, fetched);
+        if (store) collectGarbage(store, root, fetched);
       } catch (cleanup) {
         log.warn("pull cleanup failed", { error: (cleanup as Error).message });
       }
@@ -99,7 +95,7 @@ export async function pull(root: string, store: Store, o: PullOptions): Promise<
       log.warn(`mirror ${source} failed, trying the next source`, { error: e.message });
       lastErr = e;
     } finally {
-      release(store);
+      if (store) release(store);
     }
   }
   throw lastErr;
@@ -109,12 +105,16 @@ async function pullFrom(
   registry: Registry,
   ref: Reference,
   root: string,
-  store: Store,
+  db: () => Store,
   o: PullOptions,
   fetched: Set<string>,
 ): Promise<PullResult> {
   const name = formatReference(ref);
-  const top = await getManifest(registry, ref.repository, manifestKey(ref), name);
+  const asked = getManifest(registry, ref.repository, manifestKey(ref), name);
+  asked.catch(() => {}); // awaited below, after the store is open (which may fail first)
+  const store = db();
+  const top = await asked;
+  phase("registry ping and manifest");
   if (ref.digest && top.digest !== ref.digest) {
     throw new PolisError(`${name}: the registry sent a manifest with digest ${top.digest}`);
   }
@@ -156,6 +156,7 @@ async function pullFrom(
   for (const c of chosen) stored(c.digest, c.body);
   if (index) stored(index.digest, index.body);
 
+  phase("config and layers");
   const now = rfc3339Nano();
   const nameRow: NameRow = {
     name: ref.digest ? `${repoName(ref)}@${ref.digest}` : `${repoName(ref)}:${ref.tag}`,
@@ -172,11 +173,20 @@ async function pullFrom(
     index && { digest: index.digest, mediaType: index.mediaType, manifest: index.body.toString("utf8") },
   );
   store.appendEvent({ type: "image", action: "pull", id: nameRow.name, attributes: { digest: top.digest, image: primary } });
+  phase("record image");
   return { digest: top.digest, image: primary, name: nameRow.name };
 }
 
-/** CA files from the config, and --tls-verify=false (also a configured insecure registry: docker skips verification for those). */
-export function tlsFor(s: RegistrySettings, tlsVerify: boolean | undefined): { ca: string[]; verify: boolean } {
+/**
+ * CA files from the config (read now: a missing one is an error), the launcher's moved
+ * NODE_EXTRA_CA_CERTS (read only if a verified TLS connection is made), and --tls-verify=false
+ * (also a configured insecure registry: docker skips verification for those).
+ */
+export function tlsFor(
+  s: RegistrySettings,
+  tlsVerify: boolean | undefined,
+  env: Record<string, string | undefined> = process.env,
+): TlsSettings {
   const ca = s.ca.map((file) => {
     try {
       return readFileSync(file, "utf8");
@@ -184,7 +194,7 @@ export function tlsFor(s: RegistrySettings, tlsVerify: boolean | undefined): { c
       throw new PolisError(`registries: CA file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   });
-  return { ca, verify: tlsVerify !== false && !s.insecure };
+  return { ca, caFile: env[EXTRA_CA_ENV] || undefined, verify: tlsVerify !== false && !s.insecure };
 }
 
 function tryPick(list: Descriptor[], want: Platform, name: string): Descriptor | undefined {
@@ -207,36 +217,66 @@ async function pullImage(
 ): Promise<{ image: ImageRow; layers: LayerRow[] }> {
   const m = c.manifest;
   const what = `${repoName(ref)}@${c.digest}`;
-  lease(store, [m.config.digest]);
+  lease(store, [m.config.digest, ...m.layers.map((l) => l.digest)]);
   if (m.config.size > MAX_MANIFEST) throw new PolisError(`${what}: config of ${m.config.size} bytes is too big`);
-  if (await fetchBlob(registry, ref.repository, m.config, root)) fetched.add(m.config.digest);
-  const configText = readFileSync(blobPath(root, m.config.digest), "utf8");
-  let config: ImageConfig;
-  try {
-    config = JSON.parse(configText) as ImageConfig;
-  } catch {
-    throw new PolisError(`${what}: image config ${m.config.digest} is not valid JSON`);
-  }
-  const diffIds = config.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== m.layers.length) {
-    throw new PolisError(
-      `${what}: the config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`,
-    );
-  }
-  lease(store, [...m.layers.map((l) => l.digest), ...diffIds]);
-  o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
 
-  // each distinct layer once: download, unpack for overlayfs, check the diff_id
-  const jobs = m.layers.map((l, i) => ({ layer: l, diffId: diffIds[i] }));
-  const unique = [...new Map(jobs.map((j) => [j.diffId, j])).values()];
-  let next = 0;
-  const worker = async () => {
-    while (next < unique.length) {
-      const j = unique[next++];
-      await pullLayer(registry, ref.repository, j.layer, j.diffId, root, o, fetched);
+  // The config and each distinct blob download at once (layers a few at a time): the config is
+  // only needed from the unpacking on, which saves a registry round trip before the first layer
+  // byte. Each layer is unpacked as soon as it and the layers below it are there (a layer's
+  // directory depends on them: symlinked parents). A blob already in the store costs a stat.
+  const configFetch = fetchBlob(registry, ref.repository, m.config, root);
+  configFetch.catch(() => {}); // awaited below
+  const fetches = new Map<string, Promise<boolean>>();
+  const slot = limiter(PARALLEL);
+  let failed = false; // downloads not started yet are skipped once the pull has failed
+  for (const l of m.layers) {
+    if (fetches.has(l.digest)) continue;
+    const p = slot(async () => {
+      if (failed) throw new PolisError(`${what}: pull abandoned`);
+      const downloaded = await fetchBlob(registry, ref.repository, l, root, o.progress);
+      if (downloaded) fetched.add(l.digest);
+      return downloaded;
+    });
+    p.catch(() => {}); // awaited below, in order
+    fetches.set(l.digest, p);
+  }
+  let configText: string;
+  let config: ImageConfig;
+  let diffIds: string[];
+  try {
+    if (await configFetch) fetched.add(m.config.digest);
+    configText = readFileSync(blobPath(root, m.config.digest), "utf8");
+    try {
+      config = JSON.parse(configText) as ImageConfig;
+    } catch {
+      throw new PolisError(`${what}: image config ${m.config.digest} is not valid JSON`);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, unique.length) }, worker));
+    const ids = config.rootfs?.diff_ids;
+    if (!Array.isArray(ids) || ids.length !== m.layers.length) {
+      throw new PolisError(
+        `${what}: the config lists ${Array.isArray(ids) ? ids.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`,
+      );
+    }
+    diffIds = ids;
+    const chains = chainIds(diffIds);
+    lease(store, [...diffIds, ...chains]);
+    o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
+    for (let i = 0; i < m.layers.length; i++) {
+      const l = m.layers[i];
+      const downloaded = await fetches.get(l.digest);
+      if (!downloaded && hasLayer(root, chains[i])) {
+        o.say?.(`Copying blob ${l.digest.slice(7, 19)} skipped: already exists`);
+        continue;
+      }
+      await unpackInto(root, l.digest, diffIds[i], chains.slice(0, i + 1), fetched);
+      o.say?.(`Copying blob ${l.digest.slice(7, 19)} done ${mb(l.size)}`);
+    }
+  } catch (e) {
+    failed = true;
+    throw e;
+  } finally {
+    await Promise.allSettled([configFetch, ...fetches.values()]);
+  }
 
   const platform = formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
   const size = m.config.size + m.layers.reduce((a, l) => a + l.size, 0);
@@ -257,37 +297,20 @@ async function pullImage(
   };
 }
 
-async function pullLayer(
-  registry: Registry,
-  repo: string,
-  layer: Descriptor,
-  diffId: string,
-  root: string,
-  o: PullOptions,
-  fetched: Set<string>,
-): Promise<void> {
-  if (hasLayer(root, diffId) && hasBlob(root, layer.digest, layer.size)) {
-    o.say?.(`Copying blob ${layer.digest.slice(7, 19)} skipped: already exists`);
-    return;
-  }
-  if (await fetchBlob(registry, repo, layer, root, o.progress)) fetched.add(layer.digest);
-  if (hasLayer(root, diffId)) return;
-  const tmp = tmpPath(root, `layer-${hex(diffId)}`);
-  mkdirSync(tmp, { mode: 0o755 });
-  try {
-    await unpackLayer(blobPath(root, layer.digest), { target: tmp, mode: "overlay", layer: layer.digest, diffId });
+/** Runs at most `n` of the functions given to it at once. */
+function limiter(n: number): <T>(f: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (f) => {
+    if (running >= n) await new Promise<void>((r) => waiting.push(r));
+    running++;
     try {
-      renameSync(tmp, layerDir(root, diffId));
-      fetched.add(diffId);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
-      // another pull unpacked the same layer first: theirs is as good
+      return await f();
+    } finally {
+      running--;
+      waiting.shift()?.();
     }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-  o.say?.(`Copying blob ${layer.digest.slice(7, 19)} done ${mb(layer.size)}`);
+  };
 }
 
 async function getManifest(
