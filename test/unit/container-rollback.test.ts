@@ -72,7 +72,8 @@ vi.mock("../../src/container/cgroup.js", async (orig) => ({
   newCgroupManager: () => cgroup,
   recordedCgroup: () => cgroup,
 }));
-vi.mock("../../src/container/launch.js", () => ({ launchInit: () => launch.impl() }));
+// planInit's plan only goes to launchInit, which is the fake here.
+vi.mock("../../src/container/launch.js", () => ({ planInit: async () => ({ ops: [] }), launchInit: () => launch.impl() }));
 vi.mock("../../src/container/start.js", () => ({
   startCreated: async (_store: unknown, rec: { id: string }) => void started.push(rec.id),
 }));
