@@ -255,7 +255,9 @@ export const COMMANDS: CommandSpec[] = [
     summary: "manage networks: create ls inspect rm prune connect disconnect reload",
     usage: "create|ls|inspect|rm|prune|connect|disconnect|reload [command options] [arguments...]",
     description:
-      "network create [--subnet CIDR] [--gateway IP] [--ip-range CIDR] [--ipv6] [--internal] [--disable-dns] [--mtu N] [--label k=v] NAME\n" +
+      "network create [-d bridge|macvlan|ipvlan] [-o parent=IF] [-o mode=M] [--subnet CIDR]\n" +
+      "               [--gateway IP] [--ip-range CIDR] [--ipv6] [--internal] [--disable-dns]\n" +
+      "               [--mtu N] [--label k=v] NAME\n" +
       "network ls [--format table|json] [-q]        network inspect NAME...\n" +
       "network rm [--force] NAME...                 network prune\n" +
       "network connect [--ip IP] [--alias NAME] NET ID    network disconnect NET ID\n" +
@@ -271,7 +273,14 @@ export const COMMANDS: CommandSpec[] = [
       { name: "disable-dns", type: "boolean", description: "create: containers do not get each other's names" },
       { name: "mtu", type: "number", default: 0, description: "create: MTU of the bridge and interfaces" },
       { name: "label", type: "strings", description: "create: a label key=value" },
-      { name: "driver", alias: "d", type: "string", default: "bridge", description: "create: network driver (bridge)" },
+      {
+        name: "driver",
+        alias: "d",
+        type: "string",
+        default: "bridge",
+        description: "create: network driver (bridge, macvlan, ipvlan)",
+      },
+      { name: "opt", alias: "o", type: "strings", description: "create: driver option key=value (parent=IF, mode=M, mtu=N)" },
       { name: "format", type: "string", default: "table", description: "ls: table or json" },
       { name: "quiet", alias: "q", type: "boolean", description: "ls: only names" },
       { name: "force", alias: "f", type: "boolean", description: "rm: also delete the containers on the network" },

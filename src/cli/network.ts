@@ -5,7 +5,7 @@ import { tabwriter } from "./list.js";
 
 /** The flags each subcommand accepts (the table in commands.ts is their union). */
 const FLAGS: Record<string, string[]> = {
-  create: ["subnet", "gateway", "ip-range", "ipv6", "internal", "disable-dns", "mtu", "label", "driver"],
+  create: ["subnet", "gateway", "ip-range", "ipv6", "internal", "disable-dns", "mtu", "label", "driver", "opt"],
   ls: ["format", "quiet"],
   inspect: [],
   rm: ["force"],
@@ -46,8 +46,7 @@ export async function run(ctx: CliContext): Promise<number | void> {
   try {
     switch (sub) {
       case "create": {
-        const driver = str(ctx, "driver") ?? "bridge";
-        if (driver !== "bridge") throw new PolisError(`--driver ${driver}: only "bridge" is supported`);
+        const { parseOptions } = await import("../network/drivers.js");
         const { createNetwork } = await import("../network/networks.js");
         const net = createNetwork(store, settings, {
           name: args[0],
@@ -59,6 +58,8 @@ export async function run(ctx: CliContext): Promise<number | void> {
           disableDns: bool(ctx, "disable-dns"),
           mtu: num(ctx, "mtu"),
           labels: labels(list(ctx, "label")),
+          driver: str(ctx, "driver") ?? "bridge",
+          options: parseOptions(list(ctx, "opt")),
         });
         out(`${net.name}\n`);
         return;

@@ -4,17 +4,20 @@
 //            the tenth (`run --image`, when the kernel allows the mount)
 //   copy:    every layer applied in order onto a plain directory (`polis bundle`, and the
 //            fallback when overlayfs is not available)
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+// The image's Volumes become directories under <bundle>/volumes/, bind-mounted (volumes.ts).
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import type { Store } from "../state/store.js";
 import { layersOf, type ImageRow } from "../state/images.js";
-import { blobPath, hasBlob, hasLayer, hex, layerDir, lease, release, tmpPath } from "./content.js";
+import { blobPath, chainIds, hasBlob, hasLayer, layerDir, lease, release } from "./content.js";
 import { resolveImage } from "./catalog.js";
 import type { ImageConfig } from "./image-config.js";
 import { mountOverlay } from "./libc.js";
+import { unpackInto } from "./layer-store.js";
 import { imageSpec } from "./runtime-spec.js";
+import { makeVolumes, volumePaths } from "./volumes.js";
 import { unpackLayer } from "./unpack.js";
 
 export type RootfsMode = "overlay" | "copy";
@@ -38,10 +41,13 @@ export interface Bundle {
 export async function makeBundle(store: Store, root: string, ref: string, o: BundleOptions): Promise<Bundle> {
   const { image } = resolveImage(store, ref);
   const layers = layersOf(store, image.id);
-  lease(store, [image.id, ...layers.flatMap((l) => [l.digest, l.diffId])]);
+  const config = JSON.parse(image.config) as ImageConfig;
+  const volumes = volumePaths(config, ref);
+  const chains = chainIds(layers.map((l) => l.diffId));
+  lease(store, [image.id, ...layers.flatMap((l) => [l.digest, l.diffId]), ...chains]);
   try {
-    for (const l of layers) {
-      if (!hasBlob(root, l.digest) && !hasLayer(root, l.diffId)) {
+    for (const [i, l] of layers.entries()) {
+      if (!hasBlob(root, l.digest) && !hasLayer(root, chains[i])) {
         throw new PolisError(`${ref}: layer ${l.digest} is missing from the store: pull the image again`);
       }
     }
@@ -61,9 +67,10 @@ export async function makeBundle(store: Store, root: string, ref: string, o: Bun
     let mode = o.mode;
     if (mode === "overlay" && layers.length > 0) {
       try {
-        for (const l of layers) await ensureLayer(root, l.digest, l.diffId);
-        const lower = layers
-          .map((l) => layerDir(root, l.diffId))
+        // made from its blob when prune or an older polis (layers by diff_id) left only the blob
+        for (const [i, l] of layers.entries()) await unpackInto(root, l.digest, l.diffId, chains.slice(0, i + 1));
+        const lower = chains
+          .map((c) => layerDir(root, c))
           .reverse()
           .join(":");
         mkdirSync(join(o.dir, "upper"), { mode: 0o755 });
@@ -85,28 +92,12 @@ export async function makeBundle(store: Store, root: string, ref: string, o: Bun
         await unpackLayer(blobPath(root, l.digest), { target: rootfs, mode: "apply", layer: l.digest, diffId: l.diffId });
       }
     }
-    const spec = imageSpec(JSON.parse(image.config) as ImageConfig, { rootfs, args: o.args, hostname: o.hostname, image: ref });
+    const spec = imageSpec(config, { rootfs, args: o.args, hostname: o.hostname, image: ref });
+    const mounts = makeVolumes(o.dir, rootfs, volumes, ref);
+    if (mounts.length) spec.mounts = [...(spec.mounts ?? []), ...mounts];
     writeFileSync(join(o.dir, "config.json"), JSON.stringify(spec, null, "\t"));
     return { dir: o.dir, image, mode };
   } finally {
     release(store);
-  }
-}
-
-/** The unpacked layer for overlayfs, made from its blob when prune or an older polis left only the blob. */
-async function ensureLayer(root: string, digest: string, diffId: string): Promise<void> {
-  if (hasLayer(root, diffId)) return;
-  const tmp = tmpPath(root, `layer-${hex(diffId)}`);
-  mkdirSync(tmp, { mode: 0o755 });
-  try {
-    await unpackLayer(blobPath(root, digest), { target: tmp, mode: "overlay", layer: digest, diffId });
-    try {
-      renameSync(tmp, layerDir(root, diffId));
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,7 @@
 // The on-disk half of the image store, under <root>/images/:
 //   blobs/sha256/<hex>   every blob (manifest, index, config, layer) by digest, shared by images
-//   layers/<hex>         a layer unpacked for overlayfs, by its diff_id
+//   layers/<hex>         a layer unpacked for overlayfs, by its chain id (its diff_id and those
+//                        below it: a symlink below decides where an entry lands)
 //   tmp/                 downloads and unpacks in progress (<name>.<pid>.<random>)
 // A blob gets its digest name only after its content was verified, and an unpacked layer its
 // name only once complete (rename is the commit point), so a polis killed at any moment leaves
@@ -11,11 +12,11 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmS
 import { join } from "node:path";
 import { bootId, isSameProcess, processStartTime } from "../linux/proc.js";
 import type { Store } from "../state/store.js";
-import { addLeases, allLeases, removeLeases, removeLeasesOf, referencedDigests } from "../state/images.js";
+import { addLeases, allLeases, layerStacks, removeLeases, removeLeasesOf, referencedDigests } from "../state/images.js";
 
 export const imagesDir = (root: string) => join(root, "images");
 export const blobPath = (root: string, digest: string) => join(root, "images", "blobs", "sha256", hex(digest));
-export const layerDir = (root: string, diffId: string) => join(root, "images", "layers", hex(diffId));
+export const layerDir = (root: string, chainId: string) => join(root, "images", "layers", hex(chainId));
 export const tmpDir = (root: string) => join(root, "images", "tmp");
 
 export function hex(digest: string): string {
@@ -41,9 +42,22 @@ export function hasBlob(root: string, digest: string, size?: number): boolean {
   }
 }
 
-export function hasLayer(root: string, diffId: string): boolean {
+/**
+ * The image-spec's chain ids of a layer stack, bottom first: the first layer's is its diff_id,
+ * each next one sha256("<chain id below> <diff_id>").
+ */
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) {
+    const below = out.at(-1);
+    out.push(below ? `sha256:${createHash("sha256").update(`${below} ${d}`).digest("hex")}` : d);
+  }
+  return out;
+}
+
+export function hasLayer(root: string, chainId: string): boolean {
   try {
-    return statSync(layerDir(root, diffId)).isDirectory();
+    return statSync(layerDir(root, chainId)).isDirectory();
   } catch {
     return false;
   }
@@ -111,13 +125,15 @@ export function collectGarbage(store: Store, root: string, only?: Set<string>): 
   // on disk, so it either sees this sweep's result or this sweep sees its lease. Leases are read
   // before references: a pull that finishes in between has recorded its image by then.
   return store.transaction(() => {
-    const keep = leasedDigests(store);
-    for (const d of referencedDigests(store)) keep.add(d);
-    return sweep(root, keep, only);
+    const leased = leasedDigests(store);
+    const blobs = new Set([...leased, ...referencedDigests(store)]);
+    const layers = new Set(leased);
+    for (const stack of layerStacks(store)) for (const c of chainIds(stack)) layers.add(c);
+    return sweep(root, blobs, layers, only);
   });
 }
 
-function sweep(root: string, keep: Set<string>, only?: Set<string>): Collected {
+function sweep(root: string, keepBlobs: Set<string>, keepLayers: Set<string>, only?: Set<string>): Collected {
   const out: Collected = { blobs: 0, layers: 0, bytes: 0 };
   const sweepDir = (dir: string, isLayer: boolean) => {
     let names: string[];
@@ -128,7 +144,7 @@ function sweep(root: string, keep: Set<string>, only?: Set<string>): Collected {
     }
     for (const name of names) {
       const digest = `sha256:${name}`;
-      if (keep.has(digest) || (only && !only.has(digest))) continue;
+      if ((isLayer ? keepLayers : keepBlobs).has(digest) || (only && !only.has(digest))) continue;
       const path = join(dir, name);
       out.bytes += isLayer ? duBytes(path) : statSize(path);
       rmSync(path, { recursive: true, force: true });

@@ -26,14 +26,12 @@ export async function fetchBlob(
 ): Promise<boolean> {
   if (hasBlob(root, d.digest, d.size)) return false;
   const what = `${registry.opts.name}/${repo}@${d.digest}`;
-  const {
-    path: tmp,
-    hash,
-    bytes: resumed,
-  } = claimPartial(root, d.digest) ?? { path: tmpPath(root, hex(d.digest)), hash: createHash("sha256"), bytes: 0 };
-  let have = resumed;
+  const partial = claimPartial(root, d.digest) ?? { path: tmpPath(root, hex(d.digest)), hash: createHash("sha256"), bytes: 0 };
+  const tmp = partial.path;
+  let hash = partial.hash;
+  let have = partial.bytes;
   if (have) log.debug("resuming blob", { digest: d.digest, bytes: have });
-  const fd = openSync(tmp, have ? "a" : "wx", 0o600);
+  let fd = openSync(tmp, have ? "a" : "wx", 0o600);
   let done = false;
   try {
     for (let attempt = 1; have < d.size || d.size === 0; attempt++) {
@@ -41,6 +39,15 @@ export async function fetchBlob(
         have = await download(registry, repo, d, fd, hash, have, what, progress);
         break;
       } catch (e) {
+        if (e instanceof RangeIgnored) {
+          // the registry (or a proxy) sent the whole blob: start the file and the hash over
+          log.debug("the registry ignored the Range request, downloading the blob from the start", { digest: d.digest });
+          closeSync(fd);
+          fd = openSync(tmp, "w", 0o600);
+          hash = createHash("sha256");
+          have = 0;
+          continue;
+        }
         if (e instanceof PolisError) throw e;
         if (!isNetworkError(e)) throw new PolisError(`${what}: ${storeMessage(e, tmp)}`);
         if (attempt >= ATTEMPTS) throw new RegistryError(`${what}: download failed: ${netMessage(e)}`);
@@ -65,6 +72,9 @@ export async function fetchBlob(
     }
   }
 }
+
+/** A ranged request answered with the whole blob (200): the download starts over. */
+class RangeIgnored extends Error {}
 
 /** fetch's failures (a TypeError with a cause, or an abort), as opposed to the local file's. */
 function isNetworkError(e: unknown): boolean {
@@ -94,8 +104,8 @@ async function download(
 ): Promise<number> {
   const res = await registry.get(repo, `blobs/${d.digest}`, have ? { range: `bytes=${have}-` } : {}, what);
   if (have && res.status !== 206) {
-    // the registry ignored the range: start over
-    throw new PolisError(`${what}: the registry does not resume downloads; pull again`);
+    await res.body?.cancel();
+    throw new RangeIgnored();
   }
   if (!res.body) throw new PolisError(`${what}: empty response`);
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

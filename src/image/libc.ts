@@ -77,6 +77,12 @@ export function makedev(major: number, minor: number): bigint {
   return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
 }
 
+/** glibc's major() and minor() of a device number (a Stats' rdev). */
+export function splitDev(rdev: number): [number, number] {
+  const d = BigInt(rdev);
+  return [Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn)), Number((d & 0xffn) | ((d >> 12n) & ~0xffn))];
+}
+
 export function mknod(path: string, mode: number, major = 0, minor = 0): void {
   const l = libc();
   if (l.mknod(path, mode, makedev(major, minor)) !== 0) throw fail(`mknod ${path}`, l.errno());

@@ -3,25 +3,13 @@
 // overlayfs, then record the image and its name in one transaction. A failing pull removes
 // what it fetched that nothing else refers to: the store is as it was.
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { Store } from "../state/store.js";
 import { recordImages, type ImageRow, type LayerRow, type NameRow } from "../state/images.js";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { rfc3339Nano } from "../time.js";
-import {
-  blobPath,
-  collectGarbage,
-  ensureDirs,
-  hasBlob,
-  hasLayer,
-  hex,
-  layerDir,
-  lease,
-  putBlob,
-  release,
-  tmpPath,
-} from "./content.js";
+import { blobPath, chainIds, collectGarbage, ensureDirs, hasBlob, hasLayer, lease, putBlob, release } from "./content.js";
 import type { Credentials } from "./credentials.js";
 import { findCredentials } from "./credentials.js";
 import { fetchBlob, type Progress } from "./fetch-blob.js";
@@ -39,7 +27,7 @@ import {
 import { apiHost, formatReference, manifestKey, parseReference, repoName, type Reference } from "./reference.js";
 import { settingsFor, type RegistriesConfig, type RegistrySettings } from "./registries.js";
 import { Registry, RegistryError } from "./registry.js";
-import { unpackLayer } from "./unpack.js";
+import { unpackInto } from "./layer-store.js";
 import type { ImageConfig } from "./image-config.js";
 
 /** Layers fetched at once (containerd: 3, containers/image: 6; two cores here). */
@@ -223,20 +211,41 @@ async function pullImage(
       `${what}: the config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`,
     );
   }
-  lease(store, [...m.layers.map((l) => l.digest), ...diffIds]);
+  const chains = chainIds(diffIds);
+  lease(store, [...m.layers.map((l) => l.digest), ...diffIds, ...chains]);
   o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
 
-  // each distinct layer once: download, unpack for overlayfs, check the diff_id
-  const jobs = m.layers.map((l, i) => ({ layer: l, diffId: diffIds[i] }));
-  const unique = [...new Map(jobs.map((j) => [j.diffId, j])).values()];
-  let next = 0;
-  const worker = async () => {
-    while (next < unique.length) {
-      const j = unique[next++];
-      await pullLayer(registry, ref.repository, j.layer, j.diffId, root, o, fetched);
+  // each distinct blob downloaded once, a few at a time; each layer unpacked as soon as it and
+  // the layers below it are there (a layer's directory depends on them: symlinked parents)
+  const fetches = new Map<string, Promise<void>>();
+  const slot = limiter(PARALLEL);
+  let failed = false; // downloads not started yet are skipped once the pull has failed
+  m.layers.forEach((l, i) => {
+    if (fetches.has(l.digest) || (hasLayer(root, chains[i]) && hasBlob(root, l.digest, l.size))) return;
+    const p = slot(async () => {
+      if (failed) throw new PolisError(`${what}: pull abandoned`);
+      if (await fetchBlob(registry, ref.repository, l, root, o.progress)) fetched.add(l.digest);
+    });
+    p.catch(() => {}); // awaited below, in order
+    fetches.set(l.digest, p);
+  });
+  try {
+    for (let i = 0; i < m.layers.length; i++) {
+      const l = m.layers[i];
+      if (!fetches.has(l.digest)) {
+        o.say?.(`Copying blob ${l.digest.slice(7, 19)} skipped: already exists`);
+        continue;
+      }
+      await fetches.get(l.digest);
+      await unpackInto(root, l.digest, diffIds[i], chains.slice(0, i + 1), fetched);
+      o.say?.(`Copying blob ${l.digest.slice(7, 19)} done ${mb(l.size)}`);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, unique.length) }, worker));
+  } catch (e) {
+    failed = true;
+    throw e;
+  } finally {
+    await Promise.allSettled(fetches.values());
+  }
 
   const platform = formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
   const size = m.config.size + m.layers.reduce((a, l) => a + l.size, 0);
@@ -257,37 +266,20 @@ async function pullImage(
   };
 }
 
-async function pullLayer(
-  registry: Registry,
-  repo: string,
-  layer: Descriptor,
-  diffId: string,
-  root: string,
-  o: PullOptions,
-  fetched: Set<string>,
-): Promise<void> {
-  if (hasLayer(root, diffId) && hasBlob(root, layer.digest, layer.size)) {
-    o.say?.(`Copying blob ${layer.digest.slice(7, 19)} skipped: already exists`);
-    return;
-  }
-  if (await fetchBlob(registry, repo, layer, root, o.progress)) fetched.add(layer.digest);
-  if (hasLayer(root, diffId)) return;
-  const tmp = tmpPath(root, `layer-${hex(diffId)}`);
-  mkdirSync(tmp, { mode: 0o755 });
-  try {
-    await unpackLayer(blobPath(root, layer.digest), { target: tmp, mode: "overlay", layer: layer.digest, diffId });
+/** Runs at most `n` of the functions given to it at once. */
+function limiter(n: number): <T>(f: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (f) => {
+    if (running >= n) await new Promise<void>((r) => waiting.push(r));
+    running++;
     try {
-      renameSync(tmp, layerDir(root, diffId));
-      fetched.add(diffId);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
-      // another pull unpacked the same layer first: theirs is as good
+      return await f();
+    } finally {
+      running--;
+      waiting.shift()?.();
     }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-  o.say?.(`Copying blob ${layer.digest.slice(7, 19)} done ${mb(layer.size)}`);
+  };
 }
 
 async function getManifest(

@@ -4,12 +4,14 @@
 //              layers put there, `.wh..wh..opq` empties a directory of lower content.
 //   "overlay": into a fresh, per-layer directory used as an overlayfs lower layer: whiteouts
 //              become overlayfs's own (a 0/0 char device; the trusted.overlay.opaque xattr).
-// Every path is checked to stay inside the target: no absolute names, no `..` escapes, no entry
-// below a symlink, no hardlink to outside. Errors name the layer digest and the entry.
+// Every path stays inside the target: absolute names and `..` escapes are refused; a symlinked
+// parent is resolved inside the root filesystem (through the lower layers in overlay mode), and
+// one whose relative target climbs above the root is refused. Errors name the layer and the entry.
 import { createHash } from "node:crypto";
 import {
   chmodSync,
   closeSync,
+  copyFileSync,
   createReadStream,
   linkSync,
   lchownSync,
@@ -18,6 +20,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readlinkSync,
   readSync,
   rmSync,
   symlinkSync,
@@ -31,7 +34,7 @@ import { Writable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { PolisError } from "../errors.js";
-import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "./libc.js";
+import { lgetxattrs, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO, splitDev } from "./libc.js";
 import { TarFormatError, TarReader, type TarEntry, type TarSink } from "./tar.js";
 
 export type UnpackMode = "apply" | "overlay";
@@ -44,6 +47,12 @@ export interface UnpackOptions {
   layer: string;
   /** the expected digest of the uncompressed stream (rootfs.diff_ids[i]); checked when given */
   diffId?: string;
+  /**
+   * overlay mode: the unpacked layers below this one, topmost first. An entry's parents resolve
+   * through their merged view (a `lib -> usr/lib` symlink below makes `lib/x` land in usr/lib/x),
+   * so the layer's directory depends on them: the store keys it by chain id.
+   */
+  lowers?: string[];
 }
 
 export interface UnpackResult {
@@ -126,7 +135,32 @@ function decompressorFor(path: string): Transform | undefined {
   return undefined;
 }
 
-class EscapeError extends PolisError {}
+class EscapeError extends PolisError {
+  constructor(
+    message: string,
+    readonly why: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A directory of the root filesystem as the layers show it: `path` relative to the root, with no
+ * symlink in it, and `layers`, the indices (0 = the target, then `lowers`) whose directory at
+ * `path` overlayfs merges into it, topmost first.
+ */
+interface Dir {
+  path: string;
+  layers: number[];
+}
+
+type Found =
+  | { kind: "dir"; layers: number[] }
+  | { kind: "symlink"; layer: number; st: Stats }
+  | { kind: "other"; layer: number; st: Stats };
+
+/** Symlinks followed while resolving one path before giving up (Linux's MAXSYMLINKS). */
+const MAX_SYMLINKS = 40;
 
 class LayerWriter implements TarSink {
   count = 0;
@@ -134,9 +168,13 @@ class LayerWriter implements TarSink {
   current: string | undefined;
   private fd = -1;
   private pendingFile: [string, TarEntry] | undefined;
+  /** the target first, then the lower layers (overlay mode), topmost first */
+  private readonly layers: string[];
   private readonly root: string;
-  /** relative paths known to be real directories (not symlinks) in the target */
-  private readonly dirs = new Set<string>([""]);
+  /** directory paths as named in the layer -> the directory they resolve to */
+  private readonly dirCache = new Map<string, Dir>();
+  /** every path a cached resolution looked at: writing there invalidates the cache */
+  private readonly consulted = new Set<string>();
   /** relative paths this layer wrote (an opaque dir keeps them) */
   private readonly written = new Set<string>();
   /** directories whose mtime is set at the end (writing their children changes it) */
@@ -145,6 +183,9 @@ class LayerWriter implements TarSink {
 
   constructor(private readonly opts: UnpackOptions) {
     this.root = opts.target.replace(/\/+$/, "");
+    this.layers = [this.root, ...(opts.mode === "overlay" ? (opts.lowers ?? []) : [])];
+    // overlayfs shows the topmost layer's root directory: the layer below's, unless this one has "./"
+    if (this.layers.length > 1) this.copyDirMetadata(this.layers[1], this.root);
   }
 
   entry(e: TarEntry): void {
@@ -159,15 +200,16 @@ class LayerWriter implements TarSink {
       this.metadata(this.root, e);
       return;
     }
-    this.parents(rel, true);
-    const path = this.abs(rel);
+    const at = join(this.dir(parentOf(rel), true).path, base);
+    const path = this.abs(at);
     const existing = lstatOrNull(path);
-    if (existing && !(existing.isDirectory() && e.type === "dir")) this.remove(rel, existing);
-    this.written.add(rel);
+    const keepDir = existing?.isDirectory() === true && e.type === "dir";
+    if (existing && !keepDir) this.remove(at, existing);
+    if (!keepDir) this.changed(at);
+    this.written.add(at);
     switch (e.type) {
       case "dir":
-        if (!existing || !existing.isDirectory()) mkdirSync(path, { mode: 0o700 });
-        this.dirs.add(rel);
+        if (!keepDir) mkdirSync(path, { mode: 0o700 });
         break;
       case "file":
         this.fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
@@ -179,15 +221,9 @@ class LayerWriter implements TarSink {
       case "symlink":
         symlinkSync(e.linkname, path);
         break;
-      case "hardlink": {
-        const target = this.relative(e.linkname, "hardlink target");
-        this.parents(target, false);
-        const st = lstatOrNull(this.abs(target));
-        if (!st) throw this.escape(`hardlink target "${e.linkname}" does not exist in the layer`);
-        if (st.isDirectory()) throw this.escape(`hardlink target "${e.linkname}" is a directory`);
-        linkSync(this.abs(target), path);
+      case "hardlink":
+        linkSync(this.linkSource(e.linkname), path);
         return; // the link shares its target's inode and metadata
-      }
       case "char":
       case "block":
       case "fifo": {
@@ -236,9 +272,9 @@ class LayerWriter implements TarSink {
   }
 
   private whiteout(rel: string, base: string): void {
-    const dir = posix.dirname(rel) === "." ? "" : posix.dirname(rel);
-    this.parents(rel, true);
+    const dir = this.dir(parentOf(rel), true).path;
     if (base === OPAQUE) {
+      this.changed(dir);
       if (this.opts.mode === "overlay") {
         lsetxattr(this.abs(dir), OVERLAY_OPAQUE, Buffer.from("y"));
       } else {
@@ -248,9 +284,10 @@ class LayerWriter implements TarSink {
     }
     if (base.startsWith(`${WHITEOUT}${WHITEOUT}`)) return; // other aufs metadata (.wh..wh.plnk): not content
     const name = base.slice(WHITEOUT.length);
-    if (name === "" || name === "." || name === "..") throw this.escape(`invalid whiteout "${base}"`);
-    const victim = dir === "" ? name : `${dir}/${name}`;
+    if (name === "" || name === "." || name === ".." || name.includes("/")) throw this.escape(`invalid whiteout "${base}"`);
+    const victim = join(dir, name);
     const existing = lstatOrNull(this.abs(victim));
+    this.changed(victim);
     if (this.opts.mode === "overlay") {
       if (existing) this.remove(victim, existing);
       mknod(this.abs(victim), S_IFCHR, 0, 0);
@@ -262,7 +299,7 @@ class LayerWriter implements TarSink {
   /** Remove everything under `dir` that lower layers put there (keep what this layer wrote). */
   private clearLower(dir: string): void {
     for (const name of readdirSync(this.abs(dir))) {
-      const rel = dir === "" ? name : `${dir}/${name}`;
+      const rel = join(dir, name);
       const st = lstatSync(this.abs(rel));
       if (!this.written.has(rel)) this.remove(rel, st);
       else if (st.isDirectory()) this.clearLower(rel);
@@ -270,35 +307,149 @@ class LayerWriter implements TarSink {
   }
 
   private remove(rel: string, st: Stats): void {
-    if (st.isDirectory()) {
-      rmSync(this.abs(rel), { recursive: true, force: true });
-      for (const d of this.dirs) if (d === rel || d.startsWith(`${rel}/`)) this.dirs.delete(d);
-    } else {
-      rmSync(this.abs(rel), { force: true });
-    }
+    this.changed(rel);
+    rmSync(this.abs(rel), st.isDirectory() ? { recursive: true, force: true } : { force: true });
+  }
+
+  /** Something at `rel` is replaced or removed: resolutions that looked at it are stale. */
+  private changed(rel: string): void {
+    if (!this.consulted.has(rel)) return;
+    this.dirCache.clear();
+    this.consulted.clear();
   }
 
   /**
-   * Every parent of `rel` must be a real directory inside the target (never a symlink, which
-   * could point anywhere). Missing parents are made (layers may omit them) when `create`.
+   * The directory `rel` (a path as the layer names it) resolves to, as containerd and umoci
+   * resolve an entry's parent: component by component through the layers' merged view, a
+   * symlink's target read with the root filesystem as `/` (absolute targets included). A
+   * relative target climbing above the root is refused, as is a parent that is not a directory.
+   * With `create`, missing directories are made (layers may omit them) and directories only a
+   * lower layer has are copied up into the target with their owner, mode and xattrs (overlayfs
+   * shows the topmost copy's metadata).
    */
-  private parents(rel: string, create: boolean): void {
-    const parts = rel.split("/");
-    let cur = "";
-    for (let i = 0; i < parts.length - 1; i++) {
-      cur = cur === "" ? parts[i] : `${cur}/${parts[i]}`;
-      if (this.dirs.has(cur)) continue;
-      const st = lstatOrNull(this.abs(cur));
-      if (!st) {
-        if (!create) throw this.escape(`"${cur}" does not exist`);
-        mkdirSync(this.abs(cur), { mode: 0o755 });
-      } else if (st.isSymbolicLink()) {
-        throw this.escape(`parent "${cur}" is a symbolic link: refusing to write through it`);
-      } else if (!st.isDirectory()) {
-        throw this.escape(`parent "${cur}" is not a directory`);
-      }
-      this.dirs.add(cur);
+  private dir(rel: string, create: boolean): Dir {
+    const hit = this.dirCache.get(rel);
+    if (hit && (!create || hit.layers[0] === 0)) return hit;
+    if (hit) {
+      this.materialise(hit);
+      return hit;
     }
+    let cur: Dir = { path: "", layers: this.layers.map((_, i) => i) };
+    const todo = rel === "" ? [] : rel.split("/");
+    let follows = 0;
+    while (todo.length) {
+      const c = todo.shift() as string;
+      if (c === "" || c === ".") continue;
+      if (c === "..") {
+        if (cur.path === "") throw this.escape(`parent "${rel}" leaves the root filesystem through a symbolic link`);
+        cur = this.dir(parentOf(cur.path), create);
+        continue;
+      }
+      const child = join(cur.path, c);
+      const cached = this.dirCache.get(child);
+      if (cached) {
+        if (create) this.materialise(cached);
+        cur = cached;
+        continue;
+      }
+      this.consulted.add(child);
+      const found = this.lookup(cur, child);
+      if (!found) {
+        if (!create) throw this.escape(`"${child}" does not exist`);
+        mkdirSync(this.abs(child), { mode: 0o755 });
+        cur = { path: child, layers: [0] };
+      } else if (found.kind === "symlink") {
+        if (++follows > MAX_SYMLINKS) throw this.escape(`"${rel}": too many levels of symbolic links`);
+        const target = readlinkSync(`${this.layers[found.layer]}/${child}`);
+        if (target.startsWith("/")) cur = this.dir("", create);
+        todo.unshift(...target.split("/"));
+        continue;
+      } else if (found.kind === "other") {
+        throw this.escape(`parent "${child}" is not a directory`);
+      } else {
+        cur = { path: child, layers: found.layers };
+        if (create) this.materialise(cur);
+      }
+      this.dirCache.set(child, cur);
+    }
+    this.dirCache.set(rel, cur);
+    return cur;
+  }
+
+  /** `child` of directory `parent` in the merged view (overlayfs's lookup), or null when absent or whited out. */
+  private lookup(parent: Dir, child: string): Found | null {
+    let dirs: number[] | undefined;
+    for (const i of parent.layers) {
+      const path = `${this.layers[i]}/${child}`;
+      const st = lstatOrNull(path);
+      if (!st) continue;
+      if (!dirs) {
+        if (st.isCharacterDevice() && st.rdev === 0 && this.opts.mode === "overlay") return null; // a whiteout
+        if (st.isSymbolicLink()) return { kind: "symlink", layer: i, st };
+        if (!st.isDirectory()) return { kind: "other", layer: i, st };
+        dirs = [i];
+      } else if (st.isDirectory()) {
+        dirs.push(i);
+      } else {
+        break; // a non-directory below ends the merge
+      }
+      if (i !== parent.layers.at(-1) && this.layers.length > 1 && lgetxattrs(path).has(OVERLAY_OPAQUE)) break;
+    }
+    return dirs ? { kind: "dir", layers: dirs } : null;
+  }
+
+  /** Make a directory only lower layers have exist in the target, with the topmost lower copy's metadata. */
+  private materialise(d: Dir): void {
+    if (d.layers[0] === 0) return;
+    this.dir(parentOf(d.path), true);
+    const path = this.abs(d.path);
+    mkdirSync(path, { mode: 0o700 });
+    this.copyDirMetadata(`${this.layers[d.layers[0]]}/${d.path}`, path);
+    d.layers.unshift(0);
+  }
+
+  /** Owner, mode, xattrs (not overlayfs's own) and, at the end, the mtime of directory `from`, onto `to`. */
+  private copyDirMetadata(from: string, to: string): void {
+    const st = lstatSync(from);
+    if (this.asRoot) lchownSync(to, st.uid, st.gid);
+    chmodSync(to, st.mode & 0o7777);
+    for (const [name, value] of lgetxattrs(from)) if (!name.startsWith("trusted.overlay.")) lsetxattr(to, name, value);
+    this.dirTimes.push([to, st.mtimeMs / 1000]);
+  }
+
+  /**
+   * The file a hardlink entry links to, in the target: its parents resolved as an entry's are,
+   * its last component not followed. A file only a lower layer has is copied up first (a link
+   * cannot reach into another layer's directory).
+   */
+  private linkSource(linkname: string): string {
+    const target = this.relative(linkname, "hardlink target");
+    let parent: Dir;
+    try {
+      parent = this.dir(parentOf(target), false);
+    } catch (e) {
+      throw e instanceof EscapeError ? this.escape(`hardlink target "${linkname}": ${e.why}`) : e;
+    }
+    const rel = join(parent.path, posix.basename(target));
+    const found = this.lookup(parent, rel);
+    if (!found) throw this.escape(`hardlink target "${linkname}" does not exist in the layer`);
+    if (found.kind === "dir") throw this.escape(`hardlink target "${linkname}" is a directory`);
+    if (found.layer === 0) return this.abs(rel);
+    const st = found.st;
+    this.dir(parentOf(rel), true);
+    const from = `${this.layers[found.layer]}/${rel}`;
+    const to = this.abs(rel);
+    if (st.isFile()) copyFileSync(from, to, fsc.COPYFILE_EXCL);
+    else if (st.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
+    else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
+      const kind = st.isCharacterDevice() ? S_IFCHR : st.isBlockDevice() ? S_IFBLK : S_IFIFO;
+      mknod(to, kind | (st.mode & 0o777), ...splitDev(st.rdev));
+    } else throw this.escape(`hardlink target "${linkname}" is a socket`);
+    if (this.asRoot) lchownSync(to, st.uid, st.gid);
+    if (!st.isSymbolicLink()) chmodSync(to, st.mode & 0o7777);
+    for (const [name, value] of lgetxattrs(from)) lsetxattr(to, name, value);
+    lutimesSync(to, st.mtimeMs / 1000, st.mtimeMs / 1000);
+    return to;
   }
 
   /** The entry's path relative to the target, refused when it could land outside. */
@@ -315,8 +466,17 @@ class LayerWriter implements TarSink {
   }
 
   private escape(why: string): EscapeError {
-    return new EscapeError(`layer ${this.opts.layer}, entry "${this.current}": ${why}`);
+    return new EscapeError(`layer ${this.opts.layer}, entry "${this.current}": ${why}`, why);
   }
+}
+
+function parentOf(rel: string): string {
+  const i = rel.lastIndexOf("/");
+  return i < 0 ? "" : rel.slice(0, i);
+}
+
+function join(dir: string, name: string): string {
+  return dir === "" ? name : `${dir}/${name}`;
 }
 
 function lstatOrNull(path: string): Stats | null {

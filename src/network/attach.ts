@@ -30,6 +30,7 @@ import type { Store } from "../state/store.js";
 import { addList, checkPlugins, delList, type CniArgs, type CniResult } from "./cni.js";
 import type { NetworkSettings } from "./config.js";
 import { conflistFor, loopbackList } from "./conflist.js";
+import { checkParent, hasParent } from "./drivers.js";
 import { applyRuleset, checkOwner } from "./firewall.js";
 import { allocate, release as releaseIps } from "./ipam.js";
 import { findNetwork } from "./networks.js";
@@ -79,6 +80,7 @@ export function reserve(root: string, store: Store, settings: NetworkSettings, r
     if (!insertAttachment(store, rec))
       throw new PolisError(`container ${req.containerId} is already connected to network ${net.name}`);
     const v4 = addresses.find((a) => !a.includes(":"))?.split("/")[0];
+    checkPublishable(net, req.ports);
     for (const p of req.ports) {
       if (!v4) throw new PolisError(`--publish: network ${net.name} has no IPv4 subnet to publish ports to`);
       const clash = portHolders(store, p.protocol, p.hostPort).find((h) => clashes(h, p));
@@ -95,6 +97,15 @@ export function reserve(root: string, store: Store, settings: NetworkSettings, r
   });
   syncNames(root, store, [att.network]);
   return att;
+}
+
+/** Published ports are DNAT on the host's way into a bridge: a macvlan/ipvlan network has none. */
+export function checkPublishable(net: NetworkRecord, ports: readonly PortMapping[]): void {
+  if (ports.length && hasParent(net.driver)) {
+    throw new PolisError(
+      `--publish: network ${net.name} uses the ${net.driver} driver: its containers are reached at their own addresses (publish ports on a bridge network)`,
+    );
+  }
 }
 
 /**
@@ -139,9 +150,12 @@ async function addInterfaces(
   // Bridges and the table are per host: not on top of another root's (before anything is made).
   checkOwner(dirname(store.path));
   checkPlugins(loopbackList(), settings.pluginDirs);
+  checkPlugins(conflistFor(net, att.addresses), settings.pluginDirs);
+  if (hasParent(net.driver)) checkParent(net.options.parent, `network ${network}: -o parent`);
   // Recorded before the ADD: a polis killed during it leaves a row whose DEL knows where to go.
   setAttachmentNetns(store, network, containerId, netns, { netnsId, cni: undefined });
   const args: CniArgs = { containerId, netns, ifname: att.ifname, pluginDirs: settings.pluginDirs };
+  if (att.ifname === "eth0") recordLoopback(store, containerId, netns, netnsId);
   // lo and eth0 are independent: both plugins run at once (one exec latency instead of two).
   // Both are waited for before a failure is handled: the DEL must come after every ADD.
   const [lo, eth] = await Promise.allSettled([
@@ -163,8 +177,54 @@ async function addInterfaces(
 }
 
 /** `--network none`: the container's own netns with only `lo`, up. */
-export async function loopbackOnly(settings: NetworkSettings, containerId: string, pid: number): Promise<void> {
-  await addList(loopbackList(), { containerId, netns: `/proc/${pid}/ns/net`, ifname: "lo", pluginDirs: settings.pluginDirs });
+export async function loopbackOnly(store: Store, settings: NetworkSettings, containerId: string, pid: number): Promise<void> {
+  const netns = `/proc/${pid}/ns/net`;
+  const netnsId = netnsIdentity(netns);
+  if (netnsId === undefined) throw new PolisError(`container ${containerId}: its process ${pid} is gone`);
+  recordLoopback(store, containerId, netns, netnsId);
+  await addList(loopbackList(), { containerId, netns, ifname: "lo", pluginDirs: settings.pluginDirs });
+}
+
+/**
+ * The release seam's kind for what a container holds of this room beyond any one network (not
+ * listed among its networks), given back at delete, not at a disconnect:
+ *   lo     the loopback ADD, recorded before it, so that `delete` (also --force, also after a
+ *          polis killed mid-ADD) sends the DEL that CNI wants after every ADD
+ *   hosts  its hosts/resolv.conf files, once its last network is disconnected
+ */
+export const SANDBOX_KIND = "network-sandbox";
+
+interface LoopbackData {
+  netns: string;
+  netnsId: string;
+}
+
+function recordLoopback(store: Store, containerId: string, netns: string, netnsId: string): void {
+  store.addResource(containerId, SANDBOX_KIND, "lo", { netns, netnsId } satisfies LoopbackData);
+}
+
+/** The loopback DEL: into the netns only if it is still the one of the ADD (else without one). */
+async function delLoopback(settings: NetworkSettings, containerId: string, data: Partial<LoopbackData>): Promise<void> {
+  const same = data.netns !== undefined && data.netnsId !== undefined && netnsIdentity(data.netns) === data.netnsId;
+  await delList(
+    loopbackList(),
+    { containerId, netns: same ? (data.netns as string) : "", ifname: "lo", pluginDirs: settings.pluginDirs },
+    undefined,
+  );
+}
+
+/** Gives back what one `network` or `network-sandbox` row of the release seam stands for (idempotent). */
+export async function releaseRow(
+  root: string,
+  store: Store,
+  settings: NetworkSettings,
+  containerId: string,
+  row: { kind: string; name: string; data: unknown },
+): Promise<void> {
+  if (row.kind === SANDBOX_KIND && row.name === "lo")
+    return delLoopback(settings, containerId, (row.data ?? {}) as Partial<LoopbackData>);
+  if (row.kind === SANDBOX_KIND) return removeNames(root, containerId);
+  await detach(root, store, settings, containerId, row.name);
 }
 
 /**
@@ -189,7 +249,7 @@ export async function detach(
     await delList(conflistFor(net, att.addresses), args, plumbed?.cni);
     // When the netns is already gone the kernel removes the veth pair, but asynchronously: the
     // host end may still be on the bridge for a while. Remove it now, so that delete leaves none.
-    if (!same) removeHostVeth(plumbed?.cni, net.bridge);
+    if (!same && net.driver === "bridge") removeHostVeth(plumbed?.cni, net.bridge);
   }
   store.transaction(() => {
     removePorts(store, network, containerId);

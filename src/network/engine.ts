@@ -10,7 +10,7 @@ import type { Spec } from "../spec/types.js";
 import { validateId } from "../spec/id.js";
 import { Store } from "../state/store.js";
 import { ContainerExistsError } from "../state/types.js";
-import { detach, loopbackOnly, plumb, reserve, RESOURCE_KIND } from "./attach.js";
+import { checkPublishable, SANDBOX_KIND, loopbackOnly, plumb, releaseRow, reserve, RESOURCE_KIND } from "./attach.js";
 import type { NetworkSettings } from "./config.js";
 import { hostsPath, hostsText, resolvPath, writeNames } from "./names.js";
 import { findNetwork } from "./networks.js";
@@ -52,7 +52,7 @@ export function prepareNetwork(g: GlobalOptions, id: string, flags: NetworkFlags
     ] as const) {
       if (v.length) throw new PolisError(`${flag} needs a network to attach to, not --network ${mode}`);
     }
-    return mode === "host" ? hostMode() : noneMode(settings, id);
+    return mode === "host" ? hostMode() : noneMode(g, settings, id);
   }
   const ports: PortMapping[] = flags.publish.flatMap(parsePublish);
   const network = mode === "bridge" ? settings.defaultNetwork : mode;
@@ -60,6 +60,7 @@ export function prepareNetwork(g: GlobalOptions, id: string, flags: NetworkFlags
   try {
     // Fail before anything exists: the network must be there (the default one is made here).
     const net = findNetwork(store, settings, network);
+    checkPublishable(net, ports);
     store.transaction(() => {
       if (store.get(id)) throw new ContainerExistsError(id);
       store.addResource(id, RESOURCE_KIND, net.name, {});
@@ -93,9 +94,12 @@ async function abandon(g: GlobalOptions, settings: NetworkSettings, id: string):
   const store = Store.open(g.root);
   try {
     if (store.get(id)) return; // a container row: its cleanup (or a delete) releases everything
-    for (const row of store.resourcesOf(id).filter((r) => r.kind === RESOURCE_KIND)) {
-      await detach(g.root, store, settings, id, row.name);
-      store.removeResource(id, RESOURCE_KIND, row.name);
+    for (const row of store
+      .resourcesOf(id)
+      .filter((r) => r.kind === RESOURCE_KIND || r.kind === SANDBOX_KIND)
+      .reverse()) {
+      await releaseRow(g.root, store, settings, id, row);
+      store.removeResource(id, row.kind, row.name);
     }
   } finally {
     store.close();
@@ -113,10 +117,18 @@ function hostMode(): NetworkStep {
 }
 
 /** `--network none`: a network namespace of its own with only `lo`, up. */
-function noneMode(settings: NetworkSettings, id: string): NetworkStep {
+function noneMode(g: GlobalOptions, settings: NetworkSettings, id: string): NetworkStep {
   return {
     editSpec: (spec) => ownNetns(spec, "none"),
-    afterInit: (pid) => loopbackOnly(settings, id, pid),
+    afterInit: async (pid) => {
+      const store = Store.open(g.root);
+      try {
+        await loopbackOnly(store, settings, id, pid);
+      } finally {
+        store.close();
+      }
+    },
+    undo: () => abandon(g, settings, id),
   };
 }
 

@@ -31,6 +31,8 @@ export function networkRules(net: NetworkRecord): { postrouting: string[]; forwa
   const br = `"${net.bridge}"`;
   const postrouting: string[] = [];
   const forward: string[] = [];
+  // macvlan/ipvlan: the containers' traffic leaves through the parent, never the host's forward path
+  if (net.driver !== "bridge") return { postrouting, forward };
   for (const s of net.subnets) {
     const f = fam(s.subnet);
     // hairpin: a container reaching a neighbour (or itself) through a published host port
@@ -89,7 +91,12 @@ export function rulesetText(input: FirewallInput, owner = ""): string {
     `  comment "${OWNER_PREFIX}${owner.replace(/["\\]/g, "_")}"\n` +
     chain("published", "", published) +
     chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;", ["fib daddr type local jump published"]) +
-    chain("output", "type nat hook output priority -100; policy accept;", ["fib daddr type local jump published"]) +
+    // ::1 is never DNATed (it could not leave the host): [::1]:PORT is refused at once, and a
+    // client trying localhost falls back to 127.0.0.1, instead of waiting for a dropped SYN.
+    chain("output", "type nat hook output priority -100; policy accept;", [
+      "ip6 daddr ::1 return",
+      "fib daddr type local jump published",
+    ]) +
     chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;", post) +
     chain("forward", "type filter hook forward priority filter; policy accept;", fwd) +
     `}\n`
@@ -108,6 +115,7 @@ export function applyRuleset(input: FirewallInput, owner: string): void {
   // A published port reached from the host as 127.0.0.1 leaves through the bridge with a loopback
   // source: the kernel allows that only with route_localnet on the outgoing device.
   for (const n of input.networks) {
+    if (n.driver !== "bridge") continue;
     try {
       writeFileSync(`/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, "1");
     } catch {

@@ -14,11 +14,12 @@ import {
   type NetworkRecord,
 } from "../state/networks.js";
 import type { Store } from "../state/store.js";
-import { detach, plumb, reserve, RESOURCE_KIND, syncFirewall } from "./attach.js";
+import { detach, plumb, reserve, RESOURCE_KIND, SANDBOX_KIND, syncFirewall } from "./attach.js";
 import type { NetworkSettings } from "./config.js";
 import { networkRules, portRules, removeRuleset, tableExists, tableOwner, TABLE } from "./firewall.js";
 import { findNetwork, removeNetworkRecord } from "./networks.js";
-import { namesDir } from "./names.js";
+import { namesDir, removeNames } from "./names.js";
+import { mountNamesInto } from "./names-mount.js";
 
 /** All networks; the default one is made here if it is not there yet (podman always lists it). */
 export function networksForList(store: Store, settings: NetworkSettings): NetworkRecord[] {
@@ -36,13 +37,13 @@ export function inspectNetwork(store: Store, settings: NetworkSettings, name: st
     name: net.name,
     id: net.id,
     driver: net.driver,
-    network_interface: net.bridge,
+    network_interface: net.driver === "bridge" ? net.bridge : net.options.parent,
     created: net.created,
     subnets: net.subnets.map((s) => ({ subnet: s.subnet, gateway: s.gateway, ...(s.ipRange ? { lease_range: s.ipRange } : {}) })),
     ipv6_enabled: net.ipv6,
     internal: net.internal,
     dns_enabled: net.dns,
-    options: net.mtu ? { mtu: String(net.mtu) } : {},
+    options: { ...net.options, ...(net.mtu ? { mtu: String(net.mtu) } : {}) },
     labels: net.labels,
     containers: Object.fromEntries(
       members.map((a) => [
@@ -96,7 +97,7 @@ export async function removeNetwork(
     }
   }
   const net = removeNetworkRecord(store, name);
-  deleteLink(net.bridge);
+  if (net.driver === "bridge") deleteLink(net.bridge);
   // Nothing to do on a host where no container was ever attached (no table yet), nor to
   // another root's table.
   if (!tableExists() || tableOwner() !== dirname(store.path)) return;
@@ -119,7 +120,10 @@ export async function pruneNetworks(g: GlobalOptions, store: Store, settings: Ne
   return removed;
 }
 
-/** `network connect`: a running or created container gets one more interface. */
+/**
+ * `network connect`: a running or created container gets one more interface. One made without
+ * any polis network gets its hosts files mounted now (names-mount.ts), as `run --network` does.
+ */
 export async function connect(
   root: string,
   store: Store,
@@ -130,11 +134,21 @@ export async function connect(
   aliases: string[],
 ): Promise<void> {
   const pid = livePid(store, id);
+  const firstNames = !existsSync(namesDir(root, id));
   const att = reserve(root, store, settings, { containerId: id, network, ips, aliases, ports: [] });
   try {
     await plumb(root, store, settings, id, att.network, pid);
   } catch (e) {
     store.removeResource(id, RESOURCE_KIND, att.network); // plumb undid the rest
+    throw e;
+  }
+  if (!firstNames) return;
+  try {
+    await mountNamesInto(root, id, pid);
+  } catch (e) {
+    await disconnect(root, store, settings, att.network, id).catch(() => {});
+    store.transaction(() => store.removeResource(id, SANDBOX_KIND, "hosts"));
+    removeNames(root, id);
     throw e;
   }
 }
@@ -154,15 +168,12 @@ export async function disconnect(
   await detach(root, store, settings, id, network, { keepNames: live });
   store.transaction(() => {
     store.removeResource(id, RESOURCE_KIND, network);
-    // the files outlive the last network: a row (no network has "/" in its name) lets delete remove them
+    // the files outlive the last network: a row lets delete remove them
     if (live && existsSync(namesDir(root, id)) && store.resourcesOf(id).every((r) => r.kind !== RESOURCE_KIND)) {
-      store.addResource(id, RESOURCE_KIND, NAMES_ONLY, {});
+      store.addResource(id, SANDBOX_KIND, "hosts", {});
     }
   });
 }
-
-/** The release seam's row for hosts files left after the last disconnect (detach then removes them). */
-const NAMES_ONLY = "/etc/hosts";
 
 /** `network reload`: the nftables table re-made from the records (after `nft flush ruleset`, a firewall reload). */
 export function reload(store: Store): void {

@@ -15,6 +15,7 @@ import {
 import type { Store } from "../state/store.js";
 import { contains, firstFreeSubnet, formatCidr, formatIp, overlaps, parseCidr, parseIp, usableRange, type Cidr } from "./cidr.js";
 import type { NetworkSettings } from "./config.js";
+import { chooseDriver, hasParent } from "./drivers.js";
 
 export interface CreateNetworkOptions {
   name: string;
@@ -27,6 +28,9 @@ export interface CreateNetworkOptions {
   disableDns: boolean;
   mtu: number;
   labels: Record<string, string>;
+  /** --driver (default bridge) and its `-o key=value` options. */
+  driver?: string;
+  options?: Record<string, string>;
 }
 
 /** Names `run --network` gives a meaning of its own. */
@@ -43,10 +47,15 @@ export function checkName(name: string): void {
 /** Creates a network record. Runs in one write transaction: the overlap check cannot race. */
 export function createNetwork(store: Store, settings: NetworkSettings, o: CreateNetworkOptions): NetworkRecord {
   checkName(o.name);
-  if (!Number.isInteger(o.mtu) || o.mtu < 0 || (o.mtu > 0 && o.mtu < 68) || o.mtu > 65535) {
-    throw new PolisError(`--mtu ${o.mtu}: must be between 68 and 65535`);
-  }
   const given = o.subnets.map((s) => parseCidr(s, "--subnet"));
+  const choice = chooseDriver(o.driver ?? "bridge", o.options ?? {}, given.length > 0);
+  const mtu = choice.mtu ?? o.mtu;
+  if (!Number.isInteger(mtu) || mtu < 0 || (mtu > 0 && mtu < 68) || mtu > 65535) {
+    throw new PolisError(`--mtu ${mtu}: must be between 68 and 65535`);
+  }
+  const parented = hasParent(choice.driver);
+  if (parented && o.ipv6 && !given.some((c) => c.family === 6))
+    throw new PolisError(`--ipv6: a ${choice.driver} network needs its IPv6 --subnet too (the parent's network)`);
   for (const f of [4, 6] as const) {
     if (given.filter((c) => c.family === f).length > 1) throw new PolisError(`--subnet: at most one IPv${f} subnet`);
   }
@@ -62,7 +71,8 @@ export function createNetwork(store: Store, settings: NetworkSettings, o: Create
     }
     const cidrs = [...given];
     const wantV6 = o.ipv6 || given.some((c) => c.family === 6);
-    for (const f of wantV6 ? ([4, 6] as const) : ([4] as const)) {
+    // (a macvlan/ipvlan network has exactly the subnets given: the parent's LAN's)
+    for (const f of parented ? [] : wantV6 ? ([4, 6] as const) : ([4] as const)) {
       if (cidrs.some((c) => c.family === f)) continue;
       if (given.length > 0 && f === 4 && given.every((c) => c.family === 6)) continue; // an IPv6-only network
       cidrs.push(fromPool(settings, f, [...taken.map((t) => t.cidr), ...cidrs], o.name));
@@ -71,14 +81,15 @@ export function createNetwork(store: Store, settings: NetworkSettings, o: Create
     const rec: NetworkRecord = {
       name: o.name,
       id: randomBytes(32).toString("hex"),
-      driver: "bridge",
-      bridge: freeBridgeName(existing, o.name === settings.defaultNetwork),
+      driver: choice.driver,
+      bridge: parented ? "" : freeBridgeName(existing, o.name === settings.defaultNetwork),
       subnets,
       ipv6: cidrs.some((c) => c.family === 6),
       internal: o.internal,
       dns: !o.disableDns,
-      mtu: o.mtu,
+      mtu,
       labels: o.labels,
+      options: choice.options,
       created: new Date().toISOString(),
     };
     if (!insertNetwork(store, rec)) throw new PolisError(`network ${o.name} already exists`);
@@ -131,7 +142,7 @@ function subnetRecord(c: Cidr, gateway: string | undefined, ipRange: string | un
  * polis0 is kept for the default network, as podman0 is podman's.
  */
 function freeBridgeName(existing: readonly NetworkRecord[], isDefault: boolean): string {
-  const used = new Set(existing.map((n) => n.bridge));
+  const used = new Set(existing.filter((n) => n.driver === "bridge").map((n) => n.bridge));
   for (let i = isDefault ? 0 : 1; ; i++) if (!used.has(`polis${i}`)) return `polis${i}`;
 }
 

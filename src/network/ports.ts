@@ -1,7 +1,7 @@
 // `-p/--publish [hostIP:]hostPort[-end]:containerPort[-end][/tcp|udp]`, expanded to one mapping
 // per port. An IPv6 host address goes in brackets: `[::1]:8080:80`.
 import { PolisError } from "../errors.js";
-import { familyOf } from "./cidr.js";
+import { familyOf, parseIp } from "./cidr.js";
 
 export interface PortMapping {
   /** "" = every host address. */
@@ -42,6 +42,14 @@ export function parsePublish(spec: string): PortMapping[] {
   if (hostIp !== "" && !familyOf(hostIp))
     throw new PolisError(`--publish ${spec}: host address "${hostIp}" is not an IP address`);
   if (hostIp === "0.0.0.0" || hostIp === "::") hostIp = "";
+  // The kernel does not route a loopback IPv6 source out of the host (IPv6 has no route_localnet),
+  // so a DNAT from ::1 cannot work; netavark accepts it and silently drops, docker needs its
+  // userland proxy. Said plainly instead:
+  if (familyOf(hostIp) === 6 && parseIp(hostIp).value === 1n) {
+    throw new PolisError(
+      `--publish ${spec}: a port cannot be published on ::1 (the kernel forwards no IPv6 loopback traffic to a container); use 127.0.0.1 or a host address`,
+    );
+  }
   const [h0, h1] = range(parts[0], spec, "host port");
   const [c0, c1] = range(parts[1], spec, "container port");
   if (h1 - h0 !== c1 - c0) throw new PolisError(`--publish ${spec}: the host and container port ranges differ in length`);

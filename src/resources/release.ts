@@ -15,6 +15,7 @@ const ROOMS: Record<string, () => Promise<ResourceRoom>> = {
   "image-bundle": () => import("../image/release.js"),
   monitor: () => import("../monitor/release.js"),
   network: () => import("../network/release.js"),
+  "network-sandbox": () => import("../network/release.js"),
 };
 
 export async function releaseResource(g: GlobalOptions, store: Store, row: ResourceRow): Promise<void> {

@@ -177,6 +177,20 @@ export function referencedDigests(store: Store): Set<string> {
   return new Set(rows.map((r) => r.d));
 }
 
+/** Each image's layer diff_ids, bottom first (their chain ids name the unpacked layers to keep). */
+export function layerStacks(store: Store): string[][] {
+  const rows = connectionOf(store)
+    .prepare('SELECT image, diff_id AS "diffId" FROM image_layers ORDER BY image, position')
+    .all() as { image: string; diffId: string }[];
+  const stacks = new Map<string, string[]>();
+  for (const r of rows) {
+    const s = stacks.get(r.image);
+    if (s) s.push(r.diffId);
+    else stacks.set(r.image, [r.diffId]);
+  }
+  return [...stacks.values()];
+}
+
 /** Drops index rows nothing refers to any more. */
 export function pruneIndexes(store: Store): void {
   connectionOf(store)

@@ -255,6 +255,33 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    name: "networks.driver_options",
+    // macvlan/ipvlan networks (`network create --driver … -o parent=IF -o mode=…`): their
+    // driver options, and no bridge of their own (bridge ''), so the bridge name is unique only
+    // among bridge networks. SQLite cannot drop a UNIQUE constraint: the table is rebuilt.
+    sql: `
+      CREATE TABLE networks_v2 (
+        name     TEXT PRIMARY KEY NOT NULL,
+        id       TEXT NOT NULL UNIQUE,
+        driver   TEXT NOT NULL,
+        bridge   TEXT NOT NULL,
+        subnets  TEXT NOT NULL,
+        ipv6     INTEGER NOT NULL DEFAULT 0,
+        internal INTEGER NOT NULL DEFAULT 0,
+        dns      INTEGER NOT NULL DEFAULT 1,
+        mtu      INTEGER NOT NULL DEFAULT 0,
+        labels   TEXT NOT NULL DEFAULT '{}',
+        created  TEXT NOT NULL,
+        options  TEXT NOT NULL DEFAULT '{}'
+      );
+      INSERT INTO networks_v2 (name, id, driver, bridge, subnets, ipv6, internal, dns, mtu, labels, created)
+        SELECT name, id, driver, bridge, subnets, ipv6, internal, dns, mtu, labels, created FROM networks;
+      DROP TABLE networks;
+      ALTER TABLE networks_v2 RENAME TO networks;
+      CREATE UNIQUE INDEX networks_bridge ON networks (bridge) WHERE driver = 'bridge';
+    `,
+  },
 ];
 
 /** The schema version this build of polis writes. */

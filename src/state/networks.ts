@@ -15,7 +15,9 @@ export interface SubnetRecord {
 export interface NetworkRecord {
   name: string;
   id: string;
+  /** "bridge", "macvlan" or "ipvlan". */
   driver: string;
+  /** The bridge (driver bridge); "" for macvlan/ipvlan, whose parent is options.parent. */
   bridge: string;
   subnets: SubnetRecord[];
   ipv6: boolean;
@@ -23,6 +25,8 @@ export interface NetworkRecord {
   dns: boolean;
   mtu: number;
   labels: Record<string, string>;
+  /** Driver options (`-o`): macvlan/ipvlan's parent and mode. */
+  options: Record<string, string>;
   created: string;
 }
 
@@ -84,6 +88,7 @@ function decodeNetwork(r: Row): NetworkRecord {
     dns: r.dns === 1,
     mtu: r.mtu as number,
     labels: JSON.parse(r.labels as string),
+    options: JSON.parse((r.options as string | undefined) ?? "{}"),
     created: r.created as string,
   };
 }
@@ -93,8 +98,8 @@ export function insertNetwork(store: Store, n: NetworkRecord): boolean {
   try {
     stmt(
       store,
-      `INSERT INTO networks (name, id, driver, bridge, subnets, ipv6, internal, dns, mtu, labels, created)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO networks (name, id, driver, bridge, subnets, ipv6, internal, dns, mtu, labels, created, options)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       n.name,
       n.id,
@@ -107,6 +112,7 @@ export function insertNetwork(store: Store, n: NetworkRecord): boolean {
       n.mtu,
       JSON.stringify(n.labels),
       n.created,
+      JSON.stringify(n.options),
     );
     return true;
   } catch (err) {

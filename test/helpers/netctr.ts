@@ -22,10 +22,12 @@ export class NetContainers {
     return b;
   }
 
-  /** `polis create` + `start` (no network flags); returns the id. */
-  started(args: string[]): string {
+  /** `polis create` + `start` (no network flags); returns the id. `prepare` may edit the bundle first. */
+  started(args: string[], prepare: (bundle: string) => void = () => {}): string {
     const id = uniqueId("net");
-    this.ns.polisOk(this.root, ["create", "--bundle", this.bundle(args, id), id]);
+    const bundle = this.bundle(args, id);
+    prepare(bundle);
+    this.ns.polisOk(this.root, ["create", "--bundle", bundle, id]);
     this.ns.polisOk(this.root, ["start", id]);
     return id;
   }

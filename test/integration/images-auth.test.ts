@@ -17,6 +17,8 @@ const PASSWORD = "s3cret-Pa55word";
 let basic: TestRegistry;
 let bearer: TestRegistry;
 let tokens: TokenServer;
+let publicBearer: TestRegistry;
+let publicTokens: TokenServer;
 let layoutDir: string;
 const roots: string[] = [];
 const root = () => {
@@ -40,6 +42,9 @@ beforeAll(async () => {
   layout.image({ layers: [tiny], config: { Cmd: ["true"] }, arch: hostPlatform().architecture, tag: "t" });
   await pushAsync(layout.dir, "t", `docker://${basic.host}/private/app:1`, ["--dest-creds", `alice:${PASSWORD}`]);
   await pushAsync(layout.dir, "t", `docker://${bearer.host}/private/app:1`, ["--dest-creds", `alice:${PASSWORD}`]);
+  publicTokens = await startTokenServer({ alice: PASSWORD }, true);
+  publicBearer = await startRegistry({ token: publicTokens });
+  await pushAsync(layout.dir, "t", `docker://${publicBearer.host}/library/app:1`, ["--dest-creds", `alice:${PASSWORD}`]);
 }, 120_000);
 
 afterAll(async () => {
@@ -47,6 +52,8 @@ afterAll(async () => {
   await basic?.stop();
   await bearer?.stop();
   await tokens?.stop();
+  await publicBearer?.stop();
+  await publicTokens?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -55,6 +62,7 @@ const noSecret = (r: { stdout: string; stderr: string }) => {
   for (const text of [r.stdout, r.stderr]) {
     expect(text).not.toContain(PASSWORD);
     expect(text).not.toContain(b64);
+    expect(text).not.toMatch(/eyJ[\w-]+\.eyJ/); // a bearer token (a JWT) is a credential too
   }
 };
 
@@ -99,15 +107,25 @@ describe("Basic auth (htpasswd)", () => {
     noSecret(ok);
     const file = join(env.HOME, ".config", "polis", "auth.json");
     expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(join(file, "..")).mode & 0o077).toBe(0);
     expect(polis(root(), ["pull", "-q", "--tls-verify=false", `${basic.host}/private/app:1`], { env }).code).toBe(0);
     expect(polisOk(root(), ["logout", basic.host], { env }).stdout).toBe(`Removed login credentials for ${basic.host}\n`);
     expect(polis(root(), ["pull", "-q", "--tls-verify=false", `${basic.host}/private/app:1`], { env }).code).toBe(1);
     expect(polis(root(), ["logout", basic.host], { env }).stderr).toMatch(/not logged into/);
   });
 
-  it("reads docker's config.json and containers' auth.json (read only)", () => {
-    for (const where of [".docker/config.json", ".config/containers/auth.json"]) {
-      const env = homeEnv();
+  it("reads docker's config.json and containers' auth.json (read only), also where the environment points", () => {
+    const places: [string, (home: string) => Record<string, string>][] = [
+      [".docker/config.json", () => ({})],
+      [".config/containers/auth.json", () => ({})],
+      ["elsewhere/auth.json", (home) => ({ REGISTRY_AUTH_FILE: join(home, "elsewhere/auth.json") })],
+      ["run/containers/auth.json", (home) => ({ XDG_RUNTIME_DIR: join(home, "run") })],
+      ["xdg/containers/auth.json", (home) => ({ XDG_CONFIG_HOME: join(home, "xdg") })],
+      ["dockercfg/config.json", (home) => ({ DOCKER_CONFIG: join(home, "dockercfg") })],
+    ];
+    for (const [where, vars] of places) {
+      const base = homeEnv();
+      const env = { ...base, ...vars(base.HOME) };
       const file = join(env.HOME, where);
       mkdirSync(join(file, ".."), { recursive: true });
       const text = JSON.stringify({ auths: { [basic.host]: { auth: Buffer.from(`alice:${PASSWORD}`).toString("base64") } } });
@@ -145,5 +163,16 @@ describe("Bearer tokens (token server fixture)", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/: unauthorized: wrong username or password"\n$/);
     expect(tokens.requests().map((q) => q.user)).toEqual(["alice (rejected)"]);
+  });
+});
+
+describe("anonymous Bearer tokens (a public repository, as on Docker Hub)", () => {
+  it("pulls without credentials: one anonymous pull-scoped token, reused", () => {
+    publicTokens.clear();
+    const r = polis(root(), ["pull", "-q", "--tls-verify=false", `${publicBearer.host}/library/app:1`], { env: homeEnv() });
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(publicTokens.requests()).toEqual([
+      { scope: ["repository:library/app:pull"], service: publicTokens.service, user: null },
+    ]);
   });
 });

@@ -1,6 +1,8 @@
 // `polis network …` on containers made without network flags (`create` + `start`), attached with
 // `network connect`, inside a throw-away network+mount namespace (test/helpers/netns.ts). Checked
 // from outside: addresses in the container's netns, the bridge, traffic, the events table.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempRoot } from "../helpers/polis.js";
@@ -75,6 +77,46 @@ describe.skipIf(skip)("network create / connect / disconnect / rm / prune", () =
     expect(ns.exec("ip", ["link", "show", bridge]).code).not.toBe(0);
     expect(ns.polisOk(root, ["network", "prune"]).stdout).toBe("idle\n");
     expect(ns.polisOk(root, ["network", "ls", "-q"]).stdout.split("\n")).toEqual(expect.arrayContaining(["polis", "front"]));
+  });
+
+  it("a container made without a network, connected later, gets polis's /etc/hosts and resolv.conf (kept current)", () => {
+    ns.polisOk(root, ["network", "create", "--subnet", "10.66.0.0/24", "names"]);
+    ns.polisOk(root, ["network", "create", "--subnet", "10.66.1.0/24", "names2"]);
+    const web = c.run(["--network", "names", "--alias", "web"], ["httpd", "-f", "-p", "80", "-h", "/etc"]);
+    let bundle = "";
+    const own = "127.0.0.1\tlocalhost\n";
+    const late = c.started(["sleep", "1000"], (b) => {
+      bundle = b;
+      writeFileSync(join(b, "rootfs", "etc", "hosts"), own);
+    });
+    const mounts = () => c.sh(late, "grep -c ' /etc/hosts ' /proc/self/mountinfo").stdout.trim();
+    expect(mounts()).toBe("0");
+    ns.polisOk(root, ["network", "connect", "--alias", "latecomer", "names", late]);
+    expect(c.sh(late, httpGet("web")).stdout).toContain("root:");
+    expect(c.sh(late, httpGet(`${web}.names`)).stdout).toContain("root:");
+    expect(c.sh(web, "cat /etc/hosts").stdout).toContain("latecomer.names");
+    expect(c.sh(late, "cat /etc/resolv.conf").stdout).not.toMatch(/nameserver 127\./);
+    expect(mounts()).toBe("1");
+    // kept current in place: a newcomer, a second network, disconnects; mounted once
+    const newer = c.run(["--network", "names", "--alias", "newer"], ["sleep", "1000"]);
+    expect(c.sh(late, "cat /etc/hosts").stdout).toContain("newer.names");
+    ns.polisOk(root, ["network", "connect", "names2", late]);
+    expect(mounts()).toBe("1");
+    ns.polisOk(root, ["network", "disconnect", "names", late]);
+    expect(c.sh(late, "cat /etc/hosts").stdout).not.toContain("web");
+    expect(c.sh(late, "cat /etc/hosts").stdout).toContain(`${late}.names2`);
+    // the bundle's own file was never written
+    expect(readFileSync(join(bundle, "rootfs", "etc", "hosts"), "utf8")).toBe(own);
+    for (const id of [late, newer]) ns.polisOk(root, ["delete", "--force", id]);
+    expect(existsSync(join(root, "network", "containers", late))).toBe(false);
+
+    // a read-only root without the files: nothing to mount on; the network works, a warning says why
+    const bare = c.started(["httpd", "-f", "-p", "80", "-h", "/etc"]);
+    const r = ns.polisOk(root, ["network", "connect", "--ip", "10.66.0.50", "names", bare]);
+    expect(r.stderr).toContain(
+      `container ${bare}: its root is read-only and has no /etc/hosts or /etc/resolv.conf to mount polis's over`,
+    );
+    expect(c.sh(web, httpGet("10.66.0.50")).stdout).toContain("root:");
   });
 
   it("foreground run on a network: the container sees its address; afterwards nothing is left", () => {

@@ -105,6 +105,24 @@ describe.skipIf(skip)("network isolation, internal networks, IPv6", () => {
     expect(c.sh(r, httpGet("10.63.0.5")).stdout).not.toContain("root:");
   });
 
+  it("IPv6 published ports are reached from another machine at the host's IPv6 address", () => {
+    // the wire to the outside gets IPv6 too (nodad: usable at once)
+    const o = `nsenter -t ${outside} -n`;
+    const setup = ns.sh(`ip -6 addr add fd51::1/64 dev up0 nodad && ${o} ip -6 addr add fd51::2/64 dev up1 nodad`);
+    expect(setup.code, setup.stderr).toBe(0);
+    ns.polisOk(root, ["network", "create", "--ipv6", "--subnet", "10.67.0.0/24", "--subnet", "fd67::/64", "pub6"]);
+    const id = c.run(
+      ["--network", "pub6", "-p", "8096:80", "-p", "[fd51::1]:8097:80"],
+      ["httpd", "-f", "-p", "80", "-h", "/etc"],
+    );
+    for (const port of [8096, 8097])
+      expect(ns.sh(`${o} ${hostHttpGet("fd51::1", port)}`).stdout, String(port)).toContain("root:");
+    expect(ns.sh(`${o} ${hostHttpGet("198.51.100.1", 8096)}`).stdout).toContain("root:");
+    expect(ns.sh(`${o} ${hostHttpGet("198.51.100.1", 8097)}`).stdout).not.toContain("root:"); // bound to fd51::1 only
+    ns.polisOk(root, ["delete", "--force", id]);
+    expect(ns.sh(`${o} ${hostHttpGet("fd51::1", 8096)}`).stdout).not.toContain("root:");
+  });
+
   it("IPv6 dual stack: both families assigned and routed between containers", () => {
     ns.polisOk(root, ["network", "create", "--ipv6", "--subnet", "10.64.0.0/24", "--subnet", "fd64::/64", "dual"]);
     const a = c.started(["httpd", "-f", "-p", "80", "-h", "/etc"]);

@@ -3,7 +3,7 @@
 // from containers (hairpin), `network reload` after a firewall flush, 20 concurrent runs, a polis
 // SIGKILLed mid-attach, and bad input that must leave nothing behind. Traffic is real: busybox
 // httpd/nc in the containers, a python3 UDP echo in a container's netns.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -83,6 +83,10 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     expect(c.sh(client, "cat /etc/hosts").stdout).not.toContain(stranger);
     ns.polisOk(root, ["network", "disconnect", "app", client]);
     expect(c.sh(client, "cat /etc/hosts").stdout).not.toContain(web);
+    // `polis inspect` lists its networks: none left (lo and the kept files are not networks)
+    const before = JSON.parse(ns.polisOk(root, ["inspect", web]).stdout)[0].Networks;
+    expect(before.map((n: { name: string }) => n.name)).toEqual(["app"]);
+    expect(JSON.parse(ns.polisOk(root, ["inspect", client]).stdout)[0].Networks).toBeUndefined();
     expect(existsSync(join(root, "network", "containers", client))).toBe(true);
     ns.polisOk(root, ["delete", "--force", client]);
     expect(existsSync(join(root, "network", "containers", client))).toBe(false);
@@ -156,6 +160,18 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     expect(hostGet("fd00:ffff::10", 8090)).toContain("root:");
     expect(hostGet(HOST_IP, 8090)).toContain("root:");
     expect(table()).toContain(`dnat ip6 to [${addrs[1].split("/")[0]}]:80`);
+    // ::1 is not forwarded (the kernel cannot): refused at once, not a SYN dropped until a timeout
+    const loop = ns.exec("python3", [
+      "-c",
+      `import socket,time;t=time.time()\ntry:\n socket.create_connection(("::1",8090),timeout=5);print("connected")\nexcept ConnectionRefusedError:print("refused %.1f" % (time.time()-t))`,
+    ]).stdout;
+    expect(loop).toMatch(/^refused 0\.\d/);
+    const bad = uniqueId("loop6");
+    const r = ns.polis(root, ["run", "-d", "--bundle", c.bundle(HTTPD, bad), "--network", "dual6", "-p", "[::1]:8091:80", bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(message(r.stderr)).toContain("--publish [::1]:8091:80: a port cannot be published on ::1");
+    expect(ns.polis(root, ["state", bad]).code).not.toBe(0);
     ns.polisOk(root, ["delete", "--force", id]);
     expect(hostGet("fd00:ffff::10", 8090)).not.toContain("root:");
   });
@@ -221,6 +237,72 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     expect(table()).not.toContain(id);
     expect(existsSync(join(root, "network", "containers", id))).toBe(false);
     expect(ns.polis(root, ["state", id]).code).not.toBe(0);
+  });
+
+  it("the loopback plugin gets a DEL after every ADD: delete, --network none, delete --force, SIGKILL mid-attach", async () => {
+    // a `loopback` that logs each call, and a `bridge` that dawdles (to SIGKILL polis during the ADDs)
+    const dir = join(scratch, "logging-cni");
+    mkdirSync(dir, { recursive: true });
+    const calls = join(scratch, "loopback-calls");
+    writeFileSync(
+      join(dir, "loopback"),
+      `#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID" >> ${calls}\nexec /usr/lib/cni/loopback "$@"\n`,
+    );
+    const started = join(scratch, "slow-bridge-started");
+    writeFileSync(join(dir, "bridge"), `#!/bin/sh\ntouch ${started}\nsleep 1\nexec /usr/lib/cni/bridge "$@"\n`);
+    for (const f of ["loopback", "bridge"]) chmodSync(join(dir, f), 0o755);
+    const config = join(scratch, "logging.yaml");
+    writeFileSync(config, `network:\n  cni_plugin_dirs: [${dir}, /usr/lib/cni]\n`);
+    const log = (id: string) =>
+      (existsSync(calls) ? readFileSync(calls, "utf8") : "")
+        .split("\n")
+        .filter((l) => l.endsWith(` ${id}`))
+        .map((l) => l.split(" ")[0]);
+    const withConfig = (args: string[]) => ns.polisOk(root, ["--config", config, ...args]);
+    ns.polisOk(root, ["network", "create", "lonet"]);
+
+    const detached = uniqueId("lo");
+    withConfig(["run", "-d", "--bundle", c.bundle(["sleep", "1000"], detached), "--network", "lonet", detached]);
+    expect(log(detached)).toEqual(["ADD"]);
+    withConfig(["kill", detached, "KILL"]);
+    await waitFor(() => JSON.parse(ns.polisOk(root, ["state", detached]).stdout).status === "stopped", 10_000);
+    withConfig(["delete", detached]);
+    expect(log(detached)).toEqual(["ADD", "DEL"]);
+
+    const none = uniqueId("lo");
+    withConfig(["run", "--bundle", c.bundle(["true"], none), "--network", "none", none]);
+    expect(log(none)).toEqual(["ADD", "DEL"]);
+    const forced = uniqueId("lo");
+    withConfig(["run", "-d", "--bundle", c.bundle(["sleep", "1000"], forced), "--network", "none", forced]);
+    withConfig(["delete", "--force", forced]);
+    expect(log(forced)).toEqual(["ADD", "DEL"]);
+
+    const killed = uniqueId("lo");
+    const p = ns.spawnPolis(root, [
+      "--config",
+      config,
+      "run",
+      "-d",
+      "--bundle",
+      c.bundle(["sleep", "1000"], killed),
+      "--network",
+      "lonet",
+      killed,
+    ]);
+    // killed while the bridge ADD dawdles, once the loopback ADD (run beside it) has begun
+    await waitFor(() => existsSync(started) && log(killed).length === 1, 20_000);
+    p.kill("SIGKILL");
+    await new Promise((r) => p.on("exit", r));
+    expect(log(killed)).toEqual(["ADD"]);
+    withConfig(["delete", "--force", killed]);
+    expect(log(killed)).toEqual(["ADD", "DEL"]);
+    const db = new Database(join(root, "state.db"), { readonly: true });
+    expect(
+      db
+        .prepare("SELECT count(*) AS n FROM container_resources WHERE container_id IN (?, ?, ?, ?)")
+        .get(detached, none, forced, killed),
+    ).toEqual({ n: 0 });
+    db.close();
   });
 
   it("after a reboot (processes, rules and netns gone, records kept): delete --force frees everything", async () => {

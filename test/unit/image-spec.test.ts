@@ -3,7 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { ImageConfig } from "../../src/image/image-config.js";
 import { imageSpec, resolveUser } from "../../src/image/runtime-spec.js";
+import { volumePaths } from "../../src/image/volumes.js";
 
 const rootfs = mkdtempSync(join(tmpdir(), "polis-spec-"));
 afterAll(() => rmSync(rootfs, { recursive: true, force: true }));
@@ -66,5 +68,20 @@ describe("User", () => {
       'img: config.User "nobody": no user "nobody" in the image\'s /etc/passwd',
     );
     expect(() => resolveUser("web:nogroup", rootfs, "img")).toThrow('no group "nogroup" in the image\'s /etc/group');
+  });
+});
+
+describe("config.Volumes", () => {
+  const paths = (Volumes: unknown) => volumePaths({ config: { Volumes } } as ImageConfig, "img");
+  it("absolute paths, normalised, once each, sorted", () => {
+    expect(paths({ "/var/lib/x/": {}, "/data": {}, "/data//": {}, "/a/./b": {} })).toEqual(["/a/b", "/data", "/var/lib/x"]);
+    expect(paths(undefined)).toEqual([]);
+    expect(paths(null)).toEqual([]);
+  });
+  it("a relative path, / itself or a non-object is a one-line error naming the field", () => {
+    expect(() => paths({ data: {} })).toThrow('img: config.Volumes "data": must be an absolute path below /');
+    expect(() => paths({ "/": {} })).toThrow('img: config.Volumes "/": must be an absolute path below /');
+    expect(() => paths({ "/../": {} })).toThrow('config.Volumes "/../"');
+    expect(() => paths(["/data"])).toThrow("img: config.Volumes must be an object of paths");
   });
 });

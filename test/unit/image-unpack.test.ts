@@ -129,20 +129,39 @@ describe("paths that would land outside the target are refused", () => {
     ["dot-dot", [{ name: "../outside/evil", data: "e" }], /entry "\.\.\/outside\/evil": entry ".*" leaves the root filesystem/],
     ["absolute", [{ name: "/tmp/evil", data: "e" }], /entry "\/tmp\/evil": entry "\/tmp\/evil" is an absolute path/],
     [
-      "symlinked parent",
-      [
-        { name: "link", type: "symlink", linkname: outside },
-        { name: "link/evil", data: "e" },
-      ],
-      /entry "link\/evil": parent "link" is a symbolic link/,
-    ],
-    [
-      "symlinked parent, relative",
+      "symlinked parent, relative, climbing above the root",
       [
         { name: "up", type: "symlink", linkname: "../outside" },
         { name: "up/evil", data: "e" },
       ],
-      /parent "up" is a symbolic link/,
+      /entry "up\/evil": parent "up" leaves the root filesystem through a symbolic link/,
+    ],
+    [
+      "symlinked parent, climbing through a deeper link",
+      [
+        { name: "a/b", type: "dir" },
+        { name: "a/b/up", type: "symlink", linkname: "../../../outside" },
+        { name: "a/b/up/evil", data: "e" },
+      ],
+      /entry "a\/b\/up\/evil": parent "a\/b\/up" leaves the root filesystem/,
+    ],
+    [
+      "a symlink loop",
+      [
+        { name: "x", type: "symlink", linkname: "y" },
+        { name: "y", type: "symlink", linkname: "x" },
+        { name: "x/f", data: "e" },
+      ],
+      /entry "x\/f": "x": too many levels of symbolic links/,
+    ],
+    [
+      "a parent that is a symlink to a file",
+      [
+        { name: "f", data: "f" },
+        { name: "l", type: "symlink", linkname: "/f" },
+        { name: "l/x", data: "e" },
+      ],
+      /entry "l\/x": parent "f" is not a directory/,
     ],
     [
       "hardlink to outside",
@@ -150,12 +169,12 @@ describe("paths that would land outside the target are refused", () => {
       /entry "hl": hardlink target ".*" leaves the root filesystem/,
     ],
     [
-      "hardlink through a symlink",
+      "hardlink through a symlink to outside",
       [
-        { name: "s", type: "symlink", linkname: outside },
+        { name: "s", type: "symlink", linkname: "../outside" },
         { name: "hl", type: "hardlink", linkname: "s/secret" },
       ],
-      /entry "hl": parent "s" is a symbolic link/,
+      /entry "hl": hardlink target "s\/secret": parent "s" leaves the root filesystem/,
     ],
   ];
   for (const [what, entries, message] of cases) {
@@ -174,6 +193,19 @@ describe("paths that would land outside the target are refused", () => {
     });
   }
 
+  it("an absolute symlinked parent resolves inside the target, as if the target were /", async () => {
+    const target = fresh("abs");
+    const t = writeTar(join(work, "abs.tar"), [
+      { name: "link", type: "symlink", linkname: outside },
+      { name: "link/evil", data: "e" },
+      { name: "hl", type: "hardlink", linkname: "link/evil" },
+    ]);
+    await unpackLayer(t, { target, mode: "apply", layer: L });
+    expect(readFileSync(join(target, outside, "evil"), "utf8")).toBe("e");
+    expect(statSync(join(target, "hl")).ino).toBe(statSync(join(target, outside, "evil")).ino);
+    expect(existsSync(join(outside, "evil"))).toBe(false);
+  });
+
   it("a file replacing a symlink replaces the link, not its target", async () => {
     const target = fresh("repl");
     const t = writeTar(join(work, "repl.tar"), [
@@ -183,5 +215,81 @@ describe("paths that would land outside the target are refused", () => {
     await unpackLayer(t, { target, mode: "apply", layer: L });
     expect(lstatSync(join(target, "s")).isFile()).toBe(true);
     expect(readFileSync(join(outside, "secret"), "utf8")).toBe("s");
+  });
+});
+
+describe("symlinked parents resolve through the layers below (overlay mode) as on a flattened root (apply mode)", () => {
+  const lower = writeTar(join(work, "sym-lower.tar"), [
+    { name: ".", type: "dir", mode: 0o711, uid: 7, gid: 8, xattrs: { "user.root": "lower" } },
+    { name: "usr", type: "dir" },
+    { name: "usr/lib", type: "dir", mode: 0o750, uid: 5, gid: 6, xattrs: { "user.dir": "lower" } },
+    { name: "usr/lib/old", data: "old" },
+    { name: "usr/lib/keep", data: "keep" },
+    { name: "usr/lib/hsrc", data: "linked", mode: 0o640, uid: 3, gid: 4 },
+    { name: "lib", type: "symlink", linkname: "usr/lib" },
+    { name: "abs", type: "symlink", linkname: "/usr" },
+    { name: "rel2", type: "symlink", linkname: "./lib" },
+    { name: "shadow", type: "dir" },
+    { name: "shadow/s", data: "s" },
+    { name: "dev", type: "dir" },
+    { name: "dev/null", type: "char", major: 1, minor: 3, mode: 0o666 },
+    { name: "dev/pipe", type: "fifo", mode: 0o600, uid: 9 },
+    { name: "dev/ln", type: "symlink", linkname: "null" },
+  ]);
+  const upper = writeTar(join(work, "sym-upper.tar"), [
+    { name: "lib/x", data: "x" },
+    { name: "abs/lib/y", data: "y" },
+    { name: "rel2/z", data: "z" },
+    { name: "lib/.wh.old" },
+    { name: "usr/lib/n", data: "n" },
+    { name: "hl", type: "hardlink", linkname: "lib/hsrc" },
+    { name: "new", type: "symlink", linkname: "made/here" },
+    { name: "new/f", data: "f" },
+    { name: "abs/share/doc/q", data: "q" },
+    { name: "shadow", type: "symlink", linkname: "usr" },
+    { name: "shadow/w", data: "w" },
+    { name: "hnull", type: "hardlink", linkname: "dev/null" },
+    { name: "hpipe", type: "hardlink", linkname: "dev/pipe" },
+    { name: "hln", type: "hardlink", linkname: "dev/ln" },
+  ]);
+
+  it("the kernel's overlay of the per-layer directories shows the tree apply mode writes", async () => {
+    const flat = fresh("flat");
+    await unpackLayer(lower, { target: flat, mode: "apply", layer: L });
+    await unpackLayer(upper, { target: flat, mode: "apply", layer: L });
+    const l1 = fresh("l1");
+    const l2 = fresh("l2");
+    await unpackLayer(lower, { target: l1, mode: "overlay", layer: L });
+    await unpackLayer(upper, { target: l2, mode: "overlay", layer: L, lowers: [l1] });
+    const merged = fresh("merged");
+    execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${l2}:${l1}`, merged]);
+    try {
+      const want = snapshot(flat, { mtimes: true });
+      expect(snapshot(merged, { mtimes: true })).toEqual(want);
+      // what the layer said, through the links below it
+      for (const f of ["x", "y", "z", "n", "keep"]) expect(want[`usr/lib/${f}`]).toBeDefined();
+      expect(want["usr/lib/old"]).toBeUndefined();
+      expect(want.lib).toMatchObject({ type: "symlink", content: "usr/lib" });
+      expect(want["usr/lib"]).toMatchObject({ mode: "0o750", uid: 5, gid: 6 });
+      expect(want["."]).toMatchObject({ mode: "0o711", uid: 7, gid: 8 });
+      // hard links to a lower layer's device, fifo and symlink: the target copied up, then linked
+      expect(want.hnull).toMatchObject({ type: "char", content: "1,3", mode: "0o666" });
+      expect(want.hpipe).toMatchObject({ type: "fifo", uid: 9 });
+      expect(want.hln).toMatchObject({ type: "symlink", content: "null" });
+      expect(want["usr/share/doc/q"]).toBeDefined();
+      expect(want["made/here/f"]).toBeDefined();
+      expect(want.hl).toMatchObject({ nlink: 2, mode: "0o640", uid: 3 });
+      expect(want["usr/w"]).toBeDefined();
+      expect(want["shadow/s"]).toBeUndefined();
+      // the upper layer's own directory: the entries went where the links lead, and the lower
+      // directory it wrote into was copied up with its owner, mode and xattrs
+      const own = snapshot(l2);
+      expect(own.lib).toBeUndefined();
+      expect(own["usr/lib"]).toMatchObject({ mode: "0o750", uid: 5, gid: 6 });
+      expect(own["usr/lib"].xattrs["user.dir"]).toBe(Buffer.from("lower").toString("hex"));
+      expect(own["usr/lib/old"]).toMatchObject({ type: "char", content: "0,0" });
+    } finally {
+      execFileSync("umount", [merged]);
+    }
   });
 });

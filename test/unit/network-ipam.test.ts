@@ -138,7 +138,6 @@ describe("publish", () => {
     expect(parsePublish("127.0.0.1:53:53/udp")).toEqual([
       { hostIp: "127.0.0.1", protocol: "udp", hostPort: 53, containerPort: 53 },
     ]);
-    expect(parsePublish("[::1]:8080:80")[0].hostIp).toBe("::1");
     expect(parsePublish("9000-9002:7000-7002").map((m) => `${m.hostPort}>${m.containerPort}`)).toEqual([
       "9000>7000",
       "9001>7001",
@@ -148,6 +147,9 @@ describe("publish", () => {
     expect(() => parsePublish("1-3:1-2")).toThrow(/ranges differ/);
     expect(() => parsePublish("8080:80/sctp")).toThrow(/protocol "sctp"/);
     expect(() => parsePublish("99999:80")).toThrow(/bad host port "99999"/);
+    for (const loopback of ["[::1]:8080:80", "[0:0::1]:8080:80/udp"])
+      expect(() => parsePublish(loopback)).toThrow(`--publish ${loopback}: a port cannot be published on ::1`);
+    expect(parsePublish("[fd00::1]:8080:80")[0].hostIp).toBe("fd00::1");
     expect(duplicateIn([...parsePublish("127.0.0.1:80:80"), ...parsePublish("127.0.0.2:80:80")])).toBeUndefined();
     expect(duplicateIn([...parsePublish("127.0.0.1:80:80"), ...parsePublish("80:81")])?.containerPort).toBe(81);
     expect(duplicateIn([...parsePublish("79-81:79-81"), ...parsePublish("81:80/udp")])).toBeUndefined();
@@ -166,6 +168,7 @@ describe("generated files", () => {
     dns: true,
     mtu: 0,
     labels: {},
+    options: {},
     created: "",
   });
   it("the nftables table: DNAT per port, masquerade, isolation, internal", () => {
@@ -188,7 +191,7 @@ describe("generated files", () => {
     expect(text).toContain(`ip saddr 10.89.0.0/24 oifname != "polis1" masquerade`);
     expect(text).not.toContain(`ip saddr 10.89.1.0/24 oifname != "polis2" masquerade`);
     expect(text).toContain(`iifname "polis2" oifname != "polis2" drop`);
-    expect(text).toMatch(/^table inet polis \{\}\ndelete table inet polis\ntable inet polis \{\n  comment "polis root "\n/);
+    expect(text).toMatch(/^table inet polis \{\}\ndelete table inet polis\ntable inet polis \{\n {2}comment "polis root "\n/);
   });
   it("the CNI list: bridge + static IPAM with polis's addresses; internal has no gateway", () => {
     const open = conflistFor({ ...net("a", "polis1", "10.89.0.0/24"), mtu: 1400 }, ["10.89.0.5/24"]);

@@ -1,0 +1,88 @@
+// Blob downloads against a fake registry that drops the connection half-way: the download
+// resumes with a Range request from the bytes it has (and starts over when the server ignores
+// the range), and the blob gets its digest name only with the right content.
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { blobPath, ensureDirs, tmpDir } from "../../src/image/content.js";
+import { fetchBlob } from "../../src/image/fetch-blob.js";
+import { Registry } from "../../src/image/registry.js";
+
+const servers: Server[] = [];
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const s = createServer(handler);
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  return `127.0.0.1:${(s.address() as { port: number }).port}`;
+}
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+const roots: string[] = [];
+afterAll(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+const blob = randomBytes(3 << 20);
+const desc = {
+  mediaType: "application/vnd.oci.image.layer.v1.tar",
+  digest: `sha256:${createHash("sha256").update(blob).digest("hex")}`,
+  size: blob.length,
+};
+
+/** A registry whose first blob answer sends `cut` bytes and drops the connection; later ones honour Range when `ranges`. */
+async function flaky(ranges: boolean, seen: (string | undefined)[]): Promise<string> {
+  const cut = 1 << 20;
+  return serve((req, res) => {
+    if (req.url === "/v2/") return res.end("{}");
+    seen.push(req.headers.range);
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+    if (seen.length === 1) {
+      res.writeHead(200, { "content-length": blob.length });
+      res.write(blob.subarray(0, cut), () => setTimeout(() => req.socket.destroy(), 50));
+      return;
+    }
+    if (range && ranges) {
+      const from = Number(range[1]);
+      res.writeHead(206, { "content-range": `bytes ${from}-${blob.length - 1}/${blob.length}` });
+      return res.end(blob.subarray(from));
+    }
+    res.writeHead(200, { "content-length": blob.length }).end(blob);
+  });
+}
+
+async function fetchFrom(host: string): Promise<string> {
+  const root = mkdtempSync(join(tmpdir(), "polis-fetch-"));
+  roots.push(root);
+  ensureDirs(root);
+  const r = new Registry({ name: host, host, insecure: true });
+  expect(await fetchBlob(r, "a/b", desc, root)).toBe(true);
+  expect(readFileSync(blobPath(root, desc.digest)).equals(blob)).toBe(true);
+  expect(readdirSync(tmpDir(root))).toEqual([]);
+  return root;
+}
+
+describe("a blob download cut half-way", () => {
+  it("resumes with a Range request from the bytes already written", async () => {
+    const seen: (string | undefined)[] = [];
+    await fetchFrom(await flaky(true, seen));
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toBeUndefined();
+    const from = Number(/^bytes=(\d+)-$/.exec(seen[1] ?? "")?.[1]);
+    expect(from).toBeGreaterThan(0);
+    expect(from).toBeLessThanOrEqual(1 << 20);
+  }, 20_000);
+
+  it("starts over when the registry ignores the Range request", async () => {
+    const seen: (string | undefined)[] = [];
+    await fetchFrom(await flaky(false, seen));
+    expect(seen.slice(0, 2).map((r) => r !== undefined)).toEqual([false, true]);
+    expect(seen.at(-1)).toBeUndefined();
+  }, 20_000);
+});
