@@ -146,19 +146,20 @@ describe.skipIf(!!missing)("containerd 1.6 runc-v2 shim with --runc-binary polis
       });
 
   /**
-   * `ctr task exec` for a process that prints something and exits 0. containerd 1.6's exec IO
-   * (shim pipe -> fifo -> ctr) now and then loses all of a short process's output when the runtime
-   * starts and returns it a few hundred ms late: exit 0, empty stdout and stderr. It happens with
-   * runc delayed by the same amounts too (2 in 960 execs; polis 5 in 960, plain runc 0 in 1200),
-   * and strace shows ctr's stdout fifo never getting a writer while the process wrote to the
-   * shim's pipe. So that exact result (and only it) is tried again with a fresh exec id, as a
-   * client of ctr must; anything else is judged as it is.
+   * `ctr task exec` of a process that always prints something. containerd 1.6's exec IO (shim
+   * pipe -> fifo -> ctr) now and then loses all of a short process's output: the exit code comes
+   * through, stdout and stderr stay empty. runc does it too (1 in 720 execs here), and more often
+   * when the runtime starts the process late, as polis's node start-up does (runc delayed by the
+   * same amounts: 2 in 1920; polis: 9 in 1560); strace shows ctr's stdout fifo never getting a
+   * writer while the process did write to the shim's pipe. So that result (nothing on either
+   * stream) is tried again with a fresh exec id, as a client of ctr must; anything else is judged
+   * as it is.
    */
   const execPrinting = async (execId: string, args: string[]): Promise<CmdResult> => {
     for (let attempt = 1; ; attempt++) {
       const r = await ctr("task", "exec", "--exec-id", attempt === 1 ? execId : `${execId}-${attempt}`, ...args);
-      if (r.code !== 0 || r.stdout !== "" || r.stderr !== "" || attempt === 3) return r;
-      console.warn(`ctr task exec ${execId}: exit 0 without any output (containerd's exec IO), trying again`);
+      if (r.stdout !== "" || r.stderr !== "" || attempt === 3) return r;
+      console.warn(`ctr task exec ${execId}: exit ${r.code} without any output (containerd's exec IO), trying again`);
     }
   };
 
@@ -207,7 +208,7 @@ describe.skipIf(!!missing)("containerd 1.6 runc-v2 shim with --runc-binary polis
     const e0 = await execPrinting("e0", [id, "sh", "-c", "echo exec-out; exit 0"]);
     expect(e0.code, e0.stderr).toBe(0);
     expect(e0.stdout).toContain("exec-out");
-    const e5 = await ctr("task", "exec", "--exec-id", "e5", id, "sh", "-c", "echo five >&2; exit 5");
+    const e5 = await execPrinting("e5", [id, "sh", "-c", "echo five >&2; exit 5"]);
     expect(e5.code, e5.stderr).toBe(5);
     expect(e5.stderr).toContain("five");
     const u = await execPrinting("eu", ["--user", "65534", "--cwd", "/tmp", id, "sh", "-c", "id -u; id -g; pwd"]);
