@@ -31,8 +31,7 @@ afterAll(() => {
  * `true`, not `:`: a failed redirection of a special builtin ends the shell (POSIX).
  */
 const OPEN_LOOP =
-  "i=0; while :; do i=$((i+1)); true > /dev/null || echo $i >> /fails; " +
-  "[ $((i % 200)) = 0 ] && echo $i >> /rounds; done";
+  "i=0; while :; do i=$((i+1)); true > /dev/null || echo $i >> /fails; " + "[ $((i % 200)) = 0 ] && echo $i >> /rounds; done";
 
 // Rules of the config's own that a GPU or storage pod may well have: the longer the list, the
 // longer a rewrite from scratch leaves the cgroup without /dev/null (runc's defaults come last).
