@@ -50,7 +50,6 @@ const LEAVES = {
   yargs: { pick: ".default" }, // --help only: 250 KB that `state` must never parse
   "prom-client": { pick: "" }, // `polis monitor` only
   yaml: { pick: "" }, // polis's config file, read only by the standalone commands: ~200 KB
-  undici: { pick: "" }, // fetch with CA files or without TLS verification (registries configured so)
 };
 
 /** Resolve each leaf import to a stub that requires its separate file at first use. */

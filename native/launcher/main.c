@@ -24,14 +24,18 @@ static char **g_argv;
 /* ---- hand-off to node ---------------------------------------------------------------------- */
 
 /*
- * Commands that never open a TLS connection: node starts 45-90 ms faster without
- * NODE_EXTRA_CA_CERTS (it parses the bundle at boot). Every other command keeps it: image
- * commands, and anything this launcher does not know (a newer command may pull).
+ * NODE_EXTRA_CA_CERTS makes node parse the bundle at boot: 45-90 ms on every start. Commands that
+ * never open a TLS connection drop it. Those whose only TLS is polis's registry client (pull,
+ * login, run/create --image) move it to POLIS_EXTRA_CA_CERTS, which the client reads only when
+ * it opens a verified TLS connection (src/image/http.ts). Anything else keeps it: a command this
+ * launcher does not know, and the monitor's webhooks.
  */
 static const char *const NO_TLS[] = {
     "create", "run", "start", "state", "kill", "delete", "list", "ps", "pause", "resume", "update",
-    "events", "exec", "spec", "features", "checkpoint", "restore", "help", "h", NULL,
+    "events", "exec", "spec", "features", "checkpoint", "restore", "help", "h",
+    "images", "rmi", "tag", "image", "bundle", "logout", NULL,
 };
+static const char *const REGISTRY_TLS[] = {"pull", "login", NULL};
 
 static bool takes_value(const char *flag) {
     const char *name = flag + (flag[1] == '-' ? 2 : 1);
@@ -40,7 +44,15 @@ static bool takes_value(const char *flag) {
            !strcmp(name, "config");
 }
 
-static bool keeps_ca_certs(void) {
+static bool listed(const char *const *list, const char *cmd) {
+    for (const char *const *c = list; *c; c++)
+        if (!strcmp(*c, cmd)) return true;
+    return false;
+}
+
+enum ca_certs { CA_KEEP, CA_DROP, CA_MOVE };
+
+static enum ca_certs ca_certs_policy(void) {
     int i = 1;
     for (; i < g_argc; i++) {
         const char *t = g_argv[i];
@@ -48,20 +60,29 @@ static bool keeps_ca_certs(void) {
         if (t[0] != '-' || t[1] == 0) break;
         if (takes_value(t)) i++;
     }
-    if (i >= g_argc) return false; /* --version, --help */
+    if (i >= g_argc) return CA_DROP; /* --version, --help */
     const char *cmd = g_argv[i];
-    bool known = false;
-    for (const char *const *c = NO_TLS; *c; c++) known |= !strcmp(*c, cmd);
-    if (!known) return true;
+    if (listed(REGISTRY_TLS, cmd)) return CA_MOVE;
+    if (!listed(NO_TLS, cmd)) return CA_KEEP;
     if (!strcmp(cmd, "run") || !strcmp(cmd, "create")) {
-        /* `run --image` pulls */
+        /* `run --image`: the images room (a pull may come with it) */
         for (int j = i + 1; j < g_argc; j++) {
             const char *t = g_argv[j];
             if (!strcmp(t, "--")) break;
-            if (!strcmp(t, "--image") || !strcmp(t, "-image") || !strncmp(t, "--image=", 8) || !strncmp(t, "-image=", 7)) return true;
+            if (!strcmp(t, "--image") || !strcmp(t, "-image") || !strncmp(t, "--image=", 8) || !strncmp(t, "-image=", 7)) return CA_MOVE;
         }
     }
-    return false;
+    return CA_DROP;
+}
+
+/* See NO_TLS. POLIS_EXTRA_CA_CERTS the caller set is left as it is. */
+static void apply_ca_certs_policy(void) {
+    const char *file = getenv("NODE_EXTRA_CA_CERTS");
+    if (!file) return;
+    enum ca_certs p = ca_certs_policy();
+    if (p == CA_KEEP) return;
+    if (p == CA_MOVE && *file) setenv("POLIS_EXTRA_CA_CERTS", file, 0);
+    unsetenv("NODE_EXTRA_CA_CERTS");
 }
 
 static char *polis_mjs(void) {
@@ -86,7 +107,7 @@ _Noreturn void handoff(void) {
         fprintf(stderr, "polis: cannot find dist/polis.mjs beside the polis executable\n");
         exit(1);
     }
-    if (!keeps_ca_certs()) unsetenv("NODE_EXTRA_CA_CERTS");
+    apply_ca_certs_policy();
     char **argv = calloc((size_t)g_argc + 2, sizeof *argv);
     if (!argv) exit(1);
     /* POLIS_NODE: another node (packagers; the differential tests point it at /bin/false to

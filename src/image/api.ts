@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import type { GlobalOptions } from "../container/options.js";
 import { Store } from "../state/store.js";
+import { phase } from "../timing.js";
 import type { RegistriesConfig } from "./registries.js";
 
 // src/config/load.ts's defaults, repeated here so that importing it (and yaml) waits for a file
@@ -11,6 +12,7 @@ const DEFAULT_CONFIG = "/etc/polis/config.yaml";
 
 export async function withStore<T>(g: GlobalOptions, fn: (store: Store) => Promise<T> | T): Promise<T> {
   const store = Store.open(g.root);
+  phase("state open");
   try {
     return await fn(store);
   } finally {

@@ -76,7 +76,7 @@ export async function fetchBlob(
 /** A ranged request answered with the whole blob (200): the download starts over. */
 class RangeIgnored extends Error {}
 
-/** fetch's failures (a TypeError with a cause, or an abort), as opposed to the local file's. */
+/** The transport's failures (a NetworkError: a TypeError with a cause, or an abort), as opposed to the local file's. */
 function isNetworkError(e: unknown): boolean {
   return (
     e instanceof TypeError ||
@@ -104,7 +104,7 @@ async function download(
 ): Promise<number> {
   const res = await registry.get(repo, `blobs/${d.digest}`, have ? { range: `bytes=${have}-` } : {}, what);
   if (have && res.status !== 206) {
-    await res.body?.cancel();
+    res.cancel();
     throw new RangeIgnored();
   }
   if (!res.body) throw new PolisError(`${what}: empty response`);

@@ -8,11 +8,13 @@ import type { Store } from "../state/store.js";
 import { recordImages, type ImageRow, type LayerRow, type NameRow } from "../state/images.js";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
+import { phase } from "../timing.js";
 import { rfc3339Nano } from "../time.js";
 import { blobPath, chainIds, collectGarbage, ensureDirs, hasBlob, hasLayer, lease, putBlob, release } from "./content.js";
 import type { Credentials } from "./credentials.js";
 import { findCredentials } from "./credentials.js";
 import { fetchBlob, type Progress } from "./fetch-blob.js";
+import { EXTRA_CA_ENV, type TlsSettings } from "./http.js";
 import {
   formatPlatform,
   hostPlatform,
@@ -56,7 +58,13 @@ export interface PullResult {
   name: string;
 }
 
-export async function pull(root: string, store: Store, o: PullOptions): Promise<PullResult> {
+/**
+ * `openStore` is called once the first request is on its way, so that opening the state
+ * database (a few ms, more on a fresh root) overlaps the registry's answer.
+ */
+export async function pull(root: string, openStore: () => Store, o: PullOptions): Promise<PullResult> {
+  let store: Store | undefined;
+  const db = () => (store ??= openStore());
   const ref = parseReference(o.reference);
   const settings = settingsFor(o.registries, ref.registry);
   const sources = [...settings.mirrors, ref.registry];
@@ -71,15 +79,15 @@ export async function pull(root: string, store: Store, o: PullOptions): Promise<
       host: apiHost(source),
       insecure: s.insecure || o.tlsVerify === false,
       credentials: creds,
-      tls: tlsFor(s, o.tlsVerify),
+      tls: tlsFor(s, o.tlsVerify, o.env),
     });
     const fetched = new Set<string>();
     try {
-      return await pullFrom(registry, ref, root, store, o, fetched);
+      return await pullFrom(registry, ref, root, db, o, fetched);
     } catch (e) {
       // only what this attempt added and nothing references: the store is as it was
       try {
-        collectGarbage(store, root, fetched);
+        if (store) collectGarbage(store, root, fetched);
       } catch (cleanup) {
         log.warn("pull cleanup failed", { error: (cleanup as Error).message });
       }
@@ -87,7 +95,7 @@ export async function pull(root: string, store: Store, o: PullOptions): Promise<
       log.warn(`mirror ${source} failed, trying the next source`, { error: e.message });
       lastErr = e;
     } finally {
-      release(store);
+      if (store) release(store);
     }
   }
   throw lastErr;
@@ -97,12 +105,16 @@ async function pullFrom(
   registry: Registry,
   ref: Reference,
   root: string,
-  store: Store,
+  db: () => Store,
   o: PullOptions,
   fetched: Set<string>,
 ): Promise<PullResult> {
   const name = formatReference(ref);
-  const top = await getManifest(registry, ref.repository, manifestKey(ref), name);
+  const asked = getManifest(registry, ref.repository, manifestKey(ref), name);
+  asked.catch(() => {}); // awaited below, after the store is open (which may fail first)
+  const store = db();
+  const top = await asked;
+  phase("registry ping and manifest");
   if (ref.digest && top.digest !== ref.digest) {
     throw new PolisError(`${name}: the registry sent a manifest with digest ${top.digest}`);
   }
@@ -144,6 +156,7 @@ async function pullFrom(
   for (const c of chosen) stored(c.digest, c.body);
   if (index) stored(index.digest, index.body);
 
+  phase("config and layers");
   const now = rfc3339Nano();
   const nameRow: NameRow = {
     name: ref.digest ? `${repoName(ref)}@${ref.digest}` : `${repoName(ref)}:${ref.tag}`,
@@ -160,11 +173,20 @@ async function pullFrom(
     index && { digest: index.digest, mediaType: index.mediaType, manifest: index.body.toString("utf8") },
   );
   store.appendEvent({ type: "image", action: "pull", id: nameRow.name, attributes: { digest: top.digest, image: primary } });
+  phase("record image");
   return { digest: top.digest, image: primary, name: nameRow.name };
 }
 
-/** CA files from the config, and --tls-verify=false (also a configured insecure registry: docker skips verification for those). */
-export function tlsFor(s: RegistrySettings, tlsVerify: boolean | undefined): { ca: string[]; verify: boolean } {
+/**
+ * CA files from the config (read now: a missing one is an error), the launcher's moved
+ * NODE_EXTRA_CA_CERTS (read only if a verified TLS connection is made), and --tls-verify=false
+ * (also a configured insecure registry: docker skips verification for those).
+ */
+export function tlsFor(
+  s: RegistrySettings,
+  tlsVerify: boolean | undefined,
+  env: Record<string, string | undefined> = process.env,
+): TlsSettings {
   const ca = s.ca.map((file) => {
     try {
       return readFileSync(file, "utf8");
@@ -172,7 +194,7 @@ export function tlsFor(s: RegistrySettings, tlsVerify: boolean | undefined): { c
       throw new PolisError(`registries: CA file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   });
-  return { ca, verify: tlsVerify !== false && !s.insecure };
+  return { ca, caFile: env[EXTRA_CA_ENV] || undefined, verify: tlsVerify !== false && !s.insecure };
 }
 
 function tryPick(list: Descriptor[], want: Platform, name: string): Descriptor | undefined {
@@ -195,48 +217,57 @@ async function pullImage(
 ): Promise<{ image: ImageRow; layers: LayerRow[] }> {
   const m = c.manifest;
   const what = `${repoName(ref)}@${c.digest}`;
-  lease(store, [m.config.digest]);
+  lease(store, [m.config.digest, ...m.layers.map((l) => l.digest)]);
   if (m.config.size > MAX_MANIFEST) throw new PolisError(`${what}: config of ${m.config.size} bytes is too big`);
-  if (await fetchBlob(registry, ref.repository, m.config, root)) fetched.add(m.config.digest);
-  const configText = readFileSync(blobPath(root, m.config.digest), "utf8");
-  let config: ImageConfig;
-  try {
-    config = JSON.parse(configText) as ImageConfig;
-  } catch {
-    throw new PolisError(`${what}: image config ${m.config.digest} is not valid JSON`);
-  }
-  const diffIds = config.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== m.layers.length) {
-    throw new PolisError(
-      `${what}: the config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`,
-    );
-  }
-  const chains = chainIds(diffIds);
-  lease(store, [...m.layers.map((l) => l.digest), ...diffIds, ...chains]);
-  o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
 
-  // each distinct blob downloaded once, a few at a time; each layer unpacked as soon as it and
-  // the layers below it are there (a layer's directory depends on them: symlinked parents)
-  const fetches = new Map<string, Promise<void>>();
+  // The config and each distinct blob download at once (layers a few at a time): the config is
+  // only needed from the unpacking on, which saves a registry round trip before the first layer
+  // byte. Each layer is unpacked as soon as it and the layers below it are there (a layer's
+  // directory depends on them: symlinked parents). A blob already in the store costs a stat.
+  const configFetch = fetchBlob(registry, ref.repository, m.config, root);
+  configFetch.catch(() => {}); // awaited below
+  const fetches = new Map<string, Promise<boolean>>();
   const slot = limiter(PARALLEL);
   let failed = false; // downloads not started yet are skipped once the pull has failed
-  m.layers.forEach((l, i) => {
-    if (fetches.has(l.digest) || (hasLayer(root, chains[i]) && hasBlob(root, l.digest, l.size))) return;
+  for (const l of m.layers) {
+    if (fetches.has(l.digest)) continue;
     const p = slot(async () => {
       if (failed) throw new PolisError(`${what}: pull abandoned`);
-      if (await fetchBlob(registry, ref.repository, l, root, o.progress)) fetched.add(l.digest);
+      const downloaded = await fetchBlob(registry, ref.repository, l, root, o.progress);
+      if (downloaded) fetched.add(l.digest);
+      return downloaded;
     });
     p.catch(() => {}); // awaited below, in order
     fetches.set(l.digest, p);
-  });
+  }
+  let configText: string;
+  let config: ImageConfig;
+  let diffIds: string[];
   try {
+    if (await configFetch) fetched.add(m.config.digest);
+    configText = readFileSync(blobPath(root, m.config.digest), "utf8");
+    try {
+      config = JSON.parse(configText) as ImageConfig;
+    } catch {
+      throw new PolisError(`${what}: image config ${m.config.digest} is not valid JSON`);
+    }
+    const ids = config.rootfs?.diff_ids;
+    if (!Array.isArray(ids) || ids.length !== m.layers.length) {
+      throw new PolisError(
+        `${what}: the config lists ${Array.isArray(ids) ? ids.length : "no"} rootfs.diff_ids for ${m.layers.length} layers`,
+      );
+    }
+    diffIds = ids;
+    const chains = chainIds(diffIds);
+    lease(store, [...diffIds, ...chains]);
+    o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
     for (let i = 0; i < m.layers.length; i++) {
       const l = m.layers[i];
-      if (!fetches.has(l.digest)) {
+      const downloaded = await fetches.get(l.digest);
+      if (!downloaded && hasLayer(root, chains[i])) {
         o.say?.(`Copying blob ${l.digest.slice(7, 19)} skipped: already exists`);
         continue;
       }
-      await fetches.get(l.digest);
       await unpackInto(root, l.digest, diffIds[i], chains.slice(0, i + 1), fetched);
       o.say?.(`Copying blob ${l.digest.slice(7, 19)} done ${mb(l.size)}`);
     }
@@ -244,7 +275,7 @@ async function pullImage(
     failed = true;
     throw e;
   } finally {
-    await Promise.allSettled(fetches.values());
+    await Promise.allSettled([configFetch, ...fetches.values()]);
   }
 
   const platform = formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant });

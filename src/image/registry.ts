@@ -1,13 +1,12 @@
-// A client for one registry (distribution API v2) over Node's fetch: the /v2/ ping where auth
-// challenges start, Bearer tokens per repository scope (reused until they expire) or Basic auth,
-// redirects followed by hand so that Authorization never goes to another host, and retries with
-// backoff on 5xx and connection resets.
-import { createRequire } from "node:module";
-import { rootCertificates } from "node:tls";
+// A client for one registry (distribution API v2) over node:http(s) (http.ts says why not fetch):
+// the /v2/ ping where auth challenges start, Bearer tokens per repository scope (reused until
+// they expire) or Basic auth, redirects followed by hand so that Authorization never goes to
+// another host, and retries with backoff on 5xx and connection resets.
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { basicAuth, parseChallenges, tokenUrl, type Challenge } from "./auth.js";
 import type { Credentials } from "./credentials.js";
+import { HttpClient, type HttpResponse, type TlsSettings } from "./http.js";
 
 export interface RegistryOptions {
   /** registry name as users write it (for messages) */
@@ -17,8 +16,8 @@ export interface RegistryOptions {
   /** plain HTTP allowed (a configured insecure registry, or --tls-verify=false) */
   insecure: boolean;
   credentials?: Credentials;
-  /** TLS beyond Node's defaults: extra CA certificates (PEM), or no verification (--tls-verify=false) */
-  tls?: { ca: string[]; verify: boolean };
+  /** TLS beyond Node's defaults: extra CA certificates, or no verification (--tls-verify=false) */
+  tls?: TlsSettings;
 }
 
 const RETRIES = 3;
@@ -43,9 +42,7 @@ export class Registry {
   private base: string | undefined;
   private challenge: Challenge | null | undefined;
   private readonly tokens = new Map<string, Token>();
-  private fetcher: typeof fetch | undefined;
-  /** --tls-verify=false met a certificate Node's fetch refuses: use undici without verification */
-  private unverified = false;
+  private http: HttpClient | undefined;
 
   constructor(readonly opts: RegistryOptions) {}
 
@@ -55,7 +52,7 @@ export class Registry {
     path: string,
     headers: Record<string, string> = {},
     what = `${this.opts.name}/${repo}`,
-  ): Promise<Response> {
+  ): Promise<HttpResponse> {
     await this.ping();
     const url = `${this.base}/v2/${repo}/${path}`;
     let res = await this.send(url, headers, await this.authorization(repo, false));
@@ -92,21 +89,12 @@ export class Registry {
     let lastErr: unknown;
     for (const scheme of schemes) {
       const base = `${scheme}://${this.opts.host}`;
-      let res: Response;
+      let res: HttpResponse;
       try {
         res = await this.send(`${base}/v2/`, {}, undefined);
       } catch (e) {
         lastErr = e;
-        if (scheme !== "https" || !certificateError(e) || this.opts.tls?.verify !== false || this.unverified) continue;
-        // a certificate we were told not to verify: once more without verification
-        this.unverified = true;
-        this.fetcher = undefined;
-        try {
-          res = await this.send(`${base}/v2/`, {}, undefined);
-        } catch (e2) {
-          lastErr = e2;
-          continue;
-        }
+        continue;
       }
       await drain(res);
       if (res.status !== 200 && res.status !== 401) {
@@ -124,7 +112,7 @@ export class Registry {
     );
   }
 
-  private challengeFrom(res: Response): Challenge | null {
+  private challengeFrom(res: HttpResponse): Challenge | null {
     const header = res.headers.get("www-authenticate");
     if (!header) return null;
     const all = parseChallenges(header);
@@ -163,7 +151,7 @@ export class Registry {
       scope,
       credentials: creds ? "yes" : "no",
     });
-    let res: Response;
+    let res: HttpResponse;
     try {
       res = await this.send(url.toString(), headers, undefined, true);
     } catch (e) {
@@ -194,7 +182,12 @@ export class Registry {
    * One request, following redirects by hand (Authorization only to the same origin), retried on
    * 5xx and connection failures. `once`: no retries (token requests fail fast on bad passwords).
    */
-  private async send(url: string, headers: Record<string, string>, auth: string | undefined, once = false): Promise<Response> {
+  private async send(
+    url: string,
+    headers: Record<string, string>,
+    auth: string | undefined,
+    once = false,
+  ): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
       try {
         const res = await this.follow(url, headers, auth);
@@ -209,13 +202,13 @@ export class Registry {
     }
   }
 
-  private async follow(url: string, headers: Record<string, string>, auth: string | undefined): Promise<Response> {
+  private async follow(url: string, headers: Record<string, string>, auth: string | undefined): Promise<HttpResponse> {
     const origin = new URL(url).origin;
     let current = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const h: Record<string, string> = { ...headers };
       if (auth && new URL(current).origin === origin) h.authorization = auth;
-      const res = await this.fetchWithTls()(current, { headers: h, redirect: "manual" });
+      const res = await this.client().get(current, h);
       if (res.status < 300 || res.status >= 400 || res.status === 304) return res;
       const location = res.headers.get("location");
       await drain(res);
@@ -229,23 +222,12 @@ export class Registry {
     throw new RegistryError(`${this.opts.name}: too many redirects`);
   }
 
-  /**
-   * Node's fetch, or undici's with an Agent carrying the CA files / no verification: Node 20's
-   * fetch takes no TLS options. undici (node_modules) is loaded only for such a registry.
-   */
-  private fetchWithTls(): typeof fetch {
-    if (this.fetcher) return this.fetcher;
-    const tls = this.opts.tls;
-    if (!tls || (tls.ca.length === 0 && !this.unverified)) return (this.fetcher = fetch);
-    const undici = loadUndici();
-    const ca = tls.ca.length ? [...rootCertificates, ...tls.ca] : undefined;
-    const dispatcher = new undici.Agent({ connect: { ca, rejectUnauthorized: !this.unverified } });
-    const f = (url: string, init: RequestInit) =>
-      undici.fetch(url, { ...(init as object), dispatcher } as Parameters<typeof undici.fetch>[1]);
-    return (this.fetcher = f as unknown as typeof fetch);
+  /** The transport, with the registry's TLS settings (Node's defaults when none were given). */
+  private client(): HttpClient {
+    return (this.http ??= new HttpClient(this.opts.tls ?? { ca: [], verify: true }));
   }
 
-  private async failure(res: Response, what: string): Promise<RegistryError> {
+  private async failure(res: HttpResponse, what: string): Promise<RegistryError> {
     let detail = "";
     try {
       const body = (await res.json()) as { errors?: { code?: string; message?: string }[] };
@@ -269,27 +251,8 @@ export class Registry {
   }
 }
 
-/** undici: bundled as a leaf (dist/lib/undici.cjs) by scripts/build.mjs, from node_modules when running the source. */
-function loadUndici(): typeof import("undici") {
-  try {
-    return require("undici") as typeof import("undici");
-  } catch {
-    return createRequire(import.meta.url)("undici") as typeof import("undici");
-  }
-}
-
-/** The TLS handshake failed on the certificate (self-signed, unknown CA, wrong name, expired). */
-function certificateError(e: unknown): boolean {
-  const code = (e as { cause?: { code?: string } })?.cause?.code ?? "";
-  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
-}
-
-async function drain(res: Response): Promise<void> {
-  try {
-    await res.body?.cancel();
-  } catch {
-    // already consumed or closed
-  }
+async function drain(res: HttpResponse): Promise<void> {
+  res.cancel();
 }
 
 const TRANSIENT = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "EAI_AGAIN"]);
@@ -298,7 +261,7 @@ function transient(e: unknown): boolean {
   return code !== undefined && TRANSIENT.has(code);
 }
 
-/** fetch's "fetch failed" with the useful part (ECONNREFUSED 127.0.0.1:5000) from its cause. */
+/** A NetworkError's "request failed" with the useful part (ECONNREFUSED 127.0.0.1:5000) from its cause. */
 export function netMessage(e: unknown): string {
   const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
   if (cause?.code)

@@ -232,8 +232,9 @@ function num(b: Buffer, off: number, len: number): number {
 
 function checksumOk(h: Buffer): boolean {
   const want = num(h, 148, 8);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
+  let sum = 8 * 32; // the checksum field itself counts as spaces
+  for (let i = 0; i < 148; i++) sum += h[i];
+  for (let i = 156; i < BLOCK; i++) sum += h[i];
   return sum === want;
 }
 

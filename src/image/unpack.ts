@@ -20,9 +20,11 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   readlinkSync,
   readSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeSync,
   constants as fsc,
@@ -32,7 +34,7 @@ import { createRequire } from "node:module";
 import { posix } from "node:path";
 import { Writable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
+import { createGunzip, gunzipSync } from "node:zlib";
 import { PolisError } from "../errors.js";
 import { lgetxattrs, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO, splitDev } from "./libc.js";
 import { TarFormatError, TarReader, type TarEntry, type TarSink } from "./tar.js";
@@ -66,8 +68,19 @@ const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 const OVERLAY_OPAQUE = "trusted.overlay.opaque";
 
+/**
+ * Layers up to this size (compressed) are read and inflated in one synchronous step: a streamed
+ * one takes a trip through the thread pool per chunk, and on a busy machine each trip waits for
+ * a CPU (a 1 MB busybox layer: ~10 of them). Its tar may inflate to SMALL_TAR_LIMIT at most;
+ * beyond that (a layer that compresses very well) it is streamed after all.
+ */
+const SMALL_LAYER = 4 << 20;
+const SMALL_TAR_LIMIT = 64 << 20;
+
 /** Unpack the layer blob at `blob`. On error the target may hold part of the layer: callers unpack into a temp dir. */
 export async function unpackLayer(blob: string, opts: UnpackOptions): Promise<UnpackResult> {
+  const small = smallLayerTar(blob);
+  if (small) return unpackTar(small, opts);
   const hash = createHash("sha256");
   let size = 0;
   const writer = new LayerWriter(opts);
@@ -95,13 +108,46 @@ export async function unpackLayer(blob: string, opts: UnpackOptions): Promise<Un
   } catch (e) {
     throw layerError(opts.layer, writer.current, e);
   }
-  const diffId = `sha256:${hash.digest("hex")}`;
+  return { diffId: checkDiffId(hash.digest("hex"), opts), size, entries: writer.count };
+}
+
+/** A small gzip or plain layer's whole tar, or undefined when it must be streamed. */
+function smallLayerTar(blob: string): Buffer | undefined {
+  if (statSync(blob).size > SMALL_LAYER) return undefined;
+  const data = readFileSync(blob);
+  if (data[0] === 0x1f && data[1] === 0x8b) {
+    try {
+      // one big output chunk: no copying 16 KB pieces together (2 ms and ~500 page faults less for busybox)
+      return gunzipSync(data, { maxOutputLength: SMALL_TAR_LIMIT, chunkSize: 8 << 20 });
+    } catch {
+      return undefined; // too big once inflated, or bad data: the stream reports it as usual
+    }
+  }
+  return data.length >= 4 && data.readUInt32LE(0) === 0xfd2fb528 ? undefined : data;
+}
+
+/** unpackLayer for a whole tar in memory. */
+function unpackTar(tar: Buffer, opts: UnpackOptions): UnpackResult {
+  const writer = new LayerWriter(opts);
+  try {
+    const reader = new TarReader(writer);
+    reader.push(tar);
+    reader.finish();
+    writer.finish();
+  } catch (e) {
+    throw layerError(opts.layer, writer.current, e);
+  }
+  return { diffId: checkDiffId(createHash("sha256").update(tar).digest("hex"), opts), size: tar.length, entries: writer.count };
+}
+
+function checkDiffId(hex: string, opts: UnpackOptions): string {
+  const diffId = `sha256:${hex}`;
   if (opts.diffId && diffId !== opts.diffId) {
     throw new PolisError(
       `layer ${opts.layer}: uncompressed content has digest ${diffId}, but the image config's rootfs.diff_ids says ${opts.diffId}`,
     );
   }
-  return { diffId, size, entries: writer.count };
+  return diffId;
 }
 
 function layerError(layer: string, entry: string | undefined, e: unknown): PolisError {
@@ -456,7 +502,7 @@ class LayerWriter implements TarSink {
   private relative(name: string, what: string): string {
     if (name.startsWith("/")) throw this.escape(`${what} "${name}" is an absolute path`);
     if (name.includes("\0")) throw this.escape(`${what} has a NUL byte`);
-    const clean = posix.normalize(name).replace(/\/+$/, "");
+    const clean = cleanName(name);
     if (clean === ".." || clean.startsWith("../")) throw this.escape(`${what} "${name}" leaves the root filesystem`);
     return clean === "." ? "" : clean;
   }
@@ -470,6 +516,20 @@ class LayerWriter implements TarSink {
   }
 }
 
+/** Names that posix.normalize would change beyond a leading "./" and trailing slashes (".//a" too). */
+const UNCLEAN = /^\/|\/\/|(^|\/)\.{1,2}(\/|$)/;
+
+/**
+ * posix.normalize(name) without trailing slashes. Nearly every name in a layer is already clean
+ * ("./bin/sh", "usr/lib/"): those skip normalize, which showed up in pull profiles.
+ */
+export function cleanName(name: string): string {
+  const n = name.startsWith("./") ? name.slice(2) : name;
+  if (n === "") return ".";
+  if (UNCLEAN.test(n)) return posix.normalize(name).replace(/\/+$/, "");
+  return n.endsWith("/") ? n.replace(/\/+$/, "") : n;
+}
+
 function parentOf(rel: string): string {
   const i = rel.lastIndexOf("/");
   return i < 0 ? "" : rel.slice(0, i);
@@ -480,10 +540,6 @@ function join(dir: string, name: string): string {
 }
 
 function lstatOrNull(path: string): Stats | null {
-  try {
-    return lstatSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw e;
-  }
+  // no exception (and its stack trace) for the usual answer, "not there yet": ~300 of them for busybox
+  return lstatSync(path, { throwIfNoEntry: false }) ?? null;
 }

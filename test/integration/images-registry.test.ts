@@ -119,6 +119,22 @@ beforeAll(async () => {
     arch: ARCH,
     tag: "corrupt",
   });
+  // a config listing fewer diff_ids than the manifest has layers: found out while those download
+  const lone = layout.layer(writeTar(join(work, "lone.tar"), [{ name: "lone", data: "l".repeat(300_000) }]), "gzip");
+  const badConfig = layout.blob(
+    JSON.stringify({ architecture: ARCH, os: "linux", rootfs: { type: "layers", diff_ids: [lone.diffId] } }),
+    "application/vnd.oci.image.config.v1+json",
+  );
+  const badManifest = layout.blob(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: badConfig,
+      layers: [lone.desc, tiny.desc],
+    }),
+    "application/vnd.oci.image.manifest.v1+json",
+  );
+  layout.index([{ ...badManifest, platform: { os: "linux", architecture: ARCH } }], "badconfig");
   const bigDir = join(work, "big");
   mkdirSync(bigDir);
   execFileSync("head", ["-c", String(64 << 20), "/dev/urandom"], { stdio: ["ignore", "pipe", "ignore"], maxBuffer: 1 << 28 });
@@ -135,6 +151,7 @@ beforeAll(async () => {
   push(layout.dir, "corrupt", dest("polis/corrupt:1"));
   push(layout.dir, "big", dest("polis/big:1"));
   push(layout.dir, "baduser", dest("polis/baduser:1"));
+  push(layout.dir, "badconfig", dest("polis/badconfig:1"), ["--all"]);
   push(layout.dir, "rt", dest("polis/docker:v2s2"), ["--format", "v2s2"]);
 }, 180_000);
 
@@ -476,6 +493,11 @@ describe("bad input: a one-line error, exit 1, and the store unchanged", () => {
       "a layer with a path escape",
       () => pullArgs("polis/escape:1"),
       /msg="layer sha256:[0-9a-f]{64}, entry \\"\.\.\/\.\.\/evil\\": entry \\".*\\" leaves the root filesystem"$/,
+    ],
+    [
+      "a config whose diff_ids do not match the layers (downloading beside it)",
+      () => pullArgs("polis/badconfig:1"),
+      /polis\/badconfig@sha256:[0-9a-f]{64}: the config lists 1 rootfs.diff_ids for 2 layers"$/,
     ],
     [
       "an unknown image for run --image",
