@@ -1,12 +1,14 @@
 // prom-client (and the config file's yaml parser) are leaves of the build (scripts/build.mjs):
-// `polis monitor` loads them, the runtime's hot commands never do. Checked by the modules node
+// `polis monitor` loads them (yaml only when there is a config file), the runtime's hot commands
+// never do. Checked by the modules node
 // actually loaded on the Node path, dist/polis.mjs (a --require hook reports every file under
 // dist/lib/ at exit).
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { DEFAULT_CONFIG } from "../../src/config/load.js";
 import { runMonitored } from "../helpers/monitor.js";
 import { POLIS_MJS, tempRoot } from "../helpers/polis.js";
 
@@ -48,10 +50,15 @@ describe("leaves of the build", () => {
       for (const args of [["state", c.id], ["list"], ["kill", c.id, "CONT"], ["start", "nope"], ["delete", "nope"]]) {
         expect({ args, leaves: leavesOf(args) }).toEqual({ args, leaves: [] });
       }
-      // the refusal comes after the config and the server module were loaded
-      expect(leavesOf(["monitor", "--listen", "192.0.2.1:9323"])).toEqual(
-        expect.arrayContaining(["prom-client.cjs", "yaml.cjs"]),
-      );
+      // the refusal comes after the config and the server module were loaded; the YAML parser
+      // only when there is a config file to parse (src/config/load.ts)
+      const listen = ["monitor", "--listen", "192.0.2.1:9323"];
+      const config = join(scratch, "config.yaml");
+      writeFileSync(config, "# nothing configured\n");
+      expect(leavesOf(["--config", config, ...listen])).toEqual(expect.arrayContaining(["prom-client.cjs", "yaml.cjs"]));
+      const bare = leavesOf(listen);
+      expect(bare).toContain("prom-client.cjs");
+      if (!existsSync(DEFAULT_CONFIG) && !process.env.POLIS_CONFIG) expect(bare).not.toContain("yaml.cjs");
     } finally {
       c.remove();
     }
