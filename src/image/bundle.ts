@@ -81,10 +81,9 @@ export async function makeBundle(store: Store, root: string, ref: string, o: Bun
     const work = join(o.dir, "work");
     let mode: RootfsMode = o.mode === "overlay" && layers.length > 0 ? "overlay" : "copy";
     let rootMount: Mount | undefined;
-    await makeDirs([
-      [rootfs, 0o755],
-      ...(mode === "overlay" ? ([[upper, 0o755], [work, 0o700]] as const) : []),
-    ]);
+    const dirs: [string, number][] = [[rootfs, 0o755]];
+    if (mode === "overlay") dirs.push([upper, 0o755], [work, 0o700]);
+    await makeDirs(dirs);
     if (mode === "overlay") {
       try {
         // made from its blob when prune or an older polis (layers by diff_id) left only the blob
