@@ -12,6 +12,7 @@ import { setResourceReleaser } from "./container/resources.js";
 import { configureLog, log, logsToFile } from "./log.js";
 import { DEFAULT_ROOT } from "./paths.js";
 import { phase, reportPhases, traceEachPhase } from "./timing.js";
+import { shareConnectionsUntilExit } from "./state/store.js";
 
 export interface MainIo {
   stdout?: (text: string) => void;
@@ -219,6 +220,8 @@ function isEntry(): boolean {
 /** Run polis as the program: argv from the process, exit with the command's code. */
 export function runCli(): void {
   phase("node boot and entry load");
+  // One state connection per process, dropped by process.exit without a checkpoint (store.ts).
+  shareConnectionsUntilExit();
   main(process.argv.slice(2)).then(
     (code) => {
       reportPhases();

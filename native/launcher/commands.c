@@ -356,27 +356,20 @@ int cmd_delete(const char *id, bool force) {
     bool own_pid_ns = !rec.pid_null && rec.own_pid_ns;
     if (!own_pid_ns) cg_kill_all(&rec, SIGKILL);
     for (int i = 0; i < 200 && init_alive(&rec); i++) sleep_ms(5);
-    /* Like node (and runc's destroy): a failed step does not stop the ones after it; the first
-     * failure is the error, the others warnings, and the row goes whatever happens. */
-    char first[8400] = "", why[8192];
-    if (!cg_destroy(&rec, why, sizeof why)) {
-        int others = own_pid_ns ? cg_pid_count(&rec) : 0;
-        if (others == 0) {
-            snprintf(first, sizeof first, "remove the cgroup: %s", why);
-        } else {
-            char msg[256];
-            snprintf(msg, sizeof msg, "the container's cgroup is shared with %d other process(es): not removing it", others);
-            log_line("warning", msg);
-        }
-    }
+    /* A cgroup that will not go: node decides what that means (an exec's shim caught half-way
+     * to kill, another container sharing the cgroup, or an error that keeps the row for another
+     * delete, as runc's destroy does). Everything done so far is idempotent; node repeats it. */
+    char why[8192];
+    if (!cg_destroy(&rec, why, sizeof why)) handoff();
+    /* Like node: a state directory that cannot be removed is the error, and the row goes all
+     * the same (else the container could never be deleted). */
+    char first[8400] = "";
     int err = remove_all(rec.state_dir);
     if (err) {
-        char desc[256], msg[8400];
+        char desc[256];
         snprintf(desc, sizeof desc, "%s", strerror(err));
         desc[0] = (char)tolower((unsigned char)desc[0]);
-        snprintf(msg, sizeof msg, "remove %s: %s: %s, rm '%s'", rec.state_dir, errno_name(err), desc, rec.state_dir);
-        if (*first) log_line("warning", msg);
-        else snprintf(first, sizeof first, "%s", msg);
+        snprintf(first, sizeof first, "remove %s: %s: %s, rm '%s'", rec.state_dir, errno_name(err), desc, rec.state_dir);
     }
     store_remove(rec.id);
     store_append_event("delete", id, "{}");

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -134,6 +136,34 @@ static void check_op(const struct op *op) {
     die_errno(EINVAL, "op %u: expected %d arguments, got %u", op->code, want, op->nargs);
 }
 
+/* `polis-shim <sync-fd> <procs-file>`: Node spawned us before it has a plan, to let the wait
+   below pass while it works. A process's first move into a cgroup waits for an RCU grace
+   period in the kernel (the global cgroup_threadgroup_rwsem; 7-18 ms on this host), and for
+   about one grace period after any move the next one is immediate (0.05 ms). So until the plan
+   arrives we move ourselves into the cgroup we are already in (procs-file is polis's own
+   cgroup.procs: nothing changes), again every 3 ms: CGROUP_JOIN then finds the lock warm. A
+   failure ends the warming, never the shim: this is only time. */
+static void warm_cgroup_moves(const char *procs) {
+  int fd = open(procs, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char pid[24];
+  int n = snprintf(pid, sizeof pid, "%d", (int)getpid());
+  struct pollfd p = { .fd = S.sync_fd, .events = POLLIN };
+  for (int i = 0; i < 700; i++) { /* ~2 s: a Node that takes longer is slow for other reasons */
+    if (write(fd, pid, (size_t)n) != n) break;
+    int r = poll(&p, 1, 3);
+    if (r != 0 && !(r < 0 && errno == EINTR)) break; /* the plan, EOF or an error: go and read */
+  }
+  close(fd);
+}
+
+/* Node closed its end without sending a plan (its create failed its checks after spawning us,
+   or it was killed): nobody is listening and nothing was asked, so leave without a word. */
+static bool node_gone(void) {
+  struct pollfd p = { .fd = S.sync_fd, .events = POLLOUT };
+  return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
 static void run_op(const struct op *op) {
   if (op->code == OP_PAUSE) {
     send_msg(MSG_PAUSE, S.step, 0, 0, op->args[0]);
@@ -145,9 +175,9 @@ static void run_op(const struct op *op) {
 
 int main(int argc, char **argv) {
   char *end = NULL;
-  long fd = argc == 2 ? strtol(argv[1], &end, 10) : -1;
+  long fd = argc == 2 || argc == 3 ? strtol(argv[1], &end, 10) : -1;
   if (fd < 3 || !end || *end || fcntl((int)fd, F_GETFD) < 0) {
-    static const char usage[] = "usage: polis-shim <sync-fd> (run by polis, not by hand)\n";
+    static const char usage[] = "usage: polis-shim <sync-fd> [<procs-file>] (run by polis, not by hand)\n";
     if (write(2, usage, sizeof usage - 1) < 0) _exit(2);
     _exit(2);
   }
@@ -155,8 +185,13 @@ int main(int argc, char **argv) {
   run_from_sealed_copy(argv);
   seal_fds(S.sync_fd);
 
+  if (argc == 3) warm_cgroup_moves(argv[2]);
+
   struct plan plan;
-  if (plan_read(S.sync_fd, &plan) < 0) die("read plan");
+  if (plan_read(S.sync_fd, &plan) < 0) {
+    if (plan_got_nothing() && node_gone()) _exit(1);
+    die("read plan");
+  }
   for (size_t i = 0; i < plan.count; i++) {
     S.step = (int)i;
     check_op(&plan.ops[i]);

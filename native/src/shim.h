@@ -65,6 +65,8 @@ extern struct shim S;
 
 /* plan.c */
 int plan_read(int fd, struct plan *plan); /* 0, or -1 with errno */
+bool plan_take_byte(char *c); /* a byte read past the plan's END, for wait_resume() */
+bool plan_got_nothing(void);  /* plan_read() failed before a single byte arrived */
 
 /* sync.c: messages to Node (see PROTOCOL.md "Messages") */
 enum msg_type { MSG_PID = 1, MSG_PAUSE = 2, MSG_READY = 3, MSG_ERROR = 4, MSG_EXITED = 5 };

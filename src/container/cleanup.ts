@@ -1,11 +1,13 @@
 // Tear a container down to nothing: processes, cgroup, resources held by rooms, per-container
 // files, state row.
 // Used by delete, by a failed create, and by `delete --force` after a create killed half-way.
-import { rmSync } from "node:fs";
+import { readlinkSync, rmSync } from "node:fs";
 import { PolisError } from "../errors.js";
+import type { CgroupManager } from "../cgroups/types.js";
 import { log } from "../log.js";
+import { shimPath } from "../paths.js";
 import type { Store } from "../state/store.js";
-import type { ContainerRecord } from "../state/types.js";
+import type { ContainerRecord, ResourceRow } from "../state/types.js";
 import { recordedCgroup } from "./cgroup.js";
 import { initAlive, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
@@ -18,12 +20,13 @@ export async function cleanupContainer(
   g: GlobalOptions,
   store: Store,
   rec: ContainerRecord,
-  opts: { runPoststop: boolean },
+  opts: { runPoststop: boolean; keep?: (row: ResourceRow) => boolean },
 ): Promise<void> {
-  // Like runc's destroy: every step runs even when an earlier one failed, and the first failure
-  // is reported at the end. Above all the row goes: a row that cannot be removed can never be
-  // deleted (`delete --force` would fail on the same step forever). What a failed step leaves
-  // (a cgroup, a directory) is named in the error; resources keep their own rows until released.
+  // Every step runs even when an earlier one failed, and the first failure is reported at the
+  // end, with one exception: a cgroup that cannot be removed keeps the container (runc's destroy
+  // stops there too), else nothing would ever remove that cgroup. Otherwise the row goes: a
+  // release or a directory that keeps failing must not make the container undeletable. What a
+  // failed step leaves is named in the error; resources keep their own rows until released.
   const failures: string[] = [];
   const attempt = async (step: string, fn: () => unknown): Promise<void> => {
     try {
@@ -58,18 +61,19 @@ export async function cleanupContainer(
       (await import("./shared-mounts.js")).detachMountsBelow(rec.rootfs),
     );
   }
-  await attempt("remove the cgroup", () => {
-    try {
-      cgroup.destroy(); // waits a moment for exiting processes
-    } catch (err) {
-      const others = ownPidNs ? cgroup.pids().length : 0;
-      if (others === 0) throw err;
-      log.warn(`the container's cgroup is shared with ${others} other process(es): not removing it`);
-    }
-  });
+  const cgroupGone = removeCgroup(store, rec, cgroup, ownPidNs);
+  if (cgroupGone !== true) {
+    // Like runc's destroy: a cgroup that cannot be removed stops the delete with the row, state
+    // directory and resources kept, so that `delete --force` once more (after whatever holds the
+    // cgroup is gone) finishes it. A row removed here would leave the cgroup to nobody.
+    for (const more of failures) log.warn(more);
+    throw new PolisError(
+      `remove the cgroup: ${cgroupGone}; container ${rec.id} is kept until its cgroup can be removed (delete it again)`,
+    );
+  }
   // What rooms beside the runtime attached (addresses, bundles, monitors), now that no process
   // of the container is left to use it.
-  await attempt("release the container's resources", () => releaseResources(g, store, rec.id));
+  await attempt("release the container's resources", () => releaseResources(g, store, rec.id, opts.keep));
   await attempt(`remove ${rec.stateDir}`, () => rmSync(rec.stateDir, { recursive: true, force: true }));
   await attempt("remove the container's state", () => store.remove(rec.id));
   if (opts.runPoststop && rec.config.hooks?.poststop?.length) {
@@ -91,4 +95,67 @@ export async function cleanupContainer(
 /** Wait (briefly) until the init is dead; a zombie already counts as dead. */
 async function waitGone(rec: ContainerRecord): Promise<void> {
   for (let i = 0; i < 200 && initAlive(rec); i++) await new Promise((r) => setTimeout(r, 5));
+}
+
+/**
+ * Removes the container's cgroup: true when it is gone (or left on purpose to the other
+ * containers sharing it), else why not. With a pid namespace of its own, the init's death took
+ * the container's processes, but a polis-shim joining the cgroup for an exec (a health check
+ * caught half-way) is outside that namespace: it is the container's all the same and goes too.
+ */
+function removeCgroup(store: Store, rec: ContainerRecord, cgroup: CgroupManager, ownPidNs: boolean): true | string {
+  let why: string;
+  try {
+    cgroup.destroy(); // waits a moment for exiting processes
+    return true;
+  } catch (err) {
+    why = (err as Error).message;
+  }
+  const members = cgroup.pids();
+  if (ownPidNs && killOurShims(members) > 0) {
+    try {
+      cgroup.destroy();
+      return true;
+    } catch (err) {
+      why = (err as Error).message;
+    }
+  }
+  const sharing = containersSharing(store, rec);
+  if (sharing.length > 0) {
+    log.warn(`the container's cgroup is shared with container ${sharing.join(", ")}: not removing it`);
+    return true;
+  }
+  const left = cgroup.pids().length;
+  return left > 0 ? `${why} (${left} process(es) still in it)` : why;
+}
+
+/** SIGKILLs the processes among `pids` that run polis's own shim; returns how many. */
+function killOurShims(pids: number[]): number {
+  const shim = shimPath();
+  let n = 0;
+  for (const pid of pids) {
+    let exe = "";
+    try {
+      exe = readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (exe !== shim && exe !== `${shim} (deleted)`) continue;
+    try {
+      process.kill(pid, SIGKILL);
+      n++;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return n;
+}
+
+/** Other containers whose cgroup is (in some hierarchy) this container's. */
+function containersSharing(store: Store, rec: ContainerRecord): string[] {
+  const mine = new Set(Object.values(rec.cgroupPaths));
+  return store
+    .list()
+    .filter((other) => other.id !== rec.id && Object.values(other.cgroupPaths).some((d) => mine.has(d)))
+    .map((other) => other.id);
 }

@@ -12,7 +12,7 @@ import type { Spec } from "../spec/types.js";
 import type { ContainerRecord } from "../state/types.js";
 import { rfc3339Nano, openStore } from "./context.js";
 import { cleanupContainer } from "./cleanup.js";
-import { launchInit, type InitLaunch } from "./launch.js";
+import { launchInit, planInit, type InitLaunch } from "./launch.js";
 import { checkTerminal } from "./plan-init.js";
 import type { CreateOptions, GlobalOptions } from "./options.js";
 import { effectiveResources, newCgroupManager } from "./cgroup.js";
@@ -22,6 +22,8 @@ import { rootfsOf } from "./rootfs.js";
 import { sessionKeyringName } from "./plan-init.js";
 import { elapsedMs, phase } from "../timing.js";
 import { preexistingFrozen } from "../cgroups/freezer.js";
+import { hostLayout, ownProcsFiles } from "../cgroups/index.js";
+import { ShimSession } from "../linux/shim.js";
 
 /**
  * What a caller beside the runtime (src/engine/) adds to a create. `afterInit` runs once the init
@@ -59,6 +61,43 @@ export async function createContainer(
   if (preexistingFrozen(cgroup.paths)) throw fieldError("linux.cgroupsPath", "container's cgroup unexpectedly frozen");
   phase("validation");
 
+  // The shim starts now, while the row, the cgroups and the plan are made (see spawnEarly).
+  const shim = spawnShimEarly(o);
+  try {
+    return await recordAndLaunch(g, o, mode, extras, { bundle, rootfs, spec, cgroup, shim });
+  } catch (err) {
+    if (shim && !shim.planSent) await shim.dismiss();
+    throw err;
+  }
+}
+
+/** A shim for this create, before the plan exists; none when preserve-fds is bad (start reports it). */
+function spawnShimEarly(o: CreateOptions): ShimSession | undefined {
+  const preserve = o.preserveFds ?? 0;
+  if (!Number.isInteger(preserve) || preserve < 0) return undefined;
+  let warm: string | undefined;
+  try {
+    warm = ownProcsFiles(hostLayout())[0];
+  } catch {
+    // no cgroup layout to read: the shim only starts early
+  }
+  return ShimSession.spawnEarly({ preserveFds: o.preserveFds }, warm);
+}
+
+/** The validated create: claim the id, make the cgroup, launch the init, record it (or undo it all). */
+async function recordAndLaunch(
+  g: GlobalOptions,
+  o: CreateOptions,
+  mode: "detach" | "wait",
+  extras: CreateExtras,
+  {
+    bundle,
+    rootfs,
+    spec,
+    cgroup,
+    shim,
+  }: { bundle: string; rootfs: string; spec: Spec; cgroup: ReturnType<typeof newCgroupManager>; shim?: ShimSession },
+): Promise<InitLaunch> {
   const store = openStore(g);
   const boot = bootId();
   const rec: ContainerRecord = {
@@ -86,6 +125,9 @@ export async function createContainer(
   let launch: InitLaunch | undefined;
   try {
     mkdirSync(rec.stateDir, { recursive: true, mode: 0o700 });
+    // The plan before the cgroups: the early shim's first cgroup move holds the kernel's cgroup
+    // lock for ~10 ms (ShimSession.spawnEarly), making a cgroup waits for that lock, the plan not.
+    const plan = await planInit({ g, o, spec, rec, cgroup, mode });
     cgroup.create();
     // runc warns too: a cgroup shared with other processes is allowed, but their limits are shared.
     const sharing = cgroup.pids().length;
@@ -93,7 +135,7 @@ export async function createContainer(
     const resources = effectiveResources(spec);
     if (resources) cgroup.apply(resources);
     phase("cgroup setup");
-    launch = await launchInit({ g, o, spec, rec, store, cgroup, mode });
+    launch = await launchInit({ g, o, spec, rec, store, cgroup, mode, shim, plan });
     if (extras.afterInit) await extras.afterInit(launch.pid);
     if (o.pidFile) writePidFile(o.pidFile, launch.pid);
     store.update(o.id, { phase: "created" });

@@ -7,7 +7,7 @@ import { mountPointOf } from "../linux/mountinfo.js";
 import { phase } from "../timing.js";
 import { processStartTime } from "../linux/proc.js";
 import { ShimSession } from "../linux/shim.js";
-import { OpCode } from "../linux/plan.js";
+import { OpCode, type Plan } from "../linux/plan.js";
 import type { Spec } from "../spec/types.js";
 import type { Store } from "../state/store.js";
 import type { ContainerRecord } from "../state/types.js";
@@ -35,9 +35,12 @@ export interface LaunchInput {
   store: Store;
   cgroup: CgroupManager;
   mode: "detach" | "wait";
+  /** a shim spawned early (ShimSession.spawnEarly), waiting for this plan; else one is started */
+  shim?: ShimSession;
 }
 
-export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchInput): Promise<InitLaunch> {
+/** The init's plan: pure work on config.json and host facts; it needs no cgroup directory yet. */
+export async function planInit({ o, spec, rec, cgroup, mode }: Omit<LaunchInput, "store" | "shim">): Promise<Plan> {
   const fifo = fifoPath(rec);
   const plan = buildInitPlan({
     spec: withInitHome(spec, rec.rootfs, rec.bundle),
@@ -62,7 +65,17 @@ export async function launchInit({ o, spec, rec, store, cgroup, mode }: LaunchIn
   // have dropped to any uid by the time it opens it); loading koffi for mkfifo(3) cost ~14 ms.
   plan.prepend(OpCode.MKFIFO, "process", `make the exec fifo ${fifo}`, fifo, 0o622);
   phase("plan");
-  const session = ShimSession.start(plan, { preserveFds: o.preserveFds });
+  return plan;
+}
+
+export async function launchInit({ o, spec, rec, store, shim, plan }: LaunchInput & { plan: Plan }): Promise<InitLaunch> {
+  let session: ShimSession;
+  if (shim) {
+    session = shim;
+    session.send(plan);
+  } else {
+    session = ShimSession.start(plan, { preserveFds: o.preserveFds });
+  }
   let pid = 0;
   const abandon = () => {
     session.abort();

@@ -23,10 +23,19 @@ export function setResourceReleaser(fn: ReleaseResource | undefined): void {
 /**
  * Releases every resource recorded for `id`, most recent first (a network attached after the
  * bundle was made goes before the bundle). Every row is tried; the first failure is thrown after
- * the others had their turn, and its row stays for a later `delete --force`.
+ * the others had their turn, and its row stays for a later `delete --force`. Rows `keep` accepts
+ * are left alone (a room recreating the container in place keeps them).
  */
-export async function releaseResources(g: GlobalOptions, store: Store, id: string): Promise<void> {
-  const rows = store.resourcesOf(id).reverse();
+export async function releaseResources(
+  g: GlobalOptions,
+  store: Store,
+  id: string,
+  keep: (row: ResourceRow) => boolean = () => false,
+): Promise<void> {
+  const rows = store
+    .resourcesOf(id)
+    .reverse()
+    .filter((r) => !keep(r));
   if (rows.length === 0) return;
   if (!releaser) throw new PolisError(`container ${id} holds ${rows[0].kind} resources, but no releaser is installed`);
   let first: unknown;

@@ -9,7 +9,7 @@ import { PolisError, type ErrorDetail } from "../errors.js";
 import { shimPath } from "../paths.js";
 import { debugEnabled, log } from "../log.js";
 import { errnoName } from "./errno.js";
-import { OpCode, type Plan } from "./plan.js";
+import { OpCode, Plan } from "./plan.js";
 
 export { errnoName }; // callers that already import it from here
 
@@ -88,7 +88,8 @@ export function decodeMessages(buf: Buffer): { messages: ShimMessage[]; rest: Bu
 /** A running polis-shim. One session per plan; messages are read in order with next(). */
 export class ShimSession {
   readonly child: ChildProcess;
-  readonly plan: Plan;
+  /** empty until send() */
+  plan: Plan = new Plan();
   /** the fd number the shim sees the sync socket as (3 + preserveFds) */
   readonly syncFd: number;
   private readonly sock: Socket;
@@ -103,20 +104,19 @@ export class ShimSession {
   /** --debug only: when the shim was started (performance.now()) */
   private startedAt: number | undefined;
   /** the CLONE op's mode: "detach", "wait", or undefined (a plan without CLONE) */
-  private readonly mode: string | undefined;
+  private mode: string | undefined;
+  private sent = false;
 
-  private constructor(plan: Plan, opts: ShimOptions) {
-    this.plan = plan;
+  private constructor(opts: ShimOptions, warmProcsFile?: string) {
     const preserve = opts.preserveFds ?? 0;
     if (!Number.isInteger(preserve) || preserve < 0) throw new PolisError(`invalid preserve-fds ${preserve}`);
     this.syncFd = 3 + preserve;
-    const clone = plan.ops.find((op) => op.code === OpCode.CLONE);
-    this.mode = clone ? String(clone.args[4]) : undefined;
     const extra = Array.from({ length: preserve }, (_, i) => 3 + i);
     const bin = opts.shim ?? shimPath();
+    const args = warmProcsFile ? [String(this.syncFd), warmProcsFile] : [String(this.syncFd)];
     // libuv makes 'pipe' stdio entries socketpairs with SOCK_CLOEXEC on our end, so this socket
     // cannot leak into anything else we spawn later.
-    this.child = spawn(bin, [String(this.syncFd)], {
+    this.child = spawn(bin, args, {
       stdio: [...(opts.stdio ?? ["inherit", "inherit", "inherit"]), ...extra, "pipe"],
       env: opts.env ?? process.env,
     });
@@ -140,10 +140,36 @@ export class ShimSession {
 
   /** Spawn the shim and send it the plan. */
   static start(plan: Plan, opts: ShimOptions = {}): ShimSession {
-    const s = new ShimSession(plan, opts);
-    if (debugEnabled()) s.traceStart();
-    s.sock.write(plan.encode());
+    const s = new ShimSession(opts);
+    s.send(plan);
     return s;
+  }
+
+  /**
+   * Spawn the shim before the plan is known (create, right after validation): its start-up then
+   * overlaps node's work, and until send() it keeps the kernel's cgroup-move lock warm by moving
+   * itself into `warmProcsFile` (polis's own cgroup.procs; native/src/main.c warm_cgroup_moves),
+   * so that its CGROUP_JOIN does not wait ~10 ms for an RCU grace period. close() without a
+   * plan makes it exit without a word; the caller waits for that (waitExit) before it goes on.
+   */
+  static spawnEarly(opts: ShimOptions, warmProcsFile: string | undefined): ShimSession {
+    return new ShimSession(opts, warmProcsFile);
+  }
+
+  /** Has send() been called? */
+  get planSent(): boolean {
+    return this.sent;
+  }
+
+  /** Send the plan (once). */
+  send(plan: Plan): void {
+    if (this.sent) throw new Error("internal error: a second plan for one polis-shim");
+    this.sent = true;
+    this.plan = plan;
+    const clone = plan.ops.find((op) => op.code === OpCode.CLONE);
+    this.mode = clone ? String(clone.args[4]) : undefined;
+    if (debugEnabled()) this.traceStart();
+    this.sock.write(plan.encode());
   }
 
   /** The next message. An ERROR rejects with the PolisError describeFailure() makes; the shim
@@ -205,6 +231,27 @@ export class ShimSession {
     this.sock.destroy();
     this.release();
     this.finish();
+  }
+
+  /**
+   * A shim that will get no plan (spawnEarly, then the create failed): drop our end, on which it
+   * leaves without a word, and wait for it to be reaped (SIGKILL if it has not gone in 2 s).
+   */
+  async dismiss(): Promise<void> {
+    this.sock.destroy();
+    this.finish();
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      this.exited.then(() => false),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), 2000);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (late) {
+      this.child.kill("SIGKILL");
+      await this.exited;
+    }
   }
 
   /** Keep the socket open but stop it (and the shim) from holding the event loop. */

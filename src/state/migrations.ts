@@ -282,6 +282,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX networks_bridge ON networks (bridge) WHERE driver = 'bridge';
     `,
   },
+  {
+    name: "container_locks",
+    // One process at a time changes a container in several steps that others must not see half
+    // done: delete, and a monitor restarting the container in place (delete, then create under a
+    // new monitor). The holder is named like an init (pid, start time, boot): a holder that died
+    // or belongs to an earlier boot holds nothing.
+    sql: `
+      CREATE TABLE container_locks (
+        container_id TEXT PRIMARY KEY,
+        pid          INTEGER NOT NULL,
+        start_time   TEXT NOT NULL,
+        boot_id      TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build of polis writes. */

@@ -102,18 +102,54 @@ function loadAddon(req: NodeRequire): object | undefined {
   return mod.exports;
 }
 
+/**
+ * One polis command opens the store several times (`run`: create, the foreground wait, delete;
+ * each room's step too). In a polis process (shareConnectionsUntilExit(), set by the CLI entry)
+ * those opens share one connection and its prepared statements, and the last close leaves it
+ * open for process.exit to drop: SQLite checkpoints the WAL into the database and fsyncs both
+ * when the last connection closes (3-15 ms here, per close). The commits are in the WAL either
+ * way (synchronous=NORMAL), as after the native launcher, which skips that checkpoint too; a
+ * later close elsewhere or SQLite's auto-checkpoint (1000 pages) moves them. Library callers
+ * (tests, other programs) keep one connection per open, closed by close().
+ */
+interface Connection {
+  db: Db;
+  statements: Map<string, Statement>;
+  handles: number;
+}
+let sharing = false;
+const shared = new Map<string, Connection>();
+
+/** The CLI entry: share connections per database file, and leave them for the process exit. */
+export function shareConnectionsUntilExit(): void {
+  sharing = true;
+}
+
 export class Store {
-  private readonly statements = new Map<string, Statement>();
+  private closed = false;
 
   private constructor(
-    private readonly db: Db,
+    private readonly conn: Connection,
     /** Absolute path of the database file. */
     readonly path: string,
   ) {}
 
+  private get db(): Db {
+    return this.conn.db;
+  }
+
+  private get statements(): Map<string, Statement> {
+    return this.conn.statements;
+  }
+
   /** Opens (creating if needed) `<root>/state.db`, bringing its schema up to date. */
   static open(root: string): Store {
     const path = join(root, STATE_DB);
+    const open = sharing ? shared.get(path) : undefined;
+    if (open?.db.open) {
+      open.handles++;
+      return new Store(open, path);
+    }
     let db: Db;
     try {
       mkdirSync(root, { recursive: true, mode: 0o700 });
@@ -133,7 +169,9 @@ export class Store {
       db.close();
       throw err instanceof PolisError ? err : storeError(`open state database ${path}`, err);
     }
-    return new Store(db, path);
+    const conn: Connection = { db, statements: new Map(), handles: 1 };
+    if (sharing) shared.set(path, conn);
+    return new Store(conn, path);
   }
 
   /** Records a new container. Throws ContainerExistsError if the id is taken. */
@@ -257,6 +295,9 @@ export class Store {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (--this.conn.handles > 0 || sharing) return; // shared: see shareConnectionsUntilExit()
     this.statements.clear();
     if (this.db.open) this.db.close();
   }

@@ -2,8 +2,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { busyboxBundle } from "./rootfs.js";
-import { POLIS, polis, polisOk, uniqueId } from "./polis.js";
+import { cgroupDirsNamed, POLIS, polis, polisOk, uniqueId } from "./polis.js";
 
 type Config = Record<string, any>;
 
@@ -15,21 +16,35 @@ export interface Monitored {
   remove: () => void;
 }
 
-/** `polis run --detach <flags>` of a busybox `sh -c script`; remove() deletes it and its bundle. */
+/** The last component of the container's cgroup: its cgroupsPath's, else its id. */
+function cgroupLeaf(bundle: string, id: string): string {
+  const path: string | undefined = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8")).linux?.cgroupsPath;
+  return path ? path.split("/").filter(Boolean).pop()! : id;
+}
+
+/**
+ * `polis run --detach <flags>` of a busybox `sh -c script`; remove() deletes it and its bundle,
+ * and throws if the delete failed or left the container's cgroup behind.
+ */
 export function runMonitored(root: string, script: string, flags: string[], edit: (c: Config) => void = () => {}): Monitored {
   const id = uniqueId("mon");
   const bundle = busyboxBundle((c) => {
     c.process.args = ["sh", "-c", script];
     edit(c);
   });
+  const cgroup = cgroupLeaf(bundle, id);
   polisOk(root, ["run", "--detach", ...flags, "--bundle", bundle, id]);
   return {
     id,
     bundle,
     inspect: () => JSON.parse(polisOk(root, ["inspect", id]).stdout)[0],
     remove: () => {
-      polis(root, ["delete", "--force", id]);
+      const r = polis(root, ["delete", "--force", id]);
       rmSync(bundle, { recursive: true, force: true });
+      // Where a leak starts: a delete that failed, or one that said it was done and was not.
+      if (r.code !== 0) throw new Error(`polis delete --force ${id} exited ${r.code}: ${r.stderr}`);
+      const left = cgroupDirsNamed(cgroup);
+      if (left.length) throw new Error(`polis delete --force ${id} exited 0 but left its cgroup: ${left.join(", ")}`);
     },
   };
 }

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { cgroupDirsNamed, polis, tempRoot, uniqueId } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
 import { TEST_CGROUP_PARENT } from "../helpers/host.js";
+import { shimPath } from "../../src/paths.js";
 
 const root = tempRoot();
 const scratch = mkdtempSync(join(tmpdir(), "polis-errors-"));
@@ -98,6 +99,27 @@ describe("bad input", () => {
         const st = JSON.parse(polis(root, ["state", id]).stdout);
         expect(st).toMatchObject({ pid, status: "created" });
         expect(polis(root, ["delete", id]).code).toBe(0);
+      },
+    );
+  });
+
+  // create starts its shim right after validation (ShimSession.spawnEarly); a failure before the
+  // plan is sent must reap that shim before polis exits, and the shim must leave without a word.
+  it("a create that fails after its shim started leaves no shim and says only its error", () => {
+    withBundle(
+      () => {},
+      (bundle, id) => {
+        const log = join(scratch, `${id}.shims`);
+        const wrapper = join(scratch, `${id}-shim.sh`);
+        writeFileSync(wrapper, `#!/bin/sh\necho $$ >> ${log}\nexec ${shimPath()} "$@"\n`, { mode: 0o755 });
+        expect(polis(root, ["create", "--bundle", bundle, id]).code).toBe(0);
+        const r = polis(root, ["create", "--bundle", bundle, id], { env: { POLIS_SHIM: wrapper } });
+        expect(r.code).toBe(1);
+        expect(r.stderr.trim().split("\n")).toEqual([expect.stringContaining(`container with id ${id} already exists`)]);
+        const shims = readFileSync(log, "utf8").trim().split("\n").map(Number);
+        expect(shims).toHaveLength(1); // it did start
+        expect(existsSync(`/proc/${shims[0]}`)).toBe(false); // and was reaped by polis
+        expect(polis(root, ["delete", "--force", id]).code).toBe(0);
       },
     );
   });

@@ -25,6 +25,7 @@ import { shimPath } from "../../src/paths.js";
 import { OpCode, Plan } from "../../src/linux/plan.js";
 import { ShimError, ShimSession, decodeWaitStatus } from "../../src/linux/shim.js";
 import { makeBundleDir } from "../helpers/rootfs.js";
+import { hostLayout, ownProcsFiles } from "../../src/cgroups/index.js";
 
 const NS = {
   mount: 0x00020000,
@@ -286,6 +287,54 @@ describe("polis-shim", () => {
     expect(decodeWaitStatus(await s.exitStatus()).code).toBe(0);
     await s.waitExit();
     expect(stdout()).toBe("resumed\n");
+  });
+
+  // The shim reads the plan through a buffer: a byte that came in the same read as the plan's END
+  // must still answer the PAUSE (not be dropped with the buffer, nor leave the child waiting).
+  // One write of plan + answer, so that the shim's first read gets both.
+  it("takes a RESUME or ABORT sent in one write with the plan", async () => {
+    for (const answer of ["R", "A"]) {
+      const plan = clone(new Plan(), NS.uts, "wait")
+        .add(OpCode.PAUSE, "hooks.createRuntime", "run createRuntime hooks", "early")
+        .add(OpCode.SETHOSTNAME, "hostname", "set hostname", "early-answer");
+      exec(plan, ["hostname"]);
+      const child = spawn(shimPath(), ["3"], { stdio: ["ignore", "pipe", "inherit", "pipe"] });
+      pids.push(child.pid!);
+      const stdout = collect(child.stdout);
+      const sync = child.stdio[3] as import("node:net").Socket;
+      sync.on("data", () => undefined);
+      sync.write(Buffer.concat([plan.encode(), Buffer.from(answer)]));
+      const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+      sync.destroy();
+      // an abort ends the child (exit 1); the foreground shim reports its status
+      expect(code).toBe(answer === "R" ? 0 : 1);
+      expect(stdout()).toBe(answer === "R" ? "early-answer\n" : "");
+    }
+  });
+
+  // create spawns the shim before it has a plan (ShimSession.spawnEarly): meanwhile the shim moves
+  // itself into the cgroup it is in (nothing changes), then runs the plan when it comes.
+  it("spawned early, it stays in its cgroup and runs the plan sent later", async () => {
+    const own = readFileSync("/proc/self/cgroup", "utf8");
+    const procs = ownProcsFiles(hostLayout())[0];
+    const s = ShimSession.spawnEarly({ stdio: ["ignore", "pipe", "pipe"] }, procs);
+    sessions.push(s);
+    const stdout = collect(s.child.stdout);
+    await new Promise((r) => setTimeout(r, 50)); // a few warming moves
+    expect(readFileSync(`/proc/${s.child.pid}/cgroup`, "utf8")).toBe(own);
+    expect(s.planSent).toBe(false);
+    s.send(exec(new Plan(), ["echo", "late plan"]));
+    expect(await s.waitExit()).toEqual({ code: 0, signal: null }); // the shim became echo
+    expect(stdout()).toBe("late plan\n");
+  });
+
+  it("spawned early, it exits without a word when polis goes away before the plan", async () => {
+    const s = ShimSession.spawnEarly({ stdio: ["ignore", "pipe", "pipe"] }, ownProcsFiles(hostLayout())[0]);
+    const stderr = collect(s.child.stderr);
+    await new Promise((r) => setTimeout(r, 20));
+    s.close(); // as polis's death closes its end
+    expect(await s.waitExit()).toEqual({ code: 1, signal: null });
+    expect(stderr()).toBe("");
   });
 
   it("blocks on the exec fifo until it is opened for reading", async () => {

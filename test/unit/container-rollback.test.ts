@@ -72,7 +72,8 @@ vi.mock("../../src/container/cgroup.js", async (orig) => ({
   newCgroupManager: () => cgroup,
   recordedCgroup: () => cgroup,
 }));
-vi.mock("../../src/container/launch.js", () => ({ launchInit: () => launch.impl() }));
+// planInit's plan only goes to launchInit, which is the fake here.
+vi.mock("../../src/container/launch.js", () => ({ planInit: async () => ({ ops: [] }), launchInit: () => launch.impl() }));
 vi.mock("../../src/container/start.js", () => ({
   startCreated: async (_store: unknown, rec: { id: string }) => void started.push(rec.id),
 }));
@@ -243,8 +244,9 @@ describe("delete", () => {
     expectNothingLeft("del");
   });
 
-  it("leaves a cgroup shared with other processes in place, with a warning", async () => {
+  it("leaves a cgroup shared with another container in place, with a warning", async () => {
     await createContainer(g, opts("shared"));
+    await createContainer(g, opts("sharer")); // the fake gives every container the same cgroup
     cgroup.failOn.add("destroy");
     cgroup.members = [1];
     const store = Store.open(g.root);
@@ -254,20 +256,31 @@ describe("delete", () => {
     expect(store.get("shared")).toBeUndefined();
     store.close();
     expect(cgroup.calls).not.toContain("killAll 9");
-    expect(warnings.join("")).toContain("the container's cgroup is shared with 1 other process(es): not removing it");
+    expect(warnings.join("")).toContain("the container's cgroup is shared with container sharer: not removing it");
   });
 
-  it("a cgroup that cannot be removed fails the delete naming the step, but every other step still runs", async () => {
+  it("a cgroup that cannot be removed fails the delete and keeps the container, so that a second delete finishes it", async () => {
     await createContainer(g, opts("stuck"));
     cgroup.failOn.add("destroy");
-    await expect(deleteContainer(g, { id: "stuck", force: true })).rejects.toThrow(
-      "remove the cgroup: destroy: injected failure",
+    cgroup.members = [1]; // a process polis did not start (never signalled: pid 1)
+    const err = await deleteContainer(g, { id: "stuck", force: true }).catch((e) => e);
+    expect(err).toBeInstanceOf(PolisError);
+    expect(err.message).toBe(
+      "remove the cgroup: destroy: injected failure (1 process(es) still in it); container stuck is kept until its cgroup can be removed (delete it again)",
     );
-    // like runc's destroy: the row goes anyway (else `delete --force` would fail on it forever)
-    const store = Store.open(g.root);
-    expect(store.get("stuck")).toBeUndefined();
+    // like runc's destroy: the row and the state directory stay for the next delete
+    let store = Store.open(g.root);
+    expect(store.get("stuck")).toBeDefined();
     store.close();
-    expect(existsSync(join(g.root, "containers", "stuck"))).toBe(false);
+    expect(existsSync(join(g.root, "containers", "stuck"))).toBe(true);
+    cgroup.failOn.delete("destroy");
+    cgroup.members = [];
+    await deleteContainer(g, { id: "stuck", force: true });
+    store = Store.open(g.root);
+    expect(store.get("stuck")).toBeUndefined();
+    expect(store.listEvents({ id: "stuck", action: "delete" })).toHaveLength(1);
+    store.close();
+    expectNothingLeft("stuck");
   });
 
   it("a failing poststop hook is a warning and the delete succeeds", async () => {
@@ -327,6 +340,29 @@ describe("the seam to the rooms beside the runtime (afterInit, resource release)
       const s4 = Store.open(g.root);
       expect(s4.resourcesOf("orphan2").map((r) => r.name)).toEqual(["stuck"]);
       s4.close();
+    } finally {
+      setResourceReleaser(undefined);
+    }
+  });
+
+  it("delete --force of an id whose create was still running: the row that create made while being stopped goes too", async () => {
+    const { setResourceReleaser } = await import("../../src/container/resources.js");
+    // The monitor's releaser stops the monitor and the `polis create` it runs; that create had
+    // made its row (and cgroup) just before. Here: a create that completes inside the release.
+    setResourceReleaser(async () => {
+      await createContainer(g, opts("racing"));
+      cgroup.calls = [];
+    });
+    try {
+      const store = Store.open(g.root);
+      store.addResource("racing", "test", "monitor");
+      store.close();
+      await deleteContainer(g, { id: "racing", force: true });
+      expectNothingLeft("racing");
+      const s2 = Store.open(g.root);
+      expect(s2.resourcesOf("racing")).toEqual([]);
+      expect(s2.listEvents({ id: "racing", action: "delete" })).toHaveLength(1);
+      s2.close();
     } finally {
       setResourceReleaser(undefined);
     }
