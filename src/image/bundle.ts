@@ -14,8 +14,7 @@
 // config that reads nothing through the merged tree on the host first (no Volumes to seed, no
 // User to look up in /etc/passwd).
 // The image's Volumes become directories under <bundle>/volumes/, bind-mounted (volumes.ts).
-import { mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
@@ -133,7 +132,10 @@ export async function makeBundle(store: Store, root: string, ref: string, o: Bun
  * so a failure leaves nothing in flight for the cleanup to race with.
  */
 async function makeDirs(dirs: ReadonlyArray<readonly [string, number]>): Promise<void> {
-  const done = await Promise.allSettled(dirs.map(([d, mode]) => mkdir(d, { mode })));
+  // node:fs's callbacks: node:fs/promises is one more module to load (~1.5 ms)
+  const one = ([d, mode]: readonly [string, number]) =>
+    new Promise<void>((res, rej) => mkdir(d, { mode }, (e) => (e ? rej(e) : res())));
+  const done = await Promise.allSettled(dirs.map(one));
   const failed = done.find((r) => r.status === "rejected");
   if (failed) throw (failed as PromiseRejectedResult).reason;
 }

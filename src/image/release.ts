@@ -1,8 +1,7 @@
 // The release seam's half for images (src/resources/release.ts, kind "image-bundle"): unmount
 // the bundle's overlay rootfs and remove the bundle directory polis made for `run|create --image`.
 // Idempotent: a second call, or one after a reboot (the mount is gone), finds less to do.
-import { statSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { rm, statSync } from "node:fs";
 import { join } from "node:path";
 import type { GlobalOptions } from "../container/options.js";
 import { PolisError } from "../errors.js";
@@ -29,7 +28,8 @@ export async function release(_g: GlobalOptions, _store: Store, row: ResourceRow
   // asynchronous: the entries of a directory go in parallel on libuv's threads, so a loaded disk's
   // wait per metadata change (1-3 ms each here under load) is paid about once per level, not once
   // per entry
-  await rm(data.dir, { recursive: true, force: true });
+  // (node:fs's callback form: node:fs/promises is one more module to load, ~1.5 ms)
+  await new Promise<void>((res, rej) => rm(data.dir, { recursive: true, force: true }, (e) => (e ? rej(e) : res())));
   phase("image bundle removal");
 }
 
