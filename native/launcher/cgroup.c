@@ -269,8 +269,14 @@ void cg_kill_all(const struct record *rec, int sig) {
 
 /* ---- removal ------------------------------------------------------------------------------- */
 
-/* removeTree: child cgroups deepest first, then rmdir, retrying EBUSY for a second. */
-static int remove_tree(const char *dir) {
+static long long monotonic_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* removeTree: child cgroups deepest first, then rmdir, retrying EBUSY until `deadline` (ms). */
+static int remove_tree(const char *dir, long long deadline) {
     DIR *d = opendir(dir);
     if (!d) return errno == ENOENT ? 0 : errno;
     struct dirent *e;
@@ -284,13 +290,13 @@ static int remove_tree(const char *dir) {
             if (errno != ENOENT) err = errno;
             continue;
         }
-        if (S_ISDIR(st.st_mode)) err = remove_tree(p);
+        if (S_ISDIR(st.st_mode)) err = remove_tree(p, deadline);
     }
     closedir(d);
     if (err) return err;
-    for (int waited = 0;; waited += 10) {
+    for (;;) {
         if (rmdir(dir) == 0 || errno == ENOENT) return 0;
-        if (errno != EBUSY || waited >= 1000) return errno;
+        if (errno != EBUSY || monotonic_ms() >= deadline) return errno;
         sleep_ms(10);
     }
 }
@@ -300,8 +306,11 @@ bool cg_destroy(const struct record *rec, char *why, size_t whylen) {
     const char *d[MAX_CGROUPS];
     int n = dirs(rec, d);
     struct buf b = {0};
+    /* one second for all hierarchies, as node: a cgroup still in use (shared with another
+     * container) is busy in each of them, and a second per hierarchy made delete take ten */
+    long long deadline = monotonic_ms() + 1000;
     for (int i = 0; i < n; i++) {
-        int err = remove_tree(d[i]);
+        int err = remove_tree(d[i], deadline);
         if (!err) continue;
         buf_str(&b, b.len ? ", " : "remove cgroup ");
         buf_fmt(&b, "%s: %s", d[i], errno_name(err));

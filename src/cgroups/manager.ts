@@ -89,9 +89,12 @@ export class FsCgroupManager implements CgroupManager {
 
   destroy(): void {
     const failures: string[] = [];
+    // One deadline for all hierarchies: a cgroup still in use (shared with another container)
+    // is busy in every one of them, and waiting a second per hierarchy made delete take ten.
+    const deadline = Date.now() + REMOVE_WAIT_MS;
     for (const dir of this.dirs()) {
       try {
-        removeTree(dir);
+        removeTree(dir, deadline);
       } catch (e) {
         failures.push(`${dir}: ${errnoOf(e)}`);
       }
@@ -211,8 +214,11 @@ function cpusetFile(dir: string, what: "cpus" | "mems"): string | undefined {
   return undefined;
 }
 
+/** How long destroy() retries EBUSY while the last tasks exit. */
+const REMOVE_WAIT_MS = 1000;
+
 /** rmdir the cgroup and any child cgroups (deepest first), retrying EBUSY while tasks exit. */
-function removeTree(dir: string): void {
+function removeTree(dir: string, deadline: number): void {
   let entries: string[];
   try {
     entries = readdirSync(dir);
@@ -223,19 +229,19 @@ function removeTree(dir: string): void {
   for (const name of entries) {
     const child = join(dir, name);
     try {
-      if (statSync(child).isDirectory()) removeTree(child);
+      if (statSync(child).isDirectory()) removeTree(child, deadline);
     } catch (e) {
       if (errnoOf(e) !== "ENOENT") throw e;
     }
   }
-  for (let waited = 0; ; waited += 10) {
+  for (;;) {
     try {
       rmdirSync(dir);
       return;
     } catch (e) {
       const errno = errnoOf(e);
       if (errno === "ENOENT") return;
-      if (errno !== "EBUSY" || waited >= 1000) throw e;
+      if (errno !== "EBUSY" || Date.now() >= deadline) throw e;
       sleepMs(10);
     }
   }

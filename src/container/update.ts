@@ -3,7 +3,7 @@
 import { PolisError } from "../errors.js";
 import type { Resources } from "../spec/types.js";
 import { validateResources } from "../spec/load.js";
-import { recordedCgroup } from "./cgroup.js";
+import { effectiveResources, recordedCgroup } from "./cgroup.js";
 import { liveStatus, mustGet, openStore } from "./context.js";
 import type { GlobalOptions, UpdateOptions } from "./options.js";
 
@@ -14,9 +14,13 @@ export function updateContainer(g: GlobalOptions, o: UpdateOptions): void {
     const rec = mustGet(store, o.id);
     const cgroup = recordedCgroup(rec);
     if (liveStatus(rec, () => cgroup.isFrozen()) === "stopped") throw new PolisError("container not running");
-    cgroup.apply(o.resources);
     const config = structuredClone(rec.config);
     config.linux = { ...config.linux, resources: mergeResources(config.linux?.resources ?? {}, o.resources) };
+    // New device rules replace the old ones, and the cgroup gets them as create gives them: with
+    // runc's always-allowed devices after them (only the difference is written: nothing in use
+    // loses its device meanwhile).
+    const devices = o.resources.devices ? effectiveResources(config).devices : undefined;
+    cgroup.apply(devices ? { ...o.resources, devices } : o.resources);
     store.update(o.id, { config });
   } finally {
     store.close();

@@ -9,7 +9,7 @@ import { parseLayout } from "../../src/cgroups/layout.js";
 import { blkioWeightToIo } from "../../src/cgroups/v2/io.js";
 import { cpuMax, sharesToWeight } from "../../src/cgroups/v2/cpu.js";
 import { swapToV2 } from "../../src/cgroups/v2/memory.js";
-import { deviceRuleLine } from "../../src/cgroups/v1/devices.js";
+import { deviceRuleLine } from "../../src/cgroups/v1/device-rules.js";
 
 let root: string;
 beforeEach(() => {
@@ -214,14 +214,21 @@ describe("hybrid fake tree (v1 controllers + cgroup2 with only hugetlb)", () => 
       "linux.resources.memory.swappiness: must be between 0 and 100, got 101",
     );
 
+    // devices: only the difference to devices.list is written (the kernel side: cgroups.test.ts)
     const dev = join(base, "devices", "c1");
-    files(dev, { "devices.allow": "", "devices.deny": "" });
-    m.apply({
-      devices: [
-        { allow: false, access: "rwm" },
-        { allow: true, type: "c", major: 1, minor: 3, access: "rwm" },
-      ],
-    });
+    const devices = [
+      { allow: false, access: "rwm" },
+      { allow: true, type: "c", major: 1, minor: 3, access: "rwm" },
+    ];
+    files(dev, { "devices.allow": "", "devices.deny": "", "devices.list": "c 1:3 rwm\n" });
+    m.apply({ devices });
+    expect(read(dev, "devices.deny")).toBe("");
+    expect(read(dev, "devices.allow")).toBe("");
+    // a devices.list that does not follow the writes (here: a plain file) is an error, not a silent pass
+    files(dev, { "devices.list": "a *:* rwm\n" });
+    expect(() => m.apply({ devices })).toThrow(
+      `linux.resources.devices: ${dev}/devices.list does not hold the requested rules after 3 attempts`,
+    );
     expect(read(dev, "devices.deny")).toBe("a *:* rwm");
     expect(read(dev, "devices.allow")).toBe("c 1:3 rwm");
   });

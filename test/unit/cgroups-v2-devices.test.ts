@@ -342,9 +342,11 @@ describe("applyDevicesV2", () => {
       `40 30 0:37 / ${join(base, "unified")} rw - cgroup2 cgroup2 rw\n`;
     const m = cgroupManager({ cgroupsPath: "/c1", id: "c1", layout: parseLayout(mi, "0::/\n") });
     m.create();
-    files(join(base, "devices", "c1"), { "devices.allow": "", "devices.deny": "" });
-    m.apply({ devices: [deny("a", null, null)] });
-    expect(readFileSync(join(base, "devices", "c1", "devices.deny"), "utf8")).toBe("a *:* rwm");
+    // the v1 files are what is read: an allow-list holding c 1:3 gets just that taken away
+    // (a plain file's devices.list does not follow the write, hence the error after it)
+    files(join(base, "devices", "c1"), { "devices.allow": "", "devices.deny": "", "devices.list": "c 1:3 rwm\n" });
+    expect(() => m.apply({ devices: [deny("a", null, null)] })).toThrow(/devices\/c1\/devices.list does not hold/);
+    expect(readFileSync(join(base, "devices", "c1", "devices.deny"), "utf8")).toBe("c 1:3 rwm");
     expect(bpfMock.replaceDevicePrograms).not.toHaveBeenCalled();
   });
 });

@@ -1,31 +1,29 @@
-// v1 devices controller: each rule becomes one line in devices.allow or devices.deny, in order,
-// so later rules override earlier ones (a leading deny-all then an allow list).
-import { fieldError } from "../../errors.js";
+// v1 devices controller: bring the cgroup's rules to what config.json asks for by writing only
+// the difference to what devices.list shows (device-rules.ts), so that processes already in a
+// shared cgroup never lose a device they keep having (runc does the same).
+import { PolisError } from "../../errors.js";
 import type { DeviceCgroupRule } from "../../spec/types.js";
-import { writeCg } from "../fs.js";
+import { readCg, writeCg } from "../fs.js";
+import { parseDevicesList, ruleSetMatches, ruleSetOf, transition, type DeviceRuleSet } from "./device-rules.js";
+
+export { deviceRuleLine } from "./device-rules.js";
 
 const F = "linux.resources.devices";
+/** Rounds of read-diff-write: another polis writing the same cgroup at once may need a second. */
+const ROUNDS = 3;
 
-/** The kernel's rule syntax: "c 1:3 rwm", "a *:* rwm". */
-export function deviceRuleLine(r: DeviceCgroupRule, i: number): string {
-  const type = r.type ?? "a";
-  if (!["a", "b", "c"].includes(type))
-    throw fieldError(`${F}[${i}].type`, `must be "a", "b" or "c", got ${JSON.stringify(type)}`);
-  const access = r.access ?? "rwm";
-  if (!/^[rwm]{0,3}$/.test(access) || new Set(access).size !== access.length) {
-    throw fieldError(`${F}[${i}].access`, `must be a combination of r, w and m, got ${JSON.stringify(access)}`);
-  }
-  const num = (v: number | null | undefined, what: string): string => {
-    if (v === undefined || v === null || v === -1) return "*";
-    if (!Number.isInteger(v) || v < 0) throw fieldError(`${F}[${i}].${what}`, "must be a non-negative integer");
-    return String(v);
-  };
-  return `${type} ${num(r.major, "major")}:${num(r.minor, "minor")} ${access || "rwm"}`;
-}
+const current = (dir: string): DeviceRuleSet => parseDevicesList(readCg(dir, "devices.list"), `${dir}/devices.list`);
 
 export function applyDevicesV1(dir: string, rules: DeviceCgroupRule[]): void {
-  rules.forEach((r, i) => {
-    const line = deviceRuleLine(r, i);
-    writeCg(dir, r.allow ? "devices.allow" : "devices.deny", line, `${F}[${i}]`);
+  const want = ruleSetOf(rules);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const w of transition(current(dir), want)) writeCg(dir, w.file, w.line, F);
+    // Read back: a concurrent create in the same cgroup may have reset it between our read and
+    // our writes (two fresh creates both start with the reset); then diff again from what is there.
+    if (ruleSetMatches(current(dir), want)) return;
+  }
+  throw new PolisError(`${F}: ${dir}/devices.list does not hold the requested rules after ${ROUNDS} attempts`, {
+    field: F,
+    step: `write ${dir}/devices.allow`,
   });
 }

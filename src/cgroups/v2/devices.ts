@@ -11,7 +11,7 @@
 // The program therefore tests the rules from last to first and returns on the first match.
 import { fieldError } from "../../errors.js";
 import type { DeviceCgroupRule } from "../../spec/types.js";
-import { deviceRuleLine } from "../v1/devices.js";
+import { deviceRuleLine } from "../v1/device-rules.js";
 import { replaceDevicePrograms } from "./bpf.js";
 
 const F = "linux.resources.devices";
