@@ -140,18 +140,22 @@ async function makeDirs(dirs: ReadonlyArray<readonly [string, number]>): Promise
   if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
-const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
+/**
+ * File systems an overlay's upper directory is known to work on (statfs f_type): ext2/3/4, xfs,
+ * btrfs, tmpfs, f2fs. Not overlayfs itself (a container's own root refuses it), nor NFS or FUSE.
+ */
+const UPPER_FILE_SYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0xf2f52010]);
 
 /**
  * Whether a mount made later by the container's shim will work, known without trying it here
  * (a failure there is too late for the copy fallback): the kernel lists overlayfs (not listed =
- * module not loaded yet: the host mount's attempt loads it), and the bundle is not on an
- * overlayfs (an upper directory there is refused, as on a container's own root).
+ * module not loaded yet: the host mount's attempt loads it), and the bundle is on a file system
+ * known to hold an upper directory. Anything else takes the host mount, which falls back to a copy.
  */
 function overlayInNamespace(dir: string): boolean {
   try {
     if (!/\toverlay$/m.test(readFileSync("/proc/filesystems", "utf8"))) return false;
-    return statfsSync(dirname(dir)).type !== OVERLAYFS_SUPER_MAGIC;
+    return UPPER_FILE_SYSTEMS.has(Number(statfsSync(dirname(dir)).type));
   } catch {
     return false;
   }
