@@ -228,7 +228,11 @@ for i in range(n):
     for (let i = 0; i < RUNS; i++) {
       log(`bench: round ${i + 1}/${RUNS}`);
       for (const r of rows) {
-        for (const [tool, fn] of Object.entries(r.fn)) {
+        // every other round the other way round: a machine that gets busier (or quieter) during a
+        // round then favours neither tool
+        const tools = Object.entries(r.fn);
+        if (i % 2) tools.reverse();
+        for (const [tool, fn] of tools) {
           const d = mkdtempSync(join(work, "x-"));
           try {
             (r.samples[tool] ??= []).push(fn(d));
@@ -245,6 +249,14 @@ for i in range(n):
       const first = median(r.samples[tools[0]]);
       for (const t of tools)
         console.log(`| ${r.name} | ${t} | ${median(r.samples[t]).toFixed(0)} | ${(median(r.samples[t]) / first).toFixed(2)} |`);
+    }
+    // run --image over run --bundle as the issue states it (a difference): the median of the
+    // per-round differences, steadier than the difference of medians on a loaded machine
+    const runRow = rows.find((r) => r.name.startsWith("run true"));
+    if (runRow) {
+      const [b, i] = [runRow.samples["polis run --bundle"], runRow.samples["polis run --image"]];
+      const paired = median(i.map((x, k) => x - b[k]));
+      console.log(`\nrun --image − run --bundle, median of ${RUNS} paired differences: ${paired.toFixed(1)} ms`);
     }
   } finally {
     registry.kill("SIGTERM");

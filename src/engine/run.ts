@@ -14,6 +14,7 @@ import type { CreateExtras } from "../container/create.js";
 import type { GlobalOptions, RunOptions } from "../container/options.js";
 import { createMonitored, monitorRequested } from "../monitor/engine.js";
 import type { ImageHealthcheck } from "../monitor/options.js";
+import { phase } from "../timing.js";
 
 /** The plain create/run options plus what each room took from the command line. */
 export interface EngineOptions extends RunOptions {
@@ -26,13 +27,18 @@ interface Made {
   imageBundle?: string;
 }
 
-/** Step 1: the bundle to create from: made from --image, else the --bundle given. */
-async function bundleFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext, made: Made): Promise<string> {
+/**
+ * Step 1: the bundle to create from: made from --image, else the --bundle given. `ephemeral`: the
+ * container goes when this foreground run ends (its overlay may live in its own mount namespace).
+ */
+async function bundleFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext, made: Made, ephemeral = false): Promise<string> {
   const image = ctx.options.image;
   if (typeof image !== "string" || image === "") return o.bundle;
   const { imageBundle } = await import("../image/engine.js");
+  phase("image module load");
   const dir = typeof ctx.options["bundle-dir"] === "string" ? absPath(ctx, ctx.options["bundle-dir"]) : undefined;
-  made.imageBundle = await imageBundle(g, o.id, image, dir, o.args);
+  made.imageBundle = await imageBundle(g, o.id, image, dir, o.args, ephemeral);
+  phase("image bundle");
   return made.imageBundle;
 }
 
@@ -40,7 +46,9 @@ async function bundleFor(g: GlobalOptions, o: EngineOptions, ctx: CliContext, ma
 async function imageHealth(g: GlobalOptions, ctx: CliContext): Promise<ImageHealthcheck | undefined> {
   const image = ctx.options.image;
   if (typeof image !== "string" || image === "") return undefined;
-  return (await import("../image/engine.js")).imageHealthcheck(g, image);
+  const health = await (await import("../image/engine.js")).imageHealthcheck(g, image);
+  phase("image healthcheck");
+  return health;
 }
 
 /** A create that failed before the container row existed: give back what step 1 made. */
@@ -111,7 +119,7 @@ export async function engineCreate(g: GlobalOptions, o: EngineOptions, ctx: CliC
 export async function engineRun(g: GlobalOptions, o: EngineOptions, ctx: CliContext): Promise<number> {
   const monitor = monitorRequested(ctx, o.detach, await imageHealth(g, ctx));
   const made: Made = {};
-  const bundle = await bundleFor(g, o, ctx, made);
+  const bundle = await bundleFor(g, o, ctx, made, !monitor && !o.detach && !o.keep);
   if (monitor) {
     // Step 2 under the container's monitor (src/monitor/), then start; the monitor waits for it.
     try {

@@ -33,6 +33,7 @@ export async function imageBundle(
   ref: string,
   bundleDir: string | undefined,
   args: string[],
+  ephemeral = false,
 ): Promise<string> {
   return withStore(g, async (store) => {
     if (store.get(id)) throw new ContainerExistsError(id);
@@ -44,6 +45,7 @@ export async function imageBundle(
         mode: "overlay",
         args,
         hostname: id,
+        ephemeral,
         recorder: {
           record: (image) => {
             const data: ImageBundleData = { image: image.id, dir };

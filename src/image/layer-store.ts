@@ -4,7 +4,6 @@
 // containerd's snapshots and containers/storage's overlay layers are.
 import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { blobPath, hasLayer, hex, layerDir, tmpPath } from "./content.js";
-import { unpackLayer } from "./unpack.js";
 
 /**
  * Unpacks layer `digest` for overlayfs under the last of `chain` (its chain id), over the layers
@@ -27,6 +26,8 @@ export async function unpackInto(
       .slice(0, -1)
       .map((c) => layerDir(root, c))
       .reverse();
+    // loaded only to unpack (the tar reader, node:crypto): a pulled image's layers are all there
+    const { unpackLayer } = await import("./unpack.js");
     await unpackLayer(blobPath(root, digest), { target: tmp, mode: "overlay", layer: digest, diffId, lowers });
     try {
       renameSync(tmp, layerDir(root, id));

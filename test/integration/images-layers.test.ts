@@ -2,7 +2,7 @@
 // written through a lower layer's symlinks (`lib -> usr/lib`, absolute and relative) land where
 // umoci puts them, both in `polis bundle`'s flattened copy and in the overlay `run --image`
 // mounts over the per-layer directories; a symlink climbing out of the root is refused.
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
@@ -291,6 +291,55 @@ describe("overlay or copy", () => {
     expect(features.annotations["org.polis.image.rootfs"]).toBe(hasOverlay ? "overlay" : "copy");
   });
 
+  it("a foreground run --image mounts its overlay in the container's own mount namespace only (volatile): the host never sees it", async () => {
+    const r = root();
+    expect(pull(r, "polis/symlinks:1")).toMatchObject({ code: 0, stderr: "" });
+    const id = uniqueId("ns");
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const child = spawn(
+      POLIS,
+      [
+        "--root",
+        r,
+        "run",
+        "--image",
+        ref("polis/symlinks:1"),
+        id,
+        "--",
+        "sh",
+        "-c",
+        "grep ' / / ' /proc/self/mountinfo; read x; cat /usr/lib/keep",
+      ],
+      { env, stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (b) => (out += b));
+    child.stderr.on("data", (b) => (err += b));
+    const exited = new Promise<number | null>((res) => child.once("exit", res));
+    try {
+      await waitFor(() => out.includes("\n"), 20_000);
+      // the container's root is the overlay over the shared layers, mounted without syncs
+      expect(out).toMatch(/ \/ \/ .* - overlay overlay \S*lowerdir=[^,]*images\/layers\/.*volatile/);
+      const bundle = join(r, "bundles", id);
+      const spec = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8"));
+      expect(spec.mounts[0]).toMatchObject({ destination: "/", type: "overlay", source: "overlay" });
+      expect(spec.mounts[0].options).toEqual(
+        expect.arrayContaining([`upperdir=${join(bundle, "upper")}`, `workdir=${join(bundle, "work")}`, "volatile"]),
+      );
+      // nothing mounted on the host: the bundle's rootfs is an empty directory there
+      expect(mountsUnder(join(r, "bundles"))).toEqual([]);
+      expect(readdirSync(join(bundle, "rootfs"))).toEqual([]);
+    } finally {
+      child.stdin.end("\n");
+    }
+    expect(await exited).toBe(0);
+    expect({ out: out.split("\n").slice(1).join("\n"), err }).toEqual({ out: "keep\n", err: "" });
+    expect(existsSync(join(r, "bundles", id))).toBe(false);
+    expect(polisOk(r, ["list", "-q"]).stdout).toBe("");
+  });
+
   it("where the overlay mount fails (a root on overlayfs), run --image copies the layers, warns once, and delete removes the copy", () => {
     const r = root();
     const side = mkdtempSync(join(tmpdir(), "polis-overlay-root-"));
@@ -315,6 +364,13 @@ describe("overlay or copy", () => {
       expect(mountsUnder(rootfs)).toEqual([]);
       expect(readFileSync(join(rootfs, "data", "seed"), "utf8")).toBe("seeded\n");
       expect(existsSync(join(rootfs, "bin", "busybox"))).toBe(true);
+      // a foreground run (whose overlay would be mounted in the container) copies too
+      expect(pull(r, "polis/list:1")).toMatchObject({ code: 0, stderr: "" });
+      const fg = polis(r, ["run", "--image", ref("polis/list:1"), uniqueId("copyfg")]);
+      expect(fg).toMatchObject({ code: 0, stdout: "seeded\n" });
+      expect(fg.stderr).toMatch(
+        /^time=\S+ level=warning msg="overlayfs is not available \(.*\): copying the image's layers instead"\n$/,
+      );
     } finally {
       polis(r, ["delete", "--force", id]);
       expect(existsSync(join(r, "bundles", id))).toBe(false);
