@@ -48,6 +48,17 @@ function time(cmd, args, opts = {}) {
   return ms;
 }
 
+/**
+ * A containers.conf that keeps podman's network files in the sample's own dir: with netavark
+ * installed, podman would otherwise pick it for a fresh root and write /run/containers/networks
+ * on the host, even for a pull.
+ */
+function podmanConf(d) {
+  const conf = join(d, "containers.conf");
+  writeFileSync(conf, `[network]\nnetwork_backend = "cni"\nnetwork_config_dir = "${join(d, "cni")}"\n`);
+  return conf;
+}
+
 async function freePort() {
   return new Promise((res) => {
     const s = createServer().listen(0, "127.0.0.1", () => {
@@ -178,18 +189,22 @@ for i in range(n):
           time("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${d}/oci:x`]) +
           time("umoci", ["unpack", "--image", `${d}/oci:x`, join(d, "u")]),
         "podman pull": (d) =>
-          time("podman", [
-            "--root",
-            join(d, "ps"),
-            "--runroot",
-            join(d, "pr"),
-            "--storage-driver",
-            "overlay",
-            "pull",
-            "-q",
-            "--tls-verify=false",
-            ref,
-          ]),
+          time(
+            "podman",
+            [
+              "--root",
+              join(d, "ps"),
+              "--runroot",
+              join(d, "pr"),
+              "--storage-driver",
+              "overlay",
+              "pull",
+              "-q",
+              "--tls-verify=false",
+              ref,
+            ],
+            { env: { ...env, CONTAINERS_CONF: podmanConf(d) } },
+          ),
       });
     }
     row("large layer: unpack only", {
