@@ -92,7 +92,7 @@ describe.skipIf(skip)("run --network, -p, names", () => {
     expect(existsSync(join(root, "network", "containers", client))).toBe(false);
   });
 
-  it("publishes TCP, UDP, ranges and a host address; reachable from the host, localhost and containers (hairpin)", () => {
+  it("publishes TCP, UDP, ranges and a host address; reachable from the host, localhost and containers (hairpin)", async () => {
     ns.polisOk(root, ["network", "create", "pub"]);
     const id = c.run(
       ["--network", "pub", "-p", "8080:80", "-p", "9000-9002:7000-7002", "-p", "127.0.0.1:8181:80", "-p", "5353:5353/udp"],
@@ -104,6 +104,9 @@ describe.skipIf(skip)("run --network, -p, names", () => {
       `nsenter -t ${c.pid(id)} -n python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("0.0.0.0",5353))\nwhile True:\n d,a=s.recvfrom(100);s.sendto(d,a)' >/dev/null 2>&1 & echo $!`,
     );
     servers.push(Number(echo.stdout.trim()));
+    // python binds a moment later: a datagram before that only earns a port-unreachable
+    const bound = () => readFileSync(`/proc/${c.pid(id)}/net/udp`, "utf8").includes(":14E9 "); // 5353
+    await waitFor(bound, 10_000);
     expect(hostGet(HOST_IP, 8080)).toContain("root:");
     expect(hostGet("127.0.0.1", 8080)).toContain("root:");
     expect(hostGet(HOST_IP, 9001)).toContain("root:");
