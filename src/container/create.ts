@@ -142,7 +142,10 @@ async function recordAndLaunch(
     store.appendEvent({ type: "container", action: "create", id: o.id, attributes: { bundle, durationMs: elapsedMs() } });
     phase("record created");
     // A detached init lives on its own; `run` keeps the session to learn the exit status.
-    if (mode === "detach") launch.session.close();
+    if (mode === "detach") {
+      await launch.session.reaped();
+      launch.session.close();
+    }
     return launch;
   } catch (err) {
     launch?.abandon();

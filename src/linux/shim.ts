@@ -260,6 +260,16 @@ export class ShimSession {
     this.child.unref();
   }
 
+  /**
+   * Until the shim has been reaped. A detached shim exits right after reporting PID, but until
+   * its parent (this process) reaps it, the kernel still charges it to the container's pids
+   * cgroup: a `create` returning before that showed two tasks in a one-process container.
+   */
+  async reaped(): Promise<void> {
+    this.child.ref(); // release() unref'd it: the exit event must keep this process alive
+    await this.exited;
+  }
+
   /** The shim process's own exit (in detach mode it exits right after reporting PID). */
   waitExit(): Promise<ShimExit> {
     return this.exited;

@@ -57,11 +57,11 @@ let cgroup = new FakeCgroup();
 const launch = {
   /** what launchInit does: return a fake launch, or throw */
   impl: async (): Promise<unknown> => fakeLaunch(),
-  sessions: [] as { close: ReturnType<typeof vi.fn>; exitStatus: () => Promise<number> }[],
+  sessions: [] as { close: ReturnType<typeof vi.fn>; reaped: () => Promise<void>; exitStatus: () => Promise<number> }[],
   abandoned: 0,
 };
 function fakeLaunch(status = 0) {
-  const session = { close: vi.fn(), exitStatus: async () => status };
+  const session = { close: vi.fn(), reaped: async () => {}, exitStatus: async () => status };
   launch.sessions.push(session);
   return { pid: 999_999_999, session, abandon: () => void launch.abandoned++ };
 }
