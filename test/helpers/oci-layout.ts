@@ -13,6 +13,23 @@ export interface Desc {
   annotations?: Record<string, string>;
 }
 
+/** A reproducible tar of a directory (sorted, root-owned, one mtime): the layer tests build on. */
+export function tarOf(dir: string, out: string): string {
+  execFileSync("tar", [
+    "--sort=name",
+    "--numeric-owner",
+    "--owner=0",
+    "--group=0",
+    "--mtime=@1700000000",
+    "-C",
+    dir,
+    "-cf",
+    out,
+    ".",
+  ]);
+  return out;
+}
+
 const sha = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
 export class OciLayout {

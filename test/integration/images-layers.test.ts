@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/image/manifest.js";
-import { OciLayout, push } from "../helpers/oci-layout.js";
+import { OciLayout, push, tarOf } from "../helpers/oci-layout.js";
 import { POLIS, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
@@ -38,19 +38,7 @@ const mountsUnder = (dir: string) =>
 beforeAll(async () => {
   reg = await startRegistry();
   layout = new OciLayout(join(work, "oci"));
-  const base = join(work, "base.tar");
-  execFileSync("tar", [
-    "--sort=name",
-    "--numeric-owner",
-    "--owner=0",
-    "--group=0",
-    "--mtime=@1700000000",
-    "-C",
-    baseRootfs(),
-    "-cf",
-    base,
-    ".",
-  ]);
+  const base = tarOf(baseRootfs(), join(work, "base.tar"));
   const l1 = layout.layer(base, "gzip");
   // a usrmerge-like layer: /lib is a link into /usr; /abs an absolute link; /rel2 a link to a link
   const links = layout.layer(

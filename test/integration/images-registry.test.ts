@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/image/manifest.js";
-import { OciLayout, push, type Desc } from "../helpers/oci-layout.js";
+import { OciLayout, push, type Desc, tarOf } from "../helpers/oci-layout.js";
 import { polis, polisOk, POLIS, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 import { freePort, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
@@ -42,19 +42,7 @@ beforeAll(async () => {
   reg = await startRegistry();
   closedPort = await freePort();
   layout = new OciLayout(join(work, "oci"));
-  const base = join(work, "base.tar");
-  execFileSync("tar", [
-    "--sort=name",
-    "--numeric-owner",
-    "--owner=0",
-    "--group=0",
-    "--mtime=@1700000000",
-    "-C",
-    baseRootfs(),
-    "-cf",
-    base,
-    ".",
-  ]);
+  const base = tarOf(baseRootfs(), join(work, "base.tar"));
   const long = "deep/" + "x".repeat(120) + "/file";
   const content = writeTar(join(work, "content.tar"), [
     { name: "data", type: "dir" },
