@@ -1,27 +1,13 @@
-// Network drivers (src/network/drivers.ts): `--driver`/`-o` checked before anything is recorded,
-// the macvlan/ipvlan records and CNI lists, and that the bridge-only firewall rules leave them out.
-// The parent checks look up interfaces read-only (`ip link show`): `lo` is on every host.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { networkSettings } from "../../src/network/config.js";
 import { conflistFor } from "../../src/network/conflist.js";
 import { chooseDriver, parseOptions } from "../../src/network/drivers.js";
 import { networkRules } from "../../src/network/firewall.js";
 import { createNetwork } from "../../src/network/networks.js";
 import { listNetworks } from "../../src/state/networks.js";
-import { Store } from "../../src/state/store.js";
+import { tempStores } from "../helpers/store.js";
 
-const roots: string[] = [];
-function store(): Store {
-  const root = mkdtempSync(join(tmpdir(), "polis-drivers-"));
-  roots.push(root);
-  return Store.open(root);
-}
-afterEach(() => {
-  for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
-});
+const store = tempStores("drivers");
 const settings = networkSettings(undefined);
 const opts = (name: string, extra = {}) => ({
   name,

@@ -1,9 +1,4 @@
-// Pure network logic: CIDR arithmetic, subnet pools and overlap, IPAM on a real state file,
-// -p parsing, the generated nftables table and hosts files.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { firstFreeSubnet, formatCidr, formatIp, overlaps, parseCidr, parseIp } from "../../src/network/cidr.js";
 import { networkSettings } from "../../src/network/config.js";
 import { allocate, release } from "../../src/network/ipam.js";
@@ -13,17 +8,9 @@ import { rulesetText } from "../../src/network/firewall.js";
 import { hostsText } from "../../src/network/names.js";
 import { conflistFor } from "../../src/network/conflist.js";
 import { allocatedAddresses, insertAttachment, type NetworkRecord } from "../../src/state/networks.js";
-import { Store } from "../../src/state/store.js";
+import { tempStores } from "../helpers/store.js";
 
-const roots: string[] = [];
-function store(): Store {
-  const root = mkdtempSync(join(tmpdir(), "polis-ipam-"));
-  roots.push(root);
-  return Store.open(root);
-}
-afterEach(() => {
-  for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
-});
+const store = tempStores("ipam");
 const settings = networkSettings(undefined);
 const opts = (name: string, extra = {}) => ({
   name,
