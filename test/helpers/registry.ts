@@ -153,29 +153,10 @@ server.listen(0, "127.0.0.1", () => process.stdout.write(String(server.address()
 /** The distribution spec's token endpoint: Basic credentials (or anonymous pull) in, a signed JWT out. */
 export async function startTokenServer(users: Record<string, string>, anonymousPull: boolean): Promise<TokenServer> {
   const dir = mkdtempSync(join(tmpdir(), "polis-token-"));
-  const key = join(dir, "key.pem");
-  const certFile = join(dir, "cert.pem");
+  // the key that signs the tokens; the registry trusts its certificate (rootcertbundle)
+  const { key, cert: certFile } = selfSignedCert(dir);
   const log = join(dir, "requests.jsonl");
   writeFileSync(log, "");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      certFile,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=polis-test-token",
-    ],
-    { stdio: "ignore" },
-  );
   const issuer = "polis-test-issuer";
   const service = "polis-test-registry";
   const child = spawn(
