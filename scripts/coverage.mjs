@@ -2,10 +2,10 @@
 //
 // Two sources, merged into one istanbul map:
 // - vitest's own v8 coverage (@vitest/coverage-v8): src/ modules the tests import directly;
-// - every polis process the tests spawn (integration tests run dist/polis.mjs, as clients do):
+// - every polis process the tests spawn (through the launcher, which execs node with dist/polis-entry.cjs):
 //   NODE_V8_COVERAGE makes each node process write raw V8 coverage on exit. Only the entries for
 //   the bundle dist/polis.cjs are kept, merged across processes (@bcoe/v8-coverage), and mapped
-//   back to src/ through the bundle's source map (v8-to-istanbul). dist/polis.mjs compiles the
+//   back to src/ through the bundle's source map (v8-to-istanbul). dist/polis-entry.cjs compiles the
 //   bundle inside node's CommonJS wrapper (vm.Script), so offsets are shifted by the wrapper.
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import Module from "node:module";
