@@ -205,7 +205,8 @@ for (const set of ["hot", "all", "net"]) {
     });
     writeFileSync(join(outdir, `polis.cjs.${set}.cache`), cache);
   } catch (e) {
-    console.warn(`build: no ${set} code cache (polis starts slower): ${e.message}`);
+    // The warm-up runs polis through its entry: when it fails, so would every node command.
+    throw new Error(`build: the ${set} code cache could not be made (dist/polis-entry.cjs is broken?): ${e.message}`);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -225,6 +226,7 @@ if (existsSync(join(root, "native", "build", "Makefile"))) {
 if (existsSync(launcher)) {
   copyFileSync(launcher, join(outdir, "polis"));
   chmodSync(join(outdir, "polis"), 0o755);
+  checkHandOff(join(outdir, "polis"));
 } else {
   console.warn("build: no native launcher (run `npm run install`): dist/polis is missing, dist/polis.mjs works alone");
 }
@@ -236,4 +238,15 @@ if (existsSync(launcher)) {
  */
 function networkCacheWords() {
   return ["network", "--network", "-p", "--publish", "--ip", "--alias"];
+}
+
+/**
+ * The launcher hands `--version` to node with the entry beside it: prove that this build's pair
+ * works (a launcher looking for another entry file, an entry that cannot load the bundle).
+ */
+function checkHandOff(polis) {
+  const env = { ...process.env, NODE_OPTIONS: "", POLIS_NODE: process.execPath };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const out = execFileSync(polis, ["--version"], { env, encoding: "utf8" });
+  if (!out.startsWith("polis version ")) throw new Error(`build: ${polis} --version printed ${JSON.stringify(out)}`);
 }
