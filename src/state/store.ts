@@ -8,11 +8,12 @@
 // read-then-write check.
 //
 // Nothing outside src/state/ may contain SQL.
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { PolisError } from "../errors.js";
+import { packageRoot } from "../paths.js";
 import { sleepMs } from "../sleep.js";
 import { rfc3339Nano } from "../time.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
@@ -71,6 +72,7 @@ interface Driver {
   addon: object | undefined;
 }
 let driver: Driver | undefined;
+const ADDON = "better-sqlite3/build/Release/better_sqlite3.node";
 function loadDriver(): Driver {
   if (driver) return driver;
   // A native module: loaded lazily (start-up cost), on the first open.
@@ -89,14 +91,29 @@ function requireDriver(req: NodeRequire): typeof BetterSqlite3 {
   }
 }
 
+/**
+ * Where the package's own install puts the addon: one stat instead of require.resolve's search
+ * of package.json scopes and node_modules directories (~0.9 ms of every open); require.resolve
+ * when it is not there or this code runs outside the package (a bundled copy).
+ */
+function addonPath(req: NodeRequire): string | undefined {
+  try {
+    const own = join(packageRoot(), "node_modules", ADDON);
+    if (existsSync(own)) return own;
+  } catch {
+    // no package directory above this file
+  }
+  try {
+    return req.resolve(ADDON);
+  } catch {
+    return undefined;
+  }
+}
+
 /** better_sqlite3.node, without the CommonJS loader; undefined lets better-sqlite3 find it. */
 function loadAddon(req: NodeRequire): object | undefined {
-  let path: string;
-  try {
-    path = req.resolve("better-sqlite3/build/Release/better_sqlite3.node");
-  } catch {
-    return undefined; // an unusual install layout: let better-sqlite3 find it
-  }
+  const path = addonPath(req);
+  if (!path) return undefined; // an unusual install layout: let better-sqlite3 find it
   const mod = { exports: {} as object };
   process.dlopen(mod, path);
   return mod.exports;
