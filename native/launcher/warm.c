@@ -146,12 +146,15 @@ static bool has_child(pid_t pid) {
 
 static _Noreturn void warm(pid_t node, int pidfd) {
     /* Nothing inherited stays open: stdio, a --preserve-fds fd, the caller's pipes. */
+    int keep = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+    if (keep < 0) _exit(0);
     int null = open("/dev/null", O_RDWR);
+    if (null < 0) _exit(0);
     for (int fd = 0; fd < 3; fd++)
-        if (null >= 0 && null != fd) dup2(null, fd);
-    if (pidfd > 3 && dup2(pidfd, 3) == 3) pidfd = 3;
-    syscall(SYS_close_range, pidfd + 1, ~0U, 0);
-    if (pidfd != 3) syscall(SYS_close_range, 3, pidfd - 1 < 3 ? 3 : pidfd - 1, 0);
+        if (null != fd) dup2(null, fd);
+    if (keep > 3) syscall(SYS_close_range, 3, keep - 1, 0);
+    syscall(SYS_close_range, keep + 1, ~0U, 0);
+    pidfd = keep;
     if (chdir("/") < 0) _exit(0); /* hold no bundle directory */
     signal(SIGPIPE, SIG_DFL);
 
