@@ -3,7 +3,7 @@
 // delete), with POLIS_TIMING=1 phases. Prints medians, the median of the per-pair ratios B/A,
 // and the load average, so that a change can be judged on a loaded machine.
 //
-//   node scripts/bench/ab.mjs A_POLIS B_POLIS [--runs N] [--only run,create,lifecycle] [--env-a K=V] [--env-b K=V]
+//   node scripts/bench/ab.mjs A_POLIS B_POLIS [--runs N] [--only run,create,lifecycle,state] [--env-a K=V] [--env-b K=V]
 //
 // Runs in a private mount namespace with cgroup2 unmounted there (as run.mjs does).
 import { spawnSync } from "node:child_process";
@@ -31,7 +31,7 @@ function parse(argv) {
     } else if (!o.a) o.a = resolve(t);
     else o.b = resolve(t);
   }
-  if (!o.a || !o.b) throw new Error("usage: ab.mjs A_POLIS B_POLIS [--runs N] [--only run,create,lifecycle] [--env-a K=V] [--env-b K=V]");
+  if (!o.a || !o.b) throw new Error("usage: ab.mjs A_POLIS B_POLIS [--runs N] [--only run,create,lifecycle,state] [--env-a K=V] [--env-b K=V]");
   return o;
 }
 
@@ -86,6 +86,12 @@ function inner(o) {
         const err = join(dir, "stderr");
         if (kase === "run") r = timed(cmd, ["--root", root, "run", "--bundle", bundles.true, id], env, err);
         else if (kase === "lifecycle") r = lifecycle(cmd, root, env, bundles.sleep, id, err);
+        else if (kase === "state") {
+          // `state` of a long-lived container while others come and go (an untimed run each time)
+          if (i < 0) timed(cmd, ["--root", root, "create", "--bundle", bundles.sleep, `${root.slice(-1)}keep`], env, err);
+          timed(cmd, ["--root", root, "run", "--bundle", bundles.true, id], env, err);
+          r = timed(cmd, ["--root", root, "state", `${root.slice(-1)}keep`], env, err);
+        }
         else {
           r = timed(cmd, ["--root", root, "create", "--bundle", bundles.sleep, id], env, join(dir, "stderr"));
           spawnSync(cmd, ["--root", root, "delete", "--force", id], { env: cleanEnv(), stdio: "ignore" });
@@ -111,7 +117,10 @@ function inner(o) {
     }
   }
   console.log(`loadavg before: ${load0}; after: ${load1}`);
-  for (const s of Object.values(side)) rmSync(s.root, { recursive: true, force: true });
+  for (const s of Object.values(side)) {
+    spawnSync(s.cmd, ["--root", s.root, "delete", "--force", `${s.root.slice(-1)}keep`], { env: cleanEnv(), stdio: "ignore" });
+    rmSync(s.root, { recursive: true, force: true });
+  }
   rmSync(dir, { recursive: true, force: true });
 }
 
