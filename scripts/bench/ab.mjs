@@ -31,7 +31,8 @@ function parse(argv) {
     } else if (!o.a) o.a = resolve(t);
     else o.b = resolve(t);
   }
-  if (!o.a || !o.b) throw new Error("usage: ab.mjs A_POLIS B_POLIS [--runs N] [--only run,create,lifecycle,state] [--env-a K=V] [--env-b K=V]");
+  if (!o.a || !o.b)
+    throw new Error("usage: ab.mjs A_POLIS B_POLIS [--runs N] [--only run,create,lifecycle,state] [--env-a K=V] [--env-b K=V]");
   return o;
 }
 
@@ -51,7 +52,12 @@ function timed(cmd, args, env, errFile) {
 function lifecycle(cmd, root, env, bundle, id, err) {
   const r = timed(cmd, ["--root", root, "create", "--bundle", bundle, id], env, err);
   let ms = r.ms;
-  for (const args of [["start", id], ["state", id], ["kill", id, "9"]]) ms += timed(cmd, ["--root", root, ...args], env, err).ms;
+  for (const args of [
+    ["start", id],
+    ["state", id],
+    ["kill", id, "9"],
+  ])
+    ms += timed(cmd, ["--root", root, ...args], env, err).ms;
   for (let t = 0; t < 500; t++) {
     const s = spawnSync(cmd, ["--root", root, "state", id], { env, encoding: "utf8" });
     if (s.stdout.includes('"stopped"')) break;
@@ -91,8 +97,7 @@ function inner(o) {
           if (i < 0) timed(cmd, ["--root", root, "create", "--bundle", bundles.sleep, `${root.slice(-1)}keep`], env, err);
           timed(cmd, ["--root", root, "run", "--bundle", bundles.true, id], env, err);
           r = timed(cmd, ["--root", root, "state", `${root.slice(-1)}keep`], env, err);
-        }
-        else {
+        } else {
           r = timed(cmd, ["--root", root, "create", "--bundle", bundles.sleep, id], env, join(dir, "stderr"));
           spawnSync(cmd, ["--root", root, "delete", "--force", id], { env: cleanEnv(), stdio: "ignore" });
         }

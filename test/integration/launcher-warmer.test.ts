@@ -140,21 +140,24 @@ async function leftAfter(ms: number): Promise<number[]> {
 const WARMER_FDS = /^(\/dev\/null|anon_inode:\[pidfd\]|.*\/cgroup\.procs|\/proc\/.*)$/;
 
 describe("the launcher's cgroup-lock warmer", () => {
-  it.each(["create", "run"])("%s: runs beside node from the start, is not node's child and holds nothing of the caller's", async (cmd) => {
-    const { report } = viaFakeNode([cmd, "--bundle", dir, uniqueId("w")]);
-    expect(report.seen).toHaveLength(1);
-    const w = report.seen[0];
-    expect(w.ppid).not.toBe(report.pid);
-    expect(w.cwd).toBe("/");
-    for (const fd of ["0", "1", "2"]) expect(w.fds[fd]).toBe("/dev/null");
-    for (const target of Object.values(w.fds)) expect(target).toMatch(WARMER_FDS);
-    // polis's own cgroup, never a container's (no container's pids cgroup is charged for it)
-    expect(w.cgroup).toBe(report.cgroup);
-    // node (here its stand-in) got nothing from it: no pidfd, no cgroup file
-    expect(Object.values(report.fds).filter((t) => /pidfd|cgroup/.test(t))).toEqual([]);
-    // and it ends with node (its stand-in exited; the warmer's own limit is 2 s)
-    expect(await leftAfter(1000)).toEqual([]);
-  });
+  it.each(["create", "run"])(
+    "%s: runs beside node from the start, is not node's child and holds nothing of the caller's",
+    async (cmd) => {
+      const { report } = viaFakeNode([cmd, "--bundle", dir, uniqueId("w")]);
+      expect(report.seen).toHaveLength(1);
+      const w = report.seen[0];
+      expect(w.ppid).not.toBe(report.pid);
+      expect(w.cwd).toBe("/");
+      for (const fd of ["0", "1", "2"]) expect(w.fds[fd]).toBe("/dev/null");
+      for (const target of Object.values(w.fds)) expect(target).toMatch(WARMER_FDS);
+      // polis's own cgroup, never a container's (no container's pids cgroup is charged for it)
+      expect(w.cgroup).toBe(report.cgroup);
+      // node (here its stand-in) got nothing from it: no pidfd, no cgroup file
+      expect(Object.values(report.fds).filter((t) => /pidfd|cgroup/.test(t))).toEqual([]);
+      // and it ends with node (its stand-in exited; the warmer's own limit is 2 s)
+      expect(await leftAfter(1000)).toEqual([]);
+    },
+  );
 
   it("stops once node has spawned a child (the shim takes the warming over)", async () => {
     const { report } = viaFakeNode(["run", "--bundle", dir, uniqueId("w")], { WARM_MODE: "child" });
@@ -170,7 +173,10 @@ describe("the launcher's cgroup-lock warmer", () => {
     expect(off.report.seen).toEqual([]);
     // node's fds are the same with and without it
     const on = viaFakeNode(["create", "--bundle", dir, uniqueId("w")]);
-    const fds = (r: Report) => Object.entries(r.fds).map(([fd, t]) => `${fd} ${t.replace(/\[\d+\]/g, "[N]")}`).sort();
+    const fds = (r: Report) =>
+      Object.entries(r.fds)
+        .map(([fd, t]) => `${fd} ${t.replace(/\[\d+\]/g, "[N]")}`)
+        .sort();
     expect(fds(on.report)).toContain(`3 ${join(dir, "extra")}`);
     expect(fds(on.report)).toEqual(fds(off.report));
   });
@@ -196,7 +202,10 @@ describe("the launcher's cgroup-lock warmer", () => {
     withHook(`${hookOut}-off`);
     polisOk(root, ["run", "--bundle", bundle, uniqueId("w")], { env: { POLIS_WARM: "0" } });
     // pipe and socket inode numbers differ from run to run
-    const fdsOf = (file: string) => readFileSync(file, "utf8").replace(/\[\d+\]/g, "[N]").replace(file, "OUT");
+    const fdsOf = (file: string) =>
+      readFileSync(file, "utf8")
+        .replace(/\[\d+\]/g, "[N]")
+        .replace(file, "OUT");
     const on = fdsOf(`${hookOut}-on`);
     expect(on).toMatch(/^0 /);
     expect(on).not.toMatch(/pidfd|cgroup\.procs/);
