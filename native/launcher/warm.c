@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,6 +158,7 @@ static _Noreturn void warm(pid_t node, int pidfd) {
     pidfd = keep;
     if (chdir("/") < 0) _exit(0); /* hold no bundle directory */
     signal(SIGPIPE, SIG_DFL);
+    prctl(PR_SET_NAME, "polis-warm"); /* ps, top: not another `polis` */
 
     int procs = open_own_procs();
     if (procs < 0) _exit(0);

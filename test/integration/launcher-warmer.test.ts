@@ -25,6 +25,7 @@ interface Seen {
   fds: Record<string, string>;
   cwd: string;
   cgroup: string;
+  comm: string;
 }
 
 /** Every process (but `self`) whose command line has `marker` as one argument. */
@@ -54,7 +55,8 @@ def procs_with(marker, self):
             ppid = int(status.split("\\nPPid:\\t")[1].split("\\n")[0])
             fds = fds_of(p)
             cg = open(f"/proc/{p}/cgroup").read()
-            found.append({"pid": int(p), "ppid": ppid, "fds": fds, "cwd": os.readlink(f"/proc/{p}/cwd"), "cgroup": cg})
+            comm = open(f"/proc/{p}/comm").read().strip()
+            found.append({"pid": int(p), "ppid": ppid, "fds": fds, "cwd": os.readlink(f"/proc/{p}/cwd"), "cgroup": cg, "comm": comm})
         except (OSError, IndexError):
             continue
     return found
@@ -148,6 +150,7 @@ describe("the launcher's cgroup-lock warmer", () => {
       const w = report.seen[0];
       expect(w.ppid).not.toBe(report.pid);
       expect(w.cwd).toBe("/");
+      expect(w.comm).toBe("polis-warm");
       for (const fd of ["0", "1", "2"]) expect(w.fds[fd]).toBe("/dev/null");
       for (const target of Object.values(w.fds)) expect(target).toMatch(WARMER_FDS);
       // polis's own cgroup, never a container's (no container's pids cgroup is charged for it)
