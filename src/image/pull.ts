@@ -112,6 +112,7 @@ async function pullFrom(
   const name = formatReference(ref);
   const asked = getManifest(registry, ref.repository, manifestKey(ref), name);
   asked.catch(() => {}); // awaited below, after the store is open (which may fail first)
+  phase("registry request sent");
   const store = db();
   const top = await asked;
   phase("registry ping and manifest");
@@ -261,14 +262,17 @@ async function pullImage(
     const chains = chainIds(diffIds);
     lease(store, [...diffIds, ...chains]);
     o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
+    phase("image config");
     for (let i = 0; i < m.layers.length; i++) {
       const l = m.layers[i];
       const downloaded = await fetches.get(l.digest);
+      phase("layer download");
       if (!downloaded && hasLayer(root, chains[i])) {
         o.say?.(`Copying blob ${l.digest.slice(7, 19)} skipped: already exists`);
         continue;
       }
       await unpackInto(root, l.digest, diffIds[i], chains.slice(0, i + 1), fetched);
+      phase("layer unpack");
       o.say?.(`Copying blob ${l.digest.slice(7, 19)} done ${mb(l.size)}`);
     }
   } catch (e) {

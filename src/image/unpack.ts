@@ -36,6 +36,7 @@ import { Writable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, gunzipSync } from "node:zlib";
 import { PolisError } from "../errors.js";
+import { phase } from "../timing.js";
 import { lgetxattrs, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO, splitDev } from "./libc.js";
 import { TarFormatError, TarReader, type TarEntry, type TarSink } from "./tar.js";
 
@@ -80,6 +81,7 @@ const SMALL_TAR_LIMIT = 64 << 20;
 /** Unpack the layer blob at `blob`. On error the target may hold part of the layer: callers unpack into a temp dir. */
 export async function unpackLayer(blob: string, opts: UnpackOptions): Promise<UnpackResult> {
   const small = smallLayerTar(blob);
+  phase("layer read and inflate");
   if (small) return unpackTar(small, opts);
   const hash = createHash("sha256");
   let size = 0;
@@ -226,10 +228,27 @@ class LayerWriter implements TarSink {
   /** directories whose mtime is set at the end (writing their children changes it) */
   private readonly dirTimes: [string, number][] = [];
   private readonly asRoot = process.geteuid?.() === 0;
+  /**
+   * Root unpacking with no set-group-id directory about: an entry created now is owned by 0:0
+   * and gets the mode it was created with, minus the umask. Its lchown (when the layer says 0:0,
+   * as nearly every entry of a base image does) and its chmod (when the umask leaves the mode
+   * whole and there are no set-id or sticky bits) change nothing and are skipped: two of the
+   * four calls of a symlink. A set-group-id directory would hand its group (and, to new
+   * directories, its bit) down, so the first one seen turns this off.
+   */
+  private plain: boolean;
+  private readonly umask: number;
+  /** The target was empty: a path not in `made` is known to be absent (no lstat to ask). */
+  private readonly fresh: boolean;
+  /** relative paths created in the target (a superset: removals are not taken out) */
+  private readonly made = new Set<string>();
 
   constructor(private readonly opts: UnpackOptions) {
     this.root = opts.target.replace(/\/+$/, "");
     this.layers = [this.root, ...(opts.mode === "overlay" ? (opts.lowers ?? []) : [])];
+    this.fresh = readdirSync(this.root).length === 0;
+    this.plain = this.asRoot && process.getegid?.() === 0 && (statSync(this.root).mode & S_ISGID) === 0;
+    this.umask = this.plain ? processUmask() : 0o777;
     // overlayfs shows the topmost layer's root directory: the layer below's, unless this one has "./"
     if (this.layers.length > 1) this.copyDirMetadata(this.layers[1], this.root);
   }
@@ -248,17 +267,18 @@ class LayerWriter implements TarSink {
     }
     const at = join(this.dir(parentOf(rel), true).path, base);
     const path = this.abs(at);
-    const existing = lstatOrNull(path);
+    const existing = this.lstatAt(at);
     const keepDir = existing?.isDirectory() === true && e.type === "dir";
     if (existing && !keepDir) this.remove(at, existing);
     if (!keepDir) this.changed(at);
     this.written.add(at);
+    this.made.add(at);
     switch (e.type) {
       case "dir":
-        if (!keepDir) mkdirSync(path, { mode: 0o700 });
+        if (!keepDir) mkdirSync(path, { mode: this.plain ? e.mode & 0o777 : 0o700 });
         break;
       case "file":
-        this.fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        this.fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, this.plain ? e.mode & 0o777 : 0o600);
         // owner, mode, xattrs and mtime once the content is written: a write drops
         // security.capability and moves the mtime
         this.pendingFile = [path, e];
@@ -278,7 +298,7 @@ class LayerWriter implements TarSink {
         break;
       }
     }
-    this.metadata(path, e);
+    this.metadata(path, e, !keepDir);
   }
 
   data(chunk: Buffer): void {
@@ -300,14 +320,22 @@ class LayerWriter implements TarSink {
   private closeFile(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
-    if (this.pendingFile) this.metadata(...this.pendingFile);
+    if (this.pendingFile) this.metadata(...this.pendingFile, true);
     this.pendingFile = undefined;
   }
 
-  /** Owner, mode, xattrs and mtime, in that order (chown clears set-id bits). */
-  private metadata(path: string, e: TarEntry): void {
-    if (this.asRoot) lchownSync(path, e.uid, e.gid);
-    if (e.type !== "symlink") chmodSync(path, e.mode & 0o7777);
+  /**
+   * Owner, mode, xattrs and mtime, in that order (chown clears set-id bits). `created`: the
+   * entry was just made, with its mode's permission bits (see `plain`).
+   */
+  private metadata(path: string, e: TarEntry, created = false): void {
+    const ready = created && this.plain;
+    const owned = ready && e.uid === 0 && e.gid === 0;
+    if (this.asRoot && !owned) lchownSync(path, e.uid, e.gid);
+    if (e.type !== "symlink" && !(owned && (e.mode & 0o7000) === 0 && (e.mode & this.umask) === 0)) {
+      chmodSync(path, e.mode & 0o7777);
+    }
+    if (e.type === "dir" && (e.mode & S_ISGID) !== 0) this.plain = false;
     for (const [name, value] of e.xattrs) {
       // a layer must not forge overlayfs's own attributes (an opaque marker, a redirect)
       if (name.startsWith("trusted.overlay.")) continue;
@@ -332,11 +360,12 @@ class LayerWriter implements TarSink {
     const name = base.slice(WHITEOUT.length);
     if (name === "" || name === "." || name === ".." || name.includes("/")) throw this.escape(`invalid whiteout "${base}"`);
     const victim = join(dir, name);
-    const existing = lstatOrNull(this.abs(victim));
+    const existing = this.lstatAt(victim);
     this.changed(victim);
     if (this.opts.mode === "overlay") {
       if (existing) this.remove(victim, existing);
       mknod(this.abs(victim), S_IFCHR, 0, 0);
+      this.made.add(victim);
     } else if (existing && !this.written.has(victim)) {
       this.remove(victim, existing);
     }
@@ -403,6 +432,7 @@ class LayerWriter implements TarSink {
       if (!found) {
         if (!create) throw this.escape(`"${child}" does not exist`);
         mkdirSync(this.abs(child), { mode: 0o755 });
+        this.made.add(child);
         cur = { path: child, layers: [0] };
       } else if (found.kind === "symlink") {
         if (++follows > MAX_SYMLINKS) throw this.escape(`"${rel}": too many levels of symbolic links`);
@@ -427,7 +457,7 @@ class LayerWriter implements TarSink {
     let dirs: number[] | undefined;
     for (const i of parent.layers) {
       const path = `${this.layers[i]}/${child}`;
-      const st = lstatOrNull(path);
+      const st = i === 0 ? this.lstatAt(child) : lstatOrNull(path);
       if (!st) continue;
       if (!dirs) {
         if (st.isCharacterDevice() && st.rdev === 0 && this.opts.mode === "overlay") return null; // a whiteout
@@ -450,6 +480,7 @@ class LayerWriter implements TarSink {
     this.dir(parentOf(d.path), true);
     const path = this.abs(d.path);
     mkdirSync(path, { mode: 0o700 });
+    this.made.add(d.path);
     this.copyDirMetadata(`${this.layers[d.layers[0]]}/${d.path}`, path);
     d.layers.unshift(0);
   }
@@ -459,6 +490,7 @@ class LayerWriter implements TarSink {
     const st = lstatSync(from);
     if (this.asRoot) lchownSync(to, st.uid, st.gid);
     chmodSync(to, st.mode & 0o7777);
+    if ((st.mode & S_ISGID) !== 0) this.plain = false;
     for (const [name, value] of lgetxattrs(from)) if (!name.startsWith("trusted.overlay.")) lsetxattr(to, name, value);
     this.dirTimes.push([to, st.mtimeMs / 1000]);
   }
@@ -485,6 +517,7 @@ class LayerWriter implements TarSink {
     this.dir(parentOf(rel), true);
     const from = `${this.layers[found.layer]}/${rel}`;
     const to = this.abs(rel);
+    this.made.add(rel);
     if (st.isFile()) copyFileSync(from, to, fsc.COPYFILE_EXCL);
     else if (st.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
     else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
@@ -505,6 +538,11 @@ class LayerWriter implements TarSink {
     const clean = cleanName(name);
     if (clean === ".." || clean.startsWith("../")) throw this.escape(`${what} "${name}" leaves the root filesystem`);
     return clean === "." ? "" : clean;
+  }
+
+  /** lstat of `rel` in the target, without the call when the target started empty and nothing was made there. */
+  private lstatAt(rel: string): Stats | null {
+    return this.fresh && !this.made.has(rel) ? null : lstatOrNull(this.abs(rel));
   }
 
   private abs(rel: string): string {
@@ -537,6 +575,23 @@ function parentOf(rel: string): string {
 
 function join(dir: string, name: string): string {
   return dir === "" ? name : `${dir}/${name}`;
+}
+
+const S_ISGID = 0o2000;
+
+let umaskRead: number | undefined;
+/** The process's umask, from /proc (process.umask() without an argument sets it twice: racy, deprecated); unknown: 0o777. */
+function processUmask(): number {
+  if (umaskRead === undefined) {
+    let m: RegExpExecArray | null = null;
+    try {
+      m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    } catch {
+      // no /proc: every mode gets its chmod
+    }
+    umaskRead = m ? parseInt(m[1], 8) : 0o777;
+  }
+  return umaskRead;
 }
 
 function lstatOrNull(path: string): Stats | null {
