@@ -6,7 +6,7 @@ import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { basicAuth, parseChallenges, tokenUrl, type Challenge } from "./auth.js";
 import type { Credentials } from "./credentials.js";
-import { HttpClient, type HttpResponse, type TlsSettings } from "./http.js";
+import { answersPlainHttp, HttpClient, type HttpResponse, type TlsSettings } from "./http.js";
 
 export interface RegistryOptions {
   /** registry name as users write it (for messages) */
@@ -85,7 +85,14 @@ export class Registry {
   /** Find the scheme (https, or http for an insecure registry) and the auth challenge. */
   private async ping(): Promise<void> {
     if (this.base !== undefined) return;
-    const schemes = this.opts.insecure ? ["https", "http"] : ["https"];
+    let schemes = this.opts.insecure ? ["https", "http"] : ["https"];
+    // An insecure registry on plain HTTP (the usual local or CI one) would first fail the HTTPS
+    // attempt podman and skopeo make too; a TLS hello on a bare socket finds that out without
+    // loading node's TLS stack. A registry that speaks TLS is still tried over HTTPS first.
+    if (this.opts.insecure && (await answersPlainHttp(this.opts.host))) {
+      log.debug("registry answered a TLS hello in plain HTTP: not trying HTTPS", { registry: this.opts.name });
+      schemes = ["http"];
+    }
     let lastErr: unknown;
     for (const scheme of schemes) {
       const base = `${scheme}://${this.opts.host}`;
