@@ -146,9 +146,10 @@ async function main() {
     if (needLarge) log(`bench: making the large image (${LARGE_FILES} files, ${LARGE_MB} MB)`);
     const large = join(work, "large");
     const per = Math.floor((LARGE_MB << 20) / LARGE_FILES);
-    if (needLarge) execFileSync("python3", [
-      "-c",
-      `
+    if (needLarge)
+      execFileSync("python3", [
+        "-c",
+        `
 import os, sys
 root, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for i in range(n):
@@ -157,10 +158,10 @@ for i in range(n):
     with open(os.path.join(d, "f%05d" % i), "wb") as f:
         f.write(os.urandom(size // 2) + bytes(size - size // 2))
 `,
-      large,
-      String(LARGE_FILES),
-      String(per),
-    ]);
+        large,
+        String(LARGE_FILES),
+        String(per),
+      ]);
     if (needLarge) {
       execFileSync("tar", ["--numeric-owner", "-C", large, "-cf", join(work, "large.tar"), "."]);
       rmSync(large, { recursive: true });
@@ -194,7 +195,8 @@ for i in range(n):
       row(`${t}: pull + unpack`, {
         "polis pull": (d) => time(process.execPath, [POLIS, "--root", d, "pull", "-q", "--tls-verify=false", ref]),
         ...(BASELINE && {
-          "polis pull (baseline)": (d) => time(process.execPath, [BASELINE, "--root", d, "pull", "-q", "--tls-verify=false", ref]),
+          "polis pull (baseline)": (d) =>
+            time(process.execPath, [BASELINE, "--root", d, "pull", "-q", "--tls-verify=false", ref]),
         }),
         // what users get: the launcher (dist/polis), NODE_EXTRA_CA_CERTS set as on these machines
         ...(t === "small" && {
