@@ -144,12 +144,124 @@ function unpackTar(tar: Buffer, opts: UnpackOptions): UnpackResult {
 
 function checkDiffId(hex: string, opts: UnpackOptions): string {
   const diffId = `sha256:${hex}`;
-  if (opts.diffId && diffId !== opts.diffId) {
+  if (opts.diffId) verifyDiffId(opts.layer, diffId, opts.diffId);
+  return diffId;
+}
+
+/** The uncompressed digest of `layer` against the image config's rootfs.diff_ids entry. */
+export function verifyDiffId(layer: string, got: string, want: string): void {
+  if (got !== want) {
     throw new PolisError(
-      `layer ${opts.layer}: uncompressed content has digest ${diffId}, but the image config's rootfs.diff_ids says ${opts.diffId}`,
+      `layer ${layer}: uncompressed content has digest ${got}, but the image config's rootfs.diff_ids says ${want}`,
     );
   }
-  return diffId;
+}
+
+/**
+ * A layer unpacked while its compressed bytes arrive: `pull` writes a small base layer this way
+ * as it downloads, one pass instead of download, then read back, inflate and unpack (the waits
+ * for the registry are filled with inflating and writing). Fed in order from byte 0; bytes out of order (a download that starts over or resumes a
+ * killed pull's file) or a zstd layer make it give up, and the caller unpacks the stored blob as
+ * usual. An unpack error is kept until `finish`, not thrown at the feeder: the download goes on,
+ * so a corrupted blob is still reported as a digest mismatch. Nothing is checked against the
+ * blob's digest here: the caller commits the directory only once the blob verified.
+ */
+export class LayerStream {
+  private next = 0;
+  private gaveUp = false;
+  private error: PolisError | undefined;
+  private head: Buffer | undefined;
+  private decoder: Transform | undefined;
+  private decoded: Promise<void> | undefined;
+  private readonly hash = createHash("sha256");
+  private size = 0;
+  private readonly writer: LayerWriter;
+  private readonly reader: TarReader;
+
+  constructor(private readonly opts: UnpackOptions) {
+    this.writer = new LayerWriter(opts);
+    this.reader = new TarReader(this.writer);
+  }
+
+  /** The blob's bytes from `offset` on. */
+  push(chunk: Buffer, offset: number): void {
+    if (this.gaveUp) return;
+    if (offset !== this.next) return this.giveUp();
+    this.next += chunk.length;
+    if (this.error) return;
+    if (this.decoder) {
+      this.decoder.write(chunk);
+      return;
+    }
+    if (this.decoded === undefined) {
+      // the format, by the magic numbers as unpackLayer tells them (a first chunk may be tiny)
+      this.head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+      if (this.head.length < 4) return;
+      chunk = this.head;
+      this.head = undefined;
+      if (chunk[0] === 0x1f && chunk[1] === 0x8b) {
+        // inflated on the thread pool, written out as each piece comes back
+        const decoder = createGunzip({ chunkSize: 256 << 10 });
+        decoder.on("data", (d: Buffer) => this.tar(d));
+        this.decoded = new Promise((resolve) => {
+          decoder.once("end", resolve);
+          decoder.once("close", resolve);
+          decoder.once("error", (e) => {
+            this.error ??= layerError(this.opts.layer, this.writer.current, e);
+            resolve();
+          });
+        });
+        this.decoder = decoder;
+        decoder.write(chunk);
+        return;
+      }
+      if (chunk.readUInt32LE(0) === 0xfd2fb528) return this.giveUp();
+      this.decoded = Promise.resolve();
+    }
+    this.tar(chunk);
+  }
+
+  /**
+   * Once the whole blob was fed: the layer's diff_id, size and entry count, with every entry
+   * written; undefined when the stream gave up (the blob is unpacked the usual way). Throws the
+   * unpack's error, if any.
+   */
+  async finish(): Promise<UnpackResult | undefined> {
+    if (this.gaveUp || this.decoded === undefined) {
+      this.giveUp();
+      return undefined;
+    }
+    this.decoder?.end();
+    await this.decoded;
+    if (this.gaveUp) return undefined;
+    if (this.error) throw this.error;
+    try {
+      this.reader.finish();
+      this.writer.finish();
+    } catch (e) {
+      throw layerError(this.opts.layer, this.writer.current, e);
+    }
+    return { diffId: `sha256:${this.hash.digest("hex")}`, size: this.size, entries: this.writer.count };
+  }
+
+  /** Stop feeding the unpacker (the caller removes the directory). */
+  giveUp(): void {
+    this.gaveUp = true;
+    this.decoder?.destroy();
+    this.writer.close();
+  }
+
+  private tar(chunk: Buffer): void {
+    if (this.error || this.gaveUp) return;
+    try {
+      this.hash.update(chunk);
+      this.size += chunk.length;
+      this.reader.push(chunk);
+    } catch (e) {
+      this.error = layerError(this.opts.layer, this.writer.current, e);
+      this.writer.close();
+    }
+  }
 }
 
 function layerError(layer: string, entry: string | undefined, e: unknown): PolisError {
@@ -315,6 +427,13 @@ class LayerWriter implements TarSink {
     this.closeFile();
     for (const [path, mtime] of this.dirTimes) lutimesSync(path, mtime, mtime);
     this.current = undefined;
+  }
+
+  /** Give up: the open file (if any) is closed, its metadata not written. */
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    this.pendingFile = undefined;
   }
 
   private closeFile(): void {
