@@ -166,6 +166,9 @@ export function verifyDiffId(layer: string, got: string, want: string): void {
  * so a corrupted blob is still reported as a digest mismatch. Nothing is checked against the
  * blob's digest here: the caller commits the directory only once the blob verified.
  */
+/** Compressed bytes handed to the decoder at once. */
+const BATCH = 256 << 10;
+
 export class LayerStream {
   private next = 0;
   private gaveUp = false;
@@ -175,6 +178,9 @@ export class LayerStream {
   private decoded: Promise<void> | undefined;
   private readonly hash = createHash("sha256");
   private size = 0;
+  /** compressed bytes waiting to go to the decoder */
+  private batch: Buffer[] = [];
+  private batched = 0;
   private readonly writer: LayerWriter;
   private readonly reader: TarReader;
 
@@ -190,7 +196,11 @@ export class LayerStream {
     this.next += chunk.length;
     if (this.error) return;
     if (this.decoder) {
-      this.decoder.write(chunk);
+      // a few big pieces to the thread pool rather than one per network read: each trip there
+      // and back waits for a CPU on a busy machine
+      this.batch.push(chunk);
+      this.batched += chunk.length;
+      if (this.batched >= BATCH) this.flush();
       return;
     }
     if (this.decoded === undefined) {
@@ -201,7 +211,7 @@ export class LayerStream {
       this.head = undefined;
       if (chunk[0] === 0x1f && chunk[1] === 0x8b) {
         // inflated on the thread pool, written out as each piece comes back
-        const decoder = createGunzip({ chunkSize: 256 << 10 });
+        const decoder = createGunzip({ chunkSize: 1 << 20 });
         decoder.on("data", (d: Buffer) => this.tar(d));
         this.decoded = new Promise((resolve) => {
           decoder.once("end", resolve);
@@ -231,6 +241,7 @@ export class LayerStream {
       this.giveUp();
       return undefined;
     }
+    this.flush();
     this.decoder?.end();
     await this.decoded;
     if (this.gaveUp) return undefined;
@@ -249,6 +260,12 @@ export class LayerStream {
     this.gaveUp = true;
     this.decoder?.destroy();
     this.writer.close();
+  }
+
+  private flush(): void {
+    if (this.batched) this.decoder?.write(Buffer.concat(this.batch));
+    this.batch = [];
+    this.batched = 0;
   }
 
   private tar(chunk: Buffer): void {
