@@ -98,8 +98,11 @@ async function* chunks(msg: IncomingMessage): AsyncGenerator<Buffer> {
   }
 }
 
-/** How long a server gets to answer the TLS hello of answersPlainHttp, once connected. */
-const SNIFF_TIMEOUT_MS = 1000;
+/**
+ * How long answersPlainHttp waits for the connection and the answer (two round trips): past
+ * it, the HTTPS attempt goes ahead as it would have (a dropped port 443 hangs it too).
+ */
+const SNIFF_TIMEOUT_MS = 3000;
 
 /**
  * A TLS ClientHello (TLS 1.3 and 1.2 AES-GCM suites, no extension but one empty GREASE
@@ -138,16 +141,13 @@ export function answersPlainHttp(hostPort: string, timeoutMs = SNIFF_TIMEOUT_MS)
   const { connect } = load("node:net") as typeof import("node:net");
   return new Promise((resolve) => {
     let got = Buffer.alloc(0);
-    let timer: NodeJS.Timeout | undefined;
     const done = () => {
       clearTimeout(timer);
       socket.destroy();
       resolve(got.subarray(0, 5).toString("latin1") === "HTTP/");
     };
-    const socket = connect({ host, port }, () => {
-      timer = setTimeout(done, timeoutMs);
-      socket.write(clientHello());
-    });
+    const timer = setTimeout(done, timeoutMs);
+    const socket = connect({ host, port }, () => socket.write(clientHello()));
     socket.on("data", (d: Buffer) => {
       got = Buffer.concat([got, d]);
       if (got.length >= 5) done();
