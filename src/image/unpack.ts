@@ -241,8 +241,10 @@ export class LayerStream {
       this.giveUp();
       return undefined;
     }
-    this.flush();
-    this.decoder?.end();
+    if (!this.error) {
+      this.flush();
+      this.decoder?.end();
+    }
     await this.decoded;
     if (this.gaveUp) return undefined;
     if (this.error) throw this.error;
@@ -277,6 +279,7 @@ export class LayerStream {
     } catch (e) {
       this.error = layerError(this.opts.layer, this.writer.current, e);
       this.writer.close();
+      this.decoder?.destroy(); // nothing more to inflate ('close' settles `decoded`)
     }
   }
 }

@@ -3,7 +3,7 @@
 // on it), small gzip layers are inflated in memory (the same tree and diff_id as streamed), and
 // a layer unpacked as it downloads writes the same tree.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
@@ -123,12 +123,19 @@ describe("a layer unpacked while it downloads", () => {
   it("keeps an error for finish, named with the layer and the entry; bad compressed data too", async () => {
     const climbing = writeTar(join(work, "escape.tar"), [
       { name: "ok", data: "x" },
+      { name: "pad", data: randomBytes(450_000).toString("base64") }, // past one batch of the decoder
       { name: "../evil", data: "x" },
+      { name: "after", data: randomBytes(450_000).toString("base64") }, // more comes once the error is kept
     ]);
     execFileSync("gzip", ["-k", climbing]);
     const out = target();
     const s = new LayerStream({ target: out, mode: "overlay", layer: L });
-    expect(() => feed(s, readFileSync(`${climbing}.gz`), 100)).not.toThrow();
+    // as a download does: pieces with pauses, in which the decoder gets to the bad entry
+    const gzipped = readFileSync(`${climbing}.gz`);
+    for (let off = 0; off < gzipped.length; off += 65_536) {
+      expect(() => s.push(gzipped.subarray(off, off + 65_536), off)).not.toThrow();
+      await new Promise((r) => setTimeout(r, 5));
+    }
     await expect(s.finish()).rejects.toThrow(`layer ${L}, entry "../evil": entry "../evil" leaves the root filesystem`);
     expect(existsSync(join(out, "..", "evil"))).toBe(false);
     const gz = Buffer.from(readFileSync(`${tar}.gz`));
