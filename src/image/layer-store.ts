@@ -69,7 +69,12 @@ export class StreamedLayer {
   ) {
     this.tmp = tmpPath(root, `layer-${hex(digest)}`);
     mkdirSync(this.tmp, { mode: 0o755 });
-    this.stream = make(this.tmp);
+    try {
+      this.stream = make(this.tmp);
+    } catch (e) {
+      rmSync(this.tmp, { recursive: true, force: true });
+      throw e;
+    }
   }
 
   static async start(root: string, digest: string): Promise<StreamedLayer> {
