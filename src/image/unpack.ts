@@ -157,18 +157,19 @@ export function verifyDiffId(layer: string, got: string, want: string): void {
   }
 }
 
-/**
- * A layer unpacked while its compressed bytes arrive: `pull` writes a small base layer this way
- * as it downloads, one pass instead of download, then read back, inflate and unpack (the waits
- * for the registry are filled with inflating and writing). Fed in order from byte 0; bytes out of order (a download that starts over or resumes a
- * killed pull's file) or a zstd layer make it give up, and the caller unpacks the stored blob as
- * usual. An unpack error is kept until `finish`, not thrown at the feeder: the download goes on,
- * so a corrupted blob is still reported as a digest mismatch. Nothing is checked against the
- * blob's digest here: the caller commits the directory only once the blob verified.
- */
 /** Compressed bytes handed to the decoder at once. */
 const BATCH = 256 << 10;
 
+/**
+ * A layer unpacked while its compressed bytes arrive: `pull` writes a small base layer this way
+ * as it downloads, one pass instead of download, then read back, inflate and unpack (the waits
+ * for the registry are filled with inflating and writing). Fed in order from byte 0; bytes out
+ * of order (a download that starts over or resumes a killed pull's file) or a zstd layer make it
+ * give up, and the caller unpacks the stored blob as usual. An unpack error is kept until
+ * `finish`, not thrown at the feeder: the download goes on, so a corrupted blob is still reported
+ * as a digest mismatch. Nothing is checked against the blob's digest here: the caller commits the
+ * directory only once the blob verified.
+ */
 export class LayerStream {
   private next = 0;
   private gaveUp = false;
