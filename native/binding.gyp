@@ -71,7 +71,8 @@
         "launcher/store.c",
         "launcher/proc.c",
         "launcher/cgroup.c",
-        "launcher/commands.c"
+        "launcher/commands.c",
+        "launcher/warm.c"
       ],
       "include_dirs": [ "../node_modules/better-sqlite3/deps/sqlite3", "<(INTERMEDIATE_DIR)" ],
       "actions": [

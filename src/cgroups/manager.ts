@@ -221,15 +221,15 @@ const REMOVE_WAIT_MS = 1000;
 function removeTree(dir: string, deadline: number): void {
   let entries: Dirent[];
   try {
-    // The entries' types come with the directory (cgroupfs fills d_type): a cgroup has ~150
-    // control files, and a stat and a path.join each were ~300 calls per container.
+    // The entries' types come with the listing (cgroupfs fills d_type; node stats an entry only
+    // where a filesystem does not): a stat per control file cost 2-4 ms per delete.
     entries = readdirSync(dir, { withFileTypes: true });
   } catch (e) {
     if (errnoOf(e) === "ENOENT") return;
     throw e;
   }
   for (const entry of entries) {
-    if (entry.isDirectory()) removeTree(`${dir}/${entry.name}`, deadline);
+    if (entry.isDirectory()) removeTree(cgFile(dir, entry.name), deadline);
   }
   for (;;) {
     try {

@@ -161,11 +161,11 @@ export function parseDevicesList(text: string, where = "devices.list"): DeviceRu
 
 /**
  * runc's order (major, then minor, wildcards first, then type), so the same rules give the same list.
- * The types are "a", "b", "c": compared by code unit, not localeCompare (which loads ICU's
- * collation data, ~3 MiB of `run`'s peak RSS).
+ * The types are "b" and "c": compared as code units, not with localeCompare, whose first call
+ * loads ICU's collator (~6 ms of every create).
  */
 function ordered(set: DeviceRuleSet): DeviceException[] {
-  const byType = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  const byType = (a: DeviceType, b: DeviceType): number => (a < b ? -1 : a > b ? 1 : 0);
   return [...set.exceptions.values()].sort((a, b) => a.major - b.major || a.minor - b.minor || byType(a.type, b.type));
 }
 
