@@ -22,7 +22,7 @@
 import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -79,6 +79,34 @@ const leavesPlugin = {
   },
 };
 
+/**
+ * yargs lays out --help with cliui and wrap-ansi, which measure every string with string-width.
+ * Its general path segments graphemes with an Intl.Segmenter, created when the module loads:
+ * ICU's break-iterator data, ~7 MiB of `--help`'s peak RSS, and its loop got optimised by
+ * TurboFan. Help texts are printable ASCII, whose width is their length: this stand-in answers
+ * those itself and loads the real string-width (bundled as before) only for anything else.
+ */
+const asciiWidthPlugin = {
+  name: "polis-ascii-width",
+  setup(build) {
+    build.onResolve({ filter: /^string-width$/ }, async (args) => {
+      if (args.pluginData?.real) return undefined;
+      const real = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: { real: true } });
+      if (real.errors.length > 0) return { errors: real.errors };
+      return { path: relative(root, real.path), namespace: "polis-ascii-width" }; // no absolute path in dist
+    });
+    build.onLoad({ filter: /.*/, namespace: "polis-ascii-width" }, (args) => ({
+      contents: `const ascii = /^[\\x20-\\x7e]*$/;
+export default function stringWidth(string, options) {
+  if (typeof string === "string" && ascii.test(string)) return string.length;
+  return require(${JSON.stringify(join(root, args.path))}).default(string, options);
+}`,
+      loader: "js",
+      resolveDir: dirname(join(root, args.path)),
+    }));
+  },
+};
+
 const esbuild = await import("esbuild");
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(join(outdir, "lib"), { recursive: true });
@@ -126,6 +154,7 @@ for (const [name, { pick, contents }] of Object.entries(LEAVES)) {
       sourcefile: `${name}-leaf.js`,
     },
     outfile: join(outdir, "lib", `${name}.cjs`),
+    plugins: name === "yargs" ? [asciiWidthPlugin] : [],
   });
 }
 
