@@ -148,10 +148,12 @@ await esbuild.build({
 // The entry reads the bundle as latin1, which is only right for ASCII.
 {
   const text = readFileSync(join(outdir, "polis.cjs"), "utf8");
-  const at = text.search(/[^\x00-\x7f]/);
+  const at = text.search(/[^\t\n\r\x20-\x7e]/); // printable ASCII and whitespace only
   if (at >= 0) {
     const line = text.slice(0, at).split("\n").length;
-    throw new Error(`build: dist/polis.cjs line ${line} has a non-ASCII character (escape it in src/): ${text.slice(at - 40, at + 20)}`);
+    throw new Error(
+      `build: dist/polis.cjs line ${line} has a non-ASCII character (escape it in src/): ${text.slice(at - 40, at + 20)}`,
+    );
   }
 }
 for (const [name, { pick, contents }] of Object.entries(LEAVES)) {
