@@ -174,6 +174,7 @@ async function main() {
   const id = () => `nab${process.pid}-${n++}-`.padEnd(64, "0");
   const cases = {
     version: { args: () => ["--version"] },
+    help: { args: () => ["run", "--help"] },
     create: { args: (i) => ["--root", root, "create", "--bundle", btrue, i], after: (i) => forceDelete(root, i) },
     run: { args: (i) => ["--root", root, "run", "--bundle", btrue, i], after: (i) => forceDelete(root, i) },
     exec: { args: () => ["--root", root, "exec", sleeper, "/bin/true"] },
