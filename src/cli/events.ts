@@ -18,8 +18,8 @@ export async function run(ctx: CliContext): Promise<void> {
   );
 }
 
-// "\u00b5s" is Go's micro sign and "s", escaped: a minified bundle that is ASCII is read faster
-// (scripts/build.mjs).
+// "\u00b5s" is Go's micro sign and "s", escaped: node reads an ASCII bundle faster (the entry in
+// scripts/build.mjs).
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, "\u00b5s": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Go's time.ParseDuration ("1m30s", "500ms", "1.5h"), in milliseconds; undefined if malformed. */
