@@ -71,7 +71,11 @@
         "launcher/store.c",
         "launcher/proc.c",
         "launcher/cgroup.c",
-        "launcher/commands.c"
+        "launcher/commands.c",
+        "launcher/create.c",
+        "launcher/create_cgroup.c",
+        "launcher/create_shim.c",
+        "launcher/plan_init.c"
       ],
       "include_dirs": [ "../node_modules/better-sqlite3/deps/sqlite3", "<(INTERMEDIATE_DIR)" ],
       "actions": [

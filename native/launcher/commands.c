@@ -309,7 +309,7 @@ int cmd_pause(const char *id, bool pause) {
 /* ---- delete -------------------------------------------------------------------------------- */
 
 /* rmSync(dir, { recursive: true, force: true }) */
-static int remove_all(const char *path) {
+int remove_all(const char *path) {
     struct stat st;
     if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : errno;
     if (S_ISDIR(st.st_mode)) {

@@ -75,7 +75,26 @@ long long store_resource_count(const char *id);
 void store_append_event(const char *action, const char *id, const char *attributes);
 extern struct timespec g_started; /* CLOCK_MONOTONIC when main() began */
 
+/* store.c, for create (create.c) */
+struct sqlite3;
+struct new_row {
+    const char *id, *bundle, *rootfs, *boot_id, *creator_start_time, *created, *owner;
+    const char *annotations, *config, *cgroup_paths, *state_dir, *session_keyring;
+    long long creator_pid;
+};
+void rfc3339_nano(char *out, size_t len);
+bool store_can_insert(void);
+struct sqlite3 *store_json_db(void);
+const char *store_json(const char *json, const char *path, char **text);
+void store_json_each(const char *json, const char *path, bool (*fn)(void *, const char *, const char *, const char *), void *ctx);
+char *store_recorded_config(const char *json);
+int store_insert_container(const struct new_row *r);
+int store_update_created(const char *id, long long pid, const char *pid_start_time);
+bool store_try_remove(const char *id);
+
 /* proc.c */
+const char *boot_id(void);
+bool proc_start_time(long long pid, char *out, size_t len);
 bool same_process(long long pid, const char *start_time, const char *boot_id);
 bool init_alive(const struct record *rec);
 const char *live_status(const struct record *rec);
@@ -97,5 +116,13 @@ int cmd_kill(const char *id, const char *signal, bool all);
 int cmd_start(const char *id);
 int cmd_pause(const char *id, bool pause);
 int cmd_delete(const char *id, bool force);
+int remove_all(const char *path);
+
+/* create.c: `polis create` of a plain config (the rule for hand-offs is in create.c's head) */
+struct create_opts {
+    const char *id, *bundle, *pid_file;
+    bool no_pivot, no_new_keyring;
+};
+int cmd_create(const struct create_opts *o);
 
 #endif

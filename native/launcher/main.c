@@ -267,14 +267,24 @@ int main(int argc, char **argv) {
     G.log_fd = 2;
 
     const char *cmd = argv[i++];
-    enum { C_STATE, C_LIST, C_KILL, C_START, C_PAUSE, C_RESUME, C_DELETE, C_OTHER } c = C_OTHER;
-    static const char *const names[] = {"state", "list", "kill", "start", "pause", "resume", "delete"};
-    for (int k = 0; k < 7; k++) if (!strcmp(cmd, names[k])) c = k;
+    enum { C_STATE, C_LIST, C_KILL, C_START, C_PAUSE, C_RESUME, C_DELETE, C_CREATE, C_OTHER } c = C_OTHER;
+    static const char *const names[] = {"state", "list", "kill", "start", "pause", "resume", "delete", "create"};
+    for (int k = 0; k < 8; k++) if (!strcmp(cmd, names[k])) c = k;
     if (c == C_OTHER) handoff();
 
     /* parseCommand: this command's flags (also after the positionals), plus -h/--help */
-    struct flag opts[4];
+    struct flag opts[8];
     int nopts = 0;
+    /* create: runc's flags as argv.ts takes them; any other (--image, --network ...) is node's */
+    enum { O_BUNDLE, O_CONSOLE, O_PID_FILE, O_NO_PIVOT, O_NO_KEYRING, O_PRESERVE };
+    if (c == C_CREATE) {
+        opts[nopts++] = (struct flag){"bundle", "b", false, NULL};
+        opts[nopts++] = (struct flag){"console-socket", NULL, false, NULL};
+        opts[nopts++] = (struct flag){"pid-file", NULL, false, NULL};
+        opts[nopts++] = (struct flag){"no-pivot", NULL, true, NULL};
+        opts[nopts++] = (struct flag){"no-new-keyring", NULL, true, NULL};
+        opts[nopts++] = (struct flag){"preserve-fds", NULL, false, NULL};
+    }
     if (c == C_KILL) opts[nopts++] = (struct flag){"all", "a", true, NULL};
     if (c == C_DELETE) opts[nopts++] = (struct flag){"force", "f", true, NULL};
     if (c == C_LIST) {
@@ -321,6 +331,20 @@ int main(int argc, char **argv) {
     case C_PAUSE: return cmd_pause(args[0], true);
     case C_RESUME: return cmd_pause(args[0], false);
     case C_DELETE: return cmd_delete(args[0], opts[0].value != NULL);
+    case C_CREATE: {
+        /* a console socket (a terminal) and preserved fds are node's; so is a non-zero count */
+        const char *console = opts[O_CONSOLE].value, *preserve = opts[O_PRESERVE].value;
+        if ((console && *console) || (preserve && strcmp(preserve, "0"))) handoff();
+        const char *pid_file = opts[O_PID_FILE].value;
+        struct create_opts o = {
+            .id = args[0],
+            .bundle = opts[O_BUNDLE].value,
+            .pid_file = pid_file && *pid_file ? pid_file : NULL,
+            .no_pivot = opts[O_NO_PIVOT].value != NULL,
+            .no_new_keyring = opts[O_NO_KEYRING].value != NULL,
+        };
+        return cmd_create(&o);
+    }
     default: handoff();
     }
 }

@@ -1,0 +1,394 @@
+/*
+ * `polis create` of a plain config, step for step as src/container/create.ts does it: the row
+ * (phase creating), the state directory, the cgroup and its device rules, the init through the
+ * shim up to its exec fifo, the pid file, phase created and the `create` event.
+ *
+ * The rule (launcher.h has the general one): every decision to leave the call to node is made
+ * before the first change: an option, a config field or a host fact this file does not handle
+ * exactly as node would (plan_init_build decides for the plan). Once something has changed, any
+ * failure is undone completely (the init and the shim killed and reaped, the cgroup directories,
+ * the state directory and the row removed) and then the call goes to node all the same, which
+ * redoes the create and reports its own error. So every error text a user sees is node's. A
+ * polis SIGKILLed half-way leaves what node's would: a row in phase creating whose creator is
+ * dead (so "stopped"), which `delete --force` cleans.
+ *
+ * Hidden test hooks (test/integration/native-create-differential.test.ts):
+ *   POLIS_LAUNCHER_TRACE=FILE  append one line per hand-off of a create, saying why
+ *   POLIS_CREATE_STOP_AT=STEP  SIGSTOP itself after STEP (inserted, cgroup, pid, ready)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "create.h"
+#include "plan_init.h"
+
+/* ---- hand-offs ------------------------------------------------------------------------------- */
+
+static void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void trace(const char *fmt, ...) {
+    const char *file = getenv("POLIS_LAUNCHER_TRACE");
+    if (!file || !*file) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    size_t n = strlen(line);
+    line[n] = '\n';
+    write_fd(fd, line, n + 1);
+    close(fd);
+}
+
+/* Not a config or a call done here: node does all of it (nothing has changed yet). */
+static _Noreturn void to_node(const char *why) {
+    trace("create: node: %s", why);
+    handoff();
+}
+
+static void stop_at(const char *step) {
+    const char *want = getenv("POLIS_CREATE_STOP_AT");
+    if (want && !strcmp(want, step)) raise(SIGSTOP);
+}
+
+/* What has been done so far, for undo(). */
+struct made {
+    const char *id, *state_dir;
+    struct cg_plan *cg;
+    struct shim shim;
+    bool inserted, state_dir_made, cgroup_made;
+    long long init_pid;
+    char init_start[32];
+};
+
+static void wait_init_gone(struct made *m) {
+    if (m->init_pid <= 0 || !*m->init_start) return;
+    for (int i = 0; i < 200 && same_process(m->init_pid, m->init_start, boot_id()); i++) sleep_ms(5);
+}
+
+/* Take back every change, in reverse, as cleanupContainer would. Never fails: best effort. */
+static void undo(struct made *m, bool remove_row) {
+    if (m->init_pid > 0) kill((pid_t)m->init_pid, SIGKILL);
+    shim_dismiss(&m->shim);
+    if (m->cgroup_made) cg_plan_remove(m->cg);
+    wait_init_gone(m);
+    if (m->state_dir_made) remove_all(m->state_dir);
+    if (m->inserted && remove_row) store_try_remove(m->id);
+}
+
+/* A failure after the first change: undo it all, then node redoes the create and reports. */
+static _Noreturn void undo_to_node(struct made *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static _Noreturn void undo_to_node(struct made *m, const char *fmt, ...) {
+    char why[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    undo(m, true);
+    trace("create: undone, then node: %s", why);
+    handoff();
+}
+
+/* ---- checks before any change ------------------------------------------------------------------ */
+
+/* validateId: [\w+\-.]+, not . or .., at most 255 bytes. */
+static bool valid_id(const char *id) {
+    size_t n = strlen(id);
+    if (!n || n > 255 || !strcmp(id, ".") || !strcmp(id, "..")) return false;
+    for (const char *p = id; *p; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '+' || c == '-' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static char *read_config(const char *bundle) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", bundle);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (16 << 20)) {
+        close(fd);
+        return NULL;
+    }
+    char *text = malloc((size_t)st.st_size + 1);
+    size_t n = 0;
+    ssize_t r;
+    while (text && n < (size_t)st.st_size && (r = read(fd, text + n, (size_t)st.st_size - n)) > 0) n += (size_t)r;
+    close(fd);
+    if (!text || n != (size_t)st.st_size) return NULL;
+    text[n] = 0;
+    return text;
+}
+
+static bool is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* hooks: every list empty (node runs hooks; an empty one is no hook). */
+static bool no_hook(void *ctx, const char *key, const char *type, const char *value) {
+    (void)key;
+    bool *ok = ctx;
+    if (strcmp(type, "array") || strcmp(value, "[]")) *ok = false;
+    return *ok;
+}
+
+static bool only_devices(void *ctx, const char *key, const char *type, const char *value) {
+    (void)type, (void)value;
+    bool *ok = ctx;
+    if (strcmp(key, "devices")) *ok = false;
+    return *ok;
+}
+
+/*
+ * Annotations node would store as this very text (JSON.stringify after JSON.parse): strings
+ * without escapes, no integer-like key (those move to the front), no key twice.
+ */
+struct annotations_check { bool ok; char *keys[512]; int n; };
+
+static bool plain_annotation(void *ctx, const char *key, const char *type, const char *value) {
+    struct annotations_check *c = ctx;
+    size_t digits = strspn(key, "0123456789");
+    if (strcmp(type, "text") || (*key && digits == strlen(key)) || c->n == 512) return c->ok = false;
+    for (int i = 0; i < c->n; i++) if (!strcmp(c->keys[i], key)) return c->ok = false;
+    c->keys[c->n++] = strdup(key);
+    (void)value;
+    return true;
+}
+
+static char *owner_name(void) {
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &res) == 0 && res && res->pw_name) return strdup(res->pw_name);
+    char uid[24];
+    snprintf(uid, sizeof uid, "%u", (unsigned)geteuid());
+    return strdup(uid);
+}
+
+/* mkdirSync(dir, { recursive: true, mode: 0o700 }) */
+static bool mkdir_p(const char *dir, mode_t mode) {
+    if (mkdir(dir, mode) == 0 || errno == EEXIST) return is_dir(dir);
+    if (errno != ENOENT) return false;
+    char *parent = strdup(dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash || slash == parent) return free(parent), false;
+    *slash = 0;
+    bool ok = mkdir_p(parent, mode);
+    free(parent);
+    return ok && (mkdir(dir, mode) == 0 || (errno == EEXIST && is_dir(dir)));
+}
+
+/* writePidFile: temp file (exclusive, unguessable) then rename; no newline; 0666 less umask. */
+static bool write_pid_file(const char *path, long long pid) {
+    char *dir = strdup(path), *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (slash == dir) dir[1] = 0;
+    else if (slash) *slash = 0;
+    char tmp[4096];
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt <= 5; attempt++) {
+        unsigned char rnd[6];
+        int r = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (r < 0 || read(r, rnd, sizeof rnd) != (ssize_t)sizeof rnd) {
+            if (r >= 0) close(r);
+            free(dir);
+            return false;
+        }
+        close(r);
+        snprintf(tmp, sizeof tmp, "%s/.%s.%d.%02x%02x%02x%02x%02x%02x.tmp", dir, base, (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    free(dir);
+    if (fd < 0) return false;
+    char text[24];
+    int n = snprintf(text, sizeof text, "%lld", pid);
+    bool ok = write(fd, text, (size_t)n) == n;
+    ok = close(fd) == 0 && ok;
+    if (ok && rename(tmp, path) == 0) return true;
+    unlink(tmp);
+    return false;
+}
+
+/* ---- create ------------------------------------------------------------------------------------ */
+
+int cmd_create(const struct create_opts *o) {
+    if (!store_can_insert()) to_node("the containers table has columns this build does not fill");
+    if (!valid_id(o->id)) to_node("container id");
+
+    /* the bundle, the config, the rootfs */
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) to_node("getcwd");
+    char *bundle = path_resolve(cwd, o->bundle && *o->bundle ? o->bundle : cwd);
+    if (!is_dir(bundle)) to_node("bundle");
+    char *config = read_config(bundle);
+    if (!config || !utf8_valid(config)) to_node("config.json unreadable");
+    const char *t = store_json(config, "$", NULL);
+    if (!t || strcmp(t, "object")) to_node("config.json is not an object");
+    char *root_path = NULL;
+    t = store_json(config, "$.root.path", &root_path);
+    if (!t || strcmp(t, "text") || !*root_path) to_node("root.path");
+    char *rootfs = path_resolve(bundle, root_path);
+    if (!is_dir(rootfs)) to_node("rootfs");
+
+    /* what node does around the plan: hooks, a terminal, resources other than devices */
+    bool ok = true;
+    if (store_json(config, "$.hooks", NULL)) store_json_each(config, "$.hooks", no_hook, &ok);
+    if (!ok) to_node("hooks");
+    char *terminal = NULL;
+    t = store_json(config, "$.process.terminal", &terminal);
+    if (t && strcmp(t, "false")) to_node("process.terminal");
+    t = store_json(config, "$.linux.resources", NULL);
+    if (t && strcmp(t, "object")) to_node("linux.resources");
+    if (t) store_json_each(config, "$.linux.resources", only_devices, &ok);
+    if (!ok) to_node("linux.resources other than devices");
+    char *cgroups_path = NULL;
+    t = store_json(config, "$.linux.cgroupsPath", &cgroups_path);
+    if (t && strcmp(t, "text")) to_node("linux.cgroupsPath");
+
+    /* the annotations and the config as node records them */
+    char *annotations = NULL;
+    t = store_json(config, "$.annotations", &annotations);
+    if (t && strcmp(t, "object")) to_node("annotations");
+    if (!t) annotations = "{}";
+    struct annotations_check ac = {.ok = true};
+    if (t) store_json_each(config, "$.annotations", plain_annotation, &ac);
+    if (!ac.ok || strchr(annotations, '\\')) to_node("annotations");
+    char *recorded = store_recorded_config(config);
+    if (!recorded) to_node("config");
+
+    /* the cgroup: this host's layout, a directory nobody has yet, devices rules node accepts */
+    static struct cg_plan cg;
+    if (!cg_plan_resolve(cgroups_path, o->id, &cg)) to_node("cgroup layout or linux.cgroupsPath");
+    if (cg_plan_any_exists(&cg)) to_node("the container's cgroup exists already");
+    struct devices_want devices;
+    if (!cg.devices_dir || !cg_devices_want(config, &devices)) to_node("linux.resources.devices");
+
+    /* the state directory and the exec fifo in it */
+    char *root = path_resolve("/", G.root);
+    struct buf sd = {0};
+    buf_str(&sd, root);
+    buf_str(&sd, "/containers/");
+    buf_str(&sd, o->id);
+    char *state_dir = path_resolve("/", sd.p);
+    struct buf fifo = {0};
+    buf_str(&fifo, state_dir);
+    buf_str(&fifo, "/exec.fifo");
+    struct buf keyring = {0};
+    buf_str(&keyring, "_ses.");
+    buf_str(&keyring, o->id);
+
+    /* the plan: the builder decides whether it can make node's exact bytes */
+    struct init_input in = {
+        .config_json = config,
+        .bundle = bundle,
+        .rootfs = rootfs,
+        .fifo_path = fifo.p,
+        .no_pivot = o->no_pivot,
+        .ncg = cg.n,
+        .nprocs = cg.ndirs,
+        .session_keyring = o->no_new_keyring ? NULL : keyring.p,
+    };
+    char *procs[MAX_CGROUPS];
+    for (int i = 0; i < cg.n; i++) in.cg_key[i] = cg.key[i], in.cg_dir[i] = cg.dir[i];
+    for (int i = 0; i < cg.ndirs; i++) {
+        struct buf p = {0};
+        buf_str(&p, cg.dirs[i]);
+        buf_str(&p, "/cgroup.procs");
+        in.procs[i] = procs[i] = p.p;
+    }
+    struct buf plan = {0};
+    char why[512] = "";
+    if (plan_init_build(store_json_db(), &in, &plan, why, sizeof why) != 0) {
+        trace("create: node: plan: %s", why);
+        handoff();
+    }
+
+    char created[64], creator_start[32] = "";
+    rfc3339_nano(created, sizeof created);
+    proc_start_time(getpid(), creator_start, sizeof creator_start);
+    char *owner = owner_name();
+    char *cg_json = cg_plan_json(&cg);
+    store_open(); /* hands off when there is no database yet or its schema is another */
+
+    /* ---- changes from here on: a failure undoes them all, then node ---- */
+    struct made m = {.id = o->id, .state_dir = state_dir, .cg = &cg};
+    if (!shim_spawn_early(&m.shim, cg.warm)) undo_to_node(&m, "spawn polis-shim");
+    struct new_row row = {
+        .id = o->id, .bundle = bundle, .rootfs = rootfs, .boot_id = boot_id(), .creator_start_time = creator_start,
+        .created = created, .owner = owner, .annotations = annotations, .config = recorded, .cgroup_paths = cg_json,
+        .state_dir = state_dir, .session_keyring = in.session_keyring, .creator_pid = getpid(),
+    };
+    int rc = store_insert_container(&row);
+    if (rc != 1) undo_to_node(&m, rc == 0 ? "the id is taken" : "insert the row");
+    m.inserted = true;
+    stop_at("inserted");
+    if (!mkdir_p(state_dir, 0700)) undo_to_node(&m, "mkdir %s: %s", state_dir, errno_name(errno));
+    m.state_dir_made = true;
+    char err[4400];
+    m.cgroup_made = true; /* also half-made: undo removes what is there */
+    if (!cg_plan_create(&cg, err, sizeof err)) undo_to_node(&m, "%s", err);
+    if (!cg_devices_apply(cg.devices_dir, &devices, err, sizeof err)) undo_to_node(&m, "%s", err);
+    stop_at("cgroup");
+
+    /* launchInit: the plan, then PID (recorded at once), PAUSE (no hooks: resume), READY */
+    if (!shim_send(&m.shim, plan.p, plan.len)) undo_to_node(&m, "send the plan");
+    for (;;) {
+        struct shim_msg msg;
+        if (!shim_next(&m.shim, &msg)) undo_to_node(&m, "polis-shim ended without a report");
+        if (msg.type == 1) {
+            m.init_pid = msg.value;
+            if (!proc_start_time(m.init_pid, m.init_start, sizeof m.init_start)) undo_to_node(&m, "the init is gone");
+            rc = store_update_created(o->id, m.init_pid, m.init_start);
+            if (rc == 0) {
+                /* a `delete --force` took the row meanwhile: node's words for it */
+                undo(&m, false);
+                fail("container %s was deleted while it was being created", o->id);
+            }
+            if (rc < 0) undo_to_node(&m, "record the pid");
+            stop_at("pid");
+        } else if (msg.type == 2) {
+            if (!shim_resume(&m.shim)) undo_to_node(&m, "resume polis-shim");
+        } else if (msg.type == 3) {
+            break;
+        } else {
+            undo_to_node(&m, "polis-shim reported %u at step %d (errno %d: %s)", msg.type, msg.step, msg.err, msg.detail);
+        }
+    }
+    stop_at("ready");
+    if (o->pid_file) {
+        char *pid_file = path_resolve(cwd, o->pid_file);
+        if (!write_pid_file(pid_file, m.init_pid)) undo_to_node(&m, "--pid-file %s", pid_file);
+    }
+    rc = store_update_created(o->id, 0, NULL);
+    if (rc == 0) {
+        undo(&m, false);
+        fail("container %s was deleted while it was being created", o->id);
+    }
+    if (rc < 0) undo_to_node(&m, "record phase created");
+    /* created: from here a failure is reported, as node's would be after its last step */
+    committed();
+    struct buf attrs = {0};
+    buf_str(&attrs, "{\"bundle\":");
+    buf_json_string(&attrs, bundle);
+    buf_str(&attrs, "}");
+    store_append_event("create", o->id, attrs.p);
+    /* the detached shim exits after PID; until reaped it is charged to the pids cgroup */
+    shim_reap(&m.shim);
+    close(m.shim.sock);
+    store_close();
+    return 0;
+}
