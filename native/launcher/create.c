@@ -228,6 +228,9 @@ static bool write_pid_file(const char *path, long long pid) {
 int cmd_create(const struct create_opts *o) {
     if (!store_can_insert()) to_node("the containers table has columns this build does not fill");
     if (!valid_id(o->id)) to_node("container id");
+    /* a console socket (a terminal) and preserved fds are node's, and so is any count but 0 */
+    if (o->console_socket && *o->console_socket) to_node("--console-socket");
+    if (o->preserve_fds && strcmp(o->preserve_fds, "0")) to_node("--preserve-fds");
 
     /* the bundle, the config, the rootfs */
     char cwd[4096];

@@ -332,9 +332,6 @@ int main(int argc, char **argv) {
     case C_RESUME: return cmd_pause(args[0], false);
     case C_DELETE: return cmd_delete(args[0], opts[0].value != NULL);
     case C_CREATE: {
-        /* a console socket (a terminal) and preserved fds are node's; so is a non-zero count */
-        const char *console = opts[O_CONSOLE].value, *preserve = opts[O_PRESERVE].value;
-        if ((console && *console) || (preserve && strcmp(preserve, "0"))) handoff();
         const char *pid_file = opts[O_PID_FILE].value;
         struct create_opts o = {
             .id = args[0],
@@ -342,6 +339,8 @@ int main(int argc, char **argv) {
             .pid_file = pid_file && *pid_file ? pid_file : NULL,
             .no_pivot = opts[O_NO_PIVOT].value != NULL,
             .no_new_keyring = opts[O_NO_KEYRING].value != NULL,
+            .console_socket = opts[O_CONSOLE].value,
+            .preserve_fds = opts[O_PRESERVE].value,
         };
         return cmd_create(&o);
     }
