@@ -231,6 +231,7 @@ int cmd_create(const struct create_opts *o) {
     /* a console socket (a terminal) and preserved fds are node's, and so is any count but 0 */
     if (o->console_socket && *o->console_socket) to_node("--console-socket");
     if (o->preserve_fds && strcmp(o->preserve_fds, "0")) to_node("--preserve-fds");
+    if (o->systemd_cgroup) to_node("--systemd-cgroup");
 
     /* the bundle, the config, the rootfs */
     char cwd[4096];

@@ -121,7 +121,7 @@ int remove_all(const char *path);
 /* create.c: `polis create` of a plain config (the rule for hand-offs is in create.c's head) */
 struct create_opts {
     const char *id, *bundle, *pid_file, *console_socket, *preserve_fds;
-    bool no_pivot, no_new_keyring;
+    bool no_pivot, no_new_keyring, systemd_cgroup;
 };
 int cmd_create(const struct create_opts *o);
 

@@ -251,7 +251,8 @@ int main(int argc, char **argv) {
     if (i >= argc || global[F_DEBUG].value || global[F_HELP].value || global[F_VERSION].value) handoff();
     const char *fmt = global[F_LOG_FORMAT].value, *rootless = global[F_ROOTLESS].value;
     if (strcmp(fmt, "text") && strcmp(fmt, "json")) handoff();
-    if (strcmp(rootless, "true") && strcmp(rootless, "false") && strcmp(rootless, "auto")) handoff();
+    /* --rootless true is node's error (not supported), for every command */
+    if (strcmp(rootless, "false") && strcmp(rootless, "auto")) handoff();
     const char *log = global[F_LOG].value, *root = global[F_ROOT].value;
     /* Relative paths are resolved (and normalised) by node; a non-root caller's default too. */
     if (log && *log && log[0] != '/') handoff();
@@ -341,6 +342,7 @@ int main(int argc, char **argv) {
             .no_new_keyring = opts[O_NO_KEYRING].value != NULL,
             .console_socket = opts[O_CONSOLE].value,
             .preserve_fds = opts[O_PRESERVE].value,
+            .systemd_cgroup = global[F_SYSTEMD].value != NULL,
         };
         return cmd_create(&o);
     }

@@ -77,14 +77,14 @@ function createWith(
   env: Record<string, string>,
   id: string,
   args: string[],
-  opts: { mode?: "none" | "text" | "json"; cwd?: string; trace?: string } = {},
+  opts: { mode?: "none" | "text" | "json"; cwd?: string; trace?: string; globals?: string[] } = {},
 ): Outcome & { out: string } {
   const n = seq++;
   const out = join(scratch, `out-${n}`);
   const err = join(scratch, `err-${n}`);
   const log = join(scratch, `log-${n}`);
   const mode = opts.mode ?? "none";
-  const globals = mode === "none" ? [] : ["--log", log, "--log-format", mode];
+  const globals = [...(opts.globals ?? []), ...(mode === "none" ? [] : ["--log", log, "--log-format", mode])];
   const fullEnv: Record<string, string | undefined> = { ...process.env, ...env };
   delete fullEnv.NODE_EXTRA_CA_CERTS;
   if (opts.trace) fullEnv.POLIS_LAUNCHER_TRACE = opts.trace;
@@ -322,12 +322,16 @@ describe("native create: twins with node's", () => {
 });
 
 /** A create the launcher must leave to node: handed off (the trace says why), and it works as node's. */
-function handedOff(args: (id: string) => string[], env: Record<string, string> = {}): { a: string; b: string; why: string } {
+function handedOff(
+  args: (id: string) => string[],
+  env: Record<string, string> = {},
+  globals: string[] = [],
+): { a: string; b: string; why: string } {
   const a = uniqueId("ncn");
   const b = uniqueId("ncx");
   const trace = join(scratch, `trace-${seq}`);
-  const viaNode = createWith({ ...NODE, ...env }, a, args(a), { mode: "json" });
-  const viaLauncher = createWith({ ...LAUNCHER, ...env }, b, args(b), { mode: "json", trace });
+  const viaNode = createWith({ ...NODE, ...env }, a, args(a), { mode: "json", globals });
+  const viaLauncher = createWith({ ...LAUNCHER, ...env }, b, args(b), { mode: "json", trace, globals });
   const why = existsSync(trace) ? readFileSync(trace, "utf8") : "";
   expect(why).toMatch(/^create: (node|undone, then node): /);
   const { out: _o1, ...n } = viaNode;
@@ -368,6 +372,8 @@ describe("native create: what it leaves to node", () => {
       const r = handedOff(() => ["--bundle", b, ...flags]);
       for (const id of [r.a, r.b]) polis(root, ["delete", "--force", id], { env: NODE });
     }
+    const systemd = handedOff(() => ["--bundle", b], {}, ["--systemd-cgroup"]);
+    expect(systemd.why).toContain("--systemd-cgroup");
     const missing = handedOff(() => ["--bundle", join(scratch, "no-such-bundle")]);
     expect(missing.why).toContain("bundle");
   });
