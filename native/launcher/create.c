@@ -13,7 +13,7 @@
  * dead (so "stopped"), which `delete --force` cleans.
  *
  * Hidden test hooks (test/integration/native-create-differential.test.ts):
- *   POLIS_LAUNCHER_TRACE=FILE  append one line per hand-off of a create, saying why
+ *   POLIS_LAUNCHER_TRACE=FILE  append one line per create: done natively, or handed off and why
  *   POLIS_CREATE_STOP_AT=STEP  SIGSTOP itself after STEP (inserted, cgroup, pid, ready)
  */
 #define _GNU_SOURCE
@@ -258,7 +258,12 @@ int cmd_create(const struct create_opts *o) {
     t = store_json(config, "$.linux.resources", NULL);
     if (t && strcmp(t, "object")) to_node("linux.resources");
     if (t) store_json_each(config, "$.linux.resources", only_devices, &ok);
-    if (!ok) to_node("linux.resources other than devices");
+    if (!ok) {
+        char *res = NULL;
+        store_json(config, "$.linux.resources", &res);
+        trace("create: node: linux.resources other than devices: %s", res);
+        handoff();
+    }
     char *cgroups_path = NULL;
     t = store_json(config, "$.linux.cgroupsPath", &cgroups_path);
     if (t && strcmp(t, "text")) to_node("linux.cgroupsPath");
@@ -394,5 +399,6 @@ int cmd_create(const struct create_opts *o) {
     shim_reap(&m.shim);
     close(m.shim.sock);
     store_close();
+    trace("create: native: %s", o->id);
     return 0;
 }

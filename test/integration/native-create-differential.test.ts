@@ -216,7 +216,7 @@ async function twins(bundleFor: (id: string) => string, o: TwinOptions = {}): Pr
   const trace = join(scratch, `trace-${seq}`);
   const viaNode = createWith(NODE, a, args(a), { mode: o.mode, cwd: o.cwd });
   const viaNative = createWith(NATIVE, b, args(b), { mode: o.mode, cwd: o.cwd, trace });
-  expect(existsSync(trace) ? readFileSync(trace, "utf8") : "", "handed to node").toBe("");
+  expect(existsSync(trace) ? readFileSync(trace, "utf8") : "", "handed to node").toBe(`create: native: ${b}\n`);
   const strip = ({ out: _out, ...r }: Outcome & { out: string }) => r;
   expect({ ...strip(viaNative), stderr: swap(viaNative.stderr, b, a), log: viaNative.log && swap(viaNative.log, b, a) }).toEqual(
     strip(viaNode),
