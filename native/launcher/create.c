@@ -146,12 +146,6 @@ static bool no_hook(void *ctx, const char *key, const char *type, const char *va
     return *ok;
 }
 
-static bool only_devices(void *ctx, const char *key, const char *type, const char *value) {
-    (void)type, (void)value;
-    bool *ok = ctx;
-    if (strcmp(key, "devices")) *ok = false;
-    return *ok;
-}
 
 /*
  * Annotations node would store as this very text (JSON.stringify after JSON.parse): strings
@@ -248,22 +242,13 @@ int cmd_create(const struct create_opts *o) {
     char *rootfs = path_resolve(bundle, root_path);
     if (!is_dir(rootfs)) to_node("rootfs");
 
-    /* what node does around the plan: hooks, a terminal, resources other than devices */
+    /* what node does around the plan: hooks, a terminal */
     bool ok = true;
     if (store_json(config, "$.hooks", NULL)) store_json_each(config, "$.hooks", no_hook, &ok);
     if (!ok) to_node("hooks");
     char *terminal = NULL;
     t = store_json(config, "$.process.terminal", &terminal);
     if (t && strcmp(t, "false")) to_node("process.terminal");
-    t = store_json(config, "$.linux.resources", NULL);
-    if (t && strcmp(t, "object")) to_node("linux.resources");
-    if (t) store_json_each(config, "$.linux.resources", only_devices, &ok);
-    if (!ok) {
-        char *res = NULL;
-        store_json(config, "$.linux.resources", &res);
-        trace("create: node: linux.resources other than devices: %s", res);
-        handoff();
-    }
     char *cgroups_path = NULL;
     t = store_json(config, "$.linux.cgroupsPath", &cgroups_path);
     if (t && strcmp(t, "text")) to_node("linux.cgroupsPath");
@@ -285,6 +270,13 @@ int cmd_create(const struct create_opts *o) {
     if (cg_plan_any_exists(&cg)) to_node("the container's cgroup exists already");
     struct devices_want devices;
     if (!cg.devices_dir || !cg_devices_want(config, &devices)) to_node("linux.resources.devices");
+    struct resources_want resources;
+    if (!cg_resources_want(config, &cg, &resources)) {
+        char *res = NULL;
+        store_json(config, "$.linux.resources", &res);
+        trace("create: node: linux.resources other than devices, cpu.shares and pids.limit: %s", res);
+        handoff();
+    }
 
     /* the state directory and the exec fifo in it */
     char *root = path_resolve("/", G.root);
@@ -301,8 +293,13 @@ int cmd_create(const struct create_opts *o) {
     buf_str(&keyring, o->id);
 
     /* the plan: the builder decides whether it can make node's exact bytes */
+    /* the plan does not depend on cpu.shares or pids.limit (written here): the builder, which
+     * knows only device rules among the resources, gets the config without them */
+    char *for_plan = store_json_remove(config, "$.linux.resources.cpu");
+    if (for_plan) for_plan = store_json_remove(for_plan, "$.linux.resources.pids");
+    if (!for_plan) to_node("config");
     struct init_input in = {
-        .config_json = config,
+        .config_json = for_plan,
         .bundle = bundle,
         .rootfs = rootfs,
         .fifo_path = fifo.p,
@@ -351,6 +348,7 @@ int cmd_create(const struct create_opts *o) {
     m.cgroup_made = true; /* also half-made: undo removes what is there */
     if (!cg_plan_create(&cg, err, sizeof err)) undo_to_node(&m, "%s", err);
     if (!cg_devices_apply(cg.devices_dir, &devices, err, sizeof err)) undo_to_node(&m, "%s", err);
+    if (!cg_resources_apply(&cg, &resources, err, sizeof err)) undo_to_node(&m, "%s", err);
     stop_at("cgroup");
 
     /* launchInit: the plan, then PID (recorded at once), PAUSE (no hooks: resume), READY */

@@ -670,3 +670,89 @@ bool cg_devices_apply(const char *dir, const struct devices_want *want, char *wh
     snprintf(why, whylen, "%s/devices.list does not hold the requested rules", dir);
     return false;
 }
+
+/* ---- cpu.shares and pids.limit: what containerd's and CRI's specs add (v1/cpu.ts, v1/pids.ts) -- */
+
+static bool only_key(void *ctx, const char *key, const char *type, const char *value) {
+    (void)value;
+    const char **want = ctx;
+    if (strcmp(key, want[0]) || strcmp(type, "integer")) want[1] = NULL;
+    return want[1] != NULL;
+}
+
+/* {"<key>": <integer>} and nothing else: the value, or false. */
+static bool single_integer(const char *config, const char *path, const char *key, long long *out) {
+    const char *t = store_json(config, path, NULL);
+    if (!t) return false;
+    if (strcmp(t, "object")) return false;
+    const char *want[2] = {key, "ok"};
+    store_json_each(config, path, only_key, want);
+    if (!want[1]) return false;
+    char full[128], *v = NULL;
+    snprintf(full, sizeof full, "%s.%s", path, key);
+    if (!store_json(config, full, &v)) return false;
+    *out = strtoll(v, NULL, 10);
+    free(v);
+    return true;
+}
+
+static bool known_resource(void *ctx, const char *key, const char *type, const char *value) {
+    (void)type, (void)value;
+    bool *ok = ctx;
+    if (strcmp(key, "devices") && strcmp(key, "cpu") && strcmp(key, "pids")) *ok = false;
+    return *ok;
+}
+
+/*
+ * linux.resources of only devices, cpu {shares} and pids {limit}; false for anything else (node).
+ * shares/limit 0 means "not set" for both.
+ */
+bool cg_resources_want(const char *config, const struct cg_plan *cg, struct resources_want *out) {
+    memset(out, 0, sizeof out[0]);
+    const char *t = store_json(config, "$.linux.resources", NULL);
+    if (!t) return true;
+    if (strcmp(t, "object")) return false;
+    bool ok = true;
+    store_json_each(config, "$.linux.resources", known_resource, &ok);
+    if (!ok) return false;
+    long long n = 0;
+    if (store_json(config, "$.linux.resources.cpu", NULL)) {
+        if (!single_integer(config, "$.linux.resources.cpu", "shares", &n) || n < 0) return false;
+        out->cpu_shares = n;
+        if (n && !cg_dir_of(cg, "cpu")) return false;
+    }
+    if (store_json(config, "$.linux.resources.pids", NULL)) {
+        if (!single_integer(config, "$.linux.resources.pids", "limit", &n)) return false;
+        out->pids_limit = n;
+        if (n && !cg_dir_of(cg, "pids")) return false;
+    }
+    return true;
+}
+
+const char *cg_dir_of(const struct cg_plan *cg, const char *key) {
+    for (int i = 0; i < cg->n; i++) if (!strcmp(cg->key[i], key)) return cg->dir[i];
+    return NULL;
+}
+
+/* applyCpuV1 (shares, read back: the kernel clamps silently) then applyPids. */
+bool cg_resources_apply(const struct cg_plan *cg, const struct resources_want *want, char *why, size_t whylen) {
+    char value[64], got[64];
+    if (want->cpu_shares) {
+        const char *dir = cg_dir_of(cg, "cpu");
+        snprintf(value, sizeof value, "%lld", want->cpu_shares);
+        if (!write_at(dir, "cpu.shares", value) || !read_trimmed(dir, "cpu.shares", got, sizeof got) || strcmp(got, value)) {
+            snprintf(why, whylen, "linux.resources.cpu.shares: %s in %s", value, dir);
+            return false;
+        }
+    }
+    if (want->pids_limit != 0) {
+        const char *dir = cg_dir_of(cg, "pids");
+        if (want->pids_limit > 0) snprintf(value, sizeof value, "%lld", want->pids_limit);
+        else snprintf(value, sizeof value, "max");
+        if (!write_at(dir, "pids.max", value)) {
+            snprintf(why, whylen, "linux.resources.pids.limit: %s in %s", value, dir);
+            return false;
+        }
+    }
+    return true;
+}

@@ -183,12 +183,17 @@ function initView(pid: number, id: string, as: string, more: [string, string][] 
   return { status, mounts };
 }
 
-function cgroupView(id: string, as: string): { dirs: string[]; devices: string } {
+function cgroupView(id: string, as: string): { dirs: string[]; devices: string; shares: string; pids: string } {
   const dirs = cgroupDirsNamed(id).sort();
-  const dev = dirs.find((d) => d.includes("/devices/"));
+  const file = (controller: string, name: string) => {
+    const dir = dirs.find((d) => d.includes(`/${controller}/`));
+    return dir ? readFileSync(join(dir, name), "utf8") : "";
+  };
   return {
     dirs: dirs.map((d) => swap(d, id, as)),
-    devices: dev ? readFileSync(join(dev, "devices.list"), "utf8") : "",
+    devices: file("devices", "devices.list"),
+    shares: file("cpu", "cpu.shares"),
+    pids: file("pids", "pids.max"),
   };
 }
 
@@ -289,6 +294,23 @@ describe("native create: twins with node's", () => {
       (c) => {
         delete c.annotations;
       },
+      (c) => {
+        // containerd's default device rules and cpu shares (ctr run), and a pids limit (podman)
+        c.linux.resources = {
+          devices: [
+            { allow: false, access: "rwm" },
+            ...[[1, 3], [1, 8], [1, 7], [5, 0], [1, 5], [1, 9], [5, 1], [136, undefined], [5, 2]].map(([major, minor]) => ({
+              allow: true,
+              type: "c",
+              major,
+              ...(minor === undefined ? {} : { minor }),
+              access: "rwm",
+            })),
+          ],
+          cpu: { shares: 1024 },
+          pids: { limit: 2048 },
+        };
+      },
     ];
     for (const edit of variations) {
       const b = bundleOf(edit);
@@ -349,6 +371,7 @@ describe("native create: what it leaves to node", () => {
       ["hooks", (c) => (c.hooks = { prestart: [{ path: "/bin/true" }] })],
       ["process.terminal", (c) => (c.process.terminal = true)],
       ["linux.resources other than devices", (c) => (c.linux.resources.memory = { limit: 64 << 20 })],
+      ["linux.resources other than devices", (c) => (c.linux.resources.cpu = { shares: 512, quota: 10000 })],
       ["annotations", (c) => (c.annotations = { "org.polis.a": 'x "quoted" \\ y' })],
       ["annotations", (c) => (c.annotations = { "10": "integer-like keys move to the front" })],
     ];
