@@ -248,7 +248,7 @@ static bool read_once(int fd) {
 }
 
 /* releaseInit: take the init's one byte from its exec fifo, polling so that a dead init cannot hang us. */
-static void release_init(const struct record *rec) {
+void release_init(const struct record *rec) {
     char path[4096];
     snprintf(path, sizeof path, "%s/exec.fifo", rec->state_dir);
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -308,6 +308,37 @@ int cmd_pause(const char *id, bool pause) {
 
 /* ---- delete -------------------------------------------------------------------------------- */
 
+/*
+ * cleanupContainer of a container without hooks, resources or a shared mount namespace whose
+ * init is dead or dying, and deleteLocked's event: false (why) when the cgroup will not go, with
+ * nothing else removed yet; else the row and the state directory are gone, `first` holds the
+ * error to report for a state directory that could not be removed.
+ */
+bool teardown_stopped(const struct record *recp, char *why, size_t whylen, char *first, size_t firstlen) {
+    const struct record rec = *recp;
+    const char *id = rec.id;
+    if (init_alive(&rec)) kill((pid_t)rec.pid, SIGKILL);
+    cg_try_thaw(&rec);
+    /* with its own pid namespace the init's death takes the rest; the cgroup may be shared */
+    bool own_pid_ns = !rec.pid_null && rec.own_pid_ns;
+    if (!own_pid_ns) cg_kill_all(&rec, SIGKILL);
+    for (int i = 0; i < 200 && init_alive(&rec); i++) sleep_ms(5);
+    if (!cg_destroy(&rec, why, whylen)) return false;
+    /* Like node: a state directory that cannot be removed is the error, and the row goes all
+     * the same (else the container could never be deleted). */
+    int err = remove_all(rec.state_dir);
+    if (err) {
+        char desc[256];
+        snprintf(desc, sizeof desc, "%s", strerror(err));
+        desc[0] = (char)tolower((unsigned char)desc[0]);
+        snprintf(first, firstlen, "remove %s: %s: %s, rm '%s'", rec.state_dir, errno_name(err), desc, rec.state_dir);
+    }
+    store_remove(rec.id);
+    store_append_event("delete", id, "{}");
+    return true;
+}
+
+
 /* rmSync(dir, { recursive: true, force: true }) */
 int remove_all(const char *path) {
     struct stat st;
@@ -350,29 +381,12 @@ int cmd_delete(const char *id, bool force) {
 
     /* cleanupContainer */
     committed();
-    if (init_alive(&rec)) kill((pid_t)rec.pid, SIGKILL);
-    cg_try_thaw(&rec);
-    /* with its own pid namespace the init's death takes the rest; the cgroup may be shared */
-    bool own_pid_ns = !rec.pid_null && rec.own_pid_ns;
-    if (!own_pid_ns) cg_kill_all(&rec, SIGKILL);
-    for (int i = 0; i < 200 && init_alive(&rec); i++) sleep_ms(5);
+    char why[8192];
     /* A cgroup that will not go: node decides what that means (an exec's shim caught half-way
      * to kill, another container sharing the cgroup, or an error that keeps the row for another
      * delete, as runc's destroy does). Everything done so far is idempotent; node repeats it. */
-    char why[8192];
-    if (!cg_destroy(&rec, why, sizeof why)) handoff();
-    /* Like node: a state directory that cannot be removed is the error, and the row goes all
-     * the same (else the container could never be deleted). */
     char first[8400] = "";
-    int err = remove_all(rec.state_dir);
-    if (err) {
-        char desc[256];
-        snprintf(desc, sizeof desc, "%s", strerror(err));
-        desc[0] = (char)tolower((unsigned char)desc[0]);
-        snprintf(first, sizeof first, "remove %s: %s: %s, rm '%s'", rec.state_dir, errno_name(err), desc, rec.state_dir);
-    }
-    store_remove(rec.id);
-    store_append_event("delete", id, "{}");
+    if (!teardown_stopped(&rec, why, sizeof why, first, sizeof first)) handoff();
     store_close();
     if (*first) fail("%s", first);
     return 0;

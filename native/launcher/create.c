@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "create.h"
@@ -163,6 +164,15 @@ static bool plain_annotation(void *ctx, const char *key, const char *type, const
     return true;
 }
 
+static bool has_mount_ns(void *ctx, const char *key, const char *type, const char *value) {
+    (void)key;
+    bool *found = ctx;
+    char *t = NULL;
+    if (!strcmp(type, "object") && store_json(value, "$.type", &t) && t && !strcmp(t, "mount")) *found = true;
+    free(t);
+    return !*found;
+}
+
 static char *owner_name(void) {
     struct passwd pw, *res = NULL;
     char buf[4096];
@@ -219,7 +229,11 @@ static bool write_pid_file(const char *path, long long pid) {
 
 /* ---- create ------------------------------------------------------------------------------------ */
 
-int cmd_create(const struct create_opts *o) {
+/*
+ * createContainer(g, o, mode): detach (create) or wait (run: the shim stays the init's parent and
+ * reports its exit). Returns with the container created and recorded, `m` holding the session.
+ */
+static void create_container(const struct create_opts *o, bool wait, struct made *m_out) {
     if (!store_can_insert()) to_node("the containers table has columns this build does not fill");
     if (!valid_id(o->id)) to_node("container id");
     /* a console socket (a terminal) and preserved fds are node's, and so is any count but 0 */
@@ -246,6 +260,10 @@ int cmd_create(const struct create_opts *o) {
     bool ok = true;
     if (store_json(config, "$.hooks", NULL)) store_json_each(config, "$.hooks", no_hook, &ok);
     if (!ok) to_node("hooks");
+    /* run: node's delete detaches the mounts of a container in the runtime's mount namespace */
+    bool mount_ns = false;
+    if (store_json(config, "$.linux.namespaces", NULL)) store_json_each(config, "$.linux.namespaces", has_mount_ns, &mount_ns);
+    if (wait && !mount_ns) to_node("run without a mount namespace");
     char *terminal = NULL;
     t = store_json(config, "$.process.terminal", &terminal);
     if (t && strcmp(t, "false")) to_node("process.terminal");
@@ -307,7 +325,10 @@ int cmd_create(const struct create_opts *o) {
         .ncg = cg.n,
         .nprocs = cg.ndirs,
         .session_keyring = o->no_new_keyring ? NULL : keyring.p,
+        .wait = wait,
+        .nparent = wait ? cg.nowns : 0,
     };
+    for (int i = 0; wait && i < cg.nowns; i++) in.parent_procs[i] = cg.owns[i];
     char *procs[MAX_CGROUPS];
     for (int i = 0; i < cg.n; i++) in.cg_key[i] = cg.key[i], in.cg_dir[i] = cg.dir[i];
     for (int i = 0; i < cg.ndirs; i++) {
@@ -393,10 +414,119 @@ int cmd_create(const struct create_opts *o) {
     buf_json_string(&attrs, bundle);
     buf_str(&attrs, "}");
     store_append_event("create", o->id, attrs.p);
+    *m_out = m;
+}
+
+int cmd_create(const struct create_opts *o) {
+    struct made m;
+    create_container(o, false, &m);
     /* the detached shim exits after PID; until reaped it is charged to the pids cgroup */
     shim_reap(&m.shim);
     close(m.shim.sock);
     store_close();
     trace("create: native: %s", o->id);
     return 0;
+}
+
+/* ---- run in the foreground ------------------------------------------------------------------ */
+
+/* FORWARDED_SIGNALS (src/linux/signals.ts): all a process can catch but SIGCHLD and SIGPIPE. */
+static const int FORWARDED[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTRAP, SIGABRT, SIGUSR1, SIGUSR2,   SIGALRM,  SIGTERM, SIGSTKFLT, SIGCONT,
+                                SIGTSTP, SIGTTIN, SIGTTOU, SIGURG,  SIGXCPU, SIGXFSZ, SIGVTALRM, SIGWINCH, SIGIO,   SIGPWR,    SIGSYS};
+static volatile sig_atomic_t forward_to;
+static volatile sig_atomic_t pending_signals[65];
+
+static void forward(int sig) {
+    if (forward_to > 0) kill((pid_t)forward_to, sig);
+    else pending_signals[sig] = 1;
+}
+
+/* The wait status as a shell gives it: the code, or 128+N for a death by signal N; -1 stopped. */
+static int exit_code_of(long long status) {
+    int st = (int)status;
+    if ((st & 0xff) == 0x7f) return -1;
+    if ((st & 0x7f) == 0) return (st >> 8) & 0xff;
+    return 128 + (st & 0x7f);
+}
+
+/* run's delete --force once the init has exited: false with node's error text in `why`. */
+static bool delete_after_run(const char *id, char *why, size_t whylen) {
+    struct record rec;
+    if (!store_get(id, &rec)) return true; /* deleted meanwhile: nothing to do (node's delete --force) */
+    char reason[8192], first[8400] = "";
+    if (!teardown_stopped(&rec, reason, sizeof reason, first, sizeof first)) {
+        int left = cg_pid_count(&rec);
+        if (left > 0) snprintf(why, whylen, "remove the cgroup: %s (%d process(es) still in it); container %s is kept until its cgroup can be removed (delete it again)", reason, left, id);
+        else snprintf(why, whylen, "remove the cgroup: %s; container %s is kept until its cgroup can be removed (delete it again)", reason, id);
+        return false;
+    }
+    if (*first) {
+        snprintf(why, whylen, "%s", first);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * runContainer in the foreground: create in wait mode, start, wait for the init's exit status
+ * (signals forwarded to it), delete (unless --keep), exit with its code. Before the init is
+ * released, a failure is undone and node does the whole run; after it, node's texts.
+ */
+int cmd_run(const struct create_opts *o, bool detach, bool keep) {
+    if (detach) to_node("run --detach");
+    struct sigaction sa = {.sa_handler = forward};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) sigaction(FORWARDED[i], &sa, NULL);
+    struct made m;
+    create_container(o, true, &m);
+    /* created: what follows is reported, as node's run does (its delete runs all the same) */
+    forward_to = (sig_atomic_t)m.init_pid;
+    for (int sig = 1; sig < 65; sig++) {
+        if (!pending_signals[sig]) continue;
+        pending_signals[sig] = 0;
+        kill((pid_t)m.init_pid, sig);
+    }
+    struct record rec;
+    if (!store_get(o->id, &rec)) fail("container does not exist");
+    char failure[8800] = "";
+    const char *status = live_status(&rec);
+    if (!strcmp(status, "stopped")) snprintf(failure, sizeof failure, "cannot start a container that has stopped");
+    else if (!store_transition_to_running(o->id)) snprintf(failure, sizeof failure, "cannot start an already running container");
+    int code = 0;
+    if (!*failure) {
+        release_init(&rec);
+        store_append_event("start", o->id, "{}");
+        /* exitStatus(): messages up to EXITED (PAUSEs resumed) */
+        struct shim_msg msg;
+        bool exited = false;
+        while (shim_next(&m.shim, &msg)) {
+            if (msg.type == 5) {
+                exited = true;
+                break;
+            }
+            if (msg.type == 2) shim_resume(&m.shim);
+        }
+        int shim_status = shim_reap(&m.shim);
+        if (!exited) {
+            const char *sig = WIFSIGNALED(shim_status) ? sigabbrev_np(WTERMSIG(shim_status)) : NULL;
+            if (WIFSIGNALED(shim_status))
+                snprintf(failure, sizeof failure, "polis-shim ended without a report (killed by SIG%s)", sig ? sig : "?");
+            else snprintf(failure, sizeof failure, "polis-shim ended without a report (exit status %d)", WEXITSTATUS(shim_status));
+        } else {
+            code = exit_code_of(msg.value);
+            if (code < 0) snprintf(failure, sizeof failure, "the container init stopped unexpectedly");
+        }
+    }
+    close(m.shim.sock);
+    shim_reap(&m.shim);
+    if (!keep) {
+        char why[8800];
+        if (!delete_after_run(o->id, why, sizeof why) && !*failure) snprintf(failure, sizeof failure, "%s", why);
+    }
+    for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) signal(FORWARDED[i], SIG_DFL);
+    store_close();
+    if (*failure) fail("%s", failure);
+    trace("run: native: %s", o->id);
+    return code;
 }

@@ -16,6 +16,8 @@ struct cg_plan {
     int ndirs; /* the distinct directories, in order (procsFiles(), create(), destroy()) */
     char *dirs[MAX_CGROUPS];
     char *warm; /* ownProcsFiles(hostLayout())[0] */
+    int nowns;  /* ownProcsFiles(hostLayout()): polis's own cgroup.procs, in node's order */
+    char *owns[MAX_CGROUPS];
     const char *cpuset_dir, *devices_dir;
 };
 struct devices_want { struct rule_set *set; };

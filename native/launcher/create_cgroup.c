@@ -247,16 +247,15 @@ bool cg_plan_resolve(const char *cgroups_path, const char *id, struct cg_plan *o
             out->key[n] = "unified";
             out->dir[n++] = dir;
         }
-        if (i == 0) {
-            /* ownProcsFiles(layout)[0]: where the early shim keeps the cgroup lock warm */
-            struct buf w = {0};
-            buf_str(&w, h->mountpoint);
-            buf_str(&w, "/");
-            buf_str(&w, relative_to_root(h->own, h->root));
-            buf_str(&w, "/cgroup.procs");
-            out->warm = path_resolve("/", w.p);
-            free(w.p);
-        }
+        /* ownProcsFiles(layout): the first is where the early shim keeps the cgroup lock warm */
+        struct buf w = {0};
+        buf_str(&w, h->mountpoint);
+        buf_str(&w, "/");
+        buf_str(&w, relative_to_root(h->own, h->root));
+        buf_str(&w, "/cgroup.procs");
+        out->owns[out->nowns++] = path_resolve("/", w.p);
+        free(w.p);
+        if (i == 0) out->warm = out->owns[0];
     }
     out->n = n;
     for (int i = 0; i < n; i++) {

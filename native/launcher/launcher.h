@@ -118,6 +118,8 @@ int cmd_start(const char *id);
 int cmd_pause(const char *id, bool pause);
 int cmd_delete(const char *id, bool force);
 int remove_all(const char *path);
+void release_init(const struct record *rec);
+bool teardown_stopped(const struct record *rec, char *why, size_t whylen, char *first, size_t firstlen);
 
 /* create.c: `polis create` of a plain config (the rule for hand-offs is in create.c's head) */
 struct create_opts {
@@ -125,5 +127,6 @@ struct create_opts {
     bool no_pivot, no_new_keyring, systemd_cgroup;
 };
 int cmd_create(const struct create_opts *o);
+int cmd_run(const struct create_opts *o, bool detach, bool keep);
 
 #endif

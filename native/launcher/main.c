@@ -268,23 +268,28 @@ int main(int argc, char **argv) {
     G.log_fd = 2;
 
     const char *cmd = argv[i++];
-    enum { C_STATE, C_LIST, C_KILL, C_START, C_PAUSE, C_RESUME, C_DELETE, C_CREATE, C_OTHER } c = C_OTHER;
-    static const char *const names[] = {"state", "list", "kill", "start", "pause", "resume", "delete", "create"};
-    for (int k = 0; k < 8; k++) if (!strcmp(cmd, names[k])) c = k;
+    enum { C_STATE, C_LIST, C_KILL, C_START, C_PAUSE, C_RESUME, C_DELETE, C_CREATE, C_RUN, C_OTHER } c = C_OTHER;
+    static const char *const names[] = {"state", "list", "kill", "start", "pause", "resume", "delete", "create", "run"};
+    for (int k = 0; k < 9; k++) if (!strcmp(cmd, names[k])) c = k;
     if (c == C_OTHER) handoff();
 
     /* parseCommand: this command's flags (also after the positionals), plus -h/--help */
-    struct flag opts[8];
+    struct flag opts[12];
     int nopts = 0;
     /* create: runc's flags as argv.ts takes them; any other (--image, --network ...) is node's */
-    enum { O_BUNDLE, O_CONSOLE, O_PID_FILE, O_NO_PIVOT, O_NO_KEYRING, O_PRESERVE };
-    if (c == C_CREATE) {
+    enum { O_BUNDLE, O_CONSOLE, O_PID_FILE, O_NO_PIVOT, O_NO_KEYRING, O_PRESERVE, O_DETACH, O_KEEP, O_NO_SUBREAPER };
+    if (c == C_CREATE || c == C_RUN) {
         opts[nopts++] = (struct flag){"bundle", "b", false, NULL};
         opts[nopts++] = (struct flag){"console-socket", NULL, false, NULL};
         opts[nopts++] = (struct flag){"pid-file", NULL, false, NULL};
         opts[nopts++] = (struct flag){"no-pivot", NULL, true, NULL};
         opts[nopts++] = (struct flag){"no-new-keyring", NULL, true, NULL};
         opts[nopts++] = (struct flag){"preserve-fds", NULL, false, NULL};
+    }
+    if (c == C_RUN) {
+        opts[nopts++] = (struct flag){"detach", "d", true, NULL};
+        opts[nopts++] = (struct flag){"keep", NULL, true, NULL};
+        opts[nopts++] = (struct flag){"no-subreaper", NULL, true, NULL};
     }
     if (c == C_KILL) opts[nopts++] = (struct flag){"all", "a", true, NULL};
     if (c == C_DELETE) opts[nopts++] = (struct flag){"force", "f", true, NULL};
@@ -332,7 +337,8 @@ int main(int argc, char **argv) {
     case C_PAUSE: return cmd_pause(args[0], true);
     case C_RESUME: return cmd_pause(args[0], false);
     case C_DELETE: return cmd_delete(args[0], opts[0].value != NULL);
-    case C_CREATE: {
+    case C_CREATE:
+    case C_RUN: {
         const char *pid_file = opts[O_PID_FILE].value;
         struct create_opts o = {
             .id = args[0],
@@ -344,6 +350,7 @@ int main(int argc, char **argv) {
             .preserve_fds = opts[O_PRESERVE].value,
             .systemd_cgroup = global[F_SYSTEMD].value != NULL,
         };
+        if (c == C_RUN) return cmd_run(&o, opts[O_DETACH].value != NULL, opts[O_KEEP].value != NULL);
         return cmd_create(&o);
     }
     default: handoff();

@@ -618,6 +618,15 @@ static void add_clone(struct builder *b) {
     const struct jdoc *d = b->d;
     const struct init_input *in = b->in;
     int list = jpath(d, 0, "linux.namespaces");
+    if (in->wait && in->nparent > 0) { /* addParentCgroups: the files, newline-separated */
+        struct buf files = { 0 };
+        for (int i = 0; i < in->nparent; i++) {
+            if (i) buf_str(&files, "\n");
+            buf_str(&files, in->parent_procs[i]);
+        }
+        op1(b, OP_PARENT_CGROUPS, files.p);
+        free(files.p);
+    }
     for (int i = 0; i < in->nprocs; i++) op1(b, OP_CGROUP_JOIN, in->procs[i]);
     bool joins_mount = false;
     has_namespace(d, "mount", &joins_mount);
@@ -646,7 +655,7 @@ static void add_clone(struct builder *b) {
     arg(b, "");
     arg(b, "");
     arg(b, ""); /* setgroups: runc writes "deny" only for rootless containers */
-    arg(b, "detach");
+    arg(b, in->wait ? "wait" : "detach");
     op(b, OP_SETSID);
     if (!joins_mount) op1(b, OP_FIFO_OPEN, in->fifo_path);
     if (new_net) op(b, OP_LOOPBACK_UP);
@@ -698,7 +707,7 @@ static void builder_free(struct builder *b) {
 
 int plan_init_build(sqlite3 *db, const struct init_input *in, struct buf *out, char *why, size_t whylen) {
     if (whylen) why[0] = 0;
-    if (in->ncg > PLAN_MAX_CGROUPS || in->nprocs > PLAN_MAX_CGROUPS || in->bundle[0] != '/')
+    if (in->ncg > PLAN_MAX_CGROUPS || in->nprocs > PLAN_MAX_CGROUPS || in->nparent > PLAN_MAX_CGROUPS || in->bundle[0] != '/')
         return plan_refuse(why, whylen, "input: out of range"), -1;
     struct jdoc d;
     if (!jdoc_load(db, in->config_json, &d, why, whylen)) return -1;

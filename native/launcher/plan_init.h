@@ -30,7 +30,11 @@ struct init_input {
     int nprocs;                   /* cgroup.procs files to join, in node's order */
     const char *procs[PLAN_MAX_CGROUPS];
     const char *session_keyring;  /* NULL with --no-new-keyring; else "_ses.<id>" */
-    /* detach mode only for now (create); run/wait mode later */
+    /* wait mode (a foreground `run`, added by branch ncreate): CLONE's parent stays and waits, and
+     * goes back to polis's own cgroups (PARENT_CGROUPS, ownProcsFiles in node's order) */
+    bool wait;
+    int nparent;
+    const char *parent_procs[PLAN_MAX_CGROUPS];
 };
 
 /*
