@@ -15,6 +15,7 @@
  * Hidden test hooks (test/integration/native-create-differential.test.ts):
  *   POLIS_LAUNCHER_TRACE=FILE  append one line per create: done natively, or handed off and why
  *   POLIS_CREATE_STOP_AT=STEP  SIGSTOP itself after STEP (inserted, cgroup, pid, ready)
+ *   POLIS_PLAN_DUMP_TO=FILE    write the plan bytes it sends the shim (compared with node's planInit)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -373,6 +374,11 @@ static void create_container(const struct create_opts *o, bool wait, struct made
     stop_at("cgroup");
 
     /* launchInit: the plan, then PID (recorded at once), PAUSE (no hooks: resume), READY */
+    const char *dump = getenv("POLIS_PLAN_DUMP_TO");
+    if (dump && *dump) {
+        int fd = open(dump, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0) write_fd(fd, plan.p, plan.len), close(fd);
+    }
     if (!shim_send(&m.shim, plan.p, plan.len)) undo_to_node(&m, "send the plan");
     for (;;) {
         struct shim_msg msg;

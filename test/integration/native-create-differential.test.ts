@@ -77,7 +77,7 @@ function createWith(
   env: Record<string, string>,
   id: string,
   args: string[],
-  opts: { mode?: "none" | "text" | "json"; cwd?: string; trace?: string; globals?: string[] } = {},
+  opts: { mode?: "none" | "text" | "json"; cwd?: string; trace?: string; globals?: string[]; verb?: string } = {},
 ): Outcome & { out: string } {
   const n = seq++;
   const out = join(scratch, `out-${n}`);
@@ -91,7 +91,7 @@ function createWith(
   const o = openSync(out, "w+");
   const e = openSync(err, "w+");
   try {
-    const r = spawnSync(POLIS, ["--root", root, ...globals, "create", ...args, id], {
+    const r = spawnSync(POLIS, ["--root", root, ...globals, opts.verb ?? "create", ...args, id], {
       stdio: ["ignore", o, e],
       env: fullEnv,
       cwd: opts.cwd,
@@ -493,3 +493,178 @@ function rowPid(row: Record<string, unknown> | null): number {
   // the row read when the create stopped; at "pid" and "ready" it has the init's pid
   return row && typeof row.pid === "number" ? row.pid : 0;
 }
+
+describe("native create and run: the plan sent to the shim is node's, byte for byte", () => {
+  it("detach (create) and wait (run) mode", async () => {
+    const { parseSpec } = await import("../../src/spec/load.js");
+    const { planInit } = await import("../../src/container/launch.js");
+    const { cgroupManager } = await import("../../src/cgroups/index.js");
+    const b = bundleOf((c) => (c.process.args = ["true"]));
+    for (const [verb, mode] of [
+      ["create", "detach"],
+      ["run", "wait"],
+    ] as const) {
+      const id = uniqueId(`ncplan-${verb}`);
+      const dump = join(scratch, `plan-${id}`);
+      const env: Record<string, string | undefined> = { ...process.env, ...NATIVE, POLIS_PLAN_DUMP_TO: dump };
+      delete env.NODE_EXTRA_CA_CERTS;
+      const r = spawnSync(POLIS, ["--root", root, verb, "--bundle", b, id], { stdio: "ignore", env, timeout: 30_000 });
+      expect(r.status).toBe(0);
+      made.push(id);
+      const spec = parseSpec(readFileSync(join(b, "config.json"), "utf8"));
+      const cgroup = cgroupManager({ cgroupsPath: spec.linux?.cgroupsPath, id });
+      const rec = {
+        id,
+        bundle: b,
+        rootfs: join(b, "rootfs"),
+        stateDir: join(root, "containers", id),
+        sessionKeyring: `_ses.${id}`,
+      } as never;
+      const o = { id, bundle: b, noPivot: false, noNewKeyring: false, preserveFds: 0 } as never;
+      const g = { root, logFormat: "text", debug: false, systemdCgroup: false } as never;
+      const plan = await planInit({ g, o, spec, rec, cgroup, mode });
+      expect(readFileSync(dump).equals(plan.encode()), `${verb}: plan bytes`).toBe(true);
+      if (verb === "create") polisOk(root, ["delete", "--force", id], { env: NODE });
+    }
+  });
+});
+
+describe("native run in the foreground: twins with node's", () => {
+  /** `run` on both paths: exit code, output (the container's too), log, events; nothing left. */
+  function runTwins(edit: (c: Config) => void, expectCode: number, handedOff?: RegExp): void {
+    const flags: string[] = [];
+    const b = bundleOf(edit);
+    const a = uniqueId("nrn");
+    const x = uniqueId("nrx");
+    const trace = join(scratch, `trace-${seq}`);
+    const run = (env: Record<string, string>, id: string, mode: "text" | "json", withTrace?: string) => {
+      const n = seq++;
+      const out = join(scratch, `run-out-${n}`);
+      const err = join(scratch, `run-err-${n}`);
+      const log = join(scratch, `run-log-${n}`);
+      const fullEnv: Record<string, string | undefined> = { ...process.env, ...env };
+      delete fullEnv.NODE_EXTRA_CA_CERTS;
+      if (withTrace) fullEnv.POLIS_LAUNCHER_TRACE = withTrace;
+      const o = openSync(out, "w+");
+      const e = openSync(err, "w+");
+      try {
+        const r = spawnSync(POLIS, ["--root", root, "--log", log, "--log-format", mode, "run", ...flags, "--bundle", b, id], {
+          stdio: ["ignore", o, e],
+          env: fullEnv,
+          timeout: 30_000,
+        });
+        made.push(id);
+        return {
+          code: r.status,
+          stdout: swap(readFileSync(out, "utf8"), x, a),
+          stderr: swap(readFileSync(err, "utf8").replace(TIME, "<time>"), x, a),
+          log: swap(readFileSync(log, "utf8").replace(TIME, "<time>"), x, a),
+        };
+      } finally {
+        closeSync(o);
+        closeSync(e);
+      }
+    };
+    for (const mode of ["text", "json"] as const) {
+      const viaNode = run(NODE, a, mode);
+      const viaNative = run(handedOff ? LAUNCHER : NATIVE, x, mode, trace);
+      if (handedOff) expect(readFileSync(trace, "utf8")).toMatch(handedOff);
+      else expect(readFileSync(trace, "utf8")).toBe(`run: native: ${x}\n`);
+      rmSync(trace);
+      expect(viaNative).toEqual(viaNode);
+      expect(viaNode.code).toBe(expectCode);
+      expect(eventsOf(x, a)).toEqual(eventsOf(a, a));
+      if (!handedOff)
+        expect(eventsOf(a, a).map((e: any) => e.action)).toEqual(
+        mode === "text" ? ["create", "start", "delete"] : ["create", "start", "delete", "create", "start", "delete"],
+      );
+      for (const id of [a, x]) {
+        expect(rowOrNull(id)).toBeNull();
+        expect(existsSync(join(root, "containers", id))).toBe(false);
+        expect(cgroupDirsNamed(id)).toEqual([]);
+      }
+    }
+  }
+
+  it("exit codes, the container's output, events; nothing left", () => {
+    runTwins((c) => (c.process.args = REPORT), 0);
+    runTwins((c) => (c.process.args = ["sh", "-c", "echo out; echo err >&2; exit 3"]), 3);
+    // a death by signal: 128+N (without a pid namespace the shell is not its namespace's init)
+    runTwins((c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "pid");
+      c.process.args = ["sh", "-c", "echo dying; kill -9 $$"];
+    }, 137);
+    // the shim fails to find the binary: undone, then node's run reports it
+    runTwins((c) => (c.process.args = ["/no/such/binary"]), 1, /^create: undone, then node: polis-shim reported/);
+  });
+
+  it("forwards the signals polis gets to the container's process", async () => {
+    const b = bundleOf((c) => (c.process.args = ["sh", "-c", 'trap "echo got TERM; exit 7" TERM; echo ready; sleep 100 & wait']));
+    for (const env of [NODE, NATIVE]) {
+      const id = uniqueId("nrsig");
+      made.push(id);
+      const out = join(scratch, `sig-${id}`);
+      const fd = openSync(out, "w+");
+      const fullEnv: Record<string, string | undefined> = { ...process.env, ...env };
+      delete fullEnv.NODE_EXTRA_CA_CERTS;
+      const child = spawn(POLIS, ["--root", root, "run", "--bundle", b, id], { stdio: ["ignore", fd, "inherit"], env: fullEnv });
+      closeSync(fd);
+      await waitFor(() => readFileSync(out, "utf8").includes("ready"), 15_000);
+      const code = new Promise((r) => child.once("exit", (c) => r(c)));
+      child.kill("SIGTERM");
+      expect(await code).toBe(7);
+      expect(readFileSync(out, "utf8")).toBe("ready\ngot TERM\n");
+      expect(rowOrNull(id)).toBeNull();
+      expect(cgroupDirsNamed(id)).toEqual([]);
+    }
+  });
+
+  it("hands off what it does not do (before any change) and a failure after one (all undone)", () => {
+    const cases: [(c: Config) => void, string[], string][] = [
+      [(c) => (c.process.args = ["true"]), ["--detach"], "run --detach"],
+      [(c) => (c.process.terminal = true), [], "process.terminal"],
+      [(c) => (c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "mount")), [], "mount namespace"],
+      [(c) => (c.process.args = ["true"]), ["--keep", "--rm"], ""],
+    ];
+    for (const [edit, flags, why] of cases) {
+      const b = bundleOf(edit);
+      const a = uniqueId("nrn");
+      const x = uniqueId("nrx");
+      const trace = join(scratch, `trace-${seq}`);
+      const viaNode = createWith(NODE, a, ["--bundle", b, ...flags], { mode: "json", verb: "run" });
+      const viaLauncher = createWith(LAUNCHER, x, ["--bundle", b, ...flags], { mode: "json", verb: "run", trace });
+      if (why) expect(readFileSync(trace, "utf8")).toContain(why);
+      else expect(existsSync(trace)).toBe(false); // a flag the launcher does not know: node at once
+      const { out: _o1, ...n } = viaNode;
+      const { out: _o2, ...l } = viaLauncher;
+      expect({ ...l, stderr: swap(l.stderr, x, a), log: l.log && swap(l.log, x, a) }).toEqual(n);
+      for (const id of [a, x]) polis(root, ["delete", "--force", id], { env: NODE });
+    }
+    // the device rule a parent denies: undone, then node's run fails with its own error
+    const devices = hierarchyMounts().find((m) => m.endsWith("/devices"));
+    if (!devices) return;
+    const parent = `${TEST_CGROUP_PARENT}/nrun-deny-${RUN}`;
+    const dir = join(devices, parent);
+    spawnSync("mkdir", ["-p", dir]);
+    writeFileSync(join(dir, "devices.deny"), "c 1:3 rwm");
+    try {
+      const a = uniqueId("nrn");
+      const x = uniqueId("nrx");
+      const trace = join(scratch, `trace-${seq}`);
+      const bFor = (id: string) => bundleOf((c) => (c.linux.cgroupsPath = `${parent}/${id}`));
+      const viaNode = createWith(NODE, a, ["--bundle", bFor(a)], { mode: "text", verb: "run" });
+      const viaLauncher = createWith(LAUNCHER, x, ["--bundle", bFor(x)], { mode: "text", verb: "run", trace });
+      expect(readFileSync(trace, "utf8")).toMatch(/^create: undone, then node: linux.resources.devices: /);
+      expect(viaNode.code).toBe(1);
+      const { out: _o1, ...n } = viaNode;
+      const { out: _o2, ...l } = viaLauncher;
+      expect({ ...l, stderr: swap(l.stderr, x, a), log: l.log && swap(l.log, x, a) }).toEqual(n);
+      for (const id of [a, x]) {
+        expect(rowOrNull(id)).toBeNull();
+        expect(cgroupDirsNamed(id)).toEqual([]);
+      }
+    } finally {
+      for (const d of cgroupDirsNamed(`nrun-deny-${RUN}`)) rmdirSync(d);
+    }
+  });
+});
