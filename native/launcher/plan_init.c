@@ -75,10 +75,16 @@ static void argf(struct builder *b, const char *fmt, ...) {
     arg(b, tmp);
 }
 
-/* String(n) of an integer below 2^53 (plan_check.c keeps them there): -0 prints as "0". */
+/* String(n) of an integer below 2^53 (plan_check.c keeps them there), and BigInt(n) of any
+ * integral double: exact digits, and -0 prints as "0". */
+static const char *int_text(char out[32], double v) {
+    snprintf(out, 32, "%.0f", v == 0 ? 0.0 : v);
+    return out;
+}
+
 static void arg_int(struct builder *b, double v) {
-    if (v == 0) arg(b, "0");
-    else argf(b, "%.0f", v);
+    char text[32];
+    arg(b, int_text(text, v));
 }
 
 static void arg_mask(struct builder *b, uint64_t mask) { argf(b, "0x%llx", (unsigned long long)mask); }
@@ -528,7 +534,7 @@ static uint64_t cap_bits(const struct jdoc *d, int list) {
 /* rlimitValue: "-1" (infinity) from 2^64-1 up, which a double reads as 2^64. */
 static void arg_rlimit(struct builder *b, double v) {
     if (v >= 18446744073709551616.0) arg(b, "-1");
-    else argf(b, "%.0f", v);
+    else arg_int(b, v);
 }
 
 /* addProcessOps (no ioPriority, scheduler, personality or seccomp here) */
@@ -558,7 +564,10 @@ static void add_process_ops(struct builder *b, int proc) {
     arg_int(b, num_or(d, user, "gid", 0));
     struct buf groups = { 0 };
     buf_add(&groups, "", 0);
-    JFOR(d, jget(d, user, "additionalGids"), g) buf_fmt(&groups, "%s%.0f", groups.len ? "," : "", jnum(d, g));
+    JFOR(d, jget(d, user, "additionalGids"), g) {
+        char text[32];
+        buf_fmt(&groups, "%s%s", groups.len ? "," : "", int_text(text, jnum(d, g)));
+    }
     arg(b, groups.p);
     free(groups.p);
     int umask = jget(d, user, "umask");
