@@ -108,8 +108,30 @@ static const struct field DEVICE_RULE[] = {
     { "access", STRING, false, NULL, 0, 0 },
     { 0 },
 };
+/* The plan never depends on resources: these are accepted as far as the schema goes, for the
+ * configs containerd writes (ctr run: cpu.shares 1024; a CRI sandbox: cpu.shares 2). Whether the
+ * cgroup side can apply them natively is the caller's decision (create.c checks its own list). */
+static const struct field CPU[] = {
+    { "shares", INTEGER, false, NULL, UINT64 },
+    { "quota", INTEGER, false, NULL, INT64 },
+    { "period", INTEGER, false, NULL, UINT64 },
+    { 0 },
+};
+static const struct field MEMORY[] = {
+    { "limit", INTEGER, false, NULL, INT64 },
+    { "reservation", INTEGER, false, NULL, INT64 },
+    { "swap", INTEGER, false, NULL, INT64 },
+    { 0 },
+};
+static const struct field PIDS[] = {
+    { "limit", INTEGER, true, NULL, INT64 },
+    { 0 },
+};
 static const struct field RESOURCES[] = {
     { "devices", OBJECTS, false, DEVICE_RULE, 0, 0 },
+    { "cpu", OBJECT, false, CPU, 0, 0 },
+    { "memory", OBJECT, false, MEMORY, 0, 0 },
+    { "pids", OBJECT, false, PIDS, 0, 0 },
     { 0 },
 };
 static const struct field LINUX[] = {

@@ -183,6 +183,7 @@ const SAME: [string, () => Config, Partial<PlanInput>?][] = [
     { path: "/dev/ptmx", type: "c", major: 5, minor: 2 },
     { path: "/other/u", type: "u", major: -1, minor: 0 },
   ]))],
+  ["cpu, memory and pids resources", edit(bench, (c) => Object.assign(c.linux.resources, { cpu: { shares: 1024, quota: -1, period: 100000 }, memory: { limit: 1 << 30, reservation: 1, swap: -1 }, pids: { limit: 10 } }))],
   ["device rules", edit(bench, (c) => (c.linux.resources = { devices: [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 3, access: "rw" }] }))],
   ["no resources", edit(bench, (c) => delete c.linux.resources)],
   ["cgroupsPath", edit(bench, (c) => (c.linux.cgroupsPath = "/polis/t"))],
@@ -211,6 +212,14 @@ const SAME: [string, () => Config, Partial<PlanInput>?][] = [
   ["no mounts", edit(bench, (c) => delete c.mounts)],
   ["sparse linux", edit(bench, (c) => ((c.linux = { namespaces: [{ type: "mount" }] }), delete c.hostname))],
 ];
+
+/** Configs real clients wrote (test/fixtures/native-plan/README.md), bind sources in the bundle. */
+const FIXTURES = ["ctr-run.json", "ctr-run-env-cwd-mount-net-host.json", "cri-sandbox.json", "cri-container.json"];
+const fixture = (name: string) => () =>
+  JSON.parse(readFileSync(join(REPO, "test", "fixtures", "native-plan", name), "utf8").replaceAll("@BUNDLE@", bundle)) as Config;
+for (const name of FIXTURES) {
+  SAME.push([name, fixture(name)], [`${name}, cgroup v2`, fixture(name), { cgroupPaths: V2_CGROUPS }]);
+}
 
 /** The bench config as text, rewritten: number spellings and escapes JSON.parse reads alike. */
 const benchText = (f: (t: string) => string) => () => f(JSON.stringify(bench(), null, 1));
@@ -276,9 +285,11 @@ const REFUSED: [string, Edit][] = [
   ["a time namespace", (c) => c.linux.namespaces.push({ type: "time" })],
   ["linux.timeOffsets", (c) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = { monotonic: { secs: 1 } }))],
   ["linux.rootfsPropagation", (c) => (c.linux.rootfsPropagation = "rprivate")],
-  ["linux.resources.memory", (c) => (c.linux.resources.memory = { limit: 1 << 30 })],
-  ["linux.resources.cpu", (c) => (c.linux.resources.cpu = { shares: 2 })],
-  ["linux.resources.pids", (c) => (c.linux.resources.pids = { limit: 10 })],
+  ["linux.resources.cpu.cpus", (c) => (c.linux.resources.cpu = { cpus: "0" })],
+  ["linux.resources.memory.swappiness", (c) => (c.linux.resources.memory = { swappiness: 10 })],
+  ["linux.resources.blockIO", (c) => (c.linux.resources.blockIO = { weight: 10 })],
+  ["linux.resources.hugepageLimits", (c) => (c.linux.resources.hugepageLimits = [])],
+  ["linux.resources.unified", (c) => (c.linux.resources.unified = {})],
   ["linux.intelRdt", (c) => (c.linux.intelRdt = { closID: "x" })],
   ["linux.personality", (c) => (c.linux.personality = { domain: "LINUX" })],
   ["linux.netDevices", (c) => (c.linux.netDevices = {})],
@@ -366,6 +377,9 @@ const REJECTED: [string, Edit][] = [
   ["an annotation that is no string", (c) => (c.annotations = { a: 1 })],
   ["a mount type that is no string", (c) => c.mounts.push({ destination: "/d", type: 5 })],
   ["cgroupsPath not a string", (c) => (c.linux.cgroupsPath = 5)],
+  ["pids without a limit", (c) => (c.linux.resources.pids = {})],
+  ["cpu.shares negative", (c) => (c.linux.resources.cpu = { shares: -2 })],
+  ["memory.limit a string", (c) => (c.linux.resources.memory = { limit: "1G" })],
 ];
 
 describe("native init plan", () => {
@@ -379,6 +393,8 @@ describe("native init plan", () => {
     symlinkSync(join(bundle, "data"), join(bundle, "link-to-data"));
     writeFileSync(join(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\nodd:x::1:::\n");
     writeFileSync(join(bundle, "passwd"), "root:x:0:0::/bound-root:/bin/sh\n");
+    for (const f of ["hostname", "hosts", "resolv.conf"]) writeFileSync(join(bundle, f), "");
+    mkdirSync(join(bundle, "shm"));
     const { cflags, ldflags } = launcherFlags();
     dumper = join(work, "plan-dump");
     const sqlite = join(REPO, "node_modules", "better-sqlite3", "deps", "sqlite3");
