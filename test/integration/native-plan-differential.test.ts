@@ -382,6 +382,89 @@ const REJECTED: [string, Edit][] = [
   ["memory.limit a string", (c) => (c.linux.resources.memory = { limit: "1G" })],
 ];
 
+/** A small seeded generator (mulberry32): the random corpus is the same on every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A config built from pools of values for each field: valid ones, edge cases and mistakes. */
+function randomConfig(r: () => number): { config: Config; input: Partial<PlanInput> } {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const some = <T>(xs: readonly T[], max = xs.length): T[] => Array.from({ length: Math.floor(r() * (max + 1)) }, () => pick(xs));
+  // Half the configs change few fields, so that enough of them are valid to compare bytes.
+  const scale = r() < 0.5 ? 0.3 : 1;
+  const maybe = (p = 0.5) => r() < p * scale;
+  const c = bench();
+  const p = c.process;
+  if (maybe(0.3)) p.user = { uid: pick([0, 1000, 65534, 4294967295, 1.5, -1, "0"]), gid: pick([0, 5, 1e3]), ...(maybe() ? { additionalGids: some([0, 1, 27, 4294967295, -0], 3) } : {}), ...(maybe(0.3) ? { umask: pick([0, 18, 63, 511, -1]) } : {}) };
+  if (maybe(0.2)) p.cwd = pick(["/tmp", "/a/../b/", "//", "rel", "", "/work"]);
+  if (maybe(0.4)) p.env = some(["PATH=/bin", "PATH=", "HOME=", "HOME=/h", "A=1", "B=x=y", "=x", "NOEQ", "TERM=xterm", "é=ü"], 4);
+  if (maybe(0.1)) p.args = pick([[], ["a", "b c"], ["/bin/sh", "-c", "true"], [1]]);
+  if (maybe(0.3)) {
+    const caps = ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN", "CAP_NET_RAW", "CAP_CHECKPOINT_RESTORE", "CAP_NOPE"];
+    p.capabilities = maybe(0.2) ? {} : Object.fromEntries(some(["bounding", "effective", "inheritable", "permitted", "ambient"], 5).map((k) => [k, some(caps, 3)]));
+  }
+  if (maybe(0.3)) p.rlimits = some([
+    { type: "RLIMIT_NOFILE", soft: 1024, hard: 4096 },
+    { type: "RLIMIT_CORE", soft: 0, hard: 18446744073709551615 },
+    { type: "RLIMIT_NPROC", soft: 9007199254740993, hard: 1e19 },
+    { type: "RLIMIT_AS", soft: 2, hard: 1 },
+    { type: "RLIMIT_NOPE", soft: 1, hard: 1 },
+    { type: "RLIMIT_STACK", soft: 1.5, hard: 2 },
+  ], 3);
+  if (maybe(0.2)) p.oomScoreAdj = pick([0, -1000, 1000, 1001, 2.5, -17]);
+  if (maybe(0.2)) p.noNewPrivileges = pick([false, true, "yes"]);
+  if (maybe(0.1)) p.terminal = pick([true, false, null]);
+  if (maybe(0.2)) c.hostname = pick(["", "h", 5, undefined]);
+  if (maybe(0.2)) c.domainname = pick(["", "example.org"]);
+  if (maybe(0.2)) c.root.readonly = pick([false, true, 1]);
+  if (maybe(0.3)) {
+    const types = ["pid", "network", "ipc", "uts", "mount", "cgroup", "user", "time", "nope"];
+    c.linux.namespaces = some(types, 6).map((type) => (maybe(0.3) ? { type, path: pick([`/proc/1/ns/${type}`, "", "rel"]) } : { type }));
+  }
+  if (maybe(0.4)) {
+    const options = ["ro", "rw", "nosuid", "nodev", "noexec", "rbind", "bind", "rprivate", "rslave", "shared", "rro", "rnoatime", "relatime", "mode=700", "size=1m", "", "idmap", "tmpcopyup"];
+    const mounts: Config[] = [
+      { destination: "/data", type: "bind", source: "data" },
+      { destination: "/file", type: "none", source: join(bundle, "passwd") },
+      { destination: "/etc/passwd", source: "passwd", options: ["bind"] },
+      { destination: "/tmp", type: "tmpfs" },
+      { destination: "/run/x/", type: "tmpfs", source: "tmpfs" },
+      { destination: "/dev", type: "tmpfs" },
+      { destination: "/sys/fs/cgroup", type: "cgroup" },
+      { destination: "/cg", type: "cgroup2" },
+      { destination: "/m", type: "mqueue", source: "mqueue" },
+      { destination: "/gone", type: "bind", source: "missing" },
+      { destination: "rel", type: "tmpfs" },
+      { destination: "/x" },
+    ];
+    for (const m of some(mounts, 3)) c.mounts.push(maybe() ? { ...m, options: some(options, 4) } : { ...m });
+  }
+  if (maybe(0.2)) c.linux.devices = some([
+    { path: "/dev/fuse", type: "c", major: 10, minor: 229 },
+    { path: "/dev/null", type: "c", major: 1, minor: 3, fileMode: 384 },
+    { path: "/dev/x/", type: "b", major: 7, minor: 0, uid: 1, gid: 2 },
+    { path: "/dev/p", type: "p" },
+    { path: "/dev/q", type: "c", major: 1 },
+    { path: "dev/r", type: "c", major: 1, minor: 1 },
+    { path: "/dev/ptmx", type: "c", major: 5, minor: 2 },
+  ], 3);
+  if (maybe(0.2)) c.linux.sysctl = Object.fromEntries(some([["net.ipv4.ip_forward", "1"], ["kernel.shmmax", "1"], ["kernel.hostname", pick(["runc", "other"])], ["kernel.panic", "1"], ["fs.mqueue.msg_max", "5"], ["net..x", "1"]] as const, 2));
+  if (maybe(0.2)) c.linux.maskedPaths = some(["/proc/kcore", "/sys/firmware", "rel"], 2);
+  if (maybe(0.2)) c.linux.readonlyPaths = some(["/proc/sys", "rel"], 2);
+  if (maybe(0.2)) c.linux.resources = pick([{}, { devices: [] }, { cpu: { shares: 2 } }, { memory: { limit: -1 } }, { pids: {} }, { devices: [{ allow: true, access: "rwx" }] }, { blockIO: {} }]);
+  if (maybe(0.05)) Object.assign(c, pick([{ hooks: {} }, { vendor: 1 }, { linux: { ...c.linux, seccomp: { defaultAction: "SCMP_ACT_ALLOW" } } }]));
+  const input: Partial<PlanInput> = { cgroupPaths: pick([V1_CGROUPS, V2_CGROUPS, []]), noPivot: maybe(0.2), keyring: maybe(0.8) ? "_ses.t" : undefined };
+  return { config: c, input };
+}
+
 describe("native init plan", () => {
   beforeAll(() => {
     work = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "plan-"));
@@ -411,6 +494,33 @@ describe("native init plan", () => {
     const { plan, why } = nativePlan(text, inp);
     expect(why).toBe("");
     expect(plan!.equals(expected)).toBe(true);
+  });
+
+  it("a random corpus: node's rejections refused, everything accepted byte for byte", async () => {
+    const r = seeded(Number(process.env.PLAN_SEED ?? 13));
+    let accepted = 0;
+    let rejected = 0;
+    const count = Number(process.env.PLAN_COUNT ?? 400);
+    for (let i = 0; i < count; i++) {
+      const { config, input: extra } = randomConfig(r);
+      const inp = input(extra);
+      const text = JSON.stringify(config);
+      const expected = await nodePlan(text, inp);
+      const { plan, why } = nativePlan(text, inp);
+      if (expected instanceof Error) {
+        rejected++;
+        expect(plan, `case ${i}: node rejects it (${expected.message}), the native builder accepted it: ${text}`).toBeNull();
+      } else if (plan) {
+        accepted++;
+        expect(plan.equals(expected), `case ${i}: different bytes for ${text}`).toBe(true);
+      } else {
+        expect(why).toMatch(/^refused: /);
+      }
+    }
+    if (process.env.PLAN_COUNT) console.log({ accepted, rejected, count });
+    // The corpus must exercise both sides, or the test could pass by refusing everything.
+    expect(accepted).toBeGreaterThan(count / 10);
+    expect(rejected).toBeGreaterThan(count / 10);
   });
 
   it.each(SAME_TEXT)("%s: the same bytes as node", async (_name, text) => {
