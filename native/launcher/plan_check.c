@@ -73,8 +73,14 @@ static const struct field RLIMIT[] = {
     { "hard", INTEGER, true, NULL, UINT64 },
     { 0 },
 };
+static const struct field CONSOLE_SIZE[] = {
+    { "height", INTEGER, true, NULL, UINT64 },
+    { "width", INTEGER, true, NULL, UINT64 },
+    { 0 },
+};
 static const struct field PROCESS[] = {
     { "terminal", BOOL, false, NULL, 0, 0 },
+    { "consoleSize", OBJECT, false, CONSOLE_SIZE, 0, 0 },
     { "user", OBJECT, false, USER, 0, 0 },
     { "args", STRINGS, false, NULL, 0, 0 },
     { "env", STRINGS, false, NULL, 0, 0 },
@@ -280,8 +286,20 @@ static bool check_rlimits(struct checker *c, int list) {
     return true;
 }
 
+/* terminal.ts checkTerminal for create/run: a detached terminal needs a console socket, and a
+ * console socket is only for a detached terminal. */
+static bool check_terminal(struct checker *c, bool terminal, const struct init_input *in) {
+    if (terminal && !in->console_socket && !in->wait_mode) return REFUSE(c, "process.terminal: no console socket");
+    if (in->console_socket && (!terminal || in->wait_mode)) return REFUSE(c, "--console-socket: not for this process");
+    int size = jpath(c->d, 0, "process.consoleSize");
+    JFOR(c->d, size, n) {
+        if (jnum(c->d, n) > 9007199254740992.0) return REFUSE(c, "process.consoleSize: too large");
+    }
+    return true;
+}
+
 /* semantic.ts checkProcessSemantics, checkTerminal, and checkInput's "process is required". */
-static bool check_process(struct checker *c) {
+static bool check_process(struct checker *c, const struct init_input *in) {
     const struct jdoc *d = c->d;
     int p = jget(d, 0, "process");
     if (p < 0) return REFUSE(c, "process: missing");
@@ -291,7 +309,7 @@ static bool check_process(struct checker *c) {
         const char *s = jtext(d, e);
         if (!strchr(s, '=') || s[0] == '=') return REFUSE(c, "process.env: not NAME=value");
     }
-    if (jtrue(d, jget(d, p, "terminal"))) return REFUSE(c, "process.terminal: a terminal");
+    if (!check_terminal(c, jtrue(d, jget(d, p, "terminal")), in)) return false;
     int oom = jget(d, p, "oomScoreAdj");
     if (oom >= 0 && (jnum(d, oom) < -1000 || jnum(d, oom) > 1000)) return REFUSE(c, "process.oomScoreAdj: range");
     return check_capabilities(c, jget(d, p, "capabilities")) && check_rlimits(c, jget(d, p, "rlimits"));
@@ -395,11 +413,11 @@ static bool check_linux(struct checker *c) {
     return check_devices(c) && check_device_rules(c) && check_sysctl(c);
 }
 
-bool plan_check(const struct jdoc *d, char *why, size_t whylen) {
+bool plan_check(const struct jdoc *d, const struct init_input *in, char *why, size_t whylen) {
     struct checker c = { d, why, whylen };
     if (!check_members(&c, 0, FIELDS, "")) return false;
     const char *root = jtext(d, jpath(d, 0, "root.path"));
     if (!root || !root[0]) return REFUSE(&c, "root.path: missing or empty");
-    return check_namespaces(&c, jpath(d, 0, "linux.namespaces")) && check_process(&c) && check_mounts(&c) &&
+    return check_namespaces(&c, jpath(d, 0, "linux.namespaces")) && check_process(&c, in) && check_mounts(&c) &&
            check_linux(&c);
 }

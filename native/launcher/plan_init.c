@@ -1,5 +1,5 @@
 /*
- * The init plan of a detached `polis create`, op for op as src/container/plan-init.ts builds it
+ * The init plan of `polis create` (and of a foreground `run`: wait mode), op for op as src/container/plan-init.ts builds it
  * (and src/container/launch.ts planInit around it), for the configs plan_check.c lets through.
  * Each function below names the TypeScript function it mirrors; keep the two in step (the
  * differential test compares their bytes).
@@ -36,6 +36,7 @@ struct builder {
     const char **env; /* process.env as the init gets it (HOME added when missing) */
     int nenv;
     char *home;
+    bool terminal; /* a console is set up: through the console socket, or proxied (wait mode) */
     struct deferred *deferred;
     int ndeferred;
     char *why;
@@ -495,6 +496,19 @@ static bool add_rootfs(struct builder *b) {
     return true;
 }
 
+/* addConsole: a terminal sized from process.consoleSize (0: the default), given to the process's
+ * user (-1 for root: leave it), its group left to devpts. */
+static void add_console(struct builder *b) {
+    const struct jdoc *d = b->d;
+    int proc = jget(d, 0, "process");
+    int size = jget(d, proc, "consoleSize");
+    double uid = num_or(d, jget(d, proc, "user"), "uid", 0);
+    op(b, OP_CONSOLE);
+    arg_int(b, num_or(d, size, "height", 0));
+    arg_int(b, num_or(d, size, "width", 0));
+    arg_int(b, uid == 0 ? -1 : uid);
+}
+
 /* addFinishRootfs */
 static void add_finish_rootfs(struct builder *b) {
     const struct jdoc *d = b->d;
@@ -503,6 +517,7 @@ static void add_finish_rootfs(struct builder *b) {
     if (jlen(d, masked)) op1(b, OP_MASK_SOURCE, "/dev/null");
     op1(b, b->in->no_pivot ? OP_MOVE_ROOT : OP_PIVOT_ROOT, b->in->rootfs);
     if (strcmp(cwd, "/")) mkdirs_op(b, cwd, "/", "dir"); /* runc creates a missing cwd */
+    if (b->terminal) add_console(b);
     for (int i = 0; i < b->ndeferred; i++) {
         unsigned flags = b->deferred[i].flags | MS_REMOUNT | MS_BIND | MS_RDONLY;
         mount_op(b, OP_MOUNT, "", b->deferred[i].dest, "", flags, "", "/");
@@ -627,7 +642,15 @@ static void add_clone(struct builder *b) {
     const struct jdoc *d = b->d;
     const struct init_input *in = b->in;
     int list = jpath(d, 0, "linux.namespaces");
+    if (in->wait_mode && in->nparent > 0) { /* addParentCgroups: where the waiting shim goes back to */
+        struct buf files = { 0 };
+        for (int i = 0; i < in->nparent; i++) buf_fmt(&files, "%s%s", i ? "\n" : "", in->parent_procs[i]);
+        op1(b, OP_PARENT_CGROUPS, files.p);
+        free(files.p);
+    }
     for (int i = 0; i < in->nprocs; i++) op1(b, OP_CGROUP_JOIN, in->procs[i]);
+    if (b->terminal && in->console_socket) op1(b, OP_CONSOLE_SOCKET, in->console_socket);
+    else if (b->terminal) op(b, OP_CONSOLE_PAIR);
     bool joins_mount = false;
     has_namespace(d, "mount", &joins_mount);
     /* the fifo is a host path: open it before joining another mount namespace would hide it */
@@ -655,7 +678,7 @@ static void add_clone(struct builder *b) {
     arg(b, "");
     arg(b, "");
     arg(b, ""); /* setgroups: runc writes "deny" only for rootless containers */
-    arg(b, "detach");
+    arg(b, in->wait_mode ? "wait" : "detach");
     op(b, OP_SETSID);
     if (!joins_mount) op1(b, OP_FIFO_OPEN, in->fifo_path);
     if (new_net) op(b, OP_LOOPBACK_UP);
@@ -675,6 +698,7 @@ static bool build(struct builder *b) {
     int proc = jget(d, 0, "process");
     int args = jget(d, proc, "args");
     if (!init_env(b, proc)) return false;
+    b->terminal = jtrue(d, jget(d, proc, "terminal")) && (b->in->console_socket || b->in->wait_mode);
     b->deferred = calloc((size_t)jlen(d, jget(d, 0, "mounts")) + 1, sizeof *b->deferred);
     if (!b->deferred) die("out of memory");
     op(b, OP_MKFIFO); /* prepended by planInit: the exec fifo, mode 0622 whatever the umask */
@@ -707,12 +731,13 @@ static void builder_free(struct builder *b) {
 
 int plan_init_build(sqlite3 *db, const struct init_input *in, struct buf *out, char *why, size_t whylen) {
     if (whylen) why[0] = 0;
-    if (in->ncg > PLAN_MAX_CGROUPS || in->nprocs > PLAN_MAX_CGROUPS || in->bundle[0] != '/')
+    if (in->ncg > PLAN_MAX_CGROUPS || in->nprocs > PLAN_MAX_CGROUPS || in->nparent > PLAN_MAX_CGROUPS ||
+        in->bundle[0] != '/')
         return plan_refuse(why, whylen, "input: out of range"), -1;
     struct jdoc d;
     if (!jdoc_load(db, in->config_json, &d, why, whylen)) return -1;
     struct builder b = { .d = &d, .in = in, .out = out, .why = why, .whylen = whylen };
-    bool ok = plan_check(&d, why, whylen) && build(&b);
+    bool ok = plan_check(&d, in, why, whylen) && build(&b);
     builder_free(&b);
     jdoc_free(&d);
     return ok ? 0 : -1;

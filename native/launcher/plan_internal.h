@@ -12,7 +12,7 @@
 bool plan_refuse(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* plan_check.c: is this a config the builder handles, and one node accepts? */
-bool plan_check(const struct jdoc *d, char *why, size_t whylen);
+bool plan_check(const struct jdoc *d, const struct init_input *in, char *why, size_t whylen);
 
 /* plan_names.c: src/spec/names.ts's tables (-1: unknown name) */
 int cap_number(const char *name);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultSpec } from "../../src/spec/default.js";
+import { hostLayout, ownProcsFiles } from "../../src/cgroups/index.js";
 import { nodePlan, type PlanInput } from "../helpers/node-plan.js";
 
 const REPO = join(__dirname, "..", "..");
@@ -66,6 +67,11 @@ function nativePlan(text: string | Buffer, inp: PlanInput): { plan: Buffer | nul
   if (inp.keyring) args.push("--keyring", inp.keyring);
   for (const [k, d] of inp.cgroupPaths) args.push("--cg", `${k}=${d}`);
   for (const p of inp.procs) args.push("--procs", p);
+  if (inp.consoleSocket) args.push("--console-socket", inp.consoleSocket);
+  if (inp.mode === "wait") {
+    args.push("--wait");
+    for (const p of ownProcsFiles(hostLayout())) args.push("--parent", p);
+  }
   const r = spawnSync(dumper, args, { encoding: "buffer" });
   if (r.status === 2) return { plan: null, why: r.stderr.toString() };
   if (r.status !== 0) throw new Error(`plan-dump failed (${r.status ?? r.signal}): ${r.stderr.toString()}`);
@@ -134,6 +140,13 @@ const SAME: [string, () => Config, Partial<PlanInput>?][] = [
   ["bench bundle, --no-pivot", bench, { noPivot: true }],
   ["bench bundle, --no-new-keyring", bench, { keyring: undefined }],
   ["bench bundle, no cgroups", bench, { cgroupPaths: [], procs: [] }],
+  ["bench bundle, foreground run", bench, { mode: "wait" }],
+  ["bench bundle, foreground run, cgroup v2", bench, { mode: "wait", cgroupPaths: V2_CGROUPS }],
+  ["terminal with a console socket", edit(bench, (c) => (c.process.terminal = true)), { consoleSocket: "/run/x/console.sock" }],
+  ["terminal with a console socket and a size, as a user", edit(bench, (c) => ((c.process.terminal = true), (c.process.consoleSize = { height: 24, width: 80 }), (c.process.user = { uid: 1000, gid: 5 }))), { consoleSocket: "/s" }],
+  ["terminal in a foreground run (proxied)", edit(bench, (c) => ((c.process.terminal = true), (c.process.consoleSize = { height: 0, width: 132 }))), { mode: "wait" }],
+  ["terminal in a foreground run, mount namespace joined", edit(bench, (c) => ((c.process.terminal = true), (c.linux.namespaces = [{ type: "mount", path: "/proc/1/ns/mnt" }]), delete c.hostname)), { mode: "wait" }],
+  ["consoleSize without a terminal", edit(bench, (c) => (c.process.consoleSize = { height: 1, width: 1 }))],
   ["ctr run default", ctrDefault],
   ["ctr run default, cgroup v2", ctrDefault, { cgroupPaths: V2_CGROUPS }],
   ["writable root", edit(bench, (c) => (c.root.readonly = false))],
@@ -266,7 +279,7 @@ const REJECTED_TEXT: [string, () => string][] = [
 
 /** Configs node handles that the native builder leaves to node (one unsupported field each). */
 const REFUSED: [string, Edit][] = [
-  ["process.consoleSize", (c) => (c.process.consoleSize = { height: 1, width: 2 })],
+  ["process.consoleSize beyond 2^53", (c) => ((c.process.terminal = true), (c.process.consoleSize = { height: 2 ** 60, width: 2 }))],
   ["process.commandLine", (c) => (c.process.commandLine = "x")],
   ["process.ioPriority", (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 1 })],
   ["process.scheduler", (c) => (c.process.scheduler = { policy: "SCHED_OTHER" })],
@@ -313,6 +326,7 @@ const REFUSED: [string, Edit][] = [
 /** Configs node rejects: the native builder must refuse every one (node then reports it). */
 const REJECTED: [string, Edit][] = [
   ["process.terminal without a console socket", (c) => (c.process.terminal = true)],
+  ["consoleSize without width", (c) => (c.process.consoleSize = { height: 1 })],
   ["process.apparmorProfile", (c) => (c.process.apparmorProfile = "docker-default")],
   ["process.selinuxLabel", (c) => (c.process.selinuxLabel = "system_u:system_r:container_t:s0")],
   ["linux.mountLabel", (c) => (c.linux.mountLabel = "system_u:object_r:container_file_t:s0")],
@@ -421,7 +435,7 @@ function randomConfig(r: () => number): { config: Config; input: Partial<PlanInp
   ], 3);
   if (maybe(0.2)) p.oomScoreAdj = pick([0, -1000, 1000, 1001, 2.5, -17]);
   if (maybe(0.2)) p.noNewPrivileges = pick([false, true, "yes"]);
-  if (maybe(0.1)) p.terminal = pick([true, false, null]);
+  if (r() < 0.3) p.terminal = pick([true, false, null]);
   if (maybe(0.2)) c.hostname = pick(["", "h", 5, undefined]);
   if (maybe(0.2)) c.domainname = pick(["", "example.org"]);
   if (maybe(0.2)) c.root.readonly = pick([false, true, 1]);
@@ -461,7 +475,14 @@ function randomConfig(r: () => number): { config: Config; input: Partial<PlanInp
   if (maybe(0.2)) c.linux.readonlyPaths = some(["/proc/sys", "rel"], 2);
   if (maybe(0.2)) c.linux.resources = pick([{}, { devices: [] }, { cpu: { shares: 2 } }, { memory: { limit: -1 } }, { pids: {} }, { devices: [{ allow: true, access: "rwx" }] }, { blockIO: {} }]);
   if (maybe(0.05)) Object.assign(c, pick([{ hooks: {} }, { vendor: 1 }, { linux: { ...c.linux, seccomp: { defaultAction: "SCMP_ACT_ALLOW" } } }]));
-  const input: Partial<PlanInput> = { cgroupPaths: pick([V1_CGROUPS, V2_CGROUPS, []]), noPivot: maybe(0.2), keyring: maybe(0.8) ? "_ses.t" : undefined };
+  if (maybe(0.1)) p.consoleSize = pick([{ height: 24, width: 80 }, { height: 0, width: 0 }, { height: 1 }]);
+  const input: Partial<PlanInput> = {
+    cgroupPaths: pick([V1_CGROUPS, V2_CGROUPS, []]),
+    noPivot: maybe(0.2),
+    keyring: maybe(0.8) ? "_ses.t" : undefined,
+    mode: r() < 0.3 ? "wait" : "detach",
+    consoleSocket: r() < 0.2 ? "/run/console.sock" : undefined,
+  };
   return { config: c, input };
 }
 
@@ -546,6 +567,16 @@ describe("native init plan", () => {
   it.each(REFUSED)("%s: handed to node", async (_name, f) => {
     const text = JSON.stringify(edit(bench, f)());
     expect(nativePlan(text, input()).plan).toBeNull();
+  });
+
+  it.each([
+    ["a console socket without a terminal", {}, { consoleSocket: "/s" }],
+    ["a console socket in a foreground run", { terminal: true }, { consoleSocket: "/s", mode: "wait" }],
+  ] as const)("%s: node rejects it, the native builder refuses", async (_name, proc, extra) => {
+    const text = JSON.stringify(edit(bench, (c) => Object.assign(c.process, proc))());
+    const inp = input(extra as Partial<PlanInput>);
+    expect(await nodePlan(text, inp)).toBeInstanceOf(Error);
+    expect(nativePlan(text, inp).plan).toBeNull();
   });
 
   it.each(REJECTED)("%s: node rejects it, the native builder refuses", async (_name, f) => {
