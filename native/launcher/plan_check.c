@@ -256,9 +256,12 @@ static bool check_namespaces(struct checker *c, int list) {
     return mount || REFUSE(c, "linux.namespaces: no mount namespace");
 }
 
-static bool has_namespace(const struct jdoc *d, const char *type) {
+bool config_namespace(const struct jdoc *d, const char *type, bool *joined) {
     JFOR(d, jpath(d, 0, "linux.namespaces"), ns) {
-        if (!strcmp(jtext(d, jget(d, ns, "type")), type)) return true;
+        if (!strcmp(jtext(d, jget(d, ns, "type")), type)) {
+            if (joined) *joined = jget(d, ns, "path") >= 0;
+            return true;
+        }
     }
     return false;
 }
@@ -387,7 +390,7 @@ static bool check_sysctl(struct checker *c) {
                          : !strcmp(key, "kernel.hostname") || !strcmp(key, "kernel.domainname") ? "uts" : NULL;
         const char *field = !strcmp(key, "kernel.hostname") ? "hostname" : !strcmp(key, "kernel.domainname") ? "domainname" : NULL;
         const char *named = field ? jtext(d, jget(d, 0, field)) : NULL;
-        if (regexec(&re, key, 0, NULL, 0) || strstr(key, "..") || !need || !has_namespace(d, need) ||
+        if (regexec(&re, key, 0, NULL, 0) || strstr(key, "..") || !need || !config_namespace(d, need, NULL) ||
             (named && named[0] && strcmp(named, jtext(d, s)))) {
             ok = REFUSE(c, "linux.sysctl: %s", key);
             break;
@@ -402,7 +405,7 @@ static bool check_linux(struct checker *c) {
     static const char *const NAMES[] = { "hostname", "domainname" };
     for (int i = 0; i < 2; i++) {
         const char *name = jtext(d, jget(d, 0, NAMES[i]));
-        if (name && name[0] && !has_namespace(d, "uts")) return REFUSE(c, "%s: no uts namespace", NAMES[i]);
+        if (name && name[0] && !config_namespace(d, "uts", NULL)) return REFUSE(c, "%s: no uts namespace", NAMES[i]);
     }
     JFOR(d, jpath(d, 0, "linux.maskedPaths"), p) {
         if (!is_abs(jtext(d, p))) return REFUSE(c, "linux.maskedPaths: not absolute");

@@ -14,7 +14,7 @@ import { nodePlan, type PlanInput } from "../helpers/node-plan.js";
 
 const REPO = join(__dirname, "..", "..");
 const SQLITE_LIB = join(REPO, "native", "build", "Release", "polis-sqlite.a");
-const PLAN_SOURCES = ["plan_dump", "plan_init", "plan_json", "plan_check", "plan_names", "plan_path", "plan_home", "report"];
+const PLAN_SOURCES = ["plan_dump", "plan_init", "plan_emit", "plan_mounts", "plan_devices", "plan_json", "plan_check", "plan_names", "plan_path", "plan_home", "report"];
 
 /** The launcher target's compiler and linker flags, from native/binding.gyp (comments dropped). */
 function launcherFlags(): { cflags: string[]; ldflags: string[] } {
