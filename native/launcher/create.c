@@ -237,8 +237,9 @@ static bool write_pid_file(const char *path, long long pid) {
 static void create_container(const struct create_opts *o, bool wait, struct made *m_out) {
     if (!store_can_insert()) to_node("the containers table has columns this build does not fill");
     if (!valid_id(o->id)) to_node("container id");
-    /* a console socket (a terminal) and preserved fds are node's, and so is any count but 0 */
-    if (o->console_socket && *o->console_socket) to_node("--console-socket");
+    /* preserved fds are node's (any count but 0); a console socket only with a terminal, below */
+    bool console = o->console_socket && *o->console_socket;
+    if (console && wait) to_node("run --console-socket");
     if (o->preserve_fds && strcmp(o->preserve_fds, "0")) to_node("--preserve-fds");
     if (o->systemd_cgroup) to_node("--systemd-cgroup");
 
@@ -267,7 +268,10 @@ static void create_container(const struct create_opts *o, bool wait, struct made
     if (wait && !mount_ns) to_node("run without a mount namespace");
     char *terminal = NULL;
     t = store_json(config, "$.process.terminal", &terminal);
-    if (t && strcmp(t, "false")) to_node("process.terminal");
+    /* a terminal only through --console-socket in a detached create (run proxies one: node) */
+    bool tty = t && !strcmp(t, "true");
+    if (t && strcmp(t, "false") && !tty) to_node("process.terminal");
+    if (tty != console) to_node(tty ? "process.terminal" : "--console-socket without process.terminal");
     char *cgroups_path = NULL;
     t = store_json(config, "$.linux.cgroupsPath", &cgroups_path);
     if (t && strcmp(t, "text")) to_node("linux.cgroupsPath");
@@ -326,7 +330,8 @@ static void create_container(const struct create_opts *o, bool wait, struct made
         .ncg = cg.n,
         .nprocs = cg.ndirs,
         .session_keyring = o->no_new_keyring ? NULL : keyring.p,
-        .wait = wait,
+        .wait_mode = wait,
+        .console_socket = console ? path_resolve(cwd, o->console_socket) : NULL,
         .nparent = wait ? cg.nowns : 0,
     };
     for (int i = 0; wait && i < cg.nowns; i++) in.parent_procs[i] = cg.owns[i];

@@ -73,8 +73,14 @@ static const struct field RLIMIT[] = {
     { "hard", INTEGER, true, NULL, UINT64 },
     { 0 },
 };
+static const struct field CONSOLE_SIZE[] = {
+    { "height", INTEGER, true, NULL, UINT64 },
+    { "width", INTEGER, true, NULL, UINT64 },
+    { 0 },
+};
 static const struct field PROCESS[] = {
     { "terminal", BOOL, false, NULL, 0, 0 },
+    { "consoleSize", OBJECT, false, CONSOLE_SIZE, 0, 0 },
     { "user", OBJECT, false, USER, 0, 0 },
     { "args", STRINGS, false, NULL, 0, 0 },
     { "env", STRINGS, false, NULL, 0, 0 },
@@ -108,8 +114,30 @@ static const struct field DEVICE_RULE[] = {
     { "access", STRING, false, NULL, 0, 0 },
     { 0 },
 };
+/* The plan never depends on resources: these are accepted as far as the schema goes, for the
+ * configs containerd writes (ctr run: cpu.shares 1024; a CRI sandbox: cpu.shares 2). Whether the
+ * cgroup side can apply them natively is the caller's decision (create.c checks its own list). */
+static const struct field CPU[] = {
+    { "shares", INTEGER, false, NULL, UINT64 },
+    { "quota", INTEGER, false, NULL, INT64 },
+    { "period", INTEGER, false, NULL, UINT64 },
+    { 0 },
+};
+static const struct field MEMORY[] = {
+    { "limit", INTEGER, false, NULL, INT64 },
+    { "reservation", INTEGER, false, NULL, INT64 },
+    { "swap", INTEGER, false, NULL, INT64 },
+    { 0 },
+};
+static const struct field PIDS[] = {
+    { "limit", INTEGER, true, NULL, INT64 },
+    { 0 },
+};
 static const struct field RESOURCES[] = {
     { "devices", OBJECTS, false, DEVICE_RULE, 0, 0 },
+    { "cpu", OBJECT, false, CPU, 0, 0 },
+    { "memory", OBJECT, false, MEMORY, 0, 0 },
+    { "pids", OBJECT, false, PIDS, 0, 0 },
     { 0 },
 };
 static const struct field LINUX[] = {
@@ -228,9 +256,12 @@ static bool check_namespaces(struct checker *c, int list) {
     return mount || REFUSE(c, "linux.namespaces: no mount namespace");
 }
 
-static bool has_namespace(const struct jdoc *d, const char *type) {
+bool config_namespace(const struct jdoc *d, const char *type, bool *joined) {
     JFOR(d, jpath(d, 0, "linux.namespaces"), ns) {
-        if (!strcmp(jtext(d, jget(d, ns, "type")), type)) return true;
+        if (!strcmp(jtext(d, jget(d, ns, "type")), type)) {
+            if (joined) *joined = jget(d, ns, "path") >= 0;
+            return true;
+        }
     }
     return false;
 }
@@ -258,8 +289,20 @@ static bool check_rlimits(struct checker *c, int list) {
     return true;
 }
 
+/* terminal.ts checkTerminal for create/run: a detached terminal needs a console socket, and a
+ * console socket is only for a detached terminal. */
+static bool check_terminal(struct checker *c, bool terminal, const struct init_input *in) {
+    if (terminal && !in->console_socket && !in->wait_mode) return REFUSE(c, "process.terminal: no console socket");
+    if (in->console_socket && (!terminal || in->wait_mode)) return REFUSE(c, "--console-socket: not for this process");
+    int size = jpath(c->d, 0, "process.consoleSize");
+    JFOR(c->d, size, n) {
+        if (jnum(c->d, n) > 9007199254740992.0) return REFUSE(c, "process.consoleSize: too large");
+    }
+    return true;
+}
+
 /* semantic.ts checkProcessSemantics, checkTerminal, and checkInput's "process is required". */
-static bool check_process(struct checker *c) {
+static bool check_process(struct checker *c, const struct init_input *in) {
     const struct jdoc *d = c->d;
     int p = jget(d, 0, "process");
     if (p < 0) return REFUSE(c, "process: missing");
@@ -269,7 +312,7 @@ static bool check_process(struct checker *c) {
         const char *s = jtext(d, e);
         if (!strchr(s, '=') || s[0] == '=') return REFUSE(c, "process.env: not NAME=value");
     }
-    if (jtrue(d, jget(d, p, "terminal"))) return REFUSE(c, "process.terminal: a terminal");
+    if (!check_terminal(c, jtrue(d, jget(d, p, "terminal")), in)) return false;
     int oom = jget(d, p, "oomScoreAdj");
     if (oom >= 0 && (jnum(d, oom) < -1000 || jnum(d, oom) > 1000)) return REFUSE(c, "process.oomScoreAdj: range");
     return check_capabilities(c, jget(d, p, "capabilities")) && check_rlimits(c, jget(d, p, "rlimits"));
@@ -347,7 +390,7 @@ static bool check_sysctl(struct checker *c) {
                          : !strcmp(key, "kernel.hostname") || !strcmp(key, "kernel.domainname") ? "uts" : NULL;
         const char *field = !strcmp(key, "kernel.hostname") ? "hostname" : !strcmp(key, "kernel.domainname") ? "domainname" : NULL;
         const char *named = field ? jtext(d, jget(d, 0, field)) : NULL;
-        if (regexec(&re, key, 0, NULL, 0) || strstr(key, "..") || !need || !has_namespace(d, need) ||
+        if (regexec(&re, key, 0, NULL, 0) || strstr(key, "..") || !need || !config_namespace(d, need, NULL) ||
             (named && named[0] && strcmp(named, jtext(d, s)))) {
             ok = REFUSE(c, "linux.sysctl: %s", key);
             break;
@@ -362,7 +405,7 @@ static bool check_linux(struct checker *c) {
     static const char *const NAMES[] = { "hostname", "domainname" };
     for (int i = 0; i < 2; i++) {
         const char *name = jtext(d, jget(d, 0, NAMES[i]));
-        if (name && name[0] && !has_namespace(d, "uts")) return REFUSE(c, "%s: no uts namespace", NAMES[i]);
+        if (name && name[0] && !config_namespace(d, "uts", NULL)) return REFUSE(c, "%s: no uts namespace", NAMES[i]);
     }
     JFOR(d, jpath(d, 0, "linux.maskedPaths"), p) {
         if (!is_abs(jtext(d, p))) return REFUSE(c, "linux.maskedPaths: not absolute");
@@ -373,11 +416,11 @@ static bool check_linux(struct checker *c) {
     return check_devices(c) && check_device_rules(c) && check_sysctl(c);
 }
 
-bool plan_check(const struct jdoc *d, char *why, size_t whylen) {
+bool plan_check(const struct jdoc *d, const struct init_input *in, char *why, size_t whylen) {
     struct checker c = { d, why, whylen };
     if (!check_members(&c, 0, FIELDS, "")) return false;
     const char *root = jtext(d, jpath(d, 0, "root.path"));
     if (!root || !root[0]) return REFUSE(&c, "root.path: missing or empty");
-    return check_namespaces(&c, jpath(d, 0, "linux.namespaces")) && check_process(&c) && check_mounts(&c) &&
+    return check_namespaces(&c, jpath(d, 0, "linux.namespaces")) && check_process(&c, in) && check_mounts(&c) &&
            check_linux(&c);
 }

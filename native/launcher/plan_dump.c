@@ -4,6 +4,7 @@
  * test/integration/native-plan-differential.test.ts.
  *
  *   plan-dump CONFIG BUNDLE ROOTFS FIFO [--no-pivot] [--keyring NAME] [--cg KEY=DIR]... [--procs FILE]...
+ *             [--console-socket PATH] [--wait] [--parent FILE]...
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,6 +56,12 @@ int main(int argc, char **argv) {
             in.cg_dir[in.ncg++] = eq + 1;
         } else if (!strcmp(argv[i], "--procs") && i + 1 < argc && in.nprocs < PLAN_MAX_CGROUPS) {
             in.procs[in.nprocs++] = argv[++i];
+        } else if (!strcmp(argv[i], "--console-socket") && i + 1 < argc) {
+            in.console_socket = argv[++i];
+        } else if (!strcmp(argv[i], "--wait")) {
+            in.wait_mode = true;
+        } else if (!strcmp(argv[i], "--parent") && i + 1 < argc && in.nparent < PLAN_MAX_CGROUPS) {
+            in.parent_procs[in.nparent++] = argv[++i];
         } else die("unknown argument %s", argv[i]);
     }
     sqlite3 *db;

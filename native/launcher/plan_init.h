@@ -30,10 +30,11 @@ struct init_input {
     int nprocs;                   /* cgroup.procs files to join, in node's order */
     const char *procs[PLAN_MAX_CGROUPS];
     const char *session_keyring;  /* NULL with --no-new-keyring; else "_ses.<id>" */
-    /* wait mode (a foreground `run`, added by branch ncreate): CLONE's parent stays and waits, and
-     * goes back to polis's own cgroups (PARENT_CGROUPS, ownProcsFiles in node's order) */
-    bool wait;
-    int nparent;
+    /* Added by ncplan (NCREATE-INTERFACE.md "Change by ncplan"); all zero = a detached create
+     * without a console socket, as above. */
+    const char *console_socket;   /* --console-socket (needs process.terminal; detach mode only) */
+    bool wait_mode;               /* a foreground `run`: CLONE "wait", a terminal is proxied */
+    int nparent;                  /* wait mode: polis's own cgroup.procs files (ownProcsFiles) */
     const char *parent_procs[PLAN_MAX_CGROUPS];
 };
 

@@ -4,15 +4,63 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "plan_init.h"
 #include "plan_json.h"
+#include "../src/shim.h" /* enum op_code: the shim's, which test/unit/protocol.test.ts checks */
+
+/* A tmpfs (or /dev) asked to be read-only is made read-only after pivot_root (DeferredRemount). */
+struct deferred {
+    char *dest;
+    unsigned flags;
+};
+
+/* One plan being built (plan_init.c owns it; plan_mounts.c and plan_devices.c add to it). */
+struct builder {
+    const struct jdoc *d;
+    const struct init_input *in;
+    struct buf *out;
+    size_t nargs_at; /* where the current op's argument count is, patched by each emit_arg() */
+    uint32_t nargs;
+    const char **env; /* process.env as the init gets it (HOME added when missing) */
+    int nenv;
+    char *home;
+    bool terminal; /* a console is set up: through the console socket, or proxied (wait mode) */
+    struct deferred *deferred;
+    int ndeferred;
+    char *why;
+    size_t whylen;
+};
+
+/* plan_emit.c: one op, then its arguments */
+void emit_op(struct builder *b, enum op_code code);
+void emit_arg(struct builder *b, const char *s);
+void emit_argf(struct builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void emit_int(struct builder *b, double v); /* String(v) of an integer below 2^53; -0 is "0" */
+const char *int_text(char out[32], double v);
+void emit_mask(struct builder *b, uint64_t mask);
+void emit_op1(struct builder *b, enum op_code code, const char *a);
+/* MOUNT or MOUNT_KEEP_MODE: source, target, fstype, flags, data, scope */
+void emit_mount(struct builder *b, enum op_code code, const char *source, const char *target, const char *fstype,
+                unsigned flags, const char *data, const char *scope);
+void emit_mkdirs(struct builder *b, const char *path, const char *scope, const char *kind);
+
+/* plan_mounts.c */
+bool plan_mount(struct builder *b, int mount); /* false: refused (a bind source cannot be stat'ed) */
+bool is_bind(const struct jdoc *d, int mount);
+char *clean_destination(const char *dest);
+
+/* plan_devices.c */
+void plan_devices(struct builder *b);
 
 /* Records the first refusal reason in why; always returns false (so `return refuse(...)`). */
 bool plan_refuse(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* plan_check.c: is this a config the builder handles, and one node accepts? */
-bool plan_check(const struct jdoc *d, char *why, size_t whylen);
+bool plan_check(const struct jdoc *d, const struct init_input *in, char *why, size_t whylen);
+/* linux.namespaces lists `type` (new, or joined: *joined, when not NULL, says which) */
+bool config_namespace(const struct jdoc *d, const char *type, bool *joined);
 
 /* plan_names.c: src/spec/names.ts's tables (-1: unknown name) */
 int cap_number(const char *name);

@@ -177,3 +177,8 @@ const char *jtext(const struct jdoc *d, int i) { return i >= 0 ? d->n[i].text : 
 double jnum(const struct jdoc *d, int i) { return strtod(d->n[i].text, NULL); }
 
 bool jtrue(const struct jdoc *d, int i) { return i >= 0 && d->n[i].type == J_TRUE; }
+
+double jnum_or(const struct jdoc *d, int obj, const char *key, double fallback) {
+    int i = jget(d, obj, key);
+    return i >= 0 ? jnum(d, i) : fallback;
+}

@@ -41,6 +41,8 @@ const char *jtext(const struct jdoc *d, int i);
 /* The value of a number node as JavaScript's JSON.parse would read it. */
 double jnum(const struct jdoc *d, int i);
 bool jtrue(const struct jdoc *d, int i);
+/* The number member `key` of object node `obj`, or `fallback` when absent (or obj is -1). */
+double jnum_or(const struct jdoc *d, int obj, const char *key, double fallback);
 
 #define JFOR(d, parent, c) for (int c = (parent) >= 0 ? (d)->n[parent].first : -1; c >= 0; c = (d)->n[c].next)
 

@@ -1,4 +1,4 @@
-// The init plan node would send the shim for a detached `polis create`, as bytes: config.json
+// The init plan node would send the shim for `polis create` (or a foreground `run`), as bytes: config.json
 // parsed and validated as create does (src/spec/load.ts), then planInit (src/container/launch.ts).
 // The reference the native builder (native/launcher/plan_init.c) is compared with.
 import { parseSpec } from "../../src/spec/load.js";
@@ -20,6 +20,9 @@ export interface PlanInput {
   /** controller -> dir, in the manager's order */
   cgroupPaths: [string, string][];
   procs: string[];
+  consoleSocket?: string;
+  /** "wait": a foreground run (the parent cgroups are polis's own: ownProcsFiles(hostLayout())) */
+  mode?: "detach" | "wait";
 }
 
 /** The plan's bytes, or the error node reports (a rejected config). */
@@ -27,7 +30,8 @@ export async function nodePlan(configText: string, input: PlanInput): Promise<Bu
   try {
     const spec = parseSpec(configText);
     checkLsm(spec);
-    checkTerminal(spec, undefined, "detach");
+    const mode = input.mode ?? "detach";
+    checkTerminal(spec, input.consoleSocket, mode);
     const cgroupPaths = Object.fromEntries(input.cgroupPaths);
     const cgroup = { paths: cgroupPaths, procsFiles: () => input.procs } as unknown as CgroupManager;
     const rec = {
@@ -37,9 +41,16 @@ export async function nodePlan(configText: string, input: PlanInput): Promise<Bu
       stateDir: dirname(input.fifo),
       sessionKeyring: input.keyring ?? null,
     } as unknown as ContainerRecord;
-    const o = { id: "plan", bundle: input.bundle, noPivot: input.noPivot ?? false, noNewKeyring: !input.keyring, preserveFds: 0 } as CreateOptions;
+    const o = {
+      id: "plan",
+      bundle: input.bundle,
+      noPivot: input.noPivot ?? false,
+      noNewKeyring: !input.keyring,
+      preserveFds: 0,
+      consoleSocket: input.consoleSocket,
+    } as CreateOptions;
     const g = { root: "/nonexistent", logFormat: "text", debug: false, systemdCgroup: false } as GlobalOptions;
-    const plan = await planInit({ g, o, spec, rec, cgroup, mode: "detach" });
+    const plan = await planInit({ g, o, spec, rec, cgroup, mode });
     if (join(dirname(input.fifo), "exec.fifo") !== input.fifo) throw new Error("the fifo must be <stateDir>/exec.fifo");
     return plan.encode();
   } catch (e) {

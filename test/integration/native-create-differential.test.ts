@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseConfig, busyboxBundle } from "../helpers/rootfs.js";
+import { busyboxBundle, REPO } from "../helpers/rootfs.js";
 import { Store } from "../../src/state/store.js";
 import { hierarchyMounts, RUN, TEST_CGROUP_PARENT } from "../helpers/host.js";
 import { cgroupDirsNamed, pidAlive, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
@@ -666,5 +666,39 @@ describe("native run in the foreground: twins with node's", () => {
     } finally {
       for (const d of cgroupDirsNamed(`nrun-deny-${RUN}`)) rmdirSync(d);
     }
+  });
+});
+
+describe("native create with a terminal through --console-socket (ctr run -t, conmon)", () => {
+  it("sends the pty as node's create does; the row, the init and the output match", async () => {
+    const b = bundleOf((c) => {
+      c.process.terminal = true;
+      c.process.args = ["sh", "-c", "tty; stty size; echo hi"];
+    });
+    const seen: Record<string, unknown>[] = [];
+    for (const env of [NODE, NATIVE]) {
+      const id = uniqueId(env === NODE ? "nctn" : "nctx");
+      const sock = join(scratch, `console-${seq}.sock`);
+      const receiver = spawn("python3", [join(REPO, "test", "helpers", "console_receiver.py"), sock], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let got = "";
+      receiver.stdout.on("data", (d: Buffer) => (got += d.toString()));
+      await waitFor(() => got.includes("listening"));
+      const trace = join(scratch, `trace-${seq}`);
+      const r = createWith(env, id, ["--bundle", b, "--console-socket", sock], { trace: env === NATIVE ? trace : undefined });
+      expect(r.code, r.stderr).toBe(0);
+      if (env === NATIVE) expect(readFileSync(trace, "utf8")).toBe(`create: native: ${id}\n`);
+      const pid = JSON.parse(polisOk(root, ["state", id], { env: NODE }).stdout).pid;
+      const row = rowOf(id, "ID")!;
+      const view = initView(pid, id, "ID");
+      const done = new Promise((res) => receiver.once("exit", res));
+      polisOk(root, ["start", id], { env: LAUNCHER });
+      await done;
+      polisOk(root, ["delete", "--force", id], { env: NODE });
+      seen.push({ row: { ...row, bundle: "", rootfs: "" }, view, output: got.replace(/\r/g, "") });
+    }
+    expect(seen[1]).toEqual(seen[0]);
+    expect(seen[0].output).toContain("hi");
   });
 });
