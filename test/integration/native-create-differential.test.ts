@@ -529,7 +529,7 @@ describe("native create and run: the plan sent to the shim is node's, byte for b
   });
 });
 
-describe("native run in the foreground: twins with node's", () => {
+describe("native run (foreground and --detach): twins with node's", () => {
   /** `run` on both paths: exit code, output (the container's too), log, events; nothing left. */
   function runTwins(edit: (c: Config) => void, expectCode: number, handedOff?: RegExp): void {
     const flags: string[] = [];
@@ -598,6 +598,26 @@ describe("native run in the foreground: twins with node's", () => {
     runTwins((c) => (c.process.args = ["/no/such/binary"]), 1, /^create: undone, then node: polis-shim reported/);
   });
 
+  it("--detach: created and started, the row left for delete, as node's", async () => {
+    const b = bundleOf((c) => (c.process.args = ["sh", "-c", "echo detached; sleep 100"]));
+    const a = uniqueId("nrdn");
+    const x = uniqueId("nrdx");
+    const trace = join(scratch, `trace-${seq}`);
+    const viaNode = createWith(NODE, a, ["-d", "--bundle", b], { mode: "json", verb: "run" });
+    const viaNative = createWith(NATIVE, x, ["-d", "--bundle", b], { mode: "json", verb: "run", trace });
+    expect(readFileSync(trace, "utf8")).toBe(`run: native: ${x}\n`);
+    const { out: outA, ...n } = viaNode;
+    const { out: outX, ...l } = viaNative;
+    expect(l).toEqual(n);
+    expect(n.code).toBe(0);
+    expect(rowOf(x, a)).toEqual(rowOf(a, a));
+    expect(eventsOf(x, a)).toEqual(eventsOf(a, a));
+    expect(stateOf(x, a)).toEqual(stateOf(a, a));
+    expect(JSON.parse(polisOk(root, ["state", x], { env: NODE }).stdout).status).toBe("running");
+    await waitFor(() => readFileSync(outA, "utf8") === "detached\n" && readFileSync(outX, "utf8") === "detached\n");
+    for (const id of [a, x]) polisOk(root, ["delete", "--force", id], { env: NODE });
+  });
+
   it("forwards the signals polis gets to the container's process", async () => {
     const b = bundleOf((c) => (c.process.args = ["sh", "-c", 'trap "echo got TERM; exit 7" TERM; echo ready; sleep 100 & wait']));
     for (const env of [NODE, NATIVE]) {
@@ -621,7 +641,6 @@ describe("native run in the foreground: twins with node's", () => {
 
   it("hands off what it does not do (before any change) and a failure after one (all undone)", () => {
     const cases: [(c: Config) => void, string[], string][] = [
-      [(c) => (c.process.args = ["true"]), ["--detach"], "run --detach"],
       [(c) => (c.process.terminal = true), [], "process.terminal"],
       [(c) => (c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "mount")), [], "mount namespace"],
       [(c) => (c.process.args = ["true"]), ["--keep", "--rm"], ""],
