@@ -234,12 +234,14 @@ int cmd_kill(const char *id, const char *signal, bool all) {
 /* ---- start --------------------------------------------------------------------------------- */
 
 /* node's fs error text: "<code>: <libuv description>, <syscall> '<path>'" */
-static _Noreturn void fs_fail(int err, const char *syscall, const char *path) {
+/* node's fs error text: "<code>: <libuv description>, <syscall> '<path>'" */
+static const char *fs_error(char *out, size_t len, int err, const char *syscall, const char *path) {
     char desc[256];
     snprintf(desc, sizeof desc, "%s", strerror(err));
     desc[0] = (char)tolower((unsigned char)desc[0]);
-    if (path) fail("%s: %s, %s '%s'", errno_name(err), desc, syscall, path);
-    fail("%s: %s, %s", errno_name(err), desc, syscall);
+    if (path) snprintf(out, len, "%s: %s, %s '%s'", errno_name(err), desc, syscall, path);
+    else snprintf(out, len, "%s: %s, %s", errno_name(err), desc, syscall);
+    return out;
 }
 
 static bool read_once(int fd) {
@@ -247,24 +249,38 @@ static bool read_once(int fd) {
     return read(fd, &c, 1) == 1;
 }
 
-/* releaseInit: take the init's one byte from its exec fifo, polling so that a dead init cannot hang us. */
-void release_init(const struct record *rec) {
+/*
+ * releaseInit: take the init's one byte from its exec fifo, polling so that a dead init cannot
+ * hang us. NULL when released, else node's error text (in a static buffer).
+ */
+const char *try_release_init(const struct record *rec) {
+    static char err[4400];
     char path[4096];
     snprintf(path, sizeof path, "%s/exec.fifo", rec->state_dir);
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        if (errno == ENOENT) fail("cannot start an already running container"); /* another start took it */
-        fs_fail(errno, "open", path);
+        if (errno == ENOENT) return "cannot start an already running container"; /* another start took it */
+        return fs_error(err, sizeof err, errno, "open", path);
     }
+    const char *failure = NULL;
     for (int i = 0;; i++) {
         char c;
         ssize_t n = read(fd, &c, 1);
-        if (n < 0 && errno != EAGAIN) fs_fail(errno, "read", NULL);
+        if (n < 0 && errno != EAGAIN) {
+            failure = fs_error(err, sizeof err, errno, "read", NULL);
+            break;
+        }
         if (n == 1) break;
         /* a process that exits at once may have written its byte just after our last read */
-        if (!init_alive(rec) && !read_once(fd)) fail("cannot start a container that has stopped");
+        if (!init_alive(rec) && !read_once(fd)) {
+            failure = "cannot start a container that has stopped";
+            break;
+        }
         if (!init_alive(rec)) break;
-        if (i > 10000) fail("start: the container init did not answer on its exec fifo");
+        if (i > 10000) {
+            failure = "start: the container init did not answer on its exec fifo";
+            break;
+        }
         /* node sleeps 1 ms (then 10 ms) between reads; waking as soon as the byte is there
          * instead keeps a loaded machine's scheduling delay out of `start` */
         int ms = i < 100 ? 1 : 10;
@@ -272,7 +288,14 @@ void release_init(const struct record *rec) {
         if (poll(&pfd, 1, ms) > 0 && !(pfd.revents & POLLIN)) sleep_ms(ms); /* a hang-up alone: no spin */
     }
     close(fd);
-    if (unlink(path) < 0) fs_fail(errno, "unlink", path);
+    if (failure) return failure;
+    if (unlink(path) < 0) return fs_error(err, sizeof err, errno, "unlink", path);
+    return NULL;
+}
+
+void release_init(const struct record *rec) {
+    const char *failure = try_release_init(rec);
+    if (failure) fail("%s", failure);
 }
 
 int cmd_start(const char *id) {

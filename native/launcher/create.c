@@ -519,8 +519,9 @@ int cmd_run(const struct create_opts *o, bool detach, bool keep) {
     if (!strcmp(status, "stopped")) snprintf(failure, sizeof failure, "cannot start a container that has stopped");
     else if (!store_transition_to_running(o->id)) snprintf(failure, sizeof failure, "cannot start an already running container");
     int code = 0;
+    const char *not_released = *failure ? NULL : try_release_init(&rec);
+    if (not_released) snprintf(failure, sizeof failure, "%s", not_released);
     if (!*failure) {
-        release_init(&rec);
         store_append_event("start", o->id, "{}");
         /* exitStatus(): messages up to EXITED (PAUSEs resumed) */
         struct shim_msg msg;

@@ -1,13 +1,18 @@
 /*
  * polis's native launcher: the `polis` executable. For the hot commands (state, list, kill,
- * start, pause, resume, delete of a stopped or never-started container) it does the whole job
+ * start, pause, resume, delete of a stopped or never-started container; create and run of a
+ * plain config, create.c) it does the whole job
  * itself, byte for byte as the Node implementation would; for everything else, and for any case
  * it does not fully handle, it execs node with dist/polis.mjs (see handoff()).
  *
  * The rule that keeps the two paths identical: before its first side effect, any surprise (an
  * unreadable cgroup file, an SQLite error, a flag it does not know) hands the call to node,
  * which then does and reports everything itself. After a side effect the launcher finishes the
- * job and reports failures with node's texts.
+ * job and reports failures with node's texts; except `create` and `run` (create.c), whose many
+ * failures after a change (a cgroup write, the shim's report, the pid file) cannot all be
+ * reproduced here: until the container is recorded as created they undo every change (init and
+ * shim killed and reaped, cgroup, state directory, row) and then hand the call to node, which
+ * redoes it and reports its own error. A `run` whose init has been released finishes natively.
  */
 #ifndef POLIS_LAUNCHER_H
 #define POLIS_LAUNCHER_H
@@ -119,6 +124,7 @@ int cmd_pause(const char *id, bool pause);
 int cmd_delete(const char *id, bool force);
 int remove_all(const char *path);
 void release_init(const struct record *rec);
+const char *try_release_init(const struct record *rec);
 bool teardown_stopped(const struct record *rec, char *why, size_t whylen, char *first, size_t firstlen);
 
 /* create.c: `polis create` of a plain config (the rule for hand-offs is in create.c's head) */
