@@ -37,7 +37,10 @@ export async function schemaReport(root, migrations) {
   let containerColumns = [];
   try {
     for (const m of migrations) db.exec(m.sql);
-    containerColumns = db.prepare(`SELECT name FROM pragma_table_info('containers')`).all().map((c) => c.name);
+    containerColumns = db
+      .prepare(`SELECT name FROM pragma_table_info('containers')`)
+      .all()
+      .map((c) => c.name);
     for (const u of usedColumns(root)) {
       const cols = db.prepare(`SELECT name, type, "notnull" FROM pragma_table_info(?)`).all(u.table);
       const col = cols.find((c) => c.name === u.column);

@@ -235,7 +235,10 @@ async function twins(bundleFor: (id: string) => string, o: TwinOptions = {}): Pr
   const pidA = JSON.parse(polisOk(root, ["state", a], { env: NODE }).stdout).pid;
   const pidB = JSON.parse(polisOk(root, ["state", b], { env: NODE }).stdout).pid;
   expect(initView(pidB, b, a, paths)).toEqual(initView(pidA, a, a));
-  for (const [id, pid] of [[a, pidA], [b, pidB]] as const) {
+  for (const [id, pid] of [
+    [a, pidA],
+    [b, pidB],
+  ] as const) {
     const given = args(id);
     const at = given.indexOf("--pid-file");
     if (at >= 0) expect(readFileSync(given[at + 1], "utf8")).toBe(String(pid));
@@ -299,7 +302,17 @@ describe("native create: twins with node's", () => {
         c.linux.resources = {
           devices: [
             { allow: false, access: "rwm" },
-            ...[[1, 3], [1, 8], [1, 7], [5, 0], [1, 5], [1, 9], [5, 1], [136, undefined], [5, 2]].map(([major, minor]) => ({
+            ...[
+              [1, 3],
+              [1, 8],
+              [1, 7],
+              [5, 0],
+              [1, 5],
+              [1, 9],
+              [5, 1],
+              [136, undefined],
+              [5, 2],
+            ].map(([major, minor]) => ({
               allow: true,
               type: "c",
               major,
@@ -320,13 +333,10 @@ describe("native create: twins with node's", () => {
 
   it("cgroupsPath absolute and relative, --pid-file, --no-new-keyring, --no-pivot, a relative bundle", async () => {
     const own: string[] = [];
-    await twins(
-      (id) => {
-        const b = bundleOf((c) => (c.linux.cgroupsPath = `${TEST_CGROUP_PARENT}/${id}`));
-        return b;
-      },
-      {},
-    );
+    await twins((id) => {
+      const b = bundleOf((c) => (c.linux.cgroupsPath = `${TEST_CGROUP_PARENT}/${id}`));
+      return b;
+    }, {});
     await twins((id) => {
       own.push(`ncr-${id}`);
       return bundleOf((c) => (c.linux.cgroupsPath = `ncr-${id}/leaf`));
@@ -337,7 +347,7 @@ describe("native create: twins with node's", () => {
     const b = bundleOf(() => {});
     const pidFiles = join(scratch, "pids");
     await twins(() => b, { args: (id) => ["--bundle", b, "--pid-file", join(pidFiles + id)] });
-    await twins(() => b, { args: (id) => ["-b", b, "--no-new-keyring", "--no-pivot"] });
+    await twins(() => b, { args: () => ["-b", b, "--no-new-keyring", "--no-pivot"] });
     await twins(() => b, { args: () => ["--bundle", relative(scratch, b)], cwd: scratch });
     await twins(() => b, { args: () => [], cwd: b, mode: "text" });
   });
@@ -384,14 +394,21 @@ describe("native create: what it leaves to node", () => {
     // a cgroupsPath node normalises (each twin its own: they would share the cgroup)
     const perId = new Map<string, string>();
     const r = handedOff((id) => {
-      if (!perId.has(id)) perId.set(id, bundleOf((c) => (c.linux.cgroupsPath = `x/../${id}`)));
+      if (!perId.has(id))
+        perId.set(
+          id,
+          bundleOf((c) => (c.linux.cgroupsPath = `x/../${id}`)),
+        );
       return ["--bundle", perId.get(id)!];
     });
     expect(r.why).toContain("linux.cgroupsPath");
     for (const id of [r.a, r.b]) polis(root, ["delete", "--force", id], { env: NODE });
     // flags: a console socket, preserved fds; a missing bundle
     const b = bundleOf(() => {});
-    for (const flags of [["--preserve-fds", "1"], ["--console-socket", join(scratch, "none.sock")]]) {
+    for (const flags of [
+      ["--preserve-fds", "1"],
+      ["--console-socket", join(scratch, "none.sock")],
+    ]) {
       const r = handedOff(() => ["--bundle", b, ...flags]);
       for (const id of [r.a, r.b]) polis(root, ["delete", "--force", id], { env: NODE });
     }
@@ -428,22 +445,22 @@ describe("native create: what it leaves to node", () => {
     const b = uniqueId("ncx");
     const trace = join(scratch, `trace-${seq}`);
     try {
-    for (const mode of ["text", "json"] as const) {
-      const viaNode = createWith(NODE, a, ["--bundle", bundleFor(a)], { mode });
-      const viaLauncher = createWith(LAUNCHER, b, ["--bundle", bundleFor(b)], { mode, trace });
-      expect(viaNode.code).toBe(1);
-      expect(viaNode.stderr).toContain("EPERM");
-      expect(readFileSync(trace, "utf8")).toMatch(/^create: undone, then node: linux.resources.devices: /m);
-      const { out: _o1, ...n } = viaNode;
-      const { out: _o2, ...l } = viaLauncher;
-      expect({ ...l, stderr: swap(l.stderr, b, a), log: l.log && swap(l.log, b, a) }).toEqual(n);
-      // nothing left by either: row, state directory, cgroup
-      for (const id of [a, b]) {
-        expect(rowOf(id, id)).toBeUndefined();
-        expect(existsSync(join(root, "containers", id))).toBe(false);
-        expect(cgroupDirsNamed(id)).toEqual([]);
+      for (const mode of ["text", "json"] as const) {
+        const viaNode = createWith(NODE, a, ["--bundle", bundleFor(a)], { mode });
+        const viaLauncher = createWith(LAUNCHER, b, ["--bundle", bundleFor(b)], { mode, trace });
+        expect(viaNode.code).toBe(1);
+        expect(viaNode.stderr).toContain("EPERM");
+        expect(readFileSync(trace, "utf8")).toMatch(/^create: undone, then node: linux.resources.devices: /m);
+        const { out: _o1, ...n } = viaNode;
+        const { out: _o2, ...l } = viaLauncher;
+        expect({ ...l, stderr: swap(l.stderr, b, a), log: l.log && swap(l.log, b, a) }).toEqual(n);
+        // nothing left by either: row, state directory, cgroup
+        for (const id of [a, b]) {
+          expect(rowOf(id, id)).toBeUndefined();
+          expect(existsSync(join(root, "containers", id))).toBe(false);
+          expect(cgroupDirsNamed(id)).toEqual([]);
+        }
       }
-    }
     } finally {
       // the parent in every hierarchy (made by the creates, as runc's would be)
       for (const d of cgroupDirsNamed(`ncr-deny-${RUN}`)) rmdirSync(d);
@@ -461,14 +478,21 @@ describe("native create: SIGKILLed half-way", () => {
       delete env.NODE_EXTRA_CA_CERTS;
       const child = spawn(POLIS, ["--root", root, "create", "--bundle", b, id], { stdio: "ignore", env });
       const stat = () => readFileSync(`/proc/${child.pid}/stat`, "utf8");
-      await waitFor(() => stat().slice(stat().lastIndexOf(")") + 2).startsWith("T"), 10_000);
+      await waitFor(
+        () =>
+          stat()
+            .slice(stat().lastIndexOf(")") + 2)
+            .startsWith("T"),
+        10_000,
+      );
       const row = rowOrNull(id);
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGKILL");
       await exited;
       expect(row, step).not.toBeNull();
       // a dead creator: stopped, on both paths
-      for (const env2 of [NODE, NATIVE]) expect(JSON.parse(polisOk(root, ["state", id], { env: env2 }).stdout).status).toBe("stopped");
+      for (const env2 of [NODE, NATIVE])
+        expect(JSON.parse(polisOk(root, ["state", id], { env: env2 }).stdout).status).toBe("stopped");
       if (step === "cgroup" || step === "pid" || step === "ready") expect(cgroupDirsNamed(id).length).toBeGreaterThan(0);
       polisOk(root, ["delete", "--force", id], { env: LAUNCHER });
       expect(rowOrNull(id)).toBeNull();
@@ -576,8 +600,8 @@ describe("native run (foreground and --detach): twins with node's", () => {
       expect(eventsOf(x, a)).toEqual(eventsOf(a, a));
       if (!handedOff)
         expect(eventsOf(a, a).map((e: any) => e.action)).toEqual(
-        mode === "text" ? ["create", "start", "delete"] : ["create", "start", "delete", "create", "start", "delete"],
-      );
+          mode === "text" ? ["create", "start", "delete"] : ["create", "start", "delete", "create", "start", "delete"],
+        );
       for (const id of [a, x]) {
         expect(rowOrNull(id)).toBeNull();
         expect(existsSync(join(root, "containers", id))).toBe(false);
@@ -642,7 +666,11 @@ describe("native run (foreground and --detach): twins with node's", () => {
   it("hands off what it does not do (before any change) and a failure after one (all undone)", () => {
     const cases: [(c: Config) => void, string[], string][] = [
       [(c) => (c.process.terminal = true), [], "process.terminal"],
-      [(c) => (c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "mount")), [], "mount namespace"],
+      [
+        (c) => (c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "mount")),
+        [],
+        "mount namespace",
+      ],
       [(c) => (c.process.args = ["true"]), ["--keep", "--rm"], ""],
     ];
     for (const [edit, flags, why] of cases) {
