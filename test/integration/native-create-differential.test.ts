@@ -256,7 +256,7 @@ describe("native create: twins with node's", () => {
     const b = bundleOf(() => {});
     await twins(() => b);
     await twins(() => b, { mode: "json" });
-  });
+  }, 180_000);
 
   it("polis spec's config with a process of its own, and its variations", async () => {
     const variations: ((c: Config) => void)[] = [
@@ -329,7 +329,7 @@ describe("native create: twins with node's", () => {
       const b = bundleOf(edit);
       await twins(() => b);
     }
-  });
+  }, 180_000);
 
   it("cgroupsPath absolute and relative, --pid-file, --no-new-keyring, --no-pivot, a relative bundle", async () => {
     const own: string[] = [];
@@ -350,7 +350,7 @@ describe("native create: twins with node's", () => {
     await twins(() => b, { args: () => ["-b", b, "--no-new-keyring", "--no-pivot"] });
     await twins(() => b, { args: () => ["--bundle", relative(scratch, b)], cwd: scratch });
     await twins(() => b, { args: () => [], cwd: b, mode: "text" });
-  });
+  }, 180_000);
 });
 
 /** A create the launcher must leave to node: handed off (the trace says why), and it works as node's. */
@@ -416,7 +416,7 @@ describe("native create: what it leaves to node", () => {
     expect(systemd.why).toContain("--systemd-cgroup");
     const missing = handedOff(() => ["--bundle", join(scratch, "no-such-bundle")]);
     expect(missing.why).toContain("bundle");
-  });
+  }, 180_000);
 
   it("an id in use: node's error, nothing of the other container touched", () => {
     const b = bundleOf(() => {});
@@ -620,7 +620,7 @@ describe("native run (foreground and --detach): twins with node's", () => {
     }, 137);
     // the shim fails to find the binary: undone, then node's run reports it
     runTwins((c) => (c.process.args = ["/no/such/binary"]), 1, /^create: undone, then node: polis-shim reported/);
-  });
+  }, 180_000);
 
   it("--detach: created and started, the row left for delete, as node's", async () => {
     const b = bundleOf((c) => (c.process.args = ["sh", "-c", "echo detached; sleep 100"]));
@@ -630,8 +630,9 @@ describe("native run (foreground and --detach): twins with node's", () => {
     const viaNode = createWith(NODE, a, ["-d", "--bundle", b], { mode: "json", verb: "run" });
     const viaNative = createWith(NATIVE, x, ["-d", "--bundle", b], { mode: "json", verb: "run", trace });
     expect(readFileSync(trace, "utf8")).toBe(`run: native: ${x}\n`);
-    const { out: outA, ...n } = viaNode;
-    const { out: outX, ...l } = viaNative;
+    // stdout is the container's, written once it runs: compared below, when both have written
+    const { out: outA, stdout: _s1, ...n } = viaNode;
+    const { out: outX, stdout: _s2, ...l } = viaNative;
     expect(l).toEqual(n);
     expect(n.code).toBe(0);
     expect(rowOf(x, a)).toEqual(rowOf(a, a));
@@ -713,7 +714,7 @@ describe("native run (foreground and --detach): twins with node's", () => {
     } finally {
       for (const d of cgroupDirsNamed(`nrun-deny-${RUN}`)) rmdirSync(d);
     }
-  });
+  }, 180_000);
 });
 
 describe("native create with a terminal through --console-socket (ctr run -t, conmon)", () => {
