@@ -20,8 +20,14 @@
 static bool add_rootfs(struct builder *b) {
     const struct jdoc *d = b->d;
     const char *rootfs = b->in->rootfs;
-    emit_mount(b, OP_MOUNT, "", "/", "", MS_SLAVE | MS_REC, "", "");
-    emit_mount(b, OP_MOUNT, rootfs, rootfs, "", MS_BIND | MS_REC, "", "");
+    /* addPrivateRoot: stop our mounts from propagating to the host (runc: slave unless the config
+     * says otherwise; plan_check.c leaves a shared one to node), then make the rootfs a mount
+     * point. Sharing the runtime's mount namespace, its propagation is not ours to change. */
+    if (config_namespace(d, "mount", NULL)) {
+        unsigned prop = b->root_propagation ? b->root_propagation : MS_SLAVE | MS_REC;
+        emit_mount(b, OP_MOUNT, "", "/", "", prop, "", "");
+        emit_mount(b, OP_MOUNT, rootfs, rootfs, "", MS_BIND | MS_REC, "", "");
+    }
     bool binds_dev = false;
     JFOR(d, jget(d, 0, "mounts"), m) {
         if (!plan_mount(b, m)) return false;
@@ -52,7 +58,9 @@ static void add_finish_rootfs(struct builder *b) {
     const char *cwd = jtext(d, jpath(d, 0, "process.cwd"));
     int masked = jpath(d, 0, "linux.maskedPaths");
     if (jlen(d, masked)) emit_op1(b, OP_MASK_SOURCE, "/dev/null");
-    emit_op1(b, b->in->no_pivot ? OP_MOVE_ROOT : OP_PIVOT_ROOT, b->in->rootfs);
+    if (!config_namespace(d, "mount", NULL)) emit_op1(b, OP_CHROOT, b->in->rootfs);
+    else emit_op1(b, b->in->no_pivot ? OP_MOVE_ROOT : OP_PIVOT_ROOT, b->in->rootfs);
+    if (b->root_propagation) emit_mount(b, OP_MOUNT, "", "/", "", b->root_propagation, "", "");
     if (strcmp(cwd, "/")) emit_mkdirs(b, cwd, "/", "dir"); /* runc creates a missing cwd */
     if (b->terminal) add_console(b);
     for (int i = 0; i < b->ndeferred; i++) {
@@ -89,7 +97,36 @@ static void arg_rlimit(struct builder *b, double v) {
     else emit_int(b, v);
 }
 
-/* addProcessOps (no ioPriority, scheduler, personality or seccomp here) */
+/* IOPRIO, SCHED, PERSONALITY (process-attrs.ts ioprioArgs, schedArgs, personalityValue) */
+static void add_process_attributes(struct builder *b, int proc) {
+    const struct jdoc *d = b->d;
+    int io = jget(d, proc, "ioPriority");
+    if (io >= 0) {
+        emit_op(b, OP_IOPRIO);
+        emit_argf(b, "%d", ioprio_class(jtext(d, jget(d, io, "class"))));
+        emit_int(b, jnum_or(d, io, "priority", 0));
+    }
+    int s = jget(d, proc, "scheduler");
+    if (s >= 0) {
+        int flags = 0;
+        JFOR(d, jget(d, s, "flags"), f) flags |= sched_flag(jtext(d, f));
+        emit_op(b, OP_SCHED);
+        emit_argf(b, "%d", sched_policy(jtext(d, jget(d, s, "policy"))));
+        emit_int(b, jnum_or(d, s, "priority", 0));
+        emit_int(b, jnum_or(d, s, "nice", 0));
+        emit_argf(b, "%d", flags);
+        emit_int(b, jnum_or(d, s, "runtime", 0));
+        emit_int(b, jnum_or(d, s, "deadline", 0));
+        emit_int(b, jnum_or(d, s, "period", 0));
+    }
+    int personality = jpath(d, 0, "linux.personality");
+    if (personality >= 0) {
+        emit_op(b, OP_PERSONALITY);
+        emit_argf(b, "%d", personality_domain(jtext(d, jget(d, personality, "domain"))));
+    }
+}
+
+/* addProcessOps (without seccomp) */
 static void add_process_ops(struct builder *b, int proc) {
     const struct jdoc *d = b->d;
     JFOR(d, jget(d, proc, "rlimits"), r) {
@@ -104,6 +141,7 @@ static void add_process_ops(struct builder *b, int proc) {
         emit_arg(b, "/proc/self/oom_score_adj");
         emit_int(b, jnum(d, oom));
     }
+    add_process_attributes(b, proc);
     int caps = jget(d, proc, "capabilities");
     if (caps >= 0) {
         emit_op(b, OP_CAP_BOUNDING);
@@ -174,6 +212,21 @@ static bool init_env(struct builder *b, int proc) {
     return true;
 }
 
+/* TIMENS: /proc/self/timens_offsets text, one "clock secs nanosecs" line per linux.timeOffsets entry. */
+static void add_time_namespace(struct builder *b) {
+    const struct jdoc *d = b->d;
+    struct buf offsets = { 0 };
+    buf_add(&offsets, "", 0);
+    JFOR(d, jpath(d, 0, "linux.timeOffsets"), clock) {
+        char secs[32], nanosecs[32];
+        int_text(secs, jnum_or(d, clock, "secs", 0));
+        int_text(nanosecs, jnum_or(d, clock, "nanosecs", 0));
+        buf_fmt(&offsets, "%s %s %s\n", d->n[clock].key, secs, nanosecs);
+    }
+    emit_op1(b, OP_TIMENS, offsets.p);
+    free(offsets.p);
+}
+
 /* addBeforeClone + addClone: cgroups, namespaces joined, the clone, the child's first steps. */
 static void add_clone(struct builder *b) {
     const struct jdoc *d = b->d;
@@ -204,12 +257,16 @@ static void add_clone(struct builder *b) {
     }
     unsigned flags = 0;
     bool new_net = false;
+    bool new_time = false;
     JFOR(d, list, ns) {
         const char *type = jtext(d, jget(d, ns, "type"));
         if (jget(d, ns, "path") >= 0) continue;
-        flags |= ns_clone_flag(type);
         new_net |= !strcmp(type, "network");
+        new_time |= !strcmp(type, "time");
+        /* CLONE_NEWTIME shares CSIGNAL's bits: a time namespace is TIMENS's (unshare) */
+        if (strcmp(type, "time")) flags |= ns_clone_flag(type);
     }
+    if (new_time) add_time_namespace(b);
     emit_op(b, OP_CLONE);
     emit_argf(b, "%u", flags);
     emit_arg(b, "");
@@ -236,6 +293,8 @@ static bool build(struct builder *b) {
     int args = jget(d, proc, "args");
     if (!init_env(b, proc)) return false;
     b->terminal = jtrue(d, jget(d, proc, "terminal")) && (b->in->console_socket || b->in->wait_mode);
+    const char *prop = jtext(d, jpath(d, 0, "linux.rootfsPropagation"));
+    b->root_propagation = prop ? rootfs_propagation(prop) : 0;
     b->deferred = calloc((size_t)jlen(d, jget(d, 0, "mounts")) + 1, sizeof *b->deferred);
     if (!b->deferred) die("out of memory");
     emit_op(b, OP_MKFIFO); /* prepended by planInit: the exec fifo, mode 0622 whatever the umask */

@@ -27,6 +27,7 @@ struct builder {
     int nenv;
     char *home;
     bool terminal; /* a console is set up: through the console socket, or proxied (wait mode) */
+    unsigned root_propagation; /* linux.rootfsPropagation's MS_* flags, 0 when unset */
     struct deferred *deferred;
     int ndeferred;
     char *why;
@@ -67,6 +68,11 @@ int cap_number(const char *name);
 int rlimit_number(const char *name);
 unsigned ns_clone_flag(const char *type); /* 0: unknown (time's flag is never cloned) */
 int ns_join_rank(const char *type);       /* src/linux/namespaces.ts JOIN_ORDER */
+int ioprio_class(const char *name);
+int sched_policy(const char *name);
+int sched_flag(const char *name);         /* the sched_attr.sched_flags bit */
+int personality_domain(const char *name);
+unsigned rootfs_propagation(const char *name); /* MS_* flags; 0: not a rootfsPropagation value */
 
 /* mount options (MOUNT_OPTIONS): returns false for a name that is not an option (it is data) */
 enum mopt_kind { MOPT_SET, MOPT_CLEAR, MOPT_PROPAGATION, MOPT_RSET, MOPT_RCLEAR, MOPT_EXTENSION };
