@@ -174,8 +174,16 @@ static const struct field TIME_OFFSETS[] = {
     { "boottime", OBJECT, false, TIME_OFFSET, 0, 0 },
     { 0 },
 };
+static const struct field ID_MAPPING[] = {
+    { "containerID", INTEGER, true, NULL, UINT32 },
+    { "hostID", INTEGER, true, NULL, UINT32 },
+    { "size", INTEGER, true, NULL, UINT32 },
+    { 0 },
+};
 static const struct field LINUX[] = {
     { "namespaces", OBJECTS, false, NAMESPACE, 0, 0 },
+    { "uidMappings", OBJECTS, false, ID_MAPPING, 0, 0 },
+    { "gidMappings", OBJECTS, false, ID_MAPPING, 0, 0 },
     { "devices", OBJECTS, false, DEVICE, 0, 0 },
     { "cgroupsPath", STRING, false, NULL, 0, 0 },
     { "resources", OBJECT, false, RESOURCES, 0, 0 },
@@ -273,7 +281,7 @@ static bool check_members(struct checker *c, int node, const struct field *field
 
 static bool is_abs(const char *s) { return s && s[0] == '/'; }
 
-/* semantic.ts checkNamespaces + namespaceSetup, and the subset: no user namespace. */
+/* semantic.ts checkNamespaces + namespaceSetup. */
 static bool check_namespaces(struct checker *c, int list) {
     const struct jdoc *d = c->d;
     JFOR(d, list, ns) {
@@ -285,7 +293,21 @@ static bool check_namespaces(struct checker *c, int list) {
             if (!strcmp(jtext(d, jget(d, other, "type")), type)) return REFUSE(c, "linux.namespaces: duplicate type");
         }
         if (path >= 0 && !is_abs(jtext(d, path))) return REFUSE(c, "linux.namespaces[].path: not absolute");
-        if (!strcmp(type, "user")) return REFUSE(c, "linux.namespaces: a user namespace");
+    }
+    return true;
+}
+
+/* semantic.ts checkIdMappings: mappings exactly when a new user namespace is made, sizes > 0. */
+static bool check_id_mappings(struct checker *c) {
+    const struct jdoc *d = c->d;
+    static const char *const KEYS[] = { "linux.uidMappings", "linux.gidMappings" };
+    bool new_user = config_new_namespace(d, "user");
+    for (int i = 0; i < 2; i++) {
+        int maps = jpath(d, 0, KEYS[i]);
+        if (new_user != (jlen(d, maps) > 0)) return REFUSE(c, "%s: %s", KEYS[i], new_user ? "missing" : "without a new user namespace");
+        JFOR(d, maps, m) {
+            if (jnum(d, jget(d, m, "size")) == 0) return REFUSE(c, "%s[].size: 0", KEYS[i]);
+        }
     }
     return true;
 }
@@ -302,8 +324,7 @@ static bool check_shared_mounts(struct checker *c) {
     return true;
 }
 
-/* The new-namespace test of semantic.ts (listed without a path). */
-static bool new_namespace(const struct jdoc *d, const char *type) {
+bool config_new_namespace(const struct jdoc *d, const char *type) {
     bool joined = false;
     return config_namespace(d, type, &joined) && !joined;
 }
@@ -313,7 +334,7 @@ static bool new_namespace(const struct jdoc *d, const char *type) {
  * would have to find in mountinfo: left to node). */
 static bool check_linux_extras(struct checker *c, const struct init_input *in) {
     const struct jdoc *d = c->d;
-    if (jpath(d, 0, "linux.timeOffsets") >= 0 && !new_namespace(d, "time"))
+    if (jpath(d, 0, "linux.timeOffsets") >= 0 && !config_new_namespace(d, "time"))
         return REFUSE(c, "linux.timeOffsets: no new time namespace");
     JFOR(d, jpath(d, 0, "linux.timeOffsets"), clock) {
         int secs = jget(d, clock, "secs");
@@ -522,6 +543,6 @@ bool plan_check(const struct jdoc *d, const struct init_input *in, char *why, si
     if (!check_members(&c, 0, FIELDS, "")) return false;
     const char *root = jtext(d, jpath(d, 0, "root.path"));
     if (!root || !root[0]) return REFUSE(&c, "root.path: missing or empty");
-    return check_namespaces(&c, jpath(d, 0, "linux.namespaces")) && check_shared_mounts(&c) && check_process(&c, in) &&
+    return check_namespaces(&c, jpath(d, 0, "linux.namespaces")) && check_id_mappings(&c) && check_shared_mounts(&c) && check_process(&c, in) &&
            check_mounts(&c) && check_linux(&c) && check_linux_extras(&c, in);
 }

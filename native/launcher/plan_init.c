@@ -35,7 +35,7 @@ static bool add_rootfs(struct builder *b) {
         binds_dev |= is_bind(d, m) && !strcmp(dest, "/dev");
         free(dest);
     }
-    if (!binds_dev) plan_devices(b);
+    if (!binds_dev) plan_devices(b, config_new_namespace(d, "user"));
     return true;
 }
 
@@ -227,11 +227,24 @@ static void add_time_namespace(struct builder *b) {
     free(offsets.p);
 }
 
-/* addBeforeClone + addClone: cgroups, namespaces joined, the clone, the child's first steps. */
-static void add_clone(struct builder *b) {
+/* idMapString: /proc/<pid>/uid_map text, one "containerID hostID size" line per mapping. */
+static char *id_map(const struct jdoc *d, int list) {
+    struct buf map = { 0 };
+    buf_add(&map, "", 0);
+    JFOR(d, list, m) {
+        char ids[3][32];
+        int_text(ids[0], jnum_or(d, m, "containerID", 0));
+        int_text(ids[1], jnum_or(d, m, "hostID", 0));
+        int_text(ids[2], jnum_or(d, m, "size", 0));
+        buf_fmt(&map, "%s %s %s\n", ids[0], ids[1], ids[2]);
+    }
+    return map.p;
+}
+
+/* addBeforeClone: in the shim itself, everything that needs the host's view. */
+static bool add_before_clone(struct builder *b) {
     const struct jdoc *d = b->d;
     const struct init_input *in = b->in;
-    int list = jpath(d, 0, "linux.namespaces");
     if (in->wait_mode && in->nparent > 0) { /* addParentCgroups: where the waiting shim goes back to */
         struct buf files = { 0 };
         for (int i = 0; i < in->nparent; i++) buf_fmt(&files, "%s%s", i ? "\n" : "", in->parent_procs[i]);
@@ -241,10 +254,11 @@ static void add_clone(struct builder *b) {
     for (int i = 0; i < in->nprocs; i++) emit_op1(b, OP_CGROUP_JOIN, in->procs[i]);
     if (b->terminal && in->console_socket) emit_op1(b, OP_CONSOLE_SOCKET, in->console_socket);
     else if (b->terminal) emit_op(b, OP_CONSOLE_PAIR);
-    bool joins_mount = false;
-    config_namespace(d, "mount", &joins_mount);
+    /* runc: the runtime opens the bind sources of a user-namespaced container before entering it */
+    if (config_namespace(d, "user", NULL) && !plan_opened_sources(b)) return false;
     /* the fifo is a host path: open it before joining another mount namespace would hide it */
-    if (joins_mount) emit_op1(b, OP_FIFO_OPEN, in->fifo_path);
+    if (b->joins_mount) emit_op1(b, OP_FIFO_OPEN, in->fifo_path);
+    int list = jpath(d, 0, "linux.namespaces");
     for (int rank = 0; rank < 8; rank++) { /* JOIN_ORDER: user first, mount last */
         JFOR(d, list, ns) {
             const char *type = jtext(d, jget(d, ns, "type"));
@@ -255,27 +269,37 @@ static void add_clone(struct builder *b) {
             emit_arg(b, jtext(d, path));
         }
     }
+    if (config_new_namespace(d, "time")) add_time_namespace(b);
+    return true;
+}
+
+/* addClone: CLONE, then the child's first steps: its own session, the fifo, root in a new user
+ * namespace, the loopback interface of a new network namespace, the session keyring. */
+static void add_clone(struct builder *b) {
+    const struct jdoc *d = b->d;
+    const struct init_input *in = b->in;
     unsigned flags = 0;
-    bool new_net = false;
-    bool new_time = false;
-    JFOR(d, list, ns) {
+    JFOR(d, jpath(d, 0, "linux.namespaces"), ns) {
         const char *type = jtext(d, jget(d, ns, "type"));
-        if (jget(d, ns, "path") >= 0) continue;
-        new_net |= !strcmp(type, "network");
-        new_time |= !strcmp(type, "time");
         /* CLONE_NEWTIME shares CSIGNAL's bits: a time namespace is TIMENS's (unshare) */
-        if (strcmp(type, "time")) flags |= ns_clone_flag(type);
+        if (jget(d, ns, "path") < 0 && strcmp(type, "time")) flags |= ns_clone_flag(type);
     }
-    if (new_time) add_time_namespace(b);
+    bool new_user = config_new_namespace(d, "user");
+    char *uid_map = new_user ? id_map(d, jpath(d, 0, "linux.uidMappings")) : NULL;
+    char *gid_map = new_user ? id_map(d, jpath(d, 0, "linux.gidMappings")) : NULL;
     emit_op(b, OP_CLONE);
     emit_argf(b, "%u", flags);
-    emit_arg(b, "");
-    emit_arg(b, "");
+    emit_arg(b, uid_map ? uid_map : "");
+    emit_arg(b, gid_map ? gid_map : "");
     emit_arg(b, ""); /* setgroups: runc writes "deny" only for rootless containers */
     emit_arg(b, in->wait_mode ? "wait" : "detach");
+    free(uid_map);
+    free(gid_map);
     emit_op(b, OP_SETSID);
-    if (!joins_mount) emit_op1(b, OP_FIFO_OPEN, in->fifo_path);
-    if (new_net) emit_op(b, OP_LOOPBACK_UP);
+    if (!b->joins_mount) emit_op1(b, OP_FIFO_OPEN, in->fifo_path);
+    if (new_user) emit_op(b, OP_BECOME_ROOT);
+    if (config_new_namespace(d, "network")) emit_op(b, OP_LOOPBACK_UP);
+    /* after BECOME_ROOT: the keyring belongs to the container's root, not to the overflow uid */
     if (in->session_keyring) emit_op1(b, OP_NEW_KEYRING, in->session_keyring);
 }
 
@@ -293,6 +317,9 @@ static bool build(struct builder *b) {
     int args = jget(d, proc, "args");
     if (!init_env(b, proc)) return false;
     b->terminal = jtrue(d, jget(d, proc, "terminal")) && (b->in->console_socket || b->in->wait_mode);
+    config_namespace(d, "mount", &b->joins_mount);
+    b->opened = calloc((size_t)jlen(d, jget(d, 0, "mounts")) + 1, sizeof *b->opened);
+    if (!b->opened) die("out of memory");
     const char *prop = jtext(d, jpath(d, 0, "linux.rootfsPropagation"));
     b->root_propagation = prop ? rootfs_propagation(prop) : 0;
     b->deferred = calloc((size_t)jlen(d, jget(d, 0, "mounts")) + 1, sizeof *b->deferred);
@@ -300,6 +327,7 @@ static bool build(struct builder *b) {
     emit_op(b, OP_MKFIFO); /* prepended by planInit: the exec fifo, mode 0622 whatever the umask */
     emit_arg(b, b->in->fifo_path);
     emit_arg(b, "402");
+    if (!add_before_clone(b)) return false;
     add_clone(b);
     if (!add_rootfs(b)) return false;
     emit_op1(b, OP_PAUSE, "hooks");
@@ -321,6 +349,7 @@ static bool build(struct builder *b) {
 static void builder_free(struct builder *b) {
     for (int i = 0; i < b->ndeferred; i++) free(b->deferred[i].dest);
     free(b->deferred);
+    free(b->opened);
     free(b->env);
     free(b->home);
 }

@@ -28,8 +28,11 @@ struct builder {
     char *home;
     bool terminal; /* a console is set up: through the console socket, or proxied (wait mode) */
     unsigned root_propagation; /* linux.rootfsPropagation's MS_* flags, 0 when unset */
+    bool joins_mount;          /* a mount namespace joined by path */
     struct deferred *deferred;
     int ndeferred;
+    int *opened; /* user namespace: the mount nodes whose bind source OPEN_TREE copied, in order */
+    int nopened;
     char *why;
     size_t whylen;
 };
@@ -49,11 +52,12 @@ void emit_mkdirs(struct builder *b, const char *path, const char *scope, const c
 
 /* plan_mounts.c */
 bool plan_mount(struct builder *b, int mount); /* false: refused (a bind source cannot be stat'ed) */
+bool plan_opened_sources(struct builder *b);
 bool is_bind(const struct jdoc *d, int mount);
 char *clean_destination(const char *dest);
 
-/* plan_devices.c */
-void plan_devices(struct builder *b);
+/* plan_devices.c (userns: a new user namespace, where mknod is not allowed: bind the host's) */
+void plan_devices(struct builder *b, bool userns);
 
 /* Records the first refusal reason in why; always returns false (so `return refuse(...)`). */
 bool plan_refuse(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -62,6 +66,7 @@ bool plan_refuse(char *why, size_t whylen, const char *fmt, ...) __attribute__((
 bool plan_check(const struct jdoc *d, const struct init_input *in, char *why, size_t whylen);
 /* linux.namespaces lists `type` (new, or joined: *joined, when not NULL, says which) */
 bool config_namespace(const struct jdoc *d, const char *type, bool *joined);
+bool config_new_namespace(const struct jdoc *d, const char *type); /* listed without a path */
 
 /* plan_names.c: src/spec/names.ts's tables (-1: unknown name) */
 int cap_number(const char *name);

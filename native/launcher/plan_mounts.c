@@ -93,21 +93,75 @@ static void add_setattr(struct builder *b, const struct mount_opts *mo, const ch
     emit_arg(b, "1");
 }
 
+/* bindSource: the host path (relative to the bundle, as runc), and whether the bind is recursive
+ * (without "bind"/"rbind" in the options the type alone made it a bind: recursive, like crun).
+ * NULL (refused) without a source. */
+static char *bind_source(struct builder *b, int m, bool *recursive) {
+    const struct jdoc *d = b->d;
+    const char *given = jtext(d, jget(d, m, "source"));
+    if (!given || !given[0]) {
+        plan_refuse(b->why, b->whylen, "mounts[]: a bind mount without a source");
+        return NULL;
+    }
+    int options = jget(d, m, "options");
+    struct mount_opts mo;
+    parse_options(d, options, &mo);
+    free(mo.data.p);
+    *recursive = has_option(d, options, "bind", "rbind") ? (mo.flags & MS_REC) != 0 : true;
+    char *source = given[0] == '/' ? strdup(given) : path_join(b->in->bundle, given);
+    if (!source) die("out of memory");
+    return source;
+}
+
+/* planOpenedSources: OPEN_TREE of every bind source before CLONE, for a container in a user
+ * namespace (its root may not reach the host path); the copies are numbered in plan order. */
+bool plan_opened_sources(struct builder *b) {
+    const struct jdoc *d = b->d;
+    JFOR(d, jget(d, 0, "mounts"), m) {
+        const char *type = jtext(d, jget(d, m, "type"));
+        if ((type && (!strcmp(type, "cgroup") || !strcmp(type, "cgroup2"))) || !is_bind(d, m)) continue;
+        bool recursive;
+        char *source = bind_source(b, m, &recursive);
+        if (!source) return false;
+        emit_op(b, OP_OPEN_TREE);
+        emit_arg(b, source);
+        emit_arg(b, recursive ? "1" : "0");
+        free(source);
+        b->opened[b->nopened++] = m;
+    }
+    return true;
+}
+
+/* The OPEN_TREE copy of mount node m, or -1. */
+static int opened_copy(const struct builder *b, int m) {
+    for (int i = 0; i < b->nopened; i++) {
+        if (b->opened[i] == m) return i;
+    }
+    return -1;
+}
+
 /* planBindMount */
 static bool plan_bind(struct builder *b, int m, const struct mount_opts *mo, const char *dest) {
     const struct jdoc *d = b->d;
-    const char *given = jtext(d, jget(d, m, "source"));
-    if (!given || !given[0]) return plan_refuse(b->why, b->whylen, "mounts[]: a bind mount without a source");
-    char *source = given[0] == '/' ? strdup(given) : path_join(b->in->bundle, given);
+    bool recursive;
+    char *source = bind_source(b, m, &recursive);
+    if (!source) return false;
     int options = jget(d, m, "options");
-    bool recursive = has_option(d, options, "bind", "rbind") ? (mo->flags & MS_REC) != 0 : true;
     struct stat st;
     if (stat(source, &st)) {
         free(source);
         return plan_refuse(b->why, b->whylen, "mounts[].source: cannot stat it");
     }
     emit_mkdirs(b, dest, b->in->rootfs, S_ISDIR(st.st_mode) ? "dir" : "file");
-    emit_mount(b, OP_MOUNT, source, dest, "", MS_BIND | (recursive ? MS_REC : 0), "", b->in->rootfs);
+    int copy = opened_copy(b, m);
+    if (copy >= 0) {
+        emit_op(b, OP_MOVE_MOUNT);
+        emit_int(b, copy);
+        emit_arg(b, dest);
+        emit_arg(b, b->in->rootfs);
+    } else {
+        emit_mount(b, OP_MOUNT, source, dest, "", MS_BIND | (recursive ? MS_REC : 0), "", b->in->rootfs);
+    }
     add_propagation(b, options, dest, b->in->rootfs);
     /* A bind mount ignores every flag but MS_REC: ro, nosuid... need a bind-remount. */
     unsigned extra = mo->flags & ~(unsigned)(MS_BIND | MS_REC | MS_REMOUNT);

@@ -78,6 +78,14 @@ function nativePlan(text: string | Buffer, inp: PlanInput): { plan: Buffer | nul
   return { plan: r.stdout, why: "" };
 }
 
+/** `polis spec --rootless` with a command and no terminal: a user namespace. */
+function rootless(): Config {
+  const c = JSON.parse(JSON.stringify(defaultSpec({ rootless: true }))) as Config;
+  c.process.args = ["/bin/true"];
+  c.process.terminal = false;
+  return c;
+}
+
 /** The bench bundle's config: `polis spec` with a command and no terminal. */
 function bench(): Config {
   const c = defaultSpec() as Config;
@@ -243,6 +251,18 @@ const SAME: [string, () => Config, Partial<PlanInput>?][] = [
     c.root.readonly = false;
   })],
   ["no mount namespace, --no-pivot", edit(bench, (c) => ((c.linux.namespaces = [{ type: "network" }]), delete c.hostname, (c.linux.maskedPaths = []), (c.linux.readonlyPaths = []), delete c.root.readonly)), { noPivot: true }],
+  ["polis spec --rootless", rootless],
+  ["polis spec --rootless, cgroup v2, foreground", rootless, { cgroupPaths: V2_CGROUPS, mode: "wait" }],
+  ["user namespace with binds and devices", edit(rootless, (c) => {
+    c.mounts.push({ destination: "/data", type: "bind", source: "data", options: ["bind", "ro"] }, { destination: "/f", type: "none", source: join(bundle, "passwd") }, { destination: "/cg", type: "cgroup" });
+    c.linux.devices = [{ path: "/dev/fuse", type: "c", major: 10, minor: 229 }];
+    c.linux.uidMappings.push({ containerID: 1, hostID: 100000, size: 65536 });
+  })],
+  ["empty id mappings without a user namespace", edit(bench, (c) => ((c.linux.uidMappings = []), (c.linux.gidMappings = [])))],
+  ["a user namespace joined, with binds", edit(bench, (c) => {
+    c.linux.namespaces.push({ type: "user", path: "/proc/1/ns/user" });
+    c.mounts.push({ destination: "/data", type: "bind", source: "data" });
+  })],
   ["sparse linux", edit(bench, (c) => ((c.linux = { namespaces: [{ type: "mount" }] }), delete c.hostname))],
 ];
 
@@ -307,12 +327,6 @@ const REFUSED: [string, Edit][] = [
   ["hooks, empty", (c) => (c.hooks = {})],
   ["hooks.prestart", (c) => (c.hooks = { prestart: [{ path: "/bin/true" }] })],
   ["linux.seccomp", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW" })],
-  ["a user namespace", (c) => {
-    c.linux.namespaces.push({ type: "user" });
-    c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-  }],
-  ["empty uidMappings", (c) => ((c.linux.uidMappings = []), (c.linux.gidMappings = []))],
   ["linux.resources.cpu.cpus", (c) => (c.linux.resources.cpu = { cpus: "0" })],
   ["linux.resources.memory.swappiness", (c) => (c.linux.resources.memory = { swappiness: 10 })],
   ["linux.resources.blockIO", (c) => (c.linux.resources.blockIO = { weight: 10 })],
@@ -379,6 +393,11 @@ const REJECTED: [string, Edit][] = [
     c.domainname = "d";
   }],
   ["uidMappings without a user namespace", (c) => (c.linux.uidMappings = [{ containerID: 0, hostID: 1, size: 1 }])],
+  ["a user namespace without mappings", (c) => c.linux.namespaces.push({ type: "user" })],
+  ["a user namespace without gidMappings", (c) => (c.linux.namespaces.push({ type: "user" }), (c.linux.uidMappings = [{ containerID: 0, hostID: 1, size: 1 }]))],
+  ["an id mapping of size 0", (c) => (c.linux.namespaces.push({ type: "user" }), (c.linux.uidMappings = [{ containerID: 0, hostID: 1, size: 0 }]), (c.linux.gidMappings = [{ containerID: 0, hostID: 1, size: 1 }]))],
+  ["an id mapping without hostID", (c) => (c.linux.namespaces.push({ type: "user" }), (c.linux.uidMappings = [{ containerID: 0, size: 1 }]), (c.linux.gidMappings = [{ containerID: 0, hostID: 1, size: 1 }]))],
+  ["mappings with a joined user namespace", (c) => (c.linux.namespaces.push({ type: "user", path: "/proc/1/ns/user" }), (c.linux.uidMappings = [{ containerID: 0, hostID: 1, size: 1 }]))],
   ["a sysctl in no namespace", (c) => (c.linux.sysctl = { "kernel.panic": "1" })],
   ["a sysctl that is no name", (c) => (c.linux.sysctl = { "net..x": "1" })],
   ["a net sysctl without a network namespace", (c) => {
@@ -507,6 +526,12 @@ function randomConfig(r: () => number): { config: Config; input: Partial<PlanInp
   if (maybe(0.05)) Object.assign(c, pick([{ hooks: {} }, { vendor: 1 }, { linux: { ...c.linux, seccomp: { defaultAction: "SCMP_ACT_ALLOW" } } }]));
   if (maybe(0.1)) p.ioPriority = pick([{ class: "IOPRIO_CLASS_BE", priority: 4 }, { class: "IOPRIO_CLASS_RT" }, { class: "X" }, { class: "IOPRIO_CLASS_IDLE", priority: 9 }]);
   if (maybe(0.1)) p.scheduler = pick([{ policy: "SCHED_RR", priority: 5 }, { policy: "SCHED_OTHER", nice: 19, flags: ["SCHED_FLAG_KEEP_POLICY"] }, { policy: "SCHED_OTHER", nice: -21 }, { policy: "SCHED_X" }]);
+  if (maybe(0.15)) {
+    const maps = () => pick([[{ containerID: 0, hostID: 100000, size: 65536 }], [], [{ containerID: 0, hostID: 1, size: 0 }]]);
+    if (maybe()) c.linux.uidMappings = maps();
+    if (maybe()) c.linux.gidMappings = maps();
+    if (maybe()) (c.linux.namespaces ??= []).push(pick([{ type: "user" }, { type: "user", path: "/proc/1/ns/user" }]));
+  }
   if (maybe(0.1)) c.linux.personality = pick([{ domain: "LINUX" }, { domain: "LINUX32", flags: [] }, { domain: "X" }, { flags: ["A"] }]);
   if (maybe(0.1)) c.linux.rootfsPropagation = pick(["private", "rslave", "shared", "rprivate", "unbindable", "bad", ""]);
   if (maybe(0.1)) c.linux.timeOffsets = pick([{}, { monotonic: { secs: 3 } }, { boottime: { secs: -1, nanosecs: 5 }, monotonic: { nanosecs: 1 } }, { realtime: {} }]);
