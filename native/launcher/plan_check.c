@@ -330,8 +330,7 @@ bool config_new_namespace(const struct jdoc *d, const char *type) {
 }
 
 /* semantic.ts's timeOffsets, personality and rootfsPropagation rules, and plan-init.ts checkInput's
- * rootfsPropagation rule for --no-pivot (a shared one needs the mount of the rootfs, which we
- * would have to find in mountinfo: left to node). */
+ * rootfsPropagation rule for --no-pivot. */
 static bool check_linux_extras(struct checker *c, const struct init_input *in) {
     const struct jdoc *d = c->d;
     if (jpath(d, 0, "linux.timeOffsets") >= 0 && !config_new_namespace(d, "time"))
@@ -351,7 +350,6 @@ static bool check_linux_extras(struct checker *c, const struct init_input *in) {
         unsigned flags = rootfs_propagation(prop);
         if (!flags) return REFUSE(c, "linux.rootfsPropagation: unknown");
         if (in->no_pivot && flags & MS_PRIVATE) return REFUSE(c, "linux.rootfsPropagation: private with --no-pivot");
-        if (strstr(prop, "shared")) return REFUSE(c, "linux.rootfsPropagation: shared");
     }
     return true;
 }

@@ -21,11 +21,18 @@ static bool add_rootfs(struct builder *b) {
     const struct jdoc *d = b->d;
     const char *rootfs = b->in->rootfs;
     /* addPrivateRoot: stop our mounts from propagating to the host (runc: slave unless the config
-     * says otherwise; plan_check.c leaves a shared one to node), then make the rootfs a mount
-     * point. Sharing the runtime's mount namespace, its propagation is not ours to change. */
+     * says otherwise), then make the rootfs a mount point. Sharing the runtime's mount namespace,
+     * its propagation is not ours to change. */
     if (config_namespace(d, "mount", NULL)) {
         unsigned prop = b->root_propagation ? b->root_propagation : MS_SLAVE | MS_REC;
         emit_mount(b, OP_MOUNT, "", "/", "", prop, "", "");
+        /* pivot_root refuses a new root whose parent mount is shared: make just that one private */
+        if (prop & MS_SHARED) {
+            char *parent = mount_point_of(rootfs);
+            if (!parent) return plan_refuse(b->why, b->whylen, "linux.rootfsPropagation: mountinfo unreadable");
+            emit_mount(b, OP_MOUNT, "", parent, "", MS_PRIVATE, "", "");
+            free(parent);
+        }
         emit_mount(b, OP_MOUNT, rootfs, rootfs, "", MS_BIND | MS_REC, "", "");
     }
     bool binds_dev = false;

@@ -98,5 +98,7 @@ bool plan_home(const char *rootfs, const char *bundle, const char *bound_source,
 char *path_normalize(const char *path);
 char *path_join(const char *dir, const char *rel);
 char *path_dirname(const char *path);
+/* the mount point of the mount holding `path` (/proc/self/mountinfo); NULL when unsure */
+char *mount_point_of(const char *path);
 
 #endif
