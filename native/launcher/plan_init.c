@@ -81,7 +81,8 @@ static void add_finish_rootfs(struct builder *b) {
     if (domainname && domainname[0]) emit_op1(b, OP_SETDOMAINNAME, domainname);
     JFOR(d, jpath(d, 0, "linux.sysctl"), s) {
         struct buf path = { 0 };
-        buf_fmt(&path, "/proc/sys/%s", d->n[s].key);
+        buf_str(&path, "/proc/sys/");
+        buf_str(&path, d->n[s].key);
         for (char *p = path.p; *p; p++) *p = *p == '.' ? '/' : *p;
         emit_op(b, OP_WRITE_FILE);
         emit_arg(b, path.p);
@@ -254,7 +255,10 @@ static bool add_before_clone(struct builder *b) {
     const struct init_input *in = b->in;
     if (in->wait_mode && in->nparent > 0) { /* addParentCgroups: where the waiting shim goes back to */
         struct buf files = { 0 };
-        for (int i = 0; i < in->nparent; i++) buf_fmt(&files, "%s%s", i ? "\n" : "", in->parent_procs[i]);
+        for (int i = 0; i < in->nparent; i++) {
+            if (i) buf_str(&files, "\n");
+            buf_str(&files, in->parent_procs[i]);
+        }
         emit_op1(b, OP_PARENT_CGROUPS, files.p);
         free(files.p);
     }

@@ -266,6 +266,13 @@ const SAME: [string, () => Config, Partial<PlanInput>?][] = [
     c.linux.namespaces.push({ type: "user", path: "/proc/1/ns/user" });
     c.mounts.push({ destination: "/data", type: "bind", source: "data" });
   })],
+  ["long names (beyond any fixed buffer)", edit(bench, (c) => {
+    const long = "x".repeat(3000);
+    c.mounts.push({ destination: `/${long}/cg`, type: "cgroup", options: ["ro"] }, { destination: `/${long}`, type: "tmpfs", options: [`size=${long}`] });
+    c.linux.sysctl = { [`net.${long}`]: long };
+    c.process.args = [long];
+    c.process.env.push(`A=${long}`);
+  })],
   ["sparse linux", edit(bench, (c) => ((c.linux = { namespaces: [{ type: "mount" }] }), delete c.hostname))],
 ];
 
@@ -297,6 +304,7 @@ const SAME_TEXT: [string, () => string][] = [
 /** Text node accepts that the C builder must still refuse (the two JSON readers would differ). */
 const REFUSED_TEXT: [string, () => string | Buffer][] = [
   ["a duplicate key (JSON.parse keeps the last)", benchText((t) => t.replace('"cwd": "/"', '"cwd": "/x", "cwd": "/"'))],
+  ["a duplicate key spelled with an escape", benchText((t) => t.replace('"cwd": "/"', '"cwd": "/x", "c\\u0077d": "/"'))],
   ["a lone surrogate", benchText((t) => t.replace('"/bin/true"', '"/bin/true", "\\ud800"'))],
   ["a NUL in a string", benchText((t) => t.replace('"/bin/true"', '"/bin/true", "a\\u0000b"'))],
   ["invalid UTF-8 (read as U+FFFD)", () => {
