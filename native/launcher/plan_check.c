@@ -195,6 +195,24 @@ static const struct field LINUX[] = {
     { "timeOffsets", OBJECT, false, TIME_OFFSETS, 0, 0 },
     { 0 },
 };
+/* Hooks never change the plan (its PAUSE is always there): they are checked as node checks them,
+ * and running them is the caller's (create.c hands a config with hooks to node today). */
+static const struct field HOOK[] = {
+    { "path", STRING, true, NULL, 0, 0 },
+    { "args", STRINGS, false, NULL, 0, 0 },
+    { "env", STRINGS, false, NULL, 0, 0 },
+    { "timeout", INTEGER, false, NULL, 1, INFINITY },
+    { 0 },
+};
+static const struct field HOOKS[] = {
+    { "prestart", OBJECTS, false, HOOK, 0, 0 },
+    { "createRuntime", OBJECTS, false, HOOK, 0, 0 },
+    { "createContainer", OBJECTS, false, HOOK, 0, 0 },
+    { "startContainer", OBJECTS, false, HOOK, 0, 0 },
+    { "poststart", OBJECTS, false, HOOK, 0, 0 },
+    { "poststop", OBJECTS, false, HOOK, 0, 0 },
+    { 0 },
+};
 static const struct field FIELDS[] = {
     { "ociVersion", STRING, true, NULL, 0, 0 },
     { "root", OBJECT, false, ROOT, 0, 0 },
@@ -203,6 +221,7 @@ static const struct field FIELDS[] = {
     { "hostname", STRING, false, NULL, 0, 0 },
     { "domainname", STRING, false, NULL, 0, 0 },
     { "annotations", STRING_MAP, false, NULL, 0, 0 },
+    { "hooks", OBJECT, false, HOOKS, 0, 0 },
     { "linux", OBJECT, false, LINUX, 0, 0 },
     { 0 },
 };
@@ -293,6 +312,16 @@ static bool check_namespaces(struct checker *c, int list) {
             if (!strcmp(jtext(d, jget(d, other, "type")), type)) return REFUSE(c, "linux.namespaces: duplicate type");
         }
         if (path >= 0 && !is_abs(jtext(d, path))) return REFUSE(c, "linux.namespaces[].path: not absolute");
+    }
+    return true;
+}
+
+/* semantic.ts checkHooks: absolute paths. */
+static bool check_hooks(struct checker *c) {
+    JFOR(c->d, jget(c->d, 0, "hooks"), list) {
+        JFOR(c->d, list, hook) {
+            if (!is_abs(jtext(c->d, jget(c->d, hook, "path")))) return REFUSE(c, "hooks.%s[].path: not absolute", c->d->n[list].key);
+        }
     }
     return true;
 }
@@ -541,6 +570,6 @@ bool plan_check(const struct jdoc *d, const struct init_input *in, char *why, si
     if (!check_members(&c, 0, FIELDS, "")) return false;
     const char *root = jtext(d, jpath(d, 0, "root.path"));
     if (!root || !root[0]) return REFUSE(&c, "root.path: missing or empty");
-    return check_namespaces(&c, jpath(d, 0, "linux.namespaces")) && check_id_mappings(&c) && check_shared_mounts(&c) && check_process(&c, in) &&
+    return check_namespaces(&c, jpath(d, 0, "linux.namespaces")) && check_id_mappings(&c) && check_hooks(&c) && check_shared_mounts(&c) && check_process(&c, in) &&
            check_mounts(&c) && check_linux(&c) && check_linux_extras(&c, in);
 }

@@ -273,6 +273,8 @@ const SAME: [string, () => Config, Partial<PlanInput>?][] = [
     c.process.args = [long];
     c.process.env.push(`A=${long}`);
   })],
+  ["hooks (the plan does not depend on them)", edit(bench, (c) => (c.hooks = { prestart: [{ path: "/bin/true", args: ["true"], env: ["A=1"], timeout: 5 }], createRuntime: [], createContainer: [{ path: "/x" }], startContainer: [], poststart: [], poststop: [{ path: "/y" }] }))],
+  ["empty hooks", edit(bench, (c) => (c.hooks = {}))],
   ["sparse linux", edit(bench, (c) => ((c.linux = { namespaces: [{ type: "mount" }] }), delete c.hostname))],
 ];
 
@@ -335,8 +337,7 @@ const REFUSED: [string, Edit][] = [
   ["process.execCPUAffinity", (c) => (c.process.execCPUAffinity = { initial: "0" })],
   ["process.user.username", (c) => (c.process.user.username = "root")],
   ["process.apparmorProfile empty", (c) => (c.process.apparmorProfile = "")],
-  ["hooks, empty", (c) => (c.hooks = {})],
-  ["hooks.prestart", (c) => (c.hooks = { prestart: [{ path: "/bin/true" }] })],
+  ["an unknown hook", (c) => (c.hooks = { preStart: [] })],
   ["linux.seccomp", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW" })],
   ["linux.resources.cpu.cpus", (c) => (c.linux.resources.cpu = { cpus: "0" })],
   ["linux.resources.memory.swappiness", (c) => (c.linux.resources.memory = { swappiness: 10 })],
@@ -431,6 +432,10 @@ const REJECTED: [string, Edit][] = [
   ["a mount type that is no string", (c) => c.mounts.push({ destination: "/d", type: 5 })],
   ["cgroupsPath not a string", (c) => (c.linux.cgroupsPath = 5)],
   ["pids without a limit", (c) => (c.linux.resources.pids = {})],
+  ["a relative hook path", (c) => (c.hooks = { poststop: [{ path: "bin/true" }] })],
+  ["a hook without path", (c) => (c.hooks = { prestart: [{ args: [] }] })],
+  ["a hook timeout of 0", (c) => (c.hooks = { prestart: [{ path: "/x", timeout: 0 }] })],
+  ["hooks not an object", (c) => (c.hooks = [])],
   ["ioPriority over 7", (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 8 })],
   ["ioPriority of an unknown class", (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_NOPE" })],
   ["ioPriority without class", (c) => (c.process.ioPriority = { priority: 1 })],
@@ -532,7 +537,8 @@ function randomConfig(r: () => number): { config: Config; input: Partial<PlanInp
   if (maybe(0.2)) c.linux.maskedPaths = some(["/proc/kcore", "/sys/firmware", "rel"], 2);
   if (maybe(0.2)) c.linux.readonlyPaths = some(["/proc/sys", "rel"], 2);
   if (maybe(0.2)) c.linux.resources = pick([{}, { devices: [] }, { cpu: { shares: 2 } }, { memory: { limit: -1 } }, { pids: {} }, { devices: [{ allow: true, access: "rwx" }] }, { blockIO: {} }]);
-  if (maybe(0.05)) Object.assign(c, pick([{ hooks: {} }, { vendor: 1 }, { linux: { ...c.linux, seccomp: { defaultAction: "SCMP_ACT_ALLOW" } } }]));
+  if (maybe(0.1)) c.hooks = pick([{}, { prestart: [{ path: "/h" }] }, { poststop: [{ path: "h" }] }, { createRuntime: [{ path: "/h", timeout: 0 }] }, { x: [] }]);
+  if (maybe(0.05)) Object.assign(c, pick([{ vendor: 1 }, { linux: { ...c.linux, seccomp: { defaultAction: "SCMP_ACT_ALLOW" } } }]));
   if (maybe(0.1)) p.ioPriority = pick([{ class: "IOPRIO_CLASS_BE", priority: 4 }, { class: "IOPRIO_CLASS_RT" }, { class: "X" }, { class: "IOPRIO_CLASS_IDLE", priority: 9 }]);
   if (maybe(0.1)) p.scheduler = pick([{ policy: "SCHED_RR", priority: 5 }, { policy: "SCHED_OTHER", nice: 19, flags: ["SCHED_FLAG_KEEP_POLICY"] }, { policy: "SCHED_OTHER", nice: -21 }, { policy: "SCHED_X" }]);
   if (maybe(0.15)) {
