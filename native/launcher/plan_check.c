@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 
 #include "plan_internal.h"
 
@@ -39,6 +40,7 @@ struct field {
 #define INT64 -9223372036854775808.0, 9223372036854775808.0
 #define UINT64 0, 18446744073709551616.0
 #define ANY_INT -INFINITY, INFINITY
+#define INT32 -2147483648.0, 2147483647.0
 
 static const struct field ROOT[] = {
     { "path", STRING, true, NULL, 0, 0 },
@@ -78,6 +80,21 @@ static const struct field CONSOLE_SIZE[] = {
     { "width", INTEGER, true, NULL, UINT64 },
     { 0 },
 };
+static const struct field IO_PRIORITY[] = {
+    { "class", STRING, true, NULL, 0, 0 },
+    { "priority", INTEGER, false, NULL, INT32 },
+    { 0 },
+};
+static const struct field SCHEDULER[] = {
+    { "policy", STRING, true, NULL, 0, 0 },
+    { "nice", INTEGER, false, NULL, INT32 },
+    { "priority", INTEGER, false, NULL, INT32 },
+    { "flags", STRINGS, false, NULL, 0, 0 },
+    { "runtime", INTEGER, false, NULL, UINT64 },
+    { "deadline", INTEGER, false, NULL, UINT64 },
+    { "period", INTEGER, false, NULL, UINT64 },
+    { 0 },
+};
 static const struct field PROCESS[] = {
     { "terminal", BOOL, false, NULL, 0, 0 },
     { "consoleSize", OBJECT, false, CONSOLE_SIZE, 0, 0 },
@@ -89,6 +106,8 @@ static const struct field PROCESS[] = {
     { "rlimits", OBJECTS, false, RLIMIT, 0, 0 },
     { "noNewPrivileges", BOOL, false, NULL, 0, 0 },
     { "oomScoreAdj", INTEGER, false, NULL, ANY_INT },
+    { "ioPriority", OBJECT, false, IO_PRIORITY, 0, 0 },
+    { "scheduler", OBJECT, false, SCHEDULER, 0, 0 },
     { 0 },
 };
 static const struct field NAMESPACE[] = {
@@ -140,14 +159,58 @@ static const struct field RESOURCES[] = {
     { "pids", OBJECT, false, PIDS, 0, 0 },
     { 0 },
 };
+static const struct field PERSONALITY[] = {
+    { "domain", STRING, false, NULL, 0, 0 },
+    { "flags", STRINGS, false, NULL, 0, 0 },
+    { 0 },
+};
+static const struct field TIME_OFFSET[] = {
+    { "secs", INTEGER, false, NULL, INT64 },
+    { "nanosecs", INTEGER, false, NULL, UINT32 },
+    { 0 },
+};
+static const struct field TIME_OFFSETS[] = {
+    { "monotonic", OBJECT, false, TIME_OFFSET, 0, 0 },
+    { "boottime", OBJECT, false, TIME_OFFSET, 0, 0 },
+    { 0 },
+};
+static const struct field ID_MAPPING[] = {
+    { "containerID", INTEGER, true, NULL, UINT32 },
+    { "hostID", INTEGER, true, NULL, UINT32 },
+    { "size", INTEGER, true, NULL, UINT32 },
+    { 0 },
+};
 static const struct field LINUX[] = {
     { "namespaces", OBJECTS, false, NAMESPACE, 0, 0 },
+    { "uidMappings", OBJECTS, false, ID_MAPPING, 0, 0 },
+    { "gidMappings", OBJECTS, false, ID_MAPPING, 0, 0 },
     { "devices", OBJECTS, false, DEVICE, 0, 0 },
     { "cgroupsPath", STRING, false, NULL, 0, 0 },
     { "resources", OBJECT, false, RESOURCES, 0, 0 },
     { "sysctl", STRING_MAP, false, NULL, 0, 0 },
     { "maskedPaths", STRINGS, false, NULL, 0, 0 },
     { "readonlyPaths", STRINGS, false, NULL, 0, 0 },
+    { "rootfsPropagation", STRING, false, NULL, 0, 0 },
+    { "personality", OBJECT, false, PERSONALITY, 0, 0 },
+    { "timeOffsets", OBJECT, false, TIME_OFFSETS, 0, 0 },
+    { 0 },
+};
+/* Hooks never change the plan (its PAUSE is always there): they are checked as node checks them,
+ * and running them is the caller's (create.c hands a config with hooks to node today). */
+static const struct field HOOK[] = {
+    { "path", STRING, true, NULL, 0, 0 },
+    { "args", STRINGS, false, NULL, 0, 0 },
+    { "env", STRINGS, false, NULL, 0, 0 },
+    { "timeout", INTEGER, false, NULL, 1, INFINITY },
+    { 0 },
+};
+static const struct field HOOKS[] = {
+    { "prestart", OBJECTS, false, HOOK, 0, 0 },
+    { "createRuntime", OBJECTS, false, HOOK, 0, 0 },
+    { "createContainer", OBJECTS, false, HOOK, 0, 0 },
+    { "startContainer", OBJECTS, false, HOOK, 0, 0 },
+    { "poststart", OBJECTS, false, HOOK, 0, 0 },
+    { "poststop", OBJECTS, false, HOOK, 0, 0 },
     { 0 },
 };
 static const struct field FIELDS[] = {
@@ -158,6 +221,7 @@ static const struct field FIELDS[] = {
     { "hostname", STRING, false, NULL, 0, 0 },
     { "domainname", STRING, false, NULL, 0, 0 },
     { "annotations", STRING_MAP, false, NULL, 0, 0 },
+    { "hooks", OBJECT, false, HOOKS, 0, 0 },
     { "linux", OBJECT, false, LINUX, 0, 0 },
     { 0 },
 };
@@ -236,11 +300,9 @@ static bool check_members(struct checker *c, int node, const struct field *field
 
 static bool is_abs(const char *s) { return s && s[0] == '/'; }
 
-/* semantic.ts checkNamespaces + namespaceSetup, and the subset: no user or time namespace, and a
- * mount namespace of its own (new or joined: without one the container shares the runtime's). */
+/* semantic.ts checkNamespaces + namespaceSetup. */
 static bool check_namespaces(struct checker *c, int list) {
     const struct jdoc *d = c->d;
-    bool mount = false;
     JFOR(d, list, ns) {
         const char *type = jtext(d, jget(d, ns, "type"));
         int path = jget(d, ns, "path");
@@ -250,10 +312,96 @@ static bool check_namespaces(struct checker *c, int list) {
             if (!strcmp(jtext(d, jget(d, other, "type")), type)) return REFUSE(c, "linux.namespaces: duplicate type");
         }
         if (path >= 0 && !is_abs(jtext(d, path))) return REFUSE(c, "linux.namespaces[].path: not absolute");
-        if (!strcmp(type, "user") || !strcmp(type, "time")) return REFUSE(c, "linux.namespaces: %s namespace", type);
-        if (!strcmp(type, "mount")) mount = true;
     }
-    return mount || REFUSE(c, "linux.namespaces: no mount namespace");
+    return true;
+}
+
+/* semantic.ts checkHooks: absolute paths. */
+static bool check_hooks(struct checker *c) {
+    JFOR(c->d, jget(c->d, 0, "hooks"), list) {
+        JFOR(c->d, list, hook) {
+            if (!is_abs(jtext(c->d, jget(c->d, hook, "path")))) return REFUSE(c, "hooks.%s[].path: not absolute", c->d->n[list].key);
+        }
+    }
+    return true;
+}
+
+/* semantic.ts checkIdMappings: mappings exactly when a new user namespace is made, sizes > 0. */
+static bool check_id_mappings(struct checker *c) {
+    const struct jdoc *d = c->d;
+    static const char *const KEYS[] = { "linux.uidMappings", "linux.gidMappings" };
+    bool new_user = config_new_namespace(d, "user");
+    for (int i = 0; i < 2; i++) {
+        int maps = jpath(d, 0, KEYS[i]);
+        if (new_user != (jlen(d, maps) > 0)) return REFUSE(c, "%s: %s", KEYS[i], new_user ? "missing" : "without a new user namespace");
+        JFOR(d, maps, m) {
+            if (jnum(d, jget(d, m, "size")) == 0) return REFUSE(c, "%s[].size: 0", KEYS[i]);
+        }
+    }
+    return true;
+}
+
+/* plan-init.ts checkSharedMounts: without a mount namespace of its own the container shares the
+ * runtime's, and nothing may change that one's mounts. */
+static bool check_shared_mounts(struct checker *c) {
+    const struct jdoc *d = c->d;
+    if (config_namespace(d, "mount", NULL)) return true;
+    if (jlen(d, jpath(d, 0, "linux.maskedPaths"))) return REFUSE(c, "linux.maskedPaths: no mount namespace");
+    if (jlen(d, jpath(d, 0, "linux.readonlyPaths"))) return REFUSE(c, "linux.readonlyPaths: no mount namespace");
+    if (jtrue(d, jpath(d, 0, "root.readonly"))) return REFUSE(c, "root.readonly: no mount namespace");
+    if (jpath(d, 0, "linux.rootfsPropagation") >= 0) return REFUSE(c, "linux.rootfsPropagation: no mount namespace");
+    return true;
+}
+
+bool config_new_namespace(const struct jdoc *d, const char *type) {
+    bool joined = false;
+    return config_namespace(d, type, &joined) && !joined;
+}
+
+/* semantic.ts's timeOffsets, personality and rootfsPropagation rules, and plan-init.ts checkInput's
+ * rootfsPropagation rule for --no-pivot. */
+static bool check_linux_extras(struct checker *c, const struct init_input *in) {
+    const struct jdoc *d = c->d;
+    if (jpath(d, 0, "linux.timeOffsets") >= 0 && !config_new_namespace(d, "time"))
+        return REFUSE(c, "linux.timeOffsets: no new time namespace");
+    JFOR(d, jpath(d, 0, "linux.timeOffsets"), clock) {
+        int secs = jget(d, clock, "secs");
+        if (secs >= 0 && fabs(jnum(d, secs)) > 9007199254740992.0) return REFUSE(c, "linux.timeOffsets: secs too large");
+    }
+    int personality = jpath(d, 0, "linux.personality");
+    if (personality >= 0) {
+        const char *domain = jtext(d, jget(d, personality, "domain"));
+        if (!domain || personality_domain(domain) < 0) return REFUSE(c, "linux.personality.domain");
+        if (jlen(d, jget(d, personality, "flags"))) return REFUSE(c, "linux.personality.flags");
+    }
+    const char *prop = jtext(d, jpath(d, 0, "linux.rootfsPropagation"));
+    if (prop) {
+        unsigned flags = rootfs_propagation(prop);
+        if (!flags) return REFUSE(c, "linux.rootfsPropagation: unknown");
+        if (in->no_pivot && flags & MS_PRIVATE) return REFUSE(c, "linux.rootfsPropagation: private with --no-pivot");
+    }
+    return true;
+}
+
+/* semantic.ts's ioPriority and scheduler rules. */
+static bool check_process_extras(struct checker *c, int p) {
+    const struct jdoc *d = c->d;
+    int io = jget(d, p, "ioPriority");
+    if (io >= 0) {
+        if (ioprio_class(jtext(d, jget(d, io, "class"))) < 0) return REFUSE(c, "process.ioPriority.class");
+        double prio = jnum_or(d, io, "priority", 0);
+        if (prio < 0 || prio > 7) return REFUSE(c, "process.ioPriority.priority");
+    }
+    int s = jget(d, p, "scheduler");
+    if (s >= 0) {
+        if (sched_policy(jtext(d, jget(d, s, "policy"))) < 0) return REFUSE(c, "process.scheduler.policy");
+        JFOR(d, jget(d, s, "flags"), f) {
+            if (sched_flag(jtext(d, f)) < 0) return REFUSE(c, "process.scheduler.flags");
+        }
+        double nice = jnum_or(d, s, "nice", 0);
+        if (nice < -20 || nice > 19) return REFUSE(c, "process.scheduler.nice");
+    }
+    return true;
 }
 
 bool config_namespace(const struct jdoc *d, const char *type, bool *joined) {
@@ -315,7 +463,8 @@ static bool check_process(struct checker *c, const struct init_input *in) {
     if (!check_terminal(c, jtrue(d, jget(d, p, "terminal")), in)) return false;
     int oom = jget(d, p, "oomScoreAdj");
     if (oom >= 0 && (jnum(d, oom) < -1000 || jnum(d, oom) > 1000)) return REFUSE(c, "process.oomScoreAdj: range");
-    return check_capabilities(c, jget(d, p, "capabilities")) && check_rlimits(c, jget(d, p, "rlimits"));
+    return check_capabilities(c, jget(d, p, "capabilities")) && check_rlimits(c, jget(d, p, "rlimits")) &&
+           check_process_extras(c, p);
 }
 
 /* semantic.ts checkMounts, and what planMount would throw on (idmap options). */
@@ -421,6 +570,6 @@ bool plan_check(const struct jdoc *d, const struct init_input *in, char *why, si
     if (!check_members(&c, 0, FIELDS, "")) return false;
     const char *root = jtext(d, jpath(d, 0, "root.path"));
     if (!root || !root[0]) return REFUSE(&c, "root.path: missing or empty");
-    return check_namespaces(&c, jpath(d, 0, "linux.namespaces")) && check_process(&c, in) && check_mounts(&c) &&
-           check_linux(&c);
+    return check_namespaces(&c, jpath(d, 0, "linux.namespaces")) && check_id_mappings(&c) && check_hooks(&c) && check_shared_mounts(&c) && check_process(&c, in) &&
+           check_mounts(&c) && check_linux(&c) && check_linux_extras(&c, in);
 }

@@ -1,10 +1,12 @@
 /*
  * The device nodes and /dev links of a container, as src/linux/devices.ts planDevices emits them
- * (runc's createDevices, setupPtmx, setupDevSymlinks), without a user namespace: mknod.
+ * (runc's createDevices, setupPtmx, setupDevSymlinks): mknod, or a bind of the host's node in a
+ * new user namespace.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "plan_internal.h"
@@ -51,7 +53,7 @@ static int device_list(const struct jdoc *d, struct device *out) {
 }
 
 /* planDevices (no user namespace: the nodes are made with mknod) */
-void plan_devices(struct builder *b) {
+void plan_devices(struct builder *b, bool userns) {
     const char *rootfs = b->in->rootfs;
     struct device *devs = calloc((size_t)jlen(b->d, jpath(b->d, 0, "linux.devices")) + 6, sizeof *devs);
     if (!devs) die("out of memory");
@@ -60,7 +62,11 @@ void plan_devices(struct builder *b) {
     if (!made) die("out of memory");
     int nmade = 0;
     for (int i = 0; i < n; i++) {
-        if (strcmp(devs[i].path, "/dev/ptmx")) { /* ptmx is the devpts instance's (links below) */
+        if (!strcmp(devs[i].path, "/dev/ptmx")) { /* the devpts instance's (links below) */
+        } else if (userns) {
+            emit_mkdirs(b, devs[i].path, rootfs, "file");
+            emit_mount(b, OP_MOUNT, devs[i].path, devs[i].path, "", MS_BIND, "", rootfs);
+        } else {
             char *dir = path_dirname(devs[i].path);
             bool seen = false;
             for (int j = 0; j < nmade; j++) seen |= !strcmp(made[j], dir);

@@ -20,8 +20,21 @@
 static bool add_rootfs(struct builder *b) {
     const struct jdoc *d = b->d;
     const char *rootfs = b->in->rootfs;
-    emit_mount(b, OP_MOUNT, "", "/", "", MS_SLAVE | MS_REC, "", "");
-    emit_mount(b, OP_MOUNT, rootfs, rootfs, "", MS_BIND | MS_REC, "", "");
+    /* addPrivateRoot: stop our mounts from propagating to the host (runc: slave unless the config
+     * says otherwise), then make the rootfs a mount point. Sharing the runtime's mount namespace,
+     * its propagation is not ours to change. */
+    if (config_namespace(d, "mount", NULL)) {
+        unsigned prop = b->root_propagation ? b->root_propagation : MS_SLAVE | MS_REC;
+        emit_mount(b, OP_MOUNT, "", "/", "", prop, "", "");
+        /* pivot_root refuses a new root whose parent mount is shared: make just that one private */
+        if (prop & MS_SHARED) {
+            char *parent = mount_point_of(rootfs);
+            if (!parent) return plan_refuse(b->why, b->whylen, "linux.rootfsPropagation: mountinfo unreadable");
+            emit_mount(b, OP_MOUNT, "", parent, "", MS_PRIVATE, "", "");
+            free(parent);
+        }
+        emit_mount(b, OP_MOUNT, rootfs, rootfs, "", MS_BIND | MS_REC, "", "");
+    }
     bool binds_dev = false;
     JFOR(d, jget(d, 0, "mounts"), m) {
         if (!plan_mount(b, m)) return false;
@@ -29,7 +42,7 @@ static bool add_rootfs(struct builder *b) {
         binds_dev |= is_bind(d, m) && !strcmp(dest, "/dev");
         free(dest);
     }
-    if (!binds_dev) plan_devices(b);
+    if (!binds_dev) plan_devices(b, config_new_namespace(d, "user"));
     return true;
 }
 
@@ -52,7 +65,9 @@ static void add_finish_rootfs(struct builder *b) {
     const char *cwd = jtext(d, jpath(d, 0, "process.cwd"));
     int masked = jpath(d, 0, "linux.maskedPaths");
     if (jlen(d, masked)) emit_op1(b, OP_MASK_SOURCE, "/dev/null");
-    emit_op1(b, b->in->no_pivot ? OP_MOVE_ROOT : OP_PIVOT_ROOT, b->in->rootfs);
+    if (!config_namespace(d, "mount", NULL)) emit_op1(b, OP_CHROOT, b->in->rootfs);
+    else emit_op1(b, b->in->no_pivot ? OP_MOVE_ROOT : OP_PIVOT_ROOT, b->in->rootfs);
+    if (b->root_propagation) emit_mount(b, OP_MOUNT, "", "/", "", b->root_propagation, "", "");
     if (strcmp(cwd, "/")) emit_mkdirs(b, cwd, "/", "dir"); /* runc creates a missing cwd */
     if (b->terminal) add_console(b);
     for (int i = 0; i < b->ndeferred; i++) {
@@ -66,7 +81,8 @@ static void add_finish_rootfs(struct builder *b) {
     if (domainname && domainname[0]) emit_op1(b, OP_SETDOMAINNAME, domainname);
     JFOR(d, jpath(d, 0, "linux.sysctl"), s) {
         struct buf path = { 0 };
-        buf_fmt(&path, "/proc/sys/%s", d->n[s].key);
+        buf_str(&path, "/proc/sys/");
+        buf_str(&path, d->n[s].key);
         for (char *p = path.p; *p; p++) *p = *p == '.' ? '/' : *p;
         emit_op(b, OP_WRITE_FILE);
         emit_arg(b, path.p);
@@ -89,7 +105,36 @@ static void arg_rlimit(struct builder *b, double v) {
     else emit_int(b, v);
 }
 
-/* addProcessOps (no ioPriority, scheduler, personality or seccomp here) */
+/* IOPRIO, SCHED, PERSONALITY (process-attrs.ts ioprioArgs, schedArgs, personalityValue) */
+static void add_process_attributes(struct builder *b, int proc) {
+    const struct jdoc *d = b->d;
+    int io = jget(d, proc, "ioPriority");
+    if (io >= 0) {
+        emit_op(b, OP_IOPRIO);
+        emit_argf(b, "%d", ioprio_class(jtext(d, jget(d, io, "class"))));
+        emit_int(b, jnum_or(d, io, "priority", 0));
+    }
+    int s = jget(d, proc, "scheduler");
+    if (s >= 0) {
+        int flags = 0;
+        JFOR(d, jget(d, s, "flags"), f) flags |= sched_flag(jtext(d, f));
+        emit_op(b, OP_SCHED);
+        emit_argf(b, "%d", sched_policy(jtext(d, jget(d, s, "policy"))));
+        emit_int(b, jnum_or(d, s, "priority", 0));
+        emit_int(b, jnum_or(d, s, "nice", 0));
+        emit_argf(b, "%d", flags);
+        emit_int(b, jnum_or(d, s, "runtime", 0));
+        emit_int(b, jnum_or(d, s, "deadline", 0));
+        emit_int(b, jnum_or(d, s, "period", 0));
+    }
+    int personality = jpath(d, 0, "linux.personality");
+    if (personality >= 0) {
+        emit_op(b, OP_PERSONALITY);
+        emit_argf(b, "%d", personality_domain(jtext(d, jget(d, personality, "domain"))));
+    }
+}
+
+/* addProcessOps (without seccomp) */
 static void add_process_ops(struct builder *b, int proc) {
     const struct jdoc *d = b->d;
     JFOR(d, jget(d, proc, "rlimits"), r) {
@@ -104,6 +149,7 @@ static void add_process_ops(struct builder *b, int proc) {
         emit_arg(b, "/proc/self/oom_score_adj");
         emit_int(b, jnum(d, oom));
     }
+    add_process_attributes(b, proc);
     int caps = jget(d, proc, "capabilities");
     if (caps >= 0) {
         emit_op(b, OP_CAP_BOUNDING);
@@ -174,24 +220,56 @@ static bool init_env(struct builder *b, int proc) {
     return true;
 }
 
-/* addBeforeClone + addClone: cgroups, namespaces joined, the clone, the child's first steps. */
-static void add_clone(struct builder *b) {
+/* TIMENS: /proc/self/timens_offsets text, one "clock secs nanosecs" line per linux.timeOffsets entry. */
+static void add_time_namespace(struct builder *b) {
+    const struct jdoc *d = b->d;
+    struct buf offsets = { 0 };
+    buf_add(&offsets, "", 0);
+    JFOR(d, jpath(d, 0, "linux.timeOffsets"), clock) {
+        char secs[32], nanosecs[32];
+        int_text(secs, jnum_or(d, clock, "secs", 0));
+        int_text(nanosecs, jnum_or(d, clock, "nanosecs", 0));
+        buf_fmt(&offsets, "%s %s %s\n", d->n[clock].key, secs, nanosecs);
+    }
+    emit_op1(b, OP_TIMENS, offsets.p);
+    free(offsets.p);
+}
+
+/* idMapString: /proc/<pid>/uid_map text, one "containerID hostID size" line per mapping. */
+static char *id_map(const struct jdoc *d, int list) {
+    struct buf map = { 0 };
+    buf_add(&map, "", 0);
+    JFOR(d, list, m) {
+        char ids[3][32];
+        int_text(ids[0], jnum_or(d, m, "containerID", 0));
+        int_text(ids[1], jnum_or(d, m, "hostID", 0));
+        int_text(ids[2], jnum_or(d, m, "size", 0));
+        buf_fmt(&map, "%s %s %s\n", ids[0], ids[1], ids[2]);
+    }
+    return map.p;
+}
+
+/* addBeforeClone: in the shim itself, everything that needs the host's view. */
+static bool add_before_clone(struct builder *b) {
     const struct jdoc *d = b->d;
     const struct init_input *in = b->in;
-    int list = jpath(d, 0, "linux.namespaces");
     if (in->wait_mode && in->nparent > 0) { /* addParentCgroups: where the waiting shim goes back to */
         struct buf files = { 0 };
-        for (int i = 0; i < in->nparent; i++) buf_fmt(&files, "%s%s", i ? "\n" : "", in->parent_procs[i]);
+        for (int i = 0; i < in->nparent; i++) {
+            if (i) buf_str(&files, "\n");
+            buf_str(&files, in->parent_procs[i]);
+        }
         emit_op1(b, OP_PARENT_CGROUPS, files.p);
         free(files.p);
     }
     for (int i = 0; i < in->nprocs; i++) emit_op1(b, OP_CGROUP_JOIN, in->procs[i]);
     if (b->terminal && in->console_socket) emit_op1(b, OP_CONSOLE_SOCKET, in->console_socket);
     else if (b->terminal) emit_op(b, OP_CONSOLE_PAIR);
-    bool joins_mount = false;
-    config_namespace(d, "mount", &joins_mount);
+    /* runc: the runtime opens the bind sources of a user-namespaced container before entering it */
+    if (config_namespace(d, "user", NULL) && !plan_opened_sources(b)) return false;
     /* the fifo is a host path: open it before joining another mount namespace would hide it */
-    if (joins_mount) emit_op1(b, OP_FIFO_OPEN, in->fifo_path);
+    if (b->joins_mount) emit_op1(b, OP_FIFO_OPEN, in->fifo_path);
+    int list = jpath(d, 0, "linux.namespaces");
     for (int rank = 0; rank < 8; rank++) { /* JOIN_ORDER: user first, mount last */
         JFOR(d, list, ns) {
             const char *type = jtext(d, jget(d, ns, "type"));
@@ -202,23 +280,37 @@ static void add_clone(struct builder *b) {
             emit_arg(b, jtext(d, path));
         }
     }
+    if (config_new_namespace(d, "time")) add_time_namespace(b);
+    return true;
+}
+
+/* addClone: CLONE, then the child's first steps: its own session, the fifo, root in a new user
+ * namespace, the loopback interface of a new network namespace, the session keyring. */
+static void add_clone(struct builder *b) {
+    const struct jdoc *d = b->d;
+    const struct init_input *in = b->in;
     unsigned flags = 0;
-    bool new_net = false;
-    JFOR(d, list, ns) {
+    JFOR(d, jpath(d, 0, "linux.namespaces"), ns) {
         const char *type = jtext(d, jget(d, ns, "type"));
-        if (jget(d, ns, "path") >= 0) continue;
-        flags |= ns_clone_flag(type);
-        new_net |= !strcmp(type, "network");
+        /* CLONE_NEWTIME shares CSIGNAL's bits: a time namespace is TIMENS's (unshare) */
+        if (jget(d, ns, "path") < 0 && strcmp(type, "time")) flags |= ns_clone_flag(type);
     }
+    bool new_user = config_new_namespace(d, "user");
+    char *uid_map = new_user ? id_map(d, jpath(d, 0, "linux.uidMappings")) : NULL;
+    char *gid_map = new_user ? id_map(d, jpath(d, 0, "linux.gidMappings")) : NULL;
     emit_op(b, OP_CLONE);
     emit_argf(b, "%u", flags);
-    emit_arg(b, "");
-    emit_arg(b, "");
+    emit_arg(b, uid_map ? uid_map : "");
+    emit_arg(b, gid_map ? gid_map : "");
     emit_arg(b, ""); /* setgroups: runc writes "deny" only for rootless containers */
     emit_arg(b, in->wait_mode ? "wait" : "detach");
+    free(uid_map);
+    free(gid_map);
     emit_op(b, OP_SETSID);
-    if (!joins_mount) emit_op1(b, OP_FIFO_OPEN, in->fifo_path);
-    if (new_net) emit_op(b, OP_LOOPBACK_UP);
+    if (!b->joins_mount) emit_op1(b, OP_FIFO_OPEN, in->fifo_path);
+    if (new_user) emit_op(b, OP_BECOME_ROOT);
+    if (config_new_namespace(d, "network")) emit_op(b, OP_LOOPBACK_UP);
+    /* after BECOME_ROOT: the keyring belongs to the container's root, not to the overflow uid */
     if (in->session_keyring) emit_op1(b, OP_NEW_KEYRING, in->session_keyring);
 }
 
@@ -236,11 +328,17 @@ static bool build(struct builder *b) {
     int args = jget(d, proc, "args");
     if (!init_env(b, proc)) return false;
     b->terminal = jtrue(d, jget(d, proc, "terminal")) && (b->in->console_socket || b->in->wait_mode);
+    config_namespace(d, "mount", &b->joins_mount);
+    b->opened = calloc((size_t)jlen(d, jget(d, 0, "mounts")) + 1, sizeof *b->opened);
+    if (!b->opened) die("out of memory");
+    const char *prop = jtext(d, jpath(d, 0, "linux.rootfsPropagation"));
+    b->root_propagation = prop ? rootfs_propagation(prop) : 0;
     b->deferred = calloc((size_t)jlen(d, jget(d, 0, "mounts")) + 1, sizeof *b->deferred);
     if (!b->deferred) die("out of memory");
     emit_op(b, OP_MKFIFO); /* prepended by planInit: the exec fifo, mode 0622 whatever the umask */
     emit_arg(b, b->in->fifo_path);
     emit_arg(b, "402");
+    if (!add_before_clone(b)) return false;
     add_clone(b);
     if (!add_rootfs(b)) return false;
     emit_op1(b, OP_PAUSE, "hooks");
@@ -262,6 +360,7 @@ static bool build(struct builder *b) {
 static void builder_free(struct builder *b) {
     for (int i = 0; i < b->ndeferred; i++) free(b->deferred[i].dest);
     free(b->deferred);
+    free(b->opened);
     free(b->env);
     free(b->home);
 }

@@ -27,8 +27,12 @@ struct builder {
     int nenv;
     char *home;
     bool terminal; /* a console is set up: through the console socket, or proxied (wait mode) */
+    unsigned root_propagation; /* linux.rootfsPropagation's MS_* flags, 0 when unset */
+    bool joins_mount;          /* a mount namespace joined by path */
     struct deferred *deferred;
     int ndeferred;
+    int *opened; /* user namespace: the mount nodes whose bind source OPEN_TREE copied, in order */
+    int nopened;
     char *why;
     size_t whylen;
 };
@@ -48,11 +52,12 @@ void emit_mkdirs(struct builder *b, const char *path, const char *scope, const c
 
 /* plan_mounts.c */
 bool plan_mount(struct builder *b, int mount); /* false: refused (a bind source cannot be stat'ed) */
+bool plan_opened_sources(struct builder *b);
 bool is_bind(const struct jdoc *d, int mount);
 char *clean_destination(const char *dest);
 
-/* plan_devices.c */
-void plan_devices(struct builder *b);
+/* plan_devices.c (userns: a new user namespace, where mknod is not allowed: bind the host's) */
+void plan_devices(struct builder *b, bool userns);
 
 /* Records the first refusal reason in why; always returns false (so `return refuse(...)`). */
 bool plan_refuse(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -61,12 +66,18 @@ bool plan_refuse(char *why, size_t whylen, const char *fmt, ...) __attribute__((
 bool plan_check(const struct jdoc *d, const struct init_input *in, char *why, size_t whylen);
 /* linux.namespaces lists `type` (new, or joined: *joined, when not NULL, says which) */
 bool config_namespace(const struct jdoc *d, const char *type, bool *joined);
+bool config_new_namespace(const struct jdoc *d, const char *type); /* listed without a path */
 
 /* plan_names.c: src/spec/names.ts's tables (-1: unknown name) */
 int cap_number(const char *name);
 int rlimit_number(const char *name);
 unsigned ns_clone_flag(const char *type); /* 0: unknown (time's flag is never cloned) */
 int ns_join_rank(const char *type);       /* src/linux/namespaces.ts JOIN_ORDER */
+int ioprio_class(const char *name);
+int sched_policy(const char *name);
+int sched_flag(const char *name);         /* the sched_attr.sched_flags bit */
+int personality_domain(const char *name);
+unsigned rootfs_propagation(const char *name); /* MS_* flags; 0: not a rootfsPropagation value */
 
 /* mount options (MOUNT_OPTIONS): returns false for a name that is not an option (it is data) */
 enum mopt_kind { MOPT_SET, MOPT_CLEAR, MOPT_PROPAGATION, MOPT_RSET, MOPT_RCLEAR, MOPT_EXTENSION };
@@ -87,5 +98,7 @@ bool plan_home(const char *rootfs, const char *bundle, const char *bound_source,
 char *path_normalize(const char *path);
 char *path_join(const char *dir, const char *rel);
 char *path_dirname(const char *path);
+/* the mount point of the mount holding `path` (/proc/self/mountinfo); NULL when unsure */
+char *mount_point_of(const char *path);
 
 #endif

@@ -3,7 +3,6 @@
  * (option parsing, bind + remount, propagation, recursive attributes, runc's cgroup v1 layout).
  */
 #define _GNU_SOURCE
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -93,21 +92,75 @@ static void add_setattr(struct builder *b, const struct mount_opts *mo, const ch
     emit_arg(b, "1");
 }
 
+/* bindSource: the host path (relative to the bundle, as runc), and whether the bind is recursive
+ * (without "bind"/"rbind" in the options the type alone made it a bind: recursive, like crun).
+ * NULL (refused) without a source. */
+static char *bind_source(struct builder *b, int m, bool *recursive) {
+    const struct jdoc *d = b->d;
+    const char *given = jtext(d, jget(d, m, "source"));
+    if (!given || !given[0]) {
+        plan_refuse(b->why, b->whylen, "mounts[]: a bind mount without a source");
+        return NULL;
+    }
+    int options = jget(d, m, "options");
+    struct mount_opts mo;
+    parse_options(d, options, &mo);
+    free(mo.data.p);
+    *recursive = has_option(d, options, "bind", "rbind") ? (mo.flags & MS_REC) != 0 : true;
+    char *source = given[0] == '/' ? strdup(given) : path_join(b->in->bundle, given);
+    if (!source) die("out of memory");
+    return source;
+}
+
+/* planOpenedSources: OPEN_TREE of every bind source before CLONE, for a container in a user
+ * namespace (its root may not reach the host path); the copies are numbered in plan order. */
+bool plan_opened_sources(struct builder *b) {
+    const struct jdoc *d = b->d;
+    JFOR(d, jget(d, 0, "mounts"), m) {
+        const char *type = jtext(d, jget(d, m, "type"));
+        if ((type && (!strcmp(type, "cgroup") || !strcmp(type, "cgroup2"))) || !is_bind(d, m)) continue;
+        bool recursive;
+        char *source = bind_source(b, m, &recursive);
+        if (!source) return false;
+        emit_op(b, OP_OPEN_TREE);
+        emit_arg(b, source);
+        emit_arg(b, recursive ? "1" : "0");
+        free(source);
+        b->opened[b->nopened++] = m;
+    }
+    return true;
+}
+
+/* The OPEN_TREE copy of mount node m, or -1. */
+static int opened_copy(const struct builder *b, int m) {
+    for (int i = 0; i < b->nopened; i++) {
+        if (b->opened[i] == m) return i;
+    }
+    return -1;
+}
+
 /* planBindMount */
 static bool plan_bind(struct builder *b, int m, const struct mount_opts *mo, const char *dest) {
     const struct jdoc *d = b->d;
-    const char *given = jtext(d, jget(d, m, "source"));
-    if (!given || !given[0]) return plan_refuse(b->why, b->whylen, "mounts[]: a bind mount without a source");
-    char *source = given[0] == '/' ? strdup(given) : path_join(b->in->bundle, given);
+    bool recursive;
+    char *source = bind_source(b, m, &recursive);
+    if (!source) return false;
     int options = jget(d, m, "options");
-    bool recursive = has_option(d, options, "bind", "rbind") ? (mo->flags & MS_REC) != 0 : true;
     struct stat st;
     if (stat(source, &st)) {
         free(source);
         return plan_refuse(b->why, b->whylen, "mounts[].source: cannot stat it");
     }
     emit_mkdirs(b, dest, b->in->rootfs, S_ISDIR(st.st_mode) ? "dir" : "file");
-    emit_mount(b, OP_MOUNT, source, dest, "", MS_BIND | (recursive ? MS_REC : 0), "", b->in->rootfs);
+    int copy = opened_copy(b, m);
+    if (copy >= 0) {
+        emit_op(b, OP_MOVE_MOUNT);
+        emit_int(b, copy);
+        emit_arg(b, dest);
+        emit_arg(b, b->in->rootfs);
+    } else {
+        emit_mount(b, OP_MOUNT, source, dest, "", MS_BIND | (recursive ? MS_REC : 0), "", b->in->rootfs);
+    }
     add_propagation(b, options, dest, b->in->rootfs);
     /* A bind mount ignores every flag but MS_REC: ro, nosuid... need a bind-remount. */
     unsigned extra = mo->flags & ~(unsigned)(MS_BIND | MS_REC | MS_REMOUNT);
@@ -125,6 +178,24 @@ struct cg_dir {
     bool unified, all_unified;
 };
 
+/* Appends `part` (n bytes) to a fixed field, comma-separated; false when it does not fit. */
+static bool join_part(char *field, size_t size, const char *part, size_t n) {
+    size_t used = strlen(field);
+    if (used + (used ? 1 : 0) + n >= size) return false;
+    if (used) field[used++] = ',';
+    memcpy(field + used, part, n);
+    field[used + n] = 0;
+    return true;
+}
+
+static bool ascii(const char *s) {
+    for (; *s; s++) {
+        if ((unsigned char)*s >= 0x80) return false;
+    }
+    return true;
+}
+
+/* -1 for names that do not fit, or are not ASCII (JavaScript sorts by UTF-16 units, not bytes). */
 static int cgroup_dirs(const struct init_input *in, struct cg_dir *out) {
     int n = 0;
     for (int i = 0; i < in->ncg; i++) {
@@ -136,8 +207,7 @@ static int cgroup_dirs(const struct init_input *in, struct cg_dir *out) {
             out[n++].all_unified = true;
         }
         struct cg_dir *c = &out[j];
-        size_t used = strlen(c->controllers);
-        snprintf(c->controllers + used, sizeof c->controllers - used, "%s%s", used ? "," : "", in->cg_key[i]);
+        if (!join_part(c->controllers, sizeof c->controllers, in->cg_key[i], strlen(in->cg_key[i]))) return -1;
         c->unified |= !strcmp(in->cg_key[i], "unified");
         c->all_unified &= !strcmp(in->cg_key[i], "unified");
     }
@@ -145,17 +215,15 @@ static int cgroup_dirs(const struct init_input *in, struct cg_dir *out) {
         const char *prefix = "/sys/fs/cgroup/";
         const char *under = !strncmp(out[i].dir, prefix, strlen(prefix)) ? out[i].dir + strlen(prefix) : "";
         size_t len = strcspn(under, "/");
-        if (len) snprintf(out[i].name, sizeof out[i].name, "%.*s", (int)len, under);
-        else {
-            /* the controllers without their "name=" prefixes */
-            for (const char *p = out[i].controllers; *p;) {
-                size_t part = strcspn(p, ",");
-                if (!strncmp(p, "name=", 5)) p += 5, part -= 5;
-                size_t used = strlen(out[i].name);
-                snprintf(out[i].name + used, sizeof out[i].name - used, "%s%.*s", used ? "," : "", (int)part, p);
-                p += part + (p[part] == ',');
-            }
+        if (len && !join_part(out[i].name, sizeof out[i].name, under, len)) return -1;
+        /* else: the controllers without their "name=" prefixes */
+        for (const char *p = out[i].controllers; !len && *p;) {
+            size_t part = strcspn(p, ",");
+            if (!strncmp(p, "name=", 5)) p += 5, part -= 5;
+            if (!join_part(out[i].name, sizeof out[i].name, p, part)) return -1;
+            p += part + (p[part] == ',');
         }
+        if (!ascii(out[i].name)) return -1;
     }
     for (int i = 1; i < n; i++) { /* insertion sort: stable, as Array.prototype.sort */
         struct cg_dir t = out[i];
@@ -167,10 +235,11 @@ static int cgroup_dirs(const struct init_input *in, struct cg_dir *out) {
 }
 
 /* planCgroupMount: cgroup v2 alone, or runc's v1 layout (a tmpfs with one directory per hierarchy). */
-static void plan_cgroup(struct builder *b, int options, const struct mount_opts *mo, const char *dest) {
+static bool plan_cgroup(struct builder *b, int options, const struct mount_opts *mo, const char *dest) {
     const char *rootfs = b->in->rootfs;
     struct cg_dir dirs[PLAN_MAX_CGROUPS];
     int n = cgroup_dirs(b->in, dirs);
+    if (n < 0) return plan_refuse(b->why, b->whylen, "linux.cgroupsPath: cgroup names too long or not ASCII");
     bool cgroupns = config_namespace(b->d, "cgroup", NULL);
     unsigned flags = mo->flags & ~(unsigned)(MS_BIND | MS_REC | MS_REMOUNT);
     bool v2only = true;
@@ -184,7 +253,7 @@ static void plan_cgroup(struct builder *b, int options, const struct mount_opts 
             if (flags) emit_mount(b, OP_MOUNT, "", dest, "", MS_REMOUNT | MS_BIND | flags, "", rootfs);
         }
         add_propagation(b, options, dest, rootfs);
-        return;
+        return true;
     }
     emit_mount(b, OP_MOUNT, "tmpfs", dest, "tmpfs", SAFE_FLAGS, "mode=755", rootfs);
     add_propagation(b, options, dest, rootfs);
@@ -192,7 +261,9 @@ static void plan_cgroup(struct builder *b, int options, const struct mount_opts 
     unsigned ro = flags & MS_RDONLY;
     for (int i = 0; i < n; i++) {
         struct buf sub = { 0 };
-        buf_fmt(&sub, "%s/%s", dest, dirs[i].name);
+        buf_str(&sub, dest);
+        buf_str(&sub, "/");
+        buf_str(&sub, dirs[i].name);
         emit_mkdirs(b, sub.p, rootfs, "dir");
         if (cgroupns) {
             const char *fstype = dirs[i].unified ? "cgroup2" : "cgroup";
@@ -205,7 +276,9 @@ static void plan_cgroup(struct builder *b, int options, const struct mount_opts 
             for (const char *p = dirs[i].name; *p;) {
                 size_t part = strcspn(p, ",");
                 struct buf link = { 0 };
-                buf_fmt(&link, "%s/%.*s", dest, (int)part, p);
+                buf_str(&link, dest);
+                buf_str(&link, "/");
+                buf_add(&link, p, part);
                 emit_op(b, OP_SYMLINK);
                 emit_arg(b, dirs[i].name);
                 emit_arg(b, link.p);
@@ -217,6 +290,7 @@ static void plan_cgroup(struct builder *b, int options, const struct mount_opts 
         free(sub.p);
     }
     if (ro) emit_mount(b, OP_MOUNT, "", dest, "", MS_REMOUNT | MS_BIND | MS_RDONLY | SAFE_FLAGS, "", rootfs);
+    return true;
 }
 
 static bool has_mode(const char *data) {
@@ -241,7 +315,7 @@ bool plan_mount(struct builder *b, int m) {
     const char *source = jtext(d, jget(d, m, "source"));
     bool ok = true;
     if (!strcmp(type, "cgroup") || !strcmp(type, "cgroup2")) {
-        plan_cgroup(b, options, &mo, dest);
+        ok = plan_cgroup(b, options, &mo, dest);
     } else if (is_bind(d, m)) {
         ok = plan_bind(b, m, &mo, dest);
     } else {

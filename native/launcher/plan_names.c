@@ -56,6 +56,44 @@ static const char *const JOIN_ORDER[] = { "user", "ipc", "uts", "network", "pid"
 
 int ns_join_rank(const char *type) { return index_in(JOIN_ORDER, COUNT(JOIN_ORDER), type); }
 
+/* IOPRIO_CLASSES: RT 1, BE 2, IDLE 3 */
+static const char *const IOPRIO_CLASSES[] = { NULL, "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE" };
+
+int ioprio_class(const char *name) { return index_in(IOPRIO_CLASSES, COUNT(IOPRIO_CLASSES), name); }
+
+/* SCHED_POLICIES: the policy number is the index */
+static const char *const SCHED_POLICIES[] = {
+    "SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "SCHED_ISO", "SCHED_IDLE", "SCHED_DEADLINE",
+};
+
+int sched_policy(const char *name) { return index_in(SCHED_POLICIES, COUNT(SCHED_POLICIES), name); }
+
+/* SCHED_FLAGS: bit 1 << index */
+static const char *const SCHED_FLAGS[] = {
+    "SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_RECLAIM", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_KEEP_POLICY",
+    "SCHED_FLAG_KEEP_PARAMS", "SCHED_FLAG_UTIL_CLAMP_MIN", "SCHED_FLAG_UTIL_CLAMP_MAX",
+};
+
+int sched_flag(const char *name) {
+    int i = index_in(SCHED_FLAGS, COUNT(SCHED_FLAGS), name);
+    return i < 0 ? -1 : 1 << i;
+}
+
+/* PERSONALITY_DOMAINS: LINUX 0, LINUX32 8 (PER_LINUX32) */
+int personality_domain(const char *name) {
+    if (!strcmp(name, "LINUX")) return 0;
+    if (!strcmp(name, "LINUX32")) return 8;
+    return -1;
+}
+
+/* ROOTFS_PROPAGATIONS: the propagation options by the same names */
+unsigned rootfs_propagation(const char *name) {
+    static const char *const NAMES[] = { "private", "shared", "slave", "unbindable",
+                                         "rprivate", "rshared", "rslave", "runbindable" };
+    if (index_in(NAMES, COUNT(NAMES), name) < 0) return 0;
+    return mount_option(name)->value;
+}
+
 static const struct mount_option OPTIONS[] = {
     { "defaults", MOPT_SET, 0, false },
     { "ro", MOPT_SET, MS_RDONLY, false },

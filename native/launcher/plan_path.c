@@ -1,8 +1,11 @@
 /*
  * node's path.posix.normalize / join / dirname, for the absolute paths the plan handles (mount
  * destinations, device paths, bind sources joined to the bundle): "." and empty components go,
- * ".." takes one back (never above "/"), a trailing "/" stays, as node keeps it.
+ * ".." takes one back (never above "/"), a trailing "/" stays, as node keeps it. And
+ * src/linux/mountinfo.ts mountPointOf.
  */
+#define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,4 +57,56 @@ char *path_dirname(const char *path) {
     char *out = strndup(path, n);
     if (!out) die("out of memory");
     return out;
+}
+
+/* One mount point of /proc/self/mountinfo (field 5), its octal escapes (\040...) decoded. false
+ * for a byte node would read differently (an escape above \177, or invalid UTF-8). */
+static bool decode_mount_point(const char *field, size_t n, struct buf *out) {
+    for (size_t i = 0; i < n; i++) {
+        char ch = field[i];
+        if (ch == '\\' && i + 3 < n && field[i + 1] >= '0' && field[i + 1] <= '7' && field[i + 2] >= '0' &&
+            field[i + 2] <= '7' && field[i + 3] >= '0' && field[i + 3] <= '7') {
+            int code = (field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0');
+            if (code >= 0x80 || code == 0) return false;
+            ch = (char)code;
+            i += 3;
+        }
+        buf_add(out, &ch, 1);
+    }
+    return utf8_valid(out->p ? out->p : "");
+}
+
+char *mount_point_of(const char *path) {
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f) return NULL;
+    char *best = strdup("/");
+    char *line = NULL;
+    size_t cap = 0;
+    bool sure = best != NULL;
+    while (sure && getline(&line, &cap, f) > 0) {
+        const char *p = line;
+        for (int i = 0; i < 4 && p; i++) p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL;
+        if (!p) continue;
+        struct buf point = { 0 };
+        buf_add(&point, "", 0);
+        sure = decode_mount_point(p, strcspn(p, " \n"), &point);
+        size_t n = strlen(point.p);
+        if (n == 0) sure = false;
+        /* mountinfo.ts mountPointOf: the longest mount point at or above path */
+        bool within = !strcmp(point.p, "/") || !strcmp(path, point.p) ||
+                      (!strncmp(path, point.p, n) && (point.p[n - 1] == '/' || path[n] == '/'));
+        if (sure && within && n > strlen(best)) {
+            free(best);
+            best = point.p;
+        } else {
+            free(point.p);
+        }
+    }
+    free(line);
+    fclose(f);
+    if (!sure) {
+        free(best);
+        return NULL;
+    }
+    return best;
 }

@@ -78,6 +78,14 @@ function nativePlan(text: string | Buffer, inp: PlanInput): { plan: Buffer | nul
   return { plan: r.stdout, why: "" };
 }
 
+/** `polis spec --rootless` with a command and no terminal: a user namespace. */
+function rootless(): Config {
+  const c = JSON.parse(JSON.stringify(defaultSpec({ rootless: true }))) as Config;
+  c.process.args = ["/bin/true"];
+  c.process.terminal = false;
+  return c;
+}
+
 /** The bench bundle's config: `polis spec` with a command and no terminal. */
 function bench(): Config {
   const c = defaultSpec() as Config;
@@ -223,6 +231,50 @@ const SAME: [string, () => Config, Partial<PlanInput>?][] = [
   ["mount with unclean destination", edit(bench, mount({ destination: "/a//b/./c/../d/", type: "tmpfs", options: ["mode=700"] }))],
   ["mount options order", edit(bench, mount({ destination: "/o", type: "tmpfs", options: ["ro", "rw", "nosuid", "suid", "noatime", "atime", "mode=1", "private", "shared", "unbindable", "runbindable", "sync", "async", "dirsync", "mand", "nomand", "nodiratime", "diratime", "relatime", "norelatime", "strictatime", "nostrictatime", "lazytime", "nolazytime", "acl", "noacl", "iversion", "noiversion", "silent", "loud", "nosymfollow", "symfollow", "rrelatime", "rnorelatime", "rdev", "rnodev", "rexec", "rnoexec", "rsuid", "rdiratime", "rnodiratime", "rsymfollow"] }))],
   ["no mounts", edit(bench, (c) => delete c.mounts)],
+  ["ioPriority", edit(bench, (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_RT", priority: 7 }))],
+  ["ioPriority without priority", edit(bench, (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_IDLE" }))],
+  ["scheduler", edit(bench, (c) => (c.process.scheduler = { policy: "SCHED_DEADLINE", nice: -20, priority: -0, flags: ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_UTIL_CLAMP_MAX", "SCHED_FLAG_RECLAIM"], runtime: 18446744073709551615, deadline: 9007199254740993, period: 1 }))],
+  ["scheduler, policy only", edit(bench, (c) => (c.process.scheduler = { policy: "SCHED_BATCH" }))],
+  ["personality", edit(bench, (c) => (c.linux.personality = { domain: "LINUX32", flags: [] }))],
+  ["personality LINUX", edit(bench, (c) => (c.linux.personality = { domain: "LINUX" }))],
+  ["rootfsPropagation private", edit(bench, (c) => (c.linux.rootfsPropagation = "private"))],
+  ["rootfsPropagation rslave, --no-pivot", edit(bench, (c) => (c.linux.rootfsPropagation = "rslave")), { noPivot: true }],
+  ["rootfsPropagation shared (the rootfs's mount made private)", edit(bench, (c) => (c.linux.rootfsPropagation = "shared"))],
+  ["rootfsPropagation rshared, rootfs on another mount", edit(bench, (c) => (c.linux.rootfsPropagation = "rshared")), { rootfs: "/dev/shm/no-such-rootfs" }],
+  ["rootfsPropagation rshared, rootfs /", edit(bench, (c) => (c.linux.rootfsPropagation = "rshared")), { rootfs: "/" }],
+  ["rootfsPropagation runbindable", edit(bench, (c) => (c.linux.rootfsPropagation = "runbindable"))],
+  ["a time namespace", edit(bench, (c) => c.linux.namespaces.push({ type: "time" }))],
+  ["a time namespace with offsets", edit(bench, (c) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = { boottime: { secs: -5, nanosecs: 7 }, monotonic: { secs: 86400 } })))],
+  ["empty timeOffsets", edit(bench, (c) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = {})))],
+  ["a time namespace joined", edit(bench, (c) => c.linux.namespaces.push({ type: "time", path: "/proc/1/ns/time" }))],
+  ["no mount namespace (the runtime's is shared)", edit(bench, (c) => {
+    c.linux.namespaces = [{ type: "pid" }, { type: "uts" }];
+    c.linux.maskedPaths = [];
+    delete c.linux.readonlyPaths;
+    c.root.readonly = false;
+  })],
+  ["no mount namespace, --no-pivot", edit(bench, (c) => ((c.linux.namespaces = [{ type: "network" }]), delete c.hostname, (c.linux.maskedPaths = []), (c.linux.readonlyPaths = []), delete c.root.readonly)), { noPivot: true }],
+  ["polis spec --rootless", rootless],
+  ["polis spec --rootless, cgroup v2, foreground", rootless, { cgroupPaths: V2_CGROUPS, mode: "wait" }],
+  ["user namespace with binds and devices", edit(rootless, (c) => {
+    c.mounts.push({ destination: "/data", type: "bind", source: "data", options: ["bind", "ro"] }, { destination: "/f", type: "none", source: join(bundle, "passwd") }, { destination: "/cg", type: "cgroup" });
+    c.linux.devices = [{ path: "/dev/fuse", type: "c", major: 10, minor: 229 }];
+    c.linux.uidMappings.push({ containerID: 1, hostID: 100000, size: 65536 });
+  })],
+  ["empty id mappings without a user namespace", edit(bench, (c) => ((c.linux.uidMappings = []), (c.linux.gidMappings = [])))],
+  ["a user namespace joined, with binds", edit(bench, (c) => {
+    c.linux.namespaces.push({ type: "user", path: "/proc/1/ns/user" });
+    c.mounts.push({ destination: "/data", type: "bind", source: "data" });
+  })],
+  ["long names (beyond any fixed buffer)", edit(bench, (c) => {
+    const long = "x".repeat(3000);
+    c.mounts.push({ destination: `/${long}/cg`, type: "cgroup", options: ["ro"] }, { destination: `/${long}`, type: "tmpfs", options: [`size=${long}`] });
+    c.linux.sysctl = { [`net.${long}`]: long };
+    c.process.args = [long];
+    c.process.env.push(`A=${long}`);
+  })],
+  ["hooks (the plan does not depend on them)", edit(bench, (c) => (c.hooks = { prestart: [{ path: "/bin/true", args: ["true"], env: ["A=1"], timeout: 5 }], createRuntime: [], createContainer: [{ path: "/x" }], startContainer: [], poststart: [], poststop: [{ path: "/y" }] }))],
+  ["empty hooks", edit(bench, (c) => (c.hooks = {}))],
   ["sparse linux", edit(bench, (c) => ((c.linux = { namespaces: [{ type: "mount" }] }), delete c.hostname))],
 ];
 
@@ -254,6 +306,7 @@ const SAME_TEXT: [string, () => string][] = [
 /** Text node accepts that the C builder must still refuse (the two JSON readers would differ). */
 const REFUSED_TEXT: [string, () => string | Buffer][] = [
   ["a duplicate key (JSON.parse keeps the last)", benchText((t) => t.replace('"cwd": "/"', '"cwd": "/x", "cwd": "/"'))],
+  ["a duplicate key spelled with an escape", benchText((t) => t.replace('"cwd": "/"', '"cwd": "/x", "c\\u0077d": "/"'))],
   ["a lone surrogate", benchText((t) => t.replace('"/bin/true"', '"/bin/true", "\\ud800"'))],
   ["a NUL in a string", benchText((t) => t.replace('"/bin/true"', '"/bin/true", "a\\u0000b"'))],
   ["invalid UTF-8 (read as U+FFFD)", () => {
@@ -281,42 +334,24 @@ const REJECTED_TEXT: [string, () => string][] = [
 const REFUSED: [string, Edit][] = [
   ["process.consoleSize beyond 2^53", (c) => ((c.process.terminal = true), (c.process.consoleSize = { height: 2 ** 60, width: 2 }))],
   ["process.commandLine", (c) => (c.process.commandLine = "x")],
-  ["process.ioPriority", (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 1 })],
-  ["process.scheduler", (c) => (c.process.scheduler = { policy: "SCHED_OTHER" })],
   ["process.execCPUAffinity", (c) => (c.process.execCPUAffinity = { initial: "0" })],
   ["process.user.username", (c) => (c.process.user.username = "root")],
   ["process.apparmorProfile empty", (c) => (c.process.apparmorProfile = "")],
-  ["hooks, empty", (c) => (c.hooks = {})],
-  ["hooks.prestart", (c) => (c.hooks = { prestart: [{ path: "/bin/true" }] })],
+  ["an unknown hook", (c) => (c.hooks = { preStart: [] })],
   ["linux.seccomp", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW" })],
-  ["a user namespace", (c) => {
-    c.linux.namespaces.push({ type: "user" });
-    c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-  }],
-  ["empty uidMappings", (c) => ((c.linux.uidMappings = []), (c.linux.gidMappings = []))],
-  ["a time namespace", (c) => c.linux.namespaces.push({ type: "time" })],
-  ["linux.timeOffsets", (c) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = { monotonic: { secs: 1 } }))],
-  ["linux.rootfsPropagation", (c) => (c.linux.rootfsPropagation = "rprivate")],
   ["linux.resources.cpu.cpus", (c) => (c.linux.resources.cpu = { cpus: "0" })],
   ["linux.resources.memory.swappiness", (c) => (c.linux.resources.memory = { swappiness: 10 })],
   ["linux.resources.blockIO", (c) => (c.linux.resources.blockIO = { weight: 10 })],
   ["linux.resources.hugepageLimits", (c) => (c.linux.resources.hugepageLimits = [])],
   ["linux.resources.unified", (c) => (c.linux.resources.unified = {})],
   ["linux.intelRdt", (c) => (c.linux.intelRdt = { closID: "x" })],
-  ["linux.personality", (c) => (c.linux.personality = { domain: "LINUX" })],
   ["linux.netDevices", (c) => (c.linux.netDevices = {})],
   ["linux.memoryPolicy", (c) => (c.linux.memoryPolicy = { mode: "MPOL_DEFAULT" })],
   ["linux.mountLabel empty", (c) => (c.linux.mountLabel = "")],
   ["an unknown top-level key", (c) => (c.vendorThing = 1)],
   ["an unknown key in process", (c) => (c.process.vendorThing = true)],
   ["an unknown key in a mount", (c) => (c.mounts[0].vendorThing = "x")],
-  ["no mount namespace (the runtime's is shared)", (c) => {
-    c.linux.namespaces = [{ type: "pid" }, { type: "uts" }];
-    c.linux.maskedPaths = [];
-    c.linux.readonlyPaths = [];
-    c.root.readonly = false;
-  }],
+  ["timeOffsets secs beyond 2^53", (c) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = { boottime: { secs: 2 ** 60 } }))],
   ["a device rule access node rewrites (rwmx)", (c) => c.linux.resources.devices.push({ allow: true, access: "rwmx" })],
   ["a device rule access node reorders (mr)", (c) => c.linux.resources.devices.push({ allow: true, access: "mr" })],
   ["a device rule of type x", (c) => c.linux.resources.devices.push({ allow: true, type: "x", access: "r" })],
@@ -368,6 +403,11 @@ const REJECTED: [string, Edit][] = [
     c.domainname = "d";
   }],
   ["uidMappings without a user namespace", (c) => (c.linux.uidMappings = [{ containerID: 0, hostID: 1, size: 1 }])],
+  ["a user namespace without mappings", (c) => c.linux.namespaces.push({ type: "user" })],
+  ["a user namespace without gidMappings", (c) => (c.linux.namespaces.push({ type: "user" }), (c.linux.uidMappings = [{ containerID: 0, hostID: 1, size: 1 }]))],
+  ["an id mapping of size 0", (c) => (c.linux.namespaces.push({ type: "user" }), (c.linux.uidMappings = [{ containerID: 0, hostID: 1, size: 0 }]), (c.linux.gidMappings = [{ containerID: 0, hostID: 1, size: 1 }]))],
+  ["an id mapping without hostID", (c) => (c.linux.namespaces.push({ type: "user" }), (c.linux.uidMappings = [{ containerID: 0, size: 1 }]), (c.linux.gidMappings = [{ containerID: 0, hostID: 1, size: 1 }]))],
+  ["mappings with a joined user namespace", (c) => (c.linux.namespaces.push({ type: "user", path: "/proc/1/ns/user" }), (c.linux.uidMappings = [{ containerID: 0, hostID: 1, size: 1 }]))],
   ["a sysctl in no namespace", (c) => (c.linux.sysctl = { "kernel.panic": "1" })],
   ["a sysctl that is no name", (c) => (c.linux.sysctl = { "net..x": "1" })],
   ["a net sysctl without a network namespace", (c) => {
@@ -392,6 +432,29 @@ const REJECTED: [string, Edit][] = [
   ["a mount type that is no string", (c) => c.mounts.push({ destination: "/d", type: 5 })],
   ["cgroupsPath not a string", (c) => (c.linux.cgroupsPath = 5)],
   ["pids without a limit", (c) => (c.linux.resources.pids = {})],
+  ["a relative hook path", (c) => (c.hooks = { poststop: [{ path: "bin/true" }] })],
+  ["a hook without path", (c) => (c.hooks = { prestart: [{ args: [] }] })],
+  ["a hook timeout of 0", (c) => (c.hooks = { prestart: [{ path: "/x", timeout: 0 }] })],
+  ["hooks not an object", (c) => (c.hooks = [])],
+  ["ioPriority over 7", (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 8 })],
+  ["ioPriority of an unknown class", (c) => (c.process.ioPriority = { class: "IOPRIO_CLASS_NOPE" })],
+  ["ioPriority without class", (c) => (c.process.ioPriority = { priority: 1 })],
+  ["scheduler nice 20", (c) => (c.process.scheduler = { policy: "SCHED_OTHER", nice: 20 })],
+  ["scheduler of an unknown policy", (c) => (c.process.scheduler = { policy: "SCHED_NOPE" })],
+  ["scheduler of an unknown flag", (c) => (c.process.scheduler = { policy: "SCHED_OTHER", flags: ["SCHED_FLAG_NOPE"] })],
+  ["scheduler priority beyond int32", (c) => (c.process.scheduler = { policy: "SCHED_FIFO", priority: 2 ** 31 })],
+  ["personality flags", (c) => (c.linux.personality = { domain: "LINUX", flags: ["ADDR_NO_RANDOMIZE"] })],
+  ["personality without domain", (c) => (c.linux.personality = {})],
+  ["personality of an unknown domain", (c) => (c.linux.personality = { domain: "BSD" })],
+  ["an empty rootfsPropagation", (c) => (c.linux.rootfsPropagation = "")],
+  ["an unknown rootfsPropagation", (c) => (c.linux.rootfsPropagation = "rbogus")],
+  ["timeOffsets without a time namespace", (c) => (c.linux.timeOffsets = { monotonic: { secs: 1 } })],
+  ["timeOffsets with a joined time namespace", (c) => (c.linux.namespaces.push({ type: "time", path: "/proc/1/ns/time" }), (c.linux.timeOffsets = {}))],
+  ["timeOffsets of an unknown clock", (c) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = { realtime: { secs: 1 } }))],
+  ["timeOffsets nanosecs negative", (c) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = { monotonic: { nanosecs: -1 } }))],
+  ["no mount namespace with masked paths", (c) => (c.linux.namespaces = [{ type: "uts" }])],
+  ["no mount namespace with a read-only root", (c) => ((c.linux.namespaces = [{ type: "uts" }]), (c.linux.maskedPaths = []), (c.linux.readonlyPaths = []))],
+  ["no mount namespace with a rootfsPropagation", (c) => ((c.linux.namespaces = [{ type: "uts" }]), (c.linux.maskedPaths = []), (c.linux.readonlyPaths = []), (c.root.readonly = false), (c.linux.rootfsPropagation = "slave"))],
   ["cpu.shares negative", (c) => (c.linux.resources.cpu = { shares: -2 })],
   ["memory.limit a string", (c) => (c.linux.resources.memory = { limit: "1G" })],
 ];
@@ -474,7 +537,19 @@ function randomConfig(r: () => number): { config: Config; input: Partial<PlanInp
   if (maybe(0.2)) c.linux.maskedPaths = some(["/proc/kcore", "/sys/firmware", "rel"], 2);
   if (maybe(0.2)) c.linux.readonlyPaths = some(["/proc/sys", "rel"], 2);
   if (maybe(0.2)) c.linux.resources = pick([{}, { devices: [] }, { cpu: { shares: 2 } }, { memory: { limit: -1 } }, { pids: {} }, { devices: [{ allow: true, access: "rwx" }] }, { blockIO: {} }]);
-  if (maybe(0.05)) Object.assign(c, pick([{ hooks: {} }, { vendor: 1 }, { linux: { ...c.linux, seccomp: { defaultAction: "SCMP_ACT_ALLOW" } } }]));
+  if (maybe(0.1)) c.hooks = pick([{}, { prestart: [{ path: "/h" }] }, { poststop: [{ path: "h" }] }, { createRuntime: [{ path: "/h", timeout: 0 }] }, { x: [] }]);
+  if (maybe(0.05)) Object.assign(c, pick([{ vendor: 1 }, { linux: { ...c.linux, seccomp: { defaultAction: "SCMP_ACT_ALLOW" } } }]));
+  if (maybe(0.1)) p.ioPriority = pick([{ class: "IOPRIO_CLASS_BE", priority: 4 }, { class: "IOPRIO_CLASS_RT" }, { class: "X" }, { class: "IOPRIO_CLASS_IDLE", priority: 9 }]);
+  if (maybe(0.1)) p.scheduler = pick([{ policy: "SCHED_RR", priority: 5 }, { policy: "SCHED_OTHER", nice: 19, flags: ["SCHED_FLAG_KEEP_POLICY"] }, { policy: "SCHED_OTHER", nice: -21 }, { policy: "SCHED_X" }]);
+  if (maybe(0.15)) {
+    const maps = () => pick([[{ containerID: 0, hostID: 100000, size: 65536 }], [], [{ containerID: 0, hostID: 1, size: 0 }]]);
+    if (maybe()) c.linux.uidMappings = maps();
+    if (maybe()) c.linux.gidMappings = maps();
+    if (maybe()) (c.linux.namespaces ??= []).push(pick([{ type: "user" }, { type: "user", path: "/proc/1/ns/user" }]));
+  }
+  if (maybe(0.1)) c.linux.personality = pick([{ domain: "LINUX" }, { domain: "LINUX32", flags: [] }, { domain: "X" }, { flags: ["A"] }]);
+  if (maybe(0.1)) c.linux.rootfsPropagation = pick(["private", "rslave", "shared", "rprivate", "unbindable", "bad", ""]);
+  if (maybe(0.1)) c.linux.timeOffsets = pick([{}, { monotonic: { secs: 3 } }, { boottime: { secs: -1, nanosecs: 5 }, monotonic: { nanosecs: 1 } }, { realtime: {} }]);
   if (maybe(0.1)) p.consoleSize = pick([{ height: 24, width: 80 }, { height: 0, width: 0 }, { height: 1 }]);
   const input: Partial<PlanInput> = {
     cgroupPaths: pick([V1_CGROUPS, V2_CGROUPS, []]),
@@ -542,7 +617,7 @@ describe("native init plan", () => {
     // The corpus must exercise both sides, or the test could pass by refusing everything.
     expect(accepted).toBeGreaterThan(count / 10);
     expect(rejected).toBeGreaterThan(count / 10);
-  });
+  }, 300_000); // a few seconds; longer runs (PLAN_COUNT) and a loaded machine take more
 
   it.each(SAME_TEXT)("%s: the same bytes as node", async (_name, text) => {
     const inp = input();
@@ -572,8 +647,9 @@ describe("native init plan", () => {
   it.each([
     ["a console socket without a terminal", {}, { consoleSocket: "/s" }],
     ["a console socket in a foreground run", { terminal: true }, { consoleSocket: "/s", mode: "wait" }],
+    ["a private rootfsPropagation with --no-pivot", {}, { noPivot: true }],
   ] as const)("%s: node rejects it, the native builder refuses", async (_name, proc, extra) => {
-    const text = JSON.stringify(edit(bench, (c) => Object.assign(c.process, proc))());
+    const text = JSON.stringify(edit(bench, (c) => (Object.assign(c.process, proc), extra.noPivot && (c.linux.rootfsPropagation = "rprivate")))());
     const inp = input(extra as Partial<PlanInput>);
     expect(await nodePlan(text, inp)).toBeInstanceOf(Error);
     expect(nativePlan(text, inp).plan).toBeNull();
