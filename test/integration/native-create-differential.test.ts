@@ -298,6 +298,13 @@ describe("native create: twins with node's", () => {
         delete c.annotations;
       },
       (c) => {
+        // a user namespace (the plan maps the ids; nothing else of create changes)
+        c.linux.namespaces.push({ type: "user" });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.mounts = c.mounts.filter((m: { type?: string }) => m.type !== "cgroup");
+      },
+      (c) => {
         // containerd's default device rules and cpu shares (ctr run), and a pids limit (podman)
         c.linux.resources = {
           devices: [
