@@ -315,14 +315,10 @@ static void create_container(const struct create_opts *o, bool wait, struct made
     buf_str(&keyring, "_ses.");
     buf_str(&keyring, o->id);
 
-    /* the plan: the builder decides whether it can make node's exact bytes */
-    /* the plan does not depend on cpu.shares or pids.limit (written here): the builder, which
-     * knows only device rules among the resources, gets the config without them */
-    char *for_plan = store_json_remove(config, "$.linux.resources.cpu");
-    if (for_plan) for_plan = store_json_remove(for_plan, "$.linux.resources.pids");
-    if (!for_plan) to_node("config");
+    /* the plan: the builder decides whether it can make node's exact bytes (and whether node
+     * would accept the config at all: it validates every field, resources included) */
     struct init_input in = {
-        .config_json = for_plan,
+        .config_json = config,
         .bundle = bundle,
         .rootfs = rootfs,
         .fifo_path = fifo.p,

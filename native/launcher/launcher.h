@@ -93,7 +93,6 @@ struct sqlite3 *store_json_db(void);
 const char *store_json(const char *json, const char *path, char **text);
 void store_json_each(const char *json, const char *path, bool (*fn)(void *, const char *, const char *, const char *), void *ctx);
 char *store_recorded_config(const char *json);
-char *store_json_remove(const char *json, const char *path);
 int store_insert_container(const struct new_row *r);
 int store_update_created(const char *id, long long pid, const char *pid_start_time);
 bool store_try_remove(const char *id);

@@ -383,18 +383,6 @@ void store_json_each(const char *json, const char *path, bool (*fn)(void *, cons
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) handoff();
 }
 
-/* json_remove(json, path): the document without one member (NULL on failure). */
-char *store_json_remove(const char *json, const char *path) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_json_db(), "SELECT json_remove(?1, ?2)", -1, &st, NULL) != SQLITE_OK) return NULL;
-    sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
-    char *out = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) out = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    return out;
-}
-
 /*
  * config.json as node records it (JSON.stringify of the validated spec): minified, with
  * loadSpec's normaliseProcess applied (process.user and its uid/gid default to 0). NULL when
