@@ -97,6 +97,9 @@ int store_insert_container(const struct new_row *r);
 int store_update_created(const char *id, long long pid, const char *pid_start_time);
 bool store_try_remove(const char *id);
 
+/* warm.c: for `create` and `run` handed to node, keep the kernel's cgroup-move lock warm while it boots */
+void warm_cgroup_lock(const char *command);
+
 /* proc.c */
 const char *boot_id(void);
 bool proc_start_time(long long pid, char *out, size_t len);
