@@ -101,8 +101,10 @@ static bool load_rows(sqlite3_stmt *st, struct jdoc *d, char *why, size_t whylen
         n->key = sqlite3_column_type(st, 3) == SQLITE_TEXT ? column_string(st, 3, &bad) : NULL;
         n->text = column_string(st, 4, &bad);
         int parent = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : index_of(ids, i, sqlite3_column_int64(st, 1));
-        if (!link_node(d, last, i, parent)) ok = fail_why(why, whylen, "config.json: duplicate key \"%s\"", n->key);
-        else if (bad) ok = fail_why(why, whylen, "config.json: a string with NUL or invalid UTF-8");
+        n->first = n->next = -1;
+        if (bad) ok = fail_why(why, whylen, "config.json: a string with NUL or invalid UTF-8");
+        else if (parent >= 0 && d->n[parent].type == J_OBJECT && !n->key) ok = fail_why(why, whylen, "config.json: a member without a name");
+        else if (!link_node(d, last, i, parent)) ok = fail_why(why, whylen, "config.json: duplicate key \"%s\"", n->key);
         else if ((n->type == J_NUMBER || n->type == J_TEXT) && !n->text)
             ok = fail_why(why, whylen, "config.json: a value SQLite cannot render");
         else if (parent < 0 && i > 0) ok = fail_why(why, whylen, "config.json: json_tree order");

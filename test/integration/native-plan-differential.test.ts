@@ -308,6 +308,7 @@ const REFUSED_TEXT: [string, () => string | Buffer][] = [
   ["a duplicate key (JSON.parse keeps the last)", benchText((t) => t.replace('"cwd": "/"', '"cwd": "/x", "cwd": "/"'))],
   ["a duplicate key spelled with an escape", benchText((t) => t.replace('"cwd": "/"', '"cwd": "/x", "c\\u0077d": "/"'))],
   ["a lone surrogate", benchText((t) => t.replace('"/bin/true"', '"/bin/true", "\\ud800"'))],
+  ["a NUL in a key", benchText((t) => t.replace('"cwd": "/"', '"cwd": "/", "c\\u0000": 1'))],
   ["a NUL in a string", benchText((t) => t.replace('"/bin/true"', '"/bin/true", "a\\u0000b"'))],
   ["invalid UTF-8 (read as U+FFFD)", () => {
     const [before, after] = JSON.stringify(bench()).split('"/bin/true"');
