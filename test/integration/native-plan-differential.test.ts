@@ -575,8 +575,10 @@ describe("native init plan", () => {
     writeFileSync(join(bundle, "passwd"), "root:x:0:0::/bound-root:/bin/sh\n");
     for (const f of ["hostname", "hosts", "resolv.conf"]) writeFileSync(join(bundle, f), "");
     mkdirSync(join(bundle, "shm"));
+    // PLAN_DUMP_BIN: a plan-dump built otherwise (e.g. with -fsanitize=address,undefined).
+    dumper = process.env.PLAN_DUMP_BIN ?? join(work, "plan-dump");
+    if (process.env.PLAN_DUMP_BIN) return;
     const { cflags, ldflags } = launcherFlags();
-    dumper = join(work, "plan-dump");
     const sqlite = join(REPO, "node_modules", "better-sqlite3", "deps", "sqlite3");
     const sources = PLAN_SOURCES.map((s) => join(REPO, "native", "launcher", `${s}.c`));
     execFileSync("cc", [...cflags, `-I${sqlite}`, ...sources, SQLITE_LIB, ...ldflags, "-o", dumper], { stdio: "pipe" });
