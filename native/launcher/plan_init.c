@@ -74,7 +74,8 @@ static void add_finish_rootfs(struct builder *b) {
         unsigned flags = b->deferred[i].flags | MS_REMOUNT | MS_BIND | MS_RDONLY;
         emit_mount(b, OP_MOUNT, "", b->deferred[i].dest, "", flags, "", "/");
     }
-    if (jtrue(d, jpath(d, 0, "root.readonly"))) emit_mount(b, OP_MOUNT, "", "/", "", MS_REMOUNT | MS_BIND | MS_RDONLY, "", "");
+    if (jtrue(d, jpath(d, 0, "root.readonly")))
+        emit_mount(b, OP_MOUNT, "", "/", "", MS_REMOUNT | MS_BIND | MS_RDONLY, "", "");
     const char *hostname = jtext(d, jget(d, 0, "hostname"));
     const char *domainname = jtext(d, jget(d, 0, "domainname"));
     if (hostname && hostname[0]) emit_op1(b, OP_SETHOSTNAME, hostname);
