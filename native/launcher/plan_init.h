@@ -36,6 +36,9 @@ struct init_input {
     bool wait_mode;               /* a foreground `run`: CLONE "wait", a terminal is proxied */
     int nparent;                  /* wait mode: polis's own cgroup.procs files (ownProcsFiles) */
     const char *parent_procs[PLAN_MAX_CGROUPS];
+    /* the size of config.json in bytes, when known (0: strlen). A NUL inside the file would make
+     * the C string shorter than what node parses (and rejects): a mismatch is refused. */
+    size_t config_len;
 };
 
 /*

@@ -685,6 +685,7 @@ const REJECTED_TEXT: [string, () => string][] = [
   ["a uint32 out of range", benchText((t) => t.replace('"uid": 0', '"uid": 4294967296'))],
   ["an infinite rlimit", benchText((t) => t.replace('"soft": 1024', '"soft": 1e400'))],
   ["an array", () => "[]"],
+  ["a NUL byte after the document", benchText((t) => `${t}\u0000 garbage`)],
   ["empty", () => ""],
   ["two documents", benchText((t) => t + " {}")],
 ];
