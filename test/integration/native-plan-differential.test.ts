@@ -1000,6 +1000,17 @@ function randomConfig(r: () => number): { config: Config; input: Partial<PlanInp
     ];
     for (const m of some(mounts, 3)) c.mounts.push(maybe() ? { ...m, options: some(options, 4) } : { ...m });
   }
+  // Odd paths: node's path.posix normalises destinations, device paths and bind sources.
+  const segment = () => pick(["", ".", "..", "...", "a", "b.", "..c", "data", "dev"]);
+  const oddPath = (absolute: boolean) =>
+    (absolute ? "/" : "") + Array.from({ length: 1 + Math.floor(r() * 4) }, segment).join("/") + (maybe() ? "/" : "");
+  if (maybe(0.3))
+    c.mounts.push({
+      destination: oddPath(true),
+      type: pick(["tmpfs", "bind"]),
+      source: pick(["data", "./data/", oddPath(false), `${bundle}/${oddPath(false)}`]),
+    });
+  if (maybe(0.15)) (c.linux.devices ??= []).push({ path: oddPath(true), type: "c", major: 1, minor: 7 });
   if (maybe(0.2))
     c.linux.devices = some(
       [
