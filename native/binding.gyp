@@ -72,6 +72,7 @@
         "launcher/proc.c",
         "launcher/cgroup.c",
         "launcher/commands.c",
+        "launcher/warm.c",
         "launcher/plan_init.c", "launcher/plan_check.c", "launcher/plan_json.c", "launcher/plan_names.c",
         "launcher/plan_path.c", "launcher/plan_home.c", "launcher/plan_emit.c", "launcher/plan_mounts.c",
         "launcher/plan_devices.c"

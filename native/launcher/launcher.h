@@ -75,6 +75,9 @@ long long store_resource_count(const char *id);
 void store_append_event(const char *action, const char *id, const char *attributes);
 extern struct timespec g_started; /* CLOCK_MONOTONIC when main() began */
 
+/* warm.c: for `create` and `run` handed to node, keep the kernel's cgroup-move lock warm while it boots */
+void warm_cgroup_lock(const char *command);
+
 /* proc.c */
 bool same_process(long long pid, const char *start_time, const char *boot_id);
 bool init_alive(const struct record *rec);

@@ -52,7 +52,8 @@ static bool listed(const char *const *list, const char *cmd) {
 
 enum ca_certs { CA_KEEP, CA_DROP, CA_MOVE };
 
-static enum ca_certs ca_certs_policy(void) {
+/* The index of the command in argv (after the global flags); g_argc when there is none. */
+static int command_index(void) {
     int i = 1;
     for (; i < g_argc; i++) {
         const char *t = g_argv[i];
@@ -60,6 +61,11 @@ static enum ca_certs ca_certs_policy(void) {
         if (t[0] != '-' || t[1] == 0) break;
         if (takes_value(t)) i++;
     }
+    return i < g_argc ? i : g_argc;
+}
+
+static enum ca_certs ca_certs_policy(void) {
+    int i = command_index();
     if (i >= g_argc) return CA_DROP; /* --version, --help */
     const char *cmd = g_argv[i];
     if (listed(REGISTRY_TLS, cmd)) return CA_MOVE;
@@ -108,6 +114,7 @@ _Noreturn void handoff(void) {
         exit(1);
     }
     apply_ca_certs_policy();
+    warm_cgroup_lock(command_index() < g_argc ? g_argv[command_index()] : NULL);
     char **argv = calloc((size_t)g_argc + 2, sizeof *argv);
     if (!argv) exit(1);
     /* POLIS_NODE: another node (packagers; the differential tests point it at /bin/false to

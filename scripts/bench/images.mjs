@@ -9,6 +9,12 @@
 // against Debian's docker-registry on 127.0.0.1 with a temp storage dir. Root only.
 //
 //   node scripts/bench/images.mjs [--runs 3] [--large-mb 200] [--large-files 10000] [--tmpfs] [--only unpack]
+//                                 [--baseline DIR/polis.mjs] [--tools "polis pull,skopeo copy + umoci unpack"]
+//
+// The ratio column is the median of the per-round ratios to the row's first tool (each round
+// runs every tool once, alternating the order), steadier on a loaded machine than a ratio of
+// medians. --tools keeps the tools named (comma-separated). --baseline adds "polis pull (baseline)" rows: another build (e.g. main's dist/ copied
+// aside) in the same rounds, for an A/B of a change. --only small skips making the large image.
 //
 // --tmpfs puts every store, layout and unpacked tree on a private tmpfs (as the anchors' figures
 // were taken): disk contention from other work on the machine then stops dominating the figures.
@@ -32,6 +38,11 @@ const LARGE_FILES = arg("large-files", 10000);
 const log = (m) => process.stderr.write(`${m}\n`);
 const TMPFS = process.argv.includes("--tmpfs");
 const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+const BASELINE = process.argv.includes("--baseline") ? resolve(process.argv[process.argv.indexOf("--baseline") + 1]) : undefined;
+const ROW_NAMES = ["small: pull + unpack", "large: pull + unpack", "large layer: unpack only", "run true (pulled image)"];
+const wanted = (name) => !ONLY || name.includes(ONLY);
+const TOOLS = process.argv.includes("--tools") ? process.argv[process.argv.indexOf("--tools") + 1].split(",") : undefined;
+const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 const env = { ...process.env };
 // ~50-90 ms per node start on these machines: not polis's cost (one row shows it as users have it)
 const CA_CERTS = env.NODE_EXTRA_CA_CERTS || "/etc/ssl/certs/ca-certificates.crt";
@@ -131,12 +142,14 @@ async function main() {
     const rootfs = join(work, "busybox");
     execFileSync("bash", [join(REPO, "scripts", "make-rootfs.sh"), rootfs], { stdio: "ignore" });
     execFileSync("tar", ["--numeric-owner", "-C", rootfs, "-cf", join(work, "busybox.tar"), "."]);
-    log(`bench: making the large image (${LARGE_FILES} files, ${LARGE_MB} MB)`);
+    const needLarge = ROW_NAMES.filter(wanted).some((n) => n.startsWith("large"));
+    if (needLarge) log(`bench: making the large image (${LARGE_FILES} files, ${LARGE_MB} MB)`);
     const large = join(work, "large");
     const per = Math.floor((LARGE_MB << 20) / LARGE_FILES);
-    execFileSync("python3", [
-      "-c",
-      `
+    if (needLarge)
+      execFileSync("python3", [
+        "-c",
+        `
 import os, sys
 root, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for i in range(n):
@@ -145,18 +158,22 @@ for i in range(n):
     with open(os.path.join(d, "f%05d" % i), "wb") as f:
         f.write(os.urandom(size // 2) + bytes(size - size // 2))
 `,
-      large,
-      String(LARGE_FILES),
-      String(per),
-    ]);
-    execFileSync("tar", ["--numeric-owner", "-C", large, "-cf", join(work, "large.tar"), "."]);
-    rmSync(large, { recursive: true });
+        large,
+        String(LARGE_FILES),
+        String(per),
+      ]);
+    if (needLarge) {
+      execFileSync("tar", ["--numeric-owner", "-C", large, "-cf", join(work, "large.tar"), "."]);
+      rmSync(large, { recursive: true });
+    }
     layout(join(work, "oci-small"), "small", [join(work, "busybox.tar")], ["true"]);
-    layout(join(work, "oci-large"), "large", [join(work, "busybox.tar"), join(work, "large.tar")], ["true"]);
-    for (const [l, t] of [
-      ["oci-small", "small"],
-      ["oci-large", "large"],
-    ]) {
+    if (needLarge) layout(join(work, "oci-large"), "large", [join(work, "busybox.tar"), join(work, "large.tar")], ["true"]);
+    for (const [l, t] of needLarge
+      ? [
+          ["oci-small", "small"],
+          ["oci-large", "large"],
+        ]
+      : [["oci-small", "small"]]) {
       execFileSync("skopeo", [
         "copy",
         "-q",
@@ -168,13 +185,19 @@ for i in range(n):
 
     const rows = [];
     const row = (name, fn) => {
-      if (!ONLY || name.includes(ONLY)) rows.push({ name, fn, samples: {} });
+      if (!wanted(name)) return;
+      const tools = Object.entries(fn).filter(([t]) => !TOOLS || TOOLS.includes(t));
+      if (tools.length) rows.push({ name, fn: Object.fromEntries(tools), samples: {} });
     };
-    execFileSync("gzip", ["-k", "-1", join(work, "large.tar")]);
+    if (needLarge) execFileSync("gzip", ["-k", "-1", join(work, "large.tar")]);
     for (const t of ["small", "large"]) {
       const ref = `${host}/bench/${t}:1`;
       row(`${t}: pull + unpack`, {
         "polis pull": (d) => time(process.execPath, [POLIS, "--root", d, "pull", "-q", "--tls-verify=false", ref]),
+        ...(BASELINE && {
+          "polis pull (baseline)": (d) =>
+            time(process.execPath, [BASELINE, "--root", d, "pull", "-q", "--tls-verify=false", ref]),
+        }),
         // what users get: the launcher (dist/polis), NODE_EXTRA_CA_CERTS set as on these machines
         ...(t === "small" && {
           "polis pull (dist/polis, NODE_EXTRA_CA_CERTS set)": (d) =>
@@ -240,6 +263,7 @@ for i in range(n):
         time(process.execPath, [POLIS, "--root", runRoot, "run", "--image", `${host}/bench/small:1`, `i${n++}`]),
     });
 
+    const loadBefore = loadavg();
     for (let i = 0; i < RUNS; i++) {
       log(`bench: round ${i + 1}/${RUNS}`);
       for (const r of rows) {
@@ -258,13 +282,16 @@ for i in range(n):
         }
       }
     }
-    console.log(`| what (median of ${RUNS}, ms) | tool | time | ratio to the first |\n|---|---|---|---|`);
+    console.log(`| what (median of ${RUNS}, ms) | tool | time | ratio to the first (median per round) |\n|---|---|---|---|`);
     for (const r of rows) {
       const tools = Object.keys(r.samples);
-      const first = median(r.samples[tools[0]]);
-      for (const t of tools)
-        console.log(`| ${r.name} | ${t} | ${median(r.samples[t]).toFixed(0)} | ${(median(r.samples[t]) / first).toFixed(2)} |`);
+      const first = r.samples[tools[0]];
+      for (const t of tools) {
+        const ratio = median(r.samples[t].map((x, k) => x / first[k]));
+        console.log(`| ${r.name} | ${t} | ${median(r.samples[t]).toFixed(0)} | ${ratio.toFixed(2)} |`);
+      }
     }
+    console.log(`\nloadavg before ${loadBefore}, after ${loadavg()}`);
     // run --image over run --bundle as the issue states it (a difference): the median of the
     // per-round differences, steadier than the difference of medians on a loaded machine
     const runRow = rows.find((r) => r.name.startsWith("run true"));

@@ -165,8 +165,8 @@ function sweep(root: string, keepBlobs: Set<string>, keepLayers: Set<string>, on
   return out;
 }
 
-/** Temp files of processes that are gone (a pull killed half-way). */
-export function sweepTmp(root: string): void {
+/** Temp files of processes that are gone (a pull killed half-way); only those whose name passes `which`, when given. */
+export function sweepTmp(root: string, which?: (name: string) => boolean): void {
   let names: string[];
   try {
     names = readdirSync(tmpDir(root));
@@ -174,6 +174,7 @@ export function sweepTmp(root: string): void {
     return;
   }
   for (const name of names) {
+    if (which && !which(name)) continue;
     const pid = Number(name.split(".").at(-2));
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processStartTime(pid) !== null) continue;
     if (pid === process.pid) continue;

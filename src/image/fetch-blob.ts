@@ -15,6 +15,8 @@ import { netMessage, RegistryError, type Registry } from "./registry.js";
 const ATTEMPTS = 4;
 
 export type Progress = (digest: string, bytes: number, total: number) => void;
+/** Sees the downloaded bytes as they arrive, with their offset in the blob (not yet verified). */
+export type Tee = (chunk: Buffer, offset: number) => void;
 
 /** Ensures blob `d` is in the store (fetching it from `repo`); returns true when it was downloaded. */
 export async function fetchBlob(
@@ -23,6 +25,7 @@ export async function fetchBlob(
   d: Descriptor,
   root: string,
   progress?: Progress,
+  tee?: Tee,
 ): Promise<boolean> {
   if (hasBlob(root, d.digest, d.size)) return false;
   const what = `${registry.opts.name}/${repo}@${d.digest}`;
@@ -36,7 +39,7 @@ export async function fetchBlob(
   try {
     for (let attempt = 1; have < d.size || d.size === 0; attempt++) {
       try {
-        have = await download(registry, repo, d, fd, hash, have, what, progress);
+        have = await download(registry, repo, d, fd, hash, have, what, progress, tee);
         break;
       } catch (e) {
         if (e instanceof RangeIgnored) {
@@ -101,6 +104,7 @@ async function download(
   have: number,
   what: string,
   progress?: Progress,
+  tee?: Tee,
 ): Promise<number> {
   const res = await registry.get(repo, `blobs/${d.digest}`, have ? { range: `bytes=${have}-` } : {}, what);
   if (have && res.status !== 206) {
@@ -108,11 +112,12 @@ async function download(
     throw new RangeIgnored();
   }
   if (!res.body) throw new PolisError(`${what}: empty response`);
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of res.body) {
     if (have + chunk.length > d.size) {
       throw new PolisError(`${what}: the registry sent more than the ${d.size} bytes the manifest says`);
     }
     hash.update(chunk);
+    tee?.(chunk, have);
     let off = 0;
     while (off < chunk.length) off += writeSync(fd, chunk, off);
     have += chunk.length;

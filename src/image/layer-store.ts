@@ -4,6 +4,8 @@
 // containerd's snapshots and containers/storage's overlay layers are.
 import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { blobPath, hasLayer, hex, layerDir, tmpPath } from "./content.js";
+import type { Tee } from "./fetch-blob.js";
+import type { LayerStream, UnpackResult } from "./unpack.js";
 
 /**
  * Unpacks layer `digest` for overlayfs under the last of `chain` (its chain id), over the layers
@@ -29,14 +31,73 @@ export async function unpackInto(
     // loaded only to unpack (the tar reader, node:crypto): a pulled image's layers are all there
     const { unpackLayer } = await import("./unpack.js");
     await unpackLayer(blobPath(root, digest), { target: tmp, mode: "overlay", layer: digest, diffId, lowers });
-    try {
-      renameSync(tmp, layerDir(root, id));
-      fetched?.add(id);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
-    }
+    commit(root, tmp, id, fetched);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The temp dir of an unpacked layer takes its chain id's name (unless another pull's got there first). */
+function commit(root: string, tmp: string, id: string, fetched?: Set<string>): void {
+  try {
+    renameSync(tmp, layerDir(root, id));
+    fetched?.add(id);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+  }
+}
+
+/** Base layers up to this size (compressed) are unpacked as they download: their bytes wait in memory when inflating lags. */
+export const STREAMED_LAYER_MAX = 4 << 20;
+
+/**
+ * A base layer (no layers below it: its chain id is its diff_id) unpacked into a temp dir while
+ * it downloads (unpack.ts's LayerStream): `tee` is handed to fetchBlob, `finish` is called once
+ * the blob verified, `commit` once the image config gave the diff_id, and `dispose` always
+ * (it removes the temp dir unless it was committed). A polis killed half-way leaves the temp
+ * dir, which the next pull sweeps (sweepTmp).
+ */
+export class StreamedLayer {
+  private readonly tmp: string;
+  private readonly stream: LayerStream;
+
+  private constructor(
+    root: string,
+    private readonly digest: string,
+    make: (target: string) => LayerStream,
+  ) {
+    this.tmp = tmpPath(root, `layer-${hex(digest)}`);
+    mkdirSync(this.tmp, { mode: 0o755 });
+    try {
+      this.stream = make(this.tmp);
+    } catch (e) {
+      rmSync(this.tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  static async start(root: string, digest: string): Promise<StreamedLayer> {
+    const { LayerStream } = await import("./unpack.js");
+    return new StreamedLayer(root, digest, (target) => new LayerStream({ target, mode: "overlay", layer: digest }));
+  }
+
+  readonly tee: Tee = (chunk, offset) => this.stream.push(chunk, offset);
+
+  /** After the whole blob came (and verified): the unpacked layer's digest, or undefined when the stream gave up. */
+  finish(): Promise<UnpackResult | undefined> {
+    return this.stream.finish();
+  }
+
+  /** Names the directory by `diffId` (the config's, which `got` must equal). */
+  async commit(root: string, got: UnpackResult, diffId: string, fetched?: Set<string>): Promise<void> {
+    const { verifyDiffId } = await import("./unpack.js");
+    verifyDiffId(this.digest, got.diffId, diffId);
+    commit(root, this.tmp, diffId, fetched);
+  }
+
+  dispose(): void {
+    this.stream.giveUp();
+    rmSync(this.tmp, { recursive: true, force: true });
   }
 }

@@ -10,7 +10,18 @@ import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { phase } from "../timing.js";
 import { rfc3339Nano } from "../time.js";
-import { blobPath, chainIds, collectGarbage, ensureDirs, hasBlob, hasLayer, lease, putBlob, release } from "./content.js";
+import {
+  blobPath,
+  chainIds,
+  collectGarbage,
+  ensureDirs,
+  hasBlob,
+  hasLayer,
+  lease,
+  putBlob,
+  release,
+  sweepTmp,
+} from "./content.js";
 import type { Credentials } from "./credentials.js";
 import { findCredentials } from "./credentials.js";
 import { fetchBlob, type Progress } from "./fetch-blob.js";
@@ -29,8 +40,9 @@ import {
 import { apiHost, formatReference, manifestKey, parseReference, repoName, type Reference } from "./reference.js";
 import { settingsFor, type RegistriesConfig, type RegistrySettings } from "./registries.js";
 import { Registry, RegistryError } from "./registry.js";
-import { unpackInto } from "./layer-store.js";
+import { STREAMED_LAYER_MAX, StreamedLayer, unpackInto } from "./layer-store.js";
 import type { ImageConfig } from "./image-config.js";
+import type { UnpackResult } from "./unpack.js";
 
 /** Layers fetched at once (containerd: 3, containers/image: 6; two cores here). */
 const PARALLEL = 3;
@@ -69,6 +81,8 @@ export async function pull(root: string, openStore: () => Store, o: PullOptions)
   const settings = settingsFor(o.registries, ref.registry);
   const sources = [...settings.mirrors, ref.registry];
   ensureDirs(root);
+  // the half-written layer dirs of pulls that were killed (their partial blobs are resumed instead)
+  sweepTmp(root, (name) => name.startsWith("layer-"));
   let lastErr: unknown;
   for (const source of sources) {
     const mirror = source !== ref.registry;
@@ -112,6 +126,7 @@ async function pullFrom(
   const name = formatReference(ref);
   const asked = getManifest(registry, ref.repository, manifestKey(ref), name);
   asked.catch(() => {}); // awaited below, after the store is open (which may fail first)
+  phase("registry request sent");
   const store = db();
   const top = await asked;
   phase("registry ping and manifest");
@@ -226,6 +241,13 @@ async function pullImage(
   // directory depends on them: symlinked parents). A blob already in the store costs a stat.
   const configFetch = fetchBlob(registry, ref.repository, m.config, root);
   configFetch.catch(() => {}); // awaited below
+  // A small base layer (nothing below it) is unpacked while it downloads, in one pass.
+  const base = m.layers[0];
+  const streamed =
+    base && base.size <= STREAMED_LAYER_MAX && !hasBlob(root, base.digest, base.size)
+      ? await StreamedLayer.start(root, base.digest)
+      : undefined;
+  let streamedDone: Promise<UnpackResult | undefined> | undefined;
   const fetches = new Map<string, Promise<boolean>>();
   const slot = limiter(PARALLEL);
   let failed = false; // downloads not started yet are skipped once the pull has failed
@@ -233,12 +255,17 @@ async function pullImage(
     if (fetches.has(l.digest)) continue;
     const p = slot(async () => {
       if (failed) throw new PolisError(`${what}: pull abandoned`);
-      const downloaded = await fetchBlob(registry, ref.repository, l, root, o.progress);
+      const tee = l === base ? streamed?.tee : undefined;
+      const downloaded = await fetchBlob(registry, ref.repository, l, root, o.progress, tee);
       if (downloaded) fetched.add(l.digest);
       return downloaded;
     });
     p.catch(() => {}); // awaited below, in order
     fetches.set(l.digest, p);
+    if (l === base && streamed) {
+      streamedDone = p.then((downloaded) => (downloaded ? streamed.finish() : undefined));
+      streamedDone.catch(() => {}); // awaited below
+    }
   }
   let configText: string;
   let config: ImageConfig;
@@ -261,21 +288,27 @@ async function pullImage(
     const chains = chainIds(diffIds);
     lease(store, [...diffIds, ...chains]);
     o.say?.(`Copying config ${m.config.digest.slice(7, 19)} done`);
+    phase("image config");
     for (let i = 0; i < m.layers.length; i++) {
       const l = m.layers[i];
       const downloaded = await fetches.get(l.digest);
+      phase("layer download");
       if (!downloaded && hasLayer(root, chains[i])) {
         o.say?.(`Copying blob ${l.digest.slice(7, 19)} skipped: already exists`);
         continue;
       }
-      await unpackInto(root, l.digest, diffIds[i], chains.slice(0, i + 1), fetched);
+      const got = i === 0 ? await streamedDone : undefined;
+      if (got && streamed) await streamed.commit(root, got, diffIds[0], fetched);
+      else await unpackInto(root, l.digest, diffIds[i], chains.slice(0, i + 1), fetched);
+      phase("layer unpack");
       o.say?.(`Copying blob ${l.digest.slice(7, 19)} done ${mb(l.size)}`);
     }
   } catch (e) {
     failed = true;
     throw e;
   } finally {
-    await Promise.allSettled([configFetch, ...fetches.values()]);
+    await Promise.allSettled([configFetch, ...fetches.values(), streamedDone]);
+    streamed?.dispose();
   }
 
   const platform = formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant });

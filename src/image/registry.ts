@@ -6,7 +6,7 @@ import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { basicAuth, parseChallenges, tokenUrl, type Challenge } from "./auth.js";
 import type { Credentials } from "./credentials.js";
-import { HttpClient, type HttpResponse, type TlsSettings } from "./http.js";
+import { answersPlainHttp, HttpClient, type HttpResponse, type TlsSettings } from "./http.js";
 
 export interface RegistryOptions {
   /** registry name as users write it (for messages) */
@@ -40,6 +40,7 @@ interface Token {
 
 export class Registry {
   private base: string | undefined;
+  /** the auth challenge: null when /v2/ wants none, undefined until known (a 401 tells it) */
   private challenge: Challenge | null | undefined;
   private readonly tokens = new Map<string, Token>();
   private http: HttpClient | undefined;
@@ -69,7 +70,7 @@ export class Registry {
 
   /** `polis login`: the credentials get a token (Bearer) or are accepted by /v2/ (Basic). */
   async checkCredentials(): Promise<void> {
-    await this.ping();
+    await this.ping(true);
     const c = this.challenge;
     if (c?.scheme === "bearer") {
       await this.fetchToken(c, "");
@@ -82,10 +83,25 @@ export class Registry {
     if (!res.ok) throw new RegistryError(`${this.opts.name}: /v2/ answered ${res.status} ${res.statusText}`, res.status);
   }
 
-  /** Find the scheme (https, or http for an insecure registry) and the auth challenge. */
-  private async ping(): Promise<void> {
-    if (this.base !== undefined) return;
-    const schemes = this.opts.insecure ? ["https", "http"] : ["https"];
+  /**
+   * Find the scheme (https, or http for an insecure registry) and, with the /v2/ ping, the auth
+   * challenge. An insecure registry on plain HTTP (the usual local or CI one) would first fail
+   * the HTTPS attempt podman and skopeo make too: a TLS hello on a bare socket finds that out
+   * without loading node's TLS stack (a registry that speaks TLS is still tried over HTTPS
+   * first). Then, unless `challenge` is asked for, the ping is skipped too: the challenge comes
+   * with the first request's 401, as containerd learns it (one round trip less).
+   */
+  private async ping(challenge = false): Promise<void> {
+    if (this.base !== undefined && (this.challenge !== undefined || !challenge)) return;
+    let schemes = this.base ? [this.base.slice(0, this.base.indexOf(":"))] : this.opts.insecure ? ["https", "http"] : ["https"];
+    if (this.base === undefined && this.opts.insecure && (await answersPlainHttp(this.opts.host))) {
+      log.debug("registry answered a TLS hello in plain HTTP: not trying HTTPS", { registry: this.opts.name });
+      schemes = ["http"];
+      if (!challenge) {
+        this.base = `http://${this.opts.host}`;
+        return;
+      }
+    }
     let lastErr: unknown;
     for (const scheme of schemes) {
       const base = `${scheme}://${this.opts.host}`;
@@ -236,6 +252,8 @@ export class Registry {
     } catch {
       // not JSON: the status says enough
     }
+    // /v2/ was not asked (see ping): a 404 from something that is no registry says so
+    if (res.status === 404 && this.challenge === undefined) await this.ping(true);
     if (res.status === 404) return new RegistryError(`${what}: not found${detail ? ` (${detail})` : ""}`, 404);
     if (res.status === 401 && this.challenge?.scheme === "basic" && this.opts.credentials) {
       return new RegistryError(`${this.opts.name}: unauthorized: wrong username or password`, 401);

@@ -36,6 +36,7 @@ import { Writable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, gunzipSync } from "node:zlib";
 import { PolisError } from "../errors.js";
+import { phase } from "../timing.js";
 import { lgetxattrs, lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO, splitDev } from "./libc.js";
 import { TarFormatError, TarReader, type TarEntry, type TarSink } from "./tar.js";
 
@@ -80,6 +81,7 @@ const SMALL_TAR_LIMIT = 64 << 20;
 /** Unpack the layer blob at `blob`. On error the target may hold part of the layer: callers unpack into a temp dir. */
 export async function unpackLayer(blob: string, opts: UnpackOptions): Promise<UnpackResult> {
   const small = smallLayerTar(blob);
+  phase("layer read and inflate");
   if (small) return unpackTar(small, opts);
   const hash = createHash("sha256");
   let size = 0;
@@ -142,12 +144,145 @@ function unpackTar(tar: Buffer, opts: UnpackOptions): UnpackResult {
 
 function checkDiffId(hex: string, opts: UnpackOptions): string {
   const diffId = `sha256:${hex}`;
-  if (opts.diffId && diffId !== opts.diffId) {
+  if (opts.diffId) verifyDiffId(opts.layer, diffId, opts.diffId);
+  return diffId;
+}
+
+/** The uncompressed digest of `layer` against the image config's rootfs.diff_ids entry. */
+export function verifyDiffId(layer: string, got: string, want: string): void {
+  if (got !== want) {
     throw new PolisError(
-      `layer ${opts.layer}: uncompressed content has digest ${diffId}, but the image config's rootfs.diff_ids says ${opts.diffId}`,
+      `layer ${layer}: uncompressed content has digest ${got}, but the image config's rootfs.diff_ids says ${want}`,
     );
   }
-  return diffId;
+}
+
+/** Compressed bytes handed to the decoder at once. */
+const BATCH = 256 << 10;
+
+/**
+ * A layer unpacked while its compressed bytes arrive: `pull` writes a small base layer this way
+ * as it downloads, one pass instead of download, then read back, inflate and unpack (the waits
+ * for the registry are filled with inflating and writing). Fed in order from byte 0; bytes out
+ * of order (a download that starts over or resumes a killed pull's file) or a zstd layer make it
+ * give up, and the caller unpacks the stored blob as usual. An unpack error is kept until
+ * `finish`, not thrown at the feeder: the download goes on, so a corrupted blob is still reported
+ * as a digest mismatch. Nothing is checked against the blob's digest here: the caller commits the
+ * directory only once the blob verified.
+ */
+export class LayerStream {
+  private next = 0;
+  private gaveUp = false;
+  private error: PolisError | undefined;
+  private head: Buffer | undefined;
+  private decoder: Transform | undefined;
+  private decoded: Promise<void> | undefined;
+  private readonly hash = createHash("sha256");
+  private size = 0;
+  /** compressed bytes waiting to go to the decoder */
+  private batch: Buffer[] = [];
+  private batched = 0;
+  private readonly writer: LayerWriter;
+  private readonly reader: TarReader;
+
+  constructor(private readonly opts: UnpackOptions) {
+    this.writer = new LayerWriter(opts);
+    this.reader = new TarReader(this.writer);
+  }
+
+  /** The blob's bytes from `offset` on. */
+  push(chunk: Buffer, offset: number): void {
+    if (this.gaveUp) return;
+    if (offset !== this.next) return this.giveUp();
+    this.next += chunk.length;
+    if (this.error) return;
+    if (this.decoder) {
+      // a few big pieces to the thread pool rather than one per network read: each trip there
+      // and back waits for a CPU on a busy machine
+      this.batch.push(chunk);
+      this.batched += chunk.length;
+      if (this.batched >= BATCH) this.flush();
+      return;
+    }
+    if (this.decoded === undefined) {
+      // the format, by the magic numbers as unpackLayer tells them (a first chunk may be tiny)
+      this.head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+      if (this.head.length < 4) return;
+      chunk = this.head;
+      this.head = undefined;
+      if (chunk[0] === 0x1f && chunk[1] === 0x8b) {
+        // inflated on the thread pool, written out as each piece comes back
+        const decoder = createGunzip({ chunkSize: 1 << 20 });
+        decoder.on("data", (d: Buffer) => this.tar(d));
+        this.decoded = new Promise((resolve) => {
+          decoder.once("end", resolve);
+          decoder.once("close", resolve);
+          decoder.once("error", (e) => {
+            this.error ??= layerError(this.opts.layer, this.writer.current, e);
+            resolve();
+          });
+        });
+        this.decoder = decoder;
+        decoder.write(chunk);
+        return;
+      }
+      if (chunk.readUInt32LE(0) === 0xfd2fb528) return this.giveUp();
+      this.decoded = Promise.resolve();
+    }
+    this.tar(chunk);
+  }
+
+  /**
+   * Once the whole blob was fed: the layer's diff_id, size and entry count, with every entry
+   * written; undefined when the stream gave up (the blob is unpacked the usual way). Throws the
+   * unpack's error, if any.
+   */
+  async finish(): Promise<UnpackResult | undefined> {
+    if (this.gaveUp || this.decoded === undefined) {
+      this.giveUp();
+      return undefined;
+    }
+    if (!this.error) {
+      this.flush();
+      this.decoder?.end();
+    }
+    await this.decoded;
+    if (this.gaveUp) return undefined;
+    if (this.error) throw this.error;
+    try {
+      this.reader.finish();
+      this.writer.finish();
+    } catch (e) {
+      throw layerError(this.opts.layer, this.writer.current, e);
+    }
+    return { diffId: `sha256:${this.hash.digest("hex")}`, size: this.size, entries: this.writer.count };
+  }
+
+  /** Stop feeding the unpacker (the caller removes the directory). */
+  giveUp(): void {
+    this.gaveUp = true;
+    this.decoder?.destroy();
+    this.writer.close();
+  }
+
+  private flush(): void {
+    if (this.batched) this.decoder?.write(Buffer.concat(this.batch));
+    this.batch = [];
+    this.batched = 0;
+  }
+
+  private tar(chunk: Buffer): void {
+    if (this.error || this.gaveUp) return;
+    try {
+      this.hash.update(chunk);
+      this.size += chunk.length;
+      this.reader.push(chunk);
+    } catch (e) {
+      this.error = layerError(this.opts.layer, this.writer.current, e);
+      this.writer.close();
+      this.decoder?.destroy(); // nothing more to inflate ('close' settles `decoded`)
+    }
+  }
 }
 
 function layerError(layer: string, entry: string | undefined, e: unknown): PolisError {
@@ -226,10 +361,27 @@ class LayerWriter implements TarSink {
   /** directories whose mtime is set at the end (writing their children changes it) */
   private readonly dirTimes: [string, number][] = [];
   private readonly asRoot = process.geteuid?.() === 0;
+  /**
+   * Root unpacking with no set-group-id directory about: an entry created now is owned by 0:0
+   * and gets the mode it was created with, minus the umask. Its lchown (when the layer says 0:0,
+   * as nearly every entry of a base image does) and its chmod (when the umask leaves the mode
+   * whole and there are no set-id or sticky bits) change nothing and are skipped: two of the
+   * four calls of a symlink. A set-group-id directory would hand its group (and, to new
+   * directories, its bit) down, so the first one seen turns this off.
+   */
+  private plain: boolean;
+  private readonly umask: number;
+  /** The target was empty: a path not in `made` is known to be absent (no lstat to ask). */
+  private readonly fresh: boolean;
+  /** relative paths created in the target (a superset: removals are not taken out) */
+  private readonly made = new Set<string>();
 
   constructor(private readonly opts: UnpackOptions) {
     this.root = opts.target.replace(/\/+$/, "");
     this.layers = [this.root, ...(opts.mode === "overlay" ? (opts.lowers ?? []) : [])];
+    this.fresh = readdirSync(this.root).length === 0;
+    this.plain = this.asRoot && process.getegid?.() === 0 && (statSync(this.root).mode & S_ISGID) === 0;
+    this.umask = this.plain ? processUmask() : 0o777;
     // overlayfs shows the topmost layer's root directory: the layer below's, unless this one has "./"
     if (this.layers.length > 1) this.copyDirMetadata(this.layers[1], this.root);
   }
@@ -248,17 +400,18 @@ class LayerWriter implements TarSink {
     }
     const at = join(this.dir(parentOf(rel), true).path, base);
     const path = this.abs(at);
-    const existing = lstatOrNull(path);
+    const existing = this.lstatAt(at);
     const keepDir = existing?.isDirectory() === true && e.type === "dir";
     if (existing && !keepDir) this.remove(at, existing);
     if (!keepDir) this.changed(at);
     this.written.add(at);
+    this.made.add(at);
     switch (e.type) {
       case "dir":
-        if (!keepDir) mkdirSync(path, { mode: 0o700 });
+        if (!keepDir) mkdirSync(path, { mode: this.plain ? e.mode & 0o777 : 0o700 });
         break;
       case "file":
-        this.fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        this.fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, this.plain ? e.mode & 0o777 : 0o600);
         // owner, mode, xattrs and mtime once the content is written: a write drops
         // security.capability and moves the mtime
         this.pendingFile = [path, e];
@@ -278,7 +431,7 @@ class LayerWriter implements TarSink {
         break;
       }
     }
-    this.metadata(path, e);
+    this.metadata(path, e, !keepDir);
   }
 
   data(chunk: Buffer): void {
@@ -297,17 +450,32 @@ class LayerWriter implements TarSink {
     this.current = undefined;
   }
 
-  private closeFile(): void {
+  /** Give up: the open file (if any) is closed, its metadata not written. */
+  close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
-    if (this.pendingFile) this.metadata(...this.pendingFile);
     this.pendingFile = undefined;
   }
 
-  /** Owner, mode, xattrs and mtime, in that order (chown clears set-id bits). */
-  private metadata(path: string, e: TarEntry): void {
-    if (this.asRoot) lchownSync(path, e.uid, e.gid);
-    if (e.type !== "symlink") chmodSync(path, e.mode & 0o7777);
+  private closeFile(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    if (this.pendingFile) this.metadata(...this.pendingFile, true);
+    this.pendingFile = undefined;
+  }
+
+  /**
+   * Owner, mode, xattrs and mtime, in that order (chown clears set-id bits). `created`: the
+   * entry was just made, with its mode's permission bits (see `plain`).
+   */
+  private metadata(path: string, e: TarEntry, created = false): void {
+    const ready = created && this.plain;
+    const owned = ready && e.uid === 0 && e.gid === 0;
+    if (this.asRoot && !owned) lchownSync(path, e.uid, e.gid);
+    if (e.type !== "symlink" && !(owned && (e.mode & 0o7000) === 0 && (e.mode & this.umask) === 0)) {
+      chmodSync(path, e.mode & 0o7777);
+    }
+    if (e.type === "dir" && (e.mode & S_ISGID) !== 0) this.plain = false;
     for (const [name, value] of e.xattrs) {
       // a layer must not forge overlayfs's own attributes (an opaque marker, a redirect)
       if (name.startsWith("trusted.overlay.")) continue;
@@ -332,11 +500,12 @@ class LayerWriter implements TarSink {
     const name = base.slice(WHITEOUT.length);
     if (name === "" || name === "." || name === ".." || name.includes("/")) throw this.escape(`invalid whiteout "${base}"`);
     const victim = join(dir, name);
-    const existing = lstatOrNull(this.abs(victim));
+    const existing = this.lstatAt(victim);
     this.changed(victim);
     if (this.opts.mode === "overlay") {
       if (existing) this.remove(victim, existing);
       mknod(this.abs(victim), S_IFCHR, 0, 0);
+      this.made.add(victim);
     } else if (existing && !this.written.has(victim)) {
       this.remove(victim, existing);
     }
@@ -403,6 +572,7 @@ class LayerWriter implements TarSink {
       if (!found) {
         if (!create) throw this.escape(`"${child}" does not exist`);
         mkdirSync(this.abs(child), { mode: 0o755 });
+        this.made.add(child);
         cur = { path: child, layers: [0] };
       } else if (found.kind === "symlink") {
         if (++follows > MAX_SYMLINKS) throw this.escape(`"${rel}": too many levels of symbolic links`);
@@ -427,7 +597,7 @@ class LayerWriter implements TarSink {
     let dirs: number[] | undefined;
     for (const i of parent.layers) {
       const path = `${this.layers[i]}/${child}`;
-      const st = lstatOrNull(path);
+      const st = i === 0 ? this.lstatAt(child) : lstatOrNull(path);
       if (!st) continue;
       if (!dirs) {
         if (st.isCharacterDevice() && st.rdev === 0 && this.opts.mode === "overlay") return null; // a whiteout
@@ -450,6 +620,7 @@ class LayerWriter implements TarSink {
     this.dir(parentOf(d.path), true);
     const path = this.abs(d.path);
     mkdirSync(path, { mode: 0o700 });
+    this.made.add(d.path);
     this.copyDirMetadata(`${this.layers[d.layers[0]]}/${d.path}`, path);
     d.layers.unshift(0);
   }
@@ -459,6 +630,7 @@ class LayerWriter implements TarSink {
     const st = lstatSync(from);
     if (this.asRoot) lchownSync(to, st.uid, st.gid);
     chmodSync(to, st.mode & 0o7777);
+    if ((st.mode & S_ISGID) !== 0) this.plain = false;
     for (const [name, value] of lgetxattrs(from)) if (!name.startsWith("trusted.overlay.")) lsetxattr(to, name, value);
     this.dirTimes.push([to, st.mtimeMs / 1000]);
   }
@@ -485,6 +657,7 @@ class LayerWriter implements TarSink {
     this.dir(parentOf(rel), true);
     const from = `${this.layers[found.layer]}/${rel}`;
     const to = this.abs(rel);
+    this.made.add(rel);
     if (st.isFile()) copyFileSync(from, to, fsc.COPYFILE_EXCL);
     else if (st.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
     else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
@@ -505,6 +678,11 @@ class LayerWriter implements TarSink {
     const clean = cleanName(name);
     if (clean === ".." || clean.startsWith("../")) throw this.escape(`${what} "${name}" leaves the root filesystem`);
     return clean === "." ? "" : clean;
+  }
+
+  /** lstat of `rel` in the target, without the call when the target started empty and nothing was made there. */
+  private lstatAt(rel: string): Stats | null {
+    return this.fresh && !this.made.has(rel) ? null : lstatOrNull(this.abs(rel));
   }
 
   private abs(rel: string): string {
@@ -537,6 +715,23 @@ function parentOf(rel: string): string {
 
 function join(dir: string, name: string): string {
   return dir === "" ? name : `${dir}/${name}`;
+}
+
+const S_ISGID = 0o2000;
+
+let umaskRead: number | undefined;
+/** The process's umask, from /proc (process.umask() without an argument sets it twice: racy, deprecated); unknown: 0o777. */
+function processUmask(): number {
+  if (umaskRead === undefined) {
+    let m: RegExpExecArray | null = null;
+    try {
+      m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    } catch {
+      // no /proc: every mode gets its chmod
+    }
+    umaskRead = m ? parseInt(m[1], 8) : 0o777;
+  }
+  return umaskRead;
 }
 
 function lstatOrNull(path: string): Stats | null {

@@ -382,6 +382,13 @@ describe("the registries section of the config file", () => {
       stdout: `${rtManifest.digest}\n`,
     });
   });
+  it("an insecure registry on plain HTTP is pulled from without an HTTPS attempt (node's https never loads)", () => {
+    // NODE_DEBUG=https prints "HTTPS <pid>: createConnection" for every HTTPS connection (the TLS
+    // test shows it for a TLS registry): none here, the TLS hello on a bare socket answered first
+    const res = polis(root(), pullArgs("polis/rt:1", "-q"), { env: { NODE_DEBUG: "https,tls" } });
+    expect(res).toMatchObject({ code: 0, stdout: `${rtManifest.digest}\n` });
+    expect(res.stderr).not.toMatch(/^(HTTPS|TLS) \d+:/m);
+  });
   it("a mirror serves docker.io names", () => {
     const r = root();
     const file = config(r, `registries:\n  docker.io:\n    mirrors: ["${reg.host}"]\n  "${reg.host}":\n    insecure: true\n`);

@@ -7,7 +7,8 @@ import { createServer as createHttps } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { HttpClient, NetworkError } from "../../src/image/http.js";
+import { createServer as createTcp, type Socket } from "node:net";
+import { answersPlainHttp, HttpClient, NetworkError } from "../../src/image/http.js";
 import { selfSignedCert } from "../helpers/registry.js";
 
 const work = mkdtempSync(join(tmpdir(), "polis-http-"));
@@ -99,6 +100,41 @@ describe("registry transport", () => {
     it("without verification any certificate goes", async () => {
       await tlsServer();
       expect(await text(new HttpClient({ ca: [], verify: false }))).toBe("ok");
+    });
+  });
+
+  // An insecure registry is tried over HTTPS first (as podman and skopeo do); a TLS hello on a
+  // bare socket tells a plain HTTP server (which answers it with a 400) from a TLS one before
+  // node's TLS stack is loaded for an attempt bound to fail.
+  describe("plain HTTP or TLS, by a TLS hello on a bare socket", () => {
+    it("a plain HTTP server answers it with an HTTP status line", async () => {
+      const seen: string[] = [];
+      const port = await listen(createHttp((_req, res) => res.end("ok")));
+      servers[0].on("connection", (s: Socket) => s.once("data", (d: Buffer) => seen.push(d.toString("hex", 0, 3))));
+      expect(await answersPlainHttp(`127.0.0.1:${port}`)).toBe(true);
+      expect(seen).toEqual(["160301"]); // a TLS handshake record is what the server got
+    });
+
+    it("a TLS server answers it in TLS", async () => {
+      const port = await listen(
+        createHttps({ key: readFileSync(cert.key), cert: readFileSync(cert.cert) }, (_req, res) =>
+          res.end("ok"),
+        ) as unknown as Server,
+      );
+      expect(await answersPlainHttp(`127.0.0.1:${port}`)).toBe(false);
+    });
+
+    it("a refused connection, a server that closes and a silent one are not plain HTTP (HTTPS is tried as before)", async () => {
+      const closing = await listen(createTcp((s) => s.destroy()) as unknown as Server);
+      expect(await answersPlainHttp(`127.0.0.1:${closing}`)).toBe(false);
+      const silent = await listen(createTcp(() => {}) as unknown as Server);
+      const t0 = Date.now();
+      expect(await answersPlainHttp(`127.0.0.1:${silent}`, 200)).toBe(false);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+      servers.pop()?.close();
+      servers.pop()?.close();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await answersPlainHttp(`127.0.0.1:${silent}`)).toBe(false);
     });
   });
 });

@@ -84,4 +84,51 @@ describe("registry client", () => {
     for (const repo of ["a", "a", "b/c", "a"]) expect(await (await r.get(repo, "manifests/1")).text()).toBe("ok");
     expect(tokenCalls).toEqual(["repository:a:pull", "repository:b/c:pull"]);
   });
+
+  // An insecure registry that answers a TLS hello in plain HTTP is spoken to in plain HTTP at
+  // once, without the /v2/ ping: the first request's 401 brings the challenge (as containerd
+  // learns it), and /v2/ is asked only where its answer matters (login, a 404).
+  describe("an insecure plain-HTTP registry", () => {
+    const requests = (seen: string[]) => (req: IncomingMessage) =>
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? "-"}`);
+
+    it("gets the manifest without a /v2/ ping; Basic credentials go after the first 401", async () => {
+      const seen: string[] = [];
+      const log = requests(seen);
+      const host = await serve((req, res) => {
+        log(req);
+        if (req.headers.authorization !== basic) return res.writeHead(401, { "www-authenticate": 'Basic realm="r"' }).end();
+        res.end("ok");
+      });
+      const r = new Registry({ name: host, host, insecure: true, credentials: creds });
+      expect(await (await r.get("a", "manifests/1")).text()).toBe("ok");
+      expect(await (await r.get("a", "blobs/sha256:x")).text()).toBe("ok");
+      expect(seen).toEqual(["GET /v2/a/manifests/1 -", `GET /v2/a/manifests/1 ${basic}`, `GET /v2/a/blobs/sha256:x ${basic}`]);
+    });
+
+    it("a 404 from a server whose /v2/ is no registry's says so; a registry's 404 is 'not found'", async () => {
+      const web = await serve((_req, res) => res.writeHead(404).end());
+      await expect(new Registry({ name: web, host: web, insecure: true }).get("a", "manifests/1")).rejects.toThrow(
+        `${web}: /v2/ answered 404 Not Found: not a registry (distribution API v2)`,
+      );
+      const reg = await serve((req, res) => (req.url === "/v2/" ? res.end("{}") : res.writeHead(404).end()));
+      await expect(new Registry({ name: reg, host: reg, insecure: true }).get("a", "manifests/1")).rejects.toThrow(
+        `${reg}/a: not found`,
+      );
+    });
+
+    it("login still asks /v2/ for the challenge, and checks the credentials there", async () => {
+      const seen: string[] = [];
+      const log = requests(seen);
+      const host = await serve((req, res) => {
+        log(req);
+        if (req.headers.authorization !== basic) return res.writeHead(401, { "www-authenticate": 'Basic realm="r"' }).end();
+        res.end("{}");
+      });
+      await new Registry({ name: host, host, insecure: true, credentials: creds }).checkCredentials();
+      expect(seen).toEqual(["GET /v2/ -", `GET /v2/ ${basic}`]);
+      const wrong = new Registry({ name: host, host, insecure: true, credentials: { username: "u", password: "x" } });
+      await expect(wrong.checkCredentials()).rejects.toThrow(`${host}: unauthorized: wrong username or password`);
+    });
+  });
 });

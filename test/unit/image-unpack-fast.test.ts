@@ -1,13 +1,16 @@
 // The unpacker's fast paths: cleanName is posix.normalize minus trailing slashes with a shortcut
 // for clean names (the two must agree on every shape a tar name can take: the escape checks rely
-// on it), and small gzip layers are inflated in memory (the same tree and diff_id as streamed).
+// on it), small gzip layers are inflated in memory (the same tree and diff_id as streamed), and
+// a layer unpacked as it downloads writes the same tree.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { cleanName, unpackLayer } from "../../src/image/unpack.js";
+import { cleanName, LayerStream, unpackLayer } from "../../src/image/unpack.js";
+import { writeTar } from "../helpers/tarball.js";
+import { snapshot } from "../helpers/tree.js";
 
 const NAMES = [
   ...["", ".", "./", "..", "./..", "../x", "./../x", "x/..", "a/b/../../..", "a/../b", "a/./b", "a/.", "./a/b/"],
@@ -61,4 +64,84 @@ describe("small and large gzip layers", () => {
     },
     60_000,
   );
+});
+
+// pull unpacks a small base layer as it downloads (LayerStream): fed in pieces of any size, it
+// writes what unpackLayer writes; bytes out of order make it give up (the stored blob is then
+// unpacked as usual); an error in the layer waits for finish, named as unpackLayer names it.
+describe("a layer unpacked while it downloads", () => {
+  const work = mkdtempSync(join(tmpdir(), "polis-unpack-stream-"));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  const L = `sha256:${"cd".repeat(32)}`;
+  const src = join(work, "src");
+  mkdirSync(join(src, "d", "e"), { recursive: true });
+  execFileSync("sh", [
+    "-c",
+    `cd ${src} && head -c 700000 /dev/urandom > d/big && echo hi > d/e/f && ln -s e/f d/l && ln d/e/f hard`,
+  ]);
+  const tar = join(work, "layer.tar");
+  execFileSync("tar", ["--numeric-owner", "-C", src, "-cf", tar, "."]);
+  execFileSync("gzip", ["-1", "-k", tar]);
+  execFileSync("zstd", ["-q", "-k", tar]);
+  const diffId = `sha256:${createHash("sha256").update(readFileSync(tar)).digest("hex")}`;
+
+  /** Feeds `blob` in pieces of `size` (the last one shorter), from `from` on. */
+  const feed = (s: LayerStream, blob: Buffer, size: number, from = 0) => {
+    for (let off = from; off < blob.length; off += size) s.push(blob.subarray(off, off + size), off);
+  };
+  const target = () => mkdtempSync(join(work, "t-"));
+
+  it.each([
+    ["gzip", 1000, `${tar}.gz`],
+    ["gzip", 16_384, `${tar}.gz`],
+    ["plain tar", 3, tar],
+    ["plain tar", 65_536, tar],
+  ])("a %s layer in pieces of %d bytes gives unpackLayer's tree and diff_id", async (_kind, size, file) => {
+    const want = target();
+    await unpackLayer(file, { target: want, mode: "overlay", layer: L, diffId });
+    const out = target();
+    const s = new LayerStream({ target: out, mode: "overlay", layer: L });
+    feed(s, readFileSync(file), size);
+    expect(await s.finish()).toMatchObject({ diffId, size: readFileSync(tar).length });
+    expect(snapshot(out, { mtimes: true })).toEqual(snapshot(want, { mtimes: true }));
+  });
+
+  it("gives up on bytes out of order (a download that starts over, a resumed file) and on zstd", async () => {
+    const gz = readFileSync(`${tar}.gz`);
+    const restarted = new LayerStream({ target: target(), mode: "overlay", layer: L });
+    feed(restarted, gz.subarray(0, 50_000), 10_000);
+    feed(restarted, gz, 10_000); // from 0 again
+    expect(await restarted.finish()).toBeUndefined();
+    const resumed = new LayerStream({ target: target(), mode: "overlay", layer: L });
+    feed(resumed, gz, 10_000, 20_000);
+    expect(await resumed.finish()).toBeUndefined();
+    const zstd = new LayerStream({ target: target(), mode: "overlay", layer: L });
+    feed(zstd, readFileSync(`${tar}.zst`), 10_000);
+    expect(await zstd.finish()).toBeUndefined();
+  });
+
+  it("keeps an error for finish, named with the layer and the entry; bad compressed data too", async () => {
+    const climbing = writeTar(join(work, "escape.tar"), [
+      { name: "ok", data: "x" },
+      { name: "pad", data: randomBytes(450_000).toString("base64") }, // past one batch of the decoder
+      { name: "../evil", data: "x" },
+      { name: "after", data: randomBytes(450_000).toString("base64") }, // more comes once the error is kept
+    ]);
+    execFileSync("gzip", ["-k", climbing]);
+    const out = target();
+    const s = new LayerStream({ target: out, mode: "overlay", layer: L });
+    // as a download does: pieces with pauses, in which the decoder gets to the bad entry
+    const gzipped = readFileSync(`${climbing}.gz`);
+    for (let off = 0; off < gzipped.length; off += 65_536) {
+      expect(() => s.push(gzipped.subarray(off, off + 65_536), off)).not.toThrow();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await expect(s.finish()).rejects.toThrow(`layer ${L}, entry "../evil": entry "../evil" leaves the root filesystem`);
+    expect(existsSync(join(out, "..", "evil"))).toBe(false);
+    const gz = Buffer.from(readFileSync(`${tar}.gz`));
+    gz.fill(0x55, 1000, 2000);
+    const bad = new LayerStream({ target: target(), mode: "overlay", layer: L });
+    feed(bad, gz, 4096);
+    await expect(bad.finish()).rejects.toThrow(new RegExp(`^layer ${L}.*: bad compressed data`));
+  });
 });

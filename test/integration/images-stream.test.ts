@@ -1,0 +1,121 @@
+// A small base layer is unpacked while it downloads (pull.ts, unpack.ts's LayerStream). Killed
+// half-way, the pull leaves no blob under the layer's digest, no layer directory and no image:
+// only temp files, which the next pull takes over (the partial blob, resumed with Range) or
+// sweeps (the half-written layer dir). That pull then gives the tree an uninterrupted one gives.
+// The registry is a small server here that holds the layer's second half back until told.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OciLayout, type Desc, tarOf } from "../helpers/oci-layout.js";
+import { polisOk, POLIS, tempRoot, waitFor } from "../helpers/polis.js";
+import { baseRootfs } from "../helpers/rootfs.js";
+import { snapshot } from "../helpers/tree.js";
+
+const work = mkdtempSync(join(tmpdir(), "polis-images-stream-"));
+const roots: string[] = [];
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+/** polis, not blocking this process (the registry below runs in it) */
+function run(r: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(POLIS, ["--root", r, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  return new Promise((res) => child.once("close", (code) => res({ code, stdout, stderr })));
+}
+const root = () => {
+  const r = tempRoot();
+  roots.push(r);
+  return r;
+};
+let layout: OciLayout;
+let manifest: Desc;
+let layer: { desc: Desc; diffId: string };
+let server: Server;
+let host = "";
+/** while set, the layer blob's answers stop after this many bytes and wait */
+let holdAt: number | undefined;
+const held: (() => void)[] = [];
+const ranges: (string | undefined)[] = [];
+
+beforeAll(async () => {
+  layout = new OciLayout(join(work, "oci"));
+  layer = layout.layer(tarOf(baseRootfs(), join(work, "base.tar")), "gzip");
+  manifest = layout.image({ layers: [layer], tag: "1" });
+  const blob = (digest: string) => readFileSync(join(layout.dir, "blobs", "sha256", digest.slice(7)));
+  server = createServer((req, res) => {
+    const url = req.url ?? "";
+    if (url === "/v2/") return res.end("{}");
+    if (url === "/v2/s/base/manifests/1") {
+      return res.writeHead(200, { "content-type": manifest.mediaType }).end(blob(manifest.digest));
+    }
+    const m = /^\/v2\/s\/base\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url);
+    if (!m) return res.writeHead(404).end();
+    const data = blob(m[1]);
+    if (m[1] !== layer.desc.digest) return res.end(data);
+    ranges.push(req.headers.range);
+    const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? "")?.[1] ?? 0);
+    res.writeHead(from ? 206 : 200, {
+      "content-length": data.length - from,
+      ...(from && { "content-range": `bytes ${from}-${data.length - 1}/${data.length}` }),
+    });
+    if (holdAt === undefined) return res.end(data.subarray(from));
+    res.write(data.subarray(from, holdAt));
+    held.push(() => res.end(data.subarray(holdAt)));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+
+afterAll(async () => {
+  for (const release of held.splice(0)) release();
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("a base layer unpacked while it downloads", () => {
+  it("killed half-way: no blob, layer or image under a real name; the next pull resumes and sweeps", async () => {
+    const clean = root();
+    expect(await run(clean, ["pull", "-q", "--tls-verify=false", `${host}/s/base:1`])).toMatchObject({ code: 0 });
+    const layers = (r: string) => join(r, "images", "layers");
+    const want = snapshot(join(layers(clean), layer.diffId.slice(7)), { mtimes: true });
+    expect(layer.desc.size).toBeLessThan(4 << 20); // small enough to be streamed
+
+    const r = root();
+    holdAt = layer.desc.size >> 1;
+    ranges.length = 0;
+    const child = spawn(POLIS, ["--root", r, "pull", "-q", "--tls-verify=false", `${host}/s/base:1`], { stdio: "ignore", env });
+    const exited = new Promise((res) => child.once("exit", res));
+    const tmp = join(r, "images", "tmp");
+    // the first half is being unpacked: the temp layer dir has bin/ with busybox's links in it
+    const partialLayer = () =>
+      existsSync(tmp) &&
+      readdirSync(tmp).some(
+        (f) => f.startsWith("layer-") && existsSync(join(tmp, f, "bin")) && readdirSync(join(tmp, f, "bin")).length > 10,
+      );
+    await waitFor(partialLayer, 20_000);
+    child.kill("SIGKILL");
+    await exited;
+    holdAt = undefined;
+    for (const release of held.splice(0)) release();
+
+    expect(existsSync(join(r, "images", "blobs", "sha256", layer.desc.digest.slice(7)))).toBe(false);
+    expect(readdirSync(layers(r))).toEqual([]);
+    expect(polisOk(r, ["images", "--format", "json"]).stdout.trim()).toBe("[]");
+    expect(readdirSync(tmp).some((f) => f.startsWith("layer-"))).toBe(true); // what the kill left
+
+    const again = await run(r, ["--debug", "pull", "-q", "--tls-verify=false", `${host}/s/base:1`]);
+    expect(again).toMatchObject({ code: 0, stdout: `${manifest.digest}\n` });
+    expect(again.stderr).toMatch(/resuming blob/);
+    expect(ranges.at(-1)).toMatch(/^bytes=[1-9]\d*-$/); // the partial blob was resumed, not refetched
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(readdirSync(layers(r))).toEqual([layer.diffId.slice(7)]);
+    expect(snapshot(join(layers(r), layer.diffId.slice(7)), { mtimes: true })).toEqual(want);
+  }, 60_000);
+});
