@@ -2,8 +2,8 @@
  * Which configs the native plan handles: a whitelist of config.json fields (FIELDS below, with the
  * JSON types of the schemas/ files), then the rules of src/spec/semantic.ts and of the plan builders
  * (src/container/plan-init.ts checkInput, src/linux/) for those fields. Anything not listed —
- * hooks, seccomp, a terminal, user namespaces, resources other than device rules, LSM labels... —
- * is refused, and so is every config node would reject: node must be the one to report it.
+ * seccomp, idmapped mounts, LSM labels, intelRdt, resources beyond devices/cpu/memory/pids, an
+ * unknown key... — is refused, and so is every config node would reject: node must report it.
  */
 #define _GNU_SOURCE
 #include <math.h>
