@@ -1,9 +1,10 @@
 /*
  * config.json -> the init plan node sends the shim for `polis create` (or a foreground `run`: wait
  * mode), byte for byte (src/container/launch.ts planInit + src/container/plan-init.ts
- * buildInitPlan, encoded as src/linux/plan.ts Plan.encode does), for "plain" configs only. Anything else — a field this
- * builder does not implement, or a config node would reject — is refused, so that the caller hands
- * the whole command to node, which then does it (or reports the error) itself.
+ * buildInitPlan, encoded as src/linux/plan.ts Plan.encode does), for "plain" configs only.
+ * Anything else — a field this builder does not implement, or a config node would reject — is
+ * refused, so that the caller hands the whole command to node, which then does it (or reports the
+ * error) itself.
  *
  * What "plain" means, field by field, is the table in plan_check.c. The interface is agreed with
  * the native create (create.c); test/integration/native-plan-differential.test.ts checks the bytes.
