@@ -115,7 +115,8 @@ static bool valid_id(const char *id) {
     return true;
 }
 
-static char *read_config(const char *bundle) {
+/* config.json's bytes (NUL-terminated; *len counts them all, a NUL inside included). */
+static char *read_config(const char *bundle, size_t *len) {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", bundle);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -132,6 +133,7 @@ static char *read_config(const char *bundle) {
     close(fd);
     if (!text || n != (size_t)st.st_size) return NULL;
     text[n] = 0;
+    *len = n;
     return text;
 }
 
@@ -248,8 +250,10 @@ static void create_container(const struct create_opts *o, bool wait, struct made
     if (!getcwd(cwd, sizeof cwd)) to_node("getcwd");
     char *bundle = path_resolve(cwd, o->bundle && *o->bundle ? o->bundle : cwd);
     if (!is_dir(bundle)) to_node("bundle");
-    char *config = read_config(bundle);
-    if (!config || !utf8_valid(config)) to_node("config.json unreadable");
+    size_t config_len = 0;
+    char *config = read_config(bundle, &config_len);
+    /* a NUL inside is node's error (JSON.parse sees what a C string would hide) */
+    if (!config || strlen(config) != config_len || !utf8_valid(config)) to_node("config.json unreadable");
     const char *t = store_json(config, "$", NULL);
     if (!t || strcmp(t, "object")) to_node("config.json is not an object");
     char *root_path = NULL;
@@ -319,6 +323,7 @@ static void create_container(const struct create_opts *o, bool wait, struct made
      * would accept the config at all: it validates every field, resources included) */
     struct init_input in = {
         .config_json = config,
+        .config_len = config_len,
         .bundle = bundle,
         .rootfs = rootfs,
         .fifo_path = fifo.p,

@@ -2,8 +2,8 @@
  * Which configs the native plan handles: a whitelist of config.json fields (FIELDS below, with the
  * JSON types of the schemas/ files), then the rules of src/spec/semantic.ts and of the plan builders
  * (src/container/plan-init.ts checkInput, src/linux/) for those fields. Anything not listed —
- * hooks, seccomp, a terminal, user namespaces, resources other than device rules, LSM labels... —
- * is refused, and so is every config node would reject: node must be the one to report it.
+ * seccomp, idmapped mounts, LSM labels, intelRdt, resources beyond devices/cpu/memory/pids, an
+ * unknown key... — is refused, and so is every config node would reject: node must report it.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -41,6 +41,8 @@ struct field {
 #define UINT64 0, 18446744073709551616.0
 #define ANY_INT -INFINITY, INFINITY
 #define INT32 -2147483648.0, 2147483647.0
+/* 2^53: String(n) of a larger integer prints rounded digits or an exponent; those are node's */
+#define MAX_SAFE 9007199254740992.0
 
 static const struct field ROOT[] = {
     { "path", STRING, true, NULL, 0, 0 },
@@ -320,7 +322,8 @@ static bool check_namespaces(struct checker *c, int list) {
 static bool check_hooks(struct checker *c) {
     JFOR(c->d, jget(c->d, 0, "hooks"), list) {
         JFOR(c->d, list, hook) {
-            if (!is_abs(jtext(c->d, jget(c->d, hook, "path")))) return REFUSE(c, "hooks.%s[].path: not absolute", c->d->n[list].key);
+            if (!is_abs(jtext(c->d, jget(c->d, hook, "path"))))
+                return REFUSE(c, "hooks.%s[].path: not absolute", c->d->n[list].key);
         }
     }
     return true;
@@ -333,7 +336,8 @@ static bool check_id_mappings(struct checker *c) {
     bool new_user = config_new_namespace(d, "user");
     for (int i = 0; i < 2; i++) {
         int maps = jpath(d, 0, KEYS[i]);
-        if (new_user != (jlen(d, maps) > 0)) return REFUSE(c, "%s: %s", KEYS[i], new_user ? "missing" : "without a new user namespace");
+        if (new_user != (jlen(d, maps) > 0))
+            return REFUSE(c, "%s: %s", KEYS[i], new_user ? "missing" : "without a new user namespace");
         JFOR(d, maps, m) {
             if (jnum(d, jget(d, m, "size")) == 0) return REFUSE(c, "%s[].size: 0", KEYS[i]);
         }
@@ -366,7 +370,7 @@ static bool check_linux_extras(struct checker *c, const struct init_input *in) {
         return REFUSE(c, "linux.timeOffsets: no new time namespace");
     JFOR(d, jpath(d, 0, "linux.timeOffsets"), clock) {
         int secs = jget(d, clock, "secs");
-        if (secs >= 0 && fabs(jnum(d, secs)) > 9007199254740992.0) return REFUSE(c, "linux.timeOffsets: secs too large");
+        if (secs >= 0 && fabs(jnum(d, secs)) > MAX_SAFE) return REFUSE(c, "linux.timeOffsets: secs too large");
     }
     int personality = jpath(d, 0, "linux.personality");
     if (personality >= 0) {
@@ -444,7 +448,7 @@ static bool check_terminal(struct checker *c, bool terminal, const struct init_i
     if (in->console_socket && (!terminal || in->wait_mode)) return REFUSE(c, "--console-socket: not for this process");
     int size = jpath(c->d, 0, "process.consoleSize");
     JFOR(c->d, size, n) {
-        if (jnum(c->d, n) > 9007199254740992.0) return REFUSE(c, "process.consoleSize: too large");
+        if (jnum(c->d, n) > MAX_SAFE) return REFUSE(c, "process.consoleSize: too large");
     }
     return true;
 }
@@ -493,7 +497,7 @@ static bool check_devices(struct checker *c) {
         static const char *const NUMBERS[] = { "major", "minor" };
         for (int i = 0; i < 2; i++) {
             int n = jget(d, dev, NUMBERS[i]);
-            if (n >= 0 && fabs(jnum(d, n)) > 9007199254740992.0) return REFUSE(c, "linux.devices[].%s: too large", NUMBERS[i]);
+            if (n >= 0 && fabs(jnum(d, n)) > MAX_SAFE) return REFUSE(c, "linux.devices[].%s: too large", NUMBERS[i]);
         }
     }
     return true;
@@ -537,7 +541,9 @@ static bool check_sysctl(struct checker *c) {
         const char *key = d->n[s].key;
         const char *need = is_ipc_sysctl(key) ? "ipc" : !strncmp(key, "net.", 4) ? "network"
                          : !strcmp(key, "kernel.hostname") || !strcmp(key, "kernel.domainname") ? "uts" : NULL;
-        const char *field = !strcmp(key, "kernel.hostname") ? "hostname" : !strcmp(key, "kernel.domainname") ? "domainname" : NULL;
+        const char *field = !strcmp(key, "kernel.hostname")     ? "hostname"
+                          : !strcmp(key, "kernel.domainname") ? "domainname"
+                                                              : NULL;
         const char *named = field ? jtext(d, jget(d, 0, field)) : NULL;
         if (regexec(&re, key, 0, NULL, 0) || strstr(key, "..") || !need || !config_namespace(d, need, NULL) ||
             (named && named[0] && strcmp(named, jtext(d, s)))) {
@@ -570,6 +576,7 @@ bool plan_check(const struct jdoc *d, const struct init_input *in, char *why, si
     if (!check_members(&c, 0, FIELDS, "")) return false;
     const char *root = jtext(d, jpath(d, 0, "root.path"));
     if (!root || !root[0]) return REFUSE(&c, "root.path: missing or empty");
-    return check_namespaces(&c, jpath(d, 0, "linux.namespaces")) && check_id_mappings(&c) && check_hooks(&c) && check_shared_mounts(&c) && check_process(&c, in) &&
+    return check_namespaces(&c, jpath(d, 0, "linux.namespaces")) && check_id_mappings(&c) && check_hooks(&c) &&
+           check_shared_mounts(&c) && check_process(&c, in) &&
            check_mounts(&c) && check_linux(&c) && check_linux_extras(&c, in);
 }

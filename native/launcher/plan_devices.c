@@ -40,7 +40,8 @@ static int device_list(const struct jdoc *d, struct device *out) {
             free(p);
         }
         if (!redefined)
-            out[n++] = (struct device){ strdup(DEFAULTS[i].path), "c", DEFAULTS[i].major, DEFAULTS[i].minor, 0666, 0, 0 };
+            out[n++] = (struct device){ plan_strdup(DEFAULTS[i].path), "c", DEFAULTS[i].major, DEFAULTS[i].minor,
+                                        0666, 0, 0 };
     }
     JFOR(d, own, dev) {
         out[n++] = (struct device){

@@ -25,7 +25,7 @@ void die(const char *fmt, ...) {
     exit(1);
 }
 
-static char *read_all(const char *path) {
+static char *read_all(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) die("cannot open %s", path);
     struct buf b = { 0 };
@@ -34,14 +34,17 @@ static char *read_all(const char *path) {
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_add(&b, chunk, n);
     fclose(f);
     if (!b.p) buf_add(&b, "", 0);
+    *len = b.len;
     return b.p;
 }
 
 int main(int argc, char **argv) {
     if (argc < 5) die("usage: plan-dump CONFIG BUNDLE ROOTFS FIFO [options]");
     struct init_input in = { 0 };
-    char *json = read_all(argv[1]);
+    size_t len;
+    char *json = read_all(argv[1], &len);
     in.config_json = json;
+    in.config_len = len;
     in.bundle = argv[2];
     in.rootfs = argv[3];
     in.fifo_path = argv[4];

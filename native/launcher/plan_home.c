@@ -96,11 +96,11 @@ static char *home_of(const char *text, double uid) {
         if (count >= 6 && flen[2] > 0) {
             int m = uid_matches(f[2], flen[2], uid);
             if (m < 0) return NULL;
-            if (m) return flen[5] ? strndup(f[5], flen[5]) : strdup("/");
+            if (m) return flen[5] ? plan_strndup(f[5], flen[5]) : plan_strdup("/");
         }
         line = end ? end + 1 : NULL;
     }
-    return strdup("/");
+    return plan_strdup("/");
 }
 
 /* The path node's path.resolve(bundle, source) gives: normalised, no trailing slash. */
@@ -122,7 +122,7 @@ bool plan_home(const char *rootfs, const char *bundle, const char *bound_source,
     } else {
         r = read_in_root(rootfs, &text);
     }
-    *home = r == READ_OK ? home_of(text.p, uid) : r == READ_NONE ? strdup("/") : NULL;
+    *home = r == READ_OK ? home_of(text.p, uid) : r == READ_NONE ? plan_strdup("/") : NULL;
     free(text.p);
     if (r == READ_UNSURE) return plan_refuse(why, whylen, "process.env: cannot read /etc/passwd for HOME");
     if (!*home || !utf8_valid(*home)) {

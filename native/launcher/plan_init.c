@@ -74,7 +74,8 @@ static void add_finish_rootfs(struct builder *b) {
         unsigned flags = b->deferred[i].flags | MS_REMOUNT | MS_BIND | MS_RDONLY;
         emit_mount(b, OP_MOUNT, "", b->deferred[i].dest, "", flags, "", "/");
     }
-    if (jtrue(d, jpath(d, 0, "root.readonly"))) emit_mount(b, OP_MOUNT, "", "/", "", MS_REMOUNT | MS_BIND | MS_RDONLY, "", "");
+    if (jtrue(d, jpath(d, 0, "root.readonly")))
+        emit_mount(b, OP_MOUNT, "", "/", "", MS_REMOUNT | MS_BIND | MS_RDONLY, "", "");
     const char *hostname = jtext(d, jget(d, 0, "hostname"));
     const char *domainname = jtext(d, jget(d, 0, "domainname"));
     if (hostname && hostname[0]) emit_op1(b, OP_SETHOSTNAME, hostname);
@@ -370,6 +371,8 @@ int plan_init_build(sqlite3 *db, const struct init_input *in, struct buf *out, c
     if (in->ncg > PLAN_MAX_CGROUPS || in->nprocs > PLAN_MAX_CGROUPS || in->nparent > PLAN_MAX_CGROUPS ||
         in->bundle[0] != '/')
         return plan_refuse(why, whylen, "input: out of range"), -1;
+    if (in->config_len && strlen(in->config_json) != in->config_len)
+        return plan_refuse(why, whylen, "config.json: a NUL byte in it"), -1;
     struct jdoc d;
     if (!jdoc_load(db, in->config_json, &d, why, whylen)) return -1;
     struct builder b = { .d = &d, .in = in, .out = out, .why = why, .whylen = whylen };

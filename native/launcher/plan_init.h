@@ -1,12 +1,13 @@
 /*
- * config.json -> the init plan node sends the shim for a detached `polis create`, byte for byte
- * (src/container/launch.ts planInit + src/container/plan-init.ts buildInitPlan, encoded as
- * src/linux/plan.ts Plan.encode does), for "plain" configs only. Anything else — a field this
- * builder does not implement, or a config node would reject — is refused, so that the caller hands
- * the whole command to node, which then does it (or reports the error) itself.
+ * config.json -> the init plan node sends the shim for `polis create` (or a foreground `run`: wait
+ * mode), byte for byte (src/container/launch.ts planInit + src/container/plan-init.ts
+ * buildInitPlan, encoded as src/linux/plan.ts Plan.encode does), for "plain" configs only.
+ * Anything else — a field this builder does not implement, or a config node would reject — is
+ * refused, so that the caller hands the whole command to node, which then does it (or reports the
+ * error) itself.
  *
  * What "plain" means, field by field, is the table in plan_check.c. The interface is agreed with
- * the native create (create.c) in /work/wt/NCREATE-INTERFACE.md.
+ * the native create (create.c); test/integration/native-plan-differential.test.ts checks the bytes.
  */
 #ifndef POLIS_PLAN_INIT_H
 #define POLIS_PLAN_INIT_H
@@ -36,6 +37,9 @@ struct init_input {
     bool wait_mode;               /* a foreground `run`: CLONE "wait", a terminal is proxied */
     int nparent;                  /* wait mode: polis's own cgroup.procs files (ownProcsFiles) */
     const char *parent_procs[PLAN_MAX_CGROUPS];
+    /* the size of config.json in bytes, when known (0: strlen). A NUL inside the file would make
+     * the C string shorter than what node parses (and rejects): a mismatch is refused. */
+    size_t config_len;
 };
 
 /*

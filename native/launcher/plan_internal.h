@@ -94,6 +94,10 @@ const struct mount_option *mount_option(const char *name);
 bool plan_home(const char *rootfs, const char *bundle, const char *bound_source, double uid, char **home, char *why,
                size_t whylen);
 
+/* plan_path.c: strndup that dies on out-of-memory, as buf_add does */
+char *plan_strndup(const char *s, size_t n);
+#define plan_strdup(s) plan_strndup((s), strlen(s))
+
 /* plan_path.c: node's path.posix for absolute paths (NULL when the path is not absolute) */
 char *path_normalize(const char *path);
 char *path_join(const char *dir, const char *rel);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "launcher.h"
-#include "plan_json.h"
+#include "plan_internal.h"
 
 /* Pre-order rows; a number's literal text comes from `->`, which renders the node as written. */
 static const char TREE_SQL[] =
@@ -45,9 +45,7 @@ static char *column_string(sqlite3_stmt *st, int i, bool *bad) {
         *bad = true;
         return NULL;
     }
-    char *copy = strdup(s);
-    if (!copy) die("out of memory");
-    return copy;
+    return plan_strndup(s, n);
 }
 
 /* The index of the node whose json_tree id is `id` (ids grow in pre-order: binary search). */
@@ -101,8 +99,12 @@ static bool load_rows(sqlite3_stmt *st, struct jdoc *d, char *why, size_t whylen
         n->key = sqlite3_column_type(st, 3) == SQLITE_TEXT ? column_string(st, 3, &bad) : NULL;
         n->text = column_string(st, 4, &bad);
         int parent = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : index_of(ids, i, sqlite3_column_int64(st, 1));
-        if (!link_node(d, last, i, parent)) ok = fail_why(why, whylen, "config.json: duplicate key \"%s\"", n->key);
-        else if (bad) ok = fail_why(why, whylen, "config.json: a string with NUL or invalid UTF-8");
+        n->first = n->next = -1;
+        if (bad) ok = fail_why(why, whylen, "config.json: a string with NUL or invalid UTF-8");
+        else if (parent >= 0 && d->n[parent].type == J_OBJECT && !n->key)
+            ok = fail_why(why, whylen, "config.json: a member without a name");
+        else if (!link_node(d, last, i, parent))
+            ok = fail_why(why, whylen, "config.json: duplicate key \"%s\"", n->key);
         else if ((n->type == J_NUMBER || n->type == J_TEXT) && !n->text)
             ok = fail_why(why, whylen, "config.json: a value SQLite cannot render");
         else if (parent < 0 && i > 0) ok = fail_why(why, whylen, "config.json: json_tree order");

@@ -107,9 +107,7 @@ static char *bind_source(struct builder *b, int m, bool *recursive) {
     parse_options(d, options, &mo);
     free(mo.data.p);
     *recursive = has_option(d, options, "bind", "rbind") ? (mo.flags & MS_REC) != 0 : true;
-    char *source = given[0] == '/' ? strdup(given) : path_join(b->in->bundle, given);
-    if (!source) die("out of memory");
-    return source;
+    return given[0] == '/' ? plan_strdup(given) : path_join(b->in->bundle, given);
 }
 
 /* planOpenedSources: OPEN_TREE of every bind source before CLONE, for a container in a user
@@ -267,7 +265,8 @@ static bool plan_cgroup(struct builder *b, int options, const struct mount_opts 
         emit_mkdirs(b, sub.p, rootfs, "dir");
         if (cgroupns) {
             const char *fstype = dirs[i].unified ? "cgroup2" : "cgroup";
-            emit_mount(b, OP_MOUNT, fstype, sub.p, fstype, sub_flags | ro, dirs[i].unified ? "" : dirs[i].controllers, rootfs);
+            const char *data = dirs[i].unified ? "" : dirs[i].controllers;
+            emit_mount(b, OP_MOUNT, fstype, sub.p, fstype, sub_flags | ro, data, rootfs);
         } else {
             emit_mount(b, OP_MOUNT, dirs[i].dir, sub.p, "", MS_BIND | MS_REC, "", rootfs);
             emit_mount(b, OP_MOUNT, "", sub.p, "", MS_REMOUNT | MS_BIND | sub_flags | ro, "", rootfs);
@@ -323,7 +322,7 @@ bool plan_mount(struct builder *b, int m) {
         /* runc: files are made in tmpfs mounts and /dev, so a read-only one is remounted later */
         if ((!strcmp(type, "tmpfs") || !strcmp(dest, "/dev")) && flags & MS_RDONLY) {
             flags &= ~(unsigned)MS_RDONLY;
-            b->deferred[b->ndeferred].dest = strdup(dest);
+            b->deferred[b->ndeferred].dest = plan_strdup(dest);
             b->deferred[b->ndeferred++].flags = mo.flags;
         }
         if (!source) source = type;

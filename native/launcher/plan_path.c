@@ -12,6 +12,12 @@
 #include "launcher.h"
 #include "plan_internal.h"
 
+char *plan_strndup(const char *s, size_t n) {
+    char *copy = strndup(s, n);
+    if (!copy) die("out of memory");
+    return copy;
+}
+
 char *path_normalize(const char *path) {
     if (path[0] != '/') return NULL;
     size_t n = strlen(path);
@@ -54,9 +60,7 @@ char *path_join(const char *dir, const char *rel) {
 char *path_dirname(const char *path) {
     const char *slash = strrchr(path, '/');
     size_t n = slash && slash != path ? (size_t)(slash - path) : 1;
-    char *out = strndup(path, n);
-    if (!out) die("out of memory");
-    return out;
+    return plan_strndup(path, n);
 }
 
 /* One mount point of /proc/self/mountinfo (field 5), its octal escapes (\040...) decoded. false
@@ -79,10 +83,10 @@ static bool decode_mount_point(const char *field, size_t n, struct buf *out) {
 char *mount_point_of(const char *path) {
     FILE *f = fopen("/proc/self/mountinfo", "re");
     if (!f) return NULL;
-    char *best = strdup("/");
+    char *best = plan_strndup("/", 1);
     char *line = NULL;
     size_t cap = 0;
-    bool sure = best != NULL;
+    bool sure = true;
     while (sure && getline(&line, &cap, f) > 0) {
         const char *p = line;
         for (int i = 0; i < 4 && p; i++) p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL;
