@@ -301,7 +301,7 @@ static void create_container(const struct create_opts *o, bool wait, struct made
     if (!cg_resources_want(config, &cg, &resources)) {
         char *res = NULL;
         store_json(config, "$.linux.resources", &res);
-        trace("create: node: linux.resources other than devices, cpu.shares and pids.limit: %s", res);
+        trace("create: node: linux.resources other than devices, memory.limit/swap, cpu.shares and pids.limit: %s", res);
         handoff();
     }
 

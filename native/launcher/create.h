@@ -28,7 +28,10 @@ bool cg_plan_any_exists(const struct cg_plan *cg);
 bool cg_plan_create(const struct cg_plan *cg, char *why, size_t whylen);
 void cg_plan_remove(const struct cg_plan *cg);
 bool cg_devices_want(const char *config, struct devices_want *out);
-struct resources_want { long long cpu_shares, pids_limit; };
+struct resources_want {
+    long long cpu_shares, pids_limit, memory_limit, memory_swap;
+    bool memory_ok;
+};
 bool cg_resources_want(const char *config, const struct cg_plan *cg, struct resources_want *out);
 bool cg_resources_apply(const struct cg_plan *cg, const struct resources_want *want, char *why, size_t whylen);
 const char *cg_dir_of(const struct cg_plan *cg, const char *key);

@@ -698,8 +698,34 @@ static bool single_integer(const char *config, const char *path, const char *key
 static bool known_resource(void *ctx, const char *key, const char *type, const char *value) {
     (void)type, (void)value;
     bool *ok = ctx;
-    if (strcmp(key, "devices") && strcmp(key, "cpu") && strcmp(key, "pids")) *ok = false;
+    if (strcmp(key, "devices") && strcmp(key, "cpu") && strcmp(key, "pids") && strcmp(key, "memory")) *ok = false;
     return *ok;
+}
+
+/* memory: {limit, swap} integers only */
+static bool memory_member(void *ctx, const char *key, const char *type, const char *value) {
+    struct resources_want *w = ctx;
+    if ((strcmp(key, "limit") && strcmp(key, "swap")) || strcmp(type, "integer")) return w->memory_ok = false;
+    long long v = strtoll(value, NULL, 10);
+    if (!strcmp(key, "limit")) w->memory_limit = v;
+    else w->memory_swap = v;
+    return true;
+}
+
+/* Does this host's memory hierarchy have swap accounting (memory.memsw.*)? From the nearest
+ * existing ancestor of the container's memory cgroup: every memory cgroup has it or none. */
+static bool has_memsw(const char *dir) {
+    char *d = strdup(dir);
+    while (access(d, F_OK) != 0) {
+        char *up = dir_of(d);
+        bool top = !strcmp(up, d);
+        free(d);
+        d = up;
+        if (top) break;
+    }
+    bool yes = exists_at(d, "memory.memsw.limit_in_bytes");
+    free(d);
+    return yes;
 }
 
 /*
@@ -720,6 +746,21 @@ bool cg_resources_want(const char *config, const struct cg_plan *cg, struct reso
         out->cpu_shares = n;
         if (n && !cg_dir_of(cg, "cpu")) return false;
     }
+    if (store_json(config, "$.linux.resources.memory", NULL)) {
+        const char *t2 = store_json(config, "$.linux.resources.memory", NULL);
+        if (strcmp(t2, "object")) return false;
+        out->memory_ok = true;
+        store_json_each(config, "$.linux.resources.memory", memory_member, out);
+        if (!out->memory_ok) return false;
+        const char *dir = cg_dir_of(cg, "memory");
+        long long limit = out->memory_limit, swap = out->memory_swap;
+        if ((limit || swap) && !dir) return false;
+        /* applyMemoryV1's checks, all node's errors */
+        bool memsw = dir && has_memsw(dir);
+        if (limit == -1 && swap == 0 && memsw) out->memory_swap = swap = -1;
+        if (swap != 0 && !memsw) return false;
+        if (limit > 0 && swap > 0 && swap < limit) return false;
+    }
     if (store_json(config, "$.linux.resources.pids", NULL)) {
         if (!single_integer(config, "$.linux.resources.pids", "limit", &n)) return false;
         out->pids_limit = n;
@@ -735,7 +776,27 @@ const char *cg_dir_of(const struct cg_plan *cg, const char *key) {
 
 /* applyCpuV1 (shares, read back: the kernel clamps silently) then applyPids. */
 bool cg_resources_apply(const struct cg_plan *cg, const struct resources_want *want, char *why, size_t whylen) {
-    char value[64], got[64];
+    char value[64], got[64], swap[64];
+    const char *mem = cg_dir_of(cg, "memory");
+    snprintf(value, sizeof value, "%lld", want->memory_limit);
+    snprintf(swap, sizeof swap, "%lld", want->memory_swap);
+    bool mem_ok = true;
+    if (want->memory_limit && want->memory_swap) {
+        /* the kernel insists limit <= memsw at every moment: raise memsw first when it grows */
+        mem_ok = read_trimmed(mem, "memory.memsw.limit_in_bytes", got, sizeof got);
+        if (mem_ok && (want->memory_swap == -1 || strtoll(got, NULL, 10) < want->memory_swap))
+            mem_ok = write_at(mem, "memory.memsw.limit_in_bytes", swap) && write_at(mem, "memory.limit_in_bytes", value);
+        else if (mem_ok)
+            mem_ok = write_at(mem, "memory.limit_in_bytes", value) && write_at(mem, "memory.memsw.limit_in_bytes", swap);
+    } else if (want->memory_limit) {
+        mem_ok = write_at(mem, "memory.limit_in_bytes", value);
+    } else if (want->memory_swap) {
+        mem_ok = write_at(mem, "memory.memsw.limit_in_bytes", swap);
+    }
+    if (!mem_ok) {
+        snprintf(why, whylen, "linux.resources.memory: %s/%s in %s", value, swap, mem);
+        return false;
+    }
     if (want->cpu_shares) {
         const char *dir = cg_dir_of(cg, "cpu");
         snprintf(value, sizeof value, "%lld", want->cpu_shares);

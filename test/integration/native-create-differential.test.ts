@@ -183,7 +183,7 @@ function initView(pid: number, id: string, as: string, more: [string, string][] 
   return { status, mounts };
 }
 
-function cgroupView(id: string, as: string): { dirs: string[]; devices: string; shares: string; pids: string } {
+function cgroupView(id: string, as: string): Record<string, unknown> {
   const dirs = cgroupDirsNamed(id).sort();
   const file = (controller: string, name: string) => {
     const dir = dirs.find((d) => d.includes(`/${controller}/`));
@@ -194,6 +194,10 @@ function cgroupView(id: string, as: string): { dirs: string[]; devices: string; 
     devices: file("devices", "devices.list"),
     shares: file("cpu", "cpu.shares"),
     pids: file("pids", "pids.max"),
+    memory: file("memory", "memory.limit_in_bytes"),
+    memsw: existsSync(join(dirs.find((d) => d.includes("/memory/")) ?? "/nonexistent", "memory.memsw.limit_in_bytes"))
+      ? file("memory", "memory.memsw.limit_in_bytes")
+      : "",
   };
 }
 
@@ -331,6 +335,14 @@ describe("native create: twins with node's", () => {
           pids: { limit: 2048 },
         };
       },
+      (c) => {
+        // CRI's memory limit (with swap where the kernel accounts it), and runc's -1
+        const memsw = existsSync("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
+        c.linux.resources.memory = memsw ? { limit: 64 << 20, swap: 96 << 20 } : { limit: 64 << 20 };
+      },
+      (c) => {
+        c.linux.resources.memory = { limit: -1 };
+      },
     ];
     for (const edit of variations) {
       const b = bundleOf(edit);
@@ -387,8 +399,10 @@ describe("native create: what it leaves to node", () => {
     const cases: [string, (c: Config) => void, string[]?][] = [
       ["hooks", (c) => (c.hooks = { prestart: [{ path: "/bin/true" }] })],
       ["process.terminal", (c) => (c.process.terminal = true)],
-      ["linux.resources other than devices", (c) => (c.linux.resources.memory = { limit: 64 << 20 })],
+      ["linux.resources other than devices", (c) => (c.linux.resources.memory = { limit: 64 << 20, reservation: 32 << 20 })],
       ["linux.resources other than devices", (c) => (c.linux.resources.cpu = { shares: 512, quota: 10000 })],
+      // node's error (swap below the limit), found before any change
+      ["linux.resources other than devices", (c) => (c.linux.resources.memory = { limit: 64 << 20, swap: 32 << 20 })],
       ["annotations", (c) => (c.annotations = { "org.polis.a": 'x "quoted" \\ y' })],
       ["annotations", (c) => (c.annotations = { "10": "integer-like keys move to the front" })],
     ];
