@@ -69,6 +69,7 @@ struct made {
     struct cg_plan *cg;
     struct shim shim;
     bool inserted, state_dir_made, cgroup_made;
+    bool tty; /* process.terminal (run: the shim proxies it) */
     long long init_pid;
     char init_start[32];
 };
@@ -272,10 +273,11 @@ static void create_container(const struct create_opts *o, bool wait, struct made
     if (wait && !mount_ns) to_node("run without a mount namespace");
     char *terminal = NULL;
     t = store_json(config, "$.process.terminal", &terminal);
-    /* a terminal only through --console-socket in a detached create (run proxies one: node) */
+    /* a terminal: through --console-socket (create), or proxied by the waiting shim (run) */
     bool tty = t && !strcmp(t, "true");
     if (t && strcmp(t, "false") && !tty) to_node("process.terminal");
-    if (tty != console) to_node(tty ? "process.terminal" : "--console-socket without process.terminal");
+    if (tty && !console && !wait) to_node("process.terminal");
+    if (!tty && console) to_node("--console-socket without process.terminal");
     char *cgroups_path = NULL;
     t = store_json(config, "$.linux.cgroupsPath", &cgroups_path);
     if (t && strcmp(t, "text")) to_node("linux.cgroupsPath");
@@ -356,10 +358,14 @@ static void create_container(const struct create_opts *o, bool wait, struct made
     proc_start_time(getpid(), creator_start, sizeof creator_start);
     char *owner = owner_name();
     char *cg_json = cg_plan_json(&cg);
-    store_open(); /* hands off when there is no database yet or its schema is another */
+    struct buf db = {0};
+    buf_str(&db, root);
+    buf_str(&db, "/state.db");
+    if (access(db.p, F_OK) != 0) to_node("no state database yet (node makes it, migrations and all)");
+    store_open(); /* hands off when its schema is another */
 
     /* ---- changes from here on: a failure undoes them all, then node ---- */
-    struct made m = {.id = o->id, .state_dir = state_dir, .cg = &cg};
+    struct made m = {.id = o->id, .state_dir = state_dir, .cg = &cg, .tty = tty};
     if (!shim_spawn_early(&m.shim, cg.warm)) undo_to_node(&m, "spawn polis-shim");
     struct new_row row = {
         .id = o->id, .bundle = bundle, .rootfs = rootfs, .boot_id = boot_id(), .creator_start_time = creator_start,
@@ -504,8 +510,14 @@ int cmd_run(const struct create_opts *o, bool detach, bool keep) {
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) sigaction(FORWARDED[i], &sa, NULL);
+    /* a terminal proxied by the shim: it resizes the pty on SIGWINCH itself, and the kernel then
+     * signals the container (node stops forwarding it once it knows, as here) */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
     struct made m;
     create_container(o, true, &m);
+    struct record rec;
+    if (!store_get(o->id, &rec)) fail("container does not exist");
+    if (m.tty) sigaction(SIGWINCH, &dfl, NULL);
     /* created: what follows is reported, as node's run does (its delete runs all the same) */
     forward_to = (sig_atomic_t)m.init_pid;
     for (int sig = 1; sig < 65; sig++) {
@@ -513,8 +525,6 @@ int cmd_run(const struct create_opts *o, bool detach, bool keep) {
         pending_signals[sig] = 0;
         kill((pid_t)m.init_pid, sig);
     }
-    struct record rec;
-    if (!store_get(o->id, &rec)) fail("container does not exist");
     char failure[8800] = "";
     const char *status = live_status(&rec);
     if (!strcmp(status, "stopped")) snprintf(failure, sizeof failure, "cannot start a container that has stopped");

@@ -687,7 +687,7 @@ describe("native run (foreground and --detach): twins with node's", () => {
 
   it("hands off what it does not do (before any change) and a failure after one (all undone)", () => {
     const cases: [(c: Config) => void, string[], string][] = [
-      [(c) => (c.process.terminal = true), [], "process.terminal"],
+      [(c) => (c.process.terminal = true), ["--console-socket", join(scratch, "none.sock")], "run --console-socket"],
       [
         (c) => (c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "mount")),
         [],
@@ -769,5 +769,38 @@ describe("native create with a terminal through --console-socket (ctr run -t, co
     }
     expect(seen[1]).toEqual(seen[0]);
     expect(seen[0].output).toContain("hi");
+  });
+});
+
+describe("native run with a terminal the shim proxies (polis run -t)", () => {
+  it("gives the output, window size and exit code of node's", async () => {
+    const { PTY_HARNESS } = await import("../helpers/terminal.js");
+    const script = join(scratch, "pty-harness.py");
+    writeFileSync(script, PTY_HARNESS);
+    const b = bundleOf((c) => {
+      c.process.terminal = true;
+      c.process.args = ["sh", "-c", "tty; stty size; [ -t 0 ] && echo stdin-is-tty; echo hi; exit 4"];
+    });
+    const seen: unknown[] = [];
+    for (const env of [NODE, NATIVE]) {
+      const id = uniqueId("nrtty");
+      made.push(id);
+      const trace = join(scratch, `trace-${seq++}`);
+      const fullEnv: Record<string, string | undefined> = { ...process.env, ...env, POLIS_LAUNCHER_TRACE: trace };
+      delete fullEnv.NODE_EXTRA_CA_CERTS;
+      const argv = [POLIS, "--root", root, "run", "--bundle", b, id];
+      const r = spawnSync("python3", [script, JSON.stringify({ argv, rows: 30, cols: 100, timeout: 20 })], {
+        env: fullEnv,
+        encoding: "utf8",
+        timeout: 40_000,
+      });
+      const result = JSON.parse(r.stdout);
+      if (env === NATIVE) expect(readFileSync(trace, "utf8")).toBe(`run: native: ${id}\n`);
+      expect(rowOrNull(id)).toBeNull();
+      expect(cgroupDirsNamed(id)).toEqual([]);
+      seen.push(result);
+    }
+    expect(seen[1]).toEqual(seen[0]);
+    expect(seen[0]).toEqual({ out: "/dev/pts/0\r\n30 100\r\nstdin-is-tty\r\nhi\r\n", code: 4 });
   });
 });
