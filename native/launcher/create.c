@@ -1,7 +1,9 @@
 /*
  * `polis create` of a plain config, step for step as src/container/create.ts does it: the row
- * (phase creating), the state directory, the cgroup and its device rules, the init through the
- * shim up to its exec fifo, the pid file, phase created and the `create` event.
+ * (phase creating), the state directory, the cgroup and its resources, the init through the
+ * shim up to its exec fifo, the pid file, phase created and the `create` event. And `polis run`
+ * (src/container/run.ts): that create in wait mode, start, the forwarded signals, the exit
+ * status and the delete; or, with --detach, create and start.
  *
  * The rule (launcher.h has the general one): every decision to leave the call to node is made
  * before the first change: an option, a config field or a host fact this file does not handle
@@ -13,7 +15,7 @@
  * dead (so "stopped"), which `delete --force` cleans.
  *
  * Hidden test hooks (test/integration/native-create-differential.test.ts):
- *   POLIS_LAUNCHER_TRACE=FILE  append one line per create: done natively, or handed off and why
+ *   POLIS_LAUNCHER_TRACE=FILE  append one line per create or run: done natively, or handed off and why
  *   POLIS_CREATE_STOP_AT=STEP  SIGSTOP itself after STEP (inserted, cgroup, pid, ready)
  *   POLIS_PLAN_DUMP_TO=FILE    write the plan bytes it sends the shim (compared with node's planInit)
  */
