@@ -34,8 +34,13 @@ export async function schemaReport(root, migrations) {
   const Database = createRequire(join(root, "package.json"))("better-sqlite3");
   const db = new Database(":memory:");
   const problems = [];
+  let containerColumns = [];
   try {
     for (const m of migrations) db.exec(m.sql);
+    containerColumns = db
+      .prepare(`SELECT name FROM pragma_table_info('containers')`)
+      .all()
+      .map((c) => c.name);
     for (const u of usedColumns(root)) {
       const cols = db.prepare(`SELECT name, type, "notnull" FROM pragma_table_info(?)`).all(u.table);
       const col = cols.find((c) => c.name === u.column);
@@ -49,5 +54,5 @@ export async function schemaReport(root, migrations) {
   } finally {
     db.close();
   }
-  return { version: migrations.length, problems };
+  return { version: migrations.length, problems, containerColumns };
 }

@@ -234,12 +234,14 @@ int cmd_kill(const char *id, const char *signal, bool all) {
 /* ---- start --------------------------------------------------------------------------------- */
 
 /* node's fs error text: "<code>: <libuv description>, <syscall> '<path>'" */
-static _Noreturn void fs_fail(int err, const char *syscall, const char *path) {
+/* node's fs error text: "<code>: <libuv description>, <syscall> '<path>'" */
+static const char *fs_error(char *out, size_t len, int err, const char *syscall, const char *path) {
     char desc[256];
     snprintf(desc, sizeof desc, "%s", strerror(err));
     desc[0] = (char)tolower((unsigned char)desc[0]);
-    if (path) fail("%s: %s, %s '%s'", errno_name(err), desc, syscall, path);
-    fail("%s: %s, %s", errno_name(err), desc, syscall);
+    if (path) snprintf(out, len, "%s: %s, %s '%s'", errno_name(err), desc, syscall, path);
+    else snprintf(out, len, "%s: %s, %s", errno_name(err), desc, syscall);
+    return out;
 }
 
 static bool read_once(int fd) {
@@ -247,24 +249,38 @@ static bool read_once(int fd) {
     return read(fd, &c, 1) == 1;
 }
 
-/* releaseInit: take the init's one byte from its exec fifo, polling so that a dead init cannot hang us. */
-static void release_init(const struct record *rec) {
+/*
+ * releaseInit: take the init's one byte from its exec fifo, polling so that a dead init cannot
+ * hang us. NULL when released, else node's error text (in a static buffer).
+ */
+const char *try_release_init(const struct record *rec) {
+    static char err[4400];
     char path[4096];
     snprintf(path, sizeof path, "%s/exec.fifo", rec->state_dir);
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        if (errno == ENOENT) fail("cannot start an already running container"); /* another start took it */
-        fs_fail(errno, "open", path);
+        if (errno == ENOENT) return "cannot start an already running container"; /* another start took it */
+        return fs_error(err, sizeof err, errno, "open", path);
     }
+    const char *failure = NULL;
     for (int i = 0;; i++) {
         char c;
         ssize_t n = read(fd, &c, 1);
-        if (n < 0 && errno != EAGAIN) fs_fail(errno, "read", NULL);
+        if (n < 0 && errno != EAGAIN) {
+            failure = fs_error(err, sizeof err, errno, "read", NULL);
+            break;
+        }
         if (n == 1) break;
         /* a process that exits at once may have written its byte just after our last read */
-        if (!init_alive(rec) && !read_once(fd)) fail("cannot start a container that has stopped");
+        if (!init_alive(rec) && !read_once(fd)) {
+            failure = "cannot start a container that has stopped";
+            break;
+        }
         if (!init_alive(rec)) break;
-        if (i > 10000) fail("start: the container init did not answer on its exec fifo");
+        if (i > 10000) {
+            failure = "start: the container init did not answer on its exec fifo";
+            break;
+        }
         /* node sleeps 1 ms (then 10 ms) between reads; waking as soon as the byte is there
          * instead keeps a loaded machine's scheduling delay out of `start` */
         int ms = i < 100 ? 1 : 10;
@@ -272,7 +288,14 @@ static void release_init(const struct record *rec) {
         if (poll(&pfd, 1, ms) > 0 && !(pfd.revents & POLLIN)) sleep_ms(ms); /* a hang-up alone: no spin */
     }
     close(fd);
-    if (unlink(path) < 0) fs_fail(errno, "unlink", path);
+    if (failure) return failure;
+    if (unlink(path) < 0) return fs_error(err, sizeof err, errno, "unlink", path);
+    return NULL;
+}
+
+void release_init(const struct record *rec) {
+    const char *failure = try_release_init(rec);
+    if (failure) fail("%s", failure);
 }
 
 int cmd_start(const char *id) {
@@ -308,8 +331,39 @@ int cmd_pause(const char *id, bool pause) {
 
 /* ---- delete -------------------------------------------------------------------------------- */
 
+/*
+ * cleanupContainer of a container without hooks, resources or a shared mount namespace whose
+ * init is dead or dying, and deleteLocked's event: false (why) when the cgroup will not go, with
+ * nothing else removed yet; else the row and the state directory are gone, `first` holds the
+ * error to report for a state directory that could not be removed.
+ */
+bool teardown_stopped(const struct record *recp, char *why, size_t whylen, char *first, size_t firstlen) {
+    const struct record rec = *recp;
+    const char *id = rec.id;
+    if (init_alive(&rec)) kill((pid_t)rec.pid, SIGKILL);
+    cg_try_thaw(&rec);
+    /* with its own pid namespace the init's death takes the rest; the cgroup may be shared */
+    bool own_pid_ns = !rec.pid_null && rec.own_pid_ns;
+    if (!own_pid_ns) cg_kill_all(&rec, SIGKILL);
+    for (int i = 0; i < 200 && init_alive(&rec); i++) sleep_ms(5);
+    if (!cg_destroy(&rec, why, whylen)) return false;
+    /* Like node: a state directory that cannot be removed is the error, and the row goes all
+     * the same (else the container could never be deleted). */
+    int err = remove_all(rec.state_dir);
+    if (err) {
+        char desc[256];
+        snprintf(desc, sizeof desc, "%s", strerror(err));
+        desc[0] = (char)tolower((unsigned char)desc[0]);
+        snprintf(first, firstlen, "remove %s: %s: %s, rm '%s'", rec.state_dir, errno_name(err), desc, rec.state_dir);
+    }
+    store_remove(rec.id);
+    store_append_event("delete", id, "{}");
+    return true;
+}
+
+
 /* rmSync(dir, { recursive: true, force: true }) */
-static int remove_all(const char *path) {
+int remove_all(const char *path) {
     struct stat st;
     if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : errno;
     if (S_ISDIR(st.st_mode)) {
@@ -350,29 +404,12 @@ int cmd_delete(const char *id, bool force) {
 
     /* cleanupContainer */
     committed();
-    if (init_alive(&rec)) kill((pid_t)rec.pid, SIGKILL);
-    cg_try_thaw(&rec);
-    /* with its own pid namespace the init's death takes the rest; the cgroup may be shared */
-    bool own_pid_ns = !rec.pid_null && rec.own_pid_ns;
-    if (!own_pid_ns) cg_kill_all(&rec, SIGKILL);
-    for (int i = 0; i < 200 && init_alive(&rec); i++) sleep_ms(5);
+    char why[8192];
     /* A cgroup that will not go: node decides what that means (an exec's shim caught half-way
      * to kill, another container sharing the cgroup, or an error that keeps the row for another
      * delete, as runc's destroy does). Everything done so far is idempotent; node repeats it. */
-    char why[8192];
-    if (!cg_destroy(&rec, why, sizeof why)) handoff();
-    /* Like node: a state directory that cannot be removed is the error, and the row goes all
-     * the same (else the container could never be deleted). */
     char first[8400] = "";
-    int err = remove_all(rec.state_dir);
-    if (err) {
-        char desc[256];
-        snprintf(desc, sizeof desc, "%s", strerror(err));
-        desc[0] = (char)tolower((unsigned char)desc[0]);
-        snprintf(first, sizeof first, "remove %s: %s: %s, rm '%s'", rec.state_dir, errno_name(err), desc, rec.state_dir);
-    }
-    store_remove(rec.id);
-    store_append_event("delete", id, "{}");
+    if (!teardown_stopped(&rec, why, sizeof why, first, sizeof first)) handoff();
     store_close();
     if (*first) fail("%s", first);
     return 0;

@@ -1,13 +1,18 @@
 /*
  * polis's native launcher: the `polis` executable. For the hot commands (state, list, kill,
- * start, pause, resume, delete of a stopped or never-started container) it does the whole job
+ * start, pause, resume, delete of a stopped or never-started container; create and run of a
+ * plain config, create.c) it does the whole job
  * itself, byte for byte as the Node implementation would; for everything else, and for any case
  * it does not fully handle, it execs node with dist/polis-entry.cjs (see handoff()).
  *
  * The rule that keeps the two paths identical: before its first side effect, any surprise (an
  * unreadable cgroup file, an SQLite error, a flag it does not know) hands the call to node,
  * which then does and reports everything itself. After a side effect the launcher finishes the
- * job and reports failures with node's texts.
+ * job and reports failures with node's texts; except `create` and `run` (create.c), whose many
+ * failures after a change (a cgroup write, the shim's report, the pid file) cannot all be
+ * reproduced here: until the container is recorded as created they undo every change (init and
+ * shim killed and reaped, cgroup, state directory, row) and then hand the call to node, which
+ * redoes it and reports its own error. A `run` whose init has been released finishes natively.
  */
 #ifndef POLIS_LAUNCHER_H
 #define POLIS_LAUNCHER_H
@@ -75,10 +80,29 @@ long long store_resource_count(const char *id);
 void store_append_event(const char *action, const char *id, const char *attributes);
 extern struct timespec g_started; /* CLOCK_MONOTONIC when main() began */
 
+/* store.c, for create (create.c) */
+struct sqlite3;
+struct new_row {
+    const char *id, *bundle, *rootfs, *boot_id, *creator_start_time, *created, *owner;
+    const char *annotations, *config, *cgroup_paths, *state_dir, *session_keyring;
+    long long creator_pid;
+};
+void rfc3339_nano(char *out, size_t len);
+bool store_can_insert(void);
+struct sqlite3 *store_json_db(void);
+const char *store_json(const char *json, const char *path, char **text);
+void store_json_each(const char *json, const char *path, bool (*fn)(void *, const char *, const char *, const char *), void *ctx);
+char *store_recorded_config(const char *json);
+int store_insert_container(const struct new_row *r);
+int store_update_created(const char *id, long long pid, const char *pid_start_time);
+bool store_try_remove(const char *id);
+
 /* warm.c: for `create` and `run` handed to node, keep the kernel's cgroup-move lock warm while it boots */
 void warm_cgroup_lock(const char *command);
 
 /* proc.c */
+const char *boot_id(void);
+bool proc_start_time(long long pid, char *out, size_t len);
 bool same_process(long long pid, const char *start_time, const char *boot_id);
 bool init_alive(const struct record *rec);
 const char *live_status(const struct record *rec);
@@ -100,5 +124,17 @@ int cmd_kill(const char *id, const char *signal, bool all);
 int cmd_start(const char *id);
 int cmd_pause(const char *id, bool pause);
 int cmd_delete(const char *id, bool force);
+int remove_all(const char *path);
+void release_init(const struct record *rec);
+const char *try_release_init(const struct record *rec);
+bool teardown_stopped(const struct record *rec, char *why, size_t whylen, char *first, size_t firstlen);
+
+/* create.c: `polis create` of a plain config (the rule for hand-offs is in create.c's head) */
+struct create_opts {
+    const char *id, *bundle, *pid_file, *console_socket, *preserve_fds;
+    bool no_pivot, no_new_keyring, systemd_cgroup;
+};
+int cmd_create(const struct create_opts *o);
+int cmd_run(const struct create_opts *o, bool detach, bool keep);
 
 #endif

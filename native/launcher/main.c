@@ -259,7 +259,8 @@ int main(int argc, char **argv) {
     if (i >= argc || global[F_DEBUG].value || global[F_HELP].value || global[F_VERSION].value) handoff();
     const char *fmt = global[F_LOG_FORMAT].value, *rootless = global[F_ROOTLESS].value;
     if (strcmp(fmt, "text") && strcmp(fmt, "json")) handoff();
-    if (strcmp(rootless, "true") && strcmp(rootless, "false") && strcmp(rootless, "auto")) handoff();
+    /* --rootless true is node's error (not supported), for every command */
+    if (strcmp(rootless, "false") && strcmp(rootless, "auto")) handoff();
     const char *log = global[F_LOG].value, *root = global[F_ROOT].value;
     /* Relative paths are resolved (and normalised) by node; a non-root caller's default too. */
     if (log && *log && log[0] != '/') handoff();
@@ -275,14 +276,29 @@ int main(int argc, char **argv) {
     G.log_fd = 2;
 
     const char *cmd = argv[i++];
-    enum { C_STATE, C_LIST, C_KILL, C_START, C_PAUSE, C_RESUME, C_DELETE, C_OTHER } c = C_OTHER;
-    static const char *const names[] = {"state", "list", "kill", "start", "pause", "resume", "delete"};
-    for (int k = 0; k < 7; k++) if (!strcmp(cmd, names[k])) c = k;
+    enum { C_STATE, C_LIST, C_KILL, C_START, C_PAUSE, C_RESUME, C_DELETE, C_CREATE, C_RUN, C_OTHER } c = C_OTHER;
+    static const char *const names[] = {"state", "list", "kill", "start", "pause", "resume", "delete", "create", "run"};
+    for (int k = 0; k < 9; k++) if (!strcmp(cmd, names[k])) c = k;
     if (c == C_OTHER) handoff();
 
     /* parseCommand: this command's flags (also after the positionals), plus -h/--help */
-    struct flag opts[4];
+    struct flag opts[12];
     int nopts = 0;
+    /* create: runc's flags as argv.ts takes them; any other (--image, --network ...) is node's */
+    enum { O_BUNDLE, O_CONSOLE, O_PID_FILE, O_NO_PIVOT, O_NO_KEYRING, O_PRESERVE, O_DETACH, O_KEEP, O_NO_SUBREAPER };
+    if (c == C_CREATE || c == C_RUN) {
+        opts[nopts++] = (struct flag){"bundle", "b", false, NULL};
+        opts[nopts++] = (struct flag){"console-socket", NULL, false, NULL};
+        opts[nopts++] = (struct flag){"pid-file", NULL, false, NULL};
+        opts[nopts++] = (struct flag){"no-pivot", NULL, true, NULL};
+        opts[nopts++] = (struct flag){"no-new-keyring", NULL, true, NULL};
+        opts[nopts++] = (struct flag){"preserve-fds", NULL, false, NULL};
+    }
+    if (c == C_RUN) {
+        opts[nopts++] = (struct flag){"detach", "d", true, NULL};
+        opts[nopts++] = (struct flag){"keep", NULL, true, NULL};
+        opts[nopts++] = (struct flag){"no-subreaper", NULL, true, NULL};
+    }
     if (c == C_KILL) opts[nopts++] = (struct flag){"all", "a", true, NULL};
     if (c == C_DELETE) opts[nopts++] = (struct flag){"force", "f", true, NULL};
     if (c == C_LIST) {
@@ -329,6 +345,22 @@ int main(int argc, char **argv) {
     case C_PAUSE: return cmd_pause(args[0], true);
     case C_RESUME: return cmd_pause(args[0], false);
     case C_DELETE: return cmd_delete(args[0], opts[0].value != NULL);
+    case C_CREATE:
+    case C_RUN: {
+        const char *pid_file = opts[O_PID_FILE].value;
+        struct create_opts o = {
+            .id = args[0],
+            .bundle = opts[O_BUNDLE].value,
+            .pid_file = pid_file && *pid_file ? pid_file : NULL,
+            .no_pivot = opts[O_NO_PIVOT].value != NULL,
+            .no_new_keyring = opts[O_NO_KEYRING].value != NULL,
+            .console_socket = opts[O_CONSOLE].value,
+            .preserve_fds = opts[O_PRESERVE].value,
+            .systemd_cgroup = global[F_SYSTEMD].value != NULL,
+        };
+        if (c == C_RUN) return cmd_run(&o, opts[O_DETACH].value != NULL, opts[O_KEEP].value != NULL);
+        return cmd_create(&o);
+    }
     default: handoff();
     }
 }

@@ -28,7 +28,7 @@ static ssize_t read_file(const char *path, char *buf, size_t len) {
     return (ssize_t)n;
 }
 
-static const char *boot_id(void) {
+const char *boot_id(void) {
     static char id[128];
     static bool read;
     if (!read) {
@@ -101,4 +101,10 @@ const char *live_status(const struct record *rec) {
     struct stat st;
     if (stat(fifo, &st) == 0) return "created";
     return is_frozen(rec) ? "paused" : "running";
+}
+
+/* processStartTime: field 22 of /proc/<pid>/stat; false when the process is gone. */
+bool proc_start_time(long long pid, char *out, size_t len) {
+    char state[16];
+    return read_stat(pid, state, sizeof state, out, len);
 }

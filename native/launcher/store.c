@@ -37,6 +37,7 @@ static const char *const USED_COLUMNS[] = {
     "containers.config TEXT notnull",
     "containers.cgroup_paths TEXT notnull",
     "containers.state_dir TEXT notnull",
+    "containers.session_keyring TEXT",
     "container_resources.container_id TEXT notnull",
     "events.time TEXT notnull",
     "events.type TEXT notnull",
@@ -276,27 +277,37 @@ long long store_resource_count(const char *id) {
 }
 
 /*
- * store.appendEvent({ type: "container", action, id, attributes }) with src/time.ts's
- * rfc3339Nano: UTC to the millisecond from the wall clock, then six digits from the monotonic
- * clock (so that close events still sort as text).
+ * src/time.ts's rfc3339Nano: UTC to the millisecond from the wall clock, then six digits from
+ * the monotonic clock (so that close events still sort as text).
  */
-void store_append_event(const char *action, const char *id, const char *attributes) {
+void rfc3339_nano(char *out, size_t len) {
     struct timespec wall, mono;
     clock_gettime(CLOCK_REALTIME, &wall);
     clock_gettime(CLOCK_MONOTONIC, &mono);
     struct tm tm;
     time_t secs = wall.tv_sec;
     gmtime_r(&secs, &tm);
-    char time[64]; /* snprintf, not strftime: that would read the time zone for nothing */
-    snprintf(time, sizeof time, "%04d-%02d-%02dT%02d:%02d:%02d.%03ld%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, wall.tv_nsec / 1000000, (long)(mono.tv_nsec % 1000000));
+    /* snprintf, not strftime: that would read the time zone for nothing */
+    snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ld%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, wall.tv_nsec / 1000000, (long)(mono.tv_nsec % 1000000));
+}
+
+/* store.appendEvent({ type: "container", action, id, attributes }) */
+void store_append_event(const char *action, const char *id, const char *attributes) {
+    char time[64];
+    rfc3339_nano(time, sizeof time);
+    struct timespec mono;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
     /* { ..., "durationMs": N } with N as JavaScript prints Math.round(ms * 10) / 10 */
     long tenths = ((mono.tv_sec - g_started.tv_sec) * 1000000000L + (mono.tv_nsec - g_started.tv_nsec) + 50000L) / 100000L;
-    char duration[48], attrs[512];
+    char duration[48];
     if (tenths % 10 == 0) snprintf(duration, sizeof duration, "\"durationMs\":%ld}", tenths / 10);
     else snprintf(duration, sizeof duration, "\"durationMs\":%ld.%ld}", tenths / 10, tenths % 10);
     size_t open_len = strlen(attributes) - 1; /* without the closing brace */
-    snprintf(attrs, sizeof attrs, "%.*s%s%s", (int)open_len, attributes, open_len > 1 ? "," : "", duration);
+    struct buf attrs = {0};
+    buf_add(&attrs, attributes, open_len);
+    if (open_len > 1) buf_str(&attrs, ",");
+    buf_str(&attrs, duration);
     char step[128];
     snprintf(step, sizeof step, "record container event %s", action);
     sqlite3_stmt *st;
@@ -306,8 +317,151 @@ void store_append_event(const char *action, const char *id, const char *attribut
     sqlite3_bind_text(st, 2, "container", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, attrs, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, attrs.p, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
+    free(attrs.p);
     if (rc != SQLITE_DONE) store_error(step, rc);
+}
+
+/* ---- create (create.c): the new row, and JSON read with SQLite's JSON functions ------------ */
+
+/* The containers columns create.c fills, in the migrations' order (POLIS_CONTAINERS_COLUMNS). */
+#define INSERT_COLUMNS                                                                                          \
+    "id,bundle,rootfs,phase,pid,pid_start_time,boot_id,creator_pid,creator_start_time,created,owner,"            \
+    "annotations,config,cgroup_paths,state_dir,session_keyring"
+
+bool store_can_insert(void) { return !strcmp(INSERT_COLUMNS, POLIS_CONTAINERS_COLUMNS); }
+
+/* A scratch connection for JSON work before the state database is needed (no file). */
+static sqlite3 *json_db;
+
+sqlite3 *store_json_db(void) {
+    if (!json_db && sqlite3_open_v2(":memory:", &json_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL) != SQLITE_OK) handoff();
+    return json_db;
+}
+
+/*
+ * json_type and json_extract of `path` in `json`: type NULL when absent; *text (malloc'd, may be
+ * NULL) is the value as SQLite gives it (strings unquoted, arrays and objects as minified JSON).
+ * A malformed path or document hands off: create.c asks only before its first change.
+ */
+const char *store_json(const char *json, const char *path, char **text) {
+    /* a few results may be held at once (callers compare several types) */
+    static char types[8][16];
+    static int next;
+    char *type = types[next++ % 8];
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_json_db(), "SELECT json_type(?1, ?2), json_extract(?1, ?2)", -1, &st, NULL) != SQLITE_OK) handoff();
+    sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) handoff();
+    const unsigned char *t = sqlite3_column_text(st, 0), *v = sqlite3_column_text(st, 1);
+    const char *result = NULL;
+    if (t) {
+        snprintf(type, sizeof types[0], "%s", t);
+        result = type;
+    }
+    if (text) *text = v ? strdup((const char *)v) : NULL;
+    sqlite3_finalize(st);
+    return result;
+}
+
+/* json_each of `path` (an object or array): fn(key, type, value) per member; false stops. */
+void store_json_each(const char *json, const char *path, bool (*fn)(void *, const char *, const char *, const char *), void *ctx) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_json_db(), "SELECT key, type, CASE WHEN type IN ('object','array') THEN json(value) ELSE value END FROM json_each(?1, ?2)", -1, &st, NULL) != SQLITE_OK) handoff();
+    sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0), *t = (const char *)sqlite3_column_text(st, 1),
+                   *v = (const char *)sqlite3_column_text(st, 2);
+        if (!fn(ctx, k ? k : "", t ? t : "", v ? v : "")) break;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) handoff();
+}
+
+/*
+ * config.json as node records it (JSON.stringify of the validated spec): minified, with
+ * loadSpec's normaliseProcess applied (process.user and its uid/gid default to 0). NULL when
+ * the document is not one this can do that for (then node does the create).
+ */
+char *store_recorded_config(const char *json) {
+    static const char *const SQL =
+        "WITH a(c) AS (SELECT json(?1)), "
+        "b(c) AS (SELECT CASE WHEN json_type(c, '$.process') = 'object' AND json_type(c, '$.process.user') IS NULL "
+        "  THEN json_set(c, '$.process.user', json('{\"uid\":0,\"gid\":0}')) ELSE c END FROM a), "
+        "d(c) AS (SELECT CASE WHEN json_type(c, '$.process.user') = 'object' AND json_type(c, '$.process.user.uid') IS NULL "
+        "  THEN json_set(c, '$.process.user.uid', 0) ELSE c END FROM b), "
+        "e(c) AS (SELECT CASE WHEN json_type(c, '$.process.user') = 'object' AND json_type(c, '$.process.user.gid') IS NULL "
+        "  THEN json_set(c, '$.process.user.gid', 0) ELSE c END FROM d) "
+        "SELECT c FROM e";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_json_db(), SQL, -1, &st, NULL) != SQLITE_OK) return NULL;
+    sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+    char *out = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) out = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+}
+
+/*
+ * store.insert(rec) of a new container in phase "creating": 1 done, 0 the id is taken (node
+ * reports that), -1 another failure (node redoes and reports it). Never dies: the caller undoes.
+ */
+int store_insert_container(const struct new_row *r) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT INTO containers (" INSERT_COLUMNS ") VALUES "
+                               "(?, ?, ?, 'creating', NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int i = 1;
+    sqlite3_bind_text(st, i++, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, r->bundle, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, r->rootfs, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, r->boot_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, i++, r->creator_pid);
+    sqlite3_bind_text(st, i++, r->creator_start_time, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, r->created, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, r->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, r->annotations, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, r->config, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, r->cgroup_paths, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, r->state_dir, -1, SQLITE_STATIC);
+    if (r->session_keyring) sqlite3_bind_text(st, i++, r->session_keyring, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, i++);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) return 1;
+    return sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ? 0 : -1;
+}
+
+/* store.update(id, {pid, pidStartTime}) or ({phase: "created"}): 1 done, 0 no such row, -1 failed. */
+int store_update_created(const char *id, long long pid, const char *pid_start_time) {
+    sqlite3_stmt *st;
+    int rc = pid > 0 ? sqlite3_prepare_v2(db, "UPDATE containers SET pid = ?, pid_start_time = ? WHERE id = ?", -1, &st, NULL)
+                     : sqlite3_prepare_v2(db, "UPDATE containers SET phase = 'created' WHERE id = ?", -1, &st, NULL);
+    if (rc != SQLITE_OK) return -1;
+    if (pid > 0) {
+        sqlite3_bind_int64(st, 1, pid);
+        sqlite3_bind_text(st, 2, pid_start_time, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    }
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return -1;
+    return sqlite3_changes(db) > 0;
+}
+
+/* store.remove(id) while undoing a create: false on failure, never dies. */
+bool store_try_remove(const char *id) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "DELETE FROM containers WHERE id = ?", -1, &st, NULL) != SQLITE_OK) return false;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
 }
