@@ -636,44 +636,155 @@ const SECCOMP: [string, () => Config][] = [
   ["seccomp: podman's default profile", withSeccomp(() => profile("native-plan/seccomp-podman.json"))],
   [
     "seccomp: podman's default profile, without no_new_privs",
-    withSeccomp(() => profile("native-plan/seccomp-podman.json"), (c) => (c.process.noNewPrivileges = false)),
+    withSeccomp(
+      () => profile("native-plan/seccomp-podman.json"),
+      (c) => (c.process.noNewPrivileges = false),
+    ),
   ],
   ["seccomp: a docker-like default profile", withSeccomp(() => profile("seccomp-docker-like.json"))],
   ["seccomp: runc-style, deny mkdir with EACCES", withSeccomp(() => denyMkdir())],
   ["seccomp: allow everything, no rules", withSeccomp(() => ({ defaultAction: "SCMP_ACT_ALLOW" }))],
-  ["seccomp: errno default with defaultErrnoRet", withSeccomp(() => ({ ...denyMkdir(), defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 38, syscalls: [{ names: ["read", "write", "exit_group"], action: "SCMP_ACT_ALLOW" }] }))],
-  ["seccomp: errno default, EPERM when unset", withSeccomp(() => ({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW" }] }))],
-  ["seccomp: kill-process default, trap, trace, log, kill rules", withSeccomp(() => ({
-    defaultAction: "SCMP_ACT_KILL_PROCESS",
-    syscalls: [
-      { names: ["read", "write"], action: "SCMP_ACT_ALLOW" },
-      { names: ["getpid"], action: "SCMP_ACT_TRAP" },
-      { names: ["getppid"], action: "SCMP_ACT_TRACE", errnoRet: 7 },
-      { names: ["uname"], action: "SCMP_ACT_LOG" },
-      { names: ["mkdir"], action: "SCMP_ACT_KILL" },
-      { names: ["rmdir"], action: "SCMP_ACT_KILL_THREAD" },
-    ],
-  }))],
-  ["seccomp: log default (no ENOSYS prefix)", withSeccomp(() => ({ defaultAction: "SCMP_ACT_LOG", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }] }))],
-  ["seccomp: args, every operator ANDed on distinct indexes", withSeccomp(() => denyMkdir({
-    syscalls: [{ names: ["mmap"], action: "SCMP_ACT_ERRNO", args: EVERY_OP.map((op, index) => ({ index, value: 2 ** index * 3, op })) }],
-  }))],
-  ["seccomp: args, masked equality with valueTwo", withSeccomp(() => denyMkdir({
-    syscalls: [{ names: ["clone"], action: "SCMP_ACT_ERRNO", errnoRet: 1, args: [{ index: 0, value: 2114060288, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }] }],
-  }))],
-  ["seccomp: args, the same index twice (ORed)", withSeccomp(() => denyMkdir({
-    syscalls: [{ names: ["personality"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 0, op: "SCMP_CMP_EQ" }, { index: 0, value: 8, op: "SCMP_CMP_EQ" }, { index: 1, value: 4294967295, op: "SCMP_CMP_NE" }] }],
-  }))],
-  ["seccomp: args, values up to the largest double below 2^64", withSeccomp(() => denyMkdir({
-    syscalls: [{ names: ["ioctl"], action: "SCMP_ACT_ERRNO", args: [{ index: 1, value: 18446744073709549568, valueTwo: 9007199254740993, op: "SCMP_CMP_MASKED_EQ" }] }],
-  }))],
-  ["seccomp: x86_64, x86, x32 and aarch64", withSeccomp(() => denyMkdir({ architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"] }))],
-  ["seccomp: only the native architecture, listed twice", withSeccomp(() => denyMkdir({ architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86_64"] }))],
-  ["seccomp: every flag (TSYNC and WAIT_KILLABLE_RECV dropped)", withSeccomp(() => denyMkdir({ flags: ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"] }))],
-  ["seccomp: unknown syscall names are skipped", withSeccomp(() => ({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["no_such_syscall", "read", "also_unknown"], action: "SCMP_ACT_ALLOW" }] }))],
-  ["seccomp: a rule with the default action is dropped", withSeccomp(() => ({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW" }, { names: ["openat2"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }] }))],
-  ["seccomp: a pseudo-syscall of another architecture", withSeccomp(() => ({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read", "socketcall", "ipc"], action: "SCMP_ACT_ALLOW" }] }))],
-  ["seccomp: a rule without names' effect (empty args)", withSeccomp(() => denyMkdir({ syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [] }] }))],
+  [
+    "seccomp: errno default with defaultErrnoRet",
+    withSeccomp(() => ({
+      ...denyMkdir(),
+      defaultAction: "SCMP_ACT_ERRNO",
+      defaultErrnoRet: 38,
+      syscalls: [{ names: ["read", "write", "exit_group"], action: "SCMP_ACT_ALLOW" }],
+    })),
+  ],
+  [
+    "seccomp: errno default, EPERM when unset",
+    withSeccomp(() => ({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW" }] })),
+  ],
+  [
+    "seccomp: kill-process default, trap, trace, log, kill rules",
+    withSeccomp(() => ({
+      defaultAction: "SCMP_ACT_KILL_PROCESS",
+      syscalls: [
+        { names: ["read", "write"], action: "SCMP_ACT_ALLOW" },
+        { names: ["getpid"], action: "SCMP_ACT_TRAP" },
+        { names: ["getppid"], action: "SCMP_ACT_TRACE", errnoRet: 7 },
+        { names: ["uname"], action: "SCMP_ACT_LOG" },
+        { names: ["mkdir"], action: "SCMP_ACT_KILL" },
+        { names: ["rmdir"], action: "SCMP_ACT_KILL_THREAD" },
+      ],
+    })),
+  ],
+  [
+    "seccomp: log default (no ENOSYS prefix)",
+    withSeccomp(() => ({ defaultAction: "SCMP_ACT_LOG", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }] })),
+  ],
+  [
+    "seccomp: args, every operator ANDed on distinct indexes",
+    withSeccomp(() =>
+      denyMkdir({
+        syscalls: [
+          {
+            names: ["mmap"],
+            action: "SCMP_ACT_ERRNO",
+            args: EVERY_OP.map((op, index) => ({ index, value: 2 ** index * 3, op })),
+          },
+        ],
+      }),
+    ),
+  ],
+  [
+    "seccomp: args, masked equality with valueTwo",
+    withSeccomp(() =>
+      denyMkdir({
+        syscalls: [
+          {
+            names: ["clone"],
+            action: "SCMP_ACT_ERRNO",
+            errnoRet: 1,
+            args: [{ index: 0, value: 2114060288, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }],
+          },
+        ],
+      }),
+    ),
+  ],
+  [
+    "seccomp: args, the same index twice (ORed)",
+    withSeccomp(() =>
+      denyMkdir({
+        syscalls: [
+          {
+            names: ["personality"],
+            action: "SCMP_ACT_ERRNO",
+            args: [
+              { index: 0, value: 0, op: "SCMP_CMP_EQ" },
+              { index: 0, value: 8, op: "SCMP_CMP_EQ" },
+              { index: 1, value: 4294967295, op: "SCMP_CMP_NE" },
+            ],
+          },
+        ],
+      }),
+    ),
+  ],
+  [
+    "seccomp: args, values up to the largest double below 2^64",
+    withSeccomp(() =>
+      denyMkdir({
+        syscalls: [
+          {
+            names: ["ioctl"],
+            action: "SCMP_ACT_ERRNO",
+            args: [{ index: 1, value: 18446744073709549568, valueTwo: 9007199254740993, op: "SCMP_CMP_MASKED_EQ" }],
+          },
+        ],
+      }),
+    ),
+  ],
+  [
+    "seccomp: x86_64, x86, x32 and aarch64",
+    withSeccomp(() => denyMkdir({ architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"] })),
+  ],
+  [
+    "seccomp: only the native architecture, listed twice",
+    withSeccomp(() => denyMkdir({ architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86_64"] })),
+  ],
+  [
+    "seccomp: every flag (TSYNC and WAIT_KILLABLE_RECV dropped)",
+    withSeccomp(() =>
+      denyMkdir({
+        flags: [
+          "SECCOMP_FILTER_FLAG_TSYNC",
+          "SECCOMP_FILTER_FLAG_LOG",
+          "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+          "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+        ],
+      }),
+    ),
+  ],
+  [
+    "seccomp: unknown syscall names are skipped",
+    withSeccomp(() => ({
+      defaultAction: "SCMP_ACT_ERRNO",
+      syscalls: [{ names: ["no_such_syscall", "read", "also_unknown"], action: "SCMP_ACT_ALLOW" }],
+    })),
+  ],
+  [
+    "seccomp: a rule with the default action is dropped",
+    withSeccomp(() => ({
+      defaultAction: "SCMP_ACT_ERRNO",
+      syscalls: [
+        { names: ["read"], action: "SCMP_ACT_ALLOW" },
+        { names: ["openat2"], action: "SCMP_ACT_ERRNO", errnoRet: 1 },
+      ],
+    })),
+  ],
+  [
+    "seccomp: a pseudo-syscall of another architecture",
+    withSeccomp(() => ({
+      defaultAction: "SCMP_ACT_ERRNO",
+      syscalls: [{ names: ["read", "socketcall", "ipc"], action: "SCMP_ACT_ALLOW" }],
+    })),
+  ],
+  [
+    "seccomp: a rule without names' effect (empty args)",
+    withSeccomp(() => denyMkdir({ syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [] }] })),
+  ],
 ];
 SAME.push(...SECCOMP.map(([name, c]) => [name, c] as [string, () => Config]));
 
@@ -764,8 +875,19 @@ const REFUSED: [string, Edit][] = [
   ["process.user.username", (c) => (c.process.user.username = "root")],
   ["process.apparmorProfile empty", (c) => (c.process.apparmorProfile = "")],
   ["an unknown hook", (c) => (c.hooks = { preStart: [] })],
-  ["linux.seccomp with SCMP_ACT_NOTIFY", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/agent.sock", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }] })],
-  ["linux.seccomp.listenerPath without a notify rule", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/agent.sock" })],
+  [
+    "linux.seccomp with SCMP_ACT_NOTIFY",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        listenerPath: "/run/agent.sock",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }],
+      }),
+  ],
+  [
+    "linux.seccomp.listenerPath without a notify rule",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/agent.sock" }),
+  ],
   ["linux.seccomp.listenerMetadata", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", listenerMetadata: "x" })],
   ["an unknown key in linux.seccomp", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", vendor: 1 })],
   ["linux.resources.cpu.cpus", (c) => (c.linux.resources.cpu = { cpus: "0" })],
@@ -800,20 +922,86 @@ const REJECTED: [string, Edit][] = [
   ["seccomp: SCMP_ACT_NOTIFY as the default", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_NOTIFY" })],
   ["seccomp: defaultErrnoRet 65536", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 65536 })],
   ["seccomp: defaultErrnoRet 1.5", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1.5 })],
-  ["seccomp: an unknown architecture", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_VAX"] })],
-  ["seccomp: a big-endian architecture in an x86_64 filter", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_S390X"] })],
-  ["seccomp: an unknown flag", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", flags: ["SECCOMP_FILTER_FLAG_NOPE"] })],
-  ["seccomp: a rule without names", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ action: "SCMP_ACT_ERRNO" }] })],
-  ["seccomp: a rule with no names", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: [], action: "SCMP_ACT_ERRNO" }] })],
-  ["seccomp: an empty syscall name", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: [""], action: "SCMP_ACT_ERRNO" }] })],
-  ["seccomp: a rule without action", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"] }] })],
-  ["seccomp: errnoRet 70000", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", errnoRet: 70000 }] })],
-  ["seccomp: arg index 6", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 6, value: 0, op: "SCMP_CMP_EQ" }] }] })],
-  ["seccomp: an unknown operator", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 0, op: "SCMP_CMP_NOPE" }] }] })],
-  ["seccomp: arg value 2^64", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 2 ** 64, op: "SCMP_CMP_EQ" }] }] })],
-  ["seccomp: a negative arg value", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: -1, op: "SCMP_CMP_EQ" }] }] })],
-  ["seccomp: an arg without op", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 1 }] }] })],
-  ["seccomp: SCMP_ACT_NOTIFY without listenerPath", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }] })],
+  [
+    "seccomp: an unknown architecture",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_VAX"] }),
+  ],
+  [
+    "seccomp: a big-endian architecture in an x86_64 filter",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_S390X"] }),
+  ],
+  [
+    "seccomp: an unknown flag",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", flags: ["SECCOMP_FILTER_FLAG_NOPE"] }),
+  ],
+  [
+    "seccomp: a rule without names",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ action: "SCMP_ACT_ERRNO" }] }),
+  ],
+  [
+    "seccomp: a rule with no names",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: [], action: "SCMP_ACT_ERRNO" }] }),
+  ],
+  [
+    "seccomp: an empty syscall name",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: [""], action: "SCMP_ACT_ERRNO" }] }),
+  ],
+  [
+    "seccomp: a rule without action",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"] }] }),
+  ],
+  [
+    "seccomp: errnoRet 70000",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", errnoRet: 70000 }],
+      }),
+  ],
+  [
+    "seccomp: arg index 6",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 6, value: 0, op: "SCMP_CMP_EQ" }] }],
+      }),
+  ],
+  [
+    "seccomp: an unknown operator",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 0, op: "SCMP_CMP_NOPE" }] }],
+      }),
+  ],
+  [
+    "seccomp: arg value 2^64",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 2 ** 64, op: "SCMP_CMP_EQ" }] }],
+      }),
+  ],
+  [
+    "seccomp: a negative arg value",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: -1, op: "SCMP_CMP_EQ" }] }],
+      }),
+  ],
+  [
+    "seccomp: an arg without op",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 1 }] }],
+      }),
+  ],
+  [
+    "seccomp: SCMP_ACT_NOTIFY without listenerPath",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }] }),
+  ],
   ["process.terminal without a console socket", (c) => (c.process.terminal = true)],
   ["consoleSize without width", (c) => (c.process.consoleSize = { height: 1 })],
   ["process.apparmorProfile", (c) => (c.process.apparmorProfile = "docker-default")],
