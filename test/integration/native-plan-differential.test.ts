@@ -730,7 +730,7 @@ const SECCOMP: [string, () => Config][] = [
           {
             names: ["ioctl"],
             action: "SCMP_ACT_ERRNO",
-            args: [{ index: 1, value: 18446744073709549568, valueTwo: 9007199254740993, op: "SCMP_CMP_MASKED_EQ" }],
+            args: [{ index: 1, value: 2 ** 64 - 2 ** 11, valueTwo: 2 ** 53 + 2, op: "SCMP_CMP_MASKED_EQ" }],
           },
         ],
       }),
