@@ -787,6 +787,7 @@ const SECCOMP: [string, () => Config][] = [
   ],
 ];
 SAME.push(...SECCOMP.map(([name, c]) => [name, c] as [string, () => Config]));
+SAME.push(["seccomp: podman's default profile, a foreground run", SECCOMP[0][1], { mode: "wait" }]);
 
 /** The bench config as text, rewritten: number spellings and escapes JSON.parse reads alike. */
 const benchText = (f: (t: string) => string) => () => f(JSON.stringify(bench(), null, 1));
