@@ -1369,6 +1369,7 @@ function randomConfig(r: () => number): { config: Config; input: Partial<PlanInp
     mode: r() < 0.3 ? "wait" : "detach",
     consoleSocket: r() < 0.2 ? "/run/console.sock" : undefined,
   };
+  if (maybe(0.3)) c.linux.seccomp = randomSeccomp(r);
   return { config: c, input };
 }
 
@@ -1432,6 +1433,33 @@ describe("native init plan", () => {
     expect(rejected).toBeGreaterThan(count / 10);
   }, 300_000); // a few seconds; longer runs (PLAN_COUNT) and a loaded machine take more
 
+  it("random seccomp profiles on the bench config: node's rejections refused, the rest byte for byte", async () => {
+    const r = seeded(Number(process.env.PLAN_SEED ?? 13));
+    let accepted = 0;
+    let rejected = 0;
+    const count = Number(process.env.PLAN_COUNT ?? 200);
+    for (let i = 0; i < count; i++) {
+      const config = bench();
+      config.linux.seccomp = randomSeccomp(r);
+      if (r() < 0.3) config.process.noNewPrivileges = false;
+      const text = JSON.stringify(config);
+      const expected = await nodePlan(text, input());
+      const { plan, why } = nativePlan(text, input());
+      if (expected instanceof Error) {
+        rejected++;
+        expect(plan, `case ${i}: node rejects it (${expected.message}), the native builder accepted it: ${text}`).toBeNull();
+      } else if (plan) {
+        accepted++;
+        expect(plan.equals(expected), `case ${i}: different bytes for ${text}`).toBe(true);
+      } else {
+        expect(why).toMatch(/^refused: /);
+      }
+    }
+    if (process.env.PLAN_COUNT) console.log({ accepted, rejected, count });
+    expect(accepted).toBeGreaterThan(count / 10);
+    expect(rejected).toBeGreaterThan(count / 10);
+  }, 300_000);
+
   it.each(SAME_TEXT)("%s: the same bytes as node", async (_name, text) => {
     const inp = input();
     const expected = await nodePlan(text(), inp);
@@ -1477,3 +1505,70 @@ describe("native init plan", () => {
     expect(nativePlan(text, input()).plan).toBeNull();
   });
 });
+
+/** A random linux.seccomp: valid and invalid pieces of every kind (libseccomp compiles it on both sides). */
+function randomSeccomp(r: () => number): Config {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const some = <T>(xs: readonly T[], max = xs.length): T[] => Array.from({ length: Math.floor(r() * (max + 1)) }, () => pick(xs));
+  const maybe = (p = 0.5) => r() < p;
+  const actions = [
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
+    "SCMP_ACT_NOPE",
+  ];
+  const names = ["read", "write", "mkdir", "openat2", "clone3", "socketcall", "no_such_syscall", "", "personality"];
+  const ops = [
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_MASKED_EQ",
+    "SCMP_CMP_NOPE",
+  ];
+  const arg = () => ({
+    index: pick([0, 1, 2, 5, 6, -1, 1.5]),
+    value: pick([0, 8, 4294967295, 2 ** 53 + 2, 2 ** 64, -1]),
+    ...(maybe(0.3) ? { valueTwo: pick([0, 255, 2 ** 63]) } : {}),
+    op: pick(ops),
+  });
+  return {
+    defaultAction: pick(actions.slice(0, 7)),
+    ...(maybe(0.3) ? { defaultErrnoRet: pick([1, 38, 65535, 65536, 2.5]) } : {}),
+    ...(maybe(0.3)
+      ? {
+          architectures: some(
+            ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_S390X", "SCMP_ARCH_NOPE"],
+            3,
+          ),
+        }
+      : {}),
+    ...(maybe(0.2)
+      ? {
+          flags: some(
+            [
+              "SECCOMP_FILTER_FLAG_TSYNC",
+              "SECCOMP_FILTER_FLAG_LOG",
+              "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+              "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+              "SECCOMP_FILTER_FLAG_NOPE",
+            ],
+            2,
+          ),
+        }
+      : {}),
+    ...(maybe(0.1) ? { listenerPath: "/run/agent.sock" } : {}),
+    syscalls: Array.from({ length: Math.floor(r() * 4) }, () => ({
+      names: some(names, 3),
+      action: pick(actions),
+      ...(maybe(0.3) ? { errnoRet: pick([0, 13, 65535, 70000]) } : {}),
+      ...(maybe(0.4) ? { args: Array.from({ length: Math.floor(r() * 3) }, arg) } : {}),
+    })),
+  };
+}
