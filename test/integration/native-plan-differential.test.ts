@@ -641,6 +641,10 @@ const SECCOMP: [string, () => Config][] = [
       (c) => (c.process.noNewPrivileges = false),
     ),
   ],
+  [
+    "seccomp: containerd's default profile (ctr run --seccomp)",
+    withSeccomp(() => profile("native-plan/seccomp-containerd.json")),
+  ],
   ["seccomp: a docker-like default profile", withSeccomp(() => profile("seccomp-docker-like.json"))],
   ["seccomp: runc-style, deny mkdir with EACCES", withSeccomp(() => denyMkdir())],
   ["seccomp: allow everything, no rules", withSeccomp(() => ({ defaultAction: "SCMP_ACT_ALLOW" }))],
