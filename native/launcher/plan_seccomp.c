@@ -68,6 +68,8 @@ static const char *const ARCHITECTURES[][2] = {
 #define ATTR_CTL_NNP 3
 #define NR_SCMP_ERROR (-1)
 #define TWO_64 18446744073709551616.0
+/* enosys.ts's prefix: 6 instructions; export_bpf reads the program in after room for it */
+#define PREFIX_LEN 48
 
 /* struct scmp_arg_cmp, as compile.ts packs it */
 struct arg_cmp {
@@ -233,7 +235,8 @@ static bool add_rules(const struct lib *l, void *ctx, const struct jdoc *d, int 
     return true;
 }
 
-/* compile.ts exportBpf: through a memfd (libseccomp 2.5 has no export to memory) */
+/* compile.ts exportBpf: through a memfd (libseccomp 2.5 has no export to memory), into out->bpf
+ * after PREFIX_LEN bytes of room for the ENOSYS prefix */
 static bool export_bpf(const struct lib *l, void *ctx, struct seccomp_plan *out) {
     int fd = memfd_create("polis-seccomp", MFD_CLOEXEC);
     if (fd < 0) return false;
@@ -242,11 +245,11 @@ static bool export_bpf(const struct lib *l, void *ctx, struct seccomp_plan *out)
               st.st_size / 8 <= MAX_INSTRUCTIONS;
     if (ok) {
         out->len = (size_t)st.st_size;
-        out->bpf = malloc(out->len + 48);
+        out->bpf = malloc(out->len + PREFIX_LEN);
         if (!out->bpf) die("out of memory");
         size_t done = 0;
         while (done < out->len) {
-            ssize_t n = pread(fd, out->bpf + 48 + done, out->len - done, (off_t)done);
+            ssize_t n = pread(fd, out->bpf + PREFIX_LEN + done, out->len - done, (off_t)done);
             if (n <= 0) break;
             done += (size_t)n;
         }
@@ -277,7 +280,7 @@ static uint32_t native_audit_arch(void) {
 #endif
 }
 
-/* enosys.ts withEnosysForNewSyscalls: 6 instructions (48 bytes) in front; export_bpf left room */
+/* enosys.ts withEnosysForNewSyscalls: the check in front of the program */
 static void enosys_prefix(struct seccomp_plan *out, int max_nr, uint32_t arch) {
     char *p = out->bpf;
     insn(p, 0x20, 0, 0, 4);                  /* load seccomp_data.arch */
@@ -286,7 +289,7 @@ static void enosys_prefix(struct seccomp_plan *out, int max_nr, uint32_t arch) {
     insn(p + 24, 0x45, 2, 0, 0x40000000);    /* an x32 syscall: the profile */
     insn(p + 32, 0x25, 0, 1, (uint32_t)max_nr); /* newer than any the profile names: ENOSYS */
     insn(p + 40, 0x06, 0, 0, 0x00050000 | 38);
-    out->len += 48;
+    out->len += PREFIX_LEN;
 }
 
 static bool compile(const struct lib *l, const struct jdoc *d, int sc, struct seccomp_plan *out) {
@@ -311,7 +314,7 @@ static bool compile(const struct lib *l, const struct jdoc *d, int sc, struct se
     if (arch && max_nr >= 0 && !allowing) {
         enosys_prefix(out, max_nr, arch);
     } else {
-        memmove(out->bpf, out->bpf + 48, out->len);
+        memmove(out->bpf, out->bpf + PREFIX_LEN, out->len);
     }
     /* filterFlags without a listener: TSYNC and WAIT_KILLABLE_RECV dropped */
     JFOR(d, jget(d, sc, "flags"), f) {
