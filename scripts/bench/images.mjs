@@ -10,14 +10,15 @@
 // against Debian's docker-registry on 127.0.0.1 with a temp storage dir. Root only.
 //
 //   node scripts/bench/images.mjs [--runs 3] [--large-mb 200] [--large-files 10000] [--tmpfs] [--only unpack]
-//                                 [--baseline DIR/polis.mjs] [--tools "polis pull,skopeo copy + umoci unpack"] [--phases]
+//                                 [--baseline DIR/polis.mjs] [--tools "polis pull,skopeo copy + umoci unpack"] [--phases] [--cpu]
 //
 // The ratio column is the median of the per-round ratios to the row's first tool (each round
 // runs every tool once, alternating the order), steadier on a loaded machine than a ratio of
 // medians. --tools keeps the tools named (comma-separated). --baseline adds "polis pull (baseline)" rows: another build (e.g. main's dist/ copied
 // aside) in the same rounds, for an A/B of a change; for run --image, DIR/polis (its launcher) when
 // it is there. --only small skips making the large image; --only run measures only the run row.
-// --phases: the run row's POLIS_TIMING=1 phases, median per tool.
+// --phases: the run row's POLIS_TIMING=1 phases, median per tool. --cpu: the run row's CPU time too
+// (each run wrapped in /usr/bin/time), steadier than wall time on a loaded machine.
 //
 // --tmpfs puts every store, layout and unpacked tree on a private tmpfs (as the anchors' figures
 // were taken): disk contention from other work on the machine then stops dominating the figures.
@@ -42,6 +43,9 @@ const LARGE_FILES = arg("large-files", 10000);
 const log = (m) => process.stderr.write(`${m}\n`);
 const TMPFS = process.argv.includes("--tmpfs");
 const PHASES = process.argv.includes("--phases");
+// the run row's CPU time (user + sys of polis and the children it waited for, /usr/bin/time):
+// steadier than wall time when other work competes for the 2 cores
+const CPU = process.argv.includes("--cpu");
 const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const BASELINE = process.argv.includes("--baseline") ? resolve(process.argv[process.argv.indexOf("--baseline") + 1]) : undefined;
 const ROW_NAMES = ["small: pull + unpack", "large: pull + unpack", "large layer: unpack only", "run true (pulled image)"];
@@ -58,6 +62,8 @@ const sha = (b) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
 /** POLIS_TIMING=1 phases of the last timed command ({} when it printed none). */
 let lastPhases = {};
+/** --cpu: the last timed command's CPU ms (null when it was not wrapped). */
+let lastCpu = null;
 
 function time(cmd, args, opts = {}) {
   const t0 = process.hrtime.bigint();
@@ -65,6 +71,8 @@ function time(cmd, args, opts = {}) {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}: ${r.stderr}`);
   lastPhases = parsePhaseLines(String(r.stderr ?? ""));
+  const cpu = /^polis-bench-cpu (\S+) (\S+)$/m.exec(String(r.stderr ?? ""));
+  lastCpu = cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : null;
   return ms;
 }
 
@@ -196,7 +204,7 @@ for i in range(n):
     const row = (name, fn) => {
       if (!wanted(name)) return;
       const tools = Object.entries(fn).filter(([t]) => !TOOLS || TOOLS.includes(t));
-      if (tools.length) rows.push({ name, fn: Object.fromEntries(tools), samples: {}, phases: {} });
+      if (tools.length) rows.push({ name, fn: Object.fromEntries(tools), samples: {}, phases: {}, cpu: {} });
     };
     if (needLarge) execFileSync("gzip", ["-k", "-1", join(work, "large.tar")]);
     for (const t of ["small", "large"]) {
@@ -272,7 +280,9 @@ for i in range(n):
     const baseLauncher = BASELINE && join(dirname(BASELINE), "polis");
     let n = 0;
     const runTimed = (cmd, args, extraEnv) => {
-      const t = time(cmd, ["--root", runRoot, ...args], {
+      const argv = ["--root", runRoot, ...args];
+      // /usr/bin/time's own fork+exec is in every tool's wall time alike: paired differences cancel it
+      const t = time(CPU ? "/usr/bin/time" : cmd, CPU ? ["-f", "polis-bench-cpu %U %S", cmd, ...argv] : argv, {
         env: { ...env, ...extraEnv, ...(PHASES && { POLIS_TIMING: "1" }) },
       });
       return t;
@@ -302,8 +312,10 @@ for i in range(n):
           const d = mkdtempSync(join(work, "x-"));
           try {
             lastPhases = {};
+            lastCpu = null;
             (r.samples[tool] ??= []).push(fn(d));
             (r.phases[tool] ??= []).push(lastPhases);
+            (r.cpu[tool] ??= []).push(lastCpu);
           } finally {
             spawnSync("sh", ["-c", `grep -o " ${d}[^ ]*" /proc/mounts | xargs -r -n1 umount -l`]);
             rmSync(d, { recursive: true, force: true });
@@ -333,8 +345,20 @@ for i in range(n):
         `- run --image − run --bundle (POLIS_NATIVE=0, node's path: the image's own cost): ${paired("polis run --image", "polis run --bundle (POLIS_NATIVE=0)")}`,
       );
       if (BASELINE) {
-        console.log(`- run --image (baseline) − run --bundle (POLIS_NATIVE=0): ${paired("polis run --image (baseline)", "polis run --bundle (POLIS_NATIVE=0)")}`);
+        console.log(
+          `- run --image (baseline) − run --bundle (POLIS_NATIVE=0): ${paired("polis run --image (baseline)", "polis run --bundle (POLIS_NATIVE=0)")}`,
+        );
         console.log(`- run --image − run --image (baseline): ${paired("polis run --image", "polis run --image (baseline)")}`);
+      }
+      if (CPU) {
+        const c = runRow.cpu;
+        const cpuPaired = (a, b) => (c[a] && c[b] ? median(c[a].map((x, k) => x - c[b][k])).toFixed(0) : "–");
+        const mean = (xs) => (xs.reduce((x, y) => x + y, 0) / xs.length).toFixed(1);
+        console.log(`\nCPU time (user + sys, /usr/bin/time, 10 ms ticks), median / mean of ${RUNS}:`);
+        for (const [tool, xs] of Object.entries(c)) console.log(`- ${tool}: ${median(xs).toFixed(0)} / ${mean(xs)} ms`);
+        console.log(
+          `- paired, run --image − run --bundle (POLIS_NATIVE=0): median ${cpuPaired("polis run --image", "polis run --bundle (POLIS_NATIVE=0)")}, mean ${mean(c["polis run --image"].map((x, k) => x - c["polis run --bundle (POLIS_NATIVE=0)"][k]))} ms`,
+        );
       }
       if (PHASES) {
         for (const [tool, list] of Object.entries(runRow.phases)) {
