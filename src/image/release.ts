@@ -1,7 +1,7 @@
 // The release seam's half for images (src/resources/release.ts, kind "image-bundle"): unmount
 // the bundle's overlay rootfs and remove the bundle directory polis made for `run|create --image`.
 // Idempotent: a second call, or one after a reboot (the mount is gone), finds less to do.
-import { rm, statSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { GlobalOptions } from "../container/options.js";
 import { PolisError } from "../errors.js";
@@ -25,11 +25,11 @@ export async function release(_g: GlobalOptions, _store: Store, row: ResourceRow
   // namespace went with it (src/image/bundle.ts)
   if (isMountPoint(rootfs, data.dir)) unmount(rootfs);
   phase("image unmount");
-  // asynchronous: the entries of a directory go in parallel on libuv's threads, so a loaded disk's
-  // wait per metadata change (1-3 ms each here under load) is paid about once per level, not once
-  // per entry
-  // (node:fs's callback form: node:fs/promises is one more module to load, ~1.5 ms)
-  await new Promise<void>((res, rej) => rm(data.dir, { recursive: true, force: true }, (e) => (e ? rej(e) : res())));
+  // synchronous: a bundle is a few entries (config.json, rootfs, upper, and work/ five levels deep
+  // with overlayfs's `volatile` marker); node's asynchronous rm takes ~15 trips through libuv's
+  // threads one after the other for them: 4.4 against 0.8 ms on a tmpfs, 5.2 against 1.5 ms on
+  // this VM's disk (medians of 21 alternating runs, loadavg 4.3; 9.5 against 9.8 on a busier disk)
+  rmSync(data.dir, { recursive: true, force: true });
   phase("image bundle removal");
 }
 
