@@ -3,24 +3,26 @@
 // Every polis call is a fresh node process, so the layout is chosen for start-up time (measured
 // on this VM; see the README's Performance section):
 //
-//   dist/polis.mjs        the executable: a few lines that load polis.cjs with V8's code cache
+//   dist/polis-entry.cjs  node's entry: a few lines that load polis.cjs with V8's code cache
+//   dist/polis.mjs        the same entry as an ES module, for callers that run it directly
 //   dist/polis.cjs        all of polis in one CommonJS file, better-sqlite3's JavaScript included
 //   dist/polis.cjs.*.cache V8 code caches for polis.cjs, made here by warm-up runs
 //   dist/lib/*.cjs        big leaves loaded only when needed (yargs for --help)
 //   dist/polis            the native launcher (native/launcher/, built by node-gyp), copied here:
 //                         the package's bin; it runs the hot commands itself and execs node with
-//                         polis.mjs beside it for everything else
+//                         polis-entry.cjs beside it for everything else
 //
 // Why not ES modules with one chunk per command: node 20 loads each ES module asynchronously
 // (resolve, realpath, read and link each take a trip through the event loop), ~0.7 ms per file;
 // `state` loaded 12 of them. One CommonJS file is read and compiled synchronously, and with the
 // code cache most of its functions are not even compiled. Importing node's built-ins through
 // ESM also builds a facade of every export (node:fs then loads the streams), which `require`
-// does not. The entry must stay an .mjs (package.json's bin, and podman/containerd configs).
+// does not. For the same reason node's entry is a .cjs: an .mjs entry starts node's ES module
+// loader (~1.5 MiB, ~4 ms). package.json's bin is the launcher; dist/polis.mjs stays for scripts.
 import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -45,10 +47,22 @@ try {
 }
 
 // Packages bundled into their own file under dist/lib/, required only when used. The bundle
-// refers to them as `require("./lib/<name>.cjs")`. `pick` selects the export polis imports.
+// refers to them as `require("./lib/<name>.cjs")`. `pick` selects the export polis imports;
+// `contents`, when given, is the leaf's whole source instead.
 const LEAVES = {
   yargs: { pick: ".default" }, // --help only: 250 KB that `state` must never parse
-  "prom-client": { pick: "" }, // `polis monitor` only
+  // `polis monitor` only, and only the classes it uses: prom-client's index also loads its
+  // Pushgateway (http, https and with it TLS and crypto, zlib) and cluster support, ~2 MiB of
+  // the monitor's RSS.
+  "prom-client": {
+    contents: `module.exports = {
+      Registry: require("prom-client/lib/registry"),
+      Counter: require("prom-client/lib/counter"),
+      Gauge: require("prom-client/lib/gauge"),
+      Histogram: require("prom-client/lib/histogram"),
+      collectDefaultMetrics: require("prom-client/lib/defaultMetrics"),
+    };`,
+  },
   yaml: { pick: "" }, // polis's config file, read only by the standalone commands: ~200 KB
 };
 
@@ -61,6 +75,34 @@ const leavesPlugin = {
     build.onLoad({ filter: /.*/, namespace: "polis-leaf" }, (args) => ({
       contents: `module.exports = require("./lib/${args.path}.cjs");`,
       loader: "js",
+    }));
+  },
+};
+
+/**
+ * yargs lays out --help with cliui and wrap-ansi, which measure every string with string-width.
+ * Its general path segments graphemes with an Intl.Segmenter, created when the module loads:
+ * ICU's break-iterator data, ~7 MiB of `--help`'s peak RSS, and its loop got optimised by
+ * TurboFan. Help texts are printable ASCII, whose width is their length: this stand-in answers
+ * those itself and loads the real string-width (bundled as before) only for anything else.
+ */
+const asciiWidthPlugin = {
+  name: "polis-ascii-width",
+  setup(build) {
+    build.onResolve({ filter: /^string-width$/ }, async (args) => {
+      if (args.pluginData?.real) return undefined;
+      const real = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: { real: true } });
+      if (real.errors.length > 0) return { errors: real.errors };
+      return { path: relative(root, real.path), namespace: "polis-ascii-width" }; // no absolute path in dist
+    });
+    build.onLoad({ filter: /.*/, namespace: "polis-ascii-width" }, (args) => ({
+      contents: `const ascii = /^[\\x20-\\x7e]*$/;
+export default function stringWidth(string, options) {
+  if (typeof string === "string" && ascii.test(string)) return string.length;
+  return require(${JSON.stringify(join(root, args.path))}).default(string, options);
+}`,
+      loader: "js",
+      resolveDir: dirname(join(root, args.path)),
     }));
   },
 };
@@ -93,25 +135,30 @@ await esbuild.build({
   ...common,
   entryPoints: ["src/main.ts"],
   outfile: join(outdir, "polis.cjs"),
+  // The file is node's CommonJS wrapper function itself, so that the entry compiles it as it is
+  // read: wrapping it there made a second 650 KB copy of the source (~0.9 MiB of peak RSS).
+  banner: { js: `(function (exports, require, module, __filename, __dirname) {${common.banner.js}` },
+  footer: { js: "})" },
   // better-sqlite3's JavaScript is bundled (its dozen CommonJS files cost ~3 ms to resolve and
   // load); its .node addon is loaded by src/state/store.ts, so `bindings` is never needed. koffi
   // is a native addon; pino is loaded only when a log line is written.
   external: ["bindings", "koffi", "pino", "zstd-napi", "./lib/*"],
   plugins: [leavesPlugin],
 });
-for (const [name, { pick }] of Object.entries(LEAVES)) {
+for (const [name, { pick, contents }] of Object.entries(LEAVES)) {
   await esbuild.build({
     ...common,
     stdin: {
-      contents: `module.exports = require(${JSON.stringify(name)})${pick};`,
+      contents: contents ?? `module.exports = require(${JSON.stringify(name)})${pick};`,
       resolveDir: root,
       sourcefile: `${name}-leaf.js`,
     },
     outfile: join(outdir, "lib", `${name}.cjs`),
+    plugins: name === "yargs" ? [asciiWidthPlugin] : [],
   });
 }
 
-// The executable. It runs polis.cjs as node's CommonJS loader would (same wrapper arguments),
+// The entry. It runs polis.cjs as node's CommonJS loader would (polis.cjs is the wrapper function),
 // but compiles it through vm.Script so that V8 can take a code cache. A cache made by another
 // node version or with other V8 flags is rejected by V8 and the file is simply compiled.
 // There are two caches: reading and deserialising costs ~10 ms per 100 KB on this VM, so the
@@ -119,18 +166,17 @@ for (const [name, { pick }] of Object.entries(LEAVES)) {
 // Picking the wrong one (an id that happens to be "create") only costs time, never behaviour.
 const HEAVY = ["create", "run", "exec", "update", "events", "ps", "spec", "features"];
 const NETWORK = networkCacheWords();
-const entry = join(outdir, "polis.mjs");
+// The entry is CommonJS: node starts an .mjs through its ES module loader, which costs ~1.5 MiB
+// of RSS and ~4 ms before the first line runs (measured: README, "The Node path").
+const entry = join(outdir, "polis-entry.cjs");
 writeFileSync(
   entry,
   `#!${process.execPath}
 // polis: see scripts/build.mjs. Loads polis.cjs with a V8 code cache, then runs the command.
-import { createRequire } from "node:module";
-const require = createRequire(import.meta.url);
-const { wrap } = require("node:module");
+"use strict";
 const { readFileSync } = require("node:fs");
 const { Script } = require("node:vm");
-const { fileURLToPath } = require("node:url");
-const file = fileURLToPath(new URL("./polis.cjs", import.meta.url));
+const file = \`\${__dirname}/polis.cjs\`;
 const building = process.env.POLIS_BUILD_CODE_CACHE;
 const heavy = ${JSON.stringify(HEAVY)};
 const network = ${JSON.stringify(NETWORK)};
@@ -147,18 +193,30 @@ try {
 } catch {
   // no cache (a build that could not make one): compile as usual
 }
-const script = new Script(wrap(readFileSync(file, "utf8")), { filename: file, cachedData });
-const module = { exports: {}, filename: file };
-script.runInThisContext()(module.exports, createRequire(file), module, file, fileURLToPath(new URL(".", import.meta.url)));
+// utf8: node 20 reads it straight into a string (latin1 goes through a Buffer: +0.7 MiB). An
+// ASCII file takes its fast path: one "\u00b5" left in src/ made this read 3.2 ms instead of 1.8.
+const script = new Script(readFileSync(file, "utf8"), { filename: file, cachedData });
+const bundle = { exports: {}, filename: file };
+// This file's require resolves from dist/, as the bundle's own would.
+script.runInThisContext()(bundle.exports, require, bundle, file, __dirname);
 if (building) {
-  await module.exports.warmUp(building, kind);
-  process.stdout.write(script.createCachedData());
+  bundle.exports.warmUp(building, kind).then(() => process.stdout.write(script.createCachedData()));
 } else {
-  module.exports.runCli();
+  bundle.exports.runCli();
 }
 `,
 );
 chmodSync(entry, 0o755);
+// dist/polis.mjs: the same entry for whoever runs the .mjs directly (scripts, older configs).
+writeFileSync(
+  join(outdir, "polis.mjs"),
+  `#!${process.execPath}
+// polis: dist/polis-entry.cjs does the work (a CommonJS entry starts faster; scripts/build.mjs).
+import { createRequire } from "node:module";
+createRequire(import.meta.url)("./polis-entry.cjs");
+`,
+);
+chmodSync(join(outdir, "polis.mjs"), 0o755);
 
 // A code cache holds the functions V8 compiled while it was made, so each is made after running
 // the paths its commands take, in one process (src/main.ts warmUp, against a throw-away root).
@@ -178,7 +236,8 @@ for (const set of ["hot", "all", "net"]) {
     });
     writeFileSync(join(outdir, `polis.cjs.${set}.cache`), cache);
   } catch (e) {
-    console.warn(`build: no ${set} code cache (polis starts slower): ${e.message}`);
+    // The warm-up runs polis through its entry: when it fails, so would every node command.
+    throw new Error(`build: the ${set} code cache could not be made (dist/polis-entry.cjs is broken?): ${e.message}`);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -198,6 +257,7 @@ if (existsSync(join(root, "native", "build", "Makefile"))) {
 if (existsSync(launcher)) {
   copyFileSync(launcher, join(outdir, "polis"));
   chmodSync(join(outdir, "polis"), 0o755);
+  checkHandOff(join(outdir, "polis"));
 } else {
   console.warn("build: no native launcher (run `npm run install`): dist/polis is missing, dist/polis.mjs works alone");
 }
@@ -209,4 +269,15 @@ if (existsSync(launcher)) {
  */
 function networkCacheWords() {
   return ["network", "--network", "-p", "--publish", "--ip", "--alias"];
+}
+
+/**
+ * The launcher hands `--version` to node with the entry beside it: prove that this build's pair
+ * works (a launcher looking for another entry file, an entry that cannot load the bundle).
+ */
+function checkHandOff(polis) {
+  const env = { ...process.env, NODE_OPTIONS: "", POLIS_NODE: process.execPath };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const out = execFileSync(polis, ["--version"], { env, encoding: "utf8" });
+  if (!out.startsWith("polis version ")) throw new Error(`build: ${polis} --version printed ${JSON.stringify(out)}`);
 }

@@ -2,13 +2,12 @@
 //
 // Two sources, merged into one istanbul map:
 // - vitest's own v8 coverage (@vitest/coverage-v8): src/ modules the tests import directly;
-// - every polis process the tests spawn (integration tests run dist/polis.mjs, as clients do):
+// - every polis process the tests spawn (through the launcher, which execs node with dist/polis-entry.cjs):
 //   NODE_V8_COVERAGE makes each node process write raw V8 coverage on exit. Only the entries for
 //   the bundle dist/polis.cjs are kept, merged across processes (@bcoe/v8-coverage), and mapped
-//   back to src/ through the bundle's source map (v8-to-istanbul). dist/polis.mjs compiles the
-//   bundle inside node's CommonJS wrapper (vm.Script), so offsets are shifted by the wrapper.
+//   back to src/ through the bundle's source map (v8-to-istanbul). dist/polis.cjs is node's CommonJS
+//   wrapper function itself (scripts/build.mjs), compiled as it is by dist/polis-entry.cjs (vm.Script).
 import { readdirSync, readFileSync, rmSync } from "node:fs";
-import Module from "node:module";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { mergeProcessCovs } from "@bcoe/v8-coverage";
@@ -54,7 +53,7 @@ export function mergeBundleCoverage(dir, bundle) {
 /** The bundle's coverage as an istanbul map of src/ files. */
 async function bundleToIstanbul(root, script) {
   const bundle = join(root, "dist", "polis.cjs");
-  const conv = v8toIstanbul(bundle, Module.wrapper[0].length);
+  const conv = v8toIstanbul(bundle, 0); // the file is the wrapper function itself (scripts/build.mjs)
   await conv.load();
   conv.applyCoverage(script.functions);
   const data = conv.toIstanbul();

@@ -23,7 +23,7 @@ delete env.NODE_EXTRA_CA_CERTS;
 const work = mkdtempSync(join(tmpdir(), "polis-shot-"));
 const root = join(work, "root");
 const polis = (...a) =>
-  spawnSync(process.execPath, [join(REPO, "dist", "polis.mjs"), "--root", root, ...a], {
+  spawnSync(process.execPath, [join(REPO, "dist", "polis-entry.cjs"), "--root", root, ...a], {
     env,
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
@@ -94,7 +94,7 @@ try {
   monitor = spawn(
     process.execPath,
     [
-      join(REPO, "dist", "polis.mjs"),
+      join(REPO, "dist", "polis-entry.cjs"),
       "--root",
       root,
       "--config",

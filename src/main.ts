@@ -280,5 +280,5 @@ async function warmUpNetworkPaths(scratch: string, quiet: MainIo): Promise<void>
   await warmUpNetwork(scratch, (argv) => main(argv, quiet));
 }
 
-// The bundle's entry (dist/polis.mjs) calls runCli itself; this is for running the source.
+// The bundle's entry (dist/polis-entry.cjs) calls runCli itself; this is for running the source.
 if (isEntry()) runCli();

@@ -36,5 +36,7 @@ export function reportPhases(): void {
  * Wall time since this polis process started, in ms (node's boot included: what the caller
  * waited so far). Recorded as `durationMs` on the engine's lifecycle events, which `polis
  * monitor` turns into polis_operation_duration_seconds; for `run`, start's includes create's.
+ * process.uptime(), not performance.now(): the `performance` global loads perf_hooks (a dozen
+ * modules) on every create.
  */
-export const elapsedMs = (): number => Math.round(performance.now() * 10) / 10;
+export const elapsedMs = (): number => Math.round(process.uptime() * 10_000) / 10;

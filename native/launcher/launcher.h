@@ -3,7 +3,7 @@
  * start, pause, resume, delete of a stopped or never-started container; create and run of a
  * plain config, create.c) it does the whole job
  * itself, byte for byte as the Node implementation would; for everything else, and for any case
- * it does not fully handle, it execs node with dist/polis.mjs (see handoff()).
+ * it does not fully handle, it execs node with dist/polis-entry.cjs (see handoff()).
  *
  * The rule that keeps the two paths identical: before its first side effect, any surprise (an
  * unreadable cgroup file, an SQLite error, a flag it does not know) hands the call to node,

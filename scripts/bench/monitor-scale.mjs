@@ -24,7 +24,7 @@ delete env.NODE_EXTRA_CA_CERTS;
 const work = mkdtempSync(join(tmpdir(), "polis-bench-scale-"));
 const root = join(work, "root");
 const polis = (...a) =>
-  spawnSync(process.execPath, [join(REPO, "dist", "polis.mjs"), "--root", root, ...a], { env, encoding: "utf8" });
+  spawnSync(process.execPath, [join(REPO, "dist", "polis-entry.cjs"), "--root", root, ...a], { env, encoding: "utf8" });
 const log = (m) => process.stderr.write(m + "\n");
 const ticks = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
@@ -47,7 +47,7 @@ try {
     const err = openSync(errFile, "w");
     const r = spawnSync(
       process.execPath,
-      [join(REPO, "dist", "polis.mjs"), "--root", root, "run", "-d", "--bundle", bundle, id],
+      [join(REPO, "dist", "polis-entry.cjs"), "--root", root, "run", "-d", "--bundle", bundle, id],
       { env, stdio: ["ignore", "ignore", err] },
     );
     closeSync(err);
@@ -64,7 +64,7 @@ try {
         "-f",
         "%U %S",
         process.execPath,
-        join(REPO, "dist", "polis.mjs"),
+        join(REPO, "dist", "polis-entry.cjs"),
         "--root",
         root,
         "stats",
@@ -82,7 +82,7 @@ try {
   log("polis monitor scrapes");
   server = spawn(
     process.execPath,
-    [join(REPO, "dist", "polis.mjs"), "--root", root, "monitor", "--listen", "127.0.0.1:0", "--interval", "1h"],
+    [join(REPO, "dist", "polis-entry.cjs"), "--root", root, "monitor", "--listen", "127.0.0.1:0", "--interval", "1h"],
     { env, stdio: ["ignore", "pipe", "ignore"] },
   );
   const url = await new Promise((res) => {

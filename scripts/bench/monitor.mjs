@@ -61,7 +61,7 @@ async function start(kind, script) {
   if (kind === "polis") {
     const root = join(work, "polis-root");
     const polis = (...a) =>
-      spawnSync(process.execPath, [join(REPO, "dist", "polis.mjs"), "--root", root, ...a], { env, encoding: "utf8" });
+      spawnSync(process.execPath, [join(REPO, "dist", "polis-entry.cjs"), "--root", root, ...a], { env, encoding: "utf8" });
     const r = polis("run", "-d", "--logs", "--bundle", b, id);
     if (r.status !== 0) throw new Error(r.stderr);
     const i = JSON.parse(polis("inspect", id).stdout)[0];

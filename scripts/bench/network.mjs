@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const REPO = resolve(dirname(SCRIPT), "..", "..");
-const POLIS = join(REPO, "dist", "polis.mjs");
+const POLIS = join(REPO, "dist", "polis-entry.cjs");
 const INNER = "POLIS_NETBENCH_INNER";
 const log = (m) => process.stderr.write(`${m}\n`);
 const runsArg = process.argv.indexOf("--runs");

@@ -1,13 +1,21 @@
 // Small synchronous cgroupfs helpers. Every write failure becomes a PolisError that names the
 // config.json field (when there is one), the file and the errno.
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { PolisError } from "../errors.js";
 import { errnoOf } from "../linux/errno.js";
 
+/**
+ * <dir>/<file>. Not path.join: `dir` is already a clean absolute path, and create/run make ~100
+ * of these paths; with long container ids that many path.normalize calls made V8 optimise it
+ * with TurboFan, whose compiler code and zones were ~4 MiB of the command's peak RSS.
+ */
+export function cgFile(dir: string, file: string): string {
+  return dir.endsWith("/") ? `${dir}${file}` : `${dir}/${file}`;
+}
+
 /** Write `value` to <dir>/<file>; on failure the message starts with `field` when given. */
 export function writeCg(dir: string, file: string, value: string, field?: string): void {
-  const path = join(dir, file);
+  const path = cgFile(dir, file);
   try {
     writeFileSync(path, value);
   } catch (e) {
@@ -18,7 +26,7 @@ export function writeCg(dir: string, file: string, value: string, field?: string
 }
 
 export function readCg(dir: string, file: string): string {
-  const path = join(dir, file);
+  const path = cgFile(dir, file);
   try {
     return readFileSync(path, "utf8").trim();
   } catch (e) {
@@ -30,9 +38,9 @@ export function readCg(dir: string, file: string): string {
 /** Read, returning undefined when the file (or its cgroup) does not exist. */
 export function readCgOptional(dir: string, file: string): string | undefined {
   try {
-    return readFileSync(join(dir, file), "utf8").trim();
+    return readFileSync(cgFile(dir, file), "utf8").trim();
   } catch (e) {
     if (errnoOf(e) === "ENOENT" || errnoOf(e) === "ENODEV") return undefined;
-    throw new PolisError(`read ${join(dir, file)}: ${errnoOf(e)}`, { errno: errnoOf(e) });
+    throw new PolisError(`read ${cgFile(dir, file)}: ${errnoOf(e)}`, { errno: errnoOf(e) });
   }
 }

@@ -1,13 +1,13 @@
 // The cgroupfs manager: one directory per hierarchy (v1 controllers, plus "unified" for the
 // cgroup2 tree in hybrid and pure-v2 layouts). Knows nothing about config.json beyond apply().
 import { existsSync, mkdirSync, readdirSync, rmdirSync, type Dirent } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { PolisError } from "../errors.js";
 import type { Resources } from "../spec/types.js";
 import type { CgroupManager } from "./types.js";
 import { errnoOf } from "../linux/errno.js";
 import { sleepMs } from "../sleep.js";
-import { readCg, readCgOptional, writeCg } from "./fs.js";
+import { cgFile, readCg, readCgOptional, writeCg } from "./fs.js";
 import { applyResources } from "./apply.js";
 import { freezerKind, isFrozenAt } from "./freezer.js";
 import { enableAllControllers } from "./v2/controllers.js";
@@ -43,7 +43,7 @@ export class FsCgroupManager implements CgroupManager {
   }
 
   procsFiles(): string[] {
-    return this.dirs().map((d) => join(d, "cgroup.procs"));
+    return this.dirs().map((d) => cgFile(d, "cgroup.procs"));
   }
 
   pids(): number[] {
@@ -55,7 +55,7 @@ export class FsCgroupManager implements CgroupManager {
   killAll(signal: number): void {
     if (this.pids().length === 0) return; // nothing to signal (also: the cgroup may be gone)
     const uni = this.paths.unified;
-    if (signal === SIGKILL && uni && existsSync(join(uni, "cgroup.kill"))) {
+    if (signal === SIGKILL && uni && existsSync(cgFile(uni, "cgroup.kill"))) {
       // The kernel kills the whole cgroup2 subtree atomically: forks cannot escape.
       writeCg(uni, "cgroup.kill", "1");
       // Frozen tasks only act on SIGKILL once thawed (a paused container being killed).
@@ -209,8 +209,8 @@ function fillCpuset(dir: string): void {
 
 /** cpuset.cpus, or plain "cpus" when the hierarchy is mounted with noprefix. */
 function cpusetFile(dir: string, what: "cpus" | "mems"): string | undefined {
-  if (existsSync(join(dir, `cpuset.${what}`))) return `cpuset.${what}`;
-  if (existsSync(join(dir, what)) && existsSync(join(dir, "cgroup.procs"))) return what;
+  if (existsSync(cgFile(dir, `cpuset.${what}`))) return `cpuset.${what}`;
+  if (existsSync(cgFile(dir, what)) && existsSync(cgFile(dir, "cgroup.procs"))) return what;
   return undefined;
 }
 
@@ -229,7 +229,7 @@ function removeTree(dir: string, deadline: number): void {
     throw e;
   }
   for (const entry of entries) {
-    if (entry.isDirectory()) removeTree(join(dir, entry.name), deadline);
+    if (entry.isDirectory()) removeTree(cgFile(dir, entry.name), deadline);
   }
   for (;;) {
     try {
@@ -258,7 +258,7 @@ function collectPids(dir: string, into: Set<number>): void {
   } catch {
     return; // removed meanwhile
   }
-  for (const e of entries) if (e.isDirectory()) collectPids(join(dir, e.name), into);
+  for (const e of entries) if (e.isDirectory()) collectPids(cgFile(dir, e.name), into);
 }
 
 function signalPid(pid: number, signal: number): void {

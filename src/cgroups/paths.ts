@@ -53,6 +53,8 @@ export function resolvePaths(layout: CgroupLayout, opts: ResolveOptions): Record
   return paths;
 }
 
+const procsFilesOf = new WeakMap<CgroupLayout, string[]>();
+
 function place(h: Hierarchy, inner: string): string {
   if (inner.startsWith("/")) return join(h.mountpoint, inner);
   return join(h.mountpoint, relativeToRoot(h.own, h.root), inner);
@@ -64,8 +66,15 @@ function place(h: Hierarchy, inner: string): string {
  * never counted (pids.max) or OOM-killed as part of the container.
  */
 export function ownProcsFiles(layout: CgroupLayout): string[] {
-  const hs = [...layout.v1, ...(layout.unified ? [layout.unified] : [])];
-  return hs.map((h) => join(h.mountpoint, relativeToRoot(h.own, h.root), "cgroup.procs"));
+  // Kept per layout: create asks twice, and fewer path.join calls keep V8 from optimising
+  // path.normalize (see cgFile in ./fs.ts).
+  let files = procsFilesOf.get(layout);
+  if (!files) {
+    const hs = [...layout.v1, ...(layout.unified ? [layout.unified] : [])];
+    files = hs.map((h) => join(h.mountpoint, relativeToRoot(h.own, h.root), "cgroup.procs"));
+    procsFilesOf.set(layout, files);
+  }
+  return [...files];
 }
 
 /** Our own cgroup as seen below the mount (a mount of /a shows cgroup /a/b as <mnt>/b). */

@@ -1,5 +1,6 @@
 // `polis events --all [--since T] [--until T] [--filter k=v]... [--format json] [--follow]`
 import { PolisError } from "../errors.js";
+import type { EngineEvent } from "../state/types.js";
 import { bool, list, str, type CliContext } from "./context.js";
 import { parseTime } from "./logs.js";
 
@@ -30,11 +31,11 @@ export async function run(ctx: CliContext): Promise<void> {
     return comparableTime(d);
   };
   const { engineEvents } = await import("../monitor/events.js");
-  await engineEvents(ctx.global, { ...filter, since: time("since"), until: time("until"), follow: bool(ctx, "follow") }, (e) => {
-    if (format === "json") ctx.io.stdout(JSON.stringify(e) + "\n");
-    else {
-      const attrs = Object.entries(e.attributes).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
-      ctx.io.stdout(`${e.time} ${e.type} ${e.action} ${e.id}${attrs.length ? ` (${attrs.join(", ")})` : ""}\n`);
-    }
-  });
+  const line = (e: EngineEvent): string => {
+    if (format === "json") return JSON.stringify(e) + "\n";
+    const attrs = Object.entries(e.attributes).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
+    return `${e.time} ${e.type} ${e.action} ${e.id}${attrs.length ? ` (${attrs.join(", ")})` : ""}\n`;
+  };
+  const query = { ...filter, since: time("since"), until: time("until"), follow: bool(ctx, "follow") };
+  await engineEvents(ctx.global, query, (batch) => ctx.io.stdout(batch.map(line).join("")));
 }

@@ -1,6 +1,5 @@
 // Shared plumbing for the lifecycle verbs: open the store, find a container, derive its status.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { PolisError } from "../errors.js";
 import { isSameProcess } from "../linux/proc.js";
 import type { State, Status } from "../spec/types.js";
@@ -25,8 +24,13 @@ export function mustGet(store: Store, id: string): ContainerRecord {
   return rec;
 }
 
+/**
+ * Not path.join: `list` asks this of every container, and 100 joins of long paths made V8
+ * optimise path.normalize with TurboFan (~3 MiB of RSS for its code and zones). The recorded
+ * state directory is already absolute and normalised.
+ */
 export function fifoPath(rec: Pick<ContainerRecord, "stateDir">): string {
-  return join(rec.stateDir, FIFO_NAME);
+  return `${rec.stateDir}/${FIFO_NAME}`;
 }
 
 /** Is the recorded init still the very process we started (not a reused pid, not a past boot)? */

@@ -15,7 +15,7 @@ const POLL_MS = 250;
 export async function engineEvents(
   g: GlobalOptions,
   q: EventsQuery,
-  emit: (e: EngineEvent) => void,
+  emit: (batch: EngineEvent[]) => void,
   stop?: () => boolean,
 ): Promise<void> {
   const { follow, ...query } = q;
@@ -28,9 +28,11 @@ export async function engineEvents(
     } finally {
       store.close();
     }
-    for (const e of batch) {
-      emit(e);
-      after = e.seq;
+    // a batch at a time: one write for all its lines (a write per event made V8 optimise node's fs
+    // wrappers with TurboFan, ~3 MiB of peak RSS for a week of events)
+    if (batch.length > 0) {
+      emit(batch);
+      after = batch[batch.length - 1].seq;
     }
     if (!follow || stop?.() || (q.until !== undefined && q.until < comparableTime(new Date()))) return;
     await new Promise((r) => setTimeout(r, POLL_MS));

@@ -16,8 +16,8 @@ export function monitorBinary(): string {
 /** How the monitor runs polis again (create, health, exited): this node and this bundle. */
 export function polisArgv(root: string): string[] {
   const script =
-    process.argv[1] && /polis\.(mjs|cjs|js|ts)$/.test(process.argv[1]) && existsSync(process.argv[1])
+    process.argv[1] && /polis(-entry)?\.(mjs|cjs|js|ts)$/.test(process.argv[1]) && existsSync(process.argv[1])
       ? process.argv[1]
-      : join(packageRoot(), "dist", "polis.mjs");
+      : join(packageRoot(), "dist", "polis-entry.cjs");
   return [process.execPath, script, "--root", root];
 }

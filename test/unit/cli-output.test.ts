@@ -202,6 +202,8 @@ describe("events interval", () => {
     expect(parseDuration("500ms")).toBe(500);
     expect(parseDuration("1m30s")).toBe(90_000);
     expect(parseDuration("0.5s")).toBe(500);
+    expect(parseDuration("1500\u00b5s")).toBe(1.5); // Go's micro sign, as "us"
+    expect(parseDuration("1500us")).toBe(1.5);
     expect(parseDuration("0")).toBe(0);
     expect(parseDuration("3")).toBeUndefined();
     expect(parseDuration("5x")).toBeUndefined();
