@@ -32,7 +32,8 @@ import { fileURLToPath } from "node:url";
 import { parsePhaseLines } from "./lib/stats.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const POLIS = join(REPO, "dist", "polis.mjs");
+// node's entry as the launcher runs it (the CommonJS one; older builds had only polis.mjs)
+const POLIS = [join(REPO, "dist", "polis-entry.cjs"), join(REPO, "dist", "polis.mjs")].find((f) => existsSync(f));
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
