@@ -2,7 +2,7 @@
  * Which configs the native plan handles: a whitelist of config.json fields (FIELDS below, with the
  * JSON types of the schemas/ files), then the rules of src/spec/semantic.ts and of the plan builders
  * (src/container/plan-init.ts checkInput, src/linux/) for those fields. Anything not listed —
- * seccomp, idmapped mounts, LSM labels, intelRdt, resources beyond devices/cpu/memory/pids, an
+ * SCMP_ACT_NOTIFY seccomp, idmapped mounts, LSM labels, intelRdt, resources beyond devices/cpu/memory/pids, an
  * unknown key... — is refused, and so is every config node would reject: node must report it.
  */
 #define _GNU_SOURCE
@@ -182,6 +182,29 @@ static const struct field ID_MAPPING[] = {
     { "size", INTEGER, true, NULL, UINT32 },
     { 0 },
 };
+static const struct field SECCOMP_ARG[] = {
+    { "index", INTEGER, true, NULL, UINT32 },
+    { "value", INTEGER, true, NULL, UINT64 },
+    { "valueTwo", INTEGER, false, NULL, UINT64 },
+    { "op", STRING, true, NULL, 0, 0 },
+    { 0 },
+};
+static const struct field SYSCALL_RULE[] = {
+    { "names", STRINGS, true, NULL, 0, 0 },
+    { "action", STRING, true, NULL, 0, 0 },
+    { "errnoRet", INTEGER, false, NULL, UINT32 },
+    { "args", OBJECTS, false, SECCOMP_ARG, 0, 0 },
+    { 0 },
+};
+/* listenerPath/listenerMetadata (SCMP_ACT_NOTIFY's agent) are not listed: node builds those */
+static const struct field SECCOMP[] = {
+    { "defaultAction", STRING, true, NULL, 0, 0 },
+    { "defaultErrnoRet", INTEGER, false, NULL, UINT32 },
+    { "architectures", STRINGS, false, NULL, 0, 0 },
+    { "flags", STRINGS, false, NULL, 0, 0 },
+    { "syscalls", OBJECTS, false, SYSCALL_RULE, 0, 0 },
+    { 0 },
+};
 static const struct field LINUX[] = {
     { "namespaces", OBJECTS, false, NAMESPACE, 0, 0 },
     { "uidMappings", OBJECTS, false, ID_MAPPING, 0, 0 },
@@ -195,6 +218,7 @@ static const struct field LINUX[] = {
     { "rootfsPropagation", STRING, false, NULL, 0, 0 },
     { "personality", OBJECT, false, PERSONALITY, 0, 0 },
     { "timeOffsets", OBJECT, false, TIME_OFFSETS, 0, 0 },
+    { "seccomp", OBJECT, false, SECCOMP, 0, 0 },
     { 0 },
 };
 /* Hooks never change the plan (its PAUSE is always there): they are checked as node checks them,

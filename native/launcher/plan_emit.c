@@ -22,13 +22,14 @@ void emit_op(struct builder *b, enum op_code code) {
     put_u32(b->out, 0);
 }
 
-void emit_arg(struct builder *b, const char *s) {
-    size_t n = strlen(s);
+void emit_bytes(struct builder *b, const char *p, size_t n) {
     put_u32(b->out, (uint32_t)n);
-    buf_add(b->out, s, n);
+    buf_add(b->out, p, n);
     uint32_t count = ++b->nargs;
     for (int i = 0; i < 4; i++) b->out->p[b->nargs_at + (size_t)i] = (char)(count >> (8 * i) & 0xff);
 }
+
+void emit_arg(struct builder *b, const char *s) { emit_bytes(b, s, strlen(s)); }
 
 void emit_argf(struct builder *b, const char *fmt, ...) {
     char tmp[64];

@@ -135,7 +135,16 @@ static void add_process_attributes(struct builder *b, int proc) {
     }
 }
 
-/* addProcessOps (without seccomp) */
+/* addSeccomp (no listener: plan_seccomp.c refuses notify) */
+static void add_seccomp(struct builder *b) {
+    emit_op(b, OP_SECCOMP);
+    emit_bytes(b, b->seccomp.bpf, b->seccomp.len);
+    emit_argf(b, "%u", b->seccomp.flags);
+    emit_arg(b, "");
+    emit_arg(b, "");
+}
+
+/* addProcessOps */
 static void add_process_ops(struct builder *b, int proc) {
     const struct jdoc *d = b->d;
     JFOR(d, jget(d, proc, "rlimits"), r) {
@@ -151,6 +160,8 @@ static void add_process_ops(struct builder *b, int proc) {
         emit_int(b, jnum(d, oom));
     }
     add_process_attributes(b, proc);
+    /* without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before any capability is dropped */
+    if (b->seccomp.present && !jtrue(d, jget(d, proc, "noNewPrivileges"))) add_seccomp(b);
     int caps = jget(d, proc, "capabilities");
     if (caps >= 0) {
         emit_op(b, OP_CAP_BOUNDING);
@@ -327,6 +338,7 @@ static bool build(struct builder *b) {
     const struct jdoc *d = b->d;
     int proc = jget(d, 0, "process");
     int args = jget(d, proc, "args");
+    if (!plan_seccomp(d, &b->seccomp, b->why, b->whylen)) return false;
     if (!init_env(b, proc)) return false;
     b->terminal = jtrue(d, jget(d, proc, "terminal")) && (b->in->console_socket || b->in->wait_mode);
     config_namespace(d, "mount", &b->joins_mount);
@@ -350,6 +362,8 @@ static bool build(struct builder *b) {
     emit_arg(b, path_from_env(b));
     emit_op(b, OP_READY);
     emit_op(b, OP_FIFO_WAIT);
+    /* with no_new_privs, as late as possible (runc) */
+    if (b->seccomp.present && jtrue(d, jget(d, proc, "noNewPrivileges"))) add_seccomp(b);
     emit_op(b, OP_EXEC);
     emit_argf(b, "%d", jlen(d, args));
     JFOR(d, args, a) emit_arg(b, jtext(d, a));
@@ -364,6 +378,7 @@ static void builder_free(struct builder *b) {
     free(b->opened);
     free(b->env);
     free(b->home);
+    free(b->seccomp.bpf);
 }
 
 int plan_init_build(sqlite3 *db, const struct init_input *in, struct buf *out, char *why, size_t whylen) {

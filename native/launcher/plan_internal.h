@@ -16,6 +16,14 @@ struct deferred {
     unsigned flags;
 };
 
+/* linux.seccomp compiled (plan_seccomp.c): the SECCOMP op's bpf and flags */
+struct seccomp_plan {
+    bool present;
+    char *bpf; /* struct sock_filter[], host byte order */
+    size_t len;
+    unsigned flags;
+};
+
 /* One plan being built (plan_init.c owns it; plan_mounts.c and plan_devices.c add to it). */
 struct builder {
     const struct jdoc *d;
@@ -33,6 +41,7 @@ struct builder {
     int ndeferred;
     int *opened; /* user namespace: the mount nodes whose bind source OPEN_TREE copied, in order */
     int nopened;
+    struct seccomp_plan seccomp;
     char *why;
     size_t whylen;
 };
@@ -44,6 +53,7 @@ void emit_argf(struct builder *b, const char *fmt, ...) __attribute__((format(pr
 void emit_int(struct builder *b, double v); /* String(v) of an integer below 2^53; -0 is "0" */
 const char *int_text(char out[32], double v);
 void emit_mask(struct builder *b, uint64_t mask);
+void emit_bytes(struct builder *b, const char *p, size_t n);
 void emit_op1(struct builder *b, enum op_code code, const char *a);
 /* MOUNT or MOUNT_KEEP_MODE: source, target, fstype, flags, data, scope */
 void emit_mount(struct builder *b, enum op_code code, const char *source, const char *target, const char *fstype,
@@ -55,6 +65,10 @@ bool plan_mount(struct builder *b, int mount); /* false: refused (a bind source 
 bool plan_opened_sources(struct builder *b);
 bool is_bind(const struct jdoc *d, int mount);
 char *clean_destination(const char *dest);
+
+/* plan_seccomp.c: compiles linux.seccomp as src/seccomp/compile.ts (out->present false: none);
+ * false when refused */
+bool plan_seccomp(const struct jdoc *d, struct seccomp_plan *out, char *why, size_t whylen);
 
 /* plan_devices.c (userns: a new user namespace, where mknod is not allowed: bind the host's) */
 void plan_devices(struct builder *b, bool userns);

@@ -5,29 +5,35 @@
 //   skopeo copy registry -> OCI layout, then umoci unpack
 //   podman pull (private --root)
 //   GNU tar -x of the large image's uncompressed layer, vs polis bundle of it
-//   run --image vs run --bundle of an already pulled busybox
+//   run --image vs run --bundle of an already pulled busybox, all through the launcher (dist/polis):
+//   run --bundle native (as users get it) and with POLIS_NATIVE=0 (node's path, as run --image's)
 // against Debian's docker-registry on 127.0.0.1 with a temp storage dir. Root only.
 //
 //   node scripts/bench/images.mjs [--runs 3] [--large-mb 200] [--large-files 10000] [--tmpfs] [--only unpack]
-//                                 [--baseline DIR/polis.mjs] [--tools "polis pull,skopeo copy + umoci unpack"]
+//                                 [--baseline DIR/polis.mjs] [--tools "polis pull,skopeo copy + umoci unpack"] [--phases] [--cpu]
 //
 // The ratio column is the median of the per-round ratios to the row's first tool (each round
 // runs every tool once, alternating the order), steadier on a loaded machine than a ratio of
 // medians. --tools keeps the tools named (comma-separated). --baseline adds "polis pull (baseline)" rows: another build (e.g. main's dist/ copied
-// aside) in the same rounds, for an A/B of a change. --only small skips making the large image.
+// aside) in the same rounds, for an A/B of a change; for run --image, DIR/polis (its launcher) when
+// it is there. --only small skips making the large image; --only run measures only the run row.
+// --phases: the run row's POLIS_TIMING=1 phases, median per tool. --cpu: the run row's CPU time too
+// (each run wrapped in /usr/bin/time), steadier than wall time on a loaded machine.
 //
 // --tmpfs puts every store, layout and unpacked tree on a private tmpfs (as the anchors' figures
 // were taken): disk contention from other work on the machine then stops dominating the figures.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parsePhaseLines } from "./lib/stats.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const POLIS = join(REPO, "dist", "polis.mjs");
+// node's entry as the launcher runs it (the CommonJS one; older builds had only polis.mjs)
+const POLIS = [join(REPO, "dist", "polis-entry.cjs"), join(REPO, "dist", "polis.mjs")].find((f) => existsSync(f));
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
@@ -37,6 +43,10 @@ const LARGE_MB = arg("large-mb", 200);
 const LARGE_FILES = arg("large-files", 10000);
 const log = (m) => process.stderr.write(`${m}\n`);
 const TMPFS = process.argv.includes("--tmpfs");
+const PHASES = process.argv.includes("--phases");
+// the run row's CPU time (user + sys of polis and the children it waited for, /usr/bin/time):
+// steadier than wall time when other work competes for the 2 cores
+const CPU = process.argv.includes("--cpu");
 const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const BASELINE = process.argv.includes("--baseline") ? resolve(process.argv[process.argv.indexOf("--baseline") + 1]) : undefined;
 const ROW_NAMES = ["small: pull + unpack", "large: pull + unpack", "large layer: unpack only", "run true (pulled image)"];
@@ -51,11 +61,19 @@ const work = mkdtempSync(join(tmpdir(), "polis-bench-images-"));
 if (TMPFS) execFileSync("mount", ["-t", "tmpfs", "-o", "size=8g", "polis-bench", work]);
 const sha = (b) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
+/** POLIS_TIMING=1 phases of the last timed command ({} when it printed none). */
+let lastPhases = {};
+/** --cpu: the last timed command's CPU ms (null when it was not wrapped). */
+let lastCpu = null;
+
 function time(cmd, args, opts = {}) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"], ...opts });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}: ${r.stderr}`);
+  lastPhases = parsePhaseLines(String(r.stderr ?? ""));
+  const cpu = /^polis-bench-cpu (\S+) (\S+)$/m.exec(String(r.stderr ?? ""));
+  lastCpu = cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : null;
   return ms;
 }
 
@@ -187,7 +205,7 @@ for i in range(n):
     const row = (name, fn) => {
       if (!wanted(name)) return;
       const tools = Object.entries(fn).filter(([t]) => !TOOLS || TOOLS.includes(t));
-      if (tools.length) rows.push({ name, fn: Object.fromEntries(tools), samples: {} });
+      if (tools.length) rows.push({ name, fn: Object.fromEntries(tools), samples: {}, phases: {}, cpu: {} });
     };
     if (needLarge) execFileSync("gzip", ["-k", "-1", join(work, "large.tar")]);
     for (const t of ["small", "large"]) {
@@ -255,12 +273,32 @@ for i in range(n):
       env,
       stdio: "ignore",
     });
+    // what users get: the launcher (dist/polis). run --bundle of this plain config is native
+    // there (C, no node); POLIS_NATIVE=0 hands the same call to node, as run --image always is.
+    // So image - bundle(native) is what a user waits more; image - bundle(node) is the image's
+    // own cost (bundle, overlay, its removal), node's start cancelled out.
+    const LAUNCHER = join(REPO, "dist", "polis");
+    const baseLauncher = BASELINE && join(dirname(BASELINE), "polis");
     let n = 0;
+    const runTimed = (cmd, args, extraEnv) => {
+      const argv = ["--root", runRoot, ...args];
+      // /usr/bin/time's own fork+exec is in every tool's wall time alike: paired differences cancel it
+      const t = time(CPU ? "/usr/bin/time" : cmd, CPU ? ["-f", "polis-bench-cpu %U %S", cmd, ...argv] : argv, {
+        env: { ...env, ...extraEnv, ...(PHASES && { POLIS_TIMING: "1" }) },
+      });
+      return t;
+    };
     row("run true (pulled image)", {
-      "polis run --bundle": () =>
-        time(process.execPath, [POLIS, "--root", runRoot, "run", "--bundle", join(runRoot, "bundle"), `b${n++}`]),
-      "polis run --image": () =>
-        time(process.execPath, [POLIS, "--root", runRoot, "run", "--image", `${host}/bench/small:1`, `i${n++}`]),
+      "polis run --bundle": () => runTimed(LAUNCHER, ["run", "--bundle", join(runRoot, "bundle"), `b${n++}`]),
+      "polis run --bundle (POLIS_NATIVE=0)": () =>
+        runTimed(LAUNCHER, ["run", "--bundle", join(runRoot, "bundle"), `n${n++}`], { POLIS_NATIVE: "0" }),
+      "polis run --image": () => runTimed(LAUNCHER, ["run", "--image", `${host}/bench/small:1`, `i${n++}`]),
+      ...(BASELINE && {
+        "polis run --image (baseline)": () =>
+          existsSync(baseLauncher)
+            ? runTimed(baseLauncher, ["run", "--image", `${host}/bench/small:1`, `a${n++}`])
+            : runTimed(process.execPath, [BASELINE, "run", "--image", `${host}/bench/small:1`, `a${n++}`]),
+      }),
     });
 
     const loadBefore = loadavg();
@@ -274,7 +312,11 @@ for i in range(n):
         for (const [tool, fn] of tools) {
           const d = mkdtempSync(join(work, "x-"));
           try {
+            lastPhases = {};
+            lastCpu = null;
             (r.samples[tool] ??= []).push(fn(d));
+            (r.phases[tool] ??= []).push(lastPhases);
+            (r.cpu[tool] ??= []).push(lastCpu);
           } finally {
             spawnSync("sh", ["-c", `grep -o " ${d}[^ ]*" /proc/mounts | xargs -r -n1 umount -l`]);
             rmSync(d, { recursive: true, force: true });
@@ -296,9 +338,37 @@ for i in range(n):
     // per-round differences, steadier than the difference of medians on a loaded machine
     const runRow = rows.find((r) => r.name.startsWith("run true"));
     if (runRow) {
-      const [b, i] = [runRow.samples["polis run --bundle"], runRow.samples["polis run --image"]];
-      const paired = median(i.map((x, k) => x - b[k]));
-      console.log(`\nrun --image − run --bundle, median of ${RUNS} paired differences: ${paired.toFixed(1)} ms`);
+      const s = runRow.samples;
+      const paired = (a, b) => (s[a] && s[b] ? median(s[a].map((x, k) => x - s[b][k])).toFixed(1) : "–");
+      console.log(`\nmedian of ${RUNS} paired differences (ms):`);
+      console.log(`- run --image − run --bundle (native, as users get it): ${paired("polis run --image", "polis run --bundle")}`);
+      console.log(
+        `- run --image − run --bundle (POLIS_NATIVE=0, node's path: the image's own cost): ${paired("polis run --image", "polis run --bundle (POLIS_NATIVE=0)")}`,
+      );
+      if (BASELINE) {
+        console.log(
+          `- run --image (baseline) − run --bundle (POLIS_NATIVE=0): ${paired("polis run --image (baseline)", "polis run --bundle (POLIS_NATIVE=0)")}`,
+        );
+        console.log(`- run --image − run --image (baseline): ${paired("polis run --image", "polis run --image (baseline)")}`);
+      }
+      if (CPU) {
+        const c = runRow.cpu;
+        const cpuPaired = (a, b) => (c[a] && c[b] ? median(c[a].map((x, k) => x - c[b][k])).toFixed(0) : "–");
+        const mean = (xs) => (xs.reduce((x, y) => x + y, 0) / xs.length).toFixed(1);
+        console.log(`\nCPU time (user + sys, /usr/bin/time, 10 ms ticks), median / mean of ${RUNS}:`);
+        for (const [tool, xs] of Object.entries(c)) console.log(`- ${tool}: ${median(xs).toFixed(0)} / ${mean(xs)} ms`);
+        console.log(
+          `- paired, run --image − run --bundle (POLIS_NATIVE=0): median ${cpuPaired("polis run --image", "polis run --bundle (POLIS_NATIVE=0)")}, mean ${mean(c["polis run --image"].map((x, k) => x - c["polis run --bundle (POLIS_NATIVE=0)"][k]))} ms`,
+        );
+      }
+      if (PHASES) {
+        for (const [tool, list] of Object.entries(runRow.phases)) {
+          const names = [...new Set(list.flatMap((p) => Object.keys(p)))];
+          if (!names.length) continue;
+          console.log(`\nphases of ${tool} (POLIS_TIMING=1, median ms):`);
+          console.log(names.map((p) => `${p} ${median(list.map((x) => x[p] ?? 0)).toFixed(1)}`).join(", "));
+        }
+      }
     }
   } finally {
     registry.kill("SIGTERM");

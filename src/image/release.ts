@@ -1,7 +1,7 @@
 // The release seam's half for images (src/resources/release.ts, kind "image-bundle"): unmount
 // the bundle's overlay rootfs and remove the bundle directory polis made for `run|create --image`.
 // Idempotent: a second call, or one after a reboot (the mount is gone), finds less to do.
-import { rm, statSync } from "node:fs";
+import { rm, rmSync, statfsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { GlobalOptions } from "../container/options.js";
 import { PolisError } from "../errors.js";
@@ -25,12 +25,34 @@ export async function release(_g: GlobalOptions, _store: Store, row: ResourceRow
   // namespace went with it (src/image/bundle.ts)
   if (isMountPoint(rootfs, data.dir)) unmount(rootfs);
   phase("image unmount");
-  // asynchronous: the entries of a directory go in parallel on libuv's threads, so a loaded disk's
-  // wait per metadata change (1-3 ms each here under load) is paid about once per level, not once
-  // per entry
-  // (node:fs's callback form: node:fs/promises is one more module to load, ~1.5 ms)
-  await new Promise<void>((res, rej) => rm(data.dir, { recursive: true, force: true }, (e) => (e ? rej(e) : res())));
+  await removeBundle(data.dir);
   phase("image bundle removal");
+}
+
+/**
+ * A bundle is a few entries: config.json, rootfs, upper, and work/ five levels deep with the
+ * `volatile` marker overlayfs leaves. On a tmpfs, where no metadata change waits for a disk, one
+ * synchronous call is fastest (0.8 ms, against 4.4 ms for node's asynchronous rm: ~15 trips through
+ * libuv's threads one after the other). On a disk file system each change may wait for the
+ * journal: the asynchronous rm removes a directory's entries in parallel and pays that wait about
+ * once per level: 12.8 ms against 26.2 ms for rmSync on this VM's busy disk (on a quiet one rmSync
+ * wins, 1.5 against 5.2 ms, but the busy disk is where the time goes). Medians of 21-25 alternating
+ * runs of `run --image`.
+ */
+async function removeBundle(dir: string): Promise<void> {
+  if (onTmpfs(dir)) return rmSync(dir, { recursive: true, force: true });
+  // node:fs's callback form: node:fs/promises is one more module to load (~1.5 ms)
+  await new Promise<void>((res, rej) => rm(dir, { recursive: true, force: true }, (e) => (e ? rej(e) : res())));
+}
+
+const TMPFS_MAGIC = 0x01021994;
+
+function onTmpfs(dir: string): boolean {
+  try {
+    return Number(statfsSync(dir).type) === TMPFS_MAGIC;
+  } catch {
+    return false; // gone already: rm's force makes that a no-op either way
+  }
 }
 
 /** `path` is on another file system than `parent` (an overlay's own device); gone = not mounted. */

@@ -40,6 +40,10 @@ export async function nodePlan(configText: string, input: PlanInput): Promise<Bu
       rootfs: input.rootfs,
       stateDir: dirname(input.fifo),
       sessionKeyring: input.keyring ?? null,
+      // read by stateOf for a seccomp agent's payload (prepareSeccomp), which notify configs need only
+      annotations: {},
+      created: "",
+      owner: "",
     } as unknown as ContainerRecord;
     const o = {
       id: "plan",

@@ -39,6 +39,8 @@ export interface Podman {
   stateRoot: string;
   /** One line per runtime call: the argv, space-separated. */
   callsLog: string;
+  /** The launcher's POLIS_LAUNCHER_TRACE file: one line per create/run, native or handed to node and why. */
+  launcherTrace: string;
   /** cgroupfs parent for every container (`--cgroup-parent`), e.g. /polis-podman-<pid>-<n>. */
   cgroupParent: string;
   /** podman's global flags and environment for this installation. */
@@ -116,10 +118,11 @@ export async function setupPodman(): Promise<Podman> {
   // conmon never pass --root, so polis would use /var/lib/polis, shared with every other polis on
   // the machine (another checkout's newer schema included): the wrapper gives it a private one.
   const stateRoot = join(dir, "polis-state");
+  const launcherTrace = join(dir, "launcher-trace");
   writeFileSync(
     runtime,
     // POLIS_NATIVE=0 (the suites on the Node path) is passed on: podman gives the runtime no env.
-    `#!/bin/sh\necho "$*" >> ${callsLog}\n${process.env.POLIS_NATIVE === "0" ? "POLIS_NATIVE=0 " : ""}exec ${POLIS} --root ${stateRoot} "$@"\n`,
+    `#!/bin/sh\necho "$*" >> ${callsLog}\n${process.env.POLIS_NATIVE === "0" ? "POLIS_NATIVE=0 " : ""}POLIS_LAUNCHER_TRACE=${launcherTrace} exec ${POLIS} --root ${stateRoot} "$@"\n`,
   );
   chmodSync(runtime, 0o755);
   const conf = join(dir, "containers.conf");
@@ -156,7 +159,7 @@ export async function setupPodman(): Promise<Podman> {
   };
   const calls = () => (existsSync(callsLog) ? readFileSync(callsLog, "utf8").split("\n").filter(Boolean) : []);
 
-  const p = { dir, runtime, callsLog, stateRoot, cgroupParent, globalArgs, env, run, ok, calls };
+  const p = { dir, runtime, callsLog, launcherTrace, stateRoot, cgroupParent, globalArgs, env, run, ok, calls };
   try {
     const tarball = join(dir, "busybox.tar");
     const tar = spawnSync("tar", ["-C", baseRootfs(), "-cf", tarball, "."], { stdio: "inherit" });

@@ -215,7 +215,7 @@ interface TwinOptions {
 }
 
 /** Node's create of one twin, the native one of the other; everything compared. */
-async function twins(bundleFor: (id: string) => string, o: TwinOptions = {}): Promise<void> {
+async function twins(bundleFor: (id: string) => string, o: TwinOptions = {}): Promise<string> {
   const a = uniqueId("ncn");
   const b = uniqueId("ncx");
   // one bundle per twin when it depends on the id (compared with the paths swapped)
@@ -253,6 +253,7 @@ async function twins(bundleFor: (id: string) => string, o: TwinOptions = {}): Pr
   expect(outA).toContain("hello");
   for (const id of [a, b]) polisOk(root, ["delete", id], { env: NODE });
   for (const id of [a, b]) expect(cgroupDirsNamed(id)).toEqual([]);
+  return outA;
 }
 
 describe("native create: twins with node's", () => {
@@ -348,6 +349,35 @@ describe("native create: twins with node's", () => {
       const b = bundleOf(edit);
       await twins(() => b);
     }
+  }, 180_000);
+
+  it("seccomp: podman's default profile, and a profile that denies mkdir with EACCES", async () => {
+    const podman = JSON.parse(readFileSync(join(__dirname, "..", "fixtures", "native-plan", "seccomp-podman.json"), "utf8"));
+    // a denied call's error, compared whole between the twins (the discriminating errno is EACCES below)
+    const withDenied = (c: Config, denied: string) =>
+      (c.process.args = [...REPORT.slice(0, 2), `${REPORT[2]}; echo; ${denied}; echo rc=$?`]);
+    const viaPodman = await twins(() =>
+      bundleOf((c) => {
+        c.linux.seccomp = podman;
+        withDenied(c, "swapon /dev/null 2>&1");
+      }),
+    );
+    expect(viaPodman).toMatch(/Seccomp:\s+2/);
+    expect(viaPodman).toContain("swapon: /dev/null: Operation not permitted");
+    const denyMkdir = {
+      defaultAction: "SCMP_ACT_ALLOW",
+      syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 13 }],
+    };
+    const viaDeny = await twins(() =>
+      bundleOf((c) => {
+        c.linux.seccomp = denyMkdir;
+        c.process.noNewPrivileges = false; // the filter loaded before the capabilities are dropped
+        withDenied(c, "mkdir /dev/shm/d 2>&1");
+      }),
+    );
+    expect(viaDeny).toMatch(/Seccomp:\s+2/);
+    expect(viaDeny).toContain("Permission denied");
+    expect(viaDeny).toContain("rc=1");
   }, 180_000);
 
   it("cgroupsPath absolute and relative, --pid-file, --no-new-keyring, --no-pivot, a relative bundle", async () => {

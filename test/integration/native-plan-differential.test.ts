@@ -25,6 +25,7 @@ const PLAN_SOURCES = [
   "plan_names",
   "plan_path",
   "plan_home",
+  "plan_seccomp",
   "report",
 ];
 
@@ -617,6 +618,181 @@ for (const name of FIXTURES) {
   SAME.push([name, fixture(name)], [`${name}, cgroup v2`, fixture(name), { cgroupPaths: V2_CGROUPS }]);
 }
 
+/** linux.seccomp: compiled by libseccomp on both sides (native/launcher/plan_seccomp.c), so the
+ * BPF program inside the SECCOMP op must be the same bytes. */
+const profile = (name: string) => JSON.parse(readFileSync(join(REPO, "test", "fixtures", name), "utf8")) as Config;
+const withSeccomp = (seccomp: () => Config, f: Edit = () => undefined) =>
+  edit(bench, (c) => {
+    c.linux.seccomp = seccomp();
+    f(c);
+  });
+const denyMkdir = (extra: Config = {}) => ({
+  defaultAction: "SCMP_ACT_ALLOW",
+  syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 13 }],
+  ...extra,
+});
+const EVERY_OP = ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT"];
+const SECCOMP: [string, () => Config][] = [
+  ["seccomp: podman's default profile", withSeccomp(() => profile("native-plan/seccomp-podman.json"))],
+  [
+    "seccomp: podman's default profile, without no_new_privs",
+    withSeccomp(
+      () => profile("native-plan/seccomp-podman.json"),
+      (c) => (c.process.noNewPrivileges = false),
+    ),
+  ],
+  [
+    "seccomp: containerd's default profile (ctr run --seccomp)",
+    withSeccomp(() => profile("native-plan/seccomp-containerd.json")),
+  ],
+  ["seccomp: a docker-like default profile", withSeccomp(() => profile("seccomp-docker-like.json"))],
+  ["seccomp: runc-style, deny mkdir with EACCES", withSeccomp(() => denyMkdir())],
+  ["seccomp: allow everything, no rules", withSeccomp(() => ({ defaultAction: "SCMP_ACT_ALLOW" }))],
+  [
+    "seccomp: errno default with defaultErrnoRet",
+    withSeccomp(() => ({
+      ...denyMkdir(),
+      defaultAction: "SCMP_ACT_ERRNO",
+      defaultErrnoRet: 38,
+      syscalls: [{ names: ["read", "write", "exit_group"], action: "SCMP_ACT_ALLOW" }],
+    })),
+  ],
+  [
+    "seccomp: errno default, EPERM when unset",
+    withSeccomp(() => ({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW" }] })),
+  ],
+  [
+    "seccomp: kill-process default, trap, trace, log, kill rules",
+    withSeccomp(() => ({
+      defaultAction: "SCMP_ACT_KILL_PROCESS",
+      syscalls: [
+        { names: ["read", "write"], action: "SCMP_ACT_ALLOW" },
+        { names: ["getpid"], action: "SCMP_ACT_TRAP" },
+        { names: ["getppid"], action: "SCMP_ACT_TRACE", errnoRet: 7 },
+        { names: ["uname"], action: "SCMP_ACT_LOG" },
+        { names: ["mkdir"], action: "SCMP_ACT_KILL" },
+        { names: ["rmdir"], action: "SCMP_ACT_KILL_THREAD" },
+      ],
+    })),
+  ],
+  [
+    "seccomp: log default (no ENOSYS prefix)",
+    withSeccomp(() => ({ defaultAction: "SCMP_ACT_LOG", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }] })),
+  ],
+  [
+    "seccomp: args, every operator ANDed on distinct indexes",
+    withSeccomp(() =>
+      denyMkdir({
+        syscalls: [
+          {
+            names: ["mmap"],
+            action: "SCMP_ACT_ERRNO",
+            args: EVERY_OP.map((op, index) => ({ index, value: 2 ** index * 3, op })),
+          },
+        ],
+      }),
+    ),
+  ],
+  [
+    "seccomp: args, masked equality with valueTwo",
+    withSeccomp(() =>
+      denyMkdir({
+        syscalls: [
+          {
+            names: ["clone"],
+            action: "SCMP_ACT_ERRNO",
+            errnoRet: 1,
+            args: [{ index: 0, value: 2114060288, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }],
+          },
+        ],
+      }),
+    ),
+  ],
+  [
+    "seccomp: args, the same index twice (ORed)",
+    withSeccomp(() =>
+      denyMkdir({
+        syscalls: [
+          {
+            names: ["personality"],
+            action: "SCMP_ACT_ERRNO",
+            args: [
+              { index: 0, value: 0, op: "SCMP_CMP_EQ" },
+              { index: 0, value: 8, op: "SCMP_CMP_EQ" },
+              { index: 1, value: 4294967295, op: "SCMP_CMP_NE" },
+            ],
+          },
+        ],
+      }),
+    ),
+  ],
+  [
+    "seccomp: args, values up to the largest double below 2^64",
+    withSeccomp(() =>
+      denyMkdir({
+        syscalls: [
+          {
+            names: ["ioctl"],
+            action: "SCMP_ACT_ERRNO",
+            args: [{ index: 1, value: 2 ** 64 - 2 ** 11, valueTwo: 2 ** 53 + 2, op: "SCMP_CMP_MASKED_EQ" }],
+          },
+        ],
+      }),
+    ),
+  ],
+  [
+    "seccomp: x86_64, x86, x32 and aarch64",
+    withSeccomp(() => denyMkdir({ architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"] })),
+  ],
+  [
+    "seccomp: only the native architecture, listed twice",
+    withSeccomp(() => denyMkdir({ architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86_64"] })),
+  ],
+  [
+    "seccomp: every flag (TSYNC and WAIT_KILLABLE_RECV dropped)",
+    withSeccomp(() =>
+      denyMkdir({
+        flags: [
+          "SECCOMP_FILTER_FLAG_TSYNC",
+          "SECCOMP_FILTER_FLAG_LOG",
+          "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+          "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+        ],
+      }),
+    ),
+  ],
+  [
+    "seccomp: unknown syscall names are skipped",
+    withSeccomp(() => ({
+      defaultAction: "SCMP_ACT_ERRNO",
+      syscalls: [{ names: ["no_such_syscall", "read", "also_unknown"], action: "SCMP_ACT_ALLOW" }],
+    })),
+  ],
+  [
+    "seccomp: a rule with the default action is dropped",
+    withSeccomp(() => ({
+      defaultAction: "SCMP_ACT_ERRNO",
+      syscalls: [
+        { names: ["read"], action: "SCMP_ACT_ALLOW" },
+        { names: ["openat2"], action: "SCMP_ACT_ERRNO", errnoRet: 1 },
+      ],
+    })),
+  ],
+  [
+    "seccomp: a pseudo-syscall of another architecture",
+    withSeccomp(() => ({
+      defaultAction: "SCMP_ACT_ERRNO",
+      syscalls: [{ names: ["read", "socketcall", "ipc"], action: "SCMP_ACT_ALLOW" }],
+    })),
+  ],
+  [
+    "seccomp: a rule without names' effect (empty args)",
+    withSeccomp(() => denyMkdir({ syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [] }] })),
+  ],
+];
+SAME.push(...SECCOMP.map(([name, c]) => [name, c] as [string, () => Config]));
+SAME.push(["seccomp: podman's default profile, a foreground run", SECCOMP[0][1], { mode: "wait" }]);
+
 /** The bench config as text, rewritten: number spellings and escapes JSON.parse reads alike. */
 const benchText = (f: (t: string) => string) => () => f(JSON.stringify(bench(), null, 1));
 const SAME_TEXT: [string, () => string][] = [
@@ -704,7 +880,21 @@ const REFUSED: [string, Edit][] = [
   ["process.user.username", (c) => (c.process.user.username = "root")],
   ["process.apparmorProfile empty", (c) => (c.process.apparmorProfile = "")],
   ["an unknown hook", (c) => (c.hooks = { preStart: [] })],
-  ["linux.seccomp", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW" })],
+  [
+    "linux.seccomp with SCMP_ACT_NOTIFY",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        listenerPath: "/run/agent.sock",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }],
+      }),
+  ],
+  [
+    "linux.seccomp.listenerPath without a notify rule",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/agent.sock" }),
+  ],
+  ["linux.seccomp.listenerMetadata", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", listenerMetadata: "x" })],
+  ["an unknown key in linux.seccomp", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", vendor: 1 })],
   ["linux.resources.cpu.cpus", (c) => (c.linux.resources.cpu = { cpus: "0" })],
   ["linux.resources.memory.swappiness", (c) => (c.linux.resources.memory = { swappiness: 10 })],
   ["linux.resources.blockIO", (c) => (c.linux.resources.blockIO = { weight: 10 })],
@@ -732,6 +922,91 @@ const REFUSED: [string, Edit][] = [
 
 /** Configs node rejects: the native builder must refuse every one (node then reports it). */
 const REJECTED: [string, Edit][] = [
+  ["seccomp without defaultAction", (c) => (c.linux.seccomp = { syscalls: [] })],
+  ["seccomp: an unknown default action", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_NOPE" })],
+  ["seccomp: SCMP_ACT_NOTIFY as the default", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_NOTIFY" })],
+  ["seccomp: defaultErrnoRet 65536", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 65536 })],
+  ["seccomp: defaultErrnoRet 1.5", (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1.5 })],
+  [
+    "seccomp: an unknown architecture",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_VAX"] }),
+  ],
+  [
+    "seccomp: a big-endian architecture in an x86_64 filter",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_S390X"] }),
+  ],
+  [
+    "seccomp: an unknown flag",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", flags: ["SECCOMP_FILTER_FLAG_NOPE"] }),
+  ],
+  [
+    "seccomp: a rule without names",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ action: "SCMP_ACT_ERRNO" }] }),
+  ],
+  [
+    "seccomp: a rule with no names",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: [], action: "SCMP_ACT_ERRNO" }] }),
+  ],
+  [
+    "seccomp: an empty syscall name",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: [""], action: "SCMP_ACT_ERRNO" }] }),
+  ],
+  [
+    "seccomp: a rule without action",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"] }] }),
+  ],
+  [
+    "seccomp: errnoRet 70000",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", errnoRet: 70000 }],
+      }),
+  ],
+  [
+    "seccomp: arg index 6",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 6, value: 0, op: "SCMP_CMP_EQ" }] }],
+      }),
+  ],
+  [
+    "seccomp: an unknown operator",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 0, op: "SCMP_CMP_NOPE" }] }],
+      }),
+  ],
+  [
+    "seccomp: arg value 2^64",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 2 ** 64, op: "SCMP_CMP_EQ" }] }],
+      }),
+  ],
+  [
+    "seccomp: a negative arg value",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: -1, op: "SCMP_CMP_EQ" }] }],
+      }),
+  ],
+  [
+    "seccomp: an arg without op",
+    (c) =>
+      (c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 1 }] }],
+      }),
+  ],
+  [
+    "seccomp: SCMP_ACT_NOTIFY without listenerPath",
+    (c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }] }),
+  ],
   ["process.terminal without a console socket", (c) => (c.process.terminal = true)],
   ["consoleSize without width", (c) => (c.process.consoleSize = { height: 1 })],
   ["process.apparmorProfile", (c) => (c.process.apparmorProfile = "docker-default")],
@@ -1098,6 +1373,7 @@ function randomConfig(r: () => number): { config: Config; input: Partial<PlanInp
     mode: r() < 0.3 ? "wait" : "detach",
     consoleSocket: r() < 0.2 ? "/run/console.sock" : undefined,
   };
+  if (maybe(0.3)) c.linux.seccomp = randomSeccomp(r);
   return { config: c, input };
 }
 
@@ -1161,6 +1437,33 @@ describe("native init plan", () => {
     expect(rejected).toBeGreaterThan(count / 10);
   }, 300_000); // a few seconds; longer runs (PLAN_COUNT) and a loaded machine take more
 
+  it("random seccomp profiles on the bench config: node's rejections refused, the rest byte for byte", async () => {
+    const r = seeded(Number(process.env.PLAN_SEED ?? 13));
+    let accepted = 0;
+    let rejected = 0;
+    const count = Number(process.env.PLAN_COUNT ?? 200);
+    for (let i = 0; i < count; i++) {
+      const config = bench();
+      config.linux.seccomp = randomSeccomp(r);
+      if (r() < 0.3) config.process.noNewPrivileges = false;
+      const text = JSON.stringify(config);
+      const expected = await nodePlan(text, input());
+      const { plan, why } = nativePlan(text, input());
+      if (expected instanceof Error) {
+        rejected++;
+        expect(plan, `case ${i}: node rejects it (${expected.message}), the native builder accepted it: ${text}`).toBeNull();
+      } else if (plan) {
+        accepted++;
+        expect(plan.equals(expected), `case ${i}: different bytes for ${text}`).toBe(true);
+      } else {
+        expect(why).toMatch(/^refused: /);
+      }
+    }
+    if (process.env.PLAN_COUNT) console.log({ accepted, rejected, count });
+    expect(accepted).toBeGreaterThan(count / 10);
+    expect(rejected).toBeGreaterThan(count / 10);
+  }, 300_000);
+
   it.each(SAME_TEXT)("%s: the same bytes as node", async (_name, text) => {
     const inp = input();
     const expected = await nodePlan(text(), inp);
@@ -1206,3 +1509,70 @@ describe("native init plan", () => {
     expect(nativePlan(text, input()).plan).toBeNull();
   });
 });
+
+/** A random linux.seccomp: valid and invalid pieces of every kind (libseccomp compiles it on both sides). */
+function randomSeccomp(r: () => number): Config {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const some = <T>(xs: readonly T[], max = xs.length): T[] => Array.from({ length: Math.floor(r() * (max + 1)) }, () => pick(xs));
+  const maybe = (p = 0.5) => r() < p;
+  const actions = [
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
+    "SCMP_ACT_NOPE",
+  ];
+  const names = ["read", "write", "mkdir", "openat2", "clone3", "socketcall", "no_such_syscall", "", "personality"];
+  const ops = [
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_MASKED_EQ",
+    "SCMP_CMP_NOPE",
+  ];
+  const arg = () => ({
+    index: pick([0, 1, 2, 5, 6, -1, 1.5]),
+    value: pick([0, 8, 4294967295, 2 ** 53 + 2, 2 ** 64, -1]),
+    ...(maybe(0.3) ? { valueTwo: pick([0, 255, 2 ** 63]) } : {}),
+    op: pick(ops),
+  });
+  return {
+    defaultAction: pick(actions.slice(0, 7)),
+    ...(maybe(0.3) ? { defaultErrnoRet: pick([1, 38, 65535, 65536, 2.5]) } : {}),
+    ...(maybe(0.3)
+      ? {
+          architectures: some(
+            ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_S390X", "SCMP_ARCH_NOPE"],
+            3,
+          ),
+        }
+      : {}),
+    ...(maybe(0.2)
+      ? {
+          flags: some(
+            [
+              "SECCOMP_FILTER_FLAG_TSYNC",
+              "SECCOMP_FILTER_FLAG_LOG",
+              "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+              "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+              "SECCOMP_FILTER_FLAG_NOPE",
+            ],
+            2,
+          ),
+        }
+      : {}),
+    ...(maybe(0.1) ? { listenerPath: "/run/agent.sock" } : {}),
+    syscalls: Array.from({ length: Math.floor(r() * 4) }, () => ({
+      names: some(names, 3),
+      action: pick(actions),
+      ...(maybe(0.3) ? { errnoRet: pick([0, 13, 65535, 70000]) } : {}),
+      ...(maybe(0.4) ? { args: Array.from({ length: Math.floor(r() * 3) }, arg) } : {}),
+    })),
+  };
+}

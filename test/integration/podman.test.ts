@@ -118,6 +118,20 @@ describe.skipIf(!!missing)("foreground containers", () => {
     expect(p.calls().some((c) => /(^| )--root( |=)/.test(c))).toBe(false);
   });
 
+  it("run --rm with podman's default seccomp profile: the filter is loaded, and polis creates it natively", async () => {
+    // The first create on a fresh root is node's (it makes the state database): run twice.
+    for (let i = 0; i < 2; i++) {
+      const cf = cidFile();
+      const r = await p.ok(["run", "--rm", ...common(cf), IMAGE, "sh", "-c", "grep Seccomp: /proc/self/status"]);
+      const id = readCid(cf);
+      removed.push(id);
+      expect(r.stdout).toMatch(/^Seccomp:\s+2\n$/);
+      if (i === 0 || process.env.POLIS_NATIVE === "0") continue;
+      const trace = readFileSync(p.launcherTrace, "utf8").trim().split("\n");
+      expect(trace.at(-1)).toBe(`create: native: ${id}`);
+    }
+  });
+
   it("create + start -a attaches to the output and returns the exit code", async () => {
     const cf = cidFile();
     await p.ok(["create", ...common(cf), IMAGE, "sh", "-c", "echo from-create; exit 4"]);
