@@ -1410,14 +1410,16 @@ describe("native init plan", () => {
     expect(plan!.equals(expected)).toBe(true);
   });
 
-  it("a random corpus: node's rejections refused, everything accepted byte for byte", async () => {
-    const r = seeded(Number(process.env.PLAN_SEED ?? 13));
+  /**
+   * Configs from `make` (seeded), each planned by node and by the native builder: node's
+   * rejections must be refused, everything accepted must be the same bytes. Both sides must be
+   * exercised, or the test could pass by refusing everything.
+   */
+  async function checkCorpus(count: number, make: () => { config: unknown; input: ReturnType<typeof input> }): Promise<void> {
     let accepted = 0;
     let rejected = 0;
-    const count = Number(process.env.PLAN_COUNT ?? 400);
     for (let i = 0; i < count; i++) {
-      const { config, input: extra } = randomConfig(r);
-      const inp = input(extra);
+      const { config, input: inp } = make();
       const text = JSON.stringify(config);
       const expected = await nodePlan(text, inp);
       const { plan, why } = nativePlan(text, inp);
@@ -1432,36 +1434,26 @@ describe("native init plan", () => {
       }
     }
     if (process.env.PLAN_COUNT) console.log({ accepted, rejected, count });
-    // The corpus must exercise both sides, or the test could pass by refusing everything.
     expect(accepted).toBeGreaterThan(count / 10);
     expect(rejected).toBeGreaterThan(count / 10);
+  }
+
+  it("a random corpus: node's rejections refused, everything accepted byte for byte", async () => {
+    const r = seeded(Number(process.env.PLAN_SEED ?? 13));
+    await checkCorpus(Number(process.env.PLAN_COUNT ?? 400), () => {
+      const { config, input: extra } = randomConfig(r);
+      return { config, input: input(extra) };
+    });
   }, 300_000); // a few seconds; longer runs (PLAN_COUNT) and a loaded machine take more
 
   it("random seccomp profiles on the bench config: node's rejections refused, the rest byte for byte", async () => {
     const r = seeded(Number(process.env.PLAN_SEED ?? 13));
-    let accepted = 0;
-    let rejected = 0;
-    const count = Number(process.env.PLAN_COUNT ?? 200);
-    for (let i = 0; i < count; i++) {
+    await checkCorpus(Number(process.env.PLAN_COUNT ?? 200), () => {
       const config = bench();
       config.linux.seccomp = randomSeccomp(r);
       if (r() < 0.3) config.process.noNewPrivileges = false;
-      const text = JSON.stringify(config);
-      const expected = await nodePlan(text, input());
-      const { plan, why } = nativePlan(text, input());
-      if (expected instanceof Error) {
-        rejected++;
-        expect(plan, `case ${i}: node rejects it (${expected.message}), the native builder accepted it: ${text}`).toBeNull();
-      } else if (plan) {
-        accepted++;
-        expect(plan.equals(expected), `case ${i}: different bytes for ${text}`).toBe(true);
-      } else {
-        expect(why).toMatch(/^refused: /);
-      }
-    }
-    if (process.env.PLAN_COUNT) console.log({ accepted, rejected, count });
-    expect(accepted).toBeGreaterThan(count / 10);
-    expect(rejected).toBeGreaterThan(count / 10);
+      return { config, input: input() };
+    });
   }, 300_000);
 
   it.each(SAME_TEXT)("%s: the same bytes as node", async (_name, text) => {
