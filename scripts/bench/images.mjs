@@ -22,13 +22,13 @@
 //
 // --tmpfs puts every store, layout and unpacked tree on a private tmpfs (as the anchors' figures
 // were taken): disk contention from other work on the machine then stops dominating the figures.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startRegistry } from "./lib/registry.mjs";
 import { parsePhaseLines } from "./lib/stats.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -88,15 +88,6 @@ function podmanConf(d) {
   return conf;
 }
 
-async function freePort() {
-  return new Promise((res) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => res(p));
-    });
-  });
-}
-
 /** An OCI layout with one image of `layers` (each an uncompressed tar file, gzipped here). */
 function layout(dir, tag, tars, cmd) {
   mkdirSync(join(dir, "blobs", "sha256"), { recursive: true });
@@ -139,23 +130,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 async function main() {
   if (process.geteuid() !== 0) throw new Error("run as root");
   // the registry
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  writeFileSync(
-    join(work, "registry.yml"),
-    `version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: ${work}/registry}}\nhttp: {addr: "${host}"}\n`,
-  );
-  const registry = spawn("docker-registry", ["serve", join(work, "registry.yml")], { stdio: "ignore" });
+  const { host, child: registry } = await startRegistry(work);
   try {
-    for (let i = 0; ; i++) {
-      try {
-        await fetch(`http://${host}/v2/`);
-        break;
-      } catch {
-        if (i > 100) throw new Error("docker-registry did not start");
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
     // the images: busybox (1 MB) and a large one (LARGE_FILES files, LARGE_MB MB)
     const rootfs = join(work, "busybox");
     execFileSync("bash", [join(REPO, "scripts", "make-rootfs.sh"), rootfs], { stdio: "ignore" });

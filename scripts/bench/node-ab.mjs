@@ -16,10 +16,10 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startRegistry } from "./lib/registry.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const opt = (name, def) => {
@@ -85,33 +85,9 @@ function bundle(name, args) {
   return dir;
 }
 
-async function freePort() {
-  return new Promise((res) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => res(p));
-    });
-  });
-}
-
 /** docker-registry on 127.0.0.1 holding busybox as bench/busybox:1; returns [ref, stop]. */
 async function registry() {
-  const host = `127.0.0.1:${await freePort()}`;
-  const conf = join(work, "registry.yml");
-  writeFileSync(
-    conf,
-    `version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: ${work}/registry}}\nhttp: {addr: "${host}"}\n`,
-  );
-  const child = spawn("docker-registry", ["serve", conf], { stdio: "ignore" });
-  for (let i = 0; ; i++) {
-    try {
-      await fetch(`http://${host}/v2/`);
-      break;
-    } catch {
-      if (i > 100) throw new Error("docker-registry did not start");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const { host, child } = await startRegistry(work);
   const oci = join(work, "oci");
   mkdirSync(join(oci, "blobs", "sha256"), { recursive: true });
   const put = (data, mediaType) => {
