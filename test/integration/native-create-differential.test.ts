@@ -15,7 +15,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { busyboxBundle, REPO } from "../helpers/rootfs.js";
 import { Store } from "../../src/state/store.js";
-import { hierarchyMounts, RUN, TEST_CGROUP_PARENT } from "../helpers/host.js";
+import { controllerDir, hierarchyMounts, RUN, TEST_CGROUP_PARENT } from "../helpers/host.js";
 import { cgroupDirsNamed, pidAlive, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 
 const NODE = { POLIS_NATIVE: "0" };
@@ -338,7 +338,8 @@ describe("native create: twins with node's", () => {
       },
       (c) => {
         // CRI's memory limit (with swap where the kernel accounts it), and runc's -1
-        const memsw = existsSync("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
+        const memory = controllerDir("memory");
+        const memsw = memory?.v2 === false && existsSync(join(memory.hierarchy.mountpoint, "memory.memsw.limit_in_bytes"));
         c.linux.resources.memory = memsw ? { limit: 64 << 20, swap: 96 << 20 } : { limit: 64 << 20 };
       },
       (c) => {

@@ -48,6 +48,8 @@ let rootfs: string;
 type Config = Record<string, any>;
 type Edit = (c: Config) => void;
 
+// Inputs of a pure function (the plan builders never touch these paths): one fixture per layout,
+// this host's hybrid v1 and a v2-only tree, so both are covered wherever the suite runs.
 const V1_CGROUPS: [string, string][] = [
   ["cpu", "/sys/fs/cgroup/cpu,cpuacct/polis/t"],
   ["cpuacct", "/sys/fs/cgroup/cpu,cpuacct/polis/t"],
