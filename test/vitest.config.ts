@@ -29,6 +29,7 @@ export default defineConfig({
     // from the global setup), and the unit tests still run.
     exclude: root ? configDefaults.exclude : [...configDefaults.exclude, "test/integration/**"],
     globalSetup: ["test/global-setup.ts"],
+    setupFiles: ["test/setup/turn-event-loop.ts"],
     pool: "forks",
     // Integration tests start real containers; two cores, so keep the parallelism modest.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

@@ -15,6 +15,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { busyboxBundle, REPO } from "../helpers/rootfs.js";
 import { Store } from "../../src/state/store.js";
+import { turnEventLoop } from "../helpers/event-loop.js";
 import { controllerDir, hierarchyMounts, RUN, TEST_CGROUP_PARENT } from "../helpers/host.js";
 import { cgroupDirsNamed, pidAlive, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
 
@@ -426,7 +427,7 @@ function handedOff(
 }
 
 describe("native create: what it leaves to node", () => {
-  it("hands off configs and flags it does not do, before any change, and they work as before", () => {
+  it("hands off configs and flags it does not do, before any change, and they work as before", async () => {
     const cases: [string, (c: Config) => void, string[]?][] = [
       ["hooks", (c) => (c.hooks = { prestart: [{ path: "/bin/true" }] })],
       ["process.terminal", (c) => (c.process.terminal = true)],
@@ -442,6 +443,7 @@ describe("native create: what it leaves to node", () => {
       const r = handedOff(() => ["--bundle", b]);
       expect(r.why, why).toContain(why);
       for (const id of [r.a, r.b]) polis(root, ["delete", "--force", id], { env: NODE });
+      await turnEventLoop(); // four node commands a case, ~40 in all: see turnEventLoop
     }
     // a cgroupsPath node normalises (each twin its own: they would share the cgroup)
     const perId = new Map<string, string>();
@@ -463,6 +465,7 @@ describe("native create: what it leaves to node", () => {
     ]) {
       const r = handedOff(() => ["--bundle", b, ...flags]);
       for (const id of [r.a, r.b]) polis(root, ["delete", "--force", id], { env: NODE });
+      await turnEventLoop();
     }
     const systemd = handedOff(() => ["--bundle", b], {}, ["--systemd-cgroup"]);
     expect(systemd.why).toContain("--systemd-cgroup");
