@@ -68,11 +68,13 @@ const res = spawnSync(
 );
 
 let summary = "";
+let failedTests = [];
 try {
   const r = JSON.parse(readFileSync(report, "utf8"));
   const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   summary = `${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`;
   if (r.numTotalTests === 0) summary = "0 passed, 0 failed";
+  failedTests = failuresOf(r);
 } catch {
   summary = "0 passed, 1 failed";
 }
@@ -105,6 +107,9 @@ rmSync(runDir, { recursive: true, force: true });
 if (leaks) console.log(`\nleft behind by the tests (removed now):\n  ${leaks.split("\n").join("\n  ")}`);
 if (coverageLine) console.log(`\n${coverageLine}`);
 if (lintFailed) console.log("\nlint: failed (npm run lint)");
+// The failures again, last: CI keeps only the tail of the output, where the reporter's own
+// account of them (above the coverage table) is cut off.
+if (failedTests.length) console.log(`\nfailed:\n  ${failedTests.join("\n  ")}`);
 console.log(`\ntests: ${summary}`);
 // POLIS_TEST_LEAKS=warn lists leaks without failing (while a newly merged suite is fixed).
 const leaksFail = leaks !== "" && process.env.POLIS_TEST_LEAKS !== "warn";
@@ -143,4 +148,24 @@ function installMissingPackages() {
     r = spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { stdio: "inherit", env: aptEnv });
   }
   if (r.status !== 0) console.warn(`test: apt-get could not install ${missing.join(" ")}: their suites will skip`);
+}
+
+/** "file > suite > test: first line of the error" for each failed test (and each file that failed to load). */
+function failuresOf(report) {
+  const out = [];
+  for (const file of report.testResults ?? []) {
+    const rel = file.name?.startsWith(root) ? file.name.slice(root.length + 1) : file.name;
+    const failed = (file.assertionResults ?? []).filter((t) => t.status === "failed");
+    for (const t of failed) {
+      out.push(`${rel} > ${[...(t.ancestorTitles ?? []), t.title].join(" > ")}: ${firstLine(t.failureMessages?.[0])}`);
+    }
+    if (failed.length === 0 && file.status === "failed") out.push(`${rel}: ${firstLine(file.message)}`);
+  }
+  return out;
+}
+
+function firstLine(text) {
+  return String(text ?? "")
+    .split("\n")[0]
+    .slice(0, 300);
 }
