@@ -347,10 +347,13 @@ bool teardown_stopped(const struct record *recp, char *why, size_t whylen, char 
     if (!own_pid_ns) cg_kill_all(&rec, SIGKILL);
     for (int i = 0; i < 200 && init_alive(&rec); i++) sleep_ms(5);
     if (!cg_destroy(&rec, why, whylen)) return false;
+    /* what rooms attached: here only image bundles (a native `run --image`; `delete` leaves
+     * every other container with resources to node) */
+    if (rec.resources > 0) release_image_bundles(id, first, firstlen);
     /* Like node: a state directory that cannot be removed is the error, and the row goes all
      * the same (else the container could never be deleted). */
     int err = remove_all(rec.state_dir);
-    if (err) {
+    if (err && !*first) {
         char desc[256];
         snprintf(desc, sizeof desc, "%s", strerror(err));
         desc[0] = (char)tolower((unsigned char)desc[0]);

@@ -37,8 +37,7 @@
 
 /* ---- hand-offs ------------------------------------------------------------------------------- */
 
-static void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void trace(const char *fmt, ...) {
+void trace(const char *fmt, ...) {
     const char *file = getenv("POLIS_LAUNCHER_TRACE");
     if (!file || !*file) return;
     char line[1024];
@@ -55,7 +54,7 @@ static void trace(const char *fmt, ...) {
 }
 
 /* Not a config or a call done here: node does all of it (nothing has changed yet). */
-static _Noreturn void to_node(const char *why) {
+_Noreturn void to_node(const char *why) {
     trace("create: node: %s", why);
     handoff();
 }
@@ -107,7 +106,7 @@ static _Noreturn void undo_to_node(struct made *m, const char *fmt, ...) {
 /* ---- checks before any change ------------------------------------------------------------------ */
 
 /* validateId: [\w+\-.]+, not . or .., at most 255 bytes. */
-static bool valid_id(const char *id) {
+bool valid_id(const char *id) {
     size_t n = strlen(id);
     if (!n || n > 255 || !strcmp(id, ".") || !strcmp(id, "..")) return false;
     for (const char *p = id; *p; p++) {
@@ -140,7 +139,7 @@ static char *read_config(const char *bundle, size_t *len) {
     return text;
 }
 
-static bool is_dir(const char *path) {
+bool is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
@@ -189,7 +188,7 @@ static char *owner_name(void) {
 }
 
 /* mkdirSync(dir, { recursive: true, mode: 0o700 }) */
-static bool mkdir_p(const char *dir, mode_t mode) {
+bool mkdir_p(const char *dir, mode_t mode) {
     if (mkdir(dir, mode) == 0 || errno == EEXIST) return is_dir(dir);
     if (errno != ENOENT) return false;
     char *parent = strdup(dir);

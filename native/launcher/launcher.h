@@ -97,6 +97,15 @@ int store_insert_container(const struct new_row *r);
 int store_update_created(const char *id, long long pid, const char *pid_start_time);
 bool store_try_remove(const char *id);
 
+/* store.c, for run --image (run_image.c) */
+struct run_template { char *image, *lower, *config; };
+bool store_run_template(const char *name, const char *hostname, const char *args_json, const char *upper, const char *work,
+                        struct run_template *out);
+bool store_add_image_bundle(const char *id, const char *image, const char *dir);
+bool store_commit(void);
+bool store_remove_image_bundle(const char *id, const char *dir);
+bool store_each_resource(const char *id, bool (*fn)(void *, const char *, const char *, const char *), void *ctx);
+
 /* warm.c: for `create` and `run` handed to node, keep the kernel's cgroup-move lock warm while it boots */
 void warm_cgroup_lock(const char *command);
 
@@ -136,5 +145,12 @@ struct create_opts {
 };
 int cmd_create(const struct create_opts *o);
 int cmd_run(const struct create_opts *o, bool detach, bool keep);
+
+/* run_image.c: a foreground `polis run --image REF ID [-- ARGS]` of a pulled image */
+int cmd_run_image(struct create_opts *o, const char *ref, char **args, int nargs);
+/* the image-bundle resources of container `id` given back (delete's releaseResources, for that kind) */
+bool release_image_bundles(const char *id, char *why, size_t whylen);
+/* what handoff() takes back first: a change made before a create that node will redo */
+extern void (*handoff_undo)(void);
 
 #endif
