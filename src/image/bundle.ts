@@ -29,7 +29,7 @@ import { unpackInto } from "./layer-store.js";
 import { imageSpec } from "./runtime-spec.js";
 import { phase } from "../timing.js";
 import { makeVolumes, volumePaths } from "./volumes.js";
-import { recordRunTemplate } from "./run-template.js";
+import { recordRunTemplate, runsWithoutRootfs } from "./run-template.js";
 
 export type RootfsMode = "overlay" | "copy";
 
@@ -118,7 +118,8 @@ export async function makeBundle(store: Store, root: string, ref: string, o: Bun
     }
     const spec = imageSpec(config, { rootfs, args: o.args, hostname: o.hostname, image: ref });
     // what the launcher needs to make this bundle itself next time (native/launcher/run_image.c)
-    if (mode === "overlay" && volumes.length === 0 && !config.config?.User) recordRunTemplate(store, image, config, lower, ref);
+    if (mode === "overlay" && volumes.length === 0 && runsWithoutRootfs(config))
+      recordRunTemplate(store, image, config, lower, ref);
     const mounts = makeVolumes(o.dir, rootfs, volumes, ref);
     if (mounts.length) spec.mounts = [...(spec.mounts ?? []), ...mounts];
     // first: every later mount lands in the merged tree

@@ -41,6 +41,7 @@ import { apiHost, formatReference, manifestKey, parseReference, repoName, type R
 import { settingsFor, type RegistriesConfig, type RegistrySettings } from "./registries.js";
 import { Registry, RegistryError } from "./registry.js";
 import { STREAMED_LAYER_MAX, StreamedLayer, unpackInto } from "./layer-store.js";
+import { recordRunTemplates } from "./run-template.js";
 import type { ImageConfig } from "./image-config.js";
 import type { UnpackResult } from "./unpack.js";
 
@@ -188,6 +189,11 @@ async function pullFrom(
     index && { digest: index.digest, mediaType: index.mediaType, manifest: index.body.toString("utf8") },
   );
   store.appendEvent({ type: "image", action: "pull", id: nameRow.name, attributes: { digest: top.digest, image: primary } });
+  try {
+    recordRunTemplates(store, root, images, nameRow.name); // for the launcher's `run --image`
+  } catch {
+    // only a shortcut: without a template, `run --image` is node's (which records it then)
+  }
   phase("record image");
   return { digest: top.digest, image: primary, name: nameRow.name };
 }
