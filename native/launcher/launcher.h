@@ -76,6 +76,7 @@ int store_list(struct record **out);
 bool store_transition_to_running(const char *id);
 void store_remove(const char *id);
 long long store_resource_count(const char *id);
+long long store_other_resource_count(const char *id);
 /* attributes: a JSON object; durationMs (since the launcher started, as the Node path's since node's) is added. */
 void store_append_event(const char *action, const char *id, const char *attributes);
 extern struct timespec g_started; /* CLOCK_MONOTONIC when main() began */

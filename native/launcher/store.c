@@ -286,6 +286,19 @@ long long store_resource_count(const char *id) {
     return n;
 }
 
+/* Rows of `id` of kinds other than image-bundle: those are node's to release. */
+long long store_other_resource_count(const char *id) {
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM container_resources WHERE container_id = ? AND kind <> 'image-bundle'", -1, &st, NULL);
+    if (rc != SQLITE_OK) store_error("read resources of container", rc);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    long long n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) store_error("read resources of container", rc);
+    return n;
+}
+
 /*
  * src/time.ts's rfc3339Nano: UTC to the millisecond from the wall clock, then six digits from
  * the monotonic clock (so that close events still sort as text).

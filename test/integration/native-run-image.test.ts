@@ -411,3 +411,48 @@ describe("native run --image: failures after the bundle", () => {
     expect(leftOf(id)).toEqual(NOTHING_LEFT);
   });
 });
+
+describe("native delete of a container made from an image (run -d, create: node's)", () => {
+  const mountedUnder = (dir: string) =>
+    readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .some((l) => l.split(" ")[4]?.startsWith(dir));
+
+  it("unmounts and removes the bundle as node's delete does, events and all", async () => {
+    for (const [verb, flags] of [
+      ["run", ["-d"]],
+      ["create", []],
+    ] as const) {
+      const ids = [uniqueId("dn"), uniqueId("dc")];
+      for (const id of ids) {
+        polisOk(root, [verb, ...flags, "--image", ref("exit3"), id], { env: cleanEnv(LAUNCHER) });
+        expect(mountedUnder(join(root, "bundles", id, "rootfs"))).toBe(true);
+        if (verb === "run") await waitFor(() => JSON.parse(polisOk(root, ["state", id]).stdout).status === "stopped", 20_000);
+      }
+      const trace = join(work, `trace-${seq++}`);
+      const viaNode = polis(root, ["delete", ...(verb === "create" ? ["--force"] : []), ids[0]], { env: cleanEnv(NODE) });
+      const viaNative = polis(root, ["delete", ...(verb === "create" ? ["--force"] : []), ids[1]], {
+        env: cleanEnv(NATIVE, trace),
+      });
+      expect(viaNative).toEqual(viaNode);
+      expect(viaNative).toMatchObject({ code: 0, stdout: "", stderr: "" });
+      expect(eventsOf(ids[1])).toEqual(eventsOf(ids[0]));
+      for (const id of ids) {
+        expect(leftOf(id)).toEqual(NOTHING_LEFT);
+        expect(mountedUnder(join(root, "bundles", id))).toBe(false);
+      }
+    }
+  });
+
+  it("a container with another room's resource as well is node's to delete", () => {
+    const id = uniqueId("dother");
+    polisOk(root, ["create", "--image", ref("exit3"), id], { env: cleanEnv(LAUNCHER) });
+    const store = Store.open(root);
+    store.addResource(id, "network-sandbox", "hosts", {});
+    store.close();
+    // node's path is /bin/false here: the hand-off shows as its exit code
+    expect(polis(root, ["delete", "--force", id], { env: cleanEnv(NATIVE) }).code).toBe(1);
+    polisOk(root, ["delete", "--force", id], { env: cleanEnv(LAUNCHER) });
+    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+  });
+});
