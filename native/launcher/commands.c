@@ -347,8 +347,8 @@ bool teardown_stopped(const struct record *recp, char *why, size_t whylen, char 
     if (!own_pid_ns) cg_kill_all(&rec, SIGKILL);
     for (int i = 0; i < 200 && init_alive(&rec); i++) sleep_ms(5);
     if (!cg_destroy(&rec, why, whylen)) return false;
-    /* what rooms attached: here only image bundles (`delete` leaves containers with other
-     * resources to node; a native run's end leaves them to `delete --force`) */
+    /* what rooms attached: here only image bundles (`delete` and the end of a native `run`
+     * leave containers with other resources to node's delete) */
     if (rec.resources > 0) release_image_bundles(id, first, firstlen);
     /* Like node: a state directory that cannot be removed is the error, and the row goes all
      * the same (else the container could never be deleted). */

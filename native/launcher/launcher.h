@@ -29,6 +29,7 @@ struct globals {
     const char *log_file; /* NULL: stderr */
     int log_fd;           /* the --log file, opened up front as log.ts does; 2 without one */
     bool log_json;
+    const char *config;   /* --config as given (the rooms read it; node's delete after a run needs it) */
 };
 
 /* One row of the containers table, as much as the native commands need. */

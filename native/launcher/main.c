@@ -274,6 +274,7 @@ int main(int argc, char **argv) {
     G.root = root;
     G.log_file = log && *log ? log : NULL;
     G.log_json = !strcmp(fmt, "json");
+    G.config = global[F_CONFIG].value;
     G.log_fd = 2;
 
     const char *cmd = argv[i++];

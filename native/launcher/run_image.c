@@ -221,8 +221,7 @@ bool release_image_bundles(const char *id, char *why, size_t whylen) {
     }
     bool ok = true;
     for (int i = 0; i < rows.n; i++) {
-        /* another room's (a `network connect` to the running container): left to `delete --force`,
-         * as the native run of a bundle leaves it (see README, "what is left") */
+        /* another room's: never here (callers leave such containers to node's delete) */
         if (strcmp(rows.kind[i], "image-bundle")) continue;
         const char *dir = rows.dir[i];
         if (!dir || dir[0] != '/') {

@@ -157,7 +157,7 @@ async function runImage(
   tag: string,
   id: string,
   args: string[] = [],
-  o: { trace?: string; flags?: string[] } = {},
+  o: { trace?: string; flags?: string[]; atReady?: (id: string) => void } = {},
 ): Promise<Run> {
   const argv = ["--root", root, "run", "--image", ref(tag), ...(o.flags ?? []), id, ...(args.length ? ["--", ...args] : [])];
   const child = spawn(POLIS, argv, { env: cleanEnv(env, o.trace), stdio: ["pipe", "pipe", "pipe"] });
@@ -171,6 +171,7 @@ async function runImage(
   if (await ready) {
     try {
       during = snapshot(id, "ID");
+      o.atReady?.(id);
     } finally {
       child.stdin.end("\n");
     }
@@ -307,6 +308,24 @@ async function handedOff(
 }
 
 describe("native run --image: what it leaves to node", () => {
+  it("a resource another room recorded while it ran (network connect): node's delete --force at the end releases it", async () => {
+    const trace = join(work, `trace-${seq++}`);
+    const id = uniqueId("room");
+    const r = await runImage(LAUNCHER, "plain", id, [], {
+      trace,
+      atReady: (c) => {
+        const store = Store.open(root);
+        store.addResource(c, "network-sandbox", "hosts", {});
+        store.close();
+      },
+    });
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(r.stdout).toMatch(/READY\nbye\n$/);
+    expect(readFileSync(trace, "utf8")).toBe(`run: native: ${id}\n`);
+    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+    expect(eventsOf(id).map((e) => (e as { action: string }).action)).toEqual(["create", "start", "delete"]);
+  });
+
   it("images whose config reads the rootfs (Volumes, User) or has no command get no run template: node runs them", async () => {
     for (const [tag, out] of [
       ["volumes", "vol\n"],
