@@ -1,7 +1,7 @@
 /*
  * polis's native launcher: the `polis` executable. For the hot commands (state, list, kill,
  * start, pause, resume, delete of a stopped or never-started container; create and run of a
- * plain config, create.c) it does the whole job
+ * plain config, create.c; create and run of a pulled image, run_image.c) it does the whole job
  * itself, byte for byte as the Node implementation would; for everything else, and for any case
  * it does not fully handle, it execs node with dist/polis-entry.cjs (see handoff()).
  *
@@ -102,7 +102,7 @@ bool store_try_remove(const char *id);
 /* store.c, for run --image (run_image.c) */
 struct run_template { char *image, *lower, *config; };
 bool store_run_template(const char *name, const char *hostname, const char *args_json, const char *upper, const char *work,
-                        struct run_template *out);
+                        bool healthcheck_ok, struct run_template *out);
 bool store_add_image_bundle(const char *id, const char *image, const char *dir);
 bool store_commit(void);
 bool store_remove_image_bundle(const char *id, const char *dir);
@@ -148,8 +148,14 @@ struct create_opts {
 int cmd_create(const struct create_opts *o);
 int cmd_run(const struct create_opts *o, bool detach, bool keep);
 
-/* run_image.c: a foreground `polis run --image REF ID [-- ARGS]` of a pulled image */
-int cmd_run_image(struct create_opts *o, const char *ref, char **args, int nargs);
+/* run_image.c: `polis create|run --image REF ID [-- ARGS]` of a pulled image */
+enum image_run {
+    IMAGE_FOREGROUND, /* run: the container goes with it; its overlay is mounted in its own namespace */
+    IMAGE_KEEP,       /* run --keep, and the others: the overlay mounted on the host (under the bundle) */
+    IMAGE_DETACH,     /* run -d */
+    IMAGE_CREATE,     /* create */
+};
+int cmd_run_image(struct create_opts *o, enum image_run how, const char *ref, char **args, int nargs);
 /* the image-bundle resources of container `id` given back (delete's releaseResources, for that kind) */
 bool release_image_bundles(const char *id, char *why, size_t whylen);
 /* what handoff() takes back first: a change made before a create that node will redo */

@@ -287,7 +287,7 @@ int main(int argc, char **argv) {
     struct flag opts[14];
     int nopts = 0;
     /* create: runc's flags as argv.ts takes them; any other (--image, --network ...) is node's */
-    enum { O_BUNDLE, O_CONSOLE, O_PID_FILE, O_NO_PIVOT, O_NO_KEYRING, O_PRESERVE, O_DETACH, O_KEEP, O_NO_SUBREAPER, O_IMAGE, O_RM };
+    enum { O_BUNDLE, O_CONSOLE, O_PID_FILE, O_NO_PIVOT, O_NO_KEYRING, O_PRESERVE, O_IMAGE, O_DETACH, O_KEEP, O_NO_SUBREAPER, O_RM };
     if (c == C_CREATE || c == C_RUN) {
         opts[nopts++] = (struct flag){"bundle", "b", false, NULL};
         opts[nopts++] = (struct flag){"console-socket", NULL, false, NULL};
@@ -295,14 +295,13 @@ int main(int argc, char **argv) {
         opts[nopts++] = (struct flag){"no-pivot", NULL, true, NULL};
         opts[nopts++] = (struct flag){"no-new-keyring", NULL, true, NULL};
         opts[nopts++] = (struct flag){"preserve-fds", NULL, false, NULL};
+        opts[nopts++] = (struct flag){"image", NULL, false, NULL}; /* run_image.c: the images room's flag */
     }
     if (c == C_RUN) {
         opts[nopts++] = (struct flag){"detach", "d", true, NULL};
         opts[nopts++] = (struct flag){"keep", NULL, true, NULL};
         opts[nopts++] = (struct flag){"no-subreaper", NULL, true, NULL};
-        /* run_image.c: the images room's flag, and --rm (a foreground run's delete anyway) */
-        opts[nopts++] = (struct flag){"image", NULL, false, NULL};
-        opts[nopts++] = (struct flag){"rm", NULL, true, NULL};
+        opts[nopts++] = (struct flag){"rm", NULL, true, NULL}; /* a foreground run's own delete */
     }
     if (c == C_KILL) opts[nopts++] = (struct flag){"all", "a", true, NULL};
     if (c == C_DELETE) opts[nopts++] = (struct flag){"force", "f", true, NULL};
@@ -331,20 +330,23 @@ int main(int argc, char **argv) {
         take_flag(opts, nopts, &i);
     }
     if (opts[nopts - 1].value) handoff(); /* --help */
-    if (c == C_RUN && (opts[O_IMAGE].value || opts[O_RM].value)) {
+    bool with_image = (c == C_RUN || c == C_CREATE) && opts[O_IMAGE].value;
+    if (with_image || (c == C_RUN && opts[O_RM].value)) {
         /*
-         * run --image: a foreground run of a plain name (run_image.c); --rm alone is a foreground
-         * run's own delete. Anything else with them is node's: -d, --keep, --bundle, an empty
-         * image, and a flag token among the arguments before `--` (node's table has flags this
-         * one does not: it would take them as flags, this one as arguments).
+         * create|run --image of a plain name (run_image.c); --rm is a foreground run's own
+         * delete (with -d it asks for a monitor: node's). Anything else with them is node's:
+         * --bundle, --rm with -d or --keep, an empty image, and a flag token among the arguments
+         * before `--` (node's table has flags this one does not: it would take them as flags,
+         * this one as arguments).
          */
         const char *image = opts[O_IMAGE].value;
-        if (!image || !*image || opts[O_DETACH].value || opts[O_KEEP].value || opts[O_BUNDLE].value || nargs < 1) handoff();
+        bool rm = c == C_RUN && opts[O_RM].value;
+        if (!image || !*image || opts[O_BUNDLE].value || nargs < 1) handoff();
+        if (rm && (opts[O_DETACH].value || opts[O_KEEP].value)) handoff();
         for (int k = 1; k < (before_dashes < 0 ? nargs : before_dashes); k++)
             if (is_flag_token(args[k])) handoff();
     }
-    bool run_image = c == C_RUN && opts[O_IMAGE].value;
-    int min = c == C_LIST ? 0 : 1, max = c == C_LIST ? 0 : c == C_KILL ? 2 : run_image ? argc : 1;
+    int min = c == C_LIST ? 0 : 1, max = c == C_LIST ? 0 : c == C_KILL ? 2 : with_image ? argc : 1;
     if (nargs < min || nargs > max) handoff(); /* "Incorrect Usage": node prints it */
 
     /*
@@ -377,7 +379,10 @@ int main(int argc, char **argv) {
             .preserve_fds = opts[O_PRESERVE].value,
             .systemd_cgroup = global[F_SYSTEMD].value != NULL,
         };
-        if (run_image) return cmd_run_image(&o, opts[O_IMAGE].value, args + 1, nargs - 1);
+        if (with_image) {
+            enum image_run how = c == C_CREATE ? IMAGE_CREATE : opts[O_DETACH].value ? IMAGE_DETACH : opts[O_KEEP].value ? IMAGE_KEEP : IMAGE_FOREGROUND;
+            return cmd_run_image(&o, how, opts[O_IMAGE].value, args + 1, nargs - 1);
+        }
         if (c == C_RUN) return cmd_run(&o, opts[O_DETACH].value != NULL, opts[O_KEEP].value != NULL);
         return cmd_create(&o);
     }

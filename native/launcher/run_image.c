@@ -1,20 +1,23 @@
 /*
- * `polis run --image REF ID [-- ARGS]` in the foreground, without node, for a pulled image node
- * has made a run template for (src/image/run-template.ts: its first `run|create --image`, when
- * the image has no Volumes and no User). What node's path does (src/engine/run.ts, imageBundle,
- * makeBundle with `ephemeral`), step for step:
+ * `polis create|run --image REF ID [-- ARGS]` without node, for a pulled image node has made a run
+ * template for (src/image/run-template.ts: at `pull`, or its first `run|create --image`, when the
+ * image has no Volumes and no User). What node's path does (src/engine/run.ts, imageBundle,
+ * makeBundle), step for step:
  *
  *   the image row REF names and its template, read in the write transaction that records the
  *   image-bundle resource (so no rmi takes the image or its layers in between); the bundle under
  *   <root>/bundles/ID: rootfs, upper and work directories and a config.json made by SQLite from
- *   the template (hostname = ID, args, the `volatile` overlay first in mounts: mounted by the
- *   shim in the container's own mount namespace, never on the host); then the native run of that
- *   bundle (create.c), whose delete gives the bundle back (release_image_bundles).
+ *   the template (hostname = ID, args); then the native create or run of that bundle (create.c),
+ *   whose delete gives the bundle back (release_image_bundles). The overlay: for a foreground run
+ *   (node's `ephemeral`), the `volatile` overlay first in config.json's mounts, mounted by the shim
+ *   in the container's own mount namespace, never on the host; for create, run -d and run --keep,
+ *   mounted here on the bundle's rootfs, as node's koffi mount does.
  *
  * The rule of create.c holds: everything node would do otherwise (a name this does not resolve,
- * an image without a template, layers still to unpack, an upper directory overlayfs may refuse)
- * goes to node before the first change; a failure after it undoes the bundle and its row
- * (handoff_undo) after create.c has undone its own part, and node redoes the whole run.
+ * an image without a template, a Healthcheck for a detached container, layers still to unpack,
+ * an upper directory overlayfs may refuse) goes to node before the first change; a failure after
+ * it undoes the bundle, its mount and its row (handoff_undo) after create.c has undone its own
+ * part, and node redoes the whole call.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -103,16 +106,17 @@ static bool layers_ready(const char *lower, const char *layers_dir) {
     return ok;
 }
 
-/* What handoff_undo takes back: the bundle directory (once made) and its resource row. */
+/* What handoff_undo takes back: the host mount, the bundle directory (once made) and its resource row. */
 static struct {
-    const char *id, *dir;
-    bool row, made;
+    const char *id, *dir, *rootfs;
+    bool row, made, mounted;
 } bundle;
 
 static void undo_bundle(void) {
+    if (bundle.mounted) umount2(bundle.rootfs, MNT_DETACH);
     if (bundle.made) remove_all(bundle.dir);
     if (bundle.row) store_remove_image_bundle(bundle.id, bundle.dir);
-    bundle.made = bundle.row = false;
+    bundle.mounted = bundle.made = bundle.row = false;
     trace("run --image: bundle undone: %s", bundle.dir);
 }
 
@@ -137,7 +141,9 @@ static bool write_file(const char *path, const char *text) {
     return close(fd) == 0 && off == len;
 }
 
-int cmd_run_image(struct create_opts *o, const char *ref, char **args, int nargs) {
+int cmd_run_image(struct create_opts *o, enum image_run how, const char *ref, char **args, int nargs) {
+    /* node's `ephemeral`: the container goes when this run ends; its overlay lives in its namespace */
+    bool ephemeral = how == IMAGE_FOREGROUND;
     if (!valid_id(o->id)) to_node("container id");
     char *name = image_name(ref);
     if (!name) to_node("run --image: an image reference that is not a plain name");
@@ -161,17 +167,18 @@ int cmd_run_image(struct create_opts *o, const char *ref, char **args, int nargs
 
     /* the write transaction: the image and its template, the checks, the resource row */
     struct run_template t;
-    if (!store_run_template(name, hostname, nargs ? argv_json.p : NULL, upper, work, &t))
-        to_node("run --image: no run template for the image (node makes one when it runs the image)");
+    if (!store_run_template(name, hostname, nargs ? argv_json.p : NULL, ephemeral ? upper : NULL, work, ephemeral, &t))
+        to_node("run --image: no run template for the image (node makes one when it runs the image), or a Healthcheck (a monitor)");
     struct record rec;
     if (store_get(o->id, &rec)) to_node("the id is taken");
     if (store_resource_count(o->id) > 0) to_node("resources are recorded for the id");
     if (!layers_ready(t.lower, layers_dir)) to_node("run --image: layers to unpack");
-    if (!overlay_in_namespace(is_dir(bundles) ? bundles : root)) to_node("run --image: no overlay in the container's namespace here");
+    if (ephemeral && !overlay_in_namespace(is_dir(bundles) ? bundles : root)) to_node("run --image: no overlay in the container's namespace here");
 
     /* ---- changes from here on: a failure undoes them (handoff_undo), then node ---- */
     bundle.id = o->id;
     bundle.dir = dir;
+    bundle.rootfs = rootfs;
     handoff_undo = undo_bundle;
     if (!store_add_image_bundle(o->id, t.image, dir) || !store_commit()) to_node("run --image: record the image bundle");
     bundle.row = true;
@@ -179,9 +186,22 @@ int cmd_run_image(struct create_opts *o, const char *ref, char **args, int nargs
     if (!mkdir_p(bundles, 0777) || mkdir(dir, 0711) != 0) to_node("run --image: make the bundle directory");
     bundle.made = true;
     if (mkdir(rootfs, 0755) || mkdir(upper, 0755) || mkdir(work, 0700)) to_node("run --image: make rootfs, upper and work");
+    if (!ephemeral) {
+        /* a container that outlives this command: the overlay on the host, under the bundle (a
+         * refusal is node's: it falls back to a copy of the layers and says so) */
+        struct buf data = {0};
+        buf_fmt(&data, "lowerdir=%s,upperdir=%s,workdir=%s", t.lower, upper, work);
+        if (mount("overlay", rootfs, "overlay", 0, data.p) != 0) to_node("run --image: mount the overlay on the host");
+        bundle.mounted = true;
+    }
     if (!write_file(join2(dir, "config.json"), t.config)) to_node("run --image: write config.json");
     o->bundle = dir;
-    return cmd_run(o, false, false);
+    switch (how) {
+    case IMAGE_CREATE: return cmd_create(o);
+    case IMAGE_DETACH: return cmd_run(o, true, false);
+    case IMAGE_KEEP: return cmd_run(o, false, true);
+    default: return cmd_run(o, false, false);
+    }
 }
 
 /* ---- delete: the image-bundle resources (src/image/release.ts) ------------------------------------ */

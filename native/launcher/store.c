@@ -45,6 +45,7 @@ static const char *const USED_COLUMNS[] = {
     "image_names.name TEXT notnull",
     "image_names.image TEXT notnull",
     "images.id TEXT notnull",
+    "images.config TEXT notnull",
     "image_run_templates.image TEXT notnull",
     "image_run_templates.spec TEXT notnull",
     "image_run_templates.entrypoint TEXT notnull",
@@ -495,25 +496,28 @@ bool store_try_remove(const char *id) {
  * In one write transaction (BEGIN IMMEDIATE, ended by store_commit, or rolled back by the close
  * of a hand-off): the image `name` points at and its run template (src/image/run-template.ts),
  * with the container's parts filled in by SQLite: hostname, process.args (the image's Entrypoint
- * then `args_json`, when not NULL) and the overlay first in mounts; pretty-printed as node's
- * JSON.stringify(spec, null, "\t"). False when the name, the image or its template is missing.
+ * then `args_json`, when not NULL) and, when `upper` is not NULL, the `volatile` overlay first in
+ * mounts; pretty-printed as node's JSON.stringify(spec, null, "\t"). False when the name, the
+ * image or its template is missing, or when the image has a Healthcheck and `healthcheck_ok` is
+ * false (a detached container of it gets a monitor: node's).
  * The transaction holds until the image-bundle row is in: an `rmi` cannot take the image (and
  * with it its layers) in between.
  */
 bool store_run_template(const char *name, const char *hostname, const char *args_json, const char *upper, const char *work,
-                        struct run_template *out) {
+                        bool healthcheck_ok, struct run_template *out) {
     static const char *const SQL =
         "SELECT t.image, t.lower, json_pretty(json_replace(t.spec, "
         "  '$.hostname', ?2, "
         "  '$.process.args', CASE WHEN ?3 IS NULL THEN t.spec -> '$.process.args' ELSE ("
         "    SELECT json_group_array(value) FROM (SELECT 0 AS o, key AS k, value FROM json_each(t.entrypoint) "
         "    UNION ALL SELECT 1, key, value FROM json_each(?3) ORDER BY o, k)) END, "
-        "  '$.mounts', (SELECT json_group_array(json(m)) FROM ("
+        "  '$.mounts', CASE WHEN ?4 IS NULL THEN t.spec -> '$.mounts' ELSE (SELECT json_group_array(json(m)) FROM ("
         "    SELECT 0 AS o, 0 AS k, json_object('destination', '/', 'type', 'overlay', 'source', 'overlay', 'options', "
         "      json_array('lowerdir=' || t.lower, 'upperdir=' || ?4, 'workdir=' || ?5, 'volatile')) AS m "
-        "    UNION ALL SELECT 1, key, value FROM json_each(t.spec, '$.mounts') ORDER BY o, k))"
+        "    UNION ALL SELECT 1, key, value FROM json_each(t.spec, '$.mounts') ORDER BY o, k)) END"
         "), char(9)) "
-        "FROM image_names n JOIN images i ON i.id = n.image JOIN image_run_templates t ON t.image = i.id WHERE n.name = ?1";
+        "FROM image_names n JOIN images i ON i.id = n.image JOIN image_run_templates t ON t.image = i.id WHERE n.name = ?1 "
+        "AND (?6 OR coalesce(json_type(i.config, '$.config.Healthcheck'), 'null') = 'null')";
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) store_error("read the image", rc);
     sqlite3_stmt *st;
@@ -523,8 +527,10 @@ bool store_run_template(const char *name, const char *hostname, const char *args
     sqlite3_bind_text(st, 2, hostname, -1, SQLITE_STATIC);
     if (args_json) sqlite3_bind_text(st, 3, args_json, -1, SQLITE_STATIC);
     else sqlite3_bind_null(st, 3);
-    sqlite3_bind_text(st, 4, upper, -1, SQLITE_STATIC);
+    if (upper) sqlite3_bind_text(st, 4, upper, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, 4);
     sqlite3_bind_text(st, 5, work, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, healthcheck_ok);
     rc = sqlite3_step(st);
     bool found = rc == SQLITE_ROW && sqlite3_column_text(st, 2);
     if (found) {

@@ -8,8 +8,19 @@
 // a digest reference, an unknown image, layers to unpack ...) is handed off and works as node's;
 // a failure after the bundle was made is undone before node redoes the run; a run SIGKILLed
 // after the bundle was recorded is cleaned by `delete --force`.
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -65,6 +76,7 @@ beforeAll(async () => {
     volumes: { Volumes: { "/data": {} }, Cmd: ["sh", "-c", "echo vol"] },
     user: { User: "1", Cmd: ["id", "-u"] },
     nocmd: {},
+    health: { Cmd: ["echo", "healthy image"], Healthcheck: { Test: ["CMD", "true"], Interval: 1_000_000_000 } },
   };
   for (const [tag, config] of Object.entries(images)) {
     layout.image({ layers: [base, two], config, arch: ARCH, tag });
@@ -237,7 +249,7 @@ describe("native run --image: the same as node's", () => {
         .prepare("SELECT n.name FROM image_names n JOIN image_run_templates t ON t.image = n.image ORDER BY n.name")
         .all()
         .map((r) => (r as { name: string }).name);
-      expect(tags).toEqual(["entry", "exit3", "plain"].map(ref));
+      expect(tags).toEqual(["entry", "exit3", "health", "plain"].map(ref));
     } finally {
       db.close();
     }
@@ -282,7 +294,7 @@ describe("native run --image: the same as node's", () => {
   });
 
   it("node's runs (makeBundle) found the templates pull made as they would have made them", () => {
-    expect(pulledTemplates).toHaveLength(3);
+    expect(pulledTemplates).toHaveLength(4);
     expect(templates()).toEqual(pulledTemplates);
   });
 });
@@ -363,11 +375,7 @@ describe("native run --image: what it leaves to node", () => {
     expect(r).toMatchObject({ code: 0, stdout: "from the image\n" });
   });
 
-  it("-d, --bundle-dir and a flag among the arguments go to node (and work)", async () => {
-    const id = uniqueId("detach");
-    polisOk(root, ["run", "-d", "--image", ref("exit3"), id], { env: cleanEnv(LAUNCHER) });
-    polisOk(root, ["delete", "--force", id], { env: cleanEnv(LAUNCHER) });
-    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+  it("--bundle-dir, a flag among the arguments, -d --rm and a Healthcheck with -d go to node (and work)", async () => {
     const dir = join(work, `bdir-${seq++}`);
     const withDir = await handedOff("entry", [], ["--bundle-dir", dir]);
     expect(withDir.run).toMatchObject({ code: 0, stdout: "from the image\n" });
@@ -375,6 +383,16 @@ describe("native run --image: what it leaves to node", () => {
     const r = polis(root, ["run", "--image", ref("plain"), uniqueId("flag"), "echo", "-n", "x"], { env: cleanEnv(NATIVE) });
     // node's path (/bin/false here): the launcher did not take "-n" as an argument of its own
     expect(r.code).toBe(1);
+    for (const [tag, flags] of [
+      ["exit3", ["-d", "--rm"]],
+      ["health", ["-d"]],
+    ] as const) {
+      const id = uniqueId("tonode");
+      expect(polis(root, ["run", ...flags, "--image", ref(tag), id], { env: cleanEnv(NATIVE) }).code).toBe(1);
+      expect(leftOf(id)).toEqual(NOTHING_LEFT);
+    }
+    // in the foreground, an image's Healthcheck is not run (node's rule): native
+    expect((await twins("health")).stdout).toBe("healthy image\n");
   });
 
   it("layers to unpack again (a layer directory gone): node unpacks them, and the next run is native", async () => {
@@ -431,34 +449,98 @@ describe("native run --image: failures after the bundle", () => {
   });
 });
 
-describe("native delete of a container made from an image (run -d, create: node's)", () => {
-  const mountedUnder = (dir: string) =>
+describe("native create, run -d and run --keep of an image, and their delete", () => {
+  const hostMounts = (id: string) =>
     readFileSync("/proc/self/mountinfo", "utf8")
       .split("\n")
-      .some((l) => l.split(" ")[4]?.startsWith(dir));
-
-  it("unmounts and removes the bundle as node's delete does, events and all", async () => {
-    for (const [verb, flags] of [
-      ["run", ["-d"]],
-      ["create", []],
-    ] as const) {
-      const ids = [uniqueId("dn"), uniqueId("dc")];
-      for (const id of ids) {
-        polisOk(root, [verb, ...flags, "--image", ref("exit3"), id], { env: cleanEnv(LAUNCHER) });
-        expect(mountedUnder(join(root, "bundles", id, "rootfs"))).toBe(true);
-        if (verb === "run") await waitFor(() => JSON.parse(polisOk(root, ["state", id]).stdout).status === "stopped", 20_000);
-      }
-      const trace = join(work, `trace-${seq++}`);
-      const viaNode = polis(root, ["delete", ...(verb === "create" ? ["--force"] : []), ids[0]], { env: cleanEnv(NODE) });
-      const viaNative = polis(root, ["delete", ...(verb === "create" ? ["--force"] : []), ids[1]], {
-        env: cleanEnv(NATIVE, trace),
+      .filter((l) => l.split(" ")[4]?.startsWith(join(root, "bundles", id)))
+      .map((l) => {
+        const f = l.split(" ");
+        return swap([f[4], f[5], ...f.slice(f.indexOf("-") + 1)].join(" "), id, "ID");
       });
-      expect(viaNative).toEqual(viaNode);
-      expect(viaNative).toMatchObject({ code: 0, stdout: "", stderr: "" });
-      expect(eventsOf(ids[1])).toEqual(eventsOf(ids[0]));
-      for (const id of ids) {
+
+  /** `polis VERB... --image REF ID` with stdio in files (a created init holds create's). */
+  function call(env: Record<string, string>, verb: string[], id: string, trace?: string): Run {
+    const n = seq++;
+    const out = join(work, `out-${n}`);
+    const err = join(work, `err-${n}`);
+    const o = openSync(out, "w+");
+    const e = openSync(err, "w+");
+    try {
+      const r = spawnSync(POLIS, ["--root", root, ...verb, "--image", ref("exit3"), id], {
+        stdio: ["ignore", o, e],
+        env: cleanEnv(env, trace),
+        timeout: 30_000,
+      });
+      return {
+        code: r.status,
+        stdout: swap(readFileSync(out, "utf8"), id, "ID"),
+        stderr: swap(readFileSync(err, "utf8"), id, "ID"),
+      };
+    } finally {
+      closeSync(o);
+      closeSync(e);
+    }
+  }
+
+  function view(id: string): Record<string, unknown> {
+    const db = new Database(join(root, "state.db"), { readonly: true });
+    try {
+      const {
+        pid,
+        pid_start_time: _s,
+        creator_pid: _c,
+        creator_start_time: _t,
+        created: _d,
+        ...row
+      } = db.prepare("SELECT * FROM containers WHERE id = ?").get(id) as Record<string, any>;
+      expect(pid).toBeGreaterThan(0);
+      const bundle = join(root, "bundles", id);
+      return JSON.parse(
+        swap(
+          JSON.stringify({
+            row,
+            resources: db.prepare("SELECT * FROM container_resources WHERE container_id = ?").all(id),
+            config: readFileSync(join(bundle, "config.json"), "utf8"),
+            rootfs: readdirSync(join(bundle, "rootfs")).sort(),
+          }),
+          id,
+          "ID",
+        ),
+      );
+    } finally {
+      db.close();
+    }
+  }
+
+  it("the overlay mounted on the host, rows, config.json and output as node's; native delete as node's", async () => {
+    for (const verb of [["create"], ["run", "-d"], ["run", "--keep"]]) {
+      const [viaNode, viaNative] = [uniqueId("vn"), uniqueId("vc")];
+      const trace = join(work, `trace-${seq++}`);
+      const a = call(NODE, verb, viaNode);
+      const b = call(NATIVE, verb, viaNative, trace);
+      expect(b, verb.join(" ")).toEqual(a);
+      expect(b.code).toBe(verb.includes("--keep") ? 3 : 0);
+      expect(readFileSync(trace, "utf8")).toBe(`${verb[0]}: native: ${viaNative}\n`);
+      for (const id of [viaNode, viaNative]) {
+        if (verb.includes("-d"))
+          await waitFor(() => JSON.parse(polisOk(root, ["state", id]).stdout).status === "stopped", 20_000);
+      }
+      expect(view(viaNative)).toEqual(view(viaNode));
+      const mounts = hostMounts(viaNative);
+      expect(mounts).toEqual(hostMounts(viaNode));
+      expect(mounts).toHaveLength(1);
+      expect(mounts[0]).toMatch(/^\S+\/bundles\/ID\/rootfs \S+ overlay overlay \S*lowerdir=[^,]*images\/layers\/[^,:]+:/);
+      expect(mounts[0]).not.toContain("volatile");
+      const force = verb[0] === "create" ? ["--force"] : [];
+      const delNode = polis(root, ["delete", ...force, viaNode], { env: cleanEnv(NODE) });
+      const delNative = polis(root, ["delete", ...force, viaNative], { env: cleanEnv(NATIVE) });
+      expect(delNative).toEqual(delNode);
+      expect(delNative).toMatchObject({ code: 0, stdout: "", stderr: "" });
+      expect(eventsOf(viaNative)).toEqual(eventsOf(viaNode));
+      for (const id of [viaNode, viaNative]) {
         expect(leftOf(id)).toEqual(NOTHING_LEFT);
-        expect(mountedUnder(join(root, "bundles", id))).toBe(false);
+        expect(hostMounts(id)).toEqual([]);
       }
     }
   });
