@@ -279,6 +279,22 @@ for i in range(n):
       }),
     });
 
+    // a container kept past the command (create, run -d): the overlay mounted on the host, and
+    // delete's unmount (the container's `true` never started: delete --force of a created one)
+    const createDelete = (id, extraEnv) => {
+      const env2 = { ...env, ...extraEnv };
+      // the created init keeps create's stdio until it is killed: no pipe to wait on
+      const ms = time(LAUNCHER, ["--root", runRoot, "create", "--image", `${host}/bench/small:1`, id], {
+        env: env2,
+        stdio: "ignore",
+      });
+      return ms + time(LAUNCHER, ["--root", runRoot, "delete", "--force", id], { env: env2 });
+    };
+    row("run true's image, kept: create --image + delete --force", {
+      "polis create --image + delete": () => createDelete(`c${n++}`),
+      "polis create --image + delete (POLIS_NATIVE=0)": () => createDelete(`d${n++}`, { POLIS_NATIVE: "0" }),
+    });
+
     const loadBefore = loadavg();
     for (let i = 0; i < RUNS; i++) {
       log(`bench: round ${i + 1}/${RUNS}`);
