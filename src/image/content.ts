@@ -17,9 +17,10 @@ import type { Store } from "../state/store.js";
 import { addLeases, allLeases, layerStacks, removeLeases, removeLeasesOf, referencedDigests } from "../state/images.js";
 
 // node:crypto costs 3-10 ms to load here: `run --image` of a pulled image must not pay it (it
-// only needs chain ids: @noble/hashes, bundled, ~0.1 ms), what writes blobs and temp files does.
+// only needs chain ids: @noble/hashes, bundled, ~0.1 ms), what writes blobs and temp files does;
+// `pull` loads it while its manifest request is on the way (pull.ts), not before its first packet.
 const require = createRequire(import.meta.url);
-const crypto = () => require("node:crypto") as typeof import("node:crypto");
+export const crypto = () => require("node:crypto") as typeof import("node:crypto");
 
 export const imagesDir = (root: string) => join(root, "images");
 export const blobPath = (root: string, digest: string) => join(root, "images", "blobs", "sha256", hex(digest));

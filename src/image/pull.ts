@@ -2,7 +2,6 @@
 // fetch config and layers (bounded parallelism, each verified), unpack each layer once for
 // overlayfs, then record the image and its name in one transaction. A failing pull removes
 // what it fetched that nothing else refers to: the store is as it was.
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Store } from "../state/store.js";
 import { recordImages, type ImageRow, type LayerRow, type NameRow } from "../state/images.js";
@@ -13,6 +12,7 @@ import { rfc3339Nano } from "../time.js";
 import {
   blobPath,
   chainIds,
+  crypto,
   collectGarbage,
   ensureDirs,
   hasBlob,
@@ -71,8 +71,10 @@ export interface PullResult {
 }
 
 /**
- * `openStore` is called once the first request is on its way, so that opening the state
- * database (a few ms, more on a fresh root) overlaps the registry's answer.
+ * The registry's round trips are filled with work the pull needs later: the first source's
+ * scheme discovery (the TLS probe) starts before anything else, the store's directories are
+ * made while it is out, and `openStore` (a few ms, more on a fresh root) is called once the
+ * manifest request is on its way, as the unpacker's modules are loaded (pullFrom).
  */
 export async function pull(root: string, openStore: () => Store, o: PullOptions): Promise<PullResult> {
   let store: Store | undefined;
@@ -80,21 +82,25 @@ export async function pull(root: string, openStore: () => Store, o: PullOptions)
   const ref = parseReference(o.reference);
   const settings = settingsFor(o.registries, ref.registry);
   const sources = [...settings.mirrors, ref.registry];
+  const registryFor = (source: string) => {
+    const s = settingsFor(o.registries, source);
+    return new Registry({
+      name: source,
+      host: apiHost(source),
+      insecure: s.insecure || o.tlsVerify === false,
+      credentials: o.credentials ?? findCredentials(source, ref.repository, o.env),
+      tls: tlsFor(s, o.tlsVerify, o.env),
+    });
+  };
+  const first = registryFor(sources[0]);
+  first.connect();
   ensureDirs(root);
   // the half-written layer dirs of pulls that were killed (their partial blobs are resumed instead)
   sweepTmp(root, (name) => name.startsWith("layer-"));
   let lastErr: unknown;
   for (const source of sources) {
     const mirror = source !== ref.registry;
-    const s = settingsFor(o.registries, source);
-    const creds = o.credentials ?? findCredentials(source, ref.repository, o.env);
-    const registry = new Registry({
-      name: source,
-      host: apiHost(source),
-      insecure: s.insecure || o.tlsVerify === false,
-      credentials: creds,
-      tls: tlsFor(s, o.tlsVerify, o.env),
-    });
+    const registry = source === sources[0] ? first : registryFor(source);
     const fetched = new Set<string>();
     try {
       return await pullFrom(registry, ref, root, db, o, fetched);
@@ -124,10 +130,17 @@ async function pullFrom(
   fetched: Set<string>,
 ): Promise<PullResult> {
   const name = formatReference(ref);
-  const asked = getManifest(registry, ref.repository, manifestKey(ref), name);
+  let onWire!: () => void;
+  const sent = new Promise<void>((resolve) => (onWire = resolve));
+  const asked = getManifest(registry, ref.repository, manifestKey(ref), name, onWire);
   asked.catch(() => {}); // awaited below, after the store is open (which may fail first)
+  await Promise.race([sent, asked.then(noop, noop)]);
   phase("registry request sent");
+  // while the registry answers: the store, and the unpacker with node:crypto and zlib (needed
+  // for the manifest's digest and the layers)
   const store = db();
+  await import("./unpack.js");
+  phase("unpacker load");
   const top = await asked;
   phase("registry ping and manifest");
   if (ref.digest && top.digest !== ref.digest) {
@@ -346,13 +359,16 @@ function limiter(n: number): <T>(f: () => Promise<T>) => Promise<T> {
   };
 }
 
+const noop = () => {};
+
 async function getManifest(
   registry: Registry,
   repo: string,
   key: string,
   what: string,
+  sent?: () => void,
 ): Promise<{ body: Buffer; digest: string; contentType: string }> {
-  const res = await registry.get(repo, `manifests/${key}`, { accept: MANIFEST_ACCEPT }, what);
+  const res = await registry.get(repo, `manifests/${key}`, { accept: MANIFEST_ACCEPT }, what, sent);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -363,7 +379,7 @@ async function getManifest(
   const body = Buffer.concat(chunks);
   return {
     body,
-    digest: `sha256:${createHash("sha256").update(body).digest("hex")}`,
+    digest: `sha256:${crypto().createHash("sha256").update(body).digest("hex")}`,
     contentType: res.headers.get("content-type") ?? "",
   };
 }
