@@ -7,6 +7,7 @@
 //   dist/polis.mjs        the same entry as an ES module, for callers that run it directly
 //   dist/polis.cjs        all of polis in one CommonJS file, better-sqlite3's JavaScript included
 //   dist/polis.cjs.*.cache V8 code caches for polis.cjs, made here by warm-up runs
+//   dist/state-template.db an empty state database a fresh root starts from (src/state/store.ts)
 //   dist/lib/*.cjs        big leaves loaded only when needed (yargs for --help)
 //   dist/polis            the native launcher (native/launcher/, built by node-gyp), copied here:
 //                         the package's bin; it runs the hot commands itself and execs node with
@@ -174,6 +175,32 @@ for (const [name, { pick, contents }] of Object.entries(LEAVES)) {
     outfile: join(outdir, "lib", `${name}.cjs`),
     plugins: name === "yargs" ? [asciiWidthPlugin] : name === "prom-client" ? [noOtelPlugin] : [],
   });
+}
+
+// dist/state-template.db: an empty state database at the current schema version, which a fresh
+// root's state.db is copied from instead of running the migrations (src/state/store.ts). Written
+// by the store's own code (its migrate), bundled into a throw-away script here.
+{
+  const script = join(outdir, "state-template.build.cjs");
+  try {
+    await esbuild.build({
+      ...common,
+      sourcemap: false,
+      stdin: {
+        contents: `require("./src/state/store.ts").writeStateTemplate(process.argv[2]);`,
+        resolveDir: root,
+        sourcefile: "state-template.js",
+      },
+      outfile: script,
+      external: ["bindings"],
+    });
+    const template = join(outdir, "state-template.db");
+    execFileSync(process.execPath, [script, template], { stdio: "inherit", env: { ...process.env, NODE_OPTIONS: "" } });
+    if (!existsSync(template) || existsSync(`${template}-wal`))
+      throw new Error("build: dist/state-template.db was not written whole");
+  } finally {
+    rmSync(script, { force: true });
+  }
 }
 
 // The entry. It runs polis.cjs as node's CommonJS loader would (polis.cjs is the wrapper function),
