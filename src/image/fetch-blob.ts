@@ -3,12 +3,12 @@
 // is resumed with a Range request (the hash state carries on); so is the partial file a pull
 // killed earlier left behind.
 import type { Hash } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { processStartTime } from "../linux/proc.js";
-import { blobPath, crypto, hasBlob, hex, tmpDir, tmpPath } from "./content.js";
+import { blobPath, crypto, fsyncOffThread, hasBlob, hex, tmpDir, tmpPath } from "./content.js";
 import type { Descriptor } from "./manifest.js";
 import { netMessage, RegistryError, type Registry } from "./registry.js";
 
@@ -67,7 +67,7 @@ export async function fetchBlob(
     if (have !== d.size) throw new PolisError(`${what}: got ${have} bytes, the manifest says ${d.size}`);
     if (got !== d.digest)
       throw new PolisError(`${what}: content has digest ${got} (corrupted in the registry or on the way): refusing it`);
-    fsyncSync(fd);
+    await fsyncOffThread(fd); // the unpacker goes on with what came meanwhile
     closeSync(fd);
     done = true;
     renameSync(tmp, blobPath(root, d.digest));

@@ -173,16 +173,27 @@ async function pullFrom(
     chosen = [{ digest: top.digest, body: top.body, manifest: parsed.manifest }];
   }
 
-  const images: { image: ImageRow; layers: LayerRow[] }[] = [];
-  for (const c of chosen) {
-    images.push(await pullImage(registry, ref, c, index?.digest, root, store, o, fetched));
-  }
-  const stored = (digest: string, body: Buffer) => {
+  // The manifests and the index go to the store while the blobs download (their fsyncs off the
+  // event loop), from the next turn of the loop on, once pullImage's requests are out. They
+  // are named before the image is recorded, and settled before a failure's cleanup runs.
+  const stored = async (digest: string, body: Buffer) => {
     if (!hasBlob(root, digest)) fetched.add(digest);
-    putBlob(root, digest, body);
+    await putBlob(root, digest, body);
   };
-  for (const c of chosen) stored(c.digest, c.body);
-  if (index) stored(index.digest, index.body);
+  const storing = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+    for (const c of chosen) await stored(c.digest, c.body);
+    if (index) await stored(index.digest, index.body);
+  });
+  storing.catch(() => {}); // awaited below
+  const images: { image: ImageRow; layers: LayerRow[] }[] = [];
+  try {
+    for (const c of chosen) {
+      images.push(await pullImage(registry, ref, c, index?.digest, root, store, o, fetched));
+    }
+  } finally {
+    await Promise.allSettled([storing]);
+  }
+  await storing;
 
   phase("config and layers");
   const now = rfc3339Nano();
