@@ -211,7 +211,8 @@ function isEntry(): boolean {
   const script = process.argv[1];
   if (!script) return false;
   try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+    // .native: one realpath(3) each instead of node's lstat walk (this runs in every node command)
+    return realpathSync.native(script) === realpathSync.native(fileURLToPath(import.meta.url));
   } catch {
     return false;
   }
