@@ -274,8 +274,9 @@ chmodSync(join(outdir, "polis.mjs"), 0o755);
 const execFileAsync = promisify(execFile);
 for (const set of ["hot", "all", "net", "pull"]) {
   const scratch = mkdtempSync(join(tmpdir(), "polis-build-"));
-  const registry = set === "pull" ? await startWarmRegistry() : undefined;
+  let registry;
   try {
+    if (set === "pull") registry = await startWarmRegistry();
     const { stdout: cache } = await execFileAsync(process.execPath, [entry], {
       env: {
         ...process.env,
@@ -290,10 +291,15 @@ for (const set of ["hot", "all", "net", "pull"]) {
     });
     writeFileSync(join(outdir, `polis.cjs.${set}.cache`), cache);
   } catch (e) {
+    const why = `${e.message}${e.stderr ? `\n${e.stderr}` : ""}`;
+    // pull's needs a loopback port and tar: without its cache a pull only compiles more (and
+    // test/integration/node-entry.test.ts fails, so CI still sees it)
+    if (set === "pull") {
+      console.warn(`build: no code cache for pull (its warm-up pull failed): ${why}`);
+      continue;
+    }
     // The warm-up runs polis through its entry: when it fails, so would every node command.
-    throw new Error(
-      `build: the ${set} code cache could not be made (dist/polis-entry.cjs is broken?): ${e.message}${e.stderr ? `\n${e.stderr}` : ""}`,
-    );
+    throw new Error(`build: the ${set} code cache could not be made (dist/polis-entry.cjs is broken?): ${why}`);
   } finally {
     await registry?.close();
     rmSync(scratch, { recursive: true, force: true });
