@@ -146,13 +146,13 @@ async function pullFrom(
   if (ref.digest && top.digest !== ref.digest) {
     throw new PolisError(`${name}: the registry sent a manifest with digest ${top.digest}`);
   }
-  lease(store, [top.digest]);
   const parsed = parseManifest(top.body, top.contentType, name);
   const want = o.platform ?? hostPlatform();
   let chosen: { digest: string; body: Buffer; manifest: ImageManifest }[];
   let index: { digest: string; body: Buffer; mediaType: string } | undefined;
   let primary: string;
   if (parsed.kind === "index") {
+    lease(store, [top.digest]);
     index = { digest: top.digest, body: top.body, mediaType: parsed.index.mediaType };
     const picked = o.allPlatforms
       ? parsed.index.manifests.filter((d) => d.mediaType === MEDIA.ociManifest || d.mediaType === MEDIA.dockerManifest)
@@ -188,7 +188,9 @@ async function pullFrom(
   const images: { image: ImageRow; layers: LayerRow[] }[] = [];
   try {
     for (const c of chosen) {
-      images.push(await pullImage(registry, ref, c, index?.digest, root, store, o, fetched));
+      // a plain manifest is leased with its blobs (one transaction less); an index was above
+      const alsoLease = index ? [] : [c.digest];
+      images.push(await pullImage(registry, ref, c, index?.digest, root, store, o, fetched, alsoLease));
     }
   } finally {
     await Promise.allSettled([storing]);
@@ -253,10 +255,11 @@ async function pullImage(
   store: Store,
   o: PullOptions,
   fetched: Set<string>,
+  alsoLease: string[],
 ): Promise<{ image: ImageRow; layers: LayerRow[] }> {
   const m = c.manifest;
   const what = `${repoName(ref)}@${c.digest}`;
-  lease(store, [m.config.digest, ...m.layers.map((l) => l.digest)]);
+  lease(store, [...alsoLease, m.config.digest, ...m.layers.map((l) => l.digest)]);
   if (m.config.size > MAX_MANIFEST) throw new PolisError(`${what}: config of ${m.config.size} bytes is too big`);
 
   // The config and each distinct blob download at once (layers a few at a time): the config is
