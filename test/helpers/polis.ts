@@ -104,7 +104,11 @@ export function pidAlive(pid: number): boolean {
   return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
 }
 
-export async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+/**
+ * Polls `cond` until it holds. The default deadline is generous: it costs nothing when the
+ * condition comes, and on a loaded two-core CI machine 5 s cut off correct runs.
+ */
+export async function waitFor(cond: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error("timed out waiting for condition");
