@@ -56,14 +56,13 @@ const LEAVES = {
   yargs: { pick: ".default" }, // --help only: 250 KB that `state` must never parse
   // `polis monitor` only, and only the classes it uses: prom-client's index also loads its
   // Pushgateway (http, https and with it TLS and crypto, zlib) and cluster support, ~2 MiB of
-  // the monitor's RSS.
+  // the monitor's RSS. Not its default metrics either (src/monitor/process-metrics.ts).
   "prom-client": {
     contents: `module.exports = {
       Registry: require("prom-client/lib/registry"),
       Counter: require("prom-client/lib/counter"),
       Gauge: require("prom-client/lib/gauge"),
       Histogram: require("prom-client/lib/histogram"),
-      collectDefaultMetrics: require("prom-client/lib/defaultMetrics"),
     };`,
   },
   yaml: { pick: "" }, // polis's config file, read only by the standalone commands: ~200 KB
@@ -106,22 +105,6 @@ export default function stringWidth(string, options) {
 }`,
       loader: "js",
       resolveDir: dirname(join(root, args.path)),
-    }));
-  },
-};
-
-/**
- * prom-client's CPU metric requires @opentelemetry/api at load, only to label exemplars, which
- * polis never enables: ~60 small modules, half of the leaf (84 KB), ~0.2 MiB of RSS. The
- * stand-in answers the one call that path would make with "no span".
- */
-const noOtelPlugin = {
-  name: "polis-no-otel",
-  setup(build) {
-    build.onResolve({ filter: /^@opentelemetry\/api$/ }, (args) => ({ path: args.path, namespace: "polis-no-otel" }));
-    build.onLoad({ filter: /.*/, namespace: "polis-no-otel" }, () => ({
-      contents: `module.exports = { trace: { getSpan: () => undefined }, context: { active: () => undefined } };`,
-      loader: "js",
     }));
   },
 };
@@ -173,7 +156,7 @@ for (const [name, { pick, contents }] of Object.entries(LEAVES)) {
       sourcefile: `${name}-leaf.js`,
     },
     outfile: join(outdir, "lib", `${name}.cjs`),
-    plugins: name === "yargs" ? [asciiWidthPlugin] : name === "prom-client" ? [noOtelPlugin] : [],
+    plugins: name === "yargs" ? [asciiWidthPlugin] : [],
   });
 }
 
