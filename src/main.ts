@@ -223,6 +223,12 @@ export function runCli(): void {
   phase("node boot and entry load");
   // One state connection per process, dropped by process.exit without a checkpoint (store.ts).
   shareConnectionsUntilExit();
+  // A command whose promise never settles would otherwise let node drain its event loop and exit
+  // 0 with nothing said; every settled command leaves through process.exit before this can fire.
+  process.once("beforeExit", () => {
+    writeSync(2, "polis: internal error: the command ended without a result\n");
+    process.exit(1);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       reportPhases();
