@@ -14,12 +14,11 @@
 // docker-registry on 127.0.0.1 into a fresh root each time; `monitor` is timed until it prints
 // its address, and its peak RSS is read after one scrape of /metrics.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startRegistry } from "./lib/registry.mjs";
+import { pushRootfs, startRegistry } from "./lib/registry.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const opt = (name, def) => {
@@ -36,7 +35,6 @@ delete env.POLIS_TIMING;
 const work = mkdtempSync(join(tmpdir(), "polis-node-ab-"));
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-const sha = (b) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
 /** One timed call: wall ms (spawn to exit) and peak RSS in KiB (/usr/bin/time -f %M). */
 function timed(build, args) {
@@ -88,27 +86,7 @@ function bundle(name, args) {
 /** docker-registry on 127.0.0.1 holding busybox as bench/busybox:1; returns [ref, stop]. */
 async function registry() {
   const { host, child } = await startRegistry(work);
-  const oci = join(work, "oci");
-  mkdirSync(join(oci, "blobs", "sha256"), { recursive: true });
-  const put = (data, mediaType) => {
-    writeFileSync(join(oci, "blobs", "sha256", sha(data).slice(7)), data);
-    return { mediaType, digest: sha(data), size: data.length };
-  };
-  const tar = execFileSync("tar", ["--numeric-owner", "-C", join(work, "rootfs"), "-cf", "-", "."], { maxBuffer: 1 << 28 });
-  const gz = execFileSync("gzip", ["-c", "-n", "-1"], { input: tar, maxBuffer: 1 << 28 });
-  const cfg = { architecture: "amd64", os: "linux", config: { Cmd: ["true"] }, rootfs: { type: "layers", diff_ids: [sha(tar)] } };
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: put(Buffer.from(JSON.stringify(cfg)), "application/vnd.oci.image.config.v1+json"),
-    layers: [put(gz, "application/vnd.oci.image.layer.v1.tar+gzip")],
-  };
-  const m = put(Buffer.from(JSON.stringify(manifest)), manifest.mediaType);
-  const ann = { "org.opencontainers.image.ref.name": "1" };
-  writeFileSync(join(oci, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ ...m, annotations: ann }] }));
-  writeFileSync(join(oci, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  execFileSync("skopeo", ["copy", "-q", "--dest-tls-verify=false", `oci:${oci}:1`, `docker://${host}/bench/busybox:1`]);
-  return [`${host}/bench/busybox:1`, () => child.kill()];
+  return [pushRootfs(work, host, join(work, "rootfs")), () => child.kill()];
 }
 
 /** `monitor`: wall ms until it prints its address; peak RSS after one scrape of /metrics. */

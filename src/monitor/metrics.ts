@@ -1,12 +1,12 @@
-// Prometheus metrics for `polis monitor` (prom-client): cAdvisor's names and meaning for the
+// Prometheus metrics for `polis monitor`: cAdvisor's names and meaning for the
 // containers, with id/name/image labels on every series, and polis_* for polis's own view.
 // Values are read fresh at each scrape (collect.ts); nothing is cached between scrapes.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { escapeLabel, formatValue, renderFamilies, type TextFamily } from "./exposition.js";
 import type { ContainerView, Snapshot } from "./collect.js";
 import type { EngineEvent } from "../state/types.js";
+import { registerProcessMetrics } from "./process-metrics.js";
 import type { Sample } from "./sample.js";
-
-const LABELS = ["id", "name", "image"] as const;
 
 export interface Metrics {
   registry: Registry;
@@ -20,26 +20,46 @@ export interface Metrics {
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "polis_monitor_" });
+  registerProcessMetrics(registry, "polis_monitor_");
   let snapshot: Snapshot = { at: 0, containers: [], events: [] };
+  // Every per-container family is written as text (exposition.ts); prom-client keeps the few
+  // series of polis's own (process, events, operations, scrapes, alerts).
+  const families: TextFamily[] = [];
+  // a container's id/name/image labels, written once per scrape
+  let labelText = new Map<ContainerView, string>();
+  const labels = (c: ContainerView) => {
+    let l = labelText.get(c);
+    if (l === undefined) {
+      l = `id="${escapeLabel(c.id)}",name="${escapeLabel(c.name)}",image="${escapeLabel(c.image)}"`;
+      labelText.set(c, l);
+    }
+    return l;
+  };
+  /** A family over `containers()`: `value` gives each one's sample (undefined: no series), `extra` more labels. */
+  const text = (
+    type: "counter" | "gauge",
+    name: string,
+    help: string,
+    containers: () => ContainerView[],
+    value: (c: ContainerView) => number | undefined,
+  ) =>
+    families.push({
+      name,
+      help,
+      type,
+      series(out) {
+        for (const c of containers()) {
+          const v = value(c);
+          if (v !== undefined) out.push(`${name}{${labels(c)}} ${formatValue(v)}`);
+        }
+      },
+    });
   const live = () => snapshot.containers.filter((c) => c.sample);
-  const labels = (c: ContainerView) => ({ id: c.id, name: c.name, image: c.image });
+  const all = () => snapshot.containers;
 
   // One family per cAdvisor name; `pick` reads it from a sample (undefined: no series).
-  const family = (kind: "counter" | "gauge", name: string, help: string, pick: (s: Sample) => number | undefined) => {
-    const collect = function (this: Counter | Gauge) {
-      this.reset();
-      for (const c of live()) {
-        const v = pick(c.sample!);
-        if (v === undefined) continue;
-        if (kind === "counter") (this as Counter).inc(labels(c), v);
-        else (this as Gauge).set(labels(c), v);
-      }
-    };
-    return kind === "counter"
-      ? new Counter({ name, help, labelNames: LABELS, registers: [registry], collect })
-      : new Gauge({ name, help, labelNames: LABELS, registers: [registry], collect });
-  };
+  const family = (kind: "counter" | "gauge", name: string, help: string, pick: (s: Sample) => number | undefined) =>
+    text(kind, name, help, live, (c) => pick(c.sample!));
   family("counter", "container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", (s) => s.cpuTotalNs / 1e9);
   family(
     "counter",
@@ -110,34 +130,17 @@ export function createMetrics(): Metrics {
   family("gauge", "container_processes", "Number of processes running inside the container.", (s) => s.pids);
   family("counter", "container_oom_events_total", "Count of out of memory events observed for the container.", (s) => s.oomKills);
 
-  new Gauge({
-    name: "container_start_time_seconds",
-    help: "Start time of the container since unix epoch in seconds.",
-    labelNames: LABELS,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const c of live()) if (c.startedAt) this.set(labels(c), Date.parse(c.startedAt) / 1000);
-    },
-  });
-  new Gauge({
-    name: "container_last_seen",
-    help: "Last time a container was seen by the exporter.",
-    labelNames: LABELS,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const c of live()) this.set(labels(c), snapshot.at / 1000);
-    },
-  });
-  new Gauge({
+  text("gauge", "container_start_time_seconds", "Start time of the container since unix epoch in seconds.", live, (c) =>
+    c.startedAt ? Date.parse(c.startedAt) / 1000 : undefined,
+  );
+  text("gauge", "container_last_seen", "Last time a container was seen by the exporter.", live, () => snapshot.at / 1000);
+  families.push({
     name: "polis_container_info",
     help: "Every container under this polis root, stopped ones too: 1, with its state and bundle as labels.",
-    labelNames: [...LABELS, "state", "bundle"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const c of snapshot.containers) this.set({ ...labels(c), state: c.status, bundle: c.rec.bundle }, 1);
+    type: "gauge",
+    series(out) {
+      for (const c of all())
+        out.push(`polis_container_info{${labels(c)},state="${escapeLabel(c.status)}",bundle="${escapeLabel(c.rec.bundle)}"} 1`);
     },
   });
   new Gauge({
@@ -151,53 +154,37 @@ export function createMetrics(): Metrics {
         this.set({ state: st }, snapshot.containers.filter((c) => c.status === st).length);
     },
   });
-  new Gauge({
+  families.push({
     name: "polis_container_health_status",
     help: "Health check status of a container with a health check: 1 for its current status (starting, healthy, unhealthy), 0 for the others.",
-    labelNames: [...LABELS, "status"],
-    registers: [registry],
-    collect() {
-      this.reset();
+    type: "gauge",
+    series(out) {
       // kube-state-metrics' shape: one series per status, 1 for the current one and 0 for the others
-      for (const c of snapshot.containers) {
+      for (const c of all()) {
         if (!c.monitor?.health) continue;
         const now = c.monitor.healthStatus ?? "starting";
-        for (const status of ["starting", "healthy", "unhealthy"]) this.set({ ...labels(c), status }, status === now ? 1 : 0);
+        for (const status of ["starting", "healthy", "unhealthy"])
+          out.push(`polis_container_health_status{${labels(c)},status="${status}"} ${status === now ? 1 : 0}`);
       }
     },
   });
-  new Gauge({
-    name: "polis_container_health_failing_streak",
-    help: "Consecutive failed health checks of the container.",
-    labelNames: LABELS,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const c of snapshot.containers) if (c.monitor?.health) this.set(labels(c), c.monitor.failingStreak);
-    },
-  });
-  new Gauge({
-    name: "polis_container_health_check_duration_seconds",
-    help: "How long the container's latest health check took (including polis exec).",
-    labelNames: LABELS,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const c of snapshot.containers)
-        if (c.lastHealth) this.set(labels(c), (Date.parse(c.lastHealth.end) - Date.parse(c.lastHealth.start)) / 1000);
-    },
-  });
-  new Gauge({
-    name: "polis_container_exit_code",
-    help: "Exit code of a stopped monitored container.",
-    labelNames: LABELS,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const c of snapshot.containers)
-        if (c.monitor?.exitCode !== null && c.monitor?.exitCode !== undefined) this.set(labels(c), c.monitor.exitCode);
-    },
-  });
+  text("gauge", "polis_container_health_failing_streak", "Consecutive failed health checks of the container.", all, (c) =>
+    c.monitor?.health ? c.monitor.failingStreak : undefined,
+  );
+  text(
+    "gauge",
+    "polis_container_health_check_duration_seconds",
+    "How long the container's latest health check took (including polis exec).",
+    all,
+    (c) => (c.lastHealth ? (Date.parse(c.lastHealth.end) - Date.parse(c.lastHealth.start)) / 1000 : undefined),
+  );
+  text(
+    "gauge",
+    "polis_container_exit_code",
+    "Exit code of a stopped monitored container.",
+    all,
+    (c) => c.monitor?.exitCode ?? undefined,
+  );
   // Engine events, counted as they are recorded (from the history at start, then each scrape
   // reads those after the last seq seen): counters that only go up while this process lives.
   const events = new Counter({
@@ -239,10 +226,11 @@ export function createMetrics(): Metrics {
     scrapeSeconds,
     alertsFiring,
     lastSeq: () => lastSeq,
-    render(s) {
+    async render(s) {
       snapshot = s;
+      labelText = new Map();
       observe(s.events);
-      return registry.metrics();
+      return `${renderFamilies(families)}\n\n${await registry.metrics()}`;
     },
   };
 }

@@ -6,6 +6,7 @@ import { parseConfig } from "../../src/config/load.js";
 import { evaluate, type ContainerFacts } from "../../src/monitor/alerts.js";
 import type { ContainerView, Snapshot } from "../../src/monitor/collect.js";
 import { monitorConfig } from "../../src/monitor/config.js";
+import { escapeLabel, formatValue } from "../../src/monitor/exposition.js";
 import { createMetrics } from "../../src/monitor/metrics.js";
 import type { Sample } from "../../src/monitor/sample.js";
 
@@ -130,5 +131,29 @@ describe("the exposition", () => {
     expect(again).toContain('polis_events_total{type="container",action="start"} 2');
     expect(again).toContain('polis_events_total{type="container",action="delete"} 1');
     expect(m.lastSeq()).toBe(5);
+  });
+
+  it("escapes label values and writes values as the format wants (a container name is the user's)", async () => {
+    expect(escapeLabel('a"b\\c\nd')).toBe('a\\"b\\\\c\\nd');
+    expect(escapeLabel("plain")).toBe("plain");
+    expect([NaN, Infinity, -Infinity, 0.25, 1e21].map(formatValue)).toEqual(["NaN", "+Inf", "-Inf", "0.25", "1e+21"]);
+    const m = createMetrics();
+    const odd = { ...view("c1", "running", sample), name: 'we"ird\\name' } as ContainerView;
+    const text = await m.render({ at: 0, containers: [odd], events: [] });
+    expect(text).toContain('container_processes{id="c1",name="we\\"ird\\\\name",image="busybox"} 3');
+  });
+
+  it("the monitor's own process metrics, not prom-client's nodejs_* family", async () => {
+    const text = await createMetrics().render({ at: 0, containers: [], events: [] });
+    const rss = Number(/^polis_monitor_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]);
+    expect(rss).toBeGreaterThan(10 << 20); // this vitest worker's
+    expect(text).toMatch(/^polis_monitor_process_cpu_seconds_total \d/m);
+    expect(text).toMatch(/^polis_monitor_process_open_fds \d+$/m);
+    expect(text).toMatch(/^polis_monitor_process_start_time_seconds \d+$/m);
+    expect(text).not.toContain("nodejs_");
+    // HELP and TYPE of a family with no series yet, as prom-client prints them
+    expect(text).toContain(
+      "# HELP container_processes Number of processes running inside the container.\n# TYPE container_processes gauge\n",
+    );
   });
 });

@@ -1,7 +1,8 @@
 // Debian's docker-registry on 127.0.0.1 (a free port) with its storage under a bench's temp dir,
-// for the benches that pull (images.mjs, node-ab.mjs).
-import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+// for the benches that pull (images.mjs, node-ab.mjs, node-rss.mjs).
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
@@ -36,4 +37,34 @@ export async function startRegistry(work) {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+const sha = (b) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+
+/**
+ * Pushes `rootfs` (a directory) to the registry at `host` as one gzip layer, `bench/busybox:1`
+ * (skopeo from an OCI layout under `work`); returns the reference.
+ */
+export function pushRootfs(work, host, rootfs) {
+  const oci = join(work, "oci");
+  mkdirSync(join(oci, "blobs", "sha256"), { recursive: true });
+  const put = (data, mediaType) => {
+    writeFileSync(join(oci, "blobs", "sha256", sha(data).slice(7)), data);
+    return { mediaType, digest: sha(data), size: data.length };
+  };
+  const tar = execFileSync("tar", ["--numeric-owner", "-C", rootfs, "-cf", "-", "."], { maxBuffer: 1 << 28 });
+  const gz = execFileSync("gzip", ["-c", "-n", "-1"], { input: tar, maxBuffer: 1 << 28 });
+  const cfg = { architecture: "amd64", os: "linux", config: { Cmd: ["true"] }, rootfs: { type: "layers", diff_ids: [sha(tar)] } };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: put(Buffer.from(JSON.stringify(cfg)), "application/vnd.oci.image.config.v1+json"),
+    layers: [put(gz, "application/vnd.oci.image.layer.v1.tar+gzip")],
+  };
+  const m = put(Buffer.from(JSON.stringify(manifest)), manifest.mediaType);
+  const ann = { "org.opencontainers.image.ref.name": "1" };
+  writeFileSync(join(oci, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ ...m, annotations: ann }] }));
+  writeFileSync(join(oci, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  execFileSync("skopeo", ["copy", "-q", "--dest-tls-verify=false", `oci:${oci}:1`, `docker://${host}/bench/busybox:1`]);
+  return `${host}/bench/busybox:1`;
 }

@@ -1,0 +1,255 @@
+#!/usr/bin/env node
+// Peak RSS of every command the launcher hands to node, against issue 13's target (50 MiB), in
+// one table. Root only.
+//
+//   node scripts/bench/node-rss.mjs [--runs 5] [--only pull,monitor] [--containers 3] [--requests 200]
+//
+// Each command runs through dist/polis as clients run it, without NODE_EXTRA_CA_CERTS, `--runs`
+// times; the table gives the median of its peak RSS (/usr/bin/time -f %M: node's ru_maxrss), the
+// smallest and the largest. "(Node path)" rows set POLIS_NATIVE=0 for commands the launcher
+// would do itself. `pull` pulls busybox from Debian's docker-registry on 127.0.0.1 into a fresh
+// root each time. `monitor` is read from /proc/<pid>/status (VmHWM) when it listens (its first
+// sample taken), after one /metrics scrape, and after `--requests` requests (/metrics, the
+// dashboard and its JSON API in turn) with `--containers` running containers besides the two
+// every row shares (a `sleep`, and one under a per-container monitor with --logs).
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { pushRootfs, startRegistry } from "./lib/registry.mjs";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const opt = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const POLIS = resolve(opt("polis", join(REPO, "dist", "polis")));
+const RUNS = Number(opt("runs", 5));
+const CONTAINERS = Number(opt("containers", 3));
+const REQUESTS = Number(opt("requests", 200));
+const ONLY = opt("only", "")?.split(",").filter(Boolean);
+const TARGET_MIB = 50;
+const log = (m) => process.stderr.write(`${m}\n`);
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+delete env.POLIS_TIMING;
+delete env.POLIS_NATIVE;
+const nodePath = { ...env, POLIS_NATIVE: "0" };
+const work = mkdtempSync(join(tmpdir(), "polis-node-rss-"));
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+
+/** stdout and stderr as files: a created container inherits polis's stdio and would hold a pipe. */
+function quiet(cmd, args, e = env) {
+  const out = openSync("/dev/null", "w");
+  const err = openSync(join(work, "stderr"), "w");
+  try {
+    return spawnSync(cmd, args, { env: e, stdio: ["ignore", out, err] });
+  } finally {
+    closeSync(out);
+    closeSync(err);
+  }
+}
+const stderrText = () => readFileSync(join(work, "stderr"), "utf8");
+
+function polis(args, e = env) {
+  const r = quiet(POLIS, args, e);
+  if (r.status !== 0) throw new Error(`polis ${args.join(" ")}: exit ${r.status}: ${stderrText()}`);
+}
+
+/** Peak RSS of one call in KiB. */
+function peak(args, e) {
+  const file = join(work, "rss");
+  const r = quiet("/usr/bin/time", ["-f", "%M", "-o", file, POLIS, ...args], e);
+  if (r.status !== 0) throw new Error(`polis ${args.join(" ")}: exit ${r.status}: ${stderrText()}`);
+  return Number(readFileSync(file, "utf8").trim().split("\n").pop());
+}
+
+/** A bundle from `runc spec` on the busybox rootfs, running `args`. */
+function bundle(name, args) {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  execFileSync("runc", ["spec", "--bundle", dir]);
+  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  config.process.terminal = false;
+  config.process.args = args;
+  config.root = { path: join(work, "rootfs"), readonly: true };
+  writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+  return dir;
+}
+
+const hwm = (pid) => Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+)/)[1]);
+
+/** One monitor: VmHWM when listening, after a scrape, after REQUESTS requests (KiB each). */
+async function monitorOnce(root) {
+  const child = spawn(POLIS, ["--root", root, "monitor", "--listen", "127.0.0.1:0", "--interval", "1h"], {
+    env,
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  try {
+    const url = await new Promise((res, rej) => {
+      let out = "";
+      child.stdout.on("data", (d) => {
+        out += d;
+        const m = out.match(/listening on (\S+)/);
+        if (m) res(m[1].replace(/\/$/, ""));
+      });
+      child.on("exit", (code) => rej(new Error(`monitor exited ${code}`)));
+    });
+    // the first sample is taken right after it listens: wait for the monitor to go idle
+    await new Promise((r) => setTimeout(r, 300));
+    const started = hwm(child.pid);
+    await (await fetch(`${url}/metrics`)).text();
+    const scraped = hwm(child.pid);
+    const paths = ["/metrics", "/", "/api/containers", "/api/events?limit=50", "/api/history?since=0", "/api/alerts", "/metrics"];
+    for (let i = 1; i < REQUESTS; i++) await (await fetch(`${url}${paths[i % paths.length]}`)).text();
+    return { started, scraped, serving: hwm(child.pid) };
+  } finally {
+    child.kill();
+    await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+  }
+}
+
+async function main() {
+  if (process.geteuid() !== 0) throw new Error("run as root");
+  execFileSync("bash", [join(REPO, "scripts", "make-rootfs.sh"), join(work, "rootfs")], { stdio: "ignore" });
+  const btrue = bundle("true", ["/bin/true"]);
+  const bsleep = bundle("sleep", ["/bin/sleep", "1000"]);
+  const blog = bundle("log", ["/bin/sh", "-c", "echo hello; exec sleep 1000"]);
+  const root = join(work, "root");
+  const root100 = join(work, "root100");
+  const tag = `nrss${process.pid}`;
+  const sleeper = `${tag}-sleep`;
+  const logger = `${tag}-log`;
+  const extra = Array.from({ length: CONTAINERS }, (_, i) => `${tag}-x${i}`);
+  const list100 = Array.from({ length: 100 }, (_, i) => `${tag}-l${i}-`.padEnd(64, "0"));
+  let n = 0;
+  // 64 characters, as containerd's ids (an id's length changes what V8 optimises: README)
+  const id = () => `${tag}-${n++}-`.padEnd(64, "0");
+  const want = (name) => !ONLY?.length || ONLY.includes(name);
+  let stopRegistry = () => {};
+  const rows = [];
+  const row = (name, kibs) => {
+    rows.push({ name, mib: median(kibs) / 1024, min: Math.min(...kibs) / 1024, max: Math.max(...kibs) / 1024 });
+    log(`node-rss: ${name} done (loadavg ${loadavg()})`);
+  };
+  const load0 = loadavg();
+  try {
+    polis(["--root", root, "run", "-d", "--bundle", bsleep, sleeper]);
+    polis(["--root", root, "run", "-d", "--logs", "--bundle", blog, logger]);
+    for (const x of extra) polis(["--root", root, "run", "-d", "--bundle", bsleep, x]);
+    let ref;
+    if (want("pull") || want("images") || want("run-image")) {
+      const { host, child } = await startRegistry(work);
+      stopRegistry = () => child.kill();
+      ref = pushRootfs(work, host, join(work, "rootfs"));
+      polis(["--root", root, "pull", "-q", "--tls-verify=false", ref]);
+    }
+    if (want("list100")) for (const i of list100) polis(["--root", root100, "create", "--bundle", btrue, i]);
+    const cases = {
+      version: { label: "--version", args: () => ["--version"] },
+      help: { label: "run --help", args: () => ["run", "--help"] },
+      create: {
+        label: "create (Node path)",
+        env: nodePath,
+        args: (i) => ["--root", root, "create", "--bundle", btrue, i],
+        after: (i) => quiet(POLIS, ["--root", root, "delete", "--force", i]),
+      },
+      run: {
+        label: "run /bin/true (Node path)",
+        env: nodePath,
+        args: (i) => ["--root", root, "run", "--bundle", btrue, i],
+        after: (i) => quiet(POLIS, ["--root", root, "delete", "--force", i]),
+      },
+      exec: { label: "exec /bin/true", args: () => ["--root", root, "exec", sleeper, "/bin/true"] },
+      ps: { label: "ps", args: () => ["--root", root, "ps", sleeper] },
+      state: { label: "state (Node path)", env: nodePath, args: () => ["--root", root, "state", sleeper] },
+      list100: { label: "list of 100 (Node path)", env: nodePath, args: () => ["--root", root100, "list"] },
+      "delete-force": {
+        label: "delete --force (running)",
+        before: (i) => polis(["--root", root, "run", "-d", "--bundle", bsleep, i]),
+        args: (i) => ["--root", root, "delete", "--force", i],
+      },
+      spec: {
+        label: "spec",
+        before: (i) => mkdirSync(join(work, i)),
+        args: (i) => ["spec", "--bundle", join(work, i)],
+        after: (i) => rmSync(join(work, i), { recursive: true, force: true }),
+      },
+      features: { label: "features", args: () => ["features"] },
+      events: {
+        label: "events --all (until now)",
+        args: () => ["--root", root, "events", "--all", "--until", new Date().toISOString()],
+      },
+      inspect: { label: "inspect", args: () => ["--root", root, "inspect", sleeper] },
+      stats: { label: "stats --no-stream", args: () => ["--root", root, "stats", "--no-stream", sleeper] },
+      logs: { label: "logs", args: () => ["--root", root, "logs", logger] },
+      "network-ls": { label: "network ls", args: () => ["--root", root, "network", "ls"] },
+      "network-create": {
+        label: "network create",
+        args: (i) => ["--root", root, "network", "create", i.slice(0, 30)],
+        after: (i) => quiet(POLIS, ["--root", root, "network", "rm", i.slice(0, 30)]),
+      },
+      pull: {
+        label: "pull busybox (local registry)",
+        args: (i) => ["--root", join(work, `pull-${i}`), "pull", "-q", "--tls-verify=false", ref],
+        after: (i) => rmSync(join(work, `pull-${i}`), { recursive: true, force: true }),
+      },
+      images: { label: "images", args: () => ["--root", root, "images"] },
+      "run-image": {
+        label: "run --rm --image busybox true (Node path)",
+        env: nodePath,
+        args: (i) => ["--root", root, "run", "--rm", "--image", ref, i, "true"],
+      },
+    };
+    for (const [name, c] of Object.entries(cases)) {
+      if (!want(name)) continue;
+      const kibs = [];
+      for (let r = 0; r <= RUNS; r++) {
+        const i = id();
+        c.before?.(i);
+        try {
+          const kib = peak(c.args(i), c.env ?? env);
+          if (r > 0) kibs.push(kib); // the first run warms the page cache
+        } finally {
+          c.after?.(i);
+        }
+      }
+      row(c.label, kibs);
+    }
+    if (want("monitor")) {
+      const m = [];
+      for (let r = 0; r <= RUNS; r++) {
+        const got = await monitorOnce(root);
+        if (r > 0) m.push(got);
+      }
+      const all = 2 + CONTAINERS;
+      row(
+        "monitor: listening, first sample taken",
+        m.map((x) => x.started),
+      );
+      row(
+        "monitor: after one /metrics scrape",
+        m.map((x) => x.scraped),
+      );
+      row(
+        `monitor: after ${REQUESTS} requests, ${all} containers`,
+        m.map((x) => x.serving),
+      );
+    }
+    console.log(`peak RSS of node commands, MiB: median of ${RUNS} runs (min–max); loadavg ${load0} → ${loadavg()}\n`);
+    console.log(`| node command | peak RSS | min–max | ≤ ${TARGET_MIB} MiB |`);
+    console.log("|---|---:|---:|:---:|");
+    const f = (x) => x.toFixed(1);
+    for (const r of rows)
+      console.log(`| ${r.name} | ${f(r.mib)} | ${f(r.min)}–${f(r.max)} | ${r.mib <= TARGET_MIB ? "yes" : "**no**"} |`);
+  } finally {
+    stopRegistry();
+    for (const i of [sleeper, logger, ...extra]) quiet(POLIS, ["--root", root, "delete", "--force", i]);
+    for (const i of list100) quiet(POLIS, ["--root", root100, "delete", "--force", i]);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
