@@ -4,6 +4,7 @@
 // made, so that `delete` (or `delete --force` after a polis killed half-way) removes it.
 import { join } from "node:path";
 import type { GlobalOptions } from "../container/options.js";
+import { PolisError } from "../errors.js";
 import { ContainerExistsError } from "../state/types.js";
 import type { Store } from "../state/store.js";
 import { withStore } from "./api.js";
@@ -49,7 +50,19 @@ export async function imageBundle(
         recorder: {
           record: (image) => {
             const data: ImageBundleData = { image: image.id, dir };
-            store.addResource(id, RESOURCE_KIND, dir, data);
+            // Checked and recorded under one write lock: a row of this bundle already there is
+            // another run's (of the same id, between its record and its container row) or one
+            // killed half-way. Replaced here, it would be forgotten when the mkdir below finds
+            // their directory, and with it their bundle (and mount) left to nobody.
+            store.transaction(() => {
+              if (store.get(id)) throw new ContainerExistsError(id);
+              if (store.resourcesOf(id).some((r) => r.kind === RESOURCE_KIND && r.name === dir)) {
+                throw new PolisError(
+                  `bundle directory ${dir} is recorded for container ${id} already (another run of it, or one killed half-way: polis delete --force ${id})`,
+                );
+              }
+              store.addResource(id, RESOURCE_KIND, dir, data);
+            });
             recorded = true;
           },
           forget: () => {

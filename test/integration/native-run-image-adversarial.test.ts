@@ -1,0 +1,296 @@
+// The native `run --image` (native/launcher/run_image.c) against node's (POLIS_NATIVE=0) on the
+// inputs most likely to tell them apart: arguments SQLite's JSON functions must carry through
+// unchanged (quotes, backslashes, control characters, odd UTF-8, JSON-looking text, flag-looking
+// words, a long one), arguments given without `--`, a 255-byte id, every spelling of a Docker Hub
+// name node resolves to the same image, a tag moved to another image by a second pull, and a
+// bundle another run has recorded but not yet turned into a container (the race of two runs
+// with one id).
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostPlatform } from "../../src/image/manifest.js";
+import { Store } from "../../src/state/store.js";
+import { OciLayout, push, tarOf } from "../helpers/oci-layout.js";
+import { cgroupDirsNamed, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { baseRootfs } from "../helpers/rootfs.js";
+
+const NODE = { POLIS_NATIVE: "0" };
+const NATIVE = { POLIS_NATIVE: "1", POLIS_NODE: "/bin/false" };
+const LAUNCHER = { POLIS_NATIVE: "1" };
+const ARCH = hostPlatform().architecture;
+
+const work = mkdtempSync(join(tmpdir(), "polis-nrunadv-"));
+let reg: TestRegistry;
+let root: string;
+let layout: OciLayout;
+let base: ReturnType<OciLayout["layer"]>;
+const ref = (tag: string) => `${reg.host}/polis/nrunadv:${tag}`;
+let seq = 0;
+
+/** An image of the base layer and `config`, pushed as `tag` (`name`: its name in the layout). */
+function pushImage(tag: string, config: Record<string, unknown>, name = tag): void {
+  layout.image({ layers: [base], config, arch: ARCH, tag: name });
+  push(layout.dir, name, `docker://${ref(tag)}`);
+}
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  layout = new OciLayout(join(work, "oci"));
+  base = layout.layer(tarOf(baseRootfs(), join(work, "base.tar")), "gzip");
+  // prints each argument in <>, its hostname, then waits for a line on stdin
+  pushImage("entry", {
+    Entrypoint: ["sh", "-c", 'for a in "$@"; do printf "<%s>" "$a"; done; echo; hostname; echo READY; read x', "argv0"],
+    Cmd: ["from", "the image"],
+  });
+  pushImage("moving", { Cmd: ["echo", "first image"] });
+  root = tempRoot();
+  for (const tag of ["entry", "moving"]) polisOk(root, ["pull", "-q", "--tls-verify=false", ref(tag)], { env: NODE });
+}, 180_000);
+
+afterAll(async () => {
+  for (const id of readIds()) polis(root, ["delete", "--force", id], { env: NODE });
+  rmSync(root, { recursive: true, force: true });
+  await reg?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function readIds(): string[] {
+  if (!root || !existsSync(join(root, "state.db"))) return [];
+  const db = new Database(join(root, "state.db"), { readonly: true });
+  try {
+    const rows = db.prepare("SELECT id FROM containers UNION SELECT container_id FROM container_resources").all();
+    return (rows as { id: string }[]).map((r) => r.id);
+  } finally {
+    db.close();
+  }
+}
+
+const swap = (text: string, from: string, to: string) => text.split(from).join(to);
+/** `id` written as ID, then a longer id's first 63 bytes (its hostname) as ID63 */
+const hide = (text: string, id: string) =>
+  id.length > 63 ? swap(swap(text, id, "ID"), id.slice(0, 63), "ID63") : swap(text, id, "ID");
+
+function env(e: Record<string, string>, trace?: string): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...process.env, ...e };
+  delete out.NODE_EXTRA_CA_CERTS;
+  if (trace) out.POLIS_LAUNCHER_TRACE = trace;
+  return out;
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** config.json and the resource rows, taken while the container waited on stdin */
+  config?: string;
+  resources?: unknown[];
+}
+
+/** `polis run --image IMAGE <argv...>` (argv holds the id and what follows); `id` written as ID. */
+async function runImage(e: Record<string, string>, image: string, id: string, argv: string[], trace?: string): Promise<Run> {
+  const child = spawn(POLIS, ["--root", root, "run", "--image", image, ...argv], {
+    env: env(e, trace),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (b) => (stdout += b));
+  child.stderr.on("data", (b) => (stderr += b));
+  const exited = new Promise<number | null>((res) => child.once("exit", res));
+  const ready = Promise.race([waitFor(() => stdout.includes("READY\n"), 30_000).then(() => true), exited.then(() => false)]);
+  let config: string | undefined;
+  let resources: unknown[] | undefined;
+  if (await ready) {
+    try {
+      config = hide(readFileSync(join(root, "bundles", id, "config.json"), "utf8"), id);
+      const db = new Database(join(root, "state.db"), { readonly: true });
+      try {
+        resources = JSON.parse(
+          swap(JSON.stringify(db.prepare("SELECT * FROM container_resources WHERE container_id = ?").all(id)), id, "ID"),
+        );
+      } finally {
+        db.close();
+      }
+    } finally {
+      child.stdin.end("\n");
+    }
+  } else {
+    child.stdin.end();
+  }
+  const code = await exited;
+  return { code, stdout: hide(stdout, id), stderr: hide(stderr, id), config, resources };
+}
+
+function leftOf(id: string): Record<string, unknown> {
+  const db = new Database(join(root, "state.db"), { readonly: true });
+  try {
+    return {
+      bundle: existsSync(join(root, "bundles", id)),
+      rows: db.prepare("SELECT count(*) AS n FROM containers WHERE id = ?").get(id),
+      resources: db.prepare("SELECT count(*) AS n FROM container_resources WHERE container_id = ?").get(id),
+      cgroups: cgroupDirsNamed(id),
+    };
+  } finally {
+    db.close();
+  }
+}
+const NOTHING_LEFT = { bundle: false, rows: { n: 0 }, resources: { n: 0 }, cgroups: [] };
+
+/** node's run, then the launcher's, which must be native: same code, output, config.json, rows; nothing left. */
+async function twins(image: string, argv: (id: string) => string[], mkId = (id: string) => id): Promise<Run> {
+  const n = seq++;
+  const [viaNode, viaNative] = [mkId(uniqueId(`advn${n}`)), mkId(uniqueId(`advc${n}`))];
+  const a = await runImage(NODE, image, viaNode, argv(viaNode));
+  const trace = join(work, `trace-${n}`);
+  const b = await runImage(NATIVE, image, viaNative, argv(viaNative), trace);
+  expect(existsSync(trace) ? readFileSync(trace, "utf8") : "", "handed to node").toBe(`run: native: ${viaNative}\n`);
+  expect(b).toEqual(a);
+  expect(leftOf(viaNode)).toEqual(NOTHING_LEFT);
+  expect(leftOf(viaNative)).toEqual(NOTHING_LEFT);
+  return b;
+}
+
+const ODD_ARGS = [
+  'a "quoted" word',
+  "back\\slash \\n \\u0041 \\",
+  "new\nline\ttab\rreturn",
+  "\x01\x02\x08\x0b\x0c\x1b\x1f\x7f",
+  "ü € 😀 \u2028 \u2029 \u00a0 \ufeff \u{10ffff}",
+  "",
+  " ",
+  "--rm",
+  "-d",
+  "--image=other",
+  "--",
+  "[1,2]",
+  '{"a":1}',
+  "null",
+  "123",
+  "true",
+  "'single' $(echo no) `echo no` $HOME",
+  "x".repeat(60_000),
+];
+
+describe("native run --image: arguments and ids node's way", () => {
+  it("odd arguments after -- reach the process, and config.json, byte for byte as node's", async () => {
+    const r = await twins(ref("entry"), (id) => [id, "--", ...ODD_ARGS]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${ODD_ARGS.map((a) => `<${a}>`).join("")}\nID\nREADY\n`);
+    const spec = JSON.parse(r.config!);
+    expect(spec.process.args.slice(4)).toEqual(ODD_ARGS);
+  });
+
+  it("arguments without --, and some before and after --", async () => {
+    expect((await twins(ref("entry"), (id) => [id, "one", "two words"])).stdout).toBe("<one><two words>\nID\nREADY\n");
+    expect((await twins(ref("entry"), (id) => [id, "one", "--", "-x", "--"])).stdout).toBe("<one><-x><-->\nID\nREADY\n");
+    // no arguments: the image's Cmd
+    expect((await twins(ref("entry"), (id) => [id])).stdout).toBe("<from><the image>\nID\nREADY\n");
+  });
+
+  it("a 255-byte id: the hostname is its first 63 bytes", async () => {
+    let long = "";
+    const r = await twins(
+      ref("entry"),
+      (id) => [id],
+      (id) => (long = `${id}-${"i".repeat(255 - id.length - 1)}`),
+    );
+    expect(long).toHaveLength(255);
+    expect(r).toMatchObject({ code: 0, stdout: "<from><the image>\nID63\nREADY\n" });
+    expect(JSON.parse(r.config!).hostname).toBe("ID63");
+  });
+});
+
+/** `polis run --image IMAGE ID` that fails before a container: code and stderr, `id` written as ID. */
+function failing(e: Record<string, string>, image: string, id: string, trace?: string): { code: number; stderr: string } {
+  const r = polis(root, ["run", "--image", image, id], { env: env(e, trace) });
+  return { code: r.code, stderr: swap(r.stderr, id, "ID").replace(/time="[^"]*"/g, 'time="<time>"') };
+}
+
+describe("native run --image: image names as node resolves them", () => {
+  it("every spelling of a Docker Hub name node takes for the same image is native and the same", async () => {
+    polisOk(root, ["tag", ref("entry"), "docker.io/library/nrunadv:latest"], { env: NODE });
+    for (const name of [
+      "nrunadv",
+      "nrunadv:latest",
+      "library/nrunadv",
+      "docker.io/nrunadv",
+      "docker.io/library/nrunadv:latest",
+      "index.docker.io/library/nrunadv",
+      "index.docker.io/nrunadv:latest",
+    ]) {
+      expect((await twins(name, (id) => [id, "--", name])).stdout, name).toBe(`<${name}>\nID\nREADY\n`);
+    }
+  });
+
+  it("spellings node refuses or does not know: handed off, node's error", () => {
+    for (const name of [
+      "NRUNADV",
+      "nrunadv:",
+      "nrunadv:bad:tag",
+      "Docker.io/nrunadv",
+      "docker.io//nrunadv",
+      "/nrunadv",
+      "nrunadv@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+      `nrunadv:${"t".repeat(129)}`,
+      "nrunadv:latest ",
+      "nrünadv",
+    ]) {
+      const n = seq++;
+      const [viaNode, viaLauncher] = [uniqueId(`badn${n}`), uniqueId(`badl${n}`)];
+      const trace = join(work, `trace-${n}`);
+      const a = failing(NODE, name, viaNode);
+      const b = failing(LAUNCHER, name, viaLauncher, trace);
+      expect(b, name).toEqual(a);
+      expect(a.code, name).toBe(1);
+      expect(readFileSync(trace, "utf8"), name).toMatch(/^create: node: run --image: (no run template|an image reference)/);
+      expect(leftOf(viaLauncher)).toEqual(NOTHING_LEFT);
+    }
+  });
+
+  it("a tag pulled again onto another image: the next native run runs the new image; after rmi, node's error", async () => {
+    const once = (e: Record<string, string>, trace?: string) =>
+      polis(root, ["run", "--image", ref("moving"), uniqueId("mv")], { env: env(e, trace) });
+    expect(once(NATIVE)).toMatchObject({ code: 0, stdout: "first image\n" });
+    pushImage("moving", { Cmd: ["echo", "second image"] }, "moving2");
+    polisOk(root, ["pull", "-q", "--tls-verify=false", ref("moving")], { env: NODE });
+    const trace = join(work, `trace-${seq++}`);
+    expect(once(NATIVE, trace)).toMatchObject({ code: 0, stdout: "second image\n" });
+    expect(readFileSync(trace, "utf8")).toMatch(/^run: native: mv-/);
+    polisOk(root, ["rmi", ref("moving")], { env: NODE });
+    const id = uniqueId("gone");
+    const a = failing(NODE, ref("moving"), id);
+    expect(failing(LAUNCHER, ref("moving"), id)).toEqual(a);
+    expect(a.stderr).toContain("image not known");
+  });
+});
+
+describe("native run --image: two runs with one id", () => {
+  it("a bundle another run has recorded (no container yet): refused, its row and directory left to it", () => {
+    for (const e of [NODE, LAUNCHER]) {
+      const id = uniqueId("race");
+      const dir = join(root, "bundles", id);
+      const store = Store.open(root);
+      store.addResource(id, "image-bundle", dir, { image: "sha256:another", dir });
+      store.close();
+      mkdirSync(join(dir, "rootfs"), { recursive: true });
+      const r = polis(root, ["run", "--image", ref("entry"), id], { env: env(e) });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`polis delete --force ${id}`);
+      const db = new Database(join(root, "state.db"), { readonly: true });
+      try {
+        expect(db.prepare("SELECT kind, name FROM container_resources WHERE container_id = ?").all(id)).toEqual([
+          { kind: "image-bundle", name: dir },
+        ]);
+      } finally {
+        db.close();
+      }
+      expect(existsSync(join(dir, "rootfs"))).toBe(true);
+      polisOk(root, ["delete", "--force", id], { env: env(e) });
+      expect(leftOf(id)).toEqual(NOTHING_LEFT);
+    }
+  });
+});
