@@ -47,8 +47,9 @@ beforeAll(async () => {
     Cmd: ["from", "the image"],
   });
   pushImage("moving", { Cmd: ["echo", "first image"] });
+  pushImage("plain", { Cmd: ["true"] });
   root = tempRoot();
-  for (const tag of ["entry", "moving"]) polisOk(root, ["pull", "-q", "--tls-verify=false", ref(tag)], { env: NODE });
+  for (const tag of ["entry", "moving", "plain"]) polisOk(root, ["pull", "-q", "--tls-verify=false", ref(tag)], { env: NODE });
 }, 180_000);
 
 afterAll(async () => {
@@ -204,11 +205,37 @@ describe("native run --image: arguments and ids node's way", () => {
   });
 });
 
-/** `polis run --image IMAGE ID` that fails before a container: code and stderr, `id` written as ID. */
-function failing(e: Record<string, string>, image: string, id: string, trace?: string): { code: number; stderr: string } {
-  const r = polis(root, ["run", "--image", image, id], { env: env(e, trace) });
-  return { code: r.code, stderr: swap(r.stderr, id, "ID").replace(/time="[^"]*"/g, 'time="<time>"') };
+/** `polis [GLOBAL...] run --image IMAGE ID [ARGS...]` without stdin: code, stdout and stderr, `id` written as ID. */
+function failing(
+  e: Record<string, string>,
+  image: string,
+  id: string,
+  trace?: string,
+  o: { global?: string[]; args?: string[] } = {},
+): { code: number; stdout: string; stderr: string } {
+  const r = polis(root, [...(o.global ?? []), "run", "--image", image, id, ...(o.args ?? [])], { env: env(e, trace) });
+  const hide = (t: string) => swap(t, id, "ID").replace(/time="[^"]*"/g, 'time="<time>"');
+  return { code: r.code, stdout: hide(r.stdout), stderr: hide(r.stderr) };
 }
+
+describe("native run --image: failures of the container and of the command line", () => {
+  it("a command the image does not have, a global --config that does not exist: node's code and texts", () => {
+    for (const o of [
+      { args: ["--", "/no/such/command"] },
+      { args: ["--", "/"] },
+      { global: ["--config", "/no/such/config.yaml"] },
+    ]) {
+      const n = seq++;
+      const [viaNode, viaLauncher] = [uniqueId(`cmdn${n}`), uniqueId(`cmdl${n}`)];
+      const a = failing(NODE, ref("plain"), viaNode, undefined, o);
+      const b = failing(LAUNCHER, ref("plain"), viaLauncher, join(work, `trace-${n}`), o);
+      expect(b, JSON.stringify(o)).toEqual(a);
+      expect(a.stderr, JSON.stringify(o)).toMatch(o.args ? /find executable .*\((ENOENT|EACCES)\)/ : /^$/);
+      expect(leftOf(viaNode)).toEqual(NOTHING_LEFT);
+      expect(leftOf(viaLauncher)).toEqual(NOTHING_LEFT);
+    }
+  });
+});
 
 describe("native run --image: image names as node resolves them", () => {
   it("every spelling of a Docker Hub name node takes for the same image is native and the same", async () => {
