@@ -321,3 +321,41 @@ describe("native run --image: two runs with one id", () => {
     }
   });
 });
+
+describe("native run --image: three runs with one id at once", () => {
+  it("one runs, the others fail with a clear error; nothing of any is left", async () => {
+    for (const round of [0, 1, 2]) {
+      const id = uniqueId(`race3-${round}`);
+      const children = [LAUNCHER, LAUNCHER, NODE].map((e) => {
+        const child = spawn(POLIS, ["--root", root, "run", "--image", ref("entry"), id], {
+          env: env(e),
+          stdio: ["pipe", "pipe", "pipe"],
+        });
+        const out = { stdout: "", stderr: "" };
+        child.stdout.on("data", (b) => (out.stdout += b));
+        child.stderr.on("data", (b) => (out.stderr += b));
+        const exited = new Promise<number | null>((res) => child.once("exit", res));
+        return { child, out, exited };
+      });
+      // the winner waits for a line; the losers end by themselves
+      await waitFor(
+        () => children.filter((c) => c.out.stdout.includes("READY\n") || c.child.exitCode !== null).length === 3,
+        30_000,
+      );
+      const winners = children.filter((c) => c.out.stdout.includes("READY\n"));
+      expect(winners, children.map((c) => c.out.stderr).join("")).toHaveLength(1);
+      for (const c of children) c.child.stdin.end("\n");
+      const codes = await Promise.all(children.map((c) => c.exited));
+      for (const [i, c] of children.entries()) {
+        if (c === winners[0]) {
+          expect(codes[i]).toBe(0);
+          expect(c.out.stdout).toBe(`<from><the image>\n${id}\nREADY\n`);
+        } else {
+          expect(codes[i]).toBe(1);
+          expect(c.out.stderr).toMatch(/already exists|is recorded for container/);
+        }
+      }
+      expect(leftOf(id)).toEqual(NOTHING_LEFT);
+    }
+  });
+});
