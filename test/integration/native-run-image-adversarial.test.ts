@@ -23,6 +23,9 @@ const NATIVE = { POLIS_NATIVE: "1", POLIS_NODE: "/bin/false" };
 const LAUNCHER = { POLIS_NATIVE: "1" };
 const ARCH = hostPlatform().architecture;
 
+/** Text JSON.stringify and SQLite's JSON functions could write differently. */
+const ODD_TEXT = 'q"b\\s/\n\t\x01\x1b\x7f é 😀 \u2028\u2029 </script>';
+
 const work = mkdtempSync(join(tmpdir(), "polis-nrunadv-"));
 let reg: TestRegistry;
 let root: string;
@@ -48,8 +51,16 @@ beforeAll(async () => {
   });
   pushImage("moving", { Cmd: ["echo", "first image"] });
   pushImage("plain", { Cmd: ["true"] });
+  pushImage("odd", {
+    Entrypoint: ["sh", "-c", 'printf "<%s>" "$ODD"; echo; echo READY; read x'],
+    Env: [`ODD=${ODD_TEXT}`, "PATH=/usr/bin:/bin"],
+    Labels: { "a.b": "1" },
+    WorkingDir: "/tmp/ü dir",
+    StopSignal: "SIGRTMIN+3",
+  });
   root = tempRoot();
-  for (const tag of ["entry", "moving", "plain"]) polisOk(root, ["pull", "-q", "--tls-verify=false", ref(tag)], { env: NODE });
+  for (const tag of ["entry", "moving", "plain", "odd"])
+    polisOk(root, ["pull", "-q", "--tls-verify=false", ref(tag)], { env: NODE });
 }, 180_000);
 
 afterAll(async () => {
@@ -217,6 +228,31 @@ function failing(
   const hide = (t: string) => swap(t, id, "ID").replace(/time="[^"]*"/g, 'time="<time>"');
   return { code: r.code, stdout: hide(r.stdout), stderr: hide(r.stderr) };
 }
+
+describe("native run --image: an image config with odd text", () => {
+  it("Env, WorkingDir and StopSignal with quotes, escapes and odd UTF-8: config.json byte for byte as node's", async () => {
+    const r = await twins(ref("odd"), (id) => [id]);
+    expect(r.stdout).toBe(`<${ODD_TEXT}>\nREADY\n`);
+    expect(JSON.parse(r.config!).process.env).toContain(`ODD=${ODD_TEXT}`);
+  });
+
+  it("a label with a backslash (annotations native create leaves to node): the bundle is undone and node runs it", async () => {
+    pushImage("oddlabel", { Cmd: ["sh", "-c", "echo READY; read x"], Labels: { "a\\b": "c\\d" } });
+    polisOk(root, ["pull", "-q", "--tls-verify=false", ref("oddlabel")], { env: NODE });
+    const n = seq++;
+    const [viaNode, viaLauncher] = [uniqueId(`bsn${n}`), uniqueId(`bsl${n}`)];
+    const trace = join(work, `trace-${n}`);
+    const a = await runImage(NODE, ref("oddlabel"), viaNode, [viaNode]);
+    const b = await runImage(LAUNCHER, ref("oddlabel"), viaLauncher, [viaLauncher], trace);
+    expect(b).toEqual(a);
+    expect(JSON.parse(b.config!).annotations).toMatchObject({ "a\\b": "c\\d" });
+    expect(swap(readFileSync(trace, "utf8"), viaLauncher, "ID")).toBe(
+      `create: node: annotations\nrun --image: bundle undone: ${join(root, "bundles", "ID")}\n`,
+    );
+    expect(leftOf(viaNode)).toEqual(NOTHING_LEFT);
+    expect(leftOf(viaLauncher)).toEqual(NOTHING_LEFT);
+  });
+});
 
 describe("native run --image: failures of the container and of the command line", () => {
   it("a command the image does not have, a global --config that does not exist: node's code and texts", () => {
