@@ -145,9 +145,15 @@ export interface RemoveResult {
 /**
  * `polis rmi REF`: a name is untagged; the image goes when no name is left. Removing the last
  * name of an image a container uses is refused unless `force`, which only untags it. An id
- * removes every name of the image.
+ * removes every name of the image. One write transaction: a `run|create --image` (node's or the
+ * launcher's) records its image-bundle row either before the check here, or after the image is
+ * gone (and then finds no image); never in between, where its image and layers would go under it.
  */
 export function removeImages(store: Store, root: string, refs: string[], force: boolean): RemoveResult {
+  return store.transaction(() => removeImagesLocked(store, root, refs, force));
+}
+
+function removeImagesLocked(store: Store, root: string, refs: string[], force: boolean): RemoveResult {
   const out: RemoveResult = { untagged: [], deleted: [] };
   const targets = refs.map((ref) => ({ ref, ...resolveImage(store, ref) }));
   for (const t of targets) {
@@ -179,8 +185,12 @@ export function removeImages(store: Store, root: string, refs: string[], force: 
   return out;
 }
 
-/** `polis image prune`: dangling images (no name), then every blob and layer nothing refers to. */
+/** `polis image prune`: dangling images (no name), then every blob and layer nothing refers to (one write transaction, as removeImages). */
 export function pruneImages(store: Store, root: string): Collected & { images: string[] } {
+  return store.transaction(() => pruneImagesLocked(store, root));
+}
+
+function pruneImagesLocked(store: Store, root: string): Collected & { images: string[] } {
   const images: string[] = [];
   for (const image of danglingImages(store)) {
     if (containersUsing(store, image.id).length) continue;

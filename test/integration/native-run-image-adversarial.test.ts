@@ -6,7 +6,7 @@
 // bundle another run has recorded but not yet turned into a container (the race of two runs
 // with one id).
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -393,5 +393,55 @@ describe("native run --image: three runs with one id at once", () => {
       }
       expect(leftOf(id)).toEqual(NOTHING_LEFT);
     }
+  });
+});
+
+describe("rmi against run --image", () => {
+  it("an rmi that checked for users before a run recorded its bundle does not take the image from under it", async () => {
+    pushImage("victim", { Cmd: ["echo", "victim"] }); // an image of its own: no other name points at it
+    polisOk(root, ["pull", "-q", "--tls-verify=false", ref("victim")], { env: NODE });
+    const dbPath = join(root, "state.db");
+    const db = new Database(dbPath);
+    const image = (db.prepare("SELECT image FROM image_names WHERE name = ?").get(ref("victim")) as { image: string }).image;
+    const holder = uniqueId("holder");
+    // the write lock held as a run holds it while it records its bundle; rmi reads meanwhile (WAL)
+    db.exec("BEGIN IMMEDIATE");
+    const child = spawn(POLIS, ["--root", root, "rmi", ref("victim")], { env: env(NODE), stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (b) => (stderr += b));
+    const exited = new Promise<number | null>((res) => child.once("exit", res));
+    const opened = () => {
+      try {
+        return readdirSync(`/proc/${child.pid}/fd`).some((f) => {
+          try {
+            return readlinkSync(`/proc/${child.pid}/fd/${f}`) === dbPath;
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        return true; // gone
+      }
+    };
+    await waitFor(opened, 30_000);
+    await new Promise((r) => setTimeout(r, 500)); // its reads are done by now: it waits for the lock
+    db.prepare("INSERT INTO container_resources (container_id, kind, name, data) VALUES (?, 'image-bundle', ?, ?)").run(
+      holder,
+      join(root, "bundles", holder),
+      JSON.stringify({ image, dir: join(root, "bundles", holder) }),
+    );
+    db.exec("COMMIT");
+    const code = await exited;
+    try {
+      expect({ code, stderr: stderr.replace(/time="[^"]*"/, "") }).toEqual({
+        code: 1,
+        stderr: ` level=error msg="${ref("victim")}: image is in use by container ${holder} (delete it first, or rmi --force)"\n`,
+      });
+      expect(db.prepare("SELECT count(*) AS n FROM images WHERE id = ?").get(image)).toEqual({ n: 1 });
+    } finally {
+      db.close();
+      polisOk(root, ["delete", "--force", holder], { env: NODE });
+    }
+    expect(leftOf(holder)).toEqual(NOTHING_LEFT);
   });
 });
