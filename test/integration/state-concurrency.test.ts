@@ -208,6 +208,47 @@ describe("state store under concurrency", () => {
     expect(readdirSync(seeded).filter((f) => f.includes("template"))).toEqual([]);
   });
 
+  it("a template a schema step behind (a build's dist/ older than its store): copied, then migrated up", async () => {
+    const { MIGRATIONS, SCHEMA_VERSION } = await import("../../src/state/migrations.js");
+    const dir = join(work, "behind");
+    mkdirSync(dir);
+    const behindWorker = await makeWorker(dir);
+    const template = new Database(join(dir, "state-template.db"));
+    template.pragma("journal_mode = WAL");
+    for (const m of MIGRATIONS.slice(0, -1)) template.exec(m.sql);
+    template.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+    template.pragma(`application_id = ${TEMPLATE_MARK}`);
+    template.close();
+    const [behind, migrated] = [join(work, "root-behind"), join(work, "root-behind-migrated")];
+    expect(
+      await race(
+        behind,
+        [
+          ["open", "x", ""],
+          ["insert", "c1", "w1"],
+          ["insert", "c2", "w2"],
+        ],
+        behindWorker,
+      ),
+    ).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    expect(await race(migrated, [["open", "x", ""]])).toEqual([{ ok: true }]);
+    const schema = (root: string) => {
+      const db = new Database(join(root, "state.db"), { readonly: true });
+      try {
+        return {
+          version: db.pragma("user_version", { simple: true }),
+          objects: db.prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").all(),
+        };
+      } finally {
+        db.close();
+      }
+    };
+    expect(applicationId(behind)).toBe(TEMPLATE_MARK);
+    expect(schema(behind)).toEqual(schema(migrated));
+    expect(schema(behind).version).toBe(SCHEMA_VERSION);
+    expect(statSync(join(behind, "state.db")).mode & 0o777).toBe(0o600);
+  });
+
   it("of 10 concurrent starts of one created container exactly one moves it to running", async () => {
     const root = join(work, "root-start");
     // Set up through a worker too, so this root is also created by a separate process.
