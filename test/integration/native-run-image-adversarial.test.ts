@@ -445,3 +445,42 @@ describe("rmi against run --image", () => {
     expect(leftOf(holder)).toEqual(NOTHING_LEFT);
   });
 });
+
+describe("native create --image handed to node after its host mount", () => {
+  const hostMounts = (id: string) =>
+    readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .filter((l) => l.split(" ")[4]?.startsWith(join(root, "bundles", id)));
+
+  it("create --preserve-fds 1: the launcher's mount is taken back, node's is the only one, and delete leaves none", () => {
+    const id = uniqueId("pfd");
+    const trace = join(work, `trace-${seq++}`);
+    const r = polis(root, ["create", "--preserve-fds", "1", "--image", ref("plain"), id], { env: env(LAUNCHER, trace) });
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(swap(readFileSync(trace, "utf8"), id, "ID")).toBe(
+      `create: node: --preserve-fds\nrun --image: bundle undone: ${join(root, "bundles", "ID")}\n`,
+    );
+    expect(hostMounts(id)).toHaveLength(1);
+    polisOk(root, ["delete", "--force", id], { env: env(LAUNCHER) });
+    expect(hostMounts(id)).toEqual([]);
+    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+  });
+
+  it("create SIGKILLed after its host mount, at each step: delete --force takes the mount, bundle and rows", async () => {
+    for (const step of ["inserted", "cgroup", "pid"]) {
+      const id = uniqueId(`kill-${step}`);
+      const child = spawn(POLIS, ["--root", root, "create", "--image", ref("plain"), id], {
+        env: { ...env(NATIVE), POLIS_CREATE_STOP_AT: step },
+        stdio: "ignore",
+      });
+      const exited = new Promise((res) => child.once("exit", res));
+      await waitFor(() => readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]?.startsWith("T"), 20_000);
+      expect(hostMounts(id), step).toHaveLength(1);
+      child.kill("SIGKILL");
+      await exited;
+      polisOk(root, ["delete", "--force", id], { env: env(LAUNCHER) });
+      expect(hostMounts(id), step).toEqual([]);
+      expect(leftOf(id), step).toEqual(NOTHING_LEFT);
+    }
+  });
+});
