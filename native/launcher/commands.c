@@ -377,8 +377,10 @@ int remove_all(const char *path) {
         int err = 0;
         while (!err && (e = readdir(d))) {
             if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            err = remove_all(child);
+            /* a longer path (a deep tree a container made) is node's ENAMETOOLONG too, never a
+             * truncated name that may be another entry's */
+            if ((size_t)snprintf(child, sizeof child, "%s/%s", path, e->d_name) >= sizeof child) err = ENAMETOOLONG;
+            else err = remove_all(child);
         }
         closedir(d);
         if (err) return err;

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -229,6 +230,40 @@ static bool is_mount_point(const char *path, const char *parent) {
 }
 
 /*
+ * flattenDeep (src/image/release.ts): every directory under `dir` whose path is longer than 2048
+ * bytes renamed to a short name right under `dir`, pass after pass, so that remove_all (by full
+ * paths) can remove a tree deeper than PATH_MAX that a container made in its upper directory.
+ */
+static int flatten_pass(const char *dir, const char *d, int *n) {
+    DIR *h = opendir(d);
+    if (!h) return -1;
+    int moved = 0;
+    struct dirent *e;
+    while ((e = readdir(h))) {
+        if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *child = join2(d, e->d_name);
+        if (strlen(child) > 2048) {
+            char to[PATH_MAX];
+            struct stat st;
+            do snprintf(to, sizeof to, "%s/.polis-deep-%d", dir, (*n)++);
+            while (lstat(to, &st) == 0); /* left by a release that died */
+            if (rename(child, to) == 0) moved++;
+        } else {
+            int m = flatten_pass(dir, child, n);
+            if (m > 0) moved += m;
+        }
+        free(child);
+    }
+    closedir(h);
+    return moved;
+}
+
+static void flatten_deep(const char *dir) {
+    int n = 0;
+    while (flatten_pass(dir, dir, &n) > 0) {}
+}
+
+/*
  * releaseResources for a container whose only resources are image bundles: each unmounted (a
  * host mount, MNT_DETACH) and removed, then its row; false with node's text in `why` on the first
  * failure (the row stays for `delete --force`). Rows of other kinds are not touched.
@@ -256,6 +291,10 @@ bool release_image_bundles(const char *id, char *why, size_t whylen) {
             continue;
         }
         int err = remove_all(dir);
+        if (err == ENAMETOOLONG) {
+            flatten_deep(dir);
+            err = remove_all(dir);
+        }
         if (err) {
             if (ok) snprintf(why, whylen, "release the container's resources: remove %s: %s", dir, errno_name(err));
             ok = false;

@@ -1,7 +1,7 @@
 // The release seam's half for images (src/resources/release.ts, kind "image-bundle"): unmount
 // the bundle's overlay rootfs and remove the bundle directory polis made for `run|create --image`.
 // Idempotent: a second call, or one after a reboot (the mount is gone), finds less to do.
-import { rm, rmSync, statfsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, rm, rmSync, statfsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { GlobalOptions } from "../container/options.js";
 import { PolisError } from "../errors.js";
@@ -25,7 +25,14 @@ export async function release(_g: GlobalOptions, _store: Store, row: ResourceRow
   // namespace went with it (src/image/bundle.ts)
   if (isMountPoint(rootfs, data.dir)) unmount(rootfs);
   phase("image unmount");
-  await removeBundle(data.dir);
+  try {
+    await removeBundle(data.dir);
+  } catch (e) {
+    // a tree deeper than PATH_MAX the container made in its upper directory (or a volume)
+    if ((e as NodeJS.ErrnoException).code !== "ENAMETOOLONG") throw e;
+    flattenDeep(data.dir);
+    await removeBundle(data.dir);
+  }
   phase("image bundle removal");
 }
 
@@ -62,4 +69,35 @@ function isMountPoint(path: string, parent: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Directories whose path is longer than this are moved up (every path under one is then < PATH_MAX). */
+const DEEP = 2048;
+
+/**
+ * Makes a tree removable by path: every directory deeper than DEEP characters is renamed to a
+ * short name directly under `dir` (both paths still fit in PATH_MAX), pass after pass, until
+ * none is left. What a container can make in its writable layer bounds nothing here: it can
+ * create a tree of any depth with relative paths, which rm by full paths then cannot remove
+ * (ENAMETOOLONG), leaving the bundle and its row to nobody. Same as run_image.c's flatten_deep.
+ */
+export function flattenDeep(dir: string): void {
+  let n = 0;
+  const walk = (d: string): number => {
+    let moved = 0;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const child = join(d, e.name);
+      if (child.length > DEEP) {
+        let to = join(dir, `.polis-deep-${n++}`);
+        while (existsSync(to)) to = join(dir, `.polis-deep-${n++}`); // left by a release that died
+        renameSync(child, to);
+        moved++;
+      } else {
+        moved += walk(child);
+      }
+    }
+    return moved;
+  };
+  while (walk(dir) > 0) {}
 }

@@ -5,7 +5,7 @@
 // name node resolves to the same image, a tag moved to another image by a second pull, and a
 // bundle another run has recorded but not yet turned into a container (the race of two runs
 // with one id).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -482,5 +482,46 @@ describe("native create --image handed to node after its host mount", () => {
       expect(hostMounts(id), step).toEqual([]);
       expect(leftOf(id), step).toEqual(NOTHING_LEFT);
     }
+  });
+});
+
+describe("native run --image: a container's tree deeper than PATH_MAX in its upper directory", () => {
+  it("its run ends, and its bundle goes, as node's (both gave up with ENAMETOOLONG, leaving bundle and row)", () => {
+    // 25 levels of 200-byte names, made with relative paths (past 4096 bytes on the host)
+    const name = "d".repeat(200);
+    const script = `cd /tmp && i=0; while [ $i -lt 25 ]; do mkdir ${name} && cd ${name} 2>/dev/null || break; i=$((i+1)); done; echo made`;
+    const results = [NODE, NATIVE].map((e) => {
+      const id = uniqueId("deep");
+      const trace = join(work, `trace-${seq++}`);
+      const r = polis(root, ["run", "--image", ref("plain"), id, "--", "sh", "-c", script], { env: env(e, trace) });
+      if (e === NATIVE) expect(readFileSync(trace, "utf8")).toBe(`run: native: ${id}\n`);
+      return { code: r.code, stdout: r.stdout, stderr: r.stderr, left: leftOf(id) };
+    });
+    expect(results[1]).toEqual(results[0]);
+    expect(results[0]).toEqual({ code: 0, stdout: "made\n", stderr: "", left: NOTHING_LEFT });
+  });
+
+  it("a release that died half-way through flattening: delete --force finishes it", () => {
+    const id = uniqueId("deep2");
+    const dir = join(root, "bundles", id);
+    let path = join(dir, "upper");
+    mkdirSync(path, { recursive: true });
+    mkdirSync(join(dir, ".polis-deep-0", "x"), { recursive: true }); // left by the release that died
+    // deeper than PATH_MAX, made from inside (relative mkdirs), as a container would
+    const name = "e".repeat(250);
+    const levels = 20;
+    const sh = `cd '${path}' && i=0; while [ $i -lt ${levels} ]; do mkdir ${name} && cd ${name} || exit 1; i=$((i+1)); done`;
+    spawnSync("sh", ["-c", sh], { stdio: "ignore" });
+    path = join(path, name);
+    expect(path.length).toBeLessThan(4096);
+    const store = Store.open(root);
+    store.addResource(id, "image-bundle", dir, { image: "sha256:gone", dir });
+    store.close();
+    for (const e of [NATIVE, NODE]) {
+      // the launcher hands delete --force of an id without a container row to node (/bin/false here: kept)
+      const r = polis(root, ["delete", "--force", id], { env: env(e) });
+      if (e === NODE) expect(r).toMatchObject({ code: 0, stderr: "" });
+    }
+    expect(leftOf(id)).toEqual(NOTHING_LEFT);
   });
 });
