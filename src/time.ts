@@ -24,7 +24,7 @@ const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 /** `new Date(ms).toUTCString()`, HTTP's Date format (IMF-fixdate): Tue, 02 Jan 2024 03:04:05 GMT */
 export function httpDate(ms: number): string {
   const t = civil(ms);
-  const weekday = WEEKDAYS[(((t.days % 7) + 7) % 7)];
+  const weekday = WEEKDAYS[((t.days % 7) + 7) % 7];
   return `${weekday}, ${p(t.day, 2)} ${MONTHS[t.month - 1]} ${p(t.year, 4)} ${p(t.hour, 2)}:${p(t.minute, 2)}:${p(t.second, 2)} GMT`;
 }
 

@@ -16,9 +16,19 @@ function* lcg(seed: number, n: number): Generator<number> {
 describe("isoUtc and httpDate", () => {
   it("agree with toISOString and toUTCString on edges: the epoch, before it, leap days, centuries, year 0 and 9999", () => {
     const edges = [
-      0, -1, 1, 86_399_999, 86_400_000, Date.UTC(2000, 1, 29, 23, 59, 59, 999), Date.UTC(1900, 2, 1),
-      Date.UTC(2100, 1, 28, 12), Date.UTC(2024, 1, 29), Date.UTC(2026, 11, 31, 23, 59, 59, 999),
-      Date.UTC(1969, 11, 31, 23, 59, 59, 999), -62_167_219_200_000, 253_402_300_799_999,
+      0,
+      -1,
+      1,
+      86_399_999,
+      86_400_000,
+      Date.UTC(2000, 1, 29, 23, 59, 59, 999),
+      Date.UTC(1900, 2, 1),
+      Date.UTC(2100, 1, 28, 12),
+      Date.UTC(2024, 1, 29),
+      Date.UTC(2026, 11, 31, 23, 59, 59, 999),
+      Date.UTC(1969, 11, 31, 23, 59, 59, 999),
+      -62_167_219_200_000,
+      253_402_300_799_999,
     ];
     for (const ms of edges) {
       expect(isoUtc(ms), String(ms)).toBe(new Date(ms).toISOString());
@@ -37,8 +47,6 @@ describe("isoUtc and httpDate", () => {
   });
 
   it("rfc3339Nano keeps the milliseconds and adds six digits from the monotonic clock", () => {
-    expect(rfc3339Nano(new Date(Date.UTC(2026, 11, 6, 9, 5, 49, 123)), 1_234_567_890n)).toBe(
-      "2026-12-06T09:05:49.123567890Z",
-    );
+    expect(rfc3339Nano(new Date(Date.UTC(2026, 11, 6, 9, 5, 49, 123)), 1_234_567_890n)).toBe("2026-12-06T09:05:49.123567890Z");
   });
 });
