@@ -43,6 +43,7 @@ import { Registry, RegistryError } from "./registry.js";
 import { STREAMED_LAYER_MAX, StreamedLayer, unpackInto } from "./layer-store.js";
 import type { ImageConfig } from "./image-config.js";
 import type { UnpackResult } from "./unpack.js";
+import { leanV8ForLayers } from "./memory.js";
 
 /** Layers fetched at once (containerd: 3, containers/image: 6; two cores here). */
 const PARALLEL = 3;
@@ -247,6 +248,7 @@ async function pullImage(
     base && base.size <= STREAMED_LAYER_MAX && !hasBlob(root, base.digest, base.size)
       ? await StreamedLayer.start(root, base.digest)
       : undefined;
+  if (streamed || m.layers.some((l) => !hasBlob(root, l.digest, l.size))) await leanV8ForLayers();
   let streamedDone: Promise<UnpackResult | undefined> | undefined;
   const fetches = new Map<string, Promise<boolean>>();
   const slot = limiter(PARALLEL);
