@@ -78,6 +78,7 @@
         "launcher/plan_init.c", "launcher/plan_check.c", "launcher/plan_json.c", "launcher/plan_names.c",
         "launcher/plan_path.c", "launcher/plan_home.c", "launcher/plan_emit.c", "launcher/plan_mounts.c",
         "launcher/plan_devices.c", "launcher/plan_seccomp.c",
+        "launcher/run_image.c",
         "launcher/warm.c"
       ],
       "include_dirs": [ "../node_modules/better-sqlite3/deps/sqlite3", "<(INTERMEDIATE_DIR)" ],

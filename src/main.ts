@@ -1,7 +1,7 @@
 // The polis entry point: parse argv, set up logging, load the one command module needed, run it,
 // and turn the outcome into runc's exit codes and messages. Everything heavy is imported lazily:
 // every polis call is a fresh process and `state`/`kill`/`start` must finish in tens of ms.
-import { mkdirSync, realpathSync, writeSync } from "node:fs";
+import { mkdirSync, realpathSync, writeFileSync, writeSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GlobalOptions } from "./container/options.js";
@@ -211,7 +211,8 @@ function isEntry(): boolean {
   const script = process.argv[1];
   if (!script) return false;
   try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+    // .native: one realpath(3) each instead of node's lstat walk (this runs in every node command)
+    return realpathSync.native(script) === realpathSync.native(fileURLToPath(import.meta.url));
   } catch {
     return false;
   }
@@ -222,6 +223,12 @@ export function runCli(): void {
   phase("node boot and entry load");
   // One state connection per process, dropped by process.exit without a checkpoint (store.ts).
   shareConnectionsUntilExit();
+  // A command whose promise never settles would otherwise let node drain its event loop and exit
+  // 0 with nothing said; every settled command leaves through process.exit before this can fire.
+  process.once("beforeExit", () => {
+    writeSync(2, "polis: internal error: the command ended without a result\n");
+    process.exit(1);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       reportPhases();
@@ -238,10 +245,12 @@ export function runCli(): void {
  * For the build's V8 code caches (scripts/build.mjs): run the common paths once, silently,
  * against the throw-away state root `scratch`, so that their functions are compiled when the
  * cache is taken. "hot" is what state, kill, start, delete and list need; "all" adds create's
- * validation. Touches nothing outside `scratch` (no container is made; every id is unknown).
+ * validation; "pull" is pull alone. Touches nothing outside `scratch` (no container is made;
+ * every id is unknown; the pulls store under it).
  */
-export async function warmUp(scratch: string, set: "hot" | "all" | "net"): Promise<void> {
+export async function warmUp(scratch: string, set: "hot" | "all" | "net" | "pull"): Promise<void> {
   const quiet: MainIo = { stdout: () => {}, stderr: () => {}, env: {}, cwd: () => scratch };
+  if (set === "pull") return warmUpPull(scratch, quiet);
   const runs = [
     ["--root", scratch, "state", "warm-up"],
     ["--root", scratch, "kill", "warm-up", "9"],
@@ -272,6 +281,28 @@ export async function warmUp(scratch: string, set: "hot" | "all" | "net"): Promi
     // the cache is still worth having without these functions
   }
   if (set === "net") await warmUpNetworkPaths(scratch, quiet);
+}
+
+/**
+ * "pull": only `pull`'s paths, a real pull (quiet, then with its progress lines) from the
+ * registry the build serves (scripts/warm-registry.mjs, POLIS_BUILD_REGISTRY = its reference),
+ * each into a fresh root under `scratch`, with an empty config file (not the host's).
+ */
+async function warmUpPull(scratch: string, quiet: MainIo): Promise<void> {
+  const ref = process.env.POLIS_BUILD_REGISTRY;
+  if (!ref) throw new Error("warm-up: POLIS_BUILD_REGISTRY (the build's registry) is not set");
+  const config = join(scratch, "config.yaml");
+  writeFileSync(config, "");
+  for (const [dir, flags] of [
+    ["quiet", ["-q"]],
+    ["lines", []],
+  ] as const) {
+    const code = await main(
+      ["--root", join(scratch, dir), "--config", config, "pull", ...flags, "--tls-verify=false", ref],
+      quiet,
+    );
+    if (code !== 0) throw new Error(`warm-up: polis pull ${ref} failed (exit ${code})`);
+  }
 }
 
 /** "net" = "all" + the network room's paths (run --network -p, network connect …): src/network/warmup.ts. */

@@ -6,10 +6,21 @@
 import { writeSync } from "node:fs";
 
 const reporting = Boolean(process.env.POLIS_TIMING);
+/**
+ * POLIS_TIMING=cpu: each phase's CPU time (user + system, all of this process's threads) instead
+ * of its wall time, same format: on a loaded machine wall phases mostly measure the scheduler.
+ */
+const clock =
+  process.env.POLIS_TIMING === "cpu"
+    ? () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      }
+    : () => performance.now();
 let enabled = reporting;
 let trace: ((name: string, ms: number) => void) | undefined;
 const phases: [string, number][] = [];
-let last = 0; // performance.now() counts from process start, so the first phase is node's own boot
+let last = 0; // both clocks count from process start, so the first phase is node's own boot
 
 /** --debug: hand every phase to `fn` as it ends (a debug log line with its duration). */
 export function traceEachPhase(fn: (name: string, ms: number) => void): void {
@@ -20,7 +31,7 @@ export function traceEachPhase(fn: (name: string, ms: number) => void): void {
 /** Close the phase that ends now. */
 export function phase(name: string): void {
   if (!enabled) return;
-  const now = performance.now();
+  const now = clock();
   phases.push([name, now - last]);
   trace?.(name, now - last);
   last = now;

@@ -347,10 +347,13 @@ bool teardown_stopped(const struct record *recp, char *why, size_t whylen, char 
     if (!own_pid_ns) cg_kill_all(&rec, SIGKILL);
     for (int i = 0; i < 200 && init_alive(&rec); i++) sleep_ms(5);
     if (!cg_destroy(&rec, why, whylen)) return false;
+    /* what rooms attached: here only image bundles (`delete` and the end of a native `run`
+     * leave containers with other resources to node's delete) */
+    if (rec.resources > 0) release_image_bundles(id, first, firstlen);
     /* Like node: a state directory that cannot be removed is the error, and the row goes all
      * the same (else the container could never be deleted). */
     int err = remove_all(rec.state_dir);
-    if (err) {
+    if (err && !*first) {
         char desc[256];
         snprintf(desc, sizeof desc, "%s", strerror(err));
         desc[0] = (char)tolower((unsigned char)desc[0]);
@@ -397,10 +400,12 @@ int cmd_delete(const char *id, bool force) {
     bool live = !strcmp(status, "running") || !strcmp(status, "paused") || !strcmp(status, "creating");
     if (live && !force) fail("cannot delete container %s that is not stopped: %s", id, status);
     /*
-     * Node deletes live containers (--force), runs poststop hooks, releases resources, and
-     * detaches the mounts of a container that shared its mount namespace.
+     * Node deletes live containers (--force), runs poststop hooks, releases resources other than
+     * image bundles (run_image.c releases those), and detaches the mounts of a container that
+     * shared its mount namespace.
      */
-    if (live || rec.poststop_hooks || rec.resources > 0 || rec.shares_mount_ns) handoff();
+    if (live || rec.poststop_hooks || rec.shares_mount_ns) handoff();
+    if (rec.resources > 0 && store_other_resource_count(id) > 0) handoff();
 
     /* cleanupContainer */
     committed();

@@ -37,8 +37,7 @@
 
 /* ---- hand-offs ------------------------------------------------------------------------------- */
 
-static void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void trace(const char *fmt, ...) {
+void trace(const char *fmt, ...) {
     const char *file = getenv("POLIS_LAUNCHER_TRACE");
     if (!file || !*file) return;
     char line[1024];
@@ -55,7 +54,7 @@ static void trace(const char *fmt, ...) {
 }
 
 /* Not a config or a call done here: node does all of it (nothing has changed yet). */
-static _Noreturn void to_node(const char *why) {
+_Noreturn void to_node(const char *why) {
     trace("create: node: %s", why);
     handoff();
 }
@@ -107,7 +106,7 @@ static _Noreturn void undo_to_node(struct made *m, const char *fmt, ...) {
 /* ---- checks before any change ------------------------------------------------------------------ */
 
 /* validateId: [\w+\-.]+, not . or .., at most 255 bytes. */
-static bool valid_id(const char *id) {
+bool valid_id(const char *id) {
     size_t n = strlen(id);
     if (!n || n > 255 || !strcmp(id, ".") || !strcmp(id, "..")) return false;
     for (const char *p = id; *p; p++) {
@@ -140,7 +139,7 @@ static char *read_config(const char *bundle, size_t *len) {
     return text;
 }
 
-static bool is_dir(const char *path) {
+bool is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
@@ -189,7 +188,7 @@ static char *owner_name(void) {
 }
 
 /* mkdirSync(dir, { recursive: true, mode: 0o700 }) */
-static bool mkdir_p(const char *dir, mode_t mode) {
+bool mkdir_p(const char *dir, mode_t mode) {
     if (mkdir(dir, mode) == 0 || errno == EEXIST) return is_dir(dir);
     if (errno != ENOENT) return false;
     char *parent = strdup(dir);
@@ -488,6 +487,46 @@ static bool delete_after_run(const char *id, char *why, size_t whylen) {
 }
 
 /*
+ * A room attached something to the running container that only node releases (a `network
+ * connect` from another shell): node's `delete --force` (POLIS_NATIVE=0), with the global flags
+ * that matter to it, does the whole delete. Its errors are its own, on the same stderr and log.
+ * Returns its exit status (127: it could not be started).
+ */
+static int node_delete(const char *id) {
+    pid_t pid = fork();
+    if (pid < 0) return 127;
+    if (pid == 0) {
+        for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) signal(FORWARDED[i], SIG_DFL);
+        setenv("POLIS_NATIVE", "0", 1);
+        const char *argv[16];
+        int n = 0;
+        argv[n++] = "polis";
+        argv[n++] = "--root";
+        argv[n++] = G.root;
+        if (G.log_file) argv[n++] = "--log", argv[n++] = G.log_file;
+        argv[n++] = "--log-format";
+        argv[n++] = G.log_json ? "json" : "text";
+        if (G.config) argv[n++] = "--config", argv[n++] = G.config;
+        argv[n++] = "delete";
+        argv[n++] = "--force";
+        argv[n++] = id;
+        argv[n] = NULL;
+        execv("/proc/self/exe", (char **)argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return 127;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Resources of `id` other than image bundles (run_image.c releases those): node's to release. */
+static bool node_resources(const char *id) {
+    struct record rec;
+    return store_get(id, &rec) && rec.resources > 0 && store_other_resource_count(id) > 0;
+}
+
+/*
  * runContainer in the foreground: create in wait mode, start, wait for the init's exit status
  * (signals forwarded to it), delete (unless --keep), exit with its code. Before the init is
  * released, a failure is undone and node does the whole run; after it, node's texts.
@@ -559,13 +598,19 @@ int cmd_run(const struct create_opts *o, bool detach, bool keep) {
     }
     close(m.shim.sock);
     shim_reap(&m.shim);
-    if (!keep) {
+    bool reported = false; /* node's delete failed and said why */
+    if (!keep && node_resources(o->id)) {
+        int rc = node_delete(o->id);
+        if (rc == 127 && !*failure) snprintf(failure, sizeof failure, "delete: cannot start node's delete of %s", o->id);
+        else reported = rc != 0;
+    } else if (!keep) {
         char why[8800];
         if (!delete_after_run(o->id, why, sizeof why) && !*failure) snprintf(failure, sizeof failure, "%s", why);
     }
     for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) signal(FORWARDED[i], SIG_DFL);
     store_close();
     if (*failure) fail("%s", failure);
+    if (reported) return 1;
     trace("run: native: %s", o->id);
     return code;
 }

@@ -9,6 +9,13 @@
 
 #include "launcher.h"
 
+/* create.c, shared with run_image.c */
+void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* POLIS_LAUNCHER_TRACE */
+_Noreturn void to_node(const char *why);                              /* traced hand-off before a change */
+bool valid_id(const char *id);
+bool is_dir(const char *path);
+bool mkdir_p(const char *dir, mode_t mode);
+
 /* create_cgroup.c */
 struct cg_plan {
     int n; /* cgroup.paths, in node's order */

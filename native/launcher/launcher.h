@@ -1,7 +1,7 @@
 /*
  * polis's native launcher: the `polis` executable. For the hot commands (state, list, kill,
  * start, pause, resume, delete of a stopped or never-started container; create and run of a
- * plain config, create.c) it does the whole job
+ * plain config, create.c; create and run of a pulled image, run_image.c) it does the whole job
  * itself, byte for byte as the Node implementation would; for everything else, and for any case
  * it does not fully handle, it execs node with dist/polis-entry.cjs (see handoff()).
  *
@@ -29,6 +29,7 @@ struct globals {
     const char *log_file; /* NULL: stderr */
     int log_fd;           /* the --log file, opened up front as log.ts does; 2 without one */
     bool log_json;
+    const char *config;   /* --config as given (the rooms read it; node's delete after a run needs it) */
 };
 
 /* One row of the containers table, as much as the native commands need. */
@@ -76,6 +77,7 @@ int store_list(struct record **out);
 bool store_transition_to_running(const char *id);
 void store_remove(const char *id);
 long long store_resource_count(const char *id);
+long long store_other_resource_count(const char *id);
 /* attributes: a JSON object; durationMs (since the launcher started, as the Node path's since node's) is added. */
 void store_append_event(const char *action, const char *id, const char *attributes);
 extern struct timespec g_started; /* CLOCK_MONOTONIC when main() began */
@@ -96,6 +98,15 @@ char *store_recorded_config(const char *json);
 int store_insert_container(const struct new_row *r);
 int store_update_created(const char *id, long long pid, const char *pid_start_time);
 bool store_try_remove(const char *id);
+
+/* store.c, for run --image (run_image.c) */
+struct run_template { char *image, *lower, *config; };
+bool store_run_template(const char *name, const char *hostname, const char *args_json, const char *upper, const char *work,
+                        bool healthcheck_ok, struct run_template *out);
+bool store_add_image_bundle(const char *id, const char *image, const char *dir);
+bool store_commit(void);
+bool store_remove_image_bundle(const char *id, const char *dir);
+bool store_each_resource(const char *id, bool (*fn)(void *, const char *, const char *, const char *), void *ctx);
 
 /* warm.c: for `create` and `run` handed to node, keep the kernel's cgroup-move lock warm while it boots */
 void warm_cgroup_lock(const char *command);
@@ -136,5 +147,18 @@ struct create_opts {
 };
 int cmd_create(const struct create_opts *o);
 int cmd_run(const struct create_opts *o, bool detach, bool keep);
+
+/* run_image.c: `polis create|run --image REF ID [-- ARGS]` of a pulled image */
+enum image_run {
+    IMAGE_FOREGROUND, /* run: the container goes with it; its overlay is mounted in its own namespace */
+    IMAGE_KEEP,       /* run --keep, and the others: the overlay mounted on the host (under the bundle) */
+    IMAGE_DETACH,     /* run -d */
+    IMAGE_CREATE,     /* create */
+};
+int cmd_run_image(struct create_opts *o, enum image_run how, const char *ref, char **args, int nargs);
+/* the image-bundle resources of container `id` given back (delete's releaseResources, for that kind) */
+bool release_image_bundles(const char *id, char *why, size_t whylen);
+/* what handoff() takes back first: a change made before a create that node will redo */
+extern void (*handoff_undo)(void);
 
 #endif

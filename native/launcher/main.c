@@ -130,6 +130,7 @@ static char *polis_entry(void) {
 }
 
 _Noreturn void handoff(void) {
+    if (handoff_undo) handoff_undo(); /* run --image: its bundle, before node makes it again */
     store_close();
     char *script = polis_entry();
     if (!script) {
@@ -300,6 +301,7 @@ int main(int argc, char **argv) {
     G.root = root;
     G.log_file = log && *log ? log : NULL;
     G.log_json = !strcmp(fmt, "json");
+    G.config = global[F_CONFIG].value;
     G.log_fd = 2;
 
     const char *cmd = argv[i++];
@@ -309,10 +311,10 @@ int main(int argc, char **argv) {
     if (c == C_OTHER) handoff();
 
     /* parseCommand: this command's flags (also after the positionals), plus -h/--help */
-    struct flag opts[12];
+    struct flag opts[14];
     int nopts = 0;
     /* create: runc's flags as argv.ts takes them; any other (--image, --network ...) is node's */
-    enum { O_BUNDLE, O_CONSOLE, O_PID_FILE, O_NO_PIVOT, O_NO_KEYRING, O_PRESERVE, O_DETACH, O_KEEP, O_NO_SUBREAPER };
+    enum { O_BUNDLE, O_CONSOLE, O_PID_FILE, O_NO_PIVOT, O_NO_KEYRING, O_PRESERVE, O_IMAGE, O_DETACH, O_KEEP, O_NO_SUBREAPER, O_RM };
     if (c == C_CREATE || c == C_RUN) {
         opts[nopts++] = (struct flag){"bundle", "b", false, NULL};
         opts[nopts++] = (struct flag){"console-socket", NULL, false, NULL};
@@ -320,11 +322,13 @@ int main(int argc, char **argv) {
         opts[nopts++] = (struct flag){"no-pivot", NULL, true, NULL};
         opts[nopts++] = (struct flag){"no-new-keyring", NULL, true, NULL};
         opts[nopts++] = (struct flag){"preserve-fds", NULL, false, NULL};
+        opts[nopts++] = (struct flag){"image", NULL, false, NULL}; /* run_image.c: the images room's flag */
     }
     if (c == C_RUN) {
         opts[nopts++] = (struct flag){"detach", "d", true, NULL};
         opts[nopts++] = (struct flag){"keep", NULL, true, NULL};
         opts[nopts++] = (struct flag){"no-subreaper", NULL, true, NULL};
+        opts[nopts++] = (struct flag){"rm", NULL, true, NULL}; /* a foreground run's own delete */
     }
     if (c == C_KILL) opts[nopts++] = (struct flag){"all", "a", true, NULL};
     if (c == C_DELETE) opts[nopts++] = (struct flag){"force", "f", true, NULL};
@@ -334,11 +338,12 @@ int main(int argc, char **argv) {
     }
     opts[nopts++] = (struct flag){"help", "h", true, NULL};
     char **args = calloc((size_t)argc, sizeof *args);
-    int nargs = 0;
+    int nargs = 0, before_dashes = -1; /* positionals before `--` */
     if (!args) handoff();
     for (; i < argc; i++) {
         const char *t = argv[i];
         if (!strcmp(t, "--")) {
+            before_dashes = nargs;
             while (++i < argc) args[nargs++] = argv[i];
             break;
         }
@@ -352,7 +357,23 @@ int main(int argc, char **argv) {
         take_flag(opts, nopts, &i);
     }
     if (opts[nopts - 1].value) handoff(); /* --help */
-    int min = c == C_LIST ? 0 : 1, max = c == C_LIST ? 0 : c == C_KILL ? 2 : 1;
+    bool with_image = (c == C_RUN || c == C_CREATE) && opts[O_IMAGE].value;
+    if (with_image || (c == C_RUN && opts[O_RM].value)) {
+        /*
+         * create|run --image of a plain name (run_image.c); --rm is a foreground run's own
+         * delete (with -d it asks for a monitor: node's). Anything else with them is node's:
+         * --bundle, --rm with -d or --keep, an empty image, and a flag token among the arguments
+         * before `--` (node's table has flags this one does not: it would take them as flags,
+         * this one as arguments).
+         */
+        const char *image = opts[O_IMAGE].value;
+        bool rm = c == C_RUN && opts[O_RM].value;
+        if (!image || !*image || opts[O_BUNDLE].value || nargs < 1) handoff();
+        if (rm && (opts[O_DETACH].value || opts[O_KEEP].value)) handoff();
+        for (int k = 1; k < (before_dashes < 0 ? nargs : before_dashes); k++)
+            if (is_flag_token(args[k])) handoff();
+    }
+    int min = c == C_LIST ? 0 : 1, max = c == C_LIST ? 0 : c == C_KILL ? 2 : with_image ? argc : 1;
     if (nargs < min || nargs > max) handoff(); /* "Incorrect Usage": node prints it */
 
     /*
@@ -385,6 +406,10 @@ int main(int argc, char **argv) {
             .preserve_fds = opts[O_PRESERVE].value,
             .systemd_cgroup = global[F_SYSTEMD].value != NULL,
         };
+        if (with_image) {
+            enum image_run how = c == C_CREATE ? IMAGE_CREATE : opts[O_DETACH].value ? IMAGE_DETACH : opts[O_KEEP].value ? IMAGE_KEEP : IMAGE_FOREGROUND;
+            return cmd_run_image(&o, how, opts[O_IMAGE].value, args + 1, nargs - 1);
+        }
         if (c == C_RUN) return cmd_run(&o, opts[O_DETACH].value != NULL, opts[O_KEEP].value != NULL);
         return cmd_create(&o);
     }

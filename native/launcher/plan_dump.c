@@ -14,7 +14,7 @@
 
 #include "plan_init.h"
 
-struct globals G = { "/", NULL, 2, false }; /* report.c's log_line wants one */
+struct globals G = { "/", NULL, 2, false, NULL }; /* report.c's log_line wants one */
 
 void die(const char *fmt, ...) {
     va_list ap;

@@ -39,6 +39,17 @@ static const char *const USED_COLUMNS[] = {
     "containers.state_dir TEXT notnull",
     "containers.session_keyring TEXT",
     "container_resources.container_id TEXT notnull",
+    "container_resources.kind TEXT notnull",
+    "container_resources.name TEXT notnull",
+    "container_resources.data TEXT notnull",
+    "image_names.name TEXT notnull",
+    "image_names.image TEXT notnull",
+    "images.id TEXT notnull",
+    "images.config TEXT notnull",
+    "image_run_templates.image TEXT notnull",
+    "image_run_templates.spec TEXT notnull",
+    "image_run_templates.entrypoint TEXT notnull",
+    "image_run_templates.lower TEXT notnull",
     "events.time TEXT notnull",
     "events.type TEXT notnull",
     "events.action TEXT notnull",
@@ -276,6 +287,19 @@ long long store_resource_count(const char *id) {
     return n;
 }
 
+/* Rows of `id` of kinds other than image-bundle: those are node's to release. */
+long long store_other_resource_count(const char *id) {
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM container_resources WHERE container_id = ? AND kind <> 'image-bundle'", -1, &st, NULL);
+    if (rc != SQLITE_OK) store_error("read resources of container", rc);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    long long n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) store_error("read resources of container", rc);
+    return n;
+}
+
 /*
  * src/time.ts's rfc3339Nano: UTC to the millisecond from the wall clock, then six digits from
  * the monotonic clock (so that close events still sort as text).
@@ -462,6 +486,120 @@ bool store_try_remove(const char *id) {
     if (sqlite3_prepare_v2(db, "DELETE FROM containers WHERE id = ?", -1, &st, NULL) != SQLITE_OK) return false;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
+}
+
+/* ---- run --image (run_image.c): the image's run template, the image-bundle resource ---------- */
+
+/*
+ * In one write transaction (BEGIN IMMEDIATE, ended by store_commit, or rolled back by the close
+ * of a hand-off): the image `name` points at and its run template (src/image/run-template.ts),
+ * with the container's parts filled in by SQLite: hostname, process.args (the image's Entrypoint
+ * then `args_json`, when not NULL) and, when `upper` is not NULL, the `volatile` overlay first in
+ * mounts; pretty-printed as node's JSON.stringify(spec, null, "\t"). False when the name, the
+ * image or its template is missing, or when the image has a Healthcheck and `healthcheck_ok` is
+ * false (a detached container of it gets a monitor: node's).
+ * The transaction holds until the image-bundle row is in: an `rmi` cannot take the image (and
+ * with it its layers) in between.
+ */
+bool store_run_template(const char *name, const char *hostname, const char *args_json, const char *upper, const char *work,
+                        bool healthcheck_ok, struct run_template *out) {
+    static const char *const SQL =
+        "SELECT t.image, t.lower, json_pretty(json_replace(t.spec, "
+        "  '$.hostname', ?2, "
+        "  '$.process.args', CASE WHEN ?3 IS NULL THEN t.spec -> '$.process.args' ELSE ("
+        "    SELECT json_group_array(value) FROM (SELECT 0 AS o, key AS k, value FROM json_each(t.entrypoint) "
+        "    UNION ALL SELECT 1, key, value FROM json_each(?3) ORDER BY o, k)) END, "
+        "  '$.mounts', CASE WHEN ?4 IS NULL THEN t.spec -> '$.mounts' ELSE (SELECT json_group_array(json(m)) FROM ("
+        "    SELECT 0 AS o, 0 AS k, json_object('destination', '/', 'type', 'overlay', 'source', 'overlay', 'options', "
+        "      json_array('lowerdir=' || t.lower, 'upperdir=' || ?4, 'workdir=' || ?5, 'volatile')) AS m "
+        "    UNION ALL SELECT 1, key, value FROM json_each(t.spec, '$.mounts') ORDER BY o, k)) END"
+        "), char(9)) "
+        "FROM image_names n JOIN images i ON i.id = n.image JOIN image_run_templates t ON t.image = i.id WHERE n.name = ?1 "
+        "AND (?6 OR coalesce(json_type(i.config, '$.config.Healthcheck'), 'null') = 'null')";
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) store_error("read the image", rc);
+    sqlite3_stmt *st;
+    rc = sqlite3_prepare_v2(db, SQL, -1, &st, NULL);
+    if (rc != SQLITE_OK) store_error("read the image", rc);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hostname, -1, SQLITE_STATIC);
+    if (args_json) sqlite3_bind_text(st, 3, args_json, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, 3);
+    if (upper) sqlite3_bind_text(st, 4, upper, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, 4);
+    sqlite3_bind_text(st, 5, work, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, healthcheck_ok);
+    rc = sqlite3_step(st);
+    bool found = rc == SQLITE_ROW && sqlite3_column_text(st, 2);
+    if (found) {
+        out->image = text(st, 0);
+        out->lower = text(st, 1);
+        out->config = text(st, 2);
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        store_error("read the image", rc);
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* store.addResource(id, "image-bundle", dir, { image, dir }): false on failure, never dies. */
+bool store_add_image_bundle(const char *id, const char *image, const char *dir) {
+    struct buf data = {0};
+    buf_str(&data, "{\"image\":");
+    buf_json_string(&data, image);
+    buf_str(&data, ",\"dir\":");
+    buf_json_string(&data, dir);
+    buf_str(&data, "}");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO container_resources (container_id, kind, name, data) VALUES (?, 'image-bundle', ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return free(data.p), false;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, dir, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, data.p, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    free(data.p);
+    return rc == SQLITE_DONE;
+}
+
+bool store_commit(void) { return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK; }
+
+/* store.removeResource(id, "image-bundle", dir): false on failure, never dies. */
+bool store_remove_image_bundle(const char *id, const char *dir) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "DELETE FROM container_resources WHERE container_id = ? AND kind = 'image-bundle' AND name = ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, dir, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
+}
+
+/*
+ * The container's resources, most recent first (releaseResources' order): fn(kind, name, dir)
+ * with dir = data.dir when it is a string (else NULL); false from fn stops. False when the rows
+ * cannot be read.
+ */
+bool store_each_resource(const char *id, bool (*fn)(void *, const char *, const char *, const char *), void *ctx) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT kind, name, CASE WHEN json_type(data, '$.dir') = 'text' THEN json_extract(data, '$.dir') END "
+                               "FROM container_resources WHERE container_id = ? ORDER BY rowid DESC", -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0), *n = (const char *)sqlite3_column_text(st, 1),
+                   *d = (const char *)sqlite3_column_text(st, 2);
+        if (!fn(ctx, k ? k : "", n ? n : "", d)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE;
 }

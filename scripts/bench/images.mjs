@@ -6,7 +6,7 @@
 //   podman pull (private --root)
 //   GNU tar -x of the large image's uncompressed layer, vs polis bundle of it
 //   run --image vs run --bundle of an already pulled busybox, all through the launcher (dist/polis):
-//   run --bundle native (as users get it) and with POLIS_NATIVE=0 (node's path, as run --image's)
+//   both native (as users get them) and both with POLIS_NATIVE=0 (node's paths)
 // against Debian's docker-registry on 127.0.0.1 with a temp storage dir. Root only.
 //
 //   node scripts/bench/images.mjs [--runs 3] [--large-mb 200] [--large-files 10000] [--tmpfs] [--only unpack]
@@ -17,8 +17,8 @@
 // medians. --tools keeps the tools named (comma-separated). --baseline adds "polis pull (baseline)" rows: another build (e.g. main's dist/ copied
 // aside) in the same rounds, for an A/B of a change; for run --image, DIR/polis (its launcher) when
 // it is there. --only small skips making the large image; --only run measures only the run row.
-// --phases: the run row's POLIS_TIMING=1 phases, median per tool. --cpu: the run row's CPU time too
-// (each run wrapped in /usr/bin/time), steadier than wall time on a loaded machine.
+// --phases: POLIS_TIMING=1 phases, median per tool. --cpu: CPU time too (pull rows and the run row)
+// (each run wrapped in a small wait4 timer, see cpuTimer), steadier than wall time on a loaded machine.
 //
 // --tmpfs puts every store, layout and unpacked tree on a private tmpfs (as the anchors' figures
 // were taken): disk contention from other work on the machine then stops dominating the figures.
@@ -44,7 +44,7 @@ const LARGE_FILES = arg("large-files", 10000);
 const log = (m) => process.stderr.write(`${m}\n`);
 const TMPFS = process.argv.includes("--tmpfs");
 const PHASES = process.argv.includes("--phases");
-// the run row's CPU time (user + sys of polis and the children it waited for, /usr/bin/time):
+// CPU time (user + sys of each command and the children it waited for, cpuTimer):
 // steadier than wall time when other work competes for the 2 cores
 const CPU = process.argv.includes("--cpu");
 const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
@@ -61,19 +61,62 @@ const work = mkdtempSync(join(tmpdir(), "polis-bench-images-"));
 if (TMPFS) execFileSync("mount", ["-t", "tmpfs", "-o", "size=8g", "polis-bench", work]);
 const sha = (b) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
-/** POLIS_TIMING=1 phases of the last timed command ({} when it printed none). */
+/** POLIS_TIMING=1 phases of the last sample's commands ({} when they printed none). */
 let lastPhases = {};
-/** --cpu: the last timed command's CPU ms (null when it was not wrapped). */
+/** --cpu: the last sample's CPU ms (null when it was not wrapped). */
 let lastCpu = null;
+/**
+ * Set while a pull row's sample runs: with --cpu each command is wrapped in the CPU timer, with
+ * --phases polis gets POLIS_TIMING=1 (the run row wraps its own commands, runTimed).
+ */
+let measuring = false;
+
+/**
+ * --cpu: the command that runs another and reports its CPU time on stderr as
+ * "polis-bench-cpu <user s> <sys s>". A 10-line C program compiled here (wait4's rusage, in µs),
+ * else GNU time, whose %U and %S are cut to 10 ms: -5 ms on average per figure, so a two-command
+ * tool (skopeo + umoci) would lose ~10 ms more than a one-command one.
+ */
+function cpuTimer() {
+  const src = join(work, "cpu-timer.c");
+  const bin = join(work, "cpu-timer");
+  writeFileSync(
+    src,
+    `#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  pid_t pid = fork();
+  if (pid == 0) { execvp(argv[1], argv + 1); _exit(127); }
+  int st; struct rusage ru;
+  if (pid < 0 || wait4(pid, &st, 0, &ru) < 0) return 125;
+  fprintf(stderr, "polis-bench-cpu %ld.%06ld %ld.%06ld\\n", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec, (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+`,
+  );
+  if (spawnSync("cc", ["-O2", "-o", bin, src], { stdio: "ignore" }).status === 0) return { cmd: bin, args: [], label: "wait4" };
+  log("bench: no C compiler: CPU times from GNU time (10 ms ticks)");
+  return { cmd: "/usr/bin/time", args: ["-f", "polis-bench-cpu %U %S"], label: "GNU time, 10 ms ticks" };
+}
+const TIMER = CPU ? cpuTimer() : undefined;
 
 function time(cmd, args, opts = {}) {
+  const wrap = measuring && CPU;
+  const runEnv = measuring && PHASES ? { ...(opts.env ?? env), POLIS_TIMING: "1" } : (opts.env ?? env);
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"], ...opts });
+  const r = spawnSync(wrap ? TIMER.cmd : cmd, wrap ? [...TIMER.args, cmd, ...args] : args, {
+    stdio: ["ignore", "ignore", "pipe"],
+    ...opts,
+    env: runEnv,
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}: ${r.stderr}`);
-  lastPhases = parsePhaseLines(String(r.stderr ?? ""));
+  // a sample of several commands (skopeo + umoci, pull + bundle) adds theirs up
+  for (const [p, v] of Object.entries(parsePhaseLines(String(r.stderr ?? "")))) lastPhases[p] = (lastPhases[p] ?? 0) + v;
   const cpu = /^polis-bench-cpu (\S+) (\S+)$/m.exec(String(r.stderr ?? ""));
-  lastCpu = cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : null;
+  if (cpu) lastCpu = (lastCpu ?? 0) + (Number(cpu[1]) + Number(cpu[2])) * 1000;
   return ms;
 }
 
@@ -249,17 +292,17 @@ for i in range(n):
       env,
       stdio: "ignore",
     });
-    // what users get: the launcher (dist/polis). run --bundle of this plain config is native
-    // there (C, no node); POLIS_NATIVE=0 hands the same call to node, as run --image always is.
-    // So image - bundle(native) is what a user waits more; image - bundle(node) is the image's
-    // own cost (bundle, overlay, its removal), node's start cancelled out.
+    // what users get: the launcher (dist/polis). run --bundle of this plain config and run
+    // --image of the pulled image are native there (C, no node); POLIS_NATIVE=0 hands the same
+    // calls to node. So image - bundle (native) is what a user waits more; image - bundle (both
+    // node's) is the image's own cost on node's path, node's start cancelled out.
     const LAUNCHER = join(REPO, "dist", "polis");
     const baseLauncher = BASELINE && join(dirname(BASELINE), "polis");
     let n = 0;
     const runTimed = (cmd, args, extraEnv) => {
       const argv = ["--root", runRoot, ...args];
-      // /usr/bin/time's own fork+exec is in every tool's wall time alike: paired differences cancel it
-      const t = time(CPU ? "/usr/bin/time" : cmd, CPU ? ["-f", "polis-bench-cpu %U %S", cmd, ...argv] : argv, {
+      // the timer's own fork+exec is in every tool's wall time alike: paired differences cancel it
+      const t = time(CPU ? TIMER.cmd : cmd, CPU ? [...TIMER.args, cmd, ...argv] : argv, {
         env: { ...env, ...extraEnv, ...(PHASES && { POLIS_TIMING: "1" }) },
       });
       return t;
@@ -269,12 +312,30 @@ for i in range(n):
       "polis run --bundle (POLIS_NATIVE=0)": () =>
         runTimed(LAUNCHER, ["run", "--bundle", join(runRoot, "bundle"), `n${n++}`], { POLIS_NATIVE: "0" }),
       "polis run --image": () => runTimed(LAUNCHER, ["run", "--image", `${host}/bench/small:1`, `i${n++}`]),
+      "polis run --image (POLIS_NATIVE=0)": () =>
+        runTimed(LAUNCHER, ["run", "--image", `${host}/bench/small:1`, `m${n++}`], { POLIS_NATIVE: "0" }),
       ...(BASELINE && {
         "polis run --image (baseline)": () =>
           existsSync(baseLauncher)
             ? runTimed(baseLauncher, ["run", "--image", `${host}/bench/small:1`, `a${n++}`])
             : runTimed(process.execPath, [BASELINE, "run", "--image", `${host}/bench/small:1`, `a${n++}`]),
       }),
+    });
+
+    // a container kept past the command (create, run -d): the overlay mounted on the host, and
+    // delete's unmount (the container's `true` never started: delete --force of a created one)
+    const createDelete = (id, extraEnv) => {
+      const env2 = { ...env, ...extraEnv };
+      // the created init keeps create's stdio until it is killed: no pipe to wait on
+      const ms = time(LAUNCHER, ["--root", runRoot, "create", "--image", `${host}/bench/small:1`, id], {
+        env: env2,
+        stdio: "ignore",
+      });
+      return ms + time(LAUNCHER, ["--root", runRoot, "delete", "--force", id], { env: env2 });
+    };
+    row("run true's image, kept: create --image + delete --force", {
+      "polis create --image + delete": () => createDelete(`c${n++}`),
+      "polis create --image + delete (POLIS_NATIVE=0)": () => createDelete(`d${n++}`, { POLIS_NATIVE: "0" }),
     });
 
     const loadBefore = loadavg();
@@ -290,6 +351,7 @@ for i in range(n):
           try {
             lastPhases = {};
             lastCpu = null;
+            measuring = r.name.endsWith("pull + unpack");
             (r.samples[tool] ??= []).push(fn(d));
             (r.phases[tool] ??= []).push(lastPhases);
             (r.cpu[tool] ??= []).push(lastCpu);
@@ -310,6 +372,29 @@ for i in range(n):
       }
     }
     console.log(`\nloadavg before ${loadBefore}, after ${loadavg()}`);
+    // the pull rows' CPU time and phases (--cpu, --phases)
+    for (const r of rows.filter((x) => x.name.endsWith("pull + unpack"))) {
+      const tools = Object.keys(r.cpu).filter((t) => r.cpu[t].every((x) => x !== null));
+      if (CPU && tools.length) {
+        const first = r.cpu[tools[0]];
+        const mean = (xs) => (xs.reduce((x, y) => x + y, 0) / xs.length).toFixed(1);
+        console.log(
+          `\n${r.name}: CPU time (user + sys, ${TIMER.label}), median / mean of ${RUNS}, ratio to the first (median per round):`,
+        );
+        for (const t of tools) {
+          const ratio = median(r.cpu[t].map((x, k) => x / first[k]));
+          console.log(`- ${t}: ${median(r.cpu[t]).toFixed(0)} / ${mean(r.cpu[t])} ms (${ratio.toFixed(2)})`);
+        }
+      }
+      if (PHASES) {
+        for (const [tool, list] of Object.entries(r.phases)) {
+          const names = [...new Set(list.flatMap((p) => Object.keys(p)))];
+          if (!names.length) continue;
+          console.log(`\n${r.name}: phases of ${tool} (POLIS_TIMING=1, median ms):`);
+          console.log(names.map((p) => `${p} ${median(list.map((x) => x[p] ?? 0)).toFixed(1)}`).join(", "));
+        }
+      }
+    }
     // run --image over run --bundle as the issue states it (a difference): the median of the
     // per-round differences, steadier than the difference of medians on a loaded machine
     const runRow = rows.find((r) => r.name.startsWith("run true"));
@@ -319,11 +404,11 @@ for i in range(n):
       console.log(`\nmedian of ${RUNS} paired differences (ms):`);
       console.log(`- run --image − run --bundle (native, as users get it): ${paired("polis run --image", "polis run --bundle")}`);
       console.log(
-        `- run --image − run --bundle (POLIS_NATIVE=0, node's path: the image's own cost): ${paired("polis run --image", "polis run --bundle (POLIS_NATIVE=0)")}`,
+        `- run --image − run --bundle, both POLIS_NATIVE=0 (node's paths: the image's own cost there): ${paired("polis run --image (POLIS_NATIVE=0)", "polis run --bundle (POLIS_NATIVE=0)")}`,
       );
       if (BASELINE) {
         console.log(
-          `- run --image (baseline) − run --bundle (POLIS_NATIVE=0): ${paired("polis run --image (baseline)", "polis run --bundle (POLIS_NATIVE=0)")}`,
+          `- run --image (baseline) − run --bundle (native): ${paired("polis run --image (baseline)", "polis run --bundle")}`,
         );
         console.log(`- run --image − run --image (baseline): ${paired("polis run --image", "polis run --image (baseline)")}`);
       }
@@ -331,10 +416,10 @@ for i in range(n):
         const c = runRow.cpu;
         const cpuPaired = (a, b) => (c[a] && c[b] ? median(c[a].map((x, k) => x - c[b][k])).toFixed(0) : "–");
         const mean = (xs) => (xs.reduce((x, y) => x + y, 0) / xs.length).toFixed(1);
-        console.log(`\nCPU time (user + sys, /usr/bin/time, 10 ms ticks), median / mean of ${RUNS}:`);
+        console.log(`\nCPU time (user + sys, ${TIMER.label}), median / mean of ${RUNS}:`);
         for (const [tool, xs] of Object.entries(c)) console.log(`- ${tool}: ${median(xs).toFixed(0)} / ${mean(xs)} ms`);
         console.log(
-          `- paired, run --image − run --bundle (POLIS_NATIVE=0): median ${cpuPaired("polis run --image", "polis run --bundle (POLIS_NATIVE=0)")}, mean ${mean(c["polis run --image"].map((x, k) => x - c["polis run --bundle (POLIS_NATIVE=0)"][k]))} ms`,
+          `- paired, run --image − run --bundle (native): median ${cpuPaired("polis run --image", "polis run --bundle")}, mean ${mean(c["polis run --image"].map((x, k) => x - c["polis run --bundle"][k]))} ms`,
         );
       }
       if (PHASES) {

@@ -29,6 +29,7 @@ import { unpackInto } from "./layer-store.js";
 import { imageSpec } from "./runtime-spec.js";
 import { phase } from "../timing.js";
 import { makeVolumes, volumePaths } from "./volumes.js";
+import { recordRunTemplate, runsWithoutRootfs } from "./run-template.js";
 
 export type RootfsMode = "overlay" | "copy";
 
@@ -80,6 +81,7 @@ export async function makeBundle(store: Store, root: string, ref: string, o: Bun
     const work = join(o.dir, "work");
     let mode: RootfsMode = o.mode === "overlay" && layers.length > 0 ? "overlay" : "copy";
     let rootMount: Mount | undefined;
+    let lower = "";
     const dirs: [string, number][] = [[rootfs, 0o755]];
     if (mode === "overlay") dirs.push([upper, 0o755], [work, 0o700]);
     await makeDirs(dirs);
@@ -87,7 +89,7 @@ export async function makeBundle(store: Store, root: string, ref: string, o: Bun
       try {
         // made from its blob when prune or an older polis (layers by diff_id) left only the blob
         for (const [i, l] of layers.entries()) await unpackInto(root, l.digest, l.diffId, chains.slice(0, i + 1));
-        const lower = chains
+        lower = chains
           .map((c) => layerDir(root, c))
           .reverse()
           .join(":");
@@ -115,6 +117,9 @@ export async function makeBundle(store: Store, root: string, ref: string, o: Bun
       }
     }
     const spec = imageSpec(config, { rootfs, args: o.args, hostname: o.hostname, image: ref });
+    // what the launcher needs to make this bundle itself next time (native/launcher/run_image.c)
+    if (mode === "overlay" && volumes.length === 0 && runsWithoutRootfs(config))
+      recordRunTemplate(store, image, config, lower, ref);
     const mounts = makeVolumes(o.dir, rootfs, volumes, ref);
     if (mounts.length) spec.mounts = [...(spec.mounts ?? []), ...mounts];
     // first: every later mount lands in the merged tree

@@ -9,7 +9,7 @@
 // blobs from prune and from another pull's cleanup.
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, fsync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { bootId, isSameProcess, processStartTime } from "../linux/proc.js";
@@ -17,9 +17,10 @@ import type { Store } from "../state/store.js";
 import { addLeases, allLeases, layerStacks, removeLeases, removeLeasesOf, referencedDigests } from "../state/images.js";
 
 // node:crypto costs 3-10 ms to load here: `run --image` of a pulled image must not pay it (it
-// only needs chain ids: @noble/hashes, bundled, ~0.1 ms), what writes blobs and temp files does.
+// only needs chain ids: @noble/hashes, bundled, ~0.1 ms), what writes blobs and temp files does;
+// `pull` loads it while its manifest request is on the way (pull.ts), not before its first packet.
 const require = createRequire(import.meta.url);
-const crypto = () => require("node:crypto") as typeof import("node:crypto");
+export const crypto = () => require("node:crypto") as typeof import("node:crypto");
 
 export const imagesDir = (root: string) => join(root, "images");
 export const blobPath = (root: string, digest: string) => join(root, "images", "blobs", "sha256", hex(digest));
@@ -70,20 +71,37 @@ export function hasLayer(root: string, chainId: string): boolean {
   }
 }
 
-/** Stores a small blob held in memory (a manifest, a config), verified against `digest`. */
-export function putBlob(root: string, digest: string, data: Buffer): void {
+/**
+ * fsync(2) on libuv's thread pool: the event loop goes on meanwhile (on a busy disk one takes
+ * from one to tens of ms, and a pull has one per blob).
+ */
+export function fsyncOffThread(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+/** Stores a small blob held in memory (a manifest, an index), verified against `digest`. */
+export async function putBlob(root: string, digest: string, data: Buffer): Promise<void> {
   if (hasBlob(root, digest, data.length)) return;
   const got = `sha256:${crypto().createHash("sha256").update(data).digest("hex")}`;
   if (got !== digest) throw new Error(`content has digest ${got}, expected ${digest}`);
   const tmp = tmpPath(root, hex(digest));
   const fd = openSync(tmp, "wx", 0o600);
   try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeSync(fd, data);
+      await fsyncOffThread(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, blobPath(root, digest));
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // renamed after all, or never written
+    }
+    throw e;
   }
-  renameSync(tmp, blobPath(root, digest));
 }
 
 /** A lease identity for this process: pid + boot + start time, so a reused pid never counts. */

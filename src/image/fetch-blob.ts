@@ -2,13 +2,13 @@
 // are checked, renamed to its digest name only once both match. A connection that drops midway
 // is resumed with a Range request (the hash state carries on); so is the partial file a pull
 // killed earlier left behind.
-import { createHash, type Hash } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import type { Hash } from "node:crypto";
+import { closeSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { processStartTime } from "../linux/proc.js";
-import { blobPath, hasBlob, hex, tmpDir, tmpPath } from "./content.js";
+import { blobPath, crypto, fsyncOffThread, hasBlob, hex, tmpDir, tmpPath } from "./content.js";
 import type { Descriptor } from "./manifest.js";
 import { netMessage, RegistryError, type Registry } from "./registry.js";
 
@@ -29,7 +29,11 @@ export async function fetchBlob(
 ): Promise<boolean> {
   if (hasBlob(root, d.digest, d.size)) return false;
   const what = `${registry.opts.name}/${repo}@${d.digest}`;
-  const partial = claimPartial(root, d.digest) ?? { path: tmpPath(root, hex(d.digest)), hash: createHash("sha256"), bytes: 0 };
+  const partial = claimPartial(root, d.digest) ?? {
+    path: tmpPath(root, hex(d.digest)),
+    hash: crypto().createHash("sha256"),
+    bytes: 0,
+  };
   const tmp = partial.path;
   let hash = partial.hash;
   let have = partial.bytes;
@@ -47,7 +51,7 @@ export async function fetchBlob(
           log.debug("the registry ignored the Range request, downloading the blob from the start", { digest: d.digest });
           closeSync(fd);
           fd = openSync(tmp, "w", 0o600);
-          hash = createHash("sha256");
+          hash = crypto().createHash("sha256");
           have = 0;
           continue;
         }
@@ -63,7 +67,7 @@ export async function fetchBlob(
     if (have !== d.size) throw new PolisError(`${what}: got ${have} bytes, the manifest says ${d.size}`);
     if (got !== d.digest)
       throw new PolisError(`${what}: content has digest ${got} (corrupted in the registry or on the way): refusing it`);
-    fsyncSync(fd);
+    await fsyncOffThread(fd); // the unpacker goes on with what came meanwhile
     closeSync(fd);
     done = true;
     renameSync(tmp, blobPath(root, d.digest));
@@ -148,7 +152,7 @@ function claimPartial(root: string, digest: string): { path: string; hash: Hash;
     } catch {
       continue; // another pull took it
     }
-    const hash = createHash("sha256");
+    const hash = crypto().createHash("sha256");
     const fd = openSync(mine, "r");
     const buf = Buffer.allocUnsafe(1 << 20);
     let bytes = 0;

@@ -134,7 +134,7 @@ function clientHello(): Buffer {
  * registry client skips trying it, which would load node's TLS stack (~8 ms of a 100 ms pull)
  * only to fail. False for anything else: a TLS answer, a refused or dropped connection, silence.
  */
-export function answersPlainHttp(hostPort: string, timeoutMs = SNIFF_TIMEOUT_MS): Promise<boolean> {
+export function answersPlainHttp(hostPort: string, timeoutMs = SNIFF_TIMEOUT_MS, sent?: () => void): Promise<boolean> {
   const u = new URL(`https://${hostPort}`);
   const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = Number(u.port || 443);
@@ -147,7 +147,7 @@ export function answersPlainHttp(hostPort: string, timeoutMs = SNIFF_TIMEOUT_MS)
       resolve(got.subarray(0, 5).toString("latin1") === "HTTP/");
     };
     const timer = setTimeout(done, timeoutMs);
-    const socket = connect({ host, port }, () => socket.write(clientHello()));
+    const socket = connect({ host, port }, () => socket.write(clientHello(), () => sent?.()));
     socket.on("data", (d: Buffer) => {
       got = Buffer.concat([got, d]);
       if (got.length >= 5) done();
@@ -167,7 +167,11 @@ export class HttpClient {
 
   constructor(private readonly tls: TlsSettings) {}
 
-  get(url: string, headers: Record<string, string>): Promise<HttpResponse> {
+  /**
+   * GET `url`; `sent` is called once the request is on the wire (its bytes handed to the
+   * kernel), so that the caller can do other work while the server answers.
+   */
+  get(url: string, headers: Record<string, string>, sent?: () => void): Promise<HttpResponse> {
     const u = new URL(url);
     const secure = u.protocol === "https:";
     const mod = (secure ? load("node:https") : load("node:http")) as HttpModule;
@@ -180,8 +184,14 @@ export class HttpClient {
       req.on("timeout", () =>
         req.destroy(Object.assign(new Error(`no answer for ${IDLE_TIMEOUT_MS / 1000} s`), { code: "ETIMEDOUT" })),
       );
+      if (sent) req.once("finish", sent);
       req.end();
     });
+  }
+
+  /** Loads node:http now (~2 ms), e.g. while another round trip is on its way; https loads it too. */
+  prepare(): void {
+    load("node:http");
   }
 
   private secureAgent(): Agent {

@@ -23,6 +23,7 @@ export async function unpackInto(
   if (hasLayer(root, id)) return;
   const tmp = tmpPath(root, `layer-${hex(id)}`);
   mkdirSync(tmp, { mode: 0o755 });
+  let renamed = false;
   try {
     const lowers = chain
       .slice(0, -1)
@@ -31,20 +32,25 @@ export async function unpackInto(
     // loaded only to unpack (the tar reader, node:crypto): a pulled image's layers are all there
     const { unpackLayer } = await import("./unpack.js");
     await unpackLayer(blobPath(root, digest), { target: tmp, mode: "overlay", layer: digest, diffId, lowers });
-    commit(root, tmp, id, fetched);
+    renamed = commit(root, tmp, id, fetched);
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    if (!renamed) rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-/** The temp dir of an unpacked layer takes its chain id's name (unless another pull's got there first). */
-function commit(root: string, tmp: string, id: string, fetched?: Set<string>): void {
+/**
+ * The temp dir of an unpacked layer takes its chain id's name (unless another pull's got there
+ * first: false, and the temp dir is still there).
+ */
+function commit(root: string, tmp: string, id: string, fetched?: Set<string>): boolean {
   try {
     renameSync(tmp, layerDir(root, id));
     fetched?.add(id);
+    return true;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+    return false;
   }
 }
 
@@ -61,6 +67,8 @@ export const STREAMED_LAYER_MAX = 4 << 20;
 export class StreamedLayer {
   private readonly tmp: string;
   private readonly stream: LayerStream;
+  /** the temp dir got its real name: nothing left to remove */
+  private renamed = false;
 
   private constructor(
     root: string,
@@ -93,11 +101,12 @@ export class StreamedLayer {
   async commit(root: string, got: UnpackResult, diffId: string, fetched?: Set<string>): Promise<void> {
     const { verifyDiffId } = await import("./unpack.js");
     verifyDiffId(this.digest, got.diffId, diffId);
-    commit(root, this.tmp, diffId, fetched);
+    this.renamed = commit(root, this.tmp, diffId, fetched);
   }
 
   dispose(): void {
     this.stream.giveUp();
-    rmSync(this.tmp, { recursive: true, force: true });
+    // after the rename there is nothing to remove (rmSync would load node's rimraf for a miss)
+    if (!this.renamed) rmSync(this.tmp, { recursive: true, force: true });
   }
 }

@@ -2,7 +2,6 @@
 // fetch config and layers (bounded parallelism, each verified), unpack each layer once for
 // overlayfs, then record the image and its name in one transaction. A failing pull removes
 // what it fetched that nothing else refers to: the store is as it was.
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Store } from "../state/store.js";
 import { recordImages, type ImageRow, type LayerRow, type NameRow } from "../state/images.js";
@@ -13,6 +12,7 @@ import { rfc3339Nano } from "../time.js";
 import {
   blobPath,
   chainIds,
+  crypto,
   collectGarbage,
   ensureDirs,
   hasBlob,
@@ -41,6 +41,7 @@ import { apiHost, formatReference, manifestKey, parseReference, repoName, type R
 import { settingsFor, type RegistriesConfig, type RegistrySettings } from "./registries.js";
 import { Registry, RegistryError } from "./registry.js";
 import { STREAMED_LAYER_MAX, StreamedLayer, unpackInto } from "./layer-store.js";
+import { recordRunTemplates } from "./run-template.js";
 import type { ImageConfig } from "./image-config.js";
 import type { UnpackResult } from "./unpack.js";
 import { leanV8ForLayers } from "./memory.js";
@@ -72,8 +73,10 @@ export interface PullResult {
 }
 
 /**
- * `openStore` is called once the first request is on its way, so that opening the state
- * database (a few ms, more on a fresh root) overlaps the registry's answer.
+ * The registry's round trips are filled with work the pull needs later: the first source's
+ * scheme discovery (the TLS probe) starts before anything else, the store's directories are
+ * made while it is out, and `openStore` (a few ms, more on a fresh root) is called once the
+ * manifest request is on its way, as the unpacker's modules are loaded (pullFrom).
  */
 export async function pull(root: string, openStore: () => Store, o: PullOptions): Promise<PullResult> {
   let store: Store | undefined;
@@ -81,21 +84,25 @@ export async function pull(root: string, openStore: () => Store, o: PullOptions)
   const ref = parseReference(o.reference);
   const settings = settingsFor(o.registries, ref.registry);
   const sources = [...settings.mirrors, ref.registry];
+  const registryFor = (source: string) => {
+    const s = settingsFor(o.registries, source);
+    return new Registry({
+      name: source,
+      host: apiHost(source),
+      insecure: s.insecure || o.tlsVerify === false,
+      credentials: o.credentials ?? findCredentials(source, ref.repository, o.env),
+      tls: tlsFor(s, o.tlsVerify, o.env),
+    });
+  };
+  const first = registryFor(sources[0]);
+  first.connect();
   ensureDirs(root);
   // the half-written layer dirs of pulls that were killed (their partial blobs are resumed instead)
   sweepTmp(root, (name) => name.startsWith("layer-"));
   let lastErr: unknown;
   for (const source of sources) {
     const mirror = source !== ref.registry;
-    const s = settingsFor(o.registries, source);
-    const creds = o.credentials ?? findCredentials(source, ref.repository, o.env);
-    const registry = new Registry({
-      name: source,
-      host: apiHost(source),
-      insecure: s.insecure || o.tlsVerify === false,
-      credentials: creds,
-      tls: tlsFor(s, o.tlsVerify, o.env),
-    });
+    const registry = source === sources[0] ? first : registryFor(source);
     const fetched = new Set<string>();
     try {
       return await pullFrom(registry, ref, root, db, o, fetched);
@@ -125,22 +132,29 @@ async function pullFrom(
   fetched: Set<string>,
 ): Promise<PullResult> {
   const name = formatReference(ref);
-  const asked = getManifest(registry, ref.repository, manifestKey(ref), name);
+  let onWire!: () => void;
+  const sent = new Promise<void>((resolve) => (onWire = resolve));
+  const asked = getManifest(registry, ref.repository, manifestKey(ref), name, onWire);
   asked.catch(() => {}); // awaited below, after the store is open (which may fail first)
+  await Promise.race([sent, asked.then(noop, noop)]);
   phase("registry request sent");
+  // while the registry answers: the store, and the unpacker with node:crypto and zlib (needed
+  // for the manifest's digest and the layers)
   const store = db();
+  await import("./unpack.js");
+  phase("unpacker load");
   const top = await asked;
   phase("registry ping and manifest");
   if (ref.digest && top.digest !== ref.digest) {
     throw new PolisError(`${name}: the registry sent a manifest with digest ${top.digest}`);
   }
-  lease(store, [top.digest]);
   const parsed = parseManifest(top.body, top.contentType, name);
   const want = o.platform ?? hostPlatform();
   let chosen: { digest: string; body: Buffer; manifest: ImageManifest }[];
   let index: { digest: string; body: Buffer; mediaType: string } | undefined;
   let primary: string;
   if (parsed.kind === "index") {
+    lease(store, [top.digest]);
     index = { digest: top.digest, body: top.body, mediaType: parsed.index.mediaType };
     const picked = o.allPlatforms
       ? parsed.index.manifests.filter((d) => d.mediaType === MEDIA.ociManifest || d.mediaType === MEDIA.dockerManifest)
@@ -161,16 +175,29 @@ async function pullFrom(
     chosen = [{ digest: top.digest, body: top.body, manifest: parsed.manifest }];
   }
 
-  const images: { image: ImageRow; layers: LayerRow[] }[] = [];
-  for (const c of chosen) {
-    images.push(await pullImage(registry, ref, c, index?.digest, root, store, o, fetched));
-  }
-  const stored = (digest: string, body: Buffer) => {
+  // The manifests and the index go to the store while the blobs download (their fsyncs off the
+  // event loop), from the next turn of the loop on, once pullImage's requests are out. They
+  // are named before the image is recorded, and settled before a failure's cleanup runs.
+  const stored = async (digest: string, body: Buffer) => {
     if (!hasBlob(root, digest)) fetched.add(digest);
-    putBlob(root, digest, body);
+    await putBlob(root, digest, body);
   };
-  for (const c of chosen) stored(c.digest, c.body);
-  if (index) stored(index.digest, index.body);
+  const storing = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+    for (const c of chosen) await stored(c.digest, c.body);
+    if (index) await stored(index.digest, index.body);
+  });
+  storing.catch(() => {}); // awaited below
+  const images: { image: ImageRow; layers: LayerRow[] }[] = [];
+  try {
+    for (const c of chosen) {
+      // a plain manifest is leased with its blobs (one transaction less); an index was above
+      const alsoLease = index ? [] : [c.digest];
+      images.push(await pullImage(registry, ref, c, index?.digest, root, store, o, fetched, alsoLease));
+    }
+  } finally {
+    await Promise.allSettled([storing]);
+  }
+  await storing;
 
   phase("config and layers");
   const now = rfc3339Nano();
@@ -189,6 +216,11 @@ async function pullFrom(
     index && { digest: index.digest, mediaType: index.mediaType, manifest: index.body.toString("utf8") },
   );
   store.appendEvent({ type: "image", action: "pull", id: nameRow.name, attributes: { digest: top.digest, image: primary } });
+  try {
+    recordRunTemplates(store, root, images, nameRow.name); // for the launcher's `run --image`
+  } catch {
+    // only a shortcut: without a template, `run --image` is node's (which records it then)
+  }
   phase("record image");
   return { digest: top.digest, image: primary, name: nameRow.name };
 }
@@ -230,10 +262,11 @@ async function pullImage(
   store: Store,
   o: PullOptions,
   fetched: Set<string>,
+  alsoLease: string[],
 ): Promise<{ image: ImageRow; layers: LayerRow[] }> {
   const m = c.manifest;
   const what = `${repoName(ref)}@${c.digest}`;
-  lease(store, [m.config.digest, ...m.layers.map((l) => l.digest)]);
+  lease(store, [...alsoLease, m.config.digest, ...m.layers.map((l) => l.digest)]);
   if (m.config.size > MAX_MANIFEST) throw new PolisError(`${what}: config of ${m.config.size} bytes is too big`);
 
   // The config and each distinct blob download at once (layers a few at a time): the config is
@@ -348,13 +381,16 @@ function limiter(n: number): <T>(f: () => Promise<T>) => Promise<T> {
   };
 }
 
+const noop = () => {};
+
 async function getManifest(
   registry: Registry,
   repo: string,
   key: string,
   what: string,
+  sent?: () => void,
 ): Promise<{ body: Buffer; digest: string; contentType: string }> {
-  const res = await registry.get(repo, `manifests/${key}`, { accept: MANIFEST_ACCEPT }, what);
+  const res = await registry.get(repo, `manifests/${key}`, { accept: MANIFEST_ACCEPT }, what, sent);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -365,7 +401,7 @@ async function getManifest(
   const body = Buffer.concat(chunks);
   return {
     body,
-    digest: `sha256:${createHash("sha256").update(body).digest("hex")}`,
+    digest: `sha256:${crypto().createHash("sha256").update(body).digest("hex")}`,
     contentType: res.headers.get("content-type") ?? "",
   };
 }

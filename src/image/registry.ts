@@ -44,19 +44,38 @@ export class Registry {
   private challenge: Challenge | null | undefined;
   private readonly tokens = new Map<string, Token>();
   private http: HttpClient | undefined;
+  /** the scheme discovery in flight (connect), which the first request waits for */
+  private pinging: Promise<void> | undefined;
 
   constructor(readonly opts: RegistryOptions) {}
 
-  /** GET/HEAD `/v2/<repo>/<path>` with auth; the response is ok (2xx), anything else throws. */
+  /**
+   * Starts finding the scheme now (for an insecure registry, the TLS probe), so that its round
+   * trip overlaps the caller's own work until the first `get`, which waits for it and throws
+   * what it found wrong. node:http loads while the probe is out.
+   */
+  connect(): void {
+    this.pinging ??= this.ping(false, () => this.client().prepare()).finally(() => {
+      this.pinging = undefined;
+    });
+    this.pinging.catch(() => {}); // the first get awaits it again
+  }
+
+  /**
+   * GET/HEAD `/v2/<repo>/<path>` with auth; the response is ok (2xx), anything else throws.
+   * `sent`: see HttpClient.get (called for each request this makes: redirects, retries).
+   */
   async get(
     repo: string,
     path: string,
     headers: Record<string, string> = {},
     what = `${this.opts.name}/${repo}`,
+    sent?: () => void,
   ): Promise<HttpResponse> {
+    if (this.pinging) await this.pinging;
     await this.ping();
     const url = `${this.base}/v2/${repo}/${path}`;
-    let res = await this.send(url, headers, await this.authorization(repo, false));
+    let res = await this.send(url, headers, await this.authorization(repo, false), false, sent);
     if (res.status === 401) {
       // the token expired or the registry wants another scope: one fresh token, then give up
       const c = this.challengeFrom(res);
@@ -91,10 +110,10 @@ export class Registry {
    * first). Then, unless `challenge` is asked for, the ping is skipped too: the challenge comes
    * with the first request's 401, as containerd learns it (one round trip less).
    */
-  private async ping(challenge = false): Promise<void> {
+  private async ping(challenge = false, probeSent?: () => void): Promise<void> {
     if (this.base !== undefined && (this.challenge !== undefined || !challenge)) return;
     let schemes = this.base ? [this.base.slice(0, this.base.indexOf(":"))] : this.opts.insecure ? ["https", "http"] : ["https"];
-    if (this.base === undefined && this.opts.insecure && (await answersPlainHttp(this.opts.host))) {
+    if (this.base === undefined && this.opts.insecure && (await answersPlainHttp(this.opts.host, undefined, probeSent))) {
       log.debug("registry answered a TLS hello in plain HTTP: not trying HTTPS", { registry: this.opts.name });
       schemes = ["http"];
       if (!challenge) {
@@ -203,10 +222,11 @@ export class Registry {
     headers: Record<string, string>,
     auth: string | undefined,
     once = false,
+    sent?: () => void,
   ): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await this.follow(url, headers, auth);
+        const res = await this.follow(url, headers, auth, sent);
         if (!RETRY_STATUS.has(res.status) || once || attempt >= RETRIES) return res;
         await drain(res);
         log.debug("registry retry", { url: redact(url), status: res.status, attempt });
@@ -218,13 +238,18 @@ export class Registry {
     }
   }
 
-  private async follow(url: string, headers: Record<string, string>, auth: string | undefined): Promise<HttpResponse> {
+  private async follow(
+    url: string,
+    headers: Record<string, string>,
+    auth: string | undefined,
+    sent?: () => void,
+  ): Promise<HttpResponse> {
     const origin = new URL(url).origin;
     let current = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const h: Record<string, string> = { ...headers };
       if (auth && new URL(current).origin === origin) h.authorization = auth;
-      const res = await this.client().get(current, h);
+      const res = await this.client().get(current, h, sent);
       if (res.status < 300 || res.status >= 400 || res.status === 304) return res;
       const location = res.headers.get("location");
       await drain(res);

@@ -238,3 +238,27 @@ export function removeLeasesOf(store: Store, dead: { pid: number; startTime: str
   const s = connectionOf(store).prepare("DELETE FROM image_leases WHERE pid = ? AND start_time = ?");
   for (const d of dead) s.run(d.pid, d.startTime);
 }
+
+/** An image's config.json for a native foreground `run --image` (migration "image_run_templates"). */
+export interface RunTemplateRow {
+  image: string;
+  spec: string;
+  entrypoint: string;
+  lower: string;
+}
+
+export function runTemplateOf(store: Store, image: string): RunTemplateRow | undefined {
+  return connectionOf(store)
+    .prepare("SELECT image, spec, entrypoint, lower FROM image_run_templates WHERE image = ?")
+    .get(image) as RunTemplateRow | undefined;
+}
+
+/** Ignored when the image row went meanwhile (an rmi): the foreign key refuses it. */
+export function setRunTemplate(store: Store, row: RunTemplateRow): void {
+  connectionOf(store)
+    .prepare(
+      `INSERT OR REPLACE INTO image_run_templates (image, spec, entrypoint, lower)
+       SELECT @image, @spec, @entrypoint, @lower WHERE EXISTS (SELECT 1 FROM images WHERE id = @image)`,
+    )
+    .run(row);
+}

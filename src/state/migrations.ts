@@ -297,6 +297,26 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    name: "image_run_templates",
+    // What the native launcher needs to do a foreground `run --image` without node
+    // (native/launcher/run_image.c): the config.json src/image/runtime-spec.ts makes for the
+    // image (process.args with the image's own Cmd, hostname still the default), the image's
+    // Entrypoint (user arguments replace Cmd after it) and the overlay's lowerdir (absolute,
+    // top layer first). Written by node when it makes an overlay bundle of an image that needs
+    // nothing read from its rootfs (no Volumes, no User). The launcher fills in the container's
+    // own parts (hostname, args, the overlay mount) with SQLite's JSON functions. A change to
+    // what imageSpec or defaultSpec make must clear this table in a new migration
+    // (test/unit/image-run-template.test.ts fails until then).
+    sql: `
+      CREATE TABLE image_run_templates (
+        image      TEXT PRIMARY KEY NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+        spec       TEXT NOT NULL,
+        entrypoint TEXT NOT NULL,
+        lower      TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build of polis writes. */

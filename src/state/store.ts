@@ -8,9 +8,10 @@
 // read-then-write check.
 //
 // Nothing outside src/state/ may contain SQL.
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type BetterSqlite3 from "better-sqlite3";
 import { PolisError } from "../errors.js";
 import { packageRoot } from "../paths.js";
@@ -39,6 +40,15 @@ type Statement = BetterSqlite3.Statement;
 export const BUSY_TIMEOUT_MS = 30_000;
 
 export const STATE_DB = "state.db";
+
+/**
+ * An empty database at SCHEMA_VERSION that the build writes beside the bundle (dist/, by
+ * writeStateTemplate): a fresh root's state.db starts as a copy of it instead of running every
+ * migration (~2.5 ms of a first command's CPU, e.g. a `pull` into a new root). Running from
+ * source there is none, and the migrations run as before; so they do when the copy fails or its
+ * version is behind.
+ */
+const STATE_TEMPLATE = "state-template.db";
 
 /**
  * Commits past this many WAL pages checkpoint the WAL into the database (SQLite's default is
@@ -181,6 +191,7 @@ export class Store {
     let db: Db;
     try {
       mkdirSync(root, { recursive: true, mode: 0o700 });
+      seedFromTemplate(path);
       const { Database, addon } = loadDriver();
       // `timeout` is SQLite's busy timeout: writers queue for each other instead of failing.
       db = new Database(path, { timeout: BUSY_TIMEOUT_MS, nativeBinding: addon as string | undefined });
@@ -397,6 +408,41 @@ function decode(row: Row): ContainerRecord {
     out[field] = kind === "json" && typeof v === "string" ? JSON.parse(v) : v;
   }
   return out as unknown as ContainerRecord;
+}
+
+/**
+ * A fresh root's state.db as a copy of the build's template (STATE_TEMPLATE), when there is one
+ * and nothing is at `path` yet (no database, and no WAL left of one, which SQLite would replay).
+ * The copy gets the name with link(2), which fails if another process created the file
+ * meanwhile: theirs is used then. Any failure leaves the migrations to do the work.
+ */
+function seedFromTemplate(path: string): void {
+  if (existsSync(path) || existsSync(`${path}-wal`)) return;
+  const template = join(dirname(fileURLToPath(import.meta.url)), STATE_TEMPLATE);
+  const tmp = `${path}.template.${process.pid}`;
+  try {
+    copyFileSync(template, tmp);
+    chmodSync(tmp, 0o600); // as migrate makes it: the records hold whole configs
+    linkSync(tmp, path);
+  } catch {
+    // no template (running from source), or the file appeared: open and migrate as usual
+  }
+  try {
+    unlinkSync(tmp);
+  } catch {
+    // never made
+  }
+}
+
+/** The build's STATE_TEMPLATE: an empty database at SCHEMA_VERSION, checkpointed into one file. */
+export function writeStateTemplate(file: string): void {
+  const { Database, addon } = loadDriver();
+  const db = new Database(file, { nativeBinding: addon as string | undefined });
+  try {
+    migrate(db, file);
+  } finally {
+    db.close(); // the last connection: SQLite checkpoints the WAL into the file and removes it
+  }
 }
 
 function userVersion(db: Db): number {

@@ -1,6 +1,7 @@
 // The Node path's entry as built (scripts/build.mjs): the launcher hands calls to node with
 // dist/polis-entry.cjs (a CommonJS file, not the .mjs), the bundle is the CommonJS wrapper function
-// the entry compiles as it is, and this node accepts the three V8 code caches the build made.
+// the entry compiles as it is, this node accepts the V8 code caches the build made, and the entry
+// picks them by the command's words.
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -49,12 +50,36 @@ describe("the node entry", () => {
     // in a plain node (V8 rejects a cache made under other flags, and vitest's workers may have some)
     const check = `const { Script } = require("node:vm"); const { readFileSync } = require("node:fs");
       const file = process.argv[1]; const source = readFileSync(file, "utf8");
-      for (const set of ["hot", "all", "net"]) {
+      for (const set of ["hot", "all", "net", "pull"]) {
         const s = new Script(source, { filename: file, cachedData: readFileSync(file + "." + set + ".cache") });
         console.log(set, s.cachedDataRejected ? "rejected" : "accepted");
       }`;
     const r = spawnSync(process.execPath, ["-e", check, file], { env: env(), encoding: "utf8" });
     expect(r.stderr).toBe("");
-    expect(r.stdout).toBe("hot accepted\nall accepted\nnet accepted\n");
+    expect(r.stdout).toBe("hot accepted\nall accepted\nnet accepted\npull accepted\n");
+  });
+
+  it("picks each command's cache by its arguments: pull's own for pull, the small one for state", () => {
+    if (spawnSync("strace", ["-V"]).status !== 0) {
+      console.log("skipped: no strace on this host (it shows which cache file the entry opens)");
+      return;
+    }
+    const root = join(dir, "root");
+    const opened = (args: string[]) => {
+      const r = spawnSync(
+        "strace",
+        ["-f", "-e", "trace=openat", "-qq", process.execPath, join(DIST, "polis-entry.cjs"), "--root", root, ...args],
+        {
+          env: env(),
+          encoding: "utf8",
+        },
+      );
+      return [...r.stderr.matchAll(/polis\.cjs\.(\w+)\.cache/g)].map((m) => m[1]);
+    };
+    // nothing listens on port 1: the pull fails at once, after the entry chose its cache
+    expect(opened(["pull", "--tls-verify=false", "127.0.0.1:1/x:1"])).toEqual(["pull"]);
+    expect(opened(["state", "pull"])).toEqual(["pull"]); // a word match: only time is lost, never behaviour
+    expect(opened(["state", "x"])).toEqual(["hot"]);
+    expect(opened(["create", "--bundle", join(dir, "missing"), "pull"])).toEqual(["all"]);
   });
 });

@@ -130,5 +130,41 @@ describe("registry client", () => {
       const wrong = new Registry({ name: host, host, insecure: true, credentials: { username: "u", password: "x" } });
       await expect(wrong.checkCredentials()).rejects.toThrow(`${host}: unauthorized: wrong username or password`);
     });
+
+    // pull starts the probe first and fills its round trip with its own work (src/image/pull.ts)
+    it("connect() sends the TLS probe at once; the first get waits for it and probes no more", async () => {
+      const seen: string[] = [];
+      const probes: string[] = [];
+      const host = await serve((req, res) => {
+        seen.push(`${req.method} ${req.url}`);
+        res.end("ok");
+      });
+      servers[servers.length - 1].on("clientError", (e: Error & { code?: string }, socket) => {
+        probes.push(e.code ?? e.message);
+        socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      });
+      const r = new Registry({ name: host, host, insecure: true });
+      r.connect();
+      r.connect(); // a second call joins the first
+      for (let i = 0; i < 200 && probes.length === 0; i++) await new Promise((ok) => setTimeout(ok, 5));
+      expect(probes).toHaveLength(1); // before any get
+      let sent = 0;
+      const res = await r.get("a", "manifests/1", {}, "a:1", () => sent++);
+      expect(sent).toBe(1); // the request was on the wire before its answer came back
+      expect(await res.text()).toBe("ok");
+      expect(await (await r.get("a", "blobs/sha256:x")).text()).toBe("ok");
+      expect(probes).toHaveLength(1);
+      expect(seen).toEqual(["GET /v2/a/manifests/1", "GET /v2/a/blobs/sha256:x"]);
+    });
+
+    it("a registry connect() could not reach fails the first get with the usual message", async () => {
+      const gone = await serve(() => {});
+      await new Promise((r) => servers.pop()!.close(r));
+      const usual = `${gone}: registry unreachable: connect ECONNREFUSED ${gone}`;
+      await expect(new Registry({ name: gone, host: gone, insecure: true }).get("a", "manifests/1")).rejects.toThrow(usual);
+      const r = new Registry({ name: gone, host: gone, insecure: true });
+      r.connect();
+      await expect(r.get("a", "manifests/1")).rejects.toThrow(usual);
+    });
   });
 });
