@@ -10,6 +10,7 @@
 // process.exit.
 import { closeSync, openSync, writeSync } from "node:fs";
 import { PolisError } from "./errors.js";
+import { isoUtc } from "./time.js";
 
 export type LogFormat = "text" | "json";
 export type Level = "error" | "warning" | "info" | "debug";
@@ -112,7 +113,7 @@ export function formatLine(format: LogFormat, level: Level, msg: string, fields:
 /** RFC 3339 to the second in local time, as Go's time.RFC3339 (UTC prints as `Z`). */
 export function rfc3339(d: Date): string {
   const offMin = -d.getTimezoneOffset();
-  const local = new Date(d.getTime() + offMin * 60_000).toISOString().slice(0, 19);
+  const local = isoUtc(d.getTime() + offMin * 60_000).slice(0, 19);
   if (offMin === 0) return `${local}Z`;
   const sign = offMin > 0 ? "+" : "-";
   const abs = Math.abs(offMin);

@@ -95,11 +95,17 @@ static void apply_ca_certs_policy(void) {
  * V8 flags for node, by command. `monitor` is a server that runs for days, and V8's defaults are
  * made for throughput: TurboFan compiles its hot scrape paths (compiler code pages, zones and code:
  * ~7 MiB of RSS) and the heap grows far past what is live (the young generation to 2 x 16 MiB).
- * With these its peak RSS after 200 scrapes of 30 containers is 60 MiB instead of 83, for ~25%
- * more CPU per scrape (README, Performance). A V8 flag makes node reject the code cache of its
- * own modules (10-20 ms more to start): the short-lived commands get none.
+ * With the first two its peak RSS after 200 scrapes of 30 containers is 60 MiB instead of 83, for
+ * ~25% more CPU per scrape; the baseline compiler (Sparkplug, its code pages), irregexp's native
+ * code and the GC's helper threads take 1.5 MiB more (51.2 -> 49.6 after 200 requests with 5
+ * containers; README, Performance). --jitless would take more but turns WebAssembly off, which
+ * fetch's HTTP parser is (the alert webhooks). A V8 flag makes node reject the code cache of its
+ * own modules (10-20 ms more to start): the short-lived commands get none (`pull` sets --no-opt
+ * at run time: src/image/memory.ts).
  */
-static const char *const MONITOR_V8_FLAGS[] = {"--optimize-for-size", "--no-opt", NULL};
+static const char *const MONITOR_V8_FLAGS[] = {
+    "--optimize-for-size", "--no-opt", "--no-sparkplug", "--regexp-interpret-all", "--single-threaded-gc", NULL,
+};
 
 static const char *const *v8_flags(void) {
     int i = command_index();

@@ -44,6 +44,7 @@ import { STREAMED_LAYER_MAX, StreamedLayer, unpackInto } from "./layer-store.js"
 import { recordRunTemplates } from "./run-template.js";
 import type { ImageConfig } from "./image-config.js";
 import type { UnpackResult } from "./unpack.js";
+import { leanV8ForLayers } from "./memory.js";
 
 /** Layers fetched at once (containerd: 3, containers/image: 6; two cores here). */
 const PARALLEL = 3;
@@ -280,6 +281,7 @@ async function pullImage(
     base && base.size <= STREAMED_LAYER_MAX && !hasBlob(root, base.digest, base.size)
       ? await StreamedLayer.start(root, base.digest)
       : undefined;
+  if (streamed || m.layers.some((l) => !hasBlob(root, l.digest, l.size))) await leanV8ForLayers();
   let streamedDone: Promise<UnpackResult | undefined> | undefined;
   const fetches = new Map<string, Promise<boolean>>();
   const slot = limiter(PARALLEL);

@@ -4,6 +4,7 @@
 import { log } from "../log.js";
 import type { AlertState } from "../state/monitor.js";
 import type { AlertRule, Webhook } from "./config.js";
+import { isoUtc } from "../time.js";
 
 /** What a rule looks at for one container at one evaluation. */
 export interface ContainerFacts {
@@ -63,7 +64,7 @@ export function evaluate(
   const prev = new Map(states.map((s) => [`${s.rule}\0${s.id}`, s]));
   const next: AlertState[] = [];
   const notify: Notification[] = [];
-  const at = now.toISOString();
+  const at = isoUtc(now.getTime());
   const note = (status: Notification["status"], rule: AlertRule, f: { id: string; name: string }, value: number, since: string) =>
     notify.push({
       key: `${rule.name}/${f.id}/${since}/${status}`,

@@ -2,6 +2,7 @@
 // F ending a line and P a piece of one that continues in the next record. Rotated files are
 // FILE.1 (newest) … FILE.<n-1> (oldest); `follow` keeps reading across rotation and truncation.
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { isoUtc } from "../time.js";
 
 export interface LogRecord {
   time: string;
@@ -32,7 +33,7 @@ export function logFiles(path: string, maxFiles: number): string[] {
  * (Date) is written the same way, so plain string comparison orders them.
  */
 export function comparableTime(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, ".$1000000Z");
+  return isoUtc(d.getTime()).replace(/\.(\d{3})Z$/, ".$1000000Z");
 }
 
 export interface LogFilter {

@@ -6,6 +6,7 @@ import { getMonitor } from "../state/monitor.js";
 import { follow, keep, readAll, tail, type LogFilter, type LogRecord } from "./logfile.js";
 import { monitorAlive } from "./release.js";
 import { MONITOR_KIND, type MonitorResource } from "./spawn.js";
+import { isoUtc } from "../time.js";
 
 export interface LogsOptions extends LogFilter {
   id: string;
@@ -48,7 +49,7 @@ export async function containerLogs(g: GlobalOptions, o: LogsOptions, out: LogSi
     maxFiles,
     pos,
     (r) => keep(r, o) && printer(r),
-    () => !res || !monitorAlive(res) || (o.until !== undefined && o.until < new Date().toISOString()),
+    () => !res || !monitorAlive(res) || (o.until !== undefined && o.until < isoUtc(Date.now())),
   );
 }
 

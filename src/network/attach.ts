@@ -37,6 +37,7 @@ import { findNetwork } from "./networks.js";
 import { hostsText, namesDir, removeNames, writeNames } from "./names.js";
 import { clashes, duplicateIn, type PortMapping } from "./ports.js";
 import { phase } from "../timing.js";
+import { isoUtc } from "../time.js";
 
 export const RESOURCE_KIND = "network";
 
@@ -75,7 +76,7 @@ export function reserve(root: string, store: Store, settings: NetworkSettings, r
       ifname: `eth${i}`,
       aliases: [...new Set(req.aliases)],
       addresses,
-      created: new Date().toISOString(),
+      created: isoUtc(Date.now()),
     };
     if (!insertAttachment(store, rec))
       throw new PolisError(`container ${req.containerId} is already connected to network ${net.name}`);

@@ -16,6 +16,7 @@ import type { Store } from "../state/store.js";
 import { contains, firstFreeSubnet, formatCidr, formatIp, overlaps, parseCidr, parseIp, usableRange, type Cidr } from "./cidr.js";
 import type { NetworkSettings } from "./config.js";
 import { chooseDriver, hasParent } from "./drivers.js";
+import { isoUtc } from "../time.js";
 
 export interface CreateNetworkOptions {
   name: string;
@@ -90,7 +91,7 @@ export function createNetwork(store: Store, settings: NetworkSettings, o: Create
       mtu,
       labels: o.labels,
       options: choice.options,
-      created: new Date().toISOString(),
+      created: isoUtc(Date.now()),
     };
     if (!insertNetwork(store, rec)) throw new PolisError(`network ${o.name} already exists`);
     store.appendEvent({

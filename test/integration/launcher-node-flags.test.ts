@@ -1,5 +1,6 @@
 // The V8 flags the launcher gives node, by command (native/launcher/main.c, v8_flags): `monitor`,
-// a long-running server, runs with --optimize-for-size --no-opt; every other command gets none
+// a long-running server, runs with --optimize-for-size --no-opt --no-sparkplug
+// --regexp-interpret-all --single-threaded-gc; every other command gets none
 // (a V8 flag makes node reject the code cache of its own modules: 10-20 ms more per start).
 // Checked on node's argv as the launcher execs it: through a stand-in for node (POLIS_NODE),
 // and on a real monitor's /proc/<pid>/cmdline.
@@ -10,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { POLIS, polis, tempRoot } from "../helpers/polis.js";
 
-const MONITOR_FLAGS = ["--optimize-for-size", "--no-opt"];
+const MONITOR_FLAGS = ["--optimize-for-size", "--no-opt", "--no-sparkplug", "--regexp-interpret-all", "--single-threaded-gc"];
 const root = tempRoot();
 const dir = mkdtempSync(join(tmpdir(), "polis-node-flags-"));
 afterAll(() => {
@@ -31,7 +32,7 @@ function nodeArgv(args: string[]): string[] {
 }
 
 describe("node's V8 flags", () => {
-  it("monitor gets --optimize-for-size --no-opt before the entry; other commands none", () => {
+  it("monitor gets its V8 flags before the entry; other commands none", () => {
     const entry = (argv: string[]) => argv.findIndex((a) => a.endsWith("/polis-entry.cjs"));
     const monitor = nodeArgv(["monitor", "--listen", "127.0.0.1:0"]);
     expect(monitor.slice(0, entry(monitor))).toEqual(MONITOR_FLAGS);

@@ -165,6 +165,10 @@ describe("polis monitor", () => {
       expect((await fetch(`${mon.url}/metrics`)).status).toBe(401);
       expect((await fetch(`${mon.url}/metrics?token=wrong`)).status).toBe(401);
       expect((await fetch(`${mon.url}/?token=s3cret`)).status).toBe(200);
+      // one Date header (two would read "a, b" here), in HTTP's format, from this clock
+      const date = (await fetch(`${mon.url}/?token=s3cret`)).headers.get("date") ?? "";
+      expect(date).toMatch(/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/);
+      expect(Math.abs(Date.parse(date) - Date.now())).toBeLessThan(60_000);
       const metrics = async () => (await fetch(`${mon.url}/metrics`, { headers: { authorization: "Bearer s3cret" } })).text();
       let text = "";
       const end = Date.now() + 20_000;

@@ -1,0 +1,36 @@
+// The pull's memory: TurboFan off from the first layer byte on, set at run time.
+//
+// TurboFan's own code is ~3.7 MiB of the node binary's pages: a busybox pull that compiles one
+// hot function with it peaks 3.7 MiB higher than one that does not (issue 13: ≤ 50 MiB), and
+// the layer's hot work is C++ (inflate, sha256, writes), so it runs no slower without it. The
+// flag cannot go on node's command line: node then rejects the code cache of its own builtin
+// modules (+10–20 ms per start). Set at run time it costs only the builtins loaded AFTER it
+// (each compiles from source: node:zlib +7 ms), so it is set once everything the rest of the
+// pull needs is loaded.
+import { setFlagsFromString } from "node:v8";
+import { debugEnabled, log } from "../log.js";
+
+export const LAYER_V8_FLAGS = "--no-opt";
+
+let set = false;
+
+/** Before the first layer byte: loads what the unpacking needs, then sets LAYER_V8_FLAGS. */
+export async function leanV8ForLayers(): Promise<void> {
+  if (set) return;
+  set = true;
+  await import("./unpack.js"); // node:zlib, node:stream, node:crypto: with their code caches
+  const before = builtinsLoaded();
+  setFlagsFromString(LAYER_V8_FLAGS);
+  if (!debugEnabled()) return;
+  log.debug(`V8 ${LAYER_V8_FLAGS} from the first layer byte on (${before.size} node builtins loaded)`);
+  // what came later compiled without its code cache: say which, for whoever adds a require
+  process.once("exit", () => {
+    const late = [...builtinsLoaded()].filter((m) => !before.has(m));
+    log.debug(`node builtins loaded after ${LAYER_V8_FLAGS}: ${late.join(" ") || "none"}`);
+  });
+}
+
+function builtinsLoaded(): Set<string> {
+  const list = (process as unknown as { moduleLoadList: string[] }).moduleLoadList;
+  return new Set(list.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13)));
+}
