@@ -79,6 +79,19 @@ describe("a monitored create that fails", () => {
     expect(leftOf(id)).toEqual(NOTHING_LEFT);
   });
 
+  it("a monitor binary that cannot be run: named in the error, nothing left", () => {
+    const id = uniqueId("monbin");
+    const missing = join(root, "no-polis-monitor");
+    const r = polis(root, ["run", "--detach", "--logs", "--bundle", bundle(), id], {
+      env: { ...process.env, POLIS_MONITOR: missing },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain(`cannot run polis-monitor ${missing}`);
+    expect(r.stderr).toContain("ENOENT");
+    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+  });
+
   it("--console-socket with --logs: refused before anything is made", () => {
     const id = uniqueId("moncs");
     const r = polis(root, ["run", "--detach", "--logs", "--console-socket", join(root, "cs.sock"), "--bundle", bundle(), id]);
