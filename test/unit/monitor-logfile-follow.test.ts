@@ -90,6 +90,20 @@ describe("logs --follow across rotation", () => {
     expect(got).toEqual(["b1", "c1", "d1"]);
   });
 
+  it("rotated between the first read and the follow: the rest of the file read, then the files after it", async () => {
+    const path = join(dir, "between.log");
+    writeFileSync(path, rec("a1"));
+    const pos: ReadPosition = { ino: 0, offset: 0 };
+    expect(readAll(path, 4, pos).map((r) => r.text)).toEqual(["a1"]);
+    appendFileSync(path, rec("a2"));
+    rotate(path, 4); // a -> .1
+    writeFileSync(path, rec("b1"));
+    rotate(path, 4); // a -> .2, b -> .1
+    writeFileSync(path, rec("c1"));
+    const got = await followWhile(path, 4, pos, () => {});
+    expect(got).toEqual(["a2", "b1", "c1"]);
+  });
+
   it("truncated in place: starts over at the beginning of the file", async () => {
     const path = join(dir, "trunc.log");
     writeFileSync(path, rec("a1") + rec("a2"));
