@@ -33,10 +33,14 @@ describe("resolveImage", () => {
     const store = newStore();
     const a = hex("abcd1");
     const b = hex("abcd2");
-    recordImages(store, [{ image: image(a, "11"), layers: [] }, { image: image(b, "22"), layers: [] }], [
-      name("localhost:5000/a", "1", a),
-      name("localhost:5000/b", "1", b),
-    ]);
+    recordImages(
+      store,
+      [
+        { image: image(a, "11"), layers: [] },
+        { image: image(b, "22"), layers: [] },
+      ],
+      [name("localhost:5000/a", "1", a), name("localhost:5000/b", "1", b)],
+    );
     expect(() => resolveImage(store, "abcd")).toThrow("abcd: ambiguous image id (2 images match)");
     expect(() => resolveImage(store, "sha256:abcd")).toThrow("sha256:abcd: ambiguous image id (2 images match)");
     expect(resolveImage(store, "abcd1").image.id).toBe(a);
@@ -47,7 +51,14 @@ describe("resolveImage", () => {
     const store = newStore();
     const a = hex("beef1");
     const b = hex("cafe1");
-    recordImages(store, [{ image: image(a, "77"), layers: [] }, { image: image(b, "beef2"), layers: [] }], []);
+    recordImages(
+      store,
+      [
+        { image: image(a, "77"), layers: [] },
+        { image: image(b, "beef2"), layers: [] },
+      ],
+      [],
+    );
     expect(() => resolveImage(store, "beef")).toThrow("beef: ambiguous image id (2 images match)");
     // the config digest alone (docker's image id) finds its image
     expect(resolveImage(store, "beef2").image.id).toBe(b);
@@ -65,9 +76,14 @@ describe("resolveImage", () => {
     const store = newStore();
     const byName = hex("1111");
     const byId = hex("face1");
-    recordImages(store, [{ image: image(byName, "33"), layers: [] }, { image: image(byId, "44"), layers: [] }], [
-      name("docker.io/library/face", "latest", byName),
-    ]);
+    recordImages(
+      store,
+      [
+        { image: image(byName, "33"), layers: [] },
+        { image: image(byId, "44"), layers: [] },
+      ],
+      [name("docker.io/library/face", "latest", byName)],
+    );
     expect(resolveImage(store, "face").image.id).toBe(byName);
     expect(resolveImage(store, "face1").image.id).toBe(byId);
     store.close();

@@ -29,7 +29,14 @@ function rotate(path: string, max: number): void {
 async function followWhile(path: string, max: number, pos: ReadPosition, write: () => Promise<void> | void) {
   const got: string[] = [];
   let finished = false;
-  const following = follow(path, max, pos, (r: LogRecord) => got.push(r.text), () => finished, 5);
+  const following = follow(
+    path,
+    max,
+    pos,
+    (r: LogRecord) => got.push(r.text),
+    () => finished,
+    5,
+  );
   await write();
   finished = true;
   await following;
@@ -140,7 +147,14 @@ describe("logs --follow across rotation", () => {
     readAll(path, 2, pos);
     const got: string[] = [];
     appendFileSync(path, rec("l2"));
-    await follow(path, 2, pos, (r) => got.push(r.text), () => true, 5);
+    await follow(
+      path,
+      2,
+      pos,
+      (r) => got.push(r.text),
+      () => true,
+      5,
+    );
     expect(got).toEqual(["l2"]);
   });
 });
