@@ -1,7 +1,7 @@
 // A monitored create (`run --detach --logs|--log-path|--health-*`) that cannot be made: exit 1,
 // one line saying why (the create's own error, not "see monitor.log"), and nothing left: no
 // monitor process, no monitor directory, no default log file, no rows, no cgroup.
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Store } from "../../src/state/store.js";
@@ -77,6 +77,19 @@ describe("a monitored create that fails", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain(`--log-path ${log}: directory ${join(root, "no-such-dir")} does not exist`);
     expect(leftOf(id)).toEqual(NOTHING_LEFT);
+  });
+
+  it("a monitor that cannot open its --log-path (a directory): what it said, on one line, nothing left", () => {
+    const id = uniqueId("monld");
+    const log = join(root, `logdir-${id}`);
+    mkdirSync(log);
+    const r = polis(root, ["run", "--detach", "--log-path", log, "--bundle", bundle(), id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    // quoted, not pointed at: the monitor's directory (and its monitor.log) is gone with the undo
+    expect(r.stderr).toContain(`polis-monitor: ${log}: Is a directory`);
+    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+    expect(readdirSync(log)).toEqual([]);
   });
 
   it("a monitor binary that cannot be run: named in the error, nothing left", () => {
