@@ -16,7 +16,8 @@
  *
  * Hidden test hooks (test/integration/native-create-differential.test.ts):
  *   POLIS_LAUNCHER_TRACE=FILE  append one line per create or run: done natively, or handed off and why
- *   POLIS_CREATE_STOP_AT=STEP  SIGSTOP itself after STEP (inserted, cgroup, pid, ready)
+ *   POLIS_CREATE_STOP_AT=STEP  SIGSTOP itself after STEP (inserted, cgroup, pid, ready), or at
+ *                              the start of a hand-off to node (handoff: main.c)
  *   POLIS_PLAN_DUMP_TO=FILE    write the plan bytes it sends the shim (compared with node's planInit)
  */
 #define _GNU_SOURCE
@@ -454,10 +455,34 @@ static const int FORWARDED[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTRAP, SIGABRT, SIG
                                 SIGTSTP, SIGTTIN, SIGTTOU, SIGURG,  SIGXCPU, SIGXFSZ, SIGVTALRM, SIGWINCH, SIGIO,   SIGPWR,    SIGSYS};
 static volatile sig_atomic_t forward_to;
 static volatile sig_atomic_t pending_signals[65];
+static struct sigaction callers[sizeof FORWARDED / sizeof FORWARDED[0]]; /* the dispositions we were given */
+void (*handoff_signals)(void);
 
 static void forward(int sig) {
     if (forward_to > 0) kill((pid_t)forward_to, sig);
     else pending_signals[sig] = 1;
+}
+
+/*
+ * A foreground run handed to node before its init existed: node redoes the whole run, and what
+ * this one caught would be lost at execv (a handler does not survive it, nor does this table).
+ * So the caller's dispositions come back and every caught signal is raised again, after the
+ * undo: a SIGTERM, SIGINT or SIGHUP ends polis by that signal with nothing left, as one that
+ * arrives while node boots does (and as runc dies of one before its container starts). All are
+ * blocked meanwhile, so that none is caught between the look and the restore.
+ */
+static void give_back_signals(void) {
+    sigset_t all, before;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &before);
+    for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) sigaction(FORWARDED[i], &callers[i], NULL);
+    for (int sig = 1; sig < 65; sig++) {
+        if (!pending_signals[sig]) continue;
+        pending_signals[sig] = 0;
+        trace("run: SIG%s caught before the hand-off, raised again", sigabbrev_np(sig));
+        raise(sig);
+    }
+    sigprocmask(SIG_SETMASK, &before, NULL); /* a caught one is delivered here, by the caller's disposition */
 }
 
 /* The wait status as a shell gives it: the code, or 128+N for a death by signal N; -1 stopped. */
@@ -550,7 +575,8 @@ int cmd_run(const struct create_opts *o, bool detach, bool keep) {
     struct sigaction sa = {.sa_handler = forward};
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) sigaction(FORWARDED[i], &sa, NULL);
+    for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) sigaction(FORWARDED[i], &sa, &callers[i]);
+    handoff_signals = give_back_signals;
     /* a terminal proxied by the shim: it resizes the pty on SIGWINCH itself, and the kernel then
      * signals the container (node stops forwarding it once it knows, as here) */
     struct sigaction dfl = {.sa_handler = SIG_DFL};
@@ -559,6 +585,7 @@ int cmd_run(const struct create_opts *o, bool detach, bool keep) {
     struct record rec;
     if (!store_get(o->id, &rec)) fail("container does not exist");
     if (m.tty) sigaction(SIGWINCH, &dfl, NULL);
+    handoff_signals = NULL; /* created: no more hand-offs */
     /* created: what follows is reported, as node's run does (its delete runs all the same) */
     forward_to = (sig_atomic_t)m.init_pid;
     for (int sig = 1; sig < 65; sig++) {

@@ -160,5 +160,7 @@ int cmd_run_image(struct create_opts *o, enum image_run how, const char *ref, ch
 bool release_image_bundles(const char *id, char *why, size_t whylen);
 /* what handoff() takes back first: a change made before a create that node will redo */
 extern void (*handoff_undo)(void);
+/* create.c: what handoff() does next, once nothing is left: the signals a foreground run caught */
+extern void (*handoff_signals)(void);
 
 #endif
