@@ -109,7 +109,7 @@ bool store_remove_image_bundle(const char *id, const char *dir);
 bool store_each_resource(const char *id, bool (*fn)(void *, const char *, const char *, const char *), void *ctx);
 
 /* warm.c: for `create` and `run` handed to node, keep the kernel's cgroup-move lock warm while it boots */
-void warm_cgroup_lock(const char *command);
+void warm_cgroup_lock(const char *command, char **argv, int argc);
 
 /* proc.c */
 const char *boot_id(void);

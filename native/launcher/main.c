@@ -142,7 +142,7 @@ _Noreturn void handoff(void) {
         exit(1);
     }
     apply_ca_certs_policy();
-    warm_cgroup_lock(command_index() < g_argc ? g_argv[command_index()] : NULL);
+    warm_cgroup_lock(command_index() < g_argc ? g_argv[command_index()] : NULL, g_argv, g_argc);
     const char *const *flags = v8_flags();
     int nflags = 0;
     while (flags && flags[nflags]) nflags++;
