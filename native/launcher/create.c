@@ -485,6 +485,23 @@ static void give_back_signals(void) {
     sigprocmask(SIG_SETMASK, &before, NULL); /* a caught one is delivered here, by the caller's disposition */
 }
 
+/*
+ * A signal caught before the start whose default action would have ended polis, and which the
+ * caller did not ignore: 0 when none. Forwarded, it would be lost: the init is the first process
+ * of its PID namespace and has no handler before it execs the container's process (the kernel
+ * drops such a signal from outside), so the run would go on as if none had come. Instead the run
+ * ends by it, as runc does before its container starts, but leaving nothing: the init is killed
+ * and the container deleted (kept with --keep, stopped, for `delete --force`).
+ */
+static int ending_signal(void) {
+    for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) {
+        int sig = FORWARDED[i];
+        bool ends = sig != SIGCONT && sig != SIGURG && sig != SIGWINCH && sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU;
+        if (ends && pending_signals[sig] && callers[i].sa_handler == SIG_DFL) return sig;
+    }
+    return 0;
+}
+
 /* The wait status as a shell gives it: the code, or 128+N for a death by signal N; -1 stopped. */
 static int exit_code_of(long long status) {
     int st = (int)status;
@@ -587,21 +604,33 @@ int cmd_run(const struct create_opts *o, bool detach, bool keep) {
     if (m.tty) sigaction(SIGWINCH, &dfl, NULL);
     handoff_signals = NULL; /* created: no more hand-offs */
     /* created: what follows is reported, as node's run does (its delete runs all the same) */
-    forward_to = (sig_atomic_t)m.init_pid;
-    for (int sig = 1; sig < 65; sig++) {
+    sigset_t forwarded, before;
+    sigemptyset(&forwarded);
+    for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) sigaddset(&forwarded, FORWARDED[i]);
+    sigprocmask(SIG_BLOCK, &forwarded, &before); /* until the init is released, or killed */
+    char failure[8800] = "";
+    int ending = ending_signal();
+    if (ending) {
+        trace("run: SIG%s caught before the start: the container is killed, deleted, and polis ends by it", sigabbrev_np(ending));
+        kill((pid_t)m.init_pid, SIGKILL);
+    } else {
+        const char *status = live_status(&rec);
+        if (!strcmp(status, "stopped")) snprintf(failure, sizeof failure, "cannot start a container that has stopped");
+        else if (!store_transition_to_running(o->id)) snprintf(failure, sizeof failure, "cannot start an already running container");
+    }
+    int code = 0;
+    const char *not_released = *failure || ending ? NULL : try_release_init(&rec);
+    if (not_released) snprintf(failure, sizeof failure, "%s", not_released);
+    /* released: the rest caught meanwhile go to the init as they come (they wait for the unblock) */
+    forward_to = ending ? 0 : (sig_atomic_t)m.init_pid;
+    for (int sig = 1; sig < 65 && !ending; sig++) {
         if (!pending_signals[sig]) continue;
         pending_signals[sig] = 0;
         kill((pid_t)m.init_pid, sig);
     }
-    char failure[8800] = "";
-    const char *status = live_status(&rec);
-    if (!strcmp(status, "stopped")) snprintf(failure, sizeof failure, "cannot start a container that has stopped");
-    else if (!store_transition_to_running(o->id)) snprintf(failure, sizeof failure, "cannot start an already running container");
-    int code = 0;
-    const char *not_released = *failure ? NULL : try_release_init(&rec);
-    if (not_released) snprintf(failure, sizeof failure, "%s", not_released);
+    sigprocmask(SIG_SETMASK, &before, NULL);
     if (!*failure) {
-        store_append_event("start", o->id, "{}");
+        if (!ending) store_append_event("start", o->id, "{}");
         /* exitStatus(): messages up to EXITED (PAUSEs resumed) */
         struct shim_msg msg;
         bool exited = false;
@@ -636,6 +665,7 @@ int cmd_run(const struct create_opts *o, bool detach, bool keep) {
     }
     for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) signal(FORWARDED[i], SIG_DFL);
     store_close();
+    if (ending) raise(ending); /* its default action: polis ends by it */
     if (*failure) fail("%s", failure);
     if (reported) return 1;
     trace("run: native: %s", o->id);

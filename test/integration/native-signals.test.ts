@@ -164,4 +164,55 @@ describe("a signal during a native create or run that does not hand off", () => 
       if (state.pid) expect(pidAlive(state.pid)).toBe(false);
     },
   );
+
+  /** A foreground run's bundle whose process leaves /ran in its rootfs. */
+  function markingBundle(): { b: string; ran: string } {
+    const b = busyboxBundle((c) => {
+      c.process.args = ["sh", "-c", "echo yes > /ran"];
+      c.root.readonly = false;
+    });
+    bundles.push(b);
+    return { b, ran: join(b, "rootfs", "ran") };
+  }
+
+  it.each(["inserted", "pid", "ready"])(
+    "foreground run stopped at %s: SIGTERM before the start ends the run by it; the container never runs and is gone",
+    async (step) => {
+      const { b, ran } = markingBundle();
+      const id = uniqueId(`nsig-r-${step}`);
+      const trace = join(scratch, `trace-${id}`);
+      const p = await stoppedAt(step, ["run", "--bundle", b], id, trace);
+      signalStopped(p, "SIGTERM");
+      // before: forwarded to an init that had no handler yet (dropped), and the run went on
+      expect(await p.exited).toEqual({ code: null, signal: "SIGTERM" });
+      expect(readFileSync(trace, "utf8")).toMatch(/^run: SIGTERM caught before the start: /);
+      expect(existsSync(ran)).toBe(false);
+      nothingLeftOf(id);
+    },
+  );
+
+  it("foreground run: SIGCONT alone (its default does not end polis) is passed on, the run goes on", async () => {
+    const { b, ran } = markingBundle();
+    const id = uniqueId("nsig-r-cont");
+    const p = await stoppedAt("pid", ["run", "--bundle", b], id, join(scratch, `trace-${id}`));
+    process.kill(p.pid, "SIGCONT");
+    expect(await p.exited).toEqual({ code: 0, signal: null });
+    expect(readFileSync(ran, "utf8")).toBe("yes\n");
+    nothingLeftOf(id);
+  });
+
+  it("foreground run --keep: SIGINT before the start leaves a stopped container, which delete --force cleans", async () => {
+    const { b, ran } = markingBundle();
+    const id = uniqueId("nsig-r-keep");
+    const p = await stoppedAt("ready", ["run", "--keep", "--bundle", b], id, join(scratch, `trace-${id}`));
+    signalStopped(p, "SIGINT");
+    expect(await p.exited).toEqual({ code: null, signal: "SIGINT" });
+    expect(existsSync(ran)).toBe(false);
+    const state = JSON.parse(polisOk(root, ["state", id], { env: LAUNCHER }).stdout);
+    expect(state.status).toBe("stopped");
+    expect(cgroupDirsNamed(id).length).toBeGreaterThan(0);
+    polisOk(root, ["delete", "--force", id], { env: LAUNCHER });
+    nothingLeftOf(id);
+    if (state.pid) expect(pidAlive(state.pid)).toBe(false);
+  });
 });
