@@ -216,3 +216,29 @@ describe("a signal during a native create or run that does not hand off", () => 
     if (state.pid) expect(pidAlive(state.pid)).toBe(false);
   });
 });
+
+describe("node's foreground run: a signal while it creates (a hook sends it)", () => {
+  it.each([
+    ["node", "SIGTERM", NODE],
+    ["node", "SIGINT", NODE],
+    ["the launcher's hand-off", "SIGHUP", LAUNCHER],
+  ] as const)("%s: %s before the start ends the run by it; the container never runs and is gone", async (_path, sig, env) => {
+    const hook = join(scratch, "signal-polis.sh");
+    writeFileSync(hook, '#!/bin/sh\ncat >/dev/null\nkill -s "$1" "$PPID"\n');
+    chmodSync(hook, 0o755);
+    const b = busyboxBundle((c) => {
+      c.process.args = ["sh", "-c", "echo yes > /ran"];
+      c.root.readonly = false;
+      c.hooks = { createRuntime: [{ path: hook, args: ["signal-polis", sig.slice(3)] }] };
+    });
+    bundles.push(b);
+    const id = uniqueId("nsig-node");
+    made.push(id);
+    const r = polis(root, ["run", "--bundle", b, id], { env });
+    // before: forwarded to an init without a handler (dropped); the container ran, exit 0
+    expect({ code: r.code, signal: r.signal }).toEqual({ code: -1, signal: sig });
+    expect(existsSync(join(b, "rootfs", "ran"))).toBe(false);
+    nothingLeftOf(id);
+  });
+});
+
