@@ -274,10 +274,9 @@ void store_remove(const char *id) {
     if (rc != SQLITE_DONE) store_error(step, rc);
 }
 
-/* Rows the release seam (src/container/resources.ts) holds for `id`: node releases them. */
-long long store_resource_count(const char *id) {
+static long long count_resources(const char *sql, const char *id) {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM container_resources WHERE container_id = ?", -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) store_error("read resources of container", rc);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
@@ -287,17 +286,14 @@ long long store_resource_count(const char *id) {
     return n;
 }
 
+/* Rows the release seam (src/container/resources.ts) holds for `id`: node releases them. */
+long long store_resource_count(const char *id) {
+    return count_resources("SELECT count(*) FROM container_resources WHERE container_id = ?", id);
+}
+
 /* Rows of `id` of kinds other than image-bundle: those are node's to release. */
 long long store_other_resource_count(const char *id) {
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM container_resources WHERE container_id = ? AND kind <> 'image-bundle'", -1, &st, NULL);
-    if (rc != SQLITE_OK) store_error("read resources of container", rc);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    long long n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) store_error("read resources of container", rc);
-    return n;
+    return count_resources("SELECT count(*) FROM container_resources WHERE container_id = ? AND kind <> 'image-bundle'", id);
 }
 
 /*

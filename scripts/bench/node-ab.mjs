@@ -13,11 +13,12 @@
 // Node path) and without NODE_EXTRA_CA_CERTS. `pull` pulls a busybox image from Debian's
 // docker-registry on 127.0.0.1 into a fresh root each time; `monitor` is timed until it prints
 // its address, and its peak RSS is read after one scrape of /metrics.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { makeBundles } from "./lib/bundle.mjs";
 import { pushRootfs, startRegistry } from "./lib/registry.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -70,19 +71,6 @@ function quiet(cmd, args) {
 }
 const stderrText = () => readFileSync(join(work, "stderr"), "utf8");
 
-/** A bundle from `runc spec` on a busybox rootfs, running `args`. */
-function bundle(name, args) {
-  const dir = join(work, name);
-  mkdirSync(dir);
-  execFileSync("runc", ["spec", "--bundle", dir]);
-  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
-  config.process.terminal = false;
-  config.process.args = args;
-  config.root = { path: join(work, "rootfs"), readonly: true };
-  writeFileSync(join(dir, "config.json"), JSON.stringify(config));
-  return dir;
-}
-
 /** docker-registry on 127.0.0.1 holding busybox as bench/busybox:1; returns [ref, stop]. */
 async function registry() {
   const { host, child } = await startRegistry(work);
@@ -116,9 +104,7 @@ async function monitorOnce(build, root) {
 async function main() {
   if (process.geteuid() !== 0) throw new Error("run as root");
   if (!opt("base")) throw new Error("--base PATH_TO_BASE_DIST/polis is required");
-  execFileSync("bash", [join(REPO, "scripts", "make-rootfs.sh"), join(work, "rootfs")], { stdio: "ignore" });
-  const btrue = bundle("true", ["/bin/true"]);
-  const bsleep = bundle("sleep", ["/bin/sleep", "1000"]);
+  const { true: btrue, sleep: bsleep } = makeBundles(REPO, work, { true: ["/bin/true"], sleep: ["/bin/sleep", "1000"] });
   const root = join(work, "root");
   const root100 = join(work, "root100");
   const sleeper = `nab${process.pid}`;

@@ -12,11 +12,12 @@
 // sample taken), after one /metrics scrape, and after `--requests` requests (/metrics, the
 // dashboard and its JSON API in turn) with `--containers` running containers besides the two
 // every row shares (a `sleep`, and one under a per-container monitor with --logs).
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { makeBundles } from "./lib/bundle.mjs";
 import { pushRootfs, startRegistry } from "./lib/registry.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -66,19 +67,6 @@ function peak(args, e) {
   return Number(readFileSync(file, "utf8").trim().split("\n").pop());
 }
 
-/** A bundle from `runc spec` on the busybox rootfs, running `args`. */
-function bundle(name, args) {
-  const dir = join(work, name);
-  mkdirSync(dir);
-  execFileSync("runc", ["spec", "--bundle", dir]);
-  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
-  config.process.terminal = false;
-  config.process.args = args;
-  config.root = { path: join(work, "rootfs"), readonly: true };
-  writeFileSync(join(dir, "config.json"), JSON.stringify(config));
-  return dir;
-}
-
 const hwm = (pid) => Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+)/)[1]);
 
 /** One monitor: VmHWM when listening, after a scrape, after REQUESTS requests (KiB each). */
@@ -113,10 +101,15 @@ async function monitorOnce(root) {
 
 async function main() {
   if (process.geteuid() !== 0) throw new Error("run as root");
-  execFileSync("bash", [join(REPO, "scripts", "make-rootfs.sh"), join(work, "rootfs")], { stdio: "ignore" });
-  const btrue = bundle("true", ["/bin/true"]);
-  const bsleep = bundle("sleep", ["/bin/sleep", "1000"]);
-  const blog = bundle("log", ["/bin/sh", "-c", "echo hello; exec sleep 1000"]);
+  const {
+    true: btrue,
+    sleep: bsleep,
+    log: blog,
+  } = makeBundles(REPO, work, {
+    true: ["/bin/true"],
+    sleep: ["/bin/sleep", "1000"],
+    log: ["/bin/sh", "-c", "echo hello; exec sleep 1000"],
+  });
   const root = join(work, "root");
   const root100 = join(work, "root100");
   const tag = `nrss${process.pid}`;

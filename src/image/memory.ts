@@ -13,10 +13,20 @@ import { debugEnabled, log } from "../log.js";
 export const LAYER_V8_FLAGS = "--no-opt";
 
 let set = false;
+let wanted = true;
+
+/**
+ * For the build's warm-up pulls (src/main.ts warmUp "pull"): the code cache taken after them
+ * carries the flags in force, and a cache made under --no-opt is rejected by every node started
+ * without it, so the warm-up keeps V8's defaults.
+ */
+export function keepDefaultV8Flags(): void {
+  wanted = false;
+}
 
 /** Before the first layer byte: loads what the unpacking needs, then sets LAYER_V8_FLAGS. */
 export async function leanV8ForLayers(): Promise<void> {
-  if (set) return;
+  if (set || !wanted) return;
   set = true;
   await import("./unpack.js"); // node:zlib, node:stream, node:crypto: with their code caches
   const before = builtinsLoaded();

@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import type { GlobalOptions } from "../container/options.js";
 import { bootId, isSameProcess, processStartTime } from "../linux/proc.js";
+import { PolisError } from "../errors.js";
 import { removeMonitor } from "../state/monitor.js";
 import type { Store } from "../state/store.js";
 import { recordedCgroup } from "../container/cgroup.js";
@@ -62,6 +63,12 @@ export async function releaseMonitor(_g: GlobalOptions, store: Store, row: Resou
   if (res.pid === undefined) Object.assign(res, findByDir(res.dir));
   // Run from the monitor's own exit hook (run --rm): it exits as soon as we return.
   const fromItsHook = res.pid === process.ppid;
+  // Or from the `polis create` the monitor runs, undoing itself after it failed: the monitor is
+  // still up, writing into its directory, and the command that started it reads the create's
+  // error from there (create.log) before it releases the monitor. Kept: the row stays for it
+  // (or for `delete --force` if that command was killed meanwhile).
+  if (fromItsHook && store.get(row.containerId)?.phase === "creating")
+    throw new PolisError(`the monitor of ${row.containerId} is released by the command that started it`);
   if (!fromItsHook && monitorAlive(res)) {
     // The init is gone by now (delete kills it first): a monitor still up is draining the pipes
     // and recording the exit. Give it a moment, then stop it.

@@ -109,10 +109,20 @@ async function startMonitor(g: GlobalOptions, o: CreateOptions, m: MonitorOption
   (child.stdio[3] as unknown as { destroy(): void }).destroy();
   const ok = /^ok (\d+)$/.exec(line);
   if (ok) return Number(ok[1]);
+  // The monitor's directory goes with the undo: what it said is quoted, not pointed at.
   throw new PolisError(
     createError(res.dir) ??
-      `the container's monitor failed to create it (${line || "no report"}); see ${join(res.dir, "monitor.log")}`,
+      `the container's monitor failed to create it (${line || "no report"}): ${monitorError(res.dir) ?? "it said nothing"}`,
   );
+}
+
+/** The last line polis-monitor wrote to its stderr (monitor.log), e.g. a log file it cannot open. */
+function monitorError(dir: string): string | undefined {
+  try {
+    return readFileSync(join(dir, "monitor.log"), "utf8").trim().split("\n").pop() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function readLine(stream: NodeJS.ReadableStream): Promise<string> {

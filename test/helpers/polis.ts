@@ -1,7 +1,7 @@
 // Run the built polis CLI the way clients do: a fresh process per call, through the native
 // launcher dist/polis (the package's bin). POLIS_NATIVE=0 in the environment (of vitest, or of
 // one call) makes the launcher hand every call to node, i.e. runs the suites on the Node path.
-import { spawnSync, type SpawnSyncOptions } from "node:child_process";
+import { spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -114,4 +114,27 @@ export async function waitFor(cond: () => boolean, ms = 15_000): Promise<void> {
     if (Date.now() > end) throw new Error("timed out waiting for condition");
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * polis ARGS without blocking this process (for tests that serve something to polis themselves,
+ * such as a registry), NODE_EXTRA_CA_CERTS dropped as the launcher drops it.
+ */
+export function polisAsync(root: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const child = spawn(POLIS, ["--root", root, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  return new Promise((res) => child.once("close", (code) => res({ code, stdout, stderr })));
+}
+
+/** The environment polis gets from a client: NODE_EXTRA_CA_CERTS dropped, `extra` added, and a launcher trace file when asked. */
+export function launcherEnv(extra: Record<string, string> = {}, trace?: string): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete e.NODE_EXTRA_CA_CERTS;
+  if (trace) e.POLIS_LAUNCHER_TRACE = trace;
+  return e;
 }

@@ -3,11 +3,12 @@
 // the image's check turning healthy or unhealthy, --health-cmd replaces it and --no-healthcheck
 // turns it off. Images are built here and pushed to a real registry (docker-registry) with skopeo.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/image/manifest.js";
+import { Store } from "../../src/state/store.js";
 import { until } from "../helpers/monitor.js";
 import { OciLayout, push } from "../helpers/oci-layout.js";
 import { polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
@@ -120,5 +121,31 @@ describe("an image's Healthcheck", () => {
     expect(r.stderr).toMatch(/--no-healthcheck conflicts with --health-cmd/);
     expect(polis(root, ["state", bad]).code).not.toBe(0);
     expect(existsSync(join(root, "bundles", bad))).toBe(false);
+  }, 60_000);
+
+  it("a monitored run --image that fails at its monitor gives back the image bundle too: nothing left", () => {
+    const missing = join(root, "no-such-dir", "c.log");
+    for (const flags of [
+      ["--log-path", missing],
+      ["--logs", "--console-socket", join(root, "cs.sock")],
+    ]) {
+      const id = uniqueId("ibm");
+      const r = polis(root, ["run", "-d", "--image", ref("good"), ...flags, id]);
+      expect(r.code, flags.join(" ")).toBe(1);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toContain(flags[0] === "--log-path" ? `--log-path ${missing}` : "--console-socket cannot be used");
+      expect(existsSync(join(root, "bundles", id))).toBe(false);
+      expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(join(root, "bundles", id));
+      expect(existsSync(join(root, "monitors", id))).toBe(false);
+      const store = Store.open(root);
+      try {
+        expect({ container: store.get(id) ?? null, resources: store.resourcesOf(id) }).toEqual({
+          container: null,
+          resources: [],
+        });
+      } finally {
+        store.close();
+      }
+    }
   }, 60_000);
 });

@@ -259,14 +259,17 @@ describe("the image config's Volumes", () => {
   it("a volume over a file of the image is a one-line error, and nothing is left", () => {
     const r = root();
     pull(r, "polis/filevolume:1");
-    const id = uniqueId("vbad");
-    const res = polis(r, ["run", "--image", ref("polis/filevolume:1"), id]);
-    expect(res.code).toBe(1);
-    expect(res.stderr.trim().split("\n")).toHaveLength(1);
-    expect(res.stderr).toContain('config.Volumes \\"/etc/passwd\\": the image has a file there, not a directory');
-    expect(existsSync(join(r, "bundles", id))).toBe(false);
-    expect(mountsUnder(join(r, "bundles"))).toEqual([]);
-    expect(polisOk(r, ["list", "-q"]).stdout).toBe("");
+    // run (the launcher's or node's) and create (node's bundle step, src/image/engine.ts)
+    for (const verb of ["run", "create"]) {
+      const id = uniqueId("vbad");
+      const res = polis(r, [verb, "--image", ref("polis/filevolume:1"), id]);
+      expect(res.code, verb).toBe(1);
+      expect(res.stderr.trim().split("\n")).toHaveLength(1);
+      expect(res.stderr).toContain('config.Volumes \\"/etc/passwd\\": the image has a file there, not a directory');
+      expect(existsSync(join(r, "bundles", id))).toBe(false);
+      expect(mountsUnder(join(r, "bundles"))).toEqual([]);
+      expect(polisOk(r, ["list", "-q"]).stdout).toBe("");
+    }
     // no resource row left: the image is free to go
     expect(polisOk(r, ["rmi", ref("polis/filevolume:1")]).stdout).toMatch(/Deleted:/);
   });

@@ -2,29 +2,19 @@
 // issue 13's peak RSS), after loading what the unpacking needs: a builtin module loaded after the
 // switch would compile without node's code cache. `--debug` reports the switch and, at exit, the
 // builtins loaded after it. The registry is a small server here serving an OCI layout.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OciLayout, type Desc, tarOf } from "../helpers/oci-layout.js";
-import { POLIS, tempRoot } from "../helpers/polis.js";
+import { tempRoot, polisAsync } from "../helpers/polis.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 
 const work = mkdtempSync(join(tmpdir(), "polis-images-memory-"));
 const roots: string[] = [];
-const env = { ...process.env };
-delete env.NODE_EXTRA_CA_CERTS;
-/** polis, not blocking this process (the registry below runs in it) */
-function run(r: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(POLIS, ["--root", r, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  return new Promise((res) => child.once("close", (code) => res({ code, stdout, stderr })));
-}
+// polis through polisAsync: not blocking this process (the registry below runs in it)
+const run = polisAsync;
 let manifest: Desc;
 let layer: { desc: Desc; diffId: string };
 let server: Server;

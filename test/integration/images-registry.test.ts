@@ -357,6 +357,48 @@ describe("run --image failures and options", () => {
     expect(existsSync(dir)).toBe(false);
   });
 
+  it("--bundle-dir that exists already: refused, the directory and its files stay, no row", () => {
+    const r = root();
+    polisOk(r, pullArgs("polis/rt:1", "-q"));
+    const id = uniqueId("bdx");
+    const dir = join(r, "mine");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "keep"), "mine\n");
+    const res = polis(r, ["create", "--image", ref("polis/rt:1"), "--bundle-dir", dir, id]);
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(res.stderr).toContain(`bundle directory ${dir} already exists`);
+    expect(readdirSync(dir)).toEqual(["keep"]);
+    expect(polis(r, ["state", id]).stderr).toContain("does not exist");
+    // no resource row: a delete --force finds nothing to release, and the user's directory stays
+    polisOk(r, ["delete", "--force", id]);
+    expect(readFileSync(join(dir, "keep"), "utf8")).toBe("mine\n");
+  });
+
+  it("rmi --force by id of an image a container uses: every name untagged, the image stays until prune finds it unused", () => {
+    const r = root();
+    polisOk(r, pullArgs("polis/rt:1", "-q"));
+    polisOk(r, ["tag", ref("polis/rt:1"), "local/also:v1"]);
+    const short = polisOk(r, ["images", "-q"]).stdout.trim(); // docker's image id: the config digest's
+    const id = uniqueId("inuse");
+    polisOk(r, ["create", "--image", ref("polis/rt:1"), id, "--", "sleep", "60"]);
+    try {
+      expect(polis(r, ["rmi", short])).toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining(`${short}: image is in use by container ${id}`),
+      });
+      const out = polisOk(r, ["rmi", "--force", short]).stdout.split("\n").filter(Boolean).sort();
+      expect(out).toEqual([`Untagged: ${ref("polis/rt:1")}`, "Untagged: docker.io/local/also:v1"].sort());
+      expect(polisOk(r, ["images", "-q"]).stdout).toBe(`${short}\n`); // dangling, still there
+      polisOk(r, ["image", "prune"]);
+      expect(polisOk(r, ["images", "-q"]).stdout).toBe(`${short}\n`); // in use: prune keeps it
+    } finally {
+      polisOk(r, ["delete", "--force", id]);
+    }
+    expect(polisOk(r, ["image", "prune"]).stdout).toMatch(/^Deleted: sha256:/);
+    expect(polisOk(r, ["images", "-q"]).stdout).toBe("");
+  });
+
   it("an existing container id is refused before anything is made", () => {
     const r = root();
     polisOk(r, pullArgs("polis/rt:1", "-q"));

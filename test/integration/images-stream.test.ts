@@ -10,23 +10,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OciLayout, type Desc, tarOf } from "../helpers/oci-layout.js";
-import { polisOk, POLIS, tempRoot, waitFor } from "../helpers/polis.js";
+import { polisOk, POLIS, tempRoot, waitFor, polisAsync } from "../helpers/polis.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 import { snapshot } from "../helpers/tree.js";
 
 const work = mkdtempSync(join(tmpdir(), "polis-images-stream-"));
 const roots: string[] = [];
+// polis through polisAsync: not blocking this process (the registry below runs in it)
+const run = polisAsync;
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
-/** polis, not blocking this process (the registry below runs in it) */
-function run(r: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(POLIS, ["--root", r, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  return new Promise((res) => child.once("close", (code) => res({ code, stdout, stderr })));
-}
 const root = () => {
   const r = tempRoot();
   roots.push(r);

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CHROMIUM, launchChromium, pageProblems } from "../helpers/browser.js";
 import { afterAll, describe, expect, it } from "vitest";
-import { runMonitored, startPolisMonitor, until } from "../helpers/monitor.js";
+import { runMonitored, startPolisMonitor } from "../helpers/monitor.js";
 import { tempRoot } from "../helpers/polis.js";
 
 const root = tempRoot();

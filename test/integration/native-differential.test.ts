@@ -4,7 +4,7 @@
 // Calls expected to be done natively run with POLIS_NODE=/bin/false, so that a silent hand-off
 // to node shows up as a difference.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

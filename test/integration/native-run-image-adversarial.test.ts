@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/image/manifest.js";
 import { Store } from "../../src/state/store.js";
 import { OciLayout, push, tarOf } from "../helpers/oci-layout.js";
-import { cgroupDirsNamed, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+import { cgroupDirsNamed, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor, launcherEnv } from "../helpers/polis.js";
+import { idsWithRows } from "../helpers/state-ids.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 
@@ -64,34 +65,18 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const id of readIds()) polis(root, ["delete", "--force", id], { env: NODE });
+  for (const id of idsWithRows(root)) polis(root, ["delete", "--force", id], { env: NODE });
   rmSync(root, { recursive: true, force: true });
   await reg?.stop();
   rmSync(work, { recursive: true, force: true });
 });
-
-function readIds(): string[] {
-  if (!root || !existsSync(join(root, "state.db"))) return [];
-  const db = new Database(join(root, "state.db"), { readonly: true });
-  try {
-    const rows = db.prepare("SELECT id FROM containers UNION SELECT container_id FROM container_resources").all();
-    return (rows as { id: string }[]).map((r) => r.id);
-  } finally {
-    db.close();
-  }
-}
 
 const swap = (text: string, from: string, to: string) => text.split(from).join(to);
 /** `id` written as ID, then a longer id's first 63 bytes (its hostname) as ID63 */
 const hide = (text: string, id: string) =>
   id.length > 63 ? swap(swap(text, id, "ID"), id.slice(0, 63), "ID63") : swap(text, id, "ID");
 
-function env(e: Record<string, string>, trace?: string): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = { ...process.env, ...e };
-  delete out.NODE_EXTRA_CA_CERTS;
-  if (trace) out.POLIS_LAUNCHER_TRACE = trace;
-  return out;
-}
+const env = launcherEnv;
 
 interface Run {
   code: number | null;

@@ -28,7 +28,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/image/manifest.js";
 import { Store } from "../../src/state/store.js";
 import { OciLayout, push, tarOf } from "../helpers/oci-layout.js";
-import { cgroupDirsNamed, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+import { cgroupDirsNamed, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor, launcherEnv } from "../helpers/polis.js";
+import { idsWithRows } from "../helpers/state-ids.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 import { writeTar } from "../helpers/tarball.js";
@@ -87,34 +88,16 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const id of readIds()) polis(root, ["delete", "--force", id], { env: NODE });
+  for (const id of idsWithRows(root)) polis(root, ["delete", "--force", id], { env: NODE });
   rmSync(root, { recursive: true, force: true });
   await reg?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
-function readIds(): string[] {
-  if (!root || !existsSync(join(root, "state.db"))) return [];
-  const db = new Database(join(root, "state.db"), { readonly: true });
-  try {
-    const rows = db.prepare("SELECT id FROM containers UNION SELECT container_id FROM container_resources").all() as {
-      id: string;
-    }[];
-    return rows.map((r) => r.id);
-  } finally {
-    db.close();
-  }
-}
-
 const swap = (text: string, from: string, to: string) => text.split(from).join(to);
 const TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g;
 
-function cleanEnv(env: Record<string, string>, trace?: string): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, ...env };
-  delete e.NODE_EXTRA_CA_CERTS;
-  if (trace) e.POLIS_LAUNCHER_TRACE = trace;
-  return e;
-}
+const cleanEnv = launcherEnv;
 
 interface Run {
   code: number | null;
@@ -362,7 +345,7 @@ describe("native run --image: what it leaves to node", () => {
     );
     expect(taken.run.code).toBe(1);
     expect(taken.trace).toBe("create: node: the id is taken\n");
-    for (const id of readIds()) polis(root, ["delete", "--force", id], { env: NODE });
+    for (const id of idsWithRows(root)) polis(root, ["delete", "--force", id], { env: NODE });
     // an image by (a prefix of) its id: node's resolveImage
     const db = new Database(join(root, "state.db"), { readonly: true });
     const image = (db.prepare("SELECT image FROM image_names WHERE name = ?").get(ref("entry")) as { image: string }).image;
