@@ -67,7 +67,13 @@ async function stoppedAt(step: string, args: string[], id: string, trace: string
     child.once("exit", (code, signal) => res({ code, signal })),
   );
   const stat = () => readFileSync(`/proc/${child.pid}/stat`, "utf8");
-  await waitFor(() => stat().slice(stat().lastIndexOf(")") + 2).startsWith("T"), 20_000);
+  await waitFor(
+    () =>
+      stat()
+        .slice(stat().lastIndexOf(")") + 2)
+        .startsWith("T"),
+    20_000,
+  );
   return { pid: child.pid!, exited };
 }
 
@@ -99,7 +105,9 @@ describe("a signal just before the launcher hands a create or run to node", () =
       // before: the handler caught it into a table execv dropped; node then ran the container
       expect(await p.exited).toEqual({ code: null, signal: sig });
       // (the SIGCONT that woke it was caught too, and is raised again to no effect)
-      expect(readFileSync(trace, "utf8")).toMatch(new RegExp(`^create: node: hooks\nrun: ${sig} caught before the hand-off, raised again\n`));
+      expect(readFileSync(trace, "utf8")).toMatch(
+        new RegExp(`^create: node: hooks\nrun: ${sig} caught before the hand-off, raised again\n`),
+      );
       expect(existsSync(marker)).toBe(false);
       nothingLeftOf(id);
       polisOk(root, ["delete", "--force", id], { env: LAUNCHER });
@@ -128,7 +136,15 @@ describe("a signal just before the launcher hands a create or run to node", () =
       child.once("exit", (code, signal) => res({ code, signal })),
     );
     const stat = () => readFileSync(`/proc/${child.pid}/stat`, "utf8");
-    await waitFor(() => existsSync(`/proc/${child.pid}`) && /polis/.test(stat()) && stat().slice(stat().lastIndexOf(")") + 2).startsWith("T"), 20_000);
+    await waitFor(
+      () =>
+        existsSync(`/proc/${child.pid}`) &&
+        /polis/.test(stat()) &&
+        stat()
+          .slice(stat().lastIndexOf(")") + 2)
+          .startsWith("T"),
+      20_000,
+    );
     signalStopped({ pid: child.pid!, exited }, "SIGHUP");
     expect(await exited).toEqual({ code: 0, signal: null });
     expect(existsSync(marker)).toBe(true);
@@ -241,4 +257,3 @@ describe("node's foreground run: a signal while it creates (a hook sends it)", (
     nothingLeftOf(id);
   });
 });
-
