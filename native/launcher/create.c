@@ -16,7 +16,8 @@
  *
  * Hidden test hooks (test/integration/native-create-differential.test.ts):
  *   POLIS_LAUNCHER_TRACE=FILE  append one line per create or run: done natively, or handed off and why
- *   POLIS_CREATE_STOP_AT=STEP  SIGSTOP itself after STEP (inserted, cgroup, pid, ready)
+ *   POLIS_CREATE_STOP_AT=STEP  SIGSTOP itself after STEP (inserted, cgroup, pid, ready), or at
+ *                              the start of a hand-off to node (handoff: main.c)
  *   POLIS_PLAN_DUMP_TO=FILE    write the plan bytes it sends the shim (compared with node's planInit)
  */
 #define _GNU_SOURCE
@@ -454,10 +455,51 @@ static const int FORWARDED[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTRAP, SIGABRT, SIG
                                 SIGTSTP, SIGTTIN, SIGTTOU, SIGURG,  SIGXCPU, SIGXFSZ, SIGVTALRM, SIGWINCH, SIGIO,   SIGPWR,    SIGSYS};
 static volatile sig_atomic_t forward_to;
 static volatile sig_atomic_t pending_signals[65];
+static struct sigaction callers[sizeof FORWARDED / sizeof FORWARDED[0]]; /* the dispositions we were given */
+void (*handoff_signals)(void);
 
 static void forward(int sig) {
     if (forward_to > 0) kill((pid_t)forward_to, sig);
     else pending_signals[sig] = 1;
+}
+
+/*
+ * A foreground run handed to node before its init existed: node redoes the whole run, and what
+ * this one caught would be lost at execv (a handler does not survive it, nor does this table).
+ * So the caller's dispositions come back and every caught signal is raised again, after the
+ * undo: a SIGTERM, SIGINT or SIGHUP ends polis by that signal with nothing left, as one that
+ * arrives while node boots does (and as runc dies of one before its container starts). All are
+ * blocked meanwhile, so that none is caught between the look and the restore.
+ */
+static void give_back_signals(void) {
+    sigset_t all, before;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &before);
+    for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) sigaction(FORWARDED[i], &callers[i], NULL);
+    for (int sig = 1; sig < 65; sig++) {
+        if (!pending_signals[sig]) continue;
+        pending_signals[sig] = 0;
+        trace("run: SIG%s caught before the hand-off, raised again", sigabbrev_np(sig));
+        raise(sig);
+    }
+    sigprocmask(SIG_SETMASK, &before, NULL); /* a caught one is delivered here, by the caller's disposition */
+}
+
+/*
+ * A signal caught before the start whose default action would have ended polis, and which the
+ * caller did not ignore: 0 when none. Forwarded, it would be lost: the init is the first process
+ * of its PID namespace and has no handler before it execs the container's process (the kernel
+ * drops such a signal from outside), so the run would go on as if none had come. Instead the run
+ * ends by it, as runc does before its container starts, but leaving nothing: the init is killed
+ * and the container deleted (kept with --keep, stopped, for `delete --force`).
+ */
+static int ending_signal(void) {
+    for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) {
+        int sig = FORWARDED[i];
+        bool ends = sig != SIGCONT && sig != SIGURG && sig != SIGWINCH && sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU;
+        if (ends && pending_signals[sig] && callers[i].sa_handler == SIG_DFL) return sig;
+    }
+    return 0;
 }
 
 /* The wait status as a shell gives it: the code, or 128+N for a death by signal N; -1 stopped. */
@@ -550,7 +592,8 @@ int cmd_run(const struct create_opts *o, bool detach, bool keep) {
     struct sigaction sa = {.sa_handler = forward};
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) sigaction(FORWARDED[i], &sa, NULL);
+    for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) sigaction(FORWARDED[i], &sa, &callers[i]);
+    handoff_signals = give_back_signals;
     /* a terminal proxied by the shim: it resizes the pty on SIGWINCH itself, and the kernel then
      * signals the container (node stops forwarding it once it knows, as here) */
     struct sigaction dfl = {.sa_handler = SIG_DFL};
@@ -559,22 +602,35 @@ int cmd_run(const struct create_opts *o, bool detach, bool keep) {
     struct record rec;
     if (!store_get(o->id, &rec)) fail("container does not exist");
     if (m.tty) sigaction(SIGWINCH, &dfl, NULL);
+    handoff_signals = NULL; /* created: no more hand-offs */
     /* created: what follows is reported, as node's run does (its delete runs all the same) */
-    forward_to = (sig_atomic_t)m.init_pid;
-    for (int sig = 1; sig < 65; sig++) {
+    sigset_t forwarded, before;
+    sigemptyset(&forwarded);
+    for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) sigaddset(&forwarded, FORWARDED[i]);
+    sigprocmask(SIG_BLOCK, &forwarded, &before); /* until the init is released, or killed */
+    char failure[8800] = "";
+    int ending = ending_signal();
+    if (ending) {
+        trace("run: SIG%s caught before the start: the container is killed, deleted, and polis ends by it", sigabbrev_np(ending));
+        kill((pid_t)m.init_pid, SIGKILL);
+    } else {
+        const char *status = live_status(&rec);
+        if (!strcmp(status, "stopped")) snprintf(failure, sizeof failure, "cannot start a container that has stopped");
+        else if (!store_transition_to_running(o->id)) snprintf(failure, sizeof failure, "cannot start an already running container");
+    }
+    int code = 0;
+    const char *not_released = *failure || ending ? NULL : try_release_init(&rec);
+    if (not_released) snprintf(failure, sizeof failure, "%s", not_released);
+    /* released: the rest caught meanwhile go to the init as they come (they wait for the unblock) */
+    forward_to = ending ? 0 : (sig_atomic_t)m.init_pid;
+    for (int sig = 1; sig < 65 && !ending; sig++) {
         if (!pending_signals[sig]) continue;
         pending_signals[sig] = 0;
         kill((pid_t)m.init_pid, sig);
     }
-    char failure[8800] = "";
-    const char *status = live_status(&rec);
-    if (!strcmp(status, "stopped")) snprintf(failure, sizeof failure, "cannot start a container that has stopped");
-    else if (!store_transition_to_running(o->id)) snprintf(failure, sizeof failure, "cannot start an already running container");
-    int code = 0;
-    const char *not_released = *failure ? NULL : try_release_init(&rec);
-    if (not_released) snprintf(failure, sizeof failure, "%s", not_released);
+    sigprocmask(SIG_SETMASK, &before, NULL);
     if (!*failure) {
-        store_append_event("start", o->id, "{}");
+        if (!ending) store_append_event("start", o->id, "{}");
         /* exitStatus(): messages up to EXITED (PAUSEs resumed) */
         struct shim_msg msg;
         bool exited = false;
@@ -609,6 +665,7 @@ int cmd_run(const struct create_opts *o, bool detach, bool keep) {
     }
     for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) signal(FORWARDED[i], SIG_DFL);
     store_close();
+    if (ending) raise(ending); /* its default action: polis ends by it */
     if (*failure) fail("%s", failure);
     if (reported) return 1;
     trace("run: native: %s", o->id);

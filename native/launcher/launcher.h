@@ -109,7 +109,7 @@ bool store_remove_image_bundle(const char *id, const char *dir);
 bool store_each_resource(const char *id, bool (*fn)(void *, const char *, const char *, const char *), void *ctx);
 
 /* warm.c: for `create` and `run` handed to node, keep the kernel's cgroup-move lock warm while it boots */
-void warm_cgroup_lock(const char *command);
+void warm_cgroup_lock(const char *command, char **argv, int argc);
 
 /* proc.c */
 const char *boot_id(void);
@@ -160,5 +160,7 @@ int cmd_run_image(struct create_opts *o, enum image_run how, const char *ref, ch
 bool release_image_bundles(const char *id, char *why, size_t whylen);
 /* what handoff() takes back first: a change made before a create that node will redo */
 extern void (*handoff_undo)(void);
+/* create.c: what handoff() does next, once nothing is left: the signals a foreground run caught */
+extern void (*handoff_signals)(void);
 
 #endif

@@ -130,15 +130,19 @@ static char *polis_entry(void) {
 }
 
 _Noreturn void handoff(void) {
+    /* a test hook (create.c lists them): a signal that arrives just before the hand-off */
+    const char *stop = getenv("POLIS_CREATE_STOP_AT");
+    if (stop && !strcmp(stop, "handoff")) unsetenv("POLIS_CREATE_STOP_AT"), raise(SIGSTOP);
     if (handoff_undo) handoff_undo(); /* run --image: its bundle, before node makes it again */
     store_close();
+    if (handoff_signals) handoff_signals(); /* may end polis here, by a signal it caught */
     char *script = polis_entry();
     if (!script) {
         fprintf(stderr, "polis: cannot find dist/polis-entry.cjs beside the polis executable\n");
         exit(1);
     }
     apply_ca_certs_policy();
-    warm_cgroup_lock(command_index() < g_argc ? g_argv[command_index()] : NULL);
+    warm_cgroup_lock(command_index() < g_argc ? g_argv[command_index()] : NULL, g_argv, g_argc);
     const char *const *flags = v8_flags();
     int nflags = 0;
     while (flags && flags[nflags]) nflags++;

@@ -145,7 +145,25 @@ static bool has_child(pid_t pid) {
     return n > 0 && buf[0] >= '0' && buf[0] <= '9';
 }
 
-static _Noreturn void warm(pid_t node, int pidfd) {
+/*
+ * Its own command line, as setproctitle(3) does it: a fork keeps polis's argv, so for its ~50 ms
+ * `pgrep -f 'polis create'` (and any tool that looks for create processes) would find it. The
+ * kernel shows argv's memory (/proc/PID/cmdline), and cannot be told a shorter one without
+ * CAP_SYS_RESOURCE: the name goes at its start, NULs after it, and a non-NUL last byte, which
+ * makes the kernel show the area as one string up to its first NUL ("polis-warm").
+ */
+static void set_cmdline(char **argv, int argc) {
+    static const char name[] = "polis-warm";
+    if (argc < 1 || !argv[0]) return;
+    char *start = argv[0], *end = argv[0] + strlen(argv[0]) + 1;
+    for (int i = 1; i < argc && argv[i] == end; i++) end += strlen(argv[i]) + 1; /* the contiguous part */
+    if ((size_t)(end - start) < sizeof name + 1) return;
+    memset(start, 0, (size_t)(end - start));
+    memcpy(start, name, sizeof name);
+    end[-1] = ' ';
+}
+
+static _Noreturn void warm(pid_t node, int pidfd, char **argv, int argc) {
     /* Nothing inherited stays open: stdio, a --preserve-fds fd, the caller's pipes. */
     int keep = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
     if (keep < 0) _exit(0);
@@ -159,6 +177,7 @@ static _Noreturn void warm(pid_t node, int pidfd) {
     if (chdir("/") < 0) _exit(0); /* hold no bundle directory */
     signal(SIGPIPE, SIG_DFL);
     prctl(PR_SET_NAME, "polis-warm"); /* ps, top: not another `polis` */
+    set_cmdline(argv, argc);          /* ps -f, pgrep -f: not a `polis create` */
 
     int procs = open_own_procs();
     if (procs < 0) _exit(0);
@@ -176,7 +195,7 @@ static _Noreturn void warm(pid_t node, int pidfd) {
     _exit(0);
 }
 
-void warm_cgroup_lock(const char *command) {
+void warm_cgroup_lock(const char *command, char **argv, int argc) {
     if (!command || (strcmp(command, "create") && strcmp(command, "run"))) return;
     const char *off = getenv("POLIS_WARM");
     if (off && !strcmp(off, "0")) return;
@@ -185,7 +204,7 @@ void warm_cgroup_lock(const char *command) {
     if (pidfd < 0) return;
     pid_t middle = fork();
     if (middle == 0) {
-        if (fork() == 0) warm(self, pidfd);
+        if (fork() == 0) warm(self, pidfd, argv, argc);
         _exit(0);
     }
     close(pidfd);

@@ -9,7 +9,7 @@ import { mustGet, openStore } from "./context.js";
 import type { GlobalOptions, RunOptions } from "./options.js";
 import { startCreated } from "./start.js";
 import { decodeWaitStatus } from "../linux/shim.js";
-import { FORWARDED_SIGNALS } from "../linux/signals.js";
+import { ENDING_SIGNALS, FORWARDED_SIGNALS } from "../linux/signals.js";
 
 export async function runContainer(g: GlobalOptions, o: RunOptions, extras: CreateExtras = {}): Promise<number> {
   if (o.detach) {
@@ -17,7 +17,12 @@ export async function runContainer(g: GlobalOptions, o: RunOptions, extras: Crea
     return startDetached(g, o.id);
   }
   // Handlers go in before create, so that no signal kills polis half-way; one that arrives before
-  // the init exists is delivered as soon as it does.
+  // the init exists is delivered as soon as it does, unless its default would have ended polis:
+  // forwarded, it would be lost (the init is the first process of its PID namespace and has no
+  // handler before it execs the container's process: the kernel drops such a signal from outside)
+  // and the run would go on. Such a signal ends the run by it instead, as runc dies of one before
+  // its container starts, but leaving nothing: the init killed, the container deleted (--keep:
+  // kept, stopped), then polis ends by that signal.
   let initPid = 0;
   const pending: NodeJS.Signals[] = [];
   const forward = (sig: NodeJS.Signals) => {
@@ -34,6 +39,7 @@ export async function runContainer(g: GlobalOptions, o: RunOptions, extras: Crea
   const signals = FORWARDED_SIGNALS;
   for (const s of signals) process.on(s, forward);
   let created = false; // a failed create cleans up after itself, and the id may be someone else's
+  let endedBy: NodeJS.Signals | undefined;
   try {
     const launch = await createContainer(g, o, "wait", extras);
     created = true;
@@ -42,9 +48,14 @@ export async function runContainer(g: GlobalOptions, o: RunOptions, extras: Crea
       const rec = mustGet(store, o.id);
       // The shim resizes a proxied pty on SIGWINCH itself; the kernel then signals the container.
       if (rec.config.process?.terminal && !o.consoleSocket) process.off("SIGWINCH", forward);
-      initPid = launch.pid;
-      for (const sig of pending.splice(0)) forward(sig);
+      endedBy = pending.find((s) => ENDING_SIGNALS.includes(s));
+      if (endedBy) {
+        process.kill(launch.pid, "SIGKILL");
+        return exitCodeOf(await launch.session.exitStatus()); // polis ends by endedBy below
+      }
       await startCreated(store, rec);
+      initPid = launch.pid; // released: it may have its handlers by now (before, it had none)
+      for (const sig of pending.splice(0)) forward(sig);
       return exitCodeOf(await launch.session.exitStatus());
     } finally {
       store.close();
@@ -55,6 +66,7 @@ export async function runContainer(g: GlobalOptions, o: RunOptions, extras: Crea
       if (created && !o.keep) await deleteContainer(g, { id: o.id, force: true });
     } finally {
       for (const s of signals) process.off(s, forward);
+      if (endedBy) process.kill(process.pid, endedBy); // no handler left: its default action
     }
   }
 }

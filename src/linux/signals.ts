@@ -59,3 +59,12 @@ export const FORWARDED_SIGNALS: NodeJS.Signals[] = [
   "SIGPWR",
   "SIGSYS",
 ];
+
+/**
+ * The forwarded signals whose default action ends a process: one of these that reaches a
+ * foreground `run` before its container starts ends the run by it (src/container/run.ts; the
+ * launcher's ending_signal in native/launcher/create.c is the same list).
+ */
+export const ENDING_SIGNALS: NodeJS.Signals[] = FORWARDED_SIGNALS.filter(
+  (s) => !["SIGCONT", "SIGURG", "SIGWINCH", "SIGTSTP", "SIGTTIN", "SIGTTOU"].includes(s),
+);

@@ -13,6 +13,7 @@ import { POLIS, polis, polisOk, tempRoot, uniqueId } from "../helpers/polis.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
 
 const root = tempRoot(); // unique: the marker that finds this file's polis processes in /proc
+process.env.WARM_MARKER = root; // and its warmers (their own cmdline: in their environment)
 const dir = mkdtempSync(join(tmpdir(), "polis-warmer-"));
 afterAll(() => {
   rmSync(root, { recursive: true, force: true });
@@ -26,9 +27,13 @@ interface Seen {
   cwd: string;
   cgroup: string;
   comm: string;
+  cmdline: string;
 }
 
-/** Every process (but `self`) whose command line has `marker` as one argument. */
+/**
+ * Every process (but `self`) whose command line has `marker` as one argument, and every warmer
+ * (comm polis-warm) with `WARM_MARKER=marker` in its environment: a warmer has its own cmdline.
+ */
 const FIND = `
 def fds_of(pid):
     d = f"/proc/{pid}/fd"
@@ -46,8 +51,11 @@ def procs_with(marker, self):
         if not p.isdigit() or int(p) == self:
             continue
         try:
-            argv = open(f"/proc/{p}/cmdline", "rb").read().split(b"\\0")
-            if marker.encode() not in argv:
+            cmdline = open(f"/proc/{p}/cmdline", "rb").read()
+            comm = open(f"/proc/{p}/comm").read().strip()
+            env = open(f"/proc/{p}/environ", "rb").read().split(b"\\0")
+            warmer = comm == "polis-warm" and b"WARM_MARKER=" + marker.encode() in env
+            if marker.encode() not in cmdline.split(b"\\0") and not warmer:
                 continue
             status = open(f"/proc/{p}/status").read()
             if "\\nState:\\tZ" in status:
@@ -55,8 +63,7 @@ def procs_with(marker, self):
             ppid = int(status.split("\\nPPid:\\t")[1].split("\\n")[0])
             fds = fds_of(p)
             cg = open(f"/proc/{p}/cgroup").read()
-            comm = open(f"/proc/{p}/comm").read().strip()
-            found.append({"pid": int(p), "ppid": ppid, "fds": fds, "cwd": os.readlink(f"/proc/{p}/cwd"), "cgroup": cg, "comm": comm})
+            found.append({"pid": int(p), "ppid": ppid, "fds": fds, "cwd": os.readlink(f"/proc/{p}/cwd"), "cgroup": cg, "comm": comm, "cmdline": cmdline.decode("latin-1")})
         except (OSError, IndexError):
             continue
     return found
@@ -127,7 +134,10 @@ async function leftAfter(ms: number): Promise<number[]> {
       .filter((p) => {
         try {
           const argv = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
-          return argv.includes(root) && !readFileSync(`/proc/${p}/status`, "utf8").includes("\nState:\tZ");
+          const warmer =
+            readFileSync(`/proc/${p}/comm`, "utf8").trim() === "polis-warm" &&
+            readFileSync(`/proc/${p}/environ`, "utf8").split("\0").includes(`WARM_MARKER=${root}`);
+          return (argv.includes(root) || warmer) && !readFileSync(`/proc/${p}/status`, "utf8").includes("\nState:\tZ");
         } catch {
           return false;
         }
@@ -151,6 +161,8 @@ describe("the launcher's cgroup-lock warmer", () => {
       expect(w.ppid).not.toBe(report.pid);
       expect(w.cwd).toBe("/");
       expect(w.comm).toBe("polis-warm");
+      // its own command line: `pgrep -f 'polis create'` and the like do not see it
+      expect(w.cmdline).toBe("polis-warm\0");
       for (const fd of ["0", "1", "2"]) expect(w.fds[fd]).toBe("/dev/null");
       for (const target of Object.values(w.fds)) expect(target).toMatch(WARMER_FDS);
       // polis's own cgroup, never a container's (no container's pids cgroup is charged for it)

@@ -432,6 +432,28 @@ describe("native run --image: failures after the bundle", () => {
   });
 });
 
+describe("native run --image: a signal before it hands off", () => {
+  it("SIGTERM caught before the hand-off: the bundle and its rows undone, then polis ends by it; node never runs it", async () => {
+    const id = uniqueId("sigho");
+    const trace = join(work, `trace-${seq++}`);
+    // --preserve-fds 1: handed to node from the create, after the bundle was made
+    const child = spawn(POLIS, ["--root", root, "run", "--preserve-fds", "1", "--image", ref("entry"), id], {
+      env: { ...cleanEnv(LAUNCHER, trace), POLIS_CREATE_STOP_AT: "handoff" },
+      stdio: "ignore",
+    });
+    const exited = new Promise((res) => child.once("exit", (code, signal) => res({ code, signal })));
+    await waitFor(() => readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]?.startsWith("T"), 20_000);
+    expect(existsSync(join(root, "bundles", id, "config.json"))).toBe(true);
+    child.kill("SIGTERM");
+    child.kill("SIGCONT");
+    expect(await exited).toEqual({ code: null, signal: "SIGTERM" });
+    expect(swap(readFileSync(trace, "utf8"), id, "ID")).toMatch(
+      /^create: node: --preserve-fds\nrun --image: bundle undone: .*\nrun: SIGTERM caught before the hand-off, raised again\n/,
+    );
+    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+  });
+});
+
 describe("native create, run -d and run --keep of an image, and their delete", () => {
   const hostMounts = (id: string) =>
     readFileSync("/proc/self/mountinfo", "utf8")
