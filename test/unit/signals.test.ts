@@ -1,7 +1,10 @@
+import { readFileSync } from "node:fs";
 import { constants } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PolisError } from "../../src/errors.js";
-import { parseSignal } from "../../src/linux/signals.js";
+import { ENDING_SIGNALS, FORWARDED_SIGNALS, parseSignal } from "../../src/linux/signals.js";
+import { REPO } from "../helpers/rootfs.js";
 
 describe("parseSignal", () => {
   it("defaults to SIGTERM", () => {
@@ -36,5 +39,22 @@ describe("parseSignal", () => {
       expect(() => parseSignal(bad)).toThrow(PolisError);
       expect(() => parseSignal(bad)).toThrow(`invalid signal "${bad}"`);
     }
+  });
+});
+
+describe("the signals a foreground run forwards, and those that end it before the start", () => {
+  // The launcher keeps its own copies in C (native/launcher/create.c: FORWARDED and
+  // ending_signal's exclusions); a run must behave the same on both paths.
+  const source = readFileSync(join(REPO, "native", "launcher", "create.c"), "utf8");
+
+  it("are the same lists in the launcher as in node", () => {
+    const forwarded = /static const int FORWARDED\[\] = \{([^}]*)\}/.exec(source)?.[1];
+    expect(forwarded, "FORWARDED[] in create.c").toBeDefined();
+    const cList = forwarded!.split(",").map((s) => s.trim());
+    expect(cList).toEqual(FORWARDED_SIGNALS);
+    const body = /static int ending_signal\(void\) \{([\s\S]*?)\n\}/.exec(source)?.[1] ?? "";
+    const excluded = [...(/bool ends = ([^;]*);/.exec(body)?.[1] ?? "").matchAll(/sig != (SIG\w+)/g)].map((m) => m[1]);
+    expect(excluded.length, "ending_signal's exclusions").toBeGreaterThan(0);
+    expect(FORWARDED_SIGNALS.filter((s) => !excluded.includes(s))).toEqual(ENDING_SIGNALS);
   });
 });
