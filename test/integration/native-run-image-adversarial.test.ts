@@ -14,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/image/manifest.js";
 import { Store } from "../../src/state/store.js";
 import { OciLayout, push, tarOf } from "../helpers/oci-layout.js";
-import { cgroupDirsNamed, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor, launcherEnv } from "../helpers/polis.js";
-import { idsWithRows } from "../helpers/state-ids.js";
+import { POLIS, polis, polisOk, tempRoot, uniqueId, waitFor, launcherEnv } from "../helpers/polis.js";
+import { idsWithRows, leftOf } from "../helpers/state-ids.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 
@@ -122,19 +122,6 @@ async function runImage(e: Record<string, string>, image: string, id: string, ar
   return { code, stdout: hide(stdout, id), stderr: hide(stderr, id), config, resources };
 }
 
-function leftOf(id: string): Record<string, unknown> {
-  const db = new Database(join(root, "state.db"), { readonly: true });
-  try {
-    return {
-      bundle: existsSync(join(root, "bundles", id)),
-      rows: db.prepare("SELECT count(*) AS n FROM containers WHERE id = ?").get(id),
-      resources: db.prepare("SELECT count(*) AS n FROM container_resources WHERE container_id = ?").get(id),
-      cgroups: cgroupDirsNamed(id),
-    };
-  } finally {
-    db.close();
-  }
-}
 const NOTHING_LEFT = { bundle: false, rows: { n: 0 }, resources: { n: 0 }, cgroups: [] };
 
 /** node's run, then the launcher's, which must be native: same code, output, config.json, rows; nothing left. */
@@ -146,8 +133,8 @@ async function twins(image: string, argv: (id: string) => string[], mkId = (id: 
   const b = await runImage(NATIVE, image, viaNative, argv(viaNative), trace);
   expect(existsSync(trace) ? readFileSync(trace, "utf8") : "", "handed to node").toBe(`run: native: ${viaNative}\n`);
   expect(b).toEqual(a);
-  expect(leftOf(viaNode)).toEqual(NOTHING_LEFT);
-  expect(leftOf(viaNative)).toEqual(NOTHING_LEFT);
+  expect(leftOf(root, viaNode)).toEqual(NOTHING_LEFT);
+  expect(leftOf(root, viaNative)).toEqual(NOTHING_LEFT);
   return b;
 }
 
@@ -234,8 +221,8 @@ describe("native run --image: an image config with odd text", () => {
     expect(swap(readFileSync(trace, "utf8"), viaLauncher, "ID")).toBe(
       `create: node: annotations\nrun --image: bundle undone: ${join(root, "bundles", "ID")}\n`,
     );
-    expect(leftOf(viaNode)).toEqual(NOTHING_LEFT);
-    expect(leftOf(viaLauncher)).toEqual(NOTHING_LEFT);
+    expect(leftOf(root, viaNode)).toEqual(NOTHING_LEFT);
+    expect(leftOf(root, viaLauncher)).toEqual(NOTHING_LEFT);
   });
 });
 
@@ -252,8 +239,8 @@ describe("native run --image: failures of the container and of the command line"
       const b = failing(LAUNCHER, ref("plain"), viaLauncher, join(work, `trace-${n}`), o);
       expect(b, JSON.stringify(o)).toEqual(a);
       expect(a.stderr, JSON.stringify(o)).toMatch(o.args ? /find executable .*\((ENOENT|EACCES)\)/ : /^$/);
-      expect(leftOf(viaNode)).toEqual(NOTHING_LEFT);
-      expect(leftOf(viaLauncher)).toEqual(NOTHING_LEFT);
+      expect(leftOf(root, viaNode)).toEqual(NOTHING_LEFT);
+      expect(leftOf(root, viaLauncher)).toEqual(NOTHING_LEFT);
     }
   });
 });
@@ -295,7 +282,7 @@ describe("native run --image: image names as node resolves them", () => {
       expect(b, name).toEqual(a);
       expect(a.code, name).toBe(1);
       expect(readFileSync(trace, "utf8"), name).toMatch(/^create: node: run --image: (no run template|an image reference)/);
-      expect(leftOf(viaLauncher)).toEqual(NOTHING_LEFT);
+      expect(leftOf(root, viaLauncher)).toEqual(NOTHING_LEFT);
     }
   });
 
@@ -338,7 +325,7 @@ describe("native run --image: two runs with one id", () => {
       }
       expect(existsSync(join(dir, "rootfs"))).toBe(true);
       polisOk(root, ["delete", "--force", id], { env: env(e) });
-      expect(leftOf(id)).toEqual(NOTHING_LEFT);
+      expect(leftOf(root, id)).toEqual(NOTHING_LEFT);
     }
   });
 });
@@ -376,7 +363,7 @@ describe("native run --image: three runs with one id at once", () => {
           expect(c.out.stderr).toMatch(/already exists|is recorded for container/);
         }
       }
-      expect(leftOf(id)).toEqual(NOTHING_LEFT);
+      expect(leftOf(root, id)).toEqual(NOTHING_LEFT);
     }
   });
 });
@@ -427,7 +414,7 @@ describe("rmi against run --image", () => {
       db.close();
       polisOk(root, ["delete", "--force", holder], { env: NODE });
     }
-    expect(leftOf(holder)).toEqual(NOTHING_LEFT);
+    expect(leftOf(root, holder)).toEqual(NOTHING_LEFT);
   });
 });
 
@@ -448,7 +435,7 @@ describe("native create --image handed to node after its host mount", () => {
     expect(hostMounts(id)).toHaveLength(1);
     polisOk(root, ["delete", "--force", id], { env: env(LAUNCHER) });
     expect(hostMounts(id)).toEqual([]);
-    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+    expect(leftOf(root, id)).toEqual(NOTHING_LEFT);
   });
 
   it("create SIGKILLed after its host mount, at each step: delete --force takes the mount, bundle and rows", async () => {
@@ -465,7 +452,7 @@ describe("native create --image handed to node after its host mount", () => {
       await exited;
       polisOk(root, ["delete", "--force", id], { env: env(LAUNCHER) });
       expect(hostMounts(id), step).toEqual([]);
-      expect(leftOf(id), step).toEqual(NOTHING_LEFT);
+      expect(leftOf(root, id), step).toEqual(NOTHING_LEFT);
     }
   });
 });
@@ -480,7 +467,7 @@ describe("native run --image: a container's tree deeper than PATH_MAX in its upp
       const trace = join(work, `trace-${seq++}`);
       const r = polis(root, ["run", "--image", ref("plain"), id, "--", "sh", "-c", script], { env: env(e, trace) });
       if (e === NATIVE) expect(readFileSync(trace, "utf8")).toBe(`run: native: ${id}\n`);
-      return { code: r.code, stdout: r.stdout, stderr: r.stderr, left: leftOf(id) };
+      return { code: r.code, stdout: r.stdout, stderr: r.stderr, left: leftOf(root, id) };
     });
     expect(results[1]).toEqual(results[0]);
     expect(results[0]).toEqual({ code: 0, stdout: "made\n", stderr: "", left: NOTHING_LEFT });
@@ -507,6 +494,6 @@ describe("native run --image: a container's tree deeper than PATH_MAX in its upp
       const r = polis(root, ["delete", "--force", id], { env: env(e) });
       if (e === NODE) expect(r).toMatchObject({ code: 0, stderr: "" });
     }
-    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+    expect(leftOf(root, id)).toEqual(NOTHING_LEFT);
   });
 });

@@ -28,8 +28,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/image/manifest.js";
 import { Store } from "../../src/state/store.js";
 import { OciLayout, push, tarOf } from "../helpers/oci-layout.js";
-import { cgroupDirsNamed, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor, launcherEnv } from "../helpers/polis.js";
-import { idsWithRows } from "../helpers/state-ids.js";
+import { POLIS, polis, polisOk, tempRoot, uniqueId, waitFor, launcherEnv } from "../helpers/polis.js";
+import { idsWithRows, leftOf } from "../helpers/state-ids.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 import { writeTar } from "../helpers/tarball.js";
@@ -178,21 +178,6 @@ async function runImage(
   return { code, stdout: swap(stdout, id, "ID"), stderr: swap(stderr, id, "ID").replace(TIME, "<time>"), during };
 }
 
-/** Nothing of `id` is left: no bundle, rows, resource rows or cgroups. */
-function leftOf(id: string): Record<string, unknown> {
-  const db = new Database(join(root, "state.db"), { readonly: true });
-  try {
-    return {
-      bundle: existsSync(join(root, "bundles", id)),
-      rows: db.prepare("SELECT count(*) AS n FROM containers WHERE id = ?").get(id),
-      resources: db.prepare("SELECT count(*) AS n FROM container_resources WHERE container_id = ?").get(id),
-      cgroups: cgroupDirsNamed(id),
-    };
-  } finally {
-    db.close();
-  }
-}
-
 function eventsOf(id: string): unknown[] {
   const store = Store.open(root);
   try {
@@ -219,8 +204,8 @@ async function twins(tag: string, args: string[] = [], flags: string[] = []): Pr
   expect(existsSync(trace) ? readFileSync(trace, "utf8") : "", "handed to node").toBe(`run: native: ${viaNative}\n`);
   expect(b).toEqual(a);
   expect(eventsOf(viaNative)).toEqual(eventsOf(viaNode));
-  expect(leftOf(viaNode)).toEqual(NOTHING_LEFT);
-  expect(leftOf(viaNative)).toEqual(NOTHING_LEFT);
+  expect(leftOf(root, viaNode)).toEqual(NOTHING_LEFT);
+  expect(leftOf(root, viaNative)).toEqual(NOTHING_LEFT);
   return b;
 }
 
@@ -317,7 +302,7 @@ describe("native run --image: what it leaves to node", () => {
     expect(r).toMatchObject({ code: 0, stderr: "" });
     expect(r.stdout).toMatch(/READY\nbye\n$/);
     expect(readFileSync(trace, "utf8")).toBe(`run: native: ${id}\n`);
-    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+    expect(leftOf(root, id)).toEqual(NOTHING_LEFT);
     expect(eventsOf(id).map((e) => (e as { action: string }).action)).toEqual(["create", "start", "delete"]);
   });
 
@@ -372,7 +357,7 @@ describe("native run --image: what it leaves to node", () => {
     ] as const) {
       const id = uniqueId("tonode");
       expect(polis(root, ["run", ...flags, "--image", ref(tag), id], { env: cleanEnv(NATIVE) }).code).toBe(1);
-      expect(leftOf(id)).toEqual(NOTHING_LEFT);
+      expect(leftOf(root, id)).toEqual(NOTHING_LEFT);
     }
     // in the foreground, an image's Healthcheck is not run (node's rule): native
     expect((await twins("health")).stdout).toBe("healthy image\n");
@@ -428,7 +413,7 @@ describe("native run --image: failures after the bundle", () => {
     child.kill("SIGKILL");
     await exited;
     polisOk(root, ["delete", "--force", id], { env: cleanEnv(LAUNCHER) });
-    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+    expect(leftOf(root, id)).toEqual(NOTHING_LEFT);
   });
 });
 
@@ -450,7 +435,7 @@ describe("native run --image: a signal before it hands off", () => {
     expect(swap(readFileSync(trace, "utf8"), id, "ID")).toMatch(
       /^create: node: --preserve-fds\nrun --image: bundle undone: .*\nrun: SIGTERM caught before the hand-off, raised again\n/,
     );
-    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+    expect(leftOf(root, id)).toEqual(NOTHING_LEFT);
   });
 });
 
@@ -477,6 +462,8 @@ describe("native create, run -d and run --keep of an image, and their delete", (
         env: cleanEnv(env, trace),
         timeout: 30_000,
       });
+      // run -d returns before the container's own output: read it once the container has stopped
+      if (verb.includes("-d")) untilStopped(id);
       return {
         code: r.status,
         stdout: swap(readFileSync(out, "utf8"), id, "ID"),
@@ -485,6 +472,14 @@ describe("native create, run -d and run --keep of an image, and their delete", (
     } finally {
       closeSync(o);
       closeSync(e);
+    }
+  }
+
+  function untilStopped(id: string): void {
+    const end = Date.now() + 20_000;
+    while (JSON.parse(polisOk(root, ["state", id]).stdout).status !== "stopped") {
+      if (Date.now() > end) throw new Error(`${id} did not stop`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
   }
 
@@ -544,7 +539,7 @@ describe("native create, run -d and run --keep of an image, and their delete", (
       expect(delNative).toMatchObject({ code: 0, stdout: "", stderr: "" });
       expect(eventsOf(viaNative)).toEqual(eventsOf(viaNode));
       for (const id of [viaNode, viaNative]) {
-        expect(leftOf(id)).toEqual(NOTHING_LEFT);
+        expect(leftOf(root, id)).toEqual(NOTHING_LEFT);
         expect(hostMounts(id)).toEqual([]);
       }
     }
@@ -559,6 +554,6 @@ describe("native create, run -d and run --keep of an image, and their delete", (
     // node's path is /bin/false here: the hand-off shows as its exit code
     expect(polis(root, ["delete", "--force", id], { env: cleanEnv(NATIVE) }).code).toBe(1);
     polisOk(root, ["delete", "--force", id], { env: cleanEnv(LAUNCHER) });
-    expect(leftOf(id)).toEqual(NOTHING_LEFT);
+    expect(leftOf(root, id)).toEqual(NOTHING_LEFT);
   });
 });
