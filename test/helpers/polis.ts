@@ -138,3 +138,20 @@ export function launcherEnv(extra: Record<string, string> = {}, trace?: string):
   if (trace) e.POLIS_LAUNCHER_TRACE = trace;
   return e;
 }
+
+/**
+ * A process's mounts as its mountinfo lists them, without mount ids and device numbers (they
+ * differ between twins), each `[from, to]` pair replaced in the text (a container id by a name).
+ */
+export function mountsSeenBy(pid: number, replace: [string, string][] = []): string[] {
+  return readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => {
+      const f = l.split(" ");
+      const dash = f.indexOf("-");
+      let t = [f[3], f[4], f[5], ...f.slice(dash + 1)].join(" ");
+      for (const [from, to] of replace) t = t.split(from).join(to);
+      return t;
+    });
+}

@@ -17,7 +17,7 @@ import { busyboxBundle, REPO } from "../helpers/rootfs.js";
 import { Store } from "../../src/state/store.js";
 import { turnEventLoop } from "../helpers/event-loop.js";
 import { controllerDir, hierarchyMounts, RUN, TEST_CGROUP_PARENT } from "../helpers/host.js";
-import { cgroupDirsNamed, pidAlive, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
+import { cgroupDirsNamed, pidAlive, POLIS, polis, polisOk, tempRoot, uniqueId, waitFor, mountsSeenBy } from "../helpers/polis.js";
 
 const NODE = { POLIS_NATIVE: "0" };
 const NATIVE = { POLIS_NATIVE: "1", POLIS_NODE: "/bin/false" };
@@ -171,17 +171,7 @@ function initView(pid: number, id: string, as: string, more: [string, string][] 
   const status = readFileSync(`/proc/${pid}/status`, "utf8")
     .split("\n")
     .filter((l) => /^(Cap|NoNewPrivs|Seccomp|Uid|Gid|Groups|Umask)/.test(l));
-  const mounts = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => {
-      const f = l.split(" ");
-      const dash = f.indexOf("-");
-      let t = swap([f[3], f[4], f[5], ...f.slice(dash + 1)].join(" "), id, as);
-      for (const [from, to] of more) t = swap(t, from, to);
-      return t;
-    });
-  return { status, mounts };
+  return { status, mounts: mountsSeenBy(pid, [[id, as], ...more]) };
 }
 
 function cgroupView(id: string, as: string): Record<string, unknown> {

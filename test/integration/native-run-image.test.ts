@@ -28,7 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/image/manifest.js";
 import { Store } from "../../src/state/store.js";
 import { OciLayout, push, tarOf } from "../helpers/oci-layout.js";
-import { POLIS, polis, polisOk, tempRoot, uniqueId, waitFor, launcherEnv } from "../helpers/polis.js";
+import { POLIS, polis, polisOk, tempRoot, uniqueId, waitFor, launcherEnv, mountsSeenBy } from "../helpers/polis.js";
 import { idsWithRows, leftOf } from "../helpers/state-ids.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
@@ -115,14 +115,7 @@ function snapshot(id: string, as: string): Record<string, unknown> {
     const resources = db.prepare("SELECT * FROM container_resources WHERE container_id = ?").all(id);
     const bundle = join(root, "bundles", id);
     const pid = row.pid as number;
-    const mounts = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => {
-        const f = l.split(" ");
-        const dash = f.indexOf("-");
-        return swap([f[3], f[4], f[5], ...f.slice(dash + 1)].join(" "), id, as);
-      });
+    const mounts = mountsSeenBy(pid, [[id, as]]);
     const { pid: _p, pid_start_time: _s, creator_pid: _c, creator_start_time: _t, created, ...rest } = row;
     expect(created).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
     return JSON.parse(
