@@ -6,6 +6,7 @@ import type { Store } from "../state/store.js";
 import {
   lastEventTimes,
   latestHealthResults,
+  listContainersForScrape,
   listMonitors,
   resourcesByPrefix,
   type HealthResult,
@@ -48,7 +49,7 @@ export function collect(store: Store, afterSeq?: number): Snapshot {
     const images = resourcesByPrefix(store, "image");
     const starts = lastEventTimes(store, "start");
     const health = latestHealthResults(store);
-    views = store.list().map((rec) => {
+    views = listContainersForScrape(store).map((rec) => {
       const image = images.get(rec.id);
       const data = (image?.data ?? {}) as Record<string, unknown>;
       return {
