@@ -10,7 +10,9 @@ import type { Sample } from "./sample.js";
 
 export interface Metrics {
   registry: Registry;
-  /** Render the exposition text for this snapshot (its events are counted once). */
+  /** The exposition for this snapshot (its events are counted once), as the pieces /metrics writes. */
+  blocks(s: Snapshot): Promise<string[]>;
+  /** The same as one text. */
   render(s: Snapshot): Promise<string>;
   /** The last event seq counted: a scrape collects the events after it. */
   lastSeq(): number;
@@ -18,15 +20,17 @@ export interface Metrics {
   alertsFiring: Gauge;
 }
 
+const EMPTY: Snapshot = { at: 0, containers: [], events: [] };
+
 export function createMetrics(): Metrics {
   const registry = new Registry();
   registerProcessMetrics(registry, "polis_monitor_");
-  let snapshot: Snapshot = { at: 0, containers: [], events: [] };
+  let snapshot = EMPTY;
   // Every per-container family is written as text (exposition.ts); prom-client keeps the few
   // series of polis's own (process, events, operations, scrapes, alerts).
   const families: TextFamily[] = [];
   // a container's id/name/image labels, written once per scrape
-  let labelText = new Map<ContainerView, string>();
+  const labelText = new Map<ContainerView, string>();
   const labels = (c: ContainerView) => {
     let l = labelText.get(c);
     if (l === undefined) {
@@ -226,11 +230,22 @@ export function createMetrics(): Metrics {
     scrapeSeconds,
     alertsFiring,
     lastSeq: () => lastSeq,
-    async render(s) {
+    async blocks(s) {
       snapshot = s;
-      labelText = new Map();
       observe(s.events);
-      return `${renderFamilies(families)}\n\n${await registry.metrics()}`;
+      try {
+        const blocks = renderFamilies(families);
+        blocks.push(await registry.metrics());
+        return blocks;
+      } finally {
+        // Nothing of a scrape outlives it: a snapshot kept until the next one survives two young
+        // collections and is promoted, and the old generation then grows by it every scrape.
+        snapshot = EMPTY;
+        labelText.clear();
+      }
+    },
+    async render(s) {
+      return (await this.blocks(s)).join("");
     },
   };
 }

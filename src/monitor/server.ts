@@ -117,7 +117,7 @@ async function handle(
     for (const rule of o.config.alerts)
       metrics.alertsFiring.set({ rule: rule.name }, firing.filter((s) => s.rule === rule.name).length);
     end();
-    return send(res, 200, metrics.registry.contentType, await metrics.render(snap));
+    return sendBlocks(res, 200, metrics.registry.contentType, await metrics.blocks(snap));
   }
   if (path === "/") return send(res, 200, "text/html; charset=utf-8", dashboardHtml(o.intervalMs));
   if (path === "/static/uplot.js") return send(res, 200, "text/javascript", uplotAsset("uPlot.iife.min.js"));
@@ -148,10 +148,21 @@ function sameSecret(given: string | null | undefined, token: string): boolean {
 }
 
 function send(res: ServerResponse, code: number, type: string, body: string | Buffer): void {
+  head(res, code, type);
+  res.end(body);
+}
+
+/** A body in pieces, each its own chunk (the response is chunked anyway): no one big string. */
+function sendBlocks(res: ServerResponse, code: number, type: string, blocks: string[]): void {
+  head(res, code, type);
+  for (const b of blocks) res.write(b); // corked by node until the next tick: one writev
+  res.end();
+}
+
+function head(res: ServerResponse, code: number, type: string): void {
   // node's own Date header is toUTCString(): ~0.9 MiB of peak RSS (time.ts)
   res.sendDate = false;
   res.writeHead(code, { "content-type": type, "cache-control": "no-store", date: httpDate(Date.now()) });
-  res.end(body);
 }
 
 const json = (res: ServerResponse, v: unknown) => send(res, 200, "application/json", JSON.stringify(v));
