@@ -2,8 +2,9 @@
 // from its v1 hierarchy when the container has one, else from cgroup2, as src/cgroups/stats.ts
 // does) plus the network counters of its network namespace, read through its init's
 // /proc/<pid>/net/dev. Pure counters only; rates and percentages are made in usage.ts.
-import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { ContainerRecord } from "../state/types.js";
+import { CounterFile, fieldKey } from "./counter-file.js";
 
 export interface NetCounters {
   rxBytes: number;
@@ -51,30 +52,32 @@ export interface Sample {
 export function sampleContainer(rec: ContainerRecord): Sample {
   const p = rec.cgroupPaths;
   const cpu = p.cpuacct ?? p.cpu;
-  const v1cpu = cpu !== undefined && exists(cpu, "cpuacct.usage");
+  const v1cpu = cpu !== undefined && file.read(`${cpu}/cpuacct.usage`);
   let cpuTotalNs = 0;
   let cpuUserNs = 0;
   let cpuSystemNs = 0;
   if (v1cpu) {
-    cpuTotalNs = num(read(cpu, "cpuacct.usage"));
-    const t = flat(read(cpu, "cpuacct.stat"));
-    cpuUserNs = (t.user ?? 0) * NS_PER_TICK;
-    cpuSystemNs = (t.system ?? 0) * NS_PER_TICK;
+    cpuTotalNs = file.number();
+    file.read(`${cpu}/cpuacct.stat`);
+    cpuUserNs = (file.field(K.user) ?? 0) * NS_PER_TICK;
+    cpuSystemNs = (file.field(K.system) ?? 0) * NS_PER_TICK;
   }
   const cfs = { periods: 0, throttled: 0, throttledNs: 0 };
   if (v1cpu) {
-    const t = p.cpu ? flat(read(p.cpu, "cpu.stat")) : {};
-    cfs.periods = t.nr_periods ?? 0;
-    cfs.throttled = t.nr_throttled ?? 0;
-    cfs.throttledNs = t.throttled_time ?? 0;
+    if (p.cpu) {
+      file.read(`${p.cpu}/cpu.stat`);
+      cfs.periods = file.field(K.nr_periods) ?? 0;
+      cfs.throttled = file.field(K.nr_throttled) ?? 0;
+      cfs.throttledNs = file.field(K.throttled_time) ?? 0;
+    }
   } else if (p.unified) {
-    const t = flat(read(p.unified, "cpu.stat"));
-    cpuTotalNs = (t.usage_usec ?? 0) * 1000;
-    cpuUserNs = (t.user_usec ?? 0) * 1000;
-    cpuSystemNs = (t.system_usec ?? 0) * 1000;
-    cfs.periods = t.nr_periods ?? 0;
-    cfs.throttled = t.nr_throttled ?? 0;
-    cfs.throttledNs = (t.throttled_usec ?? 0) * 1000;
+    file.read(`${p.unified}/cpu.stat`);
+    cpuTotalNs = (file.field(K.usage_usec) ?? 0) * 1000;
+    cpuUserNs = (file.field(K.user_usec) ?? 0) * 1000;
+    cpuSystemNs = (file.field(K.system_usec) ?? 0) * 1000;
+    cfs.periods = file.field(K.nr_periods) ?? 0;
+    cfs.throttled = file.field(K.nr_throttled) ?? 0;
+    cfs.throttledNs = (file.field(K.throttled_usec) ?? 0) * 1000;
   }
   const mem = p.memory ? memoryV1(p.memory) : p.unified ? memoryV2(p.unified) : undefined;
   const hostMem = hostMemoryBytes();
@@ -97,12 +100,45 @@ export function sampleContainer(rec: ContainerRecord): Sample {
     net: ownNetns(rec) && rec.pid ? netCounters(rec.pid) : undefined,
     blkRead: io.read,
     blkWrite: io.write,
-    pids: pidsDir ? num(read(pidsDir, "pids.current")) : 0,
+    pids: pidsDir ? numberIn(pidsDir, "pids.current") : 0,
     oomKills: mem?.oomKills ?? 0,
     cfsPeriods: cfs.periods,
     cfsThrottledPeriods: cfs.throttled,
     cfsThrottledNs: cfs.throttledNs,
   };
+}
+
+/** The counter files are read one at a time into this one buffer. */
+const file = new CounterFile();
+
+/** The keys read from "key value" files (cpu.stat, memory.stat, memory.events …). */
+const K = Object.fromEntries(
+  [
+    "user",
+    "system",
+    "nr_periods",
+    "nr_throttled",
+    "throttled_time",
+    "usage_usec",
+    "user_usec",
+    "system_usec",
+    "throttled_usec",
+    "total_inactive_file",
+    "inactive_file",
+    "total_rss",
+    "rss",
+    "total_cache",
+    "cache",
+    "anon",
+    "file",
+    "max",
+    "oom_kill",
+  ].map((k) => [k, fieldKey(k)]),
+);
+
+/** A file of one number (memory.usage_in_bytes, pids.current …): 0 when absent. */
+function numberIn(dir: string, name: string): number {
+  return file.read(`${dir}/${name}`) ? file.number() : 0;
 }
 
 /** USER_HZ: cpuacct.stat counts in clock ticks (always 100 on Linux). */
@@ -119,31 +155,35 @@ interface Memory {
 }
 
 function memoryV1(dir: string): Memory {
-  const stat = flat(read(dir, "memory.stat"));
-  return {
-    usage: num(read(dir, "memory.usage_in_bytes")),
-    limit: num(read(dir, "memory.limit_in_bytes")),
-    // the hierarchical total_* counters include child cgroups, as usage does
-    inactiveFile: stat.total_inactive_file ?? stat.inactive_file ?? 0,
-    rss: stat.total_rss ?? stat.rss ?? 0,
-    cache: stat.total_cache ?? stat.cache ?? 0,
-    failcnt: num(read(dir, "memory.failcnt")),
-    oomKills: flat(read(dir, "memory.oom_control")).oom_kill ?? 0,
-  };
+  file.read(`${dir}/memory.stat`);
+  // the hierarchical total_* counters include child cgroups, as usage does
+  const inactiveFile = file.field(K.total_inactive_file) ?? file.field(K.inactive_file) ?? 0;
+  const rss = file.field(K.total_rss) ?? file.field(K.rss) ?? 0;
+  const cache = file.field(K.total_cache) ?? file.field(K.cache) ?? 0;
+  const usage = numberIn(dir, "memory.usage_in_bytes");
+  const limit = numberIn(dir, "memory.limit_in_bytes");
+  const failcnt = numberIn(dir, "memory.failcnt");
+  file.read(`${dir}/memory.oom_control`);
+  return { usage, limit, inactiveFile, rss, cache, failcnt, oomKills: file.field(K.oom_kill) ?? 0 };
 }
 
 function memoryV2(dir: string): Memory {
-  const stat = flat(read(dir, "memory.stat"));
-  const events = flat(read(dir, "memory.events"));
+  file.read(`${dir}/memory.stat`);
+  const inactiveFile = file.field(K.inactive_file) ?? 0;
+  const rss = file.field(K.anon) ?? 0;
+  const cache = file.field(K.file) ?? 0;
+  file.read(`${dir}/memory.events`);
+  const failcnt = file.field(K.max) ?? 0;
+  const oomKills = file.field(K.oom_kill) ?? 0;
   const max = read(dir, "memory.max")?.trim();
   return {
-    usage: num(read(dir, "memory.current")),
+    usage: numberIn(dir, "memory.current"),
     limit: max === undefined || max === "max" ? 0 : num(max),
-    inactiveFile: stat.inactive_file ?? 0,
-    rss: stat.anon ?? 0,
-    cache: stat.file ?? 0,
-    failcnt: events.max ?? 0,
-    oomKills: events.oom_kill ?? 0,
+    inactiveFile,
+    rss,
+    cache,
+    failcnt,
+    oomKills,
   };
 }
 
@@ -174,46 +214,14 @@ function read(dir: string, file: string): string | undefined {
   return readSmall(`${dir}/${file}`);
 }
 
-const BUF = Buffer.allocUnsafe(64 * 1024);
-
-/**
- * A small kernel file's text, undefined when it is absent (the kernel lacks it, the cgroup went
- * with its container). open + read + close into one reused buffer: readFileSync also stats the
- * file and reads in a loop, which makes a scrape of a hundred containers about twice as slow.
- */
+/** A small kernel file's text, undefined when it is absent. */
 export function readSmall(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return undefined;
-  }
-  try {
-    let n = 0;
-    for (let k; n < BUF.length && (k = readSync(fd, BUF, n, BUF.length - n, null)) > 0; ) n += k;
-    return BUF.toString("latin1", 0, n);
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
+  return file.read(path) ? file.text() : undefined;
 }
-
-const exists = (dir: string, file: string) => existsSync(`${dir}/${file}`);
 
 function num(text: string | undefined): number {
   const n = Number(text?.trim());
   return Number.isFinite(n) ? n : 0;
-}
-
-/** "key value" lines as a map. */
-function flat(text: string | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of (text ?? "").split("\n")) {
-    const sp = line.indexOf(" ");
-    if (sp > 0) out[line.slice(0, sp)] = Number(line.slice(sp + 1));
-  }
-  return out;
 }
 
 /** Does the container have a network namespace of its own (not the host's)? */
