@@ -1,6 +1,7 @@
 // The monitor room's queries (src/monitor/): monitored containers, health results, metric
 // history, alert states, event retention. The tables are made by the "monitor" migration.
 import type { Store } from "./store.js";
+import type { Namespace } from "../spec/types.js";
 import type { ContainerRecord, EngineEvent } from "./types.js";
 import { connectionOf } from "./store.js";
 
@@ -319,7 +320,10 @@ export function latestHealthResults(store: Store): Map<string, HealthResult> {
  * Every container, as `store.list()` gives it (same order, same fields), but with its config cut
  * down to what a scrape reads of it: `ociVersion` and `linux.namespaces`. The whole config parsed
  * for every container at every scrape was most of what a scrape kept alive across V8's young
- * collections: promoted, the old generation grew by it (~150 KB a scrape of 30 containers).
+ * collections: promoted, the old generation grew by it (~150 KB a scrape of 30 containers). The
+ * JSON columns (cgroup paths, annotations, namespaces) are parsed once per distinct text and
+ * shared, frozen, by the records of later scrapes: their text is read again each time, but lives
+ * only while its row is decoded.
  */
 export function listContainersForScrape(store: Store): ContainerRecord[] {
   const rows = connectionOf(store)
@@ -336,10 +340,30 @@ export function listContainersForScrape(store: Store): ContainerRecord[] {
     ociVersion: string;
     namespaces: string | null;
   })[];
-  return rows.map(({ annotations, cgroupPaths, ociVersion, namespaces, ...r }) => ({
+  const parsed = new Map<string, unknown>();
+  const parse = <T>(text: string): T => {
+    let v = parsed.get(text) ?? scrapeJson.get(text);
+    if (v === undefined) v = deepFreeze(JSON.parse(text));
+    parsed.set(text, v);
+    return v as T;
+  };
+  const records = rows.map(({ annotations, cgroupPaths, ociVersion, namespaces, ...r }) => ({
     ...r,
-    annotations: JSON.parse(annotations) as Record<string, string>,
-    config: { ociVersion, ...(namespaces === null ? {} : { linux: { namespaces: JSON.parse(namespaces) } }) },
-    cgroupPaths: JSON.parse(cgroupPaths) as Record<string, string>,
+    annotations: parse<Record<string, string>>(annotations),
+    config: { ociVersion, ...(namespaces === null ? {} : { linux: { namespaces: parse<Namespace[]>(namespaces) } }) },
+    cgroupPaths: parse<Record<string, string>>(cgroupPaths),
   }));
+  scrapeJson = parsed; // what containers that are gone had is let go
+  return records;
+}
+
+/** The JSON texts of the last scrape's rows, parsed (listContainersForScrape). */
+let scrapeJson = new Map<string, unknown>();
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === "object") {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
 }
