@@ -318,47 +318,86 @@ export function latestHealthResults(store: Store): Map<string, HealthResult> {
 
 /**
  * Every container, as `store.list()` gives it (same order, same fields), but with its config cut
- * down to what a scrape reads of it: `ociVersion` and `linux.namespaces`. The whole config parsed
- * for every container at every scrape was most of what a scrape kept alive across V8's young
- * collections: promoted, the old generation grew by it (~150 KB a scrape of 30 containers). The
- * JSON columns (cgroup paths, annotations, namespaces) are parsed once per distinct text and
- * shared, frozen, by the records of later scrapes: their text is read again each time, but lives
- * only while its row is decoded.
+ * down to what a scrape reads of it (`ociVersion`, `linux.namespaces`), and the same frozen record
+ * as the last scrape's for a row that has not changed. The whole config parsed for every container
+ * at every scrape, and then the records themselves (~2.5 KB each with their parsed cgroup paths),
+ * were most of what a scrape kept alive across V8's young collections: promoted, the old
+ * generation grew by them at every scrape. A row is read again each time, but lives only while it
+ * is compared.
  */
 export function listContainersForScrape(store: Store): ContainerRecord[] {
   const rows = connectionOf(store)
     .prepare(
-      `SELECT id, bundle, rootfs, phase, pid, pid_start_time AS pidStartTime, boot_id AS bootId, creator_pid AS creatorPid,
-        creator_start_time AS creatorStartTime, created, owner, annotations, cgroup_paths AS cgroupPaths, state_dir AS stateDir,
-        session_keyring AS sessionKeyring, json_extract(config, '$.ociVersion') AS ociVersion,
-        json_extract(config, '$.linux.namespaces') AS namespaces
+      `SELECT id, bundle, rootfs, phase, pid, pid_start_time, boot_id, creator_pid, creator_start_time, created, owner,
+        annotations, cgroup_paths, state_dir, session_keyring, json_extract(config, '$.ociVersion'),
+        json_extract(config, '$.linux.namespaces')
       FROM containers ORDER BY rowid`,
     )
-    .all() as (Omit<ContainerRecord, "annotations" | "cgroupPaths" | "config"> & {
-    annotations: string;
-    cgroupPaths: string;
-    ociVersion: string;
-    namespaces: string | null;
-  })[];
-  const parsed = new Map<string, unknown>();
-  const parse = <T>(text: string): T => {
-    let v = parsed.get(text) ?? scrapeJson.get(text);
-    if (v === undefined) v = deepFreeze(JSON.parse(text));
-    parsed.set(text, v);
-    return v as T;
-  };
-  const records = rows.map(({ annotations, cgroupPaths, ociVersion, namespaces, ...r }) => ({
-    ...r,
-    annotations: parse<Record<string, string>>(annotations),
-    config: { ociVersion, ...(namespaces === null ? {} : { linux: { namespaces: parse<Namespace[]>(namespaces) } }) },
-    cgroupPaths: parse<Record<string, string>>(cgroupPaths),
-  }));
-  scrapeJson = parsed; // what containers that are gone had is let go
+    .raw(true)
+    .all() as ScrapeRow[];
+  const next = new Map<string, { row: ScrapeRow; rec: ContainerRecord }>();
+  const records = rows.map((row) => {
+    const last = scrapeRecords.get(row[0]);
+    const kept = last?.row.every((v, i) => v === row[i]) ? last : { row, rec: deepFreeze(scrapeRecord(row)) };
+    next.set(row[0], kept);
+    return kept.rec;
+  });
+  scrapeRecords = next; // the records of containers that are gone are let go
   return records;
 }
 
-/** The JSON texts of the last scrape's rows, parsed (listContainersForScrape). */
-let scrapeJson = new Map<string, unknown>();
+type ScrapeRow = [
+  id: string,
+  bundle: string,
+  rootfs: string,
+  phase: ContainerRecord["phase"],
+  pid: number | null,
+  pidStartTime: string | null,
+  bootId: string,
+  creatorPid: number,
+  creatorStartTime: string,
+  created: string,
+  owner: string,
+  annotations: string,
+  cgroupPaths: string,
+  stateDir: string,
+  sessionKeyring: string | null,
+  ociVersion: string,
+  namespaces: string | null,
+];
+
+/** The last scrape's rows and records, by container id (listContainersForScrape). */
+let scrapeRecords = new Map<string, { row: ScrapeRow; rec: ContainerRecord }>();
+
+function scrapeRecord(r: ScrapeRow): ContainerRecord {
+  const [id, bundle, rootfs, phase, pid, pidStartTime, bootId, creatorPid, creatorStartTime, created, owner] = r;
+  const [annotations, cgroupPaths, stateDir, sessionKeyring, ociVersion, namespaces] = r.slice(11) as [
+    string,
+    string,
+    string,
+    string | null,
+    string,
+    string | null,
+  ];
+  return {
+    id,
+    bundle,
+    rootfs,
+    phase,
+    pid,
+    pidStartTime,
+    bootId,
+    creatorPid,
+    creatorStartTime,
+    created,
+    owner,
+    annotations: JSON.parse(annotations) as Record<string, string>,
+    config: { ociVersion, ...(namespaces === null ? {} : { linux: { namespaces: JSON.parse(namespaces) as Namespace[] } }) },
+    cgroupPaths: JSON.parse(cgroupPaths) as Record<string, string>,
+    stateDir,
+    sessionKeyring,
+  };
+}
 
 function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === "object") {
