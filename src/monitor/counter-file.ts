@@ -31,9 +31,11 @@ export class CounterFile {
   /**
    * Reads `path` (up to 64 KiB): false when it is absent (the kernel lacks it, the cgroup went
    * with its container). open + readv + close: no stat, and readv's wrapper validates less than
-   * read's (~0.2 against ~0.5 KB of garbage a call).
+   * read's (~0.2 against ~0.5 KB of garbage a call). `oneRecord`: the file is a seq_file of one
+   * record, as every cgroup interface file is (kernfs shows it whole, growing its buffer until it
+   * fits), so the first read has all of it and no second read is needed to see the end.
    */
-  read(path: string): boolean {
+  read(path: string, oneRecord = false): boolean {
     this.size = -1;
     let fd: number;
     try {
@@ -44,7 +46,7 @@ export class CounterFile {
     try {
       let n = readvSync(fd, this.whole);
       // A seq_file of many records (net/dev) comes a page at a time: read on until EOF.
-      for (let k; n < this.buf.length && (k = readvSync(fd, this.probe)) > 0; n = Math.min(n + k, this.buf.length))
+      for (let k; !oneRecord && n < this.buf.length && (k = readvSync(fd, this.probe)) > 0; n = Math.min(n + k, this.buf.length))
         this.probe[0].copy(this.buf, n, 0, k);
       this.size = n;
       return true;

@@ -52,13 +52,17 @@ export function createMetrics(): Metrics {
       help,
       type,
       series(out) {
-        for (const c of containers()) {
-          const v = value(c);
-          if (v !== undefined) out.push(`${name}{${labels(c)}} ${formatValue(v)}`);
+        const list = containers();
+        // index loops: without TurboFan, for-of allocates an iterator result per element
+        for (let i = 0; i < list.length; i++) {
+          const v = value(list[i]);
+          if (v !== undefined) out.push(`${name}{${labels(list[i])}} ${formatValue(v)}`);
         }
       },
     });
-  const live = () => snapshot.containers.filter((c) => c.sample);
+  // the containers with a sample, listed once per scrape (not once per family)
+  let liveList: ContainerView[] | undefined;
+  const live = () => (liveList ??= snapshot.containers.filter((c) => c.sample));
   const all = () => snapshot.containers;
 
   // One family per cAdvisor name; `pick` reads it from a sample (undefined: no series).
@@ -143,8 +147,11 @@ export function createMetrics(): Metrics {
     help: "Every container under this polis root, stopped ones too: 1, with its state and bundle as labels.",
     type: "gauge",
     series(out) {
-      for (const c of all())
+      const list = all();
+      for (let i = 0; i < list.length; i++) {
+        const c = list[i];
         out.push(`polis_container_info{${labels(c)},state="${escapeLabel(c.status)}",bundle="${escapeLabel(c.rec.bundle)}"} 1`);
+      }
     },
   });
   new Gauge({
@@ -232,6 +239,7 @@ export function createMetrics(): Metrics {
     lastSeq: () => lastSeq,
     async blocks(s) {
       snapshot = s;
+      liveList = undefined;
       observe(s.events);
       try {
         const blocks = renderFamilies(families);
@@ -241,6 +249,7 @@ export function createMetrics(): Metrics {
         // Nothing of a scrape outlives it: a snapshot kept until the next one survives two young
         // collections and is promoted, and the old generation then grows by it every scrape.
         snapshot = EMPTY;
+        liveList = undefined;
         labelText.clear();
       }
     },

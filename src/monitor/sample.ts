@@ -52,26 +52,26 @@ export interface Sample {
 export function sampleContainer(rec: ContainerRecord): Sample {
   const p = rec.cgroupPaths;
   const cpu = p.cpuacct ?? p.cpu;
-  const v1cpu = cpu !== undefined && file.read(`${cpu}/cpuacct.usage`);
+  const v1cpu = cpu !== undefined && file.read(`${cpu}/cpuacct.usage`, CGROUP);
   let cpuTotalNs = 0;
   let cpuUserNs = 0;
   let cpuSystemNs = 0;
   if (v1cpu) {
     cpuTotalNs = file.number();
-    file.read(`${cpu}/cpuacct.stat`);
+    file.read(`${cpu}/cpuacct.stat`, CGROUP);
     cpuUserNs = (file.field(K.user) ?? 0) * NS_PER_TICK;
     cpuSystemNs = (file.field(K.system) ?? 0) * NS_PER_TICK;
   }
   const cfs = { periods: 0, throttled: 0, throttledNs: 0 };
   if (v1cpu) {
     if (p.cpu) {
-      file.read(`${p.cpu}/cpu.stat`);
+      file.read(`${p.cpu}/cpu.stat`, CGROUP);
       cfs.periods = file.field(K.nr_periods) ?? 0;
       cfs.throttled = file.field(K.nr_throttled) ?? 0;
       cfs.throttledNs = file.field(K.throttled_time) ?? 0;
     }
   } else if (p.unified) {
-    file.read(`${p.unified}/cpu.stat`);
+    file.read(`${p.unified}/cpu.stat`, CGROUP);
     cpuTotalNs = (file.field(K.usage_usec) ?? 0) * 1000;
     cpuUserNs = (file.field(K.user_usec) ?? 0) * 1000;
     cpuSystemNs = (file.field(K.system_usec) ?? 0) * 1000;
@@ -110,6 +110,8 @@ export function sampleContainer(rec: ContainerRecord): Sample {
 
 /** The counter files are read one at a time into this one buffer. */
 const file = new CounterFile();
+/** A cgroup interface file: one seq_file record, all of it in the first read (CounterFile.read). */
+const CGROUP = true;
 
 /** The keys read from "key value" files (cpu.stat, memory.stat, memory.events …). */
 const K = Object.fromEntries(
@@ -138,7 +140,7 @@ const K = Object.fromEntries(
 
 /** A file of one number (memory.usage_in_bytes, pids.current …): 0 when absent. */
 function numberIn(dir: string, name: string): number {
-  return file.read(`${dir}/${name}`) ? file.number() : 0;
+  return file.read(`${dir}/${name}`, CGROUP) ? file.number() : 0;
 }
 
 /** USER_HZ: cpuacct.stat counts in clock ticks (always 100 on Linux). */
@@ -155,7 +157,7 @@ interface Memory {
 }
 
 function memoryV1(dir: string): Memory {
-  file.read(`${dir}/memory.stat`);
+  file.read(`${dir}/memory.stat`, CGROUP);
   // the hierarchical total_* counters include child cgroups, as usage does
   const inactiveFile = file.field(K.total_inactive_file) ?? file.field(K.inactive_file) ?? 0;
   const rss = file.field(K.total_rss) ?? file.field(K.rss) ?? 0;
@@ -163,16 +165,16 @@ function memoryV1(dir: string): Memory {
   const usage = numberIn(dir, "memory.usage_in_bytes");
   const limit = numberIn(dir, "memory.limit_in_bytes");
   const failcnt = numberIn(dir, "memory.failcnt");
-  file.read(`${dir}/memory.oom_control`);
+  file.read(`${dir}/memory.oom_control`, CGROUP);
   return { usage, limit, inactiveFile, rss, cache, failcnt, oomKills: file.field(K.oom_kill) ?? 0 };
 }
 
 function memoryV2(dir: string): Memory {
-  file.read(`${dir}/memory.stat`);
+  file.read(`${dir}/memory.stat`, CGROUP);
   const inactiveFile = file.field(K.inactive_file) ?? 0;
   const rss = file.field(K.anon) ?? 0;
   const cache = file.field(K.file) ?? 0;
-  file.read(`${dir}/memory.events`);
+  file.read(`${dir}/memory.events`, CGROUP);
   const failcnt = file.field(K.max) ?? 0;
   const oomKills = file.field(K.oom_kill) ?? 0;
   const max = read(dir, "memory.max")?.trim();
@@ -210,8 +212,9 @@ function blkioV2(dir: string): { read: number; write: number } {
   return out;
 }
 
-function read(dir: string, file: string): string | undefined {
-  return readSmall(`${dir}/${file}`);
+/** A cgroup file's text, undefined when it is absent. */
+function read(dir: string, name: string): string | undefined {
+  return file.read(`${dir}/${name}`, CGROUP) ? file.text() : undefined;
 }
 
 /** A small kernel file's text, undefined when it is absent. */

@@ -85,6 +85,15 @@ describe("CounterFile", () => {
     expect(f.number()).toBe(12);
   });
 
+  it("a file of one record (a cgroup file) in one read; the same text either way", () => {
+    const path = fileWith("usage_usec 2500000\nuser_usec 2000000\n");
+    expect(f.read(path, true)).toBe(true);
+    const once = f.text();
+    expect(f.read(path)).toBe(true);
+    expect(f.text()).toBe(once);
+    expect(f.field(fieldKey("user_usec"))).toBe(2000000);
+  });
+
   it("an absent file: false, no number, no field, no text", () => {
     expect(f.read(join(dir, "absent"))).toBe(false);
     expect(f.number()).toBe(0);
