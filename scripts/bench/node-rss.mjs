@@ -3,6 +3,7 @@
 // one table. Root only.
 //
 //   node scripts/bench/node-rss.mjs [--runs 5] [--only pull,monitor] [--containers 3] [--requests 200]
+//                                   [--scale 30,100] [--scrapes 60]
 //
 // Each command runs through dist/polis as clients run it, without NODE_EXTRA_CA_CERTS, `--runs`
 // times; the table gives the median of its peak RSS (/usr/bin/time -f %M: node's ru_maxrss), the
@@ -11,7 +12,10 @@
 // root each time. `monitor` is read from /proc/<pid>/status (VmHWM) when it listens (its first
 // sample taken), after one /metrics scrape, and after `--requests` requests (/metrics, the
 // dashboard and its JSON API in turn) with `--containers` running containers besides the two
-// every row shares (a `sleep`, and one under a per-container monitor with --logs).
+// every row shares (a `sleep`, and one under a per-container monitor with --logs). `monitor` also
+// gives a row per `--scale` count: a monitor of that many running `sleep` containers (a root of
+// their own) after `--scrapes` scrapes of /metrics, the monitor of a Prometheus scraping for a
+// while (`--scale ""` leaves them out).
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +33,8 @@ const POLIS = resolve(opt("polis", join(REPO, "dist", "polis")));
 const RUNS = Number(opt("runs", 5));
 const CONTAINERS = Number(opt("containers", 3));
 const REQUESTS = Number(opt("requests", 200));
+const SCALE = opt("scale", "30,100").split(",").filter(Boolean).map(Number);
+const SCRAPES = Number(opt("scrapes", 60));
 const ONLY = opt("only", "")?.split(",").filter(Boolean);
 const TARGET_MIB = 50;
 const log = (m) => process.stderr.write(`${m}\n`);
@@ -67,10 +73,19 @@ function peak(args, e) {
   return Number(readFileSync(file, "utf8").trim().split("\n").pop());
 }
 
+const REQUEST_PATHS = [
+  "/metrics",
+  "/",
+  "/api/containers",
+  "/api/events?limit=50",
+  "/api/history?since=0",
+  "/api/alerts",
+  "/metrics",
+];
 const hwm = (pid) => Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+)/)[1]);
 
 /** One monitor: VmHWM when listening, after a scrape, after REQUESTS requests (KiB each). */
-async function monitorOnce(root) {
+async function monitorOnce(root, requests = REQUESTS, paths = REQUEST_PATHS) {
   const child = spawn(POLIS, ["--root", root, "monitor", "--listen", "127.0.0.1:0", "--interval", "1h"], {
     env,
     stdio: ["ignore", "pipe", "ignore"],
@@ -90,8 +105,7 @@ async function monitorOnce(root) {
     const started = hwm(child.pid);
     await (await fetch(`${url}/metrics`)).text();
     const scraped = hwm(child.pid);
-    const paths = ["/metrics", "/", "/api/containers", "/api/events?limit=50", "/api/history?since=0", "/api/alerts", "/metrics"];
-    for (let i = 1; i < REQUESTS; i++) await (await fetch(`${url}${paths[i % paths.length]}`)).text();
+    for (let i = 1; i < requests; i++) await (await fetch(`${url}${paths[i % paths.length]}`)).text();
     return { started, scraped, serving: hwm(child.pid) };
   } finally {
     child.kill();
@@ -123,6 +137,7 @@ async function main() {
   const want = (name) => !ONLY?.length || ONLY.includes(name);
   let stopRegistry = () => {};
   const rows = [];
+  const scaled = []; // the --scale containers still running (removed after their row, or at the end)
   const row = (name, kibs) => {
     rows.push({ name, mib: median(kibs) / 1024, min: Math.min(...kibs) / 1024, max: Math.max(...kibs) / 1024 });
     log(`node-rss: ${name} done (loadavg ${loadavg()})`);
@@ -230,6 +245,20 @@ async function main() {
         `monitor: after ${REQUESTS} requests, ${all} containers`,
         m.map((x) => x.serving),
       );
+      for (const n of SCALE) {
+        const scaleRoot = join(work, `scale${n}`);
+        const ids = Array.from({ length: n }, (_, i) => `${tag}-s${n}-${i}-`.padEnd(64, "0"));
+        scaled.push({ root: scaleRoot, ids });
+        for (const i of ids) polis(["--root", scaleRoot, "run", "-d", "--bundle", bsleep, i]);
+        const kibs = [];
+        for (let r = 0; r <= RUNS; r++) {
+          const got = await monitorOnce(scaleRoot, SCRAPES, ["/metrics"]); // SCRAPES scrapes in all
+          if (r > 0) kibs.push(got.serving);
+        }
+        row(`monitor: after ${SCRAPES} scrapes, ${n} containers`, kibs);
+        for (const i of ids) quiet(POLIS, ["--root", scaleRoot, "delete", "--force", i]);
+        scaled.pop();
+      }
     }
     console.log(`peak RSS of node commands, MiB: median of ${RUNS} runs (min–max); loadavg ${load0} → ${loadavg()}\n`);
     console.log(`| node command | peak RSS | min–max | ≤ ${TARGET_MIB} MiB |`);
@@ -241,6 +270,7 @@ async function main() {
     stopRegistry();
     for (const i of [sleeper, logger, ...extra]) quiet(POLIS, ["--root", root, "delete", "--force", i]);
     for (const i of list100) quiet(POLIS, ["--root", root100, "delete", "--force", i]);
+    for (const { root: r, ids } of scaled) for (const i of ids) quiet(POLIS, ["--root", r, "delete", "--force", i]);
     rmSync(work, { recursive: true, force: true });
   }
 }
