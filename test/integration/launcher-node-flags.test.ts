@@ -3,7 +3,7 @@
 // --regexp-interpret-all --single-threaded-gc; every other command gets none
 // (a V8 flag makes node reject the code cache of its own modules: 10-20 ms more per start).
 // Checked on node's argv as the launcher execs it: through a stand-in for node (POLIS_NODE),
-// and on a real monitor's /proc/<pid>/cmdline.
+// and on a real monitor's /proc/<pid>/cmdline (and its environ: MALLOC_TOP_PAD_=0).
 import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -71,6 +71,9 @@ describe("node's V8 flags", () => {
       // the launcher execs node: the same pid
       const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, "utf8").split("\0");
       expect(cmdline.slice(1, 1 + MONITOR_FLAGS.length)).toEqual(MONITOR_FLAGS);
+      // and glibc's malloc without a top pad (main.c, monitor_malloc_env), unless the user set one
+      const environ = readFileSync(`/proc/${child.pid}/environ`, "utf8").split("\0");
+      expect(environ).toContain("MALLOC_TOP_PAD_=0");
       const text = await (await fetch(`${url}/metrics`)).text();
       const rss = /^polis_monitor_process_resident_memory_bytes (\d+)$/m.exec(text);
       const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
