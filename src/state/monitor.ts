@@ -1,6 +1,7 @@
 // The monitor room's queries (src/monitor/): monitored containers, health results, metric
 // history, alert states, event retention. The tables are made by the "monitor" migration.
 import type { Store } from "./store.js";
+import type BetterSqlite3 from "better-sqlite3";
 import type { Namespace } from "../spec/types.js";
 import type { ContainerRecord, EngineEvent } from "./types.js";
 import { connectionOf } from "./store.js";
@@ -53,6 +54,22 @@ export interface MetricSample {
   txBytes: number | null;
 }
 
+/**
+ * The connection's statement for `sql`, prepared once: `polis monitor` runs the same few queries at
+ * every scrape and interval, and preparing them again each time was SQLite's parse and a few
+ * malloc'd KB per statement, freed only when V8 collected its JS object.
+ */
+function prepared(store: Store, sql: string): Statement {
+  const db = connectionOf(store);
+  let cache = statements.get(db);
+  if (!cache) statements.set(db, (cache = new Map()));
+  let stmt = cache.get(sql);
+  if (!stmt) cache.set(sql, (stmt = db.prepare<unknown[], unknown>(sql)));
+  return stmt;
+}
+type Statement = BetterSqlite3.Statement<unknown[], unknown>;
+const statements = new WeakMap<object, Map<string, Statement>>();
+
 const SELECT_MONITOR = `SELECT id, log_path AS logPath, log_max_size AS logMaxSize, log_max_files AS logMaxFiles,
   health, health_status AS healthStatus, failing_streak AS failingStreak, started_at AS startedAt,
   exit_code AS exitCode, exit_signal AS exitSignal, finished_at AS finishedAt, oom_killed AS oomKilled,
@@ -76,30 +93,29 @@ export function insertMonitor(
   store: Store,
   r: Pick<MonitorRow, "id" | "logPath" | "logMaxSize" | "logMaxFiles" | "health" | "autoRemove" | "createArgs">,
 ): void {
-  connectionOf(store)
-    .prepare(
-      `INSERT OR REPLACE INTO monitor_containers (id, log_path, log_max_size, log_max_files, health, health_status, auto_remove, create_args)
+  prepared(
+    store,
+    `INSERT OR REPLACE INTO monitor_containers (id, log_path, log_max_size, log_max_files, health, health_status, auto_remove, create_args)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(
-      r.id,
-      r.logPath,
-      r.logMaxSize,
-      r.logMaxFiles,
-      r.health ? JSON.stringify(r.health) : null,
-      r.health ? "starting" : null,
-      r.autoRemove ? 1 : 0,
-      JSON.stringify(r.createArgs),
-    );
+  ).run(
+    r.id,
+    r.logPath,
+    r.logMaxSize,
+    r.logMaxFiles,
+    r.health ? JSON.stringify(r.health) : null,
+    r.health ? "starting" : null,
+    r.autoRemove ? 1 : 0,
+    JSON.stringify(r.createArgs),
+  );
 }
 
 export function getMonitor(store: Store, id: string): MonitorRow | undefined {
-  const row = connectionOf(store).prepare(`${SELECT_MONITOR} WHERE id = ?`).get(id) as RawMonitor | undefined;
+  const row = prepared(store, `${SELECT_MONITOR} WHERE id = ?`).get(id) as RawMonitor | undefined;
   return row ? decode(row) : undefined;
 }
 
 export function listMonitors(store: Store): MonitorRow[] {
-  return (connectionOf(store).prepare(SELECT_MONITOR).all() as RawMonitor[]).map(decode);
+  return (prepared(store, SELECT_MONITOR).all() as RawMonitor[]).map(decode);
 }
 
 export function removeMonitor(store: Store, id: string): void {
@@ -117,14 +133,15 @@ export function recordExit(
   id: string,
   e: { exitCode: number; signal: number; finishedAt: string; oomKilled: boolean },
 ): boolean {
-  const info = connectionOf(store)
-    .prepare("UPDATE monitor_containers SET exit_code = ?, exit_signal = ?, finished_at = ?, oom_killed = ? WHERE id = ?")
-    .run(e.exitCode, e.signal, e.finishedAt, e.oomKilled ? 1 : 0, id);
+  const info = prepared(
+    store,
+    "UPDATE monitor_containers SET exit_code = ?, exit_signal = ?, finished_at = ?, oom_killed = ? WHERE id = ?",
+  ).run(e.exitCode, e.signal, e.finishedAt, e.oomKilled ? 1 : 0, id);
   return info.changes > 0;
 }
 
 export function recordStarted(store: Store, id: string, at: string): void {
-  connectionOf(store).prepare("UPDATE monitor_containers SET started_at = ? WHERE id = ? AND started_at IS NULL").run(at, id);
+  prepared(store, "UPDATE monitor_containers SET started_at = ? WHERE id = ? AND started_at IS NULL").run(at, id);
 }
 
 /** Appends a health result (keeping the last `keep`) and sets the status; in one transaction. */
@@ -153,9 +170,9 @@ export function recordHealth(
 }
 
 export function healthResults(store: Store, id: string): HealthResult[] {
-  return connectionOf(store)
-    .prepare("SELECT start, end, exit_code AS exitCode, output FROM health_results WHERE id = ? ORDER BY seq")
-    .all(id) as HealthResult[];
+  return prepared(store, "SELECT start, end, exit_code AS exitCode, output FROM health_results WHERE id = ? ORDER BY seq").all(
+    id,
+  ) as HealthResult[];
 }
 
 export function insertSamples(store: Store, samples: MetricSample[]): void {
@@ -171,18 +188,16 @@ export function insertSamples(store: Store, samples: MetricSample[]): void {
 export function samplesSince(store: Store, sinceMs: number, id?: string): MetricSample[] {
   const sql = `SELECT time_ms AS timeMs, id, cpu_ns AS cpuNs, mem_bytes AS memBytes, mem_limit AS memLimit, rx_bytes AS rxBytes, tx_bytes AS txBytes
     FROM metric_samples WHERE time_ms >= ?${id ? " AND id = ?" : ""} ORDER BY time_ms`;
-  return connectionOf(store)
-    .prepare(sql)
-    .all(...(id ? [sinceMs, id] : [sinceMs])) as MetricSample[];
+  return prepared(store, sql).all(...(id ? [sinceMs, id] : [sinceMs])) as MetricSample[];
 }
 
 export function pruneSamples(store: Store, beforeMs: number): number {
-  return connectionOf(store).prepare("DELETE FROM metric_samples WHERE time_ms < ?").run(beforeMs).changes;
+  return prepared(store, "DELETE FROM metric_samples WHERE time_ms < ?").run(beforeMs).changes;
 }
 
 /** Drops events older than `before` (RFC 3339): the history's retention. */
 export function pruneEvents(store: Store, before: string): number {
-  return connectionOf(store).prepare("DELETE FROM events WHERE time < ?").run(before).changes;
+  return prepared(store, "DELETE FROM events WHERE time < ?").run(before).changes;
 }
 
 export interface AlertState {
@@ -195,9 +210,10 @@ export interface AlertState {
 }
 
 export function alertStates(store: Store): AlertState[] {
-  const rows = connectionOf(store)
-    .prepare("SELECT rule, id, since, firing, gone_since AS goneSince FROM alert_states")
-    .all() as (Omit<AlertState, "firing" | "goneSince"> & {
+  const rows = prepared(store, "SELECT rule, id, since, firing, gone_since AS goneSince FROM alert_states").all() as (Omit<
+    AlertState,
+    "firing" | "goneSince"
+  > & {
     firing: number;
     goneSince: string | null;
   })[];
@@ -211,45 +227,51 @@ export function alertStates(store: Store): AlertState[] {
 }
 
 export function setAlertState(store: Store, s: AlertState): void {
-  connectionOf(store)
-    .prepare("INSERT OR REPLACE INTO alert_states (rule, id, since, firing, gone_since) VALUES (?, ?, ?, ?, ?)")
-    .run(s.rule, s.id, s.since, s.firing ? 1 : 0, s.goneSince ?? null);
+  prepared(store, "INSERT OR REPLACE INTO alert_states (rule, id, since, firing, gone_since) VALUES (?, ?, ?, ?, ?)").run(
+    s.rule,
+    s.id,
+    s.since,
+    s.firing ? 1 : 0,
+    s.goneSince ?? null,
+  );
 }
 
 export function clearAlertState(store: Store, rule: string, id: string): void {
-  connectionOf(store).prepare("DELETE FROM alert_states WHERE rule = ? AND id = ?").run(rule, id);
+  prepared(store, "DELETE FROM alert_states WHERE rule = ? AND id = ?").run(rule, id);
 }
 
 /** The last `n` events, oldest first (the dashboard's list). */
 export function recentEvents(store: Store, n: number): EngineEvent[] {
-  const rows = connectionOf(store)
-    .prepare("SELECT seq, time, type, action, id, attributes FROM events ORDER BY seq DESC LIMIT ?")
-    .all(n) as (Omit<EngineEvent, "attributes"> & { attributes: string })[];
+  const rows = prepared(store, "SELECT seq, time, type, action, id, attributes FROM events ORDER BY seq DESC LIMIT ?").all(
+    n,
+  ) as (Omit<EngineEvent, "attributes"> & { attributes: string })[];
   return rows.reverse().map((r) => ({ ...r, attributes: JSON.parse(r.attributes) as Record<string, unknown> }));
 }
 
 /** How many `action` events container `id` had since `since` (RFC 3339). */
 export function countEventsSince(store: Store, id: string, action: string, since: string): number {
   return (
-    connectionOf(store)
-      .prepare("SELECT COUNT(*) AS n FROM events WHERE id = ? AND action = ? AND time >= ?")
-      .get(id, action, since) as { n: number }
+    prepared(store, "SELECT COUNT(*) AS n FROM events WHERE id = ? AND action = ? AND time >= ?").get(id, action, since) as {
+      n: number;
+    }
   ).n;
 }
 
 /** The latest time of `action` events per container id (one query for a whole scrape). */
 export function lastEventTimes(store: Store, action: string): Map<string, string> {
-  const rows = connectionOf(store)
-    .prepare("SELECT id, MAX(time) AS time FROM events WHERE type = 'container' AND action = ? GROUP BY id")
-    .all(action) as { id: string; time: string }[];
+  const rows = prepared(
+    store,
+    "SELECT id, MAX(time) AS time FROM events WHERE type = 'container' AND action = ? GROUP BY id",
+  ).all(action) as { id: string; time: string }[];
   return new Map(rows.map((r) => [r.id, r.time]));
 }
 
 /** Every container's first resource of a kind starting with `prefix` (images, for labels). */
 export function resourcesByPrefix(store: Store, prefix: string): Map<string, { kind: string; name: string; data: unknown }> {
-  const rows = connectionOf(store)
-    .prepare("SELECT container_id AS id, kind, name, data FROM container_resources WHERE kind LIKE ? ORDER BY rowid")
-    .all(`${prefix}%`) as { id: string; kind: string; name: string; data: string }[];
+  const rows = prepared(
+    store,
+    "SELECT container_id AS id, kind, name, data FROM container_resources WHERE kind LIKE ? ORDER BY rowid",
+  ).all(`${prefix}%`) as { id: string; kind: string; name: string; data: string }[];
   const out = new Map<string, { kind: string; name: string; data: unknown }>();
   for (const r of rows) if (!out.has(r.id)) out.set(r.id, { kind: r.kind, name: r.name, data: JSON.parse(r.data) });
   return out;
@@ -257,17 +279,17 @@ export function resourcesByPrefix(store: Store, prefix: string): Map<string, { k
 
 /** Queues webhook notifications (JSON bodies); call inside the transaction that decided them. */
 export function enqueueAlerts(store: Store, bodies: string[]): void {
-  const ins = connectionOf(store).prepare("INSERT INTO alert_outbox (body) VALUES (?)");
+  const ins = prepared(store, "INSERT INTO alert_outbox (body) VALUES (?)");
   for (const b of bodies) ins.run(b);
 }
 
 /** Notifications not yet delivered, oldest first. */
 export function pendingAlerts(store: Store): { seq: number; body: string }[] {
-  return connectionOf(store).prepare("SELECT seq, body FROM alert_outbox ORDER BY seq").all() as { seq: number; body: string }[];
+  return prepared(store, "SELECT seq, body FROM alert_outbox ORDER BY seq").all() as { seq: number; body: string }[];
 }
 
 export function removeAlert(store: Store, seq: number): void {
-  connectionOf(store).prepare("DELETE FROM alert_outbox WHERE seq = ?").run(seq);
+  prepared(store, "DELETE FROM alert_outbox WHERE seq = ?").run(seq);
 }
 
 export interface Lease {
@@ -296,23 +318,23 @@ export function takeLease(store: Store, name: string, me: Lease, alive: (l: Leas
 }
 
 export function dropLease(store: Store, name: string, pid: number): void {
-  connectionOf(store).prepare("DELETE FROM monitor_leases WHERE name = ? AND pid = ?").run(name, pid);
+  prepared(store, "DELETE FROM monitor_leases WHERE name = ? AND pid = ?").run(name, pid);
 }
 
 /** Keeps the newest `keep` undelivered notifications (a webhook down for long); returns how many went. */
 export function trimOutbox(store: Store, keep: number): number {
-  return connectionOf(store)
-    .prepare("DELETE FROM alert_outbox WHERE seq NOT IN (SELECT seq FROM alert_outbox ORDER BY seq DESC LIMIT ?)")
-    .run(keep).changes;
+  return prepared(
+    store,
+    "DELETE FROM alert_outbox WHERE seq NOT IN (SELECT seq FROM alert_outbox ORDER BY seq DESC LIMIT ?)",
+  ).run(keep).changes;
 }
 
 /** Each container's latest health result (one query for a whole scrape). */
 export function latestHealthResults(store: Store): Map<string, HealthResult> {
-  const rows = connectionOf(store)
-    .prepare(
-      "SELECT id, start, end, exit_code AS exitCode, output FROM health_results WHERE seq IN (SELECT MAX(seq) FROM health_results GROUP BY id)",
-    )
-    .all() as (HealthResult & { id: string })[];
+  const rows = prepared(
+    store,
+    "SELECT id, start, end, exit_code AS exitCode, output FROM health_results WHERE seq IN (SELECT MAX(seq) FROM health_results GROUP BY id)",
+  ).all() as (HealthResult & { id: string })[];
   return new Map(rows.map(({ id, ...r }) => [id, r]));
 }
 
@@ -326,13 +348,13 @@ export function latestHealthResults(store: Store): Map<string, HealthResult> {
  * is compared.
  */
 export function listContainersForScrape(store: Store): ContainerRecord[] {
-  const rows = connectionOf(store)
-    .prepare(
-      `SELECT id, bundle, rootfs, phase, pid, pid_start_time, boot_id, creator_pid, creator_start_time, created, owner,
+  const rows = prepared(
+    store,
+    `SELECT id, bundle, rootfs, phase, pid, pid_start_time, boot_id, creator_pid, creator_start_time, created, owner,
         annotations, cgroup_paths, state_dir, session_keyring, json_extract(config, '$.ociVersion'),
         json_extract(config, '$.linux.namespaces')
       FROM containers ORDER BY rowid`,
-    )
+  )
     .raw(true)
     .all() as ScrapeRow[];
   const next = new Map<string, { row: ScrapeRow; rec: ContainerRecord }>();
