@@ -15,8 +15,11 @@ import { netMessage, RegistryError, type Registry } from "./registry.js";
 const ATTEMPTS = 4;
 
 export type Progress = (digest: string, bytes: number, total: number) => void;
-/** Sees the downloaded bytes as they arrive, with their offset in the blob (not yet verified). */
-export type Tee = (chunk: Buffer, offset: number) => void;
+/**
+ * Sees the downloaded bytes as they arrive, with their offset in the blob (not yet verified); a
+ * promise it returns is awaited before the next chunk is read (a pipe to an unpacker is full).
+ */
+export type Tee = (chunk: Buffer, offset: number) => undefined | Promise<void>;
 
 /** Ensures blob `d` is in the store (fetching it from `repo`); returns true when it was downloaded. */
 export async function fetchBlob(
@@ -121,11 +124,12 @@ async function download(
       throw new PolisError(`${what}: the registry sent more than the ${d.size} bytes the manifest says`);
     }
     hash.update(chunk);
-    tee?.(chunk, have);
+    const teeFull = tee?.(chunk, have);
     let off = 0;
     while (off < chunk.length) off += writeSync(fd, chunk, off);
     have += chunk.length;
     progress?.(d.digest, have, d.size);
+    if (teeFull) await teeFull;
   }
   return have;
 }

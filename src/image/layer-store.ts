@@ -3,6 +3,7 @@
 // the layers below it (a `lib -> usr/lib` symlink below sends `lib/x` to usr/lib/x), as
 // containerd's snapshots and containers/storage's overlay layers are.
 import { mkdirSync, renameSync, rmSync } from "node:fs";
+import type { Writable } from "node:stream";
 import { blobPath, hasLayer, hex, layerDir, tmpPath } from "./content.js";
 import type { Tee } from "./fetch-blob.js";
 import type { LayerStream, UnpackResult } from "./unpack.js";
@@ -29,7 +30,7 @@ export async function unpackInto(
       .slice(0, -1)
       .map((c) => layerDir(root, c))
       .reverse();
-    // loaded only to unpack (the tar reader, node:crypto): a pulled image's layers are all there
+    // loaded only to unpack (node:child_process): a pulled image's layers are all there
     const { unpackLayer } = await import("./unpack.js");
     await unpackLayer(blobPath(root, digest), { target: tmp, mode: "overlay", layer: digest, diffId, lowers });
     renamed = commit(root, tmp, id, fetched);
@@ -61,8 +62,8 @@ export const STREAMED_LAYER_MAX = 4 << 20;
  * A base layer (no layers below it: its chain id is its diff_id) unpacked into a temp dir while
  * it downloads (unpack.ts's LayerStream): `tee` is handed to fetchBlob, `finish` is called once
  * the blob verified, `commit` once the image config gave the diff_id, and `dispose` always
- * (it removes the temp dir unless it was committed). A polis killed half-way leaves the temp
- * dir, which the next pull sweeps (sweepTmp).
+ * (it stops the unpacker and removes the temp dir unless it was committed). A polis killed
+ * half-way leaves the temp dir (the unpacker dies with it), which the next pull sweeps (sweepTmp).
  */
 export class StreamedLayer {
   private readonly tmp: string;
@@ -92,6 +93,16 @@ export class StreamedLayer {
 
   readonly tee: Tee = (chunk, offset) => this.stream.push(chunk, offset);
 
+  /** For a downloader that is a process (polis-fetch): the unpacker's stdin, see LayerStream's seam. */
+  get sink(): Writable {
+    return this.stream.sink;
+  }
+
+  /** The downloader was spawned with `sink` as its stdout (LayerStream.fedElsewhere). */
+  fedElsewhere(): void {
+    this.stream.fedElsewhere();
+  }
+
   /** After the whole blob came (and verified): the unpacked layer's digest, or undefined when the stream gave up. */
   finish(): Promise<UnpackResult | undefined> {
     return this.stream.finish();
@@ -104,8 +115,8 @@ export class StreamedLayer {
     this.renamed = commit(root, this.tmp, diffId, fetched);
   }
 
-  dispose(): void {
-    this.stream.giveUp();
+  async dispose(): Promise<void> {
+    await this.stream.giveUp(); // the child is gone before its directory is removed
     // after the rename there is nothing to remove (rmSync would load node's rimraf for a miss)
     if (!this.renamed) rmSync(this.tmp, { recursive: true, force: true });
   }

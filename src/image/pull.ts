@@ -343,7 +343,7 @@ async function pullImage(
     throw e;
   } finally {
     await Promise.allSettled([configFetch, ...fetches.values(), streamedDone]);
-    streamed?.dispose();
+    await streamed?.dispose();
   }
 
   const platform = formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
