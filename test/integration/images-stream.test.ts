@@ -2,6 +2,7 @@
 // half-way, the pull leaves no blob under the layer's digest, no layer directory and no image:
 // only temp files, which the next pull takes over (the partial blob, resumed with Range) or
 // sweeps (the half-written layer dir). That pull then gives the tree an uninterrupted one gives.
+// The unpacker (a child, polis-layer) killed half-way fails the pull and leaves nothing.
 // The registry is a small server here that holds the layer's second half back until told.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -13,6 +14,7 @@ import { OciLayout, type Desc, tarOf } from "../helpers/oci-layout.js";
 import { polisOk, POLIS, tempRoot, waitFor, polisAsync } from "../helpers/polis.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 import { snapshot } from "../helpers/tree.js";
+import { unpackersOf } from "../helpers/unpackers.js";
 
 const work = mkdtempSync(join(tmpdir(), "polis-images-stream-"));
 const roots: string[] = [];
@@ -110,5 +112,28 @@ describe("a base layer unpacked while it downloads", () => {
     expect(readdirSync(tmp)).toEqual([]);
     expect(readdirSync(layers(r))).toEqual([layer.diffId.slice(7)]);
     expect(snapshot(join(layers(r), layer.diffId.slice(7)), { mtimes: true })).toEqual(want);
+  }, 60_000);
+
+  it("the unpacker killed half-way: the pull fails saying so; no blob, layer, temp dir or image is left", async () => {
+    const r = root();
+    holdAt = layer.desc.size >> 1;
+    const child = spawn(POLIS, ["--root", r, "pull", "-q", "--tls-verify=false", `${host}/s/base:1`], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env,
+    });
+    let stderr = "";
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
+    await waitFor(() => unpackersOf(child.pid as number).length === 1 && held.length > 0, 20_000);
+    process.kill(unpackersOf(child.pid as number)[0], "SIGKILL");
+    for (const release of held.splice(0)) release(); // (reads holdAt: the rest of the blob)
+    holdAt = undefined;
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(/layer sha256:[0-9a-f]{64}: the unpacker \S+polis-layer was killed by SIGKILL without a report/);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(existsSync(join(r, "images", "blobs", "sha256", layer.desc.digest.slice(7)))).toBe(false);
+    expect(readdirSync(join(r, "images", "layers"))).toEqual([]);
+    expect(readdirSync(join(r, "images", "tmp"))).toEqual([]);
+    expect(polisOk(r, ["images", "--format", "json"]).stdout.trim()).toBe("[]");
   }, 60_000);
 });
