@@ -44,7 +44,6 @@ import { STREAMED_LAYER_MAX, StreamedLayer, unpackInto } from "./layer-store.js"
 import { recordRunTemplates } from "./run-template.js";
 import type { ImageConfig } from "./image-config.js";
 import type { UnpackResult } from "./unpack.js";
-import { leanV8ForLayers } from "./memory.js";
 
 /** Layers fetched at once (containerd: 3, containers/image: 6; two cores here). */
 const PARALLEL = 3;
@@ -138,8 +137,8 @@ async function pullFrom(
   asked.catch(() => {}); // awaited below, after the store is open (which may fail first)
   await Promise.race([sent, asked.then(noop, noop)]);
   phase("registry request sent");
-  // while the registry answers: the store, and the unpacker with node:crypto and zlib (needed
-  // for the manifest's digest and the layers)
+  // while the registry answers: the store, and the unpacker's spawner (node:child_process; the
+  // unpacking itself is native/layer/'s polis-layer)
   const store = db();
   await import("./unpack.js");
   phase("unpacker load");
@@ -281,7 +280,6 @@ async function pullImage(
     base && base.size <= STREAMED_LAYER_MAX && !hasBlob(root, base.digest, base.size)
       ? await StreamedLayer.start(root, base.digest)
       : undefined;
-  if (streamed || m.layers.some((l) => !hasBlob(root, l.digest, l.size))) await leanV8ForLayers();
   let streamedDone: Promise<UnpackResult | undefined> | undefined;
   const fetches = new Map<string, Promise<boolean>>();
   const slot = limiter(PARALLEL);
