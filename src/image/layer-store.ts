@@ -64,26 +64,24 @@ export const STREAMED_LAYER_MAX = 4 << 20;
  * the blob verified, `commit` once the image config gave the diff_id, and `dispose` always
  * (it stops the unpacker and removes the temp dir unless it was committed). A polis killed
  * half-way leaves the temp dir (the unpacker dies with it), which the next pull sweeps (sweepTmp).
+ *
+ * The unpacker starts with `begin`, or at the first byte: spawning it forks node (3-5 ms, the
+ * event loop stopped), so the pull calls `begin` once its requests are out, while the registry
+ * answers, rather than before it sends them.
  */
 export class StreamedLayer {
   private readonly tmp: string;
-  private readonly stream: LayerStream;
+  private stream: LayerStream | undefined;
   /** the temp dir got its real name: nothing left to remove */
   private renamed = false;
+  private disposed = false;
 
   private constructor(
     root: string,
     private readonly digest: string,
-    make: (target: string) => LayerStream,
+    private readonly make: (target: string) => LayerStream,
   ) {
     this.tmp = tmpPath(root, `layer-${hex(digest)}`);
-    mkdirSync(this.tmp, { mode: 0o755 });
-    try {
-      this.stream = make(this.tmp);
-    } catch (e) {
-      rmSync(this.tmp, { recursive: true, force: true });
-      throw e;
-    }
   }
 
   static async start(root: string, digest: string): Promise<StreamedLayer> {
@@ -91,21 +89,36 @@ export class StreamedLayer {
     return new StreamedLayer(root, digest, (target) => new LayerStream({ target, mode: "overlay", layer: digest }));
   }
 
-  readonly tee: Tee = (chunk, offset) => this.stream.push(chunk, offset);
+  /** The temp dir and the unpacker, once. */
+  begin(): LayerStream {
+    if (this.stream) return this.stream;
+    // a late `begin` (the pull failed before it ran) must not make what dispose already cleaned
+    if (this.disposed) throw new Error("internal error: a streamed layer begun after dispose");
+    mkdirSync(this.tmp, { mode: 0o755 });
+    try {
+      this.stream = this.make(this.tmp);
+    } catch (e) {
+      rmSync(this.tmp, { recursive: true, force: true });
+      throw e;
+    }
+    return this.stream;
+  }
+
+  readonly tee: Tee = (chunk, offset) => this.begin().push(chunk, offset);
 
   /** For a downloader that is a process (polis-fetch): the unpacker's stdin, see LayerStream's seam. */
   get sink(): Writable {
-    return this.stream.sink;
+    return this.begin().sink;
   }
 
   /** The downloader was spawned with `sink` as its stdout (LayerStream.fedElsewhere). */
   fedElsewhere(): void {
-    this.stream.fedElsewhere();
+    this.begin().fedElsewhere();
   }
 
   /** After the whole blob came (and verified): the unpacked layer's digest, or undefined when the stream gave up. */
   finish(): Promise<UnpackResult | undefined> {
-    return this.stream.finish();
+    return this.begin().finish();
   }
 
   /** Names the directory by `diffId` (the config's, which `got` must equal). */
@@ -116,6 +129,8 @@ export class StreamedLayer {
   }
 
   async dispose(): Promise<void> {
+    this.disposed = true;
+    if (!this.stream) return;
     await this.stream.giveUp(); // the child is gone before its directory is removed
     // after the rename there is nothing to remove (rmSync would load node's rimraf for a miss)
     if (!this.renamed) rmSync(this.tmp, { recursive: true, force: true });

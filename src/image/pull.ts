@@ -300,6 +300,16 @@ async function pullImage(
       streamedDone.catch(() => {}); // awaited below
     }
   }
+  // the unpacker's spawn (a fork of node) while the registry answers the requests just sent
+  if (streamed) {
+    setImmediate(() => {
+      try {
+        streamed.begin();
+      } catch {
+        // the first layer byte tries again, and its error fails the download
+      }
+    });
+  }
   let configText: string;
   let config: ImageConfig;
   let diffIds: string[];

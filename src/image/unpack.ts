@@ -76,11 +76,7 @@ class LayerChild {
   private readonly done: Promise<UnpackResult>;
   exited = false;
 
-  constructor(
-    private readonly opts: UnpackOptions,
-    extra: string[],
-    stdin: "ignore" | "pipe",
-  ) {
+  constructor(opts: UnpackOptions, extra: string[], stdin: "ignore" | "pipe") {
     const bin = layerBinary();
     const args = ["--target", opts.target, "--mode", opts.mode, "--layer", opts.layer, ...extra];
     if (opts.mode === "overlay") for (const l of opts.lowers ?? []) args.push("--lower", l);
@@ -101,14 +97,18 @@ class LayerChild {
         const step = { step: `unpack layer ${opts.layer}` };
         if (spawnError) {
           const hint = (spawnError as NodeJS.ErrnoException).code === "ENOENT" ? " (build it: npm run install)" : "";
-          return reject(new PolisError(`layer ${opts.layer}: cannot run the unpacker ${bin}: ${spawnError.message}${hint}`, step));
+          return reject(
+            new PolisError(`layer ${opts.layer}: cannot run the unpacker ${bin}: ${spawnError.message}${hint}`, step),
+          );
         }
         const m = REPORT.exec(out);
         if (code === 0 && m) return resolve({ diffId: m[1], size: Number(m[2]), entries: Number(m[3]) });
         if (out.startsWith("error ")) return reject(new PolisError(out.slice(6).replace(/\n$/, ""), step));
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         const said = err.trim().split("\n")[0];
-        reject(new PolisError(`layer ${opts.layer}: the unpacker ${bin} ${how} without a report${said ? `: ${said}` : ""}`, step));
+        reject(
+          new PolisError(`layer ${opts.layer}: the unpacker ${bin} ${how} without a report${said ? `: ${said}` : ""}`, step),
+        );
       });
     });
     this.done.catch(() => {}); // awaited by result()
@@ -159,7 +159,7 @@ export class LayerStream {
   /** The unpacker's stdin: the layer's compressed bytes go there, in order. */
   readonly sink: Writable;
 
-  constructor(private readonly opts: UnpackOptions) {
+  constructor(opts: UnpackOptions) {
     this.child = new LayerChild(opts, [], "pipe");
     this.sink = this.child.process.stdin as Writable;
     // EPIPE once the child has failed: its report (awaited by finish) has the reason

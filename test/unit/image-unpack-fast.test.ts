@@ -25,23 +25,26 @@ describe("tar entry names", () => {
   const work = mkdtempSync(join(tmpdir(), "polis-unpack-names-"));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
   const L = `sha256:${"ef".repeat(32)}`;
-  it.each(NAMES.map((n, i) => [n, i] as const))("%j lands where posix.normalize says (without trailing slashes)", async (name, i) => {
-    const clean = posix.normalize(name).replace(/\/+$/, "");
-    const tar = writeTar(join(work, `${i}.tar`), [{ name, data: "x" }]);
-    const target = mkdtempSync(join(work, "t-"));
-    const got = unpackLayer(tar, { target, mode: "apply", layer: L });
-    if (clean === ".." || clean.startsWith("../")) {
-      await expect(got).rejects.toThrow(`layer ${L}, entry "${name}": entry "${name}" leaves the root filesystem`);
-    } else if (clean === ".") {
-      await expect(got).rejects.toThrow(`layer ${L}, entry "${name}": the archive root must be a directory`);
-    } else if (posix.basename(clean).startsWith(".wh.")) {
-      await got;
-      expect(readdirSync(target)).toEqual([]);
-    } else {
-      expect(await got).toMatchObject({ entries: 1 });
-      expect(readFileSync(join(target, clean), "utf8")).toBe("x");
-    }
-  });
+  it.each(NAMES.map((n, i) => [n, i] as const))(
+    "%j lands where posix.normalize says (without trailing slashes)",
+    async (name, i) => {
+      const clean = posix.normalize(name).replace(/\/+$/, "");
+      const tar = writeTar(join(work, `${i}.tar`), [{ name, data: "x" }]);
+      const target = mkdtempSync(join(work, "t-"));
+      const got = unpackLayer(tar, { target, mode: "apply", layer: L });
+      if (clean === ".." || clean.startsWith("../")) {
+        await expect(got).rejects.toThrow(`layer ${L}, entry "${name}": entry "${name}" leaves the root filesystem`);
+      } else if (clean === ".") {
+        await expect(got).rejects.toThrow(`layer ${L}, entry "${name}": the archive root must be a directory`);
+      } else if (posix.basename(clean).startsWith(".wh.")) {
+        await got;
+        expect(readdirSync(target)).toEqual([]);
+      } else {
+        expect(await got).toMatchObject({ entries: 1 });
+        expect(readFileSync(join(target, clean), "utf8")).toBe("x");
+      }
+    },
+  );
 });
 
 // Small, big, and inflating far beyond its size: the same tree and diff_id (node once had an

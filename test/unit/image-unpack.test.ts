@@ -340,7 +340,10 @@ describe("the unpacker's failures", () => {
     // a layer that takes a while: 300 MB of zeros, gzip'd to ~300 KB
     const big = join(work, "zeros.tar.gz");
     const zsrc = fresh("zeros");
-    execFileSync("sh", ["-c", `head -c 300000000 /dev/zero > ${zsrc}/zeros && tar --numeric-owner -C ${zsrc} -cf - zeros | gzip -1 > ${big}`]);
+    execFileSync("sh", [
+      "-c",
+      `head -c 300000000 /dev/zero > ${zsrc}/zeros && tar --numeric-owner -C ${zsrc} -cf - zeros | gzip -1 > ${big}`,
+    ]);
     rmSync(zsrc, { recursive: true });
     const target = fresh("killed");
     const p = unpackLayer(big, { target, mode: "overlay", layer: L });
@@ -352,7 +355,9 @@ describe("the unpacker's failures", () => {
     }
     expect(pids).toHaveLength(1);
     process.kill(pids[0], "SIGKILL");
-    await expect(p).rejects.toThrow(new RegExp(`^layer ${L}: the unpacker \\S+polis-layer was killed by SIGKILL without a report$`));
+    await expect(p).rejects.toThrow(
+      new RegExp(`^layer ${L}: the unpacker \\S+polis-layer was killed by SIGKILL without a report$`),
+    );
     expect(unpackersOf(process.pid)).toEqual([]);
   }, 60_000);
 
