@@ -55,7 +55,10 @@ function commit(root: string, tmp: string, id: string, fetched?: Set<string>): b
   }
 }
 
-/** Base layers up to this size (compressed) are unpacked as they download: their bytes wait in memory when inflating lags. */
+/**
+ * Base layers up to this size (compressed) are unpacked as they download (the download waits when
+ * the unpacker's pipe is full); bigger ones from their blob once it verified, as upper layers are.
+ */
 export const STREAMED_LAYER_MAX = 4 << 20;
 
 /**
