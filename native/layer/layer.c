@@ -1,6 +1,6 @@
 /* polis-layer: unpacks one image layer into a directory, for src/image/unpack.ts.
  *
- *   polis-layer --target DIR --mode overlay|apply --layer DIGEST [--lower DIR]... [--from FILE]
+ *   polis-layer --target DIR --mode overlay|apply [--lower DIR]... [--from FILE]
  *
  * The layer (gzip, zstd or plain tar, told by its magic number) comes from FILE, or from stdin
  * (a pull feeds a small base layer while it downloads). In "apply" mode it is written onto a
@@ -11,8 +11,10 @@
  *
  * The report is the whole of stdout, one line:
  *   ok sha256:<hex of the uncompressed tar> <tar bytes> <entries>
- *   error <message naming the layer and the entry>     (exit 1; DIR may hold part of the layer)
- * No JSON, no partial reports; node (unpack.ts) checks the diffId against the image config.
+ *   error entry "<name>": <message>    or    error <message>    (exit 1; DIR may hold part of the layer)
+ * No JSON, no partial reports. Node (unpack.ts) puts "layer <digest>" before the message (it may
+ * start an unpacker before it knows which layer it will feed it) and checks the diffId against
+ * the image config.
  * The process dies with its parent (PR_SET_PDEATHSIG): a killed pull leaves no writer behind. */
 #include "layer.h"
 
@@ -26,7 +28,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-static const char *layer_digest = "?";
 static char *current;
 
 void set_current(const char *name)
@@ -37,8 +38,7 @@ void set_current(const char *name)
 
 static _Noreturn void report_error(const char *msg)
 {
-	char *line = current ? xasprintf("error layer %s, entry \"%s\": %s\n", layer_digest, current, msg)
-			     : xasprintf("error layer %s: %s\n", layer_digest, msg);
+	char *line = current ? xasprintf("error entry \"%s\": %s\n", current, msg) : xasprintf("error %s\n", msg);
 	size_t len = strlen(line), off = 0;
 	while (off < len) {
 		ssize_t n = write(1, line + off, len - off);
@@ -154,8 +154,7 @@ char *xasprintf(const char *fmt, ...)
 
 static _Noreturn void usage(const char *why)
 {
-	fail("polis-layer: %s (usage: polis-layer --target DIR --mode overlay|apply --layer DIGEST [--lower DIR]... [--from FILE])",
-	     why);
+	fail("polis-layer: %s (usage: polis-layer --target DIR --mode overlay|apply [--lower DIR]... [--from FILE])", why);
 }
 
 int main(int argc, char **argv)
@@ -176,8 +175,6 @@ int main(int argc, char **argv)
 			target = v;
 		else if (!strcmp(a, "--mode"))
 			mode = v;
-		else if (!strcmp(a, "--layer"))
-			layer_digest = v;
 		else if (!strcmp(a, "--lower"))
 			lowers[nlowers++] = (char *)v;
 		else if (!strcmp(a, "--from"))

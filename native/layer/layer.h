@@ -13,7 +13,7 @@
 
 /* --- layer.c: errors end the process with one line on stdout ---------------------------- */
 
-/* "layer L, entry "E": <message>" (", entry" only while an entry is being written), exit 1 */
+/* "entry "E": <message>" ("entry" only while an entry is being written), exit 1 */
 _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* a failed syscall as node's fs names it: "ENOENT: no such file or directory, open 'PATH'" */
 _Noreturn void fail_sys(const char *syscall, const char *path);

@@ -47,7 +47,7 @@ export function layerBinary(): string {
 
 /** Unpack the layer blob at `blob`. */
 export async function unpackLayer(blob: string, opts: UnpackOptions): Promise<UnpackResult> {
-  const child = new LayerChild(opts, ["--from", blob], "ignore");
+  const child = new LayerChild(opts.layer, [...argsOf(opts), "--from", blob], "ignore");
   return checkDiffId(await child.result(), opts);
 }
 
@@ -76,10 +76,13 @@ class LayerChild {
   private readonly done: Promise<UnpackResult>;
   exited = false;
 
-  constructor(opts: UnpackOptions, extra: string[], stdin: "ignore" | "pipe") {
+  /** `layer` names the layer in messages; it may be set later (`name`), before the report. */
+  constructor(
+    private layer: string,
+    args: string[],
+    stdin: "ignore" | "pipe",
+  ) {
     const bin = layerBinary();
-    const args = ["--target", opts.target, "--mode", opts.mode, "--layer", opts.layer, ...extra];
-    if (opts.mode === "overlay") for (const l of opts.lowers ?? []) args.push("--lower", l);
     const child = spawn(bin, args, { stdio: [stdin, "pipe", "pipe"] });
     this.process = child;
     let out = "";
@@ -94,24 +97,28 @@ class LayerChild {
       child.once("exit", () => (this.exited = true));
       child.once("close", (code, signal) => {
         this.exited = true;
-        const step = { step: `unpack layer ${opts.layer}` };
+        const layer = this.layer;
+        const step = { step: `unpack layer ${layer}` };
         if (spawnError) {
           const hint = (spawnError as NodeJS.ErrnoException).code === "ENOENT" ? " (build it: npm run install)" : "";
-          return reject(
-            new PolisError(`layer ${opts.layer}: cannot run the unpacker ${bin}: ${spawnError.message}${hint}`, step),
-          );
+          return reject(new PolisError(`layer ${layer}: cannot run the unpacker ${bin}: ${spawnError.message}${hint}`, step));
         }
         const m = REPORT.exec(out);
         if (code === 0 && m) return resolve({ diffId: m[1], size: Number(m[2]), entries: Number(m[3]) });
-        if (out.startsWith("error ")) return reject(new PolisError(out.slice(6).replace(/\n$/, ""), step));
+        if (out.startsWith("error ")) {
+          const msg = out.slice(6).replace(/\n$/, "");
+          return reject(new PolisError(`layer ${layer}${msg.startsWith('entry "') ? ", " : ": "}${msg}`, step));
+        }
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         const said = err.trim().split("\n")[0];
-        reject(
-          new PolisError(`layer ${opts.layer}: the unpacker ${bin} ${how} without a report${said ? `: ${said}` : ""}`, step),
-        );
+        reject(new PolisError(`layer ${layer}: the unpacker ${bin} ${how} without a report${said ? `: ${said}` : ""}`, step));
       });
     });
     this.done.catch(() => {}); // awaited by result()
+  }
+
+  name(layer: string): void {
+    this.layer = layer;
   }
 
   result(): Promise<UnpackResult> {
@@ -131,6 +138,13 @@ class LayerChild {
   }
 }
 
+/** polis-layer's arguments for `opts` (native/layer/layer.c). */
+function argsOf(opts: Omit<UnpackOptions, "layer">): string[] {
+  const args = ["--target", opts.target, "--mode", opts.mode];
+  if (opts.mode === "overlay") for (const l of opts.lowers ?? []) args.push("--lower", l);
+  return args;
+}
+
 const noop = () => {};
 
 /**
@@ -148,6 +162,9 @@ const noop = () => {};
  * node hands the child the pipe's fd), then call `fedElsewhere()`, which closes node's own end so
  * that the unpacker sees the end of the layer when the downloader exits. From then on `push` is
  * not used and `finish` awaits the report as usual.
+ *
+ * The layer's digest is only for messages: a stream may be started before the pull knows which
+ * layer it is for, and be named with `name` once it does.
  */
 export class LayerStream {
   private next = 0;
@@ -160,7 +177,7 @@ export class LayerStream {
   readonly sink: Writable;
 
   constructor(opts: UnpackOptions) {
-    this.child = new LayerChild(opts, [], "pipe");
+    this.child = new LayerChild(opts.layer, argsOf(opts), "pipe");
     this.sink = this.child.process.stdin as Writable;
     // EPIPE once the child has failed: its report (awaited by finish) has the reason
     this.sink.on("error", () => (this.broken = true));
@@ -187,6 +204,11 @@ export class LayerStream {
       this.sink.once("close", done);
       this.child.process.once("exit", done);
     });
+  }
+
+  /** The layer this stream unpacks, for messages. */
+  name(layer: string): void {
+    this.child.name(layer);
   }
 
   /** The downloader was spawned with `sink` as its stdout: close node's end (see the class comment). */
