@@ -8,6 +8,11 @@ import { blobPath, hasLayer, hex, layerDir, tmpPath } from "./content.js";
 import type { Tee } from "./fetch-blob.js";
 import type { LayerStream, UnpackResult } from "./unpack.js";
 
+/** The spare streamed layer of a pull (StreamedLayer.spare), until a layer takes it. */
+export interface Spare {
+  layer?: StreamedLayer;
+}
+
 /**
  * Unpacks layer `digest` for overlayfs under the last of `chain` (its chain id), over the layers
  * of the ids before it, unless it is there already; the temp dir + rename makes a concurrent
@@ -81,15 +86,32 @@ export class StreamedLayer {
 
   private constructor(
     root: string,
-    private readonly digest: string,
+    private digest: string,
     private readonly make: (target: string) => LayerStream,
   ) {
-    this.tmp = tmpPath(root, `layer-${hex(digest)}`);
+    this.tmp = tmpPath(root, digest ? `layer-${hex(digest)}` : "layer-stream");
   }
 
   static async start(root: string, digest: string): Promise<StreamedLayer> {
     const { LayerStream } = await import("./unpack.js");
     return new StreamedLayer(root, digest, (target) => new LayerStream({ target, mode: "overlay", layer: digest }));
+  }
+
+  /**
+   * One started now, before the pull knows its layer (`unpack.js` loaded): the pull spawns it
+   * while it waits for the manifest, and `claim`s it for its small base layer, if it has one.
+   */
+  static spare(root: string, LayerStreamClass: typeof LayerStream): StreamedLayer {
+    const s = new StreamedLayer(root, "", (target) => new LayerStreamClass({ target, mode: "overlay", layer: "" }));
+    s.begin();
+    return s;
+  }
+
+  /** A spare, for layer `digest`. */
+  claim(digest: string): this {
+    this.digest = digest;
+    this.stream?.name(digest);
+    return this;
   }
 
   /** The temp dir and the unpacker, once. */
