@@ -1,7 +1,8 @@
 // A small base layer is unpacked while it downloads (pull.ts, unpack.ts's LayerStream). Killed
 // half-way, the pull leaves no blob under the layer's digest, no layer directory and no image:
 // only temp files, which the next pull takes over (the partial blob, resumed with Range) or
-// sweeps (the half-written layer dir). That pull then gives the tree an uninterrupted one gives.
+// sweeps (the half-written layer dir, the manifest's temp file if the kill came while it was
+// stored). That pull then gives the tree an uninterrupted one gives.
 // The unpacker (a child, polis-layer) killed half-way fails the pull and leaves nothing.
 // The registry is a small server here that holds the layer's second half back until told.
 import { spawn } from "node:child_process";
@@ -45,7 +46,7 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const url = req.url ?? "";
     if (url === "/v2/") return res.end("{}");
-    if (url === "/v2/s/base/manifests/1") {
+    if (url === "/v2/s/base/manifests/1" || url === `/v2/s/base/manifests/${manifest.digest}`) {
       return res.writeHead(200, { "content-type": manifest.mediaType }).end(blob(manifest.digest));
     }
     const m = /^\/v2\/s\/base\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url);
@@ -135,5 +136,15 @@ describe("a base layer unpacked while it downloads", () => {
     expect(readdirSync(join(r, "images", "layers"))).toEqual([]);
     expect(readdirSync(join(r, "images", "tmp"))).toEqual([]);
     expect(polisOk(r, ["images", "--format", "json"]).stdout.trim()).toBe("[]");
+  }, 60_000);
+
+  it("a spare unpacker no layer claims (the image is there under another name) is stopped and leaves nothing", async () => {
+    const r = root();
+    expect(await run(r, ["pull", "-q", "--tls-verify=false", `${host}/s/base:1`])).toMatchObject({ code: 0 });
+    const again = await run(r, ["--debug", "pull", "-q", "--tls-verify=false", `${host}/s/base@${manifest.digest}`]);
+    expect(again).toMatchObject({ code: 0, stdout: `${manifest.digest}\n` });
+    expect(again.stderr).not.toMatch(/no spare unpacker/);
+    expect(readdirSync(join(r, "images", "tmp"))).toEqual([]);
+    expect(readdirSync(join(r, "images", "layers"))).toEqual([layer.diffId.slice(7)]);
   }, 60_000);
 });
