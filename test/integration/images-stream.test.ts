@@ -147,4 +147,25 @@ describe("a base layer unpacked while it downloads", () => {
     expect(readdirSync(join(r, "images", "tmp"))).toEqual([]);
     expect(readdirSync(join(r, "images", "layers"))).toEqual([layer.diffId.slice(7)]);
   }, 60_000);
+
+  it("the unpacker missing: the pull fails with one line naming it, and leaves nothing", async () => {
+    const r = root();
+    const missing = join(work, "no-polis-layer");
+    const got = await new Promise<{ code: number | null; stderr: string }>((res) => {
+      const child = spawn(POLIS, ["--root", r, "pull", "-q", "--tls-verify=false", `${host}/s/base:1`], {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...env, POLIS_LAYER: missing },
+      });
+      let stderr = "";
+      child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      child.once("close", (code) => res({ code, stderr }));
+    });
+    expect(got.code).toBe(1);
+    expect(got.stderr.trim().split("\n")).toHaveLength(1);
+    expect(got.stderr).toContain(`: cannot run the unpacker ${missing}: spawn ${missing} ENOENT (build it: npm run install)`);
+    expect(readdirSync(join(r, "images", "layers"))).toEqual([]);
+    expect(readdirSync(join(r, "images", "tmp"))).toEqual([]);
+    expect(readdirSync(join(r, "images", "blobs", "sha256"))).toEqual([]);
+    expect(polisOk(r, ["images", "--format", "json"]).stdout.trim()).toBe("[]");
+  }, 60_000);
 });

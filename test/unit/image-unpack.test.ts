@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { lgetxattrs } from "../../src/image/libc.js";
-import { unpackLayer } from "../../src/image/unpack.js";
+import { LayerStream, unpackLayer } from "../../src/image/unpack.js";
 import { writeTar } from "../helpers/tarball.js";
 import { snapshot } from "../helpers/tree.js";
 import { unpackersOf } from "../helpers/unpackers.js";
@@ -369,6 +369,12 @@ describe("the unpacker's failures", () => {
       expect(err.message).toBe(
         `layer ${L}: cannot run the unpacker ${join(work, "no-such-polis-layer")}: spawn ${join(work, "no-such-polis-layer")} ENOENT (build it: npm run install)`,
       );
+      // streamed: the bytes pushed meanwhile go nowhere, finish says why
+      const s = new LayerStream({ target: fresh("nobin-stream"), mode: "overlay", layer: L });
+      s.push(readFileSync(tar).subarray(0, 100_000), 0);
+      await new Promise((r) => setTimeout(r, 20));
+      s.push(readFileSync(tar).subarray(100_000, 200_000), 100_000);
+      await expect(s.finish()).rejects.toThrow(`layer ${L}: cannot run the unpacker ${join(work, "no-such-polis-layer")}: spawn`);
     } finally {
       if (saved === undefined) delete process.env.POLIS_LAYER;
       else process.env.POLIS_LAYER = saved;
