@@ -43,22 +43,22 @@ uint64_t source_size(void);
 enum entry_type { T_FILE, T_HARDLINK, T_SYMLINK, T_CHAR, T_BLOCK, T_DIR, T_FIFO };
 
 struct xattr {
-	char *name;
-	unsigned char *value;
-	size_t len;
+  char *name;
+  unsigned char *value;
+  size_t len;
 };
 
 struct entry {
-	char *name;
-	enum entry_type type;
-	unsigned mode; /* permission, set-id and sticky bits */
-	unsigned long long uid, gid;
-	uint64_t size;
-	struct timespec mtime;
-	char *linkname;
-	unsigned devmajor, devminor;
-	struct xattr *xattrs;
-	size_t nxattrs;
+  char *name;
+  enum entry_type type;
+  unsigned mode; /* permission, set-id and sticky bits */
+  unsigned long long uid, gid;
+  uint64_t size;
+  struct timespec mtime;
+  char *linkname;
+  unsigned devmajor, devminor;
+  struct xattr *xattrs;
+  size_t nxattrs;
 };
 
 /* reads the whole archive (and the rest of the stream, for the digest), handing entries to unpack.c */
@@ -78,9 +78,9 @@ extern unsigned long long unpack_count;
 /* --- table.c: string sets and maps -------------------------------------------------------- */
 
 struct table {
-	char **keys;
-	void **vals;
-	size_t cap, n;
+  char **keys;
+  void **vals;
+  size_t cap, n;
 };
 void *table_get(const struct table *t, const char *key);
 int table_has(const struct table *t, const char *key);

@@ -7,14 +7,14 @@
 
 typedef struct ZSTD_DCtx_s ZSTD_DStream;
 typedef struct {
-	const void *src;
-	size_t size;
-	size_t pos;
+  const void *src;
+  size_t size;
+  size_t pos;
 } ZSTD_inBuffer;
 typedef struct {
-	void *dst;
-	size_t size;
-	size_t pos;
+  void *dst;
+  size_t size;
+  size_t pos;
 } ZSTD_outBuffer;
 
 ZSTD_DStream *ZSTD_createDStream(void);
