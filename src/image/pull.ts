@@ -273,7 +273,7 @@ async function pullImage(
   // only needed from the unpacking on, which saves a registry round trip before the first layer
   // byte. Each layer is unpacked as soon as it and the layers below it are there (a layer's
   // directory depends on them: symlinked parents). A blob already in the store costs a stat.
-  const configFetch = fetchBlob(registry, ref.repository, m.config, root);
+  const configFetch = fetchBlob(registry, ref.repository, m.config, root, { inNode: true });
   configFetch.catch(() => {}); // awaited below
   // A small base layer (nothing below it) is unpacked while it downloads, in one pass.
   const base = m.layers[0];
@@ -291,7 +291,7 @@ async function pullImage(
     const p = slot(async () => {
       if (failed) throw new PolisError(`${what}: pull abandoned`);
       const tee = l === base ? streamed?.tee : undefined;
-      const downloaded = await fetchBlob(registry, ref.repository, l, root, o.progress, tee);
+      const downloaded = await fetchBlob(registry, ref.repository, l, root, { progress: o.progress, feed: tee });
       if (downloaded) fetched.add(l.digest);
       return downloaded;
     });

@@ -57,21 +57,25 @@ async function flaky(ranges: boolean, seen: (string | undefined)[]): Promise<str
   });
 }
 
-async function fetchFrom(host: string): Promise<string> {
+async function fetchFrom(host: string, inNode = true): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), "polis-fetch-"));
   roots.push(root);
   ensureDirs(root);
   const r = new Registry({ name: host, host, insecure: true });
-  expect(await fetchBlob(r, "a/b", desc, root)).toBe(true);
+  expect(await fetchBlob(r, "a/b", desc, root, { inNode })).toBe(true);
   expect(readFileSync(blobPath(root, desc.digest)).equals(blob)).toBe(true);
   expect(readdirSync(tmpDir(root))).toEqual([]);
   return root;
 }
 
-describe("a blob download cut half-way", () => {
+// node's download (inNode) and polis-fetch's (a plain-HTTP registry: native/fetch/polis-fetch.c)
+describe.each([
+  ["node", true],
+  ["polis-fetch", false],
+])("a blob download cut half-way (%s)", (_, inNode) => {
   it("resumes with a Range request from the bytes already written", async () => {
     const seen: (string | undefined)[] = [];
-    await fetchFrom(await flaky(true, seen));
+    await fetchFrom(await flaky(true, seen), inNode);
     expect(seen).toHaveLength(2);
     expect(seen[0]).toBeUndefined();
     const from = Number(/^bytes=(\d+)-$/.exec(seen[1] ?? "")?.[1]);
@@ -81,8 +85,10 @@ describe("a blob download cut half-way", () => {
 
   it("starts over when the registry ignores the Range request", async () => {
     const seen: (string | undefined)[] = [];
-    await fetchFrom(await flaky(false, seen));
+    await fetchFrom(await flaky(false, seen), inNode);
     expect(seen.slice(0, 2).map((r) => r !== undefined)).toEqual([false, true]);
-    expect(seen.at(-1)).toBeUndefined();
+    // node drops the 200 and asks again without a Range; polis-fetch starts the file over with it
+    if (inNode) expect(seen.at(-1)).toBeUndefined();
+    else expect(seen).toHaveLength(2);
   }, 20_000);
 });
