@@ -14,7 +14,7 @@
  *
  * Usage:
  *   polis-fetch --url http://HOST[:PORT]/PATH --file PATH --size BYTES --digest sha256:HEX
- *               [--header "Name: value"]... [--tee] [--timeout-ms MS]
+ *               [--header "Name: value"]... [--tee] [--timeout-ms MS] [--parent PID]
  * It exits 0 after writing ONE line on fd 3 (never on stdout, which may be the tee):
  *   ok <bytes> sha256:<hex> [restarted]   the file is whole and verified; `restarted`: the server
  *                                         ignored the Range, the file (and the tee) started over
@@ -25,7 +25,9 @@
  *   short <bytes>                         the body ended with fewer than --size bytes
  *   digest sha256:<hex>                   the content's digest is not --digest
  *   file <CODE> <text>                    the local file failed (ENOSPC...)
- * A usage error exits 2 with a message on stderr. It dies with its parent (PR_SET_PDEATHSIG).
+ * A usage error exits 2 with a message on stderr. It dies with its parent (PR_SET_PDEATHSIG;
+ * --parent: the pid that started it, so that a parent gone before the prctl counts too). The
+ * file must exist (the caller names and creates it).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -54,6 +56,7 @@ static const char *url, *file, *digest_arg;
 static long long size_arg = -1;
 static const char *headers[MAX_HEADERS];
 static int n_headers, tee_arg, timeout_ms = DEFAULT_TIMEOUT_MS;
+static pid_t parent_pid;
 
 static int sock = -1, fd = -1;
 static EVP_MD_CTX *sha;
@@ -378,6 +381,8 @@ static void parse_args(int argc, char **argv) {
     } else if (!strcmp(a, "--timeout-ms")) {
       timeout_ms = atoi(v);
       if (timeout_ms <= 0) usage("--timeout-ms %s: not a positive number", v);
+    } else if (!strcmp(a, "--parent")) {
+      parent_pid = atoi(v);
     } else if (!strcmp(a, "--header")) {
       if (n_headers == MAX_HEADERS) usage("more than %d --header", MAX_HEADERS);
       if (strpbrk(v, "\r\n") || !strchr(v, ':')) usage("--header %s: not one \"Name: value\" line", v);
@@ -392,11 +397,10 @@ static void parse_args(int argc, char **argv) {
 int main(int argc, char **argv) {
   /* gone with the pull that started it: a killed polis leaves only the partial file, which
    * the next pull resumes (its name carries polis's pid, not ours) */
-  pid_t parent = getppid();
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(1);
   signal(SIGPIPE, SIG_IGN);
   parse_args(argc, argv);
+  if (parent_pid > 0 && getppid() != parent_pid) _exit(1); /* it died before the prctl */
   if (fcntl(REPORT_FD, F_GETFD) < 0) usage("fd %d (the report) is not open", REPORT_FD);
 
   /* http://host[:port]/path, host possibly [v6] */
@@ -422,7 +426,8 @@ int main(int argc, char **argv) {
   }
   if (!*path) path = "/";
 
-  fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  /* never created here: a file renamed away (a later pull claimed it) must stay gone */
+  fd = open(file, O_RDWR | O_CLOEXEC);
   if (fd < 0) file_fail(errno);
   sha = EVP_MD_CTX_new();
   if (!sha || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL)) report("file EIO %s: no sha256 in libcrypto", file);

@@ -284,7 +284,7 @@ async function runFetch(
   feed?: Tee | LayerSink,
 ): Promise<{ line: string }> {
   const args = ["--url", req.url, "--file", tmp, "--size", String(d.size), "--digest", d.digest];
-  args.push("--timeout-ms", String(IDLE_TIMEOUT_MS));
+  args.push("--timeout-ms", String(IDLE_TIMEOUT_MS), "--parent", String(process.pid));
   for (const [k, v] of Object.entries(req.headers)) args.push("--header", `${k}: ${v}`);
   let out: "ignore" | "pipe" | Writable = "ignore";
   const sink = typeof feed === "object" ? feed : undefined;
