@@ -237,6 +237,8 @@ async function downloadOutside(
     switch (word) {
       case "ok":
         if (rest[2] === "restarted") {
+          // polis-fetch stopped the copy there: the bytes start over at 0, which the feed never sees
+          if (typeof feed === "function") feed(Buffer.alloc(0), 0);
           log.debug("the registry ignored the Range request, downloaded the blob from the start", { digest: d.digest });
         }
         progress?.(d.digest, d.size, d.size);
@@ -299,9 +301,7 @@ async function runFetch(
   } catch (e) {
     return notStarted(e);
   }
-  const timer = progress
-    ? setInterval(() => progress(d.digest, fstatSync(fd).size, d.size), PROGRESS_MS).unref()
-    : undefined;
+  const timer = progress ? setInterval(() => progress(d.digest, fstatSync(fd).size, d.size), PROGRESS_MS).unref() : undefined;
   try {
     const report: Buffer[] = [];
     const stderr: Buffer[] = [];

@@ -7,10 +7,12 @@
 // modules (+10–20 ms per start). Set at run time it costs only the builtins loaded AFTER it
 // (each compiles from source: node:zlib +7 ms), so it is set once everything the rest of the
 // pull needs is loaded.
+import { createRequire } from "node:module";
 import { setFlagsFromString } from "node:v8";
 import { debugEnabled, log } from "../log.js";
 
 export const LAYER_V8_FLAGS = "--no-opt";
+const load = createRequire(import.meta.url);
 
 let set = false;
 let wanted = true;
@@ -29,6 +31,7 @@ export async function leanV8ForLayers(): Promise<void> {
   if (set || !wanted) return;
   set = true;
   await import("./unpack.js"); // node:zlib, node:stream, node:crypto: with their code caches
+  load("node:child_process"); // polis-fetch's spawn (fetch-blob.ts)
   const before = builtinsLoaded();
   setFlagsFromString(LAYER_V8_FLAGS);
   if (!debugEnabled()) return;
