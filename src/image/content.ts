@@ -82,6 +82,9 @@ export function fsyncOffThread(fd: number): Promise<void> {
 /** Stores a small blob held in memory (a manifest, an index), verified against `digest`. */
 export async function putBlob(root: string, digest: string, data: Buffer): Promise<void> {
   if (hasBlob(root, digest, data.length)) return;
+  // what a pull killed before this blob's rename left (its fsync is off the event loop: a
+  // busy thread pool makes that window long); a manifest is fetched whole again, never resumed
+  sweepTmp(root, (name) => name.startsWith(`${hex(digest)}.`));
   const got = `sha256:${crypto().createHash("sha256").update(data).digest("hex")}`;
   if (got !== digest) throw new Error(`content has digest ${got}, expected ${digest}`);
   const tmp = tmpPath(root, hex(digest));
