@@ -113,7 +113,8 @@ static void wait_for(short events, const char *what) {
   for (;;) {
     int n = poll(&p, 1, timeout_ms);
     if (n > 0) return;
-    if (n == 0) report("net ETIMEDOUT %s: no answer for %d s", what, timeout_ms / 1000);
+    if (n == 0 && timeout_ms % 1000 == 0) report("net ETIMEDOUT %s: no answer for %d s", what, timeout_ms / 1000);
+    if (n == 0) report("net ETIMEDOUT %s: no answer for %d ms", what, timeout_ms);
     if (errno != EINTR) net_fail(errno, what);
   }
 }

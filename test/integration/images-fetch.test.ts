@@ -7,15 +7,15 @@
 // texts), a 401 that needs a fresh token and a redirect (both handed to node), polis-fetch and
 // polis SIGKILLed midway (nothing leaked, the next pull resumes), and no polis-fetch at all.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OciLayout, push, type Desc, tarOf } from "../helpers/oci-layout.js";
 import { POLIS, pidAlive, polisAsync, polisOk, tempRoot, waitFor } from "../helpers/polis.js";
-import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { freePort, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 import { writeTar } from "../helpers/tarball.js";
 import { snapshot } from "../helpers/tree.js";
@@ -345,4 +345,85 @@ describe("a registry with edge cases", () => {
     expect(asked.at(-1)?.range).toBe(`bytes=${data.desc.size >> 1}-`);
     pulled(r);
   }, 30_000);
+});
+
+describe("polis-fetch on its own", () => {
+  const BIN = join(__dirname, "..", "..", "native", "build", "Release", "polis-fetch");
+  let server: Server;
+  let port = 0;
+  const body = randomBytes(1 << 20);
+  const digest = `sha256:${createHash("sha256").update(body).digest("hex")}`;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === "/stall") {
+        res.writeHead(200, { "content-length": body.length });
+        res.write(body.subarray(0, 1000)); // and nothing more
+        return;
+      }
+      if (req.url === "/blob") return res.writeHead(200, { "content-length": body.length }).end(body);
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  /** polis-fetch ARGS into a new empty file; its report (fd 3), exit code and stdout's byte count */
+  const run = (args: string[], readStdout = true) =>
+    new Promise<{ report: string; code: number | null; teed: number; file: string; stderr: string }>((resolve) => {
+      const file = join(work, `out-${randomBytes(4).toString("hex")}`);
+      writeFileSync(file, "");
+      const child = spawn(BIN, ["--file", file, ...args], { stdio: ["ignore", "pipe", "pipe", "pipe"] });
+      let report = "";
+      let stderr = "";
+      let teed = 0;
+      (child.stdio[3] as NodeJS.ReadableStream).on("data", (d) => (report += d));
+      child.stderr?.on("data", (d) => (stderr += d));
+      if (readStdout) child.stdout?.on("data", (d: Buffer) => (teed += d.length));
+      else child.stdout?.destroy(); // the reader is gone: EPIPE on the first copy
+      child.once("close", (code) => resolve({ report: report.trim(), code, teed, file, stderr }));
+    });
+  const blobArgs = (path: string, host = "127.0.0.1") => [
+    "--url",
+    `http://${host}:${port}${path}`,
+    "--size",
+    String(body.length),
+    "--digest",
+    digest,
+  ];
+
+  it("downloads, verifies and copies to stdout with --tee; the name localhost resolves", async () => {
+    const got = await run([...blobArgs("/blob", "localhost"), "--tee"]);
+    expect(got).toMatchObject({ code: 0, report: `ok ${body.length} ${digest}`, teed: body.length });
+    expect(readFileSync(got.file).equals(body)).toBe(true);
+  });
+
+  it("a tee reader that goes away (EPIPE) does not stop the download", async () => {
+    const got = await run([...blobArgs("/blob"), "--tee"], false);
+    expect(got).toMatchObject({ code: 0, report: `ok ${body.length} ${digest}` });
+    expect(readFileSync(got.file).equals(body)).toBe(true);
+  });
+
+  it("a stalled body: net ETIMEDOUT after --timeout-ms, the bytes so far kept for a resume", async () => {
+    const got = await run([...blobArgs("/stall"), "--timeout-ms", "300"]);
+    expect(got.code).toBe(0);
+    expect(got.report).toMatch(/^net ETIMEDOUT read: no answer for 300 ms$/);
+    expect(readFileSync(got.file).length).toBe(1000);
+  });
+
+  it("another answer, a refused connection, bad arguments", async () => {
+    expect((await run(blobArgs("/nope"))).report).toBe("status 404");
+    const closed = await freePort();
+    expect((await run(["--url", `http://127.0.0.1:${closed}/x`, "--size", "1", "--digest", digest])).report).toBe(
+      `net ECONNREFUSED connect 127.0.0.1:${closed}: Connection refused`,
+    );
+    const bad = await run(["--url", "https://127.0.0.1/x", "--size", "1", "--digest", digest]);
+    expect(bad).toMatchObject({ code: 2, report: "" });
+    expect(bad.stderr).toMatch(/--url https:\/\/127\.0\.0\.1\/x: only http:\/\/ URLs/);
+    const injected = await run([...blobArgs("/blob"), "--header", "X: a\r\nHost: evil"]);
+    expect(injected).toMatchObject({ code: 2, report: "" });
+  });
 });
