@@ -30,18 +30,26 @@ const ATTEMPTS = 4;
 const PROGRESS_MS = 100;
 
 export type Progress = (digest: string, bytes: number, total: number) => void;
-/** Sees the downloaded bytes as they arrive, with their offset in the blob (not yet verified). */
-export type Tee = (chunk: Buffer, offset: number) => void;
+/**
+ * Sees the downloaded bytes as they arrive, with their offset in the blob (not yet verified); a
+ * promise it returns is awaited before the next chunk is read (a pipe to an unpacker is full).
+ */
+export type Tee = (chunk: Buffer, offset: number) => void | Promise<void>;
 
 /**
- * Where a blob's bytes go too as they arrive, from its first byte on, in order: a pipe (an
- * unpacker child's stdin), which polis-fetch writes into itself. When they stop following each
- * other (the registry restarted the blob, a download was killed) `broken` is called and nothing
- * more is written: the reader must not use what it got (the blob is unpacked from its file).
+ * Where a blob's bytes go too, from its first byte on, in order, without passing through node: a
+ * pipe (an unpacker child's stdin, layer-store.ts's StreamedLayer) that polis-fetch gets as its
+ * stdout. One download process feeds it, once: after its spawn `fedElsewhere` is called (node's
+ * end of the pipe can close). When it cannot be fed whole that way (the download is resumed,
+ * restarted, killed, or node's), `broken` is called: the reader must not use what it got (the
+ * blob is unpacked from its file). Node's own download, before any process had the sink, hands
+ * its chunks to `tee` when there is one.
  */
 export interface LayerSink {
-  readonly stream: Writable;
+  readonly sink: Writable;
+  fedElsewhere(): void;
   broken(): void;
+  readonly tee?: Tee;
 }
 
 export interface FetchOptions {
@@ -171,27 +179,20 @@ async function download(
   return have;
 }
 
-/** A sink fed by node's own download: chunk by chunk while they follow each other. */
+/** A sink on node's own download: its `tee` while no process had the sink, else it is broken. */
 function sinkTee(sink: LayerSink): Tee {
-  const state = sinkState(sink);
   return (chunk, offset) => {
-    if (state.next !== offset) return breakSink(sink);
-    state.next += chunk.length;
-    sink.stream.write(chunk);
+    if (sinkState(sink) === "fresh" && sink.tee) return sink.tee(chunk, offset);
+    breakSink(sink);
   };
 }
 
-/** How far each sink got (bytes 0..next-1 reached it); -1 once broken. Shared by both downloads. */
-const sinks = new WeakMap<LayerSink, { next: number }>();
-function sinkState(sink: LayerSink): { next: number } {
-  let s = sinks.get(sink);
-  if (!s) sinks.set(sink, (s = { next: 0 }));
-  return s;
-}
+/** Each sink's story: no process had it yet, one is feeding it (or fed it whole), or broken. */
+const sinks = new WeakMap<LayerSink, "fresh" | "handed" | "broken">();
+const sinkState = (sink: LayerSink) => sinks.get(sink) ?? "fresh";
 function breakSink(sink: LayerSink): void {
-  const s = sinkState(sink);
-  if (s.next < 0) return;
-  s.next = -1;
+  if (sinkState(sink) === "broken") return;
+  sinks.set(sink, "broken");
   sink.broken();
 }
 
@@ -290,7 +291,8 @@ async function runFetch(
   for (const [k, v] of Object.entries(req.headers)) args.push("--header", `${k}: ${v}`);
   let out: "ignore" | "pipe" | Writable = "ignore";
   const sink = typeof feed === "object" ? feed : undefined;
-  if (sink && sinkState(sink).next === from) out = sink.stream;
+  // a sink takes one whole download: from byte 0, by the first run
+  if (sink && sinkState(sink) === "fresh" && from === 0) out = sink.sink;
   else if (sink) breakSink(sink);
   else if (feed) out = "pipe";
   if (out !== "ignore") args.push("--tee");
@@ -301,17 +303,26 @@ async function runFetch(
   } catch (e) {
     return notStarted(e);
   }
+  if (sink && out === sink.sink) {
+    sinks.set(sink, "handed");
+    sink.fedElsewhere();
+  }
   const timer = progress ? setInterval(() => progress(d.digest, fstatSync(fd).size, d.size), PROGRESS_MS).unref() : undefined;
   try {
     const report: Buffer[] = [];
     const stderr: Buffer[] = [];
     (child.stdio[3] as NodeJS.ReadableStream | null)?.on("data", (b: Buffer) => report.push(b));
     child.stderr?.on("data", (b: Buffer) => stderr.push(b));
-    if (typeof feed === "function" && child.stdout) {
+    const stdout = child.stdout;
+    if (typeof feed === "function" && stdout) {
       let offset = from;
-      child.stdout.on("data", (b: Buffer) => {
-        feed(b, offset);
+      stdout.on("data", (b: Buffer) => {
+        const full = feed(b, offset);
         offset += b.length;
+        if (full) {
+          stdout.pause(); // polis-fetch waits on the pipe meanwhile
+          full.then(() => stdout.resume());
+        }
       });
     }
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | Error>((resolve) => {
@@ -320,12 +331,8 @@ async function runFetch(
     });
     if (exit instanceof Error) return notStarted(exit);
     const line = Buffer.concat(report).toString("utf8").trim();
-    if (sink) {
-      // the sink has what the file has, unless polis-fetch died between the two or restarted
-      if (exit.code === 0 && line.startsWith("ok ") && !line.endsWith(" restarted")) sinkState(sink).next = d.size;
-      else if (exit.code === 0 && line.startsWith("net ")) sinkState(sink).next = fstatSync(fd).size;
-      else breakSink(sink);
-    }
+    // the sink got the whole blob only from a run that reports it whole, not started over
+    if (sink && !(exit.code === 0 && line.startsWith("ok ") && !line.endsWith(" restarted"))) breakSink(sink);
     if (exit.code === 0 && line) return { line };
     if (exit.signal) return { line: `killed ${exit.signal} polis-fetch was killed (${exit.signal})` };
     const why = Buffer.concat(stderr).toString("utf8").trim();
