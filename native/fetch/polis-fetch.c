@@ -14,7 +14,10 @@
  *
  * Usage:
  *   polis-fetch --url http://HOST[:PORT]/PATH --file PATH --size BYTES --digest sha256:HEX
- *               [--header "Name: value"]... [--tee] [--timeout-ms MS] [--parent PID]
+ *               [--header "Name: value"]... [--header-fd FD] [--tee] [--timeout-ms MS] [--parent PID]
+ * --header-fd: more headers, one "Name: value" line each, read from FD up to its end. polis passes
+ * its headers (Authorization among them) that way on stdin: argv is readable by every user
+ * (/proc/PID/cmdline).
  * It exits 0 after writing ONE line on fd 3 (never on stdout, which may be the tee):
  *   ok <bytes> sha256:<hex> [restarted]   the file is whole and verified; `restarted`: the server
  *                                         ignored the Range, the file (and the tee) started over
@@ -57,6 +60,8 @@ static long long size_arg = -1;
 static const char *headers[MAX_HEADERS];
 static int n_headers, tee_arg, timeout_ms = DEFAULT_TIMEOUT_MS;
 static pid_t parent_pid;
+static int header_fd = -1;
+static char header_text[HEAD_MAX];
 
 static int sock = -1, fd = -1;
 static EVP_MD_CTX *sha;
@@ -363,6 +368,28 @@ static int read_head(int *chunked, long long *length, long long *range_start) {
   return status;
 }
 
+/* --header-fd: "Name: value" lines up to the end of the fd, added to --header's. */
+static void read_header_fd(void) {
+  size_t len = 0;
+  for (;;) {
+    if (len == sizeof header_text - 1) usage("--header-fd: more than %zu bytes", sizeof header_text - 1);
+    ssize_t n = read(header_fd, header_text + len, sizeof header_text - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) usage("--header-fd %d: %s", header_fd, strerror(errno));
+    if (n == 0) break;
+    len += (size_t)n;
+  }
+  header_text[len] = '\0';
+  for (char *line = header_text, *next; line && *line; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = '\0';
+    if (!*line) continue;
+    if (strchr(line, '\r') || !strchr(line, ':')) usage("--header-fd: a line that is not \"Name: value\"");
+    if (n_headers == MAX_HEADERS) usage("more than %d headers", MAX_HEADERS);
+    headers[n_headers++] = line;
+  }
+}
+
 static void parse_args(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -382,6 +409,8 @@ static void parse_args(int argc, char **argv) {
     } else if (!strcmp(a, "--timeout-ms")) {
       timeout_ms = atoi(v);
       if (timeout_ms <= 0) usage("--timeout-ms %s: not a positive number", v);
+    } else if (!strcmp(a, "--header-fd")) {
+      header_fd = atoi(v);
     } else if (!strcmp(a, "--parent")) {
       parent_pid = atoi(v);
     } else if (!strcmp(a, "--header")) {
@@ -391,6 +420,7 @@ static void parse_args(int argc, char **argv) {
     } else usage("unknown argument %s", a);
   }
   if (!url || !file || !digest_arg || size_arg < 0) usage("--url, --file, --size and --digest are required");
+  if (header_fd >= 0) read_header_fd();
   if (strncmp(digest_arg, "sha256:", 7) != 0 || strlen(digest_arg) != 71) usage("--digest %s: not sha256:<64 hex>", digest_arg);
   if (strncmp(url, "http://", 7) != 0) usage("--url %s: only http:// URLs", url);
 }

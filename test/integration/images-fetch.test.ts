@@ -316,6 +316,9 @@ describe("a registry with edge cases", () => {
     const run = startHeld(r);
     let fetcher: number | undefined;
     await waitFor(() => (fetcher = fetchChild(run.child.pid!)) !== undefined && partialSize(r)[0] > 0, 20_000);
+    // its headers came on stdin, not argv (which every user can read)
+    expect(readFileSync(`/proc/${fetcher}/cmdline`, "utf8")).not.toMatch(/user-agent/i);
+    expect(readFileSync(`/proc/${fetcher}/cmdline`, "utf8")).toContain("--header-fd\u00000");
     process.kill(fetcher!, "SIGKILL");
     mode = "plain"; // the resumed request is answered whole
     for (const release of held.splice(0)) release();
@@ -361,6 +364,9 @@ describe("polis-fetch on its own", () => {
         return;
       }
       if (req.url === "/blob") return res.writeHead(200, { "content-length": body.length }).end(body);
+      if (req.url === "/auth" && req.headers.authorization === "Bearer sesame" && req.headers["x-two"] === "2")
+        return res.end(body);
+      if (req.url === "/auth") return res.writeHead(401).end();
       res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -372,11 +378,12 @@ describe("polis-fetch on its own", () => {
   });
 
   /** polis-fetch ARGS into a new empty file; its report (fd 3), exit code and stdout's byte count */
-  const run = (args: string[], readStdout = true) =>
+  const run = (args: string[], readStdout = true, stdin = "") =>
     new Promise<{ report: string; code: number | null; teed: number; file: string; stderr: string }>((resolve) => {
       const file = join(work, `out-${randomBytes(4).toString("hex")}`);
       writeFileSync(file, "");
-      const child = spawn(BIN, ["--file", file, ...args], { stdio: ["ignore", "pipe", "pipe", "pipe"] });
+      const child = spawn(BIN, ["--file", file, ...args], { stdio: ["pipe", "pipe", "pipe", "pipe"] });
+      child.stdin?.end(stdin);
       let report = "";
       let stderr = "";
       let teed = 0;
@@ -399,6 +406,17 @@ describe("polis-fetch on its own", () => {
     const got = await run([...blobArgs("/blob", "localhost"), "--tee"]);
     expect(got).toMatchObject({ code: 0, report: `ok ${body.length} ${digest}`, teed: body.length });
     expect(readFileSync(got.file).equals(body)).toBe(true);
+  });
+
+  it("headers from --header-fd (polis's way: a token on argv would be readable by every user)", async () => {
+    expect((await run([...blobArgs("/auth"), "--header-fd", "0"], true, "Authorization: Bearer sesame\nX-Two: 2\n")).report).toBe(
+      `ok ${body.length} ${digest}`,
+    );
+    expect((await run([...blobArgs("/auth"), "--header-fd", "0"], true, "Authorization: Bearer nope\n")).report).toBe(
+      "status 401",
+    );
+    const bad = await run([...blobArgs("/auth"), "--header-fd", "0"], true, "Authorization: Bearer x\rHost: evil\n");
+    expect(bad).toMatchObject({ code: 2, report: "" });
   });
 
   it("a tee reader that goes away (EPIPE) does not stop the download", async () => {
