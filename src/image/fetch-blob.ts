@@ -170,11 +170,12 @@ async function download(
   for await (const chunk of res.body) {
     if (have + chunk.length > d.size) throw new PolisError(overMessage(what, d.size));
     hash.update(chunk);
-    tee?.(chunk, have);
+    const teeFull = tee?.(chunk, have);
     let off = 0;
     while (off < chunk.length) off += writeSync(fd, chunk, off);
     have += chunk.length;
     progress?.(d.digest, have, d.size);
+    if (teeFull) await teeFull;
   }
   return have;
 }

@@ -383,6 +383,7 @@ describe("polis-fetch on its own", () => {
       const file = join(work, `out-${randomBytes(4).toString("hex")}`);
       writeFileSync(file, "");
       const child = spawn(BIN, ["--file", file, ...args], { stdio: ["pipe", "pipe", "pipe", "pipe"] });
+      child.stdin?.on("error", () => {}); // a usage error exits before reading it
       child.stdin?.end(stdin);
       let report = "";
       let stderr = "";
