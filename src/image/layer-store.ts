@@ -141,6 +141,11 @@ export class StreamedLayer {
     this.begin().fedElsewhere();
   }
 
+  /** What the sink got is not the whole blob in order (fetch-blob.ts's LayerSink): the stream gives up, the file is unpacked. */
+  broken(): void {
+    void this.begin().giveUp();
+  }
+
   /** After the whole blob came (and verified): the unpacked layer's digest, or undefined when the stream gave up. */
   finish(): Promise<UnpackResult | undefined> {
     return this.begin().finish();

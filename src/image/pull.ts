@@ -302,7 +302,7 @@ async function pullImage(
   // only needed from the unpacking on, which saves a registry round trip before the first layer
   // byte. Each layer is unpacked as soon as it and the layers below it are there (a layer's
   // directory depends on them: symlinked parents). A blob already in the store costs a stat.
-  const configFetch = fetchBlob(registry, ref.repository, m.config, root);
+  const configFetch = fetchBlob(registry, ref.repository, m.config, root, { inNode: true });
   configFetch.catch(() => {}); // awaited below
   // A small base layer (nothing below it) is unpacked while it downloads, in one pass.
   const base = m.layers[0];
@@ -319,8 +319,9 @@ async function pullImage(
     if (fetches.has(l.digest)) continue;
     const p = slot(async () => {
       if (failed) throw new PolisError(`${what}: pull abandoned`);
-      const tee = l === base ? streamed?.tee : undefined;
-      const downloaded = await fetchBlob(registry, ref.repository, l, root, o.progress, tee);
+      // the streamed base layer: polis-fetch's stdout is the unpacker's stdin (node's download: its tee)
+      const feed = l === base ? streamed : undefined;
+      const downloaded = await fetchBlob(registry, ref.repository, l, root, { progress: o.progress, feed });
       if (downloaded) fetched.add(l.digest);
       return downloaded;
     });
