@@ -38,6 +38,37 @@
       "ldflags": [ "-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack" ]
     },
     {
+      # `polis-layer`: unpacks one image layer (native/layer/layer.c says how); zlib, zstd and
+      # libcrypto by their runtime sonames (headers: node's own, and zstd-min.h), no -dev package.
+      "target_name": "polis-layer",
+      "type": "executable",
+      "sources": [ "layer/layer.c", "layer/source.c", "layer/tar.c", "layer/unpack.c", "layer/table.c" ],
+      "cflags": [
+        "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
+        "-Wformat=2", "-Wshadow", "-Wvla", "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wundef",
+        "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong", "-fstack-clash-protection", "-fPIE"
+      ],
+      "cflags!": [ "-fPIC", "-Wno-unused-parameter" ],
+      "ldflags": [ "-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack", "-Wl,--as-needed" ],
+      "libraries": [ "-l:libz.so.1", "-l:libzstd.so.1", "-l:libcrypto.so.3" ]
+    },
+    {
+      # One blob download from a plain-HTTP registry (native/fetch/polis-fetch.c says why).
+      # sha256 from the system's libcrypto 3 (libssl3 is installed with node), through the
+      # headers node ships in /usr/include/node/openssl: no -dev package needed.
+      "target_name": "polis-fetch",
+      "type": "executable",
+      "sources": [ "fetch/polis-fetch.c" ],
+      "cflags": [
+        "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
+        "-Wformat=2", "-Wshadow", "-Wvla", "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wundef",
+        "-U_FORTIFY_SOURCE", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong", "-fstack-clash-protection", "-fPIE"
+      ],
+      "cflags!": [ "-fPIC", "-Wno-unused-parameter" ],
+      "ldflags": [ "-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack" ],
+      "libraries": [ "-l:libcrypto.so.3" ]
+    },
+    {
       # The SQLite that better-sqlite3 builds (same amalgamation, same options where they matter
       # for the file: WAL synchronous, foreign keys, double-quoted strings), for the launcher.
       "target_name": "polis-sqlite",

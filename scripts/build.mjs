@@ -144,7 +144,7 @@ await esbuild.build({
   // better-sqlite3's JavaScript is bundled (its dozen CommonJS files cost ~3 ms to resolve and
   // load); its .node addon is loaded by src/state/store.ts, so `bindings` is never needed. koffi
   // is a native addon; pino is loaded only when a log line is written.
-  external: ["bindings", "koffi", "pino", "zstd-napi", "./lib/*"],
+  external: ["bindings", "koffi", "pino", "./lib/*"],
   plugins: [leavesPlugin],
 });
 for (const [name, { pick, contents }] of Object.entries(LEAVES)) {

@@ -291,7 +291,6 @@ export async function warmUp(scratch: string, set: "hot" | "all" | "net" | "pull
 async function warmUpPull(scratch: string, quiet: MainIo): Promise<void> {
   const ref = process.env.POLIS_BUILD_REGISTRY;
   if (!ref) throw new Error("warm-up: POLIS_BUILD_REGISTRY (the build's registry) is not set");
-  (await import("./image/memory.js")).keepDefaultV8Flags();
   const config = join(scratch, "config.yaml");
   writeFileSync(config, "");
   for (const [dir, flags] of [

@@ -81,6 +81,9 @@ export function fsyncOffThread(fd: number): Promise<void> {
 
 /** Stores a small blob held in memory (a manifest, an index), verified against `digest`. */
 export async function putBlob(root: string, digest: string, data: Buffer): Promise<void> {
+  // a pull killed while it stored this blob left its temp file, which nothing resumes (the blob
+  // comes whole from memory): it goes now (a live process's stays)
+  sweepTmp(root, (name) => name.startsWith(`${hex(digest)}.`));
   if (hasBlob(root, digest, data.length)) return;
   const got = `sha256:${crypto().createHash("sha256").update(data).digest("hex")}`;
   if (got !== digest) throw new Error(`content has digest ${got}, expected ${digest}`);

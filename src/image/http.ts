@@ -20,9 +20,9 @@ import { log } from "../log.js";
 export const EXTRA_CA_ENV = "POLIS_EXTRA_CA_CERTS";
 
 /** No byte for this long on a connection (connect, headers, body): it is given up (undici's default). */
-const IDLE_TIMEOUT_MS = 300_000;
+export const IDLE_TIMEOUT_MS = 300_000;
 /** Some CDNs in front of registries refuse requests without one (fetch sent "node"). */
-const USER_AGENT = "polis";
+export const USER_AGENT = "polis";
 /** Answers with a longer body than this are not drained for reuse when dropped: the socket is closed. */
 const DRAIN_LIMIT = 1 << 20;
 

@@ -3,9 +3,15 @@
 // the layers below it (a `lib -> usr/lib` symlink below sends `lib/x` to usr/lib/x), as
 // containerd's snapshots and containers/storage's overlay layers are.
 import { mkdirSync, renameSync, rmSync } from "node:fs";
+import type { Writable } from "node:stream";
 import { blobPath, hasLayer, hex, layerDir, tmpPath } from "./content.js";
 import type { Tee } from "./fetch-blob.js";
 import type { LayerStream, UnpackResult } from "./unpack.js";
+
+/** The spare streamed layer of a pull (StreamedLayer.spare), until a layer takes it. */
+export interface Spare {
+  layer?: StreamedLayer;
+}
 
 /**
  * Unpacks layer `digest` for overlayfs under the last of `chain` (its chain id), over the layers
@@ -29,7 +35,7 @@ export async function unpackInto(
       .slice(0, -1)
       .map((c) => layerDir(root, c))
       .reverse();
-    // loaded only to unpack (the tar reader, node:crypto): a pulled image's layers are all there
+    // loaded only to unpack (node:child_process): a pulled image's layers are all there
     const { unpackLayer } = await import("./unpack.js");
     await unpackLayer(blobPath(root, digest), { target: tmp, mode: "overlay", layer: digest, diffId, lowers });
     renamed = commit(root, tmp, id, fetched);
@@ -54,35 +60,36 @@ function commit(root: string, tmp: string, id: string, fetched?: Set<string>): b
   }
 }
 
-/** Base layers up to this size (compressed) are unpacked as they download: their bytes wait in memory when inflating lags. */
+/**
+ * Base layers up to this size (compressed) are unpacked as they download (the download waits when
+ * the unpacker's pipe is full); bigger ones from their blob once it verified, as upper layers are.
+ */
 export const STREAMED_LAYER_MAX = 4 << 20;
 
 /**
  * A base layer (no layers below it: its chain id is its diff_id) unpacked into a temp dir while
  * it downloads (unpack.ts's LayerStream): `tee` is handed to fetchBlob, `finish` is called once
  * the blob verified, `commit` once the image config gave the diff_id, and `dispose` always
- * (it removes the temp dir unless it was committed). A polis killed half-way leaves the temp
- * dir, which the next pull sweeps (sweepTmp).
+ * (it stops the unpacker and removes the temp dir unless it was committed). A polis killed
+ * half-way leaves the temp dir (the unpacker dies with it), which the next pull sweeps (sweepTmp).
+ *
+ * The unpacker starts with `begin`, or at the first byte: spawning it forks node (3-5 ms, the
+ * event loop stopped), so the pull calls `begin` once its requests are out, while the registry
+ * answers, rather than before it sends them.
  */
 export class StreamedLayer {
   private readonly tmp: string;
-  private readonly stream: LayerStream;
+  private stream: LayerStream | undefined;
   /** the temp dir got its real name: nothing left to remove */
   private renamed = false;
+  private disposed = false;
 
   private constructor(
     root: string,
-    private readonly digest: string,
-    make: (target: string) => LayerStream,
+    private digest: string,
+    private readonly make: (target: string) => LayerStream,
   ) {
-    this.tmp = tmpPath(root, `layer-${hex(digest)}`);
-    mkdirSync(this.tmp, { mode: 0o755 });
-    try {
-      this.stream = make(this.tmp);
-    } catch (e) {
-      rmSync(this.tmp, { recursive: true, force: true });
-      throw e;
-    }
+    this.tmp = tmpPath(root, digest ? `layer-${hex(digest)}` : "layer-stream");
   }
 
   static async start(root: string, digest: string): Promise<StreamedLayer> {
@@ -90,11 +97,58 @@ export class StreamedLayer {
     return new StreamedLayer(root, digest, (target) => new LayerStream({ target, mode: "overlay", layer: digest }));
   }
 
-  readonly tee: Tee = (chunk, offset) => this.stream.push(chunk, offset);
+  /**
+   * One started now, before the pull knows its layer (`unpack.js` loaded): the pull spawns it
+   * while it waits for the manifest, and `claim`s it for its small base layer, if it has one.
+   */
+  static spare(root: string, LayerStreamClass: typeof LayerStream): StreamedLayer {
+    const s = new StreamedLayer(root, "", (target) => new LayerStreamClass({ target, mode: "overlay", layer: "" }));
+    s.begin();
+    return s;
+  }
+
+  /** A spare, for layer `digest`. */
+  claim(digest: string): this {
+    this.digest = digest;
+    this.stream?.name(digest);
+    return this;
+  }
+
+  /** The temp dir and the unpacker, once. */
+  begin(): LayerStream {
+    if (this.stream) return this.stream;
+    // a late `begin` (the pull failed before it ran) must not make what dispose already cleaned
+    if (this.disposed) throw new Error("internal error: a streamed layer begun after dispose");
+    mkdirSync(this.tmp, { mode: 0o755 });
+    try {
+      this.stream = this.make(this.tmp);
+    } catch (e) {
+      rmSync(this.tmp, { recursive: true, force: true });
+      throw e;
+    }
+    return this.stream;
+  }
+
+  readonly tee: Tee = (chunk, offset) => this.begin().push(chunk, offset);
+
+  /** For a downloader that is a process (polis-fetch): the unpacker's stdin, see LayerStream's seam. */
+  get sink(): Writable {
+    return this.begin().sink;
+  }
+
+  /** The downloader was spawned with `sink` as its stdout (LayerStream.fedElsewhere). */
+  fedElsewhere(): void {
+    this.begin().fedElsewhere();
+  }
+
+  /** What the sink got is not the whole blob in order (fetch-blob.ts's LayerSink): the stream gives up, the file is unpacked. */
+  broken(): void {
+    void this.begin().giveUp();
+  }
 
   /** After the whole blob came (and verified): the unpacked layer's digest, or undefined when the stream gave up. */
   finish(): Promise<UnpackResult | undefined> {
-    return this.stream.finish();
+    return this.begin().finish();
   }
 
   /** Names the directory by `diffId` (the config's, which `got` must equal). */
@@ -104,8 +158,10 @@ export class StreamedLayer {
     this.renamed = commit(root, this.tmp, diffId, fetched);
   }
 
-  dispose(): void {
-    this.stream.giveUp();
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    if (!this.stream) return;
+    await this.stream.giveUp(); // the child is gone before its directory is removed
     // after the rename there is nothing to remove (rmSync would load node's rimraf for a miss)
     if (!this.renamed) rmSync(this.tmp, { recursive: true, force: true });
   }

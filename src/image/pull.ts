@@ -4,7 +4,7 @@
 // what it fetched that nothing else refers to: the store is as it was.
 import { readFileSync } from "node:fs";
 import type { Store } from "../state/store.js";
-import { recordImages, type ImageRow, type LayerRow, type NameRow } from "../state/images.js";
+import { nameRow as storedNameRow, recordImages, type ImageRow, type LayerRow, type NameRow } from "../state/images.js";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { phase } from "../timing.js";
@@ -40,11 +40,10 @@ import {
 import { apiHost, formatReference, manifestKey, parseReference, repoName, type Reference } from "./reference.js";
 import { settingsFor, type RegistriesConfig, type RegistrySettings } from "./registries.js";
 import { Registry, RegistryError } from "./registry.js";
-import { STREAMED_LAYER_MAX, StreamedLayer, unpackInto } from "./layer-store.js";
+import { type Spare, STREAMED_LAYER_MAX, StreamedLayer, unpackInto } from "./layer-store.js";
 import { recordRunTemplates } from "./run-template.js";
 import type { ImageConfig } from "./image-config.js";
 import type { UnpackResult } from "./unpack.js";
-import { leanV8ForLayers } from "./memory.js";
 
 /** Layers fetched at once (containerd: 3, containers/image: 6; two cores here). */
 const PARALLEL = 3;
@@ -138,11 +137,40 @@ async function pullFrom(
   asked.catch(() => {}); // awaited below, after the store is open (which may fail first)
   await Promise.race([sent, asked.then(noop, noop)]);
   phase("registry request sent");
-  // while the registry answers: the store, and the unpacker with node:crypto and zlib (needed
-  // for the manifest's digest and the layers)
+  // while the registry answers: the store, and the unpacker's spawner (node:child_process; the
+  // unpacking itself is native/layer/'s polis-layer)
   const store = db();
-  await import("./unpack.js");
+  const { LayerStream } = await import("./unpack.js");
   phase("unpacker load");
+  // the unpacker of a small base layer forks node (3-5 ms, the event loop stopped): started now,
+  // while the manifest is on its way, unless the name is in the store (nothing to download, likely)
+  const spare: Spare = {};
+  if (!storedNameRow(store, storedName(ref))) {
+    try {
+      spare.layer = StreamedLayer.spare(root, LayerStream);
+    } catch (e) {
+      log.debug("no spare unpacker", { error: (e as Error).message });
+    }
+  }
+  phase("spare unpacker");
+  try {
+    return await pullFromManifest(registry, ref, root, store, o, fetched, asked, name, spare);
+  } finally {
+    await spare.layer?.dispose(); // unused
+  }
+}
+
+async function pullFromManifest(
+  registry: Registry,
+  ref: Reference,
+  root: string,
+  store: Store,
+  o: PullOptions,
+  fetched: Set<string>,
+  asked: ReturnType<typeof getManifest>,
+  name: string,
+  spare: Spare,
+): Promise<PullResult> {
   const top = await asked;
   phase("registry ping and manifest");
   if (ref.digest && top.digest !== ref.digest) {
@@ -192,7 +220,7 @@ async function pullFrom(
     for (const c of chosen) {
       // a plain manifest is leased with its blobs (one transaction less); an index was above
       const alsoLease = index ? [] : [c.digest];
-      images.push(await pullImage(registry, ref, c, index?.digest, root, store, o, fetched, alsoLease));
+      images.push(await pullImage(registry, ref, c, index?.digest, root, store, o, fetched, alsoLease, spare));
     }
   } finally {
     await Promise.allSettled([storing]);
@@ -202,7 +230,7 @@ async function pullFrom(
   phase("config and layers");
   const now = rfc3339Nano();
   const nameRow: NameRow = {
-    name: ref.digest ? `${repoName(ref)}@${ref.digest}` : `${repoName(ref)}:${ref.tag}`,
+    name: storedName(ref),
     repository: repoName(ref),
     tag: ref.digest ? null : (ref.tag ?? null),
     image: primary,
@@ -263,6 +291,7 @@ async function pullImage(
   o: PullOptions,
   fetched: Set<string>,
   alsoLease: string[],
+  spare: Spare,
 ): Promise<{ image: ImageRow; layers: LayerRow[] }> {
   const m = c.manifest;
   const what = `${repoName(ref)}@${c.digest}`;
@@ -273,15 +302,15 @@ async function pullImage(
   // only needed from the unpacking on, which saves a registry round trip before the first layer
   // byte. Each layer is unpacked as soon as it and the layers below it are there (a layer's
   // directory depends on them: symlinked parents). A blob already in the store costs a stat.
-  const configFetch = fetchBlob(registry, ref.repository, m.config, root);
+  const configFetch = fetchBlob(registry, ref.repository, m.config, root, { inNode: true });
   configFetch.catch(() => {}); // awaited below
   // A small base layer (nothing below it) is unpacked while it downloads, in one pass.
   const base = m.layers[0];
-  const streamed =
-    base && base.size <= STREAMED_LAYER_MAX && !hasBlob(root, base.digest, base.size)
-      ? await StreamedLayer.start(root, base.digest)
-      : undefined;
-  if (streamed || m.layers.some((l) => !hasBlob(root, l.digest, l.size))) await leanV8ForLayers();
+  let streamed: StreamedLayer | undefined;
+  if (base && base.size <= STREAMED_LAYER_MAX && !hasBlob(root, base.digest, base.size)) {
+    streamed = spare.layer?.claim(base.digest) ?? (await StreamedLayer.start(root, base.digest));
+    spare.layer = undefined;
+  }
   let streamedDone: Promise<UnpackResult | undefined> | undefined;
   const fetches = new Map<string, Promise<boolean>>();
   const slot = limiter(PARALLEL);
@@ -290,8 +319,9 @@ async function pullImage(
     if (fetches.has(l.digest)) continue;
     const p = slot(async () => {
       if (failed) throw new PolisError(`${what}: pull abandoned`);
-      const tee = l === base ? streamed?.tee : undefined;
-      const downloaded = await fetchBlob(registry, ref.repository, l, root, o.progress, tee);
+      // the streamed base layer: polis-fetch's stdout is the unpacker's stdin (node's download: its tee)
+      const feed = l === base ? streamed : undefined;
+      const downloaded = await fetchBlob(registry, ref.repository, l, root, { progress: o.progress, feed });
       if (downloaded) fetched.add(l.digest);
       return downloaded;
     });
@@ -301,6 +331,16 @@ async function pullImage(
       streamedDone = p.then((downloaded) => (downloaded ? streamed.finish() : undefined));
       streamedDone.catch(() => {}); // awaited below
     }
+  }
+  // the unpacker's spawn (a fork of node) while the registry answers the requests just sent
+  if (streamed) {
+    setImmediate(() => {
+      try {
+        streamed.begin();
+      } catch {
+        // the first layer byte tries again, and its error fails the download
+      }
+    });
   }
   let configText: string;
   let config: ImageConfig;
@@ -343,7 +383,7 @@ async function pullImage(
     throw e;
   } finally {
     await Promise.allSettled([configFetch, ...fetches.values(), streamedDone]);
-    streamed?.dispose();
+    await streamed?.dispose();
   }
 
   const platform = formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
@@ -363,6 +403,11 @@ async function pullImage(
     },
     layers: m.layers.map((l, i) => ({ position: i, digest: l.digest, mediaType: l.mediaType, size: l.size, diffId: diffIds[i] })),
   };
+}
+
+/** The name a reference is stored under (image_names). */
+function storedName(ref: Reference): string {
+  return ref.digest ? `${repoName(ref)}@${ref.digest}` : `${repoName(ref)}:${ref.tag}`;
 }
 
 /** Runs at most `n` of the functions given to it at once. */

@@ -6,7 +6,7 @@ import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { basicAuth, parseChallenges, tokenUrl, type Challenge } from "./auth.js";
 import type { Credentials } from "./credentials.js";
-import { answersPlainHttp, HttpClient, type HttpResponse, type TlsSettings } from "./http.js";
+import { answersPlainHttp, HttpClient, type HttpResponse, type TlsSettings, USER_AGENT } from "./http.js";
 
 export interface RegistryOptions {
   /** registry name as users write it (for messages) */
@@ -85,6 +85,23 @@ export class Registry {
     }
     if (res.ok) return res;
     throw await this.failure(res, what);
+  }
+
+  /**
+   * The GET of blob `digest` as `get` would send it first, for a download outside node
+   * (polis-fetch): its URL and headers (user agent, the current Authorization). Only for a
+   * registry spoken to over plain HTTP (node's http follows no proxy variables: neither does
+   * polis-fetch); undefined for HTTPS. Whatever the answer is (401, a redirect), `get` then
+   * handles that blob as usual.
+   */
+  async blobRequest(repo: string, digest: string): Promise<{ url: string; headers: Record<string, string> } | undefined> {
+    if (this.pinging) await this.pinging;
+    await this.ping();
+    if (!this.base?.startsWith("http:")) return undefined;
+    const headers: Record<string, string> = { "user-agent": USER_AGENT };
+    const auth = await this.authorization(repo, false);
+    if (auth) headers.authorization = auth;
+    return { url: `${this.base}/v2/${repo}/blobs/${digest}`, headers };
   }
 
   /** `polis login`: the credentials get a token (Bearer) or are accepted by /v2/ (Basic). */

@@ -1,7 +1,9 @@
 // A small base layer is unpacked while it downloads (pull.ts, unpack.ts's LayerStream). Killed
 // half-way, the pull leaves no blob under the layer's digest, no layer directory and no image:
 // only temp files, which the next pull takes over (the partial blob, resumed with Range) or
-// sweeps (the half-written layer dir). That pull then gives the tree an uninterrupted one gives.
+// sweeps (the half-written layer dir, the manifest's temp file if the kill came while it was
+// stored). That pull then gives the tree an uninterrupted one gives.
+// The unpacker (a child, polis-layer) killed half-way fails the pull and leaves nothing.
 // The registry is a small server here that holds the layer's second half back until told.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -13,6 +15,7 @@ import { OciLayout, type Desc, tarOf } from "../helpers/oci-layout.js";
 import { polisOk, POLIS, tempRoot, waitFor, polisAsync } from "../helpers/polis.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 import { snapshot } from "../helpers/tree.js";
+import { unpackersOf } from "../helpers/unpackers.js";
 
 const work = mkdtempSync(join(tmpdir(), "polis-images-stream-"));
 const roots: string[] = [];
@@ -43,7 +46,7 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const url = req.url ?? "";
     if (url === "/v2/") return res.end("{}");
-    if (url === "/v2/s/base/manifests/1") {
+    if (url === "/v2/s/base/manifests/1" || url === `/v2/s/base/manifests/${manifest.digest}`) {
       return res.writeHead(200, { "content-type": manifest.mediaType }).end(blob(manifest.digest));
     }
     const m = /^\/v2\/s\/base\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url);
@@ -110,5 +113,59 @@ describe("a base layer unpacked while it downloads", () => {
     expect(readdirSync(tmp)).toEqual([]);
     expect(readdirSync(layers(r))).toEqual([layer.diffId.slice(7)]);
     expect(snapshot(join(layers(r), layer.diffId.slice(7)), { mtimes: true })).toEqual(want);
+  }, 60_000);
+
+  it("the unpacker killed half-way: the pull fails saying so; no blob, layer, temp dir or image is left", async () => {
+    const r = root();
+    holdAt = layer.desc.size >> 1;
+    const child = spawn(POLIS, ["--root", r, "pull", "-q", "--tls-verify=false", `${host}/s/base:1`], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env,
+    });
+    let stderr = "";
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
+    await waitFor(() => unpackersOf(child.pid as number).length === 1 && held.length > 0, 20_000);
+    process.kill(unpackersOf(child.pid as number)[0], "SIGKILL");
+    for (const release of held.splice(0)) release(); // (reads holdAt: the rest of the blob)
+    holdAt = undefined;
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(/layer sha256:[0-9a-f]{64}: the unpacker \S+polis-layer was killed by SIGKILL without a report/);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(existsSync(join(r, "images", "blobs", "sha256", layer.desc.digest.slice(7)))).toBe(false);
+    expect(readdirSync(join(r, "images", "layers"))).toEqual([]);
+    expect(readdirSync(join(r, "images", "tmp"))).toEqual([]);
+    expect(polisOk(r, ["images", "--format", "json"]).stdout.trim()).toBe("[]");
+  }, 60_000);
+
+  it("a spare unpacker no layer claims (the image is there under another name) is stopped and leaves nothing", async () => {
+    const r = root();
+    expect(await run(r, ["pull", "-q", "--tls-verify=false", `${host}/s/base:1`])).toMatchObject({ code: 0 });
+    const again = await run(r, ["--debug", "pull", "-q", "--tls-verify=false", `${host}/s/base@${manifest.digest}`]);
+    expect(again).toMatchObject({ code: 0, stdout: `${manifest.digest}\n` });
+    expect(again.stderr).not.toMatch(/no spare unpacker/);
+    expect(readdirSync(join(r, "images", "tmp"))).toEqual([]);
+    expect(readdirSync(join(r, "images", "layers"))).toEqual([layer.diffId.slice(7)]);
+  }, 60_000);
+
+  it("the unpacker missing: the pull fails with one line naming it, and leaves nothing", async () => {
+    const r = root();
+    const missing = join(work, "no-polis-layer");
+    const got = await new Promise<{ code: number | null; stderr: string }>((res) => {
+      const child = spawn(POLIS, ["--root", r, "pull", "-q", "--tls-verify=false", `${host}/s/base:1`], {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...env, POLIS_LAYER: missing },
+      });
+      let stderr = "";
+      child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      child.once("close", (code) => res({ code, stderr }));
+    });
+    expect(got.code).toBe(1);
+    expect(got.stderr.trim().split("\n")).toHaveLength(1);
+    expect(got.stderr).toContain(`: cannot run the unpacker ${missing}: spawn ${missing} ENOENT (build it: npm run install)`);
+    expect(readdirSync(join(r, "images", "layers"))).toEqual([]);
+    expect(readdirSync(join(r, "images", "tmp"))).toEqual([]);
+    expect(readdirSync(join(r, "images", "blobs", "sha256"))).toEqual([]);
+    expect(polisOk(r, ["images", "--format", "json"]).stdout.trim()).toBe("[]");
   }, 60_000);
 });

@@ -62,9 +62,14 @@ describe("HTTPS registries", () => {
   it("pulls over unverified HTTPS with --tls-verify=false", () => {
     // over HTTPS, not plain HTTP: the TLS hello that spares a plain registry the HTTPS attempt
     // got a TLS answer here (NODE_DEBUG=https shows the HTTPS connections)
-    const res = polis(root(), ["pull", "-q", "--tls-verify=false", `${reg.host}/tls/app:1`], { env: { NODE_DEBUG: "https" } });
+    const res = polis(root(), ["--debug", "pull", "-q", "--tls-verify=false", `${reg.host}/tls/app:1`], {
+      env: { NODE_DEBUG: "https" },
+    });
     expect(res).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sha256:/) });
     expect(res.stderr).toMatch(/^HTTPS \d+: createConnection/m);
+    // polis-fetch speaks plain HTTP only: over HTTPS node downloads the layers itself
+    expect(res.stderr).toMatch(/msg="blob downloaded by node"/);
+    expect(res.stderr).not.toMatch(/polis-fetch/);
   });
 
   it("a missing CA file is a one-line error naming it", () => {

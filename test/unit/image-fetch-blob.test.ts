@@ -1,11 +1,13 @@
 // Blob downloads against a fake registry that drops the connection half-way: the download
 // resumes with a Range request from the bytes it has (and starts over when the server ignores
 // the range), and the blob gets its digest name only with the right content.
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Writable } from "node:stream";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { blobPath, ensureDirs, tmpDir } from "../../src/image/content.js";
 import { fetchBlob } from "../../src/image/fetch-blob.js";
@@ -57,21 +59,25 @@ async function flaky(ranges: boolean, seen: (string | undefined)[]): Promise<str
   });
 }
 
-async function fetchFrom(host: string): Promise<string> {
+async function fetchFrom(host: string, inNode = true): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), "polis-fetch-"));
   roots.push(root);
   ensureDirs(root);
   const r = new Registry({ name: host, host, insecure: true });
-  expect(await fetchBlob(r, "a/b", desc, root)).toBe(true);
+  expect(await fetchBlob(r, "a/b", desc, root, { inNode })).toBe(true);
   expect(readFileSync(blobPath(root, desc.digest)).equals(blob)).toBe(true);
   expect(readdirSync(tmpDir(root))).toEqual([]);
   return root;
 }
 
-describe("a blob download cut half-way", () => {
+// node's download (inNode) and polis-fetch's (a plain-HTTP registry: native/fetch/polis-fetch.c)
+describe.each([
+  ["node", true],
+  ["polis-fetch", false],
+])("a blob download cut half-way (%s)", (_, inNode) => {
   it("resumes with a Range request from the bytes already written", async () => {
     const seen: (string | undefined)[] = [];
-    await fetchFrom(await flaky(true, seen));
+    await fetchFrom(await flaky(true, seen), inNode);
     expect(seen).toHaveLength(2);
     expect(seen[0]).toBeUndefined();
     const from = Number(/^bytes=(\d+)-$/.exec(seen[1] ?? "")?.[1]);
@@ -81,8 +87,53 @@ describe("a blob download cut half-way", () => {
 
   it("starts over when the registry ignores the Range request", async () => {
     const seen: (string | undefined)[] = [];
-    await fetchFrom(await flaky(false, seen));
+    await fetchFrom(await flaky(false, seen), inNode);
     expect(seen.slice(0, 2).map((r) => r !== undefined)).toEqual([false, true]);
-    expect(seen.at(-1)).toBeUndefined();
+    // node drops the 200 and asks again without a Range; polis-fetch starts the file over with it
+    if (inNode) expect(seen.at(-1)).toBeUndefined();
+    else expect(seen).toHaveLength(2);
+  }, 20_000);
+});
+
+// The seam for an unpacker that is a process (layer-store.ts's StreamedLayer): its stdin becomes
+// polis-fetch's stdout, so the bytes go from one child to the other. `cat` stands in for it.
+describe("a sink fed by polis-fetch itself", () => {
+  async function feedSink(host: string) {
+    const root = mkdtempSync(join(tmpdir(), "polis-fetch-"));
+    roots.push(root);
+    ensureDirs(root);
+    const out = join(root, "unpacker-got");
+    const cat = spawn("sh", ["-c", 'exec cat > "$0"', out], { stdio: ["pipe", "ignore", "ignore"] });
+    const exited = new Promise((r) => cat.once("exit", r));
+    const calls: string[] = [];
+    const sink = {
+      sink: cat.stdin as Writable,
+      fedElsewhere: () => {
+        calls.push("fedElsewhere");
+        cat.stdin?.destroy(); // node's end: the pipe ends when polis-fetch exits
+      },
+      broken: () => calls.push("broken"),
+      tee: () => {
+        calls.push("tee"); // node's download must not feed it once a process had it
+      },
+    };
+    const r = new Registry({ name: host, host, insecure: true });
+    expect(await fetchBlob(r, "a/b", desc, root, { feed: sink })).toBe(true);
+    expect(readFileSync(blobPath(root, desc.digest)).equals(blob)).toBe(true);
+    await exited;
+    return { calls, got: readFileSync(out) };
+  }
+
+  it("gets the whole blob from polis-fetch; node's end is closed once it runs", async () => {
+    const host = await serve((req, res) => (req.url === "/v2/" ? res.end("{}") : res.end(blob)));
+    const { calls, got } = await feedSink(host);
+    expect(calls).toEqual(["fedElsewhere"]);
+    expect(got.equals(blob)).toBe(true);
+  }, 20_000);
+
+  it("a download resumed midway: broken (a second run cannot feed it), the blob still whole", async () => {
+    const { calls, got } = await feedSink(await flaky(true, []));
+    expect(calls).toEqual(["fedElsewhere", "broken"]);
+    expect(got.length).toBeLessThan(blob.length);
   }, 20_000);
 });

@@ -1,16 +1,17 @@
-// The unpacker's fast paths: cleanName is posix.normalize minus trailing slashes with a shortcut
-// for clean names (the two must agree on every shape a tar name can take: the escape checks rely
-// on it), small gzip layers are inflated in memory (the same tree and diff_id as streamed), and
-// a layer unpacked as it downloads writes the same tree.
-import { execFileSync } from "node:child_process";
+// The unpacker's paths through a layer: entry names normalise as posix.normalize does (the
+// escape checks rely on it), gzip layers of every size give the same tree and diff_id, and a
+// layer unpacked as it downloads (fed to the child's stdin, or by another process) writes the
+// same tree.
+import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { cleanName, LayerStream, unpackLayer } from "../../src/image/unpack.js";
+import { LayerStream, unpackLayer } from "../../src/image/unpack.js";
 import { writeTar } from "../helpers/tarball.js";
 import { snapshot } from "../helpers/tree.js";
+import { unpackersOf } from "../helpers/unpackers.js";
 
 const NAMES = [
   ...["", ".", "./", "..", "./..", "../x", "./../x", "x/..", "a/b/../../..", "a/../b", "a/./b", "a/.", "./a/b/"],
@@ -18,29 +19,51 @@ const NAMES = [
   ...["usr/lib/x86_64-linux-gnu/libc.so.6", "./etc/ssl/certs/", "a///b//", ".//a", "./../", ".///..", "a/./", "./."],
 ];
 
+// Each name as a one-file layer: it lands where posix.normalize puts it, or is refused as node's
+// unpacker refused it (the C unpacker normalises names itself).
 describe("tar entry names", () => {
-  it.each(NAMES)("%j normalises as posix.normalize does (without trailing slashes)", (name) => {
-    expect(cleanName(name)).toBe(posix.normalize(name).replace(/\/+$/, ""));
-  });
+  const work = mkdtempSync(join(tmpdir(), "polis-unpack-names-"));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  const L = `sha256:${"ef".repeat(32)}`;
+  it.each(NAMES.map((n, i) => [n, i] as const))(
+    "%j lands where posix.normalize says (without trailing slashes)",
+    async (name, i) => {
+      const clean = posix.normalize(name).replace(/\/+$/, "");
+      const tar = writeTar(join(work, `${i}.tar`), [{ name, data: "x" }]);
+      const target = mkdtempSync(join(work, "t-"));
+      const got = unpackLayer(tar, { target, mode: "apply", layer: L });
+      if (clean === ".." || clean.startsWith("../")) {
+        await expect(got).rejects.toThrow(`layer ${L}, entry "${name}": entry "${name}" leaves the root filesystem`);
+      } else if (clean === ".") {
+        await expect(got).rejects.toThrow(`layer ${L}, entry "${name}": the archive root must be a directory`);
+      } else if (posix.basename(clean).startsWith(".wh.")) {
+        await got;
+        expect(readdirSync(target)).toEqual([]);
+      } else {
+        expect(await got).toMatchObject({ entries: 1 });
+        expect(readFileSync(join(target, clean), "utf8")).toBe("x");
+      }
+    },
+  );
 });
 
-// A small gzip layer is inflated in memory in one step; a big one, or one that inflates past the
-// in-memory limit, is streamed: all three give the same tree and diff_id.
+// Small, big, and inflating far beyond its size: the same tree and diff_id (node once had an
+// in-memory path for small layers; the C unpacker streams them all).
 describe("small and large gzip layers", () => {
   const work = mkdtempSync(join(tmpdir(), "polis-unpack-sizes-"));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it.each([
-    ["small (in memory)", "head -c 300000 /dev/urandom", 1],
-    ["over 4 MB compressed (streamed)", "head -c 5000000 /dev/urandom", 1],
-    ["inflating past 64 MB (streamed after the in-memory try)", "head -c 70000000 /dev/zero", 2],
+    ["small", "head -c 300000 /dev/urandom", 1],
+    ["over 4 MB compressed", "head -c 5000000 /dev/urandom", 1],
+    ["inflating past 64 MB", "head -c 70000000 /dev/zero", 2],
   ])(
     "%s",
     async (what, make, files) => {
-      const src = join(work, `src-${files}-${what.length}`);
+      const src = join(work, `src-${what.replace(/\W/g, "-")}`);
       mkdirSync(join(src, "d"), { recursive: true });
       for (let i = 0; i < files; i++) execFileSync("sh", ["-c", `${make} > ${join(src, "d", `f${i}`)}`]);
-      const tar = join(work, `${what.length}.tar`);
+      const tar = join(work, `${what.replace(/\W/g, "-")}.tar`);
       execFileSync("tar", ["--numeric-owner", "-C", src, "-cf", tar, "."]);
       execFileSync("gzip", ["-1", "-k", tar]);
       const diffId = `sha256:${createHash("sha256").update(readFileSync(tar)).digest("hex")}`;
@@ -69,6 +92,7 @@ describe("small and large gzip layers", () => {
 // pull unpacks a small base layer as it downloads (LayerStream): fed in pieces of any size, it
 // writes what unpackLayer writes; bytes out of order make it give up (the stored blob is then
 // unpacked as usual); an error in the layer waits for finish, named as unpackLayer names it.
+// Another process may feed the child instead (the sink / fedElsewhere seam).
 describe("a layer unpacked while it downloads", () => {
   const work = mkdtempSync(join(tmpdir(), "polis-unpack-stream-"));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -85,9 +109,9 @@ describe("a layer unpacked while it downloads", () => {
   execFileSync("zstd", ["-q", "-k", tar]);
   const diffId = `sha256:${createHash("sha256").update(readFileSync(tar)).digest("hex")}`;
 
-  /** Feeds `blob` in pieces of `size` (the last one shorter), from `from` on. */
-  const feed = (s: LayerStream, blob: Buffer, size: number, from = 0) => {
-    for (let off = from; off < blob.length; off += size) s.push(blob.subarray(off, off + size), off);
+  /** Feeds `blob` in pieces of `size` (the last one shorter), from `from` on, waiting when the pipe is full. */
+  const feed = async (s: LayerStream, blob: Buffer, size: number, from = 0) => {
+    for (let off = from; off < blob.length; off += size) await s.push(blob.subarray(off, off + size), off);
   };
   const target = () => mkdtempSync(join(work, "t-"));
 
@@ -96,28 +120,40 @@ describe("a layer unpacked while it downloads", () => {
     ["gzip", 16_384, `${tar}.gz`],
     ["plain tar", 3, tar],
     ["plain tar", 65_536, tar],
+    ["zstd", 4096, `${tar}.zst`],
   ])("a %s layer in pieces of %d bytes gives unpackLayer's tree and diff_id", async (_kind, size, file) => {
     const want = target();
     await unpackLayer(file, { target: want, mode: "overlay", layer: L, diffId });
     const out = target();
     const s = new LayerStream({ target: out, mode: "overlay", layer: L });
-    feed(s, readFileSync(file), size);
+    await feed(s, readFileSync(file), size);
     expect(await s.finish()).toMatchObject({ diffId, size: readFileSync(tar).length });
     expect(snapshot(out, { mtimes: true })).toEqual(snapshot(want, { mtimes: true }));
   });
 
-  it("gives up on bytes out of order (a download that starts over, a resumed file) and on zstd", async () => {
+  it("is fed by another process (a downloader's stdout as the unpacker's stdin), node never touching the bytes", async () => {
+    const want = target();
+    await unpackLayer(`${tar}.gz`, { target: want, mode: "overlay", layer: L, diffId });
+    const out = target();
+    const s = new LayerStream({ target: out, mode: "overlay", layer: L });
+    const cat = spawn("cat", [`${tar}.gz`], { stdio: ["ignore", s.sink, "inherit"] });
+    s.fedElsewhere();
+    const exited = new Promise((r) => cat.once("exit", r));
+    expect(await s.finish()).toMatchObject({ diffId, size: readFileSync(tar).length });
+    expect(await exited).toBe(0);
+    expect(snapshot(out, { mtimes: true })).toEqual(snapshot(want, { mtimes: true }));
+  });
+
+  it("gives up on bytes out of order (a download that starts over, a resumed file): the child is gone", async () => {
     const gz = readFileSync(`${tar}.gz`);
     const restarted = new LayerStream({ target: target(), mode: "overlay", layer: L });
-    feed(restarted, gz.subarray(0, 50_000), 10_000);
-    feed(restarted, gz, 10_000); // from 0 again
+    await feed(restarted, gz.subarray(0, 50_000), 10_000);
+    await feed(restarted, gz, 10_000); // from 0 again
     expect(await restarted.finish()).toBeUndefined();
     const resumed = new LayerStream({ target: target(), mode: "overlay", layer: L });
-    feed(resumed, gz, 10_000, 20_000);
+    await feed(resumed, gz, 10_000, 20_000);
     expect(await resumed.finish()).toBeUndefined();
-    const zstd = new LayerStream({ target: target(), mode: "overlay", layer: L });
-    feed(zstd, readFileSync(`${tar}.zst`), 10_000);
-    expect(await zstd.finish()).toBeUndefined();
+    expect(unpackersOf(process.pid)).toEqual([]);
   });
 
   it("keeps an error for finish, named with the layer and the entry; bad compressed data too", async () => {
@@ -141,7 +177,7 @@ describe("a layer unpacked while it downloads", () => {
     const gz = Buffer.from(readFileSync(`${tar}.gz`));
     gz.fill(0x55, 1000, 2000);
     const bad = new LayerStream({ target: target(), mode: "overlay", layer: L });
-    feed(bad, gz, 4096);
+    await feed(bad, gz, 4096);
     await expect(bad.finish()).rejects.toThrow(new RegExp(`^layer ${L}.*: bad compressed data`));
   });
 });

@@ -6,9 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { lgetxattrs } from "../../src/image/libc.js";
-import { unpackLayer } from "../../src/image/unpack.js";
+import { LayerStream, unpackLayer } from "../../src/image/unpack.js";
 import { writeTar } from "../helpers/tarball.js";
 import { snapshot } from "../helpers/tree.js";
+import { unpackersOf } from "../helpers/unpackers.js";
 
 const work = mkdtempSync(join(tmpdir(), "polis-unpack-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -296,6 +297,87 @@ describe("symlinked parents resolve through the layers below (overlay mode) as o
       expect(own["usr/lib/old"]).toMatchObject({ type: "char", content: "0,0" });
     } finally {
       execFileSync("umount", [merged]);
+    }
+  });
+});
+
+// The unpacker is a child process (native/layer/): its failures reach the caller as one line
+// naming the layer (and the entry), and a child that dies without a report is said to have.
+describe("the unpacker's failures", () => {
+  const src = fresh("fail-src");
+  execFileSync("sh", ["-c", `cd ${src} && mkdir d && echo a > d/a && head -c 2000000 /dev/urandom > d/big && echo z > z`]);
+  const tar = join(work, "fail.tar");
+  execFileSync("tar", ["--numeric-owner", "-C", src, "-cf", tar, "."]);
+  execFileSync("gzip", ["-k", tar]);
+
+  it("corrupt gzip data: bad compressed data, with zlib's reason", async () => {
+    const gz = Buffer.from(readFileSync(`${tar}.gz`));
+    gz.fill(0x55, 2000, 3000);
+    const bad = join(work, "corrupt.tar.gz");
+    writeFileSync(bad, gz);
+    const err = (await unpackLayer(bad, { target: fresh("corrupt"), mode: "apply", layer: L }).catch((e: Error) => e)) as Error;
+    expect(err.message).toMatch(new RegExp(`^layer ${L}(, entry "[^"]+")?: bad compressed data: [a-z]`));
+    expect(err.message).not.toContain("\n");
+  });
+
+  it("a plain tar cut inside a file: bad tar, archive is truncated, naming the file", async () => {
+    const cut = join(work, "cut.tar");
+    writeFileSync(cut, readFileSync(tar).subarray(0, 100_000));
+    await expect(unpackLayer(cut, { target: fresh("cut-plain"), mode: "apply", layer: L })).rejects.toThrow(
+      `layer ${L}, entry "./d/big": bad tar: archive is truncated`,
+    );
+  });
+
+  it("not a tar at all: bad header checksum", async () => {
+    const junk = join(work, "junk");
+    writeFileSync(junk, "x".repeat(2048));
+    await expect(unpackLayer(junk, { target: fresh("junk"), mode: "apply", layer: L })).rejects.toThrow(
+      `layer ${L}: bad tar: bad header checksum (not a tar archive, or corrupted)`,
+    );
+  });
+
+  it("the child killed half-way: the unpack fails saying so, and no unpacker is left", async () => {
+    // a layer that takes a while: 300 MB of zeros, gzip'd to ~300 KB
+    const big = join(work, "zeros.tar.gz");
+    const zsrc = fresh("zeros");
+    execFileSync("sh", [
+      "-c",
+      `head -c 300000000 /dev/zero > ${zsrc}/zeros && tar --numeric-owner -C ${zsrc} -cf - zeros | gzip -1 > ${big}`,
+    ]);
+    rmSync(zsrc, { recursive: true });
+    const target = fresh("killed");
+    const p = unpackLayer(big, { target, mode: "overlay", layer: L });
+    p.catch(() => {});
+    let pids: number[] = [];
+    for (let i = 0; i < 200 && pids.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      pids = unpackersOf(process.pid);
+    }
+    expect(pids).toHaveLength(1);
+    process.kill(pids[0], "SIGKILL");
+    await expect(p).rejects.toThrow(
+      new RegExp(`^layer ${L}: the unpacker \\S+polis-layer was killed by SIGKILL without a report$`),
+    );
+    expect(unpackersOf(process.pid)).toEqual([]);
+  }, 60_000);
+
+  it("the binary missing: one line naming it", async () => {
+    const saved = process.env.POLIS_LAYER;
+    process.env.POLIS_LAYER = join(work, "no-such-polis-layer");
+    try {
+      const err = (await unpackLayer(tar, { target: fresh("nobin"), mode: "apply", layer: L }).catch((e: Error) => e)) as Error;
+      expect(err.message).toBe(
+        `layer ${L}: cannot run the unpacker ${join(work, "no-such-polis-layer")}: spawn ${join(work, "no-such-polis-layer")} ENOENT (build it: npm run install)`,
+      );
+      // streamed: the bytes pushed meanwhile go nowhere, finish says why
+      const s = new LayerStream({ target: fresh("nobin-stream"), mode: "overlay", layer: L });
+      s.push(readFileSync(tar).subarray(0, 100_000), 0);
+      await new Promise((r) => setTimeout(r, 20));
+      s.push(readFileSync(tar).subarray(100_000, 200_000), 100_000);
+      await expect(s.finish()).rejects.toThrow(`layer ${L}: cannot run the unpacker ${join(work, "no-such-polis-layer")}: spawn`);
+    } finally {
+      if (saved === undefined) delete process.env.POLIS_LAYER;
+      else process.env.POLIS_LAYER = saved;
     }
   });
 });

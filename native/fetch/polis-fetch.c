@@ -1,0 +1,495 @@
+/*
+ * polis-fetch: one blob download from a plain-HTTP registry, so that the blob's bytes never go
+ * through node (its http hands every socket read to V8 as a Buffer, freed only at a GC that a
+ * pull rarely reaches: megabytes of a pull's peak RSS). src/image/fetch-blob.ts runs it for a
+ * registry it speaks plain HTTP to; HTTPS, proxies and every answer but the expected one stay
+ * node's (auth retries, redirects and all error texts live there, in one place).
+ *
+ * One HTTP/1.1 GET over TCP. The body is appended to --file from the file's current size: a
+ * Range request `bytes=N-` when N > 0 (the existing N bytes are hashed first), and a server that
+ * ignores the Range (200) starts the file over. The final size and sha256 are checked against
+ * --size and --digest, and the file is fsynced before `ok` is reported. --tee also copies every
+ * body byte to stdout (a pipe into the unpacker); a reader that goes away (EPIPE) stops the copy,
+ * not the download. Body framing: Content-Length, chunked, or up to the close.
+ *
+ * Usage:
+ *   polis-fetch --url http://HOST[:PORT]/PATH --file PATH --size BYTES --digest sha256:HEX
+ *               [--header "Name: value"]... [--header-fd FD] [--tee] [--timeout-ms MS] [--parent PID]
+ * --header-fd: more headers, one "Name: value" line each, read from FD up to its end. polis passes
+ * its headers (Authorization among them) that way on stdin: argv is readable by every user
+ * (/proc/PID/cmdline).
+ * It exits 0 after writing ONE line on fd 3 (never on stdout, which may be the tee):
+ *   ok <bytes> sha256:<hex> [restarted]   the file is whole and verified; `restarted`: the server
+ *                                         ignored the Range, the file (and the tee) started over
+ *   status <code>                         any answer but 200 (206 to a Range): node's turn
+ *   proto <text>                          an answer that is not HTTP as expected: node's turn
+ *   net <CODE> <text>                     connect, reset, timeout: resume later (node's retry loop)
+ *   over <bytes>                          the body is longer than --size
+ *   short <bytes>                         the body ended with fewer than --size bytes
+ *   digest sha256:<hex>                   the content's digest is not --digest
+ *   file <CODE> <text>                    the local file failed (ENOSPC...)
+ * A usage error exits 2 with a message on stderr. It dies with its parent (PR_SET_PDEATHSIG;
+ * --parent: the pid that started it, so that a parent gone before the prctl counts too). The
+ * file must exist (the caller names and creates it).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+/* SHA256_Init & co.: deprecated in OpenSSL 3 for the EVP calls, which start the provider machinery
+ * (~1.5 ms of CPU per process); these go straight to the same assembly (SHA-NI here). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define REPORT_FD 3
+#define BUF_SIZE (256 * 1024) /* socket reads; file reads when hashing a prefix */
+#define HEAD_MAX (16 * 1024)  /* node's default maximum header size */
+#define MAX_HEADERS 32
+#define DEFAULT_TIMEOUT_MS 300000 /* src/image/http.ts IDLE_TIMEOUT_MS: no byte for this long */
+
+static const char *url, *file, *digest_arg;
+static long long size_arg = -1;
+static const char *headers[MAX_HEADERS];
+static int n_headers, tee_arg, timeout_ms = DEFAULT_TIMEOUT_MS;
+static pid_t parent_pid;
+static int header_fd = -1;
+static char header_text[HEAD_MAX];
+
+static int sock = -1, fd = -1;
+static SHA256_CTX sha;
+static long long have; /* bytes in the file */
+static int teeing;     /* still copying to stdout */
+static int restarted;
+static unsigned char buf[BUF_SIZE];
+
+/* The one report line, then exit 0. */
+__attribute__((noreturn, format(printf, 1, 2))) static void report(const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
+  line[n++] = '\n';
+  for (int off = 0; off < n;) {
+    ssize_t w = write(REPORT_FD, line + off, (size_t)(n - off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) _exit(1);
+    off += (int)w;
+  }
+  _exit(0);
+}
+
+__attribute__((noreturn, format(printf, 1, 2))) static void usage(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("polis-fetch: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs("\n", stderr);
+  va_end(ap);
+  _exit(2);
+}
+
+static const char *errname(int e) {
+  const char *n = strerrorname_np(e);
+  return n ? n : "EIO";
+}
+
+__attribute__((noreturn)) static void net_fail(int e, const char *what) {
+  report("net %s %s: %s", errname(e), what, strerror(e));
+}
+
+__attribute__((noreturn)) static void file_fail(int e) {
+  report("file %s %s: %s", errname(e), file, strerror(e));
+}
+
+/* Waits until the socket is ready for `events`, at most timeout_ms. */
+static void wait_for(short events, const char *what) {
+  struct pollfd p = {.fd = sock, .events = events};
+  for (;;) {
+    int n = poll(&p, 1, timeout_ms);
+    if (n > 0) return;
+    if (n == 0 && timeout_ms % 1000 == 0) report("net ETIMEDOUT %s: no answer for %d s", what, timeout_ms / 1000);
+    if (n == 0) report("net ETIMEDOUT %s: no answer for %d ms", what, timeout_ms);
+    if (errno != EINTR) net_fail(errno, what);
+  }
+}
+
+/* Reads what the socket has (waiting for it); 0 at the end of the stream. */
+static size_t sock_read(void *into, size_t cap) {
+  for (;;) {
+    ssize_t n = read(sock, into, cap);
+    if (n >= 0) return (size_t)n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      wait_for(POLLIN, "read");
+      continue;
+    }
+    if (errno != EINTR) net_fail(errno, "read");
+  }
+}
+
+static void write_all(int to, const unsigned char *p, size_t n, int is_tee) {
+  while (n > 0) {
+    ssize_t w = write(to, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      if (!is_tee) file_fail(errno);
+      teeing = 0; /* the reader went away (EPIPE): the download goes on */
+      close(1);
+      return;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+}
+
+/* A piece of the body: checked against --size, copied to the tee, hashed, appended to the file. */
+static void body(const unsigned char *p, size_t n) {
+  if (n == 0) return;
+  if (have + (long long)n > size_arg) report("over %lld", size_arg);
+  if (teeing) write_all(1, p, n, 1);
+  SHA256_Update(&sha, p, n);
+  write_all(fd, p, n, 0);
+  have += (long long)n;
+}
+
+/* The buffered bytes of the response not yet consumed (the head's read brings some body too). */
+static unsigned char *pending;
+static size_t pending_len;
+
+static size_t next_bytes(unsigned char **p, size_t want) {
+  if (pending_len == 0) {
+    pending = buf;
+    pending_len = sock_read(buf, sizeof buf);
+    if (pending_len == 0) return 0;
+  }
+  size_t n = pending_len < want ? pending_len : want;
+  *p = pending;
+  pending += n;
+  pending_len -= n;
+  return n;
+}
+
+__attribute__((noreturn)) static void cut_short(void) {
+  report("net ECONNRESET read: the connection closed before the whole body");
+}
+
+/* One CRLF-terminated line of a chunked body (sizes, trailers) into `line`. */
+static void chunk_line(char *line, size_t cap) {
+  size_t len = 0;
+  for (;;) {
+    unsigned char *p;
+    if (next_bytes(&p, 1) == 0) cut_short();
+    if (*p == '\n') break;
+    if (len + 1 >= cap) report("proto chunked body: a line longer than %zu bytes", cap);
+    line[len++] = (char)*p;
+  }
+  if (len > 0 && line[len - 1] == '\r') len--;
+  line[len] = '\0';
+}
+
+static void read_chunked(void) {
+  char line[1024];
+  for (;;) {
+    chunk_line(line, sizeof line);
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(line, &end, 16);
+    if (end == line || errno || (*end && *end != ';' && *end != ' ' && *end != '\t'))
+      report("proto chunked body: bad chunk size");
+    if (n == 0) break;
+    if (have + (long long)n > size_arg || n > (unsigned long long)size_arg) report("over %lld", size_arg);
+    while (n > 0) {
+      unsigned char *p;
+      size_t got = next_bytes(&p, n > BUF_SIZE ? BUF_SIZE : (size_t)n);
+      if (got == 0) cut_short();
+      body(p, got);
+      n -= got;
+    }
+    chunk_line(line, sizeof line);
+    if (line[0]) report("proto chunked body: no CRLF after a chunk");
+  }
+  do chunk_line(line, sizeof line); /* trailers, up to the empty line */
+  while (line[0]);
+}
+
+static void read_length(long long length) {
+  if (have + length > size_arg) report("over %lld", size_arg);
+  while (length > 0) {
+    unsigned char *p;
+    size_t got = next_bytes(&p, length > BUF_SIZE ? BUF_SIZE : (size_t)length);
+    if (got == 0) cut_short();
+    body(p, got);
+    length -= (long long)got;
+  }
+}
+
+static void read_to_close(void) {
+  unsigned char *p;
+  size_t got;
+  while ((got = next_bytes(&p, BUF_SIZE)) > 0) body(p, got);
+}
+
+/* The file's existing bytes: hashed, so that the digest covers them. */
+static void hash_prefix(void) {
+  for (;;) {
+    ssize_t n = pread(fd, buf, sizeof buf, have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) file_fail(errno);
+    if (n == 0) return;
+    SHA256_Update(&sha, buf, (size_t)n);
+    have += n;
+  }
+}
+
+/* A 200 to a Range request: the file and the hash start over; the tee stops (its reader has the old start). */
+static void start_over(void) {
+  if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0) file_fail(errno);
+  SHA256_Init(&sha);
+  have = 0;
+  restarted = 1;
+  if (teeing) {
+    teeing = 0;
+    close(1);
+  }
+}
+
+static void connect_to(const char *host, const char *port) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+  int rc = getaddrinfo(host, port, &hints, &res);
+  if (rc != 0) {
+    const char *code = rc == EAI_AGAIN ? "EAI_AGAIN" : rc == EAI_SYSTEM ? errname(errno) : "ENOTFOUND";
+    report("net %s getaddrinfo %s: %s", code, host, gai_strerror(rc));
+  }
+  int last = ECONNREFUSED;
+  for (struct addrinfo *a = res; a; a = a->ai_next) {
+    sock = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (sock < 0) {
+      last = errno;
+      continue;
+    }
+    if (connect(sock, a->ai_addr, a->ai_addrlen) == 0) break;
+    if (errno == EINPROGRESS) {
+      wait_for(POLLOUT, "connect");
+      socklen_t len = sizeof last;
+      if (getsockopt(sock, SOL_SOCKET, SO_ERROR, &last, &len) == 0 && last == 0) break;
+    } else {
+      last = errno;
+    }
+    close(sock);
+    sock = -1;
+  }
+  freeaddrinfo(res);
+  if (sock < 0) report("net %s connect %s:%s: %s", errname(last), host, port, strerror(last));
+}
+
+static void send_request(const char *host_header, const char *path) {
+  static char req[HEAD_MAX];
+  int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\n", path, host_header);
+  for (int i = 0; i < n_headers && n > 0 && n < (int)sizeof req; i++)
+    n += snprintf(req + n, sizeof req - (size_t)n, "%s\r\n", headers[i]);
+  if (have > 0 && n > 0 && n < (int)sizeof req) n += snprintf(req + n, sizeof req - (size_t)n, "Range: bytes=%lld-\r\n", have);
+  if (n > 0 && n < (int)sizeof req) n += snprintf(req + n, sizeof req - (size_t)n, "Connection: close\r\n\r\n");
+  if (n <= 0 || n >= (int)sizeof req) usage("the request is longer than %d bytes", HEAD_MAX);
+  for (int off = 0; off < n;) {
+    ssize_t w = send(sock, req + off, (size_t)(n - off), MSG_NOSIGNAL);
+    if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+      wait_for(POLLOUT, "write");
+      continue;
+    }
+    if (w < 0) net_fail(errno, "write");
+    off += (int)w;
+  }
+}
+
+/* Case-insensitive header lookup in the NUL-terminated head; the value, trimmed, into `out`. */
+static int header(const char *head, const char *name, char *out, size_t cap) {
+  size_t len = strlen(name);
+  for (const char *l = strstr(head, "\r\n"); l; l = strstr(l, "\r\n")) {
+    l += 2;
+    if (strncasecmp(l, name, len) != 0 || l[len] != ':') continue;
+    const char *v = l + len + 1;
+    while (*v == ' ' || *v == '\t') v++;
+    const char *e = strstr(v, "\r\n");
+    size_t n = e ? (size_t)(e - v) : strlen(v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    if (n >= cap) n = cap - 1;
+    memcpy(out, v, n);
+    out[n] = '\0';
+    return 1;
+  }
+  return 0;
+}
+
+/* Reads the status line and headers; returns the status, the framing in *chunked / *length (-1: none). */
+static int read_head(int *chunked, long long *length, long long *range_start) {
+  static char head[HEAD_MAX + 1];
+  size_t len = 0;
+  char *end = NULL;
+  while (!end) {
+    if (len == HEAD_MAX) report("proto the answer's head is longer than %d bytes", HEAD_MAX);
+    size_t n = sock_read(head + len, HEAD_MAX - len);
+    if (n == 0) report("net ECONNRESET read: the connection closed before an answer");
+    len += n;
+    head[len] = '\0';
+    end = memmem(head, len, "\r\n\r\n", 4);
+  }
+  if (memchr(head, '\0', (size_t)(end - head))) report("proto a NUL byte in the answer's head");
+  /* what followed the head is the body's start */
+  size_t head_len = (size_t)(end + 4 - head);
+  memcpy(buf, head + head_len, len - head_len);
+  pending = buf;
+  pending_len = len - head_len;
+  end[2] = '\0';
+
+  int status;
+  if (sscanf(head, "HTTP/1.%*1[01] %3d", &status) != 1) report("proto not an HTTP/1 answer");
+  char v[256];
+  *chunked = header(head, "transfer-encoding", v, sizeof v) && strcasestr(v, "chunked") != NULL;
+  *length = -1;
+  if (!*chunked && header(head, "content-length", v, sizeof v)) {
+    char *e;
+    errno = 0;
+    *length = strtoll(v, &e, 10);
+    if (e == v || *e || errno || *length < 0) report("proto bad Content-Length");
+  }
+  *range_start = -1;
+  if (header(head, "content-range", v, sizeof v) && sscanf(v, "bytes %lld-", range_start) != 1)
+    report("proto bad Content-Range");
+  return status;
+}
+
+/* --header-fd: "Name: value" lines up to the end of the fd, added to --header's. */
+static void read_header_fd(void) {
+  size_t len = 0;
+  for (;;) {
+    if (len == sizeof header_text - 1) usage("--header-fd: more than %zu bytes", sizeof header_text - 1);
+    ssize_t n = read(header_fd, header_text + len, sizeof header_text - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) usage("--header-fd %d: %s", header_fd, strerror(errno));
+    if (n == 0) break;
+    len += (size_t)n;
+  }
+  header_text[len] = '\0';
+  for (char *line = header_text, *next; line && *line; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = '\0';
+    if (!*line) continue;
+    if (strchr(line, '\r') || !strchr(line, ':')) usage("--header-fd: a line that is not \"Name: value\"");
+    if (n_headers == MAX_HEADERS) usage("more than %d headers", MAX_HEADERS);
+    headers[n_headers++] = line;
+  }
+}
+
+static void parse_args(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--tee")) {
+      tee_arg = 1;
+      continue;
+    }
+    if (i + 1 >= argc) usage("%s needs a value", a);
+    const char *v = argv[++i];
+    if (!strcmp(a, "--url")) url = v;
+    else if (!strcmp(a, "--file")) file = v;
+    else if (!strcmp(a, "--digest")) digest_arg = v;
+    else if (!strcmp(a, "--size")) {
+      char *e;
+      size_arg = strtoll(v, &e, 10);
+      if (e == v || *e || size_arg < 0) usage("--size %s: not a byte count", v);
+    } else if (!strcmp(a, "--timeout-ms")) {
+      timeout_ms = atoi(v);
+      if (timeout_ms <= 0) usage("--timeout-ms %s: not a positive number", v);
+    } else if (!strcmp(a, "--header-fd")) {
+      header_fd = atoi(v);
+    } else if (!strcmp(a, "--parent")) {
+      parent_pid = atoi(v);
+    } else if (!strcmp(a, "--header")) {
+      if (n_headers == MAX_HEADERS) usage("more than %d --header", MAX_HEADERS);
+      if (strpbrk(v, "\r\n") || !strchr(v, ':')) usage("--header %s: not one \"Name: value\" line", v);
+      headers[n_headers++] = v;
+    } else usage("unknown argument %s", a);
+  }
+  if (!url || !file || !digest_arg || size_arg < 0) usage("--url, --file, --size and --digest are required");
+  if (header_fd >= 0) read_header_fd();
+  if (strncmp(digest_arg, "sha256:", 7) != 0 || strlen(digest_arg) != 71) usage("--digest %s: not sha256:<64 hex>", digest_arg);
+  if (strncmp(url, "http://", 7) != 0) usage("--url %s: only http:// URLs", url);
+}
+
+int main(int argc, char **argv) {
+  /* gone with the pull that started it: a killed polis leaves only the partial file, which
+   * the next pull resumes (its name carries polis's pid, not ours) */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  signal(SIGPIPE, SIG_IGN);
+  parse_args(argc, argv);
+  if (parent_pid > 0 && getppid() != parent_pid) _exit(1); /* it died before the prctl */
+  if (fcntl(REPORT_FD, F_GETFD) < 0) usage("fd %d (the report) is not open", REPORT_FD);
+
+  /* http://host[:port]/path, host possibly [v6] */
+  static char host[256], port[8] = "80", host_header[300];
+  const char *h = url + 7, *path = strchr(h, '/');
+  if (!path) path = h + strlen(h);
+  size_t hl = (size_t)(path - h);
+  if (hl == 0 || hl >= sizeof host) usage("--url %s: bad host", url);
+  memcpy(host_header, h, hl);
+  const char *colon = h[0] == '[' ? memchr(h, ']', hl) : memchr(h, ':', hl);
+  if (h[0] == '[') {
+    if (!colon) usage("--url %s: bad host", url);
+    memcpy(host, h + 1, (size_t)(colon - h - 1));
+    colon = colon + 1 < path && colon[1] == ':' ? colon + 1 : NULL;
+  } else {
+    memcpy(host, h, colon ? (size_t)(colon - h) : hl);
+  }
+  if (colon) {
+    size_t pl = (size_t)(path - colon - 1);
+    if (pl == 0 || pl >= sizeof port) usage("--url %s: bad port", url);
+    memcpy(port, colon + 1, pl);
+    port[pl] = '\0';
+  }
+  if (!*path) path = "/";
+
+  /* never created here: a file renamed away (a later pull claimed it) must stay gone */
+  fd = open(file, O_RDWR | O_CLOEXEC);
+  if (fd < 0) file_fail(errno);
+  SHA256_Init(&sha);
+  hash_prefix();
+  if (lseek(fd, 0, SEEK_END) < 0) file_fail(errno);
+  teeing = tee_arg;
+
+  if (have < size_arg || size_arg == 0) {
+    connect_to(host, port);
+    send_request(host_header, path);
+    int chunked;
+    long long length, range_start;
+    int status = read_head(&chunked, &length, &range_start);
+    if (have > 0 && status == 200) start_over();
+    else if (have > 0 && status == 206) {
+      if (range_start != have) report("proto a 206 for bytes %lld- when %lld- was asked", range_start, have);
+    } else if (status != 200) report("status %d", status);
+    if (chunked) read_chunked();
+    else if (length >= 0) read_length(length);
+    else read_to_close();
+  }
+
+  if (have > size_arg) report("over %lld", size_arg);
+  if (have < size_arg) report("short %lld", have);
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256_Final(md, &sha);
+  char hex[2 * SHA256_DIGEST_LENGTH + 1];
+  for (unsigned i = 0; i < SHA256_DIGEST_LENGTH; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  if (strcmp(hex, digest_arg + 7) != 0) report("digest sha256:%s", hex);
+  if (fsync(fd) < 0) file_fail(errno);
+  report("ok %lld sha256:%s%s", have, hex, restarted ? " restarted" : "");
+}
