@@ -7,6 +7,9 @@
 //   dist/polis.mjs        the same entry as an ES module, for callers that run it directly
 //   dist/polis.cjs        all of polis in one CommonJS file, better-sqlite3's JavaScript included
 //   dist/polis.cjs.*.cache V8 code caches for polis.cjs, made here by warm-up runs
+//   dist/polis-pull.cjs   pull alone, and dist/polis-monitor.cjs the monitor alone: the same
+//                         entry with one command module (less for these two to hold); pull's
+//                         with a code cache of its own (polis-pull.cjs.cache)
 //   dist/state-template.db an empty state database a fresh root starts from (src/state/store.ts)
 //   dist/lib/*.cjs        big leaves loaded only when needed (yargs for --help)
 //   dist/polis            the native launcher (native/launcher/, built by node-gyp), copied here:
@@ -109,6 +112,27 @@ export default function stringWidth(string, options) {
   },
 };
 
+/** The commands with a bundle of their own, dist/polis-<command>.cjs (see below). */
+const COMMAND_BUNDLES = ["pull", "monitor"];
+
+/** main.ts's dynamic imports that `command`'s bundle leaves out (src/main.ts COMMAND_MODULES, warmUp). */
+function oneCommandPlugin(command) {
+  const kept = new Set(["./cli/argv.js", "./cli/context.js", "./cli/help.js", "./cli/version.js", `./cli/${command}.js`]);
+  return {
+    name: "polis-one-command",
+    setup(build) {
+      build.onResolve({ filter: /^\.\/(cli|resources|spec|network)\/[\w-]+\.js$/ }, (args) => {
+        if (args.importer !== join(root, "src", "main.ts") || kept.has(args.path)) return undefined;
+        return { path: args.path, namespace: "polis-elsewhere" };
+      });
+      build.onLoad({ filter: /.*/, namespace: "polis-elsewhere" }, (args) => ({
+        contents: `throw new Error(${JSON.stringify(`internal error: ${args.path} is in polis.cjs, not polis-${command}.cjs`)});`,
+        loader: "js",
+      }));
+    },
+  };
+}
+
 const esbuild = await import("esbuild");
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(join(outdir, "lib"), { recursive: true });
@@ -147,6 +171,24 @@ await esbuild.build({
   external: ["bindings", "koffi", "pino", "./lib/*"],
   plugins: [leavesPlugin],
 });
+// dist/polis-<command>.cjs: the same entry (src/main.ts) for one command alone. The two commands
+// that hold their memory longest (a pull's download, the serving monitor) otherwise keep all of
+// polis.cjs: its 660 KB source string, which V8 keeps for lazy compilation, and every closure
+// of every module's top level (README, Performance). main.ts's imports of the other commands'
+// modules (and of what only their paths and the build's warm-ups use) resolve here to a stub
+// that throws: the entry runs a command's bundle only for the arguments its `runsCommand` says
+// are that command's (its help and usage errors included), polis.cjs for everything else.
+for (const command of COMMAND_BUNDLES) {
+  await esbuild.build({
+    ...common,
+    entryPoints: ["src/main.ts"],
+    outfile: join(outdir, `polis-${command}.cjs`),
+    banner: { js: `(function (exports, require, module, __filename, __dirname) {${common.banner.js}` },
+    footer: { js: "})" },
+    external: ["bindings", "koffi", "pino", "./lib/*"],
+    plugins: [leavesPlugin, oneCommandPlugin(command)],
+  });
+}
 for (const [name, { pick, contents }] of Object.entries(LEAVES)) {
   await esbuild.build({
     ...common,
@@ -190,9 +232,13 @@ for (const [name, { pick, contents }] of Object.entries(LEAVES)) {
 // but compiles it through vm.Script so that V8 can take a code cache. A cache made by another
 // node version or with other V8 flags is rejected by V8 and the file is simply compiled.
 // There are several caches: reading and deserialising costs ~10 ms per 100 KB on this VM, so the
-// hot commands (state, kill, start, delete, list) get a small one without create's functions,
-// and `pull` one of its own (the hot one plus the registry client and the unpacker).
+// hot commands (state, kill, start, delete, list) get a small one without create's functions.
 // Picking the wrong one (an id that happens to be "create") only costs time, never behaviour.
+// `pull` and `monitor` run their own bundle (dist/polis-<command>.cjs, above) when the first
+// of the arguments' words that names one of them is the command: the bundle's runsCommand says
+// so (it parses the arguments as polis does); else polis.cjs runs them, e.g. `polis state pull`.
+// pull's bundle has a cache of its own; the monitor's V8 flags (native/launcher/main.c) would
+// reject any, so it has none.
 const HEAVY = ["create", "run", "exec", "update", "events", "ps", "spec", "features"];
 const NETWORK = networkCacheWords();
 // The entry is CommonJS: node starts an .mjs through its ES module loader, which costs ~1.5 MiB
@@ -201,39 +247,47 @@ const entry = join(outdir, "polis-entry.cjs");
 writeFileSync(
   entry,
   `#!${process.execPath}
-// polis: see scripts/build.mjs. Loads polis.cjs with a V8 code cache, then runs the command.
+// polis: see scripts/build.mjs. Loads polis.cjs (or the command's own bundle) with a V8 code
+// cache, then runs the command.
 "use strict";
 const { readFileSync } = require("node:fs");
 const { Script } = require("node:vm");
-const file = \`\${__dirname}/polis.cjs\`;
 const building = process.env.POLIS_BUILD_CODE_CACHE;
 const heavy = ${JSON.stringify(HEAVY)};
 const network = ${JSON.stringify(NETWORK)};
+const own = ${JSON.stringify(COMMAND_BUNDLES)};
+const argv = process.argv.slice(2);
 const kind = building
   ? process.env.POLIS_BUILD_CODE_CACHE_SET
-  : process.argv.some((a) => network.includes(a.split("=")[0]))
+  : argv.some((a) => network.includes(a.split("=")[0]))
     ? "net"
-    : process.argv.some((a) => heavy.includes(a))
+    : argv.some((a) => heavy.includes(a))
       ? "all"
-      : process.argv.includes("pull")
-        ? "pull"
-        : "hot";
-let cachedData;
-try {
-  if (!building) cachedData = readFileSync(\`\${file}.\${kind}.cache\`);
-} catch {
-  // no cache (a build that could not make one): compile as usual
+      : "hot";
+const command = building ? process.env.POLIS_BUILD_CODE_CACHE_BUNDLE : argv.find((a) => own.includes(a));
+function load(file, cache) {
+  let cachedData;
+  try {
+    if (!building) cachedData = readFileSync(cache);
+  } catch {
+    // no cache (a build that could not make one, the monitor): compile as usual
+  }
+  // utf8: node 20 reads it straight into a string (latin1 goes through a Buffer: +0.7 MiB). An
+  // ASCII file takes its fast path: one "\u00b5" left in src/ made this read 3.2 ms instead of 1.8.
+  const script = new Script(readFileSync(file, "utf8"), { filename: file, cachedData });
+  const bundle = { exports: {}, filename: file };
+  // This file's require resolves from dist/, as the bundle's own would.
+  script.runInThisContext()(bundle.exports, require, bundle, file, __dirname);
+  return { script, polis: bundle.exports };
 }
-// utf8: node 20 reads it straight into a string (latin1 goes through a Buffer: +0.7 MiB). An
-// ASCII file takes its fast path: one "\u00b5" left in src/ made this read 3.2 ms instead of 1.8.
-const script = new Script(readFileSync(file, "utf8"), { filename: file, cachedData });
-const bundle = { exports: {}, filename: file };
-// This file's require resolves from dist/, as the bundle's own would.
-script.runInThisContext()(bundle.exports, require, bundle, file, __dirname);
+let loaded = command ? load(\`\${__dirname}/polis-\${command}.cjs\`, \`\${__dirname}/polis-\${command}.cjs.cache\`) : undefined;
+if (!loaded || (!building && !loaded.polis.runsCommand(argv, command))) {
+  loaded = load(\`\${__dirname}/polis.cjs\`, \`\${__dirname}/polis.cjs.\${kind}.cache\`);
+}
 if (building) {
-  bundle.exports.warmUp(building, kind).then(() => process.stdout.write(script.createCachedData()));
+  loaded.polis.warmUp(building, kind).then(() => process.stdout.write(loaded.script.createCachedData()));
 } else {
-  bundle.exports.runCli();
+  loaded.polis.runCli();
 }
 `,
 );
@@ -251,11 +305,11 @@ chmodSync(join(outdir, "polis.mjs"), 0o755);
 
 // A code cache holds the functions V8 compiled while it was made, so each is made after running
 // the paths its commands take, in one process (src/main.ts warmUp, against a throw-away root).
-// "pull" (the `pull` command alone: ~110 KB more than "hot", 4-5 ms less CPU per pull, README
-// "Images") pulls from a registry this script serves meanwhile (scripts/warm-registry.mjs), so
-// the warm-up runs asynchronously.
+// "pull" (the `pull` command alone, 4-5 ms less CPU per pull, README "Images") is made with pull's
+// own bundle (dist/polis-pull.cjs.cache); it pulls from a registry this script serves meanwhile
+// (scripts/warm-registry.mjs), so the warm-up runs asynchronously.
 const execFileAsync = promisify(execFile);
-for (const set of ["hot", "all", "net", "pull"]) {
+for (const [set, bundle] of [["hot"], ["all"], ["net"], ["pull", "pull"]]) {
   const scratch = mkdtempSync(join(tmpdir(), "polis-build-"));
   let registry;
   try {
@@ -265,6 +319,7 @@ for (const set of ["hot", "all", "net", "pull"]) {
         ...process.env,
         POLIS_BUILD_CODE_CACHE: scratch,
         POLIS_BUILD_CODE_CACHE_SET: set,
+        POLIS_BUILD_CODE_CACHE_BUNDLE: bundle ?? "",
         POLIS_BUILD_REGISTRY: registry ? `${registry.host}/${WARM_REPOSITORY}:${WARM_TAG}` : "",
         NODE_OPTIONS: "",
         POLIS_TIMING: "",
@@ -272,7 +327,7 @@ for (const set of ["hot", "all", "net", "pull"]) {
       encoding: "buffer",
       maxBuffer: 64 << 20,
     });
-    writeFileSync(join(outdir, `polis.cjs.${set}.cache`), cache);
+    writeFileSync(join(outdir, bundle ? `polis-${bundle}.cjs.cache` : `polis.cjs.${set}.cache`), cache);
   } catch (e) {
     const why = `${e.message}${e.stderr ? `\n${e.stderr}` : ""}`;
     // pull's needs a loopback port and tar: without its cache a pull only compiles more (and

@@ -4,9 +4,10 @@
 // - vitest's own v8 coverage (@vitest/coverage-v8): src/ modules the tests import directly;
 // - every polis process the tests spawn (through the launcher, which execs node with dist/polis-entry.cjs):
 //   NODE_V8_COVERAGE makes each node process write raw V8 coverage on exit. Only the entries for
-//   the bundle dist/polis.cjs are kept, merged across processes (@bcoe/v8-coverage), and mapped
-//   back to src/ through the bundle's source map (v8-to-istanbul). dist/polis.cjs is node's CommonJS
-//   wrapper function itself (scripts/build.mjs), compiled as it is by dist/polis-entry.cjs (vm.Script).
+//   the bundles (dist/polis.cjs, and dist/polis-<command>.cjs that pull and monitor run) are kept,
+//   merged across processes (@bcoe/v8-coverage), and mapped back to src/ through each bundle's
+//   source map (v8-to-istanbul). A bundle is node's CommonJS wrapper function itself
+//   (scripts/build.mjs), compiled as it is by dist/polis-entry.cjs (vm.Script).
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -16,43 +17,53 @@ import libReport from "istanbul-lib-report";
 import reports from "istanbul-reports";
 import v8toIstanbul from "v8-to-istanbul";
 
-/** Raw V8 coverage files in `dir` → one merged ScriptCov for `bundle` (or undefined). */
-export function mergeBundleCoverage(dir, bundle) {
-  const url = pathToFileURL(bundle).href;
-  let merged;
-  let batch = [];
-  const flush = () => {
+/**
+ * Raw V8 coverage files in `dir` → one merged ScriptCov per bundle of `bundles` that ran (a Map
+ * from the bundle's path), and how many processes wrote coverage.
+ */
+export function mergeBundleCoverage(dir, bundles) {
+  const urls = new Map(bundles.map((b) => [pathToFileURL(b).href, b]));
+  const merged = new Map();
+  const batches = new Map(bundles.map((b) => [b, []]));
+  const flush = (bundle) => {
+    const batch = batches.get(bundle);
     if (batch.length === 0) return;
-    merged = mergeProcessCovs(merged ? [merged, ...batch] : batch);
-    batch = [];
+    const before = merged.get(bundle);
+    merged.set(bundle, mergeProcessCovs(before ? [before, ...batch] : batch));
+    batches.set(bundle, []);
   };
   let files = [];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith(".json"));
   } catch {
-    return undefined;
+    return { scripts: new Map(), processes: 0 };
   }
   for (const f of files) {
     const path = join(dir, f);
     try {
       const { result } = JSON.parse(readFileSync(path, "utf8"));
-      const mine = result.filter((s) => s.url === url || s.url === bundle);
-      for (const s of mine) s.url = url;
-      if (mine.length) batch.push({ result: mine });
+      for (const [url, bundle] of urls) {
+        const mine = result.filter((s) => s.url === url || s.url === bundle);
+        for (const s of mine) s.url = url;
+        if (mine.length) batches.get(bundle).push({ result: mine });
+        if (batches.get(bundle).length >= 50) flush(bundle);
+      }
     } catch {
       // a process killed while writing its file: nothing to count
     }
     rmSync(path, { force: true });
-    if (batch.length >= 50) flush();
   }
-  flush();
-  const script = merged?.result.find((s) => s.url === url);
-  return script && { ...script, processes: files.length };
+  const scripts = new Map();
+  for (const [url, bundle] of urls) {
+    flush(bundle);
+    const script = merged.get(bundle)?.result.find((s) => s.url === url);
+    if (script) scripts.set(bundle, script);
+  }
+  return { scripts, processes: files.length };
 }
 
-/** The bundle's coverage as an istanbul map of src/ files. */
-async function bundleToIstanbul(root, script) {
-  const bundle = join(root, "dist", "polis.cjs");
+/** A bundle's coverage as an istanbul map of src/ files. */
+async function bundleToIstanbul(root, bundle, script) {
   const conv = v8toIstanbul(bundle, 0); // the file is the wrapper function itself (scripts/build.mjs)
   await conv.load();
   conv.applyCoverage(script.functions);
@@ -60,6 +71,22 @@ async function bundleToIstanbul(root, script) {
   const out = {};
   for (const [file, cov] of Object.entries(data)) if (relative(root, file).startsWith("src/")) out[file] = cov;
   return out;
+}
+
+/**
+ * The bundles' coverage together: polis.cjs and the commands' own (dist/polis-<command>.cjs,
+ * which `pull` and `monitor` run), each mapped through its own source map; a src/ file in
+ * several counts the hits of all.
+ */
+async function bundlesToIstanbul(root, v8Dir) {
+  const dist = join(root, "dist");
+  const bundles = readdirSync(dist)
+    .filter((f) => /^polis(-[\w-]+)?\.cjs$/.test(f) && f !== "polis-entry.cjs")
+    .map((f) => join(dist, f));
+  const { scripts, processes } = mergeBundleCoverage(v8Dir, bundles);
+  const map = libCoverage.createCoverageMap({});
+  for (const [bundle, script] of scripts) map.merge(await bundleToIstanbul(root, bundle, script));
+  return { data: map.toJSON(), processes };
 }
 
 /**
@@ -123,8 +150,7 @@ export async function reportCoverage({ root, v8Dir, vitestJson }) {
   } catch {
     // no vitest coverage (the run failed early): report the processes alone
   }
-  const script = mergeBundleCoverage(v8Dir, join(root, "dist", "polis.cjs"));
-  const bundle = script ? await bundleToIstanbul(root, script) : {};
+  const { data: bundle, processes } = await bundlesToIstanbul(root, v8Dir);
   const merged = {};
   for (const file of new Set([...Object.keys(vitest), ...Object.keys(bundle)])) {
     if (!relative(root, file).startsWith("src/") || file.includes("/generated/")) continue;
@@ -138,7 +164,7 @@ export async function reportCoverage({ root, v8Dir, vitestJson }) {
   const total = map.getCoverageSummary();
   const files = map.files().map((f) => ({ file: relative(root, f), lines: map.fileCoverageFor(f).toSummary().lines.pct }));
   return {
-    processes: script?.processes ?? 0,
+    processes,
     lines: total.lines.pct,
     branches: total.branches.pct,
     below60: files.filter((f) => f.lines < 60).map((f) => `${f.file} ${f.lines}%`),

@@ -242,6 +242,22 @@ export function runCli(): void {
 }
 
 /**
+ * For dist/polis-<command>.cjs (scripts/build.mjs), which holds `command`'s module alone: whether
+ * `argv` runs that command, its help (`polis pull --help`, `polis help pull`) or a usage error
+ * of its own flags. Anything else (another command, a bad global flag, `polis state pull`) is
+ * polis.cjs's to run: the entry asks this before it runs a command's bundle.
+ */
+export function runsCommand(argv: readonly string[], command: string): boolean {
+  try {
+    const parsed = parseArgv(argv);
+    if (parsed.kind === "command") return parsed.command.name === command;
+    return parsed.kind === "help" && parsed.topic?.name === command;
+  } catch (e) {
+    return e instanceof UsageError && e.command?.name === command;
+  }
+}
+
+/**
  * For the build's V8 code caches (scripts/build.mjs): run the common paths once, silently,
  * against the throw-away state root `scratch`, so that their functions are compiled when the
  * cache is taken. "hot" is what state, kill, start, delete and list need; "all" adds create's

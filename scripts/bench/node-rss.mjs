@@ -9,7 +9,9 @@
 // times; the table gives the median of its peak RSS (/usr/bin/time -f %M: node's ru_maxrss), the
 // smallest and the largest. "(Node path)" rows set POLIS_NATIVE=0 for commands the launcher
 // would do itself. `pull` pulls busybox from Debian's docker-registry on 127.0.0.1 into a fresh
-// root each time. `monitor` is read from /proc/<pid>/status (VmHWM) when it listens (its first
+// root each time; `pull-https` from the same registry's storage served over HTTPS (a self-signed
+// certificate made by openssl) with --tls-verify=false, `pull-https-verified` trusting it through
+// a --config file's `registries.<host>.ca`. `monitor` is read from /proc/<pid>/status (VmHWM) when it listens (its first
 // sample taken), after one /metrics scrape, and after `--requests` requests (/metrics, the
 // dashboard and its JSON API in turn) with `--containers` running containers besides the two
 // every row shares (a `sleep`, and one under a per-container monitor with --logs). `monitor` also
@@ -17,7 +19,7 @@
 // their own) after `--scrapes` scrapes of /metrics, the monitor of a Prometheus scraping for a
 // while (`--scale ""` leaves them out).
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -148,11 +150,23 @@ async function main() {
     polis(["--root", root, "run", "-d", "--logs", "--bundle", blog, logger]);
     for (const x of extra) polis(["--root", root, "run", "-d", "--bundle", bsleep, x]);
     let ref;
-    if (want("pull") || want("images") || want("run-image")) {
+    let tlsRef;
+    const tlsConfig = join(work, "tls-config.yaml");
+    if (want("pull") || want("pull-https") || want("pull-https-verified") || want("images") || want("run-image")) {
       const { host, child } = await startRegistry(work);
       stopRegistry = () => child.kill();
       ref = pushRootfs(work, host, join(work, "rootfs"));
       polis(["--root", root, "pull", "-q", "--tls-verify=false", ref]);
+      if (want("pull-https") || want("pull-https-verified")) {
+        // the same storage served over HTTPS (a self-signed certificate), a config that trusts it
+        const tls = await startRegistry(work, { tls: true });
+        stopRegistry = () => {
+          child.kill();
+          tls.child.kill();
+        };
+        tlsRef = ref.replace(host, tls.host);
+        writeFileSync(tlsConfig, `registries:\n  "${tls.host}":\n    ca: ${JSON.stringify(tls.cert)}\n`);
+      }
     }
     if (want("list100")) for (const i of list100) polis(["--root", root100, "create", "--bundle", btrue, i]);
     const cases = {
@@ -202,6 +216,16 @@ async function main() {
       pull: {
         label: "pull busybox (local registry)",
         args: (i) => ["--root", join(work, `pull-${i}`), "pull", "-q", "--tls-verify=false", ref],
+        after: (i) => rmSync(join(work, `pull-${i}`), { recursive: true, force: true }),
+      },
+      "pull-https": {
+        label: "pull busybox (local registry, HTTPS, --tls-verify=false)",
+        args: (i) => ["--root", join(work, `pull-${i}`), "pull", "-q", "--tls-verify=false", tlsRef],
+        after: (i) => rmSync(join(work, `pull-${i}`), { recursive: true, force: true }),
+      },
+      "pull-https-verified": {
+        label: "pull busybox (local registry, HTTPS, its CA in --config)",
+        args: (i) => ["--root", join(work, `pull-${i}`), "--config", tlsConfig, "pull", "-q", tlsRef],
         after: (i) => rmSync(join(work, `pull-${i}`), { recursive: true, force: true }),
       },
       images: { label: "images", args: () => ["--root", root, "images"] },

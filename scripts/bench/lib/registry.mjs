@@ -16,19 +16,39 @@ export async function freePort() {
   });
 }
 
-/** Starts the registry and waits until /v2/ answers; returns its host:port and the child. */
-export async function startRegistry(work) {
+/**
+ * Starts the registry and waits until /v2/ answers; returns its host:port and the child.
+ * `tls`: HTTPS with a self-signed certificate for 127.0.0.1 (made by openssl under `work`; its
+ * PEM file is returned as `cert`); the storage is the plain one's, so one push serves both.
+ */
+export async function startRegistry(work, { tls = false } = {}) {
   const host = `127.0.0.1:${await freePort()}`;
-  const conf = join(work, "registry.yml");
+  const name = tls ? "registry-tls" : "registry";
+  const conf = join(work, `${name}.yml`);
+  let cert;
+  let tlsConf = "";
+  if (tls) {
+    const key = join(work, `${name}.key`);
+    cert = join(work, `${name}.crt`);
+    const subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"];
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", ...subject],
+      {
+        stdio: "ignore",
+      },
+    );
+    tlsConf = `, tls: {certificate: ${cert}, key: ${key}}`;
+  }
   writeFileSync(
     conf,
-    `version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: ${work}/registry}}\nhttp: {addr: "${host}"}\n`,
+    `version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: ${work}/registry}}\nhttp: {addr: "${host}"${tlsConf}}\n`,
   );
   const child = spawn("docker-registry", ["serve", conf], { stdio: "ignore" });
   for (let i = 0; ; i++) {
     try {
-      await fetch(`http://${host}/v2/`);
-      return { host, child };
+      await fetch(`http://${host}/v2/`); // an HTTPS server answers plain HTTP with a 400: up too
+      return { host, child, cert };
     } catch {
       if (i > 100) {
         child.kill();
