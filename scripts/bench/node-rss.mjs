@@ -11,7 +11,8 @@
 // would do itself. `pull` pulls busybox from Debian's docker-registry on 127.0.0.1 into a fresh
 // root each time; `pull-https` from the same registry's storage served over HTTPS (a self-signed
 // certificate made by openssl) with --tls-verify=false, `pull-https-verified` trusting it through
-// a --config file's `registries.<host>.ca`. `monitor` is read from /proc/<pid>/status (VmHWM) when it listens (its first
+// a --config file's `registries.<host>.ca`, `pull-https-again` into a root that has it all (only
+// the manifest comes). `monitor` is read from /proc/<pid>/status (VmHWM) when it listens (its first
 // sample taken), after one /metrics scrape, and after `--requests` requests (/metrics, the
 // dashboard and its JSON API in turn) with `--containers` running containers besides the two
 // every row shares (a `sleep`, and one under a per-container monitor with --logs). `monitor` also
@@ -152,12 +153,12 @@ async function main() {
     let ref;
     let tlsRef;
     const tlsConfig = join(work, "tls-config.yaml");
-    if (want("pull") || want("pull-https") || want("pull-https-verified") || want("images") || want("run-image")) {
+    if (want("pull") || want("pull-https") || want("pull-https-verified") || want("pull-https-again") || want("images") || want("run-image")) {
       const { host, child } = await startRegistry(work);
       stopRegistry = () => child.kill();
       ref = pushRootfs(work, host, join(work, "rootfs"));
       polis(["--root", root, "pull", "-q", "--tls-verify=false", ref]);
-      if (want("pull-https") || want("pull-https-verified")) {
+      if (want("pull-https") || want("pull-https-verified") || want("pull-https-again")) {
         // the same storage served over HTTPS (a self-signed certificate), a config that trusts it
         const tls = await startRegistry(work, { tls: true });
         stopRegistry = () => {
@@ -227,6 +228,10 @@ async function main() {
         label: "pull busybox (local registry, HTTPS, its CA in --config)",
         args: (i) => ["--root", join(work, `pull-${i}`), "--config", tlsConfig, "pull", "-q", tlsRef],
         after: (i) => rmSync(join(work, `pull-${i}`), { recursive: true, force: true }),
+      },
+      "pull-https-again": {
+        label: "pull busybox again (HTTPS, --tls-verify=false, nothing to download)",
+        args: () => ["--root", root, "pull", "-q", "--tls-verify=false", tlsRef],
       },
       images: { label: "images", args: () => ["--root", root, "images"] },
       "run-image": {
