@@ -9,12 +9,13 @@
 //                                      [--base OLD/dist/polis] [--polis dist/polis] [--heap]
 // Containers are `sleep`s in a private root per count (64-character ids, as containerd's); every
 // command runs through the launcher without NODE_EXTRA_CA_CERTS. Root only; prints Markdown.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeBundles } from "./lib/bundle.mjs";
+import { withMonitor } from "./lib/monitor.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const opt = (name, def) => {
@@ -43,21 +44,7 @@ const work = mkdtempSync(join(tmpdir(), "polis-bench-monrss-"));
 /** One monitor of `root`: its figures after listening, one scrape and SCRAPES scrapes. */
 async function monitor(polis, root, heapReport) {
   const e = heapReport ? { ...env, NODE_OPTIONS: `--require ${join(REPO, "scripts/bench/lib/heap-report.cjs")}` } : env;
-  const child = spawn(polis, ["--root", root, "monitor", "--listen", "127.0.0.1:0", "--interval", "1h"], {
-    env: e,
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  try {
-    const url = await new Promise((res, rej) => {
-      let out = "";
-      child.stdout.on("data", (d) => {
-        out += d;
-        const m = /listening on (\S+)/.exec(out);
-        if (m) res(m[1].replace(/\/$/, ""));
-      });
-      child.on("exit", (code) => rej(new Error(`monitor exited ${code}`)));
-    });
-    await new Promise((r) => setTimeout(r, 300)); // the first sample is taken once it listens
+  return withMonitor(polis, root, e, async (child, url) => {
     const listening = mib(child.pid, "VmHWM");
     await (await fetch(`${url}/metrics`)).text();
     const one = mib(child.pid, "VmHWM");
@@ -73,10 +60,7 @@ async function monitor(polis, root, heapReport) {
       r.heap = JSON.parse(readFileSync(file, "utf8"));
     }
     return r;
-  } finally {
-    child.kill();
-    await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
-  }
+  });
 }
 
 const roots = [];

@@ -19,12 +19,13 @@
 // gives a row per `--scale` count: a monitor of that many running `sleep` containers (a root of
 // their own) after `--scrapes` scrapes of /metrics, the monitor of a Prometheus scraping for a
 // while (`--scale ""` leaves them out).
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeBundles } from "./lib/bundle.mjs";
+import { withMonitor } from "./lib/monitor.mjs";
 import { pushRootfs, startRegistry } from "./lib/registry.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -89,31 +90,13 @@ const hwm = (pid) => Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/V
 
 /** One monitor: VmHWM when listening, after a scrape, after REQUESTS requests (KiB each). */
 async function monitorOnce(root, requests = REQUESTS, paths = REQUEST_PATHS) {
-  const child = spawn(POLIS, ["--root", root, "monitor", "--listen", "127.0.0.1:0", "--interval", "1h"], {
-    env,
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  try {
-    const url = await new Promise((res, rej) => {
-      let out = "";
-      child.stdout.on("data", (d) => {
-        out += d;
-        const m = out.match(/listening on (\S+)/);
-        if (m) res(m[1].replace(/\/$/, ""));
-      });
-      child.on("exit", (code) => rej(new Error(`monitor exited ${code}`)));
-    });
-    // the first sample is taken right after it listens: wait for the monitor to go idle
-    await new Promise((r) => setTimeout(r, 300));
+  return withMonitor(POLIS, root, env, async (child, url) => {
     const started = hwm(child.pid);
     await (await fetch(`${url}/metrics`)).text();
     const scraped = hwm(child.pid);
     for (let i = 1; i < requests; i++) await (await fetch(`${url}${paths[i % paths.length]}`)).text();
     return { started, scraped, serving: hwm(child.pid) };
-  } finally {
-    child.kill();
-    await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
-  }
+  });
 }
 
 async function main() {

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OciLayout, push, type Desc, tarOf } from "../helpers/oci-layout.js";
 import { POLIS, pidAlive, polisAsync, polisOk, tempRoot, waitFor } from "../helpers/polis.js";
-import { freePort, startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { closeServer, freePort, listenLocal, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 import { writeTar } from "../helpers/tarball.js";
 import { snapshot } from "../helpers/tree.js";
@@ -180,13 +180,11 @@ describe("a registry with edge cases", () => {
       if (mode === "redirect") return res.writeHead(307, { location: `/storage/${m[1]}` }).end();
       serveData(req, res, blobOf(m[1]));
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+    host = await listenLocal(server);
   });
   afterAll(async () => {
     for (const release of held.splice(0)) release();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await closeServer(server);
   });
   beforeEach(() => {
     asked.length = 0;
@@ -373,8 +371,7 @@ describe("polis-fetch on its own", () => {
     port = (server.address() as { port: number }).port;
   });
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await closeServer(server);
   });
 
   /** polis-fetch ARGS into a new empty file; its report (fd 3), exit code and stdout's byte count */

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/image/manifest.js";
 import { OciLayout, push, tarOf } from "../helpers/oci-layout.js";
 import { POLIS, polis, polisOk, tempRoot, uniqueId, waitFor } from "../helpers/polis.js";
-import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { closeServer, listenLocal, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 import { writeTar } from "../helpers/tarball.js";
 import { snapshot } from "../helpers/tree.js";
@@ -477,9 +477,8 @@ describe("layer downloads", () => {
         layer ? 300 : 0,
       );
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const host = await listenLocal(server);
     try {
-      const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
       const r = root();
       const env = { ...process.env };
       delete env.NODE_EXTRA_CA_CERTS;
@@ -496,8 +495,7 @@ describe("layer downloads", () => {
       polisOk(r, ["bundle", `${host}/par/img:1`, join(r, "b")]);
       for (let i = 0; i < 6; i++) expect(readFileSync(join(r, "b", "rootfs", `f${i}`), "utf8")).toBe(`layer ${i}\n`);
     } finally {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await closeServer(server);
     }
   }, 60_000);
 });

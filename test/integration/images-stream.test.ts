@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OciLayout, type Desc, tarOf } from "../helpers/oci-layout.js";
 import { polisOk, POLIS, tempRoot, waitFor, polisAsync } from "../helpers/polis.js";
+import { closeServer, listenLocal } from "../helpers/registry.js";
 import { baseRootfs } from "../helpers/rootfs.js";
 import { snapshot } from "../helpers/tree.js";
 import { unpackersOf } from "../helpers/unpackers.js";
@@ -63,14 +64,12 @@ beforeAll(async () => {
     res.write(data.subarray(from, holdAt));
     held.push(() => res.end(data.subarray(holdAt)));
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  host = await listenLocal(server);
 });
 
 afterAll(async () => {
   for (const release of held.splice(0)) release();
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await closeServer(server);
   for (const r of roots) rmSync(r, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
 });
