@@ -136,12 +136,13 @@ async function main() {
     let ref;
     let tlsRef;
     const tlsConfig = join(work, "tls-config.yaml");
-    if (want("pull") || want("pull-https") || want("pull-https-verified") || want("pull-https-again") || want("images") || want("run-image")) {
+    const overTls = ["pull-https", "pull-https-verified", "pull-https-again"].some(want);
+    if (overTls || ["pull", "images", "run-image"].some(want)) {
       const { host, child } = await startRegistry(work);
       stopRegistry = () => child.kill();
       ref = pushRootfs(work, host, join(work, "rootfs"));
       polis(["--root", root, "pull", "-q", "--tls-verify=false", ref]);
-      if (want("pull-https") || want("pull-https-verified") || want("pull-https-again")) {
+      if (overTls) {
         // the same storage served over HTTPS (a self-signed certificate), a config that trusts it
         const tls = await startRegistry(work, { tls: true });
         stopRegistry = () => {
