@@ -53,8 +53,8 @@
       "libraries": [ "-l:libz.so.1", "-l:libzstd.so.1", "-l:libcrypto.so.3" ]
     },
     {
-      # One blob download from a plain-HTTP registry (native/fetch/polis-fetch.c says why).
-      # sha256 from the system's libcrypto 3 (libssl3 is installed with node), through the
+      # One blob download from a registry, plain HTTP or HTTPS (native/fetch/polis-fetch.c says why).
+      # sha256 and TLS from the system's libcrypto/libssl 3 (libssl3 is installed with node), through the
       # headers node ships in /usr/include/node/openssl: no -dev package needed.
       "target_name": "polis-fetch",
       "type": "executable",
@@ -66,7 +66,7 @@
       ],
       "cflags!": [ "-fPIC", "-Wno-unused-parameter" ],
       "ldflags": [ "-pie", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack" ],
-      "libraries": [ "-l:libcrypto.so.3" ]
+      "libraries": [ "-l:libssl.so.3", "-l:libcrypto.so.3" ]
     },
     {
       # The SQLite that better-sqlite3 builds (same amalgamation, same options where they matter

@@ -1,11 +1,15 @@
 /*
- * polis-fetch: one blob download from a plain-HTTP registry, so that the blob's bytes never go
- * through node (its http hands every socket read to V8 as a Buffer, freed only at a GC that a
- * pull rarely reaches: megabytes of a pull's peak RSS). src/image/fetch-blob.ts runs it for a
- * registry it speaks plain HTTP to; HTTPS, proxies and every answer but the expected one stay
+ * polis-fetch: one blob download from a registry, so that the blob's bytes never go through
+ * node (its http hands every socket read to V8 as a Buffer, freed only at a GC that a pull
+ * rarely reaches: megabytes of a pull's peak RSS). src/image/fetch-blob.ts runs it for a
+ * registry it speaks plain HTTP or HTTPS to; proxies and every answer but the expected one stay
  * node's (auth retries, redirects and all error texts live there, in one place).
  *
- * One HTTP/1.1 GET over TCP. The body is appended to --file from the file's current size: a
+ * One HTTP/1.1 GET over TCP, or over TLS 1.2+ (OpenSSL 3's libssl) for an https:// URL: SNI
+ * and the certificate checked against the host name or IP address, trusting OpenSSL's default
+ * store plus each --ca-file, or nothing checked with --insecure. Node's trust store is not
+ * OpenSSL's: a certificate refused here is reported as `tls`, and node downloads the blob after
+ * its own check, which stays the one that decides. The body is appended to --file from the file's current size: a
  * Range request `bytes=N-` when N > 0 (the existing N bytes are hashed first), and a server that
  * ignores the Range (200) starts the file over. The final size and sha256 are checked against
  * --size and --digest, and the file is fsynced before `ok` is reported. --tee also copies every
@@ -13,8 +17,11 @@
  * not the download. Body framing: Content-Length, chunked, or up to the close.
  *
  * Usage:
- *   polis-fetch --url http://HOST[:PORT]/PATH --file PATH --size BYTES --digest sha256:HEX
+ *   polis-fetch --url http[s]://HOST[:PORT]/PATH --file PATH --size BYTES --digest sha256:HEX
  *               [--header "Name: value"]... [--header-fd FD] [--tee] [--timeout-ms MS] [--parent PID]
+ *               [--insecure | --ca-file FILE...]
+ * --ca-file: PEM certificates trusted beside the default store (one that cannot be read is skipped:
+ * the handshake then fails as `tls` and node decides).
  * --header-fd: more headers, one "Name: value" line each, read from FD up to its end. polis passes
  * its headers (Authorization among them) that way on stdin: argv is readable by every user
  * (/proc/PID/cmdline).
@@ -23,6 +30,8 @@
  *                                         ignored the Range, the file (and the tee) started over
  *   status <code>                         any answer but 200 (206 to a Range): node's turn
  *   proto <text>                          an answer that is not HTTP as expected: node's turn
+ *   tls <text>                            the TLS handshake failed (the certificate did not verify
+ *                                         here, a protocol error): node's turn
  *   net <CODE> <text>                     connect, reset, timeout: resume later (node's retry loop)
  *   over <bytes>                          the body is longer than --size
  *   short <bytes>                         the body ended with fewer than --size bytes
@@ -40,6 +49,10 @@
  * (~1.5 ms of CPU per process); these go straight to the same assembly (SHA-NI here). */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -57,6 +70,7 @@
 #define HEAD_MAX (16 * 1024)  /* node's default maximum header size */
 #define MAX_HEADERS 32
 #define DEFAULT_TIMEOUT_MS 300000 /* src/image/http.ts IDLE_TIMEOUT_MS: no byte for this long */
+#define MAX_CA_FILES 32
 
 static const char *url, *file, *digest_arg;
 static long long size_arg = -1;
@@ -64,9 +78,12 @@ static const char *headers[MAX_HEADERS];
 static int n_headers, tee_arg, timeout_ms = DEFAULT_TIMEOUT_MS;
 static pid_t parent_pid;
 static int header_fd = -1;
+static const char *ca_files[MAX_CA_FILES];
+static int n_ca_files, insecure_arg;
 static char header_text[HEAD_MAX];
 
 static int sock = -1, fd = -1;
+static SSL *ssl; /* https: every read and write of the socket goes through it */
 static SHA256_CTX sha;
 static long long have; /* bytes in the file */
 static int teeing;     /* still copying to stdout */
@@ -127,8 +144,33 @@ static void wait_for(short events, const char *what) {
   }
 }
 
+/* An SSL call that wants the socket readable or writable waits for it; false for a real error. */
+static int ssl_wait(int rc, const char *what) {
+  int e = SSL_get_error(ssl, rc);
+  if (e == SSL_ERROR_WANT_READ) wait_for(POLLIN, what);
+  else if (e == SSL_ERROR_WANT_WRITE) wait_for(POLLOUT, what);
+  else if (e == SSL_ERROR_SYSCALL && errno) net_fail(errno, what);
+  else return 0;
+  return 1;
+}
+
+/* The text of OpenSSL's last error (the queue's earliest reason). */
+static const char *ssl_text(void) {
+  unsigned long e = ERR_peek_error();
+  const char *r = e ? ERR_reason_error_string(e) : NULL;
+  return r ? r : "TLS error";
+}
+
 /* Reads what the socket has (waiting for it); 0 at the end of the stream. */
 static size_t sock_read(void *into, size_t cap) {
+  while (ssl) {
+    size_t n;
+    int rc = SSL_read_ex(ssl, into, cap, &n);
+    if (rc == 1) return n;
+    int e = SSL_get_error(ssl, rc);
+    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0)) return 0;
+    if (!ssl_wait(rc, "read")) report("net EPROTO read: %s", ssl_text());
+  }
   for (;;) {
     ssize_t n = read(sock, into, cap);
     if (n >= 0) return (size_t)n;
@@ -295,6 +337,38 @@ static void connect_to(const char *host, const char *port) {
   if (sock < 0) report("net %s connect %s:%s: %s", errname(last), host, port, strerror(last));
 }
 
+/* TLS over the connected socket: SNI, the peer checked (unless --insecure), the handshake done. */
+static void start_tls(const char *host) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) report("tls %s", ssl_text());
+  /* a peer that closes without close_notify: the end of the stream (the framing and the digest
+   * tell a cut body), as node takes it */
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  if (!insecure_arg) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_default_verify_paths(ctx);
+    for (int i = 0; i < n_ca_files; i++) SSL_CTX_load_verify_locations(ctx, ca_files[i], NULL);
+    ERR_clear_error(); /* a store or file missing: fewer trusted, and `tls` if that matters */
+  }
+  ssl = SSL_new(ctx);
+  if (!ssl || !SSL_set_fd(ssl, sock)) report("tls %s", ssl_text());
+  unsigned char ip[16];
+  int is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+  if (!is_ip) SSL_set_tlsext_host_name(ssl, host); /* no SNI for an address (RFC 6066), as node */
+  if (!insecure_arg && !(is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) : SSL_set1_host(ssl, host)))
+    report("tls %s", ssl_text());
+  for (;;) {
+    int rc = SSL_connect(ssl);
+    if (rc == 1) return;
+    if (ssl_wait(rc, "connect")) continue;
+    long v = SSL_get_verify_result(ssl);
+    if (!insecure_arg && v != X509_V_OK) report("tls %s", X509_verify_cert_error_string(v));
+    if (SSL_get_error(ssl, rc) == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+      report("net ECONNRESET connect: the connection closed during the TLS handshake");
+    report("tls %s", ssl_text());
+  }
+}
+
 static void send_request(const char *host_header, const char *path) {
   static char req[HEAD_MAX];
   int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\n", path, host_header);
@@ -303,7 +377,13 @@ static void send_request(const char *host_header, const char *path) {
   if (have > 0 && n > 0 && n < (int)sizeof req) n += snprintf(req + n, sizeof req - (size_t)n, "Range: bytes=%lld-\r\n", have);
   if (n > 0 && n < (int)sizeof req) n += snprintf(req + n, sizeof req - (size_t)n, "Connection: close\r\n\r\n");
   if (n <= 0 || n >= (int)sizeof req) usage("the request is longer than %d bytes", HEAD_MAX);
-  for (int off = 0; off < n;) {
+  for (int off = 0; off < n && ssl;) {
+    size_t w;
+    int rc = SSL_write_ex(ssl, req + off, (size_t)(n - off), &w);
+    if (rc == 1) off += (int)w;
+    else if (!ssl_wait(rc, "write")) report("net EPROTO write: %s", ssl_text());
+  }
+  for (int off = 0; off < n && !ssl;) {
     ssize_t w = send(sock, req + off, (size_t)(n - off), MSG_NOSIGNAL);
     if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
       wait_for(POLLOUT, "write");
@@ -400,6 +480,10 @@ static void parse_args(int argc, char **argv) {
       tee_arg = 1;
       continue;
     }
+    if (!strcmp(a, "--insecure")) {
+      insecure_arg = 1;
+      continue;
+    }
     if (i + 1 >= argc) usage("%s needs a value", a);
     const char *v = argv[++i];
     if (!strcmp(a, "--url")) url = v;
@@ -416,6 +500,9 @@ static void parse_args(int argc, char **argv) {
       header_fd = atoi(v);
     } else if (!strcmp(a, "--parent")) {
       parent_pid = atoi(v);
+    } else if (!strcmp(a, "--ca-file")) {
+      if (n_ca_files == MAX_CA_FILES) usage("more than %d --ca-file", MAX_CA_FILES);
+      ca_files[n_ca_files++] = v;
     } else if (!strcmp(a, "--header")) {
       if (n_headers == MAX_HEADERS) usage("more than %d --header", MAX_HEADERS);
       if (strpbrk(v, "\r\n") || !strchr(v, ':')) usage("--header %s: not one \"Name: value\" line", v);
@@ -425,7 +512,8 @@ static void parse_args(int argc, char **argv) {
   if (!url || !file || !digest_arg || size_arg < 0) usage("--url, --file, --size and --digest are required");
   if (header_fd >= 0) read_header_fd();
   if (strncmp(digest_arg, "sha256:", 7) != 0 || strlen(digest_arg) != 71) usage("--digest %s: not sha256:<64 hex>", digest_arg);
-  if (strncmp(url, "http://", 7) != 0) usage("--url %s: only http:// URLs", url);
+  if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) usage("--url %s: only http:// and https:// URLs", url);
+  if (insecure_arg && n_ca_files) usage("--insecure and --ca-file: one or the other");
 }
 
 int main(int argc, char **argv) {
@@ -437,9 +525,11 @@ int main(int argc, char **argv) {
   if (parent_pid > 0 && getppid() != parent_pid) _exit(1); /* it died before the prctl */
   if (fcntl(REPORT_FD, F_GETFD) < 0) usage("fd %d (the report) is not open", REPORT_FD);
 
-  /* http://host[:port]/path, host possibly [v6] */
+  /* http[s]://host[:port]/path, host possibly [v6] */
   static char host[256], port[8] = "80", host_header[300];
-  const char *h = url + 7, *path = strchr(h, '/');
+  int https = url[4] == 's';
+  if (https) strcpy(port, "443");
+  const char *h = url + (https ? 8 : 7), *path = strchr(h, '/');
   if (!path) path = h + strlen(h);
   size_t hl = (size_t)(path - h);
   if (hl == 0 || hl >= sizeof host) usage("--url %s: bad host", url);
@@ -470,6 +560,7 @@ int main(int argc, char **argv) {
 
   if (have < size_arg || size_arg == 0) {
     connect_to(host, port);
+    if (https) start_tls(host);
     send_request(host_header, path);
     int chunked;
     long long length, range_start;

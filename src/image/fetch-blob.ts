@@ -3,13 +3,14 @@
 // is resumed with a Range request (the hash state carries on); so is the partial file a pull
 // killed earlier left behind.
 //
-// From a registry spoken to over plain HTTP (the usual local, CI or test one) the bytes never
-// enter node: polis-fetch (native/fetch/polis-fetch.c) downloads the blob into the temp file,
+// The bytes never enter node: polis-fetch (native/fetch/polis-fetch.c) downloads the blob into the temp file,
 // checks it and, for a streamed base layer, copies it into the unpacker's pipe. Node's http
 // hands V8 one Buffer per socket read, freed only at a GC that a pull rarely reaches: megabytes
-// of a pull's peak RSS (docs/performance.md, "Blob downloads outside node"). Any answer but the
-// blob (401, a redirect, an error) sends that blob back to node's own download below, so auth
-// retries, redirects and error texts stay in one place.
+// of a pull's peak RSS (docs/performance.md, "Blob downloads outside node"). Over HTTPS it checks
+// the certificate with OpenSSL's store plus the CA files node trusts beside its own. Any answer
+// but the blob (401, a redirect, an error, a certificate polis-fetch does not trust) sends that
+// blob back to node's own download below, so auth retries, redirects, node's trust decision and
+// error texts stay in one place.
 import type { ChildProcess } from "node:child_process";
 import type { Hash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
@@ -204,13 +205,16 @@ export function fetchBinary(): string {
   return process.env.POLIS_FETCH || join(packageRoot(), "native", "build", "Release", "polis-fetch");
 }
 
-/** Registries whose blobs answered a redirect: the next ones go to node straight away. */
-const redirecting = new WeakSet<Registry>();
+/**
+ * Registries whose blobs answered a redirect, or whose certificate polis-fetch refused: the next
+ * ones go to node straight away (the next blob would be refused alike: a handshake saved each).
+ */
+const toNode = new WeakSet<Registry>();
 /** polis-fetch could not be started (not built): node downloads everything in this process. */
 let missing = false;
 
 async function requestOutside(registry: Registry, repo: string, d: Descriptor) {
-  if (missing || redirecting.has(registry)) return undefined;
+  if (missing || toNode.has(registry)) return undefined;
   const r = await registry.blobRequest(repo, d.digest);
   if (r) return { ...r, registry };
   return undefined;
@@ -265,8 +269,8 @@ async function downloadOutside(
         continue;
       }
       default:
-        // status <code>, proto <text>, no polis-fetch: node downloads this blob itself
-        if (/^status 3\d\d$/.test(r.line)) redirecting.add(req.registry);
+        // status <code>, proto <text>, tls <text>, no polis-fetch: node downloads this blob itself
+        if (/^status 3\d\d$|^tls /.test(r.line)) toNode.add(req.registry);
         log.debug("blob download handed to node", { digest: d.digest, answer: r.line });
         return false;
     }
@@ -288,7 +292,7 @@ async function runFetch(
   feed?: Tee | LayerSink,
 ): Promise<{ line: string }> {
   const args = ["--url", req.url, "--file", tmp, "--size", String(d.size), "--digest", d.digest];
-  args.push("--timeout-ms", String(IDLE_TIMEOUT_MS), "--parent", String(process.pid));
+  args.push("--timeout-ms", String(IDLE_TIMEOUT_MS), "--parent", String(process.pid), ...req.tlsArgs);
   // the headers (a token, a password) on stdin: every user can read argv (/proc/PID/cmdline)
   args.push("--header-fd", "0");
   const headers = Object.entries(req.headers).map(([k, v]) => `${k}: ${v}\n`);

@@ -29,6 +29,8 @@ const DRAIN_LIMIT = 1 << 20;
 export interface TlsSettings {
   /** extra CA certificates (PEM) trusted beside Node's own */
   ca: string[];
+  /** the files `ca` was read from (the config's), for polis-fetch to read itself */
+  caFiles?: string[];
   /** a PEM file of more CA certificates (POLIS_EXTRA_CA_CERTS), read when a verified TLS connection is opened */
   caFile?: string;
   /** false: any certificate is accepted (--tls-verify=false, an insecure registry) */

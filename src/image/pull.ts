@@ -270,7 +270,7 @@ export function tlsFor(
       throw new PolisError(`registries: CA file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   });
-  return { ca, caFile: env[EXTRA_CA_ENV] || undefined, verify: tlsVerify !== false && !s.insecure };
+  return { ca, caFiles: s.ca, caFile: env[EXTRA_CA_ENV] || undefined, verify: tlsVerify !== false && !s.insecure };
 }
 
 function tryPick(list: Descriptor[], want: Platform, name: string): Descriptor | undefined {

@@ -24,6 +24,14 @@ const RETRIES = 3;
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
 const MAX_REDIRECTS = 5;
 
+/** A blob's GET for polis-fetch: see Registry.blobRequest. */
+export interface BlobRequest {
+  url: string;
+  headers: Record<string, string>;
+  /** polis-fetch's TLS arguments (none over plain HTTP) */
+  tlsArgs: string[];
+}
+
 export class RegistryError extends PolisError {
   constructor(
     message: string,
@@ -89,19 +97,26 @@ export class Registry {
 
   /**
    * The GET of blob `digest` as `get` would send it first, for a download outside node
-   * (polis-fetch): its URL and headers (user agent, the current Authorization). Only for a
-   * registry spoken to over plain HTTP (node's http follows no proxy variables: neither does
-   * polis-fetch); undefined for HTTPS. Whatever the answer is (401, a redirect), `get` then
-   * handles that blob as usual.
+   * (polis-fetch): its URL and headers (user agent, the current Authorization), and over HTTPS
+   * polis-fetch's TLS arguments: `--insecure` when node checks nothing, else the CA files node
+   * trusts beside its own store (the config's, POLIS_EXTRA_CA_CERTS, NODE_EXTRA_CA_CERTS: the
+   * names only, node reads none of them for this). Node's http follows no proxy variables:
+   * neither does polis-fetch. Whatever the answer is (401, a redirect, a certificate polis-fetch
+   * does not trust), `get` then handles that blob as usual.
    */
-  async blobRequest(repo: string, digest: string): Promise<{ url: string; headers: Record<string, string> } | undefined> {
+  async blobRequest(repo: string, digest: string): Promise<BlobRequest | undefined> {
     if (this.pinging) await this.pinging;
     await this.ping();
-    if (!this.base?.startsWith("http:")) return undefined;
+    if (!this.base) return undefined;
     const headers: Record<string, string> = { "user-agent": USER_AGENT };
     const auth = await this.authorization(repo, false);
     if (auth) headers.authorization = auth;
-    return { url: `${this.base}/v2/${repo}/blobs/${digest}`, headers };
+    const url = `${this.base}/v2/${repo}/blobs/${digest}`;
+    if (this.base.startsWith("http:")) return { url, headers, tlsArgs: [] };
+    const tls = this.opts.tls ?? { ca: [], verify: true };
+    if (!tls.verify) return { url, headers, tlsArgs: ["--insecure"] };
+    const files = new Set([...(tls.caFiles ?? []), tls.caFile, process.env.NODE_EXTRA_CA_CERTS]);
+    return { url, headers, tlsArgs: [...files].filter((f) => f).flatMap((f) => ["--ca-file", f as string]) };
   }
 
   /** `polis login`: the credentials get a token (Bearer) or are accepted by /v2/ (Basic). */

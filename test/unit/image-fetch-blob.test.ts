@@ -3,8 +3,9 @@
 // the range), and the blob gets its digest name only with the right content.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
@@ -12,6 +13,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { blobPath, ensureDirs, tmpDir } from "../../src/image/content.js";
 import { fetchBlob } from "../../src/image/fetch-blob.js";
 import { Registry } from "../../src/image/registry.js";
+import { selfSignedCert } from "../helpers/registry.js";
 
 const servers: Server[] = [];
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
@@ -135,5 +137,49 @@ describe("a sink fed by polis-fetch itself", () => {
     const { calls, got } = await feedSink(await flaky(true, []));
     expect(calls).toEqual(["fedElsewhere", "broken"]);
     expect(got.length).toBeLessThan(blob.length);
+  }, 20_000);
+});
+
+// Over HTTPS polis-fetch checks the certificate with OpenSSL's store plus the CA files node
+// trusts; a refusal there (`tls ...`) is not the last word: node downloads the blob after its
+// own check, and the registry's later blobs straight away. A stand-in polis-fetch (POLIS_FETCH)
+// refuses every certificate, as one whose store lacks a root node has would.
+describe("an HTTPS registry whose certificate polis-fetch refuses", () => {
+  it("node downloads the blob, and the next ones without asking polis-fetch again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "polis-fetch-tls-"));
+    roots.push(dir);
+    const cert = selfSignedCert(dir);
+    const s = createHttpsServer({ key: readFileSync(cert.key), cert: readFileSync(cert.cert) }, (req, res) =>
+      req.url === "/v2/" ? res.end("{}") : res.end(blob),
+    );
+    servers.push(s as unknown as Server);
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    const host = `127.0.0.1:${(s.address() as { port: number }).port}`;
+    const calls = join(dir, "calls");
+    const standIn = join(dir, "polis-fetch");
+    writeFileSync(standIn, `#!/bin/sh\necho "$*" >> ${calls}\necho "tls unable to get local issuer certificate" >&3\n`);
+    chmodSync(standIn, 0o755);
+    const tls = { ca: [readFileSync(cert.cert, "utf8")], caFiles: [cert.cert], verify: true };
+    const r = new Registry({ name: host, host, insecure: false, tls });
+    const before = process.env.POLIS_FETCH;
+    process.env.POLIS_FETCH = standIn;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const root = mkdtempSync(join(tmpdir(), "polis-fetch-"));
+        roots.push(root);
+        ensureDirs(root);
+        expect(await fetchBlob(r, "a/b", desc, root, { inNode: false })).toBe(true);
+        expect(readFileSync(blobPath(root, desc.digest)).equals(blob)).toBe(true);
+        expect(readdirSync(tmpDir(root))).toEqual([]);
+      }
+    } finally {
+      if (before === undefined) delete process.env.POLIS_FETCH;
+      else process.env.POLIS_FETCH = before;
+    }
+    const ran = readFileSync(calls, "utf8").trim().split("\n");
+    expect(ran).toHaveLength(1); // the second blob went to node straight away
+    expect(ran[0]).toContain(`--url https://${host}/v2/a/b/blobs/${desc.digest}`);
+    expect(ran[0]).toContain(`--ca-file ${cert.cert}`);
+    expect(ran[0]).not.toContain("--insecure");
   }, 20_000);
 });
