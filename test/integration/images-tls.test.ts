@@ -1,16 +1,20 @@
 // A registry over HTTPS with a self-signed certificate: refused by default with a one-line error,
 // pulled with the certificate as a configured CA file (verified), as NODE_EXTRA_CA_CERTS (which
 // the launcher moves to POLIS_EXTRA_CA_CERTS so that node starts without parsing it), or with
-// --tls-verify=false.
-import { spawnSync } from "node:child_process";
+// --tls-verify=false. The layers come through polis-fetch over TLS (its bytes never enter node),
+// checked against the same CA files; polis-fetch's own TLS (verified, --insecure, a wrong host
+// name, a resume) against an HTTPS server of the test's.
+import { spawn, spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/image/manifest.js";
 import { OciLayout, push } from "../helpers/oci-layout.js";
 import { POLIS, POLIS_MJS, polis, tempRoot } from "../helpers/polis.js";
-import { selfSignedCert, startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { closeServer, selfSignedCert, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { writeTar } from "../helpers/tarball.js";
 
 const work = mkdtempSync(join(tmpdir(), "polis-tls-"));
@@ -19,6 +23,8 @@ let cert: { key: string; cert: string };
 /** a CA of nobody's: trusting it must not cost the others */
 let otherCert: { key: string; cert: string };
 const roots: string[] = [];
+/** Which way each blob came, from a --debug log ("blob downloaded by polis-fetch" / "by node"): the last words in order. */
+const ways = (stderr: string) => [...stderr.matchAll(/msg="blob downloaded by (polis-fetch|node)"/g)].map((m) => m[1]);
 const root = () => {
   const r = tempRoot();
   roots.push(r);
@@ -45,6 +51,7 @@ describe("HTTPS registries", () => {
   it("a self-signed certificate is refused by default", () => {
     const r = polis(root(), ["pull", "-q", `${reg.host}/tls/app:1`]);
     expect(r.code).toBe(1);
+    // node's error, from the manifest's request: no blob was asked for
     expect(r.stderr).toMatch(/registry unreachable: .*self[- ]signed certificate/i);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });
@@ -53,10 +60,11 @@ describe("HTTPS registries", () => {
     const r = root();
     const file = join(r, "config.yaml");
     writeFileSync(file, `registries:\n  "${reg.host}":\n    ca: ${cert.cert}\n`);
-    expect(polis(r, ["--config", file, "pull", "-q", `${reg.host}/tls/app:1`])).toMatchObject({
-      code: 0,
-      stdout: expect.stringMatching(/^sha256:/),
-    });
+    const res = polis(r, ["--debug", "--config", file, "pull", "-q", `${reg.host}/tls/app:1`]);
+    expect(res).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sha256:/) });
+    // the config through node, the layer through polis-fetch, which trusted the same CA file
+    expect(ways(res.stderr)).toEqual(["node", "polis-fetch"]);
+    expect(res.stderr).not.toMatch(/handed to node/);
   });
 
   it("pulls over unverified HTTPS with --tls-verify=false", () => {
@@ -67,9 +75,9 @@ describe("HTTPS registries", () => {
     });
     expect(res).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sha256:/) });
     expect(res.stderr).toMatch(/^HTTPS \d+: createConnection/m);
-    // polis-fetch speaks plain HTTP only: over HTTPS node downloads the layers itself
-    expect(res.stderr).toMatch(/msg="blob downloaded by node"/);
-    expect(res.stderr).not.toMatch(/polis-fetch/);
+    // the layer through polis-fetch, which checked no certificate either
+    expect(ways(res.stderr)).toEqual(["node", "polis-fetch"]);
+    expect(res.stderr).not.toMatch(/handed to node/);
   });
 
   it("a missing CA file is a one-line error naming it", () => {
@@ -115,11 +123,26 @@ describe("HTTPS registries", () => {
     const r = root();
     const file = join(r, "config.yaml");
     writeFileSync(file, `registries:\n  "${reg.host}":\n    ca: ${otherCert.cert}\n`);
-    const pull = [process.execPath, POLIS_MJS, "--root", r, "--config", file, "pull", "-q", `${reg.host}/tls/app:1`];
-    expect(run(pull, {})).toMatchObject({ code: 1, stderr: expect.stringMatching(/self[- ]signed certificate/i) });
-    expect(run(pull, { POLIS_EXTRA_CA_CERTS: cert.cert })).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sha256:/) });
+    const pull = (into = r) => [
+      process.execPath,
+      POLIS_MJS,
+      "--root",
+      into,
+      "--config",
+      file,
+      "--debug",
+      "pull",
+      "-q",
+      `${reg.host}/tls/app:1`,
+    ];
+    expect(run(pull(), {})).toMatchObject({ code: 1, stderr: expect.stringMatching(/self[- ]signed certificate/i) });
+    const extra = run(pull(), { POLIS_EXTRA_CA_CERTS: cert.cert });
+    expect(extra).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sha256:/) });
+    expect(ways(extra.stderr)).toEqual(["node", "polis-fetch"]); // polis-fetch trusts it too
     // node dist/polis.mjs started with NODE_EXTRA_CA_CERTS: the config's CA must not replace it
-    expect(run(pull, { NODE_EXTRA_CA_CERTS: cert.cert })).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sha256:/) });
+    const nodeExtra = run(pull(root()), { NODE_EXTRA_CA_CERTS: cert.cert });
+    expect(nodeExtra).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sha256:/) });
+    expect(ways(nodeExtra.stderr)).toEqual(["node", "polis-fetch"]);
   });
 
   it("an unreadable POLIS_EXTRA_CA_CERTS is a warning naming it, as node's is; the certificate is then refused", () => {
@@ -129,5 +152,66 @@ describe("HTTPS registries", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/ignoring extra CA certificates from \/nonexistent\/extra\.pem \(POLIS_EXTRA_CA_CERTS\)/);
     expect(r.stderr).toMatch(/registry unreachable: .*self[- ]signed certificate/i);
+  });
+});
+
+describe("polis-fetch on its own over HTTPS", () => {
+  const BIN = join(__dirname, "..", "..", "native", "build", "Release", "polis-fetch");
+  let server: Server;
+  let port = 0;
+  let tls: { key: string; cert: string };
+  const body = randomBytes(3 << 20);
+  const digest = `sha256:${createHash("sha256").update(body).digest("hex")}`;
+  beforeAll(async () => {
+    tls = selfSignedCert(mkdtempSync(join(work, "fetch-")));
+    server = createServer({ key: readFileSync(tls.key), cert: readFileSync(tls.cert) }, (req, res) => {
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+      if (range) {
+        const from = Number(range[1]);
+        res.writeHead(206, { "content-range": `bytes ${from}-${body.length - 1}/${body.length}` });
+        return res.end(body.subarray(from));
+      }
+      if (req.url === "/chunked") {
+        res.write(body.subarray(0, 1 << 20));
+        return res.end(body.subarray(1 << 20)); // no Content-Length: chunked
+      }
+      res.writeHead(200, { "content-length": body.length }).end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await closeServer(server as unknown as import("node:http").Server);
+  });
+
+  /** polis-fetch ARGS into a file holding `have` (the blob's first bytes); its report (fd 3), exit code, the file */
+  const run = (args: string[], path = "/blob", host = "127.0.0.1", have = 0) =>
+    new Promise<{ report: string; code: number | null; file: string }>((resolve) => {
+      const file = join(work, `out-${randomBytes(4).toString("hex")}`);
+      writeFileSync(file, body.subarray(0, have));
+      const url = `https://${host}:${port}${path}`;
+      const child = spawn(BIN, ["--url", url, "--file", file, "--size", String(body.length), "--digest", digest, ...args], {
+        stdio: ["ignore", "ignore", "inherit", "pipe"],
+      });
+      let report = "";
+      (child.stdio[3] as NodeJS.ReadableStream).on("data", (d) => (report += d));
+      child.once("close", (code) => resolve({ report: report.trim(), code, file }));
+    });
+  const whole = (got: { report: string; code: number | null; file: string }) => {
+    expect(got).toMatchObject({ code: 0, report: `ok ${body.length} ${digest}` });
+    expect(readFileSync(got.file).equals(body)).toBe(true);
+  };
+
+  it("verified with --ca-file (Content-Length, chunked, a Range resume)", async () => {
+    whole(await run(["--ca-file", tls.cert]));
+    whole(await run(["--ca-file", "/nonexistent.pem", "--ca-file", tls.cert], "/chunked"));
+    whole(await run(["--ca-file", tls.cert], "/blob", "127.0.0.1", 1 << 20));
+  });
+
+  it("a certificate it cannot verify, or for another name, is `tls …` (node's turn); --insecure takes any", async () => {
+    expect(await run([])).toMatchObject({ code: 0, report: "tls self-signed certificate" });
+    expect(await run(["--ca-file", tls.cert], "/blob", "localhost")).toMatchObject({ code: 0, report: "tls hostname mismatch" });
+    whole(await run(["--insecure"]));
+    whole(await run(["--insecure"], "/blob", "localhost"));
   });
 });
