@@ -436,9 +436,12 @@ describe("polis-fetch on its own", () => {
     expect((await run(["--url", `http://127.0.0.1:${closed}/x`, "--size", "1", "--digest", digest])).report).toBe(
       `net ECONNREFUSED connect 127.0.0.1:${closed}: Connection refused`,
     );
-    const bad = await run(["--url", "https://127.0.0.1/x", "--size", "1", "--digest", digest]);
+    const bad = await run(["--url", "ftp://127.0.0.1/x", "--size", "1", "--digest", digest]);
     expect(bad).toMatchObject({ code: 2, report: "" });
-    expect(bad.stderr).toMatch(/--url https:\/\/127\.0\.0\.1\/x: only http:\/\/ URLs/);
+    expect(bad.stderr).toMatch(/--url ftp:\/\/127\.0\.0\.1\/x: only http:\/\/ and https:\/\/ URLs/);
+    const both = await run([...blobArgs("/blob"), "--insecure", "--ca-file", "/x.pem"]);
+    expect(both).toMatchObject({ code: 2, report: "" });
+    expect(both.stderr).toMatch(/--insecure and --ca-file: one or the other/);
     const injected = await run([...blobArgs("/blob"), "--header", "X: a\r\nHost: evil"]);
     expect(injected).toMatchObject({ code: 2, report: "" });
   });
