@@ -57,7 +57,7 @@ export interface FetchOptions {
   progress?: Progress;
   /** the bytes as they arrive: a function (node sees them) or a sink (they stay out of node) */
   feed?: Tee | LayerSink;
-  /** node downloads it even from a plain-HTTP registry (the config: node parses it anyway) */
+  /** node downloads it itself, whatever the registry (the config: node parses it anyway) */
   inNode?: boolean;
 }
 

@@ -157,7 +157,7 @@ const noop = () => {};
  * Nothing is checked against the blob's digest here: the caller commits the directory only once
  * the blob verified.
  *
- * The seam for a downloader that is itself a process (polis-fetch, plain-HTTP registries): spawn
+ * The seam for a downloader that is itself a process (polis-fetch): spawn
  * it with `sink` as its stdout (`spawn(bin, args, { stdio: ["ignore", stream.sink, "pipe"] })`:
  * node hands the child the pipe's fd), then call `fedElsewhere()`, which closes node's own end so
  * that the unpacker sees the end of the layer when the downloader exits. From then on `push` is
