@@ -222,6 +222,13 @@ function verifiedContext(tls: TlsSettings): SecureContext | undefined {
       if (file === tls.caFile) log.warn(`ignoring extra CA certificates from ${file} (${EXTRA_CA_ENV}): ${(e as Error).message}`);
     }
   }
-  const { createSecureContext, rootCertificates } = load("node:tls") as typeof import("node:tls");
-  return createSecureContext({ ca: [...rootCertificates, ...extra] });
+  // Node's default store plus the extra CAs, each parsed once: `ca: [...rootCertificates, ...extra]`
+  // parsed the ~140 roots twice (their copy in the context's own store, then the given PEMs) and
+  // held them as JS strings, ~1 MiB of a verified pull's peak RSS (issue 13). addCACert on the
+  // native context (node 20 has no public call for it; `setDefaultCACertificates` is node 22's)
+  // copies the root store once and adds to it.
+  const { createSecureContext } = load("node:tls") as typeof import("node:tls");
+  const context = createSecureContext();
+  for (const pem of extra) (context as unknown as { context: { addCACert(pem: string): void } }).context.addCACert(pem);
+  return context;
 }
