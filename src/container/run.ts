@@ -48,6 +48,10 @@ export async function runContainer(g: GlobalOptions, o: RunOptions, extras: Crea
       const rec = mustGet(store, o.id);
       // The shim resizes a proxied pty on SIGWINCH itself; the kernel then signals the container.
       if (rec.config.process?.terminal && !o.consoleSocket) process.off("SIGWINCH", forward);
+      // A signal that came while the create finished (a createRuntime hook's, say) may still wait in
+      // libuv's signal pipe: its handler ran on another thread after the event that ended the
+      // create. One turn of the loop through its poll phase hands it to `forward` first.
+      await new Promise((r) => setImmediate(r));
       endedBy = pending.find((s) => ENDING_SIGNALS.includes(s));
       if (endedBy) {
         process.kill(launch.pid, "SIGKILL");
