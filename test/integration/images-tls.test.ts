@@ -23,8 +23,11 @@ let cert: { key: string; cert: string };
 /** a CA of nobody's: trusting it must not cost the others */
 let otherCert: { key: string; cert: string };
 const roots: string[] = [];
-/** Which way each blob came, from a --debug log ("blob downloaded by polis-fetch" / "by node"): the last words in order. */
-const ways = (stderr: string) => [...stderr.matchAll(/msg="blob downloaded by (polis-fetch|node)"/g)].map((m) => m[1]);
+/**
+ * Which way each blob came, from a --debug log ("blob downloaded by polis-fetch" / "by node"),
+ * sorted: the config (node's) and the layer download at once, and log in either order.
+ */
+const ways = (stderr: string) => [...stderr.matchAll(/msg="blob downloaded by (polis-fetch|node)"/g)].map((m) => m[1]).sort();
 const root = () => {
   const r = tempRoot();
   roots.push(r);

@@ -77,6 +77,10 @@ describe.skipIf(skip)("network isolation, internal networks, IPv6", () => {
       `nsenter -t ${outside} -n python3 ${join(REPO, "test", "helpers", "dns-responder.py")} 198.51.100.2 198.51.100.2 >/dev/null 2>&1 & echo $!`,
     );
     servers.push(Number(dns.stdout.trim()));
+    // started in the background: the lookups below would race its bind under load
+    const bound = () => ns.sh(`nsenter -t ${outside} -n ss -Huln src 198.51.100.2:53`).stdout.trim() !== "";
+    for (let i = 0; i < 200 && !bound(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    expect(bound()).toBe(true);
     ns.polisOk(root, ["network", "create", "--subnet", "10.65.0.0/24", "resolv"]);
     const id = c.run(["--network", "resolv"], ["sleep", "1000"]);
     const conf = c.sh(id, "cat /etc/resolv.conf").stdout;
