@@ -172,7 +172,7 @@ function send(res: ServerResponse, code: number, type: string, body: string | Bu
  * that the caller may reuse its buffer; at once when the peer has gone (node then calls no
  * write callback).
  */
-function chunkSender(res: ServerResponse): (chunk: Buffer) => Promise<void> {
+export function chunkSender(res: ServerResponse): (chunk: Buffer) => Promise<void> {
   const closed = new Promise<void>((resolve) => res.once("close", resolve));
   return (chunk) => {
     if (res.destroyed) return Promise.resolve();
