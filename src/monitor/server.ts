@@ -9,7 +9,15 @@ import { openStore } from "../container/context.js";
 import type { GlobalOptions } from "../container/options.js";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
-import { alertStates, getMonitor, healthResults, recentEvents, samplesSince, type MetricSample } from "../state/monitor.js";
+import {
+  alertStates,
+  boundPageCache,
+  getMonitor,
+  healthResults,
+  recentEvents,
+  samplesSince,
+  type MetricSample,
+} from "../state/monitor.js";
 import type { Store } from "../state/store.js";
 import { collect, type Snapshot } from "./collect.js";
 import type { MonitorConfig } from "./config.js";
@@ -26,6 +34,8 @@ import { httpDate } from "../time.js";
  * of 100; scrapes still cost less CPU than before the allocations behind it were cut.
  */
 const HEAP_SLACK_BYTES = 256 << 10;
+/** SQLite's page cache for the monitor's connection (state/monitor.ts boundPageCache): 16 pages. */
+const PAGE_CACHE_KIB = 64;
 
 export interface ServeOptions {
   listen: string;
@@ -55,6 +65,7 @@ export async function serveMonitor(g: GlobalOptions, o: ServeOptions, stop: Prom
   // One connection for the process's life: an idle WAL reader blocks no writer, and opening
   // (and the checkpoint of a last close) costs more than a whole scrape's reads.
   const store = openStore(g);
+  boundPageCache(store, PAGE_CACHE_KIB);
   const sampler = new Sampler(store, o.config, o.intervalMs);
   const heap = new HeapBound(HEAP_SLACK_BYTES);
   const server = createServer((req, res) => {
