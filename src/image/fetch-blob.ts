@@ -20,9 +20,9 @@ import type { Writable } from "node:stream";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { processStartTime } from "../linux/proc.js";
-import { packageRoot } from "../paths.js";
 import { blobPath, crypto, fsyncOffThread, hasBlob, hex, tmpDir, tmpPath } from "./content.js";
 import { IDLE_TIMEOUT_MS } from "./http.js";
+import { fetchBinary } from "./native-http.js";
 import type { Descriptor } from "./manifest.js";
 import { netMessage, RegistryError, type Registry } from "./registry.js";
 
@@ -200,11 +200,6 @@ function breakSink(sink: LayerSink): void {
 
 // --- polis-fetch -------------------------------------------------------------------------
 
-/** The C downloader built by node-gyp beside the shim; POLIS_FETCH overrides it (tests, packagers). */
-export function fetchBinary(): string {
-  return process.env.POLIS_FETCH || join(packageRoot(), "native", "build", "Release", "polis-fetch");
-}
-
 /**
  * Registries whose blobs answered a redirect, or whose certificate polis-fetch refused: the next
  * ones go to node straight away (the next blob would be refused alike: a handshake saved each).
@@ -214,7 +209,8 @@ const toNode = new WeakSet<Registry>();
 let missing = false;
 
 async function requestOutside(registry: Registry, repo: string, d: Descriptor) {
-  if (missing || toNode.has(registry)) return undefined;
+  // a certificate the session's OpenSSL refused (native-http.ts) would be refused here alike
+  if (missing || toNode.has(registry) || registry.tlsInNode) return undefined;
   const r = await registry.blobRequest(repo, d.digest);
   if (r) return { ...r, registry };
   return undefined;
