@@ -29,12 +29,7 @@ function read(chunks: Buffer[]): (string | [string, string])[] {
   return out;
 }
 
-const WHOLE = [
-  ["head", HEAD],
-  ["body", "hello world"],
-  "end",
-  ["error", "net ECONNREFUSED connect ECONNREFUSED 127.0.0.1:5443"],
-];
+const WHOLE = [["head", HEAD], ["body", "hello world"], "end", ["error", "net ECONNREFUSED connect ECONNREFUSED 127.0.0.1:5443"]];
 
 describe("polis-fetch session frames", () => {
   it("reads a head, body pieces, the zero chunk and an error line", () => {
