@@ -1,7 +1,18 @@
 // The node side of polis-fetch's session mode (src/image/native-http.ts): its frames, read in
-// pieces as a pipe delivers them, and an answer's head read as node's http reads it.
-import { describe, expect, it } from "vitest";
-import { type Frame, FrameReader, parseHead } from "../../src/image/native-http.js";
+// pieces as a pipe delivers them, an answer's head read as node's http reads it, and the
+// transport against local HTTPS servers (keep-alive, a server closing connections, requests at
+// once, a dropped body, node's error texts, the TLS fallback to node, no polis-fetch).
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import type { Server } from "node:http";
+import { createServer as createHttps } from "node:https";
+import { createServer as createTcp, type Server as NetServer } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { HttpClient, NetworkError } from "../../src/image/http.js";
+import { type Frame, FrameReader, NativeHttp, parseHead } from "../../src/image/native-http.js";
+import { closeServer, selfSignedCert } from "../helpers/registry.js";
 
 const HEAD = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11";
 const STREAM = Buffer.concat([
@@ -107,5 +118,193 @@ describe("an answer's head, as node's http reads it", () => {
   it("not a status line is an error", () => {
     expect(() => parseHead(Buffer.from("ICY 200 OK"))).toThrow(/not a status line/);
     expect(() => parseHead(Buffer.from("HTTP/2 200"))).toThrow(/not a status line/);
+  });
+});
+
+// The transport against HTTPS servers of the test's own (polis-fetch as built by `npm run
+// install`): what a registry client sees, and what node's HttpClient would have said instead.
+describe("NativeHttp: HTTPS requests through polis-fetch sessions", () => {
+  const work = mkdtempSync(join(tmpdir(), "polis-native-http-"));
+  const cert = selfSignedCert(work);
+  const servers: Server[] = [];
+  const tls = () => ({ key: readFileSync(cert.key), cert: readFileSync(cert.cert) });
+  afterEach(async () => {
+    for (const s of servers.splice(0)) {
+      if (typeof s.closeAllConnections === "function") await closeServer(s);
+      else await new Promise((r) => s.close(r));
+    }
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  async function listen(s: Server | NetServer): Promise<string> {
+    servers.push(s as Server);
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    return `127.0.0.1:${(s.address() as { port: number }).port}`;
+  }
+  /** A transport trusting the test's certificate: polis-fetch through --ca-file, node through its PEM. */
+  const transport = (tlsArgs = ["--ca-file", cert.cert]) => {
+    const node = new HttpClient({ ca: [readFileSync(cert.cert, "utf8")], verify: true });
+    const t = new NativeHttp(tlsArgs, () => node);
+    transports.push(t);
+    return t;
+  };
+  const transports: NativeHttp[] = [];
+  afterEach(() => {
+    for (const t of transports.splice(0)) t.close();
+  });
+
+  it("status, headers and body (Content-Length and chunked) over one kept-alive connection, headers sent as given", async () => {
+    let connections = 0;
+    const seen: Record<string, unknown>[] = [];
+    const s = createHttps(tls(), (req, res) => {
+      seen.push(req.headers);
+      if (req.url === "/chunked") {
+        res.write("abc");
+        return setTimeout(() => res.end("def"), 20);
+      }
+      res.writeHead(201, "Made", { "x-a": "1", "content-type": "text/plain" }).end("hello");
+    });
+    s.on("connection", () => connections++);
+    const host = await listen(s as unknown as Server);
+    const t = transport();
+    const a = await t.get(`https://${host}/a`, { "user-agent": "polis", authorization: "Bearer x" });
+    expect(a).toMatchObject({ status: 201, statusText: "Made", ok: true, via: "polis-fetch" });
+    expect(a.headers.get("X-A")).toBe("1");
+    expect(a.headers.get("missing")).toBeNull();
+    expect(await a.text()).toBe("hello");
+    expect(await (await t.get(`https://${host}/chunked`, {})).text()).toBe("abcdef");
+    expect(await (await t.get(`https://${host}/json`, {})).text()).toBe("hello");
+    expect(connections).toBe(1);
+    expect(seen[0]).toMatchObject({ host, "user-agent": "polis", authorization: "Bearer x", connection: "keep-alive" });
+  });
+
+  it("a server that closes each connection after its answer without saying so: every request still answered", async () => {
+    let connections = 0;
+    const s = createHttps(tls(), (req, res) => {
+      const socket = req.socket;
+      res.end("ok", () => setTimeout(() => socket.destroy(), 5));
+    });
+    s.on("connection", () => connections++);
+    const host = await listen(s as unknown as Server);
+    const t = transport();
+    for (let i = 0; i < 4; i++) {
+      expect(await (await t.get(`https://${host}/${i}`, {})).text()).toBe("ok");
+      await new Promise((r) => setTimeout(r, 30)); // the close has come
+    }
+    expect(connections).toBe(4);
+  });
+
+  it("a kept-alive connection the server drops as the next request arrives: sent again once on a new one", async () => {
+    // answers the first request of each connection, then closes at the second one's arrival
+    const requests: number[] = [];
+    const s = createTlsServer(tls(), (socket) => {
+      let seen = "";
+      socket.on("data", (d: Buffer) => {
+        seen += d.toString("latin1");
+        const n = seen.split("\r\n\r\n").length - 1;
+        requests.push(n);
+        if (n === 1) socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        else socket.destroy();
+      });
+    });
+    const host = await listen(s as unknown as Server);
+    const t = transport();
+    for (let i = 0; i < 3; i++) expect(await (await t.get(`https://${host}/${i}`, {})).text()).toBe("ok");
+    expect(requests).toEqual([1, 2, 1, 2, 1]); // each later request: refused on the old connection, answered on a new one
+  });
+
+  it("requests at once: up to four children, each answer whole", async () => {
+    let open = 0;
+    let most = 0;
+    const s = createHttps(tls(), (req, res) => {
+      most = Math.max(most, ++open);
+      setTimeout(() => {
+        open--;
+        res.end(req.url);
+      }, 50);
+    });
+    const host = await listen(s as unknown as Server);
+    const t = transport();
+    const got = await Promise.all([1, 2, 3, 4, 5, 6].map(async (i) => (await t.get(`https://${host}/${i}`, {})).text()));
+    expect(got).toEqual(["/1", "/2", "/3", "/4", "/5", "/6"]);
+    expect(most).toBe(4);
+  });
+
+  it("a long body dropped midway ends its child; the next request gets another", async () => {
+    const big = Buffer.alloc(4 << 20, 1);
+    const s = createHttps(tls(), (req, res) => res.end(req.url === "/big" ? big : "small"));
+    const host = await listen(s as unknown as Server);
+    const t = transport();
+    const res = await t.get(`https://${host}/big`, {});
+    for await (const c of res.body) {
+      expect(c.length).toBeGreaterThan(0);
+      break; // the reader stops early: cancel
+    }
+    expect(await (await t.get(`https://${host}/small`, {})).text()).toBe("small");
+  });
+
+  it("network errors: node's codes and texts, as HttpClient gives them", async () => {
+    const failure = async (c: { get: HttpClient["get"] }, url: string) => {
+      const e = await c.get(url, {}).then(
+        () => undefined,
+        (x) => x,
+      );
+      expect(e).toBeInstanceOf(NetworkError);
+      return { code: e.cause.code, message: e.cause.message };
+    };
+    const node = new HttpClient({ ca: [], verify: false });
+    // refused
+    const gone = await listen(createTcp());
+    await new Promise((r) => servers.pop()?.close(r));
+    const refused = await failure(transport(["--insecure"]), `https://${gone}/v2/`);
+    expect(refused).toEqual({ code: "ECONNREFUSED", message: `connect ECONNREFUSED ${gone}` });
+    expect(refused).toEqual(await failure(node, `https://${gone}/v2/`));
+    // closed before the TLS handshake
+    const closing = await listen(createTcp((sock) => sock.destroy()));
+    const closed = await failure(transport(["--insecure"]), `https://${closing}/v2/`);
+    expect(closed).toEqual(await failure(node, `https://${closing}/v2/`));
+    expect(closed.code).toBe("ECONNRESET");
+    // closed after the request, before an answer
+    const hangUp = createHttps(tls(), (req) => req.socket.destroy());
+    const hung = await listen(hangUp as unknown as Server);
+    const hup = await failure(transport(["--insecure"]), `https://${hung}/v2/`);
+    expect(hup).toEqual({ code: "ECONNRESET", message: "socket hang up" });
+    expect(hup).toEqual(await failure(node, `https://${hung}/v2/`));
+  });
+
+  it("a certificate polis-fetch refuses goes to node, whose trust decides (from then on for this registry)", async () => {
+    const s = createHttps(tls(), (_req, res) => res.end("ok"));
+    const host = await listen(s as unknown as Server);
+    const t = transport([]); // OpenSSL's store alone: the test's certificate is unknown there
+    const res = await t.get(`https://${host}/`, {});
+    expect(res.via).toBe("node");
+    expect(await res.text()).toBe("ok");
+    expect(t.tlsInNode).toBe(true);
+    expect((await t.get(`https://${host}/`, {})).via).toBe("node");
+  });
+
+  it("plain HTTP, a header with a line break, and no polis-fetch: node's transport", async () => {
+    const s = createHttps(tls(), (_req, res) => res.end("ok"));
+    const host = await listen(s as unknown as Server);
+    const t = transport();
+    const e = await t.get(`https://${host}/`, { authorization: "a\r\nb" }).catch((x) => x);
+    expect(e.code).toBe("ERR_INVALID_CHAR"); // node's own refusal
+    const saved = process.env.POLIS_FETCH;
+    process.env.POLIS_FETCH = join(work, "nonexistent");
+    try {
+      // a module-wide verdict: a fresh import sees polis-fetch missing without touching the others' state
+      vi.resetModules();
+      const fresh = await import("../../src/image/native-http.js");
+      const node = new HttpClient({ ca: [readFileSync(cert.cert, "utf8")], verify: true });
+      const m = new fresh.NativeHttp(["--ca-file", cert.cert], () => node);
+      const res = await m.get(`https://${host}/`, {});
+      expect(res.via).toBe("node");
+      expect(await res.text()).toBe("ok");
+      expect(m.tlsInNode).toBe(true);
+      m.close();
+    } finally {
+      if (saved === undefined) delete process.env.POLIS_FETCH;
+      else process.env.POLIS_FETCH = saved;
+    }
   });
 });
