@@ -244,7 +244,7 @@ describe("NativeHttp: HTTPS requests through polis-fetch sessions", () => {
   });
 
   it("network errors: node's codes and texts, as HttpClient gives them", async () => {
-    const failure = async (c: { get: HttpClient["get"] }, url: string) => {
+    const failure = async (c: { get: NativeHttp["get"] }, url: string) => {
       const e = await c.get(url, {}).then(
         () => undefined,
         (x) => x,
