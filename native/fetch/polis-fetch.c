@@ -56,7 +56,7 @@
  *   error proto <text>       an answer that is not HTTP/1 as expected
  * (an error may follow body frames: the connection was lost midway). A connection kept alive
  * that the server closed meanwhile is found before reuse, or the request is sent again once on a
- * fresh one when it fails before the answer's first byte.
+ * fresh one when that connection ends (reset, closed) before the answer's first byte.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -458,7 +458,8 @@ static void start_tls(const char *host) {
   for (;;) {
     int rc = SSL_connect(ssl);
     if (rc == 1) return;
-    if (ssl_wait(rc, "connect")) continue;
+    /* node says "read ECONNRESET" for a reset here: the TCP connection was made */
+    if (ssl_wait(rc, session ? "read" : "connect")) continue;
     long v = SSL_get_verify_result(ssl);
     if (!insecure_arg && v != X509_V_OK) report("tls %s", X509_verify_cert_error_string(v));
     if (SSL_get_error(ssl, rc) == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
@@ -800,9 +801,10 @@ static void read_request(struct target *t) {
   parse_target(url, t);
 }
 
-/* Requests until stdin ends. A failure is the request's error frame; one that came before any
- * byte of the answer on a connection kept from earlier (the server closed it as the request
- * went out) sends the request again once, on a new connection. */
+/* Requests until stdin ends. A failure is the request's error frame; a connection kept from
+ * earlier that ends before any byte of the answer (the server closed it as the request went out)
+ * sends the request again once, on a new connection, as node's agent would not: registry.ts
+ * would retry it after 200 ms. */
 __attribute__((noreturn)) static void session_main(void) {
   size_arg = LLONG_MAX / 4; /* node limits what it reads */
   for (int i = 0; i < MAX_CONNS; i++) conns[i].sock = -1;
@@ -814,7 +816,8 @@ __attribute__((noreturn)) static void session_main(void) {
         serve(&t);
         break;
       }
-      int again = attempt == 0 && reused && !answered && strncmp(failure, "net ", 4) == 0;
+      int lost = !strncmp(failure, "net ECONNRESET ", 15) || !strncmp(failure, "net EPIPE ", 10);
+      int again = attempt == 0 && reused && !answered && lost;
       close_conn();
       if (again) continue;
       char line[sizeof failure + 8];

@@ -442,11 +442,6 @@ export class NativeHttp {
     }
   }
 
-  /** Starts a child now (its spawn while a round trip is out), unless one runs or none can. */
-  prepare(): void {
-    if (this.sessions.length === 0 && !this.tlsInNode) this.sessions.push(this.spawn());
-  }
-
   /** Every child's stdin ends: each exits once its request, if any, is answered. */
   close(): void {
     for (const s of this.sessions.splice(0)) s.close();

@@ -193,10 +193,15 @@ describe("a pull over HTTPS: every request through polis-fetch's session", () =>
     expect(auth("registry")).toEqual(["-", "Bearer"]); // (the blob's one-shot download included)
     expect(seen.filter((l) => l.startsWith("registry ") && l.includes(" - ")).map((l) => l.split(" ")[1])).toEqual(["/v2/"]);
     expect(auth("storage")).toEqual(["-"]);
-    // kept alive: the session's requests to storage on one connection (the registry's: the
-    // session's one, and one of polis-fetch's layer download)
-    expect(new Set(seen.filter((l) => l.startsWith("storage ")).map((l) => l.split(" ")[3])).size).toBe(1);
-    expect(new Set(seen.filter((l) => l.startsWith("registry ")).map((l) => l.split(" ")[3])).size).toBe(2);
+    // kept alive: fewer connections than requests (the registry's 5 requests: the ping, the
+    // manifest, the config, the layer by polis-fetch's own download, then by node's loop through a
+    // session, a second one when the config's was still busy; storage's 3 alike)
+    const connections = (server: string) => {
+      const mine = seen.filter((l) => l.startsWith(`${server} `));
+      return [mine.length, new Set(mine.map((l) => l.split(" ")[3])).size];
+    };
+    expect(connections("registry")).toEqual([5, expect.toBeOneOf([2, 3])]);
+    expect(connections("storage")).toEqual([3, expect.toBeOneOf([1, 2])]);
     expect(got.stderr).not.toContain(PASSWORD);
     expect(got.stderr).not.toContain("tok1");
   }, 30_000);
@@ -259,8 +264,8 @@ describe("errors over HTTPS: node's texts, whichever transport met them", () => 
     );
   }, 30_000);
 
-  it("a connection closed at once (retried, then given up)", async () => {
-    const s = createTcp((socket) => socket.destroy());
+  it("a connection closed at the TLS hello (retried, then given up)", async () => {
+    const s = createTcp((socket) => socket.once("data", () => socket.end()));
     servers.push(s);
     await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
     const host = `127.0.0.1:${(s.address() as { port: number }).port}`;
@@ -331,4 +336,51 @@ describe("nothing left behind", () => {
     expect(sessions.size).toBeGreaterThan(0);
     await waitFor(() => [...sessions].every((p) => !(existsSync(`/proc/${p}`) && pidAlive(p))), 5000);
   }, 30_000);
+});
+
+describe("polis-fetch --session on its own", () => {
+  /** polis-fetch --session ARGS fed `input` (then its stdin ends): its stdout and exit code. */
+  const session = (args: string[], input: string) =>
+    new Promise<{ out: string; code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(FETCH, ["--session", ...args], { stdio: ["pipe", "pipe", "pipe"] });
+      let out = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.stdin.end(input);
+      child.once("close", (code) => resolve({ out, code, stderr }));
+    });
+
+  it("no byte for --timeout-ms: node's ETIMEDOUT text, and the next request is served", async () => {
+    const stalled = await serve("stalled", () => {}); // never answers
+    const got = await session(
+      ["--insecure", "--timeout-ms", "300"],
+      `GET https://${stalled}/v2/\n\nGET https://${storage}/blobs/${manifest.digest}\n\n`,
+    );
+    expect(got.code).toBe(0);
+    expect(got.out).toMatch(/^error net ETIMEDOUT no answer for 300 ms\nhead \d+\nHTTP\/1\.1 200 OK\r\n/);
+    expect(got.out).toMatch(/body 0\n$/);
+  }, 30_000);
+
+  it("an answer that says Connection: close, or HTTP/1.0: a new connection for the next request", async () => {
+    const host = await serve("closing", (req, res) => {
+      if (req.url === "/10") return req.socket.end("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      res.writeHead(200, { connection: "close" }).end("ok");
+    });
+    seen.length = 0;
+    const input = ["/a", "/b", "/10", "/c"].map((p) => `GET https://${host}${p}\n\n`).join("");
+    const got = await session(["--ca-file", cert.cert], input);
+    expect(got.out.match(/body 0\n/g)).toHaveLength(4);
+    expect(seen.map((l) => l.split(" ")[3])).toEqual(["1", "2", "3", "4"]);
+  }, 30_000);
+
+  it("stdin's end ends it; its usage is checked", async () => {
+    expect(await session([], "")).toEqual({ out: "", code: 0, stderr: "" });
+    const bad = await session(["--url", "https://x/"], "");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("polis-fetch: --session takes its URLs and headers on stdin\n");
+    const notGet = await session([], "POST https://x/\n\n");
+    expect(notGet.code).toBe(2);
+    expect(notGet.stderr).toMatch(/does not start with "GET <url>"/);
+  });
 });

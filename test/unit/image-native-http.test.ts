@@ -259,11 +259,18 @@ describe("NativeHttp: HTTPS requests through polis-fetch sessions", () => {
     const refused = await failure(transport(["--insecure"]), `https://${gone}/v2/`);
     expect(refused).toEqual({ code: "ECONNREFUSED", message: `connect ECONNREFUSED ${gone}` });
     expect(refused).toEqual(await failure(node, `https://${gone}/v2/`));
-    // closed before the TLS handshake
-    const closing = await listen(createTcp((sock) => sock.destroy()));
+    // closed, or reset, at the TLS hello
+    const closing = await listen(createTcp((sock) => sock.once("data", () => sock.end())));
     const closed = await failure(transport(["--insecure"]), `https://${closing}/v2/`);
     expect(closed).toEqual(await failure(node, `https://${closing}/v2/`));
-    expect(closed.code).toBe("ECONNRESET");
+    expect(closed).toEqual({
+      code: "ECONNRESET",
+      message: "Client network socket disconnected before secure TLS connection was established",
+    });
+    const resetting = await listen(createTcp((sock) => sock.once("data", () => sock.resetAndDestroy())));
+    const reset = await failure(transport(["--insecure"]), `https://${resetting}/v2/`);
+    expect(reset).toEqual(await failure(node, `https://${resetting}/v2/`));
+    expect(reset).toEqual({ code: "ECONNRESET", message: "read ECONNRESET" });
     // closed after the request, before an answer
     const hangUp = createHttps(tls(), (req) => req.socket.destroy());
     const hung = await listen(hangUp as unknown as Server);
