@@ -29,7 +29,7 @@ import { type HttpClient, IDLE_TIMEOUT_MS, NetworkError, type RegistryResponse }
 
 /** Children at most per registry client: one per blob that node downloads at once, and one more. */
 const MAX_SESSIONS = 4;
-/** Answers with a longer body than this are not read to their end when dropped: the child goes. */
+/** A dropped answer's body is read away up to this many bytes (the child stays); past it, the child goes. */
 const DRAIN_LIMIT = 1 << 20;
 /** Body bytes queued for a slow reader before the child's output is paused. */
 const QUEUE_HIGH = 1 << 20;
@@ -180,7 +180,9 @@ class NativeResponse implements RegistryResponse {
   private queued = 0;
   private ended = false;
   private failed: NetworkError | undefined;
+  /** dropped by cancel(): the bytes still coming are read away (counted), not queued */
   private discarding = false;
+  private discarded = 0;
   private wake: (() => void) | undefined;
 
   constructor(
@@ -197,7 +199,11 @@ class NativeResponse implements RegistryResponse {
   /** The frames after the head, from the session. */
   frame(f: Frame | { kind: "gone" }): void {
     if (f.kind === "body") {
-      if (this.discarding) return;
+      if (this.discarding) {
+        this.discarded += f.data.length;
+        if (this.discarded > DRAIN_LIMIT) this.session.kill();
+        return;
+      }
       this.queue.push(f.data);
       this.queued += f.data.length;
       if (this.queued > QUEUE_HIGH) this.session.pause();
@@ -249,18 +255,20 @@ class NativeResponse implements RegistryResponse {
     return JSON.parse(await this.text());
   }
 
-  /** Drops the rest of the body: a short one is read away (the child and its connection stay), a long one ends the child. */
+  /**
+   * Drops the rest of the body: a short one (a redirect's, an error's) is read away, so that the
+   * child and its connection stay; a long one (by its Content-Length, or once past DRAIN_LIMIT
+   * bytes) ends the child.
+   */
   cancel(): void {
     if (this.done || this.discarding) return;
     this.queue = [];
     this.queued = 0;
-    const length = Number(this.headers.get("content-length"));
-    if (Number.isFinite(length) && length <= DRAIN_LIMIT) {
-      this.discarding = true;
-      this.session.resume();
-    } else {
-      this.session.kill();
-    }
+    const length = Number(this.headers.get("content-length") ?? 0);
+    if (length > DRAIN_LIMIT) return this.session.kill();
+    this.discarding = true;
+    this.session.draining = true;
+    this.session.resume();
   }
 }
 
@@ -274,6 +282,8 @@ class Session {
   private listener: Listener | undefined;
   private stderr = "";
   busy = false;
+  /** its answer was dropped and is being read away: free again soon (the next request waits for it) */
+  draining = false;
   gone: string | undefined;
 
   constructor(
@@ -367,6 +377,7 @@ class Session {
   private release(): void {
     this.listener = undefined;
     this.busy = false;
+    this.draining = false;
     this.unref();
     if (!this.gone) this.idle(this);
   }
@@ -453,7 +464,9 @@ export class NativeHttp {
       free.busy = true;
       return Promise.resolve(free);
     }
-    if (this.sessions.length < MAX_SESSIONS) {
+    // a dropped answer's short rest (a 401's, a redirect's) is read away on that connection in
+    // a moment: cheaper to wait for it than to start a child and a TLS handshake
+    if (this.sessions.length < MAX_SESSIONS && !this.sessions.some((s) => s.draining)) {
       const s = this.spawn();
       s.busy = true;
       this.sessions.push(s);

@@ -120,19 +120,26 @@ interface Run {
 }
 
 /** `node dist/polis.mjs --root R ARGS` without blocking the test's servers, with the module hook. */
-function polisRun(r: string, args: string[], env: Record<string, string> = {}, started?: (pid: number) => void): Promise<Run> {
+function polisRun(
+  r: string,
+  args: string[],
+  env: Record<string, string> = {},
+  started?: (pid: number) => void,
+  input?: string,
+): Promise<Run> {
   const log = join(mkdtempSync(join(work, "modules-")), "m");
   const e: Record<string, string | undefined> = { ...process.env, POLIS_TEST_MODULE_LOG: log, ...env };
   delete e.NODE_EXTRA_CA_CERTS;
   const child = spawn(process.execPath, ["--require", HOOK, POLIS_MJS, "--root", r, ...args], {
     env: e,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
+  child.stdin?.end(input);
   if (child.pid) started?.(child.pid);
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
+  child.stdout?.on("data", (d) => (stdout += d));
+  child.stderr?.on("data", (d) => (stderr += d));
   return new Promise((resolve) =>
     child.once("close", (code) => {
       const dir = join(log, "..");
@@ -239,6 +246,37 @@ describe("a pull over HTTPS: every request through polis-fetch's session", () =>
     expect(got.code, got.stderr).toBe(0);
     for (const a of answers(got.stderr)) expect(a).toMatch(/ node$/);
     expect(nodeTls(got).length).toBeGreaterThan(0);
+  }, 30_000);
+});
+
+describe("polis login over HTTPS", () => {
+  it("checks the password with the token server through polis-fetch's session; a wrong one: node's text", async () => {
+    const home = mkdtempSync(join(work, "home-"));
+    const env = {
+      HOME: home,
+      XDG_CONFIG_HOME: "",
+      XDG_RUNTIME_DIR: "",
+      REGISTRY_AUTH_FILE: "",
+      DOCKER_CONFIG: "",
+      POLIS_AUTH_FILE: "",
+    };
+    const login = (password: string, more: Record<string, string> = {}) =>
+      polisRun(
+        root(),
+        ["--debug", "--config", configFor(registry), "login", "-u", "alice", "--password-stdin", registry],
+        { ...env, ...more },
+        undefined,
+        `${password}\n`,
+      );
+    const ok = await login(PASSWORD);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(answers(ok.stderr)).toEqual([`https://${registry}/v2/ 401 polis-fetch`, `https://${tokens}/token 200 polis-fetch`]);
+    expect(nodeTls(ok)).toEqual([]);
+    const strip = (s: string) => s.replace(/time="[^"]*" /g, "").replace(/.*level=debug.*\n/g, "");
+    const wrong = await login("nope");
+    expect(wrong.code).toBe(1);
+    expect(strip(wrong.stderr)).toMatch(/unauthorized: wrong username or password"\n$/);
+    expect(strip(wrong.stderr)).toBe(strip((await login("nope", { POLIS_FETCH: join(work, "nonexistent") })).stderr));
   }, 30_000);
 });
 

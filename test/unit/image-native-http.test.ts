@@ -243,6 +243,26 @@ describe("NativeHttp: HTTPS requests through polis-fetch sessions", () => {
     expect(await (await t.get(`https://${host}/small`, {})).text()).toBe("small");
   });
 
+  it("a short body of unknown length dropped is read away: the same connection serves the next; a long one ends the child", async () => {
+    let connections = 0;
+    const s = createHttps(tls(), (req, res) => {
+      res.write("x".repeat(100)); // chunked: no Content-Length
+      if (req.url === "/long") {
+        for (let i = 0; i < 40; i++) res.write(Buffer.alloc(64 << 10, 1));
+      }
+      setTimeout(() => res.end("y"), 20);
+    });
+    s.on("connection", () => connections++);
+    const host = await listen(s as unknown as Server);
+    const t = transport();
+    (await t.get(`https://${host}/short`, {})).cancel();
+    expect(await (await t.get(`https://${host}/next`, {})).text()).toHaveLength(101);
+    expect(connections).toBe(1);
+    (await t.get(`https://${host}/long`, {})).cancel();
+    expect(await (await t.get(`https://${host}/after`, {})).text()).toHaveLength(101);
+    expect(connections).toBe(2); // the child that read 1 MiB away went, with its connection
+  });
+
   it("network errors: node's codes and texts, as HttpClient gives them", async () => {
     const failure = async (c: { get: NativeHttp["get"] }, url: string) => {
       const e = await c.get(url, {}).then(
