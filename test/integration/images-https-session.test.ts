@@ -88,6 +88,12 @@ beforeAll(async () => {
         .end('{"errors":[{"code":"UNAUTHORIZED"}]}');
     }
     if (req.url === "/v2/") return res.end("{}");
+    if (req.url === "/v2/s/img/manifests/huge") {
+      // over pull's 4 MiB limit for a manifest, chunked (no length known up front)
+      res.writeHead(200, { "content-type": manifest.mediaType });
+      for (let i = 0; i < 80; i++) res.write(Buffer.alloc(64 << 10, 32));
+      return res.end();
+    }
     if (req.url === "/v2/s/img/manifests/nope") {
       const notFound = () => res.writeHead(404).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');
       return mode === "slow" ? setTimeout(notFound, 300) : notFound();
@@ -168,6 +174,19 @@ const pullArgs = (extra: string[] = [], tag = "1") => [
 /** Each registry request of a --debug log: "<url> <status> <transport>". */
 const answers = (stderr: string) =>
   [...stderr.matchAll(/msg="registry answer" status=(\d+) url="([^"]+)" via=(\S+)/g)].map((m) => `${m[2]} ${m[1]} ${m[3]}`);
+/** polis-fetch children of `parent` (any mode) */
+const children = (parent: number): number[] =>
+  readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+        return stat.includes("(polis-fetch)") && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === parent;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 const TLS_MODULES = /^(NativeModule (tls|https|_tls_wrap)|Internal Binding tls_wrap)$/;
 const nodeTls = (r: Run) => r.modules.flat().filter((m) => TLS_MODULES.test(m));
 
@@ -315,26 +334,30 @@ describe("errors over HTTPS: node's texts, whichever transport met them", () => 
     expect(await both(host, ["--config", configFor(host)])).toMatch(/registry unreachable: ECONNRESET \(socket hang up\)/);
   }, 30_000);
 
+  it("a manifest over the size limit: the same error; the child reading it is gone", async () => {
+    let pid = 0;
+    const sessions = new Set<number>();
+    const args = pullArgs([], "huge").filter((a) => a !== "--debug");
+    const strip = (s: string) => s.replace(/time="[^"]*" /g, "");
+    const watch = setInterval(() => {
+      for (const c of children(pid)) sessions.add(c);
+    }, 5);
+    const got = await polisRun(root(), args, {}, (p) => (pid = p));
+    clearInterval(watch);
+    expect(got.code).toBe(1);
+    expect(strip(got.stderr)).toMatch(/s\/img:huge: manifest larger than 4194304 bytes"\n$/);
+    const node = await polisRun(root(), args, { POLIS_FETCH: join(work, "nonexistent") });
+    expect(strip(got.stderr)).toBe(strip(node.stderr));
+    expect(sessions.size).toBeGreaterThan(0);
+    await waitFor(() => [...sessions].every((p) => !(existsSync(`/proc/${p}`) && pidAlive(p))), 5000);
+  }, 30_000);
+
   it("a certificate nobody trusts", async () => {
     expect(await both(registry)).toMatch(/registry unreachable: DEPTH_ZERO_SELF_SIGNED_CERT \(self-signed certificate\)/);
   }, 30_000);
 });
 
 describe("nothing left behind", () => {
-  /** polis-fetch children of `parent` (any mode) */
-  const children = (parent: number): number[] =>
-    readdirSync("/proc")
-      .filter((p) => /^\d+$/.test(p))
-      .filter((p) => {
-        try {
-          const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-          return stat.includes("(polis-fetch)") && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === parent;
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
-
   it("polis SIGKILLed while its session waits for an answer: the session goes too; its argv holds no credential", async () => {
     mode = "hold";
     let pid = 0;
