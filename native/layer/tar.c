@@ -154,6 +154,15 @@ static void parse_pax(const unsigned char *body, size_t size, struct records *ou
   }
 }
 
+/* A pax path or linkpath as a C string. One holding a NUL byte is refused: cut at the NUL it
+ * would name another file than the archive says (the JS unpacker refused it too: node's fs
+ * takes no path with NUL bytes). */
+static char *pax_string(const struct record *r, const char *key) {
+  if (memchr(r->value, 0, r->len))
+    bad(xasprintf("pax %s holds a NUL byte", key));
+  return xstrdup((const char *)r->value);
+}
+
 /* a pax number as JavaScript's Number() reads the usual ones: decimal, optional fraction */
 static int pax_number(const struct record *r, uint64_t *out) {
   const char *s = (const char *)r->value;
@@ -380,11 +389,11 @@ void tar_read(void) {
     const struct record *r;
     if ((r = records_get(&pax, "path"))) {
       free(e.name);
-      e.name = xstrdup((const char *)r->value);
+      e.name = pax_string(r, "path");
     }
     if ((r = records_get(&pax, "linkpath"))) {
       free(e.linkname);
-      e.linkname = xstrdup((const char *)r->value);
+      e.linkname = pax_string(r, "linkpath");
     }
     for (size_t i = 0; i < pax.n; i++) {
       const struct record *x = &pax.r[i];

@@ -15,6 +15,8 @@ export interface TarSpec {
   minor?: number;
   /** pax SCHILY.xattr.* records */
   xattrs?: Record<string, string>;
+  /** more pax records, written as given (e.g. a hostile "path") */
+  pax?: Record<string, string>;
 }
 
 const WRITE = String.raw`
@@ -31,6 +33,7 @@ with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as t:
         i.devmajor, i.devminor = s.get("major", 0), s.get("minor", 0)
         if s.get("xattrs"):
             i.pax_headers = {"SCHILY.xattr." + k: v for k, v in s["xattrs"].items()}
+        i.pax_headers.update(s.get("pax", {}))
         data = s.get("data", "").encode()
         i.size = len(data) if i.type == tarfile.REGTYPE else 0
         t.addfile(i, io.BytesIO(data) if i.type == tarfile.REGTYPE else None)

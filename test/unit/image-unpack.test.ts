@@ -1,7 +1,17 @@
 // The layer unpacker against GNU tar (same tree from the same archive) and against hostile
 // archives (each refused with the layer and entry named, nothing written outside the target).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, lstatSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  lstatSync,
+  readdirSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -334,6 +344,20 @@ describe("the unpacker's failures", () => {
     await expect(unpackLayer(junk, { target: fresh("junk"), mode: "apply", layer: L })).rejects.toThrow(
       `layer ${L}: bad tar: bad header checksum (not a tar archive, or corrupted)`,
     );
+  });
+
+  it("a pax path or linkpath holding a NUL byte is refused, not cut at the NUL", async () => {
+    for (const [key, type] of [
+      ["path", "file"],
+      ["linkpath", "symlink"],
+    ] as const) {
+      const t = writeTar(join(work, `nul-${key}.tar`), [{ name: "ok", type, linkname: "x", pax: { [key]: "etc/passwd\0.txt" } }]);
+      const target = fresh(`nul-${key}`);
+      await expect(unpackLayer(t, { target, mode: "apply", layer: L })).rejects.toThrow(
+        `layer ${L}: bad tar: pax ${key} holds a NUL byte`,
+      );
+      expect(readdirSync(target)).toEqual([]);
+    }
   });
 
   it("the child killed half-way: the unpack fails saying so, and no unpacker is left", async () => {
