@@ -160,11 +160,10 @@ class NodeTurn extends Error {
   }
 }
 
-/** The error of an "error …" line: a NetworkError with node's code and text (net), else one with EPROTO. */
+/** The error of an "error net CODE text" line before an answer: a NetworkError with node's code and text. */
 function networkError(line: string): NetworkError {
-  const [word, code, ...text] = line.split(" ");
-  if (word === "net") return new NetworkError(Object.assign(new Error(text.join(" ") || code), { code }));
-  return new NetworkError(Object.assign(new Error(line), { code: "EPROTO" }));
+  const [, code, ...text] = line.split(" ");
+  return new NetworkError(Object.assign(new Error(text.join(" ") || code), { code }));
 }
 
 // --- the answer ------------------------------------------------------------------------------
@@ -197,7 +196,7 @@ class NativeResponse implements RegistryResponse {
   }
 
   /** The frames after the head, from the session. */
-  frame(f: Frame | { kind: "gone" }): void {
+  frame(f: Frame | { kind: "gone"; why: string }): void {
     if (f.kind === "body") {
       if (this.discarding) {
         this.discarded += f.data.length;
@@ -209,14 +208,11 @@ class NativeResponse implements RegistryResponse {
       if (this.queued > QUEUE_HIGH) this.session.pause();
     } else if (f.kind === "end") {
       this.ended = true;
-    } else if (f.kind === "error") {
-      this.failed = networkError(f.line);
-    } else if (f.kind === "head") {
-      this.failed = new NetworkError(Object.assign(new Error("polis-fetch session: a head inside a body"), { code: "EPROTO" }));
-      this.session.kill();
     } else {
-      const gone = new Error("the connection closed before the whole body");
-      this.failed = new NetworkError(Object.assign(gone, { code: "ECONNRESET" }));
+      // lost midway (reset, closed, timed out, the child gone): node's http says it one way
+      log.debug("registry answer cut short", { why: f.kind === "error" ? f.line : f.kind === "gone" ? f.why : f.kind });
+      this.failed = new NetworkError(Object.assign(new Error("aborted"), { code: "ECONNRESET" }));
+      if (f.kind === "head") this.session.kill(); // a head inside a body: the child is confused
     }
     this.wake?.();
   }

@@ -291,6 +291,25 @@ describe("NativeHttp: HTTPS requests through polis-fetch sessions", () => {
     const reset = await failure(transport(["--insecure"]), `https://${resetting}/v2/`);
     expect(reset).toEqual(await failure(node, `https://${resetting}/v2/`));
     expect(reset).toEqual({ code: "ECONNRESET", message: "read ECONNRESET" });
+    // cut midway through the body: node's "aborted", however it was cut
+    const cutting = createHttps(tls(), (_req, res) => {
+      res.writeHead(200, { "content-length": "100000" });
+      res.write(Buffer.alloc(10_000), () => setTimeout(() => res.socket?.destroy(), 20));
+    });
+    const cut = await listen(cutting as unknown as Server);
+    const bodyFailure = async (c: { get: NativeHttp["get"] }) => {
+      const res = await c.get(`https://${cut}/`, {});
+      let got = 0;
+      const e = await (async () => {
+        for await (const chunk of res.body) got += chunk.length;
+      })().catch((x) => x);
+      expect(got).toBe(10_000);
+      expect(e).toBeInstanceOf(NetworkError);
+      return { code: e.cause.code, message: e.cause.message };
+    };
+    const midway = await bodyFailure(transport(["--insecure"]));
+    expect(midway).toEqual({ code: "ECONNRESET", message: "aborted" });
+    expect(midway).toEqual(await bodyFailure(node));
     // closed after the request, before an answer
     const hangUp = createHttps(tls(), (req) => req.socket.destroy());
     const hung = await listen(hangUp as unknown as Server);
