@@ -14,7 +14,7 @@
 //   died before the answer, no polis-fetch at all (POLIS_FETCH pointing nowhere).
 // Network errors come from the child with node's codes and texts ("connect ECONNREFUSED
 // 127.0.0.1:5000", "getaddrinfo ENOTFOUND host", "socket hang up"), which registry.ts retries on
-// and shows as before.
+// and shows as before; an answer cut midway fails as node's http fails it (ECONNRESET "aborted").
 //
 // A pull's requests to one registry come one at a time (ping, token, manifests, the config):
 // one child serves them; a request made while every child is busy (blobs that came back to node,
