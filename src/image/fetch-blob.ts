@@ -209,10 +209,10 @@ const toNode = new WeakSet<Registry>();
 let missing = false;
 
 async function requestOutside(registry: Registry, repo: string, d: Descriptor) {
-  // a certificate the session's OpenSSL refused (native-http.ts) would be refused here alike
-  if (missing || toNode.has(registry) || registry.tlsInNode) return undefined;
+  if (missing || toNode.has(registry)) return undefined;
   const r = await registry.blobRequest(repo, d.digest);
-  if (r) return { ...r, registry };
+  // a certificate the registry's session refused (native-http.ts) would be refused here alike
+  if (r && !registry.tlsInNode) return { ...r, registry };
   return undefined;
 }
 
