@@ -71,10 +71,12 @@ export async function fetchBlob(
 ): Promise<boolean> {
   if (hasBlob(root, d.digest, d.size)) return false;
   const what = `${registry.opts.name}/${repo}@${d.digest}`;
-  const partial = claimPartial(root, d.digest) ?? { path: tmpPath(root, hex(d.digest)), bytes: 0 };
+  const claimed = claimPartial(root, d.digest);
+  const partial = claimed ?? { path: tmpPath(root, hex(d.digest)), bytes: 0 };
   const tmp = partial.path;
   if (partial.bytes) log.debug("resuming blob", { digest: d.digest, bytes: partial.bytes });
-  let fd = openSync(tmp, partial.bytes ? "a" : "wx", 0o600);
+  // a claimed partial exists, empty too (a pull killed before its first byte): "wx" would fail on it
+  let fd = openSync(tmp, claimed ? "a" : "wx", 0o600);
   const feed = o.feed === undefined ? undefined : typeof o.feed === "function" ? o.feed : sinkTee(o.feed);
   let done = false;
   try {

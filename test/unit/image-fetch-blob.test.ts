@@ -1,7 +1,7 @@
 // Blob downloads against a fake registry that drops the connection half-way: the download
 // resumes with a Range request from the bytes it has (and starts over when the server ignores
 // the range), and the blob gets its digest name only with the right content.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -94,6 +94,22 @@ describe.each([
     // node drops the 200 and asks again without a Range; polis-fetch starts the file over with it
     if (inNode) expect(seen.at(-1)).toBeUndefined();
     else expect(seen).toHaveLength(2);
+  }, 20_000);
+});
+
+describe("a partial blob a killed pull left behind", () => {
+  it("taken over when it is empty too (the pull died before its first byte)", async () => {
+    const host = await serve((req, res) => (req.url === "/v2/" ? res.end("{}") : res.end(blob)));
+    const root = mkdtempSync(join(tmpdir(), "polis-fetch-"));
+    roots.push(root);
+    ensureDirs(root);
+    const gone = spawnSync("true").pid; // a pid that is no process now
+    const left = join(tmpDir(root), `${desc.digest.slice(7)}.${gone}.0badf00d`);
+    writeFileSync(left, "");
+    const r = new Registry({ name: host, host, insecure: true });
+    expect(await fetchBlob(r, "a/b", desc, root, {})).toBe(true);
+    expect(readFileSync(blobPath(root, desc.digest)).equals(blob)).toBe(true);
+    expect(readdirSync(tmpDir(root))).toEqual([]);
   }, 20_000);
 });
 

@@ -9,7 +9,7 @@ import { createServer as createTcp, type Server as NetServer } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { HttpClient, NetworkError } from "../../src/image/http.js";
 import { type Frame, FrameReader, NativeHttp, parseHead } from "../../src/image/native-http.js";
 import { closeServer, selfSignedCert } from "../helpers/registry.js";
@@ -124,8 +124,12 @@ describe("an answer's head, as node's http reads it", () => {
 // The transport against HTTPS servers of the test's own (polis-fetch as built by `npm run
 // install`): what a registry client sees, and what node's HttpClient would have said instead.
 describe("NativeHttp: HTTPS requests through polis-fetch sessions", () => {
-  const work = mkdtempSync(join(tmpdir(), "polis-native-http-"));
-  const cert = selfSignedCert(work);
+  let work = "";
+  let cert: { key: string; cert: string };
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), "polis-native-http-"));
+    cert = selfSignedCert(work);
+  });
   const servers: Server[] = [];
   const tls = () => ({ key: readFileSync(cert.key), cert: readFileSync(cert.cert) });
   afterEach(async () => {
