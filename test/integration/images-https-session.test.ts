@@ -352,6 +352,12 @@ describe("errors over HTTPS: node's texts, whichever transport met them", () => 
     await waitFor(() => [...sessions].every((p) => !(existsSync(`/proc/${p}`) && pidAlive(p))), 5000);
   }, 30_000);
 
+  it("a name that does not resolve", async () => {
+    expect(await both("nohost.invalid")).toMatch(
+      /nohost\.invalid: registry unreachable: getaddrinfo (ENOTFOUND|EAI_AGAIN) nohost\.invalid/,
+    );
+  }, 60_000);
+
   it("a certificate nobody trusts", async () => {
     expect(await both(registry)).toMatch(/registry unreachable: DEPTH_ZERO_SELF_SIGNED_CERT \(self-signed certificate\)/);
   }, 30_000);
