@@ -395,8 +395,15 @@ static void connect_to(const char *host, const char *port) {
     if (session) report("net %s getaddrinfo %s %s", code, code, host);
     report("net %s getaddrinfo %s: %s", code, host, gai_strerror(rc));
   }
-  int last = ECONNREFUSED;
-  for (struct addrinfo *a = res; a; a = a->ai_next) {
+  int last = ECONNREFUSED, first = 0, tried = 0;
+  /* node's text when several addresses all failed: each attempt's, in order, the first one's code */
+  char all[400] = "";
+  for (struct addrinfo *a = res; a; a = a->ai_next, tried++) {
+    if (tried && first == 0) first = last;
+    if (tried) {
+      size_t at = strlen(all);
+      snprintf(all + at, sizeof all - at, "%sconnect %s %s", at ? ", " : "", errname(last), peer);
+    }
     char addr[INET6_ADDRSTRLEN] = "?";
     const void *in = a->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
                                               : (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr;
@@ -422,6 +429,8 @@ static void connect_to(const char *host, const char *port) {
     sock = -1;
   }
   freeaddrinfo(res);
+  if (sock < 0 && session && tried > 1)
+    report("net %s %s, connect %s %s", errname(first), all, errname(last), peer);
   if (sock < 0 && session) report("net %s connect %s %s", errname(last), errname(last), peer);
   if (sock < 0) report("net %s connect %s:%s: %s", errname(last), host, port, strerror(last));
 }

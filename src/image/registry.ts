@@ -365,12 +365,12 @@ function transient(e: unknown): boolean {
 
 /** A NetworkError's "request failed" with the useful part (ECONNREFUSED 127.0.0.1:5000) from its cause. */
 export function netMessage(e: unknown): string {
-  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
-  if (cause?.code)
-    return cause.message && !cause.message.includes(cause.code)
-      ? `${cause.code} (${cause.message})`
-      : (cause.message ?? cause.code);
-  if (cause?.message) return cause.message;
+  const cause = (e as { cause?: { code?: string; message?: string; errors?: { message?: string }[] } })?.cause;
+  // a name with several addresses that all failed: node's AggregateError has no message of its
+  // own, its attempts have ("connect ECONNREFUSED ::1:5000, connect ECONNREFUSED 127.0.0.1:5000")
+  const message = cause?.message || cause?.errors?.map((x) => x.message).join(", ");
+  if (cause?.code) return message && !message.includes(cause.code) ? `${cause.code} (${message})` : message || cause.code;
+  if (message) return message;
   return e instanceof Error ? e.message : String(e);
 }
 

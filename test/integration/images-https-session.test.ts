@@ -132,11 +132,14 @@ function polisRun(
   env: Record<string, string> = {},
   started?: (pid: number) => void,
   input?: string,
+  /** a command and its args in front of node (e.g. a mount namespace of its own) */
+  prefix: string[] = [],
 ): Promise<Run> {
   const log = join(mkdtempSync(join(work, "modules-")), "m");
   const e: Record<string, string | undefined> = { ...process.env, POLIS_TEST_MODULE_LOG: log, ...env };
   delete e.NODE_EXTRA_CA_CERTS;
-  const child = spawn(process.execPath, ["--require", HOOK, POLIS_MJS, "--root", r, ...args], {
+  const argv = [...prefix, process.execPath, "--require", HOOK, POLIS_MJS, "--root", r, ...args];
+  const child = spawn(argv[0], argv.slice(1), {
     env: e,
     stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
@@ -301,11 +304,11 @@ describe("polis login over HTTPS", () => {
 
 describe("errors over HTTPS: node's texts, whichever transport met them", () => {
   /** The error line of `pull HOST/x:1` (its time stripped), through the session and through node alone. */
-  const both = async (host: string, global: string[] = []) => {
+  const both = async (host: string, global: string[] = [], prefix: string[] = []) => {
     const args = [...global, "pull", "-q", `${host}/x:1`];
     const strip = (s: string) => s.replace(/time="[^"]*" /g, "");
-    const session = await polisRun(root(), args);
-    const node = await polisRun(root(), args, { POLIS_FETCH: join(work, "nonexistent") });
+    const session = await polisRun(root(), args, {}, undefined, undefined, prefix);
+    const node = await polisRun(root(), args, { POLIS_FETCH: join(work, "nonexistent") }, undefined, undefined, prefix);
     expect(session.code).toBe(1);
     expect(strip(session.stderr)).toBe(strip(node.stderr));
     return strip(session.stderr);
@@ -351,6 +354,26 @@ describe("errors over HTTPS: node's texts, whichever transport met them", () => 
     expect(sessions.size).toBeGreaterThan(0);
     await waitFor(() => [...sessions].every((p) => !(existsSync(`/proc/${p}`) && pidAlive(p))), 5000);
   }, 30_000);
+
+  // node tries each address of a name (happy eyeballs) and, all refused, reports each attempt
+  const loopback6 =
+    existsSync("/proc/net/if_inet6") && readFileSync("/proc/net/if_inet6", "utf8").includes(`${"0".repeat(31)}1 `);
+  it.skipIf(!loopback6)(
+    "a name with two addresses, both refused (a private /etc/hosts in a mount namespace)",
+    async () => {
+      const hosts = join(work, "hosts");
+      writeFileSync(hosts, "127.0.0.1 localhost\n::1 twoaddr.test\n127.0.0.1 twoaddr.test\n");
+      const s = createTcp();
+      await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+      const port = (s.address() as { port: number }).port;
+      await new Promise((r) => s.close(r));
+      const ns = ["unshare", "-m", "sh", "-c", `mount --bind ${hosts} /etc/hosts && exec "$@"`, "sh"];
+      expect(await both(`twoaddr.test:${port}`, [], ns)).toContain(
+        `registry unreachable: connect ECONNREFUSED ::1:${port}, connect ECONNREFUSED 127.0.0.1:${port} (for a plain-HTTP`,
+      );
+    },
+    30_000,
+  );
 
   it("a name that does not resolve", async () => {
     expect(await both("nohost.invalid")).toMatch(
