@@ -8,7 +8,7 @@ import { PolisError } from "../errors.js";
 import { debugEnabled, log } from "../log.js";
 import { basicAuth, parseChallenges, tokenUrl, type Challenge } from "./auth.js";
 import type { Credentials } from "./credentials.js";
-import { answersPlainHttp, HttpClient, type RegistryResponse as HttpResponse, type TlsSettings, USER_AGENT } from "./http.js";
+import { answersPlainHttp, HttpClient, type RegistryResponse, type TlsSettings, USER_AGENT } from "./http.js";
 import { NativeHttp } from "./native-http.js";
 
 export interface RegistryOptions {
@@ -83,7 +83,7 @@ export class Registry {
     headers: Record<string, string> = {},
     what = `${this.opts.name}/${repo}`,
     sent?: () => void,
-  ): Promise<HttpResponse> {
+  ): Promise<RegistryResponse> {
     if (this.pinging) await this.pinging;
     await this.ping();
     const url = `${this.base}/v2/${repo}/${path}`;
@@ -177,7 +177,7 @@ export class Registry {
     let lastErr: unknown;
     for (const scheme of schemes) {
       const base = `${scheme}://${this.opts.host}`;
-      let res: HttpResponse;
+      let res: RegistryResponse;
       try {
         res = await this.send(`${base}/v2/`, {}, undefined);
       } catch (e) {
@@ -200,7 +200,7 @@ export class Registry {
     );
   }
 
-  private challengeFrom(res: HttpResponse): Challenge | null {
+  private challengeFrom(res: RegistryResponse): Challenge | null {
     const header = res.headers.get("www-authenticate");
     if (!header) return null;
     const all = parseChallenges(header);
@@ -239,7 +239,7 @@ export class Registry {
       scope,
       credentials: creds ? "yes" : "no",
     });
-    let res: HttpResponse;
+    let res: RegistryResponse;
     try {
       res = await this.send(url.toString(), headers, undefined, true);
     } catch (e) {
@@ -276,7 +276,7 @@ export class Registry {
     auth: string | undefined,
     once = false,
     sent?: () => void,
-  ): Promise<HttpResponse> {
+  ): Promise<RegistryResponse> {
     for (let attempt = 0; ; attempt++) {
       try {
         const res = await this.follow(url, headers, auth, sent);
@@ -296,7 +296,7 @@ export class Registry {
     headers: Record<string, string>,
     auth: string | undefined,
     sent?: () => void,
-  ): Promise<HttpResponse> {
+  ): Promise<RegistryResponse> {
     const origin = new URL(url).origin;
     let current = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -327,7 +327,7 @@ export class Registry {
     return (this.http ??= new HttpClient(this.opts.tls ?? { ca: [], verify: true }));
   }
 
-  private async failure(res: HttpResponse, what: string): Promise<RegistryError> {
+  private async failure(res: RegistryResponse, what: string): Promise<RegistryError> {
     let detail = "";
     try {
       const body = (await res.json()) as { errors?: { code?: string; message?: string }[] };
@@ -353,7 +353,7 @@ export class Registry {
   }
 }
 
-async function drain(res: HttpResponse): Promise<void> {
+async function drain(res: RegistryResponse): Promise<void> {
   res.cancel();
 }
 

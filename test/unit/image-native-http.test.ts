@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { HttpClient, NetworkError } from "../../src/image/http.js";
-import { type Frame, FrameReader, NativeHttp, parseHead } from "../../src/image/native-http.js";
+import { NativeHttp } from "../../src/image/native-http.js";
+import { type Frame, FrameReader, parseHead } from "../../src/image/session-frames.js";
 import { closeServer, selfSignedCert } from "../helpers/registry.js";
 
 const HEAD = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11";
