@@ -40,10 +40,28 @@
  * A usage error exits 2 with a message on stderr. It dies with its parent (PR_SET_PDEATHSIG;
  * --parent: the pid that started it, so that a parent gone before the prctl counts too). The
  * file must exist (the caller names and creates it).
+ *
+ * Session mode: the registry's other requests (the /v2/ ping, tokens, manifests, the config),
+ * so that node opens no TLS connection of its own (node's TLS context holds its ~140 parsed root
+ * certificates: over a MiB of a pull's peak RSS). src/image/native-http.ts is its node side.
+ *   polis-fetch --session [--timeout-ms MS] [--parent PID] [--insecure | --ca-file FILE...]
+ * GETs come on stdin, one after the other (the next one once the answer is out), each a line
+ * "GET <url>", then "Name: value" lines, then an empty line; stdin's end ends the session. They
+ * go over kept-alive connections (a few, one per origin: a redirect's host, a token server).
+ * Each answer goes to stdout as frames, a line each, the first two followed by <n> bytes:
+ *   head <n>                 the status line and header lines, CRLF between them
+ *   body <n>                 the body's next <n> bytes (chunked or not, decoded); "body 0" ends it
+ *   error net <CODE> <text>  connect, DNS, reset, timeout: node's code and node's text for it
+ *   error tls <text>         the handshake failed (the certificate, the protocol): node's turn
+ *   error proto <text>       an answer that is not HTTP/1 as expected
+ * (an error may follow body frames: the connection was lost midway). A connection kept alive
+ * that the server closed meanwhile is found before reuse, or the request is sent again once on a
+ * fresh one when that connection ends (reset, closed) before the answer's first byte.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 /* SHA256_Init & co.: deprecated in OpenSSL 3 for the EVP calls, which start the provider machinery
  * (~1.5 ms of CPU per process); these go straight to the same assembly (SHA-NI here). */
@@ -54,6 +72,7 @@
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -64,6 +83,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +104,13 @@ static const char *ca_files[MAX_CA_FILES];
 static int n_ca_files, insecure_arg;
 static char header_text[HEAD_MAX];
 
+/* --session: every failure goes back to the request loop (failure[], the line) instead of fd 3 */
+static int session;
+static jmp_buf request_failed;
+static char failure[512];
+static int answered; /* a byte of the answer came on this connection (no silent resend then) */
+static char peer[80]; /* "ADDR:PORT" connected to: node's "connect ECONNREFUSED ADDR:PORT" */
+
 static int sock = -1, fd = -1;
 static SSL *ssl; /* https: every read and write of the socket goes through it */
 static SHA256_CTX sha;
@@ -101,6 +128,10 @@ __attribute__((noreturn, format(printf, 1, 2))) static void report(const char *f
   va_end(ap);
   if (n < 0) n = 0;
   if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
+  if (session) {
+    memcpy(failure, line, (size_t)n + 1);
+    longjmp(request_failed, 1);
+  }
   line[n++] = '\n';
   for (int off = 0; off < n;) {
     ssize_t w = write(REPORT_FD, line + off, (size_t)(n - off));
@@ -126,8 +157,18 @@ static const char *errname(int e) {
   return n ? n : "EIO";
 }
 
+/* A system call on the connection failed. A session says it as node does ("connect ECONNREFUSED
+ * 127.0.0.1:5000", "read ECONNRESET"): registry.ts reads node's codes and shows node's texts. */
 __attribute__((noreturn)) static void net_fail(int e, const char *what) {
-  report("net %s %s: %s", errname(e), what, strerror(e));
+  if (!session) report("net %s %s: %s", errname(e), what, strerror(e));
+  if (!strcmp(what, "connect")) report("net %s connect %s %s", errname(e), errname(e), peer);
+  report("net %s %s %s", errname(e), what, errname(e));
+}
+
+/* The connection ended where it should not have: `text` here, node's own words in a session. */
+__attribute__((noreturn)) static void net_lost(const char *what, const char *text, const char *node_text) {
+  if (session) report("net ECONNRESET %s", node_text);
+  report("net ECONNRESET %s: %s", what, text);
 }
 
 __attribute__((noreturn)) static void file_fail(int e) {
@@ -140,8 +181,10 @@ static void wait_for(short events, const char *what) {
   for (;;) {
     int n = poll(&p, 1, timeout_ms);
     if (n > 0) return;
-    if (n == 0 && timeout_ms % 1000 == 0) report("net ETIMEDOUT %s: no answer for %d s", what, timeout_ms / 1000);
-    if (n == 0) report("net ETIMEDOUT %s: no answer for %d ms", what, timeout_ms);
+    /* a session's text is http.ts's own for node's socket timeout */
+    if (n == 0 && timeout_ms % 1000 == 0)
+      report("net ETIMEDOUT %s%sno answer for %d s", session ? "" : what, session ? "" : ": ", timeout_ms / 1000);
+    if (n == 0) report("net ETIMEDOUT %s%sno answer for %d ms", session ? "" : what, session ? "" : ": ", timeout_ms);
     if (errno != EINTR) net_fail(errno, what);
   }
 }
@@ -199,10 +242,44 @@ static void write_all(int to, const unsigned char *p, size_t n, int is_tee) {
   }
 }
 
-/* A piece of the body: checked against --size, copied to the tee, hashed, appended to the file. */
+/* All of p to stdout in a session: node reads it; node gone, the session is over. */
+static void out_all(const void *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(1, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) _exit(1);
+    p = (const char *)p + w;
+    n -= (size_t)w;
+  }
+}
+
+/* A session's frame: "<word> <n>" and a newline, then the n bytes, in one write when it can. */
+static void frame(const char *word, const void *p, size_t n) {
+  char line[32];
+  int l = snprintf(line, sizeof line, "%s %zu\n", word, n);
+  struct iovec v[2] = {{line, (size_t)l}, {(void *)p, n}};
+  ssize_t w;
+  do w = writev(1, v, n ? 2 : 1);
+  while (w < 0 && errno == EINTR);
+  if (w < 0) _exit(1);
+  if (w < l) {
+    out_all(line + w, (size_t)(l - w));
+    out_all(p, n);
+  } else {
+    out_all((const char *)p + (w - l), n - (size_t)(w - l));
+  }
+}
+
+/* A piece of the body: checked against --size, copied to the tee, hashed, appended to the file;
+ * in a session, a frame for node. */
 static void body(const unsigned char *p, size_t n) {
   if (n == 0) return;
   if (have + (long long)n > size_arg) report("over %lld", size_arg);
+  if (session) {
+    frame("body", p, n);
+    have += (long long)n;
+    return;
+  }
   if (teeing) write_all(1, p, n, 1);
   SHA256_Update(&sha, p, n);
   write_all(fd, p, n, 0);
@@ -227,7 +304,7 @@ static size_t next_bytes(unsigned char **p, size_t want) {
 }
 
 __attribute__((noreturn)) static void cut_short(void) {
-  report("net ECONNRESET read: the connection closed before the whole body");
+  net_lost("read", "the connection closed before the whole body", "the connection closed before the whole body");
 }
 
 /* One CRLF-terminated line of a chunked body (sizes, trailers) into `line`. */
@@ -254,7 +331,7 @@ static void read_chunked(void) {
     if (end == line || errno || (*end && *end != ';' && *end != ' ' && *end != '\t'))
       report("proto chunked body: bad chunk size");
     if (n == 0) break;
-    if (have + (long long)n > size_arg || n > (unsigned long long)size_arg) report("over %lld", size_arg);
+    if (n > (unsigned long long)size_arg || have + (long long)n > size_arg) report("over %lld", size_arg);
     while (n > 0) {
       unsigned char *p;
       size_t got = next_bytes(&p, n > BUF_SIZE ? BUF_SIZE : (size_t)n);
@@ -315,10 +392,23 @@ static void connect_to(const char *host, const char *port) {
   int rc = getaddrinfo(host, port, &hints, &res);
   if (rc != 0) {
     const char *code = rc == EAI_AGAIN ? "EAI_AGAIN" : rc == EAI_SYSTEM ? errname(errno) : "ENOTFOUND";
+    if (session) report("net %s getaddrinfo %s %s", code, code, host);
     report("net %s getaddrinfo %s: %s", code, host, gai_strerror(rc));
   }
-  int last = ECONNREFUSED;
-  for (struct addrinfo *a = res; a; a = a->ai_next) {
+  int last = ECONNREFUSED, first = 0, tried = 0;
+  /* node's text when several addresses all failed: each attempt's, in order, the first one's code */
+  char all[400] = "";
+  for (struct addrinfo *a = res; a; a = a->ai_next, tried++) {
+    if (tried && first == 0) first = last;
+    if (tried) {
+      size_t at = strlen(all);
+      snprintf(all + at, sizeof all - at, "%sconnect %s %s", at ? ", " : "", errname(last), peer);
+    }
+    char addr[INET6_ADDRSTRLEN] = "?";
+    const void *in = a->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
+                                              : (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr;
+    inet_ntop(a->ai_family, in, addr, sizeof addr);
+    snprintf(peer, sizeof peer, "%s:%s", addr, port);
     sock = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
     if (sock < 0) {
       last = errno;
@@ -339,12 +429,17 @@ static void connect_to(const char *host, const char *port) {
     sock = -1;
   }
   freeaddrinfo(res);
+  if (sock < 0 && session && tried > 1)
+    report("net %s %s, connect %s %s", errname(first), all, errname(last), peer);
+  if (sock < 0 && session) report("net %s connect %s %s", errname(last), errname(last), peer);
   if (sock < 0) report("net %s connect %s:%s: %s", errname(last), host, port, strerror(last));
 }
 
-/* TLS over the connected socket: SNI, the peer checked (unless --insecure), the handshake done. */
-static void start_tls(const char *host) {
-  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+/* The TLS settings, the CA files read: once per process (a session's connections share it). */
+static SSL_CTX *tls_context(void) {
+  static SSL_CTX *ctx;
+  if (ctx) return ctx;
+  ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) report("tls %s", ssl_text());
   /* a peer that closes without close_notify: the end of the stream (the framing and the digest
    * tell a cut body), as node takes it */
@@ -357,7 +452,12 @@ static void start_tls(const char *host) {
     for (int i = 0; i < n_ca_files; i++) SSL_CTX_load_verify_locations(ctx, ca_files[i], NULL);
     ERR_clear_error(); /* a store or file missing: fewer trusted, and `tls` if that matters */
   }
-  ssl = SSL_new(ctx);
+  return ctx;
+}
+
+/* TLS over the connected socket: SNI, the peer checked (unless --insecure), the handshake done. */
+static void start_tls(const char *host) {
+  ssl = SSL_new(tls_context());
   if (!ssl || !SSL_set_fd(ssl, sock)) report("tls %s", ssl_text());
   unsigned char ip[16];
   int is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
@@ -367,11 +467,13 @@ static void start_tls(const char *host) {
   for (;;) {
     int rc = SSL_connect(ssl);
     if (rc == 1) return;
-    if (ssl_wait(rc, "connect")) continue;
+    /* node says "read ECONNRESET" for a reset here: the TCP connection was made */
+    if (ssl_wait(rc, session ? "read" : "connect")) continue;
     long v = SSL_get_verify_result(ssl);
     if (!insecure_arg && v != X509_V_OK) report("tls %s", X509_verify_cert_error_string(v));
     if (SSL_get_error(ssl, rc) == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-      report("net ECONNRESET connect: the connection closed during the TLS handshake");
+      net_lost("connect", "the connection closed during the TLS handshake",
+               "Client network socket disconnected before secure TLS connection was established");
     report("tls %s", ssl_text());
   }
 }
@@ -382,7 +484,8 @@ static void send_request(const char *host_header, const char *path) {
   for (int i = 0; i < n_headers && n > 0 && n < (int)sizeof req; i++)
     n += snprintf(req + n, sizeof req - (size_t)n, "%s\r\n", headers[i]);
   if (have > 0 && n > 0 && n < (int)sizeof req) n += snprintf(req + n, sizeof req - (size_t)n, "Range: bytes=%lld-\r\n", have);
-  if (n > 0 && n < (int)sizeof req) n += snprintf(req + n, sizeof req - (size_t)n, "Connection: close\r\n\r\n");
+  if (n > 0 && n < (int)sizeof req)
+    n += snprintf(req + n, sizeof req - (size_t)n, "Connection: %s\r\n\r\n", session ? "keep-alive" : "close");
   if (n <= 0 || n >= (int)sizeof req) usage("the request is longer than %d bytes", HEAD_MAX);
   for (int off = 0; off < n && ssl;) {
     size_t w;
@@ -420,15 +523,21 @@ static int header(const char *head, const char *name, char *out, size_t cap) {
   return 0;
 }
 
+/* The answer's head as it came: the status line and the header lines (head_size bytes, up to
+ * the empty line), NUL-terminated after the last header's CRLF for header(). */
+static char head[HEAD_MAX + 1];
+static size_t head_size;
+static int http_minor; /* HTTP/1.<minor>: 1.0 closes the connection after the answer */
+
 /* Reads the status line and headers; returns the status, the framing in *chunked / *length (-1: none). */
 static int read_head(int *chunked, long long *length, long long *range_start) {
-  static char head[HEAD_MAX + 1];
   size_t len = 0;
   char *end = NULL;
   while (!end) {
     if (len == HEAD_MAX) report("proto the answer's head is longer than %d bytes", HEAD_MAX);
     size_t n = sock_read(head + len, HEAD_MAX - len);
-    if (n == 0) report("net ECONNRESET read: the connection closed before an answer");
+    if (n == 0) net_lost("read", "the connection closed before an answer", "socket hang up");
+    answered = 1;
     len += n;
     head[len] = '\0';
     end = memmem(head, len, "\r\n\r\n", 4);
@@ -439,10 +548,13 @@ static int read_head(int *chunked, long long *length, long long *range_start) {
   memcpy(buf, head + head_len, len - head_len);
   pending = buf;
   pending_len = len - head_len;
+  head_size = (size_t)(end - head);
   end[2] = '\0';
 
   int status;
-  if (sscanf(head, "HTTP/1.%*1[01] %3d", &status) != 1) report("proto not an HTTP/1 answer");
+  char minor[2];
+  if (sscanf(head, "HTTP/1.%1[01] %3d", minor, &status) != 2) report("proto not an HTTP/1 answer");
+  http_minor = minor[0] - '0';
   char v[256];
   *chunked = header(head, "transfer-encoding", v, sizeof v) && strcasestr(v, "chunked") != NULL;
   *length = -1;
@@ -491,6 +603,10 @@ static void parse_args(int argc, char **argv) {
       insecure_arg = 1;
       continue;
     }
+    if (!strcmp(a, "--session")) {
+      session = 1;
+      continue;
+    }
     if (i + 1 >= argc) usage("%s needs a value", a);
     const char *v = argv[++i];
     if (!strcmp(a, "--url")) url = v;
@@ -516,11 +632,209 @@ static void parse_args(int argc, char **argv) {
       headers[n_headers++] = v;
     } else usage("unknown argument %s", a);
   }
+  if (insecure_arg && n_ca_files) usage("--insecure and --ca-file: one or the other");
+  if (session && (url || file || digest_arg || tee_arg || n_headers || header_fd >= 0))
+    usage("--session takes its URLs and headers on stdin");
+  if (session) return;
   if (!url || !file || !digest_arg || size_arg < 0) usage("--url, --file, --size and --digest are required");
   if (header_fd >= 0) read_header_fd();
   if (strncmp(digest_arg, "sha256:", 7) != 0 || strlen(digest_arg) != 71) usage("--digest %s: not sha256:<64 hex>", digest_arg);
-  if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) usage("--url %s: only http:// and https:// URLs", url);
-  if (insecure_arg && n_ca_files) usage("--insecure and --ca-file: one or the other");
+}
+
+/* Where a URL points: http[s]://host[:port]/path, host possibly [v6]. */
+struct target {
+  int https;
+  char host[256], port[8], host_header[300];
+  const char *path;
+};
+
+static void parse_target(const char *u, struct target *t) {
+  if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) usage("--url %s: only http:// and https:// URLs", u);
+  memset(t, 0, sizeof *t);
+  t->https = u[4] == 's';
+  strcpy(t->port, t->https ? "443" : "80");
+  const char *h = u + (t->https ? 8 : 7), *path = strchr(h, '/');
+  if (!path) path = h + strlen(h);
+  size_t hl = (size_t)(path - h);
+  if (hl == 0 || hl >= sizeof t->host) usage("--url %s: bad host", u);
+  memcpy(t->host_header, h, hl);
+  const char *colon = h[0] == '[' ? memchr(h, ']', hl) : memchr(h, ':', hl);
+  if (h[0] == '[') {
+    if (!colon) usage("--url %s: bad host", u);
+    memcpy(t->host, h + 1, (size_t)(colon - h - 1));
+    colon = colon + 1 < path && colon[1] == ':' ? colon + 1 : NULL;
+  } else {
+    memcpy(t->host, h, colon ? (size_t)(colon - h) : hl);
+  }
+  if (colon) {
+    size_t pl = (size_t)(path - colon - 1);
+    if (pl == 0 || pl >= sizeof t->port) usage("--url %s: bad port", u);
+    memcpy(t->port, colon + 1, pl);
+    t->port[pl] = '\0';
+  }
+  t->path = *path ? path : "/";
+}
+
+/* --- session mode (the header comment says what goes in and out) ----------------------------- */
+
+#define MAX_CONNS 4
+/* The connections kept alive, one per origin; the one in use is also sock/ssl. */
+static struct conn {
+  char origin[320]; /* "" when the slot is free */
+  int sock;
+  SSL *ssl;
+} conns[MAX_CONNS];
+static struct conn *in_use;
+static int reused; /* the connection in use served an earlier request */
+
+/* Drops the connection in use: after a failure, or an answer that ends it. */
+static void close_conn(void) {
+  if (ssl) SSL_free(ssl);
+  if (sock >= 0) close(sock);
+  ssl = NULL;
+  sock = -1;
+  pending_len = 0;
+  if (in_use) {
+    in_use->origin[0] = '\0';
+    in_use->sock = -1;
+    in_use->ssl = NULL;
+    in_use = NULL;
+  }
+}
+
+/* The connection to t's origin: the one kept from an earlier request unless the server closed
+ * it meanwhile (an idle connection is readable only then), else a new one in a free slot. */
+static void open_conn(const struct target *t) {
+  static unsigned next_evicted;
+  char origin[sizeof conns[0].origin];
+  snprintf(origin, sizeof origin, "%s://%s:%s", t->https ? "https" : "http", t->host, t->port);
+  reused = 0;
+  in_use = NULL;
+  for (int i = 0; i < MAX_CONNS && !in_use; i++)
+    if (!strcmp(conns[i].origin, origin)) in_use = &conns[i];
+  if (in_use) {
+    sock = in_use->sock;
+    ssl = in_use->ssl;
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    if (poll(&p, 1, 0) == 0) {
+      reused = 1;
+      return;
+    }
+    close_conn(); /* its end (or bytes nobody asked for) came meanwhile */
+  }
+  for (int i = 0; i < MAX_CONNS && !in_use; i++)
+    if (!conns[i].origin[0]) in_use = &conns[i];
+  if (!in_use) {
+    in_use = &conns[next_evicted++ % MAX_CONNS];
+    sock = in_use->sock;
+    ssl = in_use->ssl;
+    struct conn *slot = in_use;
+    close_conn();
+    in_use = slot;
+  }
+  sock = -1;
+  ssl = NULL;
+  connect_to(t->host, t->port);
+  if (t->https) start_tls(t->host);
+  memcpy(in_use->origin, origin, sizeof origin);
+  in_use->sock = sock;
+  in_use->ssl = ssl;
+}
+
+/* One GET and its answer as frames; the connection is kept for the next one when HTTP/1.1 framed the answer. */
+static void serve(const struct target *t) {
+  answered = 0;
+  have = 0;
+  open_conn(t);
+  send_request(t->host_header, t->path);
+  int chunked;
+  long long length, range_start;
+  int status = read_head(&chunked, &length, &range_start);
+  if (status < 200) report("proto an interim answer (%d) to a GET", status);
+  frame("head", head, head_size);
+  int empty = status == 204 || status == 304;
+  if (empty) length = 0;
+  else if (chunked) read_chunked();
+  else if (length >= 0) read_length(length);
+  else read_to_close();
+  frame("body", NULL, 0);
+  char v[256];
+  int closing = header(head, "connection", v, sizeof v) && strcasestr(v, "close");
+  if (http_minor == 0 || closing || (!chunked && length < 0) || pending_len > 0) close_conn();
+}
+
+/* The session's input: stdin, buffered. */
+static char in_buf[4096];
+static size_t in_at, in_len;
+
+static int in_byte(void) {
+  if (in_at == in_len) {
+    ssize_t n;
+    do n = read(0, in_buf, sizeof in_buf);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) return -1;
+    in_at = 0;
+    in_len = (size_t)n;
+  }
+  return (unsigned char)in_buf[in_at++];
+}
+
+/* The next GET from stdin: its URL into t, its headers into headers[]. At stdin's end (node is
+ * done with the registry, or gone) the session exits. */
+static void read_request(struct target *t) {
+  static char request[HEAD_MAX]; /* the URL and the header lines, each NUL-terminated */
+  size_t used = 0;
+  url = NULL;
+  n_headers = 0;
+  for (;;) {
+    char *line = request + used;
+    int c;
+    while ((c = in_byte()) >= 0 && c != '\n') {
+      if (used + 2 >= sizeof request) usage("a request longer than %zu bytes", sizeof request);
+      request[used++] = (char)c;
+    }
+    if (c < 0 && used == 0) _exit(0);
+    if (c < 0) usage("stdin ended inside a request");
+    request[used++] = '\0';
+    if (!url) {
+      if (strncmp(line, "GET ", 4) != 0) usage("a request that does not start with \"GET <url>\"");
+      url = line + 4;
+    } else if (!*line) {
+      break;
+    } else {
+      if (strchr(line, '\r') || !strchr(line, ':')) usage("a header line that is not \"Name: value\"");
+      if (n_headers == MAX_HEADERS) usage("more than %d headers", MAX_HEADERS);
+      headers[n_headers++] = line;
+    }
+  }
+  parse_target(url, t);
+}
+
+/* Requests until stdin ends. A failure is the request's error frame; a connection kept from
+ * earlier that ends before any byte of the answer (the server closed it as the request went out)
+ * sends the request again once, on a new connection, as node's agent would not: registry.ts
+ * would retry it after 200 ms. */
+__attribute__((noreturn)) static void session_main(void) {
+  size_arg = LLONG_MAX / 4; /* node limits what it reads */
+  for (int i = 0; i < MAX_CONNS; i++) conns[i].sock = -1;
+  for (;;) {
+    static struct target t;
+    read_request(&t);
+    for (volatile int attempt = 0;; attempt++) {
+      if (setjmp(request_failed) == 0) {
+        serve(&t);
+        break;
+      }
+      int lost = !strncmp(failure, "net ECONNRESET ", 15) || !strncmp(failure, "net EPIPE ", 10);
+      int again = attempt == 0 && reused && !answered && lost;
+      close_conn();
+      if (again) continue;
+      char line[sizeof failure + 8];
+      int n = snprintf(line, sizeof line, "error %s\n", failure);
+      out_all(line, (size_t)n);
+      break;
+    }
+  }
 }
 
 int main(int argc, char **argv) {
@@ -530,32 +844,10 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   parse_args(argc, argv);
   if (parent_pid > 0 && getppid() != parent_pid) _exit(1); /* it died before the prctl */
+  if (session) session_main();
   if (fcntl(REPORT_FD, F_GETFD) < 0) usage("fd %d (the report) is not open", REPORT_FD);
-
-  /* http[s]://host[:port]/path, host possibly [v6] */
-  static char host[256], port[8] = "80", host_header[300];
-  int https = url[4] == 's';
-  if (https) strcpy(port, "443");
-  const char *h = url + (https ? 8 : 7), *path = strchr(h, '/');
-  if (!path) path = h + strlen(h);
-  size_t hl = (size_t)(path - h);
-  if (hl == 0 || hl >= sizeof host) usage("--url %s: bad host", url);
-  memcpy(host_header, h, hl);
-  const char *colon = h[0] == '[' ? memchr(h, ']', hl) : memchr(h, ':', hl);
-  if (h[0] == '[') {
-    if (!colon) usage("--url %s: bad host", url);
-    memcpy(host, h + 1, (size_t)(colon - h - 1));
-    colon = colon + 1 < path && colon[1] == ':' ? colon + 1 : NULL;
-  } else {
-    memcpy(host, h, colon ? (size_t)(colon - h) : hl);
-  }
-  if (colon) {
-    size_t pl = (size_t)(path - colon - 1);
-    if (pl == 0 || pl >= sizeof port) usage("--url %s: bad port", url);
-    memcpy(port, colon + 1, pl);
-    port[pl] = '\0';
-  }
-  if (!*path) path = "/";
+  static struct target t;
+  parse_target(url, &t);
 
   /* never created here: a file renamed away (a later pull claimed it) must stay gone */
   fd = open(file, O_RDWR | O_CLOEXEC);
@@ -566,9 +858,9 @@ int main(int argc, char **argv) {
   teeing = tee_arg;
 
   if (have < size_arg || size_arg == 0) {
-    connect_to(host, port);
-    if (https) start_tls(host);
-    send_request(host_header, path);
+    connect_to(t.host, t.port);
+    if (t.https) start_tls(t.host);
+    send_request(t.host_header, t.path);
     int chunked;
     long long length, range_start;
     int status = read_head(&chunked, &length, &range_start);

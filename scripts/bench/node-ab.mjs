@@ -11,10 +11,12 @@
 //
 // Every command goes through the launcher with POLIS_NATIVE=0 (list and state then measure the
 // Node path) and without NODE_EXTRA_CA_CERTS. `pull` pulls a busybox image from Debian's
-// docker-registry on 127.0.0.1 into a fresh root each time; `monitor` is timed until it prints
+// docker-registry on 127.0.0.1 into a fresh root each time (`pull-https`: the same storage served
+// over HTTPS with a self-signed certificate, --tls-verify=false; `pull-https-verified`: trusting
+// it through a --config file's `registries.<host>.ca`); `monitor` is timed until it prints
 // its address, and its peak RSS is read after one scrape of /metrics.
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -131,13 +133,26 @@ async function main() {
     if (want("list100"))
       for (let i = 0; i < 100; i++)
         polis(["--root", root100, "create", "--bundle", btrue, `nab${process.pid}-l${i}-`.padEnd(64, "0")]);
-    if (want("pull")) {
+    const overTls = ["pull-https", "pull-https-verified"].some(want);
+    if (want("pull") || overTls) {
       const [ref, stop] = await registry();
       stopRegistry = stop;
-      cases.pull = {
-        args: (i) => ["--root", join(work, `pull-${i}`), "pull", "-q", "--tls-verify=false", ref],
-        after: (i) => rmSync(join(work, `pull-${i}`), { recursive: true, force: true }),
-      };
+      const fresh = (i) => join(work, `pull-${i}`);
+      const after = (i) => rmSync(fresh(i), { recursive: true, force: true });
+      cases.pull = { args: (i) => ["--root", fresh(i), "pull", "-q", "--tls-verify=false", ref], after };
+      if (overTls) {
+        // the same storage over HTTPS (a self-signed certificate), a config that trusts it
+        const tls = await startRegistry(work, { tls: true });
+        stopRegistry = () => {
+          stop();
+          tls.child.kill();
+        };
+        const tlsRef = ref.replace(/^[^/]+/, tls.host);
+        const config = join(work, "tls-config.yaml");
+        writeFileSync(config, `registries:\n  "${tls.host}":\n    ca: ${JSON.stringify(tls.cert)}\n`);
+        cases["pull-https"] = { args: (i) => ["--root", fresh(i), "pull", "-q", "--tls-verify=false", tlsRef], after };
+        cases["pull-https-verified"] = { args: (i) => ["--root", fresh(i), "--config", config, "pull", "-q", tlsRef], after };
+      }
     }
     if (want("monitor")) cases.monitor = { monitor: true };
     const load0 = loadavg();

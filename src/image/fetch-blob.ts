@@ -20,9 +20,9 @@ import type { Writable } from "node:stream";
 import { PolisError } from "../errors.js";
 import { log } from "../log.js";
 import { processStartTime } from "../linux/proc.js";
-import { packageRoot } from "../paths.js";
 import { blobPath, crypto, fsyncOffThread, hasBlob, hex, tmpDir, tmpPath } from "./content.js";
 import { IDLE_TIMEOUT_MS } from "./http.js";
+import { fetchBinary } from "./native-http.js";
 import type { Descriptor } from "./manifest.js";
 import { netMessage, RegistryError, type Registry } from "./registry.js";
 
@@ -71,10 +71,12 @@ export async function fetchBlob(
 ): Promise<boolean> {
   if (hasBlob(root, d.digest, d.size)) return false;
   const what = `${registry.opts.name}/${repo}@${d.digest}`;
-  const partial = claimPartial(root, d.digest) ?? { path: tmpPath(root, hex(d.digest)), bytes: 0 };
+  const claimed = claimPartial(root, d.digest);
+  const partial = claimed ?? { path: tmpPath(root, hex(d.digest)), bytes: 0 };
   const tmp = partial.path;
   if (partial.bytes) log.debug("resuming blob", { digest: d.digest, bytes: partial.bytes });
-  let fd = openSync(tmp, partial.bytes ? "a" : "wx", 0o600);
+  // a claimed partial exists, empty too (a pull killed before its first byte): "wx" would fail on it
+  let fd = openSync(tmp, claimed ? "a" : "wx", 0o600);
   const feed = o.feed === undefined ? undefined : typeof o.feed === "function" ? o.feed : sinkTee(o.feed);
   let done = false;
   try {
@@ -200,11 +202,6 @@ function breakSink(sink: LayerSink): void {
 
 // --- polis-fetch -------------------------------------------------------------------------
 
-/** The C downloader built by node-gyp beside the shim; POLIS_FETCH overrides it (tests, packagers). */
-export function fetchBinary(): string {
-  return process.env.POLIS_FETCH || join(packageRoot(), "native", "build", "Release", "polis-fetch");
-}
-
 /**
  * Registries whose blobs answered a redirect, or whose certificate polis-fetch refused: the next
  * ones go to node straight away (the next blob would be refused alike: a handshake saved each).
@@ -216,7 +213,8 @@ let missing = false;
 async function requestOutside(registry: Registry, repo: string, d: Descriptor) {
   if (missing || toNode.has(registry)) return undefined;
   const r = await registry.blobRequest(repo, d.digest);
-  if (r) return { ...r, registry };
+  // a certificate the registry's session refused (native-http.ts) would be refused here alike
+  if (r && !registry.tlsInNode) return { ...r, registry };
   return undefined;
 }
 

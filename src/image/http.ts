@@ -45,7 +45,24 @@ export class NetworkError extends TypeError {
   }
 }
 
-export class HttpResponse {
+/** An answer from a registry transport: node's (HttpResponse) or polis-fetch's (native-http.ts). */
+export interface RegistryResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly ok: boolean;
+  readonly headers: { get(name: string): string | null };
+  /** The body as it arrives; a connection lost on the way throws a NetworkError. */
+  readonly body: AsyncIterable<Buffer>;
+  /** which transport served it (--debug) */
+  readonly via: "node" | "polis-fetch";
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+  /** Drops the rest of the body (the connection is reused when that is cheap). */
+  cancel(): void;
+}
+
+export class HttpResponse implements RegistryResponse {
+  readonly via = "node";
   readonly status: number;
   readonly statusText: string;
   readonly ok: boolean;

@@ -20,5 +20,9 @@ export async function checkLogin(
     credentials: creds,
     tls: tlsFor(s, tlsVerify),
   });
-  await r.checkCredentials();
+  try {
+    await r.checkCredentials();
+  } finally {
+    r.close();
+  }
 }

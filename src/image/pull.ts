@@ -116,6 +116,7 @@ export async function pull(root: string, openStore: () => Store, o: PullOptions)
       log.warn(`mirror ${source} failed, trying the next source`, { error: e.message });
       lastErr = e;
     } finally {
+      registry.close(); // its polis-fetch sessions
       if (store) release(store);
     }
   }

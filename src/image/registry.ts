@@ -1,12 +1,15 @@
-// A client for one registry (distribution API v2) over node:http(s) (http.ts says why not fetch):
-// the /v2/ ping where auth challenges start, Bearer tokens per repository scope (reused until
-// they expire) or Basic auth, redirects followed by hand so that Authorization never goes to
-// another host, and retries with backoff on 5xx and connection resets.
+// A client for one registry (distribution API v2): the /v2/ ping where auth challenges start,
+// Bearer tokens per repository scope (reused until they expire) or Basic auth, redirects followed
+// by hand so that Authorization never goes to another host, and retries with backoff on 5xx and
+// connection resets. HTTPS requests go through polis-fetch sessions (native-http.ts: node's TLS
+// stays unloaded), plain HTTP and what those cannot serve through node:http(s) (http.ts says why
+// not fetch).
 import { PolisError } from "../errors.js";
-import { log } from "../log.js";
+import { debugEnabled, log } from "../log.js";
 import { basicAuth, parseChallenges, tokenUrl, type Challenge } from "./auth.js";
 import type { Credentials } from "./credentials.js";
-import { answersPlainHttp, HttpClient, type HttpResponse, type TlsSettings, USER_AGENT } from "./http.js";
+import { answersPlainHttp, HttpClient, type RegistryResponse, type TlsSettings, USER_AGENT } from "./http.js";
+import { NativeHttp } from "./native-http.js";
 
 export interface RegistryOptions {
   /** registry name as users write it (for messages) */
@@ -52,6 +55,7 @@ export class Registry {
   private challenge: Challenge | null | undefined;
   private readonly tokens = new Map<string, Token>();
   private http: HttpClient | undefined;
+  private native: NativeHttp | undefined;
   /** the scheme discovery in flight (connect), which the first request waits for */
   private pinging: Promise<void> | undefined;
 
@@ -63,7 +67,7 @@ export class Registry {
    * what it found wrong. node:http loads while the probe is out.
    */
   connect(): void {
-    this.pinging ??= this.ping(false, () => this.client().prepare()).finally(() => {
+    this.pinging ??= this.ping(false, () => this.nodeClient().prepare()).finally(() => {
       this.pinging = undefined;
     });
     this.pinging.catch(() => {}); // the first get awaits it again
@@ -79,7 +83,7 @@ export class Registry {
     headers: Record<string, string> = {},
     what = `${this.opts.name}/${repo}`,
     sent?: () => void,
-  ): Promise<HttpResponse> {
+  ): Promise<RegistryResponse> {
     if (this.pinging) await this.pinging;
     await this.ping();
     const url = `${this.base}/v2/${repo}/${path}`;
@@ -98,9 +102,7 @@ export class Registry {
   /**
    * The GET of blob `digest` as `get` would send it first, for a download outside node
    * (polis-fetch): its URL and headers (user agent, the current Authorization), and over HTTPS
-   * polis-fetch's TLS arguments: `--insecure` when node checks nothing, else the CA files node
-   * trusts beside its own store (the config's, POLIS_EXTRA_CA_CERTS, NODE_EXTRA_CA_CERTS: the
-   * names only, node reads none of them for this). Node's http follows no proxy variables:
+   * polis-fetch's TLS arguments (tlsArgs). Node's http follows no proxy variables:
    * neither does polis-fetch. Whatever the answer is (401, a redirect, a certificate polis-fetch
    * does not trust), `get` then handles that blob as usual.
    */
@@ -113,10 +115,29 @@ export class Registry {
     if (auth) headers.authorization = auth;
     const url = `${this.base}/v2/${repo}/blobs/${digest}`;
     if (this.base.startsWith("http:")) return { url, headers, tlsArgs: [] };
+    return { url, headers, tlsArgs: this.tlsArgs() };
+  }
+
+  /** True when node's TLS serves this registry: polis-fetch refused its certificate (or cannot run). */
+  get tlsInNode(): boolean {
+    return this.native?.tlsInNode ?? false;
+  }
+
+  /** The polis-fetch sessions end (each once its request is answered). */
+  close(): void {
+    this.native?.close();
+  }
+
+  /**
+   * polis-fetch's TLS arguments: `--insecure` when node checks nothing, else the CA files node
+   * trusts beside its own store (the config's, POLIS_EXTRA_CA_CERTS, NODE_EXTRA_CA_CERTS: the
+   * names only, node reads none of them for this).
+   */
+  private tlsArgs(): string[] {
     const tls = this.opts.tls ?? { ca: [], verify: true };
-    if (!tls.verify) return { url, headers, tlsArgs: ["--insecure"] };
+    if (!tls.verify) return ["--insecure"];
     const files = new Set([...(tls.caFiles ?? []), tls.caFile, process.env.NODE_EXTRA_CA_CERTS]);
-    return { url, headers, tlsArgs: [...files].filter((f) => f).flatMap((f) => ["--ca-file", f as string]) };
+    return [...files].filter((f) => f).flatMap((f) => ["--ca-file", f as string]);
   }
 
   /** `polis login`: the credentials get a token (Bearer) or are accepted by /v2/ (Basic). */
@@ -156,7 +177,7 @@ export class Registry {
     let lastErr: unknown;
     for (const scheme of schemes) {
       const base = `${scheme}://${this.opts.host}`;
-      let res: HttpResponse;
+      let res: RegistryResponse;
       try {
         res = await this.send(`${base}/v2/`, {}, undefined);
       } catch (e) {
@@ -179,7 +200,7 @@ export class Registry {
     );
   }
 
-  private challengeFrom(res: HttpResponse): Challenge | null {
+  private challengeFrom(res: RegistryResponse): Challenge | null {
     const header = res.headers.get("www-authenticate");
     if (!header) return null;
     const all = parseChallenges(header);
@@ -218,7 +239,7 @@ export class Registry {
       scope,
       credentials: creds ? "yes" : "no",
     });
-    let res: HttpResponse;
+    let res: RegistryResponse;
     try {
       res = await this.send(url.toString(), headers, undefined, true);
     } catch (e) {
@@ -255,7 +276,7 @@ export class Registry {
     auth: string | undefined,
     once = false,
     sent?: () => void,
-  ): Promise<HttpResponse> {
+  ): Promise<RegistryResponse> {
     for (let attempt = 0; ; attempt++) {
       try {
         const res = await this.follow(url, headers, auth, sent);
@@ -275,13 +296,14 @@ export class Registry {
     headers: Record<string, string>,
     auth: string | undefined,
     sent?: () => void,
-  ): Promise<HttpResponse> {
+  ): Promise<RegistryResponse> {
     const origin = new URL(url).origin;
     let current = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const h: Record<string, string> = { ...headers };
       if (auth && new URL(current).origin === origin) h.authorization = auth;
       const res = await this.client().get(current, h, sent);
+      if (debugEnabled()) log.debug("registry answer", { url: redact(current), status: res.status, via: res.via });
       if (res.status < 300 || res.status >= 400 || res.status === 304) return res;
       const location = res.headers.get("location");
       await drain(res);
@@ -295,12 +317,17 @@ export class Registry {
     throw new RegistryError(`${this.opts.name}: too many redirects`);
   }
 
-  /** The transport, with the registry's TLS settings (Node's defaults when none were given). */
-  private client(): HttpClient {
+  /** The transport: HTTPS through polis-fetch sessions, the rest through node's (nodeClient). */
+  private client(): NativeHttp {
+    return (this.native ??= new NativeHttp(this.tlsArgs(), () => this.nodeClient()));
+  }
+
+  /** Node's transport, with the registry's TLS settings (Node's defaults when none were given). */
+  private nodeClient(): HttpClient {
     return (this.http ??= new HttpClient(this.opts.tls ?? { ca: [], verify: true }));
   }
 
-  private async failure(res: HttpResponse, what: string): Promise<RegistryError> {
+  private async failure(res: RegistryResponse, what: string): Promise<RegistryError> {
     let detail = "";
     try {
       const body = (await res.json()) as { errors?: { code?: string; message?: string }[] };
@@ -326,7 +353,7 @@ export class Registry {
   }
 }
 
-async function drain(res: HttpResponse): Promise<void> {
+async function drain(res: RegistryResponse): Promise<void> {
   res.cancel();
 }
 
@@ -338,12 +365,12 @@ function transient(e: unknown): boolean {
 
 /** A NetworkError's "request failed" with the useful part (ECONNREFUSED 127.0.0.1:5000) from its cause. */
 export function netMessage(e: unknown): string {
-  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
-  if (cause?.code)
-    return cause.message && !cause.message.includes(cause.code)
-      ? `${cause.code} (${cause.message})`
-      : (cause.message ?? cause.code);
-  if (cause?.message) return cause.message;
+  const cause = (e as { cause?: { code?: string; message?: string; errors?: { message?: string }[] } })?.cause;
+  // a name with several addresses that all failed: node's AggregateError has no message of its
+  // own, its attempts have ("connect ECONNREFUSED ::1:5000, connect ECONNREFUSED 127.0.0.1:5000")
+  const message = cause?.message || cause?.errors?.map((x) => x.message).join(", ");
+  if (cause?.code) return message && !message.includes(cause.code) ? `${cause.code} (${message})` : message || cause.code;
+  if (message) return message;
   return e instanceof Error ? e.message : String(e);
 }
 

@@ -28,6 +28,9 @@ const roots: string[] = [];
  * sorted: the config (node's) and the layer download at once, and log in either order.
  */
 const ways = (stderr: string) => [...stderr.matchAll(/msg="blob downloaded by (polis-fetch|node)"/g)].map((m) => m[1]).sort();
+/** Each registry request of a --debug log: "<url> <status> <transport>" (native-http.ts: polis-fetch's session, or node). */
+const answers = (stderr: string) =>
+  [...stderr.matchAll(/msg="registry answer" status=(\d+) url="([^"]+)" via=(\S+)/g)].map((m) => `${m[2]} ${m[1]} ${m[3]}`);
 const root = () => {
   const r = tempRoot();
   roots.push(r);
@@ -65,19 +68,29 @@ describe("HTTPS registries", () => {
     writeFileSync(file, `registries:\n  "${reg.host}":\n    ca: ${cert.cert}\n`);
     const res = polis(r, ["--debug", "--config", file, "pull", "-q", `${reg.host}/tls/app:1`]);
     expect(res).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sha256:/) });
-    // the config through node, the layer through polis-fetch, which trusted the same CA file
+    // the config through node's download loop, the layer through polis-fetch, which trusted the same CA file
     expect(ways(res.stderr)).toEqual(["node", "polis-fetch"]);
     expect(res.stderr).not.toMatch(/handed to node/);
+    // every request node made (the ping, the manifest, the config) went through polis-fetch's session
+    const base = `https://${reg.host}/v2/`;
+    expect(answers(res.stderr)).toEqual([
+      `${base} 200 polis-fetch`,
+      `${base}tls/app/manifests/1 200 polis-fetch`,
+      expect.stringMatching(new RegExp(`^${base}tls/app/blobs/sha256:[0-9a-f]{64} 200 polis-fetch$`)),
+    ]);
   });
 
   it("pulls over unverified HTTPS with --tls-verify=false", () => {
     // over HTTPS, not plain HTTP: the TLS hello that spares a plain registry the HTTPS attempt
-    // got a TLS answer here (NODE_DEBUG=https shows the HTTPS connections)
+    // got a TLS answer here; the requests went through polis-fetch's session (NODE_DEBUG=https
+    // would show node's own HTTPS connections: none)
     const res = polis(root(), ["--debug", "pull", "-q", "--tls-verify=false", `${reg.host}/tls/app:1`], {
-      env: { NODE_DEBUG: "https" },
+      env: { NODE_DEBUG: "https,tls" },
     });
     expect(res).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sha256:/) });
-    expect(res.stderr).toMatch(/^HTTPS \d+: createConnection/m);
+    expect(answers(res.stderr)).toHaveLength(3);
+    for (const a of answers(res.stderr)) expect(a).toMatch(new RegExp(`^https://${reg.host}/v2/\\S* 200 polis-fetch$`));
+    expect(res.stderr).not.toMatch(/^(HTTPS|TLS) \d+:/m);
     // the layer through polis-fetch, which checked no certificate either
     expect(ways(res.stderr)).toEqual(["node", "polis-fetch"]);
     expect(res.stderr).not.toMatch(/handed to node/);

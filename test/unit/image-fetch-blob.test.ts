@@ -1,7 +1,7 @@
 // Blob downloads against a fake registry that drops the connection half-way: the download
 // resumes with a Range request from the bytes it has (and starts over when the server ignores
 // the range), and the blob gets its digest name only with the right content.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -97,6 +97,22 @@ describe.each([
   }, 20_000);
 });
 
+describe("a partial blob a killed pull left behind", () => {
+  it("taken over when it is empty too (the pull died before its first byte)", async () => {
+    const host = await serve((req, res) => (req.url === "/v2/" ? res.end("{}") : res.end(blob)));
+    const root = mkdtempSync(join(tmpdir(), "polis-fetch-"));
+    roots.push(root);
+    ensureDirs(root);
+    const gone = spawnSync("true").pid; // a pid that is no process now
+    const left = join(tmpDir(root), `${desc.digest.slice(7)}.${gone}.0badf00d`);
+    writeFileSync(left, "");
+    const r = new Registry({ name: host, host, insecure: true });
+    expect(await fetchBlob(r, "a/b", desc, root, {})).toBe(true);
+    expect(readFileSync(blobPath(root, desc.digest)).equals(blob)).toBe(true);
+    expect(readdirSync(tmpDir(root))).toEqual([]);
+  }, 20_000);
+});
+
 // The seam for an unpacker that is a process (layer-store.ts's StreamedLayer): its stdin becomes
 // polis-fetch's stdout, so the bytes go from one child to the other. `cat` stands in for it.
 describe("a sink fed by polis-fetch itself", () => {
@@ -145,6 +161,8 @@ describe("a sink fed by polis-fetch itself", () => {
 // own check, and the registry's later blobs straight away. A stand-in polis-fetch (POLIS_FETCH)
 // refuses every certificate, as one whose store lacks a root node has would.
 describe("an HTTPS registry whose certificate polis-fetch refuses", () => {
+  const REAL_FETCH = join(__dirname, "..", "..", "native", "build", "Release", "polis-fetch");
+
   it("node downloads the blob, and the next ones without asking polis-fetch again", async () => {
     const dir = mkdtempSync(join(tmpdir(), "polis-fetch-tls-"));
     roots.push(dir);
@@ -157,7 +175,11 @@ describe("an HTTPS registry whose certificate polis-fetch refuses", () => {
     const host = `127.0.0.1:${(s.address() as { port: number }).port}`;
     const calls = join(dir, "calls");
     const standIn = join(dir, "polis-fetch");
-    writeFileSync(standIn, `#!/bin/sh\necho "$*" >> ${calls}\necho "tls unable to get local issuer certificate" >&3\n`);
+    // the blob downloads refuse the certificate; the registry's other requests (a session) are the real polis-fetch's
+    writeFileSync(
+      standIn,
+      `#!/bin/sh\n[ "$1" = --session ] && exec ${REAL_FETCH} "$@"\necho "$*" >> ${calls}\necho "tls unable to get local issuer certificate" >&3\n`,
+    );
     chmodSync(standIn, 0o755);
     const tls = { ca: [readFileSync(cert.cert, "utf8")], caFiles: [cert.cert], verify: true };
     const r = new Registry({ name: host, host, insecure: false, tls });
@@ -181,5 +203,43 @@ describe("an HTTPS registry whose certificate polis-fetch refuses", () => {
     expect(ran[0]).toContain(`--url https://${host}/v2/a/b/blobs/${desc.digest}`);
     expect(ran[0]).toContain(`--ca-file ${cert.cert}`);
     expect(ran[0]).not.toContain("--insecure");
+    r.close();
+  }, 20_000);
+
+  it("refused by the registry's session already: no blob download asks polis-fetch", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "polis-fetch-tls-"));
+    roots.push(dir);
+    const cert = selfSignedCert(dir);
+    const s = createHttpsServer({ key: readFileSync(cert.key), cert: readFileSync(cert.cert) }, (req, res) =>
+      req.url === "/v2/" ? res.end("{}") : res.end(blob),
+    );
+    servers.push(s as unknown as Server);
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    const host = `127.0.0.1:${(s.address() as { port: number }).port}`;
+    const calls = join(dir, "calls");
+    const standIn = join(dir, "polis-fetch");
+    // the session answers its first request with OpenSSL's refusal, then waits for its stdin's end
+    writeFileSync(
+      standIn,
+      `#!/bin/sh\necho "$1" >> ${calls}\n[ "$1" = --session ] && echo "error tls unable to get local issuer certificate" && exec cat >/dev/null\n`,
+    );
+    chmodSync(standIn, 0o755);
+    const tls = { ca: [readFileSync(cert.cert, "utf8")], caFiles: [cert.cert], verify: true };
+    const r = new Registry({ name: host, host, insecure: false, tls });
+    const before = process.env.POLIS_FETCH;
+    process.env.POLIS_FETCH = standIn;
+    try {
+      const root = mkdtempSync(join(tmpdir(), "polis-fetch-"));
+      roots.push(root);
+      ensureDirs(root);
+      expect(await fetchBlob(r, "a/b", desc, root, { inNode: false })).toBe(true);
+      expect(readFileSync(blobPath(root, desc.digest)).equals(blob)).toBe(true);
+      expect(r.tlsInNode).toBe(true);
+    } finally {
+      r.close();
+      if (before === undefined) delete process.env.POLIS_FETCH;
+      else process.env.POLIS_FETCH = before;
+    }
+    expect(readFileSync(calls, "utf8").trim().split("\n")).toEqual(["--session"]);
   }, 20_000);
 });

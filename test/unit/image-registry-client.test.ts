@@ -2,7 +2,7 @@
 // another host, 5xx and dropped connections are retried, tokens are reused per scope.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { Registry } from "../../src/image/registry.js";
+import { netMessage, Registry } from "../../src/image/registry.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 const servers: Server[] = [];
@@ -166,5 +166,26 @@ describe("registry client", () => {
       r.connect();
       await expect(r.get("a", "manifests/1")).rejects.toThrow(usual);
     });
+  });
+});
+
+describe("netMessage: the useful part of a network error", () => {
+  const failed = (cause: object) => ({ message: "request failed", cause });
+  it("node's own text when it names the code; the code and the text when not", () => {
+    expect(netMessage(failed({ code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:1" }))).toBe(
+      "connect ECONNREFUSED 127.0.0.1:1",
+    );
+    expect(netMessage(failed({ code: "ECONNRESET", message: "socket hang up" }))).toBe("ECONNRESET (socket hang up)");
+  });
+
+  it("a name whose addresses all failed (node's AggregateError, no message of its own): each attempt", () => {
+    const aggregate = Object.assign(
+      new AggregateError([new Error("connect ECONNREFUSED ::1:1"), new Error("connect ECONNREFUSED 127.0.0.1:1")], ""),
+      {
+        code: "ECONNREFUSED",
+      },
+    );
+    expect(netMessage(failed(aggregate))).toBe("connect ECONNREFUSED ::1:1, connect ECONNREFUSED 127.0.0.1:1");
+    expect(netMessage(failed({ code: "ECONNREFUSED", message: "" }))).toBe("ECONNREFUSED");
   });
 });
