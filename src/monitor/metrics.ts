@@ -2,7 +2,7 @@
 // containers, with id/name/image labels on every series, and polis_* for polis's own view.
 // Values are read fresh at each scrape (collect.ts); nothing is cached between scrapes.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { escapeLabel, formatValue, renderFamilies, type TextFamily } from "./exposition.js";
+import { escapeLabel, TextSink, writeFamilies, type SendChunk, type TextFamily } from "./exposition.js";
 import type { ContainerView, Snapshot } from "./collect.js";
 import type { EngineEvent } from "../state/types.js";
 import { registerProcessMetrics } from "./process-metrics.js";
@@ -10,8 +10,8 @@ import type { Sample } from "./sample.js";
 
 export interface Metrics {
   registry: Registry;
-  /** The exposition for this snapshot (its events are counted once), as the pieces /metrics writes. */
-  blocks(s: Snapshot): Promise<string[]>;
+  /** Writes the exposition for this snapshot (its events are counted once) through `send`. */
+  write(s: Snapshot, send: SendChunk): Promise<void>;
   /** The same as one text. */
   render(s: Snapshot): Promise<string>;
   /** The last event seq counted: a scrape collects the events after it. */
@@ -20,50 +20,64 @@ export interface Metrics {
   alertsFiring: Gauge;
 }
 
-const EMPTY: Snapshot = { at: 0, containers: [], events: [] };
+/** What /metrics writes into and hands out as it fills; reused from scrape to scrape. */
+const BUFFER_BYTES = 64 * 1024;
+
+/** One scrape's snapshot, with what its families share: the live containers, their label texts. */
+class Scrape {
+  /** The containers with a sample, listed once per scrape (not once per family). */
+  readonly live: ContainerView[];
+  private readonly labelBytes = new Map<ContainerView, Buffer>();
+
+  constructor(readonly snap: Snapshot) {
+    this.live = snap.containers.filter((c) => c.sample);
+  }
+
+  /** A container's id/name/image labels as UTF-8, encoded once per scrape. */
+  labels(c: ContainerView): Buffer {
+    let l = this.labelBytes.get(c);
+    if (l === undefined) {
+      l = Buffer.from(`id="${escapeLabel(c.id)}",name="${escapeLabel(c.name)}",image="${escapeLabel(c.image)}"`, "utf8");
+      this.labelBytes.set(c, l);
+    }
+    return l;
+  }
+}
+
+/** A family's name and "{", the start of each of its lines. */
+const lineHead = (name: string) => Buffer.from(`${name}{`, "latin1");
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   registerProcessMetrics(registry, "polis_monitor_");
-  let snapshot = EMPTY;
   // Every per-container family is written as text (exposition.ts); prom-client keeps the few
   // series of polis's own (process, events, operations, scrapes, alerts).
-  const families: TextFamily[] = [];
-  // a container's id/name/image labels, written once per scrape
-  const labelText = new Map<ContainerView, string>();
-  const labels = (c: ContainerView) => {
-    let l = labelText.get(c);
-    if (l === undefined) {
-      l = `id="${escapeLabel(c.id)}",name="${escapeLabel(c.name)}",image="${escapeLabel(c.image)}"`;
-      labelText.set(c, l);
-    }
-    return l;
-  };
-  /** A family over `containers()`: `value` gives each one's sample (undefined: no series), `extra` more labels. */
+  const families: TextFamily<Scrape>[] = [];
+  /** A family over `containers(scrape)`: `value` gives each one's sample (undefined: no series). */
   const text = (
     type: "counter" | "gauge",
     name: string,
     help: string,
-    containers: () => ContainerView[],
-    value: (c: ContainerView) => number | undefined,
-  ) =>
+    containers: (s: Scrape) => ContainerView[],
+    value: (c: ContainerView, s: Scrape) => number | undefined,
+  ) => {
+    const head = lineHead(name);
     families.push({
       name,
       help,
       type,
-      series(out) {
-        const list = containers();
+      series(out, scrape) {
+        const list = containers(scrape);
         // index loops: without TurboFan, for-of allocates an iterator result per element
         for (let i = 0; i < list.length; i++) {
-          const v = value(list[i]);
-          if (v !== undefined) out.push(`${name}{${labels(list[i])}} ${formatValue(v)}`);
+          const v = value(list[i], scrape);
+          if (v !== undefined) out.sample(head, scrape.labels(list[i]), v);
         }
       },
     });
-  // the containers with a sample, listed once per scrape (not once per family)
-  let liveList: ContainerView[] | undefined;
-  const live = () => (liveList ??= snapshot.containers.filter((c) => c.sample));
-  const all = () => snapshot.containers;
+  };
+  const live = (s: Scrape) => s.live;
+  const all = (s: Scrape) => s.snap.containers;
 
   // One family per cAdvisor name; `pick` reads it from a sample (undefined: no series).
   const family = (kind: "counter" | "gauge", name: string, help: string, pick: (s: Sample) => number | undefined) =>
@@ -141,41 +155,38 @@ export function createMetrics(): Metrics {
   text("gauge", "container_start_time_seconds", "Start time of the container since unix epoch in seconds.", live, (c) =>
     c.startedAt ? Date.parse(c.startedAt) / 1000 : undefined,
   );
-  text("gauge", "container_last_seen", "Last time a container was seen by the exporter.", live, () => snapshot.at / 1000);
+  text("gauge", "container_last_seen", "Last time a container was seen by the exporter.", live, (_, s) => s.snap.at / 1000);
+  const infoHead = lineHead("polis_container_info");
   families.push({
     name: "polis_container_info",
     help: "Every container under this polis root, stopped ones too: 1, with its state and bundle as labels.",
     type: "gauge",
-    series(out) {
-      const list = all();
+    series(out, scrape) {
+      const list = all(scrape);
       for (let i = 0; i < list.length; i++) {
         const c = list[i];
-        out.push(`polis_container_info{${labels(c)},state="${escapeLabel(c.status)}",bundle="${escapeLabel(c.rec.bundle)}"} 1`);
+        out.sample(infoHead, scrape.labels(c), 1, `,state="${escapeLabel(c.status)}",bundle="${escapeLabel(c.rec.bundle)}"`);
       }
     },
   });
-  new Gauge({
+  const containers = new Gauge({
     name: "polis_containers",
     help: "Containers under this polis root, by state.",
     labelNames: ["state"],
     registers: [registry],
-    collect() {
-      this.reset();
-      for (const st of ["creating", "created", "running", "paused", "stopped"])
-        this.set({ state: st }, snapshot.containers.filter((c) => c.status === st).length);
-    },
   });
+  const healthHead = lineHead("polis_container_health_status");
   families.push({
     name: "polis_container_health_status",
     help: "Health check status of a container with a health check: 1 for its current status (starting, healthy, unhealthy), 0 for the others.",
     type: "gauge",
-    series(out) {
+    series(out, scrape) {
       // kube-state-metrics' shape: one series per status, 1 for the current one and 0 for the others
-      for (const c of all()) {
+      for (const c of all(scrape)) {
         if (!c.monitor?.health) continue;
         const now = c.monitor.healthStatus ?? "starting";
         for (const status of ["starting", "healthy", "unhealthy"])
-          out.push(`polis_container_health_status{${labels(c)},status="${status}"} ${status === now ? 1 : 0}`);
+          out.sample(healthHead, scrape.labels(c), status === now ? 1 : 0, `,status="${status}"`);
       }
     },
   });
@@ -232,29 +243,35 @@ export function createMetrics(): Metrics {
     labelNames: ["rule"],
     registers: [registry],
   });
+  let spare: Buffer | undefined = Buffer.allocUnsafeSlow(BUFFER_BYTES);
   return {
     registry,
     scrapeSeconds,
     alertsFiring,
     lastSeq: () => lastSeq,
-    async blocks(s) {
-      snapshot = s;
-      liveList = undefined;
+    async write(s, send) {
       observe(s.events);
+      // set here, not in a collect(): the scrape's snapshot is not kept after it (a snapshot held
+      // until the next scrape survives two young collections and is promoted)
+      containers.reset();
+      for (const st of ["creating", "created", "running", "paused", "stopped"])
+        containers.set({ state: st }, s.containers.filter((c) => c.status === st).length);
+      // a second scrape while one is being sent (a slow reader) gets a buffer of its own
+      const buf = spare ?? Buffer.allocUnsafeSlow(BUFFER_BYTES);
+      spare = undefined;
       try {
-        const blocks = renderFamilies(families);
-        blocks.push(await registry.metrics());
-        return blocks;
+        const out = new TextSink(buf, send);
+        await writeFamilies(families, new Scrape(s), out);
+        out.put(await registry.metrics());
+        await out.flush(true);
       } finally {
-        // Nothing of a scrape outlives it: a snapshot kept until the next one survives two young
-        // collections and is promoted, and the old generation then grows by it every scrape.
-        snapshot = EMPTY;
-        liveList = undefined;
-        labelText.clear();
+        spare = buf;
       }
     },
     async render(s) {
-      return (await this.blocks(s)).join("");
+      const chunks: Buffer[] = [];
+      await this.write(s, async (chunk) => void chunks.push(Buffer.from(chunk)));
+      return Buffer.concat(chunks).toString("utf8");
     },
   };
 }

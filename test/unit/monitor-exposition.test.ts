@@ -143,6 +143,27 @@ describe("the exposition", () => {
     expect(text).toContain('container_processes{id="c1",name="we\\"ird\\\\name",image="busybox"} 3');
   });
 
+  it("two scrapes sent at once, each to a slow reader, each get their own whole text", async () => {
+    const m = createMetrics();
+    const many = Array.from({ length: 400 }, (_, i) => view(`c${i}-${"x".repeat(60)}`, "running", sample));
+    const a: Snapshot = { at: 1_000, containers: many, events: [] };
+    const b: Snapshot = { at: 2_000, containers: many.slice(0, 150), events: [] };
+    const slowly = (into: Buffer[]) => async (chunk: Buffer) => {
+      into.push(Buffer.from(chunk));
+      await new Promise((r) => setTimeout(r, 1));
+    };
+    const got: Buffer[][] = [[], []];
+    await Promise.all([m.write(a, slowly(got[0])), m.write(b, slowly(got[1]))]);
+    const text = got.map((g) => Buffer.concat(g).toString("utf8"));
+    // the process's own figures move between scrapes: compare everything before them
+    const families = (t: string) => t.slice(0, t.indexOf("# HELP polis_monitor_process"));
+    expect(families(text[0])).toBe(families(await m.render(a)));
+    expect(families(text[1])).toBe(families(await m.render(b)));
+    expect(text[0].match(/^container_processes\{/gm)?.length).toBe(400);
+    expect(text[1]).toContain('polis_containers{state="running"} 150');
+    expect(got[0].length).toBeGreaterThan(5); // sent in pieces while the other scrape went on
+  });
+
   it("the monitor's own process metrics, not prom-client's nodejs_* family", async () => {
     const text = await createMetrics().render({ at: 0, containers: [], events: [] });
     const rss = Number(/^polis_monitor_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]);

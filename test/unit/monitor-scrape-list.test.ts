@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { listContainersForScrape } from "../../src/state/monitor.js";
+import { boundPageCache, listContainersForScrape } from "../../src/state/monitor.js";
+import { connectionOf } from "../../src/state/store.js";
 import { Store } from "../../src/state/store.js";
 import type { ContainerRecord } from "../../src/state/types.js";
 
@@ -69,5 +70,25 @@ describe("listContainersForScrape", () => {
     expect(a3.pid).toBe(777);
     store.remove("b");
     expect(listContainersForScrape(store).map((r) => r.id)).toEqual(["a"]);
+  });
+});
+
+describe("boundPageCache", () => {
+  it("bounds the connection's page cache, and a scrape still reads rows far larger than it", () => {
+    const big = Store.open(join(dir, "big"));
+    try {
+      boundPageCache(big, 64);
+      expect(connectionOf(big).pragma("cache_size", { simple: true })).toBe(-64);
+      // 300 rows with a 3 KB config each: ~1 MB, sixteen times the cache
+      const args = Array.from({ length: 300 }, (_, i) => `argument-${i}`);
+      for (let i = 0; i < 300; i++)
+        big.insert(
+          record(`c${i}`, { config: { ...record("x").config, process: { args, cwd: "/" } } as ContainerRecord["config"] }),
+        );
+      const ids = listContainersForScrape(big).map((r) => `${r.id} ${r.config.linux?.namespaces?.length}`);
+      expect(ids).toEqual(big.list().map((r) => `${r.id} 2`));
+    } finally {
+      big.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 // Liveness checks against real processes (no root needed).
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { bootId, isDeadState, isSameProcess, parseStat, processStartTime, processState, readStat } from "../../src/linux/proc.js";
 
@@ -51,6 +51,27 @@ describe("parseStat", () => {
     const text = readFileSync("/proc/self/stat", "latin1");
     const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
     expect(readStat(process.pid)).toEqual({ state: "R", ppid: process.ppid, startTime: fields[19] });
+  });
+
+  it("reads every process of the host as readFileSync does (its reused buffer holds no stale bytes)", () => {
+    const pids = readdirSync("/proc")
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number);
+    expect(pids.length).toBeGreaterThan(5);
+    // a long stat line first, then short ones: nothing of the longer one may be left over
+    for (const pid of [1, ...pids, process.pid]) {
+      let text: string | undefined;
+      try {
+        text = readFileSync(`/proc/${pid}/stat`, "latin1");
+      } catch {
+        continue; // gone meanwhile
+      }
+      const got = readStat(pid);
+      const want = parseStat(text);
+      if (got === null) continue; // gone between the two reads
+      expect(got.ppid).toBe(want?.ppid);
+      expect(got.startTime).toBe(want?.startTime);
+    }
   });
 });
 
