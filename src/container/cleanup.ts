@@ -9,7 +9,7 @@ import { shimPath } from "../paths.js";
 import type { Store } from "../state/store.js";
 import type { ContainerRecord, ResourceRow } from "../state/types.js";
 import { recordedCgroup } from "./cgroup.js";
-import { initAlive, stateOf } from "./context.js";
+import { creatorAlive, initAlive, stateOf } from "./context.js";
 import type { GlobalOptions } from "./options.js";
 import { releaseResources } from "./resources.js";
 import { sharesMountNamespace } from "./shared-mounts.js";
@@ -37,6 +37,10 @@ export async function cleanupContainer(
     }
   };
   const cgroup = recordedCgroup(rec);
+  // A `polis create` still making this container (`delete --force` of one being created: e.g. a
+  // monitor's create whose `polis run` was killed) stops first: it could otherwise make the
+  // cgroup, or launch the init, after this teardown removed them, and leave them to nobody.
+  if (rec.phase === "creating" && rec.creatorPid !== process.pid && creatorAlive(rec)) await stopCreator(rec);
   if (initAlive(rec)) {
     try {
       process.kill(rec.pid!, SIGKILL);
@@ -90,6 +94,16 @@ export async function cleanupContainer(
     for (const more of failures.slice(1)) log.warn(more);
     throw new PolisError(failures[0]);
   }
+}
+
+/** SIGKILLs the recorded creator and waits (briefly) for it to be dead (a zombie counts). */
+async function stopCreator(rec: ContainerRecord): Promise<void> {
+  try {
+    process.kill(rec.creatorPid, SIGKILL);
+  } catch {
+    return; // exited meanwhile
+  }
+  for (let i = 0; i < 200 && creatorAlive(rec); i++) await new Promise((r) => setTimeout(r, 5));
 }
 
 /** Wait (briefly) until the init is dead; a zombie already counts as dead. */
