@@ -61,6 +61,13 @@ export interface RegistryResponse {
   cancel(): void;
 }
 
+/** A whole body as UTF-8 text (either transport's answer). */
+export async function bodyText(body: AsyncIterable<Buffer>): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of body) parts.push(c);
+  return Buffer.concat(parts).toString("utf8");
+}
+
 export class HttpResponse implements RegistryResponse {
   readonly via = "node";
   readonly status: number;
@@ -83,10 +90,8 @@ export class HttpResponse implements RegistryResponse {
     this.body = chunks(msg);
   }
 
-  async text(): Promise<string> {
-    const parts: Buffer[] = [];
-    for await (const c of this.body) parts.push(c);
-    return Buffer.concat(parts).toString("utf8");
+  text(): Promise<string> {
+    return bodyText(this.body);
   }
 
   async json(): Promise<unknown> {

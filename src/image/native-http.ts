@@ -25,7 +25,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { log } from "../log.js";
 import { packageRoot } from "../paths.js";
-import { type HttpClient, IDLE_TIMEOUT_MS, NetworkError, type RegistryResponse } from "./http.js";
+import { bodyText, type HttpClient, IDLE_TIMEOUT_MS, NetworkError, type RegistryResponse } from "./http.js";
 import { type Frame, FrameReader, type Head, parseHead } from "./session-frames.js";
 
 /** Children at most per registry client: one per blob that node downloads at once, and one more. */
@@ -131,10 +131,8 @@ class NativeResponse implements RegistryResponse {
     }
   }
 
-  async text(): Promise<string> {
-    const parts: Buffer[] = [];
-    for await (const c of this.body) parts.push(c);
-    return Buffer.concat(parts).toString("utf8");
+  text(): Promise<string> {
+    return bodyText(this.body);
   }
 
   async json(): Promise<unknown> {

@@ -163,7 +163,8 @@ describe("a sink fed by polis-fetch itself", () => {
 describe("an HTTPS registry whose certificate polis-fetch refuses", () => {
   const REAL_FETCH = join(__dirname, "..", "..", "native", "build", "Release", "polis-fetch");
 
-  it("node downloads the blob, and the next ones without asking polis-fetch again", async () => {
+  /** A registry over HTTPS with a self-signed certificate: /v2/ and the blob. */
+  async function httpsRegistry() {
     const dir = mkdtempSync(join(tmpdir(), "polis-fetch-tls-"));
     roots.push(dir);
     const cert = selfSignedCert(dir);
@@ -172,7 +173,11 @@ describe("an HTTPS registry whose certificate polis-fetch refuses", () => {
     );
     servers.push(s as unknown as Server);
     await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-    const host = `127.0.0.1:${(s.address() as { port: number }).port}`;
+    return { dir, cert, host: `127.0.0.1:${(s.address() as { port: number }).port}` };
+  }
+
+  it("node downloads the blob, and the next ones without asking polis-fetch again", async () => {
+    const { dir, cert, host } = await httpsRegistry();
     const calls = join(dir, "calls");
     const standIn = join(dir, "polis-fetch");
     // the blob downloads refuse the certificate; the registry's other requests (a session) are the real polis-fetch's
@@ -207,15 +212,7 @@ describe("an HTTPS registry whose certificate polis-fetch refuses", () => {
   }, 20_000);
 
   it("refused by the registry's session already: no blob download asks polis-fetch", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "polis-fetch-tls-"));
-    roots.push(dir);
-    const cert = selfSignedCert(dir);
-    const s = createHttpsServer({ key: readFileSync(cert.key), cert: readFileSync(cert.cert) }, (req, res) =>
-      req.url === "/v2/" ? res.end("{}") : res.end(blob),
-    );
-    servers.push(s as unknown as Server);
-    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-    const host = `127.0.0.1:${(s.address() as { port: number }).port}`;
+    const { dir, cert, host } = await httpsRegistry();
     const calls = join(dir, "calls");
     const standIn = join(dir, "polis-fetch");
     // the session answers its first request with OpenSSL's refusal, then waits for its stdin's end
