@@ -29,7 +29,8 @@
  *   ok <bytes> sha256:<hex> [restarted]   the file is whole and verified; `restarted`: the server
  *                                         ignored the Range, the file (and the tee) started over
  *   status <code>                         any answer but 200 (206 to a Range): node's turn
- *   proto <text>                          an answer that is not HTTP as expected: node's turn
+ *   proto <text>                          an answer that is not HTTP as expected (node's parser
+ *                                         would refuse it, or it is framed two ways): node's turn
  *   tls <text>                            the TLS handshake failed (the certificate did not verify
  *                                         here, a protocol error): node's turn
  *   net <CODE> <text>                     connect, reset, timeout: resume later (node's retry loop)
@@ -621,8 +622,13 @@ static int read_head(int *chunked, long long *length, long long *range_start) {
     if (!v[0] || strlen(v) == sizeof v - 1) report("proto bad Content-Length"); /* none, or cut by header() */
   }
   *range_start = -1;
-  if (header(head, "content-range", v, sizeof v) && sscanf(v, "bytes %lld-", range_start) != 1)
-    report("proto bad Content-Range");
+  /* "bytes N-...": N as digits (sscanf's %lld is undefined past LLONG_MAX) */
+  if (header(head, "content-range", v, sizeof v)) {
+    char *e;
+    errno = 0;
+    *range_start = strncmp(v, "bytes ", 6) == 0 && isdigit((unsigned char)v[6]) ? strtoll(v + 6, &e, 10) : -1;
+    if (*range_start < 0 || errno || *e != '-') report("proto bad Content-Range");
+  }
   return status;
 }
 
