@@ -29,7 +29,8 @@
  *   ok <bytes> sha256:<hex> [restarted]   the file is whole and verified; `restarted`: the server
  *                                         ignored the Range, the file (and the tee) started over
  *   status <code>                         any answer but 200 (206 to a Range): node's turn
- *   proto <text>                          an answer that is not HTTP as expected: node's turn
+ *   proto <text>                          an answer that is not HTTP as expected (node's parser
+ *                                         would refuse it, or it is framed two ways): node's turn
  *   tls <text>                            the TLS handshake failed (the certificate did not verify
  *                                         here, a protocol error): node's turn
  *   net <CODE> <text>                     connect, reset, timeout: resume later (node's retry loop)
@@ -59,6 +60,7 @@
  * fresh one when that connection ends (reset, closed) before the answer's first byte.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -270,11 +272,19 @@ static void frame(const char *word, const void *p, size_t n) {
   }
 }
 
+/* More body than --size: `over` for a download. A session's limit is its own (node limits what
+ * it reads): an answer past it is not HTTP as expected. */
+__attribute__((noreturn)) static void too_long(void) {
+  if (session) report("proto a body longer than %lld bytes", size_arg);
+  report("over %lld", size_arg);
+}
+
 /* A piece of the body: checked against --size, copied to the tee, hashed, appended to the file;
- * in a session, a frame for node. */
+ * in a session, a frame for node. (`size_arg - have`, never `have + n`: a length from the
+ * server may be near LLONG_MAX.) */
 static void body(const unsigned char *p, size_t n) {
   if (n == 0) return;
-  if (have + (long long)n > size_arg) report("over %lld", size_arg);
+  if ((long long)n > size_arg - have) too_long();
   if (session) {
     frame("body", p, n);
     have += (long long)n;
@@ -321,17 +331,26 @@ static void chunk_line(char *line, size_t cap) {
   line[len] = '\0';
 }
 
+/* A chunk-size line's size: hex digits, then a chunk extension (";...") or nothing, as node's
+ * parser takes it (no sign, "0x", spaces or overflow, which strtoull would let through). */
+static unsigned long long chunk_size(const char *line) {
+  unsigned long long n = 0;
+  const char *p = line;
+  for (; isxdigit((unsigned char)*p); p++) {
+    if (n >> 60) report("proto chunked body: bad chunk size");
+    n = n * 16 + (unsigned long long)(isdigit((unsigned char)*p) ? *p - '0' : (*p | 0x20) - 'a' + 10);
+  }
+  if (p == line || (*p && *p != ';')) report("proto chunked body: bad chunk size");
+  return n;
+}
+
 static void read_chunked(void) {
   char line[1024];
   for (;;) {
     chunk_line(line, sizeof line);
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(line, &end, 16);
-    if (end == line || errno || (*end && *end != ';' && *end != ' ' && *end != '\t'))
-      report("proto chunked body: bad chunk size");
+    unsigned long long n = chunk_size(line);
     if (n == 0) break;
-    if (n > (unsigned long long)size_arg || have + (long long)n > size_arg) report("over %lld", size_arg);
+    if (n > (unsigned long long)(size_arg - have)) too_long();
     while (n > 0) {
       unsigned char *p;
       size_t got = next_bytes(&p, n > BUF_SIZE ? BUF_SIZE : (size_t)n);
@@ -347,7 +366,7 @@ static void read_chunked(void) {
 }
 
 static void read_length(long long length) {
-  if (have + length > size_arg) report("over %lld", size_arg);
+  if (length > size_arg - have) too_long();
   while (length > 0) {
     unsigned char *p;
     size_t got = next_bytes(&p, length > BUF_SIZE ? BUF_SIZE : (size_t)length);
@@ -523,6 +542,30 @@ static int header(const char *head, const char *name, char *out, size_t cap) {
   return 0;
 }
 
+/* How many times the head has a header `name` (node refuses a doubled Content-Length). */
+static int header_count(const char *head_text, const char *name) {
+  size_t len = strlen(name);
+  int n = 0;
+  for (const char *l = strstr(head_text, "\r\n"); l; l = strstr(l, "\r\n")) {
+    l += 2;
+    if (strncasecmp(l, name, len) == 0 && l[len] == ':') n++;
+  }
+  return n;
+}
+
+/* The head's bytes from *at up to `to` (the CRLF after its last header, or what came so far):
+ * a NUL, another control character, or a CR or LF that is not part of a CRLF is not HTTP as
+ * node's parser takes it. A CR last in what came waits for the next read. */
+static void check_head_bytes(const char *h, size_t *at, size_t to, size_t len) {
+  for (; *at < to; (*at)++) {
+    unsigned char c = (unsigned char)h[*at];
+    if (c == '\r' && *at + 1 == len) return;
+    if (c == '\0') report("proto a NUL byte in the answer's head");
+    if (c == '\r' ? h[*at + 1] != '\n' : c == '\n' ? *at == 0 || h[*at - 1] != '\r' : (c < 0x20 && c != '\t') || c == 0x7f)
+      report("proto a control character in the answer's head");
+  }
+}
+
 /* The answer's head as it came: the status line and the header lines (head_size bytes, up to
  * the empty line), NUL-terminated after the last header's CRLF for header(). */
 static char head[HEAD_MAX + 1];
@@ -531,7 +574,7 @@ static int http_minor; /* HTTP/1.<minor>: 1.0 closes the connection after the an
 
 /* Reads the status line and headers; returns the status, the framing in *chunked / *length (-1: none). */
 static int read_head(int *chunked, long long *length, long long *range_start) {
-  size_t len = 0;
+  size_t len = 0, checked = 0;
   char *end = NULL;
   while (!end) {
     if (len == HEAD_MAX) report("proto the answer's head is longer than %d bytes", HEAD_MAX);
@@ -541,8 +584,8 @@ static int read_head(int *chunked, long long *length, long long *range_start) {
     len += n;
     head[len] = '\0';
     end = memmem(head, len, "\r\n\r\n", 4);
+    check_head_bytes(head, &checked, end ? (size_t)(end + 2 - head) : len, len);
   }
-  if (memchr(head, '\0', (size_t)(end - head))) report("proto a NUL byte in the answer's head");
   /* what followed the head is the body's start */
   size_t head_len = (size_t)(end + 4 - head);
   memcpy(buf, head + head_len, len - head_len);
@@ -551,22 +594,41 @@ static int read_head(int *chunked, long long *length, long long *range_start) {
   head_size = (size_t)(end - head);
   end[2] = '\0';
 
-  int status;
-  char minor[2];
-  if (sscanf(head, "HTTP/1.%1[01] %3d", minor, &status) != 2) report("proto not an HTTP/1 answer");
-  http_minor = minor[0] - '0';
+  /* "HTTP/1.x DDD", then a space and the reason or nothing: the status line node reads */
+  const char *s = head;
+  if (strncmp(s, "HTTP/1.", 7) != 0 || (s[7] != '0' && s[7] != '1') || s[8] != ' ' || !isdigit((unsigned char)s[9]) ||
+      !isdigit((unsigned char)s[10]) || !isdigit((unsigned char)s[11]) || (s[12] != ' ' && s[12] != '\r'))
+    report("proto not an HTTP/1 answer");
+  http_minor = s[7] - '0';
+  int status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
   char v[256];
-  *chunked = header(head, "transfer-encoding", v, sizeof v) && strcasestr(v, "chunked") != NULL;
+  /* chunked when it is the last coding (node reads "gzip, chunked" so, and "chunkedx" to the close) */
+  *chunked = 0;
+  if (header(head, "transfer-encoding", v, sizeof v)) {
+    size_t vl = strlen(v);
+    *chunked = vl >= 7 && !strcasecmp(v + vl - 7, "chunked") && (vl == 7 || v[vl - 8] == ' ' || v[vl - 8] == ',');
+  }
   *length = -1;
-  if (!*chunked && header(head, "content-length", v, sizeof v)) {
-    char *e;
-    errno = 0;
-    *length = strtoll(v, &e, 10);
-    if (e == v || *e || errno || *length < 0) report("proto bad Content-Length");
+  int lengths = header_count(head, "content-length");
+  /* doubled, or beside chunked: node's parser refuses both (a body framed two ways) */
+  if (lengths > 1 || (lengths && *chunked)) report("proto bad Content-Length");
+  if (lengths) {
+    header(head, "content-length", v, sizeof v);
+    *length = 0;
+    for (const char *d = v; *d; d++) {
+      if (!isdigit((unsigned char)*d) || *length > (LLONG_MAX - 9) / 10) report("proto bad Content-Length");
+      *length = *length * 10 + (*d - '0');
+    }
+    if (!v[0] || strlen(v) == sizeof v - 1) report("proto bad Content-Length"); /* none, or cut by header() */
   }
   *range_start = -1;
-  if (header(head, "content-range", v, sizeof v) && sscanf(v, "bytes %lld-", range_start) != 1)
-    report("proto bad Content-Range");
+  /* "bytes N-...": N as digits (sscanf's %lld is undefined past LLONG_MAX) */
+  if (header(head, "content-range", v, sizeof v)) {
+    char *e;
+    errno = 0;
+    *range_start = strncmp(v, "bytes ", 6) == 0 && isdigit((unsigned char)v[6]) ? strtoll(v + 6, &e, 10) : -1;
+    if (*range_start < 0 || errno || *e != '-') report("proto bad Content-Range");
+  }
   return status;
 }
 
