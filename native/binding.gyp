@@ -58,7 +58,7 @@
       # headers node ships in /usr/include/node/openssl: no -dev package needed.
       "target_name": "polis-fetch",
       "type": "executable",
-      "sources": [ "fetch/polis-fetch.c" ],
+      "sources": [ "fetch/polis-fetch.c", "fetch/net.c", "fetch/http.c", "fetch/session.c" ],
       "cflags": [
         "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
         "-Wformat=2", "-Wshadow", "-Wvla", "-Wstrict-prototypes", "-Wmissing-prototypes", "-Wundef",

@@ -437,6 +437,8 @@ describe("polis-fetch --session on its own", () => {
       let stderr = "";
       child.stdout.on("data", (d) => (out += d));
       child.stderr.on("data", (d) => (stderr += d));
+      // a usage error exits before reading stdin: EPIPE on it is that exit, which `code` shows
+      child.stdin.on("error", () => {});
       child.stdin.end(input);
       child.once("close", (code) => resolve({ out, code, stderr }));
     });
