@@ -20,21 +20,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetchBinary } from "../../src/image/native-http.js";
 import { type Frame, FrameReader, parseHead } from "../../src/image/session-frames.js";
+import { seeded } from "../helpers/random.js";
 
 const SEED = Number(process.env.POLIS_FUZZ_SEED ?? 1);
 const TIMEOUT_MS = 500;
 const work = mkdtempSync(join(tmpdir(), "polis-fetch-fuzz-"));
-
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // --- the server: each path's script, played on any connection that asks for it ---------------
 
@@ -566,7 +556,7 @@ afterAll(async () => {
 
 describe(`polis-fetch on malformed HTTP answers (POLIS_FUZZ_SEED=${SEED})`, () => {
   it("--session: one answer or one error frame per request, clean requests after bad ones work, exit 0", async () => {
-    const g = gen(random(SEED));
+    const g = gen(seeded(SEED));
     const t0 = Date.now();
     let oks = 0;
     let errors = 0;
@@ -635,7 +625,7 @@ const REPORT =
 
 describe(`polis-fetch one-shot downloads of malformed answers (POLIS_FUZZ_SEED=${SEED})`, () => {
   it("one report line on fd 3, exit 0, the file never past --size, ok only for the right bytes", async () => {
-    const g = gen(random(SEED + 1000));
+    const g = gen(seeded(SEED + 1000));
     const t0 = Date.now();
     const seen = new Map<string, number>();
     const N = 200;

@@ -10,20 +10,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { layerBinary } from "../../src/image/unpack.js";
 import { writeTar } from "../helpers/tarball.js";
+import { seeded } from "../helpers/random.js";
 
 const work = mkdtempSync(join(tmpdir(), "polis-unpack-fuzz-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** A small deterministic generator (mulberry32): a failure names the case that reproduces it. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const base = writeTar(join(work, "base.tar"), [
   { name: "a", type: "dir" },
@@ -77,7 +67,7 @@ describe("polis-layer on mutated layers", () => {
   const bytes = [0, 0x20, 0x2e, 0x2f, 0x30, 0x31, 0x35, 0x37, 0x80, 0xff];
 
   it("tar headers mutated and re-checksummed, some cut short: one line, exit 0 or 1, nothing outside", () => {
-    const rnd = random(1);
+    const rnd = seeded(1);
     const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
     let oks = 0;
     for (let k = 0; k < 400; k++) {
@@ -101,7 +91,7 @@ describe("polis-layer on mutated layers", () => {
   }, 120_000);
 
   it("gzip streams corrupted or cut: one line, exit 0 or 1", () => {
-    const rnd = random(2);
+    const rnd = seeded(2);
     const gz = gzipSync(tar);
     for (let k = 0; k < 150; k++) {
       const b = Buffer.from(gz);

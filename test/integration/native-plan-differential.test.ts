@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultSpec } from "../../src/spec/default.js";
 import { hostLayout, ownProcsFiles } from "../../src/cgroups/index.js";
 import { nodePlan, type PlanInput } from "../helpers/node-plan.js";
+import { seeded } from "../helpers/random.js";
 
 const REPO = join(__dirname, "..", "..");
 const SQLITE_LIB = join(REPO, "native", "build", "Release", "polis-sqlite.a");
@@ -1176,18 +1177,6 @@ const REJECTED: [string, Edit][] = [
   ["cpu.shares negative", (c) => (c.linux.resources.cpu = { shares: -2 })],
   ["memory.limit a string", (c) => (c.linux.resources.memory = { limit: "1G" })],
 ];
-
-/** A small seeded generator (mulberry32): the random corpus is the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A config built from pools of values for each field: valid ones, edge cases and mistakes. */
 function randomConfig(r: () => number): { config: Config; input: Partial<PlanInput> } {

@@ -20,6 +20,7 @@ import { argCount, OpCode, Plan } from "../../src/linux/plan.js";
 import { decodeMessages, type ShimMessage } from "../../src/linux/shim.js";
 import { shimPath } from "../../src/paths.js";
 import type { Spec } from "../../src/spec/types.js";
+import { seeded } from "../helpers/random.js";
 
 const SHIM = shimPath();
 const CASES_PER_KIND = Number(process.env.POLIS_FUZZ_CASES ?? 80);
@@ -30,16 +31,7 @@ const EINVAL = 22;
 /** one past the largest op code: random codes below it are mostly real ops, some gaps */
 const OP_SPAN = Math.max(...Object.values(OpCode).filter((v): v is number => typeof v === "number")) + 3;
 
-/** mulberry32: small, seedable, good enough to pick bytes. */
-function rng(s: number): () => number {
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-const rand = rng(seed);
+const rand = seeded(seed);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
 const randomBytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(256)));

@@ -8,20 +8,11 @@ import { describe, expect, it } from "vitest";
 import { buildInitPlan } from "../../src/container/plan-init.js";
 import { OpCode, type Op } from "../../src/linux/plan.js";
 import type { Mount, Spec } from "../../src/spec/types.js";
+import { seeded } from "../helpers/random.js";
 
 const R = "/b/rootfs";
 const PARENT = "/b";
 const fixture = (name: string): Spec => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), "utf8"));
-
-/** A small deterministic PRNG (mulberry32): the same configs on every run. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const EXTRA_MOUNTS: Mount[] = [
   { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },
@@ -132,7 +123,7 @@ function unconfined(op: Op): string | undefined {
 
 describe("plans never take an unconfined host path before the root switch", () => {
   it("holds for 300 generated configs", () => {
-    const r = rng(8);
+    const r = seeded(8);
     let checked = 0;
     let sharedMountPlans = 0;
     for (let i = 0; i < 300; i++) {

@@ -12,20 +12,13 @@ import { JOIN_ORDER } from "../../src/linux/namespaces.js";
 import { OpCode, type Op, type Plan } from "../../src/linux/plan.js";
 import { MS } from "../../src/spec/names.js";
 import type { Mount, NamespaceType, Spec } from "../../src/spec/types.js";
+import { seeded } from "../helpers/random.js";
 
 const R = "/b/rootfs";
 const FIFO = "/run/polis/c1/exec.fifo";
 const fixture = (): Spec => JSON.parse(readFileSync(new URL("../fixtures/runc-default-config.json", import.meta.url), "utf8"));
 
 const seed = Number(process.env.POLIS_PROPERTY_SEED ?? 20261206);
-function rng(s: number): () => number {
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 const MOUNT_POOL: Mount[] = [
   { destination: "/run", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev"] },
@@ -340,7 +333,7 @@ const RULES: [string, (v: View, input: InitPlanInput) => void][] = [
 ];
 
 describe("buildInitPlan: ordering rules over generated configs", () => {
-  const rand = rng(seed);
+  const rand = seeded(seed);
   const cases = Array.from({ length: 300 }, () => generate(rand));
 
   it.each(RULES)("%s", (_name, rule) => {
@@ -444,7 +437,7 @@ describe("buildInitPlan: a small golden", () => {
 });
 
 describe("buildJoinPlan (exec, in-container hooks): ordering rules over generated inputs", () => {
-  const rand = rng(seed + 1);
+  const rand = seeded(seed + 1);
   const chance = (p: number) => rand() < p;
   const inputs: JoinPlanInput[] = Array.from({ length: 200 }, () => {
     const proc = fixture().process!;
