@@ -4,14 +4,14 @@
 // a stand-in that makes the container's cgroup directories a moment after the delete started,
 // as a create between its insert and `cgroup.create()` would.
 import { spawn } from "node:child_process";
-import { mkdirSync, rmdirSync, rmSync } from "node:fs";
+import { rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { hostLayout } from "../../src/cgroups/index.js";
 import { resolvePaths } from "../../src/cgroups/paths.js";
 import { bootId, processStartTime } from "../../src/linux/proc.js";
-import { Store } from "../../src/state/store.js";
 import { cgroupDirsNamed, pidAlive, polis, tempRoot, uniqueId } from "../helpers/polis.js";
+import { insertCreatingRow } from "../helpers/store.js";
 
 const root = tempRoot();
 const id = uniqueId("creating");
@@ -38,30 +38,12 @@ describe("delete --force of a container still being created", () => {
     const creator = spawn("sh", ["-c", script], { stdio: "ignore" });
     const exited = new Promise((r) => creator.on("exit", r));
     const pid = creator.pid as number;
-    mkdirSync(join(root, "containers"), { recursive: true });
-    const store = Store.open(root);
-    try {
-      store.insert({
-        id,
-        bundle: "/nonexistent",
-        rootfs: "/nonexistent/rootfs",
-        phase: "creating",
-        pid: null,
-        pidStartTime: null,
-        bootId: bootId(),
-        creatorPid: pid,
-        creatorStartTime: processStartTime(pid) ?? "",
-        created: "2026-12-06T10:00:00.123456789Z",
-        owner: "root",
-        annotations: {},
-        config: { ociVersion: "1.2.0", root: { path: "rootfs" } } as never,
-        cgroupPaths: paths,
-        stateDir: join(root, "containers", id),
-        sessionKeyring: null,
-      });
-    } finally {
-      store.close();
-    }
+    insertCreatingRow(root, id, {
+      bootId: bootId(),
+      creatorPid: pid,
+      creatorStartTime: processStartTime(pid) ?? "",
+      cgroupPaths: paths,
+    });
     expect(polis(root, ["state", id]).stdout).toContain('"status": "creating"');
 
     const r = polis(root, ["delete", "--force", id]);

@@ -9,6 +9,7 @@ import { cgroupDirsNamed, polis, polisOk, tempRoot, uniqueId, waitFor } from "..
 import { runScript, withRunning } from "../helpers/containers.js";
 import { Store } from "../../src/state/store.js";
 import { busyboxBundle } from "../helpers/rootfs.js";
+import { insertCreatingRow } from "../helpers/store.js";
 
 const root = tempRoot();
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -159,30 +160,7 @@ describe("long ids", () => {
   it("delete --force removes a row even when an earlier step of the cleanup fails", () => {
     // A row an older polis left: its state directory's name is too long to remove (ENAMETOOLONG).
     const id = "y".repeat(300);
-    mkdirSync(join(root, "containers"), { recursive: true });
-    const store = Store.open(root);
-    try {
-      store.insert({
-        id,
-        bundle: "/nonexistent",
-        rootfs: "/nonexistent/rootfs",
-        phase: "creating",
-        pid: null,
-        pidStartTime: null,
-        bootId: "00000000-0000-4000-8000-000000000000",
-        creatorPid: 1,
-        creatorStartTime: "0",
-        created: "2024-05-01T10:00:00.123456789Z",
-        owner: "root",
-        annotations: {},
-        config: { ociVersion: "1.2.0", root: { path: "rootfs" } } as never,
-        cgroupPaths: {},
-        stateDir: join(root, "containers", id),
-        sessionKeyring: null,
-      });
-    } finally {
-      store.close();
-    }
+    insertCreatingRow(root, id);
     expect(polisOk(root, ["list", "-q"]).stdout).toContain(id);
     const r = polis(root, ["delete", "--force", id]);
     // the failed step is reported (as runc reports its first destroy error) ...

@@ -163,8 +163,12 @@ describe("a sink fed by polis-fetch itself", () => {
 describe("an HTTPS registry whose certificate polis-fetch refuses", () => {
   const REAL_FETCH = join(__dirname, "..", "..", "native", "build", "Release", "polis-fetch");
 
-  /** A registry over HTTPS with a self-signed certificate: /v2/ and the blob. */
-  async function httpsRegistry() {
+  /**
+   * A registry over HTTPS with a self-signed certificate (/v2/ and the blob), its client trusting
+   * that certificate, and a stand-in polis-fetch (`script` given the file its calls go to) that
+   * `run` sees as POLIS_FETCH.
+   */
+  async function withStandIn(script: (calls: string) => string, run: (r: Registry, cert: string, host: string) => Promise<void>) {
     const dir = mkdtempSync(join(tmpdir(), "polis-fetch-tls-"));
     roots.push(dir);
     const cert = selfSignedCert(dir);
@@ -173,70 +177,63 @@ describe("an HTTPS registry whose certificate polis-fetch refuses", () => {
     );
     servers.push(s as unknown as Server);
     await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-    return { dir, cert, host: `127.0.0.1:${(s.address() as { port: number }).port}` };
-  }
-
-  it("node downloads the blob, and the next ones without asking polis-fetch again", async () => {
-    const { dir, cert, host } = await httpsRegistry();
+    const host = `127.0.0.1:${(s.address() as { port: number }).port}`;
     const calls = join(dir, "calls");
     const standIn = join(dir, "polis-fetch");
-    // the blob downloads refuse the certificate; the registry's other requests (a session) are the real polis-fetch's
-    writeFileSync(
-      standIn,
-      `#!/bin/sh\n[ "$1" = --session ] && exec ${REAL_FETCH} "$@"\necho "$*" >> ${calls}\necho "tls unable to get local issuer certificate" >&3\n`,
-    );
+    writeFileSync(standIn, script(calls));
     chmodSync(standIn, 0o755);
     const tls = { ca: [readFileSync(cert.cert, "utf8")], caFiles: [cert.cert], verify: true };
     const r = new Registry({ name: host, host, insecure: false, tls });
     const before = process.env.POLIS_FETCH;
     process.env.POLIS_FETCH = standIn;
     try {
-      for (let i = 0; i < 2; i++) {
-        const root = mkdtempSync(join(tmpdir(), "polis-fetch-"));
-        roots.push(root);
-        ensureDirs(root);
-        expect(await fetchBlob(r, "a/b", desc, root, { inNode: false })).toBe(true);
-        expect(readFileSync(blobPath(root, desc.digest)).equals(blob)).toBe(true);
-        expect(readdirSync(tmpDir(root))).toEqual([]);
-      }
-    } finally {
-      if (before === undefined) delete process.env.POLIS_FETCH;
-      else process.env.POLIS_FETCH = before;
-    }
-    const ran = readFileSync(calls, "utf8").trim().split("\n");
-    expect(ran).toHaveLength(1); // the second blob went to node straight away
-    expect(ran[0]).toContain(`--url https://${host}/v2/a/b/blobs/${desc.digest}`);
-    expect(ran[0]).toContain(`--ca-file ${cert.cert}`);
-    expect(ran[0]).not.toContain("--insecure");
-    r.close();
-  }, 20_000);
-
-  it("refused by the registry's session already: no blob download asks polis-fetch", async () => {
-    const { dir, cert, host } = await httpsRegistry();
-    const calls = join(dir, "calls");
-    const standIn = join(dir, "polis-fetch");
-    // the session answers its first request with OpenSSL's refusal, then waits for its stdin's end
-    writeFileSync(
-      standIn,
-      `#!/bin/sh\necho "$1" >> ${calls}\n[ "$1" = --session ] && echo "error tls unable to get local issuer certificate" && exec cat >/dev/null\n`,
-    );
-    chmodSync(standIn, 0o755);
-    const tls = { ca: [readFileSync(cert.cert, "utf8")], caFiles: [cert.cert], verify: true };
-    const r = new Registry({ name: host, host, insecure: false, tls });
-    const before = process.env.POLIS_FETCH;
-    process.env.POLIS_FETCH = standIn;
-    try {
-      const root = mkdtempSync(join(tmpdir(), "polis-fetch-"));
-      roots.push(root);
-      ensureDirs(root);
-      expect(await fetchBlob(r, "a/b", desc, root, { inNode: false })).toBe(true);
-      expect(readFileSync(blobPath(root, desc.digest)).equals(blob)).toBe(true);
-      expect(r.tlsInNode).toBe(true);
+      await run(r, cert.cert, host);
     } finally {
       r.close();
       if (before === undefined) delete process.env.POLIS_FETCH;
       else process.env.POLIS_FETCH = before;
     }
-    expect(readFileSync(calls, "utf8").trim().split("\n")).toEqual(["--session"]);
+    return readFileSync(calls, "utf8").trim().split("\n");
+  }
+
+  /** One blob into a fresh root: downloaded, whole, no temp file left. */
+  async function fetchInto(r: Registry): Promise<void> {
+    const root = mkdtempSync(join(tmpdir(), "polis-fetch-"));
+    roots.push(root);
+    ensureDirs(root);
+    expect(await fetchBlob(r, "a/b", desc, root, { inNode: false })).toBe(true);
+    expect(readFileSync(blobPath(root, desc.digest)).equals(blob)).toBe(true);
+    expect(readdirSync(tmpDir(root))).toEqual([]);
+  }
+
+  it("node downloads the blob, and the next ones without asking polis-fetch again", async () => {
+    let where = { cert: "", host: "" };
+    // the blob downloads refuse the certificate; the registry's other requests (a session) are the real polis-fetch's
+    const ran = await withStandIn(
+      (calls) =>
+        `#!/bin/sh\n[ "$1" = --session ] && exec ${REAL_FETCH} "$@"\necho "$*" >> ${calls}\necho "tls unable to get local issuer certificate" >&3\n`,
+      async (r, cert, host) => {
+        where = { cert, host };
+        await fetchInto(r);
+        await fetchInto(r);
+      },
+    );
+    expect(ran).toHaveLength(1); // the second blob went to node straight away
+    expect(ran[0]).toContain(`--url https://${where.host}/v2/a/b/blobs/${desc.digest}`);
+    expect(ran[0]).toContain(`--ca-file ${where.cert}`);
+    expect(ran[0]).not.toContain("--insecure");
+  }, 20_000);
+
+  it("refused by the registry's session already: no blob download asks polis-fetch", async () => {
+    // the session answers its first request with OpenSSL's refusal, then waits for its stdin's end
+    const ran = await withStandIn(
+      (calls) =>
+        `#!/bin/sh\necho "$1" >> ${calls}\n[ "$1" = --session ] && echo "error tls unable to get local issuer certificate" && exec cat >/dev/null\n`,
+      async (r) => {
+        await fetchInto(r);
+        expect(r.tlsInNode).toBe(true);
+      },
+    );
+    expect(ran).toEqual(["--session"]);
   }, 20_000);
 });
